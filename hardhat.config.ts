@@ -1,0 +1,51 @@
+import { createRequire } from "node:module";
+import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { configVariable, defineConfig } from "hardhat/config";
+
+const require = createRequire(import.meta.url);
+
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthers],
+  solidity: {
+    version: "0.8.30",
+    // Hardhat downloads native solc from a host this machine cannot reach; the npm `solc` package
+    // (pinned to the same version) is run as solc-js instead. The path must be absolute.
+    path: require.resolve("solc/soljson.js"),
+    settings: {
+      optimizer: { enabled: true, runs: 10_000 },
+      evmVersion: "cancun",
+    },
+  },
+  paths: {
+    tests: { mocha: "test", solidity: "test/solidity" },
+  },
+  test: {
+    solidity: {
+      fuzz: { runs: 256, seed: "0x5eed" },
+      invariant: { runs: 64, depth: 32, failOnRevert: false },
+    },
+    mocha: { timeout: 120_000 },
+  },
+  typechain: { outDir: "types/ethers-contracts" },
+  networks: {
+    hardhat: { type: "edr-simulated", chainType: "l1", allowUnlimitedContractSize: false },
+    // OPENPOA_RPC_URL lets tests point `localhost` at a chain of their own on another port.
+    localhost: { type: "http", chainType: "l1", url: process.env.OPENPOA_RPC_URL ?? "http://127.0.0.1:8545" },
+    // Testnets: RPC URL and deployer key are Hardhat configuration variables, set with
+    // `npx hardhat keystore set OPENLEDGER_TESTNET_RPC_URL` (or exported as environment variables).
+    openledgerTestnet: {
+      type: "http",
+      chainType: "l1",
+      chainId: 161201,
+      url: configVariable("OPENLEDGER_TESTNET_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
+    sepolia: {
+      type: "http",
+      chainType: "l1",
+      chainId: 11155111,
+      url: configVariable("SEPOLIA_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
+  },
+});
