@@ -1,0 +1,61 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const hardhatBin = path.join(repoRoot, "node_modules", ".bin", "hardhat");
+
+export type LocalChain = { url: string; port: number; process: ChildProcess; stop(): Promise<void> };
+
+export class LocalChainError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "LocalChainError";
+  }
+}
+
+/** Sends one JSON-RPC request; throws on transport errors and JSON-RPC errors alike. */
+export async function rpc<T = unknown>(url: string, method: string, params: unknown[] = []): Promise<T> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await response.json()) as { result?: T; error?: { message: string } };
+  if (body.error) throw new LocalChainError(`${method} failed: ${body.error.message}`);
+  return body.result as T;
+}
+
+/**
+ * Starts Hardhat's EDR node (`hardhat node`) on 127.0.0.1:`port`, as `npm run node` does, and resolves once it
+ * answers JSON-RPC.
+ */
+export async function startLocalChain({ port = 8545, timeoutMs = 60_000 } = {}): Promise<LocalChain> {
+  const child = spawn(hardhatBin, ["node", "--hostname", "127.0.0.1", "--port", String(port)], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PATH: `${path.dirname(hardhatBin)}:${process.env.PATH}` },
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new LocalChainError(`hardhat node exited early:\n${output}`);
+    try {
+      await rpc(url, "eth_chainId");
+      return { url, port, process: child, stop };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  await stop();
+  throw new LocalChainError(`hardhat node did not answer on ${url} within ${timeoutMs} ms:\n${output}`);
+}

@@ -1,0 +1,46 @@
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { network } from "hardhat";
+import OpenPoAModule from "../../ignition/modules/OpenPoA.ts";
+
+export const OPEN = 10n ** 18n;
+export const DAY = 24 * 60 * 60;
+
+/** Governance settings short enough for tests to travel through; the production defaults live in the module. */
+export const testParameters = {
+  timelockDelaySeconds: DAY,
+  votingDelaySeconds: 60,
+  votingPeriodSeconds: 3 * DAY,
+  proposalThresholdVotes: 0,
+  quorumPercent: 4,
+  stakeLockPeriodSeconds: 7 * DAY,
+  minDataShareBps: 1_000,
+};
+
+/** One in-process chain per test file, with the suite deployed by the same Ignition module as production. */
+export async function connectSuite() {
+  const connection = await network.create();
+  const { ethers, ignition, networkHelpers } = connection;
+
+  async function deploySuite() {
+    const [deployer, alice, bob, carol, curator, stranger] = await ethers.getSigners();
+    const deployed = await ignition.deploy(OpenPoAModule, { parameters: { OpenPoA: testParameters } });
+    const token = await ethers.getContractAt("OpenToken", await deployed.token.getAddress());
+    const timelock = await ethers.getContractAt("OpenTimelock", await deployed.timelock.getAddress());
+    const governor = await ethers.getContractAt("OpenGovernor", await deployed.governor.getAddress());
+    const datanets = await ethers.getContractAt("DatanetRegistry", await deployed.datanetRegistry.getAddress());
+    const models = await ethers.getContractAt("ModelRegistry", await deployed.modelRegistry.getAddress());
+    for (const account of [alice, bob, carol, curator]) {
+      await token.transfer(account.address, 1_000_000n * OPEN);
+    }
+    return { deployer, alice, bob, carol, curator, stranger, token, timelock, governor, datanets, models };
+  }
+
+  return { ethers, networkHelpers, deploySuite };
+}
+
+export type DatanetLeaf = [contributionId: bigint, contributor: string, contentHash: string, weight: bigint];
+
+/** The datanet-version tree exactly as IDatanetRegistry documents it, rebuilt from events. */
+export function datanetVersionTree(leaves: DatanetLeaf[]) {
+  return StandardMerkleTree.of(leaves, ["uint256", "address", "bytes32", "uint256"]);
+}
