@@ -1,7 +1,12 @@
 /**
- * Seeded randomness shared by tests and the benchmark (xoshiro128**: 32-bit
- * integer arithmetic only, so deterministic on every machine).
+ * Test and benchmark fixtures: seeded randomness (xoshiro128**: 32-bit
+ * integer arithmetic only, so deterministic on every machine) and datanet
+ * versions built from plain texts.
  */
+import { getAddress, type Address, type Hex } from 'viem'
+import { sha256Hex } from './contentStore.ts'
+import { datanetVersionTree, type Contribution, type DatanetVersion } from './datanet.ts'
+
 export type Random = {
   /** Uniform float in [0, 1). */
   next(): number
@@ -36,4 +41,38 @@ export function createRandom(seed: number): Random {
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k))
+}
+
+/** A published datanet version built from texts, for tests and the benchmark. */
+export function makeDatanet({
+  datanetId,
+  version,
+  texts,
+  firstContributionId = 1n,
+  contributors,
+  weights,
+}: {
+  datanetId: bigint
+  version: bigint
+  texts: readonly (string | Uint8Array)[]
+  firstContributionId?: bigint
+  contributors?: readonly Address[]
+  weights?: readonly bigint[]
+}): { datanet: DatanetVersion; contents: Uint8Array[] } {
+  const contents = texts.map((text) => (typeof text === 'string' ? new TextEncoder().encode(text) : text))
+  const contributions: Contribution[] = contents.map((content, k) => ({
+    contributionId: firstContributionId + BigInt(k),
+    contributor: contributors?.[k % contributors.length] ?? testAccount(Number(firstContributionId) + k),
+    contentHash: sha256Hex(content),
+    weight: weights?.[k] ?? 1n,
+  }))
+  return {
+    datanet: { datanetId, version, root: datanetVersionTree(contributions).root as Hex, contributions },
+    contents,
+  }
+}
+
+/** Deterministic distinct test address number `n`. */
+export function testAccount(n: number): Address {
+  return getAddress(`0x${(0x1000 + n).toString(16).padStart(40, '0')}`)
 }

@@ -1,0 +1,137 @@
+/**
+ * Longest-match search of a completion against datanet indexes
+ * (Infini-gram style): for every completion position, narrow the suffix-array
+ * range one token at a time until the next token no longer occurs; the depth
+ * reached is the longest match starting there.
+ */
+import { contributionIndexAt, type DatanetIndex } from './datanetIndex.ts'
+import { TokenOutOfVocabularyError } from './errors.ts'
+
+/** Suffix-array range [lo, hi) of the longest match, and its length. */
+export type LongestMatch = { length: number; lo: number; hi: number }
+
+export type SpanOccurrence = {
+  datanetId: bigint
+  version: bigint
+  contributionId: bigint
+  /** Token offset of the first occurrence inside the contribution. */
+  offset: number
+}
+
+export type MaximalSpan = {
+  /** First completion position of the span. */
+  start: number
+  length: number
+  /** Total occurrences across all indexes (≥ number of contributions). */
+  occurrenceCount: number
+  /**
+   * Distinct contributions containing the span, ordered by (datanetId,
+   * version, contributionId); empty when occurrenceCount exceeds the cap.
+   */
+  contributions: SpanOccurrence[]
+}
+
+export function longestMatchAt(index: DatanetIndex, query: ArrayLike<number>, from: number): LongestMatch {
+  const { text, suffixArray: sa } = index
+  let lo = 0
+  let hi = sa.length
+  let depth = 0
+  while (from + depth < query.length && hi > lo) {
+    const token = query[from + depth]!
+    if (hi - lo === 1) {
+      // One candidate left: extend by direct comparison.
+      if (text[sa[lo]! + depth] !== token) break
+      depth++
+      continue
+    }
+    // Suffixes in [lo, hi) share `depth` tokens; none of them is a separator, so
+    // sa[x] + depth stays inside the text (which ends with a separator).
+    let a = lo
+    let b = hi
+    while (a < b) {
+      const mid = (a + b) >>> 1
+      if (text[sa[mid]! + depth]! < token) a = mid + 1
+      else b = mid
+    }
+    if (a === hi || text[sa[a]! + depth] !== token) break
+    let c = a + 1
+    b = hi
+    while (c < b) {
+      const mid = (c + b) >>> 1
+      if (text[sa[mid]! + depth]! <= token) c = mid + 1
+      else b = mid
+    }
+    lo = a
+    hi = c
+    depth++
+  }
+  return depth === 0 ? { length: 0, lo: 0, hi: 0 } : { length: depth, lo, hi }
+}
+
+/**
+ * Maximal matched spans of `completion` over the union of `indexes`: for each
+ * position i the longest match L(i) over all indexes; [i, i + L(i)) is kept
+ * when L(i) ≥ minSpanTokens and it is not contained in a span that starts
+ * earlier (i + L(i) beyond every earlier end). Spans occurring more than
+ * `maxSpanOccurrences` times are kept with no contributions: they are too
+ * common to say where the output came from.
+ */
+export function findMaximalSpans({
+  indexes,
+  completion,
+  minSpanTokens,
+  maxSpanOccurrences,
+}: {
+  indexes: readonly DatanetIndex[]
+  completion: ArrayLike<number>
+  minSpanTokens: number
+  maxSpanOccurrences: number
+}): MaximalSpan[] {
+  for (const index of indexes) {
+    for (let i = 0; i < completion.length; i++) {
+      const token = completion[i]!
+      if (!Number.isInteger(token) || token < 0 || token >= index.vocabSize) {
+        throw new TokenOutOfVocabularyError({ token, vocabSize: index.vocabSize })
+      }
+    }
+  }
+  const spans: MaximalSpan[] = []
+  let furthestEnd = 0
+  for (let start = 0; start < completion.length; start++) {
+    const matches = indexes.map((index) => longestMatchAt(index, completion, start))
+    const length = Math.max(0, ...matches.map((match) => match.length))
+    if (start + length <= furthestEnd) continue
+    furthestEnd = start + length
+    if (length < minSpanTokens) continue
+
+    const occurrenceCount = matches.reduce((sum, m) => sum + (m.length === length ? m.hi - m.lo : 0), 0)
+    const contributions: SpanOccurrence[] = []
+    if (occurrenceCount <= maxSpanOccurrences) {
+      indexes.forEach((index, k) => {
+        if (matches[k]!.length === length) contributions.push(...occurrencesOf(index, matches[k]!))
+      })
+    }
+    spans.push({ start, length, occurrenceCount, contributions })
+  }
+  return spans
+}
+
+/** Distinct contributions of one index holding the range, with their first offset. */
+function occurrencesOf(index: DatanetIndex, { lo, hi }: LongestMatch): SpanOccurrence[] {
+  const firstOffset = new Map<number, number>()
+  for (let x = lo; x < hi; x++) {
+    const position = index.suffixArray[x]!
+    const k = contributionIndexAt(index, position)
+    const offset = position - index.starts[k]!
+    const known = firstOffset.get(k)
+    if (known === undefined || offset < known) firstOffset.set(k, offset)
+  }
+  return [...firstOffset]
+    .map(([k, offset]) => ({
+      datanetId: index.datanetId,
+      version: index.version,
+      contributionId: index.contributionIds[k]!,
+      offset,
+    }))
+    .sort((a, b) => (a.contributionId < b.contributionId ? -1 : a.contributionId > b.contributionId ? 1 : 0))
+}
