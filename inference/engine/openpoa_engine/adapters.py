@@ -1,0 +1,167 @@
+"""PEFT LoRA adapters: the artifact hash, parsing and validation against the base model, packing into pages.
+
+Artifact hash (what the contracts and the gateway store): lowercase hex SHA-256 of
+    b"openpoa-lora-v1\n"
+    + for name in ("adapter_config.json", "adapter_model.safetensors"), in this order:
+          name (UTF-8) + b"\n" + len(file bytes) as u64 little-endian + the file bytes, as stored
+The files are hashed byte for byte (no JSON canonicalisation): whoever publishes an adapter hashes the exact files
+it uploads. The length prefixes make the concatenation unambiguous.
+"""
+
+import hashlib
+import json
+import math
+import os
+import re
+import struct
+from dataclasses import dataclass
+
+import torch
+
+from . import safetensors_io
+from .config import LORA_GROUPS, LORA_PROJECTIONS
+from .kernels import PAGE_RANK
+
+ARTIFACT_FILES = ("adapter_config.json", "adapter_model.safetensors")
+HASH_DOMAIN = b"openpoa-lora-v1\n"
+MAX_RANK = 128
+_KEY = re.compile(r"^(?:base_model\.model\.)?model\.layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_([AB])(?:\.default)?\.weight$")
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class AdapterError(Exception):
+    """A refused adapter; code is the protocol's error code."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def artifact_hash(config_bytes, weights_bytes):
+    digest = hashlib.sha256(HASH_DOMAIN)
+    for name, content in zip(ARTIFACT_FILES, (config_bytes, weights_bytes)):
+        digest.update(name.encode() + b"\n" + struct.pack("<Q", len(content)))
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def read_artifact(directory):
+    contents = []
+    for name in ARTIFACT_FILES:
+        with open(os.path.join(directory, name), "rb") as f:
+            contents.append(f.read())
+    return tuple(contents)
+
+
+def artifact_hash_of_dir(directory):
+    return artifact_hash(*read_artifact(directory))
+
+
+def check_hash_format(sha256):
+    if not isinstance(sha256, str) or not _HASH.match(sha256):
+        raise AdapterError("bad_request", f"adapter must be a 64-character lowercase hex sha256, got {sha256!r}")
+
+
+@dataclass
+class LoraWeights:
+    rank: int
+    scale: float
+    a: dict  # (layer, projection) -> lora_A [rank, in]
+    b: dict  # (layer, projection) -> lora_B [out, rank]
+
+
+def parse_adapter(config_bytes, weights_bytes, model_config):
+    """Validate a PEFT adapter against the base model; every refusal is an AdapterError with a precise message."""
+    try:
+        peft = json.loads(config_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AdapterError("adapter_corrupt", f"adapter_config.json is not valid JSON: {e}") from None
+    if not isinstance(peft, dict):
+        raise AdapterError("adapter_corrupt", "adapter_config.json is not a JSON object")
+    if peft.get("peft_type", "LORA") != "LORA":
+        raise AdapterError("adapter_unsupported", f"peft_type {peft.get('peft_type')!r} is not LORA")
+    base = peft.get("base_model_name_or_path")
+    if base and model_config.name and base != model_config.name:
+        raise AdapterError("adapter_wrong_base_model",
+                           f"adapter was trained on {base!r}, this engine serves {model_config.name!r}")
+    for unsupported in ("rank_pattern", "alpha_pattern", "layers_to_transform"):
+        if peft.get(unsupported):
+            raise AdapterError("adapter_unsupported", f"{unsupported} is not supported")
+    if peft.get("use_dora") or peft.get("fan_in_fan_out") or peft.get("bias", "none") != "none":
+        raise AdapterError("adapter_unsupported", "DoRA, fan_in_fan_out and LoRA biases are not supported")
+    rank = peft.get("r")
+    if not isinstance(rank, int) or not 1 <= rank <= MAX_RANK:
+        raise AdapterError("adapter_unsupported", f"rank r={rank!r} must be an integer in 1..{MAX_RANK}")
+    alpha = peft.get("lora_alpha", rank)
+    scale = alpha / math.sqrt(rank) if peft.get("use_rslora") else alpha / rank
+
+    try:
+        tensors = safetensors_io.load_bytes(bytearray(weights_bytes))
+    except safetensors_io.SafetensorsError as e:
+        raise AdapterError("adapter_corrupt", f"adapter_model.safetensors: {e}") from None
+    c = model_config
+    a, b = {}, {}
+    for key, tensor in tensors.items():
+        match = _KEY.match(key)
+        if not match:
+            raise AdapterError("adapter_unsupported", f"unexpected tensor {key!r} (only q,k,v,o,gate,up,down LoRA)")
+        layer, projection, kind = int(match.group(1)), match.group(2), match.group(3)
+        if projection not in LORA_PROJECTIONS:
+            raise AdapterError("adapter_unsupported", f"{key}: module {projection!r} is not a LoRA target we serve")
+        if layer >= c.num_layers:
+            raise AdapterError("adapter_bad_shape", f"{key}: layer {layer} but the base model has {c.num_layers}")
+        expected = [rank, c.in_features(projection)] if kind == "A" else [c.out_features(projection), rank]
+        if list(tensor.shape) != expected:
+            raise AdapterError("adapter_bad_shape", f"{key}: shape {list(tensor.shape)}, expected {expected}")
+        if not tensor.is_floating_point():
+            raise AdapterError("adapter_corrupt", f"{key}: dtype {tensor.dtype} is not floating point")
+        (a if kind == "A" else b)[(layer, projection)] = tensor.float()
+    if not a:
+        raise AdapterError("adapter_corrupt", "adapter_model.safetensors holds no LoRA tensors")
+    if a.keys() != b.keys():
+        missing = sorted(set(a) ^ set(b))[0]
+        raise AdapterError("adapter_corrupt", f"layer {missing[0]} {missing[1]}: lora_A and lora_B do not pair up")
+    for key in a:
+        if not (torch.isfinite(a[key]).all() and torch.isfinite(b[key]).all()):
+            raise AdapterError("adapter_corrupt", f"layer {key[0]} {key[1]}: non-finite weights")
+    return LoraWeights(rank, scale, a, b)
+
+
+@dataclass
+class PackedAdapter:
+    """An adapter in the pools' page layout (see kernels), ready to copy into any free pages."""
+
+    num_pages: int
+    shrink: dict  # group -> [layers, num_pages, in, members * PAGE_RANK]
+    expand: dict  # projection -> [layers, num_pages * PAGE_RANK, out]
+
+    @property
+    def nbytes(self):
+        return sum(t.numel() * t.element_size() for t in (*self.shrink.values(), *self.expand.values()))
+
+    def pin_memory(self):
+        return PackedAdapter(self.num_pages, {k: v.pin_memory() for k, v in self.shrink.items()},
+                             {k: v.pin_memory() for k, v in self.expand.items()})
+
+
+def pack_adapter(lora, model_config, dtype):
+    c = model_config
+    pages = -(-lora.rank // PAGE_RANK)
+    padded = pages * PAGE_RANK
+    shrink, expand = {}, {}
+    for group, members in LORA_GROUPS:
+        width = len(members) * PAGE_RANK
+        pool = torch.zeros(c.num_layers, pages, c.in_features(members[0]), width, dtype=dtype)
+        for m, projection in enumerate(members):
+            expand_pool = torch.zeros(c.num_layers, padded, c.out_features(projection), dtype=dtype)
+            for layer in range(c.num_layers):
+                if (layer, projection) not in lora.a:
+                    continue  # untargeted projection: zero pages contribute nothing
+                a = torch.zeros(padded, c.in_features(projection))
+                a[: lora.rank] = lora.a[(layer, projection)]
+                # a.view(pages, PAGE_RANK, in) -> [pages, in, PAGE_RANK] into this member's columns
+                pool[layer, :, :, m * PAGE_RANK:(m + 1) * PAGE_RANK] = a.view(pages, PAGE_RANK, -1).transpose(1, 2)
+                expand_pool[layer, : lora.rank] = (lora.b[(layer, projection)] * lora.scale).t()
+            expand[projection] = expand_pool
+        shrink[group] = pool
+    return PackedAdapter(pages, shrink, expand)

@@ -1,0 +1,109 @@
+"""Command line: serve, generate-model, generate-adapters, artifact-hash, bench."""
+
+import argparse
+import json
+import os
+import sys
+
+# One BLAS thread: OpenBLAS threads on top of torch's own oversubscribe 2 cores (set before torch loads).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def _device_args(parser):
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--dtype", choices=DTYPES, help="default: float32 on cpu, bfloat16 on cuda")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads on cpu")
+
+
+def _setup(args):
+    import torch
+
+    if args.device == "cpu":
+        torch.set_num_threads(args.threads)
+    return torch, getattr(torch, args.dtype or ("float32" if args.device == "cpu" else "bfloat16"))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="openpoa_engine")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the engine process (JSON lines on stdin/stdout)")
+    serve.add_argument("--model", required=True, help="model directory (config.json + *.safetensors)")
+    serve.add_argument("--adapters", required=True, help="adapter source: directory or http(s) base URL")
+    serve.add_argument("--model-name", default="", help="base-model identity adapters must name (default: config)")
+    serve.add_argument("--max-batch-size", type=int, default=32)
+    serve.add_argument("--max-seq-len", type=int, default=1024)
+    serve.add_argument("--max-prefill-tokens", type=int, default=2048)
+    serve.add_argument("--device-budget-mb", type=float, default=1024)
+    serve.add_argument("--host-budget-mb", type=float, default=4096)
+    _device_args(serve)
+
+    gen_model = commands.add_parser("generate-model", help="write a deterministic random Llama checkpoint")
+    gen_model.add_argument("--out", required=True)
+    gen_model.add_argument("--preset", default="tiny", choices=("tiny", "small", "bench"))
+    gen_model.add_argument("--seed", type=int, default=0)
+    gen_model.add_argument("--shards", type=int, default=1)
+
+    gen_adapters = commands.add_parser("generate-adapters", help="write deterministic PEFT adapters OUT/<sha256>/")
+    gen_adapters.add_argument("--model", required=True)
+    gen_adapters.add_argument("--out", required=True)
+    gen_adapters.add_argument("--count", type=int, default=4)
+    gen_adapters.add_argument("--rank", type=int, default=16)
+    gen_adapters.add_argument("--alpha", type=float)
+    gen_adapters.add_argument("--targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj")
+    gen_adapters.add_argument("--seed", type=int, default=0)
+
+    hash_cmd = commands.add_parser("artifact-hash", help="print the artifact sha256 of an adapter directory")
+    hash_cmd.add_argument("directory")
+
+    bench = commands.add_parser("bench", help="base vs multi-adapter decode throughput -> JSON")
+    bench.add_argument("--out", required=True)
+    bench.add_argument("--preset", default="bench", choices=("tiny", "small", "bench"))
+    bench.add_argument("--batch", type=int, default=32)
+    bench.add_argument("--rank", type=int, default=16)
+    bench.add_argument("--steps", type=int, default=24, help="timed decode steps per repetition")
+    bench.add_argument("--reps", type=int, default=3)
+    bench.add_argument("--cache-dir", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache"))
+    _device_args(bench)
+
+    args = parser.parse_args(argv)
+    if args.command == "artifact-hash":
+        from .adapters import artifact_hash_of_dir
+
+        print(artifact_hash_of_dir(args.directory))
+    elif args.command == "generate-model":
+        from .generate import generate_model
+
+        config = generate_model(args.out, args.preset, args.seed, args.shards)
+        print(json.dumps({"model": config.name, "out": args.out}))
+    elif args.command == "generate-adapters":
+        from .generate import generate_adapters
+
+        shas = generate_adapters(args.model, args.out, args.count, args.rank, args.alpha,
+                                 tuple(args.targets.split(",")), args.seed)
+        print("\n".join(shas))
+    elif args.command == "serve":
+        torch, dtype = _setup(args)
+        from .server import Server, build_scheduler
+
+        scheduler = build_scheduler(args.model, args.adapters, args.device, dtype, args.model_name,
+                                    args.max_batch_size, args.max_seq_len, args.max_prefill_tokens,
+                                    int(args.device_budget_mb * 2**20), int(args.host_budget_mb * 2**20))
+        Server(scheduler).run()
+    elif args.command == "bench":
+        torch, dtype = _setup(args)
+        from .bench import run_bench
+
+        result = run_bench(args, dtype)
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+            f.write("\n")
+        print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Llama-family decoder (RMSNorm, rotary embeddings, grouped-query attention, SwiGLU) with per-row LoRA."""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from . import kernels
+from .config import LORA_GROUPS, ModelConfig
+from .safetensors_io import checkpoint_files, load_file
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+@dataclass
+class LayerWeights:
+    attn_norm: torch.Tensor  # [hidden]
+    qkv: torch.Tensor  # [q_size + 2 * kv_size, hidden]  q, k, v fused: one GEMM for the three
+    o: torch.Tensor  # [hidden, q_size]
+    mlp_norm: torch.Tensor  # [hidden]
+    gate_up: torch.Tensor  # [2 * intermediate, hidden]  gate, up fused
+    down: torch.Tensor  # [hidden, intermediate]
+
+
+class KVCache:
+    """Preallocated keys and values; running sequence i owns batch row i (rows are kept compact)."""
+
+    def __init__(self, config, max_batch, max_seq, device, dtype):
+        shape = (config.num_layers, max_batch, config.num_kv_heads, max_seq, config.head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)  # [layers, rows, kv_heads, max_seq, head_dim]
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.max_seq = max_seq
+
+    def move_row(self, src, dst, length):
+        self.k[:, dst, :, :length] = self.k[:, src, :, :length]
+        self.v[:, dst, :, :length] = self.v[:, src, :, :length]
+
+
+class DecodeAttention:
+    """One new token for each of cache rows 0..n-1, row b's at position positions[b]."""
+
+    def __init__(self, cache, positions):
+        self.cache, self.positions = cache, positions
+        self.rows = torch.arange(len(positions), device=positions.device)
+        self.length = int(positions.max()) + 1
+        valid = torch.arange(self.length, device=positions.device)[None, :] <= positions[:, None]
+        self.mask = torch.zeros(valid.shape, dtype=cache.k.dtype, device=positions.device)
+        self.mask.masked_fill_(~valid, float("-inf"))
+        self.mask = self.mask[:, None, None, :]  # [n, 1, 1, length]
+
+    def __call__(self, layer, q, k, v):
+        n, keys, values = len(self.rows), self.cache.k[layer], self.cache.v[layer]
+        keys[self.rows, :, self.positions] = k
+        values[self.rows, :, self.positions] = v
+        return kernels.decode_attention(q, keys[:n, :, : self.length], values[:n, :, : self.length], self.mask)
+
+
+class PrefillAttention:
+    """Whole prompts packed one after another: spans = [(cache_row, start, length)], positions from 0."""
+
+    def __init__(self, cache, spans):
+        self.cache, self.spans = cache, spans
+
+    def __call__(self, layer, q, k, v):
+        outputs = []
+        for row, start, length in self.spans:
+            ks, vs = k[start:start + length], v[start:start + length]
+            self.cache.k[layer, row, :, :length] = ks.transpose(0, 1)
+            self.cache.v[layer, row, :, :length] = vs.transpose(0, 1)
+            outputs.append(kernels.prefill_attention(q[start:start + length], ks, vs))
+        return torch.cat(outputs)
+
+
+@dataclass
+class LoraBatch:
+    """Which adapter each row uses, as pages of the device pools: a BGMV plan (decode) or SGMV segments (prefill)."""
+
+    shrink: dict  # group -> [layers, pages, in, members * PAGE_RANK]
+    expand: dict  # projection -> [layers, pages * PAGE_RANK, out]
+    plan: kernels.BgmvPlan = None
+    segments: list = None  # [(start, end, pages)]
+
+    def apply(self, layer, group, members, outputs, x):
+        expand = [self.expand[p][layer] for p in members]
+        if self.plan is not None:
+            kernels.bgmv(outputs, x, self.shrink[group][layer], expand, self.plan)
+        else:
+            kernels.sgmv(outputs, x, self.shrink[group][layer], expand, self.segments)
+
+
+class Llama:
+    def __init__(self, config: ModelConfig, weights: dict, device="cpu", dtype=torch.float32):
+        self.config, self.device, self.dtype = config, torch.device(device), dtype
+        c = config
+
+        def take(name, shape):
+            if name not in weights:
+                raise CheckpointError(f"checkpoint lacks {name}")
+            t = weights[name]
+            if list(t.shape) != list(shape):
+                raise CheckpointError(f"{name}: shape {list(t.shape)}, config expects {list(shape)}")
+            return t.to(device=self.device, dtype=dtype)
+
+        self.embed = take("model.embed_tokens.weight", (c.vocab_size, c.hidden_size))
+        self.layers = []
+        for i in range(c.num_layers):
+            p = f"model.layers.{i}."
+            attn = {n: take(f"{p}self_attn.{n}.weight", (c.out_features(n), c.in_features(n)))
+                    for n in ("q_proj", "k_proj", "v_proj", "o_proj")}
+            mlp = {n: take(f"{p}mlp.{n}.weight", (c.out_features(n), c.in_features(n)))
+                   for n in ("gate_proj", "up_proj", "down_proj")}
+            self.layers.append(LayerWeights(
+                attn_norm=take(f"{p}input_layernorm.weight", (c.hidden_size,)),
+                qkv=torch.cat([attn["q_proj"], attn["k_proj"], attn["v_proj"]]),
+                o=attn["o_proj"],
+                mlp_norm=take(f"{p}post_attention_layernorm.weight", (c.hidden_size,)),
+                gate_up=torch.cat([mlp["gate_proj"], mlp["up_proj"]]),
+                down=mlp["down_proj"],
+            ))
+        self.norm = take("model.norm.weight", (c.hidden_size,))
+        self.lm_head = self.embed if c.tie_word_embeddings else take("lm_head.weight", (c.vocab_size, c.hidden_size))
+        cos, sin = kernels.rope_tables(c.head_dim, c.max_position_embeddings, c.rope_theta, c.rope_scaling)
+        self.cos, self.sin = cos.to(self.device, dtype), sin.to(self.device, dtype)  # [max_positions, head_dim]
+
+    @classmethod
+    def load(cls, model_dir, device="cpu", dtype=torch.float32, name=""):
+        config = ModelConfig.load(model_dir, name)
+        weights = {}
+        for path in checkpoint_files(model_dir):
+            # Convert shard by shard so at most one shard is held in its file dtype.
+            weights.update({k: v.to(device=device, dtype=dtype) for k, v in load_file(path).items()})
+        return cls(config, weights, device, dtype)
+
+    def forward(self, tokens, positions, attention, lora=None):
+        """tokens, positions [T] -> final hidden states [T, hidden]; attention reads and writes the KV cache."""
+        c = self.config
+        t = tokens.shape[0]
+        x = self.embed.index_select(0, tokens)
+        cos, sin = self.cos.index_select(0, positions), self.sin.index_select(0, positions)
+        (_, qkv_names), (_, o_names), (_, gate_up_names), (_, down_names) = LORA_GROUPS
+        for i, layer in enumerate(self.layers):
+            h = kernels.rms_norm(x, layer.attn_norm, c.rms_norm_eps)
+            qkv = F.linear(h, layer.qkv)
+            q, k, v = qkv.split([c.q_size, c.kv_size, c.kv_size], dim=-1)
+            if lora is not None:
+                lora.apply(i, "qkv", qkv_names, [q, k, v], h)
+            q = kernels.apply_rope(q.reshape(t, c.num_heads, c.head_dim), cos, sin)
+            k = kernels.apply_rope(k.reshape(t, c.num_kv_heads, c.head_dim), cos, sin)
+            attn = attention(i, q, k, v.reshape(t, c.num_kv_heads, c.head_dim))
+            o = F.linear(attn, layer.o)
+            if lora is not None:
+                lora.apply(i, "o", o_names, [o], attn)
+            x = x + o
+            h = kernels.rms_norm(x, layer.mlp_norm, c.rms_norm_eps)
+            gate_up = F.linear(h, layer.gate_up)
+            gate, up = gate_up.split([c.intermediate_size, c.intermediate_size], dim=-1)
+            if lora is not None:
+                lora.apply(i, "gate_up", gate_up_names, [gate, up], h)
+            act = F.silu(gate) * up
+            down = F.linear(act, layer.down)
+            if lora is not None:
+                lora.apply(i, "down", down_names, [down], act)
+            x = x + down
+        return kernels.rms_norm(x, self.norm, c.rms_norm_eps)
+
+    def logits(self, hidden):
+        return F.linear(hidden, self.lm_head).float()

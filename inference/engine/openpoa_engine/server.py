@@ -1,0 +1,202 @@
+"""The engine process: protocol openpoa-engine/1, JSON lines over stdin/stdout (see inference/README.md).
+
+One reader thread turns stdin lines into inbox items; the engine thread handles them between scheduler steps,
+so requests join and leave the batch between decode steps. Logs go to stderr; stdout carries protocol lines only.
+"""
+
+import json
+import queue
+import sys
+import threading
+import time
+
+import torch
+
+from . import PROTOCOL, __version__
+from .adapter_cache import AdapterCache, NoFreePages, open_source
+from .adapters import AdapterError, check_hash_format
+from .model import Llama
+from .scheduler import Request, RequestError, SamplingParams, Scheduler
+from .tokenizer import load_tokenizer
+
+_WAKE = object()  # inbox item: an adapter load finished
+_EOF = object()
+
+
+def build_scheduler(model_dir, adapters, device="cpu", dtype=torch.float32, model_name="", max_batch_size=32,
+                    max_seq_len=1024, max_prefill_tokens=2048, device_budget_bytes=1 << 30,
+                    host_budget_bytes=4 << 30, wake=None):
+    model = Llama.load(model_dir, device, dtype, model_name)
+    tokenizer = load_tokenizer(model_dir, model.config)
+    cache = AdapterCache(open_source(adapters), model.config, device, dtype, device_budget_bytes, host_budget_bytes)
+    return Scheduler(model, tokenizer, cache, max_batch_size, max_seq_len, max_prefill_tokens, wake)
+
+
+class Server:
+    def __init__(self, scheduler, out=sys.stdout):
+        self.scheduler, self.out = scheduler, out
+        self.inbox = queue.Queue()
+        scheduler.wake = lambda: self.inbox.put(_WAKE)
+        self.pending = []  # outgoing lines, written once per loop iteration
+        self.prefetches = []  # (message id, sha256, future, start time)
+        self.started = time.time()
+
+    def send(self, message):
+        self.pending.append(json.dumps(message))
+
+    def flush(self):
+        if self.pending:
+            self.out.write("\n".join(self.pending) + "\n")
+            self.out.flush()
+            self.pending.clear()
+
+    def error(self, message_id, code, text):
+        self.send({"type": "error", "id": message_id, "error": {"code": code, "message": text}})
+
+    def run(self, infile=sys.stdin):
+        threading.Thread(target=self._read, args=(infile,), daemon=True).start()
+        self.send(self._hello(None))
+        self.flush()
+        while True:
+            idle = not self.scheduler.has_work and not any(f.done() for _, _, f, _ in self.prefetches)
+            items = [self.inbox.get()] if idle else []
+            while True:
+                try:
+                    items.append(self.inbox.get_nowait())
+                except queue.Empty:
+                    break
+            for item in items:
+                if item is _EOF:
+                    self._shutdown()
+                    return
+                if item is not _WAKE and self._handle_line(item) == "shutdown":
+                    self._shutdown()
+                    return
+            self._finish_prefetches()
+            if self.scheduler.has_work:
+                self.scheduler.step()
+            self.flush()
+
+    def _read(self, infile):
+        for line in infile:
+            if line.strip():
+                self.inbox.put(line)
+        self.inbox.put(_EOF)
+
+    def _shutdown(self):
+        for request_id in list(self.scheduler.by_id):
+            self.scheduler.cancel(request_id)
+        self.flush()
+        self.scheduler.cache.close()
+
+    def _handle_line(self, line):
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError as e:
+            self.error(None, "bad_json", f"line is not JSON: {e}")
+            return None
+        if not isinstance(message, dict):
+            self.error(None, "bad_request", "a message is a JSON object")
+            return None
+        message_id, kind = message.get("id"), message.get("type")
+        if not isinstance(message_id, str) or not message_id:
+            self.error(None, "bad_request", "every message needs a non-empty string id")
+            return None
+        handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
+        if handler is None:
+            self.error(message_id, "unknown_type", f"unknown message type {kind!r}")
+            return None
+        try:
+            return handler(message_id, message)
+        except (AdapterError, RequestError) as e:
+            self.error(message_id, e.code, str(e))
+        except Exception as e:  # a bug must not take the other streams down
+            print(f"internal error on {kind}: {e!r}", file=sys.stderr)
+            self.error(message_id, "internal", repr(e))
+        return None
+
+    # -- message handlers --
+
+    def _hello(self, message_id):
+        s = self.scheduler
+        return {"type": "hello", "id": message_id, "protocol": PROTOCOL, "engine_version": __version__,
+                "model": s.model.config.summary(), "tokenizer": s.tokenizer.kind, "device": str(s.model.device),
+                "dtype": str(s.model.dtype).replace("torch.", ""),
+                "limits": {"max_batch_size": s.max_batch_size, "max_seq_len": s.max_seq_len,
+                           "max_prefill_tokens": s.max_prefill_tokens, "max_lora_rank": 128,
+                           "adapter_pages": s.cache.device_tier.num_pages}}
+
+    def _on_hello(self, message_id, message):
+        self.send(self._hello(message_id))
+
+    def _on_health(self, message_id, message):
+        self.send({"type": "health", "id": message_id, "status": "ok", "running": len(self.scheduler.running),
+                   "waiting": len(self.scheduler.waiting), "uptime_s": round(time.time() - self.started, 3)})
+
+    def _on_stats(self, message_id, message):
+        s = self.scheduler
+        self.send({"type": "stats", "id": message_id,
+                   "engine": {"running": len(s.running), "waiting": len(s.waiting), "steps": s.steps,
+                              "generated_tokens": s.generated_tokens},
+                   "adapters": s.cache.stats()})
+
+    def _on_load_adapter(self, message_id, message):
+        sha = message.get("adapter")
+        check_hash_format(sha)
+        self.prefetches.append((message_id, sha, self.scheduler.cache.fetch(sha, count=False), time.perf_counter()))
+        self.prefetches[-1][2].add_done_callback(lambda _: self.inbox.put(_WAKE))
+
+    def _finish_prefetches(self):
+        for entry in [p for p in self.prefetches if p[2].done()]:
+            self.prefetches.remove(entry)
+            message_id, sha, future, start = entry
+            try:
+                packed = future.result()
+                if packed is None and sha not in self.scheduler.cache.device_tier.resident:
+                    self._on_load_adapter(message_id, {"adapter": sha})  # evicted meanwhile: load again
+                    continue
+                self.scheduler.cache.make_resident(sha, packed)
+            except AdapterError as e:
+                self.error(message_id, e.code, str(e))
+                continue
+            except NoFreePages:
+                self.error(message_id, "adapter_cache_full", "every adapter page is held by running sequences")
+                continue
+            self.send({"type": "adapter_loaded", "id": message_id, "adapter": sha, "tier": "device",
+                       "ms": round((time.perf_counter() - start) * 1e3, 3)})
+
+    def _on_offload_adapter(self, message_id, message):
+        sha = message.get("adapter")
+        was_resident = self.scheduler.cache.offload(sha)
+        self.send({"type": "adapter_offloaded", "id": message_id, "adapter": sha, "was_resident": was_resident})
+
+    def _on_generate(self, message_id, message):
+        tokenizer = self.scheduler.tokenizer
+        if "prompt_tokens" in message:
+            prompt = message["prompt_tokens"]
+            if not isinstance(prompt, list):
+                raise RequestError("bad_request", "prompt_tokens must be a list of token ids")
+        elif isinstance(message.get("prompt"), str):
+            prompt = tokenizer.encode(message["prompt"], add_bos=message.get("add_bos", True))
+        else:
+            raise RequestError("bad_request", "generate needs prompt (string) or prompt_tokens (list)")
+        stop = message.get("stop") or []
+        params = SamplingParams(
+            max_tokens=message.get("max_tokens", 16), temperature=float(message.get("temperature", 1.0)),
+            top_p=float(message.get("top_p", 1.0)), seed=message.get("seed"),
+            stop=tuple([stop] if isinstance(stop, str) else stop), ignore_eos=bool(message.get("ignore_eos", False)))
+        if params.seed is not None and not isinstance(params.seed, int):
+            raise RequestError("bad_request", "seed must be an integer")
+        adapter = message.get("adapter")
+        if adapter is not None:
+            check_hash_format(adapter)
+        self.scheduler.submit(Request(message_id, prompt, params, adapter, self.send))
+
+    def _on_cancel(self, message_id, message):
+        target = message.get("target")
+        found = self.scheduler.cancel(target) if isinstance(target, str) else False
+        self.send({"type": "cancel_result", "id": message_id, "target": target, "found": found})
+
+    def _on_shutdown(self, message_id, message):
+        self.send({"type": "bye", "id": message_id})
+        return "shutdown"
