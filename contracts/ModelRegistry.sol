@@ -160,6 +160,12 @@ contract ModelRegistry is IModelRegistry, ERC721, Ownable {
         return _lineage[adapterId];
     }
 
+    /// @inheritdoc IModelRegistry
+    function revenueTerms(uint256 adapterId) external view returns (address, uint256) {
+        // ownerOf reverts for an unknown id, so no separate existence check is needed.
+        return (ownerOf(adapterId), _adapters[adapterId].dataShareBps);
+    }
+
     function _checkLineage(LineageEntry[] calldata lineage) internal view {
         uint256 length = lineage.length;
         if (length == 0 || length > MAX_LINEAGE) revert LineageLength(length, MAX_LINEAGE);

@@ -31,7 +31,16 @@ describe("npm run deploy", function () {
     const deployment = JSON.parse(await readFile(path.join(deploymentsDir, "localhost.json"), "utf8")) as Deployment;
     expect(deployment.chainId).to.equal(31337);
     expect(Object.keys(deployment.contracts).sort()).to.deep.equal(
-      ["DatanetRegistry", "ModelRegistry", "OpenGovernor", "OpenTimelock", "OpenToken"].sort(),
+      [
+        "AttributionRewards",
+        "DatanetRegistry",
+        "InferencePayments",
+        "ModelRegistry",
+        "NodeRegistry",
+        "OpenGovernor",
+        "OpenTimelock",
+        "OpenToken",
+      ].sort(),
     );
     const head = Number(await rpc<string>(chain.url, "eth_blockNumber"));
     for (const { address, startBlock } of Object.values(deployment.contracts)) {

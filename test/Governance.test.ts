@@ -6,10 +6,12 @@ const { networkHelpers, deploySuite } = await connectSuite();
 
 describe("OpenGovernor + Timelock", () => {
   it("test_deploy_timelockOwnsEveryParameterAndDeployerKeepsNoRole", async () => {
-    const { timelock, governor, datanets, models, deployer } = await networkHelpers.loadFixture(deploySuite);
+    const suite = await networkHelpers.loadFixture(deploySuite);
+    const { timelock, governor, deployer } = suite;
     const timelockAddress = await timelock.getAddress();
-    expect(await datanets.owner()).to.equal(timelockAddress);
-    expect(await models.owner()).to.equal(timelockAddress);
+    for (const owned of [suite.datanets, suite.models, suite.nodes, suite.rewards, suite.payments]) {
+      expect(await owned.owner()).to.equal(timelockAddress);
+    }
     const admin = await timelock.DEFAULT_ADMIN_ROLE();
     expect(await timelock.hasRole(admin, deployer.address)).to.equal(false);
     expect(await timelock.hasRole(id("PROPOSER_ROLE"), await governor.getAddress())).to.equal(true);

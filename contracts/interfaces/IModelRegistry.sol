@@ -122,6 +122,8 @@ interface IModelRegistry {
     function getBaseModel(uint256 baseModelId) external view returns (BaseModel memory);
     function getAdapter(uint256 adapterId) external view returns (Adapter memory);
     function getLineage(uint256 adapterId) external view returns (LineageEntry[] memory);
+    /// @notice What a settlement needs of an adapter: who is paid its owner share, and its data share.
+    function revenueTerms(uint256 adapterId) external view returns (address owner, uint256 dataShareBps);
     function baseModelCount() external view returns (uint256);
     function adapterCount() external view returns (uint256);
     function minDataShareBps() external view returns (uint256);

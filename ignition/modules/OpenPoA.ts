@@ -4,7 +4,6 @@ import { id } from "ethers";
 /** Role ids of OpenZeppelin's TimelockController. */
 const PROPOSER_ROLE = id("PROPOSER_ROLE");
 const CANCELLER_ROLE = id("CANCELLER_ROLE");
-const EXECUTOR_ROLE = id("EXECUTOR_ROLE");
 const DEFAULT_ADMIN_ROLE = "0x" + "00".repeat(32);
 const ANYONE = "0x0000000000000000000000000000000000000000";
 
@@ -55,7 +54,43 @@ export default buildModule("OpenPoA", (m) => {
     m.getParameter("minDataShareBps", 1_000),
   ]);
 
-  return { token, timelock, governor, datanetRegistry, modelRegistry };
-});
+  const nodeRegistry = m.contract("NodeRegistry", [
+    token,
+    timelock,
+    timelock,
+    m.getParameter("minOperatorStake", 10_000n * 10n ** 18n),
+    m.getParameter("unbondingPeriodSeconds", 7 * DAY),
+  ]);
+  // The attestor proposes reward roots; the guardian may revoke a pending one. Both default to the deployer so
+  // that a fresh deployment works end to end; governance appoints others with setAttestor / setGuardian.
+  const attributionRewards = m.contract("AttributionRewards", [
+    token,
+    timelock,
+    m.getParameter("attestor", deployer),
+    m.getParameter("guardian", deployer),
+    m.getParameter("claimDelaySeconds", DAY),
+  ]);
+  const inferencePayments = m.contract("InferencePayments", [
+    token,
+    modelRegistry,
+    nodeRegistry,
+    attributionRewards,
+    timelock,
+    // Protocol fees accrue to the Timelock: spending them takes a proposal.
+    timelock,
+    m.getParameter("protocolFeeBps", 500),
+    m.getParameter("operatorFeeBps", 1_000),
+    m.getParameter("challengePeriodSeconds", DAY),
+  ]);
 
-export { EXECUTOR_ROLE, PROPOSER_ROLE, CANCELLER_ROLE, DEFAULT_ADMIN_ROLE };
+  return {
+    token,
+    timelock,
+    governor,
+    datanetRegistry,
+    modelRegistry,
+    nodeRegistry,
+    attributionRewards,
+    inferencePayments,
+  };
+});

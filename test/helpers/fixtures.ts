@@ -14,6 +14,12 @@ export const testParameters = {
   quorumPercent: 4,
   stakeLockPeriodSeconds: 7 * DAY,
   minDataShareBps: 1_000,
+  minOperatorStake: 10_000n * 10n ** 18n,
+  unbondingPeriodSeconds: 7 * DAY,
+  claimDelaySeconds: DAY,
+  protocolFeeBps: 500,
+  operatorFeeBps: 1_000,
+  challengePeriodSeconds: DAY,
 };
 
 /** One in-process chain per test file, with the suite deployed by the same Ignition module as production. */
@@ -29,10 +35,28 @@ export async function connectSuite() {
     const governor = await ethers.getContractAt("OpenGovernor", await deployed.governor.getAddress());
     const datanets = await ethers.getContractAt("DatanetRegistry", await deployed.datanetRegistry.getAddress());
     const models = await ethers.getContractAt("ModelRegistry", await deployed.modelRegistry.getAddress());
+    const nodes = await ethers.getContractAt("NodeRegistry", await deployed.nodeRegistry.getAddress());
+    const rewards = await ethers.getContractAt("AttributionRewards", await deployed.attributionRewards.getAddress());
+    const payments = await ethers.getContractAt("InferencePayments", await deployed.inferencePayments.getAddress());
     for (const account of [alice, bob, carol, curator]) {
       await token.transfer(account.address, 1_000_000n * OPEN);
     }
-    return { deployer, alice, bob, carol, curator, stranger, token, timelock, governor, datanets, models };
+    return {
+      deployer,
+      alice,
+      bob,
+      carol,
+      curator,
+      stranger,
+      token,
+      timelock,
+      governor,
+      datanets,
+      models,
+      nodes,
+      rewards,
+      payments,
+    };
   }
 
   return { ethers, networkHelpers, deploySuite };

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @title INodeRegistry
+/// @notice Inference operators: an endpoint, the base models served, the key that signs usage receipts, and an
+/// OPEN stake. An operator is active (may receive new payment channels) while its bonded stake is at least the
+/// governed minimum. Unbonding moves stake out of the bond at once and releases it after the governed unbonding
+/// period; governance may slash bonded and unbonding stake to the treasury.
+interface INodeRegistry {
+    struct Operator {
+        // The key whose EIP-712 signatures on usage receipts clients accept for this operator.
+        address signingKey;
+        uint128 bonded;
+        uint128 unbonding;
+        uint64 unbondingReleaseTime;
+        bool registered;
+        string endpoint;
+        uint256[] baseModelIds;
+    }
+
+    event OperatorRegistered(address indexed operator, address indexed signingKey, string endpoint, uint256[] baseModelIds);
+    event OperatorUpdated(address indexed operator, address indexed signingKey, string endpoint, uint256[] baseModelIds);
+    event StakeAdded(address indexed operator, uint256 amount, uint256 bonded);
+    event UnbondRequested(address indexed operator, uint256 amount, uint256 unbonding, uint256 releaseTime);
+    event StakeWithdrawn(address indexed operator, uint256 amount);
+    event OperatorSlashed(address indexed operator, uint256 fromBonded, uint256 fromUnbonding, address treasury);
+    event MinStakeSet(uint256 minStake);
+    event UnbondingPeriodSet(uint256 unbondingPeriod);
+    event TreasurySet(address treasury);
+
+    error ZeroAddress();
+    error EmptyEndpoint();
+    error NoBaseModels();
+    error ZeroAmount();
+    error AlreadyRegistered(address operator);
+    error NotRegistered(address operator);
+    error InsufficientBond(address operator, uint256 requested, uint256 bonded);
+    error NothingToWithdraw(address operator);
+    error StakeStillUnbonding(address operator, uint256 releaseTime);
+    error UnbondingPeriodTooLong(uint256 unbondingPeriod, uint256 maxUnbondingPeriod);
+
+    /// @notice Registers the caller as an operator and bonds `stake` OPEN (approved beforehand). The stake may be
+    /// below the minimum; the operator is active once it is not.
+    function register(string calldata endpoint, uint256[] calldata baseModelIds, address signingKey, uint128 stake)
+        external;
+
+    /// @notice Replaces the caller's endpoint, base models and signing key.
+    function update(string calldata endpoint, uint256[] calldata baseModelIds, address signingKey) external;
+
+    /// @notice Bonds more OPEN from the caller.
+    function addStake(uint128 amount) external;
+
+    /// @notice Moves `amount` from the bond into unbonding; the release time restarts for the whole unbonding sum.
+    function requestUnbond(uint128 amount) external;
+
+    /// @notice Pays the caller's unbonded stake once its release time has passed.
+    function withdrawUnbonded() external;
+
+    /// @notice Slashes up to `amount`, bonded stake first, to the treasury. Only governance (the Timelock).
+    function slash(address operator, uint128 amount) external;
+
+    function setMinStake(uint128 minStake) external;
+    function setUnbondingPeriod(uint64 unbondingPeriod) external;
+    function setTreasury(address treasury) external;
+
+    /// @notice Whether `operator` is registered with a bond of at least `minStake`.
+    function isActive(address operator) external view returns (bool);
+    function getOperator(address operator) external view returns (Operator memory);
+    function signingKeyOf(address operator) external view returns (address);
+    function minStake() external view returns (uint128);
+    function unbondingPeriod() external view returns (uint64);
+    function treasury() external view returns (address);
+    function totalStaked() external view returns (uint256);
+}
