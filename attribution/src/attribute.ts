@@ -22,7 +22,7 @@
  * aggregation (see epoch.ts).
  */
 import { keccak256, type Hex } from 'viem'
-import { canonicalJson, type CanonicalValue } from './canonicalJson.ts'
+import { canonicalJson, type CanonicalValue, type Encoded } from './canonicalJson.ts'
 import { allocateLargestRemainder } from './allocate.ts'
 import { compareBigints, datanetVersionKey, type DatanetVersionKey } from './datanet.ts'
 import type { DatanetIndex } from './datanetIndex.ts'
@@ -180,15 +180,6 @@ export function encodeAttributionRecord(record: AttributionRecord): string {
 export function hashAttributionRecord(record: AttributionRecord): Hex {
   return keccak256(new TextEncoder().encode(encodeAttributionRecord(record)))
 }
-
-/** JSON shape of T as canonicalJson writes it (bigints become decimal strings). */
-type Encoded<T> = T extends bigint
-  ? string
-  : T extends readonly (infer U)[]
-    ? Encoded<U>[]
-    : T extends object
-      ? { [K in keyof T]: Encoded<T[K]> }
-      : T
 
 /**
  * Inverse of encodeAttributionRecord. Only canonical encodings are accepted

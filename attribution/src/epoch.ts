@@ -1,0 +1,364 @@
+/**
+ * Epoch aggregation: the epoch's settlements, usage receipts and attribution
+ * records → cumulative per-account amounts, their Merkle tree and the
+ * distribution file. Pure: everything it needs is passed in.
+ *
+ * Money rule, per (adapter a, datanet version d) funded amount A:
+ *   for each receipt r of a (request weight m_r):
+ *     record usable → direct(c) += m_r · ppm_r(d, c) for matched c;  pool += m_r · ppm_r(d, pool)
+ *     otherwise     → pool += m_r · weightBps_d · 100        (all of r's d-share goes pro rata)
+ *   claim(c) = direct(c) · W + pool · w(c)      (w = contribution weight, W = Σ w)
+ *   A is apportioned over claims by largest remainder, ties to the lower
+ *   contributionId, so every wei of A lands on a contribution. With no
+ *   receipts (or only zero-weight ones) the split is pure pro rata by weight.
+ * Contribution amounts are summed per contributor and added to the previous
+ * epoch's cumulative amounts.
+ */
+import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
+import { getAddress, type Address, type Hex } from 'viem'
+import { allocateLargestRemainder } from './allocate.ts'
+import {
+  assertLineage,
+  compareDatanetVersions,
+  hashAttributionRecord,
+  poolContributionId,
+  ppmTotal,
+  bpsTotal,
+  type AttributionRecord,
+  type LineageEntry,
+} from './attribute.ts'
+import { canonicalJson, type CanonicalValue, type Encoded } from './canonicalJson.ts'
+import { sha256Hex } from './contentStore.ts'
+import { assertDatanetVersionRoot, compareBigints, datanetVersionKey, type DatanetVersion } from './datanet.ts'
+import { BaseError, InvalidEpochInputError } from './errors.ts'
+import type { AdapterSettlement } from './settlement.ts'
+
+export const distributionFileFormat = 'openpoa-distribution-v1'
+export const distributionLeafEncoding = ['address', 'uint256'] as const
+
+export type UsageReceipt = {
+  receiptId: bigint
+  adapterId: bigint
+  /** Request weight: the amount the request paid (any unit, only ratios matter within an adapter). */
+  amount: bigint
+  attributionHash: Hex
+}
+
+export type CumulativeBalance = { account: Address; cumulativeAmount: bigint }
+
+export type EpochInputs = {
+  epoch: bigint
+  settlements: readonly AdapterSettlement[]
+  receipts: readonly UsageReceipt[]
+  /** Published attribution records; matched to receipts by their hash. */
+  records: readonly AttributionRecord[]
+  /** Every datanet version named by a settled adapter's lineage. */
+  datanets: readonly DatanetVersion[]
+  /** The previous epoch's cumulative amounts (empty for the first epoch). */
+  previous: readonly CumulativeBalance[]
+}
+
+/** used: the record was applied; absent: no published record has that hash; invalid: it does not fit the settlement. */
+export type RecordStatus = 'used' | 'absent' | 'invalid'
+
+export type DistributionLeaf = {
+  account: Address
+  cumulativeAmount: bigint
+  previousAmount: bigint
+  epochAmount: bigint
+}
+
+export type DistributionFile = {
+  format: typeof distributionFileFormat
+  epoch: bigint
+  root: Hex
+  previousRoot: Hex | null
+  /** Wei funded in this epoch (Σ settlement amounts) = Σ epochAmount. */
+  total: bigint
+  /** Sorted by lowercase account. */
+  leaves: DistributionLeaf[]
+  settlements: { adapterId: bigint; datanetId: bigint; version: bigint; weightBps: number; amount: bigint }[]
+  receipts: { receiptId: bigint; adapterId: bigint; amount: bigint; attributionHash: Hex; record: RecordStatus; reason: string | null }[]
+  /** Non-zero amounts per (adapter, datanet version, contribution). */
+  allocations: { adapterId: bigint; datanetId: bigint; version: bigint; contributionId: bigint; contributor: Address; amount: bigint }[]
+}
+
+export type EpochDistribution = {
+  file: DistributionFile
+  tree: StandardMerkleTree<[Address, bigint]>
+  /** Canonical JSON of `file`. */
+  json: string
+  /** sha256 of `json`: the file's content address. */
+  fileHash: Hex
+}
+
+export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
+  const settlements = mergeSettlements(inputs.settlements)
+  const datanets = new Map(inputs.datanets.map((datanet) => [datanetVersionKey(datanet), datanet]))
+  const recordsByHash = new Map(inputs.records.map((record) => [hashAttributionRecord(record), record]))
+  const checkedDatanets = new Set<string>()
+
+  const receipts = [...inputs.receipts].sort((a, b) => compareBigints(a.receiptId, b.receiptId))
+  receipts.forEach((receipt, k) => {
+    if (k > 0 && receipts[k - 1]!.receiptId === receipt.receiptId) {
+      throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} appears twice` })
+    }
+    if (!settlements.has(receipt.adapterId)) {
+      throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} is for adapter ${receipt.adapterId}, which has no settlement` })
+    }
+    if (receipt.amount < 0n) throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} has a negative amount` })
+  })
+
+  const receiptEvidence: DistributionFile['receipts'] = []
+  const usedRecords = new Map<bigint, AttributionRecord>()
+  for (const receipt of receipts) {
+    const settlement = settlements.get(receipt.adapterId)!
+    const record = recordsByHash.get(receipt.attributionHash.toLowerCase() as Hex)
+    const reason = record === undefined ? null : recordIssue(record, settlement, datanets)
+    const status: RecordStatus = record === undefined ? 'absent' : reason === null ? 'used' : 'invalid'
+    if (status === 'used') usedRecords.set(receipt.receiptId, record!)
+    receiptEvidence.push({
+      receiptId: receipt.receiptId,
+      adapterId: receipt.adapterId,
+      amount: receipt.amount,
+      attributionHash: receipt.attributionHash.toLowerCase() as Hex,
+      record: status,
+      reason,
+    })
+  }
+
+  const allocations: DistributionFile['allocations'] = []
+  const settlementEvidence: DistributionFile['settlements'] = []
+  for (const [adapterId, settlement] of [...settlements].sort(([a], [b]) => compareBigints(a, b))) {
+    const adapterReceipts = receipts.filter((receipt) => receipt.adapterId === adapterId)
+    for (const entry of [...settlement.lineage].sort(compareDatanetVersions)) {
+      settlementEvidence.push({ adapterId, ...pickLineage(entry), amount: entry.amount })
+      const datanet = datanets.get(datanetVersionKey(entry))
+      if (datanet === undefined) {
+        throw new InvalidEpochInputError({ reason: `datanet ${entry.datanetId} v${entry.version} of adapter ${adapterId} is not given` })
+      }
+      if (!checkedDatanets.has(datanetVersionKey(entry))) {
+        assertDatanetVersionRoot(datanet)
+        checkedDatanets.add(datanetVersionKey(entry))
+      }
+      const amounts = allocateDatanetAmount({ entry, datanet, receipts: adapterReceipts, usedRecords })
+      const contributions = [...datanet.contributions].sort((a, b) => compareBigints(a.contributionId, b.contributionId))
+      contributions.forEach((contribution, k) => {
+        if (amounts[k]! > 0n) {
+          allocations.push({
+            adapterId,
+            ...pickKey(entry),
+            contributionId: contribution.contributionId,
+            contributor: getAddress(contribution.contributor),
+            amount: amounts[k]!,
+          })
+        }
+      })
+    }
+  }
+
+  const previous = new Map<string, CumulativeBalance>()
+  for (const balance of inputs.previous) {
+    const key = balance.account.toLowerCase()
+    if (previous.has(key)) throw new InvalidEpochInputError({ reason: `previous balance of ${balance.account} appears twice` })
+    previous.set(key, balance)
+  }
+  const earned = new Map<string, bigint>()
+  for (const { contributor, amount } of allocations) {
+    const key = contributor.toLowerCase()
+    earned.set(key, (earned.get(key) ?? 0n) + amount)
+  }
+  const accounts = [...new Set([...previous.keys(), ...earned.keys()])].sort()
+  const leaves = accounts.map((key): DistributionLeaf => {
+    const previousAmount = previous.get(key)?.cumulativeAmount ?? 0n
+    const epochAmount = earned.get(key) ?? 0n
+    return { account: getAddress(key), cumulativeAmount: previousAmount + epochAmount, previousAmount, epochAmount }
+  })
+  if (leaves.length === 0) throw new InvalidEpochInputError({ reason: 'nothing to distribute and no previous balances' })
+
+  const tree = distributionTree(leaves)
+  const file: DistributionFile = {
+    format: distributionFileFormat,
+    epoch: inputs.epoch,
+    root: tree.root as Hex,
+    previousRoot: inputs.previous.length === 0 ? null : (distributionTree(inputs.previous).root as Hex),
+    total: settlementEvidence.reduce((sum, s) => sum + s.amount, 0n),
+    leaves,
+    settlements: settlementEvidence,
+    receipts: receiptEvidence,
+    allocations,
+  }
+  const json = encodeDistributionFile(file)
+  return { file, tree, json, fileHash: sha256Hex(new TextEncoder().encode(json)) }
+}
+
+/** The on-chain distribution tree: leaves (account, cumulativeAmount). */
+export function distributionTree(balances: readonly CumulativeBalance[]): StandardMerkleTree<[Address, bigint]> {
+  return StandardMerkleTree.of(
+    balances.map((b): [Address, bigint] => [getAddress(b.account), b.cumulativeAmount]),
+    [...distributionLeafEncoding],
+  )
+}
+
+export function encodeDistributionFile(file: DistributionFile): string {
+  return canonicalJson(file as unknown as CanonicalValue)
+}
+
+/** Inverse of encodeDistributionFile; only canonical encodings are accepted. */
+export function decodeDistributionFile(json: string): DistributionFile {
+  const raw = JSON.parse(json) as Encoded<DistributionFile>
+  if (raw.format !== distributionFileFormat) throw new BaseError(`Unknown distribution file format ${String(raw.format)}.`)
+  const file: DistributionFile = {
+    ...raw,
+    epoch: BigInt(raw.epoch),
+    total: BigInt(raw.total),
+    leaves: raw.leaves.map((leaf) => ({
+      account: leaf.account,
+      cumulativeAmount: BigInt(leaf.cumulativeAmount),
+      previousAmount: BigInt(leaf.previousAmount),
+      epochAmount: BigInt(leaf.epochAmount),
+    })),
+    settlements: raw.settlements.map((s) => ({
+      ...s,
+      adapterId: BigInt(s.adapterId),
+      datanetId: BigInt(s.datanetId),
+      version: BigInt(s.version),
+      amount: BigInt(s.amount),
+    })),
+    receipts: raw.receipts.map((r) => ({ ...r, receiptId: BigInt(r.receiptId), adapterId: BigInt(r.adapterId), amount: BigInt(r.amount) })),
+    allocations: raw.allocations.map((a) => ({
+      ...a,
+      adapterId: BigInt(a.adapterId),
+      datanetId: BigInt(a.datanetId),
+      version: BigInt(a.version),
+      contributionId: BigInt(a.contributionId),
+      amount: BigInt(a.amount),
+    })),
+  }
+  if (encodeDistributionFile(file) !== json) throw new BaseError('Distribution file is not canonically encoded.')
+  return file
+}
+
+/**
+ * Splits one (adapter, datanet version) amount over the datanet's
+ * contributions (returned in contributionId order). See the module comment.
+ */
+function allocateDatanetAmount({
+  entry,
+  datanet,
+  receipts,
+  usedRecords,
+}: {
+  entry: LineageEntry & { amount: bigint }
+  datanet: DatanetVersion
+  receipts: readonly UsageReceipt[]
+  usedRecords: ReadonlyMap<bigint, AttributionRecord>
+}): bigint[] {
+  const contributions = [...datanet.contributions].sort((a, b) => compareBigints(a.contributionId, b.contributionId))
+  if (contributions.length === 0) {
+    if (entry.amount === 0n) return []
+    throw new InvalidEpochInputError({ reason: `datanet ${entry.datanetId} v${entry.version} has no contributions to pay` })
+  }
+  // Zero-weight datanets split equally rather than not at all.
+  const allZero = contributions.every((c) => c.weight === 0n)
+  const weights = contributions.map((c) => (allZero ? 1n : c.weight))
+  const weightTotal = weights.reduce((sum, w) => sum + w, 0n)
+
+  const direct = new Map<bigint, bigint>()
+  let pool = 0n
+  const budgetPpm = BigInt(entry.weightBps * (ppmTotal / bpsTotal))
+  for (const receipt of receipts) {
+    const record = usedRecords.get(receipt.receiptId)
+    if (record === undefined) {
+      pool += receipt.amount * budgetPpm
+      continue
+    }
+    for (const share of record.shares) {
+      if (share.datanetId !== entry.datanetId || share.version !== entry.version) continue
+      const value = receipt.amount * BigInt(share.ppm)
+      if (share.contributionId === poolContributionId) pool += value
+      else direct.set(share.contributionId, (direct.get(share.contributionId) ?? 0n) + value)
+    }
+  }
+  if (pool === 0n && [...direct.values()].every((v) => v === 0n)) pool = 1n
+
+  const claims = contributions.map((c, k) => (direct.get(c.contributionId) ?? 0n) * weightTotal + pool * weights[k]!)
+  return allocateLargestRemainder({ total: entry.amount, weights: claims })
+}
+
+/** Why a record cannot be applied to its receipt's settlement, or null when it can. */
+function recordIssue(
+  record: AttributionRecord,
+  settlement: AdapterSettlement,
+  datanets: ReadonlyMap<string, DatanetVersion>,
+): string | null {
+  if (record.adapterId !== settlement.adapterId) return `record is for adapter ${record.adapterId}`
+  const lineage = [...settlement.lineage].sort(compareDatanetVersions)
+  if (
+    record.lineage.length !== lineage.length ||
+    record.lineage.some(
+      (entry, k) =>
+        compareDatanetVersions(entry, lineage[k]!) !== 0 ||
+        entry.weightBps !== lineage[k]!.weightBps ||
+        entry.root.toLowerCase() !== datanets.get(datanetVersionKey(entry))?.root.toLowerCase(),
+    )
+  ) {
+    return 'record lineage differs from the settled lineage'
+  }
+  const perDatanet = new Map<string, number>()
+  for (const share of record.shares) {
+    const key = datanetVersionKey(share)
+    const datanet = datanets.get(key)
+    if (datanet === undefined || !lineage.some((entry) => datanetVersionKey(entry) === key)) {
+      return `share for datanet ${share.datanetId} v${share.version} outside the lineage`
+    }
+    if (!Number.isSafeInteger(share.ppm) || share.ppm <= 0) return `share ppm ${share.ppm} is not a positive integer`
+    if (share.contributionId !== poolContributionId && !datanet.contributions.some((c) => c.contributionId === share.contributionId)) {
+      return `contribution ${share.contributionId} is not in datanet ${share.datanetId} v${share.version}`
+    }
+    perDatanet.set(key, (perDatanet.get(key) ?? 0) + share.ppm)
+  }
+  for (const entry of lineage) {
+    const sum = perDatanet.get(datanetVersionKey(entry)) ?? 0
+    if (sum !== entry.weightBps * (ppmTotal / bpsTotal)) {
+      return `shares of datanet ${entry.datanetId} v${entry.version} sum to ${sum} ppm, not ${entry.weightBps * (ppmTotal / bpsTotal)}`
+    }
+  }
+  return null
+}
+
+/** One entry per adapter; several settlements of an adapter in an epoch add up. */
+function mergeSettlements(settlements: readonly AdapterSettlement[]): Map<bigint, AdapterSettlement> {
+  const merged = new Map<bigint, AdapterSettlement>()
+  for (const settlement of settlements) {
+    assertLineage(settlement.lineage)
+    if (settlement.lineage.some((entry) => entry.amount < 0n)) {
+      throw new InvalidEpochInputError({ reason: `adapter ${settlement.adapterId} has a negative settlement amount` })
+    }
+    const known = merged.get(settlement.adapterId)
+    if (known === undefined) {
+      merged.set(settlement.adapterId, { adapterId: settlement.adapterId, lineage: settlement.lineage.map((e) => ({ ...e })) })
+      continue
+    }
+    const sameLineage =
+      known.lineage.length === settlement.lineage.length &&
+      known.lineage.every((entry, k) => {
+        const other = settlement.lineage[k]!
+        return compareDatanetVersions(entry, other) === 0 && entry.weightBps === other.weightBps
+      })
+    if (!sameLineage) throw new InvalidEpochInputError({ reason: `adapter ${settlement.adapterId} settled with two lineages` })
+    merged.set(settlement.adapterId, {
+      adapterId: settlement.adapterId,
+      lineage: known.lineage.map((entry, k) => ({ ...entry, amount: entry.amount + settlement.lineage[k]!.amount })),
+    })
+  }
+  return merged
+}
+
+function pickKey({ datanetId, version }: LineageEntry): { datanetId: bigint; version: bigint } {
+  return { datanetId, version }
+}
+
+function pickLineage({ datanetId, version, weightBps }: LineageEntry): LineageEntry {
+  return { datanetId, version, weightBps }
+}

@@ -1,0 +1,73 @@
+/** Public API of the OpenPoA attribution library. */
+export { allocateLargestRemainder } from './allocate.ts'
+export {
+  assertLineage,
+  attributeCompletion,
+  attributionRecordFormat,
+  bpsTotal,
+  decodeAttributionRecord,
+  defaultAttributionParams,
+  encodeAttributionRecord,
+  hashAttributionRecord,
+  poolContributionId,
+  ppmTotal,
+  type AttributionContext,
+  type AttributionParams,
+  type AttributionRecord,
+  type AttributionShare,
+  type AttributionSpan,
+  type LineageEntry,
+} from './attribute.ts'
+export { canonicalJson, NonCanonicalValueError, type CanonicalValue, type Encoded } from './canonicalJson.ts'
+export {
+  contentFileName,
+  createDirectoryContentStore,
+  createHttpContentStore,
+  getContent,
+  putContent,
+  sha256Hex,
+  type ContentStore,
+} from './contentStore.ts'
+export {
+  assertDatanetVersionRoot,
+  contributionLeafEncoding,
+  datanetVersionTree,
+  type Contribution,
+  type DatanetVersion,
+  type DatanetVersionKey,
+} from './datanet.ts'
+export {
+  buildDatanetIndex,
+  contributionIndexAt,
+  datanetIndexFileName,
+  indexFormatVersion,
+  IndexTooLargeError,
+  loadDatanetIndex,
+  openDatanetIndex,
+  parseDatanetIndex,
+  saveDatanetIndex,
+  serializeDatanetIndex,
+  type DatanetIndex,
+  type DatanetIndexContext,
+} from './datanetIndex.ts'
+export {
+  aggregateEpoch,
+  decodeDistributionFile,
+  distributionFileFormat,
+  distributionLeafEncoding,
+  distributionTree,
+  encodeDistributionFile,
+  type CumulativeBalance,
+  type DistributionFile,
+  type DistributionLeaf,
+  type EpochDistribution,
+  type EpochInputs,
+  type RecordStatus,
+  type UsageReceipt,
+} from './epoch.ts'
+export * from './errors.ts'
+export { findMaximalSpans, longestMatchAt, type LongestMatch, type MaximalSpan, type SpanOccurrence } from './match.ts'
+export { splitDataShare, type AdapterSettlement, type LineageAmount } from './settlement.ts'
+export { buildSuffixArray, buildSuffixArrayNaive } from './suffixArray.ts'
+export { byteTokenizer, byteTokens, type Tokenizer } from './tokenizer.ts'
+export { verifyEpoch, type VerificationIssue, type VerificationIssueKind, type VerificationResult } from './verify.ts'
