@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+
+interface IChannelOpener {
+    function openChannel(address operator, uint128 deposit) external returns (uint256);
+    function requestClose(uint256 channelId) external;
+    function withdrawChannel(uint256 channelId) external;
+}
+
+/// @notice Test-only contract wallet: holds tokens, opens payment channels and accepts its owner EOA's signatures
+/// through ERC-1271.
+contract ERC1271Wallet is IERC1271 {
+    address public immutable owner;
+
+    constructor(address owner_) {
+        owner = owner_;
+    }
+
+    function openChannel(IERC20 token, IChannelOpener payments, address operator, uint128 deposit)
+        external
+        returns (uint256)
+    {
+        require(msg.sender == owner, "not owner");
+        token.approve(address(payments), deposit);
+        return payments.openChannel(operator, deposit);
+    }
+
+    function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
+        (address recovered, ECDSA.RecoverError error,) = ECDSA.tryRecover(hash, signature);
+        if (error == ECDSA.RecoverError.NoError && recovered == owner) return IERC1271.isValidSignature.selector;
+        return 0xffffffff;
+    }
+}
