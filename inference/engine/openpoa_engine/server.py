@@ -57,8 +57,11 @@ class Server:
         threading.Thread(target=self._read, args=(infile,), daemon=True).start()
         self.send(self._hello(None))
         self.flush()
+        stdin_closed = False
         while True:
             idle = not self.scheduler.has_work and not any(f.done() for _, _, f, _ in self.prefetches)
+            if idle and stdin_closed and not self.scheduler.by_id and not self.prefetches:
+                break  # stdin closed and every request answered: exit
             items = [self.inbox.get()] if idle else []
             while True:
                 try:
@@ -67,15 +70,15 @@ class Server:
                     break
             for item in items:
                 if item is _EOF:
-                    self._shutdown()
-                    return
-                if item is not _WAKE and self._handle_line(item) == "shutdown":
+                    stdin_closed = True  # finish what was asked, then exit
+                elif item is not _WAKE and self._handle_line(item) == "shutdown":
                     self._shutdown()
                     return
             self._finish_prefetches()
             if self.scheduler.has_work:
                 self.scheduler.step()
             self.flush()
+        self._shutdown()
 
     def _read(self, infile):
         for line in infile:

@@ -1,0 +1,74 @@
+import json
+import os
+import sys
+
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+torch.set_num_threads(1)
+
+from openpoa_engine.adapter_cache import AdapterCache, LocalSource  # noqa: E402
+from openpoa_engine.generate import generate_adapters, generate_model, write_adapter  # noqa: E402
+from openpoa_engine.model import Llama  # noqa: E402
+from openpoa_engine.scheduler import Scheduler  # noqa: E402
+from openpoa_engine.tokenizer import ByteTokenizer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("model"))
+    generate_model(path, "tiny", seed=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def model(model_dir):
+    return Llama.load(model_dir)
+
+
+@pytest.fixture(scope="session")
+def adapters(model_dir, tmp_path_factory):
+    """Adapters of several ranks and targets in one content-addressed directory."""
+    root = str(tmp_path_factory.mktemp("adapters"))
+    shas = {
+        "r8": generate_adapters(model_dir, root, 3, rank=8, seed=1),
+        "r16": generate_adapters(model_dir, root, 2, rank=16, seed=2),
+        "r40": generate_adapters(model_dir, root, 1, rank=40, seed=3),  # three pages, the last one partly used
+        "attn_rslora": generate_adapters(model_dir, root, 1, rank=12, seed=4,
+                                         targets=("q_proj", "v_proj", "o_proj"), use_rslora=True),
+    }
+    return root, shas
+
+
+def make_cache(model, root, budget_pages=64, host_bytes=1 << 30):
+    from openpoa_engine.adapter_cache import page_bytes
+
+    return AdapterCache(LocalSource(root), model.config, "cpu", torch.float32,
+                        budget_pages * page_bytes(model.config, torch.float32), host_bytes)
+
+
+def make_scheduler(model, root, budget_pages=64, **kwargs):
+    return Scheduler(model, ByteTokenizer(), make_cache(model, root, budget_pages), **kwargs)
+
+
+def run_to_completion(scheduler, limit=10_000):
+    for _ in range(limit):
+        if not scheduler.by_id:
+            return
+        scheduler.step()
+    raise AssertionError("scheduler did not finish")
+
+
+def copy_adapter(root, sha, dest_root, edit_config=None, edit_weights=None):
+    """A variant of an existing adapter, written content-addressed under dest_root; returns its hash."""
+    from openpoa_engine import safetensors_io
+
+    with open(os.path.join(root, sha, "adapter_config.json")) as f:
+        config = json.load(f)
+    tensors = safetensors_io.load_file(os.path.join(root, sha, "adapter_model.safetensors"))
+    if edit_config:
+        edit_config(config)
+    if edit_weights:
+        edit_weights(tensors)
+    return write_adapter(dest_root, config, tensors)
