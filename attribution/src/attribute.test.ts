@@ -56,10 +56,10 @@ test('planted overlaps give the documented shares exactly', () => {
     ],
   )
   assert.deepEqual(
-    record.spans.map((s) => [s.start, s.length, s.contributions.map((c) => [c.contributionId, c.offset])]),
+    record.spans.map((s) => [s.start, s.length, s.sources]),
     [
-      [1, 20, [[1n, 5]]],
-      [22, 12, [[2n, 8], [3n, 4]]],
+      [1, 20, [[1n, 1n, 1n, 5]]],
+      [22, 12, [[1n, 1n, 2n, 8], [1n, 1n, 3n, 4]]],
     ],
   )
   assert.deepEqual(
@@ -155,4 +155,4 @@ test('property: shares sum to 1,000,000, each datanet gets exactly weightBps × 
 })
 
 // Recompute only on a deliberate change of the record encoding or formula.
-const GOLDEN_HASH = '0x42e7e53d7e0811497d5f825a59b7f20c7385e81d664a5f55df5a5884db7f3131'
+const GOLDEN_HASH = '0xa7634b48490b8b69ebadd174d58fd60f7e7a8f0b01738292bcda94a866687793'

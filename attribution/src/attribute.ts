@@ -27,7 +27,7 @@ import { allocateLargestRemainder } from './allocate.ts'
 import { compareBigints, datanetVersionKey, type DatanetVersionKey } from './datanet.ts'
 import type { DatanetIndex } from './datanetIndex.ts'
 import { BaseError, InvalidLineageError, MissingIndexError } from './errors.ts'
-import { findMaximalSpans, type SpanOccurrence } from './match.ts'
+import { findMaximalSpans } from './match.ts'
 import type { Tokenizer } from './tokenizer.ts'
 
 export const attributionRecordFormat = 'openpoa-attribution-v1'
@@ -52,18 +52,22 @@ export type AttributionParams = {
 export const defaultAttributionParams: AttributionParams = {
   minSpanTokens: 8,
   matchWeightBps: 8_000,
-  maxSpanOccurrences: 1_000,
+  maxSpanOccurrences: 64,
 }
 
 export type AttributionShare = DatanetVersionKey & { contributionId: bigint; ppm: number }
 
+/** A contribution holding a span: [datanetId, version, contributionId, offset of the first occurrence]. */
+export type SpanSource = [datanetId: bigint, version: bigint, contributionId: bigint, offset: number]
+
 export type AttributionSpan = {
+  /** First completion token of the span. */
   start: number
   length: number
-  /** keccak256 of the span's token ids as 4-byte big-endian integers. */
-  tokensHash: Hex
+  /** Occurrences across the lineage indexes (several may fall in one contribution). */
   occurrenceCount: number
-  contributions: SpanOccurrence[]
+  /** Tuples keep the evidence compact: records are hashed on every request. */
+  sources: SpanSource[]
 }
 
 export type AttributionRecord = {
@@ -77,7 +81,7 @@ export type AttributionRecord = {
   lineage: (LineageEntry & { root: Hex })[]
   /** Sorted by (datanetId, version, contributionId); zero shares omitted; ppm sum to 1,000,000. */
   shares: AttributionShare[]
-  /** Maximal spans by start position. */
+  /** Maximal spans that earned credit, by start position. */
   spans: AttributionSpan[]
 }
 
@@ -160,13 +164,14 @@ export function attributeCompletion(
       root: indexes[k]!.root,
     })),
     shares,
-    spans: maximalSpans.map((span) => ({
-      start: span.start,
-      length: span.length,
-      tokensHash: hashTokens(completion, span.start, span.length),
-      occurrenceCount: span.occurrenceCount,
-      contributions: span.contributions,
-    })),
+    spans: maximalSpans
+      .filter((span) => span.contributions.length > 0)
+      .map((span) => ({
+        start: span.start,
+        length: span.length,
+        occurrenceCount: span.occurrenceCount,
+        sources: span.contributions.map((o): SpanSource => [o.datanetId, o.version, o.contributionId, o.offset]),
+      })),
   }
   return { record, hash: hashAttributionRecord(record) }
 }
@@ -200,7 +205,12 @@ export function decodeAttributionRecord(json: string): AttributionRecord {
     shares: raw.shares.map((share) => ({ ...share, ...key(share), contributionId: BigInt(share.contributionId) })),
     spans: raw.spans.map((span) => ({
       ...span,
-      contributions: span.contributions.map((o) => ({ ...o, ...key(o), contributionId: BigInt(o.contributionId) })),
+      sources: span.sources.map(([datanetId, version, contributionId, offset]): SpanSource => [
+        BigInt(datanetId),
+        BigInt(version),
+        BigInt(contributionId),
+        offset,
+      ]),
     })),
   }
   if (encodeAttributionRecord(record) !== json) throw new BaseError('Attribution record is not canonically encoded.')

@@ -17,13 +17,7 @@ export type CanonicalValue =
   | { readonly [key: string]: CanonicalValue }
 
 /** JSON shape of T as canonicalJson writes it (bigints become decimal strings). */
-export type Encoded<T> = T extends bigint
-  ? string
-  : T extends readonly (infer U)[]
-    ? Encoded<U>[]
-    : T extends object
-      ? { [K in keyof T]: Encoded<T[K]> }
-      : T
+export type Encoded<T> = T extends bigint ? string : T extends object ? { [K in keyof T]: Encoded<T[K]> } : T
 
 export class NonCanonicalValueError extends BaseError {
   override name = 'NonCanonicalValueError'

@@ -110,3 +110,9 @@ describe('persistence', () => {
     )
   })
 })
+
+test('contents that do not match their contentHash are rejected at build', () => {
+  const { datanet, contents } = makeDatanet({ datanetId: 1n, version: 1n, texts })
+  const swapped = [contents[1]!, contents[0]!, ...contents.slice(2)]
+  assert.throws(() => buildDatanetIndex({ datanet, contents: swapped, tokenizer: byteTokenizer }), ContentHashMismatchError)
+})

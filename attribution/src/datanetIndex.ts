@@ -14,9 +14,9 @@ import { endianness } from 'node:os'
 import { join } from 'node:path'
 import type { Hex } from 'viem'
 import { canonicalJson } from './canonicalJson.ts'
-import { getContent, type ContentStore } from './contentStore.ts'
+import { getContent, sha256Hex, type ContentStore } from './contentStore.ts'
 import { assertDatanetVersionRoot, type DatanetVersion } from './datanet.ts'
-import { BaseError, InvalidIndexFileError, TokenOutOfVocabularyError } from './errors.ts'
+import { BaseError, ContentHashMismatchError, InvalidIndexFileError, TokenOutOfVocabularyError } from './errors.ts'
 import { buildSuffixArray } from './suffixArray.ts'
 import type { Tokenizer } from './tokenizer.ts'
 
@@ -66,6 +66,10 @@ export function buildDatanetIndex({
       throw new BaseError(`Contribution id ${contributionId} is outside [1, 2^64).`)
     }
   }
+  datanet.contributions.forEach(({ contentHash }, k) => {
+    const actual = sha256Hex(contents[k]!)
+    if (actual !== contentHash.toLowerCase()) throw new ContentHashMismatchError({ expected: contentHash, actual, source: 'contents' })
+  })
   const separator = tokenizer.vocabSize
   const tokenized = contents.map((content) => tokenizer.encode(content))
   const length = tokenized.reduce((sum, tokens) => sum + tokens.length + 1, 0)

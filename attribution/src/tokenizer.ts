@@ -17,5 +17,5 @@ export const byteTokens = { bos: 256, eos: 257, pad: 258 } as const
 export const byteTokenizer: Tokenizer = {
   id: 'openpoa-byte-v1',
   vocabSize: 259,
-  encode: (bytes) => Uint32Array.from(bytes),
+  encode: (bytes) => new Uint32Array(bytes),
 }
