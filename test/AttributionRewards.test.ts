@@ -1,0 +1,483 @@
+import { expect } from "chai";
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { connectSuite, DAY, OPEN, testParameters } from "./helpers/fixtures.ts";
+import { governanceSigner, hashOf } from "./helpers/settlement.ts";
+
+const { ethers, networkHelpers, deploySuite } = await connectSuite();
+
+const FUNDED = 1_000n * OPEN + 3n;
+const CLAIM_DELAY = BigInt(testParameters.claimDelaySeconds);
+const MAX_UINT128 = 2n ** 128n - 1n;
+
+type Leaf = [string, bigint];
+
+/** The cumulative-distribution tree exactly as IAttributionRewards documents it. */
+function distribution(leaves: Leaf[]) {
+  return StandardMerkleTree.of(leaves, ["address", "uint256"]);
+}
+
+function proofOf(tree: StandardMerkleTree<Leaf>, account: string) {
+  for (const [i, [leafAccount, amount]] of tree.entries()) {
+    if (leafAccount === account) return { amount: BigInt(amount), proof: tree.getProof(i) };
+  }
+  throw new Error(`no leaf for ${account}`);
+}
+
+/** The pool funded with FUNDED by alice; the deployer is attestor and guardian. */
+async function fundedPool() {
+  const suite = await deploySuite();
+  const { rewards, token, alice } = suite;
+  await token.connect(alice).approve(await rewards.getAddress(), ethers.MaxUint256);
+  await rewards.connect(alice).fund(FUNDED);
+  const governance = await governanceSigner(ethers, networkHelpers, suite);
+  return { ...suite, governance };
+}
+
+type Fixture = Awaited<ReturnType<typeof fundedPool>>;
+
+async function propose(f: Fixture, epoch: bigint, tree: StandardMerkleTree<Leaf>, total: bigint) {
+  await f.rewards.connect(f.deployer).proposeRoot(epoch, tree.root, total, hashOf(`dist-${epoch}`), `ipfs://dist-${epoch}`);
+  return (await f.rewards.getEpochRoot(epoch)).claimableAt;
+}
+
+describe("AttributionRewards", () => {
+  describe("fund", () => {
+    it("test_fund_pullsTokensAndEmits", async () => {
+      const { rewards, token, alice, carol } = await networkHelpers.loadFixture(fundedPool);
+      expect(await rewards.totalFunded()).to.equal(FUNDED);
+      expect(await token.balanceOf(await rewards.getAddress())).to.equal(FUNDED);
+      await token.connect(carol).approve(await rewards.getAddress(), 5n);
+      await expect(rewards.connect(carol).fund(5n))
+        .to.emit(rewards, "Funded")
+        .withArgs(carol.address, 5n, FUNDED + 5n);
+      expect(await rewards.totalFunded()).to.equal(FUNDED + 5n);
+      expect(await token.balanceOf(await rewards.getAddress())).to.equal(FUNDED + 5n);
+      await expect(rewards.connect(alice).fund(0n)).to.be.revertedWithCustomError(rewards, "ZeroAmount");
+    });
+
+    it("test_fund_revertsOnOverflow", async () => {
+      const { rewards, alice } = await networkHelpers.loadFixture(fundedPool);
+      const amount = MAX_UINT128 - FUNDED + 1n;
+      await expect(rewards.connect(alice).fund(amount))
+        .to.be.revertedWithCustomError(rewards, "FundingOverflow")
+        .withArgs(amount, FUNDED);
+    });
+  });
+
+  describe("proposeRoot", () => {
+    it("test_proposeRoot_storesAndEmits", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const { rewards, alice } = f;
+      const tree = distribution([[alice.address, 10n]]);
+      const tx = rewards.proposeRoot(1n, tree.root, 10n, hashOf("dist-1"), "ipfs://dist-1");
+      await tx;
+      const t = BigInt(await networkHelpers.time.latest());
+      await expect(tx)
+        .to.emit(rewards, "RootProposed")
+        .withArgs(1n, tree.root, 10n, hashOf("dist-1"), "ipfs://dist-1", t + CLAIM_DELAY);
+      const root = await rewards.getEpochRoot(1n);
+      expect(root.root).to.equal(tree.root);
+      expect(root.total).to.equal(10n);
+      expect(root.claimableAt).to.equal(t + CLAIM_DELAY);
+      expect(root.revoked).to.equal(false);
+      expect(root.contentHash).to.equal(hashOf("dist-1"));
+      expect(await rewards.lastEpoch()).to.equal(1n);
+      await expect(rewards.getEpochRoot(2n)).to.be.revertedWithCustomError(rewards, "EpochNotFound").withArgs(2n);
+    });
+
+    it("test_proposeRoot_revertsIfNotAttestor", async () => {
+      const { rewards, alice, governance } = await networkHelpers.loadFixture(fundedPool);
+      for (const caller of [alice, governance]) {
+        await expect(rewards.connect(caller).proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u"))
+          .to.be.revertedWithCustomError(rewards, "NotAttestor")
+          .withArgs(caller.address);
+      }
+    });
+
+    it("test_proposeRoot_revertsOnEmptyRoot", async () => {
+      const { rewards } = await networkHelpers.loadFixture(fundedPool);
+      await expect(rewards.proposeRoot(1n, ethers.ZeroHash, 0n, hashOf("c"), "u")).to.be.revertedWithCustomError(
+        rewards,
+        "EmptyRoot",
+      );
+    });
+
+    it("test_proposeRoot_revertsIfEpochOutOfOrder", async () => {
+      const { rewards } = await networkHelpers.loadFixture(fundedPool);
+      await expect(rewards.proposeRoot(0n, hashOf("r"), 0n, hashOf("c"), "u"))
+        .to.be.revertedWithCustomError(rewards, "EpochOutOfOrder")
+        .withArgs(0n, 1n);
+      await expect(rewards.proposeRoot(2n, hashOf("r"), 0n, hashOf("c"), "u"))
+        .to.be.revertedWithCustomError(rewards, "EpochOutOfOrder")
+        .withArgs(2n, 1n);
+      await rewards.proposeRoot(1n, hashOf("r1"), 1n, hashOf("c"), "u");
+      await expect(rewards.proposeRoot(1n, hashOf("r1b"), 1n, hashOf("c"), "u"))
+        .to.be.revertedWithCustomError(rewards, "EpochOutOfOrder")
+        .withArgs(1n, 2n);
+      await expect(rewards.proposeRoot(3n, hashOf("r3"), 1n, hashOf("c"), "u"))
+        .to.be.revertedWithCustomError(rewards, "EpochOutOfOrder")
+        .withArgs(3n, 2n);
+      await rewards.proposeRoot(2n, hashOf("r2"), 1n, hashOf("c"), "u");
+      expect(await rewards.lastEpoch()).to.equal(2n);
+    });
+
+    it("test_proposeRoot_revertsIfTotalDecreased", async () => {
+      const { rewards } = await networkHelpers.loadFixture(fundedPool);
+      await rewards.proposeRoot(1n, hashOf("r1"), 500n, hashOf("c"), "u");
+      await expect(rewards.proposeRoot(2n, hashOf("r2"), 499n, hashOf("c"), "u"))
+        .to.be.revertedWithCustomError(rewards, "TotalDecreased")
+        .withArgs(499n, 500n);
+      // Equal is fine.
+      await rewards.proposeRoot(2n, hashOf("r2"), 500n, hashOf("c"), "u");
+    });
+
+    it("test_proposeRoot_revertsIfTotalExceedsFunded", async () => {
+      const { rewards, alice } = await networkHelpers.loadFixture(fundedPool);
+      await expect(rewards.proposeRoot(1n, hashOf("r1"), FUNDED + 1n, hashOf("c"), "u"))
+        .to.be.revertedWithCustomError(rewards, "TotalExceedsFunded")
+        .withArgs(FUNDED + 1n, FUNDED);
+      await rewards.proposeRoot(1n, hashOf("r1"), FUNDED, hashOf("c"), "u");
+      // More funding makes room for a larger total.
+      await rewards.connect(alice).fund(2n);
+      await expect(rewards.proposeRoot(2n, hashOf("r2"), FUNDED + 3n, hashOf("c"), "u"))
+        .to.be.revertedWithCustomError(rewards, "TotalExceedsFunded")
+        .withArgs(FUNDED + 3n, FUNDED + 2n);
+      await rewards.proposeRoot(2n, hashOf("r2"), FUNDED + 2n, hashOf("c"), "u");
+    });
+  });
+
+  describe("revokeRoot", () => {
+    it("test_revokeRoot_byGuardianThenRepropose", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const { rewards, deployer, alice } = f;
+      await propose(f, 1n, distribution([[alice.address, 10n]]), 10n);
+      await expect(rewards.connect(deployer).revokeRoot(1n)).to.emit(rewards, "RootRevoked").withArgs(1n, deployer.address);
+      expect((await rewards.getEpochRoot(1n)).revoked).to.equal(true);
+      expect(await rewards.lastEpoch()).to.equal(0n);
+      // The corrected distribution takes the same epoch number.
+      const fixed = distribution([[alice.address, 20n]]);
+      const claimableAt = await propose(f, 1n, fixed, 20n);
+      const root = await rewards.getEpochRoot(1n);
+      expect(root.root).to.equal(fixed.root);
+      expect(root.revoked).to.equal(false);
+      await networkHelpers.time.increaseTo(claimableAt);
+      const { amount, proof } = proofOf(fixed, alice.address);
+      await expect(rewards.claim(1n, alice.address, amount, proof)).to.emit(rewards, "Claimed").withArgs(1n, alice.address, 20n, 20n);
+    });
+
+    it("test_revokeRoot_byGovernance", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      await propose(f, 1n, distribution([[f.alice.address, 10n]]), 10n);
+      await expect(f.rewards.connect(f.governance).revokeRoot(1n))
+        .to.emit(f.rewards, "RootRevoked")
+        .withArgs(1n, f.governance.address);
+    });
+
+    it("test_revokeRoot_revertsIfNotGovernanceOrGuardian", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      await propose(f, 1n, distribution([[f.alice.address, 10n]]), 10n);
+      await expect(f.rewards.connect(f.alice).revokeRoot(1n))
+        .to.be.revertedWithCustomError(f.rewards, "NotGovernanceOrGuardian")
+        .withArgs(f.alice.address);
+      // A replaced guardian loses the power.
+      await f.rewards.connect(f.governance).setGuardian(f.curator.address);
+      await expect(f.rewards.connect(f.deployer).revokeRoot(1n))
+        .to.be.revertedWithCustomError(f.rewards, "NotGovernanceOrGuardian")
+        .withArgs(f.deployer.address);
+      await f.rewards.connect(f.curator).revokeRoot(1n);
+    });
+
+    it("test_revokeRoot_revertsIfEpochNotFound", async () => {
+      const { rewards } = await networkHelpers.loadFixture(fundedPool);
+      await expect(rewards.revokeRoot(1n)).to.be.revertedWithCustomError(rewards, "EpochNotFound").withArgs(1n);
+    });
+
+    it("test_revokeRoot_revertsIfNotPending", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const claimableAt = await propose(f, 1n, distribution([[f.alice.address, 10n]]), 10n);
+      await networkHelpers.time.setNextBlockTimestamp(claimableAt);
+      await expect(f.rewards.revokeRoot(1n)).to.be.revertedWithCustomError(f.rewards, "RootNotPending").withArgs(1n);
+      // Already revoked is not pending either.
+      await propose(f, 2n, distribution([[f.alice.address, 11n]]), 11n);
+      await f.rewards.revokeRoot(2n);
+      await expect(f.rewards.revokeRoot(2n)).to.be.revertedWithCustomError(f.rewards, "RootNotPending").withArgs(2n);
+    });
+
+    it("test_revokeRoot_newestFirst", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      await propose(f, 1n, distribution([[f.alice.address, 10n]]), 10n);
+      await propose(f, 2n, distribution([[f.alice.address, 20n]]), 20n);
+      await expect(f.rewards.revokeRoot(1n))
+        .to.be.revertedWithCustomError(f.rewards, "NotLatestEpoch")
+        .withArgs(1n, 2n);
+      await f.rewards.revokeRoot(2n);
+      await f.rewards.revokeRoot(1n);
+      expect(await f.rewards.lastEpoch()).to.equal(0n);
+      await expect(f.rewards.proposeRoot(2n, hashOf("r"), 0n, hashOf("c"), "u"))
+        .to.be.revertedWithCustomError(f.rewards, "EpochOutOfOrder")
+        .withArgs(2n, 1n);
+    });
+  });
+
+  describe("claim", () => {
+    async function twoEpochs() {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const { alice, bob, carol } = f;
+      const first = distribution([
+        [alice.address, 100n],
+        [bob.address, 201n],
+        [carol.address, 7n],
+      ]);
+      const second = distribution([
+        [alice.address, 250n],
+        [bob.address, 201n],
+        [carol.address, 1_000n],
+      ]);
+      const at1 = await propose(f, 1n, first, 308n);
+      const at2 = await propose(f, 2n, second, 1_451n);
+      return { ...f, first, second, at1, at2 };
+    }
+
+    it("test_claim_revertsBeforeDelay", async () => {
+      const f = await twoEpochs();
+      const { amount, proof } = proofOf(f.first, f.alice.address);
+      await networkHelpers.time.setNextBlockTimestamp(f.at1 - 1n);
+      await expect(f.rewards.claim(1n, f.alice.address, amount, proof))
+        .to.be.revertedWithCustomError(f.rewards, "RootNotClaimable")
+        .withArgs(1n, f.at1);
+    });
+
+    it("test_claim_paysAfterDelay", async () => {
+      const f = await twoEpochs();
+      const { rewards, token, alice } = f;
+      const { amount, proof } = proofOf(f.first, alice.address);
+      await networkHelpers.time.setNextBlockTimestamp(f.at1);
+      const before = await token.balanceOf(alice.address);
+      await expect(rewards.connect(alice).claim(1n, alice.address, amount, proof))
+        .to.emit(rewards, "Claimed")
+        .withArgs(1n, alice.address, 100n, 100n);
+      expect(await token.balanceOf(alice.address)).to.equal(before + 100n);
+      expect(await rewards.claimed(alice.address)).to.equal(100n);
+      expect(await rewards.totalClaimed()).to.equal(100n);
+      expect(await token.balanceOf(await rewards.getAddress())).to.equal(FUNDED - 100n);
+    });
+
+    it("test_claim_cumulativeAcrossEpochsPaysDifference", async () => {
+      const f = await twoEpochs();
+      const { rewards, token, alice } = f;
+      await networkHelpers.time.increaseTo(f.at2);
+      const one = proofOf(f.first, alice.address);
+      await rewards.claim(1n, alice.address, one.amount, one.proof);
+      const before = await token.balanceOf(alice.address);
+      const two = proofOf(f.second, alice.address);
+      await expect(rewards.claim(2n, alice.address, two.amount, two.proof))
+        .to.emit(rewards, "Claimed")
+        .withArgs(2n, alice.address, 150n, 250n);
+      expect(await token.balanceOf(alice.address)).to.equal(before + 150n);
+      expect(await rewards.claimed(alice.address)).to.equal(250n);
+      // Going back to the older epoch pays nothing.
+      await expect(rewards.claim(1n, alice.address, one.amount, one.proof))
+        .to.be.revertedWithCustomError(rewards, "NothingToClaim")
+        .withArgs(alice.address, 100n, 250n);
+      expect(await rewards.totalClaimed()).to.equal(250n);
+    });
+
+    it("test_claim_skippingAnEpochPaysTheWholeCumulativeAmount", async () => {
+      const f = await twoEpochs();
+      await networkHelpers.time.increaseTo(f.at2);
+      const two = proofOf(f.second, f.carol.address);
+      await expect(f.rewards.claim(2n, f.carol.address, two.amount, two.proof))
+        .to.emit(f.rewards, "Claimed")
+        .withArgs(2n, f.carol.address, 1_000n, 1_000n);
+    });
+
+    it("test_claim_onBehalfPaysTheAccount", async () => {
+      const f = await twoEpochs();
+      const { rewards, token, bob, stranger } = f;
+      await networkHelpers.time.increaseTo(f.at1);
+      const { amount, proof } = proofOf(f.first, bob.address);
+      const bobBefore = await token.balanceOf(bob.address);
+      const strangerBefore = await token.balanceOf(stranger.address);
+      await expect(rewards.connect(stranger).claim(1n, bob.address, amount, proof))
+        .to.emit(rewards, "Claimed")
+        .withArgs(1n, bob.address, 201n, 201n);
+      expect(await token.balanceOf(bob.address)).to.equal(bobBefore + 201n);
+      expect(await token.balanceOf(stranger.address)).to.equal(strangerBefore);
+    });
+
+    it("test_claim_revertsOnInvalidProof", async () => {
+      const f = await twoEpochs();
+      const { rewards, alice, bob } = f;
+      await networkHelpers.time.increaseTo(f.at2);
+      const { amount, proof } = proofOf(f.first, alice.address);
+      // A larger amount, another account, another epoch's root: all fail the proof.
+      await expect(rewards.claim(1n, alice.address, amount + 1n, proof))
+        .to.be.revertedWithCustomError(rewards, "InvalidProof")
+        .withArgs(1n, alice.address, amount + 1n);
+      await expect(rewards.claim(1n, bob.address, amount, proof))
+        .to.be.revertedWithCustomError(rewards, "InvalidProof")
+        .withArgs(1n, bob.address, amount);
+      await expect(rewards.claim(2n, alice.address, amount, proof))
+        .to.be.revertedWithCustomError(rewards, "InvalidProof")
+        .withArgs(2n, alice.address, amount);
+      await expect(rewards.claim(1n, alice.address, amount, []))
+        .to.be.revertedWithCustomError(rewards, "InvalidProof")
+        .withArgs(1n, alice.address, amount);
+    });
+
+    it("test_claim_revertsIfNothingToClaim", async () => {
+      const f = await twoEpochs();
+      await networkHelpers.time.increaseTo(f.at2);
+      const { amount, proof } = proofOf(f.second, f.bob.address);
+      await f.rewards.claim(2n, f.bob.address, amount, proof);
+      await expect(f.rewards.claim(2n, f.bob.address, amount, proof))
+        .to.be.revertedWithCustomError(f.rewards, "NothingToClaim")
+        .withArgs(f.bob.address, 201n, 201n);
+      // Bob's amount did not grow between the epochs: epoch 1 pays nothing either.
+      const one = proofOf(f.first, f.bob.address);
+      await expect(f.rewards.claim(1n, f.bob.address, one.amount, one.proof))
+        .to.be.revertedWithCustomError(f.rewards, "NothingToClaim")
+        .withArgs(f.bob.address, 201n, 201n);
+    });
+
+    it("test_claim_revertsOnRevokedOrUnknownEpoch", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const tree = distribution([[f.alice.address, 10n]]);
+      await propose(f, 1n, tree, 10n);
+      await f.rewards.revokeRoot(1n);
+      await networkHelpers.time.increase(CLAIM_DELAY + 1n);
+      const { amount, proof } = proofOf(tree, f.alice.address);
+      await expect(f.rewards.claim(1n, f.alice.address, amount, proof))
+        .to.be.revertedWithCustomError(f.rewards, "RootIsRevoked")
+        .withArgs(1n);
+      await expect(f.rewards.claim(2n, f.alice.address, amount, proof))
+        .to.be.revertedWithCustomError(f.rewards, "EpochNotFound")
+        .withArgs(2n);
+      await expect(f.rewards.claimBatch(1n, [f.alice.address], [amount], [proof]))
+        .to.be.revertedWithCustomError(f.rewards, "RootIsRevoked")
+        .withArgs(1n);
+    });
+
+    it("test_claimBatch_paysEveryAccount", async () => {
+      const f = await twoEpochs();
+      const { rewards, token, alice, bob, carol, stranger } = f;
+      await networkHelpers.time.increaseTo(f.at2);
+      const one = proofOf(f.first, alice.address);
+      await rewards.claim(1n, alice.address, one.amount, one.proof);
+      const accounts = [alice.address, bob.address, carol.address];
+      const leaves = accounts.map((a) => proofOf(f.second, a));
+      const before = await Promise.all(accounts.map((a) => token.balanceOf(a)));
+      const tx = rewards.connect(stranger).claimBatch(
+        2n,
+        accounts,
+        leaves.map((l) => l.amount),
+        leaves.map((l) => l.proof),
+      );
+      await expect(tx).to.emit(rewards, "Claimed").withArgs(2n, alice.address, 150n, 250n);
+      await expect(tx).to.emit(rewards, "Claimed").withArgs(2n, bob.address, 201n, 201n);
+      await expect(tx).to.emit(rewards, "Claimed").withArgs(2n, carol.address, 1_000n, 1_000n);
+      const after = await Promise.all(accounts.map((a) => token.balanceOf(a)));
+      expect(after.map((b, i) => b - before[i])).to.deep.equal([150n, 201n, 1_000n]);
+      expect(await rewards.totalClaimed()).to.equal(1_451n);
+      expect(await token.balanceOf(await rewards.getAddress())).to.equal(FUNDED - 1_451n);
+    });
+
+    it("test_claimBatch_revertsOnLengthMismatchOrDuplicate", async () => {
+      const f = await twoEpochs();
+      const { rewards, alice, bob } = f;
+      await networkHelpers.time.increaseTo(f.at1);
+      const a = proofOf(f.first, alice.address);
+      await expect(rewards.claimBatch(1n, [alice.address, bob.address], [a.amount], [a.proof]))
+        .to.be.revertedWithCustomError(rewards, "LengthMismatch")
+        .withArgs(2n, 1n, 1n);
+      await expect(rewards.claimBatch(1n, [alice.address], [a.amount], []))
+        .to.be.revertedWithCustomError(rewards, "LengthMismatch")
+        .withArgs(1n, 1n, 0n);
+      // The same account twice: the second entry has nothing left, and the whole batch reverts.
+      await expect(rewards.claimBatch(1n, [alice.address, alice.address], [a.amount, a.amount], [a.proof, a.proof]))
+        .to.be.revertedWithCustomError(rewards, "NothingToClaim")
+        .withArgs(alice.address, 100n, 100n);
+      expect(await rewards.claimed(alice.address)).to.equal(0n);
+    });
+
+    it("test_claim_neverPaysMoreThanFunded", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const { rewards, token, alice, bob, carol } = f;
+      // An erroneous root: its leaves sum to 1.6x FUNDED while it declares FUNDED, which passes proposeRoot.
+      const big = (FUNDED * 4n) / 5n;
+      const tree = distribution([
+        [alice.address, big],
+        [bob.address, big],
+      ]);
+      const claimableAt = await propose(f, 1n, tree, FUNDED);
+      await networkHelpers.time.increaseTo(claimableAt);
+      const a = proofOf(tree, alice.address);
+      const b = proofOf(tree, bob.address);
+      await rewards.claim(1n, alice.address, a.amount, a.proof);
+      await expect(rewards.claim(1n, bob.address, b.amount, b.proof))
+        .to.be.revertedWithCustomError(rewards, "ClaimExceedsFunded")
+        .withArgs(2n * big, FUNDED);
+      await expect(rewards.claimBatch(1n, [bob.address], [b.amount], [b.proof]))
+        .to.be.revertedWithCustomError(rewards, "ClaimExceedsFunded")
+        .withArgs(2n * big, FUNDED);
+      expect(await rewards.claimed(bob.address)).to.equal(0n);
+      expect(await token.balanceOf(await rewards.getAddress())).to.equal(FUNDED - big);
+      // The pool stays solvent: what it holds is exactly funded minus claimed.
+      expect(await rewards.totalFunded()).to.equal(FUNDED);
+      expect(await rewards.totalClaimed()).to.equal(big);
+      // Later funding (meant for later epochs) lets the over-allocated leaf through: see the report.
+      await token.connect(carol).approve(await rewards.getAddress(), FUNDED);
+      await rewards.connect(carol).fund(FUNDED);
+      await rewards.claim(1n, bob.address, b.amount, b.proof);
+      expect(await rewards.totalClaimed()).to.equal(2n * big);
+    });
+  });
+
+  describe("governance setters", () => {
+    it("test_setters_updateAndEmit", async () => {
+      const { rewards, alice, curator, governance } = await networkHelpers.loadFixture(fundedPool);
+      await expect(rewards.connect(governance).setAttestor(alice.address)).to.emit(rewards, "AttestorSet").withArgs(alice.address);
+      expect(await rewards.attestor()).to.equal(alice.address);
+      await expect(rewards.proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u"))
+        .to.be.revertedWithCustomError(rewards, "NotAttestor")
+        .withArgs((await ethers.getSigners())[0].address);
+      await rewards.connect(alice).proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u");
+      const t1 = BigInt(await networkHelpers.time.latest());
+      await expect(rewards.connect(governance).setGuardian(curator.address))
+        .to.emit(rewards, "GuardianSet")
+        .withArgs(curator.address);
+      expect(await rewards.guardian()).to.equal(curator.address);
+      await expect(rewards.connect(governance).setClaimDelay(30 * DAY))
+        .to.emit(rewards, "ClaimDelaySet")
+        .withArgs(BigInt(30 * DAY));
+      await rewards.connect(alice).proposeRoot(2n, hashOf("r2"), 0n, hashOf("c"), "u");
+      const t = BigInt(await networkHelpers.time.latest());
+      expect((await rewards.getEpochRoot(2n)).claimableAt).to.equal(t + BigInt(30 * DAY));
+      // The earlier root keeps the delay it was proposed with.
+      expect((await rewards.getEpochRoot(1n)).claimableAt).to.equal(t1 + CLAIM_DELAY);
+    });
+
+    it("test_setters_revertOnBadInputOrNonGovernance", async () => {
+      const { rewards, deployer, governance } = await networkHelpers.loadFixture(fundedPool);
+      await expect(rewards.connect(governance).setClaimDelay(30 * DAY + 1))
+        .to.be.revertedWithCustomError(rewards, "ClaimDelayTooLong")
+        .withArgs(BigInt(30 * DAY + 1), BigInt(30 * DAY));
+      await expect(rewards.connect(governance).setAttestor(ethers.ZeroAddress)).to.be.revertedWithCustomError(
+        rewards,
+        "ZeroAddress",
+      );
+      await expect(rewards.connect(governance).setGuardian(ethers.ZeroAddress)).to.be.revertedWithCustomError(
+        rewards,
+        "ZeroAddress",
+      );
+      for (const call of [
+        rewards.connect(deployer).setAttestor(deployer.address),
+        rewards.connect(deployer).setGuardian(deployer.address),
+        rewards.connect(deployer).setClaimDelay(0),
+      ]) {
+        await expect(call).to.be.revertedWithCustomError(rewards, "OwnableUnauthorizedAccount").withArgs(deployer.address);
+      }
+      expect(await rewards.claimDelay()).to.equal(CLAIM_DELAY);
+    });
+  });
+});
