@@ -212,3 +212,10 @@ test('a record that does not fit its receipt is not applied; a forged record fin
   const forged = { ...planted!, shares: planted!.shares.map((s, k) => (k === 0 ? { ...s, ppm: s.ppm + 1 } : s)) }
   assert.equal(aggregateEpoch({ ...inputs, records: [forged, inputs.records[1]!] }).file.receipts[0]!.record, 'absent')
 })
+
+test('the distribution file hash is stable across runs and machines (golden value)', () => {
+  assert.equal(aggregateEpoch(makeEpochFixture()).fileHash, GOLDEN_FILE_HASH)
+})
+
+// Recompute only on a deliberate change of the file encoding, record encoding or money rule.
+const GOLDEN_FILE_HASH = '0xdd5eae4982cafe7e21679f6723889429057e7fa7dc1207ec117ab081599c8225'
