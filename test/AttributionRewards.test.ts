@@ -198,7 +198,9 @@ describe("AttributionRewards", () => {
       await networkHelpers.time.setNextBlockTimestamp(claimableAt);
       await expect(f.rewards.revokeRoot(1n)).to.be.revertedWithCustomError(f.rewards, "RootNotPending").withArgs(1n);
       // Already revoked is not pending either.
-      await propose(f, 2n, distribution([[f.alice.address, 11n]]), 11n);
+      // One second before its claim time a root is still pending.
+      const claimableAt2 = await propose(f, 2n, distribution([[f.alice.address, 11n]]), 11n);
+      await networkHelpers.time.setNextBlockTimestamp(claimableAt2 - 1n);
       await f.rewards.revokeRoot(2n);
       await expect(f.rewards.revokeRoot(2n)).to.be.revertedWithCustomError(f.rewards, "RootNotPending").withArgs(2n);
     });
