@@ -13,7 +13,7 @@ const PRICE_PER_REQUEST = 3n * 10n ** 15n; // 0.003 OPEN: about 300 tokens at 0.
 const TREE_LEAVES = 65_536;
 
 const { ethers, ignition, networkHelpers } = await network.create();
-const [deployer, operator, payer, adapterOwner] = await ethers.getSigners();
+const [, operator, payer, adapterOwner] = await ethers.getSigners();
 const deployed = await ignition.deploy(OpenPoAModule);
 const at = async <T extends string>(name: T, contract: { getAddress(): Promise<string> }) =>
   ethers.getContractAt(name, await contract.getAddress());
@@ -72,7 +72,12 @@ await token.transfer(payer.address, 1_000_000n * OPEN);
 await token.connect(payer).approve(await payments.getAddress(), ethers.MaxUint256);
 
 const { chainId } = await ethers.provider.getNetwork();
-const domain = { name: "OpenPoA InferencePayments", version: "1", chainId, verifyingContract: await payments.getAddress() };
+const domain = {
+  name: "OpenPoA InferencePayments",
+  version: "1",
+  chainId,
+  verifyingContract: await payments.getAddress(),
+};
 const voucherTypes = {
   Voucher: [
     { name: "channelId", type: "uint256" },
@@ -86,7 +91,7 @@ const voucherTypes = {
 
 /** A fresh channel's first settlement (every per-adapter slot written for the first time: the costly case). */
 async function settleGas(adapters: number) {
-  const channelId = await payments.channelCount() + 1n;
+  const channelId = (await payments.channelCount()) + 1n;
   await payments.connect(payer).openChannel(operator.address, 10_000n * OPEN);
   const adapterIds = Array.from({ length: adapters }, (_, i) => BigInt(i + 1));
   // 1,000 requests spread over the adapters.
@@ -143,7 +148,9 @@ await writeFile("bench/results/gas.json", JSON.stringify(results, null, 2) + "\n
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
 console.table({
   "OPEN transfer (fresh address)": { gas: erc20Transfer, target: "" },
-  ...Object.fromEntries(settle.map((s) => [`settle ${s.requests} requests, ${s.adapters} adapter(s)`, { gas: s.gas, target: "" }])),
+  ...Object.fromEntries(
+    settle.map((s) => [`settle ${s.requests} requests, ${s.adapters} adapter(s)`, { gas: s.gas, target: "" }]),
+  ),
   "amortized per request (1 adapter)": {
     gas: results.amortizedPerRequest,
     target: `<= 1% of transfer (${percent(results.amortizedPerRequest / erc20Transfer)})`,

@@ -28,9 +28,13 @@ contract AttributionRewards is IAttributionRewards, Ownable {
     mapping(uint256 epoch => EpochRoot) internal _roots;
     mapping(address account => uint256) public claimed;
 
-    constructor(IERC20 token_, address governance, address attestor_, address guardian_, uint64 claimDelay_)
-        Ownable(governance)
-    {
+    constructor(
+        IERC20 token_,
+        address governance,
+        address attestor_,
+        address guardian_,
+        uint64 claimDelay_
+    ) Ownable(governance) {
         if (address(token_) == address(0)) revert ZeroAddress();
         token = token_;
         _setAttestor(attestor_);
@@ -51,9 +55,13 @@ contract AttributionRewards is IAttributionRewards, Ownable {
     }
 
     /// @inheritdoc IAttributionRewards
-    function proposeRoot(uint256 epoch, bytes32 root, uint256 total, bytes32 contentHash, string calldata uri)
-        external
-    {
+    function proposeRoot(
+        uint256 epoch,
+        bytes32 root,
+        uint256 total,
+        bytes32 contentHash,
+        string calldata uri
+    ) external {
         if (msg.sender != attestor) revert NotAttestor(msg.sender);
         if (root == bytes32(0)) revert EmptyRoot();
         uint256 previous = lastEpoch;
@@ -148,10 +156,13 @@ contract AttributionRewards is IAttributionRewards, Ownable {
     }
 
     /// @dev Effects only: records the claim and returns the amount owed; the caller pays it.
-    function _claim(uint256 epoch, bytes32 root, address account, uint256 cumulativeAmount, bytes32[] calldata proof)
-        internal
-        returns (uint256 amount)
-    {
+    function _claim(
+        uint256 epoch,
+        bytes32 root,
+        address account,
+        uint256 cumulativeAmount,
+        bytes32[] calldata proof
+    ) internal returns (uint256 amount) {
         // StandardMerkleTree leaf: double-hashed so that no inner node can pass for a leaf.
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount))));
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert InvalidProof(epoch, account, cumulativeAmount);

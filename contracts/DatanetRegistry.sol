@@ -63,7 +63,13 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
         datanet.metadataURI = params.metadataURI;
         datanet.license = params.license;
         emit DatanetCreated(
-            datanetId, msg.sender, treasury, params.curated, params.minStake, params.metadataURI, params.license
+            datanetId,
+            msg.sender,
+            treasury,
+            params.curated,
+            params.minStake,
+            params.metadataURI,
+            params.license
         );
 
         for (uint256 i; i < params.curators.length; ++i) {
@@ -84,10 +90,13 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
     }
 
     /// @inheritdoc IDatanetRegistry
-    function contribute(uint256 datanetId, bytes32 contentHash, string calldata uri, uint64 sizeTokens, uint128 stake)
-        external
-        returns (uint256)
-    {
+    function contribute(
+        uint256 datanetId,
+        bytes32 contentHash,
+        string calldata uri,
+        uint64 sizeTokens,
+        uint128 stake
+    ) external returns (uint256) {
         return _contribute(datanetId, contentHash, uri, sizeTokens, stake);
     }
 
@@ -176,7 +185,8 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
         _checkCurator(datanetId);
         if (root == bytes32(0)) revert EmptyRoot();
         uint64 acceptedCount = datanet.acceptedCount;
-        uint64 previousCount = datanet.versionCount == 0 ? 0 : _versions[datanetId][datanet.versionCount].contributionCount;
+        uint64 previousCount =
+            datanet.versionCount == 0 ? 0 : _versions[datanetId][datanet.versionCount].contributionCount;
         if (acceptedCount == previousCount) revert NothingToPublish(datanetId, acceptedCount);
 
         version = ++datanet.versionCount;
@@ -223,11 +233,11 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
     }
 
     /// @inheritdoc IDatanetRegistry
-    function getAcceptedContributions(uint256 datanetId, uint256 offset, uint256 limit)
-        external
-        view
-        returns (uint256[] memory ids)
-    {
+    function getAcceptedContributions(
+        uint256 datanetId,
+        uint256 offset,
+        uint256 limit
+    ) external view returns (uint256[] memory ids) {
         uint256[] storage accepted = _acceptedIds[datanetId];
         uint256 end = offset + limit;
         if (end > accepted.length) end = accepted.length;
@@ -238,10 +248,13 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
         }
     }
 
-    function _contribute(uint256 datanetId, bytes32 contentHash, string calldata uri, uint64 sizeTokens, uint128 stake)
-        internal
-        returns (uint256 contributionId)
-    {
+    function _contribute(
+        uint256 datanetId,
+        bytes32 contentHash,
+        string calldata uri,
+        uint64 sizeTokens,
+        uint128 stake
+    ) internal returns (uint256 contributionId) {
         Datanet storage datanet = _existingDatanet(datanetId);
         if (contentHash == bytes32(0)) revert EmptyContentHash();
         if (bytes(uri).length == 0) revert EmptyURI();

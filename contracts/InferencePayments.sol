@@ -25,6 +25,7 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
     uint64 public constant MAX_CHALLENGE_PERIOD = 30 days;
 
     bytes32 public constant VOUCHER_TYPEHASH = keccak256(
+        // solhint-disable-next-line max-line-length
         "Voucher(uint256 channelId,uint256 cumulativeAmount,uint256[] adapterIds,uint256[] adapterAmounts,bytes32 usageRoot,uint64 expiry)"
     );
 
@@ -64,8 +65,10 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
         uint64 challengePeriod_
     ) Ownable(governance) EIP712("OpenPoA InferencePayments", "1") {
         if (
-            address(token_) == address(0) || address(models_) == address(0) || address(nodes_) == address(0)
-                || address(rewards_) == address(0)
+            address(token_) == address(0) ||
+            address(models_) == address(0) ||
+            address(nodes_) == address(0) ||
+            address(rewards_) == address(0)
         ) revert ZeroAddress();
         token = token_;
         models = models_;
@@ -84,10 +87,14 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
     }
 
     /// @inheritdoc IInferencePayments
-    function openChannelWithPermit(address operator, uint128 deposit, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
-        external
-        returns (uint256)
-    {
+    function openChannelWithPermit(
+        address operator,
+        uint128 deposit,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external returns (uint256) {
         // A front-run permit makes this call revert but has already set the allowance: ignore the failure and
         // let the transferFrom decide.
         try IERC20Permit(address(token)).permit(msg.sender, address(this), deposit, deadline, v, r, s) {} catch {}
@@ -226,10 +233,11 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
 
     /// @dev Checks the per-adapter amounts against what was settled before, credits adapter owners and returns the
     /// totals for the shared balances.
-    function _splitAdapters(Voucher calldata voucher, address operator, uint256 increase)
-        internal
-        returns (SplitTotals memory totals)
-    {
+    function _splitAdapters(
+        Voucher calldata voucher,
+        address operator,
+        uint256 increase
+    ) internal returns (SplitTotals memory totals) {
         uint256 count = voucher.adapterIds.length;
         if (voucher.adapterAmounts.length != count) revert LengthMismatch(count, voucher.adapterAmounts.length);
         uint256 channelId = voucher.channelId;
@@ -255,11 +263,15 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
         if (listedIncrease != increase) revert UnlistedSettledAdapters(listedIncrease, increase);
     }
 
-    function _splitOne(uint256 channelId, uint256 adapterId, uint256 amount, address operator, SplitTotals memory totals)
-        internal
-    {
-        uint256 protocolFee = amount * protocolFeeBps / BPS;
-        uint256 operatorFee = amount * operatorFeeBps / BPS;
+    function _splitOne(
+        uint256 channelId,
+        uint256 adapterId,
+        uint256 amount,
+        address operator,
+        SplitTotals memory totals
+    ) internal {
+        uint256 protocolFee = (amount * protocolFeeBps) / BPS;
+        uint256 operatorFee = (amount * operatorFeeBps) / BPS;
         uint256 rest = amount - protocolFee - operatorFee;
         totals.protocolFees += protocolFee;
 
@@ -272,11 +284,20 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
         totals.operatorIncome += operatorFee;
 
         (address adapterOwner, uint256 dataShareBps) = models.revenueTerms(adapterId);
-        uint256 dataShare = rest * dataShareBps / BPS;
+        uint256 dataShare = (rest * dataShareBps) / BPS;
         uint256 ownerShare = rest - dataShare;
         balanceOf[adapterOwner] += ownerShare;
         totals.dataShares += dataShare;
-        emit AdapterRevenue(channelId, adapterId, adapterOwner, amount, protocolFee, operatorFee, ownerShare, dataShare);
+        emit AdapterRevenue(
+            channelId,
+            adapterId,
+            adapterOwner,
+            amount,
+            protocolFee,
+            operatorFee,
+            ownerShare,
+            dataShare
+        );
         _allocateDataShare(channelId, adapterId, dataShare);
     }
 
@@ -287,29 +308,34 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
         // Lineage is never empty: ModelRegistry refuses that.
         uint256 last = lineage.length - 1;
         for (uint256 j; j < last; ++j) {
-            uint256 part = dataShare * lineage[j].weightBps / BPS;
+            uint256 part = (dataShare * lineage[j].weightBps) / BPS;
             allocated += part;
             emit DataShareAllocated(channelId, adapterId, lineage[j].datanetId, lineage[j].version, part);
         }
         emit DataShareAllocated(
-            channelId, adapterId, lineage[last].datanetId, lineage[last].version, dataShare - allocated
+            channelId,
+            adapterId,
+            lineage[last].datanetId,
+            lineage[last].version,
+            dataShare - allocated
         );
     }
 
     function _voucherDigest(Voucher calldata voucher) internal view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    VOUCHER_TYPEHASH,
-                    voucher.channelId,
-                    voucher.cumulativeAmount,
-                    keccak256(abi.encodePacked(voucher.adapterIds)),
-                    keccak256(abi.encodePacked(voucher.adapterAmounts)),
-                    voucher.usageRoot,
-                    voucher.expiry
+        return
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(
+                        VOUCHER_TYPEHASH,
+                        voucher.channelId,
+                        voucher.cumulativeAmount,
+                        keccak256(abi.encodePacked(voucher.adapterIds)),
+                        keccak256(abi.encodePacked(voucher.adapterAmounts)),
+                        voucher.usageRoot,
+                        voucher.expiry
+                    )
                 )
-            )
-        );
+            );
     }
 
     function _existingChannel(uint256 channelId) internal view returns (Channel storage channel) {

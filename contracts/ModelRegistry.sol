@@ -28,10 +28,11 @@ contract ModelRegistry is IModelRegistry, ERC721, Ownable {
     mapping(bytes32 artifactHash => uint256 baseModelId) public baseModelByHash;
     mapping(bytes32 artifactHash => uint256 adapterId) public adapterByHash;
 
-    constructor(IDatanetRegistry datanets_, address governance, uint256 minDataShareBps_)
-        ERC721("OpenPoA Adapter", "OPA")
-        Ownable(governance)
-    {
+    constructor(
+        IDatanetRegistry datanets_,
+        address governance,
+        uint256 minDataShareBps_
+    ) ERC721("OpenPoA Adapter", "OPA") Ownable(governance) {
         if (address(datanets_) == address(0)) revert ZeroAddress();
         if (minDataShareBps_ > BPS) revert MinDataShareTooHigh(minDataShareBps_);
         datanets = datanets_;
@@ -40,10 +41,11 @@ contract ModelRegistry is IModelRegistry, ERC721, Ownable {
     }
 
     /// @inheritdoc IModelRegistry
-    function registerBaseModel(string calldata name, bytes32 artifactHash, string calldata uri)
-        external
-        returns (uint256 baseModelId)
-    {
+    function registerBaseModel(
+        string calldata name,
+        bytes32 artifactHash,
+        string calldata uri
+    ) external returns (uint256 baseModelId) {
         if (bytes(name).length == 0) revert EmptyName();
         if (artifactHash == bytes32(0)) revert EmptyArtifactHash();
         if (bytes(uri).length == 0) revert EmptyURI();
@@ -51,8 +53,13 @@ contract ModelRegistry is IModelRegistry, ERC721, Ownable {
         if (existing != 0) revert DuplicateBaseModel(artifactHash, existing);
 
         baseModelId = ++baseModelCount;
-        _baseModels[baseModelId] =
-            BaseModel({registrant: msg.sender, deprecated: false, artifactHash: artifactHash, name: name, uri: uri});
+        _baseModels[baseModelId] = BaseModel({
+            registrant: msg.sender,
+            deprecated: false,
+            artifactHash: artifactHash,
+            name: name,
+            uri: uri
+        });
         baseModelByHash[artifactHash] = baseModelId;
         emit BaseModelRegistered(baseModelId, msg.sender, artifactHash, name, uri);
     }

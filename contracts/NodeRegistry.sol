@@ -24,9 +24,13 @@ contract NodeRegistry is INodeRegistry, Ownable {
 
     mapping(address operator => Operator) internal _operators;
 
-    constructor(IERC20 token_, address governance, address treasury_, uint128 minStake_, uint64 unbondingPeriod_)
-        Ownable(governance)
-    {
+    constructor(
+        IERC20 token_,
+        address governance,
+        address treasury_,
+        uint128 minStake_,
+        uint64 unbondingPeriod_
+    ) Ownable(governance) {
         if (address(token_) == address(0)) revert ZeroAddress();
         token = token_;
         _setTreasury(treasury_);
@@ -35,9 +39,12 @@ contract NodeRegistry is INodeRegistry, Ownable {
     }
 
     /// @inheritdoc INodeRegistry
-    function register(string calldata endpoint, uint256[] calldata baseModelIds, address signingKey, uint128 stake)
-        external
-    {
+    function register(
+        string calldata endpoint,
+        uint256[] calldata baseModelIds,
+        address signingKey,
+        uint128 stake
+    ) external {
         Operator storage operator = _operators[msg.sender];
         if (operator.registered) revert AlreadyRegistered(msg.sender);
         _checkProfile(endpoint, baseModelIds, signingKey);
@@ -154,7 +161,11 @@ contract NodeRegistry is INodeRegistry, Ownable {
         if (!record.registered) revert NotRegistered(operator);
     }
 
-    function _checkProfile(string calldata endpoint, uint256[] calldata baseModelIds, address signingKey) internal pure {
+    function _checkProfile(
+        string calldata endpoint,
+        uint256[] calldata baseModelIds,
+        address signingKey
+    ) internal pure {
         if (bytes(endpoint).length == 0) revert EmptyEndpoint();
         if (baseModelIds.length == 0) revert NoBaseModels();
         if (signingKey == address(0)) revert ZeroAddress();

@@ -7,7 +7,10 @@ import {TimelockController} from "@openzeppelin/contracts/governance/TimelockCon
 /// @notice The TimelockController that owns every protocol parameter. Declared here so that its artifact
 /// is part of this project's build output (deploy scripts and the indexer read ABIs from there).
 contract OpenTimelock is TimelockController {
-    constructor(uint256 minDelay, address[] memory proposers, address[] memory executors, address admin)
-        TimelockController(minDelay, proposers, executors, admin)
-    {}
+    constructor(
+        uint256 minDelay,
+        address[] memory proposers,
+        address[] memory executors,
+        address admin
+    ) TimelockController(minDelay, proposers, executors, admin) {}
 }

@@ -64,7 +64,14 @@ describe("DatanetRegistry", () => {
 
     it("test_createDatanet_revertsIfEmptyURI", async () => {
       const { datanets, alice } = await networkHelpers.loadFixture(suiteWithDatanets);
-      const params = { metadataURI: "", license: "", curated: false, minStake: 0n, treasury: ethers.ZeroAddress, curators: [] };
+      const params = {
+        metadataURI: "",
+        license: "",
+        curated: false,
+        minStake: 0n,
+        treasury: ethers.ZeroAddress,
+        curators: [],
+      };
       await expect(datanets.connect(alice).createDatanet(params)).to.be.revertedWithCustomError(datanets, "EmptyURI");
       expect(await datanets.datanetCount()).to.equal(2n);
     });
@@ -79,7 +86,10 @@ describe("DatanetRegistry", () => {
         treasury: ethers.ZeroAddress,
         curators: [ethers.ZeroAddress],
       };
-      await expect(datanets.connect(alice).createDatanet(params)).to.be.revertedWithCustomError(datanets, "ZeroAddress");
+      await expect(datanets.connect(alice).createDatanet(params)).to.be.revertedWithCustomError(
+        datanets,
+        "ZeroAddress",
+      );
     });
 
     it("test_constructor_revertsIfZeroTokenOrLockTooLong", async () => {
@@ -171,7 +181,17 @@ describe("DatanetRegistry", () => {
       await token.permit(stranger.address, registry, MIN_STAKE, deadline, signature.v, signature.r, signature.s);
       await datanets
         .connect(stranger)
-        .contributeWithPermit(1, hashOf("p"), "ipfs://p", 5, MIN_STAKE, deadline, signature.v, signature.r, signature.s);
+        .contributeWithPermit(
+          1,
+          hashOf("p"),
+          "ipfs://p",
+          5,
+          MIN_STAKE,
+          deadline,
+          signature.v,
+          signature.r,
+          signature.s,
+        );
       expect(await token.balanceOf(registry)).to.equal(MIN_STAKE);
       expect((await datanets.getContribution(1)).contributor).to.equal(stranger.address);
     });
@@ -268,7 +288,9 @@ describe("DatanetRegistry", () => {
         .to.be.revertedWithCustomError(datanets, "NotContributor")
         .withArgs(1n, bob.address);
       const before = await token.balanceOf(carol.address);
-      await expect(datanets.connect(carol).withdraw(1)).to.emit(datanets, "ContributionWithdrawn").withArgs(1n, 1n, MIN_STAKE);
+      await expect(datanets.connect(carol).withdraw(1))
+        .to.emit(datanets, "ContributionWithdrawn")
+        .withArgs(1n, 1n, MIN_STAKE);
       expect(await token.balanceOf(carol.address)).to.equal(before + MIN_STAKE);
       expect((await datanets.getContribution(1)).status).to.equal(4n); // Withdrawn
       expect(await datanets.contributionByHash(1, hashOf("a"))).to.equal(0n);
@@ -356,7 +378,9 @@ describe("DatanetRegistry", () => {
       await expect(datanets.connect(bob).publishVersion(2, hashOf("other")))
         .to.be.revertedWithCustomError(datanets, "NothingToPublish")
         .withArgs(2n, 1n);
-      await expect(datanets.getVersion(2, 2)).to.be.revertedWithCustomError(datanets, "VersionNotFound").withArgs(2n, 2n);
+      await expect(datanets.getVersion(2, 2))
+        .to.be.revertedWithCustomError(datanets, "VersionNotFound")
+        .withArgs(2n, 2n);
       // Version 1 is untouched by the failed attempts.
       expect((await datanets.getVersion(2, 1)).root).to.equal(root);
     });

@@ -46,7 +46,9 @@ describe("npm run deploy", function () {
     for (const { address, startBlock } of Object.values(deployment.contracts)) {
       expect(await rpc<string>(chain.url, "eth_getCode", [address, "latest"])).to.not.equal("0x");
       // startBlock is the deployment block exactly: no code the block before.
-      expect(await rpc<string>(chain.url, "eth_getCode", [address, `0x${(startBlock - 1).toString(16)}`])).to.equal("0x");
+      expect(await rpc<string>(chain.url, "eth_getCode", [address, `0x${(startBlock - 1).toString(16)}`])).to.equal(
+        "0x",
+      );
       expect(startBlock).to.be.within(1, head);
     }
 

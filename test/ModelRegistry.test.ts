@@ -63,7 +63,10 @@ describe("ModelRegistry", () => {
 
     it("test_registerBaseModel_revertsOnBadInput", async () => {
       const { models } = await networkHelpers.loadFixture(suiteWithVersions);
-      await expect(models.registerBaseModel("", hashOf("x"), "ipfs://x")).to.be.revertedWithCustomError(models, "EmptyName");
+      await expect(models.registerBaseModel("", hashOf("x"), "ipfs://x")).to.be.revertedWithCustomError(
+        models,
+        "EmptyName",
+      );
       await expect(models.registerBaseModel("x", ethers.ZeroHash, "ipfs://x")).to.be.revertedWithCustomError(
         models,
         "EmptyArtifactHash",
@@ -80,7 +83,9 @@ describe("ModelRegistry", () => {
       const { models, timelock, alice } = await networkHelpers.loadFixture(suiteWithVersions);
       const governance = await ethers.getImpersonatedSigner(await timelock.getAddress());
       await networkHelpers.setBalance(governance.address, 10n ** 18n);
-      await expect(models.connect(governance).deprecateBaseModel(1)).to.emit(models, "BaseModelDeprecated").withArgs(1n);
+      await expect(models.connect(governance).deprecateBaseModel(1))
+        .to.emit(models, "BaseModelDeprecated")
+        .withArgs(1n);
       await expect(models.connect(governance).deprecateBaseModel(1))
         .to.be.revertedWithCustomError(models, "BaseModelIsDeprecated")
         .withArgs(1n);
@@ -96,7 +101,18 @@ describe("ModelRegistry", () => {
       const tx = models.connect(carol).registerAdapter(adapterParams());
       await expect(tx)
         .to.emit(models, "AdapterRegistered")
-        .withArgs(1n, 1n, carol.address, hashOf("adapter-1"), "ipfs://adapter-1", 16n, 0x7fn, 10n ** 15n, 7_000n, 3_000n);
+        .withArgs(
+          1n,
+          1n,
+          carol.address,
+          hashOf("adapter-1"),
+          "ipfs://adapter-1",
+          16n,
+          0x7fn,
+          10n ** 15n,
+          7_000n,
+          3_000n,
+        );
       await expect(tx).to.emit(models, "AdapterLineage").withArgs(1n, 1n, 1n, 6_000n);
       await expect(tx).to.emit(models, "AdapterLineage").withArgs(1n, 2n, 1n, 4_000n);
       expect(await models.ownerOf(1)).to.equal(carol.address);
@@ -112,12 +128,22 @@ describe("ModelRegistry", () => {
 
     it("test_registerAdapter_revertsOnBadTerms", async () => {
       const { models, carol } = await networkHelpers.loadFixture(suiteWithVersions);
-      const register = (overrides: Record<string, unknown>) => models.connect(carol).registerAdapter(adapterParams(overrides));
-      await expect(register({ baseModelId: 5n })).to.be.revertedWithCustomError(models, "BaseModelNotFound").withArgs(5n);
-      await expect(register({ artifactHash: ethers.ZeroHash })).to.be.revertedWithCustomError(models, "EmptyArtifactHash");
+      const register = (overrides: Record<string, unknown>) =>
+        models.connect(carol).registerAdapter(adapterParams(overrides));
+      await expect(register({ baseModelId: 5n }))
+        .to.be.revertedWithCustomError(models, "BaseModelNotFound")
+        .withArgs(5n);
+      await expect(register({ artifactHash: ethers.ZeroHash })).to.be.revertedWithCustomError(
+        models,
+        "EmptyArtifactHash",
+      );
       await expect(register({ uri: "" })).to.be.revertedWithCustomError(models, "EmptyURI");
-      await expect(register({ rank: 0 })).to.be.revertedWithCustomError(models, "InvalidRank").withArgs(0n);
-      await expect(register({ targetModules: 0 })).to.be.revertedWithCustomError(models, "InvalidTargetModules").withArgs(0n);
+      await expect(register({ rank: 0 }))
+        .to.be.revertedWithCustomError(models, "InvalidRank")
+        .withArgs(0n);
+      await expect(register({ targetModules: 0 }))
+        .to.be.revertedWithCustomError(models, "InvalidTargetModules")
+        .withArgs(0n);
       await expect(register({ targetModules: 0x80 }))
         .to.be.revertedWithCustomError(models, "InvalidTargetModules")
         .withArgs(0x80n);
@@ -189,7 +215,9 @@ describe("ModelRegistry", () => {
     it("test_setPriceAndURI_byOwnerOnly", async () => {
       const { models, carol, bob } = await networkHelpers.loadFixture(withAdapter);
       await expect(models.connect(carol).setPrice(1, 5n)).to.emit(models, "AdapterPriceSet").withArgs(1n, 5n);
-      await expect(models.connect(carol).setURI(1, "ipfs://v2")).to.emit(models, "AdapterURISet").withArgs(1n, "ipfs://v2");
+      await expect(models.connect(carol).setURI(1, "ipfs://v2"))
+        .to.emit(models, "AdapterURISet")
+        .withArgs(1n, "ipfs://v2");
       const adapter = await models.getAdapter(1);
       expect(adapter.pricePer1kTokens).to.equal(5n);
       expect(adapter.uri).to.equal("ipfs://v2");
@@ -197,7 +225,9 @@ describe("ModelRegistry", () => {
         .to.be.revertedWithCustomError(models, "NotAdapterOwner")
         .withArgs(1n, bob.address);
       await expect(models.connect(carol).setURI(1, "")).to.be.revertedWithCustomError(models, "EmptyURI");
-      await expect(models.connect(carol).setPrice(2, 1n)).to.be.revertedWithCustomError(models, "AdapterNotFound").withArgs(2n);
+      await expect(models.connect(carol).setPrice(2, 1n))
+        .to.be.revertedWithCustomError(models, "AdapterNotFound")
+        .withArgs(2n);
     });
 
     it("test_deprecate_isFinalAndLineageNeverChanges", async () => {
@@ -207,7 +237,9 @@ describe("ModelRegistry", () => {
       await models.connect(carol).transferFrom(carol.address, bob.address, 1);
       await expect(models.connect(bob).deprecate(1)).to.emit(models, "AdapterDeprecated").withArgs(1n);
       expect((await models.getAdapter(1)).deprecated).to.equal(true);
-      await expect(models.connect(bob).deprecate(1)).to.be.revertedWithCustomError(models, "AdapterIsDeprecated").withArgs(1n);
+      await expect(models.connect(bob).deprecate(1))
+        .to.be.revertedWithCustomError(models, "AdapterIsDeprecated")
+        .withArgs(1n);
       await expect(models.connect(bob).setPrice(1, 1n)).to.be.revertedWithCustomError(models, "AdapterIsDeprecated");
       expect(await models.getLineage(1)).to.deep.equal(lineageBefore);
       await expect(models.getLineage(3)).to.be.revertedWithCustomError(models, "AdapterNotFound").withArgs(3n);
@@ -220,7 +252,9 @@ describe("ModelRegistry", () => {
       await expect(models.connect(governance).setMinDataShareBps(10_001))
         .to.be.revertedWithCustomError(models, "MinDataShareTooHigh")
         .withArgs(10_001n);
-      await expect(models.connect(governance).setMinDataShareBps(2_000)).to.emit(models, "MinDataShareSet").withArgs(2_000n);
+      await expect(models.connect(governance).setMinDataShareBps(2_000))
+        .to.emit(models, "MinDataShareSet")
+        .withArgs(2_000n);
       const factory = await ethers.getContractFactory("ModelRegistry");
       await expect(factory.deploy(ethers.ZeroAddress, governance.address, 0)).to.be.revertedWithCustomError(
         factory,

@@ -20,7 +20,9 @@ describe("OpenToken", () => {
 
   it("test_token_hasNoMintFunction", async () => {
     const { token } = await networkHelpers.loadFixture(deploySuite);
-    const names = token.interface.fragments.filter((f) => f.type === "function").map((f) => (f as { name: string }).name);
+    const names = token.interface.fragments
+      .filter((f) => f.type === "function")
+      .map((f) => (f as { name: string }).name);
     expect(names.some((name) => /mint/i.test(name))).to.equal(false);
   });
 

@@ -20,7 +20,12 @@ interface IAttributionRewards {
 
     event Funded(address indexed funder, uint256 amount, uint256 totalFunded);
     event RootProposed(
-        uint256 indexed epoch, bytes32 root, uint256 total, bytes32 contentHash, string uri, uint256 claimableAt
+        uint256 indexed epoch,
+        bytes32 root,
+        uint256 total,
+        bytes32 contentHash,
+        string uri,
+        uint256 claimableAt
     );
     event RootRevoked(uint256 indexed epoch, address indexed by);
     event Claimed(uint256 indexed epoch, address indexed account, uint256 amount, uint256 cumulativeAmount);

@@ -93,7 +93,10 @@ interface IDatanetRegistry {
         uint256 acceptedIndex
     );
     event ContributionRejected(
-        uint256 indexed contributionId, uint256 indexed datanetId, address indexed curator, uint256 slashedStake
+        uint256 indexed contributionId,
+        uint256 indexed datanetId,
+        address indexed curator,
+        uint256 slashedStake
     );
     event ContributionWithdrawn(uint256 indexed contributionId, uint256 indexed datanetId, uint256 refundedStake);
     event StakeReleased(uint256 indexed contributionId, address indexed contributor, uint256 amount);
@@ -139,9 +142,13 @@ interface IDatanetRegistry {
     /// @notice Submits a contribution, taking `stake` OPEN from the caller (approved beforehand).
     /// @param contentHash sha256 of the raw contribution bytes.
     /// @param sizeTokens Size in base-model tokens; the default weight when accepted in an open datanet.
-    function contribute(uint256 datanetId, bytes32 contentHash, string calldata uri, uint64 sizeTokens, uint128 stake)
-        external
-        returns (uint256 contributionId);
+    function contribute(
+        uint256 datanetId,
+        bytes32 contentHash,
+        string calldata uri,
+        uint64 sizeTokens,
+        uint128 stake
+    ) external returns (uint256 contributionId);
 
     /// @notice `contribute`, with the stake approved by an EIP-2612 permit in the same transaction. A permit that
     /// was already used (front-run) is ignored; the allowance it set is what matters.
@@ -184,10 +191,11 @@ interface IDatanetRegistry {
     function isPublishedVersion(uint256 datanetId, uint256 version) external view returns (bool);
     function isCurator(uint256 datanetId, address account) external view returns (bool);
     /// @notice The ids of accepted contributions in acceptance order, `offset` to `offset + limit` (clamped).
-    function getAcceptedContributions(uint256 datanetId, uint256 offset, uint256 limit)
-        external
-        view
-        returns (uint256[] memory);
+    function getAcceptedContributions(
+        uint256 datanetId,
+        uint256 offset,
+        uint256 limit
+    ) external view returns (uint256[] memory);
     function datanetCount() external view returns (uint256);
     function contributionCount() external view returns (uint256);
     function stakeLockPeriod() external view returns (uint256);

@@ -64,7 +64,11 @@ interface IInferencePayments {
     /// @notice One per lineage entry of each adapter in AdapterRevenue: the part of the data share for one
     /// datanet version, funded to AttributionRewards.
     event DataShareAllocated(
-        uint256 indexed channelId, uint256 indexed adapterId, uint256 indexed datanetId, uint256 version, uint256 amount
+        uint256 indexed channelId,
+        uint256 indexed adapterId,
+        uint256 indexed datanetId,
+        uint256 version,
+        uint256 amount
     );
     event CloseRequested(uint256 indexed channelId, uint256 closesAt);
     event ChannelFinalized(uint256 indexed channelId, uint256 refund);
@@ -100,9 +104,14 @@ interface IInferencePayments {
     function openChannel(address operator, uint128 deposit) external returns (uint256 channelId);
 
     /// @notice `openChannel` with the deposit approved by an EIP-2612 permit (a front-run permit is ignored).
-    function openChannelWithPermit(address operator, uint128 deposit, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
-        external
-        returns (uint256 channelId);
+    function openChannelWithPermit(
+        address operator,
+        uint128 deposit,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external returns (uint256 channelId);
 
     /// @notice Adds to an open channel's deposit. Only the payer; not once closing.
     function topUp(uint256 channelId, uint128 amount) external;

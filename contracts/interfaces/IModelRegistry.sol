@@ -51,7 +51,11 @@ interface IModelRegistry {
     }
 
     event BaseModelRegistered(
-        uint256 indexed baseModelId, address indexed registrant, bytes32 artifactHash, string name, string uri
+        uint256 indexed baseModelId,
+        address indexed registrant,
+        bytes32 artifactHash,
+        string name,
+        string uri
     );
     event BaseModelDeprecated(uint256 indexed baseModelId);
     event AdapterRegistered(
@@ -67,7 +71,12 @@ interface IModelRegistry {
         uint256 dataShareBps
     );
     /// @notice Emitted once per lineage entry, right after AdapterRegistered.
-    event AdapterLineage(uint256 indexed adapterId, uint256 indexed datanetId, uint256 indexed version, uint256 weightBps);
+    event AdapterLineage(
+        uint256 indexed adapterId,
+        uint256 indexed datanetId,
+        uint256 indexed version,
+        uint256 weightBps
+    );
     event AdapterPriceSet(uint256 indexed adapterId, uint256 pricePer1kTokens);
     event AdapterURISet(uint256 indexed adapterId, string uri);
     event AdapterDeprecated(uint256 indexed adapterId);
@@ -96,9 +105,11 @@ interface IModelRegistry {
     error LineageWeightsNotWhole(uint256 totalWeightBps);
 
     /// @notice Registers a base model and returns its id (1-based). Anyone may register.
-    function registerBaseModel(string calldata name, bytes32 artifactHash, string calldata uri)
-        external
-        returns (uint256 baseModelId);
+    function registerBaseModel(
+        string calldata name,
+        bytes32 artifactHash,
+        string calldata uri
+    ) external returns (uint256 baseModelId);
 
     /// @notice Deprecates a base model. Only governance (the Timelock).
     function deprecateBaseModel(uint256 baseModelId) external;

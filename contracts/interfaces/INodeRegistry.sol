@@ -18,8 +18,18 @@ interface INodeRegistry {
         uint256[] baseModelIds;
     }
 
-    event OperatorRegistered(address indexed operator, address indexed signingKey, string endpoint, uint256[] baseModelIds);
-    event OperatorUpdated(address indexed operator, address indexed signingKey, string endpoint, uint256[] baseModelIds);
+    event OperatorRegistered(
+        address indexed operator,
+        address indexed signingKey,
+        string endpoint,
+        uint256[] baseModelIds
+    );
+    event OperatorUpdated(
+        address indexed operator,
+        address indexed signingKey,
+        string endpoint,
+        uint256[] baseModelIds
+    );
     event StakeAdded(address indexed operator, uint256 amount, uint256 bonded);
     event UnbondRequested(address indexed operator, uint256 amount, uint256 unbonding, uint256 releaseTime);
     event StakeWithdrawn(address indexed operator, uint256 amount);
@@ -41,8 +51,12 @@ interface INodeRegistry {
 
     /// @notice Registers the caller as an operator and bonds `stake` OPEN (approved beforehand). The stake may be
     /// below the minimum; the operator is active once it is not.
-    function register(string calldata endpoint, uint256[] calldata baseModelIds, address signingKey, uint128 stake)
-        external;
+    function register(
+        string calldata endpoint,
+        uint256[] calldata baseModelIds,
+        address signingKey,
+        uint128 stake
+    ) external;
 
     /// @notice Replaces the caller's endpoint, base models and signing key.
     function update(string calldata endpoint, uint256[] calldata baseModelIds, address signingKey) external;

@@ -10,11 +10,15 @@ export type Deployment = { chainId: number; contracts: Record<string, DeployedCo
  * OPENPOA_DEPLOYMENTS_DIR moves it (tests use a temporary folder).
  */
 export const deploymentsDir =
-  process.env.OPENPOA_DEPLOYMENTS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../deployments");
+  process.env.OPENPOA_DEPLOYMENTS_DIR ??
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../deployments");
 
 export class DeploymentNotFoundError extends Error {
   constructor(networkName: string, options?: { cause?: unknown }) {
-    super(`No deployment for network "${networkName}": run \`npm run deploy -- --network ${networkName}\` first`, options);
+    super(
+      `No deployment for network "${networkName}": run \`npm run deploy -- --network ${networkName}\` first`,
+      options,
+    );
     this.name = "DeploymentNotFoundError";
   }
 }
