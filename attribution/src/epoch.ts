@@ -29,7 +29,13 @@ import {
 } from './attribute.ts'
 import { canonicalJson, type CanonicalValue, type Encoded } from './canonicalJson.ts'
 import { sha256Hex } from './contentStore.ts'
-import { assertDatanetVersionRoot, compareBigints, datanetVersionKey, type DatanetVersion } from './datanet.ts'
+import {
+  assertDatanetVersionRoot,
+  compareBigints,
+  datanetVersionKey,
+  type Contribution,
+  type DatanetVersion,
+} from './datanet.ts'
 import { BaseError, InvalidEpochInputError } from './errors.ts'
 import type { AdapterSettlement } from './settlement.ts'
 
@@ -95,6 +101,7 @@ export type EpochDistribution = {
 export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
   const settlements = mergeSettlements(inputs.settlements)
   const datanets = new Map(inputs.datanets.map((datanet) => [datanetVersionKey(datanet), datanet]))
+  const contributionIds = new Map(inputs.datanets.map((d) => [datanetVersionKey(d), new Set(d.contributions.map((c) => c.contributionId))]))
   const recordsByHash = new Map(inputs.records.map((record) => [hashAttributionRecord(record), record]))
   const checkedDatanets = new Set<string>()
 
@@ -114,7 +121,7 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
   for (const receipt of receipts) {
     const settlement = settlements.get(receipt.adapterId)!
     const record = recordsByHash.get(receipt.attributionHash.toLowerCase() as Hex)
-    const reason = record === undefined ? null : recordIssue(record, settlement, datanets)
+    const reason = record === undefined ? null : recordIssue(record, settlement, datanets, contributionIds)
     const status: RecordStatus = record === undefined ? 'absent' : reason === null ? 'used' : 'invalid'
     if (status === 'used') usedRecords.set(receipt.receiptId, record!)
     receiptEvidence.push({
@@ -141,8 +148,8 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
         assertDatanetVersionRoot(datanet)
         checkedDatanets.add(datanetVersionKey(entry))
       }
-      const amounts = allocateDatanetAmount({ entry, datanet, receipts: adapterReceipts, usedRecords })
       const contributions = [...datanet.contributions].sort((a, b) => compareBigints(a.contributionId, b.contributionId))
+      const amounts = allocateDatanetAmount({ entry, contributions, receipts: adapterReceipts, usedRecords })
       contributions.forEach((contribution, k) => {
         if (amounts[k]! > 0n) {
           allocations.push({
@@ -241,20 +248,20 @@ export function decodeDistributionFile(json: string): DistributionFile {
 
 /**
  * Splits one (adapter, datanet version) amount over the datanet's
- * contributions (returned in contributionId order). See the module comment.
+ * contributions, given in contributionId order (the tie-break order). See the
+ * module comment.
  */
 function allocateDatanetAmount({
   entry,
-  datanet,
+  contributions,
   receipts,
   usedRecords,
 }: {
   entry: LineageEntry & { amount: bigint }
-  datanet: DatanetVersion
+  contributions: readonly Contribution[]
   receipts: readonly UsageReceipt[]
   usedRecords: ReadonlyMap<bigint, AttributionRecord>
 }): bigint[] {
-  const contributions = [...datanet.contributions].sort((a, b) => compareBigints(a.contributionId, b.contributionId))
   if (contributions.length === 0) {
     if (entry.amount === 0n) return []
     throw new InvalidEpochInputError({ reason: `datanet ${entry.datanetId} v${entry.version} has no contributions to pay` })
@@ -291,6 +298,7 @@ function recordIssue(
   record: AttributionRecord,
   settlement: AdapterSettlement,
   datanets: ReadonlyMap<string, DatanetVersion>,
+  contributionIds: ReadonlyMap<string, ReadonlySet<bigint>>,
 ): string | null {
   if (record.adapterId !== settlement.adapterId) return `record is for adapter ${record.adapterId}`
   const lineage = [...settlement.lineage].sort(compareDatanetVersions)
@@ -313,7 +321,7 @@ function recordIssue(
       return `share for datanet ${share.datanetId} v${share.version} outside the lineage`
     }
     if (!Number.isSafeInteger(share.ppm) || share.ppm <= 0) return `share ppm ${share.ppm} is not a positive integer`
-    if (share.contributionId !== poolContributionId && !datanet.contributions.some((c) => c.contributionId === share.contributionId)) {
+    if (share.contributionId !== poolContributionId && !contributionIds.get(key)!.has(share.contributionId)) {
       return `contribution ${share.contributionId} is not in datanet ${share.datanetId} v${share.version}`
     }
     perDatanet.set(key, (perDatanet.get(key) ?? 0) + share.ppm)
