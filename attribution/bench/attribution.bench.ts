@@ -8,85 +8,88 @@
  *
  * Writes bench/results/attribution.json.
  */
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { attributeCompletion, type LineageEntry } from '../src/attribute.ts'
-import { buildDatanetIndex, loadDatanetIndex, saveDatanetIndex } from '../src/datanetIndex.ts'
-import { byteTokenizer } from '../src/tokenizer.ts'
-import { makeDatanet } from '../src/testing.ts'
-import { createTextCorpus } from './textCorpus.ts'
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { attributeCompletion, type LineageEntry } from "../src/attribute.ts";
+import { buildDatanetIndex, loadDatanetIndex, saveDatanetIndex } from "../src/datanetIndex.ts";
+import { byteTokenizer } from "../src/tokenizer.ts";
+import { makeDatanet } from "../src/testing.ts";
+import { createTextCorpus } from "./textCorpus.ts";
 
-const targetTokens = 10_000_000
-const completionTokens = 256
-const warmupCompletions = 50
-const timedCompletions = 1_000
+const targetTokens = 10_000_000;
+const completionTokens = 256;
+const warmupCompletions = 50;
+const timedCompletions = 1_000;
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const log = (message: string) => console.error(`[bench] ${message}`)
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const log = (message: string) => console.error(`[bench] ${message}`);
 
-const corpus = createTextCorpus({ seed: 20_240_601 })
-const { random } = corpus
-const texts: Uint8Array[] = []
-for (let total = 0; total < targetTokens; ) {
+const corpus = createTextCorpus({ seed: 20_240_601 });
+const { random } = corpus;
+const texts: Uint8Array[] = [];
+for (let total = 0; total < targetTokens;) {
   // Contribution sizes from a short note to a long article (256 B – 8 KiB, skewed small).
-  const text = corpus.text(Math.floor(256 * Math.pow(32, random.next())))
-  texts.push(text)
-  total += text.length + 1
+  const text = corpus.text(Math.floor(256 * Math.pow(32, random.next())));
+  texts.push(text);
+  total += text.length + 1;
 }
-const { datanet, contents } = makeDatanet({ datanetId: 1n, version: 1n, texts })
-log(`generated ${texts.length} contributions`)
+const { datanet, contents } = makeDatanet({ datanetId: 1n, version: 1n, texts });
+log(`generated ${texts.length} contributions`);
 
-let started = performance.now()
-const built = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer })
-const buildMs = performance.now() - started
-log(`index: ${built.text.length} tokens in ${buildMs.toFixed(0)} ms`)
+let started = performance.now();
+const built = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer });
+const buildMs = performance.now() - started;
+log(`index: ${built.text.length} tokens in ${buildMs.toFixed(0)} ms`);
 
-const dir = await mkdtemp(join(tmpdir(), 'openpoa-bench-'))
-const path = join(dir, 'datanet.opoaidx')
-started = performance.now()
-await saveDatanetIndex(built, { path })
-const saveMs = performance.now() - started
-started = performance.now()
-const index = await loadDatanetIndex({ path })
-log(`index file ${((await stat(path)).size / 2 ** 20).toFixed(0)} MiB: save ${saveMs.toFixed(0)} ms, load+checksum ${(performance.now() - started).toFixed(0)} ms`)
-await rm(dir, { recursive: true, force: true })
+const dir = await mkdtemp(join(tmpdir(), "openpoa-bench-"));
+const path = join(dir, "datanet.opoaidx");
+started = performance.now();
+await saveDatanetIndex(built, { path });
+const saveMs = performance.now() - started;
+started = performance.now();
+const index = await loadDatanetIndex({ path });
+log(
+  `index file ${((await stat(path)).size / 2 ** 20).toFixed(0)} MiB: save ${saveMs.toFixed(0)} ms, load+checksum ${(performance.now() - started).toFixed(0)} ms`,
+);
+await rm(dir, { recursive: true, force: true });
 
 /** 256 tokens of fresh text with 1–3 spans of 16–96 tokens copied from random contributions. */
 function makeCompletion(): Uint32Array {
-  const parts: Uint8Array[] = []
+  const parts: Uint8Array[] = [];
   for (let planted = random.int(1, 3); planted > 0; planted--) {
-    parts.push(corpus.text(random.int(8, 64)))
-    const source = contents[random.int(0, contents.length - 1)]!
-    const length = Math.min(source.length, random.int(16, 96))
-    const at = random.int(0, source.length - length)
-    parts.push(source.subarray(at, at + length))
+    parts.push(corpus.text(random.int(8, 64)));
+    const source = contents[random.int(0, contents.length - 1)]!;
+    const length = Math.min(source.length, random.int(16, 96));
+    const at = random.int(0, source.length - length);
+    parts.push(source.subarray(at, at + length));
   }
-  parts.push(corpus.text(completionTokens))
-  const completion = new Uint32Array(completionTokens)
-  let n = 0
-  for (const part of parts) for (let i = 0; i < part.length && n < completionTokens; i++) completion[n++] = part[i]!
-  return completion
+  parts.push(corpus.text(completionTokens));
+  const completion = new Uint32Array(completionTokens);
+  let n = 0;
+  for (const part of parts) for (let i = 0; i < part.length && n < completionTokens; i++) completion[n++] = part[i]!;
+  return completion;
 }
 
-const lineage: LineageEntry[] = [{ datanetId: 1n, version: 1n, weightBps: 10_000 }]
-const ctx = { tokenizer: byteTokenizer, indexes: [index] }
-const completions = Array.from({ length: warmupCompletions + timedCompletions }, makeCompletion)
-const latencies: number[] = []
-let spans = 0
+const lineage: LineageEntry[] = [{ datanetId: 1n, version: 1n, weightBps: 10_000 }];
+const ctx = { tokenizer: byteTokenizer, indexes: [index] };
+const completions = Array.from({ length: warmupCompletions + timedCompletions }, makeCompletion);
+const latencies: number[] = [];
+let spans = 0;
 completions.forEach((completion, k) => {
-  const t0 = performance.now()
-  const { record } = attributeCompletion(ctx, { adapterId: 1n, lineage, completion })
-  const elapsed = performance.now() - t0
+  const t0 = performance.now();
+  const { record } = attributeCompletion(ctx, { adapterId: 1n, lineage, completion });
+  const elapsed = performance.now() - t0;
   if (k >= warmupCompletions) {
-    latencies.push(elapsed)
-    spans += record.spans.length
+    latencies.push(elapsed);
+    spans += record.spans.length;
   }
-})
-latencies.sort((a, b) => a - b)
-const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)]!
-const round = (x: number, digits: number) => Number(x.toFixed(digits))
+});
+latencies.sort((a, b) => a - b);
+const percentile = (p: number) =>
+  latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)]!;
+const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
 const result = {
   indexTokens: index.text.length,
@@ -94,8 +97,8 @@ const result = {
   p50Ms: round(percentile(50), 3),
   p99Ms: round(percentile(99), 3),
   indexBuildTokensPerSec: Math.round(index.text.length / (buildMs / 1000)),
-}
-log(`${timedCompletions} completions, ${(spans / timedCompletions).toFixed(1)} maximal spans each on average`)
-await mkdir(join(repoRoot, 'bench/results'), { recursive: true })
-await writeFile(join(repoRoot, 'bench/results/attribution.json'), `${JSON.stringify(result, null, 2)}\n`)
-console.log(JSON.stringify(result))
+};
+log(`${timedCompletions} completions, ${(spans / timedCompletions).toFixed(1)} maximal spans each on average`);
+await mkdir(join(repoRoot, "bench/results"), { recursive: true });
+await writeFile(join(repoRoot, "bench/results/attribution.json"), `${JSON.stringify(result, null, 2)}\n`);
+console.log(JSON.stringify(result));

@@ -4,49 +4,49 @@
  * rule (file name = lowercase hex sha256, no 0x) and check the hash on every
  * read, so a lying mirror or a corrupted disk can never feed an index.
  */
-import { createHash } from 'node:crypto'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import type { Hex } from 'viem'
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Hex } from "viem";
 import {
   ContentHashMismatchError,
   ContentNotFoundError,
   ContentStoreRequestError,
   InvalidContentHashError,
-} from './errors.ts'
+} from "./errors.ts";
 
 export type ContentStore = {
   /** Human-readable location, used in error messages. */
-  readonly source: string
+  readonly source: string;
   /** Bytes stored under `fileName`, or undefined when absent. */
-  read(fileName: string): Promise<Uint8Array | undefined>
-  write(fileName: string, bytes: Uint8Array): Promise<void>
-}
+  read(fileName: string): Promise<Uint8Array | undefined>;
+  write(fileName: string, bytes: Uint8Array): Promise<void>;
+};
 
 /** sha256 of `bytes` as bytes32 hex — the on-chain `contentHash`. */
 export function sha256Hex(bytes: Uint8Array): Hex {
-  return `0x${createHash('sha256').update(bytes).digest('hex')}`
+  return `0x${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
 export function contentFileName(contentHash: Hex): string {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(contentHash)) throw new InvalidContentHashError({ contentHash })
-  return contentHash.slice(2).toLowerCase()
+  if (!/^0x[0-9a-fA-F]{64}$/.test(contentHash)) throw new InvalidContentHashError({ contentHash });
+  return contentHash.slice(2).toLowerCase();
 }
 
 export async function putContent(store: ContentStore, { content }: { content: Uint8Array }): Promise<Hex> {
-  const contentHash = sha256Hex(content)
-  await store.write(contentFileName(contentHash), content)
-  return contentHash
+  const contentHash = sha256Hex(content);
+  await store.write(contentFileName(contentHash), content);
+  return contentHash;
 }
 
 export async function getContent(store: ContentStore, { contentHash }: { contentHash: Hex }): Promise<Uint8Array> {
-  const bytes = await store.read(contentFileName(contentHash))
-  if (bytes === undefined) throw new ContentNotFoundError({ contentHash, source: store.source })
-  const actual = sha256Hex(bytes)
+  const bytes = await store.read(contentFileName(contentHash));
+  if (bytes === undefined) throw new ContentNotFoundError({ contentHash, source: store.source });
+  const actual = sha256Hex(bytes);
   if (actual !== contentHash.toLowerCase()) {
-    throw new ContentHashMismatchError({ expected: contentHash, actual, source: store.source })
+    throw new ContentHashMismatchError({ expected: contentHash, actual, source: store.source });
   }
-  return bytes
+  return bytes;
 }
 
 export function createDirectoryContentStore({ dir }: { dir: string }): ContentStore {
@@ -54,54 +54,54 @@ export function createDirectoryContentStore({ dir }: { dir: string }): ContentSt
     source: dir,
     async read(fileName) {
       try {
-        return await readFile(join(dir, fileName))
+        return await readFile(join(dir, fileName));
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-        throw error
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw error;
       }
     },
     async write(fileName, bytes) {
-      await mkdir(dir, { recursive: true })
+      await mkdir(dir, { recursive: true });
       // Write-then-rename so a reader never sees a half-written file.
-      const temporary = join(dir, `.${fileName}.${process.pid}.${Date.now()}.tmp`)
-      await writeFile(temporary, bytes)
-      await rename(temporary, join(dir, fileName))
+      const temporary = join(dir, `.${fileName}.${process.pid}.${Date.now()}.tmp`);
+      await writeFile(temporary, bytes);
+      await rename(temporary, join(dir, fileName));
     },
-  }
+  };
 }
 
 export function createHttpContentStore({
   baseUrl,
   headers,
 }: {
-  baseUrl: string
-  headers?: Record<string, string>
+  baseUrl: string;
+  headers?: Record<string, string>;
 }): ContentStore {
-  const base = baseUrl.replace(/\/+$/, '')
+  const base = baseUrl.replace(/\/+$/, "");
   const request = async (fileName: string, init: RequestInit): Promise<Response> => {
-    const url = `${base}/${fileName}`
+    const url = `${base}/${fileName}`;
     try {
-      return await fetch(url, { ...init, headers: { ...headers, ...init.headers } })
+      return await fetch(url, { ...init, headers: { ...headers, ...init.headers } });
     } catch (cause) {
-      throw new ContentStoreRequestError({ url, cause })
+      throw new ContentStoreRequestError({ url, cause });
     }
-  }
+  };
   return {
     source: base,
     async read(fileName) {
-      const response = await request(fileName, { method: 'GET' })
-      if (response.status === 404) return undefined
-      if (!response.ok) throw new ContentStoreRequestError({ url: response.url, status: response.status })
-      return new Uint8Array(await response.arrayBuffer())
+      const response = await request(fileName, { method: "GET" });
+      if (response.status === 404) return undefined;
+      if (!response.ok) throw new ContentStoreRequestError({ url: response.url, status: response.status });
+      return new Uint8Array(await response.arrayBuffer());
     },
     async write(fileName, bytes) {
       const response = await request(fileName, {
-        method: 'PUT',
+        method: "PUT",
         // Copy: fetch wants a view on a plain (non-shared) ArrayBuffer.
         body: Uint8Array.from(bytes),
-        headers: { 'content-type': 'application/octet-stream' },
-      })
-      if (!response.ok) throw new ContentStoreRequestError({ url: response.url, status: response.status })
+        headers: { "content-type": "application/octet-stream" },
+      });
+      if (!response.ok) throw new ContentStoreRequestError({ url: response.url, status: response.status });
     },
-  }
+  };
 }

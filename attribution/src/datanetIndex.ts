@@ -8,36 +8,36 @@
  * k and `starts[count]` the text length, so position → contribution is a
  * binary search.
  */
-import { createHash } from 'node:crypto'
-import { mkdir, open, readFile, rename } from 'node:fs/promises'
-import { endianness } from 'node:os'
-import { join } from 'node:path'
-import type { Hex } from 'viem'
-import { canonicalJson } from './canonicalJson.ts'
-import { getContent, sha256Hex, type ContentStore } from './contentStore.ts'
-import { assertDatanetVersionRoot, type DatanetVersion } from './datanet.ts'
-import { BaseError, ContentHashMismatchError, InvalidIndexFileError, TokenOutOfVocabularyError } from './errors.ts'
-import { buildSuffixArray } from './suffixArray.ts'
-import type { Tokenizer } from './tokenizer.ts'
+import { createHash } from "node:crypto";
+import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { endianness } from "node:os";
+import { join } from "node:path";
+import type { Hex } from "viem";
+import { canonicalJson } from "./canonicalJson.ts";
+import { getContent, sha256Hex, type ContentStore } from "./contentStore.ts";
+import { assertDatanetVersionRoot, type DatanetVersion } from "./datanet.ts";
+import { BaseError, ContentHashMismatchError, InvalidIndexFileError, TokenOutOfVocabularyError } from "./errors.ts";
+import { buildSuffixArray } from "./suffixArray.ts";
+import type { Tokenizer } from "./tokenizer.ts";
 
 export type DatanetIndex = {
-  datanetId: bigint
-  version: bigint
-  root: Hex
-  tokenizerId: string
-  vocabSize: number
+  datanetId: bigint;
+  version: bigint;
+  root: Hex;
+  tokenizerId: string;
+  vocabSize: number;
   /** Contribution ids in acceptance order. */
-  contributionIds: BigUint64Array
+  contributionIds: BigUint64Array;
   /** Start position of each contribution, plus the text length at the end. */
-  starts: Uint32Array
-  text: Int32Array
-  suffixArray: Int32Array
-}
+  starts: Uint32Array;
+  text: Int32Array;
+  suffixArray: Int32Array;
+};
 
 export class IndexTooLargeError extends BaseError {
-  override name = 'IndexTooLargeError'
+  override name = "IndexTooLargeError";
   constructor({ tokens }: { tokens: number }) {
-    super(`A datanet index holds at most 2^31 - 1 tokens; this one would hold ${tokens}.`)
+    super(`A datanet index holds at most 2^31 - 1 tokens; this one would hold ${tokens}.`);
   }
 }
 
@@ -52,42 +52,43 @@ export function buildDatanetIndex({
   contents,
   tokenizer,
 }: {
-  datanet: DatanetVersion
-  contents: readonly Uint8Array[]
-  tokenizer: Tokenizer
+  datanet: DatanetVersion;
+  contents: readonly Uint8Array[];
+  tokenizer: Tokenizer;
 }): DatanetIndex {
-  assertDatanetVersionRoot(datanet)
+  assertDatanetVersionRoot(datanet);
   if (contents.length !== datanet.contributions.length) {
-    throw new BaseError(`Expected ${datanet.contributions.length} contents, got ${contents.length}.`)
+    throw new BaseError(`Expected ${datanet.contributions.length} contents, got ${contents.length}.`);
   }
   for (const { contributionId } of datanet.contributions) {
     // Index files store ids as u64; a registry counter will not reach 2^64.
     if (contributionId < 1n || contributionId >= 1n << 64n) {
-      throw new BaseError(`Contribution id ${contributionId} is outside [1, 2^64).`)
+      throw new BaseError(`Contribution id ${contributionId} is outside [1, 2^64).`);
     }
   }
   datanet.contributions.forEach(({ contentHash }, k) => {
-    const actual = sha256Hex(contents[k]!)
-    if (actual !== contentHash.toLowerCase()) throw new ContentHashMismatchError({ expected: contentHash, actual, source: 'contents' })
-  })
-  const separator = tokenizer.vocabSize
-  const tokenized = contents.map((content) => tokenizer.encode(content))
-  const length = tokenized.reduce((sum, tokens) => sum + tokens.length + 1, 0)
-  if (length > 0x7fffffff) throw new IndexTooLargeError({ tokens: length })
+    const actual = sha256Hex(contents[k]!);
+    if (actual !== contentHash.toLowerCase())
+      throw new ContentHashMismatchError({ expected: contentHash, actual, source: "contents" });
+  });
+  const separator = tokenizer.vocabSize;
+  const tokenized = contents.map((content) => tokenizer.encode(content));
+  const length = tokenized.reduce((sum, tokens) => sum + tokens.length + 1, 0);
+  if (length > 0x7fffffff) throw new IndexTooLargeError({ tokens: length });
 
-  const text = new Int32Array(length)
-  const starts = new Uint32Array(tokenized.length + 1)
-  let position = 0
+  const text = new Int32Array(length);
+  const starts = new Uint32Array(tokenized.length + 1);
+  let position = 0;
   tokenized.forEach((tokens, k) => {
-    starts[k] = position
+    starts[k] = position;
     for (let i = 0; i < tokens.length; i++) {
-      const token = tokens[i]!
-      if (token >= separator) throw new TokenOutOfVocabularyError({ token, vocabSize: tokenizer.vocabSize })
-      text[position++] = token
+      const token = tokens[i]!;
+      if (token >= separator) throw new TokenOutOfVocabularyError({ token, vocabSize: tokenizer.vocabSize });
+      text[position++] = token;
     }
-    text[position++] = separator
-  })
-  starts[tokenized.length] = position
+    text[position++] = separator;
+  });
+  starts[tokenized.length] = position;
 
   return {
     datanetId: datanet.datanetId,
@@ -99,20 +100,20 @@ export function buildDatanetIndex({
     starts,
     text,
     suffixArray: buildSuffixArray(text, separator + 1),
-  }
+  };
 }
 
 /** Index (acceptance order) of the contribution that holds text `position`. */
 export function contributionIndexAt(index: DatanetIndex, position: number): number {
-  const { starts } = index
-  let lo = 0
-  let hi = starts.length - 1
+  const { starts } = index;
+  let lo = 0;
+  let hi = starts.length - 1;
   while (hi - lo > 1) {
-    const mid = (lo + hi) >>> 1
-    if (starts[mid]! <= position) lo = mid
-    else hi = mid
+    const mid = (lo + hi) >>> 1;
+    if (starts[mid]! <= position) lo = mid;
+    else hi = mid;
   }
-  return lo
+  return lo;
 }
 
 // --- Binary format v1 --------------------------------------------------------
@@ -129,22 +130,22 @@ export function contributionIndexAt(index: DatanetIndex, position: number): numb
 //      suffixArray                   i32 × tokenCount
 //      sha256 of every byte above    32 bytes
 
-const magic = new TextEncoder().encode('OPOAIDX\0')
-export const indexFormatVersion = 1
+const magic = new TextEncoder().encode("OPOAIDX\0");
+export const indexFormatVersion = 1;
 
 type IndexMetadata = {
-  datanetId: string
-  version: string
-  root: Hex
-  tokenizerId: string
-  vocabSize: number
-  contributionCount: number
-  tokenCount: number
-}
+  datanetId: string;
+  version: string;
+  root: Hex;
+  tokenizerId: string;
+  vocabSize: number;
+  contributionCount: number;
+  tokenCount: number;
+};
 
 /** The file as a list of byte views (no copy of the big arrays) plus its checksum trailer. */
 export function serializeDatanetIndex(index: DatanetIndex): Uint8Array[] {
-  assertLittleEndian()
+  assertLittleEndian();
   const metadata = new TextEncoder().encode(
     canonicalJson({
       datanetId: index.datanetId,
@@ -155,59 +156,59 @@ export function serializeDatanetIndex(index: DatanetIndex): Uint8Array[] {
       contributionCount: index.contributionIds.length,
       tokenCount: index.text.length,
     }),
-  )
-  const header = new Uint8Array(padTo8(16 + metadata.length))
-  header.set(magic, 0)
-  const view = new DataView(header.buffer)
-  view.setUint32(8, indexFormatVersion, true)
-  view.setUint32(12, metadata.length, true)
-  header.set(metadata, 16)
-  const startsBytes = new Uint8Array(padTo8(index.starts.byteLength))
-  startsBytes.set(bytesOf(index.starts))
-  const chunks = [header, bytesOf(index.contributionIds), startsBytes, bytesOf(index.text), bytesOf(index.suffixArray)]
-  const hash = createHash('sha256')
-  for (const chunk of chunks) hash.update(chunk)
-  chunks.push(hash.digest())
-  return chunks
+  );
+  const header = new Uint8Array(padTo8(16 + metadata.length));
+  header.set(magic, 0);
+  const view = new DataView(header.buffer);
+  view.setUint32(8, indexFormatVersion, true);
+  view.setUint32(12, metadata.length, true);
+  header.set(metadata, 16);
+  const startsBytes = new Uint8Array(padTo8(index.starts.byteLength));
+  startsBytes.set(bytesOf(index.starts));
+  const chunks = [header, bytesOf(index.contributionIds), startsBytes, bytesOf(index.text), bytesOf(index.suffixArray)];
+  const hash = createHash("sha256");
+  for (const chunk of chunks) hash.update(chunk);
+  chunks.push(hash.digest());
+  return chunks;
 }
 
 export function parseDatanetIndex(bytes: Uint8Array, { source }: { source: string }): DatanetIndex {
-  assertLittleEndian()
+  assertLittleEndian();
   const fail = (reason: string): never => {
-    throw new InvalidIndexFileError({ path: source, reason })
-  }
-  if (bytes.length < 16 + 32) fail('file is truncated')
-  if (!magic.every((byte, i) => bytes[i] === byte)) fail('bad magic')
+    throw new InvalidIndexFileError({ path: source, reason });
+  };
+  if (bytes.length < 16 + 32) fail("file is truncated");
+  if (!magic.every((byte, i) => bytes[i] === byte)) fail("bad magic");
   // Typed array views need aligned offsets; copy once if the buffer is not.
-  if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice()
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const formatVersion = view.getUint32(8, true)
-  if (formatVersion !== indexFormatVersion) fail(`unsupported format version ${formatVersion}`)
+  if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const formatVersion = view.getUint32(8, true);
+  if (formatVersion !== indexFormatVersion) fail(`unsupported format version ${formatVersion}`);
 
-  const body = bytes.subarray(0, bytes.length - 32)
-  const checksum = createHash('sha256').update(body).digest()
-  if (!checksum.equals(bytes.subarray(bytes.length - 32))) fail('checksum mismatch')
+  const body = bytes.subarray(0, bytes.length - 32);
+  const checksum = createHash("sha256").update(body).digest();
+  if (!checksum.equals(bytes.subarray(bytes.length - 32))) fail("checksum mismatch");
 
-  const metadataLength = view.getUint32(12, true)
-  let metadata: IndexMetadata
+  const metadataLength = view.getUint32(12, true);
+  let metadata: IndexMetadata;
   try {
-    metadata = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + metadataLength))) as IndexMetadata
+    metadata = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + metadataLength))) as IndexMetadata;
   } catch (cause) {
-    throw new InvalidIndexFileError({ path: source, reason: 'unreadable metadata', cause })
+    throw new InvalidIndexFileError({ path: source, reason: "unreadable metadata", cause });
   }
-  const { contributionCount: count, tokenCount } = metadata
-  let offset = padTo8(16 + metadataLength)
-  const expectedLength = offset + count * 8 + padTo8((count + 1) * 4) + tokenCount * 8 + 32
-  if (bytes.length !== expectedLength) fail(`length ${bytes.length} does not match header (${expectedLength})`)
+  const { contributionCount: count, tokenCount } = metadata;
+  let offset = padTo8(16 + metadataLength);
+  const expectedLength = offset + count * 8 + padTo8((count + 1) * 4) + tokenCount * 8 + 32;
+  if (bytes.length !== expectedLength) fail(`length ${bytes.length} does not match header (${expectedLength})`);
 
-  const at = bytes.byteOffset
-  const contributionIds = new BigUint64Array(bytes.buffer, at + offset, count)
-  offset += count * 8
-  const starts = new Uint32Array(bytes.buffer, at + offset, count + 1)
-  offset += padTo8((count + 1) * 4)
-  const text = new Int32Array(bytes.buffer, at + offset, tokenCount)
-  offset += tokenCount * 4
-  const suffixArray = new Int32Array(bytes.buffer, at + offset, tokenCount)
+  const at = bytes.byteOffset;
+  const contributionIds = new BigUint64Array(bytes.buffer, at + offset, count);
+  offset += count * 8;
+  const starts = new Uint32Array(bytes.buffer, at + offset, count + 1);
+  offset += padTo8((count + 1) * 4);
+  const text = new Int32Array(bytes.buffer, at + offset, tokenCount);
+  offset += tokenCount * 4;
+  const suffixArray = new Int32Array(bytes.buffer, at + offset, tokenCount);
   return {
     datanetId: BigInt(metadata.datanetId),
     version: BigInt(metadata.version),
@@ -218,34 +219,38 @@ export function parseDatanetIndex(bytes: Uint8Array, { source }: { source: strin
     starts,
     text,
     suffixArray,
-  }
+  };
 }
 
 export async function saveDatanetIndex(index: DatanetIndex, { path }: { path: string }): Promise<void> {
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`
-  const file = await open(temporary, 'w')
+  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const file = await open(temporary, "w");
   try {
-    for (const chunk of serializeDatanetIndex(index)) await file.write(chunk)
+    for (const chunk of serializeDatanetIndex(index)) await file.write(chunk);
   } finally {
-    await file.close()
+    await file.close();
   }
-  await rename(temporary, path)
+  await rename(temporary, path);
 }
 
 export async function loadDatanetIndex({ path }: { path: string }): Promise<DatanetIndex> {
-  return parseDatanetIndex(await readFile(path), { source: path })
+  return parseDatanetIndex(await readFile(path), { source: path });
 }
 
 /** Cache file name: one file per (datanet id, version, root). */
-export function datanetIndexFileName({ datanetId, version, root }: Pick<DatanetVersion, 'datanetId' | 'version' | 'root'>): string {
-  return `datanet-${datanetId}-v${version}-${root.slice(2).toLowerCase()}.opoaidx`
+export function datanetIndexFileName({
+  datanetId,
+  version,
+  root,
+}: Pick<DatanetVersion, "datanetId" | "version" | "root">): string {
+  return `datanet-${datanetId}-v${version}-${root.slice(2).toLowerCase()}.opoaidx`;
 }
 
 export type DatanetIndexContext = {
-  cacheDir: string
-  contentStore: ContentStore
-  tokenizer: Tokenizer
-}
+  cacheDir: string;
+  contentStore: ContentStore;
+  tokenizer: Tokenizer;
+};
 
 /**
  * The index of a published datanet version, from the cache directory when a
@@ -258,8 +263,8 @@ export async function openDatanetIndex(
   ctx: DatanetIndexContext,
   { datanet }: { datanet: DatanetVersion },
 ): Promise<{ index: DatanetIndex; built: boolean }> {
-  const path = join(ctx.cacheDir, datanetIndexFileName(datanet))
-  const cached = await loadDatanetIndex({ path }).catch(() => undefined)
+  const path = join(ctx.cacheDir, datanetIndexFileName(datanet));
+  const cached = await loadDatanetIndex({ path }).catch(() => undefined);
   if (
     cached !== undefined &&
     cached.datanetId === datanet.datanetId &&
@@ -267,26 +272,26 @@ export async function openDatanetIndex(
     cached.root.toLowerCase() === datanet.root.toLowerCase() &&
     cached.tokenizerId === ctx.tokenizer.id
   ) {
-    return { index: cached, built: false }
+    return { index: cached, built: false };
   }
-  const contents: Uint8Array[] = []
+  const contents: Uint8Array[] = [];
   for (const contribution of datanet.contributions) {
-    contents.push(await getContent(ctx.contentStore, { contentHash: contribution.contentHash }))
+    contents.push(await getContent(ctx.contentStore, { contentHash: contribution.contentHash }));
   }
-  const index = buildDatanetIndex({ datanet, contents, tokenizer: ctx.tokenizer })
-  await mkdir(ctx.cacheDir, { recursive: true })
-  await saveDatanetIndex(index, { path })
-  return { index, built: true }
+  const index = buildDatanetIndex({ datanet, contents, tokenizer: ctx.tokenizer });
+  await mkdir(ctx.cacheDir, { recursive: true });
+  await saveDatanetIndex(index, { path });
+  return { index, built: true };
 }
 
 function padTo8(length: number): number {
-  return (length + 7) & ~7
+  return (length + 7) & ~7;
 }
 
 function bytesOf(array: ArrayBufferView): Uint8Array {
-  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
+  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 }
 
 function assertLittleEndian(): void {
-  if (endianness() !== 'LE') throw new BaseError('Datanet index files are little-endian; this host is big-endian.')
+  if (endianness() !== "LE") throw new BaseError("Datanet index files are little-endian; this host is big-endian.");
 }

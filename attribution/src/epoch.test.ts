@@ -1,43 +1,52 @@
-import assert from 'node:assert/strict'
-import { test } from 'node:test'
-import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
-import { attributeCompletion } from './attribute.ts'
-import { buildDatanetIndex } from './datanetIndex.ts'
-import { aggregateEpoch, decodeDistributionFile, type EpochInputs } from './epoch.ts'
-import { accounts, makeEpochFixture, plantedSpan } from './epochFixture.ts'
-import { InvalidEpochInputError } from './errors.ts'
-import { splitDataShare } from './settlement.ts'
-import { byteTokenizer } from './tokenizer.ts'
-import { createRandom, makeDatanet, testAccount } from './testing.ts'
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { attributeCompletion } from "./attribute.ts";
+import { buildDatanetIndex } from "./datanetIndex.ts";
+import { aggregateEpoch, decodeDistributionFile, type EpochInputs } from "./epoch.ts";
+import { accounts, makeEpochFixture, plantedSpan } from "./epochFixture.ts";
+import { InvalidEpochInputError } from "./errors.ts";
+import { splitDataShare } from "./settlement.ts";
+import { byteTokenizer } from "./tokenizer.ts";
+import { createRandom, makeDatanet, testAccount } from "./testing.ts";
 
 function assertConservation(inputs: EpochInputs): void {
-  const { file } = aggregateEpoch(inputs)
+  const { file } = aggregateEpoch(inputs);
   for (const settlement of inputs.settlements) {
     for (const entry of settlement.lineage) {
       const allocated = file.allocations
-        .filter((a) => a.adapterId === settlement.adapterId && a.datanetId === entry.datanetId && a.version === entry.version)
-        .reduce((sum, a) => sum + a.amount, 0n)
-      assert.equal(allocated, entry.amount, `adapter ${settlement.adapterId} datanet ${entry.datanetId}`)
+        .filter(
+          (a) => a.adapterId === settlement.adapterId && a.datanetId === entry.datanetId && a.version === entry.version,
+        )
+        .reduce((sum, a) => sum + a.amount, 0n);
+      assert.equal(allocated, entry.amount, `adapter ${settlement.adapterId} datanet ${entry.datanetId}`);
     }
   }
-  const funded = inputs.settlements.flatMap((s) => s.lineage).reduce((sum, e) => sum + e.amount, 0n)
-  assert.equal(file.total, funded)
-  assert.equal(file.leaves.reduce((sum, leaf) => sum + leaf.epochAmount, 0n), funded)
-  for (const leaf of file.leaves) assert.equal(leaf.cumulativeAmount, leaf.previousAmount + leaf.epochAmount)
+  const funded = inputs.settlements.flatMap((s) => s.lineage).reduce((sum, e) => sum + e.amount, 0n);
+  assert.equal(file.total, funded);
+  assert.equal(
+    file.leaves.reduce((sum, leaf) => sum + leaf.epochAmount, 0n),
+    funded,
+  );
+  for (const leaf of file.leaves) assert.equal(leaf.cumulativeAmount, leaf.previousAmount + leaf.epochAmount);
 }
 
-test('hand-checked split: record shares mixed with pro rata, remainder wei by largest remainder', () => {
+test("hand-checked split: record shares mixed with pro rata, remainder wei by largest remainder", () => {
   const { datanet, contents } = makeDatanet({
     datanetId: 1n,
     version: 1n,
-    texts: [`once ${plantedSpan} at dawn`, 'maps of violet rivers in june', 'old violet rivers ahead'],
-  })
-  const index = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer })
-  const lineage = [{ datanetId: 1n, version: 1n, weightBps: 10_000 }]
+    texts: [`once ${plantedSpan} at dawn`, "maps of violet rivers in june", "old violet rivers ahead"],
+  });
+  const index = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer });
+  const lineage = [{ datanetId: 1n, version: 1n, weightBps: 10_000 }];
   const { record, hash } = attributeCompletion(
     { tokenizer: byteTokenizer, indexes: [index] },
-    { adapterId: 1n, lineage, completion: byteTokenizer.encode(new TextEncoder().encode(`#${plantedSpan}@violet rivers%`)) },
-  )
+    {
+      adapterId: 1n,
+      lineage,
+      completion: byteTokenizer.encode(new TextEncoder().encode(`#${plantedSpan}@violet rivers%`)),
+    },
+  );
   // Scores: c1 = 20; "violet rivers" (13 tokens) is in c2 and c3 → 6.5 each; M = 33.
   // ppm: pool 2,000/10,000 → 200,000; c1 8,000·20/330,000 → 484,848.48; c2, c3 → 157,575.76 each;
   // floors leave 2 ppm, which go to the largest remainders (c2, c3).
@@ -49,7 +58,7 @@ test('hand-checked split: record shares mixed with pro rata, remainder wei by la
       [2n, 157_576],
       [3n, 157_576],
     ],
-  )
+  );
   const { file } = aggregateEpoch({
     epoch: 1n,
     settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount: 1_000n, lineage }) }],
@@ -57,7 +66,7 @@ test('hand-checked split: record shares mixed with pro rata, remainder wei by la
     records: [record],
     datanets: [datanet],
     previous: [],
-  })
+  });
   // claim(c) = direct(c) · W + pool · w(c), W = 3:
   //   c1 = 484,848 · 3 + 200,000 = 1,654,544; c2 = c3 = 672,728; Σ = 3,000,000.
   //   1000 wei → 551.51, 224.24, 224.24 → floors 551, 224, 224 (999), +1 to c1 (largest remainder).
@@ -68,12 +77,17 @@ test('hand-checked split: record shares mixed with pro rata, remainder wei by la
       [2n, 224n],
       [3n, 224n],
     ],
-  )
-})
+  );
+});
 
-test('no receipts: pure pro rata by contribution weight; exact ties go to the lower contributionId', () => {
-  const { datanet } = makeDatanet({ datanetId: 1n, version: 1n, texts: ['a', 'b', 'c', 'd'], weights: [1n, 2n, 3n, 0n] })
-  const lineage = [{ datanetId: 1n, version: 1n, weightBps: 10_000 }]
+test("no receipts: pure pro rata by contribution weight; exact ties go to the lower contributionId", () => {
+  const { datanet } = makeDatanet({
+    datanetId: 1n,
+    version: 1n,
+    texts: ["a", "b", "c", "d"],
+    weights: [1n, 2n, 3n, 0n],
+  });
+  const lineage = [{ datanetId: 1n, version: 1n, weightBps: 10_000 }];
   const run = (amount: bigint) =>
     aggregateEpoch({
       epoch: 1n,
@@ -82,20 +96,20 @@ test('no receipts: pure pro rata by contribution weight; exact ties go to the lo
       records: [],
       datanets: [datanet],
       previous: [],
-    }).file.allocations.map((a) => [a.contributionId, a.amount])
+    }).file.allocations.map((a) => [a.contributionId, a.amount]);
   assert.deepEqual(run(600n), [
     [1n, 100n],
     [2n, 200n],
     [3n, 300n],
-  ])
+  ]);
   // 7 wei over 1:2:3 → 1.167, 2.333, 3.5 → 1, 2, 3 + 1 to c3 (largest remainder .5).
   assert.deepEqual(run(7n), [
     [1n, 1n],
     [2n, 2n],
     [3n, 4n],
-  ])
+  ]);
   // 2 wei over 1:1:1 (remainders all equal) → c1, c2.
-  const equal = makeDatanet({ datanetId: 1n, version: 1n, texts: ['a', 'b', 'c'] }).datanet
+  const equal = makeDatanet({ datanetId: 1n, version: 1n, texts: ["a", "b", "c"] }).datanet;
   const { file } = aggregateEpoch({
     epoch: 1n,
     settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount: 2n, lineage }) }],
@@ -103,45 +117,59 @@ test('no receipts: pure pro rata by contribution weight; exact ties go to the lo
     records: [],
     datanets: [equal],
     previous: [],
-  })
-  assert.deepEqual(file.allocations.map((a) => [a.contributionId, a.amount]), [
-    [1n, 1n],
-    [2n, 1n],
-  ])
-})
+  });
+  assert.deepEqual(
+    file.allocations.map((a) => [a.contributionId, a.amount]),
+    [
+      [1n, 1n],
+      [2n, 1n],
+    ],
+  );
+});
 
-test('fixture epoch: every wei conserved, leaves cumulative, tree matches the file, evidence recorded', () => {
-  const inputs = makeEpochFixture()
-  assertConservation(inputs)
-  const { file, tree, json, fileHash } = aggregateEpoch(inputs)
+test("fixture epoch: every wei conserved, leaves cumulative, tree matches the file, evidence recorded", () => {
+  const inputs = makeEpochFixture();
+  assertConservation(inputs);
+  const { file, tree, json, fileHash } = aggregateEpoch(inputs);
   assert.deepEqual(
     file.receipts.map((r) => [r.receiptId, r.record]),
     [
-      [1n, 'used'],
-      [2n, 'used'],
-      [3n, 'absent'],
+      [1n, "used"],
+      [2n, "used"],
+      [3n, "absent"],
     ],
-  )
+  );
   // The previous-only account keeps its leaf; the unpaid contributor of the unmatched datanet still earns pro rata.
-  const leaf = (account: string) => file.leaves.find((l) => l.account === account)
-  assert.deepEqual(leaf(accounts.e), { account: accounts.e, cumulativeAmount: 50n, previousAmount: 50n, epochAmount: 0n })
-  assert.equal(leaf(accounts.a)!.previousAmount, 100n)
+  const leaf = (account: string) => file.leaves.find((l) => l.account === account);
+  assert.deepEqual(leaf(accounts.e), {
+    account: accounts.e,
+    cumulativeAmount: 50n,
+    previousAmount: 50n,
+    epochAmount: 0n,
+  });
+  assert.equal(leaf(accounts.a)!.previousAmount, 100n);
   // Datanet 2 (no matches anywhere): 400,000,000,000,000,002 wei (4,000 bps of the amount, floor) split 1:3 → .5 remainders.
-  const d2 = file.allocations.filter((a) => a.datanetId === 2n)
-  assert.deepEqual(d2.map((a) => [a.contributor, a.amount]), [
-    [accounts.c, 100_000_000_000_000_001n],
-    [accounts.d, 300_000_000_000_000_001n],
-  ])
-  assert.equal(tree.root, file.root)
-  const reloaded = StandardMerkleTree.of(file.leaves.map((l) => [l.account, l.cumulativeAmount]), ['address', 'uint256'])
-  assert.equal(reloaded.root, file.root)
-  assert.deepEqual(decodeDistributionFile(json), file)
-  assert.match(fileHash, /^0x[0-9a-f]{64}$/)
-  assert.ok(!json.includes(plantedSpan), 'completions stay out of the distribution file')
-})
+  const d2 = file.allocations.filter((a) => a.datanetId === 2n);
+  assert.deepEqual(
+    d2.map((a) => [a.contributor, a.amount]),
+    [
+      [accounts.c, 100_000_000_000_000_001n],
+      [accounts.d, 300_000_000_000_000_001n],
+    ],
+  );
+  assert.equal(tree.root, file.root);
+  const reloaded = StandardMerkleTree.of(
+    file.leaves.map((l) => [l.account, l.cumulativeAmount]),
+    ["address", "uint256"],
+  );
+  assert.equal(reloaded.root, file.root);
+  assert.deepEqual(decodeDistributionFile(json), file);
+  assert.match(fileHash, /^0x[0-9a-f]{64}$/);
+  assert.ok(!json.includes(plantedSpan), "completions stay out of the distribution file");
+});
 
-test('aggregation is deterministic and independent of input order', () => {
-  const inputs = makeEpochFixture()
+test("aggregation is deterministic and independent of input order", () => {
+  const inputs = makeEpochFixture();
   const shuffled: EpochInputs = {
     ...inputs,
     receipts: [...inputs.receipts].reverse(),
@@ -149,73 +177,81 @@ test('aggregation is deterministic and independent of input order', () => {
     datanets: [...inputs.datanets].reverse(),
     previous: [...inputs.previous].reverse(),
     settlements: [...inputs.settlements].reverse(),
-  }
-  assert.equal(aggregateEpoch(shuffled).fileHash, aggregateEpoch(inputs).fileHash)
-  assert.equal(aggregateEpoch(makeEpochFixture()).fileHash, aggregateEpoch(inputs).fileHash)
-})
+  };
+  assert.equal(aggregateEpoch(shuffled).fileHash, aggregateEpoch(inputs).fileHash);
+  assert.equal(aggregateEpoch(makeEpochFixture()).fileHash, aggregateEpoch(inputs).fileHash);
+});
 
-test('property: random epochs conserve every wei', () => {
-  const random = createRandom(99)
+test("property: random epochs conserve every wei", () => {
+  const random = createRandom(99);
   for (let round = 0; round < 150; round++) {
-    const datanets = Array.from({ length: random.int(1, 3) }, (_, d) =>
-      makeDatanet({
-        datanetId: BigInt(d + 1),
-        version: 1n,
-        texts: Array.from({ length: random.int(1, 8) }, (_, k) => `text ${d} ${k}`),
-        firstContributionId: BigInt(d * 100 + 1),
-        contributors: Array.from({ length: 3 }, () => testAccount(random.int(1, 6))),
-        weights: Array.from({ length: 8 }, () => BigInt(random.int(0, 5))),
-      }).datanet,
-    )
+    const datanets = Array.from(
+      { length: random.int(1, 3) },
+      (_, d) =>
+        makeDatanet({
+          datanetId: BigInt(d + 1),
+          version: 1n,
+          texts: Array.from({ length: random.int(1, 8) }, (_, k) => `text ${d} ${k}`),
+          firstContributionId: BigInt(d * 100 + 1),
+          contributors: Array.from({ length: 3 }, () => testAccount(random.int(1, 6))),
+          weights: Array.from({ length: 8 }, () => BigInt(random.int(0, 5))),
+        }).datanet,
+    );
     const settlements = Array.from({ length: random.int(1, 3) }, (_, a) => {
-      const chosen = datanets.filter(() => random.next() < 0.7)
-      const lineageDatanets = chosen.length > 0 ? chosen : [datanets[0]!]
-      const cuts = lineageDatanets.slice(1).map(() => random.int(0, 10_000)).sort((x, y) => x - y)
+      const chosen = datanets.filter(() => random.next() < 0.7);
+      const lineageDatanets = chosen.length > 0 ? chosen : [datanets[0]!];
+      const cuts = lineageDatanets
+        .slice(1)
+        .map(() => random.int(0, 10_000))
+        .sort((x, y) => x - y);
       const lineage = lineageDatanets.map((d, k) => ({
         datanetId: d.datanetId,
         version: d.version,
         weightBps: (k === lineageDatanets.length - 1 ? 10_000 : cuts[k]!) - (k === 0 ? 0 : cuts[k - 1]!),
-      }))
-      const amount = BigInt(random.int(0, 1_000_000)) * 10n ** BigInt(random.int(0, 18)) + BigInt(random.int(0, 999))
-      return { adapterId: BigInt(a + 1), lineage: splitDataShare({ amount, lineage }) }
-    })
+      }));
+      const amount = BigInt(random.int(0, 1_000_000)) * 10n ** BigInt(random.int(0, 18)) + BigInt(random.int(0, 999));
+      return { adapterId: BigInt(a + 1), lineage: splitDataShare({ amount, lineage }) };
+    });
     const receipts = Array.from({ length: random.int(0, 6) }, (_, r) => ({
       receiptId: BigInt(r + 1),
       adapterId: random.pick(settlements).adapterId,
       amount: BigInt(random.int(0, 1000)),
-      attributionHash: `0x${'ab'.repeat(32)}` as const,
-    }))
-    assertConservation({ epoch: 1n, settlements, receipts, records: [], datanets, previous: [] })
+      attributionHash: `0x${"ab".repeat(32)}` as const,
+    }));
+    assertConservation({ epoch: 1n, settlements, receipts, records: [], datanets, previous: [] });
   }
-})
+});
 
-test('inconsistent inputs are typed errors', () => {
-  const inputs = makeEpochFixture()
-  assert.throws(() => aggregateEpoch({ ...inputs, receipts: [...inputs.receipts, inputs.receipts[0]!] }), InvalidEpochInputError)
+test("inconsistent inputs are typed errors", () => {
+  const inputs = makeEpochFixture();
+  assert.throws(
+    () => aggregateEpoch({ ...inputs, receipts: [...inputs.receipts, inputs.receipts[0]!] }),
+    InvalidEpochInputError,
+  );
   assert.throws(
     () => aggregateEpoch({ ...inputs, receipts: [{ ...inputs.receipts[0]!, receiptId: 99n, adapterId: 77n }] }),
     InvalidEpochInputError,
-  )
-  assert.throws(() => aggregateEpoch({ ...inputs, datanets: inputs.datanets.slice(1) }), InvalidEpochInputError)
-})
+  );
+  assert.throws(() => aggregateEpoch({ ...inputs, datanets: inputs.datanets.slice(1) }), InvalidEpochInputError);
+});
 
-test('a record that does not fit its receipt is not applied; a forged record finds no receipt', () => {
-  const inputs = makeEpochFixture()
+test("a record that does not fit its receipt is not applied; a forged record finds no receipt", () => {
+  const inputs = makeEpochFixture();
   // Receipt 4 is for adapter 10 but points at adapter 9's record.
-  const misfit = { receiptId: 4n, adapterId: 10n, amount: 1n, attributionHash: inputs.receipts[0]!.attributionHash }
-  const { file } = aggregateEpoch({ ...inputs, receipts: [...inputs.receipts, misfit] })
-  assert.deepEqual(file.receipts[3], { ...misfit, record: 'invalid', reason: 'record is for adapter 9' })
-  assertConservation({ ...inputs, receipts: [...inputs.receipts, misfit] })
+  const misfit = { receiptId: 4n, adapterId: 10n, amount: 1n, attributionHash: inputs.receipts[0]!.attributionHash };
+  const { file } = aggregateEpoch({ ...inputs, receipts: [...inputs.receipts, misfit] });
+  assert.deepEqual(file.receipts[3], { ...misfit, record: "invalid", reason: "record is for adapter 9" });
+  assertConservation({ ...inputs, receipts: [...inputs.receipts, misfit] });
 
   // Editing a published record changes its hash, so the receipt no longer finds it.
-  const [planted] = inputs.records
-  const forged = { ...planted!, shares: planted!.shares.map((s, k) => (k === 0 ? { ...s, ppm: s.ppm + 1 } : s)) }
-  assert.equal(aggregateEpoch({ ...inputs, records: [forged, inputs.records[1]!] }).file.receipts[0]!.record, 'absent')
-})
+  const [planted] = inputs.records;
+  const forged = { ...planted!, shares: planted!.shares.map((s, k) => (k === 0 ? { ...s, ppm: s.ppm + 1 } : s)) };
+  assert.equal(aggregateEpoch({ ...inputs, records: [forged, inputs.records[1]!] }).file.receipts[0]!.record, "absent");
+});
 
-test('the distribution file hash is stable across runs and machines (golden value)', () => {
-  assert.equal(aggregateEpoch(makeEpochFixture()).fileHash, GOLDEN_FILE_HASH)
-})
+test("the distribution file hash is stable across runs and machines (golden value)", () => {
+  assert.equal(aggregateEpoch(makeEpochFixture()).fileHash, GOLDEN_FILE_HASH);
+});
 
 // Recompute only on a deliberate change of the file encoding, record encoding or money rule.
-const GOLDEN_FILE_HASH = '0xdd5eae4982cafe7e21679f6723889429057e7fa7dc1207ec117ab081599c8225'
+const GOLDEN_FILE_HASH = "0xdd5eae4982cafe7e21679f6723889429057e7fa7dc1207ec117ab081599c8225";

@@ -14,9 +14,9 @@
  * Contribution amounts are summed per contributor and added to the previous
  * epoch's cumulative amounts.
  */
-import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
-import { getAddress, type Address, type Hex } from 'viem'
-import { allocateLargestRemainder } from './allocate.ts'
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { getAddress, type Address, type Hex } from "viem";
+import { allocateLargestRemainder } from "./allocate.ts";
 import {
   assertLineage,
   compareDatanetVersions,
@@ -26,104 +26,123 @@ import {
   bpsTotal,
   type AttributionRecord,
   type LineageEntry,
-} from './attribute.ts'
-import { canonicalJson, type CanonicalValue, type Encoded } from './canonicalJson.ts'
-import { sha256Hex } from './contentStore.ts'
+} from "./attribute.ts";
+import { canonicalJson, type CanonicalValue, type Encoded } from "./canonicalJson.ts";
+import { sha256Hex } from "./contentStore.ts";
 import {
   assertDatanetVersionRoot,
   compareBigints,
   datanetVersionKey,
   type Contribution,
   type DatanetVersion,
-} from './datanet.ts'
-import { BaseError, InvalidEpochInputError } from './errors.ts'
-import type { AdapterSettlement } from './settlement.ts'
+} from "./datanet.ts";
+import { BaseError, InvalidEpochInputError } from "./errors.ts";
+import type { AdapterSettlement } from "./settlement.ts";
 
-export const distributionFileFormat = 'openpoa-distribution-v1'
-export const distributionLeafEncoding = ['address', 'uint256'] as const
+export const distributionFileFormat = "openpoa-distribution-v1";
+export const distributionLeafEncoding = ["address", "uint256"] as const;
 
 export type UsageReceipt = {
-  receiptId: bigint
-  adapterId: bigint
+  receiptId: bigint;
+  adapterId: bigint;
   /** Request weight: the amount the request paid (any unit, only ratios matter within an adapter). */
-  amount: bigint
-  attributionHash: Hex
-}
+  amount: bigint;
+  attributionHash: Hex;
+};
 
-export type CumulativeBalance = { account: Address; cumulativeAmount: bigint }
+export type CumulativeBalance = { account: Address; cumulativeAmount: bigint };
 
 export type EpochInputs = {
-  epoch: bigint
-  settlements: readonly AdapterSettlement[]
-  receipts: readonly UsageReceipt[]
+  epoch: bigint;
+  settlements: readonly AdapterSettlement[];
+  receipts: readonly UsageReceipt[];
   /** Published attribution records; matched to receipts by their hash. */
-  records: readonly AttributionRecord[]
+  records: readonly AttributionRecord[];
   /** Every datanet version named by a settled adapter's lineage. */
-  datanets: readonly DatanetVersion[]
+  datanets: readonly DatanetVersion[];
   /** The previous epoch's cumulative amounts (empty for the first epoch). */
-  previous: readonly CumulativeBalance[]
-}
+  previous: readonly CumulativeBalance[];
+};
 
 /** used: the record was applied; absent: no published record has that hash; invalid: it does not fit the settlement. */
-export type RecordStatus = 'used' | 'absent' | 'invalid'
+export type RecordStatus = "used" | "absent" | "invalid";
 
 export type DistributionLeaf = {
-  account: Address
-  cumulativeAmount: bigint
-  previousAmount: bigint
-  epochAmount: bigint
-}
+  account: Address;
+  cumulativeAmount: bigint;
+  previousAmount: bigint;
+  epochAmount: bigint;
+};
 
 export type DistributionFile = {
-  format: typeof distributionFileFormat
-  epoch: bigint
-  root: Hex
-  previousRoot: Hex | null
+  format: typeof distributionFileFormat;
+  epoch: bigint;
+  root: Hex;
+  previousRoot: Hex | null;
   /** Wei funded in this epoch (Σ settlement amounts) = Σ epochAmount. */
-  total: bigint
+  total: bigint;
   /** Sorted by lowercase account. */
-  leaves: DistributionLeaf[]
-  settlements: { adapterId: bigint; datanetId: bigint; version: bigint; weightBps: number; amount: bigint }[]
-  receipts: { receiptId: bigint; adapterId: bigint; amount: bigint; attributionHash: Hex; record: RecordStatus; reason: string | null }[]
+  leaves: DistributionLeaf[];
+  settlements: { adapterId: bigint; datanetId: bigint; version: bigint; weightBps: number; amount: bigint }[];
+  receipts: {
+    receiptId: bigint;
+    adapterId: bigint;
+    amount: bigint;
+    attributionHash: Hex;
+    record: RecordStatus;
+    reason: string | null;
+  }[];
   /** Non-zero amounts per (adapter, datanet version, contribution). */
-  allocations: { adapterId: bigint; datanetId: bigint; version: bigint; contributionId: bigint; contributor: Address; amount: bigint }[]
-}
+  allocations: {
+    adapterId: bigint;
+    datanetId: bigint;
+    version: bigint;
+    contributionId: bigint;
+    contributor: Address;
+    amount: bigint;
+  }[];
+};
 
 export type EpochDistribution = {
-  file: DistributionFile
-  tree: StandardMerkleTree<[Address, bigint]>
+  file: DistributionFile;
+  tree: StandardMerkleTree<[Address, bigint]>;
   /** Canonical JSON of `file`. */
-  json: string
+  json: string;
   /** sha256 of `json`: the file's content address. */
-  fileHash: Hex
-}
+  fileHash: Hex;
+};
 
 export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
-  const settlements = mergeSettlements(inputs.settlements)
-  const datanets = new Map(inputs.datanets.map((datanet) => [datanetVersionKey(datanet), datanet]))
-  const contributionIds = new Map(inputs.datanets.map((d) => [datanetVersionKey(d), new Set(d.contributions.map((c) => c.contributionId))]))
-  const recordsByHash = new Map(inputs.records.map((record) => [hashAttributionRecord(record), record]))
-  const checkedDatanets = new Set<string>()
+  const settlements = mergeSettlements(inputs.settlements);
+  const datanets = new Map(inputs.datanets.map((datanet) => [datanetVersionKey(datanet), datanet]));
+  const contributionIds = new Map(
+    inputs.datanets.map((d) => [datanetVersionKey(d), new Set(d.contributions.map((c) => c.contributionId))]),
+  );
+  const recordsByHash = new Map(inputs.records.map((record) => [hashAttributionRecord(record), record]));
+  const checkedDatanets = new Set<string>();
 
-  const receipts = [...inputs.receipts].sort((a, b) => compareBigints(a.receiptId, b.receiptId))
+  const receipts = [...inputs.receipts].sort((a, b) => compareBigints(a.receiptId, b.receiptId));
   receipts.forEach((receipt, k) => {
     if (k > 0 && receipts[k - 1]!.receiptId === receipt.receiptId) {
-      throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} appears twice` })
+      throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} appears twice` });
     }
     if (!settlements.has(receipt.adapterId)) {
-      throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} is for adapter ${receipt.adapterId}, which has no settlement` })
+      throw new InvalidEpochInputError({
+        reason: `receipt ${receipt.receiptId} is for adapter ${receipt.adapterId}, which has no settlement`,
+      });
     }
-    if (receipt.amount < 0n) throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} has a negative amount` })
-  })
+    if (receipt.amount < 0n)
+      throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} has a negative amount` });
+  });
 
-  const receiptEvidence: DistributionFile['receipts'] = []
-  const usedRecords = new Map<bigint, AttributionRecord>()
+  const receiptEvidence: DistributionFile["receipts"] = [];
+  const usedRecords = new Map<bigint, AttributionRecord>();
   for (const receipt of receipts) {
-    const settlement = settlements.get(receipt.adapterId)!
-    const record = recordsByHash.get(receipt.attributionHash.toLowerCase() as Hex)
-    const reason = record === undefined ? null : recordIssue(record, settlement, datanets, contributionIds)
-    const status: RecordStatus = record === undefined ? 'absent' : reason === null ? 'used' : 'invalid'
-    if (status === 'used') usedRecords.set(receipt.receiptId, record!)
+    const settlement = settlements.get(receipt.adapterId)!;
+    const record = recordsByHash.get(receipt.attributionHash.toLowerCase() as Hex);
+    const reason = record === undefined ? null : recordIssue(record, settlement, datanets, contributionIds);
+    const status: RecordStatus = record === undefined ? "absent" : reason === null ? "used" : "invalid";
+    if (status === "used") usedRecords.set(receipt.receiptId, record!);
     receiptEvidence.push({
       receiptId: receipt.receiptId,
       adapterId: receipt.adapterId,
@@ -131,25 +150,29 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
       attributionHash: receipt.attributionHash.toLowerCase() as Hex,
       record: status,
       reason,
-    })
+    });
   }
 
-  const allocations: DistributionFile['allocations'] = []
-  const settlementEvidence: DistributionFile['settlements'] = []
+  const allocations: DistributionFile["allocations"] = [];
+  const settlementEvidence: DistributionFile["settlements"] = [];
   for (const [adapterId, settlement] of [...settlements].sort(([a], [b]) => compareBigints(a, b))) {
-    const adapterReceipts = receipts.filter((receipt) => receipt.adapterId === adapterId)
+    const adapterReceipts = receipts.filter((receipt) => receipt.adapterId === adapterId);
     for (const entry of [...settlement.lineage].sort(compareDatanetVersions)) {
-      settlementEvidence.push({ adapterId, ...pickLineage(entry), amount: entry.amount })
-      const datanet = datanets.get(datanetVersionKey(entry))
+      settlementEvidence.push({ adapterId, ...pickLineage(entry), amount: entry.amount });
+      const datanet = datanets.get(datanetVersionKey(entry));
       if (datanet === undefined) {
-        throw new InvalidEpochInputError({ reason: `datanet ${entry.datanetId} v${entry.version} of adapter ${adapterId} is not given` })
+        throw new InvalidEpochInputError({
+          reason: `datanet ${entry.datanetId} v${entry.version} of adapter ${adapterId} is not given`,
+        });
       }
       if (!checkedDatanets.has(datanetVersionKey(entry))) {
-        assertDatanetVersionRoot(datanet)
-        checkedDatanets.add(datanetVersionKey(entry))
+        assertDatanetVersionRoot(datanet);
+        checkedDatanets.add(datanetVersionKey(entry));
       }
-      const contributions = [...datanet.contributions].sort((a, b) => compareBigints(a.contributionId, b.contributionId))
-      const amounts = allocateDatanetAmount({ entry, contributions, receipts: adapterReceipts, usedRecords })
+      const contributions = [...datanet.contributions].sort((a, b) =>
+        compareBigints(a.contributionId, b.contributionId),
+      );
+      const amounts = allocateDatanetAmount({ entry, contributions, receipts: adapterReceipts, usedRecords });
       contributions.forEach((contribution, k) => {
         if (amounts[k]! > 0n) {
           allocations.push({
@@ -158,32 +181,34 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
             contributionId: contribution.contributionId,
             contributor: getAddress(contribution.contributor),
             amount: amounts[k]!,
-          })
+          });
         }
-      })
+      });
     }
   }
 
-  const previous = new Map<string, CumulativeBalance>()
+  const previous = new Map<string, CumulativeBalance>();
   for (const balance of inputs.previous) {
-    const key = balance.account.toLowerCase()
-    if (previous.has(key)) throw new InvalidEpochInputError({ reason: `previous balance of ${balance.account} appears twice` })
-    previous.set(key, balance)
+    const key = balance.account.toLowerCase();
+    if (previous.has(key))
+      throw new InvalidEpochInputError({ reason: `previous balance of ${balance.account} appears twice` });
+    previous.set(key, balance);
   }
-  const earned = new Map<string, bigint>()
+  const earned = new Map<string, bigint>();
   for (const { contributor, amount } of allocations) {
-    const key = contributor.toLowerCase()
-    earned.set(key, (earned.get(key) ?? 0n) + amount)
+    const key = contributor.toLowerCase();
+    earned.set(key, (earned.get(key) ?? 0n) + amount);
   }
-  const accounts = [...new Set([...previous.keys(), ...earned.keys()])].sort()
+  const accounts = [...new Set([...previous.keys(), ...earned.keys()])].sort();
   const leaves = accounts.map((key): DistributionLeaf => {
-    const previousAmount = previous.get(key)?.cumulativeAmount ?? 0n
-    const epochAmount = earned.get(key) ?? 0n
-    return { account: getAddress(key), cumulativeAmount: previousAmount + epochAmount, previousAmount, epochAmount }
-  })
-  if (leaves.length === 0) throw new InvalidEpochInputError({ reason: 'nothing to distribute and no previous balances' })
+    const previousAmount = previous.get(key)?.cumulativeAmount ?? 0n;
+    const epochAmount = earned.get(key) ?? 0n;
+    return { account: getAddress(key), cumulativeAmount: previousAmount + epochAmount, previousAmount, epochAmount };
+  });
+  if (leaves.length === 0)
+    throw new InvalidEpochInputError({ reason: "nothing to distribute and no previous balances" });
 
-  const tree = distributionTree(leaves)
+  const tree = distributionTree(leaves);
   const file: DistributionFile = {
     format: distributionFileFormat,
     epoch: inputs.epoch,
@@ -194,9 +219,9 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
     settlements: settlementEvidence,
     receipts: receiptEvidence,
     allocations,
-  }
-  const json = encodeDistributionFile(file)
-  return { file, tree, json, fileHash: sha256Hex(new TextEncoder().encode(json)) }
+  };
+  const json = encodeDistributionFile(file);
+  return { file, tree, json, fileHash: sha256Hex(new TextEncoder().encode(json)) };
 }
 
 /** The on-chain distribution tree: leaves (account, cumulativeAmount). */
@@ -204,17 +229,18 @@ export function distributionTree(balances: readonly CumulativeBalance[]): Standa
   return StandardMerkleTree.of(
     balances.map((b): [Address, bigint] => [getAddress(b.account), b.cumulativeAmount]),
     [...distributionLeafEncoding],
-  )
+  );
 }
 
 export function encodeDistributionFile(file: DistributionFile): string {
-  return canonicalJson(file as unknown as CanonicalValue)
+  return canonicalJson(file as unknown as CanonicalValue);
 }
 
 /** Inverse of encodeDistributionFile; only canonical encodings are accepted. */
 export function decodeDistributionFile(json: string): DistributionFile {
-  const raw = JSON.parse(json) as Encoded<DistributionFile>
-  if (raw.format !== distributionFileFormat) throw new BaseError(`Unknown distribution file format ${String(raw.format)}.`)
+  const raw = JSON.parse(json) as Encoded<DistributionFile>;
+  if (raw.format !== distributionFileFormat)
+    throw new BaseError(`Unknown distribution file format ${String(raw.format)}.`);
   const file: DistributionFile = {
     ...raw,
     epoch: BigInt(raw.epoch),
@@ -232,7 +258,12 @@ export function decodeDistributionFile(json: string): DistributionFile {
       version: BigInt(s.version),
       amount: BigInt(s.amount),
     })),
-    receipts: raw.receipts.map((r) => ({ ...r, receiptId: BigInt(r.receiptId), adapterId: BigInt(r.adapterId), amount: BigInt(r.amount) })),
+    receipts: raw.receipts.map((r) => ({
+      ...r,
+      receiptId: BigInt(r.receiptId),
+      adapterId: BigInt(r.adapterId),
+      amount: BigInt(r.amount),
+    })),
     allocations: raw.allocations.map((a) => ({
       ...a,
       adapterId: BigInt(a.adapterId),
@@ -241,9 +272,9 @@ export function decodeDistributionFile(json: string): DistributionFile {
       contributionId: BigInt(a.contributionId),
       amount: BigInt(a.amount),
     })),
-  }
-  if (encodeDistributionFile(file) !== json) throw new BaseError('Distribution file is not canonically encoded.')
-  return file
+  };
+  if (encodeDistributionFile(file) !== json) throw new BaseError("Distribution file is not canonically encoded.");
+  return file;
 }
 
 /**
@@ -257,40 +288,42 @@ function allocateDatanetAmount({
   receipts,
   usedRecords,
 }: {
-  entry: LineageEntry & { amount: bigint }
-  contributions: readonly Contribution[]
-  receipts: readonly UsageReceipt[]
-  usedRecords: ReadonlyMap<bigint, AttributionRecord>
+  entry: LineageEntry & { amount: bigint };
+  contributions: readonly Contribution[];
+  receipts: readonly UsageReceipt[];
+  usedRecords: ReadonlyMap<bigint, AttributionRecord>;
 }): bigint[] {
   if (contributions.length === 0) {
-    if (entry.amount === 0n) return []
-    throw new InvalidEpochInputError({ reason: `datanet ${entry.datanetId} v${entry.version} has no contributions to pay` })
+    if (entry.amount === 0n) return [];
+    throw new InvalidEpochInputError({
+      reason: `datanet ${entry.datanetId} v${entry.version} has no contributions to pay`,
+    });
   }
   // Zero-weight datanets split equally rather than not at all.
-  const allZero = contributions.every((c) => c.weight === 0n)
-  const weights = contributions.map((c) => (allZero ? 1n : c.weight))
-  const weightTotal = weights.reduce((sum, w) => sum + w, 0n)
+  const allZero = contributions.every((c) => c.weight === 0n);
+  const weights = contributions.map((c) => (allZero ? 1n : c.weight));
+  const weightTotal = weights.reduce((sum, w) => sum + w, 0n);
 
-  const direct = new Map<bigint, bigint>()
-  let pool = 0n
-  const budgetPpm = BigInt(entry.weightBps * (ppmTotal / bpsTotal))
+  const direct = new Map<bigint, bigint>();
+  let pool = 0n;
+  const budgetPpm = BigInt(entry.weightBps * (ppmTotal / bpsTotal));
   for (const receipt of receipts) {
-    const record = usedRecords.get(receipt.receiptId)
+    const record = usedRecords.get(receipt.receiptId);
     if (record === undefined) {
-      pool += receipt.amount * budgetPpm
-      continue
+      pool += receipt.amount * budgetPpm;
+      continue;
     }
     for (const share of record.shares) {
-      if (share.datanetId !== entry.datanetId || share.version !== entry.version) continue
-      const value = receipt.amount * BigInt(share.ppm)
-      if (share.contributionId === poolContributionId) pool += value
-      else direct.set(share.contributionId, (direct.get(share.contributionId) ?? 0n) + value)
+      if (share.datanetId !== entry.datanetId || share.version !== entry.version) continue;
+      const value = receipt.amount * BigInt(share.ppm);
+      if (share.contributionId === poolContributionId) pool += value;
+      else direct.set(share.contributionId, (direct.get(share.contributionId) ?? 0n) + value);
     }
   }
-  if (pool === 0n && [...direct.values()].every((v) => v === 0n)) pool = 1n
+  if (pool === 0n && [...direct.values()].every((v) => v === 0n)) pool = 1n;
 
-  const claims = contributions.map((c, k) => (direct.get(c.contributionId) ?? 0n) * weightTotal + pool * weights[k]!)
-  return allocateLargestRemainder({ total: entry.amount, weights: claims })
+  const claims = contributions.map((c, k) => (direct.get(c.contributionId) ?? 0n) * weightTotal + pool * weights[k]!);
+  return allocateLargestRemainder({ total: entry.amount, weights: claims });
 }
 
 /** Why a record cannot be applied to its receipt's settlement, or null when it can. */
@@ -300,8 +333,8 @@ function recordIssue(
   datanets: ReadonlyMap<string, DatanetVersion>,
   contributionIds: ReadonlyMap<string, ReadonlySet<bigint>>,
 ): string | null {
-  if (record.adapterId !== settlement.adapterId) return `record is for adapter ${record.adapterId}`
-  const lineage = [...settlement.lineage].sort(compareDatanetVersions)
+  if (record.adapterId !== settlement.adapterId) return `record is for adapter ${record.adapterId}`;
+  const lineage = [...settlement.lineage].sort(compareDatanetVersions);
   if (
     record.lineage.length !== lineage.length ||
     record.lineage.some(
@@ -311,62 +344,66 @@ function recordIssue(
         entry.root.toLowerCase() !== datanets.get(datanetVersionKey(entry))?.root.toLowerCase(),
     )
   ) {
-    return 'record lineage differs from the settled lineage'
+    return "record lineage differs from the settled lineage";
   }
-  const perDatanet = new Map<string, number>()
+  const perDatanet = new Map<string, number>();
   for (const share of record.shares) {
-    const key = datanetVersionKey(share)
-    const datanet = datanets.get(key)
+    const key = datanetVersionKey(share);
+    const datanet = datanets.get(key);
     if (datanet === undefined || !lineage.some((entry) => datanetVersionKey(entry) === key)) {
-      return `share for datanet ${share.datanetId} v${share.version} outside the lineage`
+      return `share for datanet ${share.datanetId} v${share.version} outside the lineage`;
     }
-    if (!Number.isSafeInteger(share.ppm) || share.ppm <= 0) return `share ppm ${share.ppm} is not a positive integer`
+    if (!Number.isSafeInteger(share.ppm) || share.ppm <= 0) return `share ppm ${share.ppm} is not a positive integer`;
     if (share.contributionId !== poolContributionId && !contributionIds.get(key)!.has(share.contributionId)) {
-      return `contribution ${share.contributionId} is not in datanet ${share.datanetId} v${share.version}`
+      return `contribution ${share.contributionId} is not in datanet ${share.datanetId} v${share.version}`;
     }
-    perDatanet.set(key, (perDatanet.get(key) ?? 0) + share.ppm)
+    perDatanet.set(key, (perDatanet.get(key) ?? 0) + share.ppm);
   }
   for (const entry of lineage) {
-    const sum = perDatanet.get(datanetVersionKey(entry)) ?? 0
+    const sum = perDatanet.get(datanetVersionKey(entry)) ?? 0;
     if (sum !== entry.weightBps * (ppmTotal / bpsTotal)) {
-      return `shares of datanet ${entry.datanetId} v${entry.version} sum to ${sum} ppm, not ${entry.weightBps * (ppmTotal / bpsTotal)}`
+      return `shares of datanet ${entry.datanetId} v${entry.version} sum to ${sum} ppm, not ${entry.weightBps * (ppmTotal / bpsTotal)}`;
     }
   }
-  return null
+  return null;
 }
 
 /** One entry per adapter; several settlements of an adapter in an epoch add up. */
 function mergeSettlements(settlements: readonly AdapterSettlement[]): Map<bigint, AdapterSettlement> {
-  const merged = new Map<bigint, AdapterSettlement>()
+  const merged = new Map<bigint, AdapterSettlement>();
   for (const settlement of settlements) {
-    assertLineage(settlement.lineage)
+    assertLineage(settlement.lineage);
     if (settlement.lineage.some((entry) => entry.amount < 0n)) {
-      throw new InvalidEpochInputError({ reason: `adapter ${settlement.adapterId} has a negative settlement amount` })
+      throw new InvalidEpochInputError({ reason: `adapter ${settlement.adapterId} has a negative settlement amount` });
     }
-    const known = merged.get(settlement.adapterId)
+    const known = merged.get(settlement.adapterId);
     if (known === undefined) {
-      merged.set(settlement.adapterId, { adapterId: settlement.adapterId, lineage: settlement.lineage.map((e) => ({ ...e })) })
-      continue
+      merged.set(settlement.adapterId, {
+        adapterId: settlement.adapterId,
+        lineage: settlement.lineage.map((e) => ({ ...e })),
+      });
+      continue;
     }
     const sameLineage =
       known.lineage.length === settlement.lineage.length &&
       known.lineage.every((entry, k) => {
-        const other = settlement.lineage[k]!
-        return compareDatanetVersions(entry, other) === 0 && entry.weightBps === other.weightBps
-      })
-    if (!sameLineage) throw new InvalidEpochInputError({ reason: `adapter ${settlement.adapterId} settled with two lineages` })
+        const other = settlement.lineage[k]!;
+        return compareDatanetVersions(entry, other) === 0 && entry.weightBps === other.weightBps;
+      });
+    if (!sameLineage)
+      throw new InvalidEpochInputError({ reason: `adapter ${settlement.adapterId} settled with two lineages` });
     merged.set(settlement.adapterId, {
       adapterId: settlement.adapterId,
       lineage: known.lineage.map((entry, k) => ({ ...entry, amount: entry.amount + settlement.lineage[k]!.amount })),
-    })
+    });
   }
-  return merged
+  return merged;
 }
 
 function pickKey({ datanetId, version }: LineageEntry): { datanetId: bigint; version: bigint } {
-  return { datanetId, version }
+  return { datanetId, version };
 }
 
 function pickLineage({ datanetId, version, weightBps }: LineageEntry): LineageEntry {
-  return { datanetId, version, weightBps }
+  return { datanetId, version, weightBps };
 }

@@ -4,47 +4,63 @@
  * no-match record, one whose record was never published, and an adapter with
  * settlements but no receipts.
  */
-import type { Hex } from 'viem'
-import { attributeCompletion, type LineageEntry } from './attribute.ts'
-import { buildDatanetIndex } from './datanetIndex.ts'
-import type { EpochInputs } from './epoch.ts'
-import { splitDataShare } from './settlement.ts'
-import { byteTokenizer } from './tokenizer.ts'
-import { makeDatanet, testAccount } from './testing.ts'
+import type { Hex } from "viem";
+import { attributeCompletion, type LineageEntry } from "./attribute.ts";
+import { buildDatanetIndex } from "./datanetIndex.ts";
+import type { EpochInputs } from "./epoch.ts";
+import { splitDataShare } from "./settlement.ts";
+import { byteTokenizer } from "./tokenizer.ts";
+import { makeDatanet, testAccount } from "./testing.ts";
 
-export const accounts = { a: testAccount(1), b: testAccount(2), c: testAccount(3), d: testAccount(4), e: testAccount(5) }
+export const accounts = {
+  a: testAccount(1),
+  b: testAccount(2),
+  c: testAccount(3),
+  d: testAccount(4),
+  e: testAccount(5),
+};
 
-export const plantedSpan = 'quantum kettles sing'
+export const plantedSpan = "quantum kettles sing";
 
 export function makeEpochFixture(): EpochInputs {
   const d1 = makeDatanet({
     datanetId: 1n,
     version: 1n,
-    texts: [`once ${plantedSpan} at dawn`, 'maps of violet rivers in june', 'old violet river ahead'],
+    texts: [`once ${plantedSpan} at dawn`, "maps of violet rivers in june", "old violet river ahead"],
     contributors: [accounts.a, accounts.b, accounts.a],
-  })
+  });
   const d2 = makeDatanet({
     datanetId: 2n,
     version: 3n,
-    texts: ['pumpkin lanterns glow', 'zebra crossings hum'],
+    texts: ["pumpkin lanterns glow", "zebra crossings hum"],
     firstContributionId: 4n,
     contributors: [accounts.c, accounts.d],
     weights: [1n, 3n],
-  })
+  });
   const ctx = {
     tokenizer: byteTokenizer,
-    indexes: [d1, d2].map(({ datanet, contents }) => buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer })),
-  }
+    indexes: [d1, d2].map(({ datanet, contents }) =>
+      buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer }),
+    ),
+  };
   // Registry order: d2 first, so d1 (last) takes the split remainder.
   const lineage9: LineageEntry[] = [
     { datanetId: 2n, version: 3n, weightBps: 4_000 },
     { datanetId: 1n, version: 1n, weightBps: 6_000 },
-  ]
-  const lineage10: LineageEntry[] = [{ datanetId: 1n, version: 1n, weightBps: 10_000 }]
-  const encode = (text: string) => byteTokenizer.encode(new TextEncoder().encode(text))
-  const planted = attributeCompletion(ctx, { adapterId: 9n, lineage: lineage9, completion: encode(`#${plantedSpan}# and violet river`) })
-  const unmatched = attributeCompletion(ctx, { adapterId: 9n, lineage: lineage9, completion: encode('nothing here matches at all') })
-  const unpublishedHash: Hex = `0x${'77'.repeat(32)}`
+  ];
+  const lineage10: LineageEntry[] = [{ datanetId: 1n, version: 1n, weightBps: 10_000 }];
+  const encode = (text: string) => byteTokenizer.encode(new TextEncoder().encode(text));
+  const planted = attributeCompletion(ctx, {
+    adapterId: 9n,
+    lineage: lineage9,
+    completion: encode(`#${plantedSpan}# and violet river`),
+  });
+  const unmatched = attributeCompletion(ctx, {
+    adapterId: 9n,
+    lineage: lineage9,
+    completion: encode("nothing here matches at all"),
+  });
+  const unpublishedHash: Hex = `0x${"77".repeat(32)}`;
   return {
     epoch: 3n,
     settlements: [
@@ -62,5 +78,5 @@ export function makeEpochFixture(): EpochInputs {
       { account: accounts.a, cumulativeAmount: 100n },
       { account: accounts.e, cumulativeAmount: 50n },
     ],
-  }
+  };
 }

@@ -4,95 +4,105 @@
  * class instead of parsing strings.
  */
 export type BaseErrorParameters = {
-  cause?: unknown
-  details?: string
-}
+  cause?: unknown;
+  details?: string;
+};
 
 export class BaseError extends Error {
-  override name = 'AttributionError'
-  readonly details: string | undefined
-  readonly shortMessage: string
+  override name = "AttributionError";
+  readonly details: string | undefined;
+  readonly shortMessage: string;
 
   constructor(shortMessage: string, parameters: BaseErrorParameters = {}) {
-    const message = parameters.details ? `${shortMessage}\n\nDetails: ${parameters.details}` : shortMessage
-    super(message, parameters.cause === undefined ? undefined : { cause: parameters.cause })
-    this.shortMessage = shortMessage
-    this.details = parameters.details
+    const message = parameters.details ? `${shortMessage}\n\nDetails: ${parameters.details}` : shortMessage;
+    super(message, parameters.cause === undefined ? undefined : { cause: parameters.cause });
+    this.shortMessage = shortMessage;
+    this.details = parameters.details;
   }
 }
 
 export class ContentHashMismatchError extends BaseError {
-  override name = 'ContentHashMismatchError'
-  readonly expected: string
-  readonly actual: string
+  override name = "ContentHashMismatchError";
+  readonly expected: string;
+  readonly actual: string;
   constructor({ expected, actual, source }: { expected: string; actual: string; source: string }) {
-    super(`Content read from ${source} does not hash to ${expected}.`, { details: `sha256 of the bytes is ${actual}` })
-    this.expected = expected
-    this.actual = actual
+    super(`Content read from ${source} does not hash to ${expected}.`, { details: `sha256 of the bytes is ${actual}` });
+    this.expected = expected;
+    this.actual = actual;
   }
 }
 
 export class ContentNotFoundError extends BaseError {
-  override name = 'ContentNotFoundError'
+  override name = "ContentNotFoundError";
   constructor({ contentHash, source, cause }: { contentHash: string; source: string; cause?: unknown }) {
-    super(`Content ${contentHash} not found in ${source}.`, { cause })
+    super(`Content ${contentHash} not found in ${source}.`, { cause });
   }
 }
 
 export class ContentStoreRequestError extends BaseError {
-  override name = 'ContentStoreRequestError'
+  override name = "ContentStoreRequestError";
   constructor({ url, status, cause }: { url: string; status?: number; cause?: unknown }) {
-    super(`Content store request to ${url} failed${status === undefined ? '' : ` with HTTP ${status}`}.`, { cause })
+    super(`Content store request to ${url} failed${status === undefined ? "" : ` with HTTP ${status}`}.`, { cause });
   }
 }
 
 export class InvalidContentHashError extends BaseError {
-  override name = 'InvalidContentHashError'
+  override name = "InvalidContentHashError";
   constructor({ contentHash }: { contentHash: string }) {
-    super(`"${contentHash}" is not a bytes32 hex sha256.`)
+    super(`"${contentHash}" is not a bytes32 hex sha256.`);
   }
 }
 
 export class DatanetRootMismatchError extends BaseError {
-  override name = 'DatanetRootMismatchError'
-  constructor({ datanetId, version, expected, actual }: { datanetId: bigint; version: bigint; expected: string; actual: string }) {
+  override name = "DatanetRootMismatchError";
+  constructor({
+    datanetId,
+    version,
+    expected,
+    actual,
+  }: {
+    datanetId: bigint;
+    version: bigint;
+    expected: string;
+    actual: string;
+  }) {
     super(`Contributions of datanet ${datanetId} v${version} do not reproduce its published root.`, {
       details: `published ${expected}, recomputed ${actual}`,
-    })
+    });
   }
 }
 
 export class InvalidIndexFileError extends BaseError {
-  override name = 'InvalidIndexFileError'
+  override name = "InvalidIndexFileError";
   constructor({ path, reason, cause }: { path: string; reason: string; cause?: unknown }) {
-    super(`Index file ${path} is unusable: ${reason}.`, { cause })
+    super(`Index file ${path} is unusable: ${reason}.`, { cause });
   }
 }
 
 export class TokenOutOfVocabularyError extends BaseError {
-  override name = 'TokenOutOfVocabularyError'
+  override name = "TokenOutOfVocabularyError";
   constructor({ token, vocabSize }: { token: number; vocabSize: number }) {
-    super(`Token id ${token} is outside the tokenizer vocabulary (size ${vocabSize}).`)
+    super(`Token id ${token} is outside the tokenizer vocabulary (size ${vocabSize}).`);
   }
 }
 
 export class InvalidLineageError extends BaseError {
-  override name = 'InvalidLineageError'
+  override name = "InvalidLineageError";
   constructor({ reason }: { reason: string }) {
-    super(`Invalid adapter lineage: ${reason}.`)
+    super(`Invalid adapter lineage: ${reason}.`);
   }
 }
 
 export class MissingIndexError extends BaseError {
-  override name = 'MissingIndexError'
+  override name = "MissingIndexError";
   constructor({ datanetId, version }: { datanetId: bigint; version: bigint }) {
-    super(`No index was given for lineage datanet ${datanetId} v${version}.`)
+    super(`No index was given for lineage datanet ${datanetId} v${version}.`);
   }
 }
 
 export class InvalidEpochInputError extends BaseError {
-  override name = 'InvalidEpochInputError'
+  override name = "InvalidEpochInputError";
   constructor({ reason }: { reason: string }) {
-    super(`Invalid epoch input: ${reason}.`)
+    super(`Invalid epoch input: ${reason}.`);
   }
 }

@@ -1,5 +1,5 @@
 /** Public API of the OpenPoA attribution library. */
-export { allocateLargestRemainder } from './allocate.ts'
+export { allocateLargestRemainder } from "./allocate.ts";
 export {
   assertLineage,
   attributeCompletion,
@@ -17,8 +17,8 @@ export {
   type AttributionShare,
   type AttributionSpan,
   type LineageEntry,
-} from './attribute.ts'
-export { canonicalJson, NonCanonicalValueError, type CanonicalValue, type Encoded } from './canonicalJson.ts'
+} from "./attribute.ts";
+export { canonicalJson, NonCanonicalValueError, type CanonicalValue, type Encoded } from "./canonicalJson.ts";
 export {
   contentFileName,
   createDirectoryContentStore,
@@ -27,7 +27,7 @@ export {
   putContent,
   sha256Hex,
   type ContentStore,
-} from './contentStore.ts'
+} from "./contentStore.ts";
 export {
   assertDatanetVersionRoot,
   contributionLeafEncoding,
@@ -35,7 +35,7 @@ export {
   type Contribution,
   type DatanetVersion,
   type DatanetVersionKey,
-} from './datanet.ts'
+} from "./datanet.ts";
 export {
   buildDatanetIndex,
   contributionIndexAt,
@@ -49,7 +49,7 @@ export {
   serializeDatanetIndex,
   type DatanetIndex,
   type DatanetIndexContext,
-} from './datanetIndex.ts'
+} from "./datanetIndex.ts";
 export {
   aggregateEpoch,
   decodeDistributionFile,
@@ -64,10 +64,10 @@ export {
   type EpochInputs,
   type RecordStatus,
   type UsageReceipt,
-} from './epoch.ts'
-export * from './errors.ts'
-export { findMaximalSpans, longestMatchAt, type LongestMatch, type MaximalSpan, type SpanOccurrence } from './match.ts'
-export { splitDataShare, type AdapterSettlement, type LineageAmount } from './settlement.ts'
-export { buildSuffixArray, buildSuffixArrayNaive } from './suffixArray.ts'
-export { byteTokenizer, byteTokens, type Tokenizer } from './tokenizer.ts'
-export { verifyEpoch, type VerificationIssue, type VerificationIssueKind, type VerificationResult } from './verify.ts'
+} from "./epoch.ts";
+export * from "./errors.ts";
+export { findMaximalSpans, longestMatchAt, type LongestMatch, type MaximalSpan, type SpanOccurrence } from "./match.ts";
+export { splitDataShare, type AdapterSettlement, type LineageAmount } from "./settlement.ts";
+export { buildSuffixArray, buildSuffixArrayNaive } from "./suffixArray.ts";
+export { byteTokenizer, byteTokens, type Tokenizer } from "./tokenizer.ts";
+export { verifyEpoch, type VerificationIssue, type VerificationIssueKind, type VerificationResult } from "./verify.ts";

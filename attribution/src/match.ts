@@ -4,68 +4,68 @@
  * range one token at a time until the next token no longer occurs; the depth
  * reached is the longest match starting there.
  */
-import { contributionIndexAt, type DatanetIndex } from './datanetIndex.ts'
-import { TokenOutOfVocabularyError } from './errors.ts'
+import { contributionIndexAt, type DatanetIndex } from "./datanetIndex.ts";
+import { TokenOutOfVocabularyError } from "./errors.ts";
 
 /** Suffix-array range [lo, hi) of the longest match, and its length. */
-export type LongestMatch = { length: number; lo: number; hi: number }
+export type LongestMatch = { length: number; lo: number; hi: number };
 
 export type SpanOccurrence = {
-  datanetId: bigint
-  version: bigint
-  contributionId: bigint
+  datanetId: bigint;
+  version: bigint;
+  contributionId: bigint;
   /** Token offset of the first occurrence inside the contribution. */
-  offset: number
-}
+  offset: number;
+};
 
 export type MaximalSpan = {
   /** First completion position of the span. */
-  start: number
-  length: number
+  start: number;
+  length: number;
   /** Total occurrences across all indexes (≥ number of contributions). */
-  occurrenceCount: number
+  occurrenceCount: number;
   /**
    * Distinct contributions containing the span, ordered by (datanetId,
    * version, contributionId); empty when occurrenceCount exceeds the cap.
    */
-  contributions: SpanOccurrence[]
-}
+  contributions: SpanOccurrence[];
+};
 
 export function longestMatchAt(index: DatanetIndex, query: ArrayLike<number>, from: number): LongestMatch {
-  const { text, suffixArray: sa } = index
-  let lo = 0
-  let hi = sa.length
-  let depth = 0
+  const { text, suffixArray: sa } = index;
+  let lo = 0;
+  let hi = sa.length;
+  let depth = 0;
   while (from + depth < query.length && hi > lo) {
-    const token = query[from + depth]!
+    const token = query[from + depth]!;
     if (hi - lo === 1) {
       // One candidate left: extend by direct comparison.
-      if (text[sa[lo]! + depth] !== token) break
-      depth++
-      continue
+      if (text[sa[lo]! + depth] !== token) break;
+      depth++;
+      continue;
     }
     // Suffixes in [lo, hi) share `depth` tokens; none of them is a separator, so
     // sa[x] + depth stays inside the text (which ends with a separator).
-    let a = lo
-    let b = hi
+    let a = lo;
+    let b = hi;
     while (a < b) {
-      const mid = (a + b) >>> 1
-      if (text[sa[mid]! + depth]! < token) a = mid + 1
-      else b = mid
+      const mid = (a + b) >>> 1;
+      if (text[sa[mid]! + depth]! < token) a = mid + 1;
+      else b = mid;
     }
-    if (a === hi || text[sa[a]! + depth] !== token) break
-    let c = a + 1
-    b = hi
+    if (a === hi || text[sa[a]! + depth] !== token) break;
+    let c = a + 1;
+    b = hi;
     while (c < b) {
-      const mid = (c + b) >>> 1
-      if (text[sa[mid]! + depth]! <= token) c = mid + 1
-      else b = mid
+      const mid = (c + b) >>> 1;
+      if (text[sa[mid]! + depth]! <= token) c = mid + 1;
+      else b = mid;
     }
-    lo = a
-    hi = c
-    depth++
+    lo = a;
+    hi = c;
+    depth++;
   }
-  return depth === 0 ? { length: 0, lo: 0, hi: 0 } : { length: depth, lo, hi }
+  return depth === 0 ? { length: 0, lo: 0, hi: 0 } : { length: depth, lo, hi };
 }
 
 /**
@@ -82,49 +82,49 @@ export function findMaximalSpans({
   minSpanTokens,
   maxSpanOccurrences,
 }: {
-  indexes: readonly DatanetIndex[]
-  completion: ArrayLike<number>
-  minSpanTokens: number
-  maxSpanOccurrences: number
+  indexes: readonly DatanetIndex[];
+  completion: ArrayLike<number>;
+  minSpanTokens: number;
+  maxSpanOccurrences: number;
 }): MaximalSpan[] {
   for (const index of indexes) {
     for (let i = 0; i < completion.length; i++) {
-      const token = completion[i]!
+      const token = completion[i]!;
       if (!Number.isInteger(token) || token < 0 || token >= index.vocabSize) {
-        throw new TokenOutOfVocabularyError({ token, vocabSize: index.vocabSize })
+        throw new TokenOutOfVocabularyError({ token, vocabSize: index.vocabSize });
       }
     }
   }
-  const spans: MaximalSpan[] = []
-  let furthestEnd = 0
+  const spans: MaximalSpan[] = [];
+  let furthestEnd = 0;
   for (let start = 0; start < completion.length; start++) {
-    const matches = indexes.map((index) => longestMatchAt(index, completion, start))
-    const length = Math.max(0, ...matches.map((match) => match.length))
-    if (start + length <= furthestEnd) continue
-    furthestEnd = start + length
-    if (length < minSpanTokens) continue
+    const matches = indexes.map((index) => longestMatchAt(index, completion, start));
+    const length = Math.max(0, ...matches.map((match) => match.length));
+    if (start + length <= furthestEnd) continue;
+    furthestEnd = start + length;
+    if (length < minSpanTokens) continue;
 
-    const occurrenceCount = matches.reduce((sum, m) => sum + (m.length === length ? m.hi - m.lo : 0), 0)
-    const contributions: SpanOccurrence[] = []
+    const occurrenceCount = matches.reduce((sum, m) => sum + (m.length === length ? m.hi - m.lo : 0), 0);
+    const contributions: SpanOccurrence[] = [];
     if (occurrenceCount <= maxSpanOccurrences) {
       indexes.forEach((index, k) => {
-        if (matches[k]!.length === length) contributions.push(...occurrencesOf(index, matches[k]!))
-      })
+        if (matches[k]!.length === length) contributions.push(...occurrencesOf(index, matches[k]!));
+      });
     }
-    spans.push({ start, length, occurrenceCount, contributions })
+    spans.push({ start, length, occurrenceCount, contributions });
   }
-  return spans
+  return spans;
 }
 
 /** Distinct contributions of one index holding the range, with their first offset. */
 function occurrencesOf(index: DatanetIndex, { lo, hi }: LongestMatch): SpanOccurrence[] {
-  const firstOffset = new Map<number, number>()
+  const firstOffset = new Map<number, number>();
   for (let x = lo; x < hi; x++) {
-    const position = index.suffixArray[x]!
-    const k = contributionIndexAt(index, position)
-    const offset = position - index.starts[k]!
-    const known = firstOffset.get(k)
-    if (known === undefined || offset < known) firstOffset.set(k, offset)
+    const position = index.suffixArray[x]!;
+    const k = contributionIndexAt(index, position);
+    const offset = position - index.starts[k]!;
+    const known = firstOffset.get(k);
+    if (known === undefined || offset < known) firstOffset.set(k, offset);
   }
   return [...firstOffset]
     .map(([k, offset]) => ({
@@ -133,5 +133,5 @@ function occurrencesOf(index: DatanetIndex, { lo, hi }: LongestMatch): SpanOccur
       contributionId: index.contributionIds[k]!,
       offset,
     }))
-    .sort((a, b) => (a.contributionId < b.contributionId ? -1 : a.contributionId > b.contributionId ? 1 : 0))
+    .sort((a, b) => (a.contributionId < b.contributionId ? -1 : a.contributionId > b.contributionId ? 1 : 0));
 }

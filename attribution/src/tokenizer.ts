@@ -6,16 +6,16 @@
  * tokenizer are never matched against completions of another.
  */
 export type Tokenizer = {
-  readonly id: string
-  readonly vocabSize: number
-  encode(bytes: Uint8Array): Uint32Array
-}
+  readonly id: string;
+  readonly vocabSize: number;
+  encode(bytes: Uint8Array): Uint32Array;
+};
 
 /** Special ids of the project's byte-level models (token id = UTF-8 byte value). */
-export const byteTokens = { bos: 256, eos: 257, pad: 258 } as const
+export const byteTokens = { bos: 256, eos: 257, pad: 258 } as const;
 
 export const byteTokenizer: Tokenizer = {
-  id: 'openpoa-byte-v1',
+  id: "openpoa-byte-v1",
   vocabSize: 259,
   encode: (bytes) => new Uint32Array(bytes),
-}
+};

@@ -1,115 +1,152 @@
-import assert from 'node:assert/strict'
-import { test } from 'node:test'
-import { aggregateEpoch, distributionTree, type DistributionFile } from './epoch.ts'
-import { accounts, makeEpochFixture } from './epochFixture.ts'
-import { verifyEpoch, type VerificationIssueKind } from './verify.ts'
-import { testAccount } from './testing.ts'
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { aggregateEpoch, distributionTree, type DistributionFile } from "./epoch.ts";
+import { accounts, makeEpochFixture } from "./epochFixture.ts";
+import { verifyEpoch, type VerificationIssueKind } from "./verify.ts";
+import { testAccount } from "./testing.ts";
 
-const kinds = (issues: { kind: VerificationIssueKind }[]) => [...new Set(issues.map((i) => i.kind))].sort()
+const kinds = (issues: { kind: VerificationIssueKind }[]) => [...new Set(issues.map((i) => i.kind))].sort();
 
 /** A self-consistent forgery: edited leaves with the file root recomputed over them. */
-function withLeaves(file: DistributionFile, leaves: DistributionFile['leaves']): DistributionFile {
-  return { ...file, leaves, root: distributionTree(leaves).root as `0x${string}` }
+function withLeaves(file: DistributionFile, leaves: DistributionFile["leaves"]): DistributionFile {
+  return { ...file, leaves, root: distributionTree(leaves).root as `0x${string}` };
 }
 
-test('an honest epoch verifies with no issues', () => {
-  const inputs = makeEpochFixture()
-  const { file } = aggregateEpoch(inputs)
-  const result = verifyEpoch(inputs, { distribution: file, root: file.root })
-  assert.deepEqual(result.issues, [])
-  assert.equal(result.ok, true)
-})
+test("an honest epoch verifies with no issues", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
+  const result = verifyEpoch(inputs, { distribution: file, root: file.root });
+  assert.deepEqual(result.issues, []);
+  assert.equal(result.ok, true);
+});
 
-test('a tampered leaf amount is flagged on that leaf, with the total and the root', () => {
-  const inputs = makeEpochFixture()
-  const { file } = aggregateEpoch(inputs)
-  const target = file.leaves.find((l) => l.account === accounts.b)!
+test("a tampered leaf amount is flagged on that leaf, with the total and the root", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
+  const target = file.leaves.find((l) => l.account === accounts.b)!;
   const tampered = withLeaves(
     file,
-    file.leaves.map((l) => (l === target ? { ...l, cumulativeAmount: l.cumulativeAmount + 5n, epochAmount: l.epochAmount + 5n } : l)),
-  )
-  const { issues, ok } = verifyEpoch(inputs, { distribution: tampered, root: tampered.root })
-  assert.equal(ok, false)
-  const leafIssues = issues.filter((i) => i.kind === 'leaf-amount')
-  assert.deepEqual(leafIssues.map((i) => [i.account, i.expected, i.actual]), [
-    [accounts.b, String(target.cumulativeAmount), String(target.cumulativeAmount + 5n)],
-  ])
-  assert.deepEqual(kinds(issues), ['leaf-amount', 'root-mismatch', 'wrong-total'])
-})
+    file.leaves.map((l) =>
+      l === target ? { ...l, cumulativeAmount: l.cumulativeAmount + 5n, epochAmount: l.epochAmount + 5n } : l,
+    ),
+  );
+  const { issues, ok } = verifyEpoch(inputs, { distribution: tampered, root: tampered.root });
+  assert.equal(ok, false);
+  const leafIssues = issues.filter((i) => i.kind === "leaf-amount");
+  assert.deepEqual(
+    leafIssues.map((i) => [i.account, i.expected, i.actual]),
+    [[accounts.b, String(target.cumulativeAmount), String(target.cumulativeAmount + 5n)]],
+  );
+  assert.deepEqual(kinds(issues), ["leaf-amount", "root-mismatch", "wrong-total"]);
+});
 
-test('moving wei between leaves keeps the total but flags both leaves', () => {
-  const inputs = makeEpochFixture()
-  const { file } = aggregateEpoch(inputs)
+test("moving wei between leaves keeps the total but flags both leaves", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
   const moved = withLeaves(
     file,
     file.leaves.map((l) =>
-      l.account === accounts.a ? { ...l, cumulativeAmount: l.cumulativeAmount - 7n } : l.account === accounts.c ? { ...l, cumulativeAmount: l.cumulativeAmount + 7n } : l,
+      l.account === accounts.a
+        ? { ...l, cumulativeAmount: l.cumulativeAmount - 7n }
+        : l.account === accounts.c
+          ? { ...l, cumulativeAmount: l.cumulativeAmount + 7n }
+          : l,
     ),
-  )
-  const { issues } = verifyEpoch(inputs, { distribution: moved })
-  assert.deepEqual(issues.filter((i) => i.kind === 'leaf-amount').map((i) => i.account).sort(), [accounts.a, accounts.c].sort())
-  assert.deepEqual(kinds(issues), ['leaf-amount', 'root-mismatch'])
-})
+  );
+  const { issues } = verifyEpoch(inputs, { distribution: moved });
+  assert.deepEqual(
+    issues
+      .filter((i) => i.kind === "leaf-amount")
+      .map((i) => i.account)
+      .sort(),
+    [accounts.a, accounts.c].sort(),
+  );
+  assert.deepEqual(kinds(issues), ["leaf-amount", "root-mismatch"]);
+});
 
-test('a wrong stated total is flagged', () => {
-  const inputs = makeEpochFixture()
-  const { file } = aggregateEpoch(inputs)
-  const { issues } = verifyEpoch(inputs, { distribution: { ...file, total: file.total + 1n } })
-  assert.deepEqual(issues.map((i) => [i.kind, i.expected, i.actual]), [['wrong-total', String(file.total), String(file.total + 1n)]])
-})
+test("a wrong stated total is flagged", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
+  const { issues } = verifyEpoch(inputs, { distribution: { ...file, total: file.total + 1n } });
+  assert.deepEqual(
+    issues.map((i) => [i.kind, i.expected, i.actual]),
+    [["wrong-total", String(file.total), String(file.total + 1n)]],
+  );
+});
 
-test('a record used by the aggregator but never published is a missing record', () => {
-  const inputs = makeEpochFixture()
-  const { file } = aggregateEpoch(inputs)
+test("a record used by the aggregator but never published is a missing record", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
   // The verifier only sees the published records: receipt 1's (planted-overlap) record is withheld.
-  const published = { ...inputs, records: inputs.records.slice(1) }
-  const { issues } = verifyEpoch(published, { distribution: file })
-  const missing = issues.filter((i) => i.kind === 'missing-record')
-  assert.deepEqual(missing.map((i) => [i.receiptId, i.expected, i.actual]), [[1n, 'absent', 'used']])
+  const published = { ...inputs, records: inputs.records.slice(1) };
+  const { issues } = verifyEpoch(published, { distribution: file });
+  const missing = issues.filter((i) => i.kind === "missing-record");
+  assert.deepEqual(
+    missing.map((i) => [i.receiptId, i.expected, i.actual]),
+    [[1n, "absent", "used"]],
+  );
   // Without the record the money follows pro rata, so the published leaves no longer follow either.
-  assert.ok(issues.some((i) => i.kind === 'root-mismatch'))
-  assert.ok(issues.some((i) => i.kind === 'leaf-amount'))
-})
+  assert.ok(issues.some((i) => i.kind === "root-mismatch"));
+  assert.ok(issues.some((i) => i.kind === "leaf-amount"));
+});
 
-test('a published record the aggregator ignored is a missing record too', () => {
-  const inputs = makeEpochFixture()
-  const { file } = aggregateEpoch({ ...inputs, records: [inputs.records[1]!] })
-  const { issues } = verifyEpoch(inputs, { distribution: file })
-  assert.deepEqual(issues.filter((i) => i.kind === 'missing-record').map((i) => [i.receiptId, i.actual]), [[1n, 'absent']])
+test("a published record the aggregator ignored is a missing record too", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch({ ...inputs, records: [inputs.records[1]!] });
+  const { issues } = verifyEpoch(inputs, { distribution: file });
+  assert.deepEqual(
+    issues.filter((i) => i.kind === "missing-record").map((i) => [i.receiptId, i.actual]),
+    [[1n, "absent"]],
+  );
   // A record that only carries pool shares moves no money, so withholding it changes evidence, not leaves.
-  const poolOnly = aggregateEpoch({ ...inputs, records: [inputs.records[0]!] }).file
-  assert.deepEqual(kinds(verifyEpoch(inputs, { distribution: poolOnly }).issues), ['missing-record'])
-})
+  const poolOnly = aggregateEpoch({ ...inputs, records: [inputs.records[0]!] }).file;
+  assert.deepEqual(kinds(verifyEpoch(inputs, { distribution: poolOnly }).issues), ["missing-record"]);
+});
 
-test('a leaf for an unknown account, a dropped leaf and a wrong on-chain root are flagged', () => {
-  const inputs = makeEpochFixture()
-  const { file } = aggregateEpoch(inputs)
-  const stranger = testAccount(999)
-  const extra = withLeaves(file, [...file.leaves, { account: stranger, cumulativeAmount: 1n, previousAmount: 0n, epochAmount: 1n }])
-  const extraIssues = verifyEpoch(inputs, { distribution: extra }).issues
-  assert.deepEqual(extraIssues.filter((i) => i.kind === 'unknown-account').map((i) => i.account), [stranger])
+test("a leaf for an unknown account, a dropped leaf and a wrong on-chain root are flagged", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
+  const stranger = testAccount(999);
+  const extra = withLeaves(file, [
+    ...file.leaves,
+    { account: stranger, cumulativeAmount: 1n, previousAmount: 0n, epochAmount: 1n },
+  ]);
+  const extraIssues = verifyEpoch(inputs, { distribution: extra }).issues;
+  assert.deepEqual(
+    extraIssues.filter((i) => i.kind === "unknown-account").map((i) => i.account),
+    [stranger],
+  );
 
-  const dropped = withLeaves(file, file.leaves.filter((l) => l.account !== accounts.e))
-  const droppedIssues = verifyEpoch(inputs, { distribution: dropped }).issues
-  assert.deepEqual(droppedIssues.filter((i) => i.kind === 'missing-leaf').map((i) => i.account), [accounts.e])
+  const dropped = withLeaves(
+    file,
+    file.leaves.filter((l) => l.account !== accounts.e),
+  );
+  const droppedIssues = verifyEpoch(inputs, { distribution: dropped }).issues;
+  assert.deepEqual(
+    droppedIssues.filter((i) => i.kind === "missing-leaf").map((i) => i.account),
+    [accounts.e],
+  );
 
-  const onChain = verifyEpoch(inputs, { distribution: file, root: `0x${'00'.repeat(32)}` }).issues
-  assert.deepEqual(onChain.map((i) => i.kind), ['root-mismatch'])
-})
+  const onChain = verifyEpoch(inputs, { distribution: file, root: `0x${"00".repeat(32)}` }).issues;
+  assert.deepEqual(
+    onChain.map((i) => i.kind),
+    ["root-mismatch"],
+  );
+});
 
-test('a file whose root does not commit to its leaves is flagged', () => {
-  const inputs = makeEpochFixture()
-  const { file } = aggregateEpoch(inputs)
-  const leaves = file.leaves.map((l, k) => (k === 0 ? { ...l, cumulativeAmount: l.cumulativeAmount + 1n } : l))
-  const { issues } = verifyEpoch(inputs, { distribution: { ...file, leaves }, root: file.root })
-  assert.ok(issues.some((i) => i.kind === 'root-mismatch' && i.reason.includes("file's leaves")))
-  assert.ok(issues.some((i) => i.kind === 'leaf-amount'))
-})
+test("a file whose root does not commit to its leaves is flagged", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
+  const leaves = file.leaves.map((l, k) => (k === 0 ? { ...l, cumulativeAmount: l.cumulativeAmount + 1n } : l));
+  const { issues } = verifyEpoch(inputs, { distribution: { ...file, leaves }, root: file.root });
+  assert.ok(issues.some((i) => i.kind === "root-mismatch" && i.reason.includes("file's leaves")));
+  assert.ok(issues.some((i) => i.kind === "leaf-amount"));
+});
 
-test('tampered allocation evidence is flagged', () => {
-  const inputs = makeEpochFixture()
-  const { file } = aggregateEpoch(inputs)
-  const allocations = file.allocations.map((a, k) => (k === 0 ? { ...a, amount: a.amount + 1n } : a))
-  const { issues } = verifyEpoch(inputs, { distribution: { ...file, allocations } })
-  assert.deepEqual(kinds(issues), ['evidence-mismatch'])
-})
+test("tampered allocation evidence is flagged", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
+  const allocations = file.allocations.map((a, k) => (k === 0 ? { ...a, amount: a.amount + 1n } : a));
+  const { issues } = verifyEpoch(inputs, { distribution: { ...file, allocations } });
+  assert.deepEqual(kinds(issues), ["evidence-mismatch"]);
+});

@@ -4,93 +4,105 @@
  * fetches the inputs (chain, content store, record store) and the published
  * file and root.
  */
-import type { Address, Hex } from 'viem'
-import { canonicalJson, type CanonicalValue } from './canonicalJson.ts'
-import { aggregateEpoch, distributionTree, type DistributionFile, type EpochDistribution, type EpochInputs } from './epoch.ts'
+import type { Address, Hex } from "viem";
+import { canonicalJson, type CanonicalValue } from "./canonicalJson.ts";
+import {
+  aggregateEpoch,
+  distributionTree,
+  type DistributionFile,
+  type EpochDistribution,
+  type EpochInputs,
+} from "./epoch.ts";
 
 export type VerificationIssueKind =
   /** A root (on-chain, file, recomputed or previous) differs from what the inputs give. */
-  | 'root-mismatch'
+  | "root-mismatch"
   /** A leaf's amounts differ from the recomputed ones. */
-  | 'leaf-amount'
+  | "leaf-amount"
   /** A leaf pays an account that earned nothing and had no previous balance. */
-  | 'unknown-account'
+  | "unknown-account"
   /** An account that should be paid has no leaf. */
-  | 'missing-leaf'
+  | "missing-leaf"
   /** The stated or implied epoch total differs from what was funded. */
-  | 'wrong-total'
+  | "wrong-total"
   /** A receipt's record was used but is not published, or was published but not used. */
-  | 'missing-record'
+  | "missing-record"
   /** Settlement, receipt or allocation evidence differs from the recomputation. */
-  | 'evidence-mismatch'
+  | "evidence-mismatch";
 
 export type VerificationIssue = {
-  kind: VerificationIssueKind
-  reason: string
-  account?: Address
-  receiptId?: bigint
-  expected?: string
-  actual?: string
-}
+  kind: VerificationIssueKind;
+  reason: string;
+  account?: Address;
+  receiptId?: bigint;
+  expected?: string;
+  actual?: string;
+};
 
 export type VerificationResult = {
-  ok: boolean
-  issues: VerificationIssue[]
+  ok: boolean;
+  issues: VerificationIssue[];
   /** The distribution the inputs produce. */
-  expected: EpochDistribution
-}
+  expected: EpochDistribution;
+};
 
 export function verifyEpoch(
   inputs: EpochInputs,
   { distribution, root }: { distribution: DistributionFile; /** Root posted on-chain, if known. */ root?: Hex },
 ): VerificationResult {
-  const expected = aggregateEpoch(inputs)
+  const expected = aggregateEpoch(inputs);
   const issues: VerificationIssue[] = [
     ...checkRoots(expected.file, distribution, root),
     ...checkLeaves(expected.file, distribution, inputs),
     ...checkTotal(expected.file, distribution, inputs),
     ...checkReceipts(expected.file, distribution),
     ...checkEvidence(expected.file, distribution),
-  ]
-  return { ok: issues.length === 0, issues, expected }
+  ];
+  return { ok: issues.length === 0, issues, expected };
 }
 
-function checkRoots(expected: DistributionFile, claimed: DistributionFile, onChainRoot: Hex | undefined): VerificationIssue[] {
-  const issues: VerificationIssue[] = []
+function checkRoots(
+  expected: DistributionFile,
+  claimed: DistributionFile,
+  onChainRoot: Hex | undefined,
+): VerificationIssue[] {
+  const issues: VerificationIssue[] = [];
   const mismatch = (reason: string, want: string | null, got: string | null): void => {
     if (want?.toLowerCase() !== got?.toLowerCase()) {
-      issues.push({ kind: 'root-mismatch', reason, expected: String(want), actual: String(got) })
+      issues.push({ kind: "root-mismatch", reason, expected: String(want), actual: String(got) });
     }
-  }
-  const committed = claimed.leaves.length === 0 ? null : (distributionTree(claimed.leaves).root as Hex)
-  mismatch("the file's root is not the root of the file's leaves", committed, claimed.root)
-  if (onChainRoot !== undefined) mismatch('the on-chain root is not the root of the file', claimed.root, onChainRoot)
-  mismatch('the root recomputed from the public inputs differs', expected.root, claimed.root)
-  mismatch('the previous root differs from the previous balances given', expected.previousRoot, claimed.previousRoot)
-  return issues
+  };
+  const committed = claimed.leaves.length === 0 ? null : (distributionTree(claimed.leaves).root as Hex);
+  mismatch("the file's root is not the root of the file's leaves", committed, claimed.root);
+  if (onChainRoot !== undefined) mismatch("the on-chain root is not the root of the file", claimed.root, onChainRoot);
+  mismatch("the root recomputed from the public inputs differs", expected.root, claimed.root);
+  mismatch("the previous root differs from the previous balances given", expected.previousRoot, claimed.previousRoot);
+  return issues;
 }
 
 function checkLeaves(expected: DistributionFile, claimed: DistributionFile, inputs: EpochInputs): VerificationIssue[] {
-  const issues: VerificationIssue[] = []
-  const want = new Map(expected.leaves.map((leaf) => [leaf.account.toLowerCase(), leaf]))
-  const previous = new Set(inputs.previous.map((b) => b.account.toLowerCase()))
-  const seen = new Set<string>()
+  const issues: VerificationIssue[] = [];
+  const want = new Map(expected.leaves.map((leaf) => [leaf.account.toLowerCase(), leaf]));
+  const previous = new Set(inputs.previous.map((b) => b.account.toLowerCase()));
+  const seen = new Set<string>();
   for (const leaf of claimed.leaves) {
-    const key = leaf.account.toLowerCase()
+    const key = leaf.account.toLowerCase();
     if (seen.has(key)) {
-      issues.push({ kind: 'evidence-mismatch', account: leaf.account, reason: 'account has more than one leaf' })
-      continue
+      issues.push({ kind: "evidence-mismatch", account: leaf.account, reason: "account has more than one leaf" });
+      continue;
     }
-    seen.add(key)
-    const expectedLeaf = want.get(key)
+    seen.add(key);
+    const expectedLeaf = want.get(key);
     if (expectedLeaf === undefined) {
       issues.push({
-        kind: 'unknown-account',
+        kind: "unknown-account",
         account: leaf.account,
         actual: String(leaf.cumulativeAmount),
-        reason: previous.has(key) ? 'account is not owed anything' : 'account earned nothing this epoch and had no previous balance',
-      })
-      continue
+        reason: previous.has(key)
+          ? "account is not owed anything"
+          : "account earned nothing this epoch and had no previous balance",
+      });
+      continue;
     }
     if (
       leaf.cumulativeAmount !== expectedLeaf.cumulativeAmount ||
@@ -98,83 +110,118 @@ function checkLeaves(expected: DistributionFile, claimed: DistributionFile, inpu
       leaf.epochAmount !== expectedLeaf.epochAmount
     ) {
       issues.push({
-        kind: 'leaf-amount',
+        kind: "leaf-amount",
         account: leaf.account,
         expected: String(expectedLeaf.cumulativeAmount),
         actual: String(leaf.cumulativeAmount),
         reason: `leaf claims cumulative ${leaf.cumulativeAmount} (previous ${leaf.previousAmount} + epoch ${leaf.epochAmount}); inputs give ${expectedLeaf.cumulativeAmount} (previous ${expectedLeaf.previousAmount} + epoch ${expectedLeaf.epochAmount})`,
-      })
+      });
     }
   }
   for (const leaf of expected.leaves) {
     if (!seen.has(leaf.account.toLowerCase())) {
-      issues.push({ kind: 'missing-leaf', account: leaf.account, expected: String(leaf.cumulativeAmount), reason: 'account is owed but has no leaf' })
+      issues.push({
+        kind: "missing-leaf",
+        account: leaf.account,
+        expected: String(leaf.cumulativeAmount),
+        reason: "account is owed but has no leaf",
+      });
     }
   }
-  return issues
+  return issues;
 }
 
 function checkTotal(expected: DistributionFile, claimed: DistributionFile, inputs: EpochInputs): VerificationIssue[] {
-  const issues: VerificationIssue[] = []
+  const issues: VerificationIssue[] = [];
   if (claimed.total !== expected.total) {
-    issues.push({ kind: 'wrong-total', expected: String(expected.total), actual: String(claimed.total), reason: 'stated epoch total differs from the funded settlements' })
+    issues.push({
+      kind: "wrong-total",
+      expected: String(expected.total),
+      actual: String(claimed.total),
+      reason: "stated epoch total differs from the funded settlements",
+    });
   }
   // What the leaves actually pay out this epoch, measured against the real previous balances.
-  const previous = new Map(inputs.previous.map((b) => [b.account.toLowerCase(), b.cumulativeAmount]))
-  const paid = claimed.leaves.reduce((sum, leaf) => sum + leaf.cumulativeAmount - (previous.get(leaf.account.toLowerCase()) ?? 0n), 0n)
+  const previous = new Map(inputs.previous.map((b) => [b.account.toLowerCase(), b.cumulativeAmount]));
+  const paid = claimed.leaves.reduce(
+    (sum, leaf) => sum + leaf.cumulativeAmount - (previous.get(leaf.account.toLowerCase()) ?? 0n),
+    0n,
+  );
   if (paid !== expected.total) {
-    issues.push({ kind: 'wrong-total', expected: String(expected.total), actual: String(paid), reason: 'leaves pay out a different amount than was funded this epoch' })
+    issues.push({
+      kind: "wrong-total",
+      expected: String(expected.total),
+      actual: String(paid),
+      reason: "leaves pay out a different amount than was funded this epoch",
+    });
   }
-  return issues
+  return issues;
 }
 
 function checkReceipts(expected: DistributionFile, claimed: DistributionFile): VerificationIssue[] {
-  const issues: VerificationIssue[] = []
-  const claimedById = new Map(claimed.receipts.map((r) => [r.receiptId, r]))
+  const issues: VerificationIssue[] = [];
+  const claimedById = new Map(claimed.receipts.map((r) => [r.receiptId, r]));
   for (const receipt of expected.receipts) {
-    const got = claimedById.get(receipt.receiptId)
-    const base = { receiptId: receipt.receiptId, expected: receipt.record }
+    const got = claimedById.get(receipt.receiptId);
+    const base = { receiptId: receipt.receiptId, expected: receipt.record };
     if (got === undefined) {
-      issues.push({ kind: 'missing-record', ...base, reason: `receipt ${receipt.receiptId} is not accounted for` })
-    } else if (got.record === 'used' && receipt.record !== 'used') {
+      issues.push({ kind: "missing-record", ...base, reason: `receipt ${receipt.receiptId} is not accounted for` });
+    } else if (got.record === "used" && receipt.record !== "used") {
       issues.push({
-        kind: 'missing-record',
+        kind: "missing-record",
         ...base,
         actual: got.record,
-        reason: `record ${got.attributionHash} was applied but ${receipt.record === 'absent' ? 'is not published' : `does not fit: ${receipt.reason}`}`,
-      })
-    } else if (got.record !== 'used' && receipt.record === 'used') {
-      issues.push({ kind: 'missing-record', ...base, actual: got.record, reason: `published record ${receipt.attributionHash} was not applied` })
-    } else if (canonicalJson(got as unknown as CanonicalValue) !== canonicalJson(receipt as unknown as CanonicalValue)) {
-      issues.push({ kind: 'evidence-mismatch', receiptId: receipt.receiptId, reason: `receipt ${receipt.receiptId} evidence differs` })
+        reason: `record ${got.attributionHash} was applied but ${receipt.record === "absent" ? "is not published" : `does not fit: ${receipt.reason}`}`,
+      });
+    } else if (got.record !== "used" && receipt.record === "used") {
+      issues.push({
+        kind: "missing-record",
+        ...base,
+        actual: got.record,
+        reason: `published record ${receipt.attributionHash} was not applied`,
+      });
+    } else if (
+      canonicalJson(got as unknown as CanonicalValue) !== canonicalJson(receipt as unknown as CanonicalValue)
+    ) {
+      issues.push({
+        kind: "evidence-mismatch",
+        receiptId: receipt.receiptId,
+        reason: `receipt ${receipt.receiptId} evidence differs`,
+      });
     }
-    claimedById.delete(receipt.receiptId)
+    claimedById.delete(receipt.receiptId);
   }
   for (const receiptId of claimedById.keys()) {
-    issues.push({ kind: 'evidence-mismatch', receiptId, reason: `receipt ${receiptId} is not among the epoch's receipts` })
+    issues.push({
+      kind: "evidence-mismatch",
+      receiptId,
+      reason: `receipt ${receiptId} is not among the epoch's receipts`,
+    });
   }
-  return issues
+  return issues;
 }
 
 function checkEvidence(expected: DistributionFile, claimed: DistributionFile): VerificationIssue[] {
-  const issues: VerificationIssue[] = []
-  const same = (a: unknown, b: unknown): boolean => canonicalJson(a as CanonicalValue) === canonicalJson(b as CanonicalValue)
+  const issues: VerificationIssue[] = [];
+  const same = (a: unknown, b: unknown): boolean =>
+    canonicalJson(a as CanonicalValue) === canonicalJson(b as CanonicalValue);
   if (!same(expected.settlements, claimed.settlements)) {
-    issues.push({ kind: 'evidence-mismatch', reason: 'settlement amounts differ from the funded settlements' })
+    issues.push({ kind: "evidence-mismatch", reason: "settlement amounts differ from the funded settlements" });
   }
-  const key = (a: DistributionFile['allocations'][number]): string => `${a.adapterId}/${a.datanetId}/${a.version}/${a.contributionId}`
-  const want = new Map(expected.allocations.map((a) => [key(a), a]))
-  const got = new Map(claimed.allocations.map((a) => [key(a), a]))
+  const key = (a: DistributionFile["allocations"][number]): string =>
+    `${a.adapterId}/${a.datanetId}/${a.version}/${a.contributionId}`;
+  const want = new Map(expected.allocations.map((a) => [key(a), a]));
+  const got = new Map(claimed.allocations.map((a) => [key(a), a]));
   for (const k of new Set([...want.keys(), ...got.keys()])) {
-    const [w, g] = [want.get(k), got.get(k)]
+    const [w, g] = [want.get(k), got.get(k)];
     if (w === undefined || g === undefined || !same(w, g)) {
       issues.push({
-        kind: 'evidence-mismatch',
-        expected: w === undefined ? 'none' : String(w.amount),
-        actual: g === undefined ? 'none' : String(g.amount),
+        kind: "evidence-mismatch",
+        expected: w === undefined ? "none" : String(w.amount),
+        actual: g === undefined ? "none" : String(g.amount),
         reason: `allocation adapter/datanet/version/contribution ${k} differs`,
-      })
+      });
     }
   }
-  return issues
+  return issues;
 }
