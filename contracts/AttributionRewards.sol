@@ -101,12 +101,9 @@ contract AttributionRewards is IAttributionRewards, Ownable {
 
     /// @inheritdoc IAttributionRewards
     function claim(uint256 epoch, address account, uint256 cumulativeAmount, bytes32[] calldata proof) external {
-        bytes32 root = _claimableRoot(epoch);
+        (bytes32 root, uint256 rootTotal) = _claimableRoot(epoch);
         uint256 amount = _claim(epoch, root, account, cumulativeAmount, proof);
-        uint256 claimedTotal = totalClaimed + amount;
-        if (claimedTotal > totalFunded) revert ClaimExceedsFunded(claimedTotal, totalFunded);
-        // The cast is safe: claimedTotal <= totalFunded, a uint128.
-        totalClaimed = uint128(claimedTotal);
+        _addClaimed(epoch, amount, rootTotal);
         token.safeTransfer(account, amount);
     }
 
@@ -121,17 +118,14 @@ contract AttributionRewards is IAttributionRewards, Ownable {
         if (cumulativeAmounts.length != count || proofs.length != count) {
             revert LengthMismatch(count, cumulativeAmounts.length, proofs.length);
         }
-        bytes32 root = _claimableRoot(epoch);
+        (bytes32 root, uint256 rootTotal) = _claimableRoot(epoch);
         uint256 amounts;
         uint256[] memory paid = new uint256[](count);
         for (uint256 i; i < count; ++i) {
             paid[i] = _claim(epoch, root, accounts[i], cumulativeAmounts[i], proofs[i]);
             amounts += paid[i];
         }
-        uint256 claimedTotal = totalClaimed + amounts;
-        if (claimedTotal > totalFunded) revert ClaimExceedsFunded(claimedTotal, totalFunded);
-        // The cast is safe: claimedTotal <= totalFunded, a uint128.
-        totalClaimed = uint128(claimedTotal);
+        _addClaimed(epoch, amounts, rootTotal);
         for (uint256 i; i < count; ++i) {
             token.safeTransfer(accounts[i], paid[i]);
         }
@@ -177,9 +171,20 @@ contract AttributionRewards is IAttributionRewards, Ownable {
         emit Claimed(epoch, account, amount, cumulativeAmount);
     }
 
-    function _claimableRoot(uint256 epoch) internal view returns (bytes32 root) {
+    /// @dev Roots are cumulative, so everything ever paid is bounded by the total of the root claimed against; that
+    /// total was at most totalFunded when proposed, so a root whose leaves overstate it cannot spend other epochs'
+    /// funding.
+    function _addClaimed(uint256 epoch, uint256 amount, uint256 rootTotal) internal {
+        uint256 claimedTotal = totalClaimed + amount;
+        if (claimedTotal > rootTotal) revert ClaimExceedsRootTotal(epoch, claimedTotal, rootTotal);
+        // The cast is safe: claimedTotal <= rootTotal, a uint128.
+        totalClaimed = uint128(claimedTotal);
+    }
+
+    function _claimableRoot(uint256 epoch) internal view returns (bytes32 root, uint256 rootTotal) {
         EpochRoot storage epochRoot = _roots[epoch];
         root = epochRoot.root;
+        rootTotal = epochRoot.total;
         if (root == bytes32(0)) revert EpochNotFound(epoch);
         if (epochRoot.revoked) revert RootIsRevoked(epoch);
         if (block.timestamp < epochRoot.claimableAt) revert RootNotClaimable(epoch, epochRoot.claimableAt);

@@ -6,7 +6,8 @@ pragma solidity 0.8.30;
 /// of a cumulative distribution: an OpenZeppelin StandardMerkleTree with leaves `(address account, uint256
 /// cumulativeAmount)`, plus the sha256 and URI of the full distribution file that anyone can recompute. A root
 /// becomes claimable `claimDelay` seconds after its proposal; until then governance or the guardian may revoke it.
-/// Claims are cumulative: an account receives its leaf amount minus what it already received. Anyone may claim on
+/// Claims are cumulative: an account receives its leaf amount minus what it already received; claim against the
+/// newest claimable root, since all claims together never exceed the total of the root claimed against. Anyone may claim on
 /// an account's behalf; the tokens always go to the account. The contract never pays out more than was funded.
 interface IAttributionRewards {
     struct EpochRoot {
@@ -49,7 +50,7 @@ interface IAttributionRewards {
     error RootIsRevoked(uint256 epoch);
     error InvalidProof(uint256 epoch, address account, uint256 cumulativeAmount);
     error NothingToClaim(address account, uint256 cumulativeAmount, uint256 claimed);
-    error ClaimExceedsFunded(uint256 totalClaimed, uint256 totalFunded);
+    error ClaimExceedsRootTotal(uint256 epoch, uint256 totalClaimed, uint256 rootTotal);
     error LengthMismatch(uint256 accounts, uint256 amounts, uint256 proofs);
     error ClaimDelayTooLong(uint256 claimDelay, uint256 maxClaimDelay);
 
