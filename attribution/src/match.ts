@@ -36,6 +36,17 @@ export function longestMatchAt(index: DatanetIndex, query: ArrayLike<number>, fr
   let lo = 0;
   let hi = sa.length;
   let depth = 0;
+  // Skip the two widest narrowing steps when the first token pair occurs.
+  const [first, second] = [query[from]!, query[from + 1]!];
+  if (from + 1 < query.length && first < index.vocabSize && second < index.vocabSize) {
+    const pairs = pairRanges(index);
+    const key = first * index.vocabSize + second;
+    if (pairs.end[key]! > 0) {
+      lo = pairs.start[key]!;
+      hi = pairs.end[key]!;
+      depth = 2;
+    }
+  }
   while (from + depth < query.length && hi > lo) {
     const token = query[from + depth]!;
     if (hi - lo === 1) {
@@ -66,6 +77,34 @@ export function longestMatchAt(index: DatanetIndex, query: ArrayLike<number>, fr
     depth++;
   }
   return depth === 0 ? { length: 0, lo: 0, hi: 0 } : { length: depth, lo, hi };
+}
+
+type PairRanges = { start: Int32Array; end: Int32Array };
+const pairRangesCache = new WeakMap<DatanetIndex, PairRanges>();
+
+/**
+ * Suffix-array range of every two-token prefix (key a · vocabSize + b; empty
+ * ranges have end 0). Built lazily in one pass over the suffix array (suffixes
+ * sharing a prefix are contiguous) and cached per index; vocabSize² entries.
+ */
+function pairRanges(index: DatanetIndex): PairRanges {
+  const cached = pairRangesCache.get(index);
+  if (cached !== undefined) return cached;
+  const { text, suffixArray: sa, vocabSize } = index;
+  const start = new Int32Array(vocabSize * vocabSize);
+  const end = new Int32Array(vocabSize * vocabSize);
+  for (let x = 0; x < sa.length; x++) {
+    const a = text[sa[x]!]!;
+    // The text ends with a separator, so a non-separator is always followed by a symbol.
+    const b = a < vocabSize ? text[sa[x]! + 1]! : vocabSize;
+    if (b >= vocabSize) continue;
+    const key = a * vocabSize + b;
+    if (end[key] === 0) start[key] = x;
+    end[key] = x + 1;
+  }
+  const ranges = { start, end };
+  pairRangesCache.set(index, ranges);
+  return ranges;
 }
 
 /**
