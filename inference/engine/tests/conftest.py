@@ -1,3 +1,4 @@
+import concurrent.futures
 import json
 import os
 import sys
@@ -52,10 +53,19 @@ def make_scheduler(model, root, budget_pages=64, **kwargs):
     return Scheduler(model, ByteTokenizer(), make_cache(model, root, budget_pages), **kwargs)
 
 
+def wait_for_loads(scheduler):
+    """Block until no waiting request has an adapter load in flight (loads run in loader threads)."""
+    for seq in list(scheduler.waiting):
+        if seq.future is not None:
+            concurrent.futures.wait([seq.future], timeout=30)
+
+
 def run_to_completion(scheduler, limit=10_000):
     for _ in range(limit):
         if not scheduler.by_id:
             return
+        if not scheduler.has_work:
+            wait_for_loads(scheduler)
         scheduler.step()
     raise AssertionError("scheduler did not finish")
 
