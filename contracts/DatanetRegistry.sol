@@ -239,9 +239,10 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
         uint256 limit
     ) external view returns (uint256[] memory ids) {
         uint256[] storage accepted = _acceptedIds[datanetId];
-        uint256 end = offset + limit;
-        if (end > accepted.length) end = accepted.length;
-        if (offset >= end) return ids;
+        uint256 length = accepted.length;
+        if (offset >= length) return ids;
+        // Compared, not added, so that a huge limit ("all") clamps instead of overflowing.
+        uint256 end = limit > length - offset ? length : offset + limit;
         ids = new uint256[](end - offset);
         for (uint256 i = offset; i < end; ++i) {
             ids[i - offset] = accepted[i];

@@ -182,7 +182,8 @@ interface IDatanetRegistry {
     /// datanet owner; at least one contribution must have been accepted since the previous version.
     function publishVersion(uint256 datanetId, bytes32 root) external returns (uint256 version);
 
-    /// @notice Sets how long accepted stakes stay locked. Only governance (the Timelock).
+    /// @notice Sets how long accepted stakes stay locked. Only governance (the Timelock). The period in force when a
+    /// stake is released applies, also to stakes accepted before the change; it never exceeds MAX_STAKE_LOCK_PERIOD.
     function setStakeLockPeriod(uint256 stakeLockPeriod) external;
 
     function getDatanet(uint256 datanetId) external view returns (Datanet memory);
