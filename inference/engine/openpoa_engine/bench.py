@@ -1,6 +1,8 @@
-"""Decode throughput: base-only batch vs a batch whose rows each use a distinct adapter, measured side by side.
+"""Decode throughput: a base-only batch vs a batch whose rows each use a distinct adapter, measured side by side.
 
-Repetitions interleave the two modes (base, multi, multi, base, ...) so drift on a shared machine hits both alike.
+Two schedulers share the model and the adapter cache; their decode steps alternate (base, multi, multi, base, ...)
+and each step is timed, so load from other processes on a shared machine hits both modes alike. A rate is the
+batch size over the median step time.
 """
 
 import json
@@ -15,7 +17,7 @@ from .server import build_scheduler
 from .adapter_cache import page_bytes
 from .config import ModelConfig
 from .kernels import PAGE_RANK
-from .scheduler import Request, SamplingParams
+from .scheduler import Request, SamplingParams, Scheduler
 
 PROMPT = "Benchmark prompt number {:02d}: "
 
@@ -35,20 +37,21 @@ def _prepare(cache_dir, preset, count, rank):
     return model_dir, adapters_dir, shas[:count]
 
 
-def _decode_rate(scheduler, batch, steps, adapters):
+def _fill(scheduler, batch, max_tokens, adapters):
     for i in range(batch):
-        params = SamplingParams(max_tokens=steps + 2, temperature=1.0, seed=i, ignore_eos=True)
+        params = SamplingParams(max_tokens=max_tokens, temperature=1.0, seed=i, ignore_eos=True)
         prompt = scheduler.tokenizer.encode(PROMPT.format(i))
         scheduler.submit(Request(f"bench-{i}", prompt, params, adapters[i] if adapters else None, lambda e: None))
     scheduler.step()  # admits and prefills every request, plus the first decode step
     assert len(scheduler.running) == batch, "all requests must run in one batch"
+
+
+def _timed_step(scheduler, device):
     start = time.perf_counter()
-    for _ in range(steps):
-        scheduler.step()
-    elapsed = time.perf_counter() - start
-    for i in range(batch):
-        scheduler.cancel(f"bench-{i}")
-    return batch * steps / elapsed
+    scheduler.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
 
 
 def run_bench(args, dtype):
@@ -67,14 +70,23 @@ def run_bench(args, dtype):
             torch.cuda.synchronize()
         cold_ms.append((time.perf_counter() - start) * 1e3)
 
-    _decode_rate(scheduler, args.batch, 2, None)  # warm-up
-    _decode_rate(scheduler, args.batch, 2, shas)
-    base, multi = [], []
-    for rep in range(args.reps):
-        order = (("base", None), ("multi", shas)) if rep % 2 == 0 else (("multi", shas), ("base", None))
-        for mode, adapters in order:
-            (base if mode == "base" else multi).append(_decode_rate(scheduler, args.batch, args.steps, adapters))
-    base_rate, multi_rate = statistics.median(base), statistics.median(multi)
+    base_scheduler = Scheduler(scheduler.model, scheduler.tokenizer, cache, args.batch, args.steps + 64)
+    device = scheduler.model.device
+    base_times, multi_times = [], []
+    for rep in range(args.reps + 1):  # repetition 0 warms up and is not counted
+        _fill(base_scheduler, args.batch, args.steps + 2, None)
+        _fill(scheduler, args.batch, args.steps + 2, shas)
+        for step in range(args.steps if rep else 2):
+            pair = (base_scheduler, scheduler) if step % 2 == 0 else (scheduler, base_scheduler)
+            for s in pair:
+                elapsed = _timed_step(s, device)
+                if rep:
+                    (base_times if s is base_scheduler else multi_times).append(elapsed)
+        for s in (base_scheduler, scheduler):
+            for i in range(args.batch):
+                s.cancel(f"bench-{i}")
+    base_rate = args.batch / statistics.median(base_times)
+    multi_rate = args.batch / statistics.median(multi_times)
     c = scheduler.model.config
     return {
         "device": scheduler.model.device.type,
@@ -90,8 +102,8 @@ def run_bench(args, dtype):
         "adapterTargets": "q,k,v,o,gate,up,down",
         "decodeStepsPerRep": args.steps,
         "reps": args.reps,
-        "baseRuns": [round(x, 1) for x in base],
-        "multiAdapterRuns": [round(x, 1) for x in multi],
+        "baseStepMsP10P90": [round(statistics.quantiles(base_times, n=10)[i] * 1e3, 1) for i in (0, 8)],
+        "multiAdapterStepMsP10P90": [round(statistics.quantiles(multi_times, n=10)[i] * 1e3, 1) for i in (0, 8)],
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
