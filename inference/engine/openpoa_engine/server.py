@@ -184,11 +184,16 @@ class Server:
         else:
             raise RequestError("bad_request", "generate needs prompt (string) or prompt_tokens (list)")
         stop = message.get("stop") or []
-        params = SamplingParams(
-            max_tokens=message.get("max_tokens", 16), temperature=float(message.get("temperature", 1.0)),
-            top_p=float(message.get("top_p", 1.0)), seed=message.get("seed"),
-            stop=tuple([stop] if isinstance(stop, str) else stop), ignore_eos=bool(message.get("ignore_eos", False)))
-        if params.seed is not None and not isinstance(params.seed, int):
+        stop = [stop] if isinstance(stop, str) else stop
+        seed = message.get("seed")
+        try:
+            params = SamplingParams(
+                max_tokens=message.get("max_tokens", 16), temperature=float(message.get("temperature", 1.0)),
+                top_p=float(message.get("top_p", 1.0)), seed=seed, stop=tuple(stop),
+                ignore_eos=bool(message.get("ignore_eos", False)))
+        except (TypeError, ValueError):
+            raise RequestError("bad_request", "temperature and top_p must be numbers, stop a string or list") from None
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise RequestError("bad_request", "seed must be an integer")
         adapter = message.get("adapter")
         if adapter is not None:
