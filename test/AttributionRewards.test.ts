@@ -36,7 +36,9 @@ async function fundedPool() {
 type Fixture = Awaited<ReturnType<typeof fundedPool>>;
 
 async function propose(f: Fixture, epoch: bigint, tree: StandardMerkleTree<Leaf>, total: bigint) {
-  await f.rewards.connect(f.deployer).proposeRoot(epoch, tree.root, total, hashOf(`dist-${epoch}`), `ipfs://dist-${epoch}`);
+  await f.rewards
+    .connect(f.deployer)
+    .proposeRoot(epoch, tree.root, total, hashOf(`dist-${epoch}`), `ipfs://dist-${epoch}`);
   return (await f.rewards.getEpochRoot(epoch)).claimableAt;
 }
 
@@ -151,7 +153,9 @@ describe("AttributionRewards", () => {
       const f = await networkHelpers.loadFixture(fundedPool);
       const { rewards, deployer, alice } = f;
       await propose(f, 1n, distribution([[alice.address, 10n]]), 10n);
-      await expect(rewards.connect(deployer).revokeRoot(1n)).to.emit(rewards, "RootRevoked").withArgs(1n, deployer.address);
+      await expect(rewards.connect(deployer).revokeRoot(1n))
+        .to.emit(rewards, "RootRevoked")
+        .withArgs(1n, deployer.address);
       expect((await rewards.getEpochRoot(1n)).revoked).to.equal(true);
       expect(await rewards.lastEpoch()).to.equal(0n);
       // The corrected distribution takes the same epoch number.
@@ -162,7 +166,9 @@ describe("AttributionRewards", () => {
       expect(root.revoked).to.equal(false);
       await networkHelpers.time.increaseTo(claimableAt);
       const { amount, proof } = proofOf(fixed, alice.address);
-      await expect(rewards.claim(1n, alice.address, amount, proof)).to.emit(rewards, "Claimed").withArgs(1n, alice.address, 20n, 20n);
+      await expect(rewards.claim(1n, alice.address, amount, proof))
+        .to.emit(rewards, "Claimed")
+        .withArgs(1n, alice.address, 20n, 20n);
     });
 
     it("test_revokeRoot_byGovernance", async () => {
@@ -441,7 +447,9 @@ describe("AttributionRewards", () => {
   describe("governance setters", () => {
     it("test_setters_updateAndEmit", async () => {
       const { rewards, alice, curator, governance } = await networkHelpers.loadFixture(fundedPool);
-      await expect(rewards.connect(governance).setAttestor(alice.address)).to.emit(rewards, "AttestorSet").withArgs(alice.address);
+      await expect(rewards.connect(governance).setAttestor(alice.address))
+        .to.emit(rewards, "AttestorSet")
+        .withArgs(alice.address);
       expect(await rewards.attestor()).to.equal(alice.address);
       await expect(rewards.proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u"))
         .to.be.revertedWithCustomError(rewards, "NotAttestor")
@@ -480,7 +488,9 @@ describe("AttributionRewards", () => {
         rewards.connect(deployer).setGuardian(deployer.address),
         rewards.connect(deployer).setClaimDelay(0),
       ]) {
-        await expect(call).to.be.revertedWithCustomError(rewards, "OwnableUnauthorizedAccount").withArgs(deployer.address);
+        await expect(call)
+          .to.be.revertedWithCustomError(rewards, "OwnableUnauthorizedAccount")
+          .withArgs(deployer.address);
       }
       expect(await rewards.claimDelay()).to.equal(CLAIM_DELAY);
     });

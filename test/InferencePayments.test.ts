@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { Signature } from "ethers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { Signature, type ContractTransactionResponse } from "ethers";
 import { connectSuite, DAY, OPEN, testParameters } from "./helpers/fixtures.ts";
 import {
   ADAPTER_1,
@@ -44,18 +45,18 @@ async function settle(f: Fixture, voucher: Voucher, signer = f.alice) {
 }
 
 /** Decoded logs of one event name from a transaction's receipt. */
-async function eventsOf(f: Fixture, tx: Promise<any>, name: string) {
-  const receipt = await (await tx).wait();
+async function eventsOf(f: Fixture, tx: Promise<ContractTransactionResponse>, name: string) {
+  const receipt = (await (await tx).wait())!;
   return receipt.logs
-    .map((log: any) => {
+    .map((log) => {
       try {
         return f.payments.interface.parseLog(log);
       } catch {
         return null;
       }
     })
-    .filter((parsed: any) => parsed !== null && parsed.name === name)
-    .map((parsed: any) => parsed.args);
+    .filter((parsed) => parsed !== null && parsed.name === name)
+    .map((parsed) => parsed!.args as unknown as Record<string, bigint>);
 }
 
 const splitA1 = (x: bigint) => splitOf(x, ADAPTER_1.dataShareBps, ADAPTER_1.weights);
@@ -77,7 +78,11 @@ async function snapshot(f: Fixture) {
 }
 
 /** Asserts the deltas of one settlement with base, adapter-1 (carol) and adapter-2 (curator) splits. */
-async function expectSplits(f: Fixture, before: Awaited<ReturnType<typeof snapshot>>, splits: { base?: Split; a1?: Split; a2?: Split }) {
+async function expectSplits(
+  f: Fixture,
+  before: Awaited<ReturnType<typeof snapshot>>,
+  splits: { base?: Split; a1?: Split; a2?: Split },
+) {
   const after = await snapshot(f);
   const all = [splits.base, splits.a1, splits.a2].filter((s): s is Split => s !== undefined);
   expect(after.treasury - before.treasury, "treasury").to.equal(sum(all.map((s) => s.protocolFee)));
@@ -120,7 +125,10 @@ describe("InferencePayments", () => {
       await expect(payments.connect(alice).openChannel(carol.address, 1n))
         .to.be.revertedWithCustomError(payments, "OperatorNotActive")
         .withArgs(carol.address);
-      await expect(payments.connect(alice).openChannel(bob.address, 0n)).to.be.revertedWithCustomError(payments, "ZeroAmount");
+      await expect(payments.connect(alice).openChannel(bob.address, 0n)).to.be.revertedWithCustomError(
+        payments,
+        "ZeroAmount",
+      );
       // Unbonding one wei leaves bob below the minimum stake: no new channels.
       await nodes.connect(bob).requestUnbond(1n);
       await expect(payments.connect(alice).openChannel(bob.address, 1n))
@@ -128,7 +136,7 @@ describe("InferencePayments", () => {
         .withArgs(bob.address);
     });
 
-    async function permitFor(f: Fixture, owner: any, value: bigint, deadline: bigint) {
+    async function permitFor(f: Fixture, owner: HardhatEthersSigner, value: bigint, deadline: bigint) {
       const { token, payments, chainId } = f;
       const sig = await owner.signTypedData(
         { name: "Open", version: "1", chainId, verifyingContract: await token.getAddress() },
@@ -141,7 +149,13 @@ describe("InferencePayments", () => {
             { name: "deadline", type: "uint256" },
           ],
         },
-        { owner: owner.address, spender: await payments.getAddress(), value, nonce: await token.nonces(owner.address), deadline },
+        {
+          owner: owner.address,
+          spender: await payments.getAddress(),
+          value,
+          nonce: await token.nonces(owner.address),
+          deadline,
+        },
       );
       return Signature.from(sig);
     }
@@ -200,7 +214,9 @@ describe("InferencePayments", () => {
         .to.be.revertedWithCustomError(payments, "NotPayer")
         .withArgs(1n, bob.address);
       await expect(payments.connect(alice).topUp(1n, 0n)).to.be.revertedWithCustomError(payments, "ZeroAmount");
-      await expect(payments.connect(alice).topUp(9n, 1n)).to.be.revertedWithCustomError(payments, "ChannelNotFound").withArgs(9n);
+      await expect(payments.connect(alice).topUp(9n, 1n))
+        .to.be.revertedWithCustomError(payments, "ChannelNotFound")
+        .withArgs(9n);
       await payments.connect(alice).requestClose(1n);
       const closeRequestedAt = (await payments.getChannel(1n)).closeRequestedAt;
       await expect(payments.connect(alice).topUp(1n, 1n))
@@ -212,11 +228,15 @@ describe("InferencePayments", () => {
   describe("vouchers and settlement", () => {
     it("test_voucherDigest_matchesTypedDataEncoder", async () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
-      const voucher = voucherOf(1n, [
-        [0n, 11n],
-        [1n, 22n],
-        [2n, 33n],
-      ], f.expiry);
+      const voucher = voucherOf(
+        1n,
+        [
+          [0n, 11n],
+          [1n, 22n],
+          [2n, 33n],
+        ],
+        f.expiry,
+      );
       expect(await f.payments.voucherDigest(voucher)).to.equal(voucherDigest(f.domain, voucher));
       const empty = voucherOf(1n, [], f.expiry);
       expect(await f.payments.voucherDigest(empty)).to.equal(voucherDigest(f.domain, empty));
@@ -243,11 +263,15 @@ describe("InferencePayments", () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
       const { payments, bob, carol, curator } = f;
       const amounts = { base: 333_333_333_333n, a1: 1_000_001n, a2: 987_654_321_987n };
-      const voucher = voucherOf(1n, [
-        [0n, amounts.base],
-        [1n, amounts.a1],
-        [2n, amounts.a2],
-      ], f.expiry);
+      const voucher = voucherOf(
+        1n,
+        [
+          [0n, amounts.base],
+          [1n, amounts.a1],
+          [2n, amounts.a2],
+        ],
+        f.expiry,
+      );
       const splits = { base: splitBase(amounts.base), a1: splitA1(amounts.a1), a2: splitA2(amounts.a2) };
       const before = await snapshot(f);
       const tx = settle(f, voucher);
@@ -269,7 +293,7 @@ describe("InferencePayments", () => {
       await expectSplits(f, before, splits);
 
       const allocations = await eventsOf(f, tx, "DataShareAllocated");
-      const rows = allocations.map((a: any) => [a.adapterId, a.datanetId, a.version, a.amount]);
+      const rows = allocations.map((a) => [a.adapterId, a.datanetId, a.version, a.amount]);
       expect(rows).to.deep.equal([
         [1n, 1n, 1n, a1.lineageParts[0]],
         [1n, 2n, 1n, a1.lineageParts[1]],
@@ -292,24 +316,35 @@ describe("InferencePayments", () => {
     it("test_settle_secondVoucherPaysOnlyTheIncreasePerAdapter", async () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
       const { payments, bob } = f;
-      await settle(f, voucherOf(1n, [
-        [0n, 1_001n],
-        [1n, 2_000_003n],
-        [2n, 5_555n],
-      ], f.expiry));
+      await settle(
+        f,
+        voucherOf(
+          1n,
+          [
+            [0n, 1_001n],
+            [1n, 2_000_003n],
+            [2n, 5_555n],
+          ],
+          f.expiry,
+        ),
+      );
       // Adapter 0 unchanged, adapter 1 +999_999, adapter 2 +4_444_447.
-      const second = voucherOf(1n, [
-        [0n, 1_001n],
-        [1n, 3_000_002n],
-        [2n, 4_450_002n],
-      ], f.expiry);
+      const second = voucherOf(
+        1n,
+        [
+          [0n, 1_001n],
+          [1n, 3_000_002n],
+          [2n, 4_450_002n],
+        ],
+        f.expiry,
+      );
       const before = await snapshot(f);
       const tx = settle(f, second);
       await expect(tx)
         .to.emit(payments, "ChannelSettled")
         .withArgs(1n, bob.address, second.cumulativeAmount, 999_999n + 4_444_447n, second.usageRoot);
       const revenue = await eventsOf(f, tx, "AdapterRevenue");
-      expect(revenue.map((r: any) => [r.adapterId, r.amount])).to.deep.equal([
+      expect(revenue.map((r) => [r.adapterId, r.amount])).to.deep.equal([
         [1n, 999_999n],
         [2n, 4_444_447n],
       ]);
@@ -324,10 +359,17 @@ describe("InferencePayments", () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
       await settle(f, voucherOf(1n, [[1n, 100n]], f.expiry));
       const before = await snapshot(f);
-      await settle(f, voucherOf(1n, [
-        [1n, 100n],
-        [2n, 301n],
-      ], f.expiry));
+      await settle(
+        f,
+        voucherOf(
+          1n,
+          [
+            [1n, 100n],
+            [2n, 301n],
+          ],
+          f.expiry,
+        ),
+      );
       await expectSplits(f, before, { a2: splitA2(301n) });
     });
 
@@ -352,10 +394,16 @@ describe("InferencePayments", () => {
       await models.connect(carol).transferFrom(carol.address, stranger.address, 1n);
       await expect(settle(f, voucherOf(1n, [[1n, 3_001n]], f.expiry)))
         .to.emit(payments, "AdapterRevenue")
-        .withArgs(1n, 1n, stranger.address, 2_001n, ...(() => {
-          const s = splitA1(2_001n);
-          return [s.protocolFee, s.operatorFee, s.ownerShare, s.dataShare];
-        })());
+        .withArgs(
+          1n,
+          1n,
+          stranger.address,
+          2_001n,
+          ...(() => {
+            const s = splitA1(2_001n);
+            return [s.protocolFee, s.operatorFee, s.ownerShare, s.dataShare];
+          })(),
+        );
       expect(await payments.balanceOf(stranger.address)).to.equal(splitA1(2_001n).ownerShare);
       expect(await payments.balanceOf(carol.address)).to.equal(carolBalance);
     });
@@ -363,10 +411,17 @@ describe("InferencePayments", () => {
     it("test_withdrawBalance_paysCreditedOnce", async () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
       const { payments, token, bob, carol, timelock, governance } = f;
-      await settle(f, voucherOf(1n, [
-        [0n, 7_777n],
-        [1n, 9_999n],
-      ], f.expiry));
+      await settle(
+        f,
+        voucherOf(
+          1n,
+          [
+            [0n, 7_777n],
+            [1n, 9_999n],
+          ],
+          f.expiry,
+        ),
+      );
       for (const account of [bob, carol, governance]) {
         const credited = await payments.balanceOf(account.address);
         expect(credited).to.be.greaterThan(0n);
@@ -397,7 +452,9 @@ describe("InferencePayments", () => {
         .withArgs(1n, 500n, 500n);
       // An older, smaller voucher is no better.
       const older = voucherOf(1n, [[1n, 400n]], f.expiry);
-      await expect(settle(f, older)).to.be.revertedWithCustomError(f.payments, "NothingToSettle").withArgs(1n, 400n, 500n);
+      await expect(settle(f, older))
+        .to.be.revertedWithCustomError(f.payments, "NothingToSettle")
+        .withArgs(1n, 400n, 500n);
     });
 
     it("test_settle_revertsForVoucherSignedForAnotherChannel", async () => {
@@ -436,7 +493,9 @@ describe("InferencePayments", () => {
       const signature = await signed(f, voucher);
       const highS = malleate(signature);
       // Both recover to alice with plain ecrecover...
-      expect(ethers.recoverAddress(voucherDigest(f.domain, voucher), Signature.from(signature))).to.equal(alice.address);
+      expect(ethers.recoverAddress(voucherDigest(f.domain, voucher), Signature.from(signature))).to.equal(
+        alice.address,
+      );
       expect(highS).not.to.equal(signature);
       expect(BigInt("0x" + highS.slice(66, 130))).to.be.greaterThan(SECP256K1_N / 2n);
       // ...but the high-s twin is refused.
@@ -498,10 +557,17 @@ describe("InferencePayments", () => {
 
     it("test_settle_revertsIfAdapterAmountsDoNotSum", async () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
-      const voucher = { ...voucherOf(1n, [
-        [1n, 300n],
-        [2n, 200n],
-      ], f.expiry), cumulativeAmount: 501n };
+      const voucher = {
+        ...voucherOf(
+          1n,
+          [
+            [1n, 300n],
+            [2n, 200n],
+          ],
+          f.expiry,
+        ),
+        cumulativeAmount: 501n,
+      };
       await expect(settle(f, voucher))
         .to.be.revertedWithCustomError(f.payments, "AdapterAmountsMismatch")
         .withArgs(500n, 501n);
@@ -528,25 +594,48 @@ describe("InferencePayments", () => {
 
     it("test_settle_revertsIfAdapterAmountDecreased", async () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
-      await settle(f, voucherOf(1n, [
-        [1n, 100n],
-        [2n, 100n],
-      ], f.expiry));
+      await settle(
+        f,
+        voucherOf(
+          1n,
+          [
+            [1n, 100n],
+            [2n, 100n],
+          ],
+          f.expiry,
+        ),
+      );
       // The total grows, but adapter 1 goes back from 100 to 50.
-      await expect(settle(f, voucherOf(1n, [
-        [1n, 50n],
-        [2n, 300n],
-      ], f.expiry)))
+      await expect(
+        settle(
+          f,
+          voucherOf(
+            1n,
+            [
+              [1n, 50n],
+              [2n, 300n],
+            ],
+            f.expiry,
+          ),
+        ),
+      )
         .to.be.revertedWithCustomError(f.payments, "AdapterAmountDecreased")
         .withArgs(1n, 50n, 100n);
     });
 
     it("test_settle_revertsIfSettledAdapterOmitted", async () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
-      await settle(f, voucherOf(1n, [
-        [1n, 100n],
-        [2n, 100n],
-      ], f.expiry));
+      await settle(
+        f,
+        voucherOf(
+          1n,
+          [
+            [1n, 100n],
+            [2n, 100n],
+          ],
+          f.expiry,
+        ),
+      );
       // Cumulative 250 > 200 settled, but adapter 1 is missing: the listed increase (150) exceeds the real one (50).
       await expect(settle(f, voucherOf(1n, [[2n, 250n]], f.expiry)))
         .to.be.revertedWithCustomError(f.payments, "UnlistedSettledAdapters")
@@ -576,7 +665,9 @@ describe("InferencePayments", () => {
       const wallet = await ethers.deployContract("ERC1271Wallet", [carol.address]);
       const walletAddress = await wallet.getAddress();
       await token.connect(carol).transfer(walletAddress, 1_000n);
-      await wallet.connect(carol).openChannel(await token.getAddress(), await payments.getAddress(), bob.address, 1_000n);
+      await wallet
+        .connect(carol)
+        .openChannel(await token.getAddress(), await payments.getAddress(), bob.address, 1_000n);
       expect((await payments.getChannel(2n)).payer).to.equal(walletAddress);
 
       const voucher = voucherOf(2n, [[1n, 600n]], f.expiry);
@@ -610,11 +701,15 @@ describe("InferencePayments", () => {
       await expect(payments.connect(bob).requestClose(1n))
         .to.be.revertedWithCustomError(payments, "NotPayer")
         .withArgs(1n, bob.address);
-      await expect(payments.connect(alice).requestClose(5n)).to.be.revertedWithCustomError(payments, "ChannelNotFound").withArgs(5n);
+      await expect(payments.connect(alice).requestClose(5n))
+        .to.be.revertedWithCustomError(payments, "ChannelNotFound")
+        .withArgs(5n);
       const tx = payments.connect(alice).requestClose(1n);
       await tx;
       const t = BigInt(await networkHelpers.time.latest());
-      await expect(tx).to.emit(payments, "CloseRequested").withArgs(1n, t + CHALLENGE);
+      await expect(tx)
+        .to.emit(payments, "CloseRequested")
+        .withArgs(1n, t + CHALLENGE);
       expect((await payments.getChannel(1n)).closeRequestedAt).to.equal(t);
       await expect(payments.connect(alice).requestClose(1n))
         .to.be.revertedWithCustomError(payments, "ChannelClosing")
@@ -698,7 +793,9 @@ describe("InferencePayments", () => {
       await f.payments.connect(f.alice).requestClose(1n);
       await networkHelpers.time.increase(CHALLENGE + 1n);
       const before = await f.token.balanceOf(f.alice.address);
-      await expect(f.payments.connect(f.alice).withdrawChannel(1n)).to.emit(f.payments, "ChannelFinalized").withArgs(1n, 0n);
+      await expect(f.payments.connect(f.alice).withdrawChannel(1n))
+        .to.emit(f.payments, "ChannelFinalized")
+        .withArgs(1n, 0n);
       expect(await f.token.balanceOf(f.alice.address)).to.equal(before);
     });
   });
@@ -798,7 +895,9 @@ describe("InferencePayments", () => {
     it("test_setters_updateAndApplyToLaterSettlements", async () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
       const { payments, governance, curator } = f;
-      await expect(payments.connect(governance).setFees(2_000, 1_000)).to.emit(payments, "FeesSet").withArgs(2_000n, 1_000n);
+      await expect(payments.connect(governance).setFees(2_000, 1_000))
+        .to.emit(payments, "FeesSet")
+        .withArgs(2_000n, 1_000n);
       await expect(payments.connect(governance).setChallengePeriod(3_600))
         .to.emit(payments, "ChallengePeriodSet")
         .withArgs(3_600n);
@@ -835,7 +934,9 @@ describe("InferencePayments", () => {
         payments.connect(deployer).setChallengePeriod(3_600),
         payments.connect(deployer).setTreasury(deployer.address),
       ]) {
-        await expect(call).to.be.revertedWithCustomError(payments, "OwnableUnauthorizedAccount").withArgs(deployer.address);
+        await expect(call)
+          .to.be.revertedWithCustomError(payments, "OwnableUnauthorizedAccount")
+          .withArgs(deployer.address);
       }
     });
   });

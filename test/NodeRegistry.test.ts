@@ -47,7 +47,10 @@ describe("NodeRegistry", () => {
     it("test_register_withZeroStakeEmitsNoStakeAdded", async () => {
       const { nodes, token, alice, curator } = await networkHelpers.loadFixture(suiteWithOperator);
       const before = await token.balanceOf(alice.address);
-      await expect(nodes.connect(alice).register("https://a", [1n], curator.address, 0n)).not.to.emit(nodes, "StakeAdded");
+      await expect(nodes.connect(alice).register("https://a", [1n], curator.address, 0n)).not.to.emit(
+        nodes,
+        "StakeAdded",
+      );
       expect(await token.balanceOf(alice.address)).to.equal(before);
       expect((await nodes.getOperator(alice.address)).registered).to.equal(true);
     });
@@ -62,10 +65,9 @@ describe("NodeRegistry", () => {
         nodes,
         "NoBaseModels",
       );
-      await expect(nodes.connect(alice).register("https://a", [1n], ethers.ZeroAddress, 0n)).to.be.revertedWithCustomError(
-        nodes,
-        "ZeroAddress",
-      );
+      await expect(
+        nodes.connect(alice).register("https://a", [1n], ethers.ZeroAddress, 0n),
+      ).to.be.revertedWithCustomError(nodes, "ZeroAddress");
       await expect(nodes.connect(bob).register("https://b2", [1n], curator.address, 0n))
         .to.be.revertedWithCustomError(nodes, "AlreadyRegistered")
         .withArgs(bob.address);
@@ -84,8 +86,14 @@ describe("NodeRegistry", () => {
       expect(op.baseModelIds).to.deep.equal([7n, 8n, 9n]);
       expect(op.signingKey).to.equal(curator.address);
       expect(op.bonded).to.equal(MIN_OPERATOR_STAKE);
-      await expect(nodes.connect(bob).update("", [1n], curator.address)).to.be.revertedWithCustomError(nodes, "EmptyEndpoint");
-      await expect(nodes.connect(bob).update("x", [], curator.address)).to.be.revertedWithCustomError(nodes, "NoBaseModels");
+      await expect(nodes.connect(bob).update("", [1n], curator.address)).to.be.revertedWithCustomError(
+        nodes,
+        "EmptyEndpoint",
+      );
+      await expect(nodes.connect(bob).update("x", [], curator.address)).to.be.revertedWithCustomError(
+        nodes,
+        "NoBaseModels",
+      );
       await expect(nodes.connect(bob).update("x", [1n], ethers.ZeroAddress)).to.be.revertedWithCustomError(
         nodes,
         "ZeroAddress",
@@ -179,7 +187,9 @@ describe("NodeRegistry", () => {
         .withArgs(bob.address, release);
       await networkHelpers.time.setNextBlockTimestamp(release);
       const before = await token.balanceOf(bob.address);
-      await expect(nodes.connect(bob).withdrawUnbonded()).to.emit(nodes, "StakeWithdrawn").withArgs(bob.address, 4n * OPEN);
+      await expect(nodes.connect(bob).withdrawUnbonded())
+        .to.emit(nodes, "StakeWithdrawn")
+        .withArgs(bob.address, 4n * OPEN);
       expect(await token.balanceOf(bob.address)).to.equal(before + 4n * OPEN);
       expect(await nodes.totalStaked()).to.equal(MIN_OPERATOR_STAKE - 4n * OPEN);
       expect((await nodes.getOperator(bob.address)).unbonding).to.equal(0n);
@@ -321,7 +331,9 @@ describe("NodeRegistry", () => {
         nodes.connect(deployer).setUnbondingPeriod(1),
         nodes.connect(deployer).setTreasury(deployer.address),
       ]) {
-        await expect(call).to.be.revertedWithCustomError(nodes, "OwnableUnauthorizedAccount").withArgs(deployer.address);
+        await expect(call)
+          .to.be.revertedWithCustomError(nodes, "OwnableUnauthorizedAccount")
+          .withArgs(deployer.address);
       }
       expect(await nodes.minStake()).to.equal(MIN_OPERATOR_STAKE);
       expect(await nodes.unbondingPeriod()).to.equal(UNBONDING);

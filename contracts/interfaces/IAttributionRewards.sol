@@ -7,8 +7,9 @@ pragma solidity 0.8.30;
 /// cumulativeAmount)`, plus the sha256 and URI of the full distribution file that anyone can recompute. A root
 /// becomes claimable `claimDelay` seconds after its proposal; until then governance or the guardian may revoke it.
 /// Claims are cumulative: an account receives its leaf amount minus what it already received; claim against the
-/// newest claimable root, since all claims together never exceed the total of the root claimed against. Anyone may claim on
-/// an account's behalf; the tokens always go to the account. The contract never pays out more than was funded.
+/// newest claimable root, since all claims together never exceed the total of the root claimed against. Anyone may
+/// claim on an account's behalf; the tokens always go to the account. The contract never pays out more than was
+/// funded.
 interface IAttributionRewards {
     struct EpochRoot {
         bytes32 root;

@@ -96,7 +96,15 @@ export function splitOf(
   const operatorFee = (amount * operatorFeeBps) / BPS;
   const rest = amount - protocolFee - operatorFee;
   if (dataShareBps === null) {
-    return { amount, protocolFee, operatorFee: operatorFee + rest, rest, ownerShare: 0n, dataShare: 0n, lineageParts: [] };
+    return {
+      amount,
+      protocolFee,
+      operatorFee: operatorFee + rest,
+      rest,
+      ownerShare: 0n,
+      dataShare: 0n,
+      lineageParts: [],
+    };
   }
   const dataShare = (rest * dataShareBps) / BPS;
   const ownerShare = rest - dataShare;
@@ -114,10 +122,15 @@ export function splitOf(
 export const ADAPTER_1 = { dataShareBps: 3_000n, weights: [3_333n, 3_333n, 3_334n] };
 export const ADAPTER_2 = { dataShareBps: 1_500n, weights: [10_000n] };
 
-type Suite = Awaited<ReturnType<Awaited<ReturnType<typeof import("./fixtures.ts").connectSuite>>["deploySuite"]>>;
+type Connection = Awaited<ReturnType<typeof import("./fixtures.ts").connectSuite>>;
+type Suite = Awaited<ReturnType<Connection["deploySuite"]>>;
 
 /** An impersonated Timelock with gas money: governance for parameter calls. */
-export async function governanceSigner(ethers: any, networkHelpers: any, suite: Suite) {
+export async function governanceSigner(
+  ethers: Connection["ethers"],
+  networkHelpers: Connection["networkHelpers"],
+  suite: Suite,
+) {
   const governance = await ethers.getImpersonatedSigner(await suite.timelock.getAddress());
   await networkHelpers.setBalance(governance.address, 10n ** 18n);
   return governance;
@@ -127,7 +140,7 @@ export async function governanceSigner(ethers: any, networkHelpers: any, suite: 
  * The whole suite plus: bob an active operator (minimum stake), three datanets with a published version each,
  * a base model, adapter 1 (owner carol) and adapter 2 (owner curator), and approvals to the payment contract.
  */
-export async function setupSettlement(ethers: any, suite: Suite) {
+export async function setupSettlement(ethers: Connection["ethers"], suite: Suite) {
   const { datanets, models, nodes, payments, token, alice, bob, carol, curator } = suite;
   for (const [owner, n] of [
     [alice, 1],

@@ -20,17 +20,19 @@ contract ERC1271Wallet is IERC1271 {
         owner = owner_;
     }
 
-    function openChannel(IERC20 token, IChannelOpener payments, address operator, uint128 deposit)
-        external
-        returns (uint256)
-    {
+    function openChannel(
+        IERC20 token,
+        IChannelOpener payments,
+        address operator,
+        uint128 deposit
+    ) external returns (uint256) {
         require(msg.sender == owner, "not owner");
         token.approve(address(payments), deposit);
         return payments.openChannel(operator, deposit);
     }
 
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
-        (address recovered, ECDSA.RecoverError error,) = ECDSA.tryRecover(hash, signature);
+        (address recovered, ECDSA.RecoverError error, ) = ECDSA.tryRecover(hash, signature);
         if (error == ECDSA.RecoverError.NoError && recovered == owner) return IERC1271.isValidSignature.selector;
         return 0xffffffff;
     }
