@@ -66,6 +66,8 @@ class Scheduler:
         self.model, self.tokenizer, self.cache = model, tokenizer, cache
         self.wake = wake  # called (from a loader thread) when an adapter load a request waits on completes
         self.max_batch_size, self.max_seq_len, self.max_prefill_tokens = max_batch_size, max_seq_len, max_prefill_tokens
+        if max_seq_len > model.config.max_position_embeddings:
+            raise ValueError(f"max_seq_len {max_seq_len} exceeds the model's {model.config.max_position_embeddings} positions")
         self.kv = KVCache(model.config, max_batch_size, max_seq_len, model.device, model.dtype)
         vocab = model.config.vocab_size
         self.token_bias = torch.full((vocab,), float("-inf"), device=model.device)  # never sample unusable ids

@@ -206,3 +206,25 @@ def test_http_source_loads_and_refuses(model, adapters, http_root):
     with pytest.raises(AdapterError) as e:
         dead.fetch(sha).result(timeout=30)
     assert e.value.code == "adapter_fetch_failed"
+
+
+def test_scale_is_alpha_over_r_or_alpha_over_sqrt_r_with_rslora(model, adapters):
+    import json
+
+    from openpoa_engine.adapters import parse_adapter
+
+    root, shas = adapters
+    config_bytes, weights_bytes = read_artifact(os.path.join(root, shas["r8"][0]))
+    peft = json.loads(config_bytes)
+    peft["lora_alpha"] = 12
+    assert parse_adapter(json.dumps(peft).encode(), weights_bytes, model.config).scale == 12 / 8
+    peft["use_rslora"] = True
+    assert parse_adapter(json.dumps(peft).encode(), weights_bytes, model.config).scale == 12 / 8 ** 0.5
+    for field, value, code in (("r", 200, "adapter_unsupported"), ("use_dora", True, "adapter_unsupported"),
+                               ("peft_type", "IA3", "adapter_unsupported")):
+        with pytest.raises(AdapterError) as e:
+            parse_adapter(json.dumps({**peft, field: value}).encode(), weights_bytes, model.config)
+        assert e.value.code == code
+    with pytest.raises(AdapterError) as e:
+        parse_adapter(b"{not json", weights_bytes, model.config)
+    assert e.value.code == "adapter_corrupt"

@@ -148,3 +148,14 @@ def test_context_limit_and_bad_requests(model, adapters):
         with pytest.raises(RequestError) as e:
             scheduler.submit(Request("b", prompt, params, None, out))
         assert e.value.code == code
+
+
+def test_tiny_top_p_is_greedy_and_temperature_changes_sampling(model, adapters):
+    root, _ = adapters
+    runs = {}
+    for name, params in (("greedy", SamplingParams(max_tokens=30, temperature=0.0, ignore_eos=True)),
+                         ("top_p", SamplingParams(max_tokens=30, temperature=1.0, top_p=1e-6, seed=4, ignore_eos=True)),
+                         ("hot", SamplingParams(max_tokens=30, temperature=1.0, seed=4, ignore_eos=True))):
+        runs[name] = generate(make_scheduler(model, root), [("a", "Sampling", params, None)]).done("a")["text"]
+    assert runs["top_p"] == runs["greedy"]  # the nucleus keeps only the most likely token
+    assert runs["hot"] != runs["greedy"]
