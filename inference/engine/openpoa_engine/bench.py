@@ -12,12 +12,12 @@ import time
 
 import torch
 
-from .generate import generate_adapters, generate_model
-from .server import build_scheduler
 from .adapter_cache import page_bytes
 from .config import ModelConfig
+from .generate import generate_adapters, generate_model
 from .kernels import PAGE_RANK
 from .scheduler import Request, SamplingParams, Scheduler
+from .server import build_scheduler
 
 PROMPT = "Benchmark prompt number {:02d}: "
 
@@ -58,38 +58,37 @@ def run_bench(args, dtype):
     model_dir, adapters_dir, shas = _prepare(args.cache_dir, args.preset, args.batch, args.rank)
     pages = args.batch * -(-args.rank // PAGE_RANK) + 4  # every adapter resident, a little slack
     budget = pages * page_bytes(ModelConfig.load(model_dir), dtype)
-    scheduler = build_scheduler(model_dir, adapters_dir, args.device, dtype, max_batch_size=args.batch,
-                                max_seq_len=args.steps + 64, device_budget_bytes=budget, host_budget_bytes=8 << 30)
-    cache = scheduler.cache
+    multi = build_scheduler(model_dir, adapters_dir, args.device, dtype, max_batch_size=args.batch,
+                            max_seq_len=args.steps + 64, device_budget_bytes=budget, host_budget_bytes=8 << 30)
+    base = Scheduler(multi.model, multi.tokenizer, multi.cache, args.batch, args.steps + 64)
+    cache, device = multi.cache, multi.model.device
 
     cold_ms = []  # source -> verified, parsed, packed -> device pages
     for sha in shas:
         start = time.perf_counter()
         cache.make_resident(sha, cache.fetch(sha, count=False).result())
-        if scheduler.model.device.type == "cuda":
+        if device.type == "cuda":
             torch.cuda.synchronize()
         cold_ms.append((time.perf_counter() - start) * 1e3)
 
-    base_scheduler = Scheduler(scheduler.model, scheduler.tokenizer, cache, args.batch, args.steps + 64)
-    device = scheduler.model.device
-    base_times, multi_times = [], []
+    times = {base: [], multi: []}
     for rep in range(args.reps + 1):  # repetition 0 warms up and is not counted
-        _fill(base_scheduler, args.batch, args.steps + 2, None)
-        _fill(scheduler, args.batch, args.steps + 2, shas)
+        _fill(base, args.batch, args.steps + 2, None)
+        _fill(multi, args.batch, args.steps + 2, shas)
         for step in range(args.steps if rep else 2):
-            pair = (base_scheduler, scheduler) if step % 2 == 0 else (scheduler, base_scheduler)
-            for s in pair:
-                elapsed = _timed_step(s, device)
+            for scheduler in (base, multi) if step % 2 == 0 else (multi, base):
+                elapsed = _timed_step(scheduler, device)
                 if rep:
-                    (base_times if s is base_scheduler else multi_times).append(elapsed)
-        for s in (base_scheduler, scheduler):
+                    times[scheduler].append(elapsed)
+        for scheduler in (base, multi):
             for i in range(args.batch):
-                s.cancel(f"bench-{i}")
+                scheduler.cancel(f"bench-{i}")
+    base_times, multi_times = times[base], times[multi]
     base_rate = args.batch / statistics.median(base_times)
     multi_rate = args.batch / statistics.median(multi_times)
-    c = scheduler.model.config
+    c = multi.model.config
     return {
-        "device": scheduler.model.device.type,
+        "device": device.type,
         "model": f"{c.name} (hidden {c.hidden_size}, {c.num_layers} layers, {c.num_heads} heads / {c.num_kv_heads} kv, "
                  f"intermediate {c.intermediate_size}, vocab {c.vocab_size}, {str(dtype).replace('torch.', '')})",
         "batch": args.batch,
