@@ -58,6 +58,7 @@ class Sequence:
     completion_tokens: int = 0
     text: str = ""
     emitted: int = 0  # characters of text already streamed
+    stop_checked: int = 0  # characters of text already searched for stop strings
 
 
 class Scheduler:
@@ -243,8 +244,9 @@ class Scheduler:
         stops = seq.request.params.stop
         if not stops:
             return None
-        window = max(map(len, stops)) + 8  # new text is at most a few characters per token
-        base = max(0, len(seq.text) - window)
+        # Only text that arrived since the last check can complete a stop string.
+        base = max(0, seq.stop_checked - max(map(len, stops)) + 1)
+        seq.stop_checked = len(seq.text)
         hits = [i for i in (seq.text.find(s, base) for s in stops) if i >= 0]
         return min(hits) if hits else None
 

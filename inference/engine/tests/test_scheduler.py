@@ -159,3 +159,17 @@ def test_tiny_top_p_is_greedy_and_temperature_changes_sampling(model, adapters):
         runs[name] = generate(make_scheduler(model, root), [("a", "Sampling", params, None)]).done("a")["text"]
     assert runs["top_p"] == runs["greedy"]  # the nucleus keeps only the most likely token
     assert runs["hot"] != runs["greedy"]
+
+
+def test_stop_found_when_one_token_adds_many_characters(model, adapters):
+    """HF tokenizers emit many characters per token: the stop search covers all new text."""
+    import random
+
+    from openpoa_engine.scheduler import Sequence
+
+    scheduler = make_scheduler(model, adapters[0])
+    seq = Sequence(Request("a", [1], SamplingParams(stop=("STOP", "zz")), None, None), random.Random(0), None)
+    seq.text = "abc ST"
+    assert scheduler._find_stop(seq) is None
+    seq.text += "OP and then a long run of text with zz in it"  # stop straddles the old and the new text
+    assert scheduler._find_stop(seq) == 4
