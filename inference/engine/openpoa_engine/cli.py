@@ -88,9 +88,13 @@ def main(argv=None):
         torch, dtype = _setup(args)
         from .server import Server, build_scheduler
 
-        scheduler = build_scheduler(args.model, args.adapters, args.device, dtype, args.model_name,
-                                    args.max_batch_size, args.max_seq_len, args.max_prefill_tokens,
-                                    int(args.device_budget_mb * 2**20), int(args.host_budget_mb * 2**20))
+        try:
+            scheduler = build_scheduler(args.model, args.adapters, args.device, dtype, args.model_name,
+                                        args.max_batch_size, args.max_seq_len, args.max_prefill_tokens,
+                                        int(args.device_budget_mb * 2**20), int(args.host_budget_mb * 2**20))
+        except (OSError, ValueError, KeyError) as e:  # bad model dir, config, checkpoint or adapter source
+            print(f"openpoa_engine: cannot start: {e!r}", file=sys.stderr)
+            return 2
         Server(scheduler).run()
     elif args.command == "bench":
         torch, dtype = _setup(args)

@@ -14,7 +14,7 @@ import torch
 
 from . import PROTOCOL, __version__
 from .adapter_cache import AdapterCache, NoFreePages, open_source
-from .adapters import AdapterError, check_hash_format
+from .adapters import MAX_RANK, AdapterError, check_hash_format
 from .model import Llama
 from .scheduler import Request, RequestError, SamplingParams, Scheduler
 from .tokenizer import load_tokenizer
@@ -126,7 +126,7 @@ class Server:
                 "model": s.model.config.summary(), "tokenizer": s.tokenizer.kind, "device": str(s.model.device),
                 "dtype": str(s.model.dtype).replace("torch.", ""),
                 "limits": {"max_batch_size": s.max_batch_size, "max_seq_len": s.max_seq_len,
-                           "max_prefill_tokens": s.max_prefill_tokens, "max_lora_rank": 128,
+                           "max_prefill_tokens": s.max_prefill_tokens, "max_lora_rank": MAX_RANK,
                            "adapter_pages": s.cache.device_tier.num_pages}}
 
     def _on_hello(self, message_id, message):

@@ -36,3 +36,24 @@ def test_byte_tokenizer_convention_and_incremental_utf8():
     assert pieces[:3] == ["a", "", "é"]  # a character is emitted once all its bytes arrived
     assert decoder.push(0xFF) == "\ufffd" and decoder.push(EOS) == "" and decoder.flush() == ""
     assert tok.sampleable_ids(512) == list(range(256)) + [EOS]
+
+
+def test_hf_decoder_holds_back_partial_characters():
+    from openpoa_engine.tokenizer import HFDecoder
+
+    class Stub:  # the `tokenizers` API surface HFDecoder uses; pieces are byte strings
+        pieces = {1: b"caf", 2: b"\xc3", 3: b"\xa9!", 4: b" ok"}
+
+        def decode(self, ids, skip_special_tokens):
+            return b"".join(self.pieces[i] for i in ids).decode("utf-8", "replace")
+
+    decoder = HFDecoder(Stub())
+    assert [decoder.push(i) for i in (1, 2, 3, 4)] == ["caf", "", "é!", " ok"]
+    assert decoder.flush() == ""
+
+
+def test_serve_with_a_bad_model_dir_exits_with_a_reason(tmp_path, capsys):
+    from openpoa_engine.cli import main
+
+    assert main(["serve", "--model", str(tmp_path), "--adapters", str(tmp_path)]) == 2
+    assert "cannot start" in capsys.readouterr().err
