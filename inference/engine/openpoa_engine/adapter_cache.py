@@ -41,7 +41,8 @@ class LocalSource:
 
 
 class HttpSource:
-    """An HTTP base URL laid out like LocalSource: GET BASE/<sha256>/adapter_config.json and .../adapter_model.safetensors."""
+    """An HTTP base URL laid out like LocalSource: GET BASE/<sha256>/adapter_config.json and
+    BASE/<sha256>/adapter_model.safetensors."""
 
     def __init__(self, base_url, timeout_s=30.0):
         self.base_url, self.timeout_s = base_url.rstrip("/"), timeout_s
@@ -83,10 +84,14 @@ class NoFreePages(Exception):
 class DeviceTier:
     def __init__(self, config, num_pages, device, dtype):
         layers = config.num_layers
-        self.shrink = {g: torch.zeros(layers, num_pages, config.in_features(m[0]), len(m) * PAGE_RANK,
-                                      device=device, dtype=dtype) for g, m in LORA_GROUPS}
-        self.expand = {p: torch.zeros(layers, num_pages * PAGE_RANK, config.out_features(p), device=device, dtype=dtype)
-                       for p in LORA_PROJECTIONS}
+        self.shrink = {
+            g: torch.zeros(layers, num_pages, config.in_features(m[0]), len(m) * PAGE_RANK, device=device, dtype=dtype)
+            for g, m in LORA_GROUPS
+        }
+        self.expand = {
+            p: torch.zeros(layers, num_pages * PAGE_RANK, config.out_features(p), device=device, dtype=dtype)
+            for p in LORA_PROJECTIONS
+        }
         self.num_pages, self.device = num_pages, device
         self.free = list(range(num_pages))
         self.resident = OrderedDict()  # sha256 -> page list, least recently used first
@@ -98,14 +103,16 @@ class DeviceTier:
             self.resident.move_to_end(sha256)
             return self.resident[sha256]
         if packed.num_pages > self.num_pages:
-            raise AdapterError("adapter_too_large", f"adapter needs {packed.num_pages} pages, the device tier has {self.num_pages}")
+            raise AdapterError(
+                "adapter_too_large", f"adapter needs {packed.num_pages} pages, the device tier has {self.num_pages}"
+            )
         while len(self.free) < packed.num_pages:
             victim = next((s for s in self.resident if not self.pins.get(s)), None)
             if victim is None:
                 raise NoFreePages()
             self.remove(victim)
             self.evictions += 1
-        pages, self.free = self.free[: packed.num_pages], self.free[packed.num_pages:]
+        pages, self.free = self.free[: packed.num_pages], self.free[packed.num_pages :]
         index = torch.tensor(pages, device=self.device)
         for group, pool in self.shrink.items():
             pool.index_copy_(1, index, packed.shrink[group].to(self.device, non_blocking=True))
@@ -133,8 +140,14 @@ class AdapterCache:
         self.inflight = {}  # sha256 -> Future[PackedAdapter]
         self.lock = threading.Lock()
         self.loader = ThreadPoolExecutor(loader_threads, thread_name_prefix="adapter-loader")
-        self.counters = {"hits": 0, "misses": 0, "source_loads": 0, "load_errors": 0, "load_ms_total": 0.0,
-                         "last_load_ms": 0.0}
+        self.counters = {
+            "hits": 0,
+            "misses": 0,
+            "source_loads": 0,
+            "load_errors": 0,
+            "load_ms_total": 0.0,
+            "last_load_ms": 0.0,
+        }
 
     # -- loader side (any thread) --
 
@@ -228,10 +241,17 @@ class AdapterCache:
             counters = dict(self.counters)
             host = {"adapters": len(self.host), "bytes": self.host_bytes, "budget_bytes": self.host_budget_bytes}
         used_pages = tier.num_pages - len(tier.free)
-        return {**counters, "evictions": tier.evictions, "resident_adapters": len(tier.resident),
-                "resident_bytes": used_pages * page_bytes(self.config, self.dtype),
-                "pages_total": tier.num_pages, "pages_used": used_pages, "pinned_adapters": len(tier.pins),
-                "loading": len(self.inflight), "host": host}
+        return {
+            **counters,
+            "evictions": tier.evictions,
+            "resident_adapters": len(tier.resident),
+            "resident_bytes": used_pages * page_bytes(self.config, self.dtype),
+            "pages_total": tier.num_pages,
+            "pages_used": used_pages,
+            "pinned_adapters": len(tier.pins),
+            "loading": len(self.inflight),
+            "host": host,
+        }
 
     def close(self):
         self.loader.shutdown(wait=False, cancel_futures=True)

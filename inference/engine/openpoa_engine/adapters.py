@@ -25,7 +25,9 @@ from .kernels import PAGE_RANK
 ARTIFACT_FILES = ("adapter_config.json", "adapter_model.safetensors")
 HASH_DOMAIN = b"openpoa-lora-v1\n"
 MAX_RANK = 128
-_KEY = re.compile(r"^(?:base_model\.model\.)?model\.layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_([AB])(?:\.default)?\.weight$")
+_KEY = re.compile(
+    r"^(?:base_model\.model\.)?model\.layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_([AB])(?:\.default)?\.weight$"
+)
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -82,8 +84,9 @@ def parse_adapter(config_bytes, weights_bytes, model_config):
         raise AdapterError("adapter_unsupported", f"peft_type {peft.get('peft_type')!r} is not LORA")
     base = peft.get("base_model_name_or_path")
     if base and model_config.name and base != model_config.name:
-        raise AdapterError("adapter_wrong_base_model",
-                           f"adapter was trained on {base!r}, this engine serves {model_config.name!r}")
+        raise AdapterError(
+            "adapter_wrong_base_model", f"adapter was trained on {base!r}, this engine serves {model_config.name!r}"
+        )
     for unsupported in ("rank_pattern", "alpha_pattern", "layers_to_transform"):
         if peft.get(unsupported):
             raise AdapterError("adapter_unsupported", f"{unsupported} is not supported")
@@ -140,8 +143,11 @@ class PackedAdapter:
         return sum(t.numel() * t.element_size() for t in (*self.shrink.values(), *self.expand.values()))
 
     def pin_memory(self):
-        return PackedAdapter(self.num_pages, {k: v.pin_memory() for k, v in self.shrink.items()},
-                             {k: v.pin_memory() for k, v in self.expand.items()})
+        return PackedAdapter(
+            self.num_pages,
+            {k: v.pin_memory() for k, v in self.shrink.items()},
+            {k: v.pin_memory() for k, v in self.expand.items()},
+        )
 
 
 def pack_adapter(lora, model_config, dtype):
@@ -160,7 +166,7 @@ def pack_adapter(lora, model_config, dtype):
                 a = torch.zeros(padded, c.in_features(projection))
                 a[: lora.rank] = lora.a[(layer, projection)]
                 # a.view(pages, PAGE_RANK, in) -> [pages, in, PAGE_RANK] into this member's columns
-                pool[layer, :, :, m * PAGE_RANK:(m + 1) * PAGE_RANK] = a.view(pages, PAGE_RANK, -1).transpose(1, 2)
+                pool[layer, :, :, m * PAGE_RANK : (m + 1) * PAGE_RANK] = a.view(pages, PAGE_RANK, -1).transpose(1, 2)
                 expand_pool[layer, : lora.rank] = (lora.b[(layer, projection)] * lora.scale).t()
             expand[projection] = expand_pool
         shrink[group] = pool

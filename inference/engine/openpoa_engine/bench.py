@@ -58,8 +58,16 @@ def run_bench(args, dtype):
     model_dir, adapters_dir, shas = _prepare(args.cache_dir, args.preset, args.batch, args.rank)
     pages = args.batch * -(-args.rank // PAGE_RANK) + 4  # every adapter resident, a little slack
     budget = pages * page_bytes(ModelConfig.load(model_dir), dtype)
-    multi = build_scheduler(model_dir, adapters_dir, args.device, dtype, max_batch_size=args.batch,
-                            max_seq_len=args.steps + 64, device_budget_bytes=budget, host_budget_bytes=8 << 30)
+    multi = build_scheduler(
+        model_dir,
+        adapters_dir,
+        args.device,
+        dtype,
+        max_batch_size=args.batch,
+        max_seq_len=args.steps + 64,
+        device_budget_bytes=budget,
+        host_budget_bytes=8 << 30,
+    )
     base = Scheduler(multi.model, multi.tokenizer, multi.cache, args.batch, args.steps + 64)
     cache, device = multi.cache, multi.model.device
 
@@ -90,7 +98,7 @@ def run_bench(args, dtype):
     return {
         "device": device.type,
         "model": f"{c.name} (hidden {c.hidden_size}, {c.num_layers} layers, {c.num_heads} heads / {c.num_kv_heads} kv, "
-                 f"intermediate {c.intermediate_size}, vocab {c.vocab_size}, {str(dtype).replace('torch.', '')})",
+        f"intermediate {c.intermediate_size}, vocab {c.vocab_size}, {str(dtype).replace('torch.', '')})",
         "batch": args.batch,
         "baseTokensPerSec": round(base_rate, 1),
         "multiAdapterTokensPerSec": round(multi_rate, 1),

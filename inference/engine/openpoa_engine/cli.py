@@ -65,7 +65,9 @@ def main(argv=None):
     bench.add_argument("--rank", type=int, default=16)
     bench.add_argument("--steps", type=int, default=24, help="timed decode steps per repetition")
     bench.add_argument("--reps", type=int, default=3)
-    bench.add_argument("--cache-dir", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache"))
+    bench.add_argument(
+        "--cache-dir", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache")
+    )
     _device_args(bench)
 
     args = parser.parse_args(argv)
@@ -81,17 +83,27 @@ def main(argv=None):
     elif args.command == "generate-adapters":
         from .generate import generate_adapters
 
-        shas = generate_adapters(args.model, args.out, args.count, args.rank, args.alpha,
-                                 tuple(args.targets.split(",")), args.seed)
+        shas = generate_adapters(
+            args.model, args.out, args.count, args.rank, args.alpha, tuple(args.targets.split(",")), args.seed
+        )
         print("\n".join(shas))
     elif args.command == "serve":
         torch, dtype = _setup(args)
         from .server import Server, build_scheduler
 
         try:
-            scheduler = build_scheduler(args.model, args.adapters, args.device, dtype, args.model_name,
-                                        args.max_batch_size, args.max_seq_len, args.max_prefill_tokens,
-                                        int(args.device_budget_mb * 2**20), int(args.host_budget_mb * 2**20))
+            scheduler = build_scheduler(
+                args.model,
+                args.adapters,
+                args.device,
+                dtype,
+                args.model_name,
+                args.max_batch_size,
+                args.max_seq_len,
+                args.max_prefill_tokens,
+                int(args.device_budget_mb * 2**20),
+                int(args.host_budget_mb * 2**20),
+            )
         except (OSError, ValueError, KeyError) as e:  # bad model dir, config, checkpoint or adapter source
             print(f"openpoa_engine: cannot start: {e!r}", file=sys.stderr)
             return 2

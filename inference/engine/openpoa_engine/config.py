@@ -76,14 +76,24 @@ class ModelConfig:
     def to_hf(self):
         eos = list(self.eos_token_ids)
         return {
-            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "_name_or_path": self.name,
-            "vocab_size": self.vocab_size, "hidden_size": self.hidden_size,
-            "intermediate_size": self.intermediate_size, "num_hidden_layers": self.num_layers,
-            "num_attention_heads": self.num_heads, "num_key_value_heads": self.num_kv_heads,
-            "head_dim": self.head_dim, "rms_norm_eps": self.rms_norm_eps, "rope_theta": self.rope_theta,
-            "rope_scaling": self.rope_scaling, "max_position_embeddings": self.max_position_embeddings,
-            "tie_word_embeddings": self.tie_word_embeddings, "hidden_act": "silu",
-            "bos_token_id": self.bos_token_id, "eos_token_id": eos[0] if len(eos) == 1 else eos,
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            "_name_or_path": self.name,
+            "vocab_size": self.vocab_size,
+            "hidden_size": self.hidden_size,
+            "intermediate_size": self.intermediate_size,
+            "num_hidden_layers": self.num_layers,
+            "num_attention_heads": self.num_heads,
+            "num_key_value_heads": self.num_kv_heads,
+            "head_dim": self.head_dim,
+            "rms_norm_eps": self.rms_norm_eps,
+            "rope_theta": self.rope_theta,
+            "rope_scaling": self.rope_scaling,
+            "max_position_embeddings": self.max_position_embeddings,
+            "tie_word_embeddings": self.tie_word_embeddings,
+            "hidden_act": "silu",
+            "bos_token_id": self.bos_token_id,
+            "eos_token_id": eos[0] if len(eos) == 1 else eos,
             "torch_dtype": "float32",
         }
 
@@ -103,6 +113,11 @@ class ModelConfig:
 
     def out_features(self, projection):
         return {
-            "q_proj": self.q_size, "k_proj": self.kv_size, "v_proj": self.kv_size, "o_proj": self.hidden_size,
-            "gate_proj": self.intermediate_size, "up_proj": self.intermediate_size, "down_proj": self.hidden_size,
+            "q_proj": self.q_size,
+            "k_proj": self.kv_size,
+            "v_proj": self.kv_size,
+            "o_proj": self.hidden_size,
+            "gate_proj": self.intermediate_size,
+            "up_proj": self.intermediate_size,
+            "down_proj": self.hidden_size,
         }[projection]

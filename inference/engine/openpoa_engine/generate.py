@@ -33,9 +33,15 @@ def _unigram_log_prior(vocab_size):
 def generate_model(out_dir, preset="tiny", seed=0, shards=1, vocab_size=512, max_positions=2048):
     os.makedirs(out_dir, exist_ok=True)
     dims = PRESETS[preset]
-    config = ModelConfig(vocab_size=vocab_size, head_dim=dims["hidden_size"] // dims["num_heads"],
-                         max_position_embeddings=max_positions, bos_token_id=256, eos_token_ids=(EOS,),
-                         name=f"openpoa/generated-{preset}-seed{seed}", **dims)
+    config = ModelConfig(
+        vocab_size=vocab_size,
+        head_dim=dims["hidden_size"] // dims["num_heads"],
+        max_position_embeddings=max_positions,
+        bos_token_id=256,
+        eos_token_ids=(EOS,),
+        name=f"openpoa/generated-{preset}-seed{seed}",
+        **dims,
+    )
     g = torch.Generator().manual_seed(seed)
     c = config
 
@@ -45,8 +51,10 @@ def generate_model(out_dir, preset="tiny", seed=0, shards=1, vocab_size=512, max
     # A shared direction u in every embedding gives the final hidden state a steady component along u, through
     # which the lm_head adds a unigram prior to every position's logits; the random rest makes them depend on context.
     u = torch.nn.functional.normalize(torch.randn(c.hidden_size, generator=g), dim=0)
-    tensors = {"model.embed_tokens.weight": normal(c.vocab_size, c.hidden_size, std=0.5) + 4.0 * u,
-               "model.norm.weight": torch.ones(c.hidden_size)}
+    tensors = {
+        "model.embed_tokens.weight": normal(c.vocab_size, c.hidden_size, std=0.5) + 4.0 * u,
+        "model.norm.weight": torch.ones(c.hidden_size),
+    }
     for i in range(c.num_layers):
         p = f"model.layers.{i}."
         tensors[p + "input_layernorm.weight"] = torch.ones(c.hidden_size)
@@ -75,7 +83,9 @@ def _final_hidden(config, tensors, text):
     model = Llama(config, tensors)
     tokens = ByteTokenizer().encode(text)
     cache = KVCache(config, 1, len(tokens), "cpu", torch.float32)
-    return model.forward(torch.tensor(tokens), torch.arange(len(tokens)), PrefillAttention(cache, [(0, 0, len(tokens))]))
+    return model.forward(
+        torch.tensor(tokens), torch.arange(len(tokens)), PrefillAttention(cache, [(0, 0, len(tokens))])
+    )
 
 
 def write_adapter(out_root, config_dict, tensors):
@@ -93,8 +103,9 @@ def write_adapter(out_root, config_dict, tensors):
     return sha
 
 
-def generate_adapters(model_dir, out_root, count, rank=16, alpha=None, targets=LORA_PROJECTIONS, seed=0,
-                      use_rslora=False):
+def generate_adapters(
+    model_dir, out_root, count, rank=16, alpha=None, targets=LORA_PROJECTIONS, seed=0, use_rslora=False
+):
     config = ModelConfig.load(model_dir)
     os.makedirs(out_root, exist_ok=True)
     manifest = []
@@ -107,10 +118,18 @@ def generate_adapters(model_dir, out_root, count, rank=16, alpha=None, targets=L
                 key = f"base_model.model.model.layers.{layer}.{module}.{name}"
                 tensors[f"{key}.lora_A.weight"] = torch.randn(rank, config.in_features(name), generator=g) * 0.02
                 tensors[f"{key}.lora_B.weight"] = torch.randn(config.out_features(name), rank, generator=g) * 0.02
-        peft_config = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": config.name,
-                       "r": rank, "lora_alpha": alpha if alpha is not None else 2 * rank, "lora_dropout": 0.0,
-                       "target_modules": list(targets), "use_rslora": use_rslora, "bias": "none",
-                       "fan_in_fan_out": False}
+        peft_config = {
+            "peft_type": "LORA",
+            "task_type": "CAUSAL_LM",
+            "base_model_name_or_path": config.name,
+            "r": rank,
+            "lora_alpha": alpha if alpha is not None else 2 * rank,
+            "lora_dropout": 0.0,
+            "target_modules": list(targets),
+            "use_rslora": use_rslora,
+            "bias": "none",
+            "fan_in_fan_out": False,
+        }
         sha = write_adapter(out_root, peft_config, tensors)
         manifest.append({"sha256": sha, "rank": rank, "index": i, "seed": seed})
     with open(os.path.join(out_root, "manifest.json"), "w") as f:

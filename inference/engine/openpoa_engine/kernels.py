@@ -64,7 +64,7 @@ def decode_attention(q, k_cache, v_cache, length_mask):
     n, heads, d = q.shape
     kv_heads = k_cache.shape[1]
     qg = q.view(n, kv_heads, heads // kv_heads, d)
-    scores = torch.matmul(qg, k_cache.transpose(-1, -2)) * d ** -0.5 + length_mask  # [n, kv_heads, G, L]
+    scores = torch.matmul(qg, k_cache.transpose(-1, -2)) * d**-0.5 + length_mask  # [n, kv_heads, G, L]
     probs = torch.softmax(scores.float(), dim=-1).to(q.dtype)
     return torch.matmul(probs, v_cache).reshape(n, heads * d)
 
@@ -76,14 +76,18 @@ def prefill_attention(q, k, v):
     t, heads, d = q.shape
     group = heads // k.shape[1]
     if _sdpa is not None:
-        out = _sdpa(q.transpose(0, 1)[None], k.repeat_interleave(group, 1).transpose(0, 1)[None],
-                    v.repeat_interleave(group, 1).transpose(0, 1)[None], is_causal=True)
+        out = _sdpa(
+            q.transpose(0, 1)[None],
+            k.repeat_interleave(group, 1).transpose(0, 1)[None],
+            v.repeat_interleave(group, 1).transpose(0, 1)[None],
+            is_causal=True,
+        )
         return out[0].transpose(0, 1).reshape(t, heads * d)
     qg = q.view(t, k.shape[1], group, d).permute(1, 2, 0, 3)  # [kv_heads, G, T, D]
     kt = k.permute(1, 0, 2)[:, None]  # [kv_heads, 1, T, D]
     vt = v.permute(1, 0, 2)[:, None]
     causal = torch.full((t, t), float("-inf"), dtype=q.dtype, device=q.device).triu(1)
-    scores = torch.matmul(qg, kt.transpose(-1, -2)) * d ** -0.5 + causal
+    scores = torch.matmul(qg, kt.transpose(-1, -2)) * d**-0.5 + causal
     probs = torch.softmax(scores.float(), dim=-1).to(q.dtype)
     return torch.matmul(probs, vt).permute(2, 0, 1, 3).reshape(t, heads * d)
 
@@ -110,8 +114,13 @@ class BgmvPlan:
             total += len(pages) * PAGE_RANK
         bag_page_t = torch.tensor(bag_page, dtype=torch.long, device=device)
         expand_index = (bag_page_t[:, None] * PAGE_RANK + torch.arange(PAGE_RANK, device=device)).reshape(-1)
-        return cls(bag_page_t, torch.tensor(bag_row, dtype=torch.long, device=device), expand_index,
-                   torch.tensor(starts, dtype=torch.long, device=device), {})
+        return cls(
+            bag_page_t,
+            torch.tensor(bag_row, dtype=torch.long, device=device),
+            expand_index,
+            torch.tensor(starts, dtype=torch.long, device=device),
+            {},
+        )
 
     @property
     def empty(self):
@@ -135,12 +144,17 @@ def bgmv(outputs, x, shrink_pool, expand_pools, plan):
         return
     pages, in_features, width = shrink_pool.shape
     # Shrink as a weighted sum of pool rows: bag (r, p) sums x[r, h] * pool[p, h, :] over h.
-    shrunk = F.embedding_bag(plan.shrink_rows(in_features), shrink_pool.view(pages * in_features, width),
-                             mode="sum", per_sample_weights=x.index_select(0, plan.bag_row))
+    shrunk = F.embedding_bag(
+        plan.shrink_rows(in_features),
+        shrink_pool.view(pages * in_features, width),
+        mode="sum",
+        per_sample_weights=x.index_select(0, plan.bag_row),
+    )
     shrunk = shrunk.view(-1, len(outputs), PAGE_RANK)  # [num_bags, members, PAGE_RANK]
     for m, (out, expand_pool) in enumerate(zip(outputs, expand_pools)):
-        out += F.embedding_bag(plan.expand_index, expand_pool, plan.expand_offsets, mode="sum",
-                               per_sample_weights=shrunk[:, m].reshape(-1))
+        out += F.embedding_bag(
+            plan.expand_index, expand_pool, plan.expand_offsets, mode="sum", per_sample_weights=shrunk[:, m].reshape(-1)
+        )
 
 
 def sgmv(outputs, x, shrink_pool, expand_pools, segments):

@@ -68,10 +68,10 @@ class PrefillAttention:
     def __call__(self, layer, q, k, v):
         outputs = []
         for row, start, length in self.spans:
-            ks, vs = k[start:start + length], v[start:start + length]
+            ks, vs = k[start : start + length], v[start : start + length]
             self.cache.k[layer, row, :, :length] = ks.transpose(0, 1)
             self.cache.v[layer, row, :, :length] = vs.transpose(0, 1)
-            outputs.append(kernels.prefill_attention(q[start:start + length], ks, vs))
+            outputs.append(kernels.prefill_attention(q[start : start + length], ks, vs))
         return torch.cat(outputs)
 
 
@@ -109,18 +109,24 @@ class Llama:
         self.layers = []
         for i in range(c.num_layers):
             p = f"model.layers.{i}."
-            attn = {n: take(f"{p}self_attn.{n}.weight", (c.out_features(n), c.in_features(n)))
-                    for n in ("q_proj", "k_proj", "v_proj", "o_proj")}
-            mlp = {n: take(f"{p}mlp.{n}.weight", (c.out_features(n), c.in_features(n)))
-                   for n in ("gate_proj", "up_proj", "down_proj")}
-            self.layers.append(LayerWeights(
-                attn_norm=take(f"{p}input_layernorm.weight", (c.hidden_size,)),
-                qkv=torch.cat([attn["q_proj"], attn["k_proj"], attn["v_proj"]]).t().contiguous(),
-                o=attn["o_proj"].t().contiguous(),
-                mlp_norm=take(f"{p}post_attention_layernorm.weight", (c.hidden_size,)),
-                gate_up=torch.cat([mlp["gate_proj"], mlp["up_proj"]]).t().contiguous(),
-                down=mlp["down_proj"].t().contiguous(),
-            ))
+            attn = {
+                n: take(f"{p}self_attn.{n}.weight", (c.out_features(n), c.in_features(n)))
+                for n in ("q_proj", "k_proj", "v_proj", "o_proj")
+            }
+            mlp = {
+                n: take(f"{p}mlp.{n}.weight", (c.out_features(n), c.in_features(n)))
+                for n in ("gate_proj", "up_proj", "down_proj")
+            }
+            self.layers.append(
+                LayerWeights(
+                    attn_norm=take(f"{p}input_layernorm.weight", (c.hidden_size,)),
+                    qkv=torch.cat([attn["q_proj"], attn["k_proj"], attn["v_proj"]]).t().contiguous(),
+                    o=attn["o_proj"].t().contiguous(),
+                    mlp_norm=take(f"{p}post_attention_layernorm.weight", (c.hidden_size,)),
+                    gate_up=torch.cat([mlp["gate_proj"], mlp["up_proj"]]).t().contiguous(),
+                    down=mlp["down_proj"].t().contiguous(),
+                )
+            )
         self.norm = take("model.norm.weight", (c.hidden_size,))
         self.lm_head = self.embed if c.tie_word_embeddings else take("lm_head.weight", (c.vocab_size, c.hidden_size))
         cos, sin = kernels.rope_tables(c.head_dim, c.max_position_embeddings, c.rope_theta, c.rope_scaling)

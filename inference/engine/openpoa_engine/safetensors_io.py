@@ -17,12 +17,24 @@ except ImportError:
     _st_package = None
 
 DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
-    "U8": torch.uint8, "BOOL": torch.bool,
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
 }
-for _name, _attr in (("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2"),
-                     ("U16", "uint16"), ("U32", "uint32"), ("U64", "uint64")):
+for _name, _attr in (
+    ("F8_E4M3", "float8_e4m3fn"),
+    ("F8_E5M2", "float8_e5m2"),
+    ("U16", "uint16"),
+    ("U32", "uint32"),
+    ("U64", "uint64"),
+):
     if hasattr(torch, _attr):  # torch 1.13 lacks these; newer torch has them
         DTYPES[_name] = getattr(torch, _attr)
 DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
@@ -47,7 +59,7 @@ def parse_header(prefix, total_size):
     if len(prefix) < 8 + header_len:
         raise SafetensorsError("header not fully read")
     try:
-        header = json.loads(bytes(prefix[8:8 + header_len]).decode("utf-8"))
+        header = json.loads(bytes(prefix[8 : 8 + header_len]).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SafetensorsError(f"header is not valid JSON: {e}") from None
     if not isinstance(header, dict):
@@ -69,9 +81,13 @@ def parse_header(prefix, total_size):
                 raise SafetensorsError(f"tensor {name!r}: negative dimension in {shape}")
             numel *= d
         if not 0 <= begin <= end or end - begin != numel * _element_size(dtype):
-            raise SafetensorsError(f"tensor {name!r}: offsets {begin}..{end} do not match shape {shape} {info['dtype']}")
+            raise SafetensorsError(
+                f"tensor {name!r}: offsets {begin}..{end} do not match shape {shape} {info['dtype']}"
+            )
         if end > data_size:
-            raise SafetensorsError(f"tensor {name!r}: data ends at {end} but the buffer holds {data_size} bytes (truncated)")
+            raise SafetensorsError(
+                f"tensor {name!r}: data ends at {end} but the buffer holds {data_size} bytes (truncated)"
+            )
         entries[name] = (dtype, shape, begin, end)
     return entries, metadata, data_start
 
@@ -117,7 +133,11 @@ def to_bytes(tensors, metadata=None):
         if t.dtype not in DTYPE_NAMES:
             raise SafetensorsError(f"tensor {name!r}: dtype {t.dtype} has no safetensors name")
         raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        header[name] = {"dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        header[name] = {
+            "dtype": DTYPE_NAMES[t.dtype],
+            "shape": list(t.shape),
+            "data_offsets": [offset, offset + len(raw)],
+        }
         chunks.append(raw)
         offset += len(raw)
     if metadata:

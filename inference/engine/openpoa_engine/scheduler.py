@@ -62,13 +62,16 @@ class Sequence:
 
 
 class Scheduler:
-    def __init__(self, model, tokenizer, cache, max_batch_size=32, max_seq_len=1024, max_prefill_tokens=2048,
-                 wake=None):
+    def __init__(
+        self, model, tokenizer, cache, max_batch_size=32, max_seq_len=1024, max_prefill_tokens=2048, wake=None
+    ):
         self.model, self.tokenizer, self.cache = model, tokenizer, cache
         self.wake = wake  # called (from a loader thread) when an adapter load a request waits on completes
         self.max_batch_size, self.max_seq_len, self.max_prefill_tokens = max_batch_size, max_seq_len, max_prefill_tokens
         if max_seq_len > model.config.max_position_embeddings:
-            raise ValueError(f"max_seq_len {max_seq_len} exceeds the model's {model.config.max_position_embeddings} positions")
+            raise ValueError(
+                f"max_seq_len {max_seq_len} exceeds the model's {model.config.max_position_embeddings} positions"
+            )
         self.kv = KVCache(model.config, max_batch_size, max_seq_len, model.device, model.dtype)
         vocab = model.config.vocab_size
         self.token_bias = torch.full((vocab,), float("-inf"), device=model.device)  # never sample unusable ids
@@ -87,11 +90,15 @@ class Scheduler:
             raise RequestError("duplicate_id", f"request {request.id!r} is already running")
         request.params.validate()
         vocab = self.model.config.vocab_size
-        if not request.prompt_tokens or any(not isinstance(t, int) or not 0 <= t < vocab for t in request.prompt_tokens):
+        if not request.prompt_tokens or any(
+            not isinstance(t, int) or not 0 <= t < vocab for t in request.prompt_tokens
+        ):
             raise RequestError("bad_request", f"prompt tokens must be a non-empty list of ids in [0, {vocab})")
         if len(request.prompt_tokens) >= self.max_seq_len:
-            raise RequestError("prompt_too_long", f"prompt has {len(request.prompt_tokens)} tokens, "
-                                                  f"the context holds {self.max_seq_len}")
+            raise RequestError(
+                "prompt_too_long",
+                f"prompt has {len(request.prompt_tokens)} tokens, " f"the context holds {self.max_seq_len}",
+            )
         seed = request.params.seed if request.params.seed is not None else int.from_bytes(os.urandom(8), "little")
         seq = Sequence(request, random.Random(seed), self.tokenizer.decoder())
         if request.adapter is not None:
@@ -173,9 +180,17 @@ class Scheduler:
                 segments.append((start, start + len(prompt), torch.tensor(seq.pages, device=device)))
             seq.length = len(prompt)
             start += len(prompt)
-        lora = LoraBatch(self.cache.device_tier.shrink, self.cache.device_tier.expand, segments=segments) if segments else None
-        hidden = self.model.forward(torch.tensor(tokens, device=device), torch.tensor(positions, device=device),
-                                    PrefillAttention(self.kv, spans), lora)
+        lora = (
+            LoraBatch(self.cache.device_tier.shrink, self.cache.device_tier.expand, segments=segments)
+            if segments
+            else None
+        )
+        hidden = self.model.forward(
+            torch.tensor(tokens, device=device),
+            torch.tensor(positions, device=device),
+            PrefillAttention(self.kv, spans),
+            lora,
+        )
         last = torch.tensor([s + n - 1 for _, s, n in spans], device=device)
         self._sample_and_emit(seqs, self.model.logits(hidden.index_select(0, last)))
 
@@ -259,16 +274,21 @@ class Scheduler:
                     if seq.text.endswith(stop[:k]):
                         end = min(end, len(seq.text) - k)
                         break
-        delta, seq.emitted = seq.text[seq.emitted:end], max(seq.emitted, end)
+        delta, seq.emitted = seq.text[seq.emitted : end], max(seq.emitted, end)
         seq.request.emit({"type": "token", "id": seq.request.id, "token": token, "text": delta})
 
     def _finish(self, seq, reason):
         self._release(seq)
-        seq.request.emit({
-            "type": "done", "id": seq.request.id, "finish_reason": reason, "text": seq.text,
-            "delta": seq.text[seq.emitted:],
-            "usage": {"prompt_tokens": len(seq.request.prompt_tokens), "completion_tokens": seq.completion_tokens},
-        })
+        seq.request.emit(
+            {
+                "type": "done",
+                "id": seq.request.id,
+                "finish_reason": reason,
+                "text": seq.text,
+                "delta": seq.text[seq.emitted :],
+                "usage": {"prompt_tokens": len(seq.request.prompt_tokens), "completion_tokens": seq.completion_tokens},
+            }
+        )
 
     def _fail(self, seq, code, message):
         self._release(seq)

@@ -23,9 +23,19 @@ _WAKE = object()  # inbox item: an adapter load finished
 _EOF = object()
 
 
-def build_scheduler(model_dir, adapters, device="cpu", dtype=torch.float32, model_name="", max_batch_size=32,
-                    max_seq_len=1024, max_prefill_tokens=2048, device_budget_bytes=1 << 30,
-                    host_budget_bytes=4 << 30, wake=None):
+def build_scheduler(
+    model_dir,
+    adapters,
+    device="cpu",
+    dtype=torch.float32,
+    model_name="",
+    max_batch_size=32,
+    max_seq_len=1024,
+    max_prefill_tokens=2048,
+    device_budget_bytes=1 << 30,
+    host_budget_bytes=4 << 30,
+    wake=None,
+):
     model = Llama.load(model_dir, device, dtype, model_name)
     tokenizer = load_tokenizer(model_dir, model.config)
     cache = AdapterCache(open_source(adapters), model.config, device, dtype, device_budget_bytes, host_budget_bytes)
@@ -122,26 +132,54 @@ class Server:
 
     def _hello(self, message_id):
         s = self.scheduler
-        return {"type": "hello", "id": message_id, "protocol": PROTOCOL, "engine_version": __version__,
-                "model": s.model.config.summary(), "tokenizer": s.tokenizer.kind, "device": str(s.model.device),
-                "dtype": str(s.model.dtype).replace("torch.", ""),
-                "limits": {"max_batch_size": s.max_batch_size, "max_seq_len": s.max_seq_len,
-                           "max_prefill_tokens": s.max_prefill_tokens, "max_lora_rank": MAX_RANK,
-                           "adapter_pages": s.cache.device_tier.num_pages}}
+        return {
+            "type": "hello",
+            "id": message_id,
+            "protocol": PROTOCOL,
+            "engine_version": __version__,
+            "model": s.model.config.summary(),
+            "tokenizer": s.tokenizer.kind,
+            "device": str(s.model.device),
+            "dtype": str(s.model.dtype).replace("torch.", ""),
+            "limits": {
+                "max_batch_size": s.max_batch_size,
+                "max_seq_len": s.max_seq_len,
+                "max_prefill_tokens": s.max_prefill_tokens,
+                "max_lora_rank": MAX_RANK,
+                "adapter_pages": s.cache.device_tier.num_pages,
+            },
+        }
 
     def _on_hello(self, message_id, message):
         self.send(self._hello(message_id))
 
     def _on_health(self, message_id, message):
-        self.send({"type": "health", "id": message_id, "status": "ok", "running": len(self.scheduler.running),
-                   "waiting": len(self.scheduler.waiting), "uptime_s": round(time.time() - self.started, 3)})
+        self.send(
+            {
+                "type": "health",
+                "id": message_id,
+                "status": "ok",
+                "running": len(self.scheduler.running),
+                "waiting": len(self.scheduler.waiting),
+                "uptime_s": round(time.time() - self.started, 3),
+            }
+        )
 
     def _on_stats(self, message_id, message):
         s = self.scheduler
-        self.send({"type": "stats", "id": message_id,
-                   "engine": {"running": len(s.running), "waiting": len(s.waiting), "steps": s.steps,
-                              "generated_tokens": s.generated_tokens},
-                   "adapters": s.cache.stats()})
+        self.send(
+            {
+                "type": "stats",
+                "id": message_id,
+                "engine": {
+                    "running": len(s.running),
+                    "waiting": len(s.waiting),
+                    "steps": s.steps,
+                    "generated_tokens": s.generated_tokens,
+                },
+                "adapters": s.cache.stats(),
+            }
+        )
 
     def _on_load_adapter(self, message_id, message):
         sha = message.get("adapter")
@@ -165,8 +203,15 @@ class Server:
             except NoFreePages:
                 self.error(message_id, "adapter_cache_full", "every adapter page is held by running sequences")
                 continue
-            self.send({"type": "adapter_loaded", "id": message_id, "adapter": sha, "tier": "device",
-                       "ms": round((time.perf_counter() - start) * 1e3, 3)})
+            self.send(
+                {
+                    "type": "adapter_loaded",
+                    "id": message_id,
+                    "adapter": sha,
+                    "tier": "device",
+                    "ms": round((time.perf_counter() - start) * 1e3, 3),
+                }
+            )
 
     def _on_offload_adapter(self, message_id, message):
         sha = message.get("adapter")
@@ -188,9 +233,13 @@ class Server:
         seed = message.get("seed")
         try:
             params = SamplingParams(
-                max_tokens=message.get("max_tokens", 16), temperature=float(message.get("temperature", 1.0)),
-                top_p=float(message.get("top_p", 1.0)), seed=seed, stop=tuple(stop),
-                ignore_eos=bool(message.get("ignore_eos", False)))
+                max_tokens=message.get("max_tokens", 16),
+                temperature=float(message.get("temperature", 1.0)),
+                top_p=float(message.get("top_p", 1.0)),
+                seed=seed,
+                stop=tuple(stop),
+                ignore_eos=bool(message.get("ignore_eos", False)),
+            )
         except (TypeError, ValueError):
             raise RequestError("bad_request", "temperature and top_p must be numbers, stop a string or list") from None
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):

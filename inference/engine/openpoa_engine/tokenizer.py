@@ -1,4 +1,7 @@
-"""Tokenizers. The project-wide byte-level convention: token id = UTF-8 byte (0..255), 256 <bos>, 257 <eos>, 258 <pad>."""
+"""Tokenizers.
+
+The project-wide byte-level convention: token id = UTF-8 byte (0..255), 256 <bos>, 257 <eos>, 258 <pad>.
+"""
 
 import codecs
 import json
@@ -70,12 +73,12 @@ class HFDecoder:
         text = self._tok.decode(self._ids, skip_special_tokens=True)
         if text.endswith("\ufffd"):
             return ""
-        delta, self._emitted = text[self._emitted:], len(text)
+        delta, self._emitted = text[self._emitted :], len(text)
         return delta
 
     def flush(self):
         text = self._tok.decode(self._ids, skip_special_tokens=True)
-        delta, self._emitted = text[self._emitted:], len(text)
+        delta, self._emitted = text[self._emitted :], len(text)
         return delta
 
 
@@ -100,5 +103,14 @@ def load_tokenizer(model_dir, config):
 
 def write_byte_tokenizer(model_dir):
     with open(os.path.join(model_dir, BYTE_TOKENIZER_FILE), "w") as f:
-        json.dump({"type": "byte", "bos_token_id": BOS, "eos_token_id": EOS, "pad_token_id": PAD,
-                   "note": "token id = UTF-8 byte value 0..255; 256 <bos>, 257 <eos>, 258 <pad>"}, f, indent=2)
+        json.dump(
+            {
+                "type": "byte",
+                "bos_token_id": BOS,
+                "eos_token_id": EOS,
+                "pad_token_id": PAD,
+                "note": "token id = UTF-8 byte value 0..255; 256 <bos>, 257 <eos>, 258 <pad>",
+            },
+            f,
+            indent=2,
+        )

@@ -36,8 +36,9 @@ def adapters(model_dir, tmp_path_factory):
         "r8": generate_adapters(model_dir, root, 3, rank=8, seed=1),
         "r16": generate_adapters(model_dir, root, 2, rank=16, seed=2),
         "r40": generate_adapters(model_dir, root, 1, rank=40, seed=3),  # three pages, the last one partly used
-        "attn_rslora": generate_adapters(model_dir, root, 1, rank=12, seed=4,
-                                         targets=("q_proj", "v_proj", "o_proj"), use_rslora=True),
+        "attn_rslora": generate_adapters(
+            model_dir, root, 1, rank=12, seed=4, targets=("q_proj", "v_proj", "o_proj"), use_rslora=True
+        ),
     }
     return root, shas
 
@@ -45,8 +46,14 @@ def adapters(model_dir, tmp_path_factory):
 def make_cache(model, root, budget_pages=64, host_bytes=1 << 30):
     from openpoa_engine.adapter_cache import page_bytes
 
-    return AdapterCache(LocalSource(root), model.config, "cpu", torch.float32,
-                        budget_pages * page_bytes(model.config, torch.float32), host_bytes)
+    return AdapterCache(
+        LocalSource(root),
+        model.config,
+        "cpu",
+        torch.float32,
+        budget_pages * page_bytes(model.config, torch.float32),
+        host_bytes,
+    )
 
 
 def make_scheduler(model, root, budget_pages=64, **kwargs):

@@ -24,9 +24,15 @@ def test_artifact_hash_definition(adapters, capsys):
     import hashlib
     import struct
 
-    manual = hashlib.sha256(b"openpoa-lora-v1\n"
-                            + b"adapter_config.json\n" + struct.pack("<Q", len(config_bytes)) + config_bytes
-                            + b"adapter_model.safetensors\n" + struct.pack("<Q", len(weights_bytes)) + weights_bytes)
+    manual = hashlib.sha256(
+        b"openpoa-lora-v1\n"
+        + b"adapter_config.json\n"
+        + struct.pack("<Q", len(config_bytes))
+        + config_bytes
+        + b"adapter_model.safetensors\n"
+        + struct.pack("<Q", len(weights_bytes))
+        + weights_bytes
+    )
     assert manual.hexdigest() == sha == artifact_hash_of_dir(os.path.join(root, sha))
     assert artifact_hash(config_bytes + b" ", weights_bytes) != sha
     assert artifact_hash(config_bytes[:-1], config_bytes[-1:] + weights_bytes) != sha  # no boundary ambiguity
@@ -129,8 +135,9 @@ def test_hash_mismatch_is_refused(model, adapters, bad_root):
 
 def test_wrong_base_model_is_refused(model, adapters, bad_root):
     root, shas = adapters
-    sha = copy_adapter(root, shas["r8"][0], bad_root,
-                       edit_config=lambda c: c.update(base_model_name_or_path="meta-llama/Llama-3.1-8B"))
+    sha = copy_adapter(
+        root, shas["r8"][0], bad_root, edit_config=lambda c: c.update(base_model_name_or_path="meta-llama/Llama-3.1-8B")
+    )
     error = refused(model, bad_root, sha)
     assert error.code == "adapter_wrong_base_model" and "Llama-3.1-8B" in str(error)
 
@@ -189,8 +196,9 @@ def http_root(adapters):
 
 def test_http_source_loads_and_refuses(model, adapters, http_root):
     root, shas = adapters
-    cache = AdapterCache(HttpSource(http_root), model.config, "cpu", torch.float32,
-                         8 * page_bytes(model.config, torch.float32), 1 << 30)
+    cache = AdapterCache(
+        HttpSource(http_root), model.config, "cpu", torch.float32, 8 * page_bytes(model.config, torch.float32), 1 << 30
+    )
     local = make_cache(model, root)
     sha = shas["r40"][0]
     over_http = cache.fetch(sha).result(timeout=30)
@@ -201,8 +209,14 @@ def test_http_source_loads_and_refuses(model, adapters, http_root):
     with pytest.raises(AdapterError) as e:
         cache.fetch("f" * 64).result(timeout=30)
     assert e.value.code == "adapter_not_found"
-    dead = AdapterCache(HttpSource("http://127.0.0.1:9", timeout_s=2), model.config, "cpu", torch.float32,
-                        8 * page_bytes(model.config, torch.float32), 1 << 30)
+    dead = AdapterCache(
+        HttpSource("http://127.0.0.1:9", timeout_s=2),
+        model.config,
+        "cpu",
+        torch.float32,
+        8 * page_bytes(model.config, torch.float32),
+        1 << 30,
+    )
     with pytest.raises(AdapterError) as e:
         dead.fetch(sha).result(timeout=30)
     assert e.value.code == "adapter_fetch_failed"
@@ -219,9 +233,12 @@ def test_scale_is_alpha_over_r_or_alpha_over_sqrt_r_with_rslora(model, adapters)
     peft["lora_alpha"] = 12
     assert parse_adapter(json.dumps(peft).encode(), weights_bytes, model.config).scale == 12 / 8
     peft["use_rslora"] = True
-    assert parse_adapter(json.dumps(peft).encode(), weights_bytes, model.config).scale == 12 / 8 ** 0.5
-    for field, value, code in (("r", 200, "adapter_unsupported"), ("use_dora", True, "adapter_unsupported"),
-                               ("peft_type", "IA3", "adapter_unsupported")):
+    assert parse_adapter(json.dumps(peft).encode(), weights_bytes, model.config).scale == 12 / 8**0.5
+    for field, value, code in (
+        ("r", 200, "adapter_unsupported"),
+        ("use_dora", True, "adapter_unsupported"),
+        ("peft_type", "IA3", "adapter_unsupported"),
+    ):
         with pytest.raises(AdapterError) as e:
             parse_adapter(json.dumps({**peft, field: value}).encode(), weights_bytes, model.config)
         assert e.value.code == code

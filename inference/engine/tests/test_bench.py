@@ -5,8 +5,25 @@ from openpoa_engine.cli import main as cli_main
 
 def test_bench_writes_the_result_schema(tmp_path):
     out = tmp_path / "engine.json"
-    cli_main(["bench", "--device", "cpu", "--preset", "tiny", "--batch", "4", "--steps", "3", "--reps", "1",
-              "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    cli_main(
+        [
+            "bench",
+            "--device",
+            "cpu",
+            "--preset",
+            "tiny",
+            "--batch",
+            "4",
+            "--steps",
+            "3",
+            "--reps",
+            "1",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--out",
+            str(out),
+        ]
+    )
     result = json.loads(out.read_text())
     assert result["device"] == "cpu" and result["batch"] == 4 and result["residentAdapters"] == 4
     for key in ("baseTokensPerSec", "multiAdapterTokensPerSec", "ratio", "adapterColdLoadMs"):

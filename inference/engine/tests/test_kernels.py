@@ -10,11 +10,14 @@ from openpoa_engine.adapters import LoraWeights, pack_adapter
 from openpoa_engine.config import LORA_GROUPS, ModelConfig
 from openpoa_engine.kernels import PAGE_RANK, BgmvPlan
 
-CONFIG = ModelConfig(vocab_size=300, hidden_size=48, intermediate_size=80, num_layers=1, num_heads=6,
-                     num_kv_heads=2, head_dim=8)
+CONFIG = ModelConfig(
+    vocab_size=300, hidden_size=48, intermediate_size=80, num_layers=1, num_heads=6, num_kv_heads=2, head_dim=8
+)
 
 
-def random_adapter(rank, seed, projections=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")):
+def random_adapter(
+    rank, seed, projections=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+):
     g = torch.Generator().manual_seed(seed)
     a = {(0, p): torch.randn(rank, CONFIG.in_features(p), generator=g) for p in projections}
     b = {(0, p): torch.randn(CONFIG.out_features(p), rank, generator=g) for p in projections}
@@ -25,13 +28,16 @@ def pools_with(adapters):
     """Pack adapters into fresh pools, each at shuffled page positions; returns pools and page lists."""
     total = sum(-(-a.rank // PAGE_RANK) for a in adapters) + 2
     order = torch.randperm(total, generator=torch.Generator().manual_seed(7)).tolist()
-    shrink = {g: torch.full((total, CONFIG.in_features(m[0]), len(m) * PAGE_RANK), float("nan")) for g, m in LORA_GROUPS}
-    expand = {p: torch.full((total * PAGE_RANK, CONFIG.out_features(p)), float("nan"))
-              for _, m in LORA_GROUPS for p in m}
+    shrink = {
+        g: torch.full((total, CONFIG.in_features(m[0]), len(m) * PAGE_RANK), float("nan")) for g, m in LORA_GROUPS
+    }
+    expand = {
+        p: torch.full((total * PAGE_RANK, CONFIG.out_features(p)), float("nan")) for _, m in LORA_GROUPS for p in m
+    }
     page_lists = []
     for lora in adapters:
         packed = pack_adapter(lora, CONFIG, torch.float32)
-        pages, order = order[: packed.num_pages], order[packed.num_pages:]
+        pages, order = order[: packed.num_pages], order[packed.num_pages :]
         for g in shrink:
             shrink[g][pages] = packed.shrink[g][0]
         for p in expand:
@@ -48,8 +54,12 @@ def reference_delta(lora, projection, x):
 
 @pytest.mark.parametrize("group,members", LORA_GROUPS)
 def test_bgmv_matches_reference_with_mixed_ranks_and_adapterless_rows(group, members):
-    adapters = [random_adapter(8, 1), random_adapter(16, 2), random_adapter(40, 3),
-                random_adapter(5, 4, projections=("q_proj", "o_proj", "down_proj"))]
+    adapters = [
+        random_adapter(8, 1),
+        random_adapter(16, 2),
+        random_adapter(40, 3),
+        random_adapter(5, 4, projections=("q_proj", "o_proj", "down_proj")),
+    ]
     shrink, expand, page_lists = pools_with(adapters)
     row_adapter = [0, -1, 2, 1, 0, 3, -1, 2, 3, 1]  # -1: no adapter
     n = len(row_adapter)
@@ -60,7 +70,7 @@ def test_bgmv_matches_reference_with_mixed_ranks_and_adapterless_rows(group, mem
     kernels.bgmv(outputs, x, shrink[group], [expand[p] for p in members], plan)
     for out, b, projection in zip(outputs, base, members):
         for r, i in enumerate(row_adapter):
-            expected = b[r] if i < 0 else b[r] + reference_delta(adapters[i], projection, x[r:r + 1])[0]
+            expected = b[r] if i < 0 else b[r] + reference_delta(adapters[i], projection, x[r : r + 1])[0]
             torch.testing.assert_close(out[r], expected, rtol=1e-5, atol=1e-4)
 
 
@@ -68,8 +78,13 @@ def test_bgmv_with_no_adapter_rows_is_identity():
     shrink, expand, _ = pools_with([random_adapter(8, 1)])
     y = torch.randn(3, CONFIG.q_size)
     before = y.clone()
-    kernels.bgmv([y], torch.randn(3, CONFIG.hidden_size), shrink["qkv"][..., :PAGE_RANK], [expand["q_proj"]],
-                 BgmvPlan.build([[], [], []], "cpu"))
+    kernels.bgmv(
+        [y],
+        torch.randn(3, CONFIG.hidden_size),
+        shrink["qkv"][..., :PAGE_RANK],
+        [expand["q_proj"]],
+        BgmvPlan.build([[], [], []], "cpu"),
+    )
     assert torch.equal(y, before)
 
 
@@ -81,8 +96,13 @@ def test_sgmv_matches_reference(group, members):
     x = torch.randn(17, CONFIG.in_features(members[0]))
     base = [torch.randn(17, CONFIG.out_features(p)) for p in members]
     outputs = [b.clone() for b in base]
-    kernels.sgmv(outputs, x, shrink[group], [expand[p] for p in members],
-                 [(s, e, torch.tensor(page_lists[i])) for s, e, i in segments if i is not None])
+    kernels.sgmv(
+        outputs,
+        x,
+        shrink[group],
+        [expand[p] for p in members],
+        [(s, e, torch.tensor(page_lists[i])) for s, e, i in segments if i is not None],
+    )
     for out, b, projection in zip(outputs, base, members):
         expected = b.clone()
         for s, e, i in segments:
@@ -111,8 +131,13 @@ def test_rms_norm_and_rope_match_reference():
 
 
 def test_llama3_rope_scaling_keeps_high_frequencies_and_divides_low_ones():
-    scaling = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-               "original_max_position_embeddings": 64}
+    scaling = {
+        "rope_type": "llama3",
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 64,
+    }
     cos, sin = kernels.rope_tables(16, 128, 10000.0, scaling)
     plain_cos, _ = kernels.rope_tables(16, 128, 10000.0)
     torch.testing.assert_close(cos[:, 0], plain_cos[:, 0])  # wavelength 2*pi << 64/4: unchanged
@@ -134,8 +159,9 @@ def reference_attention(q, k, v, causal_upto):
 
 def test_prefill_attention_matches_reference():
     q, k, v = torch.randn(9, 6, 8), torch.randn(9, 2, 8), torch.randn(9, 2, 8)
-    torch.testing.assert_close(kernels.prefill_attention(q, k, v), reference_attention(q, k, v, list(range(9))),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        kernels.prefill_attention(q, k, v), reference_attention(q, k, v, list(range(9))), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_decode_attention_matches_reference_with_ragged_lengths():
@@ -148,5 +174,5 @@ def test_decode_attention_matches_reference_with_ragged_lengths():
     mask = torch.zeros(3, length).masked_fill_(torch.arange(length)[None] > positions[:, None], float("-inf"))
     out = kernels.decode_attention(q, k_cache[:, :, :length], v_cache[:, :, :length], mask[:, None, None, :])
     for b, n in enumerate(lengths):
-        expected = reference_attention(q[b:b + 1], k_cache[b].transpose(0, 1), v_cache[b].transpose(0, 1), [n - 1])
-        torch.testing.assert_close(out[b:b + 1], expected, rtol=1e-5, atol=1e-5)
+        expected = reference_attention(q[b : b + 1], k_cache[b].transpose(0, 1), v_cache[b].transpose(0, 1), [n - 1])
+        torch.testing.assert_close(out[b : b + 1], expected, rtol=1e-5, atol=1e-5)

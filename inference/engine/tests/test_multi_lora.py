@@ -37,15 +37,20 @@ def teacher_forced_logits(model, tokens, lora_pages=None, cache=None):
     kv = KVCache(model.config, 1, len(tokens), "cpu", torch.float32)
     lora = None
     if lora_pages:
-        lora = LoraBatch(cache.device_tier.shrink, cache.device_tier.expand,
-                         segments=[(0, 4, torch.tensor(lora_pages))])
+        lora = LoraBatch(
+            cache.device_tier.shrink, cache.device_tier.expand, segments=[(0, 4, torch.tensor(lora_pages))]
+        )
     hidden = model.forward(torch.tensor(tokens[:4]), torch.arange(4), PrefillAttention(kv, [(0, 0, 4)]), lora)
     logits = [model.logits(hidden)]
     for pos in range(4, len(tokens)):
         positions = torch.tensor([pos])
         if lora_pages:
-            lora = LoraBatch(cache.device_tier.shrink, cache.device_tier.expand, plan=BgmvPlan.build([lora_pages], "cpu"))
-        logits.append(model.logits(model.forward(torch.tensor([tokens[pos]]), positions, DecodeAttention(kv, positions), lora)))
+            lora = LoraBatch(
+                cache.device_tier.shrink, cache.device_tier.expand, plan=BgmvPlan.build([lora_pages], "cpu")
+            )
+        logits.append(
+            model.logits(model.forward(torch.tensor([tokens[pos]]), positions, DecodeAttention(kv, positions), lora))
+        )
     return torch.cat(logits)
 
 
@@ -55,7 +60,9 @@ def test_mixed_batch_logits_equal_merged_models(model_dir, model, adapters):
     cache = make_cache(model, root)
     pages = [cache.acquire(s, cache.fetch(s).result()) if s else [] for s in chosen]
     tok = ByteTokenizer()
-    prompts = [tok.encode(t) for t in ("Hello there", "abc", "The quick brown", "x y z w", "LoRA!", "Hello there", "zz")]
+    prompts = [
+        tok.encode(t) for t in ("Hello there", "abc", "The quick brown", "x y z w", "LoRA!", "Hello there", "zz")
+    ]
     n, steps = len(chosen), 6
 
     # Engine path: packed prefill with SGMV segments, then batched decode with BGMV, rows with different lengths.
@@ -87,15 +94,19 @@ def test_mixed_batch_logits_equal_merged_models(model_dir, model, adapters):
         sequence = prompts[row] + forced[:, row].tolist()
         kv_ref = KVCache(model.config, 1, 64, "cpu", torch.float32)
         t = len(prompts[row])
-        expected = [reference.logits(reference.forward(torch.tensor(prompts[row]), torch.arange(t),
-                                                       PrefillAttention(kv_ref, [(0, 0, t)])))[-1]]
+        expected = [
+            reference.logits(
+                reference.forward(torch.tensor(prompts[row]), torch.arange(t), PrefillAttention(kv_ref, [(0, 0, t)]))
+            )[-1]
+        ]
         for pos in range(t, len(sequence)):
             p = torch.tensor([pos])
-            expected.append(reference.logits(reference.forward(torch.tensor([sequence[pos]]), p,
-                                                               DecodeAttention(kv_ref, p)))[0])
+            expected.append(
+                reference.logits(reference.forward(torch.tensor([sequence[pos]]), p, DecodeAttention(kv_ref, p)))[0]
+            )
         torch.testing.assert_close(torch.stack(engine_logits[row]), torch.stack(expected), rtol=0, atol=ATOL)
         if sha:  # the adapter must actually change the output, or this test proves nothing
-            assert (torch.stack(expected) - teacher_forced_logits(model, sequence)[t - 1:]).abs().max() > 0.05
+            assert (torch.stack(expected) - teacher_forced_logits(model, sequence)[t - 1 :]).abs().max() > 0.05
 
 
 def test_greedy_generation_through_scheduler_equals_merged_models(model_dir, model, adapters):
@@ -106,15 +117,28 @@ def test_greedy_generation_through_scheduler_equals_merged_models(model_dir, mod
     results = {}
     for i, (sha, prompt) in enumerate(zip(chosen, prompts)):
         params = SamplingParams(max_tokens=12, temperature=0.0, ignore_eos=True)
-        scheduler.submit(Request(f"r{i}", ByteTokenizer().encode(prompt), params, sha,
-                                 lambda e, i=i: results.__setitem__(i, e) if e["type"] == "done" else None))
+        scheduler.submit(
+            Request(
+                f"r{i}",
+                ByteTokenizer().encode(prompt),
+                params,
+                sha,
+                lambda e, i=i: results.__setitem__(i, e) if e["type"] == "done" else None,
+            )
+        )
     run_to_completion(scheduler)
     for i, (sha, prompt) in enumerate(zip(chosen, prompts)):
         reference = merged_model(model_dir, model, root, sha) if sha else model
         alone = make_scheduler(reference, root)
         out = {}
-        alone.submit(Request("a", ByteTokenizer().encode(prompt), SamplingParams(max_tokens=12, temperature=0.0,
-                                                                                 ignore_eos=True), None,
-                             lambda e: out.__setitem__("done", e) if e["type"] == "done" else None))
+        alone.submit(
+            Request(
+                "a",
+                ByteTokenizer().encode(prompt),
+                SamplingParams(max_tokens=12, temperature=0.0, ignore_eos=True),
+                None,
+                lambda e: out.__setitem__("done", e) if e["type"] == "done" else None,
+            )
+        )
         run_to_completion(alone)
         assert results[i]["text"] == out["done"]["text"], (i, results[i]["text"], out["done"]["text"])

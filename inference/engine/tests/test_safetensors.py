@@ -11,9 +11,15 @@ from openpoa_engine.model import Llama
 
 def test_round_trip_all_dtypes(tmp_path):
     tensors = {
-        "f32": torch.randn(3, 5), "bf16": torch.randn(4, 2).bfloat16(), "f16": torch.randn(7).half(),
-        "f64": torch.randn(2, 2, 2).double(), "i64": torch.arange(-3, 3), "i8": torch.tensor([-128, 0, 127], dtype=torch.int8),
-        "u8": torch.arange(256, dtype=torch.uint8), "bool": torch.tensor([True, False, True]), "scalar": torch.tensor(2.5),
+        "f32": torch.randn(3, 5),
+        "bf16": torch.randn(4, 2).bfloat16(),
+        "f16": torch.randn(7).half(),
+        "f64": torch.randn(2, 2, 2).double(),
+        "i64": torch.arange(-3, 3),
+        "i8": torch.tensor([-128, 0, 127], dtype=torch.int8),
+        "u8": torch.arange(256, dtype=torch.uint8),
+        "bool": torch.tensor([True, False, True]),
+        "scalar": torch.tensor(2.5),
         "empty": torch.zeros(0, 4),
     }
     path = tmp_path / "x.safetensors"
@@ -25,7 +31,7 @@ def test_round_trip_all_dtypes(tmp_path):
         assert torch.equal(loaded[name], t), name
     raw = path.read_bytes()
     (header_len,) = struct.unpack("<Q", raw[:8])
-    assert header_len % 8 == 0 and json.loads(raw[8:8 + header_len])["__metadata__"] == {"format": "pt"}
+    assert header_len % 8 == 0 and json.loads(raw[8 : 8 + header_len])["__metadata__"] == {"format": "pt"}
 
 
 def test_writer_is_deterministic():

@@ -33,11 +33,20 @@ def generate(scheduler, requests):
 
 def test_same_seed_same_text_and_different_seed_different_text(model, adapters):
     root, shas = adapters
-    params = lambda seed: SamplingParams(max_tokens=40, temperature=0.9, top_p=0.95, seed=seed, ignore_eos=True)
+
+    def params(seed):
+        return SamplingParams(max_tokens=40, temperature=0.9, top_p=0.95, seed=seed, ignore_eos=True)
+
     first = generate(make_scheduler(model, root), [("a", "Once upon", params(7), shas["r16"][0])])
     # same request again, now batched with other traffic: same completion
-    second = generate(make_scheduler(model, root), [("x", "noise", params(1), None), ("a", "Once upon", params(7), shas["r16"][0]),
-                                                    ("y", "more noise", params(2), shas["r8"][0])])
+    second = generate(
+        make_scheduler(model, root),
+        [
+            ("x", "noise", params(1), None),
+            ("a", "Once upon", params(7), shas["r16"][0]),
+            ("y", "more noise", params(2), shas["r8"][0]),
+        ],
+    )
     other_seed = generate(make_scheduler(model, root), [("a", "Once upon", params(8), shas["r16"][0])])
     assert first.done("a")["text"] == second.done("a")["text"]
     assert first.done("a")["text"] != other_seed.done("a")["text"]
@@ -46,7 +55,9 @@ def test_same_seed_same_text_and_different_seed_different_text(model, adapters):
 
 def test_usage_counts_and_length_finish(model, adapters):
     root, _ = adapters
-    out = generate(make_scheduler(model, root), [("a", "héllo", SamplingParams(max_tokens=9, seed=1, ignore_eos=True), None)])
+    out = generate(
+        make_scheduler(model, root), [("a", "héllo", SamplingParams(max_tokens=9, seed=1, ignore_eos=True), None)]
+    )
     done = out.done("a")
     assert done["finish_reason"] == "length"
     assert done["usage"] == {"prompt_tokens": 1 + len("héllo".encode()), "completion_tokens": 9}
@@ -73,8 +84,10 @@ def test_stop_sequence_truncates_and_is_never_streamed(model, adapters):
 
 def test_eos_finishes_with_stop(model, adapters):
     root, _ = adapters
-    out = generate(make_scheduler(model, root),
-                   [(f"r{s}", "eos?", SamplingParams(max_tokens=400, temperature=1.5, seed=s), None) for s in range(6)])
+    out = generate(
+        make_scheduler(model, root),
+        [(f"r{s}", "eos?", SamplingParams(max_tokens=400, temperature=1.5, seed=s), None) for s in range(6)],
+    )
     reasons = {out.done(f"r{s}")["finish_reason"] for s in range(6)}
     assert "stop" in reasons  # EOS is rare but reachable within 400 tokens at this temperature
     for s in range(6):
@@ -87,14 +100,19 @@ def test_continuous_batching_join_leave_and_cancel(model, adapters):
     root, shas = adapters
     scheduler = make_scheduler(model, root, max_batch_size=3)
     out = Collector()
-    greedy = lambda n: SamplingParams(max_tokens=n, temperature=0.0, ignore_eos=True)
+
+    def greedy(n):
+        return SamplingParams(max_tokens=n, temperature=0.0, ignore_eos=True)
+
     scheduler.submit(Request("long", TOK.encode("long one"), greedy(30), shas["r8"][0], out))
     scheduler.submit(Request("short", TOK.encode("short"), greedy(3), None, out))
     wait_for_loads(scheduler)
     scheduler.step()  # both join: prefill (first token) and one decode step
     assert len(scheduler.running) == 2
     scheduler.step()
-    assert [s.request.id for s in scheduler.running] == ["long"] and out.done("short")["usage"]["completion_tokens"] == 3
+    assert [s.request.id for s in scheduler.running] == ["long"] and out.done("short")["usage"][
+        "completion_tokens"
+    ] == 3
     scheduler.submit(Request("late", TOK.encode("joins later"), greedy(10), shas["r16"][0], out))
     scheduler.submit(Request("queued", TOK.encode("waits for a row"), greedy(5), None, out))
     scheduler.submit(Request("doomed", TOK.encode("cancel me"), greedy(50), shas["r8"][1], out))
@@ -108,8 +126,11 @@ def test_continuous_batching_join_leave_and_cancel(model, adapters):
     assert out.done("doomed")["finish_reason"] == "cancelled" and out.done("doomed")["usage"]["completion_tokens"] < 50
     assert scheduler.cache.stats()["pinned_adapters"] == 0 and not scheduler.running
     # each completion equals the same request run alone (rows moved around in the KV cache meanwhile)
-    for request_id, prompt, n, sha in (("long", "long one", 30, shas["r8"][0]), ("late", "joins later", 10, shas["r16"][0]),
-                                       ("queued", "waits for a row", 5, None)):
+    for request_id, prompt, n, sha in (
+        ("long", "long one", 30, shas["r8"][0]),
+        ("late", "joins later", 10, shas["r16"][0]),
+        ("queued", "waits for a row", 5, None),
+    ):
         alone = generate(make_scheduler(model, root), [(request_id, prompt, greedy(n), sha)])
         assert out.done(request_id)["text"] == alone.done(request_id)["text"], request_id
         assert out.done(request_id)["usage"]["completion_tokens"] == n
@@ -117,8 +138,13 @@ def test_continuous_batching_join_leave_and_cancel(model, adapters):
 
 def test_unknown_adapter_fails_only_its_request(model, adapters):
     root, _ = adapters
-    out = generate(make_scheduler(model, root), [("bad", "x", SamplingParams(max_tokens=3), "e" * 64),
-                                                 ("good", "y", SamplingParams(max_tokens=3, seed=0), None)])
+    out = generate(
+        make_scheduler(model, root),
+        [
+            ("bad", "x", SamplingParams(max_tokens=3), "e" * 64),
+            ("good", "y", SamplingParams(max_tokens=3, seed=0), None),
+        ],
+    )
     assert out.events["bad"][-1]["type"] == "error" and out.events["bad"][-1]["error"]["code"] == "adapter_not_found"
     assert out.done("good")["usage"]["completion_tokens"] == 3
 
@@ -126,8 +152,13 @@ def test_unknown_adapter_fails_only_its_request(model, adapters):
 def test_adapter_waits_for_pages_instead_of_failing(model, adapters):
     root, shas = adapters
     scheduler = make_scheduler(model, root, budget_pages=1)  # room for one rank-8 adapter at a time
-    out = generate(scheduler, [(f"r{i}", "p", SamplingParams(max_tokens=4, seed=i, ignore_eos=True), sha)
-                               for i, sha in enumerate(shas["r8"])])
+    out = generate(
+        scheduler,
+        [
+            (f"r{i}", "p", SamplingParams(max_tokens=4, seed=i, ignore_eos=True), sha)
+            for i, sha in enumerate(shas["r8"])
+        ],
+    )
     for i in range(3):
         assert out.done(f"r{i}")["finish_reason"] == "length"
     assert scheduler.cache.stats()["evictions"] == 2
@@ -140,11 +171,13 @@ def test_context_limit_and_bad_requests(model, adapters):
     scheduler.submit(Request("a", TOK.encode("0123456789"), SamplingParams(max_tokens=100, ignore_eos=True), None, out))
     run_to_completion(scheduler)
     assert out.done("a")["finish_reason"] == "length" and out.done("a")["usage"]["completion_tokens"] == 16 - 11 + 1
-    for prompt, params, code in ((TOK.encode("x" * 20), SamplingParams(), "prompt_too_long"),
-                                 ([1, 2, 999], SamplingParams(), "bad_request"),
-                                 ([], SamplingParams(), "bad_request"),
-                                 ([1], SamplingParams(max_tokens=0), "bad_request"),
-                                 ([1], SamplingParams(top_p=0), "bad_request")):
+    for prompt, params, code in (
+        (TOK.encode("x" * 20), SamplingParams(), "prompt_too_long"),
+        ([1, 2, 999], SamplingParams(), "bad_request"),
+        ([], SamplingParams(), "bad_request"),
+        ([1], SamplingParams(max_tokens=0), "bad_request"),
+        ([1], SamplingParams(top_p=0), "bad_request"),
+    ):
         with pytest.raises(RequestError) as e:
             scheduler.submit(Request("b", prompt, params, None, out))
         assert e.value.code == code
@@ -153,9 +186,11 @@ def test_context_limit_and_bad_requests(model, adapters):
 def test_tiny_top_p_is_greedy_and_temperature_changes_sampling(model, adapters):
     root, _ = adapters
     runs = {}
-    for name, params in (("greedy", SamplingParams(max_tokens=30, temperature=0.0, ignore_eos=True)),
-                         ("top_p", SamplingParams(max_tokens=30, temperature=1.0, top_p=1e-6, seed=4, ignore_eos=True)),
-                         ("hot", SamplingParams(max_tokens=30, temperature=1.0, seed=4, ignore_eos=True))):
+    for name, params in (
+        ("greedy", SamplingParams(max_tokens=30, temperature=0.0, ignore_eos=True)),
+        ("top_p", SamplingParams(max_tokens=30, temperature=1.0, top_p=1e-6, seed=4, ignore_eos=True)),
+        ("hot", SamplingParams(max_tokens=30, temperature=1.0, seed=4, ignore_eos=True)),
+    ):
         runs[name] = generate(make_scheduler(model, root), [("a", "Sampling", params, None)]).done("a")["text"]
     assert runs["top_p"] == runs["greedy"]  # the nucleus keeps only the most likely token
     assert runs["hot"] != runs["greedy"]

@@ -16,9 +16,25 @@ ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class EngineProcess:
     def __init__(self, model_dir, adapters_root, *extra):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "openpoa_engine", "serve", "--model", model_dir, "--adapters", adapters_root,
-             "--device-budget-mb", "4", *extra],
-            cwd=ENGINE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "openpoa_engine",
+                "serve",
+                "--model",
+                model_dir,
+                "--adapters",
+                adapters_root,
+                "--device-budget-mb",
+                "4",
+                *extra,
+            ],
+            cwd=ENGINE_DIR,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -76,8 +92,15 @@ def test_concurrent_streams_with_cancellation(engine, adapters):
         "s4": dict(adapter=shas["r8"][0], max_tokens=25),
     }
     for request_id, options in streams.items():
-        engine.send(id=request_id, type="generate", prompt=f"stream {request_id}", seed=int(request_id[1]),
-                    temperature=0.8, ignore_eos=True, **options)
+        engine.send(
+            id=request_id,
+            type="generate",
+            prompt=f"stream {request_id}",
+            seed=int(request_id[1]),
+            temperature=0.8,
+            ignore_eos=True,
+            **options,
+        )
     events = engine.until(lambda m: m["type"] == "token" and m["id"] == "s2")
     engine.send(id="c1", type="cancel", target="s2")
     events += engine.until(lambda m: m["type"] == "cancel_result")
@@ -113,8 +136,12 @@ def test_adapter_management_and_typed_errors(engine, adapters):
     stats = engine.until(lambda m: m["id"] == "st")[-1]["adapters"]
     assert stats["resident_adapters"] == 1 and stats["source_loads"] == 1
     engine.send(id="o1", type="offload_adapter", adapter=sha)
-    assert engine.until(lambda m: m["id"] == "o1")[-1] == {"type": "adapter_offloaded", "id": "o1", "adapter": sha,
-                                                           "was_resident": True}
+    assert engine.until(lambda m: m["id"] == "o1")[-1] == {
+        "type": "adapter_offloaded",
+        "id": "o1",
+        "adapter": sha,
+        "was_resident": True,
+    }
     engine.send(id="o2", type="offload_adapter", adapter=sha)
     assert engine.until(lambda m: m["id"] == "o2")[-1]["was_resident"] is False
 
@@ -126,8 +153,11 @@ def test_adapter_management_and_typed_errors(engine, adapters):
     engine.send_raw("{broken")
     assert engine.next()["error"]["code"] == "bad_json"
     engine.send(id="t1", type="frobnicate")
-    assert engine.next() == {"type": "error", "id": "t1", "error": {"code": "unknown_type",
-                                                                    "message": "unknown message type 'frobnicate'"}}
+    assert engine.next() == {
+        "type": "error",
+        "id": "t1",
+        "error": {"code": "unknown_type", "message": "unknown message type 'frobnicate'"},
+    }
     engine.send(id="b1", type="generate", prompt="hi", adapter="XYZ")
     assert engine.next()["error"]["code"] == "bad_request"
     engine.send(id="b2", type="generate", prompt="hi", max_tokens=-1)
