@@ -97,7 +97,7 @@ class Scheduler:
         if len(request.prompt_tokens) >= self.max_seq_len:
             raise RequestError(
                 "prompt_too_long",
-                f"prompt has {len(request.prompt_tokens)} tokens, " f"the context holds {self.max_seq_len}",
+                f"prompt has {len(request.prompt_tokens)} tokens, the context holds {self.max_seq_len}",
             )
         seed = request.params.seed if request.params.seed is not None else int.from_bytes(os.urandom(8), "little")
         seq = Sequence(request, random.Random(seed), self.tokenizer.decoder())
@@ -132,6 +132,10 @@ class Scheduler:
         self.steps += 1
 
     def _admit(self):
+        for seq in [s for s in self.waiting if s.future is not None and s.future.done()]:
+            error = seq.future.exception()
+            if error is not None:  # a refused adapter fails its request at once, whatever the queue ahead of it
+                self._fail(seq, getattr(error, "code", "internal"), str(error))
         admitted, budget = [], self.max_prefill_tokens
         for seq in list(self.waiting):
             if len(self.running) + len(admitted) >= self.max_batch_size:
@@ -142,11 +146,7 @@ class Scheduler:
             if seq.future is not None:
                 if not seq.future.done():
                     continue  # adapter still loading; later arrivals may go first
-                try:
-                    packed = seq.future.result()
-                except AdapterError as e:
-                    self._fail(seq, e.code, str(e))
-                    continue
+                packed = seq.future.result()
                 sha = seq.request.adapter
                 if packed is None and sha not in self.cache.device_tier.resident:
                     seq.future = self._fetch(sha, count=False)  # evicted since the request arrived
@@ -289,6 +289,11 @@ class Scheduler:
                 "usage": {"prompt_tokens": len(seq.request.prompt_tokens), "completion_tokens": seq.completion_tokens},
             }
         )
+
+    def fail_running(self, code, message):
+        """End every running sequence with an error (after a failed step, whose KV state cannot be trusted)."""
+        for seq in list(self.running):
+            self._fail(seq, code, message)
 
     def _fail(self, seq, code, message):
         self._release(seq)

@@ -86,7 +86,11 @@ class Server:
                     return
             self._finish_prefetches()
             if self.scheduler.has_work:
-                self.scheduler.step()
+                try:
+                    self.scheduler.step()
+                except Exception as e:  # a bug or out-of-memory: fail the batch, keep serving the others
+                    print(f"step failed: {e!r}", file=sys.stderr)
+                    self.scheduler.fail_running("internal", f"engine step failed: {e!r}")
             self.flush()
         self._shutdown()
 
@@ -197,11 +201,11 @@ class Server:
                     self._on_load_adapter(message_id, {"adapter": sha})  # evicted meanwhile: load again
                     continue
                 self.scheduler.cache.make_resident(sha, packed)
-            except AdapterError as e:
-                self.error(message_id, e.code, str(e))
-                continue
             except NoFreePages:
                 self.error(message_id, "adapter_cache_full", "every adapter page is held by running sequences")
+                continue
+            except Exception as e:  # AdapterError carries its code; anything else is a bug
+                self.error(message_id, getattr(e, "code", "internal"), str(e))
                 continue
             self.send(
                 {

@@ -182,3 +182,38 @@ def test_stdin_close_drains_then_exits(model_dir, adapters):
         assert process.proc.wait(timeout=30) == 0
     finally:
         process.close()
+
+
+def test_a_failed_step_fails_its_batch_and_the_engine_keeps_serving(model, adapters, monkeypatch):
+    import io
+
+    from conftest import make_scheduler
+    from openpoa_engine.server import Server
+
+    scheduler = make_scheduler(model, adapters[0])
+    real_forward, calls = scheduler.model.forward, []
+
+    def flaky_forward(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the second decode step of the first request
+            raise RuntimeError("simulated out of memory")
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(scheduler.model, "forward", flaky_forward)
+
+    def stdin():
+        sha = adapters[1]["r8"][0]
+        yield json.dumps({"id": "a", "type": "generate", "prompt": "x", "max_tokens": 20, "seed": 1, "adapter": sha})
+        deadline = time.time() + 30
+        while len(calls) < 3 and time.time() < deadline:  # the second request arrives after the failure
+            time.sleep(0.01)
+        yield json.dumps({"id": "b", "type": "generate", "prompt": "y", "max_tokens": 4, "seed": 2})
+
+    out = io.StringIO()
+    Server(scheduler, out).run(stdin())
+    messages = [json.loads(line) for line in out.getvalue().splitlines()]
+    final = {m["id"]: m for m in messages if m["type"] in ("done", "error")}
+    assert final["a"]["type"] == "error" and final["a"]["error"]["code"] == "internal"
+    assert "simulated out of memory" in final["a"]["error"]["message"]
+    assert final["b"]["type"] == "done" and final["b"]["usage"]["completion_tokens"] == 4
+    assert scheduler.cache.stats()["pinned_adapters"] == 0 and not scheduler.running
