@@ -217,3 +217,32 @@ def test_a_failed_step_fails_its_batch_and_the_engine_keeps_serving(model, adapt
     assert "simulated out of memory" in final["a"]["error"]["message"]
     assert final["b"]["type"] == "done" and final["b"]["usage"]["completion_tokens"] == 4
     assert scheduler.cache.stats()["pinned_adapters"] == 0 and not scheduler.running
+
+
+def test_many_requests_queue_beyond_the_batch_and_all_complete(model_dir, adapters):
+    _, shas = adapters
+    pool = [None, *shas["r8"], *shas["r16"], shas["r40"][0]]
+    process = EngineProcess(model_dir, adapters[0], "--max-batch-size", "6", "--max-prefill-tokens", "40")
+    try:
+        assert process.next()["type"] == "hello"
+        for i in range(40):
+            process.send(
+                id=f"q{i}",
+                type="generate",
+                prompt=f"request {i}",
+                max_tokens=3 + i % 5,
+                seed=i,
+                ignore_eos=True,
+                adapter=pool[i % len(pool)],
+            )
+        process.send(id="h", type="health")
+        events = process.until(lambda m: m["type"] == "health")
+        assert events[-1]["running"] + events[-1]["waiting"] <= 40 and events[-1]["running"] <= 6
+        while sum(e["type"] == "done" for e in events) < 40:
+            events.append(process.next())
+        done = {e["id"]: e for e in events if e["type"] == "done"}
+        for i in range(40):
+            assert done[f"q{i}"]["usage"]["completion_tokens"] == 3 + i % 5
+            assert sum(e["type"] == "token" and e["id"] == f"q{i}" for e in events) == 3 + i % 5
+    finally:
+        process.close()
