@@ -1,0 +1,43 @@
+/**
+ * Addresses and start blocks from deployments/<network>.json (written by `npm run deploy -- --network <name>`),
+ * ABIs from Hardhat's build output. Environment:
+ *   OPENPOA_NETWORK          deployment to index (default localhost)
+ *   OPENPOA_DEPLOYMENTS_DIR  folder of deployment files (default deployments/)
+ *   OPENPOA_RPC_URL          JSON-RPC URL (default http://127.0.0.1:8545)
+ *   OPENPOA_POLLING_MS       how often to poll for new blocks (default 1000)
+ *   DATABASE_URL             PostgreSQL connection string; without it, embedded PGlite in OPENPOA_PGLITE_DIR
+ *                            (default indexer/.ponder/pglite)
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createConfig } from "ponder";
+import { readDeployment } from "../scripts/lib/deployments.ts";
+import { contractNames, loadAbi } from "./lib/abis.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const networkName = process.env.OPENPOA_NETWORK ?? "localhost";
+const deployment = await readDeployment(networkName);
+
+const contracts = Object.fromEntries(
+  contractNames.map((name) => {
+    const deployed = deployment.contracts[name];
+    if (!deployed) throw new Error(`deployments/${networkName}.json has no ${name}`);
+    return [name, { chain: networkName, abi: loadAbi(name), address: deployed.address, startBlock: deployed.startBlock }];
+  }),
+);
+
+export default createConfig({
+  database: process.env.DATABASE_URL
+    ? { kind: "postgres", connectionString: process.env.DATABASE_URL }
+    : { kind: "pglite", directory: process.env.OPENPOA_PGLITE_DIR ?? path.join(here, ".ponder", "pglite") },
+  chains: {
+    [networkName]: {
+      id: deployment.chainId,
+      rpc: process.env.OPENPOA_RPC_URL ?? "http://127.0.0.1:8545",
+      pollingInterval: Number(process.env.OPENPOA_POLLING_MS ?? 1000),
+      // A local node never reorgs by itself and answers any range.
+      ethGetLogsBlockRange: 10_000,
+    },
+  },
+  contracts: contracts as Record<string, { chain: string; abi: ReturnType<typeof loadAbi>; address: `0x${string}`; startBlock: number }>,
+});

@@ -1,0 +1,461 @@
+/**
+ * The indexer's tables. Amounts are OPEN wei (bigint, numeric(78) in the database); ids are the on-chain ids.
+ * Rows whose primary key is a string built from several parts document the parts in a comment.
+ */
+import { index, onchainTable, primaryKey, relations } from "ponder";
+
+/** Every log of every indexed contract, decoded: the raw record the other tables are derived from. */
+export const event = onchainTable(
+  "event",
+  (t) => ({
+    /** `${blockNumber}-${logIndex}`, zero-padded so that the text order is the chain order. */
+    id: t.text().primaryKey(),
+    contract: t.text().notNull(),
+    name: t.text().notNull(),
+    blockNumber: t.bigint().notNull(),
+    logIndex: t.integer().notNull(),
+    timestamp: t.bigint().notNull(),
+    transactionHash: t.hex().notNull(),
+    /** Decoded arguments; bigints as decimal strings. */
+    args: t.json().notNull(),
+  }),
+  (t) => ({ nameIdx: index().on(t.contract, t.name) }),
+);
+
+/** Any address seen in any event, with the figures the chain gives about it. */
+export const account = onchainTable("account", (t) => ({
+  address: t.hex().primaryKey(),
+  /** OPEN balance (ERC-20 Transfer events). */
+  balance: t.bigint().notNull(),
+  delegate: t.hex(),
+  votes: t.bigint().notNull(),
+  firstSeenBlock: t.bigint().notNull(),
+}));
+
+export const allowance = onchainTable(
+  "allowance",
+  (t) => ({ owner: t.hex().notNull(), spender: t.hex().notNull(), value: t.bigint().notNull() }),
+  (t) => ({ pk: primaryKey({ columns: [t.owner, t.spender] }) }),
+);
+
+/** Protocol parameters as last set by an event: key `${contract}.${name}` (e.g. InferencePayments.protocolFeeBps). */
+export const parameter = onchainTable("parameter", (t) => ({
+  key: t.text().primaryKey(),
+  value: t.text().notNull(),
+  blockNumber: t.bigint().notNull(),
+}));
+
+// ---------------------------------------------------------------- datanets
+
+export const datanet = onchainTable("datanet", (t) => ({
+  id: t.bigint().primaryKey(),
+  owner: t.hex().notNull(),
+  treasury: t.hex().notNull(),
+  curated: t.boolean().notNull(),
+  minStake: t.bigint().notNull(),
+  metadataURI: t.text().notNull(),
+  license: t.text().notNull(),
+  contributionCount: t.integer().notNull(),
+  acceptedCount: t.integer().notNull(),
+  versionCount: t.integer().notNull(),
+  /** Sum of accepted weights. */
+  totalWeight: t.bigint().notNull(),
+  createdBlock: t.bigint().notNull(),
+  createdAt: t.bigint().notNull(),
+}));
+
+export const datanetCurator = onchainTable(
+  "datanet_curator",
+  (t) => ({ datanetId: t.bigint().notNull(), curator: t.hex().notNull(), enabled: t.boolean().notNull() }),
+  (t) => ({ pk: primaryKey({ columns: [t.datanetId, t.curator] }) }),
+);
+
+export const datanetVersion = onchainTable(
+  "datanet_version",
+  (t) => ({
+    datanetId: t.bigint().notNull(),
+    version: t.bigint().notNull(),
+    root: t.hex().notNull(),
+    contributionCount: t.bigint().notNull(),
+    totalWeight: t.bigint().notNull(),
+    publisher: t.hex().notNull(),
+    publishedBlock: t.bigint().notNull(),
+    publishedAt: t.bigint().notNull(),
+    /** Data share allocated to this version by settlements (DataShareAllocated). */
+    revenue: t.bigint().notNull(),
+  }),
+  (t) => ({ pk: primaryKey({ columns: [t.datanetId, t.version] }) }),
+);
+
+export const contribution = onchainTable(
+  "contribution",
+  (t) => ({
+    id: t.bigint().primaryKey(),
+    datanetId: t.bigint().notNull(),
+    contributor: t.hex().notNull(),
+    contentHash: t.hex().notNull(),
+    uri: t.text().notNull(),
+    sizeTokens: t.bigint().notNull(),
+    /** Stake at submission. */
+    stake: t.bigint().notNull(),
+    /** pending | accepted | rejected | withdrawn */
+    status: t.text().notNull(),
+    /** Stake still held by the registry. */
+    stakeHeld: t.bigint().notNull(),
+    weight: t.bigint(),
+    acceptedIndex: t.bigint(),
+    /** The curator who accepted or rejected it. */
+    curator: t.hex(),
+    slashedStake: t.bigint(),
+    refundedStake: t.bigint(),
+    releasedStake: t.bigint(),
+    submittedBlock: t.bigint().notNull(),
+    updatedBlock: t.bigint().notNull(),
+  }),
+  (t) => ({ datanetIdx: index().on(t.datanetId), contributorIdx: index().on(t.contributor) }),
+);
+
+// ---------------------------------------------------------------- models
+
+export const baseModel = onchainTable("base_model", (t) => ({
+  id: t.bigint().primaryKey(),
+  registrant: t.hex().notNull(),
+  artifactHash: t.hex().notNull(),
+  name: t.text().notNull(),
+  uri: t.text().notNull(),
+  deprecated: t.boolean().notNull(),
+  registeredBlock: t.bigint().notNull(),
+}));
+
+export const adapter = onchainTable(
+  "adapter",
+  (t) => ({
+    id: t.bigint().primaryKey(),
+    baseModelId: t.bigint().notNull(),
+    /** ERC-721 owner (follows Transfer events): the account paid the owner share. */
+    owner: t.hex().notNull(),
+    /** ERC-721 approved address, if any. */
+    approved: t.hex(),
+    artifactHash: t.hex().notNull(),
+    uri: t.text().notNull(),
+    rank: t.integer().notNull(),
+    targetModules: t.integer().notNull(),
+    pricePer1kTokens: t.bigint().notNull(),
+    ownerShareBps: t.integer().notNull(),
+    dataShareBps: t.integer().notNull(),
+    deprecated: t.boolean().notNull(),
+    lineageLength: t.integer().notNull(),
+    registeredBlock: t.bigint().notNull(),
+    registeredAt: t.bigint().notNull(),
+  }),
+  (t) => ({ ownerIdx: index().on(t.owner) }),
+);
+
+/** One row per lineage entry, in registry order (`index`). */
+export const adapterLineage = onchainTable(
+  "adapter_lineage",
+  (t) => ({
+    adapterId: t.bigint().notNull(),
+    index: t.integer().notNull(),
+    datanetId: t.bigint().notNull(),
+    version: t.bigint().notNull(),
+    weightBps: t.integer().notNull(),
+  }),
+  (t) => ({ pk: primaryKey({ columns: [t.adapterId, t.index] }) }),
+);
+
+export const operatorApproval = onchainTable(
+  "adapter_operator_approval",
+  (t) => ({ owner: t.hex().notNull(), operator: t.hex().notNull(), approved: t.boolean().notNull() }),
+  (t) => ({ pk: primaryKey({ columns: [t.owner, t.operator] }) }),
+);
+
+// ---------------------------------------------------------------- operators
+
+export const operator = onchainTable("operator", (t) => ({
+  address: t.hex().primaryKey(),
+  signingKey: t.hex().notNull(),
+  endpoint: t.text().notNull(),
+  baseModelIds: t.bigint().array().notNull(),
+  bonded: t.bigint().notNull(),
+  unbonding: t.bigint().notNull(),
+  unbondingReleaseTime: t.bigint().notNull(),
+  slashed: t.bigint().notNull(),
+  withdrawn: t.bigint().notNull(),
+  /** active: bonded >= NodeRegistry.minStake (recomputed when either changes); inactive otherwise. */
+  status: t.text().notNull(),
+  registeredBlock: t.bigint().notNull(),
+}));
+
+// ---------------------------------------------------------------- payments
+
+export const channel = onchainTable(
+  "channel",
+  (t) => ({
+    id: t.bigint().primaryKey(),
+    payer: t.hex().notNull(),
+    operator: t.hex().notNull(),
+    deposit: t.bigint().notNull(),
+    /** Cumulative amount paid out by settlements. */
+    settled: t.bigint().notNull(),
+    settlementCount: t.integer().notNull(),
+    /** open | closing | finalized */
+    status: t.text().notNull(),
+    closesAt: t.bigint(),
+    refund: t.bigint(),
+    openedBlock: t.bigint().notNull(),
+  }),
+  (t) => ({ payerIdx: index().on(t.payer), operatorIdx: index().on(t.operator) }),
+);
+
+/** One row per ChannelSettled. id: `${transactionHash}-${channelId}`. */
+export const settlement = onchainTable(
+  "settlement",
+  (t) => ({
+    id: t.text().primaryKey(),
+    channelId: t.bigint().notNull(),
+    operator: t.hex().notNull(),
+    cumulativeAmount: t.bigint().notNull(),
+    increase: t.bigint().notNull(),
+    usageRoot: t.hex().notNull(),
+    adapterCount: t.integer().notNull(),
+    blockNumber: t.bigint().notNull(),
+    logIndex: t.integer().notNull(),
+    timestamp: t.bigint().notNull(),
+    transactionHash: t.hex().notNull(),
+  }),
+  (t) => ({ channelIdx: index().on(t.channelId, t.blockNumber) }),
+);
+
+/** One row per AdapterRevenue: one adapter's part of a settlement and its split. id: `${blockNumber}-${logIndex}`. */
+export const settlementAdapter = onchainTable(
+  "settlement_adapter",
+  (t) => ({
+    id: t.text().primaryKey(),
+    settlementId: t.text().notNull(),
+    channelId: t.bigint().notNull(),
+    adapterId: t.bigint().notNull(),
+    adapterOwner: t.hex().notNull(),
+    operator: t.hex().notNull(),
+    amount: t.bigint().notNull(),
+    protocolFee: t.bigint().notNull(),
+    /** What the operator received for this adapter (for adapter 0, the base model, this includes the rest). */
+    operatorFee: t.bigint().notNull(),
+    ownerShare: t.bigint().notNull(),
+    dataShare: t.bigint().notNull(),
+    blockNumber: t.bigint().notNull(),
+    logIndex: t.integer().notNull(),
+    timestamp: t.bigint().notNull(),
+  }),
+  (t) => ({
+    adapterBlockIdx: index().on(t.adapterId, t.blockNumber, t.logIndex),
+    settlementIdx: index().on(t.settlementId),
+  }),
+);
+
+/** One row per DataShareAllocated. id: `${blockNumber}-${logIndex}`. */
+export const dataShareAllocation = onchainTable(
+  "data_share_allocation",
+  (t) => ({
+    id: t.text().primaryKey(),
+    settlementId: t.text().notNull(),
+    channelId: t.bigint().notNull(),
+    adapterId: t.bigint().notNull(),
+    datanetId: t.bigint().notNull(),
+    version: t.bigint().notNull(),
+    amount: t.bigint().notNull(),
+    blockNumber: t.bigint().notNull(),
+  }),
+  (t) => ({ adapterIdx: index().on(t.adapterId), datanetIdx: index().on(t.datanetId, t.version) }),
+);
+
+export const adapterRevenue = onchainTable("adapter_revenue", (t) => ({
+  adapterId: t.bigint().primaryKey(),
+  settlements: t.integer().notNull(),
+  amount: t.bigint().notNull(),
+  protocolFee: t.bigint().notNull(),
+  operatorFee: t.bigint().notNull(),
+  ownerShare: t.bigint().notNull(),
+  dataShare: t.bigint().notNull(),
+}));
+
+export const datanetRevenue = onchainTable("datanet_revenue", (t) => ({
+  datanetId: t.bigint().primaryKey(),
+  allocations: t.integer().notNull(),
+  amount: t.bigint().notNull(),
+}));
+
+/** Revenue credited to an account by InferencePayments, by role; plus what it withdrew and claimed. */
+export const accountRevenue = onchainTable("account_revenue", (t) => ({
+  account: t.hex().primaryKey(),
+  ownerShare: t.bigint().notNull(),
+  operatorFees: t.bigint().notNull(),
+  protocolFees: t.bigint().notNull(),
+  /** ownerShare + operatorFees + protocolFees. */
+  total: t.bigint().notNull(),
+  withdrawn: t.bigint().notNull(),
+  rewardsClaimed: t.bigint().notNull(),
+}));
+
+/**
+ * Usage of an adapter per UTC day (of the block timestamp). The chain knows settlements, not requests: `settlements`
+ * counts AdapterRevenue events, `revenue` sums their amounts, and `estimatedTokens` = Σ amount · 1000 /
+ * pricePer1kTokens at the time of each settlement (null while the price is zero).
+ */
+export const adapterUsageDaily = onchainTable(
+  "adapter_usage_daily",
+  (t) => ({
+    adapterId: t.bigint().notNull(),
+    day: t.text().notNull(),
+    settlements: t.integer().notNull(),
+    revenue: t.bigint().notNull(),
+    estimatedTokens: t.bigint(),
+  }),
+  (t) => ({ pk: primaryKey({ columns: [t.adapterId, t.day] }) }),
+);
+
+// ---------------------------------------------------------------- rewards
+
+export const rewardRoot = onchainTable("reward_root", (t) => ({
+  epoch: t.bigint().primaryKey(),
+  root: t.hex().notNull(),
+  total: t.bigint().notNull(),
+  contentHash: t.hex().notNull(),
+  uri: t.text().notNull(),
+  claimableAt: t.bigint().notNull(),
+  /** proposed | revoked. A proposed root is claimable once the chain's time reaches claimableAt. */
+  status: t.text().notNull(),
+  revokedBy: t.hex(),
+  proposedBlock: t.bigint().notNull(),
+}));
+
+/** id: `${blockNumber}-${logIndex}`. */
+export const claim = onchainTable(
+  "claim",
+  (t) => ({
+    id: t.text().primaryKey(),
+    epoch: t.bigint().notNull(),
+    account: t.hex().notNull(),
+    amount: t.bigint().notNull(),
+    cumulativeAmount: t.bigint().notNull(),
+    blockNumber: t.bigint().notNull(),
+    timestamp: t.bigint().notNull(),
+    transactionHash: t.hex().notNull(),
+  }),
+  (t) => ({ accountIdx: index().on(t.account) }),
+);
+
+/** Per-account claimed total (the contract's `claimed(account)`). */
+export const rewardAccount = onchainTable("reward_account", (t) => ({
+  account: t.hex().primaryKey(),
+  claimed: t.bigint().notNull(),
+  claims: t.integer().notNull(),
+}));
+
+/** Singleton (id 1): AttributionRewards' totals. */
+export const rewardPool = onchainTable("reward_pool", (t) => ({
+  id: t.integer().primaryKey(),
+  totalFunded: t.bigint().notNull(),
+  totalClaimed: t.bigint().notNull(),
+  fundings: t.integer().notNull(),
+}));
+
+// ---------------------------------------------------------------- governance
+
+export const proposal = onchainTable("proposal", (t) => ({
+  id: t.bigint().primaryKey(),
+  proposer: t.hex().notNull(),
+  targets: t.hex().array().notNull(),
+  values: t.bigint().array().notNull(),
+  signatures: t.text().array().notNull(),
+  calldatas: t.hex().array().notNull(),
+  voteStart: t.bigint().notNull(),
+  voteEnd: t.bigint().notNull(),
+  description: t.text().notNull(),
+  /** created | queued | executed | canceled */
+  status: t.text().notNull(),
+  etaSeconds: t.bigint(),
+  forVotes: t.bigint().notNull(),
+  againstVotes: t.bigint().notNull(),
+  abstainVotes: t.bigint().notNull(),
+  createdBlock: t.bigint().notNull(),
+}));
+
+export const vote = onchainTable(
+  "vote",
+  (t) => ({
+    proposalId: t.bigint().notNull(),
+    voter: t.hex().notNull(),
+    support: t.integer().notNull(),
+    weight: t.bigint().notNull(),
+    reason: t.text().notNull(),
+    params: t.hex(),
+  }),
+  (t) => ({ pk: primaryKey({ columns: [t.proposalId, t.voter] }) }),
+);
+
+export const timelockOperation = onchainTable("timelock_operation", (t) => ({
+  id: t.hex().primaryKey(),
+  /** scheduled | executed | cancelled */
+  status: t.text().notNull(),
+  calls: t.integer().notNull(),
+  executedCalls: t.integer().notNull(),
+  predecessor: t.hex(),
+  salt: t.hex(),
+  delay: t.bigint(),
+  scheduledBlock: t.bigint(),
+}));
+
+export const timelockRole = onchainTable(
+  "timelock_role",
+  (t) => ({
+    role: t.hex().notNull(),
+    account: t.hex().notNull(),
+    granted: t.boolean().notNull(),
+    sender: t.hex().notNull(),
+  }),
+  (t) => ({ pk: primaryKey({ columns: [t.role, t.account] }) }),
+);
+
+// ---------------------------------------------------------------- relations (GraphQL fields)
+
+export const datanetRelations = relations(datanet, ({ many }) => ({
+  versions: many(datanetVersion),
+  contributions: many(contribution),
+}));
+export const datanetVersionRelations = relations(datanetVersion, ({ one }) => ({
+  datanet: one(datanet, { fields: [datanetVersion.datanetId], references: [datanet.id] }),
+}));
+export const contributionRelations = relations(contribution, ({ one }) => ({
+  datanet: one(datanet, { fields: [contribution.datanetId], references: [datanet.id] }),
+}));
+export const adapterRelations = relations(adapter, ({ one, many }) => ({
+  baseModel: one(baseModel, { fields: [adapter.baseModelId], references: [baseModel.id] }),
+  lineage: many(adapterLineage),
+  revenue: one(adapterRevenue, { fields: [adapter.id], references: [adapterRevenue.adapterId] }),
+  usage: many(adapterUsageDaily),
+  settlements: many(settlementAdapter),
+}));
+export const adapterLineageRelations = relations(adapterLineage, ({ one }) => ({
+  adapter: one(adapter, { fields: [adapterLineage.adapterId], references: [adapter.id] }),
+}));
+export const adapterUsageRelations = relations(adapterUsageDaily, ({ one }) => ({
+  adapter: one(adapter, { fields: [adapterUsageDaily.adapterId], references: [adapter.id] }),
+}));
+export const settlementRelations = relations(settlement, ({ one, many }) => ({
+  channel: one(channel, { fields: [settlement.channelId], references: [channel.id] }),
+  adapters: many(settlementAdapter),
+  allocations: many(dataShareAllocation),
+}));
+export const settlementAdapterRelations = relations(settlementAdapter, ({ one }) => ({
+  settlement: one(settlement, { fields: [settlementAdapter.settlementId], references: [settlement.id] }),
+  adapter: one(adapter, { fields: [settlementAdapter.adapterId], references: [adapter.id] }),
+}));
+export const dataShareAllocationRelations = relations(dataShareAllocation, ({ one }) => ({
+  settlement: one(settlement, { fields: [dataShareAllocation.settlementId], references: [settlement.id] }),
+}));
+export const channelRelations = relations(channel, ({ many }) => ({ settlements: many(settlement) }));
+export const proposalRelations = relations(proposal, ({ many }) => ({ votes: many(vote) }));
+export const voteRelations = relations(vote, ({ one }) => ({
+  proposal: one(proposal, { fields: [vote.proposalId], references: [proposal.id] }),
+}));

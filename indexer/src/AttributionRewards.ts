@@ -1,0 +1,81 @@
+import { accountRevenue, claim, rewardAccount, rewardPool, rewardRoot } from "ponder:schema";
+import { logId, register, setParameter, touchAccounts } from "./lib/register.ts";
+
+const pool = { id: 1, totalFunded: 0n, totalClaimed: 0n, fundings: 0 };
+
+register("AttributionRewards", {
+  async Funded(event, context) {
+    const { funder, totalFunded } = event.args;
+    await touchAccounts(context, event, funder);
+    await context.db
+      .insert(rewardPool)
+      .values({ ...pool, totalFunded, fundings: 1 })
+      .onConflictDoUpdate((row: { fundings: number }) => ({ totalFunded, fundings: row.fundings + 1 }));
+  },
+  async RootProposed(event, context) {
+    const a = event.args;
+    await context.db.insert(rewardRoot).values({
+      epoch: a.epoch,
+      root: a.root,
+      total: a.total,
+      contentHash: a.contentHash,
+      uri: a.uri,
+      claimableAt: a.claimableAt,
+      status: "proposed",
+      proposedBlock: event.block.number,
+    });
+  },
+  async RootRevoked(event, context) {
+    await touchAccounts(context, event, event.args.by);
+    await context.db.update(rewardRoot, { epoch: event.args.epoch }).set({ status: "revoked", revokedBy: event.args.by });
+  },
+  async Claimed(event, context) {
+    const { epoch, account, amount, cumulativeAmount } = event.args;
+    await touchAccounts(context, event, account);
+    await context.db.insert(claim).values({
+      id: logId(event),
+      epoch,
+      account,
+      amount,
+      cumulativeAmount,
+      blockNumber: event.block.number,
+      timestamp: event.block.timestamp,
+      transactionHash: event.transaction.hash,
+    });
+    await context.db
+      .insert(rewardAccount)
+      .values({ account, claimed: amount, claims: 1 })
+      .onConflictDoUpdate((row: { claimed: bigint; claims: number }) => ({
+        claimed: row.claimed + amount,
+        claims: row.claims + 1,
+      }));
+    await context.db
+      .insert(rewardPool)
+      .values({ ...pool, totalClaimed: amount })
+      .onConflictDoUpdate((row: { totalClaimed: bigint }) => ({ totalClaimed: row.totalClaimed + amount }));
+    await context.db
+      .insert(accountRevenue)
+      .values({
+        account,
+        ownerShare: 0n,
+        operatorFees: 0n,
+        protocolFees: 0n,
+        total: 0n,
+        withdrawn: 0n,
+        rewardsClaimed: amount,
+      })
+      .onConflictDoUpdate((row: { rewardsClaimed: bigint }) => ({ rewardsClaimed: row.rewardsClaimed + amount }));
+  },
+  async AttestorSet(event, context) {
+    await setParameter(context, event, "AttributionRewards", "attestor", event.args.attestor);
+  },
+  async GuardianSet(event, context) {
+    await setParameter(context, event, "AttributionRewards", "guardian", event.args.guardian);
+  },
+  async ClaimDelaySet(event, context) {
+    await setParameter(context, event, "AttributionRewards", "claimDelay", event.args.claimDelay);
+  },
+  async OwnershipTransferred(event, context) {
+    await setParameter(context, event, "AttributionRewards", "owner", event.args.newOwner);
+  },
+});

@@ -1,0 +1,194 @@
+/**
+ * HTTP API: Ponder's GraphQL at /graphql (and /), plus REST:
+ *   GET /rewards/:account     cumulative entitlement, claimed, claimable and the Merkle proof for the newest
+ *                             claimable reward root, from the distribution file whose sha256 is on chain
+ *   GET /adapters/:id/usage   an adapter's revenue totals and usage per day
+ * Errors are JSON `{ "error": { "code", "message" } }` with a 4xx/5xx status.
+ */
+import { db, publicClients } from "ponder:api";
+import schema from "ponder:schema";
+import { Hono, type Context } from "hono";
+import { and, asc, desc, eq, graphql } from "ponder";
+import { getAddress, isAddress } from "viem";
+import {
+  ContentHashMismatchError,
+  ContentNotFoundError,
+  createDirectoryContentStore,
+  createHttpContentStore,
+  decodeDistributionFile,
+  distributionTree,
+  getContent,
+  type ContentStore,
+  type DistributionFile,
+} from "../../../attribution/src/index.ts";
+
+const app = new Hono();
+
+/** Largest GraphQL request body accepted (bytes); larger ones get 413. */
+const maxGraphqlBodyBytes = Number(process.env.OPENPOA_GRAPHQL_MAX_BYTES ?? 16_384);
+
+type Status = 400 | 404 | 413 | 502 | 503;
+const fail = (c: Context, status: Status, code: string, message: string) =>
+  c.json({ error: { code, message } }, status);
+
+app.onError((error, c) => c.json({ error: { code: "internal", message: error.message } }, 500));
+app.notFound((c) => fail(c, 404, "not_found", `No route ${c.req.method} ${c.req.path}`));
+
+// ------------------------------------------------------------------ GraphQL
+
+const graphqlHandler = graphql({ db, schema }, { maxOperationTokens: 2_000, maxOperationDepth: 12, maxOperationAliases: 30 });
+
+for (const path of ["/graphql"]) {
+  app.use(path, async (c, next) => {
+    if (c.req.method !== "POST") return graphqlHandler(c, next);
+    const length = Number(c.req.header("content-length") ?? 0);
+    const body = await c.req.raw.clone().arrayBuffer();
+    if (length > maxGraphqlBodyBytes || body.byteLength > maxGraphqlBodyBytes) {
+      return fail(c, 413, "query_too_large", `GraphQL request over ${maxGraphqlBodyBytes} bytes`);
+    }
+    const response = (await graphqlHandler(c, next)) as Response;
+    // Ponder answers 200 even when the request was rejected before execution (parse errors, token, depth or
+    // alias limits): such an answer has errors and no data; give it a 400.
+    const text = await response.text();
+    let parsed: { data?: unknown; errors?: { message: string }[] } | undefined;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const rejected = parsed?.errors?.length && (parsed.data === undefined || parsed.data === null);
+    return new Response(text, {
+      status: rejected ? 400 : response.status,
+      headers: { "content-type": "application/json; charset=utf-8" },
+    });
+  });
+}
+
+// ------------------------------------------------------------------ rewards
+
+function contentStore(): ContentStore | null {
+  if (process.env.OPENPOA_CONTENT_DIR) return createDirectoryContentStore({ dir: process.env.OPENPOA_CONTENT_DIR });
+  if (process.env.OPENPOA_CONTENT_URL) return createHttpContentStore({ baseUrl: process.env.OPENPOA_CONTENT_URL });
+  return null;
+}
+
+type LoadedFile = { file: DistributionFile; tree: ReturnType<typeof distributionTree>; index: Map<string, number> };
+/** Distribution files are immutable (content-addressed): keep the ones already checked. */
+const files = new Map<string, Promise<LoadedFile>>();
+
+async function loadDistribution(store: ContentStore, contentHash: `0x${string}`, root: `0x${string}`) {
+  const key = `${contentHash}:${root}`;
+  let loaded = files.get(key);
+  if (!loaded) {
+    loaded = (async () => {
+      const bytes = await getContent(store, { contentHash }); // checks the sha256
+      const file = decodeDistributionFile(new TextDecoder().decode(bytes));
+      const tree = distributionTree(file.leaves);
+      if (tree.root.toLowerCase() !== root.toLowerCase()) {
+        throw new Error(`Distribution file ${contentHash} builds root ${tree.root}, the chain says ${root}`);
+      }
+      const index = new Map<string, number>();
+      for (const [i, [address]] of tree.entries()) index.set(address.toLowerCase(), i);
+      return { file, tree, index };
+    })();
+    files.set(key, loaded);
+    loaded.catch(() => files.delete(key));
+  }
+  return loaded;
+}
+
+/** The chain's time: claimability is decided by block.timestamp, so read the newest block's. */
+async function chainTime(): Promise<bigint> {
+  const client = Object.values(publicClients)[0]!;
+  const block = await client.getBlock({ blockTag: "latest" });
+  return block.timestamp;
+}
+
+app.get("/rewards/:account", async (c) => {
+  const raw = c.req.param("account");
+  if (!isAddress(raw, { strict: false })) return fail(c, 400, "invalid_account", `Not an address: ${raw}`);
+  const account = getAddress(raw);
+  const lower = account.toLowerCase() as `0x${string}`;
+
+  const claimedRow = await db.query.rewardAccount.findFirst({ where: eq(schema.rewardAccount.account, lower) });
+  const claimed = claimedRow?.claimed ?? 0n;
+  const now = await chainTime();
+  const roots = await db
+    .select()
+    .from(schema.rewardRoot)
+    .where(eq(schema.rewardRoot.status, "proposed"))
+    .orderBy(desc(schema.rewardRoot.epoch));
+  const newest = roots.find((r) => r.claimableAt <= now);
+  const pending = roots.filter((r) => r.claimableAt > now).map((r) => ({ epoch: r.epoch.toString(), claimableAt: r.claimableAt.toString() }));
+
+  const base = { account, claimed: claimed.toString(), pendingRoots: pending.reverse() };
+  if (!newest) {
+    return c.json({ ...base, epoch: null, root: null, contentHash: null, cumulativeAmount: "0", claimable: "0", proof: null });
+  }
+  const store = contentStore();
+  if (!store) return fail(c, 503, "no_content_store", "Set OPENPOA_CONTENT_DIR or OPENPOA_CONTENT_URL");
+  let loaded: LoadedFile;
+  try {
+    loaded = await loadDistribution(store, newest.contentHash, newest.root);
+  } catch (error) {
+    const code =
+      error instanceof ContentNotFoundError
+        ? "distribution_file_not_found"
+        : error instanceof ContentHashMismatchError
+          ? "distribution_file_hash_mismatch"
+          : "distribution_file_invalid";
+    return fail(c, 502, code, (error as Error).message);
+  }
+  const i = loaded.index.get(lower);
+  const cumulativeAmount = i === undefined ? 0n : loaded.tree.at(i)![1];
+  const claimable = cumulativeAmount > claimed ? cumulativeAmount - claimed : 0n;
+  return c.json({
+    ...base,
+    epoch: newest.epoch.toString(),
+    root: newest.root,
+    contentHash: newest.contentHash,
+    uri: newest.uri,
+    cumulativeAmount: cumulativeAmount.toString(),
+    claimable: claimable.toString(),
+    proof: i === undefined ? null : loaded.tree.getProof(i),
+  });
+});
+
+// ------------------------------------------------------------------ adapters
+
+app.get("/adapters/:id/usage", async (c) => {
+  const raw = c.req.param("id");
+  if (!/^\d{1,30}$/.test(raw)) return fail(c, 400, "invalid_adapter_id", `Not an adapter id: ${raw}`);
+  const id = BigInt(raw);
+  const row = await db.query.adapter.findFirst({ where: eq(schema.adapter.id, id) });
+  if (!row) return fail(c, 404, "unknown_adapter", `No adapter ${raw}`);
+  const totals = await db.query.adapterRevenue.findFirst({ where: eq(schema.adapterRevenue.adapterId, id) });
+  const days = await db
+    .select()
+    .from(schema.adapterUsageDaily)
+    .where(and(eq(schema.adapterUsageDaily.adapterId, id)))
+    .orderBy(asc(schema.adapterUsageDaily.day));
+  return c.json({
+    adapterId: raw,
+    owner: row.owner,
+    pricePer1kTokens: row.pricePer1kTokens.toString(),
+    deprecated: row.deprecated,
+    totals: {
+      settlements: totals?.settlements ?? 0,
+      revenue: (totals?.amount ?? 0n).toString(),
+      protocolFee: (totals?.protocolFee ?? 0n).toString(),
+      operatorFee: (totals?.operatorFee ?? 0n).toString(),
+      ownerShare: (totals?.ownerShare ?? 0n).toString(),
+      dataShare: (totals?.dataShare ?? 0n).toString(),
+    },
+    // Requests are not on chain; settlements are. estimatedTokens = revenue · 1000 / pricePer1kTokens.
+    daily: days.map((d) => ({
+      day: d.day,
+      settlements: d.settlements,
+      revenue: d.revenue.toString(),
+      estimatedTokens: d.estimatedTokens === null ? null : d.estimatedTokens.toString(),
+    })),
+  });
+});
+
+export default app;
