@@ -62,11 +62,9 @@ class Sequence:
 
 
 class Scheduler:
-    def __init__(
-        self, model, tokenizer, cache, max_batch_size=32, max_seq_len=1024, max_prefill_tokens=2048, wake=None
-    ):
+    def __init__(self, model, tokenizer, cache, max_batch_size=32, max_seq_len=1024, max_prefill_tokens=2048):
         self.model, self.tokenizer, self.cache = model, tokenizer, cache
-        self.wake = wake  # called (from a loader thread) when an adapter load a request waits on completes
+        self.wake = None  # set by the server; called from a loader thread when an awaited adapter load completes
         self.max_batch_size, self.max_seq_len, self.max_prefill_tokens = max_batch_size, max_seq_len, max_prefill_tokens
         if max_seq_len > model.config.max_position_embeddings:
             raise ValueError(

@@ -34,12 +34,11 @@ def build_scheduler(
     max_prefill_tokens=2048,
     device_budget_bytes=1 << 30,
     host_budget_bytes=4 << 30,
-    wake=None,
 ):
     model = Llama.load(model_dir, device, dtype, model_name)
     tokenizer = load_tokenizer(model_dir, model.config)
     cache = AdapterCache(open_source(adapters), model.config, device, dtype, device_budget_bytes, host_budget_bytes)
-    return Scheduler(model, tokenizer, cache, max_batch_size, max_seq_len, max_prefill_tokens, wake)
+    return Scheduler(model, tokenizer, cache, max_batch_size, max_seq_len, max_prefill_tokens)
 
 
 class Server:
