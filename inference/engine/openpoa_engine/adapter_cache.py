@@ -149,7 +149,7 @@ class AdapterCache:
             "last_load_ms": 0.0,
         }
 
-    # -- loader side (any thread) --
+    # -- loading: called on the engine thread, the work runs in loader threads --
 
     def fetch(self, sha256, count=True):
         """Future of the packed adapter; resolves at once for device- or host-resident adapters.
