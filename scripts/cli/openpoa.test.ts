@@ -1,0 +1,239 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { datanetVersionTree, sha256Hex } from "../../attribution/src/index.ts";
+import { repoRoot, rpc, startLocalChain, type LocalChain } from "../lib/localChain.ts";
+
+const run = promisify(execFile);
+const cli = path.join(repoRoot, "scripts", "cli", "openpoa.ts");
+const ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+
+/**
+ * Every command against a chain of its own, deployed with `npm run deploy`, as a user would run them. The tests are
+ * steps of one story and run in order: later ones use the datanet, adapter and operator that earlier ones made.
+ */
+describe("openpoa CLI", () => {
+  let chain: LocalChain;
+  let work: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    chain = await startLocalChain({ port: 18546 });
+    work = await mkdtemp(path.join(tmpdir(), "openpoa-cli-"));
+    env = { ...process.env, OPENPOA_RPC_URL: chain.url, OPENPOA_DEPLOYMENTS_DIR: work };
+    await run("npm", ["run", "deploy", "--", "--network", "localhost"], { cwd: repoRoot, env });
+  });
+  after(async () => {
+    await chain?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+    const genesis =
+      chain && (await rpc<{ hash: string }>(chain.url, "eth_getBlockByNumber", ["0x0", false]).catch(() => null));
+    if (genesis) {
+      await rm(path.join(repoRoot, "ignition", "deployments", `localhost-31337-${genesis.hash.slice(2, 10)}`), {
+        recursive: true,
+        force: true,
+      });
+    }
+  });
+
+  /** Runs the CLI; resolves with its exit code and output instead of throwing. */
+  async function openpoa(...args: string[]) {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [cli, ...args], { cwd: repoRoot, env });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  }
+  async function json(...args: string[]) {
+    const result = await openpoa(...args, "--json");
+    assert.equal(result.code, 0, result.stderr);
+    return JSON.parse(result.stdout);
+  }
+
+  it("test_datanet_createContributeCuratePublishList", async () => {
+    const created = await json("datanet", "create", "--uri", "ipfs://poems", "--curated", "--min-stake", "10");
+    assert.equal(created.datanetId, "1");
+
+    const text = "Roses are red, violets are blue.";
+    const file = path.join(work, "poem.txt");
+    await writeFile(file, text);
+    const contentDir = path.join(work, "content");
+    const contributed = await json(
+      "datanet",
+      "contribute",
+      "1",
+      "--file",
+      file,
+      "--stake",
+      "10",
+      "--content-dir",
+      contentDir,
+    );
+    const contentHash = sha256Hex(new TextEncoder().encode(text));
+    assert.deepEqual(
+      {
+        id: contributed.contributionId,
+        hash: contributed.contentHash,
+        size: contributed.sizeTokens,
+        accepted: contributed.accepted,
+      },
+      { id: "1", hash: contentHash, size: String(text.length), accepted: false },
+    );
+    // The content is stored under its hash, for the attribution index.
+    assert.deepEqual(await readdir(contentDir), [contentHash.slice(2)]);
+
+    const accepted = await json("datanet", "curate", "1", "--accept");
+    assert.equal(accepted.weight, String(text.length));
+
+    const published = await json("datanet", "publish", "1");
+    const expectedRoot = datanetVersionTree([
+      { contributionId: 1n, contributor: ACCOUNT_0, contentHash, weight: BigInt(text.length) },
+    ]).root;
+    assert.deepEqual(published, { datanetId: "1", version: "1", root: expectedRoot, contributionCount: 1 });
+
+    const [listed] = await json("datanet", "list");
+    assert.equal(listed.metadataURI, "ipfs://poems");
+    assert.equal(listed.versionCount, "1");
+    assert.equal(listed.acceptedCount, "1");
+
+    const human = await openpoa("datanet", "list");
+    assert.match(human.stdout, /#1 ipfs:\/\/poems \(curated/);
+  });
+
+  it("test_datanet_rejectsBadArgumentsAndDecodesReverts", async () => {
+    const missing = await openpoa("datanet", "create");
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /Missing --uri/);
+
+    const badStake = await openpoa("datanet", "contribute", "1", "--file", "x", "--stake", "ten");
+    assert.equal(badStake.code, 2);
+    assert.match(badStake.stderr, /--stake must be an OPEN amount/);
+
+    const unknownOption = await openpoa("datanet", "list", "--colour");
+    assert.equal(unknownOption.code, 2);
+    assert.match(unknownOption.stderr, /Unknown option '--colour'/);
+
+    const neither = await openpoa("datanet", "curate", "1");
+    assert.equal(neither.code, 2);
+
+    const reverted = await openpoa("datanet", "curate", "99", "--reject", "--json");
+    assert.equal(reverted.code, 1);
+    assert.deepEqual(JSON.parse(reverted.stderr).error, {
+      kind: "reverted",
+      message: "DatanetRegistry.reject reverted: ContributionNotFound(99)",
+      errorName: "ContributionNotFound",
+      errorArgs: ["99"],
+    });
+
+    const unknownCommand = await openpoa("datanet", "frobnicate");
+    assert.equal(unknownCommand.code, 2);
+  });
+
+  it("test_modelAndAdapter_registerListDeprecate", async () => {
+    const base = await json(
+      "model",
+      "register",
+      "--name",
+      "tiny",
+      "--artifact-hash",
+      `0x${"ab".repeat(32)}`,
+      "--uri",
+      "file://tiny",
+    );
+    assert.equal(base.baseModelId, "1");
+    const adapterArgs = [
+      "adapter",
+      "register",
+      "--base",
+      "1",
+      "--artifact-hash",
+      `0x${"cd".repeat(32)}`,
+      "--uri",
+      "file://a1",
+      "--rank",
+      "16",
+      "--targets",
+      "q,v,down",
+      "--price",
+      "0.01",
+      "--owner-share",
+      "7000",
+      "--data-share",
+      "3000",
+    ];
+    const badLineage = await openpoa(...adapterArgs, "--lineage", "1:1:9000");
+    assert.equal(badLineage.code, 1);
+    assert.match(badLineage.stderr, /LineageWeightsNotWhole\(9000\)/);
+    const badTargets = await openpoa(...adapterArgs, "--lineage", "1:1:10000", "--targets", "q,x");
+    assert.equal(badTargets.code, 2);
+    assert.match(badTargets.stderr, /unknown module "x"/);
+
+    assert.equal((await json(...adapterArgs, "--lineage", "1:1:10000")).adapterId, "1");
+    const [adapter] = await json("adapter", "list");
+    assert.deepEqual(
+      {
+        owner: adapter.owner,
+        rank: adapter.rank,
+        targets: adapter.targetModules,
+        price: adapter.pricePer1kTokens,
+        lineage: adapter.lineage,
+      },
+      {
+        owner: ACCOUNT_0,
+        rank: 16,
+        targets: 0b1000101,
+        price: "10000000000000000",
+        lineage: [{ datanetId: "1", version: "1", weightBps: 10000 }],
+      },
+    );
+    await json("adapter", "deprecate", "1");
+    assert.equal((await json("adapter", "list"))[0].deprecated, true);
+    const again = await openpoa("adapter", "deprecate", "1");
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /AdapterIsDeprecated\(1\)/);
+  });
+
+  it("test_nodeAndChannel_lifecycle", async () => {
+    const registered = await json(
+      "node",
+      "register",
+      "--endpoint",
+      "http://127.0.0.1:9/v1",
+      "--base-models",
+      "1",
+      "--stake",
+      "10000",
+    );
+    assert.deepEqual(registered, { operator: ACCOUNT_0, stake: "10000000000000000000000", active: true });
+    assert.equal((await json("node", "stake", "5")).amount, "5000000000000000000");
+    const unbonding = await json("node", "unbond", "5");
+    assert.ok(Number(unbonding.releaseTime) > Date.now() / 1000 - 60);
+    const early = await openpoa("node", "withdraw");
+    assert.equal(early.code, 1);
+    assert.match(early.stderr, /StakeStillUnbonding/);
+
+    const opened = await json("channel", "open", "--operator", ACCOUNT_0, "--deposit", "5");
+    assert.deepEqual(opened, { channelId: "1", deposit: "5000000000000000000" });
+    assert.equal((await json("channel", "top-up", "1", "2")).deposit, "7000000000000000000");
+    await json("channel", "close", "1");
+    const tooEarly = await openpoa("channel", "withdraw", "1");
+    assert.equal(tooEarly.code, 1);
+    assert.match(tooEarly.stderr, /ChallengeWindowOpen\(1, \d+\)/);
+
+    // Past the challenge window and the unbonding period.
+    await rpc(chain.url, "evm_increaseTime", [8 * 24 * 60 * 60]);
+    await rpc(chain.url, "evm_mine");
+    assert.deepEqual(await json("channel", "withdraw", "1"), { channelId: "1", refund: "7000000000000000000" });
+    assert.equal((await json("node", "withdraw")).amount, "5000000000000000000");
+
+    const badOperator = await openpoa("channel", "open", "--operator", "0x1234", "--deposit", "1");
+    assert.equal(badOperator.code, 2);
+    assert.match(badOperator.stderr, /--operator must be an address/);
+  });
+});

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * openpoa: the contributor and operator CLI. `openpoa <group> <command> [arguments] [--network name] [--json]`.
+ * Exit codes: 0 done, 1 failed (a revert, a network error), 2 bad arguments.
+ */
+import { parseArgs } from "node:util";
+import { connectSuite } from "../lib/contracts.ts";
+import { ContractRevertedError } from "../lib/transactions.ts";
+import { UsageError } from "./args.ts";
+import { commands, type Command } from "./commands.ts";
+
+const globalOptions = {
+  network: { type: "string", default: "localhost" },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+function help(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  return [
+    "Usage: openpoa <group> <command> [arguments] [--network <name>] [--json]",
+    "",
+    ...Object.entries(commands).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`),
+    "",
+    "--network reads deployments/<name>.json (default localhost); the RPC URL comes from OPENPOA_RPC_URL or",
+    "<NETWORK>_RPC_URL, the signing key from OPENPOA_PRIVATE_KEY (on the local chain, Hardhat's first account).",
+    'Amounts are in OPEN ("12.5"). `openpoa <group> <command> --help` shows a command\'s usage.',
+  ].join("\n");
+}
+
+/** JSON with bigints as decimal strings. */
+function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v), 2);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const name = argv.slice(0, 2).join(" ");
+  const command: Command | undefined = commands[name];
+  if (!command) {
+    const wantsHelp = argv.length === 0 || argv.includes("--help") || argv.includes("-h");
+    if (wantsHelp) {
+      console.log(help());
+      return 0;
+    }
+    throw new UsageError(`Unknown command "${name}"\n\n${help()}`);
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv.slice(2),
+      options: { ...globalOptions, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\nUsage: openpoa ${command.usage}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(`Usage: openpoa ${command.usage}`);
+    return 0;
+  }
+  const suite = await connectSuite({ network: values.network as string });
+  const output = await command.run(suite, positionals, values);
+  console.log(values.json ? toJson(output.data) : output.text);
+  return 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  const json = process.argv.includes("--json");
+  const kind = error instanceof UsageError ? "usage" : error instanceof ContractRevertedError ? "reverted" : "error";
+  const message = error instanceof Error ? error.message : String(error);
+  if (json) {
+    const revert =
+      error instanceof ContractRevertedError ? { errorName: error.errorName, errorArgs: error.errorArgs } : {};
+    console.error(toJson({ error: { kind, message, ...revert } }));
+  } else {
+    console.error(`openpoa: ${message}`);
+  }
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+}

@@ -1,0 +1,117 @@
+/**
+ * viem clients bound to a deployment: ABIs from build output (artifacts/), addresses from deployments/<network>.json.
+ * Shared by the CLI, the demo and tests.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+  type Abi,
+  type Account,
+  type Address,
+  type Chain,
+  type PublicClient,
+  type WalletClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { readDeployment, type Deployment } from "./deployments.ts";
+import { repoRoot } from "./localChain.ts";
+
+export const contractNames = [
+  "OpenToken",
+  "OpenTimelock",
+  "OpenGovernor",
+  "DatanetRegistry",
+  "ModelRegistry",
+  "NodeRegistry",
+  "InferencePayments",
+  "AttributionRewards",
+] as const;
+export type ContractName = (typeof contractNames)[number];
+
+/** Hardhat's first default account: the local chain's deployer. Used only where the chain id is 31337. */
+export const HARDHAT_ACCOUNT_0_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+export class ConfigurationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ConfigurationError";
+  }
+}
+
+export async function loadAbi(name: ContractName): Promise<Abi> {
+  const file = path.join(repoRoot, "artifacts", "contracts", `${name}.sol`, `${name}.json`);
+  try {
+    return (JSON.parse(await readFile(file, "utf8")) as { abi: Abi }).abi;
+  } catch (error) {
+    throw new ConfigurationError(`No build output for ${name}: run \`npm run build\` first`, { cause: error });
+  }
+}
+
+/** The RPC URL of a network: OPENPOA_RPC_URL, else `<NETWORK>_RPC_URL` (as hardhat.config.ts names it). */
+export function rpcUrlOf(network: string): string {
+  if (process.env.OPENPOA_RPC_URL) return process.env.OPENPOA_RPC_URL;
+  if (network === "localhost") return "http://127.0.0.1:8545";
+  const variable = `${network.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}_RPC_URL`;
+  const url = process.env[variable];
+  if (!url) throw new ConfigurationError(`Set ${variable} (or OPENPOA_RPC_URL) to reach network "${network}"`);
+  return url;
+}
+
+export type Suite = {
+  network: string;
+  deployment: Deployment;
+  chain: Chain;
+  publicClient: PublicClient;
+  walletClient?: WalletClient;
+  account?: Account;
+  address(name: ContractName): Address;
+  abi(name: ContractName): Abi;
+};
+
+/**
+ * Connects to `network`. The signing key comes from `privateKey`, else OPENPOA_PRIVATE_KEY, else (on the local
+ * chain only) Hardhat's first default account; without one the suite is read-only.
+ */
+export async function connectSuite({
+  network,
+  privateKey,
+}: {
+  network: string;
+  privateKey?: `0x${string}`;
+}): Promise<Suite> {
+  const deployment = await readDeployment(network);
+  const url = rpcUrlOf(network);
+  const chain = defineChain({
+    id: deployment.chainId,
+    name: network,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [url] } },
+  });
+  const transport = http(url);
+  const publicClient = createPublicClient({ chain, transport });
+  const key =
+    privateKey ??
+    (process.env.OPENPOA_PRIVATE_KEY as `0x${string}` | undefined) ??
+    (deployment.chainId === 31337 ? HARDHAT_ACCOUNT_0_KEY : undefined);
+  const account = key ? privateKeyToAccount(key) : undefined;
+  const walletClient = account ? createWalletClient({ chain, transport, account }) : undefined;
+  const abis = new Map(await Promise.all(contractNames.map(async (name) => [name, await loadAbi(name)] as const)));
+  return {
+    network,
+    deployment,
+    chain,
+    publicClient,
+    walletClient,
+    account,
+    address(name) {
+      const entry = deployment.contracts[name];
+      if (!entry) throw new ConfigurationError(`${name} is not in deployments/${network}.json`);
+      return entry.address as Address;
+    },
+    abi: (name) => abis.get(name)!,
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Sending contract transactions with viem: simulate first (so a revert is decoded into its custom error before
+ * anything is signed), then write and wait for the receipt.
+ */
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  parseEventLogs,
+  type Abi,
+  type Log,
+  type TransactionReceipt,
+} from "viem";
+import type { ContractName, Suite } from "./contracts.ts";
+
+/** A contract call reverted; `errorName` and `errorArgs` are the decoded custom error, when the ABI knows it. */
+export class ContractRevertedError extends Error {
+  readonly errorName?: string;
+  readonly errorArgs?: readonly unknown[];
+  constructor(
+    call: string,
+    { errorName, errorArgs, reason }: { errorName?: string; errorArgs?: readonly unknown[]; reason?: string },
+    options?: { cause?: unknown },
+  ) {
+    const detail = errorName
+      ? `${errorName}(${(errorArgs ?? []).map(formatArg).join(", ")})`
+      : (reason ?? "unknown reason");
+    super(`${call} reverted: ${detail}`, options);
+    this.name = "ContractRevertedError";
+    this.errorName = errorName;
+    this.errorArgs = errorArgs;
+  }
+}
+
+export class NoSignerError extends Error {
+  constructor() {
+    super("This command sends a transaction: set OPENPOA_PRIVATE_KEY");
+    this.name = "NoSignerError";
+  }
+}
+
+function formatArg(value: unknown): string {
+  return typeof value === "bigint" ? value.toString() : typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** Turns viem's revert errors into ContractRevertedError; rethrows anything else. */
+export function decodeRevert(call: string, error: unknown): never {
+  if (error instanceof BaseError) {
+    const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
+    if (reverted instanceof ContractFunctionRevertedError) {
+      throw new ContractRevertedError(
+        call,
+        {
+          errorName: reverted.data?.errorName,
+          errorArgs: reverted.data?.args,
+          reason: reverted.reason ?? reverted.shortMessage,
+        },
+        { cause: error },
+      );
+    }
+  }
+  throw error;
+}
+
+export type Sent = { hash: `0x${string}`; receipt: TransactionReceipt };
+
+export async function send(
+  suite: Suite,
+  { contract, functionName, args = [] }: { contract: ContractName; functionName: string; args?: readonly unknown[] },
+): Promise<Sent> {
+  if (!suite.walletClient || !suite.account) throw new NoSignerError();
+  const call = `${contract}.${functionName}`;
+  const address = suite.address(contract);
+  const abi = suite.abi(contract);
+  let request;
+  try {
+    ({ request } = await suite.publicClient.simulateContract({
+      address,
+      abi,
+      functionName,
+      args,
+      account: suite.account,
+    }));
+  } catch (error) {
+    decodeRevert(call, error);
+  }
+  const hash = await suite.walletClient.writeContract(request);
+  const receipt = await suite.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new ContractRevertedError(call, { reason: `transaction ${hash} failed` });
+  return { hash, receipt };
+}
+
+export async function read<T>(
+  suite: Suite,
+  { contract, functionName, args = [] }: { contract: ContractName; functionName: string; args?: readonly unknown[] },
+): Promise<T> {
+  try {
+    return (await suite.publicClient.readContract({
+      address: suite.address(contract),
+      abi: suite.abi(contract),
+      functionName,
+      args,
+    })) as T;
+  } catch (error) {
+    decodeRevert(`${contract}.${functionName}`, error);
+  }
+}
+
+/** The decoded arguments of every `eventName` log that `contract` emitted in a receipt. */
+export function eventsIn<T = Record<string, unknown>>(
+  suite: Suite,
+  { contract, eventName, logs }: { contract: ContractName; eventName: string; logs: Log[] },
+): T[] {
+  const address = suite.address(contract).toLowerCase();
+  const abi: Abi = suite.abi(contract);
+  return parseEventLogs({ abi, logs: logs.filter((log) => log.address.toLowerCase() === address), eventName }).map(
+    (log) => (log as unknown as { args: T }).args,
+  );
+}
