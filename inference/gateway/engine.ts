@@ -1,0 +1,185 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { EngineUnavailableError, GatewayError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+
+const engineMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../engine/main.py");
+export const PROTOCOL = "openpoa-engine/1";
+
+export type EngineHello = {
+  protocol: string;
+  model: { name: string };
+  tokenizer: string;
+  limits: { max_seq_len: number; max_batch_size: number };
+};
+export type GenerateParams = {
+  prompt: string;
+  adapter: string | null;
+  max_tokens: number;
+  temperature?: number;
+  top_p?: number;
+  seed?: number;
+  stop?: string | string[];
+};
+export type GenerateDone = {
+  finish_reason: "stop" | "length" | "cancelled";
+  text: string;
+  delta: string;
+  usage: { prompt_tokens: number; completion_tokens: number };
+};
+export type EngineOptions = {
+  model: string;
+  adapters: string;
+  maxSeqLen?: number;
+  python?: string;
+  extraArgs?: string[];
+  log: Logger;
+};
+
+type Pending = {
+  onEvent: (event: { type: string; [k: string]: unknown }) => void;
+  fail: (error: Error) => void;
+};
+
+/**
+ * The engine child process over the `openpoa-engine/1` stdio protocol. When the process dies, every request in
+ * flight fails with EngineUnavailableError (the gateway answers 503 and bills nothing) and a new process starts.
+ */
+export class Engine {
+  hello: EngineHello | undefined;
+  restarts = 0;
+  private child: ChildProcess | undefined;
+  private ready: Promise<EngineHello> | undefined;
+  private pending = new Map<string, Pending>();
+  private nextId = 0;
+  private stopping = false;
+  private readonly options: EngineOptions;
+
+  constructor(options: EngineOptions) {
+    this.options = options;
+  }
+
+  start(): Promise<EngineHello> {
+    const { model, adapters, maxSeqLen = 1024, python, extraArgs = [], log } = this.options;
+    const args = [engineMain, "serve", "--model", model, "--adapters", adapters, "--max-seq-len", String(maxSeqLen)];
+    const child = spawn(python ?? process.env.OPENPOA_PYTHON ?? "/usr/bin/python3", [...args, ...extraArgs], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.child = child;
+    createInterface({ input: child.stderr! }).on("line", (line) => log("debug", "engine", { line }));
+    this.ready = new Promise<EngineHello>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        const message = JSON.parse(line) as { type: string; id: string | null; [k: string]: unknown };
+        if (message.type === "hello" && message.id === null) {
+          const hello = message as unknown as EngineHello;
+          if (hello.protocol !== PROTOCOL) {
+            reject(new GatewayError(500, "engine_protocol", `engine speaks ${hello.protocol}, need ${PROTOCOL}`));
+            return;
+          }
+          this.hello = hello;
+          resolve(hello);
+          return;
+        }
+        if (message.id !== null) this.pending.get(message.id)?.onEvent(message);
+      });
+      child.once("exit", (code, signal) => {
+        reject(new EngineUnavailableError(`engine exited before hello (code ${code}, signal ${signal})`));
+        this.onExit(child, code, signal);
+      });
+    });
+    return this.ready;
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: string | null) {
+    if (child !== this.child) return;
+    const error = new EngineUnavailableError(`engine exited (code ${code}, signal ${signal}); restarting`);
+    for (const pending of this.pending.values()) pending.fail(error);
+    this.pending.clear();
+    this.hello = undefined;
+    if (this.stopping) return;
+    this.restarts += 1;
+    this.options.log("error", "engine exited, restarting", { code, signal, restarts: this.restarts });
+    // A short pause keeps a crash loop from spinning; requests arriving meanwhile wait for the new hello.
+    this.ready = new Promise((resolve) => setTimeout(resolve, 200)).then(() => this.start());
+    this.ready.catch((error) => this.options.log("error", "engine restart failed", { error: String(error) }));
+  }
+
+  /** Sends one request and hands its events to `onEvent` until that calls `finish`. */
+  private async request<T>(
+    message: object,
+    onEvent: (event: { type: string; [k: string]: unknown }, finish: (value: T) => void) => void,
+    id = `g${this.nextId++}`,
+  ): Promise<T> {
+    await this.ready;
+    return new Promise<T>((resolve, reject) => {
+      const finish = (value: T) => {
+        this.pending.delete(id);
+        resolve(value);
+      };
+      this.pending.set(id, {
+        onEvent: (event) => {
+          if (event.type === "error") {
+            this.pending.delete(id);
+            const { code, message } = event.error as { code: string; message: string };
+            reject(new EngineRequestError(code, message));
+          } else onEvent(event, finish);
+        },
+        fail: reject,
+      });
+      this.child!.stdin!.write(JSON.stringify({ ...message, id }) + "\n");
+    });
+  }
+
+  /** Streams the completion's text to `onText`; an aborted `signal` cancels it (it then ends `cancelled`). */
+  generate(params: GenerateParams, onText: (text: string) => void, signal?: AbortSignal): Promise<GenerateDone> {
+    const id = `g${this.nextId++}`;
+    signal?.addEventListener("abort", () => this.child?.stdin?.write(JSON.stringify({ type: "cancel", id: `c${id}`, target: id }) + "\n"), {
+      once: true,
+    });
+    return this.request<GenerateDone>(
+      { type: "generate", ...params },
+      (event, finish) => {
+        if (event.type === "token") onText(event.text as string);
+        else if (event.type === "done") finish(event as unknown as GenerateDone);
+      },
+      id,
+    );
+  }
+
+  loadAdapter(sha256: string): Promise<{ ms: number }> {
+    return this.request({ type: "load_adapter", adapter: sha256 }, (event, finish) => finish(event as never));
+  }
+
+  stats(): Promise<{ engine: object; adapters: object }> {
+    return this.request({ type: "stats" }, (event, finish) => finish(event as never));
+  }
+
+  /** For the crash test and for operators: the running process. */
+  get pid() {
+    return this.child?.pid;
+  }
+
+  async stop() {
+    this.stopping = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.stdin!.end(JSON.stringify({ type: "shutdown", id: "shutdown" }) + "\n");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** A typed error the engine answered with (see the protocol's error codes). */
+export class EngineRequestError extends GatewayError {
+  readonly engineCode: string;
+  constructor(engineCode: string, message: string) {
+    const status = engineCode === "prompt_too_long" ? 400 : engineCode.startsWith("adapter_") ? 502 : 500;
+    super(status, engineCode, `engine: ${message}`);
+    this.name = "EngineRequestError";
+    this.engineCode = engineCode;
+  }
+}

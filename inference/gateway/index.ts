@@ -1,0 +1,132 @@
+import { serve, type ServerType } from "@hono/node-server";
+import { createPublicClient, createWalletClient, defineChain, http, isAddressEqual, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { abiOf } from "../sdk/abis.ts";
+import { ChainView } from "./chain.ts";
+import { Engine } from "./engine.ts";
+import { GatewayError } from "./errors.ts";
+import { jsonLogger, type Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { Ledger } from "./payment.ts";
+import { createApp, type Gateway, type GatewayLimits } from "./server.ts";
+import { Settler, type SettlementThresholds } from "./settler.ts";
+import { UsageLog } from "./usageLog.ts";
+
+export type GatewayConfig = {
+  rpcUrl: string;
+  contracts: { InferencePayments: Address; ModelRegistry: Address; NodeRegistry: Address };
+  /** Pays gas for settlements; the channels' operator. */
+  operatorKey: Hex;
+  /** Signs receipts; must be the operator's registered signing key. Default: the operator key. */
+  signingKey?: Hex;
+  modelDir: string;
+  /** Adapter artifacts: a directory or an HTTP base URL, content-addressed by sha256. */
+  artifactStore: string;
+  usageLogFile: string;
+  port?: number;
+  host?: string;
+  /** The base model served. Default: the operator's first registered base model. */
+  baseModelId?: bigint;
+  /** Price of the base model without adapter (adapter id 0), which has no on-chain price. */
+  basePricePer1kTokens: bigint;
+  thresholds?: SettlementThresholds;
+  pollIntervalMs?: number;
+  settleIntervalMs?: number;
+  minVoucherLifetimeSec?: bigint;
+  limits?: Partial<GatewayLimits>;
+  engineMaxSeqLen?: number;
+  log?: Logger;
+};
+
+export type RunningGateway = Gateway & { url: string; settler: Settler; close(): Promise<void> };
+
+/** Starts engine, chain watcher, settler and HTTP server; refuses to start with a key the chain does not know. */
+export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+  const log = config.log ?? jsonLogger();
+  const client = createPublicClient({ transport: http(config.rpcUrl), pollingInterval: 100 });
+  const chainId = await client.getChainId();
+  const chain = defineChain({
+    id: chainId,
+    name: `chain-${chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [config.rpcUrl] } },
+  });
+  const operator = privateKeyToAccount(config.operatorKey);
+  const signer = privateKeyToAccount(config.signingKey ?? config.operatorKey);
+  const wallet = createWalletClient({ account: operator, chain, transport: http(config.rpcUrl) });
+  const { InferencePayments: payments, ModelRegistry: models, NodeRegistry: nodes } = config.contracts;
+
+  const registered = (await client.readContract({ address: nodes, abi: abiOf("NodeRegistry"), functionName: "getOperator", args: [operator.address] })) as {
+    signingKey: Address;
+    registered: boolean;
+    baseModelIds: bigint[];
+  };
+  if (!registered.registered) throw new GatewayError(500, "operator_not_registered", `${operator.address} is not a registered operator`);
+  if (!isAddressEqual(registered.signingKey, signer.address)) {
+    throw new GatewayError(500, "signing_key_mismatch", `receipt key ${signer.address} is not the registered signing key ${registered.signingKey}`);
+  }
+  const baseModelId = config.baseModelId ?? registered.baseModelIds[0]!;
+
+  const chainView = new ChainView({ client, payments, models, baseModelId, basePricePer1kTokens: config.basePricePer1kTokens, log });
+  await chainView.poll();
+  const usageLog = new UsageLog(config.usageLogFile);
+  const ledger = new Ledger();
+  ledger.restore(
+    usageLog.receipts().map((r) => r.receipt),
+    usageLog.channelsWithVouchers().flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed.voucher] as const)),
+  );
+  const metrics = new Metrics();
+  const engine = new Engine({ model: config.modelDir, adapters: config.artifactStore, maxSeqLen: config.engineMaxSeqLen, log });
+  await engine.start();
+
+  const gateway: Gateway = {
+    engine,
+    chain: chainView,
+    ledger,
+    usageLog,
+    payment: { chain: chainView, client, chainId, payments, operator: operator.address, minVoucherLifetimeSec: config.minVoucherLifetimeSec ?? 600n },
+    signer,
+    artifactStore: config.artifactStore,
+    limits: { maxTokens: 512, maxBodyBytes: 1 << 20, ...config.limits },
+    metrics,
+    log,
+  };
+  const settler = new Settler({
+    client,
+    wallet,
+    payments,
+    usageLog,
+    ledger,
+    thresholds: config.thresholds ?? { minAmount: 10n ** 18n, maxAgeMs: 3_600_000 },
+    log,
+    metrics,
+  });
+  await settler.reconcile();
+
+  const app = createApp(gateway);
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.port ?? 8080, hostname: config.host ?? "127.0.0.1" }, () => resolve(s));
+  });
+  const address = server.address() as { port: number };
+  const url = `http://${config.host ?? "127.0.0.1"}:${address.port}`;
+
+  const every = (ms: number, task: () => Promise<void>, name: string) =>
+    setInterval(() => task().catch((error) => log("warn", `${name} failed`, { error: String(error) })), ms);
+  const timers = [
+    every(config.pollIntervalMs ?? 1_000, () => chainView.poll(), "chain poll"),
+    every(config.settleIntervalMs ?? 5_000, () => settler.tick(), "settlement"),
+  ];
+  log("info", "gateway listening", { url, operator: operator.address, baseModelId, chainId, model: engine.hello?.model.name });
+
+  return {
+    ...gateway,
+    url,
+    settler,
+    async close() {
+      timers.forEach(clearInterval);
+      await new Promise((resolve) => server.close(resolve));
+      await engine.stop();
+      usageLog.close();
+    },
+  };
+}

@@ -1,0 +1,214 @@
+import { hashTypedData, isAddressEqual, recoverTypedDataAddress, type Address, type Hex, type PublicClient } from "viem";
+import { decodeHeader, voucherFromJson, type VoucherJson } from "../sdk/codec.ts";
+import { voucherDomain, voucherTypes, type SignedVoucher, type Voucher } from "../sdk/eip712.ts";
+import type { ChainView } from "./chain.ts";
+import { paymentError } from "./errors.ts";
+
+export type PaymentContext = {
+  chain: ChainView;
+  client: PublicClient;
+  chainId: number;
+  payments: Address;
+  operator: Address;
+  /** A voucher must stay valid this long, so that the settler can still submit it. */
+  minVoucherLifetimeSec: bigint;
+};
+
+/** Per channel and adapter: what receipts billed, and what requests in flight may still bill. */
+type ChannelBook = {
+  billed: Map<bigint, bigint>;
+  reserved: Map<bigint, bigint>;
+  best: Voucher | undefined;
+  /** When the first receipt not yet settled was issued (ms), for the settler's age threshold. */
+  unsettledSince: number | undefined;
+};
+
+export type Reservation = {
+  channelId: bigint;
+  adapterId: bigint;
+  maxCost: bigint;
+  voucher: { digest: Hex; signed: SignedVoucher };
+};
+
+const add = (map: Map<bigint, bigint>, key: bigint, amount: bigint) => map.set(key, (map.get(key) ?? 0n) + amount);
+
+/**
+ * The gateway's payment state. Invariant: for every channel and adapter, the best voucher the payer signed
+ * (the highest cumulative amount) covers billed + reserved, so nothing is served without signed cover.
+ */
+export class Ledger {
+  private books = new Map<bigint, ChannelBook>();
+  private seen = new Set<Hex>();
+
+  book(channelId: bigint): ChannelBook {
+    let book = this.books.get(channelId);
+    if (!book) {
+      book = { billed: new Map(), reserved: new Map(), best: undefined, unsettledSince: undefined };
+      this.books.set(channelId, book);
+    }
+    return book;
+  }
+
+  channels() {
+    return [...this.books.keys()];
+  }
+
+  /** Rebuilds the books from the usage log after a restart. */
+  restore(receipts: { channelId: bigint; adapterId: bigint; amount: bigint }[], vouchers: Iterable<[Hex, Voucher]>) {
+    for (const r of receipts) {
+      const book = this.book(r.channelId);
+      add(book.billed, r.adapterId, r.amount);
+      // Unknown how old: the settler looks at the channel on its next pass and clears this if nothing is due.
+      book.unsettledSince ??= Date.now();
+    }
+    for (const [digest, voucher] of vouchers) {
+      this.seen.add(digest);
+      this.offer(voucher);
+    }
+  }
+
+  /** Keeps the voucher if it beats the best one held. */
+  private offer(voucher: Voucher) {
+    const book = this.book(voucher.channelId);
+    if (!book.best || voucher.cumulativeAmount > book.best.cumulativeAmount) book.best = voucher;
+  }
+
+  claimDigest(digest: Hex): boolean {
+    if (this.seen.has(digest)) return false;
+    this.seen.add(digest);
+    return true;
+  }
+
+  releaseDigest(digest: Hex) {
+    this.seen.delete(digest);
+  }
+
+  /**
+   * Takes the presented voucher as cover and reserves the request's most it can cost, or throws 402 with what is
+   * missing. Synchronous: no other request can slip between the check and the reservation.
+   */
+  reserve(signed: SignedVoucher, digest: Hex, adapterId: bigint, maxCost: bigint): Reservation {
+    const { voucher } = signed;
+    this.offer(voucher);
+    const book = this.book(voucher.channelId);
+    const best = book.best!;
+    const covered = new Map(best.adapterIds.map((id, i) => [id, best.adapterAmounts[i]!]));
+    const adapters = new Set([...book.billed.keys(), ...book.reserved.keys(), adapterId]);
+    for (const id of adapters) {
+      const billed = book.billed.get(id) ?? 0n;
+      const reserved = book.reserved.get(id) ?? 0n;
+      const needed = billed + reserved + (id === adapterId ? maxCost : 0n);
+      const have = covered.get(id) ?? 0n;
+      if (have < needed) {
+        throw paymentError(
+          "insufficient_voucher",
+          `voucher covers ${have} wei for adapter ${id}; needed ${needed} = billed ${billed} + in flight ${reserved}` +
+            (id === adapterId ? ` + at most ${maxCost} for this request` : ""),
+        );
+      }
+    }
+    add(book.reserved, adapterId, maxCost);
+    return { channelId: voucher.channelId, adapterId, maxCost, voucher: { digest, signed } };
+  }
+
+  /** The request ended with a receipt for `amount` (≤ maxCost): the unused rest stays as cover for later ones. */
+  commit(reservation: Reservation, amount: bigint) {
+    const book = this.book(reservation.channelId);
+    add(book.reserved, reservation.adapterId, -reservation.maxCost);
+    add(book.billed, reservation.adapterId, amount);
+    book.unsettledSince ??= Date.now();
+  }
+
+  /** The request failed: nothing billed. */
+  release(reservation: Reservation) {
+    add(this.book(reservation.channelId).reserved, reservation.adapterId, -reservation.maxCost);
+  }
+}
+
+/** Decodes and checks a voucher header: structure, expiry, replay, channel, signature, deposit. */
+export async function verifyVoucher(
+  context: PaymentContext,
+  ledger: Ledger,
+  header: string | undefined,
+): Promise<{ signed: SignedVoucher; digest: Hex }> {
+  if (!header) throw paymentError("voucher_missing", "missing x-openpoa-voucher header: every request must carry a voucher");
+  let signed: SignedVoucher;
+  try {
+    signed = voucherFromJson(decodeHeader<VoucherJson>(header));
+  } catch (cause) {
+    throw paymentError("voucher_malformed", `malformed voucher: ${(cause as Error).message}`, 400, cause);
+  }
+  const { voucher, signature } = signed;
+  checkStructure(voucher);
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  if (voucher.expiry < now + context.minVoucherLifetimeSec) {
+    throw paymentError(
+      "voucher_expired",
+      `voucher expires at ${voucher.expiry}; it must stay valid until at least ${now + context.minVoucherLifetimeSec}`,
+    );
+  }
+  const typedData = {
+    domain: voucherDomain(context.chainId, context.payments),
+    types: voucherTypes,
+    primaryType: "Voucher",
+    message: voucher,
+  } as const;
+  const digest = hashTypedData(typedData);
+  if (!ledger.claimDigest(digest)) {
+    throw paymentError("voucher_replayed", "this voucher was already used: sign a new one for every request", 409);
+  }
+  try {
+    const channel = await readOpenChannel(context, voucher.channelId);
+    let signer: Address | undefined;
+    try {
+      signer = await recoverTypedDataAddress({ ...typedData, signature });
+    } catch {
+      signer = undefined;
+    }
+    const valid =
+      (signer !== undefined && isAddressEqual(signer, channel.payer)) ||
+      // ERC-1271: a contract wallet answers for itself, through the public client.
+      ((await context.chain.hasCode(channel.payer)) &&
+        (await context.client.verifyTypedData({ ...typedData, address: channel.payer, signature })));
+    if (!valid) {
+      throw paymentError("voucher_invalid_signature", `voucher is not signed by the channel's payer ${channel.payer}`);
+    }
+    if (voucher.cumulativeAmount > channel.deposit) {
+      // A top-up may be newer than the cached channel: read it again before refusing.
+      context.chain.forgetChannel(voucher.channelId);
+      const fresh = await readOpenChannel(context, voucher.channelId);
+      if (voucher.cumulativeAmount > fresh.deposit) {
+        throw paymentError(
+          "insufficient_balance",
+          `voucher promises ${voucher.cumulativeAmount} wei but channel ${voucher.channelId} holds ${fresh.deposit}: top up`,
+        );
+      }
+    }
+    return { signed, digest };
+  } catch (error) {
+    ledger.releaseDigest(digest);
+    throw error;
+  }
+}
+
+async function readOpenChannel(context: PaymentContext, channelId: bigint) {
+  const channel = await context.chain.channel(channelId);
+  if (/^0x0{40}$/.test(channel.payer)) throw paymentError("channel_not_found", `channel ${channelId} does not exist`);
+  if (!isAddressEqual(channel.operator, context.operator)) {
+    throw paymentError("channel_wrong_operator", `channel ${channelId} pays operator ${channel.operator}, not this one`);
+  }
+  if (channel.finalized || channel.closeRequestedAt !== 0n) {
+    throw paymentError("channel_closed", `channel ${channelId} is closing or closed: open a new channel`);
+  }
+  return channel;
+}
+
+function checkStructure(voucher: Voucher) {
+  const { adapterIds, adapterAmounts, cumulativeAmount } = voucher;
+  const fail = (why: string) => {
+    throw paymentError("voucher_malformed", `malformed voucher: ${why}`, 400);
+  };
+  if (adapterIds.length !== adapterAmounts.length) fail("adapterIds and adapterAmounts differ in length");
+  adapterIds.forEach((id, i) => i > 0 && id <= adapterIds[i - 1]! && fail("adapterIds must strictly increase"));
+  if (adapterAmounts.reduce((s, a) => s + a, 0n) !== cumulativeAmount) fail("adapterAmounts must sum to cumulativeAmount");
+}

@@ -1,0 +1,157 @@
+import { encodeFunctionData, keccak256, type Account, type Address, type Chain, type Hex, type PublicClient, type Transport, type WalletClient } from "viem";
+import { abiOf } from "../sdk/abis.ts";
+import type { SignedVoucher } from "../sdk/eip712.ts";
+import type { ChannelRecord } from "./chain.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import type { Ledger } from "./payment.ts";
+import type { SettlementRow, UsageLog } from "./usageLog.ts";
+
+export type SettlementThresholds = {
+  /** Settle once the settleable increase reaches this many wei. */
+  minAmount: bigint;
+  /** ...or once the oldest unsettled receipt is this old. */
+  maxAgeMs: number;
+};
+export type SettlerOptions = {
+  client: PublicClient;
+  wallet: WalletClient<Transport, Chain | undefined, Account>;
+  payments: Address;
+  usageLog: UsageLog;
+  ledger: Ledger;
+  thresholds: SettlementThresholds;
+  log: Logger;
+  metrics: Metrics;
+};
+
+/**
+ * Submits vouchers on chain. Only vouchers that the receipts fully account for are settled (every adapter's
+ * amount at most what its receipts billed), so no payer is charged for cover it did not use. Each transaction is
+ * signed first and journalled (raw bytes and hash) before it is broadcast: after a crash `reconcile` rebroadcasts
+ * that same transaction (same nonce) or records its outcome, so no voucher is ever submitted twice.
+ */
+export class Settler {
+  private running: Promise<void> | undefined;
+  private refused = new Set<Hex>();
+  readonly options: SettlerOptions;
+
+  constructor(options: SettlerOptions) {
+    this.options = options;
+  }
+
+  /** Finishes what a previous process left in the journal. Run before the first `tick`. */
+  async reconcile(): Promise<void> {
+    for (const row of this.options.usageLog.settlements("signed")) await this.finish(row, true);
+  }
+
+  /** One pass over every channel; concurrent calls share the pass in progress. */
+  tick(): Promise<void> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async pass() {
+    const { usageLog, ledger, thresholds, log } = this.options;
+    await this.reconcile();
+    for (const channelId of ledger.channels()) {
+      const book = ledger.book(channelId);
+      if (!book.unsettledSince) continue;
+      try {
+        const channel = await this.readChannel(channelId);
+        if (channel.finalized) continue;
+        const candidate = settleable(usageLog.vouchers(channelId), book.billed, channel.settled, this.refused);
+        const billedTotal = [...book.billed.values()].reduce((s, a) => s + a, 0n);
+        if (channel.settled === billedTotal) book.unsettledSince = undefined;
+        if (!candidate) continue;
+        const increase = candidate.signed.voucher.cumulativeAmount - channel.settled;
+        const due =
+          increase >= thresholds.minAmount ||
+          Date.now() - book.unsettledSince >= thresholds.maxAgeMs ||
+          channel.closeRequestedAt !== 0n;
+        if (!due) continue;
+        await this.submit(candidate.digest, candidate.signed);
+        if (candidate.signed.voucher.cumulativeAmount === billedTotal) book.unsettledSince = undefined;
+      } catch (error) {
+        // Retried on the next pass.
+        log("warn", "settlement failed", { channelId, error: String(error) });
+      }
+    }
+  }
+
+  private async readChannel(channelId: bigint): Promise<ChannelRecord> {
+    return (await this.options.client.readContract({
+      address: this.options.payments,
+      abi: abiOf("InferencePayments"),
+      functionName: "getChannel",
+      args: [channelId],
+    })) as ChannelRecord;
+  }
+
+  private async submit(digest: Hex, { voucher, signature }: SignedVoucher) {
+    const { client, wallet, payments, usageLog, log } = this.options;
+    const call = { abi: abiOf("InferencePayments"), functionName: "settle", args: [voucher, signature] } as const;
+    try {
+      await client.simulateContract({ ...call, account: wallet.account, address: payments });
+    } catch (error) {
+      // A revert will not heal by retrying the same voucher (say a contract wallet that stopped signing): skip it.
+      this.refused.add(digest);
+      throw error;
+    }
+    const prepared = await wallet.prepareTransactionRequest({ to: payments, data: encodeFunctionData(call), chain: wallet.chain });
+    const rawTx = await wallet.signTransaction(prepared as never);
+    const txHash = keccak256(rawTx);
+    const id = usageLog.recordSettlement(voucher.channelId, digest, voucher.cumulativeAmount, rawTx, txHash);
+    log("info", "settling", { channelId: voucher.channelId, cumulativeAmount: voucher.cumulativeAmount, txHash });
+    await this.finish({ id, channelId: voucher.channelId, voucherDigest: digest, cumulativeAmount: voucher.cumulativeAmount, rawTx, txHash, status: "signed" }, false);
+  }
+
+  /** Broadcasts the journalled transaction (again, after a crash) and records how it ended. */
+  private async finish(row: SettlementRow, recovering: boolean) {
+    const { client, usageLog, log, metrics } = this.options;
+    let receipt = recovering ? await client.getTransactionReceipt({ hash: row.txHash }).catch(() => undefined) : undefined;
+    if (!receipt) {
+      const channel = await this.readChannel(row.channelId);
+      if (recovering && channel.settled >= row.cumulativeAmount) {
+        // Settled by this transaction, whose receipt the node no longer has; nothing to send.
+        usageLog.markSettlement(row.id, "confirmed");
+        return;
+      }
+      try {
+        await client.sendRawTransaction({ serializedTransaction: row.rawTx });
+      } catch (error) {
+        // "already known" after a crash is fine; a stale nonce means the transaction can never land.
+        if (!/already known|known transaction/i.test(String(error))) {
+          usageLog.markSettlement(row.id, "failed", String(error));
+          metrics.inc("openpoa_settlements_total", { outcome: "failed" });
+          throw error;
+        }
+      }
+      receipt = await client.waitForTransactionReceipt({ hash: row.txHash, timeout: 60_000 });
+    }
+    const outcome = receipt.status === "success" ? "confirmed" : "failed";
+    usageLog.markSettlement(row.id, outcome);
+    metrics.inc("openpoa_settlements_total", { outcome });
+    log(outcome === "confirmed" ? "info" : "error", `settlement ${outcome}`, { channelId: row.channelId, txHash: row.txHash, cumulativeAmount: row.cumulativeAmount });
+  }
+}
+
+/**
+ * The voucher to settle: the highest cumulative amount above what is settled whose every adapter amount is
+ * at most what that adapter's receipts billed.
+ */
+export function settleable(
+  vouchers: { digest: Hex; signed: SignedVoucher }[],
+  billed: Map<bigint, bigint>,
+  settled: bigint,
+  refused: Set<Hex>,
+) {
+  let best: { digest: Hex; signed: SignedVoucher } | undefined;
+  for (const candidate of vouchers) {
+    const { voucher } = candidate.signed;
+    if (voucher.cumulativeAmount <= settled || refused.has(candidate.digest)) continue;
+    if (best && voucher.cumulativeAmount <= best.signed.voucher.cumulativeAmount) continue;
+    const accounted = voucher.adapterIds.every((id, i) => voucher.adapterAmounts[i]! <= (billed.get(id) ?? 0n));
+    if (accounted && voucher.expiry > BigInt(Math.floor(Date.now() / 1000))) best = candidate;
+  }
+  return best;
+}

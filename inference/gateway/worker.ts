@@ -1,0 +1,45 @@
+/**
+ * `npm run worker`: gateway + engine against the network in deployments/<network>.json. Configuration by
+ * environment (see inference/README.md, "Running a worker").
+ */
+import type { Address, Hex } from "viem";
+import { readDeployment } from "../../scripts/lib/deployments.ts";
+import { startGateway } from "./index.ts";
+import { jsonLogger } from "./log.ts";
+
+const env = (name: string, fallback?: string): string => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined) throw new Error(`${name} is required`);
+  return value;
+};
+
+const log = jsonLogger((process.env.OPENPOA_LOG_LEVEL as "info") ?? "info");
+const network = env("OPENPOA_NETWORK", "localhost");
+const { contracts } = await readDeployment(network);
+const address = (name: string) => contracts[name]!.address as Address;
+
+const gateway = await startGateway({
+  rpcUrl: env("OPENPOA_RPC_URL", "http://127.0.0.1:8545"),
+  contracts: { InferencePayments: address("InferencePayments"), ModelRegistry: address("ModelRegistry"), NodeRegistry: address("NodeRegistry") },
+  operatorKey: env("OPENPOA_OPERATOR_KEY") as Hex,
+  signingKey: process.env.OPENPOA_SIGNING_KEY as Hex | undefined,
+  modelDir: env("OPENPOA_MODEL_DIR"),
+  artifactStore: env("OPENPOA_ARTIFACT_STORE"),
+  usageLogFile: env("OPENPOA_USAGE_LOG", "openpoa-usage.sqlite"),
+  port: Number(env("OPENPOA_PORT", "8080")),
+  host: env("OPENPOA_HOST", "127.0.0.1"),
+  basePricePer1kTokens: BigInt(env("OPENPOA_BASE_PRICE", "500000000000000")),
+  thresholds: {
+    minAmount: BigInt(env("OPENPOA_SETTLE_MIN_AMOUNT", "1000000000000000000")),
+    maxAgeMs: Number(env("OPENPOA_SETTLE_MAX_AGE_MS", "3600000")),
+  },
+  settleIntervalMs: Number(env("OPENPOA_SETTLE_INTERVAL_MS", "5000")),
+  log,
+});
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    log("info", "shutting down", { signal });
+    gateway.close().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,5 @@
+export * from "./eip712.ts";
+export * from "./codec.ts";
+export * from "./pricing.ts";
+export * from "./channel.ts";
+export { Payer, ReceiptError, checkpoint, fetchPrices, type PayerOptions } from "./payer.ts";
