@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from . import safetensors_io
-from .config import LORA_GROUPS, LORA_PROJECTIONS
+from .config import LORA_GROUPS, LORA_PROJECTIONS, module_path
 from .kernels import PAGE_RANK
 
 ARTIFACT_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -109,7 +109,7 @@ def parse_adapter(config_bytes, weights_bytes, model_config):
         if not match:
             raise AdapterError("adapter_unsupported", f"unexpected tensor {key!r} (only q,k,v,o,gate,up,down LoRA)")
         layer, projection, kind = int(match.group(1)), match.group(2), match.group(3)
-        if projection not in LORA_PROJECTIONS:
+        if projection not in LORA_PROJECTIONS or module_path(layer, projection) not in key:
             raise AdapterError("adapter_unsupported", f"{key}: module {projection!r} is not a LoRA target we serve")
         if layer >= c.num_layers:
             raise AdapterError("adapter_bad_shape", f"{key}: layer {layer} but the base model has {c.num_layers}")

@@ -14,6 +14,12 @@ LORA_GROUPS = (
 LORA_PROJECTIONS = tuple(p for _, members in LORA_GROUPS for p in members)
 
 
+def module_path(layer, projection):
+    """Hugging Face Llama name of a projection, e.g. model.layers.3.self_attn.q_proj."""
+    block = "self_attn" if projection in ("q_proj", "k_proj", "v_proj", "o_proj") else "mlp"
+    return f"model.layers.{layer}.{block}.{projection}"
+
+
 class ConfigError(ValueError):
     pass
 

@@ -10,7 +10,7 @@ import torch
 
 from . import safetensors_io
 from .adapters import artifact_hash_of_dir
-from .config import LORA_PROJECTIONS, ModelConfig
+from .config import LORA_PROJECTIONS, ModelConfig, module_path
 from .tokenizer import EOS, ByteTokenizer, write_byte_tokenizer
 
 PRESETS = {
@@ -60,8 +60,7 @@ def generate_model(out_dir, preset="tiny", seed=0, shards=1, vocab_size=512, max
         tensors[p + "input_layernorm.weight"] = torch.ones(c.hidden_size)
         tensors[p + "post_attention_layernorm.weight"] = torch.ones(c.hidden_size)
         for name in LORA_PROJECTIONS:
-            module = "self_attn" if name in ("q_proj", "k_proj", "v_proj", "o_proj") else "mlp"
-            tensors[f"{p}{module}.{name}.weight"] = normal(c.out_features(name), c.in_features(name))
+            tensors[f"{module_path(i, name)}.weight"] = normal(c.out_features(name), c.in_features(name))
     head = normal(c.vocab_size, c.hidden_size)
     # Calibrate on a fixed prompt: context part of the logits ~ std 3, prior part ~ log-probabilities.
     tensors["lm_head.weight"] = head
@@ -114,8 +113,7 @@ def generate_adapters(
         tensors = {}
         for layer in range(config.num_layers):
             for name in targets:
-                module = "self_attn" if name in ("q_proj", "k_proj", "v_proj", "o_proj") else "mlp"
-                key = f"base_model.model.model.layers.{layer}.{module}.{name}"
+                key = f"base_model.model.{module_path(layer, name)}"
                 tensors[f"{key}.lora_A.weight"] = torch.randn(rank, config.in_features(name), generator=g) * 0.02
                 tensors[f"{key}.lora_B.weight"] = torch.randn(config.out_features(name), rank, generator=g) * 0.02
         peft_config = {

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from . import kernels
-from .config import LORA_GROUPS, ModelConfig
+from .config import LORA_GROUPS, LORA_PROJECTIONS, ModelConfig, module_path
 from .safetensors_io import checkpoint_files, load_file
 
 
@@ -109,22 +109,17 @@ class Llama:
         self.layers = []
         for i in range(c.num_layers):
             p = f"model.layers.{i}."
-            attn = {
-                n: take(f"{p}self_attn.{n}.weight", (c.out_features(n), c.in_features(n)))
-                for n in ("q_proj", "k_proj", "v_proj", "o_proj")
-            }
-            mlp = {
-                n: take(f"{p}mlp.{n}.weight", (c.out_features(n), c.in_features(n)))
-                for n in ("gate_proj", "up_proj", "down_proj")
+            w = {
+                n: take(f"{module_path(i, n)}.weight", (c.out_features(n), c.in_features(n))) for n in LORA_PROJECTIONS
             }
             self.layers.append(
                 LayerWeights(
                     attn_norm=take(f"{p}input_layernorm.weight", (c.hidden_size,)),
-                    qkv=torch.cat([attn["q_proj"], attn["k_proj"], attn["v_proj"]]).t().contiguous(),
-                    o=attn["o_proj"].t().contiguous(),
+                    qkv=torch.cat([w["q_proj"], w["k_proj"], w["v_proj"]]).t().contiguous(),
+                    o=w["o_proj"].t().contiguous(),
                     mlp_norm=take(f"{p}post_attention_layernorm.weight", (c.hidden_size,)),
-                    gate_up=torch.cat([mlp["gate_proj"], mlp["up_proj"]]).t().contiguous(),
-                    down=mlp["down_proj"].t().contiguous(),
+                    gate_up=torch.cat([w["gate_proj"], w["up_proj"]]).t().contiguous(),
+                    down=w["down_proj"].t().contiguous(),
                 )
             )
         self.norm = take("model.norm.weight", (c.hidden_size,))

@@ -12,6 +12,7 @@ import torch
 from conftest import make_cache, make_scheduler, run_to_completion
 from openpoa_engine import safetensors_io
 from openpoa_engine.adapters import parse_adapter, read_artifact
+from openpoa_engine.config import module_path
 from openpoa_engine.kernels import BgmvPlan
 from openpoa_engine.model import DecodeAttention, KVCache, Llama, LoraBatch, PrefillAttention
 from openpoa_engine.scheduler import Request, SamplingParams
@@ -26,8 +27,7 @@ def merged_model(model_dir, model, root, sha):
         weights.update(safetensors_io.load_file(path))
     lora = parse_adapter(*read_artifact(os.path.join(root, sha)), model.config)
     for (layer, projection), a in lora.a.items():
-        module = "self_attn" if projection in ("q_proj", "k_proj", "v_proj", "o_proj") else "mlp"
-        key = f"model.layers.{layer}.{module}.{projection}.weight"
+        key = f"{module_path(layer, projection)}.weight"
         weights[key] = weights[key] + lora.scale * lora.b[(layer, projection)] @ a
     return Llama(model.config, weights)
 
