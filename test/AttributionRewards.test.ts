@@ -9,18 +9,40 @@ const FUNDED = 1_000n * OPEN + 3n;
 const CLAIM_DELAY = BigInt(testParameters.claimDelaySeconds);
 const MAX_UINT128 = 2n ** 128n - 1n;
 
-type Leaf = [string, bigint];
+type Leaf = [bigint, string, bigint];
+type Tree = StandardMerkleTree<Leaf>;
 
-/** The cumulative-distribution tree exactly as IAttributionRewards documents it. */
-function distribution(leaves: Leaf[]) {
-  return StandardMerkleTree.of(leaves, ["address", "uint256"]);
+/**
+ * The cumulative-distribution tree exactly as IAttributionRewards documents it: leaves (index, account,
+ * cumulativeAmount). An account's index is `firstIndex` plus its position in `entries`, so epochs listing the same
+ * accounts in the same order keep their indices stable, as the attestor must.
+ */
+function distribution(entries: [string, bigint][], firstIndex = 0n) {
+  return StandardMerkleTree.of(
+    entries.map(([account, amount], i): Leaf => [firstIndex + BigInt(i), account, amount]),
+    ["uint256", "address", "uint256"],
+  );
 }
 
-function proofOf(tree: StandardMerkleTree<Leaf>, account: string) {
-  for (const [i, [leafAccount, amount]] of tree.entries()) {
-    if (leafAccount === account) return { amount: BigInt(amount), proof: tree.getProof(i) };
+function leafOf(tree: Tree, account: string) {
+  for (const [i, [index, leafAccount, amount]] of tree.entries()) {
+    if (leafAccount === account) return { index: BigInt(index), amount: BigInt(amount), proof: tree.getProof(i) };
   }
   throw new Error(`no leaf for ${account}`);
+}
+
+/** The Claim of `account`'s leaf in `tree`; `previous` is the tree of the epoch its index last claimed against. */
+function claimOf(tree: Tree, account: string, previous?: Tree) {
+  const { index, amount, proof } = leafOf(tree, account);
+  const before = previous === undefined ? undefined : leafOf(previous, account);
+  return {
+    index,
+    account,
+    cumulativeAmount: amount,
+    proof,
+    previousAmount: before?.amount ?? 0n,
+    previousProof: before?.proof ?? [],
+  };
 }
 
 /** The pool funded with FUNDED by alice; the deployer is attestor and guardian. */
@@ -35,7 +57,7 @@ async function fundedPool() {
 
 type Fixture = Awaited<ReturnType<typeof fundedPool>>;
 
-async function propose(f: Fixture, epoch: bigint, tree: StandardMerkleTree<Leaf>, total: bigint) {
+async function propose(f: Fixture, epoch: bigint, tree: Tree, total: bigint) {
   await f.rewards
     .connect(f.deployer)
     .proposeRoot(epoch, tree.root, total, hashOf(`dist-${epoch}`), `ipfs://dist-${epoch}`);
@@ -165,10 +187,9 @@ describe("AttributionRewards", () => {
       expect(root.root).to.equal(fixed.root);
       expect(root.revoked).to.equal(false);
       await networkHelpers.time.increaseTo(claimableAt);
-      const { amount, proof } = proofOf(fixed, alice.address);
-      await expect(rewards.claim(1n, alice.address, amount, proof))
+      await expect(rewards.claim(1n, claimOf(fixed, alice.address)))
         .to.emit(rewards, "Claimed")
-        .withArgs(1n, alice.address, 20n, 20n);
+        .withArgs(1n, alice.address, 0n, 20n, 20n);
     });
 
     it("test_revokeRoot_byGovernance", async () => {
@@ -231,6 +252,7 @@ describe("AttributionRewards", () => {
     async function twoEpochs() {
       const f = await networkHelpers.loadFixture(fundedPool);
       const { alice, bob, carol } = f;
+      // Indices: alice 0, bob 1, carol 2 in both epochs.
       const first = distribution([
         [alice.address, 100n],
         [bob.address, 201n],
@@ -248,9 +270,8 @@ describe("AttributionRewards", () => {
 
     it("test_claim_revertsBeforeDelay", async () => {
       const f = await twoEpochs();
-      const { amount, proof } = proofOf(f.first, f.alice.address);
       await networkHelpers.time.setNextBlockTimestamp(f.at1 - 1n);
-      await expect(f.rewards.claim(1n, f.alice.address, amount, proof))
+      await expect(f.rewards.claim(1n, claimOf(f.first, f.alice.address)))
         .to.be.revertedWithCustomError(f.rewards, "RootNotClaimable")
         .withArgs(1n, f.at1);
     });
@@ -258,14 +279,15 @@ describe("AttributionRewards", () => {
     it("test_claim_paysAfterDelay", async () => {
       const f = await twoEpochs();
       const { rewards, token, alice } = f;
-      const { amount, proof } = proofOf(f.first, alice.address);
       await networkHelpers.time.setNextBlockTimestamp(f.at1);
       const before = await token.balanceOf(alice.address);
-      await expect(rewards.connect(alice).claim(1n, alice.address, amount, proof))
+      expect(await rewards.lastClaimedEpoch(0n)).to.equal(0n);
+      await expect(rewards.connect(alice).claim(1n, claimOf(f.first, alice.address)))
         .to.emit(rewards, "Claimed")
-        .withArgs(1n, alice.address, 100n, 100n);
+        .withArgs(1n, alice.address, 0n, 100n, 100n);
       expect(await token.balanceOf(alice.address)).to.equal(before + 100n);
-      expect(await rewards.claimed(alice.address)).to.equal(100n);
+      expect(await rewards.lastClaimedEpoch(0n)).to.equal(1n);
+      expect(await rewards.lastClaimedEpoch(1n)).to.equal(0n);
       expect(await rewards.totalClaimed()).to.equal(100n);
       expect(await token.balanceOf(await rewards.getAddress())).to.equal(FUNDED - 100n);
     });
@@ -274,41 +296,85 @@ describe("AttributionRewards", () => {
       const f = await twoEpochs();
       const { rewards, token, alice } = f;
       await networkHelpers.time.increaseTo(f.at2);
-      const one = proofOf(f.first, alice.address);
-      await rewards.claim(1n, alice.address, one.amount, one.proof);
+      await rewards.claim(1n, claimOf(f.first, alice.address));
       const before = await token.balanceOf(alice.address);
-      const two = proofOf(f.second, alice.address);
-      await expect(rewards.claim(2n, alice.address, two.amount, two.proof))
+      // The repeat claim proves alice's epoch-1 leaf (100) and is paid the difference.
+      await expect(rewards.claim(2n, claimOf(f.second, alice.address, f.first)))
         .to.emit(rewards, "Claimed")
-        .withArgs(2n, alice.address, 150n, 250n);
+        .withArgs(2n, alice.address, 0n, 150n, 250n);
       expect(await token.balanceOf(alice.address)).to.equal(before + 150n);
-      expect(await rewards.claimed(alice.address)).to.equal(250n);
-      // Going back to the older epoch pays nothing.
-      await expect(rewards.claim(1n, alice.address, one.amount, one.proof))
-        .to.be.revertedWithCustomError(rewards, "NothingToClaim")
-        .withArgs(alice.address, 100n, 250n);
+      expect(await rewards.lastClaimedEpoch(0n)).to.equal(2n);
       expect(await rewards.totalClaimed()).to.equal(250n);
+    });
+
+    it("test_claim_olderEpochAfterNewerReverts", async () => {
+      const f = await twoEpochs();
+      const { rewards, alice } = f;
+      await networkHelpers.time.increaseTo(f.at2);
+      await rewards.claim(2n, claimOf(f.second, alice.address));
+      // Going back to the older epoch pays nothing: the index already claimed against epoch 2.
+      await expect(rewards.claim(1n, claimOf(f.first, alice.address)))
+        .to.be.revertedWithCustomError(rewards, "AlreadyClaimed")
+        .withArgs(0n, 1n, 2n);
+      await expect(rewards.claim(1n, claimOf(f.first, alice.address, f.second)))
+        .to.be.revertedWithCustomError(rewards, "AlreadyClaimed")
+        .withArgs(0n, 1n, 2n);
+      expect(await rewards.lastClaimedEpoch(0n)).to.equal(2n);
+      expect(await rewards.totalClaimed()).to.equal(250n);
+    });
+
+    it("test_claim_revertsOnWrongPreviousProof", async () => {
+      const f = await twoEpochs();
+      const { rewards, alice, bob } = f;
+      await networkHelpers.time.increaseTo(f.at2);
+      await rewards.claim(1n, claimOf(f.first, alice.address));
+      const good = claimOf(f.second, alice.address, f.first);
+      // A smaller previous amount (which would pay more), no previous proof, the proof of the epoch-2 leaf, another
+      // index's previous leaf: all fail against root 1.
+      await expect(rewards.claim(2n, { ...good, previousAmount: 99n }))
+        .to.be.revertedWithCustomError(rewards, "InvalidPreviousProof")
+        .withArgs(1n, 0n, alice.address, 99n);
+      await expect(rewards.claim(2n, { ...good, previousAmount: 0n, previousProof: [] }))
+        .to.be.revertedWithCustomError(rewards, "InvalidPreviousProof")
+        .withArgs(1n, 0n, alice.address, 0n);
+      await expect(rewards.claim(2n, { ...good, previousAmount: 250n, previousProof: good.proof }))
+        .to.be.revertedWithCustomError(rewards, "InvalidPreviousProof")
+        .withArgs(1n, 0n, alice.address, 250n);
+      const bobs = leafOf(f.first, bob.address);
+      await expect(rewards.claim(2n, { ...good, previousAmount: bobs.amount, previousProof: bobs.proof }))
+        .to.be.revertedWithCustomError(rewards, "InvalidPreviousProof")
+        .withArgs(1n, 0n, alice.address, bobs.amount);
+      expect(await rewards.lastClaimedEpoch(0n)).to.equal(1n);
+      await rewards.claim(2n, good);
+    });
+
+    it("test_claim_firstClaimIgnoresPreviousFields", async () => {
+      const f = await twoEpochs();
+      await networkHelpers.time.increaseTo(f.at2);
+      // Nothing claimed yet: the previous amount is 0 whatever the caller says.
+      const c = { ...claimOf(f.second, f.carol.address), previousAmount: 999n, previousProof: [hashOf("x")] };
+      await expect(f.rewards.claim(2n, c))
+        .to.emit(f.rewards, "Claimed")
+        .withArgs(2n, f.carol.address, 2n, 1_000n, 1_000n);
     });
 
     it("test_claim_skippingAnEpochPaysTheWholeCumulativeAmount", async () => {
       const f = await twoEpochs();
       await networkHelpers.time.increaseTo(f.at2);
-      const two = proofOf(f.second, f.carol.address);
-      await expect(f.rewards.claim(2n, f.carol.address, two.amount, two.proof))
+      await expect(f.rewards.claim(2n, claimOf(f.second, f.carol.address)))
         .to.emit(f.rewards, "Claimed")
-        .withArgs(2n, f.carol.address, 1_000n, 1_000n);
+        .withArgs(2n, f.carol.address, 2n, 1_000n, 1_000n);
     });
 
     it("test_claim_onBehalfPaysTheAccount", async () => {
       const f = await twoEpochs();
       const { rewards, token, bob, stranger } = f;
       await networkHelpers.time.increaseTo(f.at1);
-      const { amount, proof } = proofOf(f.first, bob.address);
       const bobBefore = await token.balanceOf(bob.address);
       const strangerBefore = await token.balanceOf(stranger.address);
-      await expect(rewards.connect(stranger).claim(1n, bob.address, amount, proof))
+      await expect(rewards.connect(stranger).claim(1n, claimOf(f.first, bob.address)))
         .to.emit(rewards, "Claimed")
-        .withArgs(1n, bob.address, 201n, 201n);
+        .withArgs(1n, bob.address, 1n, 201n, 201n);
       expect(await token.balanceOf(bob.address)).to.equal(bobBefore + 201n);
       expect(await token.balanceOf(stranger.address)).to.equal(strangerBefore);
     });
@@ -317,35 +383,77 @@ describe("AttributionRewards", () => {
       const f = await twoEpochs();
       const { rewards, alice, bob } = f;
       await networkHelpers.time.increaseTo(f.at2);
-      const { amount, proof } = proofOf(f.first, alice.address);
-      // A larger amount, another account, another epoch's root: all fail the proof.
-      await expect(rewards.claim(1n, alice.address, amount + 1n, proof))
+      const c = claimOf(f.first, alice.address);
+      // A larger amount, another account, another index, another epoch's root: all fail the proof.
+      await expect(rewards.claim(1n, { ...c, cumulativeAmount: 101n }))
         .to.be.revertedWithCustomError(rewards, "InvalidProof")
-        .withArgs(1n, alice.address, amount + 1n);
-      await expect(rewards.claim(1n, bob.address, amount, proof))
+        .withArgs(1n, 0n, alice.address, 101n);
+      await expect(rewards.claim(1n, { ...c, account: bob.address }))
         .to.be.revertedWithCustomError(rewards, "InvalidProof")
-        .withArgs(1n, bob.address, amount);
-      await expect(rewards.claim(2n, alice.address, amount, proof))
+        .withArgs(1n, 0n, bob.address, 100n);
+      await expect(rewards.claim(1n, { ...c, index: 1n }))
         .to.be.revertedWithCustomError(rewards, "InvalidProof")
-        .withArgs(2n, alice.address, amount);
-      await expect(rewards.claim(1n, alice.address, amount, []))
+        .withArgs(1n, 1n, alice.address, 100n);
+      await expect(rewards.claim(2n, c))
         .to.be.revertedWithCustomError(rewards, "InvalidProof")
-        .withArgs(1n, alice.address, amount);
+        .withArgs(2n, 0n, alice.address, 100n);
+      await expect(rewards.claim(1n, { ...c, proof: [] }))
+        .to.be.revertedWithCustomError(rewards, "InvalidProof")
+        .withArgs(1n, 0n, alice.address, 100n);
     });
 
     it("test_claim_revertsIfNothingToClaim", async () => {
       const f = await twoEpochs();
       await networkHelpers.time.increaseTo(f.at2);
-      const { amount, proof } = proofOf(f.second, f.bob.address);
-      await f.rewards.claim(2n, f.bob.address, amount, proof);
-      await expect(f.rewards.claim(2n, f.bob.address, amount, proof))
+      await f.rewards.claim(1n, claimOf(f.first, f.bob.address));
+      // The same epoch again.
+      await expect(f.rewards.claim(1n, claimOf(f.first, f.bob.address)))
+        .to.be.revertedWithCustomError(f.rewards, "AlreadyClaimed")
+        .withArgs(1n, 1n, 1n);
+      // Bob's amount did not grow between the epochs: epoch 2 pays nothing.
+      await expect(f.rewards.claim(2n, claimOf(f.second, f.bob.address, f.first)))
         .to.be.revertedWithCustomError(f.rewards, "NothingToClaim")
-        .withArgs(f.bob.address, 201n, 201n);
-      // Bob's amount did not grow between the epochs: epoch 1 pays nothing either.
-      const one = proofOf(f.first, f.bob.address);
-      await expect(f.rewards.claim(1n, f.bob.address, one.amount, one.proof))
-        .to.be.revertedWithCustomError(f.rewards, "NothingToClaim")
-        .withArgs(f.bob.address, 201n, 201n);
+        .withArgs(1n, 2n, 1n, 201n, 201n);
+      expect(await f.rewards.lastClaimedEpoch(1n)).to.equal(1n);
+    });
+
+    it("test_claim_packedIndicesClaimIndependently", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const { rewards, token } = f;
+      // Indices 8..16: the eight lanes of word 1 and the first lane of word 2.
+      const accounts = Array.from({ length: 9 }, (_, i) =>
+        ethers.getAddress(ethers.dataSlice(hashOf(`lane-${i}`), 12)),
+      );
+      const first = distribution(
+        accounts.map((a, i) => [a, 10n + BigInt(i)]),
+        8n,
+      );
+      const second = distribution(
+        accounts.map((a, i) => [a, 100n + BigInt(i)]),
+        8n,
+      );
+      await propose(f, 1n, first, 1_000n);
+      const at2 = await propose(f, 2n, second, 1_000n);
+      await networkHelpers.time.increaseTo(at2);
+      const expected = accounts.map(() => 0n);
+      const check = async () => {
+        for (let i = 0; i < 9; i++) expect(await rewards.lastClaimedEpoch(8n + BigInt(i))).to.equal(expected[i]);
+        expect(await rewards.lastClaimedEpoch(7n)).to.equal(0n);
+        expect(await rewards.lastClaimedEpoch(17n)).to.equal(0n);
+      };
+      // Odd lanes claim epoch 1, in a scrambled order; then everyone claims epoch 2.
+      for (const i of [5, 1, 7, 3]) {
+        await rewards.claim(1n, claimOf(first, accounts[i]));
+        expected[i] = 1n;
+        await check();
+      }
+      for (const i of [8, 0, 6, 1, 4, 2, 7, 3, 5]) {
+        await rewards.claim(2n, claimOf(second, accounts[i], expected[i] === 1n ? first : undefined));
+        expected[i] = 2n;
+        await check();
+      }
+      for (let i = 0; i < 9; i++) expect(await token.balanceOf(accounts[i])).to.equal(100n + BigInt(i));
+      expect(await rewards.totalClaimed()).to.equal(936n);
     });
 
     it("test_claim_revertsOnRevokedOrUnknownEpoch", async () => {
@@ -354,14 +462,10 @@ describe("AttributionRewards", () => {
       await propose(f, 1n, tree, 10n);
       await f.rewards.revokeRoot(1n);
       await networkHelpers.time.increase(CLAIM_DELAY + 1n);
-      const { amount, proof } = proofOf(tree, f.alice.address);
-      await expect(f.rewards.claim(1n, f.alice.address, amount, proof))
-        .to.be.revertedWithCustomError(f.rewards, "RootIsRevoked")
-        .withArgs(1n);
-      await expect(f.rewards.claim(2n, f.alice.address, amount, proof))
-        .to.be.revertedWithCustomError(f.rewards, "EpochNotFound")
-        .withArgs(2n);
-      await expect(f.rewards.claimBatch(1n, [f.alice.address], [amount], [proof]))
+      const c = claimOf(tree, f.alice.address);
+      await expect(f.rewards.claim(1n, c)).to.be.revertedWithCustomError(f.rewards, "RootIsRevoked").withArgs(1n);
+      await expect(f.rewards.claim(2n, c)).to.be.revertedWithCustomError(f.rewards, "EpochNotFound").withArgs(2n);
+      await expect(f.rewards.claimBatch(1n, [c]))
         .to.be.revertedWithCustomError(f.rewards, "RootIsRevoked")
         .withArgs(1n);
     });
@@ -370,42 +474,47 @@ describe("AttributionRewards", () => {
       const f = await twoEpochs();
       const { rewards, token, alice, bob, carol, stranger } = f;
       await networkHelpers.time.increaseTo(f.at2);
-      const one = proofOf(f.first, alice.address);
-      await rewards.claim(1n, alice.address, one.amount, one.proof);
+      await rewards.claim(1n, claimOf(f.first, alice.address));
       const accounts = [alice.address, bob.address, carol.address];
-      const leaves = accounts.map((a) => proofOf(f.second, a));
       const before = await Promise.all(accounts.map((a) => token.balanceOf(a)));
-      const tx = rewards.connect(stranger).claimBatch(
-        2n,
-        accounts,
-        leaves.map((l) => l.amount),
-        leaves.map((l) => l.proof),
-      );
-      await expect(tx).to.emit(rewards, "Claimed").withArgs(2n, alice.address, 150n, 250n);
-      await expect(tx).to.emit(rewards, "Claimed").withArgs(2n, bob.address, 201n, 201n);
-      await expect(tx).to.emit(rewards, "Claimed").withArgs(2n, carol.address, 1_000n, 1_000n);
+      // Alice repeats (with her epoch-1 proof), bob and carol claim for the first time.
+      const tx = rewards
+        .connect(stranger)
+        .claimBatch(2n, [
+          claimOf(f.second, alice.address, f.first),
+          claimOf(f.second, bob.address),
+          claimOf(f.second, carol.address),
+        ]);
+      await expect(tx).to.emit(rewards, "Claimed").withArgs(2n, alice.address, 0n, 150n, 250n);
+      await expect(tx).to.emit(rewards, "Claimed").withArgs(2n, bob.address, 1n, 201n, 201n);
+      await expect(tx).to.emit(rewards, "Claimed").withArgs(2n, carol.address, 2n, 1_000n, 1_000n);
       const after = await Promise.all(accounts.map((a) => token.balanceOf(a)));
       expect(after.map((b, i) => b - before[i])).to.deep.equal([150n, 201n, 1_000n]);
+      for (const index of [0n, 1n, 2n]) expect(await rewards.lastClaimedEpoch(index)).to.equal(2n);
       expect(await rewards.totalClaimed()).to.equal(1_451n);
       expect(await token.balanceOf(await rewards.getAddress())).to.equal(FUNDED - 1_451n);
     });
 
-    it("test_claimBatch_revertsOnLengthMismatchOrDuplicate", async () => {
+    it("test_claimBatch_revertsOnDuplicateOrAnyBadEntry", async () => {
       const f = await twoEpochs();
       const { rewards, alice, bob } = f;
       await networkHelpers.time.increaseTo(f.at1);
-      const a = proofOf(f.first, alice.address);
-      await expect(rewards.claimBatch(1n, [alice.address, bob.address], [a.amount], [a.proof]))
-        .to.be.revertedWithCustomError(rewards, "LengthMismatch")
-        .withArgs(2n, 1n, 1n);
-      await expect(rewards.claimBatch(1n, [alice.address], [a.amount], []))
-        .to.be.revertedWithCustomError(rewards, "LengthMismatch")
-        .withArgs(1n, 1n, 0n);
-      // The same account twice: the second entry has nothing left, and the whole batch reverts.
-      await expect(rewards.claimBatch(1n, [alice.address, alice.address], [a.amount, a.amount], [a.proof, a.proof]))
-        .to.be.revertedWithCustomError(rewards, "NothingToClaim")
-        .withArgs(alice.address, 100n, 100n);
-      expect(await rewards.claimed(alice.address)).to.equal(0n);
+      const a = claimOf(f.first, alice.address);
+      const b = claimOf(f.first, bob.address);
+      // The same index twice: the second entry finds it already claimed, and the whole batch reverts.
+      await expect(rewards.claimBatch(1n, [a, b, a]))
+        .to.be.revertedWithCustomError(rewards, "AlreadyClaimed")
+        .withArgs(0n, 1n, 1n);
+      // One bad proof reverts the batch.
+      await expect(rewards.claimBatch(1n, [a, { ...b, cumulativeAmount: 202n }]))
+        .to.be.revertedWithCustomError(rewards, "InvalidProof")
+        .withArgs(1n, 1n, bob.address, 202n);
+      expect(await rewards.lastClaimedEpoch(0n)).to.equal(0n);
+      expect(await rewards.lastClaimedEpoch(1n)).to.equal(0n);
+      expect(await rewards.totalClaimed()).to.equal(0n);
+      // An empty batch pays nothing.
+      await rewards.claimBatch(1n, []);
+      expect(await rewards.totalClaimed()).to.equal(0n);
     });
 
     it("test_claim_neverPaysMoreThanFunded", async () => {
@@ -419,16 +528,15 @@ describe("AttributionRewards", () => {
       ]);
       const claimableAt = await propose(f, 1n, tree, FUNDED);
       await networkHelpers.time.increaseTo(claimableAt);
-      const a = proofOf(tree, alice.address);
-      const b = proofOf(tree, bob.address);
-      await rewards.claim(1n, alice.address, a.amount, a.proof);
-      await expect(rewards.claim(1n, bob.address, b.amount, b.proof))
+      await rewards.claim(1n, claimOf(tree, alice.address));
+      const b = claimOf(tree, bob.address);
+      await expect(rewards.claim(1n, b))
         .to.be.revertedWithCustomError(rewards, "ClaimExceedsRootTotal")
         .withArgs(1n, 2n * big, FUNDED);
-      await expect(rewards.claimBatch(1n, [bob.address], [b.amount], [b.proof]))
+      await expect(rewards.claimBatch(1n, [b]))
         .to.be.revertedWithCustomError(rewards, "ClaimExceedsRootTotal")
         .withArgs(1n, 2n * big, FUNDED);
-      expect(await rewards.claimed(bob.address)).to.equal(0n);
+      expect(await rewards.lastClaimedEpoch(1n)).to.equal(0n);
       expect(await token.balanceOf(await rewards.getAddress())).to.equal(FUNDED - big);
       // The pool stays solvent: what it holds is exactly funded minus claimed.
       expect(await rewards.totalFunded()).to.equal(FUNDED);
@@ -437,7 +545,7 @@ describe("AttributionRewards", () => {
       // declared total bounds what it can pay.
       await token.connect(carol).approve(await rewards.getAddress(), FUNDED);
       await rewards.connect(carol).fund(FUNDED);
-      await expect(rewards.claim(1n, bob.address, b.amount, b.proof))
+      await expect(rewards.claim(1n, b))
         .to.be.revertedWithCustomError(rewards, "ClaimExceedsRootTotal")
         .withArgs(1n, 2n * big, FUNDED);
       expect(await rewards.totalClaimed()).to.equal(big);

@@ -3,13 +3,21 @@ pragma solidity 0.8.30;
 
 /// @title IAttributionRewards
 /// @notice The reward pool for the data share of inference revenue. For each epoch the attestor proposes the root
-/// of a cumulative distribution: an OpenZeppelin StandardMerkleTree with leaves `(address account, uint256
-/// cumulativeAmount)`, plus the sha256 and URI of the full distribution file that anyone can recompute. A root
-/// becomes claimable `claimDelay` seconds after its proposal; until then governance or the guardian may revoke it.
-/// Claims are cumulative: an account receives its leaf amount minus what it already received; claim against the
-/// newest claimable root, since all claims together never exceed the total of the root claimed against. Anyone may
-/// claim on an account's behalf; the tokens always go to the account. The contract never pays out more than was
-/// funded.
+/// of a cumulative distribution: an OpenZeppelin StandardMerkleTree with leaves `(uint256 index, address account,
+/// uint256 cumulativeAmount)`, plus the sha256 and URI of the full distribution file that anyone can recompute. A
+/// root becomes claimable `claimDelay` seconds after its proposal; until then governance or the guardian may revoke
+/// it.
+///
+/// `index` is the account's stable index: assigned when the account first appears in a distribution and never
+/// changed; each epoch's new accounts take the next indices in ascending address order. The contract keeps, per
+/// index, the last epoch claimed against (uint32 lanes packed eight to a storage word), not an amount: a claim
+/// against epoch `e` pays `C_e - C_k`, where `C_e` is the index's leaf in epoch `e` and `k` the last epoch it claimed
+/// against (`C_0 = 0`; for `k > 0` the caller proves the leaf `(index, account, C_k)` in root `k`). Claimable roots
+/// can no longer be revoked or replaced, so `C_k` is fixed once claimed against, and payments telescope: an index
+/// never receives more in total than its newest claimed leaf. Claim against the newest claimable root, since all
+/// claims together never exceed the total of the root claimed against, and an older epoch cannot be claimed after a
+/// newer one. Anyone may claim on an account's behalf; the tokens always go to the leaf's account. The contract
+/// never pays out more than was funded.
 interface IAttributionRewards {
     struct EpochRoot {
         bytes32 root;
@@ -18,6 +26,23 @@ interface IAttributionRewards {
         uint64 claimableAt;
         bool revoked;
         bytes32 contentHash;
+    }
+
+    /// @notice One claim against an epoch's root.
+    /// @param index The account's stable index (the first field of its leaf).
+    /// @param account The leaf's account; the tokens go here, whoever calls.
+    /// @param cumulativeAmount The leaf's cumulative amount in the epoch claimed against.
+    /// @param proof The StandardMerkleTree proof of `(index, account, cumulativeAmount)` in that epoch's root.
+    /// @param previousAmount The index's leaf amount in `lastClaimedEpoch(index)`; ignored while that is 0.
+    /// @param previousProof The proof of `(index, account, previousAmount)` in that epoch's root; ignored while
+    /// `lastClaimedEpoch(index)` is 0.
+    struct Claim {
+        uint256 index;
+        address account;
+        uint256 cumulativeAmount;
+        bytes32[] proof;
+        uint256 previousAmount;
+        bytes32[] previousProof;
     }
 
     event Funded(address indexed funder, uint256 amount, uint256 totalFunded);
@@ -30,7 +55,14 @@ interface IAttributionRewards {
         uint256 claimableAt
     );
     event RootRevoked(uint256 indexed epoch, address indexed by);
-    event Claimed(uint256 indexed epoch, address indexed account, uint256 amount, uint256 cumulativeAmount);
+    /// @notice `amount` was paid to `account` (index `index`), raising what it received to `cumulativeAmount`.
+    event Claimed(
+        uint256 indexed epoch,
+        address indexed account,
+        uint256 indexed index,
+        uint256 amount,
+        uint256 cumulativeAmount
+    );
     event AttestorSet(address attestor);
     event GuardianSet(address guardian);
     event ClaimDelaySet(uint256 claimDelay);
@@ -49,10 +81,22 @@ interface IAttributionRewards {
     error FundingOverflow(uint256 amount, uint256 totalFunded);
     error RootNotClaimable(uint256 epoch, uint256 claimableAt);
     error RootIsRevoked(uint256 epoch);
-    error InvalidProof(uint256 epoch, address account, uint256 cumulativeAmount);
-    error NothingToClaim(address account, uint256 cumulativeAmount, uint256 claimed);
+    /// @notice `(index, account, cumulativeAmount)` is not a leaf of epoch `epoch`'s root.
+    error InvalidProof(uint256 epoch, uint256 index, address account, uint256 cumulativeAmount);
+    /// @notice `(index, account, previousAmount)` is not a leaf of the root of `previousEpoch`, the epoch `index`
+    /// last claimed against.
+    error InvalidPreviousProof(uint256 previousEpoch, uint256 index, address account, uint256 previousAmount);
+    /// @notice `index` already claimed against `epoch` or a later epoch (`lastClaimedEpoch`).
+    error AlreadyClaimed(uint256 index, uint256 epoch, uint256 lastClaimedEpoch);
+    /// @notice The leaf of `index` in `epoch` does not exceed what it received through `lastClaimedEpoch`.
+    error NothingToClaim(
+        uint256 index,
+        uint256 epoch,
+        uint256 lastClaimedEpoch,
+        uint256 cumulativeAmount,
+        uint256 previousAmount
+    );
     error ClaimExceedsRootTotal(uint256 epoch, uint256 totalClaimed, uint256 rootTotal);
-    error LengthMismatch(uint256 accounts, uint256 amounts, uint256 proofs);
     error ClaimDelayTooLong(uint256 claimDelay, uint256 maxClaimDelay);
 
     /// @notice Adds `amount` OPEN from the caller to the pool (InferencePayments funds the data share here).
@@ -66,24 +110,23 @@ interface IAttributionRewards {
     /// Only governance (the Timelock) or the guardian.
     function revokeRoot(uint256 epoch) external;
 
-    /// @notice Pays `account` the difference between its cumulative amount in epoch `epoch`'s tree and what it has
-    /// received so far. Anyone may call.
-    function claim(uint256 epoch, address account, uint256 cumulativeAmount, bytes32[] calldata proof) external;
+    /// @notice Pays `c.account` its leaf `c.cumulativeAmount` in epoch `epoch` minus its leaf in the epoch its index
+    /// last claimed against (nothing for a first claim), and records `epoch` as that index's last claimed epoch.
+    /// Anyone may call. Reverts unless the root is claimable, both proofs hold, `epoch` is newer than the last
+    /// claimed one and the amount grew, and all claims stay within the root's total.
+    function claim(uint256 epoch, Claim calldata c) external;
 
-    /// @notice `claim` for several accounts against one epoch's root.
-    function claimBatch(
-        uint256 epoch,
-        address[] calldata accounts,
-        uint256[] calldata cumulativeAmounts,
-        bytes32[][] calldata proofs
-    ) external;
+    /// @notice `claim` for several indices against one epoch's root; all or nothing. Cheapest when the indices are
+    /// ascending and consecutive: eight neighbours share one storage word.
+    function claimBatch(uint256 epoch, Claim[] calldata claims) external;
 
     function setAttestor(address attestor) external;
     function setGuardian(address guardian) external;
     function setClaimDelay(uint64 claimDelay) external;
 
     function getEpochRoot(uint256 epoch) external view returns (EpochRoot memory);
-    function claimed(address account) external view returns (uint256);
+    /// @notice The last epoch `index` claimed against; 0 if it never claimed.
+    function lastClaimedEpoch(uint256 index) external view returns (uint256);
     function totalFunded() external view returns (uint128);
     function totalClaimed() external view returns (uint128);
     function lastEpoch() external view returns (uint256);

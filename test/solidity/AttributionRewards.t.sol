@@ -8,34 +8,39 @@ import {IAttributionRewards} from "../../contracts/interfaces/IAttributionReward
 import {Assertions, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
 
-/// @notice A four-leaf tree of OpenZeppelin StandardMerkleTree leaves `(address, uint256)`, hashed in sorted
-/// pairs as MerkleProof expects.
+/// @notice A four-leaf tree of OpenZeppelin StandardMerkleTree leaves `(uint256 index, address account, uint256
+/// cumulativeAmount)`, hashed in sorted pairs as MerkleProof expects.
 library FourLeafTree {
-    function leaf(address account, uint256 amount) internal pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
+    function leaf(uint256 index, address account, uint256 amount) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(index, account, amount))));
     }
 
     function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
         return a < b ? keccak256(abi.encodePacked(a, b)) : keccak256(abi.encodePacked(b, a));
     }
 
-    function build(address[4] memory accounts, uint256[4] memory amounts) internal pure returns (bytes32[4] memory l) {
-        for (uint256 i; i < 4; ++i) l[i] = leaf(accounts[i], amounts[i]);
+    function build(
+        uint256[4] memory indices,
+        address[4] memory accounts,
+        uint256[4] memory amounts
+    ) internal pure returns (bytes32[4] memory hashes) {
+        for (uint256 i; i < 4; ++i) hashes[i] = leaf(indices[i], accounts[i], amounts[i]);
     }
 
-    function root(bytes32[4] memory l) internal pure returns (bytes32) {
-        return hashPair(hashPair(l[0], l[1]), hashPair(l[2], l[3]));
+    function root(bytes32[4] memory hashes) internal pure returns (bytes32) {
+        return hashPair(hashPair(hashes[0], hashes[1]), hashPair(hashes[2], hashes[3]));
     }
 
-    function proof(bytes32[4] memory l, uint256 i) internal pure returns (bytes32[] memory p) {
+    function proof(bytes32[4] memory hashes, uint256 i) internal pure returns (bytes32[] memory p) {
         p = new bytes32[](2);
-        p[0] = l[i ^ 1];
-        p[1] = i < 2 ? hashPair(l[2], l[3]) : hashPair(l[0], l[1]);
+        p[0] = hashes[i ^ 1];
+        p[1] = i < 2 ? hashPair(hashes[2], hashes[3]) : hashPair(hashes[0], hashes[1]);
     }
 }
 
 /// @notice Funds the pool, proposes cumulative roots (honest ones, and some whose leaves overstate the declared
-/// total), revokes pending roots, warps and claims for four accounts. Keeps every root's leaves as ghosts.
+/// total), revokes pending roots, warps and claims for four accounts. Keeps every root's leaves as ghosts. The
+/// accounts' indices 6..9 straddle two `_lastClaimedEpochs` words.
 contract RewardsHandler is Assertions {
     address internal constant GOVERNANCE = address(0x6000);
     address internal constant ATTESTOR = address(0x7100);
@@ -45,6 +50,7 @@ contract RewardsHandler is Assertions {
     OpenToken public token;
     AttributionRewards public rewards;
     address[4] internal _accounts;
+    uint256[4] internal _indices;
     mapping(uint256 epoch => uint256[4]) internal _amounts;
     /// @dev The cumulative amounts the next honest root starts from.
     uint256[4] internal _cumulative;
@@ -56,6 +62,8 @@ contract RewardsHandler is Assertions {
     mapping(address account => uint256) public ghostClaimedBefore;
     /// @dev The leaf amount of the epoch each account last claimed against.
     mapping(address account => uint256) public ghostLastLeaf;
+    /// @dev The epoch each account (by position) last claimed against.
+    mapping(uint256 i => uint256) public ghostLastEpoch;
     uint256 public ghostSurprises;
     string public lastSurprise;
     mapping(bytes32 => uint256) public calls;
@@ -66,7 +74,10 @@ contract RewardsHandler is Assertions {
         token = new OpenToken(address(this));
         rewards = new AttributionRewards(IERC20(address(token)), GOVERNANCE, ATTESTOR, GUARDIAN, DELAY);
         token.approve(address(rewards), type(uint256).max);
-        for (uint256 i; i < 4; ++i) _accounts[i] = address(uint160(0xD000 + i));
+        for (uint256 i; i < 4; ++i) {
+            _accounts[i] = address(uint160(0xD000 + i));
+            _indices[i] = 6 + i;
+        }
     }
 
     modifier atCurrentTime() {
@@ -81,6 +92,14 @@ contract RewardsHandler is Assertions {
 
     function account(uint256 i) external view returns (address) {
         return _accounts[i];
+    }
+
+    function index(uint256 i) external view returns (uint256) {
+        return _indices[i];
+    }
+
+    function amountOf(uint256 epoch, uint256 i) external view returns (uint256) {
+        return _amounts[epoch][i];
     }
 
     // ------------------------------------------------------------------ actions
@@ -119,7 +138,7 @@ contract RewardsHandler is Assertions {
         if (overstate) {
             amounts[seeds[0] % 4] += 1 + (seeds[1] % 1_000e18);
         }
-        bytes32 root = FourLeafTree.root(FourLeafTree.build(_accounts, amounts));
+        bytes32 root = FourLeafTree.root(FourLeafTree.build(_indices, _accounts, amounts));
         vm.prank(ATTESTOR);
         try rewards.proposeRoot(epoch, root, declared, keccak256(abi.encode(amounts)), "ipfs://dist") {
             _amounts[epoch] = amounts;
@@ -151,25 +170,49 @@ contract RewardsHandler is Assertions {
         uint256 epoch = 1 + (epochSeed % last);
         uint256 i = accountSeed % 4;
         address who = _accounts[i];
-        uint256 amount = _amounts[epoch][i];
-        bytes32[4] memory leaves = FourLeafTree.build(_accounts, _amounts[epoch]);
-        bytes memory expected = _expectedClaimError(epoch, who, amount);
+        uint256 previousEpoch = rewards.lastClaimedEpoch(_indices[i]);
+        IAttributionRewards.Claim memory c = _claimOf(epoch, i, previousEpoch);
+        bytes memory expected = _expectedClaimError(epoch, c, previousEpoch);
         uint256 before = token.balanceOf(who);
-        uint256 claimedBefore = rewards.claimed(who);
-        try rewards.claim(epoch, who, amount, FourLeafTree.proof(leaves, i)) {
+        uint256 claimedBefore = ghostLastLeaf[who];
+        try rewards.claim(epoch, c) {
             if (expected.length != 0) return _surprise("claim succeeded where it should revert");
             uint256 paid = token.balanceOf(who) - before;
-            if (paid != amount - claimedBefore) _surprise("claim paid the wrong amount");
-            if (rewards.claimed(who) < claimedBefore) _surprise("claimed decreased");
+            if (paid != c.cumulativeAmount - c.previousAmount) _surprise("claim paid the wrong amount");
+            if (rewards.lastClaimedEpoch(_indices[i]) != epoch) _surprise("lastClaimedEpoch not recorded");
+            for (uint256 j; j < 4; ++j) {
+                if (j != i && rewards.lastClaimedEpoch(_indices[j]) != ghostLastEpoch[j]) {
+                    _surprise("a neighbour's lane changed");
+                }
+            }
             ghostPaid += paid;
             ghostPaidTo[who] += paid;
-            ghostLastLeaf[who] = amount;
+            ghostLastLeaf[who] = c.cumulativeAmount;
+            ghostLastEpoch[i] = epoch;
             ++calls["claim"];
         } catch (bytes memory reason) {
             if (keccak256(reason) != keccak256(expected)) _surprise("claim reverted unexpectedly");
             else ++calls["claimRefused"];
         }
         ghostClaimedBefore[who] = claimedBefore;
+    }
+
+    /// @dev A claim whose previous amount and proof are wrong: always refused, and changes nothing.
+    function claimWithWrongPrevious(uint256 epochSeed, uint256 accountSeed, uint256 delta) public atCurrentTime {
+        uint256 last = rewards.lastEpoch();
+        if (last == 0) return;
+        uint256 epoch = 1 + (epochSeed % last);
+        uint256 i = accountSeed % 4;
+        uint256 previousEpoch = rewards.lastClaimedEpoch(_indices[i]);
+        if (previousEpoch == 0 || previousEpoch >= epoch) return;
+        IAttributionRewards.Claim memory c = _claimOf(epoch, i, previousEpoch);
+        uint256 wrong = bound(delta, 0, type(uint128).max);
+        c.previousAmount = wrong == c.previousAmount ? wrong + 1 : wrong;
+        try rewards.claim(epoch, c) {
+            _surprise("claim with a wrong previous amount succeeded");
+        } catch {
+            ++calls["claimWrongPreviousRefused"];
+        }
     }
 
     function warp(uint256 seconds_) public {
@@ -179,17 +222,46 @@ contract RewardsHandler is Assertions {
 
     // ------------------------------------------------------------------ internals
 
-    function _expectedClaimError(uint256 epoch, address who, uint256 amount) internal view returns (bytes memory) {
+    function _claimOf(
+        uint256 epoch,
+        uint256 i,
+        uint256 previousEpoch
+    ) internal view returns (IAttributionRewards.Claim memory c) {
+        c.index = _indices[i];
+        c.account = _accounts[i];
+        c.cumulativeAmount = _amounts[epoch][i];
+        c.proof = FourLeafTree.proof(FourLeafTree.build(_indices, _accounts, _amounts[epoch]), i);
+        if (previousEpoch != 0) {
+            c.previousAmount = _amounts[previousEpoch][i];
+            c.previousProof = FourLeafTree.proof(FourLeafTree.build(_indices, _accounts, _amounts[previousEpoch]), i);
+        }
+    }
+
+    function _expectedClaimError(
+        uint256 epoch,
+        IAttributionRewards.Claim memory c,
+        uint256 previousEpoch
+    ) internal view returns (bytes memory) {
         IAttributionRewards.EpochRoot memory r = rewards.getEpochRoot(epoch);
         if (r.revoked) return abi.encodeWithSelector(IAttributionRewards.RootIsRevoked.selector, epoch);
         if (block.timestamp < r.claimableAt) {
             return abi.encodeWithSelector(IAttributionRewards.RootNotClaimable.selector, epoch, r.claimableAt);
         }
-        uint256 already = rewards.claimed(who);
-        if (amount <= already) {
-            return abi.encodeWithSelector(IAttributionRewards.NothingToClaim.selector, who, amount, already);
+        if (previousEpoch >= epoch) {
+            return abi.encodeWithSelector(IAttributionRewards.AlreadyClaimed.selector, c.index, epoch, previousEpoch);
         }
-        uint256 total = rewards.totalClaimed() + amount - already;
+        if (c.cumulativeAmount <= c.previousAmount) {
+            return
+                abi.encodeWithSelector(
+                    IAttributionRewards.NothingToClaim.selector,
+                    c.index,
+                    epoch,
+                    previousEpoch,
+                    c.cumulativeAmount,
+                    c.previousAmount
+                );
+        }
+        uint256 total = rewards.totalClaimed() + c.cumulativeAmount - c.previousAmount;
         if (total > r.total) {
             return abi.encodeWithSelector(IAttributionRewards.ClaimExceedsRootTotal.selector, epoch, total, r.total);
         }
@@ -223,16 +295,18 @@ contract AttributionRewardsInvariantTest is Test {
         );
     }
 
-    /// @dev claimed[account] equals what the account was paid, equals the leaf of the newest root it claimed
-    /// against (so it was never paid more than that leaf), and never decreased (checked at each claim by the
-    /// handler through ghostClaimedBefore <= claimed).
+    /// @dev What each account was paid equals its leaf in the epoch its index last claimed against (payments
+    /// telescope), so it was never paid more than its newest claimed leaf; and that amount never decreased (checked
+    /// at each claim by the handler through ghostClaimedBefore <= ghostLastLeaf).
     function invariant_accountsNeverPaidMoreThanTheirLeaf() public view {
         for (uint256 i; i < 4; ++i) {
             address who = handler.account(i);
-            uint256 c = rewards.claimed(who);
-            assertEq(c, handler.ghostPaidTo(who), "claimed vs paid to account");
-            assertEq(c, handler.ghostLastLeaf(who), "claimed vs leaf claimed against");
-            assertLe(handler.ghostClaimedBefore(who), c, "claimed never decreases");
+            uint256 last = rewards.lastClaimedEpoch(handler.index(i));
+            uint256 leaf = last == 0 ? 0 : handler.amountOf(last, i);
+            assertEq(handler.ghostPaidTo(who), leaf, "paid to account vs leaf of its last claimed epoch");
+            assertEq(handler.ghostLastLeaf(who), leaf, "ghost leaf vs leaf of its last claimed epoch");
+            assertEq(last, handler.ghostLastEpoch(i), "lastClaimedEpoch vs ghost");
+            assertLe(handler.ghostClaimedBefore(who), handler.ghostLastLeaf(who), "paid never decreases");
         }
     }
 
@@ -252,9 +326,11 @@ contract AttributionRewardsTest is Test {
 
     /// @dev A root whose leaves overstate its declared total pays out at most that total, whatever order the
     /// accounts claim in.
-    function testFuzz_claim_overstatedRootPaysAtMostItsTotal(uint256 funded, uint256[4] calldata seeds, uint256 order)
-        public
-    {
+    function testFuzz_claim_overstatedRootPaysAtMostItsTotal(
+        uint256 funded,
+        uint256[4] calldata seeds,
+        uint256 order
+    ) public {
         h.fund(funded);
         h.proposeRoot(seeds, true);
         h.warp(2 * 3600);
@@ -262,5 +338,44 @@ contract AttributionRewardsTest is Test {
         AttributionRewards rewards = h.rewards();
         assertLe(rewards.totalClaimed(), rewards.getEpochRoot(1).total, "claimed vs root total");
         assertEq(h.ghostSurprises(), 0, "surprises");
+    }
+
+    /// @dev Eight neighbours of one word (and one of the next) claim in any order: each lane records its own epoch
+    /// and no other lane moves.
+    function testFuzz_claim_packedLanesAreIndependent(uint256 word, uint256 seed) public {
+        word = bound(word, 0, type(uint256).max >> 4);
+        OpenToken token = new OpenToken(address(this));
+        AttributionRewards rewards = new AttributionRewards(
+            IERC20(address(token)),
+            address(0x6000),
+            address(this),
+            address(0x7200),
+            0
+        );
+        uint256 n = 9;
+        bytes32[] memory leaves = new bytes32[](n);
+        // A 9-leaf tree is awkward to prove by hand: one root per leaf (a one-leaf tree), in nine epochs.
+        token.approve(address(rewards), type(uint256).max);
+        rewards.fund(1_000_000);
+        for (uint256 k; k < n; ++k) {
+            leaves[k] = FourLeafTree.leaf(word * 8 + k, address(uint160(0xE000 + k)), 1_000 + k);
+            rewards.proposeRoot(k + 1, leaves[k], 1_000_000, bytes32(0), "");
+        }
+        uint256[] memory epochOf = new uint256[](n);
+        for (uint256 step; step < n; ++step) {
+            // A pseudo-random order: the next unclaimed slot from a seeded start.
+            uint256 k = uint256(keccak256(abi.encode(seed, step))) % n;
+            while (epochOf[k] != 0) k = (k + 1) % n;
+            IAttributionRewards.Claim memory c;
+            c.index = word * 8 + k;
+            c.account = address(uint160(0xE000 + k));
+            c.cumulativeAmount = 1_000 + k;
+            rewards.claim(k + 1, c);
+            epochOf[k] = k + 1;
+            for (uint256 j; j < n; ++j) {
+                assertEq(rewards.lastClaimedEpoch(word * 8 + j), epochOf[j], "lane");
+            }
+            assertEq(token.balanceOf(c.account), 1_000 + k, "paid");
+        }
     }
 }
