@@ -336,7 +336,9 @@ export const claim = onchainTable(
     id: t.text().primaryKey(),
     epoch: t.bigint().notNull(),
     account: t.hex().notNull(),
+    index: t.bigint(),
     amount: t.bigint().notNull(),
+    /** As the event reports it: the leaf amount (older contract) or what the account received in total. */
     cumulativeAmount: t.bigint().notNull(),
     blockNumber: t.bigint().notNull(),
     timestamp: t.bigint().notNull(),

@@ -14,16 +14,21 @@ register("AttributionRewards", {
   },
   async RootProposed(event, context) {
     const a = event.args;
-    await context.db.insert(rewardRoot).values({
-      epoch: a.epoch,
+    // A revoked epoch is proposed again under the same number: the new root replaces it (history: `event`).
+    const row = {
       root: a.root,
       total: a.total,
       contentHash: a.contentHash,
       uri: a.uri,
       claimableAt: a.claimableAt,
       status: "proposed",
+      revokedBy: null,
       proposedBlock: event.block.number,
-    });
+    };
+    await context.db
+      .insert(rewardRoot)
+      .values({ epoch: a.epoch, ...row })
+      .onConflictDoUpdate(row);
   },
   async RootRevoked(event, context) {
     await touchAccounts(context, event, event.args.by);
@@ -36,6 +41,8 @@ register("AttributionRewards", {
       id: logId(event),
       epoch,
       account,
+      // The account's stable leaf index, when the contract's Claimed event carries one.
+      index: event.args.index ?? null,
       amount,
       cumulativeAmount,
       blockNumber: event.block.number,

@@ -66,6 +66,13 @@ export async function startIndexer(options: IndexerOptions, timeoutMs = 120_000)
   delete env.DATABASE_URL;
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   else env.OPENPOA_PGLITE_DIR = options.pgliteDir ?? (await mkdtemp(path.join(tmpdir(), "openpoa-pglite-")));
+  const url = `http://127.0.0.1:${options.port}`;
+  // A leftover server on the port would answer in this one's place.
+  const busy = await fetch(`${url}/health`).then(
+    () => true,
+    () => false,
+  );
+  if (busy) throw new Error(`port ${options.port} is already serving`);
   const child = spawn(
     path.join(bin, "ponder"),
     ["start", "--schema", options.schema ?? "openpoa", "--port", String(options.port), "--log-level", process.env.OPENPOA_PONDER_LOG_LEVEL ?? "warn"],
@@ -75,7 +82,6 @@ export async function startIndexer(options: IndexerOptions, timeoutMs = 120_000)
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const url = `http://127.0.0.1:${options.port}`;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
@@ -97,9 +103,9 @@ export async function startIndexer(options: IndexerOptions, timeoutMs = 120_000)
   throw new Error(`ponder not ready within ${timeoutMs} ms:\n${output}`);
 }
 
-/** Waits until the indexer has processed every block up to the chain's head. */
-export async function waitForHead(indexer: Indexer, rpcUrl: string, timeoutMs = 60_000): Promise<void> {
-  const head = Number(await rpc<string>(rpcUrl, "eth_blockNumber"));
+/** Waits until the indexer has processed every block up to `block` (default: the chain's head). */
+export async function waitForBlock(indexer: Indexer, rpcUrl: string, block?: number, timeoutMs = 60_000): Promise<void> {
+  const head = block ?? Number(await rpc<string>(rpcUrl, "eth_blockNumber"));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const status = (await (await fetch(`${indexer.url}/status`)).json()) as Record<string, { block?: { number: number } }>;
@@ -107,7 +113,7 @@ export async function waitForHead(indexer: Indexer, rpcUrl: string, timeoutMs = 
     if (block >= head) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`indexer did not reach block ${head} within ${timeoutMs} ms`);
+  throw new Error(`indexer did not reach block ${head} within ${timeoutMs} ms:\n${indexer.output().slice(-4000)}`);
 }
 
 export async function graphqlQuery<T = unknown>(

@@ -88,13 +88,19 @@ async function loadDistribution(store: ContentStore, contentHash: `0x${string}`,
         throw new Error(`Distribution file ${contentHash} builds root ${tree.root}, the chain says ${root}`);
       }
       const index = new Map<string, number>();
-      for (const [i, [address]] of tree.entries()) index.set(address.toLowerCase(), i);
+      // Leaves are (index, account, cumulativeAmount) or, before stable indices, (account, cumulativeAmount): find
+      // the account by type rather than by position.
+      for (const [i, value] of tree.entries()) index.set(accountOf(value).toLowerCase(), i);
       return { file, tree, index };
     })();
     files.set(key, loaded);
     loaded.catch(() => files.delete(key));
   }
   return loaded;
+}
+
+function accountOf(value: readonly unknown[]): string {
+  return value.find((v) => typeof v === "string" && /^0x[0-9a-fA-F]{40}$/.test(v)) as string;
 }
 
 /** The chain's time: claimability is decided by block.timestamp, so read the newest block's. */
@@ -123,7 +129,17 @@ app.get("/rewards/:account", async (c) => {
 
   const base = { account, claimed: claimed.toString(), pendingRoots: pending.reverse() };
   if (!newest) {
-    return c.json({ ...base, epoch: null, root: null, contentHash: null, cumulativeAmount: "0", claimable: "0", proof: null });
+    return c.json({
+      ...base,
+      epoch: null,
+      root: null,
+      contentHash: null,
+      uri: null,
+      index: null,
+      cumulativeAmount: "0",
+      claimable: "0",
+      proof: null,
+    });
   }
   const store = contentStore();
   if (!store) return fail(c, 503, "no_content_store", "Set OPENPOA_CONTENT_DIR or OPENPOA_CONTENT_URL");
@@ -140,7 +156,9 @@ app.get("/rewards/:account", async (c) => {
     return fail(c, 502, code, (error as Error).message);
   }
   const i = loaded.index.get(lower);
-  const cumulativeAmount = i === undefined ? 0n : loaded.tree.at(i)![1];
+  const value = i === undefined ? undefined : (loaded.tree.at(i) as readonly unknown[]);
+  const cumulativeAmount = value === undefined ? 0n : BigInt(value[value.length - 1] as bigint);
+  const leafIndex = value !== undefined && value.length === 3 ? String(value[0]) : null;
   const claimable = cumulativeAmount > claimed ? cumulativeAmount - claimed : 0n;
   return c.json({
     ...base,
@@ -148,6 +166,7 @@ app.get("/rewards/:account", async (c) => {
     root: newest.root,
     contentHash: newest.contentHash,
     uri: newest.uri,
+    index: leafIndex,
     cumulativeAmount: cumulativeAmount.toString(),
     claimable: claimable.toString(),
     proof: i === undefined ? null : loaded.tree.getProof(i),
@@ -160,8 +179,9 @@ app.get("/adapters/:id/usage", async (c) => {
   const raw = c.req.param("id");
   if (!/^\d{1,30}$/.test(raw)) return fail(c, 400, "invalid_adapter_id", `Not an adapter id: ${raw}`);
   const id = BigInt(raw);
-  const row = await db.query.adapter.findFirst({ where: eq(schema.adapter.id, id) });
-  if (!row) return fail(c, 404, "unknown_adapter", `No adapter ${raw}`);
+  // Id 0 is the base model without adapter: it has revenue but no registry entry.
+  const row = id === 0n ? null : await db.query.adapter.findFirst({ where: eq(schema.adapter.id, id) });
+  if (!row && id !== 0n) return fail(c, 404, "unknown_adapter", `No adapter ${raw}`);
   const totals = await db.query.adapterRevenue.findFirst({ where: eq(schema.adapterRevenue.adapterId, id) });
   const days = await db
     .select()
@@ -169,10 +189,10 @@ app.get("/adapters/:id/usage", async (c) => {
     .where(and(eq(schema.adapterUsageDaily.adapterId, id)))
     .orderBy(asc(schema.adapterUsageDaily.day));
   return c.json({
-    adapterId: raw,
-    owner: row.owner,
-    pricePer1kTokens: row.pricePer1kTokens.toString(),
-    deprecated: row.deprecated,
+    adapterId: id.toString(),
+    owner: row?.owner ?? null,
+    pricePer1kTokens: row ? row.pricePer1kTokens.toString() : null,
+    deprecated: row?.deprecated ?? false,
     totals: {
       settlements: totals?.settlements ?? 0,
       revenue: (totals?.amount ?? 0n).toString(),

@@ -1,0 +1,415 @@
+/**
+ * The indexer end to end: a local chain with the suite deployed, a scenario that emits every event type, then
+ * `ponder start` as a child process. Checks GraphQL and REST field by field, a restart in the middle of a stream of
+ * blocks (no duplicates, no gaps, same answers as a fresh index), PostgreSQL against PGlite (identical answers), and
+ * bad requests.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { sha256, toUtf8Bytes } from "ethers";
+import { rpc } from "../../scripts/lib/localChain.ts";
+import { contractNames, eventNames, loadAbi } from "../lib/abis.ts";
+import { graphqlQuery, startDeployedChain, startIndexer, waitForBlock, type DeployedChain, type Indexer } from "./harness.ts";
+import { findPostgresBin, startPostgres } from "./postgres.ts";
+import { OPEN, runScenario, type ScenarioResult } from "./scenario.ts";
+import { contributeMany } from "./workload.ts";
+
+const PORTS = { chain: 18650, a: 18651, b: 18652, postgres: 18653, c: 18654 };
+/** Events no code path emits (see scenario.ts). */
+const NEVER_EMITTED = ["OpenToken:EIP712DomainChanged", "OpenGovernor:EIP712DomainChanged", "InferencePayments:EIP712DomainChanged", "OpenTimelock:RoleAdminChanged"];
+
+let chain: DeployedChain;
+let scenario: ScenarioResult;
+let contentDir: string;
+const cleanups: (() => Promise<void>)[] = [];
+/** Snapshots of every table and REST answer, by which indexer produced them. */
+const snapshots: Record<string, Snapshot> = {};
+let fresh: Indexer;
+
+type Snapshot = { tables: Record<string, unknown[]>; rest: Record<string, unknown> };
+
+async function gql<T = Record<string, { items: Record<string, unknown>[] }>>(url: string, query: string): Promise<T> {
+  const { status, body } = await graphqlQuery<T>(url, query);
+  assert.equal(status, 200, JSON.stringify(body));
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  return body.data!;
+}
+
+/** Every table through GraphQL (all scalar fields, by introspection) plus the REST answers. */
+async function snapshot(url: string): Promise<Snapshot> {
+  type TypeRef = { name: string | null; kind: string; ofType: TypeRef | null };
+  const unwrap = (t: TypeRef): TypeRef => (t.ofType ? unwrap(t.ofType) : t);
+  const schema = await gql<{ __schema: { queryType: { fields: { name: string; type: TypeRef }[] } } }>(
+    url,
+    "{ __schema { queryType { fields { name type { name kind ofType { name kind ofType { name kind } } } } } } }",
+  );
+  const tables: Record<string, unknown[]> = {};
+  for (const field of schema.__schema.queryType.fields) {
+    const pageType = unwrap(field.type).name ?? "";
+    if (!pageType.endsWith("Page")) continue;
+    const itemType = pageType.slice(0, -"Page".length);
+    const type = await gql<{ __type: { fields: { name: string; type: TypeRef }[] } }>(
+      url,
+      `{ __type(name: "${itemType}") { fields { name type { name kind ofType { name kind ofType { name kind ofType { name kind } } } } } } }`,
+    );
+    const scalars = type.__type.fields.filter((f) => ["SCALAR", "ENUM"].includes(unwrap(f.type).kind)).map((f) => f.name);
+    const data = await gql<Record<string, { totalCount: number; items: unknown[] }>>(
+      url,
+      `{ ${field.name}(limit: 1000) { totalCount items { ${scalars.join(" ")} } } }`,
+    );
+    const page = data[field.name]!;
+    assert.ok(page.items.length === page.totalCount, `${field.name}: more than one page`);
+    tables[field.name] = page.items.map((item) => JSON.stringify(item)).sort().map((s) => JSON.parse(s));
+  }
+  const rest: Record<string, unknown> = {};
+  for (const route of [
+    ...Object.values(scenario.accounts).map((a) => `/rewards/${a}`),
+    "/adapters/0/usage",
+    "/adapters/1/usage",
+    "/adapters/2/usage",
+  ]) {
+    rest[route] = await (await fetch(`${url}${route}`)).json();
+  }
+  return { tables, rest };
+}
+
+before(async () => {
+  chain = await startDeployedChain(PORTS.chain);
+  cleanups.push(() => chain.stop());
+  contentDir = await mkdtemp(path.join(tmpdir(), "openpoa-content-"));
+  cleanups.push(() => rm(contentDir, { recursive: true, force: true }));
+  scenario = await runScenario(chain.chain.url, chain.deployment, contentDir);
+});
+
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+
+describe("indexer", { timeout: 240_000 }, () => {
+  test("the scenario emits every event type but the ones no code path emits", () => {
+    const all = contractNames.flatMap((name) => eventNames(loadAbi(name)).map((event) => `${name}:${event}`));
+    const missing = all.filter((e) => !scenario.emitted.has(e) && !NEVER_EMITTED.includes(e));
+    // Constructor events (ownership, parameters, roles) come from the deployment, inside the indexed range.
+    const fromDeployment = [
+      "DatanetRegistry:OwnershipTransferred", "DatanetRegistry:StakeLockPeriodSet", "ModelRegistry:OwnershipTransferred",
+      "ModelRegistry:MinDataShareSet", "NodeRegistry:OwnershipTransferred", "NodeRegistry:MinStakeSet",
+      "NodeRegistry:UnbondingPeriodSet", "NodeRegistry:TreasurySet", "AttributionRewards:OwnershipTransferred",
+      "AttributionRewards:AttestorSet", "AttributionRewards:GuardianSet", "AttributionRewards:ClaimDelaySet",
+      "InferencePayments:OwnershipTransferred", "InferencePayments:ChallengePeriodSet", "InferencePayments:TreasurySet",
+      "OpenGovernor:ProposalThresholdSet", "OpenGovernor:VotingDelaySet", "OpenGovernor:VotingPeriodSet",
+      "OpenGovernor:QuorumNumeratorUpdated", "OpenGovernor:TimelockChange", "OpenTimelock:MinDelayChange",
+    ];
+    assert.deepEqual(missing.filter((e) => !fromDeployment.includes(e)), []);
+    assert.equal(scenario.rewards.claimSkipped, null, scenario.rewards.claimSkipped ?? "");
+  });
+
+  test("restart mid-stream: no duplicates, no gaps", async () => {
+    const pgliteDir = await mkdtemp(path.join(tmpdir(), "openpoa-pglite-restart-"));
+    cleanups.push(() => rm(pgliteDir, { recursive: true, force: true }));
+    const options = { port: PORTS.b, rpcUrl: chain.chain.url, deploymentsDir: chain.deploymentsDir, pgliteDir, contentDir };
+    let indexer = await startIndexer(options);
+    cleanups.push(() => indexer.stop());
+    await waitForBlock(indexer, chain.chain.url, scenario.lastEventBlock);
+    // Blocks keep coming; stop the indexer part-way through them, let more arrive, start it again.
+    let stopped: Promise<void> | undefined;
+    const datanetId = await contributeMany(chain.chain.url, chain.deployment, 30, (i) => {
+      if (i === 12) stopped = indexer.stop();
+    });
+    await stopped;
+    await contributeMany(chain.chain.url, chain.deployment, 10, undefined, datanetId);
+    indexer = await startIndexer(options);
+    await waitForBlock(indexer, chain.chain.url);
+
+    // The event table against the chain's own logs.
+    const head = await rpc<string>(chain.chain.url, "eth_blockNumber");
+    const logs = await rpc<{ blockNumber: string; logIndex: string }[]>(chain.chain.url, "eth_getLogs", [
+      { fromBlock: "0x0", toBlock: head, address: Object.values(chain.deployment.contracts).map((c) => c.address) },
+    ]);
+    const expected = logs.map((l) => `${Number(l.blockNumber)}-${Number(l.logIndex)}`).sort();
+    const data = await gql<{ events: { totalCount: number; items: { blockNumber: string; logIndex: number }[] } }>(
+      indexer.url,
+      "{ events(limit: 1000) { totalCount items { blockNumber logIndex } } }",
+    );
+    const got = data.events.items.map((e) => `${e.blockNumber}-${e.logIndex}`).sort();
+    assert.equal(data.events.totalCount, logs.length);
+    assert.deepEqual(got, expected);
+    const workload = await gql<{ datanets: { items: { contributionCount: number }[] } }>(
+      indexer.url,
+      '{ datanets(where: { metadataURI: "ipfs://workload" }) { items { contributionCount } } }',
+    );
+    assert.deepEqual(workload.datanets.items, [{ contributionCount: 40 }]);
+    snapshots.restarted = await snapshot(indexer.url);
+    await indexer.stop();
+  });
+
+  test("a fresh PGlite index answers exactly as the restarted one", async () => {
+    fresh = await startIndexer({ port: PORTS.a, rpcUrl: chain.chain.url, deploymentsDir: chain.deploymentsDir, contentDir });
+    cleanups.push(() => fresh.stop());
+    await waitForBlock(fresh, chain.chain.url);
+    snapshots.pglite = await snapshot(fresh.url);
+    assert.deepEqual(snapshots.pglite, snapshots.restarted);
+  });
+
+  test("PostgreSQL answers exactly as PGlite", { skip: findPostgresBin() ? false : "PostgreSQL not installed" }, async () => {
+    const postgres = await startPostgres(PORTS.postgres);
+    cleanups.push(() => postgres.stop());
+    const indexer = await startIndexer({
+      port: PORTS.c,
+      rpcUrl: chain.chain.url,
+      deploymentsDir: chain.deploymentsDir,
+      contentDir,
+      databaseUrl: postgres.url,
+    });
+    try {
+      await waitForBlock(indexer, chain.chain.url);
+      snapshots.postgres = await snapshot(indexer.url);
+    } finally {
+      await indexer.stop();
+    }
+    assert.deepEqual(snapshots.postgres, snapshots.pglite);
+  });
+
+  test("GraphQL: datanets, versions, contributions", async () => {
+    const { alice, carol, curator } = scenario.accounts;
+    const data = await gql<any>(
+      fresh.url,
+      `{ datanets(orderBy: "id", limit: 2) { items { id owner treasury curated minStake metadataURI license contributionCount acceptedCount versionCount totalWeight
+           versions { items { version root contributionCount totalWeight publisher revenue } } } }
+         contributions(orderBy: "id", limit: 4) { items { id datanetId contributor status stake stakeHeld weight acceptedIndex curator slashedStake refundedStake releasedStake sizeTokens } }
+         datanetCurators(orderBy: "curator") { items { datanetId curator enabled } } }`,
+    );
+    const [d1, d2] = data.datanets.items;
+    assert.deepEqual(
+      { ...d1, versions: undefined },
+      { id: "1", owner: alice.toLowerCase(), treasury: alice.toLowerCase(), curated: true, minStake: String(10n * OPEN),
+        metadataURI: "ipfs://datanet-1-v2", license: "CC-BY-4.0", contributionCount: 3, acceptedCount: 1, versionCount: 1,
+        totalWeight: "500", versions: undefined },
+    );
+    assert.equal(d2.owner, carol.toLowerCase());
+    assert.equal(d2.curated, false);
+    assert.equal(d2.totalWeight, "400");
+    assert.equal(d1.versions.items[0].publisher, curator.toLowerCase());
+    assert.equal(d1.versions.items[0].contributionCount, "1");
+    assert.equal(d1.versions.items[0].root, sha256(toUtf8Bytes("root-1-1")));
+    const c = data.contributions.items;
+    assert.deepEqual(c.map((x: any) => x.status), ["accepted", "rejected", "withdrawn", "accepted"]);
+    assert.deepEqual(
+      c[0],
+      { id: "1", datanetId: "1", contributor: carol.toLowerCase(), status: "accepted", stake: String(10n * OPEN), stakeHeld: "0",
+        weight: "500", acceptedIndex: "0", curator: curator.toLowerCase(), slashedStake: null, refundedStake: null,
+        releasedStake: String(10n * OPEN), sizeTokens: "100" },
+    );
+    assert.equal(c[1].slashedStake, String(20n * OPEN));
+    assert.equal(c[2].refundedStake, String(30n * OPEN));
+    assert.equal(c[3].weight, "400");
+    // Data share allocated per version: 60 % of adapter 1's data share plus nothing else for datanet 1.
+    const a1Data = splitOf(100n * OPEN, 3_000n).dataShare + splitOf(40n * OPEN, 3_000n).dataShare;
+    const v11 = (s: bigint) => (s * 6_000n) / 10_000n;
+    assert.equal(d1.versions.items[0].revenue, String(v11(splitOf(100n * OPEN, 3_000n).dataShare) + v11(splitOf(40n * OPEN, 3_000n).dataShare)));
+    assert.ok(a1Data > 0n);
+    assert.deepEqual(
+      data.datanetCurators.items.map((x: any) => [x.datanetId, x.curator, x.enabled]).sort(),
+      [["1", carol.toLowerCase(), true], ["1", curator.toLowerCase(), true]].sort(),
+    );
+  });
+
+  test("GraphQL: models, adapters with lineage, operators, channels", async () => {
+    const { bob, carol } = scenario.accounts;
+    const data = await gql<any>(
+      fresh.url,
+      `{ baseModels(orderBy: "id") { items { id name deprecated } }
+         adapters(orderBy: "id") { items { id baseModelId owner approved uri pricePer1kTokens ownerShareBps dataShareBps deprecated rank targetModules
+           lineage(orderBy: "index") { items { index datanetId version weightBps } } } }
+         operators { items { address endpoint bonded unbonding slashed withdrawn status baseModelIds } }
+         channels(orderBy: "id") { items { id payer operator deposit settled settlementCount status closesAt refund } } }`,
+    );
+    assert.deepEqual(data.baseModels.items, [
+      { id: "1", name: "tiny-llama", deprecated: false },
+      { id: "2", name: "old-llama", deprecated: true },
+    ]);
+    const [a1, a2] = data.adapters.items;
+    assert.deepEqual(a1, {
+      id: "1", baseModelId: "1", owner: carol.toLowerCase(), approved: scenario.accounts.alice.toLowerCase(), uri: "ipfs://adapter-1-v2",
+      pricePer1kTokens: String(2n * 10n ** 15n), ownerShareBps: 7_000, dataShareBps: 3_000, deprecated: false, rank: 16,
+      targetModules: 0x7f,
+      lineage: { items: [
+        { index: 0, datanetId: "1", version: "1", weightBps: 6_000 },
+        { index: 1, datanetId: "2", version: "1", weightBps: 4_000 },
+      ] },
+    });
+    assert.equal(a2.owner, carol.toLowerCase()); // transferred from the curator
+    assert.equal(a2.deprecated, true);
+    assert.deepEqual(a2.lineage.items, [{ index: 0, datanetId: "2", version: "1", weightBps: 10_000 }]);
+    assert.deepEqual(data.operators.items, [{
+      address: bob.toLowerCase(), endpoint: "https://bob.example/v2", bonded: String(13_900n * OPEN), unbonding: "0",
+      slashed: String(100n * OPEN), withdrawn: String(1_000n * OPEN), status: "active", baseModelIds: ["1"],
+    }]);
+    const [c1, c2] = data.channels.items;
+    assert.deepEqual(
+      { ...c1, closesAt: null },
+      { id: "1", payer: scenario.accounts.alice.toLowerCase(), operator: bob.toLowerCase(), deposit: String(1_200n * OPEN),
+        settled: String(207n * OPEN), settlementCount: 2, status: "open", closesAt: null, refund: null },
+    );
+    assert.equal(c2.status, "finalized");
+    assert.equal(c2.refund, String(50n * OPEN));
+    assert.ok(BigInt(c2.closesAt) > 0n);
+  });
+
+  test("GraphQL: settlements, splits, revenue aggregates, daily usage", async () => {
+    const data = await gql<any>(
+      fresh.url,
+      `{ settlements(orderBy: "blockNumber") { items { channelId cumulativeAmount increase adapterCount
+           adapters(orderBy: "adapterId") { items { adapterId adapterOwner amount protocolFee operatorFee ownerShare dataShare } }
+           allocations { items { adapterId datanetId version amount } } } }
+         adapterRevenues(orderBy: "adapterId") { items { adapterId settlements amount protocolFee operatorFee ownerShare dataShare } }
+         datanetRevenues(orderBy: "datanetId") { items { datanetId allocations amount } }
+         accountRevenues { items { account ownerShare operatorFees protocolFees total withdrawn rewardsClaimed } }
+         adapterUsageDailys(where: { adapterId: "1" }) { items { day settlements revenue estimatedTokens } }
+         parameters(where: { key: "InferencePayments.protocolFeeBps" }) { items { value } } }`,
+    );
+    const { alice, bob, carol, curator } = scenario.accounts;
+    const [s1, s2] = data.settlements.items;
+    assert.equal(s1.increase, String(160n * OPEN));
+    assert.equal(s2.cumulativeAmount, String(207n * OPEN));
+    assert.deepEqual([s1.adapterCount, s2.adapterCount], [3, 2]);
+    const split = (adapterId: string, amount: bigint, owner: string) => {
+      const dataShareBps = adapterId === "0" ? null : adapterId === "1" ? 3_000n : 1_500n;
+      const s = splitOf(amount, dataShareBps);
+      return { adapterId, adapterOwner: owner, amount: String(amount), protocolFee: String(s.protocolFee),
+        operatorFee: String(s.operatorFee), ownerShare: String(s.ownerShare), dataShare: String(s.dataShare) };
+    };
+    // Adapter 0 is the base model: the contract names the operator as its "owner".
+    assert.deepEqual(s1.adapters.items, [
+      split("0", 10n * OPEN, bob.toLowerCase()), split("1", 100n * OPEN, carol.toLowerCase()), split("2", 50n * OPEN, curator.toLowerCase()),
+    ]);
+    assert.deepEqual(s2.adapters.items, [split("1", 40n * OPEN, carol.toLowerCase()), split("2", 7n * OPEN, carol.toLowerCase())]);
+    assert.equal(s1.allocations.items.length, 3);
+    const total = (id: string, amounts: bigint[]) => {
+      const parts = amounts.map((a) => split(id, a, ""));
+      const sum = (k: keyof ReturnType<typeof split>) => String(parts.reduce((s, p) => s + BigInt(p[k]), 0n));
+      return { adapterId: id, settlements: amounts.length, amount: sum("amount"), protocolFee: sum("protocolFee"),
+        operatorFee: sum("operatorFee"), ownerShare: sum("ownerShare"), dataShare: sum("dataShare") };
+    };
+    assert.deepEqual(data.adapterRevenues.items, [
+      total("0", [10n * OPEN]), total("1", [100n * OPEN, 40n * OPEN]), total("2", [50n * OPEN, 7n * OPEN]),
+    ]);
+    const dataShares = BigInt(total("1", [100n * OPEN, 40n * OPEN]).dataShare) + BigInt(total("2", [50n * OPEN, 7n * OPEN]).dataShare);
+    const byDatanet = data.datanetRevenues.items;
+    assert.equal(byDatanet.reduce((s: bigint, d: any) => s + BigInt(d.amount), 0n), dataShares);
+    const revenue = Object.fromEntries(data.accountRevenues.items.map((r: any) => [r.account, r]));
+    const ownerCarol = BigInt(split("1", 100n * OPEN, "").ownerShare) + BigInt(split("1", 40n * OPEN, "").ownerShare) + BigInt(split("2", 7n * OPEN, "").ownerShare);
+    assert.equal(revenue[carol.toLowerCase()].ownerShare, String(ownerCarol));
+    assert.equal(revenue[curator.toLowerCase()].ownerShare, split("2", 50n * OPEN, "").ownerShare);
+    const operatorTotal = ["0", "1", "2"].reduce((s, id) => s + BigInt(data.adapterRevenues.items.find((r: any) => r.adapterId === id).operatorFee), 0n);
+    assert.equal(revenue[bob.toLowerCase()].operatorFees, String(operatorTotal));
+    assert.equal(revenue[bob.toLowerCase()].withdrawn, String(operatorTotal)); // bob withdrew everything he had
+    assert.equal(revenue[carol.toLowerCase()].rewardsClaimed, String(scenario.rewards.claimed[carol.toLowerCase()]));
+    assert.equal(revenue[alice.toLowerCase()], undefined);
+    const days = data.adapterUsageDailys.items;
+    assert.equal(days.reduce((s: number, d: any) => s + d.settlements, 0), 2);
+    assert.equal(days.reduce((s: bigint, d: any) => s + BigInt(d.revenue), 0n), 140n * OPEN);
+    // 140 OPEN at 0.002 OPEN per 1k tokens.
+    assert.equal(days.reduce((s: bigint, d: any) => s + BigInt(d.estimatedTokens), 0n), 70_000_000n);
+    assert.deepEqual(data.parameters.items, [{ value: "400" }]); // set by governance after the settlements
+  });
+
+  test("GraphQL: reward roots, claims, governance", async () => {
+    const data = await gql<any>(
+      fresh.url,
+      `{ rewardRoots { items { epoch root contentHash status total } }
+         claims { items { epoch account amount } }
+         rewardPools { items { totalFunded totalClaimed fundings } }
+         proposals(orderBy: "createdBlock") { items { status forVotes againstVotes abstainVotes votes { items { voter support reason params } } } }
+         timelockOperations { items { status calls executedCalls salt } } }`,
+    );
+    const { carol, alice, deployer } = scenario.accounts;
+    assert.deepEqual(data.rewardRoots.items, [{
+      epoch: "1", root: scenario.rewards.root, contentHash: scenario.rewards.contentHash, status: "proposed",
+      total: String(scenario.rewards.leaves.reduce((s, l) => s + l.cumulativeAmount, 0n)),
+    }]);
+    const carolLeaf = scenario.rewards.leaves.find((l) => l.account === carol)!;
+    assert.deepEqual(data.claims.items, [{ epoch: "1", account: carol.toLowerCase(), amount: String(carolLeaf.cumulativeAmount) }]);
+    assert.equal(data.rewardPools.items[0].fundings, 2);
+    assert.equal(data.rewardPools.items[0].totalClaimed, String(carolLeaf.cumulativeAmount));
+    const [executed, canceled] = data.proposals.items;
+    assert.equal(executed.status, "executed");
+    assert.equal(canceled.status, "canceled");
+    assert.ok(BigInt(executed.forVotes) > 0n && BigInt(executed.abstainVotes) > 0n && executed.againstVotes === "0");
+    assert.deepEqual(
+      executed.votes.items.map((v: any) => [v.voter, v.support, v.params]).sort(),
+      [[deployer.toLowerCase(), 1, null], [alice.toLowerCase(), 2, "0x1234"]].sort(),
+    );
+    const ops = data.timelockOperations.items.map((o: any) => [o.status, o.calls, o.executedCalls]).sort();
+    assert.deepEqual(ops, [["cancelled", 1, 0], ["executed", 5, 5]]);
+  });
+
+  test("REST /rewards/:account: entitlement, claimed, claimable and a proof that verifies", async () => {
+    const { carol, alice, bob } = scenario.accounts;
+    for (const account of [carol, alice]) {
+      const response = await fetch(`${fresh.url}/rewards/${account.toLowerCase()}`);
+      assert.equal(response.status, 200);
+      const body = (await response.json()) as any;
+      const leaf = scenario.rewards.leaves.find((l) => l.account === account)!;
+      const claimed = scenario.rewards.claimed[account.toLowerCase()] ?? 0n;
+      assert.equal(body.account, account);
+      assert.equal(body.epoch, "1");
+      assert.equal(body.root, scenario.rewards.root);
+      assert.equal(body.contentHash, scenario.rewards.contentHash);
+      assert.equal(body.cumulativeAmount, String(leaf.cumulativeAmount));
+      assert.equal(body.claimed, String(claimed));
+      assert.equal(body.claimable, String(leaf.cumulativeAmount - claimed));
+      const value = body.index === null ? [account, leaf.cumulativeAmount] : [body.index, account, leaf.cumulativeAmount];
+      const types = body.index === null ? ["address", "uint256"] : ["uint256", "address", "uint256"];
+      assert.ok(StandardMerkleTree.verify(body.root, types, value, body.proof), "proof verifies");
+    }
+    const none = (await (await fetch(`${fresh.url}/rewards/${bob}`)).json()) as any;
+    assert.deepEqual([none.cumulativeAmount, none.claimable, none.proof], ["0", "0", null]);
+  });
+
+  test("REST /adapters/:id/usage", async () => {
+    const body = (await (await fetch(`${fresh.url}/adapters/2/usage`)).json()) as any;
+    assert.equal(body.adapterId, "2");
+    assert.equal(body.deprecated, true);
+    assert.equal(body.totals.settlements, 2);
+    assert.equal(body.totals.revenue, String(57n * OPEN));
+    assert.equal(body.daily.reduce((s: bigint, d: any) => s + BigInt(d.revenue), 0n), 57n * OPEN);
+    assert.equal(body.daily.reduce((s: bigint, d: any) => s + BigInt(d.estimatedTokens), 0n), 57_000_000n);
+  });
+
+  test("bad requests get 4xx with a JSON error", async () => {
+    const expectError = async (response: Response, status: number, code: string) => {
+      assert.equal(response.status, status);
+      assert.match(response.headers.get("content-type") ?? "", /application\/json/);
+      const body = (await response.json()) as any;
+      if (code) assert.equal(body.error.code, code);
+      else assert.ok(Array.isArray(body.errors) && body.errors.length > 0);
+    };
+    await expectError(await fetch(`${fresh.url}/rewards/0x1234`), 400, "invalid_account");
+    await expectError(await fetch(`${fresh.url}/rewards/not-an-address`), 400, "invalid_account");
+    await expectError(await fetch(`${fresh.url}/adapters/999/usage`), 404, "unknown_adapter");
+    await expectError(await fetch(`${fresh.url}/adapters/abc/usage`), 400, "invalid_adapter_id");
+    const post = (query: string) =>
+      fetch(`${fresh.url}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) });
+    await expectError(await post(`{ ${"adapters { items { id } } ".repeat(2_000)} }`), 413, "query_too_large");
+    await expectError(await post(`{ adapters { items { ${"id ".repeat(2_500)} } } }`), 400, "");
+    await expectError(await post("{ adapters { items { id "), 400, "");
+  });
+});
+
+/** The settlement split IInferencePayments documents (fees 5 % / 10 % at the time of the scenario's settlements). */
+function splitOf(amount: bigint, dataShareBps: bigint | null) {
+  const protocolFee = (amount * 500n) / 10_000n;
+  let operatorFee = (amount * 1_000n) / 10_000n;
+  const rest = amount - protocolFee - operatorFee;
+  if (dataShareBps === null) {
+    operatorFee += rest;
+    return { protocolFee, operatorFee, ownerShare: 0n, dataShare: 0n };
+  }
+  const dataShare = (rest * dataShareBps) / 10_000n;
+  return { protocolFee, operatorFee, ownerShare: rest - dataShare, dataShare };
+}
