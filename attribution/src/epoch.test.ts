@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import type { Hex } from "viem";
 import { attributeCompletion } from "./attribute.ts";
 import { buildDatanetIndex } from "./datanetIndex.ts";
 import { aggregateEpoch, decodeDistributionFile, type EpochInputs } from "./epoch.ts";
 import { accounts, makeEpochFixture, plantedSpan } from "./epochFixture.ts";
+import { datanetVersionTree } from "./datanet.ts";
 import { InvalidEpochInputError } from "./errors.ts";
 import { splitDataShare } from "./settlement.ts";
 import { byteTokenizer } from "./tokenizer.ts";
@@ -142,6 +144,7 @@ test("fixture epoch: every wei conserved, leaves cumulative, tree matches the fi
   // The previous-only account keeps its leaf; the unpaid contributor of the unmatched datanet still earns pro rata.
   const leaf = (account: string) => file.leaves.find((l) => l.account === account);
   assert.deepEqual(leaf(accounts.e), {
+    index: 1n,
     account: accounts.e,
     cumulativeAmount: 50n,
     previousAmount: 50n,
@@ -159,13 +162,53 @@ test("fixture epoch: every wei conserved, leaves cumulative, tree matches the fi
   );
   assert.equal(tree.root, file.root);
   const reloaded = StandardMerkleTree.of(
-    file.leaves.map((l) => [l.account, l.cumulativeAmount]),
-    ["address", "uint256"],
+    file.leaves.map((l) => [l.index, l.account, l.cumulativeAmount]),
+    ["uint256", "address", "uint256"],
   );
   assert.equal(reloaded.root, file.root);
   assert.deepEqual(decodeDistributionFile(json), file);
   assert.match(fileHash, /^0x[0-9a-f]{64}$/);
   assert.ok(!json.includes(plantedSpan), "completions stay out of the distribution file");
+});
+
+test("stable indices: previous accounts keep theirs, new accounts are appended in ascending address order", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
+  // a and e had 0 and 1; b, c, d are new this epoch.
+  const fresh = [accounts.b, accounts.c, accounts.d].sort((x, y) => (x.toLowerCase() < y.toLowerCase() ? -1 : 1));
+  assert.deepEqual(
+    file.leaves.map((l) => [l.index, l.account]),
+    [[0n, accounts.a], [1n, accounts.e], ...fresh.map((account, k) => [2n + BigInt(k), account])],
+  );
+  // The next epoch starts from this one's leaves: every index stays, and a newcomer takes the next one.
+  const newcomer = testAccount(42);
+  const next = aggregateEpoch({
+    ...inputs,
+    epoch: inputs.epoch + 1n,
+    datanets: inputs.datanets.map((d) => {
+      const contributions = d.contributions.map((c, k) => (k === 0 ? { ...c, contributor: newcomer } : c));
+      return { ...d, contributions, root: datanetVersionTree(contributions).root as Hex };
+    }),
+    previous: file.leaves,
+  });
+  assert.ok(next.file.leaves.length > file.leaves.length);
+  for (const leaf of file.leaves) {
+    assert.equal(next.file.leaves.find((l) => l.account === leaf.account)!.index, leaf.index);
+  }
+  assert.deepEqual(
+    next.file.leaves.map((l) => l.index),
+    next.file.leaves.map((_, k) => BigInt(k)),
+  );
+  assert.equal(next.file.leaves.find((l) => l.account === newcomer)!.index, BigInt(file.leaves.length));
+  assert.equal(next.file.previousRoot, file.root);
+});
+
+test("previous leaves with duplicate or out-of-range indices are refused", () => {
+  const inputs = makeEpochFixture();
+  const [a, e] = inputs.previous;
+  assert.throws(() => aggregateEpoch({ ...inputs, previous: [a!, { ...e!, index: 0n }] }), InvalidEpochInputError);
+  assert.throws(() => aggregateEpoch({ ...inputs, previous: [a!, { ...e!, index: 2n }] }), InvalidEpochInputError);
+  assert.throws(() => aggregateEpoch({ ...inputs, previous: [{ ...a!, index: -1n }, e!] }), InvalidEpochInputError);
 });
 
 test("aggregation is deterministic and independent of input order", () => {
@@ -253,5 +296,7 @@ test("the distribution file hash is stable across runs and machines (golden valu
   assert.equal(aggregateEpoch(makeEpochFixture()).fileHash, GOLDEN_FILE_HASH);
 });
 
-// Recompute only on a deliberate change of the file encoding, record encoding or money rule.
-const GOLDEN_FILE_HASH = "0xdd5eae4982cafe7e21679f6723889429057e7fa7dc1207ec117ab081599c8225";
+// Recompute only on a deliberate change of the file encoding, record encoding or money rule. Last recomputed for
+// openpoa-distribution-v2 (leaves carry their stable index, are sorted by it, and the root is over
+// (index, account, cumulativeAmount)); the amounts are unchanged.
+const GOLDEN_FILE_HASH = "0xff081361b156447153217bc2c7a0a80b5c44dc429ca5b22af12549bcc7212409";

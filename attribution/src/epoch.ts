@@ -13,6 +13,12 @@
  *   receipts (or only zero-weight ones) the split is pure pro rata by weight.
  * Contribution amounts are summed per contributor and added to the previous
  * epoch's cumulative amounts.
+ *
+ * Stable indices: every leaf carries the account's index, which
+ * AttributionRewards uses as the key of what the account has claimed. An
+ * account keeps the index of its previous leaf forever (leaves never leave the
+ * distribution); the epoch's new accounts take the next indices, in ascending
+ * address order. Indices are therefore exactly 0..n-1.
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { getAddress, type Address, type Hex } from "viem";
@@ -39,8 +45,9 @@ import {
 import { BaseError, InvalidEpochInputError } from "./errors.ts";
 import type { AdapterSettlement } from "./settlement.ts";
 
-export const distributionFileFormat = "openpoa-distribution-v1";
-export const distributionLeafEncoding = ["address", "uint256"] as const;
+/** v2: leaves carry the account's stable index; the tree's leaves are (index, account, cumulativeAmount). */
+export const distributionFileFormat = "openpoa-distribution-v2";
+export const distributionLeafEncoding = ["uint256", "address", "uint256"] as const;
 
 export type UsageReceipt = {
   receiptId: bigint;
@@ -50,7 +57,8 @@ export type UsageReceipt = {
   attributionHash: Hex;
 };
 
-export type CumulativeBalance = { account: Address; cumulativeAmount: bigint };
+/** One leaf of a distribution tree: the account's stable index, the account and its cumulative amount. */
+export type CumulativeBalance = { index: bigint; account: Address; cumulativeAmount: bigint };
 
 export type EpochInputs = {
   epoch: bigint;
@@ -60,7 +68,7 @@ export type EpochInputs = {
   records: readonly AttributionRecord[];
   /** Every datanet version named by a settled adapter's lineage. */
   datanets: readonly DatanetVersion[];
-  /** The previous epoch's cumulative amounts (empty for the first epoch). */
+  /** The previous epoch's leaves, with their indices (empty for the first epoch); any order. */
   previous: readonly CumulativeBalance[];
 };
 
@@ -68,6 +76,8 @@ export type EpochInputs = {
 export type RecordStatus = "used" | "absent" | "invalid";
 
 export type DistributionLeaf = {
+  /** The account's stable index: the key of its claims on-chain. */
+  index: bigint;
   account: Address;
   cumulativeAmount: bigint;
   previousAmount: bigint;
@@ -81,7 +91,7 @@ export type DistributionFile = {
   previousRoot: Hex | null;
   /** Wei funded in this epoch (Σ settlement amounts) = Σ epochAmount. */
   total: bigint;
-  /** Sorted by lowercase account. */
+  /** Sorted by index (0..n-1): the previous leaves, then the epoch's new accounts in ascending address order. */
   leaves: DistributionLeaf[];
   settlements: { adapterId: bigint; datanetId: bigint; version: bigint; weightBps: number; amount: bigint }[];
   receipts: {
@@ -105,12 +115,15 @@ export type DistributionFile = {
 
 export type EpochDistribution = {
   file: DistributionFile;
-  tree: StandardMerkleTree<[Address, bigint]>;
+  tree: StandardMerkleTree<DistributionTreeLeaf>;
   /** Canonical JSON of `file`. */
   json: string;
   /** sha256 of `json`: the file's content address. */
   fileHash: Hex;
 };
+
+/** A leaf of the on-chain tree: (index, account, cumulativeAmount). */
+export type DistributionTreeLeaf = [bigint, Address, bigint];
 
 export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
   const settlements = mergeSettlements(inputs.settlements);
@@ -187,23 +200,22 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
     }
   }
 
-  const previous = new Map<string, CumulativeBalance>();
-  for (const balance of inputs.previous) {
-    const key = balance.account.toLowerCase();
-    if (previous.has(key))
-      throw new InvalidEpochInputError({ reason: `previous balance of ${balance.account} appears twice` });
-    previous.set(key, balance);
-  }
+  const previous = previousBalances(inputs.previous);
   const earned = new Map<string, bigint>();
   for (const { contributor, amount } of allocations) {
     const key = contributor.toLowerCase();
     earned.set(key, (earned.get(key) ?? 0n) + amount);
   }
-  const accounts = [...new Set([...previous.keys(), ...earned.keys()])].sort();
-  const leaves = accounts.map((key): DistributionLeaf => {
+  const leaves = assignIndices(previous, earned.keys()).map(({ key, index }): DistributionLeaf => {
     const previousAmount = previous.get(key)?.cumulativeAmount ?? 0n;
     const epochAmount = earned.get(key) ?? 0n;
-    return { account: getAddress(key), cumulativeAmount: previousAmount + epochAmount, previousAmount, epochAmount };
+    return {
+      index,
+      account: getAddress(key),
+      cumulativeAmount: previousAmount + epochAmount,
+      previousAmount,
+      epochAmount,
+    };
   });
   if (leaves.length === 0)
     throw new InvalidEpochInputError({ reason: "nothing to distribute and no previous balances" });
@@ -224,12 +236,55 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
   return { file, tree, json, fileHash: sha256Hex(new TextEncoder().encode(json)) };
 }
 
-/** The on-chain distribution tree: leaves (account, cumulativeAmount). */
-export function distributionTree(balances: readonly CumulativeBalance[]): StandardMerkleTree<[Address, bigint]> {
+/** The on-chain distribution tree: leaves (index, account, cumulativeAmount). */
+export function distributionTree(balances: readonly CumulativeBalance[]): StandardMerkleTree<DistributionTreeLeaf> {
   return StandardMerkleTree.of(
-    balances.map((b): [Address, bigint] => [getAddress(b.account), b.cumulativeAmount]),
+    balances.map((b): DistributionTreeLeaf => [b.index, getAddress(b.account), b.cumulativeAmount]),
     [...distributionLeafEncoding],
   );
+}
+
+/**
+ * The previous leaves by lowercase account, checked: each account once, indices exactly 0..n-1 (as aggregateEpoch
+ * produces them).
+ */
+export function previousBalances(balances: readonly CumulativeBalance[]): Map<string, CumulativeBalance> {
+  const byAccount = new Map<string, CumulativeBalance>();
+  const indices = new Set<bigint>();
+  for (const balance of balances) {
+    const key = balance.account.toLowerCase();
+    if (byAccount.has(key))
+      throw new InvalidEpochInputError({ reason: `previous balance of ${balance.account} appears twice` });
+    if (indices.has(balance.index))
+      throw new InvalidEpochInputError({ reason: `previous index ${balance.index} appears twice` });
+    if (balance.index < 0n || balance.index >= BigInt(balances.length)) {
+      throw new InvalidEpochInputError({
+        reason: `previous index ${balance.index} of ${balance.account} is outside 0..${balances.length - 1}`,
+      });
+    }
+    byAccount.set(key, balance);
+    indices.add(balance.index);
+  }
+  return byAccount;
+}
+
+/**
+ * Every account's index, sorted by index: previous accounts keep theirs, new accounts (in `accounts` but not in
+ * `previous`) take the next ones in ascending address order.
+ */
+export function assignIndices(
+  previous: ReadonlyMap<string, CumulativeBalance>,
+  accounts: Iterable<string>,
+): { key: string; index: bigint }[] {
+  const kept = [...previous].map(([key, balance]) => ({ key, index: balance.index }));
+  const fresh = [...new Set([...accounts].map((account) => account.toLowerCase()))]
+    .filter((key) => !previous.has(key))
+    .sort();
+  const next = BigInt(previous.size);
+  return [
+    ...kept.sort((a, b) => compareBigints(a.index, b.index)),
+    ...fresh.map((key, k) => ({ key, index: next + BigInt(k) })),
+  ];
 }
 
 export function encodeDistributionFile(file: DistributionFile): string {
@@ -246,6 +301,7 @@ export function decodeDistributionFile(json: string): DistributionFile {
     epoch: BigInt(raw.epoch),
     total: BigInt(raw.total),
     leaves: raw.leaves.map((leaf) => ({
+      index: BigInt(leaf.index),
       account: leaf.account,
       cumulativeAmount: BigInt(leaf.cumulativeAmount),
       previousAmount: BigInt(leaf.previousAmount),

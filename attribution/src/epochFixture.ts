@@ -75,8 +75,8 @@ export function makeEpochFixture(): EpochInputs {
     records: [planted.record, unmatched.record],
     datanets: [d1.datanet, d2.datanet],
     previous: [
-      { account: accounts.a, cumulativeAmount: 100n },
-      { account: accounts.e, cumulativeAmount: 50n },
+      { index: 0n, account: accounts.a, cumulativeAmount: 100n },
+      { index: 1n, account: accounts.e, cumulativeAmount: 50n },
     ],
   };
 }

@@ -52,14 +52,17 @@ export {
 } from "./datanetIndex.ts";
 export {
   aggregateEpoch,
+  assignIndices,
   decodeDistributionFile,
   distributionFileFormat,
   distributionLeafEncoding,
   distributionTree,
   encodeDistributionFile,
+  previousBalances,
   type CumulativeBalance,
   type DistributionFile,
   type DistributionLeaf,
+  type DistributionTreeLeaf,
   type EpochDistribution,
   type EpochInputs,
   type RecordStatus,

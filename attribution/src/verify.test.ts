@@ -109,7 +109,7 @@ test("a leaf for an unknown account, a dropped leaf and a wrong on-chain root ar
   const stranger = testAccount(999);
   const extra = withLeaves(file, [
     ...file.leaves,
-    { account: stranger, cumulativeAmount: 1n, previousAmount: 0n, epochAmount: 1n },
+    { index: BigInt(file.leaves.length), account: stranger, cumulativeAmount: 1n, previousAmount: 0n, epochAmount: 1n },
   ]);
   const extraIssues = verifyEpoch(inputs, { distribution: extra }).issues;
   assert.deepEqual(
@@ -149,4 +149,52 @@ test("tampered allocation evidence is flagged", () => {
   const allocations = file.allocations.map((a, k) => (k === 0 ? { ...a, amount: a.amount + 1n } : a));
   const { issues } = verifyEpoch(inputs, { distribution: { ...file, allocations } });
   assert.deepEqual(kinds(issues), ["evidence-mismatch"]);
+});
+
+test("a changed index of a previous account is flagged, with the reason", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
+  // a (index 0) and e (index 1) swap indices: same amounts, but e would claim against a's on-chain record.
+  const swapped = withLeaves(
+    file,
+    file.leaves.map((l) => (l.index === 0n ? { ...l, index: 1n } : l.index === 1n ? { ...l, index: 0n } : l)),
+  );
+  const { issues } = verifyEpoch(inputs, { distribution: swapped, root: swapped.root });
+  const indexIssues = issues.filter((i) => i.kind === "index-mismatch");
+  assert.deepEqual(
+    indexIssues.map((i) => [i.account, i.expected, i.actual]),
+    [
+      [accounts.a, "0", "1"],
+      [accounts.e, "1", "0"],
+    ],
+  );
+  assert.match(indexIssues[0]!.reason, /index changed: the account had index 0 in the previous distribution/);
+  assert.deepEqual(kinds(issues), ["index-mismatch", "root-mismatch"]);
+});
+
+test("new accounts not appended in ascending address order, or sharing an index, are flagged", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
+  // The three new accounts (indices 2, 3, 4) in reverse order.
+  const reversed = withLeaves(
+    file,
+    file.leaves.map((l) => (l.index >= 2n ? { ...l, index: 6n - l.index } : l)),
+  );
+  const issues = verifyEpoch(inputs, { distribution: reversed }).issues.filter((i) => i.kind === "index-mismatch");
+  assert.deepEqual(
+    issues.map((i) => [i.expected, i.actual]),
+    [
+      ["2", "4"],
+      ["4", "2"],
+    ],
+  );
+  assert.match(issues[0]!.reason, /new account not appended in order: .* from 2 in ascending address order/);
+  // Two leaves on one index.
+  const shared = withLeaves(
+    file,
+    file.leaves.map((l) => (l.index === 4n ? { ...l, index: 3n } : l)),
+  );
+  const sharedIssues = verifyEpoch(inputs, { distribution: shared }).issues.filter((i) => i.kind === "index-mismatch");
+  assert.ok(sharedIssues.some((i) => i.reason === "index 3 is used by more than one leaf"));
+  assert.ok(sharedIssues.some((i) => i.expected === "4" && i.actual === "3"));
 });

@@ -23,6 +23,11 @@ export type VerificationIssueKind =
   | "unknown-account"
   /** An account that should be paid has no leaf. */
   | "missing-leaf"
+  /**
+   * A leaf's stable index differs from the one the inputs give: a previous account's index changed, a new account
+   * was not appended in ascending address order after the previous indices, or two leaves share an index.
+   */
+  | "index-mismatch"
   /** The stated or implied epoch total differs from what was funded. */
   | "wrong-total"
   /** A receipt's record was used but is not published, or was published but not used. */
@@ -83,8 +88,9 @@ function checkRoots(
 function checkLeaves(expected: DistributionFile, claimed: DistributionFile, inputs: EpochInputs): VerificationIssue[] {
   const issues: VerificationIssue[] = [];
   const want = new Map(expected.leaves.map((leaf) => [leaf.account.toLowerCase(), leaf]));
-  const previous = new Set(inputs.previous.map((b) => b.account.toLowerCase()));
+  const previous = new Map(inputs.previous.map((b) => [b.account.toLowerCase(), b.index]));
   const seen = new Set<string>();
+  const indices = new Set<bigint>();
   for (const leaf of claimed.leaves) {
     const key = leaf.account.toLowerCase();
     if (seen.has(key)) {
@@ -92,6 +98,15 @@ function checkLeaves(expected: DistributionFile, claimed: DistributionFile, inpu
       continue;
     }
     seen.add(key);
+    if (indices.has(leaf.index)) {
+      issues.push({
+        kind: "index-mismatch",
+        account: leaf.account,
+        actual: String(leaf.index),
+        reason: `index ${leaf.index} is used by more than one leaf`,
+      });
+    }
+    indices.add(leaf.index);
     const expectedLeaf = want.get(key);
     if (expectedLeaf === undefined) {
       issues.push({
@@ -103,6 +118,19 @@ function checkLeaves(expected: DistributionFile, claimed: DistributionFile, inpu
           : "account earned nothing this epoch and had no previous balance",
       });
       continue;
+    }
+    if (leaf.index !== expectedLeaf.index) {
+      const previousIndex = previous.get(key);
+      issues.push({
+        kind: "index-mismatch",
+        account: leaf.account,
+        expected: String(expectedLeaf.index),
+        actual: String(leaf.index),
+        reason:
+          previousIndex === undefined
+            ? `new account not appended in order: new accounts take the indices from ${previous.size} in ascending address order, which gives ${expectedLeaf.index}, not ${leaf.index}`
+            : `index changed: the account had index ${previousIndex} in the previous distribution, not ${leaf.index}`,
+      });
     }
     if (
       leaf.cumulativeAmount !== expectedLeaf.cumulativeAmount ||
