@@ -114,8 +114,10 @@ def generate_adapters(
         for layer in range(config.num_layers):
             for name in targets:
                 key = f"base_model.model.{module_path(layer, name)}"
-                tensors[f"{key}.lora_A.weight"] = torch.randn(rank, config.in_features(name), generator=g) * 0.02
-                tensors[f"{key}.lora_B.weight"] = torch.randn(config.out_features(name), rank, generator=g) * 0.02
+                # std 0.05 each: the update B A * scale is about as large as the base weights (std 0.02), so
+                # every adapter visibly changes the generated text
+                tensors[f"{key}.lora_A.weight"] = torch.randn(rank, config.in_features(name), generator=g) * 0.05
+                tensors[f"{key}.lora_B.weight"] = torch.randn(config.out_features(name), rank, generator=g) * 0.05
         peft_config = {
             "peft_type": "LORA",
             "task_type": "CAUSAL_LM",
