@@ -57,6 +57,7 @@ def _timed_step(scheduler, device):
 
 def run_bench(args, dtype):
     model_dir, adapters_dir, shas = _prepare(args.cache_dir, args.preset, args.batch, args.rank)
+    load_before = os.getloadavg()[0]  # other processes on the machine skew timings: record how busy it was
     pages = args.batch * -(-args.rank // PAGE_RANK) + 4  # every adapter resident, a little slack
     budget = pages * page_bytes(ModelConfig.load(model_dir), dtype)
     multi = build_scheduler(
@@ -114,6 +115,7 @@ def run_bench(args, dtype):
         "baseStepMsP10P90": [round(statistics.quantiles(base_times, n=10)[i] * 1e3, 1) for i in (0, 8)],
         "multiAdapterStepMsP10P90": [round(statistics.quantiles(multi_times, n=10)[i] * 1e3, 1) for i in (0, 8)],
         "ratioOfMedians": round(multi_rate / base_rate, 3),
+        "machineLoadAverage1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
