@@ -30,6 +30,10 @@ const cleanups: (() => Promise<void>)[] = [];
 /** Snapshots of every table and REST answer, by which indexer produced them. */
 const snapshots: Record<string, Snapshot> = {};
 let fresh: Indexer;
+/** The newest block with events (then 32 empty blocks follow, so that Ponder sees every event as final). */
+let lastEventBlock = 0;
+const started = Date.now();
+const log = (what: string) => console.log(`# ${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
 
 type Snapshot = { tables: Record<string, unknown[]>; rest: Record<string, unknown> };
 
@@ -83,7 +87,10 @@ before(async () => {
   cleanups.push(() => chain.stop());
   contentDir = await mkdtemp(path.join(tmpdir(), "openpoa-content-"));
   cleanups.push(() => rm(contentDir, { recursive: true, force: true }));
+  log("chain deployed");
   scenario = await runScenario(chain.chain.url, chain.deployment, contentDir);
+  lastEventBlock = scenario.lastEventBlock;
+  log("scenario done");
 });
 
 after(async () => {
@@ -115,15 +122,19 @@ describe("indexer", { timeout: 240_000 }, () => {
     let indexer = await startIndexer(options);
     cleanups.push(() => indexer.stop());
     await waitForBlock(indexer, chain.chain.url, scenario.lastEventBlock);
+    log("first index caught up");
     // Blocks keep coming; stop the indexer part-way through them, let more arrive, start it again.
     let stopped: Promise<void> | undefined;
     const datanetId = await contributeMany(chain.chain.url, chain.deployment, 30, (i) => {
       if (i === 12) stopped = indexer.stop();
     });
     await stopped;
-    await contributeMany(chain.chain.url, chain.deployment, 10, undefined, datanetId);
+    await contributeMany(chain.chain.url, chain.deployment, 10, undefined, datanetId, 30);
+    lastEventBlock = Number(await rpc<string>(chain.chain.url, "eth_blockNumber"));
+    await rpc(chain.chain.url, "hardhat_mine", ["0x20"]);
     indexer = await startIndexer(options);
-    await waitForBlock(indexer, chain.chain.url);
+    await waitForBlock(indexer, chain.chain.url, lastEventBlock);
+    log("restarted and caught up");
 
     // The event table against the chain's own logs.
     const head = await rpc<string>(chain.chain.url, "eth_blockNumber");
@@ -150,7 +161,8 @@ describe("indexer", { timeout: 240_000 }, () => {
   test("a fresh PGlite index answers exactly as the restarted one", async () => {
     fresh = await startIndexer({ port: PORTS.a, rpcUrl: chain.chain.url, deploymentsDir: chain.deploymentsDir, contentDir });
     cleanups.push(() => fresh.stop());
-    await waitForBlock(fresh, chain.chain.url);
+    await waitForBlock(fresh, chain.chain.url, lastEventBlock);
+    log("fresh PGlite index caught up");
     snapshots.pglite = await snapshot(fresh.url);
     assert.deepEqual(snapshots.pglite, snapshots.restarted);
   });
@@ -166,7 +178,8 @@ describe("indexer", { timeout: 240_000 }, () => {
       databaseUrl: postgres.url,
     });
     try {
-      await waitForBlock(indexer, chain.chain.url);
+      await waitForBlock(indexer, chain.chain.url, lastEventBlock);
+      log("PostgreSQL index caught up");
       snapshots.postgres = await snapshot(indexer.url);
     } finally {
       await indexer.stop();

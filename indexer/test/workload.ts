@@ -9,6 +9,7 @@ export async function contributeMany(
   count: number,
   onSent?: (i: number) => Promise<void> | void,
   existingDatanetId?: bigint,
+  start = 0,
 ): Promise<bigint> {
   const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
   provider.pollingInterval = 20;
@@ -25,7 +26,7 @@ export async function contributeMany(
     })
   ).wait() : null;
   const datanetId = existingDatanetId ?? BigInt(created.logs[0].topics[1]);
-  for (let i = 0; i < count; i++) {
+  for (let i = start; i < start + count; i++) {
     const hash = sha256(toUtf8Bytes(`workload-${datanetId}-${i}`));
     await (await datanets.getFunction("contribute")(datanetId, hash, `ipfs://w${i}`, 10n + BigInt(i), 0n)).wait();
     await onSent?.(i);
