@@ -2,6 +2,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { createPublicClient, createWalletClient, defineChain, http, isAddressEqual, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { abiOf } from "../sdk/abis.ts";
+import { domainSeparator, receiptDomain, voucherDomain } from "../sdk/eip712.ts";
 import { ChainView } from "./chain.ts";
 import { Engine } from "./engine.ts";
 import { GatewayError } from "./errors.ts";
@@ -84,7 +85,16 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     chain: chainView,
     ledger,
     usageLog,
-    payment: { chain: chainView, client, chainId, payments, operator: operator.address, minVoucherLifetimeSec: config.minVoucherLifetimeSec ?? 600n },
+    payment: {
+      chain: chainView,
+      client,
+      chainId,
+      payments,
+      operator: operator.address,
+      voucherSeparator: domainSeparator(voucherDomain(chainId, payments)),
+      receiptSeparator: domainSeparator(receiptDomain(chainId, payments)),
+      minVoucherLifetimeSec: config.minVoucherLifetimeSec ?? 600n,
+    },
     signer,
     artifactStore: config.artifactStore,
     limits: { maxTokens: 512, maxBodyBytes: 1 << 20, ...config.limits },
@@ -124,7 +134,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     settler,
     async close() {
       timers.forEach(clearInterval);
-      await new Promise((resolve) => server.close(resolve));
+      const closed = new Promise((resolve) => server.close(resolve));
+      // Idle keep-alive connections would hold close() open for seconds.
+      (server as import("node:http").Server).closeIdleConnections();
+      await closed;
       await engine.stop();
       usageLog.close();
     },

@@ -1,7 +1,7 @@
 /** Prometheus text exposition, per-adapter labels; counters only grow, summaries keep a bounded sample. */
 export class Metrics {
   private counters = new Map<string, Map<string, bigint | number>>();
-  private samples = new Map<string, number[]>();
+  private sampled = new Map<string, number[]>();
   private static readonly help: Record<string, string> = {
     openpoa_requests_total: "Requests answered, by adapter and status",
     openpoa_prompt_tokens_total: "Prompt tokens billed",
@@ -27,15 +27,20 @@ export class Metrics {
   observe(name: string, seconds: number, labels: Record<string, string | bigint> = {}) {
     this.inc(`${name}_sum`, labels, seconds);
     this.inc(`${name}_count`, labels, 1);
-    let sample = this.samples.get(name);
-    if (!sample) this.samples.set(name, (sample = []));
+    let sample = this.sampled.get(name);
+    if (!sample) this.sampled.set(name, (sample = []));
     // A ring of the last 10,000 observations is enough for p50/p99 and bounded in memory.
     if (sample.length >= 10_000) sample.shift();
     sample.push(seconds);
   }
 
+  /** The recent observations of a summary, oldest first. */
+  samples(name: string): number[] {
+    return [...(this.sampled.get(name) ?? [])];
+  }
+
   quantile(name: string, q: number): number | undefined {
-    const sorted = [...(this.samples.get(name) ?? [])].sort((a, b) => a - b);
+    const sorted = this.samples(name).sort((a, b) => a - b);
     return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : undefined;
   }
 

@@ -1,8 +1,8 @@
-import { hashTypedData, isAddressEqual, recoverTypedDataAddress, type Address, type Hex, type PublicClient } from "viem";
+import { isAddressEqual, recoverAddress, type Address, type Hex, type PublicClient } from "viem";
 import { decodeHeader, voucherFromJson, type VoucherJson } from "../sdk/codec.ts";
-import { voucherDomain, voucherTypes, type SignedVoucher, type Voucher } from "../sdk/eip712.ts";
+import { voucherDigest, type SignedVoucher, type Voucher } from "../sdk/eip712.ts";
 import type { ChainView } from "./chain.ts";
-import { paymentError } from "./errors.ts";
+import { GatewayError, paymentError } from "./errors.ts";
 
 export type PaymentContext = {
   chain: ChainView;
@@ -10,6 +10,9 @@ export type PaymentContext = {
   chainId: number;
   payments: Address;
   operator: Address;
+  /** EIP-712 domain separators of vouchers and receipts (sdk/eip712.ts), computed once. */
+  voucherSeparator: Uint8Array;
+  receiptSeparator: Uint8Array;
   /** A voucher must stay valid this long, so that the settler can still submit it. */
   minVoucherLifetimeSec: bigint;
 };
@@ -33,8 +36,8 @@ export type Reservation = {
 const add = (map: Map<bigint, bigint>, key: bigint, amount: bigint) => map.set(key, (map.get(key) ?? 0n) + amount);
 
 /**
- * The gateway's payment state. Invariant: for every channel and adapter, the best voucher the payer signed
- * (the highest cumulative amount) covers billed + reserved, so nothing is served without signed cover.
+ * The gateway's payment state. Invariant: for every channel, one voucher the payer signed (`best`) covers, per
+ * adapter, billed + reserved, so nothing is served without signed cover.
  */
 export class Ledger {
   private books = new Map<bigint, ChannelBook>();
@@ -89,26 +92,34 @@ export class Ledger {
    */
   reserve(signed: SignedVoucher, digest: Hex, adapterId: bigint, maxCost: bigint): Reservation {
     const { voucher } = signed;
-    this.offer(voucher);
     const book = this.book(voucher.channelId);
-    const best = book.best!;
-    const covered = new Map(best.adapterIds.map((id, i) => [id, best.adapterAmounts[i]!]));
-    const adapters = new Set([...book.billed.keys(), ...book.reserved.keys(), adapterId]);
-    for (const id of adapters) {
+    // The presented voucher is the payer's current view; a higher one held already may cover a request that
+    // overtook this one on the wire.
+    const shortfall = this.shortfall(book, voucher, adapterId, maxCost);
+    if (shortfall === undefined) book.best = voucher;
+    else if (!book.best || this.shortfall(book, book.best, adapterId, maxCost) !== undefined) {
+      throw paymentError("insufficient_voucher", shortfall);
+    }
+    add(book.reserved, adapterId, maxCost);
+    return { channelId: voucher.channelId, adapterId, maxCost, voucher: { digest, signed } };
+  }
+
+  /** Why `voucher` does not cover billed + reserved + this request, per adapter; undefined if it does. */
+  private shortfall(book: ChannelBook, voucher: Voucher, adapterId: bigint, maxCost: bigint): string | undefined {
+    const covered = new Map(voucher.adapterIds.map((id, i) => [id, voucher.adapterAmounts[i]!]));
+    for (const id of new Set([...book.billed.keys(), ...book.reserved.keys(), adapterId])) {
       const billed = book.billed.get(id) ?? 0n;
       const reserved = book.reserved.get(id) ?? 0n;
       const needed = billed + reserved + (id === adapterId ? maxCost : 0n);
       const have = covered.get(id) ?? 0n;
       if (have < needed) {
-        throw paymentError(
-          "insufficient_voucher",
+        return (
           `voucher covers ${have} wei for adapter ${id}; needed ${needed} = billed ${billed} + in flight ${reserved}` +
-            (id === adapterId ? ` + at most ${maxCost} for this request` : ""),
+          (id === adapterId ? ` + at most ${maxCost} for this request` : "")
         );
       }
     }
-    add(book.reserved, adapterId, maxCost);
-    return { channelId: voucher.channelId, adapterId, maxCost, voucher: { digest, signed } };
+    return undefined;
   }
 
   /** The request ended with a receipt for `amount` (≤ maxCost): the unused rest stays as cover for later ones. */
@@ -147,13 +158,7 @@ export async function verifyVoucher(
       `voucher expires at ${voucher.expiry}; it must stay valid until at least ${now + context.minVoucherLifetimeSec}`,
     );
   }
-  const typedData = {
-    domain: voucherDomain(context.chainId, context.payments),
-    types: voucherTypes,
-    primaryType: "Voucher",
-    message: voucher,
-  } as const;
-  const digest = hashTypedData(typedData);
+  const digest = voucherDigest(context.voucherSeparator, voucher);
   if (!ledger.claimDigest(digest)) {
     throw paymentError("voucher_replayed", "this voucher was already used: sign a new one for every request", 409);
   }
@@ -161,7 +166,7 @@ export async function verifyVoucher(
     const channel = await readOpenChannel(context, voucher.channelId);
     let signer: Address | undefined;
     try {
-      signer = await recoverTypedDataAddress({ ...typedData, signature });
+      signer = await recoverAddress({ hash: digest, signature });
     } catch {
       signer = undefined;
     }
@@ -169,7 +174,7 @@ export async function verifyVoucher(
       (signer !== undefined && isAddressEqual(signer, channel.payer)) ||
       // ERC-1271: a contract wallet answers for itself, through the public client.
       ((await context.chain.hasCode(channel.payer)) &&
-        (await context.client.verifyTypedData({ ...typedData, address: channel.payer, signature })));
+        (await context.client.verifyHash({ address: channel.payer, hash: digest, signature })));
     if (!valid) {
       throw paymentError("voucher_invalid_signature", `voucher is not signed by the channel's payer ${channel.payer}`);
     }
@@ -192,8 +197,11 @@ export async function verifyVoucher(
 }
 
 async function readOpenChannel(context: PaymentContext, channelId: bigint) {
-  const channel = await context.chain.channel(channelId);
-  if (/^0x0{40}$/.test(channel.payer)) throw paymentError("channel_not_found", `channel ${channelId} does not exist`);
+  const channel = await context.chain.channel(channelId).catch((cause: unknown) => {
+    // getChannel reverts ChannelNotFound for an unknown id.
+    if (/ChannelNotFound/.test(String(cause))) throw paymentError("channel_not_found", `channel ${channelId} does not exist`);
+    throw new GatewayError(502, "chain_unavailable", "cannot read the channel from the chain", { cause });
+  });
   if (!isAddressEqual(channel.operator, context.operator)) {
     throw paymentError("channel_wrong_operator", `channel ${channelId} pays operator ${channel.operator}, not this one`);
   }

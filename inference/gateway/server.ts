@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { type Hex, type LocalAccount, zeroHash } from "viem";
 import { encodeHeader, receiptToJson } from "../sdk/codec.ts";
-import { receiptDomain, receiptHeader, receiptTypes, voucherHeader, type Receipt, type SignedReceipt } from "../sdk/eip712.ts";
+import { receiptDigest, receiptHeader, voucherHeader, type Receipt, type SignedReceipt } from "../sdk/eip712.ts";
 import { chatPrompt, costOf, countPromptTokens, type ChatMessage } from "../sdk/pricing.ts";
 import { verifyArtifact } from "./artifacts.ts";
 import type { AdapterRecord, ChainView } from "./chain.ts";
@@ -161,12 +161,7 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
       attributionHash: zeroHash,
       timestamp: BigInt(Math.floor(Date.now() / 1000)),
     };
-    const signature = await gateway.signer.signTypedData({
-      domain: receiptDomain(gateway.payment.chainId, gateway.payment.payments),
-      types: receiptTypes,
-      primaryType: "Receipt",
-      message: receipt,
-    });
+    const signature = await gateway.signer.sign!({ hash: receiptDigest(gateway.payment.receiptSeparator, receipt) });
     const signedReceipt: SignedReceipt = { receipt, signature };
     gateway.usageLog.append(signedReceipt, reservation.voucher);
     gateway.ledger.commit(reservation, amount);

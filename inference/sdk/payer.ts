@@ -1,7 +1,7 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { hashTypedData, isAddressEqual, recoverTypedDataAddress, zeroHash, type Account, type Address, type Hex } from "viem";
+import { isAddressEqual, recoverTypedDataAddress, zeroHash, type Account, type Address, type Hex } from "viem";
 import { encodeHeader, receiptFromJson, voucherToJson, type ReceiptJson } from "./codec.ts";
-import { receiptDomain, receiptTypes, voucherDomain, voucherHeader, voucherTypes, type SignedReceipt, type SignedVoucher, type Voucher } from "./eip712.ts";
+import { domainSeparator, receiptDigest, receiptDomain, receiptTypes, voucherDomain, voucherHeader, voucherTypes, type SignedReceipt, type SignedVoucher, type Voucher } from "./eip712.ts";
 import { chatPrompt, costOf, countPromptTokens, type ChatMessage } from "./pricing.ts";
 
 /** A receipt the SDK refused: bad signature, wrong channel, or an amount its prices and tokens do not give. */
@@ -53,7 +53,7 @@ export class Payer {
     return costOf(price, BigInt(countPromptTokens(prompt) + maxTokens));
   }
 
-  async signVoucher(amounts: Map<bigint, bigint>): Promise<SignedVoucher> {
+  async signVoucher(amounts: Map<bigint, bigint>, usageRoot = this.root): Promise<SignedVoucher> {
     const { account, chainId, payments, channelId, voucherLifetimeSec = 86_400 } = this.options;
     const adapterIds = [...amounts.keys()].sort((a, b) => (a < b ? -1 : 1));
     const voucher: Voucher = {
@@ -61,7 +61,7 @@ export class Payer {
       cumulativeAmount: [...amounts.values()].reduce((s, a) => s + a, 0n),
       adapterIds,
       adapterAmounts: adapterIds.map((id) => amounts.get(id)!),
-      usageRoot: this.usageRoot(),
+      usageRoot,
       expiry: BigInt(Math.floor(Date.now() / 1000) + voucherLifetimeSec),
     };
     const signature = await account.signTypedData({ domain: voucherDomain(chainId, payments), types: voucherTypes, primaryType: "Voucher", message: voucher });
@@ -99,15 +99,21 @@ export class Payer {
 
   /** A voucher for exactly what the receipts billed: the one the operator settles (POST it to /v1/vouchers). */
   exactVoucher(): Promise<SignedVoucher> {
-    return this.signVoucher(new Map(this.billed));
+    return this.signVoucher(new Map(this.billed), this.computeUsageRoot());
   }
 
-  /** Merkle root (OpenZeppelin standard tree) over the EIP-712 digests of the receipts so far. */
-  usageRoot(): Hex {
+  /**
+   * Merkle root (OpenZeppelin standard tree) over the EIP-712 digests of the receipts, computed for exact
+   * vouchers; cover vouchers repeat the last one, since a tree per request would cost O(receipts) each.
+   */
+  private root: Hex = zeroHash;
+
+  private computeUsageRoot(): Hex {
     if (this.receipts.length === 0) return zeroHash;
-    const { chainId, payments } = this.options;
-    const digests = this.receipts.map(({ receipt }) => [hashTypedData({ domain: receiptDomain(chainId, payments), types: receiptTypes, primaryType: "Receipt", message: receipt })]);
-    return StandardMerkleTree.of(digests, ["bytes32"]).root as Hex;
+    const separator = domainSeparator(receiptDomain(this.options.chainId, this.options.payments));
+    const leaves = this.receipts.map(({ receipt }) => [receiptDigest(separator, receipt)]);
+    this.root = StandardMerkleTree.of(leaves, ["bytes32"]).root as Hex;
+    return this.root;
   }
 
   /**

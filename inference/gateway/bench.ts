@@ -1,0 +1,91 @@
+/**
+ * `npm run bench:gateway`: the gateway's own time per paid request (voucher check, receipt signing, usage log),
+ * measured inside the gateway around exactly those steps, for sequential requests against the real engine on a
+ * local chain. In the same run the same request is also timed end to end through HTTP with payment and straight
+ * on the engine without payment, for context, and throughput is measured at 32 requests in flight.
+ * Writes bench/results/gateway.json.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import OpenAI from "openai";
+import { fetchPrices, openChannel, Payer } from "../sdk/index.ts";
+import { startGateway } from "./index.ts";
+import { silentLogger } from "./log.ts";
+import { BASE_PRICE_PER_1K, generatedModel, keys, OPEN, startTestChain } from "./testSupport.ts";
+
+const SEQUENTIAL = 300;
+const CONCURRENT = 400;
+const IN_FLIGHT = 32;
+
+const percentile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+};
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+const model = generatedModel();
+const chain = await startTestChain(18_900 + (process.pid % 500), model.adapterHashes);
+const dir = mkdtempSync(path.join(tmpdir(), "openpoa-gateway-bench-"));
+try {
+  const gateway = await startGateway({
+    rpcUrl: chain.chain.url,
+    contracts: chain.contracts,
+    operatorKey: keys.bob,
+    modelDir: model.modelDir,
+    artifactStore: model.artifactStore,
+    usageLogFile: path.join(dir, "usage.sqlite"),
+    port: 0,
+    basePricePer1kTokens: BASE_PRICE_PER_1K,
+    log: silentLogger,
+  });
+  const alice = chain.walletOf(keys.alice);
+  const channelId = await openChannel(alice, chain.client, { payments: chain.contracts.InferencePayments, token: chain.contracts.OpenToken, operator: chain.operator, deposit: 1_000n * OPEN });
+  const payer = new Payer({ account: alice.account, chainId: 31337, payments: chain.contracts.InferencePayments, channelId, operatorSigningKey: chain.operator, prices: await fetchPrices(gateway.url) });
+  const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
+  const request = { model: "1", prompt: "Benchmark prompt", max_tokens: 1, seed: 1 };
+  const sha256 = (await gateway.chain.adapter(1n)).sha256;
+
+  for (let i = 0; i < 30; i++) await openai.completions.create(request);
+  const paidMs: number[] = [];
+  const engineMs: number[] = [];
+  for (let i = 0; i < SEQUENTIAL; i++) {
+    let started = performance.now();
+    await openai.completions.create(request);
+    paidMs.push(performance.now() - started);
+    started = performance.now();
+    await gateway.engine.generate({ prompt: request.prompt, adapter: sha256, max_tokens: 1, seed: 1 }, () => {});
+    engineMs.push(performance.now() - started);
+  }
+
+  const overheadMs = gateway.metrics.samples("openpoa_payment_overhead_seconds").slice(-SEQUENTIAL).map((s) => s * 1000);
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next++ < CONCURRENT) await openai.completions.create(request);
+    }),
+  );
+  const requestsPerSec = CONCURRENT / ((performance.now() - started) / 1000);
+  await gateway.close();
+
+  const result = {
+    overheadP50Ms: round(percentile(overheadMs, 0.5)),
+    overheadP99Ms: round(percentile(overheadMs, 0.99)),
+    requestsPerSec: Math.round(requestsPerSec * 10) / 10,
+    paidEndToEndP50Ms: round(percentile(paidMs, 0.5)),
+    engineOnlyP50Ms: round(percentile(engineMs, 0.5)),
+    sequentialRequests: SEQUENTIAL,
+    concurrentRequests: CONCURRENT,
+    inFlight: IN_FLIGHT,
+    request: "completion, adapter 1, 17 prompt tokens, max_tokens 1, tiny generated model on CPU",
+  };
+  const out = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bench/results/gateway.json");
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(result, null, 2) + "\n");
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  await chain.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,279 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import OpenAI from "openai";
+import { verifyTypedData, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { checkpoint, encodeHeader, fetchPrices, openChannel, Payer, receiptDomain, receiptTypes, voucherHeader, voucherToJson } from "../sdk/index.ts";
+import { startGateway, type RunningGateway } from "./index.ts";
+import { silentLogger } from "./log.ts";
+import { BASE_PRICE_PER_1K, generatedModel, keys, OPEN, startTestChain, type TestChain } from "./testSupport.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BPS = 10_000n;
+
+describe("inference gateway, end to end on a local chain with the real engine", () => {
+  let tc: TestChain;
+  let gateway: RunningGateway;
+  let dir: string;
+  let prices: Map<string, bigint>;
+  const model = generatedModel();
+
+  const newChannel = async (key: Hex = keys.alice, deposit = 100n * OPEN) => {
+    const wallet = tc.walletOf(key);
+    return openChannel(wallet, tc.client, { payments: tc.contracts.InferencePayments, token: tc.contracts.OpenToken, operator: tc.operator, deposit });
+  };
+  const newPayer = (channelId: bigint, key: Hex = keys.alice, voucherLifetimeSec?: number) =>
+    new Payer({
+      account: privateKeyToAccount(key),
+      chainId: 31337,
+      payments: tc.contracts.InferencePayments,
+      channelId,
+      operatorSigningKey: tc.operator,
+      prices,
+      voucherLifetimeSec,
+    });
+  const openaiFor = (payer: Payer) => new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
+  const billedOf = async (channelId: bigint) => ((await (await fetch(`${gateway.url}/v1/channels/${channelId}/usage`)).json()) as { billed: Record<string, string> }).billed;
+  const channelOf = (channelId: bigint) =>
+    tc.read("InferencePayments", tc.contracts.InferencePayments, "getChannel", [channelId]) as Promise<{ settled: bigint; deposit: bigint }>;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "openpoa-gateway-"));
+    tc = await startTestChain(18_745 + (process.pid % 1000), model.adapterHashes);
+    gateway = await startGateway({
+      rpcUrl: tc.chain.url,
+      contracts: tc.contracts,
+      operatorKey: keys.bob,
+      modelDir: model.modelDir,
+      artifactStore: model.artifactStore,
+      usageLogFile: path.join(dir, "usage.sqlite"),
+      port: 0,
+      basePricePer1kTokens: BASE_PRICE_PER_1K,
+      // Settlement only when a test asks for it.
+      thresholds: { minAmount: 10n ** 30n, maxAgeMs: 1e12 },
+      settleIntervalMs: 3_600_000,
+      limits: { maxTokens: 1000 },
+      log: silentLogger,
+    });
+    prices = await fetchPrices(gateway.url);
+  });
+  after(async () => {
+    await gateway?.close().catch(() => {});
+    await tc?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("lists the base model and every adapter on it", async () => {
+    const models = await openaiFor(newPayer(0n)).models.list();
+    assert.deepEqual(
+      models.data.map((m) => [m.id, (m as unknown as { parent: string | null }).parent]),
+      [["0", null], ["1", "0"], ["2", "0"], ["3", "0"]],
+    );
+  });
+
+  it("streams a chat completion through the official openai client; receipts verify; the voucher settles with the right split", async () => {
+    const channelId = await newChannel();
+    const payer = newPayer(channelId);
+    const openai = openaiFor(payer);
+    const stream = await openai.chat.completions.create({ model: "1", messages: [{ role: "user", content: "Hello there" }], max_tokens: 24, stream: true, seed: 7 });
+    let text = "";
+    let usage;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? "";
+      usage ??= chunk.usage ?? undefined;
+    }
+    assert.ok(text.length > 0);
+    const plain = await openai.completions.create({ model: "0", prompt: "The base model", max_tokens: 8 });
+    assert.equal(plain.usage?.completion_tokens, 8);
+
+    // Each receipt is signed by the operator's registered key (checked by the SDK, and here once more).
+    assert.equal(payer.receipts.length, 2);
+    const registeredKey = (await tc.read("NodeRegistry", tc.contracts.NodeRegistry, "signingKeyOf", [tc.operator])) as Hex;
+    for (const { receipt, signature } of payer.receipts) {
+      assert.ok(await verifyTypedData({ address: registeredKey, domain: receiptDomain(31337, tc.contracts.InferencePayments), types: receiptTypes, primaryType: "Receipt", message: receipt, signature }));
+    }
+    const [chat, base] = payer.receipts.map((r) => r.receipt);
+    assert.equal(chat!.promptTokens + chat!.completionTokens, BigInt(usage!.total_tokens));
+    assert.equal(chat!.amount, (prices.get("1")! * (chat!.promptTokens + chat!.completionTokens) + 999n) / 1000n);
+    assert.deepEqual(await billedOf(channelId), { "0": base!.amount.toString(), "1": chat!.amount.toString() });
+
+    const balance = (account: string) => tc.read("InferencePayments", tc.contracts.InferencePayments, "balanceOf", [account]) as Promise<bigint>;
+    const rewardsBefore = (await tc.read("OpenToken", tc.contracts.OpenToken, "balanceOf", [tc.contracts.AttributionRewards])) as bigint;
+    const [operatorBefore, ownerBefore, treasuryBefore] = await Promise.all([balance(tc.operator), balance(privateKeyToAccount(keys.carol).address), balance(tc.governance)]);
+    // A cover voucher settles only where the receipts account for all of it; the exact voucher settles the rest.
+    gateway.settler.options.thresholds.minAmount = 1n;
+    await gateway.settler.tick();
+    assert.ok((await channelOf(channelId)).settled <= payer.billedTotal);
+    await checkpoint(payer, gateway.url);
+    await gateway.settler.tick();
+    gateway.settler.options.thresholds.minAmount = 10n ** 30n;
+    assert.equal((await channelOf(channelId)).settled, payer.billedTotal);
+
+    // Adapter 1: 5 % protocol, 10 % operator, of the rest 30 % data share and 70 % to its owner; base: rest to operator.
+    const split = (amount: bigint) => {
+      const protocol = (amount * 500n) / BPS;
+      const operator = (amount * 1_000n) / BPS;
+      const rest = amount - protocol - operator;
+      const data = (rest * 3_000n) / BPS;
+      return { protocol, operator, rest, data, owner: rest - data };
+    };
+    const a = split(chat!.amount);
+    const b = split(base!.amount);
+    assert.equal((await balance(tc.operator)) - operatorBefore, a.operator + b.operator + b.rest);
+    assert.equal((await balance(privateKeyToAccount(keys.carol).address)) - ownerBefore, a.owner);
+    assert.equal((await balance(tc.governance)) - treasuryBefore, a.protocol + b.protocol);
+    const rewardsAfter = (await tc.read("OpenToken", tc.contracts.OpenToken, "balanceOf", [tc.contracts.AttributionRewards])) as bigint;
+    assert.equal(rewardsAfter - rewardsBefore, a.data);
+  });
+
+  it("refuses bad input with a clear 4xx and bills nothing", async () => {
+    const channelId = await newChannel(keys.alice, 1n * OPEN);
+    const payer = newPayer(channelId);
+    const post = async (body: unknown, voucher?: string | null, route = "completions") => {
+      const response = await fetch(`${gateway.url}/v1/${route}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(voucher ? { [voucherHeader]: voucher } : {}) },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
+      const json = (await response.json()) as { error?: { code: string; message: string; type: string } };
+      return { status: response.status, code: json.error?.code, json };
+    };
+    const cover = async (p = payer, amount = 10n ** 15n, adapter = 1n) => encodeHeader(voucherToJson(await p.signVoucher(new Map([[adapter, amount]]))));
+    const ok = { model: "1", prompt: "hi", max_tokens: 4 };
+
+    assert.deepEqual(await post("{not json", await cover()).then((r) => [r.status, r.code]), [400, "invalid_json"]);
+    assert.deepEqual(await post({ ...ok, model: "99" }, await cover()).then((r) => [r.status, r.code]), [404, "model_not_found"]);
+    assert.deepEqual(await post({ ...ok, max_tokens: 100_000 }, await cover()).then((r) => [r.status, r.code]), [400, "invalid_max_tokens"]);
+    assert.deepEqual(await post({ ...ok, prompt: "x".repeat(1_100) }, await cover()).then((r) => [r.status, r.code]), [400, "context_length_exceeded"]);
+    assert.deepEqual(await post({ ...ok, prompt: "x".repeat(1_100_000) }, await cover()).then((r) => [r.status, r.code]), [413, "request_too_large"]);
+    assert.deepEqual(await post(ok, null).then((r) => [r.status, r.code]), [402, "voucher_missing"]);
+    assert.deepEqual(await post(ok, "bm90IGEgdm91Y2hlcg").then((r) => [r.status, r.code]), [400, "voucher_malformed"]);
+    assert.deepEqual(await post(ok, await cover(newPayer(channelId, keys.mallory))).then((r) => [r.status, r.code]), [402, "voucher_invalid_signature"]);
+    assert.deepEqual(await post(ok, await cover(newPayer(channelId, keys.alice, -60))).then((r) => [r.status, r.code]), [402, "voucher_expired"]);
+    assert.deepEqual(await post(ok, await cover(payer, 1n)).then((r) => [r.status, r.code]), [402, "insufficient_voucher"]);
+    assert.deepEqual(await post(ok, await cover(payer, 2n * OPEN)).then((r) => [r.status, r.code]), [402, "insufficient_balance"]);
+    assert.deepEqual(await post(ok, await cover(newPayer(999n))).then((r) => [r.status, r.code]), [402, "channel_not_found"]);
+    assert.deepEqual(await billedOf(channelId), {});
+
+    const once = await cover();
+    assert.equal((await post(ok, once)).status, 200);
+    const billed = await billedOf(channelId);
+    const replay = await post(ok, once);
+    assert.deepEqual([replay.status, replay.code, replay.json.error?.type], [409, "voucher_replayed", "payment_error"]);
+
+    await tc.send(keys.carol, tc.contracts.ModelRegistry, "ModelRegistry", "deprecate", [3n]);
+    await tc.send(keys.alice, tc.contracts.InferencePayments, "InferencePayments", "requestClose", [channelId]);
+    await gateway.chain.poll();
+    assert.deepEqual(await post({ ...ok, model: "3" }, await cover(payer, 10n ** 15n, 3n)).then((r) => [r.status, r.code]), [410, "model_deprecated"]);
+    assert.deepEqual(await post(ok, await cover(payer, 10n ** 15n + 1n)).then((r) => [r.status, r.code]), [402, "channel_closed"]);
+    assert.deepEqual(await billedOf(channelId), billed);
+  });
+
+  it("fails in-flight requests with 503 when the engine crashes, bills nothing, and serves again after the restart", async () => {
+    const channelId = await newChannel();
+    const openai = openaiFor(newPayer(channelId));
+    // Frozen first, so the request is surely in flight inside the engine when it dies.
+    process.kill(gateway.engine.pid!, "SIGSTOP");
+    const inFlight = openai.completions.create({ model: "0", prompt: "crash", max_tokens: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.kill(gateway.engine.pid!, "SIGKILL");
+    await assert.rejects(inFlight, (error: OpenAI.APIError) => error.status === 503 && error.code === "engine_unavailable");
+    assert.deepEqual(await billedOf(channelId), {});
+    const again = await openai.completions.create({ model: "2", prompt: "back", max_tokens: 4 });
+    assert.equal(again.usage?.completion_tokens, 4);
+    assert.equal(gateway.engine.restarts, 1);
+  });
+
+  it("serves 200 concurrent requests with every receipt accounted for", async () => {
+    const channelId = await newChannel();
+    const payer = newPayer(channelId);
+    const openai = openaiFor(payer);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => openai.completions.create({ model: String(i % 3), prompt: `request ${i}`, max_tokens: 4, seed: i })),
+    );
+    assert.equal(results.length, 200);
+    const logged = gateway.usageLog.receipts(channelId);
+    assert.equal(logged.length, 200);
+    assert.equal(payer.receipts.length, 200);
+    assert.deepEqual(new Set(logged.map((r) => r.receipt.requestId)), new Set(payer.receipts.map((r) => r.receipt.requestId)));
+    const total = logged.reduce((s, r) => s + r.receipt.amount, 0n);
+    assert.equal(total, payer.billedTotal);
+    const billed = await billedOf(channelId);
+    assert.equal(Object.values(billed).reduce((s, a) => s + BigInt(a), 0n), total);
+  });
+
+  it("after a kill between response and settlement, the usage log is intact and the voucher settles exactly once", async () => {
+    await gateway.close();
+    const deployments = path.join(dir, "deployments");
+    const contracts = Object.fromEntries(Object.entries(tc.contracts).map(([name, address]) => [name, { address, startBlock: 0 }]));
+    rmSync(deployments, { recursive: true, force: true });
+    await import("node:fs/promises").then((fs) => fs.mkdir(deployments));
+    writeFileSync(path.join(deployments, "localhost.json"), JSON.stringify({ chainId: 31337, contracts }));
+    const usageLogFile = path.join(dir, "worker.sqlite");
+    const port = 19_745 + (process.pid % 1000);
+    const url = `http://127.0.0.1:${port}`;
+    const startWorker = async (minAmount: string): Promise<ChildProcess> => {
+      const child = spawn(process.execPath, [path.join(here, "worker.ts")], {
+        env: {
+          ...process.env,
+          OPENPOA_DEPLOYMENTS_DIR: deployments,
+          OPENPOA_RPC_URL: tc.chain.url,
+          OPENPOA_OPERATOR_KEY: keys.bob,
+          OPENPOA_MODEL_DIR: model.modelDir,
+          OPENPOA_ARTIFACT_STORE: model.artifactStore,
+          OPENPOA_USAGE_LOG: usageLogFile,
+          OPENPOA_PORT: String(port),
+          OPENPOA_SETTLE_MIN_AMOUNT: minAmount,
+          OPENPOA_SETTLE_INTERVAL_MS: "200",
+          OPENPOA_LOG_LEVEL: "warn",
+        },
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+      for (let i = 0; i < 300; i++) {
+        if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return child;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error("worker did not start");
+    };
+    const stop = (child: ChildProcess, signal: NodeJS.Signals) =>
+      new Promise((resolve) => {
+        child.once("exit", resolve);
+        child.kill(signal);
+      });
+
+    const channelId = await newChannel();
+    const payer = newPayer(channelId);
+    let worker = await startWorker((10n ** 30n).toString());
+    const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
+    await openai.completions.create({ model: "1", prompt: "kept", max_tokens: 6 });
+    await checkpoint(payer, url);
+    await stop(worker, "SIGKILL");
+
+    const db = new DatabaseSync(usageLogFile, { readOnly: true });
+    const rows = db.prepare("SELECT request_id, amount FROM receipts WHERE channel_id = ?").all(channelId.toString()) as { request_id: string; amount: string }[];
+    db.close();
+    assert.deepEqual(rows.map((r) => [r.request_id, BigInt(r.amount)]), [[payer.receipts[0]!.receipt.requestId, payer.billedTotal]]);
+
+    const settledEvents = async () =>
+      (await tc.client.getContractEvents({ address: tc.contracts.InferencePayments, abi: (await import("../sdk/abis.ts")).abiOf("InferencePayments"), eventName: "ChannelSettled", args: { channelId }, fromBlock: 0n })).length;
+    worker = await startWorker("1");
+    for (let i = 0; i < 100 && (await channelOf(channelId)).settled === 0n; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal((await channelOf(channelId)).settled, payer.billedTotal);
+    await stop(worker, "SIGTERM");
+
+    worker = await startWorker("1");
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await stop(worker, "SIGTERM");
+    assert.equal(await settledEvents(), 1);
+    const journal = new DatabaseSync(usageLogFile, { readOnly: true });
+    const settlements = journal.prepare("SELECT status FROM settlements WHERE channel_id = ?").all(channelId.toString());
+    journal.close();
+    assert.deepEqual(settlements.map((s) => (s as { status: string }).status), ["confirmed"]);
+  });
+});
