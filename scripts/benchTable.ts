@@ -1,0 +1,80 @@
+/**
+ * Prints one table of every benchmark result in bench/results/*.json, with the targets the issues set.
+ * `npm run bench` runs the benchmarks first; `node scripts/benchTable.ts` only prints.
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { repoRoot } from "./lib/localChain.ts";
+
+type Row = { area: string; measure: string; value: string; target: string; met: string };
+type Check = { measure: string; key: string; target?: string; holds?: (value: number, results: Results) => boolean };
+type Results = Record<string, number | unknown>;
+
+const checks: Record<string, Check[]> = {
+  gas: [
+    { measure: "OPEN transfer to a fresh address (gas)", key: "erc20Transfer" },
+    {
+      measure: "settle, amortized per request (gas)",
+      key: "amortizedPerRequest",
+      target: "≤ 1% of transfer",
+      holds: (value, r) => value <= 0.01 * (r.erc20Transfer as number),
+    },
+    { measure: "claim, fresh account (gas)", key: "claim", target: "≤ 80,000", holds: (v) => v <= 80_000 },
+    { measure: "claim, fresh account, shared word (gas)", key: "claimWordShared" },
+    { measure: "claim, repeat (gas)", key: "claimRepeat" },
+    {
+      measure: "claimBatch of 10, per account (gas)",
+      key: "claimBatch10PerAccount",
+      target: "≤ 55,000",
+      holds: (v) => v <= 55_000,
+    },
+  ],
+  engine: [
+    { measure: "base decode (tokens/s)", key: "baseTokensPerSec" },
+    { measure: "distinct adapters decode (tokens/s)", key: "multiAdapterTokensPerSec" },
+    { measure: "multi-adapter / base ratio", key: "ratio", target: "≥ 0.8 (CPU)", holds: (v) => v >= 0.8 },
+    { measure: "adapter cold load (ms)", key: "adapterColdLoadMs" },
+  ],
+  attribution: [
+    { measure: "index size (tokens)", key: "indexTokens" },
+    { measure: "attribution p50 per 256-token completion (ms)", key: "p50Ms", target: "≤ 5", holds: (v) => v <= 5 },
+    { measure: "attribution p99 (ms)", key: "p99Ms" },
+    { measure: "index build (tokens/s)", key: "indexBuildTokensPerSec" },
+  ],
+  indexer: [
+    { measure: "events indexed", key: "events" },
+    { measure: "backfill (events/s)", key: "backfillEventsPerSec", target: "≥ 2,000", holds: (v) => v >= 2_000 },
+    { measure: "GraphQL p50 (ms)", key: "graphqlP50Ms" },
+    { measure: "GraphQL p99 (ms)", key: "graphqlP99Ms", target: "≤ 50", holds: (v) => v <= 50 },
+  ],
+  gateway: [
+    { measure: "gateway overhead p50 (ms)", key: "overheadP50Ms", target: "≤ 2", holds: (v) => v <= 2 },
+    { measure: "gateway overhead p99 (ms)", key: "overheadP99Ms" },
+    { measure: "requests/s", key: "requestsPerSec" },
+  ],
+};
+
+const format = (value: number) => (Number.isInteger(value) ? value.toLocaleString("en-US") : value.toFixed(3));
+
+const rows: Row[] = [];
+for (const [area, areaChecks] of Object.entries(checks)) {
+  const file = path.join(repoRoot, "bench", "results", `${area}.json`);
+  if (!existsSync(file)) {
+    rows.push({ area, measure: "(no results: run npm run bench:" + area + ")", value: "", target: "", met: "" });
+    continue;
+  }
+  const results = JSON.parse(await readFile(file, "utf8")) as Results;
+  for (const { measure, key, target, holds } of areaChecks) {
+    const value = results[key];
+    if (typeof value !== "number") continue;
+    rows.push({
+      area,
+      measure,
+      value: format(value),
+      target: target ?? "",
+      met: holds ? (holds(value, results) ? "yes" : "NO") : "",
+    });
+  }
+}
+console.table(rows);
