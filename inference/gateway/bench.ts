@@ -41,8 +41,20 @@ try {
     log: silentLogger,
   });
   const alice = chain.walletOf(keys.alice);
-  const channelId = await openChannel(alice, chain.client, { payments: chain.contracts.InferencePayments, token: chain.contracts.OpenToken, operator: chain.operator, deposit: 1_000n * OPEN });
-  const payer = new Payer({ account: alice.account, chainId: 31337, payments: chain.contracts.InferencePayments, channelId, operatorSigningKey: chain.operator, prices: await fetchPrices(gateway.url) });
+  const channelId = await openChannel(alice, chain.client, {
+    payments: chain.contracts.InferencePayments,
+    token: chain.contracts.OpenToken,
+    operator: chain.operator,
+    deposit: 1_000n * OPEN,
+  });
+  const payer = new Payer({
+    account: alice.account,
+    chainId: 31337,
+    payments: chain.contracts.InferencePayments,
+    channelId,
+    operatorSigningKey: chain.operator,
+    prices: await fetchPrices(gateway.url),
+  });
   const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
   const request = { model: "1", prompt: "Benchmark prompt", max_tokens: 1, seed: 1 };
   const sha256 = (await gateway.chain.adapter(1n)).sha256;
@@ -59,7 +71,10 @@ try {
     engineMs.push(performance.now() - started);
   }
 
-  const overheadMs = gateway.metrics.samples("openpoa_payment_overhead_seconds").slice(-SEQUENTIAL).map((s) => s * 1000);
+  const overheadMs = gateway.metrics
+    .samples("openpoa_payment_overhead_seconds")
+    .slice(-SEQUENTIAL)
+    .map((s) => s * 1000);
   const started = performance.now();
   let next = 0;
   await Promise.all(

@@ -61,8 +61,13 @@ export class ChainView {
   private async readAdapter(id: bigint): Promise<AdapterRecord> {
     const { client, models, baseModelId, basePricePer1kTokens } = this.options;
     if (id === 0n) return { id, baseModelId, sha256: null, pricePer1kTokens: basePricePer1kTokens, deprecated: false };
-    const count = (await client.readContract({ address: models, abi: abiOf("ModelRegistry"), functionName: "adapterCount" })) as bigint;
-    if (id > count) throw new GatewayError(404, "model_not_found", `The model '${id}' does not exist`, { param: "model" });
+    const count = (await client.readContract({
+      address: models,
+      abi: abiOf("ModelRegistry"),
+      functionName: "adapterCount",
+    })) as bigint;
+    if (id > count)
+      throw new GatewayError(404, "model_not_found", `The model '${id}' does not exist`, { param: "model" });
     const adapter = (await client.readContract({
       address: models,
       abi: abiOf("ModelRegistry"),
@@ -81,7 +86,11 @@ export class ChainView {
   /** Every adapter on the served base model that is not deprecated, in id order. */
   async servedAdapters(): Promise<AdapterRecord[]> {
     const { client, models, baseModelId } = this.options;
-    const count = (await client.readContract({ address: models, abi: abiOf("ModelRegistry"), functionName: "adapterCount" })) as bigint;
+    const count = (await client.readContract({
+      address: models,
+      abi: abiOf("ModelRegistry"),
+      functionName: "adapterCount",
+    })) as bigint;
     const records = await Promise.all(Array.from({ length: Number(count) }, (_, i) => this.adapter(BigInt(i + 1))));
     return records.filter((a) => a.baseModelId === baseModelId && !a.deprecated);
   }

@@ -68,6 +68,8 @@ export class Engine {
       stdio: ["pipe", "pipe", "pipe"],
     });
     this.child = child;
+    // Writing to a dead engine fails with EPIPE; its exit handler fails the requests, so the error is only logged.
+    child.stdin!.on("error", (error) => log("warn", "engine stdin", { error: String(error) }));
     createInterface({ input: child.stderr! }).on("line", (line) => log("debug", "engine", { line }));
     this.ready = new Promise<EngineHello>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -135,9 +137,13 @@ export class Engine {
   /** Streams the completion's text to `onText`; an aborted `signal` cancels it (it then ends `cancelled`). */
   generate(params: GenerateParams, onText: (text: string) => void, signal?: AbortSignal): Promise<GenerateDone> {
     const id = `g${this.nextId++}`;
-    signal?.addEventListener("abort", () => this.child?.stdin?.write(JSON.stringify({ type: "cancel", id: `c${id}`, target: id }) + "\n"), {
-      once: true,
-    });
+    signal?.addEventListener(
+      "abort",
+      () => this.child?.stdin?.write(JSON.stringify({ type: "cancel", id: `c${id}`, target: id }) + "\n"),
+      {
+        once: true,
+      },
+    );
     return this.request<GenerateDone>(
       { type: "generate", ...params },
       (event, finish) => {

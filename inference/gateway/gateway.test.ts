@@ -9,7 +9,17 @@ import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { verifyTypedData, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { checkpoint, encodeHeader, fetchPrices, openChannel, Payer, receiptDomain, receiptTypes, voucherHeader, voucherToJson } from "../sdk/index.ts";
+import {
+  checkpoint,
+  encodeHeader,
+  fetchPrices,
+  openChannel,
+  Payer,
+  receiptDomain,
+  receiptTypes,
+  voucherHeader,
+  voucherToJson,
+} from "../sdk/index.ts";
 import { startGateway, type RunningGateway } from "./index.ts";
 import { silentLogger } from "./log.ts";
 import { BASE_PRICE_PER_1K, generatedModel, keys, OPEN, startTestChain, type TestChain } from "./testSupport.ts";
@@ -26,7 +36,12 @@ describe("inference gateway, end to end on a local chain with the real engine", 
 
   const newChannel = async (key: Hex = keys.alice, deposit = 100n * OPEN) => {
     const wallet = tc.walletOf(key);
-    return openChannel(wallet, tc.client, { payments: tc.contracts.InferencePayments, token: tc.contracts.OpenToken, operator: tc.operator, deposit });
+    return openChannel(wallet, tc.client, {
+      payments: tc.contracts.InferencePayments,
+      token: tc.contracts.OpenToken,
+      operator: tc.operator,
+      deposit,
+    });
   };
   const newPayer = (channelId: bigint, key: Hex = keys.alice, voucherLifetimeSec?: number) =>
     new Payer({
@@ -38,10 +53,19 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       prices,
       voucherLifetimeSec,
     });
-  const openaiFor = (payer: Payer) => new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
-  const billedOf = async (channelId: bigint) => ((await (await fetch(`${gateway.url}/v1/channels/${channelId}/usage`)).json()) as { billed: Record<string, string> }).billed;
+  const openaiFor = (payer: Payer) =>
+    new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
+  const billedOf = async (channelId: bigint) =>
+    (
+      (await (await fetch(`${gateway.url}/v1/channels/${channelId}/usage`)).json()) as {
+        billed: Record<string, string>;
+      }
+    ).billed;
   const channelOf = (channelId: bigint) =>
-    tc.read("InferencePayments", tc.contracts.InferencePayments, "getChannel", [channelId]) as Promise<{ settled: bigint; deposit: bigint }>;
+    tc.read("InferencePayments", tc.contracts.InferencePayments, "getChannel", [channelId]) as Promise<{
+      settled: bigint;
+      deposit: bigint;
+    }>;
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "openpoa-gateway-"));
@@ -73,7 +97,12 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     const models = await openaiFor(newPayer(0n)).models.list();
     assert.deepEqual(
       models.data.map((m) => [m.id, (m as unknown as { parent: string | null }).parent]),
-      [["0", null], ["1", "0"], ["2", "0"], ["3", "0"]],
+      [
+        ["0", null],
+        ["1", "0"],
+        ["2", "0"],
+        ["3", "0"],
+      ],
     );
   });
 
@@ -81,7 +110,13 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     const channelId = await newChannel();
     const payer = newPayer(channelId);
     const openai = openaiFor(payer);
-    const stream = await openai.chat.completions.create({ model: "1", messages: [{ role: "user", content: "Hello there" }], max_tokens: 24, stream: true, seed: 7 });
+    const stream = await openai.chat.completions.create({
+      model: "1",
+      messages: [{ role: "user", content: "Hello there" }],
+      max_tokens: 24,
+      stream: true,
+      seed: 7,
+    });
     let text = "";
     let usage;
     for await (const chunk of stream) {
@@ -94,18 +129,36 @@ describe("inference gateway, end to end on a local chain with the real engine", 
 
     // Each receipt is signed by the operator's registered key (checked by the SDK, and here once more).
     assert.equal(payer.receipts.length, 2);
-    const registeredKey = (await tc.read("NodeRegistry", tc.contracts.NodeRegistry, "signingKeyOf", [tc.operator])) as Hex;
+    const registeredKey = (await tc.read("NodeRegistry", tc.contracts.NodeRegistry, "signingKeyOf", [
+      tc.operator,
+    ])) as Hex;
     for (const { receipt, signature } of payer.receipts) {
-      assert.ok(await verifyTypedData({ address: registeredKey, domain: receiptDomain(31337, tc.contracts.InferencePayments), types: receiptTypes, primaryType: "Receipt", message: receipt, signature }));
+      assert.ok(
+        await verifyTypedData({
+          address: registeredKey,
+          domain: receiptDomain(31337, tc.contracts.InferencePayments),
+          types: receiptTypes,
+          primaryType: "Receipt",
+          message: receipt,
+          signature,
+        }),
+      );
     }
     const [chat, base] = payer.receipts.map((r) => r.receipt);
     assert.equal(chat!.promptTokens + chat!.completionTokens, BigInt(usage!.total_tokens));
     assert.equal(chat!.amount, (prices.get("1")! * (chat!.promptTokens + chat!.completionTokens) + 999n) / 1000n);
     assert.deepEqual(await billedOf(channelId), { "0": base!.amount.toString(), "1": chat!.amount.toString() });
 
-    const balance = (account: string) => tc.read("InferencePayments", tc.contracts.InferencePayments, "balanceOf", [account]) as Promise<bigint>;
-    const rewardsBefore = (await tc.read("OpenToken", tc.contracts.OpenToken, "balanceOf", [tc.contracts.AttributionRewards])) as bigint;
-    const [operatorBefore, ownerBefore, treasuryBefore] = await Promise.all([balance(tc.operator), balance(privateKeyToAccount(keys.carol).address), balance(tc.governance)]);
+    const balance = (account: string) =>
+      tc.read("InferencePayments", tc.contracts.InferencePayments, "balanceOf", [account]) as Promise<bigint>;
+    const rewardsBefore = (await tc.read("OpenToken", tc.contracts.OpenToken, "balanceOf", [
+      tc.contracts.AttributionRewards,
+    ])) as bigint;
+    const [operatorBefore, ownerBefore, treasuryBefore] = await Promise.all([
+      balance(tc.operator),
+      balance(privateKeyToAccount(keys.carol).address),
+      balance(tc.governance),
+    ]);
     // A cover voucher settles only where the receipts account for all of it; the exact voucher settles the rest.
     gateway.settler.options.thresholds.minAmount = 1n;
     await gateway.settler.tick();
@@ -128,7 +181,9 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     assert.equal((await balance(tc.operator)) - operatorBefore, a.operator + b.operator + b.rest);
     assert.equal((await balance(privateKeyToAccount(keys.carol).address)) - ownerBefore, a.owner);
     assert.equal((await balance(tc.governance)) - treasuryBefore, a.protocol + b.protocol);
-    const rewardsAfter = (await tc.read("OpenToken", tc.contracts.OpenToken, "balanceOf", [tc.contracts.AttributionRewards])) as bigint;
+    const rewardsAfter = (await tc.read("OpenToken", tc.contracts.OpenToken, "balanceOf", [
+      tc.contracts.AttributionRewards,
+    ])) as bigint;
     assert.equal(rewardsAfter - rewardsBefore, a.data);
   });
 
@@ -144,21 +199,49 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       const json = (await response.json()) as { error?: { code: string; message: string; type: string } };
       return { status: response.status, code: json.error?.code, json };
     };
-    const cover = async (p = payer, amount = 10n ** 15n, adapter = 1n) => encodeHeader(voucherToJson(await p.signVoucher(new Map([[adapter, amount]]))));
+    const cover = async (p = payer, amount = 10n ** 15n, adapter = 1n) =>
+      encodeHeader(voucherToJson(await p.signVoucher(new Map([[adapter, amount]]))));
     const ok = { model: "1", prompt: "hi", max_tokens: 4 };
 
     assert.deepEqual(await post("{not json", await cover()).then((r) => [r.status, r.code]), [400, "invalid_json"]);
-    assert.deepEqual(await post({ ...ok, model: "99" }, await cover()).then((r) => [r.status, r.code]), [404, "model_not_found"]);
-    assert.deepEqual(await post({ ...ok, max_tokens: 100_000 }, await cover()).then((r) => [r.status, r.code]), [400, "invalid_max_tokens"]);
-    assert.deepEqual(await post({ ...ok, prompt: "x".repeat(1_100) }, await cover()).then((r) => [r.status, r.code]), [400, "context_length_exceeded"]);
-    assert.deepEqual(await post({ ...ok, prompt: "x".repeat(1_100_000) }, await cover()).then((r) => [r.status, r.code]), [413, "request_too_large"]);
+    assert.deepEqual(await post({ ...ok, model: "99" }, await cover()).then((r) => [r.status, r.code]), [
+      404,
+      "model_not_found",
+    ]);
+    assert.deepEqual(await post({ ...ok, max_tokens: 100_000 }, await cover()).then((r) => [r.status, r.code]), [
+      400,
+      "invalid_max_tokens",
+    ]);
+    assert.deepEqual(await post({ ...ok, prompt: "x".repeat(1_100) }, await cover()).then((r) => [r.status, r.code]), [
+      400,
+      "context_length_exceeded",
+    ]);
+    assert.deepEqual(
+      await post({ ...ok, prompt: "x".repeat(1_100_000) }, await cover()).then((r) => [r.status, r.code]),
+      [413, "request_too_large"],
+    );
     assert.deepEqual(await post(ok, null).then((r) => [r.status, r.code]), [402, "voucher_missing"]);
     assert.deepEqual(await post(ok, "bm90IGEgdm91Y2hlcg").then((r) => [r.status, r.code]), [400, "voucher_malformed"]);
-    assert.deepEqual(await post(ok, await cover(newPayer(channelId, keys.mallory))).then((r) => [r.status, r.code]), [402, "voucher_invalid_signature"]);
-    assert.deepEqual(await post(ok, await cover(newPayer(channelId, keys.alice, -60))).then((r) => [r.status, r.code]), [402, "voucher_expired"]);
-    assert.deepEqual(await post(ok, await cover(payer, 1n)).then((r) => [r.status, r.code]), [402, "insufficient_voucher"]);
-    assert.deepEqual(await post(ok, await cover(payer, 2n * OPEN)).then((r) => [r.status, r.code]), [402, "insufficient_balance"]);
-    assert.deepEqual(await post(ok, await cover(newPayer(999n))).then((r) => [r.status, r.code]), [402, "channel_not_found"]);
+    assert.deepEqual(await post(ok, await cover(newPayer(channelId, keys.mallory))).then((r) => [r.status, r.code]), [
+      402,
+      "voucher_invalid_signature",
+    ]);
+    assert.deepEqual(
+      await post(ok, await cover(newPayer(channelId, keys.alice, -60))).then((r) => [r.status, r.code]),
+      [402, "voucher_expired"],
+    );
+    assert.deepEqual(await post(ok, await cover(payer, 1n)).then((r) => [r.status, r.code]), [
+      402,
+      "insufficient_voucher",
+    ]);
+    assert.deepEqual(await post(ok, await cover(payer, 2n * OPEN)).then((r) => [r.status, r.code]), [
+      402,
+      "insufficient_balance",
+    ]);
+    assert.deepEqual(await post(ok, await cover(newPayer(999n))).then((r) => [r.status, r.code]), [
+      402,
+      "channel_not_found",
+    ]);
     assert.deepEqual(await billedOf(channelId), {});
 
     const once = await cover();
@@ -170,8 +253,14 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     await tc.send(keys.carol, tc.contracts.ModelRegistry, "ModelRegistry", "deprecate", [3n]);
     await tc.send(keys.alice, tc.contracts.InferencePayments, "InferencePayments", "requestClose", [channelId]);
     await gateway.chain.poll();
-    assert.deepEqual(await post({ ...ok, model: "3" }, await cover(payer, 10n ** 15n, 3n)).then((r) => [r.status, r.code]), [410, "model_deprecated"]);
-    assert.deepEqual(await post(ok, await cover(payer, 10n ** 15n + 1n)).then((r) => [r.status, r.code]), [402, "channel_closed"]);
+    assert.deepEqual(
+      await post({ ...ok, model: "3" }, await cover(payer, 10n ** 15n, 3n)).then((r) => [r.status, r.code]),
+      [410, "model_deprecated"],
+    );
+    assert.deepEqual(await post(ok, await cover(payer, 10n ** 15n + 1n)).then((r) => [r.status, r.code]), [
+      402,
+      "channel_closed",
+    ]);
     assert.deepEqual(await billedOf(channelId), billed);
   });
 
@@ -183,7 +272,10 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     const inFlight = openai.completions.create({ model: "0", prompt: "crash", max_tokens: 100 });
     await new Promise((resolve) => setTimeout(resolve, 300));
     process.kill(gateway.engine.pid!, "SIGKILL");
-    await assert.rejects(inFlight, (error: OpenAI.APIError) => error.status === 503 && error.code === "engine_unavailable");
+    await assert.rejects(
+      inFlight,
+      (error: OpenAI.APIError) => error.status === 503 && error.code === "engine_unavailable",
+    );
     assert.deepEqual(await billedOf(channelId), {});
     const again = await openai.completions.create({ model: "2", prompt: "back", max_tokens: 4 });
     assert.equal(again.usage?.completion_tokens, 4);
@@ -195,23 +287,33 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     const payer = newPayer(channelId);
     const openai = openaiFor(payer);
     const results = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => openai.completions.create({ model: String(i % 3), prompt: `request ${i}`, max_tokens: 4, seed: i })),
+      Array.from({ length: 200 }, (_, i) =>
+        openai.completions.create({ model: String(i % 3), prompt: `request ${i}`, max_tokens: 4, seed: i }),
+      ),
     );
     assert.equal(results.length, 200);
     const logged = gateway.usageLog.receipts(channelId);
     assert.equal(logged.length, 200);
     assert.equal(payer.receipts.length, 200);
-    assert.deepEqual(new Set(logged.map((r) => r.receipt.requestId)), new Set(payer.receipts.map((r) => r.receipt.requestId)));
+    assert.deepEqual(
+      new Set(logged.map((r) => r.receipt.requestId)),
+      new Set(payer.receipts.map((r) => r.receipt.requestId)),
+    );
     const total = logged.reduce((s, r) => s + r.receipt.amount, 0n);
     assert.equal(total, payer.billedTotal);
     const billed = await billedOf(channelId);
-    assert.equal(Object.values(billed).reduce((s, a) => s + BigInt(a), 0n), total);
+    assert.equal(
+      Object.values(billed).reduce((s, a) => s + BigInt(a), 0n),
+      total,
+    );
   });
 
   it("after a kill between response and settlement, the usage log is intact and the voucher settles exactly once", async () => {
     await gateway.close();
     const deployments = path.join(dir, "deployments");
-    const contracts = Object.fromEntries(Object.entries(tc.contracts).map(([name, address]) => [name, { address, startBlock: 0 }]));
+    const contracts = Object.fromEntries(
+      Object.entries(tc.contracts).map(([name, address]) => [name, { address, startBlock: 0 }]),
+    );
     rmSync(deployments, { recursive: true, force: true });
     await import("node:fs/promises").then((fs) => fs.mkdir(deployments));
     writeFileSync(path.join(deployments, "localhost.json"), JSON.stringify({ chainId: 31337, contracts }));
@@ -236,7 +338,13 @@ describe("inference gateway, end to end on a local chain with the real engine", 
         stdio: ["ignore", "ignore", "inherit"],
       });
       for (let i = 0; i < 300; i++) {
-        if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return child;
+        if (
+          await fetch(`${url}/health`).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          return child;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       throw new Error("worker did not start");
@@ -256,14 +364,28 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     await stop(worker, "SIGKILL");
 
     const db = new DatabaseSync(usageLogFile, { readOnly: true });
-    const rows = db.prepare("SELECT request_id, amount FROM receipts WHERE channel_id = ?").all(channelId.toString()) as { request_id: string; amount: string }[];
+    const rows = db
+      .prepare("SELECT request_id, amount FROM receipts WHERE channel_id = ?")
+      .all(channelId.toString()) as { request_id: string; amount: string }[];
     db.close();
-    assert.deepEqual(rows.map((r) => [r.request_id, BigInt(r.amount)]), [[payer.receipts[0]!.receipt.requestId, payer.billedTotal]]);
+    assert.deepEqual(
+      rows.map((r) => [r.request_id, BigInt(r.amount)]),
+      [[payer.receipts[0]!.receipt.requestId, payer.billedTotal]],
+    );
 
     const settledEvents = async () =>
-      (await tc.client.getContractEvents({ address: tc.contracts.InferencePayments, abi: (await import("../sdk/abis.ts")).abiOf("InferencePayments"), eventName: "ChannelSettled", args: { channelId }, fromBlock: 0n })).length;
+      (
+        await tc.client.getContractEvents({
+          address: tc.contracts.InferencePayments,
+          abi: (await import("../sdk/abis.ts")).abiOf("InferencePayments"),
+          eventName: "ChannelSettled",
+          args: { channelId },
+          fromBlock: 0n,
+        })
+      ).length;
     worker = await startWorker("1");
-    for (let i = 0; i < 100 && (await channelOf(channelId)).settled === 0n; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 100 && (await channelOf(channelId)).settled === 0n; i++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal((await channelOf(channelId)).settled, payer.billedTotal);
     await stop(worker, "SIGTERM");
 
@@ -272,8 +394,13 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     await stop(worker, "SIGTERM");
     assert.equal(await settledEvents(), 1);
     const journal = new DatabaseSync(usageLogFile, { readOnly: true });
-    const settlements = journal.prepare("SELECT status FROM settlements WHERE channel_id = ?").all(channelId.toString());
+    const settlements = journal
+      .prepare("SELECT status FROM settlements WHERE channel_id = ?")
+      .all(channelId.toString());
     journal.close();
-    assert.deepEqual(settlements.map((s) => (s as { status: string }).status), ["confirmed"]);
+    assert.deepEqual(
+      settlements.map((s) => (s as { status: string }).status),
+      ["confirmed"],
+    );
   });
 });

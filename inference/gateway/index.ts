@@ -1,5 +1,13 @@
 import { serve, type ServerType } from "@hono/node-server";
-import { createPublicClient, createWalletClient, defineChain, http, isAddressEqual, type Address, type Hex } from "viem";
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+  isAddressEqual,
+  type Address,
+  type Hex,
+} from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { abiOf } from "../sdk/abis.ts";
 import { domainSeparator, receiptDomain, voucherDomain } from "../sdk/eip712.ts";
@@ -10,6 +18,7 @@ import { jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { Ledger } from "./payment.ts";
 import { createApp, type Gateway, type GatewayLimits } from "./server.ts";
+import { SignatureVerifier } from "./signatures.ts";
 import { Settler, type SettlementThresholds } from "./settler.ts";
 import { UsageLog } from "./usageLog.ts";
 
@@ -57,27 +66,51 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const wallet = createWalletClient({ account: operator, chain, transport: http(config.rpcUrl) });
   const { InferencePayments: payments, ModelRegistry: models, NodeRegistry: nodes } = config.contracts;
 
-  const registered = (await client.readContract({ address: nodes, abi: abiOf("NodeRegistry"), functionName: "getOperator", args: [operator.address] })) as {
+  const registered = (await client.readContract({
+    address: nodes,
+    abi: abiOf("NodeRegistry"),
+    functionName: "getOperator",
+    args: [operator.address],
+  })) as {
     signingKey: Address;
     registered: boolean;
     baseModelIds: bigint[];
   };
-  if (!registered.registered) throw new GatewayError(500, "operator_not_registered", `${operator.address} is not a registered operator`);
+  if (!registered.registered)
+    throw new GatewayError(500, "operator_not_registered", `${operator.address} is not a registered operator`);
   if (!isAddressEqual(registered.signingKey, signer.address)) {
-    throw new GatewayError(500, "signing_key_mismatch", `receipt key ${signer.address} is not the registered signing key ${registered.signingKey}`);
+    throw new GatewayError(
+      500,
+      "signing_key_mismatch",
+      `receipt key ${signer.address} is not the registered signing key ${registered.signingKey}`,
+    );
   }
   const baseModelId = config.baseModelId ?? registered.baseModelIds[0]!;
 
-  const chainView = new ChainView({ client, payments, models, baseModelId, basePricePer1kTokens: config.basePricePer1kTokens, log });
+  const chainView = new ChainView({
+    client,
+    payments,
+    models,
+    baseModelId,
+    basePricePer1kTokens: config.basePricePer1kTokens,
+    log,
+  });
   await chainView.poll();
   const usageLog = new UsageLog(config.usageLogFile);
   const ledger = new Ledger();
   ledger.restore(
     usageLog.receipts().map((r) => r.receipt),
-    usageLog.channelsWithVouchers().flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed.voucher] as const)),
+    usageLog
+      .channelsWithVouchers()
+      .flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed.voucher] as const)),
   );
   const metrics = new Metrics();
-  const engine = new Engine({ model: config.modelDir, adapters: config.artifactStore, maxSeqLen: config.engineMaxSeqLen, log });
+  const engine = new Engine({
+    model: config.modelDir,
+    adapters: config.artifactStore,
+    maxSeqLen: config.engineMaxSeqLen,
+    log,
+  });
   await engine.start();
 
   const gateway: Gateway = {
@@ -93,6 +126,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       operator: operator.address,
       voucherSeparator: domainSeparator(voucherDomain(chainId, payments)),
       receiptSeparator: domainSeparator(receiptDomain(chainId, payments)),
+      signatures: new SignatureVerifier(),
       minVoucherLifetimeSec: config.minVoucherLifetimeSec ?? 600n,
     },
     signer,
@@ -115,7 +149,9 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
 
   const app = createApp(gateway);
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port ?? 8080, hostname: config.host ?? "127.0.0.1" }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, port: config.port ?? 8080, hostname: config.host ?? "127.0.0.1" }, () =>
+      resolve(s),
+    );
   });
   const address = server.address() as { port: number };
   const url = `http://${config.host ?? "127.0.0.1"}:${address.port}`;
@@ -126,7 +162,13 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     every(config.pollIntervalMs ?? 1_000, () => chainView.poll(), "chain poll"),
     every(config.settleIntervalMs ?? 5_000, () => settler.tick(), "settlement"),
   ];
-  log("info", "gateway listening", { url, operator: operator.address, baseModelId, chainId, model: engine.hello?.model.name });
+  log("info", "gateway listening", {
+    url,
+    operator: operator.address,
+    baseModelId,
+    chainId,
+    model: engine.hello?.model.name,
+  });
 
   return {
     ...gateway,

@@ -1,8 +1,9 @@
-import { isAddressEqual, recoverAddress, type Address, type Hex, type PublicClient } from "viem";
+import { isAddressEqual, type Address, type Hex, type PublicClient } from "viem";
 import { decodeHeader, voucherFromJson, type VoucherJson } from "../sdk/codec.ts";
 import { voucherDigest, type SignedVoucher, type Voucher } from "../sdk/eip712.ts";
 import type { ChainView } from "./chain.ts";
 import { GatewayError, paymentError } from "./errors.ts";
+import type { SignatureVerifier } from "./signatures.ts";
 
 export type PaymentContext = {
   chain: ChainView;
@@ -13,6 +14,7 @@ export type PaymentContext = {
   /** EIP-712 domain separators of vouchers and receipts (sdk/eip712.ts), computed once. */
   voucherSeparator: Uint8Array;
   receiptSeparator: Uint8Array;
+  signatures: SignatureVerifier;
   /** A voucher must stay valid this long, so that the settler can still submit it. */
   minVoucherLifetimeSec: bigint;
 };
@@ -142,7 +144,8 @@ export async function verifyVoucher(
   ledger: Ledger,
   header: string | undefined,
 ): Promise<{ signed: SignedVoucher; digest: Hex }> {
-  if (!header) throw paymentError("voucher_missing", "missing x-openpoa-voucher header: every request must carry a voucher");
+  if (!header)
+    throw paymentError("voucher_missing", "missing x-openpoa-voucher header: every request must carry a voucher");
   let signed: SignedVoucher;
   try {
     signed = voucherFromJson(decodeHeader<VoucherJson>(header));
@@ -164,14 +167,8 @@ export async function verifyVoucher(
   }
   try {
     const channel = await readOpenChannel(context, voucher.channelId);
-    let signer: Address | undefined;
-    try {
-      signer = await recoverAddress({ hash: digest, signature });
-    } catch {
-      signer = undefined;
-    }
     const valid =
-      (signer !== undefined && isAddressEqual(signer, channel.payer)) ||
+      context.signatures.isValid(digest, signature, channel.payer) ||
       // ERC-1271: a contract wallet answers for itself, through the public client.
       ((await context.chain.hasCode(channel.payer)) &&
         (await context.client.verifyHash({ address: channel.payer, hash: digest, signature })));
@@ -199,11 +196,15 @@ export async function verifyVoucher(
 async function readOpenChannel(context: PaymentContext, channelId: bigint) {
   const channel = await context.chain.channel(channelId).catch((cause: unknown) => {
     // getChannel reverts ChannelNotFound for an unknown id.
-    if (/ChannelNotFound/.test(String(cause))) throw paymentError("channel_not_found", `channel ${channelId} does not exist`);
+    if (/ChannelNotFound/.test(String(cause)))
+      throw paymentError("channel_not_found", `channel ${channelId} does not exist`);
     throw new GatewayError(502, "chain_unavailable", "cannot read the channel from the chain", { cause });
   });
   if (!isAddressEqual(channel.operator, context.operator)) {
-    throw paymentError("channel_wrong_operator", `channel ${channelId} pays operator ${channel.operator}, not this one`);
+    throw paymentError(
+      "channel_wrong_operator",
+      `channel ${channelId} pays operator ${channel.operator}, not this one`,
+    );
   }
   if (channel.finalized || channel.closeRequestedAt !== 0n) {
     throw paymentError("channel_closed", `channel ${channelId} is closing or closed: open a new channel`);
@@ -218,5 +219,6 @@ function checkStructure(voucher: Voucher) {
   };
   if (adapterIds.length !== adapterAmounts.length) fail("adapterIds and adapterAmounts differ in length");
   adapterIds.forEach((id, i) => i > 0 && id <= adapterIds[i - 1]! && fail("adapterIds must strictly increase"));
-  if (adapterAmounts.reduce((s, a) => s + a, 0n) !== cumulativeAmount) fail("adapterAmounts must sum to cumulativeAmount");
+  if (adapterAmounts.reduce((s, a) => s + a, 0n) !== cumulativeAmount)
+    fail("adapterAmounts must sum to cumulativeAmount");
 }

@@ -41,11 +41,19 @@ export function createApp(gateway: Gateway): Hono {
   const verified = new Map<string, Promise<void>>();
 
   app.onError((error, c) => {
-    const known = error instanceof GatewayError ? error : new GatewayError(500, "internal", "internal error", { cause: error });
-    if (known.status >= 500) gateway.log("error", "request failed", { path: c.req.path, error: String(error), cause: String(known.cause ?? "") });
+    const known =
+      error instanceof GatewayError ? error : new GatewayError(500, "internal", "internal error", { cause: error });
+    if (known.status >= 500)
+      gateway.log("error", "request failed", {
+        path: c.req.path,
+        error: String(error),
+        cause: String(known.cause ?? ""),
+      });
     return c.json(known.toJSON(), known.status as 400);
   });
-  app.notFound((c) => c.json(new GatewayError(404, "not_found", `no route ${c.req.method} ${c.req.path}`).toJSON(), 404));
+  app.notFound((c) =>
+    c.json(new GatewayError(404, "not_found", `no route ${c.req.method} ${c.req.path}`).toJSON(), 404),
+  );
 
   app.get("/health", (c) => {
     const ready = gateway.engine.hello !== undefined;
@@ -65,7 +73,11 @@ export function createApp(gateway: Gateway): Hono {
       created,
       owned_by: "openpoa",
       parent: a.id === 0n ? null : "0",
-      openpoa: { baseModelId: a.baseModelId.toString(), artifactHash: a.sha256, pricePer1kTokens: a.pricePer1kTokens.toString() },
+      openpoa: {
+        baseModelId: a.baseModelId.toString(),
+        artifactHash: a.sha256,
+        pricePer1kTokens: a.pricePer1kTokens.toString(),
+      },
     });
     const base = await gateway.chain.adapter(0n);
     const adapters = await gateway.chain.servedAdapters();
@@ -76,7 +88,12 @@ export function createApp(gateway: Gateway): Hono {
   app.post("/v1/vouchers", async (c) => {
     const { signed, digest } = await verifyVoucher(gateway.payment, gateway.ledger, c.req.header(voucherHeader));
     gateway.ledger.reserve(signed, digest, 0n, 0n);
-    gateway.ledger.release({ channelId: signed.voucher.channelId, adapterId: 0n, maxCost: 0n, voucher: { digest, signed } });
+    gateway.ledger.release({
+      channelId: signed.voucher.channelId,
+      adapterId: 0n,
+      maxCost: 0n,
+      voucher: { digest, signed },
+    });
     gateway.usageLog.append(null, { digest, signed });
     return c.json(channelUsage(gateway, signed.voucher.channelId));
   });
@@ -101,11 +118,21 @@ function channelUsage(gateway: Gateway, channelId: bigint) {
 async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, c: Context, kind: "chat" | "text") {
   const request = await parseRequest(gateway, c, kind);
   const adapter = await gateway.chain.adapter(request.adapterId).catch((error: unknown) => {
-    throw error instanceof GatewayError ? error : new GatewayError(502, "chain_unavailable", "cannot read the model registry", { cause: error });
+    throw error instanceof GatewayError
+      ? error
+      : new GatewayError(502, "chain_unavailable", "cannot read the model registry", { cause: error });
   });
-  if (adapter.deprecated) throw new GatewayError(410, "model_deprecated", `adapter ${adapter.id} is deprecated and no longer served`, { param: "model" });
+  if (adapter.deprecated)
+    throw new GatewayError(410, "model_deprecated", `adapter ${adapter.id} is deprecated and no longer served`, {
+      param: "model",
+    });
   if (adapter.baseModelId !== gateway.payment.chain.options.baseModelId) {
-    throw new GatewayError(404, "model_not_found", `adapter ${adapter.id} is for base model ${adapter.baseModelId}, which this node does not serve`, { param: "model" });
+    throw new GatewayError(
+      404,
+      "model_not_found",
+      `adapter ${adapter.id} is for base model ${adapter.baseModelId}, which this node does not serve`,
+      { param: "model" },
+    );
   }
   const promptTokens = countPromptTokens(request.prompt);
   const maxSeqLen = gateway.engine.hello?.limits.max_seq_len ?? Infinity;
@@ -133,7 +160,10 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
   const fail = (error: unknown): never => {
     gateway.ledger.release(reservation);
     gateway.usageLog.append(null, reservation.voucher);
-    gateway.metrics.inc("openpoa_requests_total", { ...label, status: String(error instanceof GatewayError ? error.status : 500) });
+    gateway.metrics.inc("openpoa_requests_total", {
+      ...label,
+      status: String(error instanceof GatewayError ? error.status : 500),
+    });
     throw error;
   };
   if (adapter.sha256) await ensureVerified(gateway, verified, adapter).catch(fail);
@@ -150,7 +180,10 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
     const signStarted = performance.now();
     const usage = done.usage;
     // Never more than the reservation the voucher covered; with the byte tokenizer the two agree anyway.
-    const amount = [costOf(adapter.pricePer1kTokens, BigInt(usage.prompt_tokens + usage.completion_tokens)), maxCost].reduce((a, b) => (a < b ? a : b));
+    const amount = [
+      costOf(adapter.pricePer1kTokens, BigInt(usage.prompt_tokens + usage.completion_tokens)),
+      maxCost,
+    ].reduce((a, b) => (a < b ? a : b));
     const receipt: Receipt = {
       requestId,
       channelId: reservation.channelId,
@@ -171,7 +204,15 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
     gateway.metrics.inc("openpoa_prompt_tokens_total", label, usage.prompt_tokens);
     gateway.metrics.inc("openpoa_completion_tokens_total", label, usage.completion_tokens);
     gateway.metrics.inc("openpoa_revenue_wei_total", label, amount);
-    gateway.log("info", "served", { requestId, channelId: receipt.channelId, adapterId: adapter.id, amount, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, overheadMs: overhead });
+    gateway.log("info", "served", {
+      requestId,
+      channelId: receipt.channelId,
+      adapterId: adapter.id,
+      amount,
+      promptTokens: usage.prompt_tokens,
+      completionTokens: usage.completion_tokens,
+      overheadMs: overhead,
+    });
     return receiptToJson(signedReceipt);
   };
   const usageOf = (done: GenerateDone) => ({
@@ -186,7 +227,12 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
     const receipt = await bill(done).catch(fail);
     const choice =
       kind === "chat"
-        ? { index: 0, message: { role: "assistant", content: done.text }, logprobs: null, finish_reason: finishReason(done) }
+        ? {
+            index: 0,
+            message: { role: "assistant", content: done.text },
+            logprobs: null,
+            finish_reason: finishReason(done),
+          }
         : { index: 0, text: done.text, logprobs: null, finish_reason: finishReason(done) };
     return c.json(
       { id, object, created, model, choices: [choice], usage: usageOf(done), openpoa_receipt: receipt },
@@ -199,32 +245,71 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
   const abort = new AbortController();
   const chunkOf = (text: string | null, finish: string | null) =>
     kind === "chat"
-      ? { id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta: text === null ? {} : { role: "assistant", content: text }, logprobs: null, finish_reason: finish }] }
-      : { id, object: "text_completion", created, model, choices: [{ index: 0, text: text ?? "", logprobs: null, finish_reason: finish }] };
+      ? {
+          id,
+          object: "chat.completion.chunk",
+          created,
+          model,
+          choices: [
+            {
+              index: 0,
+              delta: text === null ? {} : { role: "assistant", content: text },
+              logprobs: null,
+              finish_reason: finish,
+            },
+          ],
+        }
+      : {
+          id,
+          object: "text_completion",
+          created,
+          model,
+          choices: [{ index: 0, text: text ?? "", logprobs: null, finish_reason: finish }],
+        };
+  let open = true;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      const send = (data: unknown) => controller.enqueue(encoder.encode(`data: ${JSON.stringify(data)}\n\n`));
+      // After the client has gone, writes are dropped: billing must not fail because nobody listens.
+      const write = (text: string) => open && controller.enqueue(encoder.encode(text));
+      const send = (data: unknown) => write(`data: ${JSON.stringify(data)}\n\n`);
+      const end = () => {
+        if (open) controller.close();
+        open = false;
+      };
       gateway.engine
         .generate(params, (text) => text && send(chunkOf(text, null)), abort.signal)
-        .then(async (done) => {
-          const receipt = await bill(done);
-          send({ ...chunkOf(done.delta || null, finishReason(done)), usage: usageOf(done), openpoa_receipt: receipt });
-          controller.enqueue(encoder.encode("data: [DONE]\n\n"));
-          controller.close();
-        })
-        .catch((error: unknown) => {
-          // Headers are gone already: the error travels as an SSE event, and nothing is billed.
-          try {
-            fail(error);
-          } catch (known) {
-            const shaped = known instanceof GatewayError ? known : new GatewayError(500, "internal", String(known));
-            send(shaped.toJSON());
-            controller.close();
-          }
-        });
+        .then(
+          async (done) => {
+            let receipt;
+            try {
+              receipt = await bill(done);
+            } catch (error) {
+              return settleFailure(error);
+            }
+            send({
+              ...chunkOf(done.delta || null, finishReason(done)),
+              usage: usageOf(done),
+              openpoa_receipt: receipt,
+            });
+            write("data: [DONE]\n\n");
+            end();
+          },
+          (error: unknown) => settleFailure(error),
+        );
+      // Headers are gone already: the error travels as an SSE event, and nothing is billed.
+      const settleFailure = (error: unknown) => {
+        try {
+          fail(error);
+        } catch (known) {
+          const shaped = known instanceof GatewayError ? known : new GatewayError(500, "internal", String(known));
+          send(shaped.toJSON());
+          end();
+        }
+      };
     },
     cancel() {
       // The client went away: stop generating; the tokens produced so far are still billed and logged.
+      open = false;
       abort.abort();
     },
   });
@@ -263,17 +348,31 @@ async function parseRequest(gateway: Gateway, c: Context, kind: "chat" | "text")
   } catch {
     throw badRequest("invalid_json", "request body is not valid JSON");
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw badRequest("invalid_json", "request body must be a JSON object");
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw badRequest("invalid_json", "request body must be a JSON object");
 
   const model = body.model;
   if (typeof model !== "string" || !/^(0|[1-9][0-9]{0,30})$/.test(model)) {
-    throw new GatewayError(404, "model_not_found", `The model '${String(model)}' does not exist: name an adapter by its on-chain id ("0" is the base model)`, { param: "model" });
+    throw new GatewayError(
+      404,
+      "model_not_found",
+      `The model '${String(model)}' does not exist: name an adapter by its on-chain id ("0" is the base model)`,
+      { param: "model" },
+    );
   }
   let prompt: string;
   if (kind === "chat") {
     const messages = body.messages;
-    if (!Array.isArray(messages) || messages.length === 0 || !messages.every((m) => typeof m?.role === "string" && typeof m?.content === "string")) {
-      throw badRequest("invalid_messages", "messages must be a non-empty array of {role, content} with string content", "messages");
+    if (
+      !Array.isArray(messages) ||
+      messages.length === 0 ||
+      !messages.every((m) => typeof m?.role === "string" && typeof m?.content === "string")
+    ) {
+      throw badRequest(
+        "invalid_messages",
+        "messages must be a non-empty array of {role, content} with string content",
+        "messages",
+      );
     }
     prompt = chatPrompt(messages as ChatMessage[]);
   } else {
@@ -283,7 +382,11 @@ async function parseRequest(gateway: Gateway, c: Context, kind: "chat" | "text")
   }
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? 16;
   if (!Number.isInteger(maxTokens) || (maxTokens as number) < 1 || (maxTokens as number) > gateway.limits.maxTokens) {
-    throw badRequest("invalid_max_tokens", `max_tokens must be an integer in 1..${gateway.limits.maxTokens}`, "max_tokens");
+    throw badRequest(
+      "invalid_max_tokens",
+      `max_tokens must be an integer in 1..${gateway.limits.maxTokens}`,
+      "max_tokens",
+    );
   }
   if ((body.n ?? 1) !== 1) throw badRequest("unsupported_n", "only n = 1 is supported", "n");
   const number = (name: string, ok: (x: number) => boolean) => {
@@ -293,7 +396,12 @@ async function parseRequest(gateway: Gateway, c: Context, kind: "chat" | "text")
     return value;
   };
   const stop = body.stop;
-  if (stop !== undefined && stop !== null && typeof stop !== "string" && !(Array.isArray(stop) && stop.every((s) => typeof s === "string"))) {
+  if (
+    stop !== undefined &&
+    stop !== null &&
+    typeof stop !== "string" &&
+    !(Array.isArray(stop) && stop.every((s) => typeof s === "string"))
+  ) {
     throw badRequest("invalid_stop", "stop must be a string or an array of strings", "stop");
   }
   return {

@@ -1,4 +1,14 @@
-import { encodeFunctionData, keccak256, type Account, type Address, type Chain, type Hex, type PublicClient, type Transport, type WalletClient } from "viem";
+import {
+  encodeFunctionData,
+  keccak256,
+  type Account,
+  type Address,
+  type Chain,
+  type Hex,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
 import { abiOf } from "../sdk/abis.ts";
 import type { SignedVoucher } from "../sdk/eip712.ts";
 import type { ChannelRecord } from "./chain.ts";
@@ -97,18 +107,35 @@ export class Settler {
       this.refused.add(digest);
       throw error;
     }
-    const prepared = await wallet.prepareTransactionRequest({ to: payments, data: encodeFunctionData(call), chain: wallet.chain });
+    const prepared = await wallet.prepareTransactionRequest({
+      to: payments,
+      data: encodeFunctionData(call),
+      chain: wallet.chain,
+    });
     const rawTx = await wallet.signTransaction(prepared as never);
     const txHash = keccak256(rawTx);
     const id = usageLog.recordSettlement(voucher.channelId, digest, voucher.cumulativeAmount, rawTx, txHash);
     log("info", "settling", { channelId: voucher.channelId, cumulativeAmount: voucher.cumulativeAmount, txHash });
-    await this.finish({ id, channelId: voucher.channelId, voucherDigest: digest, cumulativeAmount: voucher.cumulativeAmount, rawTx, txHash, status: "signed" }, false);
+    await this.finish(
+      {
+        id,
+        channelId: voucher.channelId,
+        voucherDigest: digest,
+        cumulativeAmount: voucher.cumulativeAmount,
+        rawTx,
+        txHash,
+        status: "signed",
+      },
+      false,
+    );
   }
 
   /** Broadcasts the journalled transaction (again, after a crash) and records how it ended. */
   private async finish(row: SettlementRow, recovering: boolean) {
     const { client, usageLog, log, metrics } = this.options;
-    let receipt = recovering ? await client.getTransactionReceipt({ hash: row.txHash }).catch(() => undefined) : undefined;
+    let receipt = recovering
+      ? await client.getTransactionReceipt({ hash: row.txHash }).catch(() => undefined)
+      : undefined;
     if (!receipt) {
       const channel = await this.readChannel(row.channelId);
       if (recovering && channel.settled >= row.cumulativeAmount) {
@@ -131,7 +158,11 @@ export class Settler {
     const outcome = receipt.status === "success" ? "confirmed" : "failed";
     usageLog.markSettlement(row.id, outcome);
     metrics.inc("openpoa_settlements_total", { outcome });
-    log(outcome === "confirmed" ? "info" : "error", `settlement ${outcome}`, { channelId: row.channelId, txHash: row.txHash, cumulativeAmount: row.cumulativeAmount });
+    log(outcome === "confirmed" ? "info" : "error", `settlement ${outcome}`, {
+      channelId: row.channelId,
+      txHash: row.txHash,
+      cumulativeAmount: row.cumulativeAmount,
+    });
   }
 }
 

@@ -5,7 +5,8 @@
  * written and runs on different ports do not interfere.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -25,35 +26,72 @@ import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.t
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
-export const cacheDir = path.join(here, ".cache");
+export const cacheDir = process.env.OPENPOA_GATEWAY_CACHE ?? path.join(tmpdir(), "openpoa-gateway-cache");
 export const OPEN = 10n ** 18n;
 export const PRICE_PER_1K = 10n ** 15n;
 export const BASE_PRICE_PER_1K = 5n * 10n ** 14n;
 
 /** Hardhat's default accounts 0..4, from its well-known test mnemonic. */
 const keyAt = (addressIndex: number) =>
-  toHex(mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex }).getHdKey().privateKey!);
+  toHex(
+    mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex }).getHdKey()
+      .privateKey!,
+  );
 export const keys = { deployer: keyAt(0), alice: keyAt(1), bob: keyAt(2), carol: keyAt(3), mallory: keyAt(4) };
 
 function artifact(name: string): { abi: Abi; bytecode: Hex } {
   const file = path.join(repoRoot, "artifacts", "contracts", `${name}.sol`, `${name}.json`);
-  if (!existsSync(file)) execFileSync(path.join(repoRoot, "node_modules/.bin/hardhat"), ["build", "--no-tests"], { cwd: repoRoot, stdio: "inherit" });
+  if (!existsSync(file))
+    execFileSync(path.join(repoRoot, "node_modules/.bin/hardhat"), ["build", "--no-tests"], {
+      cwd: repoRoot,
+      stdio: "inherit",
+    });
   return JSON.parse(readFileSync(file, "utf8"));
 }
 
-/** The tiny generated model and `count` adapters, generated once into inference/gateway/.cache. */
+/**
+ * The tiny generated model and `count` adapters, generated once into the system temp folder (outside the
+ * repository, so linters never see them); generated aside and renamed, so concurrent runs never see half a model.
+ */
 export function generatedModel(count = 3) {
   const python = process.env.OPENPOA_PYTHON ?? "/usr/bin/python3";
   const main = path.join(repoRoot, "inference/engine/main.py");
-  const modelDir = path.join(cacheDir, "tiny");
-  const artifactStore = path.join(cacheDir, "adapters");
-  if (!existsSync(path.join(modelDir, "config.json"))) {
-    execFileSync(python, [main, "generate-model", "--out", modelDir, "--preset", "tiny", "--seed", "0"]);
+  const root = path.join(cacheDir, `tiny-${count}`);
+  if (!existsSync(root)) {
+    const scratch = `${root}.${process.pid}`;
+    execFileSync(python, [
+      main,
+      "generate-model",
+      "--out",
+      path.join(scratch, "tiny"),
+      "--preset",
+      "tiny",
+      "--seed",
+      "0",
+    ]);
+    execFileSync(python, [
+      main,
+      "generate-adapters",
+      "--model",
+      path.join(scratch, "tiny"),
+      "--out",
+      path.join(scratch, "adapters"),
+      "--count",
+      String(count),
+      "--rank",
+      "8",
+    ]);
+    try {
+      renameSync(scratch, root);
+    } catch {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   }
-  if (!existsSync(path.join(artifactStore, "manifest.json"))) {
-    execFileSync(python, [main, "generate-adapters", "--model", modelDir, "--out", artifactStore, "--count", String(count), "--rank", "8"]);
-  }
-  const manifest = JSON.parse(readFileSync(path.join(artifactStore, "manifest.json"), "utf8")) as { adapters: { sha256: string }[] };
+  const modelDir = path.join(root, "tiny");
+  const artifactStore = path.join(root, "adapters");
+  const manifest = JSON.parse(readFileSync(path.join(artifactStore, "manifest.json"), "utf8")) as {
+    adapters: { sha256: string }[];
+  };
   return { modelDir, artifactStore, adapterHashes: manifest.adapters.map((a) => a.sha256) };
 }
 
@@ -66,9 +104,15 @@ export type TestChain = Awaited<ReturnType<typeof startTestChain>>;
  */
 export async function startTestChain(port: number, artifactHashes: string[]) {
   const chain: LocalChain = await startLocalChain({ port });
-  const viemChain = defineChain({ id: 31337, name: "hardhat", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [chain.url] } } });
+  const viemChain = defineChain({
+    id: 31337,
+    name: "hardhat",
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [chain.url] } },
+  });
   const client = createPublicClient({ chain: viemChain, transport: http(chain.url), pollingInterval: 50 });
-  const walletOf = (key: Hex) => createWalletClient({ account: privateKeyToAccount(key), chain: viemChain, transport: http(chain.url) });
+  const walletOf = (key: Hex) =>
+    createWalletClient({ account: privateKeyToAccount(key), chain: viemChain, transport: http(chain.url) });
   const deployer = walletOf(keys.deployer);
   const governance = deployer.account.address;
 
@@ -84,7 +128,17 @@ export async function startTestChain(port: number, artifactHashes: string[]) {
   const models = await deploy("ModelRegistry", [datanets, governance, 1_000n]);
   const nodes = await deploy("NodeRegistry", [token, governance, governance, 10_000n * OPEN, 7n * DAY]);
   const rewards = await deploy("AttributionRewards", [token, governance, governance, governance, DAY]);
-  const payments = await deploy("InferencePayments", [token, models, nodes, rewards, governance, governance, 500, 1_000, DAY]);
+  const payments = await deploy("InferencePayments", [
+    token,
+    models,
+    nodes,
+    rewards,
+    governance,
+    governance,
+    500,
+    1_000,
+    DAY,
+  ]);
 
   const send = async (key: Hex, address: Address, name: string, functionName: string, args: unknown[]) => {
     const hash = await walletOf(key).writeContract({ address, abi: artifact(name).abi, functionName, args });
@@ -97,12 +151,29 @@ export async function startTestChain(port: number, artifactHashes: string[]) {
   }
   for (const n of [1, 2, 3]) {
     await send(keys.carol, datanets, "DatanetRegistry", "createDatanet", [
-      { metadataURI: `ipfs://datanet-${n}`, license: "MIT", curated: false, minStake: 0n, treasury: "0x0000000000000000000000000000000000000000", curators: [] },
+      {
+        metadataURI: `ipfs://datanet-${n}`,
+        license: "MIT",
+        curated: false,
+        minStake: 0n,
+        treasury: "0x0000000000000000000000000000000000000000",
+        curators: [],
+      },
     ]);
-    await send(keys.carol, datanets, "DatanetRegistry", "contribute", [BigInt(n), keccak256(toHex(`text-${n}`)), `ipfs://text-${n}`, 100n, 0n]);
+    await send(keys.carol, datanets, "DatanetRegistry", "contribute", [
+      BigInt(n),
+      keccak256(toHex(`text-${n}`)),
+      `ipfs://text-${n}`,
+      100n,
+      0n,
+    ]);
     await send(keys.carol, datanets, "DatanetRegistry", "publishVersion", [BigInt(n), keccak256(toHex(`root-${n}`))]);
   }
-  await send(keys.carol, models, "ModelRegistry", "registerBaseModel", ["tiny-llama", keccak256(toHex("base-weights")), "ipfs://base"]);
+  await send(keys.carol, models, "ModelRegistry", "registerBaseModel", [
+    "tiny-llama",
+    keccak256(toHex("base-weights")),
+    "ipfs://base",
+  ]);
   for (const [i, sha] of artifactHashes.entries()) {
     await send(keys.carol, models, "ModelRegistry", "registerAdapter", [
       {
@@ -122,7 +193,14 @@ export async function startTestChain(port: number, artifactHashes: string[]) {
   await send(keys.bob, token, "OpenToken", "approve", [nodes, maxUint256]);
   await send(keys.bob, nodes, "NodeRegistry", "register", ["http://127.0.0.1", [1n], bob, 10_000n * OPEN]);
 
-  const contracts = { OpenToken: token, DatanetRegistry: datanets, ModelRegistry: models, NodeRegistry: nodes, AttributionRewards: rewards, InferencePayments: payments };
+  const contracts = {
+    OpenToken: token,
+    DatanetRegistry: datanets,
+    ModelRegistry: models,
+    NodeRegistry: nodes,
+    AttributionRewards: rewards,
+    InferencePayments: payments,
+  };
   const read = (name: string, address: Address, functionName: string, args: unknown[] = []) =>
     client.readContract({ address, abi: artifact(name).abi, functionName, args });
   return { chain, client, walletOf, contracts, send, read, governance, operator: bob, stop: () => chain.stop() };

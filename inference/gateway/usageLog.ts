@@ -1,6 +1,13 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Hex } from "viem";
-import { receiptFromJson, receiptToJson, voucherFromJson, voucherToJson, type ReceiptJson, type VoucherJson } from "../sdk/codec.ts";
+import {
+  receiptFromJson,
+  receiptToJson,
+  voucherFromJson,
+  voucherToJson,
+  type ReceiptJson,
+  type VoucherJson,
+} from "../sdk/codec.ts";
 import type { SignedReceipt, SignedVoucher } from "../sdk/eip712.ts";
 
 export type SettlementStatus = "signed" | "confirmed" | "failed";

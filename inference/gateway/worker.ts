@@ -20,7 +20,11 @@ const address = (name: string) => contracts[name]!.address as Address;
 
 const gateway = await startGateway({
   rpcUrl: env("OPENPOA_RPC_URL", "http://127.0.0.1:8545"),
-  contracts: { InferencePayments: address("InferencePayments"), ModelRegistry: address("ModelRegistry"), NodeRegistry: address("NodeRegistry") },
+  contracts: {
+    InferencePayments: address("InferencePayments"),
+    ModelRegistry: address("ModelRegistry"),
+    NodeRegistry: address("NodeRegistry"),
+  },
   operatorKey: env("OPENPOA_OPERATOR_KEY") as Hex,
   signingKey: process.env.OPENPOA_SIGNING_KEY as Hex | undefined,
   modelDir: env("OPENPOA_MODEL_DIR"),

@@ -1,11 +1,24 @@
-import { parseEventLogs, type Account, type Address, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
+import {
+  parseEventLogs,
+  type Account,
+  type Address,
+  type Chain,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
 import { abiOf } from "./abis.ts";
 
 type Wallet = WalletClient<Transport, Chain | undefined, Account>;
 export type ChannelParams = { payments: Address; token: Address };
 
 async function approve(wallet: Wallet, client: PublicClient, { payments, token }: ChannelParams, amount: bigint) {
-  const hash = await wallet.writeContract({ address: token, abi: abiOf("OpenToken"), functionName: "approve", args: [payments, amount] });
+  const hash = await wallet.writeContract({
+    address: token,
+    abi: abiOf("OpenToken"),
+    functionName: "approve",
+    args: [payments, amount],
+  });
   await client.waitForTransactionReceipt({ hash });
 }
 
@@ -28,7 +41,11 @@ export async function openChannel(
 }
 
 /** Approves and adds `amount` to an open channel's deposit. */
-export async function topUp(wallet: Wallet, client: PublicClient, params: ChannelParams & { channelId: bigint; amount: bigint }) {
+export async function topUp(
+  wallet: Wallet,
+  client: PublicClient,
+  params: ChannelParams & { channelId: bigint; amount: bigint },
+) {
   await approve(wallet, client, params, params.amount);
   const hash = await wallet.writeContract({
     address: params.payments,

@@ -1,23 +1,56 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { hashTypedData, zeroHash } from "viem";
-import { domainSeparator, receiptDigest, receiptDomain, receiptTypes, voucherDigest, voucherDomain, voucherTypes } from "./eip712.ts";
+import {
+  domainSeparator,
+  receiptDigest,
+  receiptDomain,
+  receiptTypes,
+  voucherDigest,
+  voucherDomain,
+  voucherTypes,
+} from "./eip712.ts";
 import { decodeHeader, encodeHeader, voucherFromJson, voucherToJson } from "./codec.ts";
 import { costOf } from "./pricing.ts";
 
 const payments = "0x8A791620dd6260079BF849Dc5567aDC3F2FdC318";
-const voucher = { channelId: 7n, cumulativeAmount: 2n ** 200n + 5n, adapterIds: [0n, 3n], adapterAmounts: [2n ** 200n, 5n], usageRoot: `0x${"ab".repeat(32)}`, expiry: 2n ** 63n } as const;
-const receipt = { requestId: `0x${"cd".repeat(32)}`, channelId: 7n, adapterId: 3n, promptTokens: 12n, completionTokens: 30n, amount: 42_000_000_000_000n, attributionHash: zeroHash, timestamp: 1_800_000_000n } as const;
+const voucher = {
+  channelId: 7n,
+  cumulativeAmount: 2n ** 200n + 5n,
+  adapterIds: [0n, 3n],
+  adapterAmounts: [2n ** 200n, 5n],
+  usageRoot: `0x${"ab".repeat(32)}`,
+  expiry: 2n ** 63n,
+} as const;
+const receipt = {
+  requestId: `0x${"cd".repeat(32)}`,
+  channelId: 7n,
+  adapterId: 3n,
+  promptTokens: 12n,
+  completionTokens: 30n,
+  amount: 42_000_000_000_000n,
+  attributionHash: zeroHash,
+  timestamp: 1_800_000_000n,
+} as const;
 
 it("hashes vouchers and receipts exactly as EIP-712 (viem) does", () => {
   const vDomain = voucherDomain(31337, payments);
-  assert.equal(voucherDigest(domainSeparator(vDomain), voucher), hashTypedData({ domain: vDomain, types: voucherTypes, primaryType: "Voucher", message: voucher }));
+  assert.equal(
+    voucherDigest(domainSeparator(vDomain), voucher),
+    hashTypedData({ domain: vDomain, types: voucherTypes, primaryType: "Voucher", message: voucher }),
+  );
   const rDomain = receiptDomain(1, payments);
-  assert.equal(receiptDigest(domainSeparator(rDomain), receipt), hashTypedData({ domain: rDomain, types: receiptTypes, primaryType: "Receipt", message: receipt }));
+  assert.equal(
+    receiptDigest(domainSeparator(rDomain), receipt),
+    hashTypedData({ domain: rDomain, types: receiptTypes, primaryType: "Receipt", message: receipt }),
+  );
 });
 
 it("round-trips vouchers through the header encoding without losing precision", () => {
-  const signed = { voucher: { ...voucher, adapterIds: [...voucher.adapterIds], adapterAmounts: [...voucher.adapterAmounts] }, signature: "0x1234" as const };
+  const signed = {
+    voucher: { ...voucher, adapterIds: [...voucher.adapterIds], adapterAmounts: [...voucher.adapterAmounts] },
+    signature: "0x1234" as const,
+  };
   assert.deepEqual(voucherFromJson(decodeHeader(encodeHeader(voucherToJson(signed)))), signed);
   assert.deepEqual(voucherFromJson(decodeHeader(JSON.stringify(voucherToJson(signed)))), signed);
   assert.throws(() => voucherFromJson({ ...voucherToJson(signed), cumulativeAmount: "1e30" }));

@@ -70,29 +70,56 @@ const utf8 = (text: string) => new TextEncoder().encode(text);
 const word = (value: bigint) => hexToBytes(numberToHex(value, { size: 32 }));
 const hashWords = (values: bigint[]) => keccak256(concatBytes(values.map(word)), "bytes");
 
-const DOMAIN_TYPEHASH = keccak256(utf8("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"), "bytes");
+const DOMAIN_TYPEHASH = keccak256(
+  utf8("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+  "bytes",
+);
 const VOUCHER_TYPEHASH = keccak256(
-  utf8("Voucher(uint256 channelId,uint256 cumulativeAmount,uint256[] adapterIds,uint256[] adapterAmounts,bytes32 usageRoot,uint64 expiry)"),
+  utf8(
+    "Voucher(uint256 channelId,uint256 cumulativeAmount,uint256[] adapterIds,uint256[] adapterAmounts,bytes32 usageRoot,uint64 expiry)",
+  ),
   "bytes",
 );
 const RECEIPT_TYPEHASH = keccak256(
-  utf8("Receipt(bytes32 requestId,uint256 channelId,uint256 adapterId,uint32 promptTokens,uint32 completionTokens,uint256 amount,bytes32 attributionHash,uint64 timestamp)"),
+  utf8(
+    "Receipt(bytes32 requestId,uint256 channelId,uint256 adapterId,uint32 promptTokens,uint32 completionTokens,uint256 amount,bytes32 attributionHash,uint64 timestamp)",
+  ),
   "bytes",
 );
 
 /** The EIP-712 domain separator; compute once per domain. */
-export function domainSeparator(domain: { name: string; version: string; chainId: number; verifyingContract: Address }): Uint8Array {
+export function domainSeparator(domain: {
+  name: string;
+  version: string;
+  chainId: number;
+  verifyingContract: Address;
+}): Uint8Array {
   return keccak256(
-    concatBytes([DOMAIN_TYPEHASH, keccak256(utf8(domain.name), "bytes"), keccak256(utf8(domain.version), "bytes"), word(BigInt(domain.chainId)), word(BigInt(domain.verifyingContract))]),
+    concatBytes([
+      DOMAIN_TYPEHASH,
+      keccak256(utf8(domain.name), "bytes"),
+      keccak256(utf8(domain.version), "bytes"),
+      word(BigInt(domain.chainId)),
+      word(BigInt(domain.verifyingContract)),
+    ]),
     "bytes",
   );
 }
 
-const digestOf = (separator: Uint8Array, structHash: Uint8Array): Hex => keccak256(concatBytes([new Uint8Array([0x19, 0x01]), separator, structHash]));
+const digestOf = (separator: Uint8Array, structHash: Uint8Array): Hex =>
+  keccak256(concatBytes([new Uint8Array([0x19, 0x01]), separator, structHash]));
 
 export function voucherDigest(separator: Uint8Array, v: Voucher): Hex {
   const structHash = keccak256(
-    concatBytes([VOUCHER_TYPEHASH, word(v.channelId), word(v.cumulativeAmount), hashWords(v.adapterIds), hashWords(v.adapterAmounts), hexToBytes(v.usageRoot), word(v.expiry)]),
+    concatBytes([
+      VOUCHER_TYPEHASH,
+      word(v.channelId),
+      word(v.cumulativeAmount),
+      hashWords(v.adapterIds),
+      hashWords(v.adapterAmounts),
+      hexToBytes(v.usageRoot),
+      word(v.expiry),
+    ]),
     "bytes",
   );
   return digestOf(separator, structHash);

@@ -1,7 +1,18 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { isAddressEqual, recoverTypedDataAddress, zeroHash, type Account, type Address, type Hex } from "viem";
 import { encodeHeader, receiptFromJson, voucherToJson, type ReceiptJson } from "./codec.ts";
-import { domainSeparator, receiptDigest, receiptDomain, receiptTypes, voucherDomain, voucherHeader, voucherTypes, type SignedReceipt, type SignedVoucher, type Voucher } from "./eip712.ts";
+import {
+  domainSeparator,
+  receiptDigest,
+  receiptDomain,
+  receiptTypes,
+  voucherDomain,
+  voucherHeader,
+  voucherTypes,
+  type SignedReceipt,
+  type SignedVoucher,
+  type Voucher,
+} from "./eip712.ts";
 import { chatPrompt, costOf, countPromptTokens, type ChatMessage } from "./pricing.ts";
 
 /** A receipt the SDK refused: bad signature, wrong channel, or an amount its prices and tokens do not give. */
@@ -64,7 +75,12 @@ export class Payer {
       usageRoot,
       expiry: BigInt(Math.floor(Date.now() / 1000) + voucherLifetimeSec),
     };
-    const signature = await account.signTypedData({ domain: voucherDomain(chainId, payments), types: voucherTypes, primaryType: "Voucher", message: voucher });
+    const signature = await account.signTypedData({
+      domain: voucherDomain(chainId, payments),
+      types: voucherTypes,
+      primaryType: "Voucher",
+      message: voucher,
+    });
     return { voucher, signature };
   }
 
@@ -85,12 +101,22 @@ export class Payer {
     this.cancel(adapterId, maxCost);
     const { receipt, signature } = signed;
     const { chainId, payments, channelId, operatorSigningKey, prices } = this.options;
-    const signer = await recoverTypedDataAddress({ domain: receiptDomain(chainId, payments), types: receiptTypes, primaryType: "Receipt", message: receipt, signature });
-    if (!isAddressEqual(signer, operatorSigningKey)) throw new ReceiptError(`receipt signed by ${signer}, not the operator's key ${operatorSigningKey}`);
-    if (receipt.channelId !== channelId || receipt.adapterId !== adapterId) throw new ReceiptError("receipt is for another channel or adapter");
+    const signer = await recoverTypedDataAddress({
+      domain: receiptDomain(chainId, payments),
+      types: receiptTypes,
+      primaryType: "Receipt",
+      message: receipt,
+      signature,
+    });
+    if (!isAddressEqual(signer, operatorSigningKey))
+      throw new ReceiptError(`receipt signed by ${signer}, not the operator's key ${operatorSigningKey}`);
+    if (receipt.channelId !== channelId || receipt.adapterId !== adapterId)
+      throw new ReceiptError("receipt is for another channel or adapter");
     const expected = costOf(prices.get(adapterId.toString())!, receipt.promptTokens + receipt.completionTokens);
     if (receipt.amount > expected || receipt.amount > maxCost) {
-      throw new ReceiptError(`receipt charges ${receipt.amount}, but ${receipt.promptTokens + receipt.completionTokens} tokens cost ${expected} (cover ${maxCost})`);
+      throw new ReceiptError(
+        `receipt charges ${receipt.amount}, but ${receipt.promptTokens + receipt.completionTokens} tokens cost ${expected} (cover ${maxCost})`,
+      );
     }
     this.billed.set(adapterId, (this.billed.get(adapterId) ?? 0n) + receipt.amount);
     this.receipts.push(signed);
@@ -122,8 +148,15 @@ export class Payer {
    */
   fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = input instanceof Request ? input.url : String(input);
-    if (!/\/v1\/(chat\/)?completions$/.test(new URL(url).pathname) || typeof init?.body !== "string") return fetch(input, init);
-    const body = JSON.parse(init.body) as { model: string; prompt?: string; messages?: ChatMessage[]; max_tokens?: number; max_completion_tokens?: number };
+    if (!/\/v1\/(chat\/)?completions$/.test(new URL(url).pathname) || typeof init?.body !== "string")
+      return fetch(input, init);
+    const body = JSON.parse(init.body) as {
+      model: string;
+      prompt?: string;
+      messages?: ChatMessage[];
+      max_tokens?: number;
+      max_completion_tokens?: number;
+    };
     const prompt = body.messages ? chatPrompt(body.messages) : String(body.prompt);
     const maxCost = this.maxCost(body.model, prompt, body.max_completion_tokens ?? body.max_tokens ?? 16);
     const adapterId = BigInt(body.model);
@@ -148,7 +181,10 @@ export class Payer {
       await this.accept(adapterId, maxCost, receiptFromJson(json.openpoa_receipt));
       return new Response(text, { status: response.status, headers: response.headers });
     }
-    return new Response(this.watchStream(response.body!, adapterId, maxCost), { status: response.status, headers: response.headers });
+    return new Response(this.watchStream(response.body!, adapterId, maxCost), {
+      status: response.status,
+      headers: response.headers,
+    });
   };
 
   /** Passes the SSE bytes through unchanged and verifies the receipt in the last chunk. */
@@ -183,7 +219,10 @@ export class Payer {
 /** Posts the exact voucher so the operator can settle everything the receipts billed. */
 export async function checkpoint(payer: Payer, gatewayUrl: string): Promise<{ billed: Record<string, string> }> {
   const signed = await payer.exactVoucher();
-  const response = await fetch(`${gatewayUrl}/v1/vouchers`, { method: "POST", headers: { [voucherHeader]: encodeHeader(voucherToJson(signed)) } });
+  const response = await fetch(`${gatewayUrl}/v1/vouchers`, {
+    method: "POST",
+    headers: { [voucherHeader]: encodeHeader(voucherToJson(signed)) },
+  });
   const json = (await response.json()) as { billed: Record<string, string>; error?: { message: string } };
   if (!response.ok) throw new Error(`checkpoint refused: ${json.error?.message}`);
   return json;
@@ -195,4 +234,3 @@ export async function fetchPrices(gatewayUrl: string): Promise<Map<string, bigin
   const { data } = (await response.json()) as { data: { id: string; openpoa: { pricePer1kTokens: string } }[] };
   return new Map(data.map((m) => [m.id, BigInt(m.openpoa.pricePer1kTokens)]));
 }
-
