@@ -7,6 +7,7 @@ import { formatUnits, type Address, type Hex } from "viem";
 import { createDirectoryContentStore, datanetVersionTree, putContent, sha256Hex } from "../../attribution/src/index.ts";
 import type { ContractName, Suite } from "../lib/contracts.ts";
 import { readAcceptedContributions } from "../lib/datanetVersions.ts";
+import { openContentStore, rewardStatus } from "../lib/rewards.ts";
 import { eventsIn, read, send, type Sent } from "../lib/transactions.ts";
 import {
   parseAddress,
@@ -53,6 +54,11 @@ async function ensureAllowance(suite: Suite, spender: ContractName, amount: bigi
   if (allowance < amount) {
     await send(suite, { contract: "OpenToken", functionName: "approve", args: [suite.address(spender), amount] });
   }
+}
+
+function requireSigner(suite: Suite): Address {
+  if (!suite.account) throw new UsageError("Name an account, or set OPENPOA_PRIVATE_KEY");
+  return suite.account.address;
 }
 
 function parseTargets(value: string | undefined): number {
@@ -497,6 +503,42 @@ export const commands: Record<string, Command> = {
       });
       const { refund } = firstEvent<{ refund: bigint }>(suite, sent, "InferencePayments", "ChannelFinalized");
       return { text: `Channel ${channelId} finalized; refunded ${open(refund)}`, data: { channelId, refund } };
+    },
+  },
+
+  "rewards show": {
+    summary: "Show an account's reward under the newest claimable root",
+    usage: "rewards show [account] [--content <dir|url>]",
+    options: { content: { type: "string" } },
+    async run(suite, [accountText], values) {
+      const account = accountText ? parseAddress(accountText, "account") : requireSigner(suite);
+      const status = await rewardStatus(suite, openContentStore(str(values, "content")), account);
+      if (!status) return { text: `${account} has no reward in a claimable epoch yet`, data: null };
+      return {
+        text: `${account} (index ${status.index}), epoch ${status.epoch}: entitled ${open(status.cumulativeAmount)}, claimed ${open(status.claimed)}, claimable ${open(status.claimable)}`,
+        data: status,
+      };
+    },
+  },
+
+  "rewards claim": {
+    summary: "Claim an account's reward (anyone may claim; the OPEN goes to the account)",
+    usage: "rewards claim [account] [--content <dir|url>]",
+    options: { content: { type: "string" } },
+    async run(suite, [accountText], values) {
+      const account = accountText ? parseAddress(accountText, "account") : requireSigner(suite);
+      const status = await rewardStatus(suite, openContentStore(str(values, "content")), account);
+      if (!status || status.claimable === 0n) throw new UsageError(`${account} has nothing to claim`);
+      const sent = await send(suite, {
+        contract: "AttributionRewards",
+        functionName: "claim",
+        args: [status.epoch, status.claim],
+      });
+      const { amount } = firstEvent<{ amount: bigint }>(suite, sent, "AttributionRewards", "Claimed");
+      return {
+        text: `Claimed ${open(amount)} for ${account} (epoch ${status.epoch})`,
+        data: { account, epoch: status.epoch, amount },
+      };
     },
   },
 };
