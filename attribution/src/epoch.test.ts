@@ -63,6 +63,7 @@ test("hand-checked split: record shares mixed with pro rata, remainder wei by la
   );
   const { file } = aggregateEpoch({
     epoch: 1n,
+    blocks: { fromBlock: 1n, toBlock: 10n },
     settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount: 1_000n, lineage }) }],
     receipts: [{ receiptId: 1n, adapterId: 1n, amount: 1n, attributionHash: hash }],
     records: [record],
@@ -93,6 +94,7 @@ test("no receipts: pure pro rata by contribution weight; exact ties go to the lo
   const run = (amount: bigint) =>
     aggregateEpoch({
       epoch: 1n,
+      blocks: { fromBlock: 1n, toBlock: 10n },
       settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount, lineage }) }],
       receipts: [],
       records: [],
@@ -114,6 +116,7 @@ test("no receipts: pure pro rata by contribution weight; exact ties go to the lo
   const equal = makeDatanet({ datanetId: 1n, version: 1n, texts: ["a", "b", "c"] }).datanet;
   const { file } = aggregateEpoch({
     epoch: 1n,
+    blocks: { fromBlock: 1n, toBlock: 10n },
     settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount: 2n, lineage }) }],
     receipts: [],
     records: [],
@@ -261,7 +264,15 @@ test("property: random epochs conserve every wei", () => {
       amount: BigInt(random.int(0, 1000)),
       attributionHash: `0x${"ab".repeat(32)}` as const,
     }));
-    assertConservation({ epoch: 1n, settlements, receipts, records: [], datanets, previous: [] });
+    assertConservation({
+      epoch: 1n,
+      blocks: { fromBlock: 1n, toBlock: 1n },
+      settlements,
+      receipts,
+      records: [],
+      datanets,
+      previous: [],
+    });
   }
 });
 
@@ -298,5 +309,5 @@ test("the distribution file hash is stable across runs and machines (golden valu
 
 // Recompute only on a deliberate change of the file encoding, record encoding or money rule. Last recomputed for
 // openpoa-distribution-v2 (leaves carry their stable index, are sorted by it, and the root is over
-// (index, account, cumulativeAmount)); the amounts are unchanged.
-const GOLDEN_FILE_HASH = "0xff081361b156447153217bc2c7a0a80b5c44dc429ca5b22af12549bcc7212409";
+// (index, account, cumulativeAmount); the file records the settlements' block range); the amounts are unchanged.
+const GOLDEN_FILE_HASH = "0xfc723973368a386147fffa106700f750277679a67d2b75f0f1b909a0de900fc8";

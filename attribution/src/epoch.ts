@@ -60,8 +60,12 @@ export type UsageReceipt = {
 /** One leaf of a distribution tree: the account's stable index, the account and its cumulative amount. */
 export type CumulativeBalance = { index: bigint; account: Address; cumulativeAmount: bigint };
 
+/** The chain blocks whose settlements an epoch covers, both inclusive; the next epoch starts at toBlock + 1. */
+export type EpochBlocks = { fromBlock: bigint; toBlock: bigint };
+
 export type EpochInputs = {
   epoch: bigint;
+  blocks: EpochBlocks;
   settlements: readonly AdapterSettlement[];
   receipts: readonly UsageReceipt[];
   /** Published attribution records; matched to receipts by their hash. */
@@ -87,6 +91,8 @@ export type DistributionLeaf = {
 export type DistributionFile = {
   format: typeof distributionFileFormat;
   epoch: bigint;
+  /** The settlements' block range: anyone re-reads the same chain events to verify. */
+  blocks: EpochBlocks;
   root: Hex;
   previousRoot: Hex | null;
   /** Wei funded in this epoch (Σ settlement amounts) = Σ epochAmount. */
@@ -126,6 +132,10 @@ export type EpochDistribution = {
 export type DistributionTreeLeaf = [bigint, Address, bigint];
 
 export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
+  const { fromBlock, toBlock } = inputs.blocks;
+  if (fromBlock < 0n || toBlock < fromBlock) {
+    throw new InvalidEpochInputError({ reason: `block range ${fromBlock}..${toBlock} is empty or negative` });
+  }
   const settlements = mergeSettlements(inputs.settlements);
   const datanets = new Map(inputs.datanets.map((datanet) => [datanetVersionKey(datanet), datanet]));
   const contributionIds = new Map(
@@ -224,6 +234,7 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
   const file: DistributionFile = {
     format: distributionFileFormat,
     epoch: inputs.epoch,
+    blocks: { fromBlock: inputs.blocks.fromBlock, toBlock: inputs.blocks.toBlock },
     root: tree.root as Hex,
     previousRoot: inputs.previous.length === 0 ? null : (distributionTree(inputs.previous).root as Hex),
     total: settlementEvidence.reduce((sum, s) => sum + s.amount, 0n),
@@ -299,6 +310,7 @@ export function decodeDistributionFile(json: string): DistributionFile {
   const file: DistributionFile = {
     ...raw,
     epoch: BigInt(raw.epoch),
+    blocks: { fromBlock: BigInt(raw.blocks.fromBlock), toBlock: BigInt(raw.blocks.toBlock) },
     total: BigInt(raw.total),
     leaves: raw.leaves.map((leaf) => ({
       index: BigInt(leaf.index),

@@ -63,6 +63,7 @@ export function makeEpochFixture(): EpochInputs {
   const unpublishedHash: Hex = `0x${"77".repeat(32)}`;
   return {
     epoch: 3n,
+    blocks: { fromBlock: 120n, toBlock: 245n },
     settlements: [
       { adapterId: 9n, lineage: splitDataShare({ amount: 1_000_000_000_000_000_007n, lineage: lineage9 }) },
       { adapterId: 10n, lineage: splitDataShare({ amount: 1_001n, lineage: lineage10 }) },

@@ -64,6 +64,7 @@ export {
   type DistributionLeaf,
   type DistributionTreeLeaf,
   type EpochDistribution,
+  type EpochBlocks,
   type EpochInputs,
   type RecordStatus,
   type UsageReceipt,

@@ -233,6 +233,9 @@ function checkEvidence(expected: DistributionFile, claimed: DistributionFile): V
   const issues: VerificationIssue[] = [];
   const same = (a: unknown, b: unknown): boolean =>
     canonicalJson(a as CanonicalValue) === canonicalJson(b as CanonicalValue);
+  if (!same(expected.blocks, claimed.blocks)) {
+    issues.push({ kind: "evidence-mismatch", reason: "the settlements' block range differs from the inputs'" });
+  }
   if (!same(expected.settlements, claimed.settlements)) {
     issues.push({ kind: "evidence-mismatch", reason: "settlement amounts differ from the funded settlements" });
   }
