@@ -7,7 +7,7 @@ import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
-import { verifyTypedData, type Hex } from "viem";
+import { createPublicClient, custom, verifyTypedData, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
   checkpoint,
@@ -22,6 +22,7 @@ import {
 } from "../sdk/index.ts";
 import { startGateway, type RunningGateway } from "./index.ts";
 import { silentLogger } from "./log.ts";
+import { Settler } from "./settler.ts";
 import { BASE_PRICE_PER_1K, generatedModel, keys, OPEN, startTestChain, type TestChain } from "./testSupport.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -305,6 +306,44 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     assert.equal(
       Object.values(billed).reduce((s, a) => s + BigInt(a), 0n),
       total,
+    );
+  });
+
+  it("keeps a settlement whose broadcast failed journalled, and a new settler sends that same transaction once", async () => {
+    const options = { ...gateway.settler.options, thresholds: { minAmount: 1n, maxAgeMs: 1e12 } };
+    // Whatever earlier tests left due is settled first, so that only this channel's broadcast is dropped.
+    await new Settler(options).tick();
+    const channelId = await newChannel();
+    const payer = newPayer(channelId);
+    await openaiFor(payer).completions.create({ model: "2", prompt: "journal", max_tokens: 5 });
+    await checkpoint(payer, gateway.url);
+    let dropBroadcast = true;
+    const flaky = createPublicClient({
+      transport: custom({
+        request: async ({ method, params }: { method: string; params: unknown }) => {
+          if (method === "eth_sendRawTransaction" && dropBroadcast) {
+            dropBroadcast = false;
+            throw new Error("connection reset");
+          }
+          return tc.client.request({ method, params } as never);
+        },
+      }),
+    });
+    await new Settler({ ...options, client: flaky as never }).tick();
+    const journalled = gateway.usageLog.settlements().filter((s) => s.channelId === channelId);
+    assert.deepEqual(
+      journalled.map((s) => s.status),
+      ["signed"],
+    );
+    assert.equal((await channelOf(channelId)).settled, 0n);
+
+    // As after a restart: the journal is reconciled before anything new is planned.
+    await new Settler(options).tick();
+    assert.equal((await channelOf(channelId)).settled, payer.billedTotal);
+    const after = gateway.usageLog.settlements().filter((s) => s.channelId === channelId);
+    assert.deepEqual(
+      after.map((s) => [s.txHash, s.status]),
+      [[journalled[0]!.txHash, "confirmed"]],
     );
   });
 

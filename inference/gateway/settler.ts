@@ -146,12 +146,16 @@ export class Settler {
       try {
         await client.sendRawTransaction({ serializedTransaction: row.rawTx });
       } catch (error) {
-        // "already known" after a crash is fine; a stale nonce means the transaction can never land.
-        if (!/already known|known transaction/i.test(String(error))) {
-          usageLog.markSettlement(row.id, "failed", String(error));
+        const message = String(error);
+        // A used nonce (its receipt was checked above) means this transaction can never land.
+        if (/nonce too low|nonce has already been used/i.test(message)) {
+          usageLog.markSettlement(row.id, "failed", message);
           metrics.inc("openpoa_settlements_total", { outcome: "failed" });
           throw error;
         }
+        // Anything else may or may not have reached the node: the row stays journalled and the next pass
+        // rebroadcasts the same bytes. "Already known" means it did reach it.
+        if (!/already known|known transaction/i.test(message)) throw error;
       }
       receipt = await client.waitForTransactionReceipt({ hash: row.txHash, timeout: 60_000 });
     }
