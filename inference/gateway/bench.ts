@@ -6,13 +6,18 @@
  * Writes bench/results/gateway.json.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
+import { keccak256, toHex, zeroHash, type LocalAccount } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { receiptDigest, voucherDigest } from "../sdk/eip712.ts";
 import { fetchPrices, openChannel, Payer } from "../sdk/index.ts";
 import { startGateway } from "./index.ts";
 import { silentLogger } from "./log.ts";
+import { SignatureVerifier } from "./signatures.ts";
+import { UsageLog } from "./usageLog.ts";
 import { BASE_PRICE_PER_1K, generatedModel, keys, OPEN, startTestChain } from "./testSupport.ts";
 
 const SEQUENTIAL = 300;
@@ -25,6 +30,61 @@ const percentile = (values: number[], q: number) => {
 };
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
+/** Voucher check (cached key), receipt digest + signature and usage-log append, each timed alone. */
+async function timeComponents(payer: LocalAccount, voucherSeparator: Uint8Array, receiptSeparator: Uint8Array) {
+  const signer = privateKeyToAccount(keys.bob);
+  const verifier = new SignatureVerifier();
+  const vouchers = await Promise.all(
+    Array.from({ length: SEQUENTIAL }, async (_, i) => {
+      const voucher = {
+        channelId: 1n,
+        cumulativeAmount: BigInt(i + 1),
+        adapterIds: [1n],
+        adapterAmounts: [BigInt(i + 1)],
+        usageRoot: zeroHash,
+        expiry: 2n ** 40n,
+      };
+      const hash = voucherDigest(voucherSeparator, voucher);
+      return { voucher, hash, signature: await payer.sign!({ hash }) };
+    }),
+  );
+  const log = new UsageLog(path.join(dir, "components.sqlite"));
+  const timed = async (step: (i: number) => unknown) => {
+    const ms: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const started = performance.now();
+      await step(i);
+      ms.push(performance.now() - started);
+    }
+    return round(percentile(ms, 0.5));
+  };
+  const receipt = (i: number) => ({
+    requestId: keccak256(toHex(i)),
+    channelId: 1n,
+    adapterId: 1n,
+    promptTokens: 17n,
+    completionTokens: 1n,
+    amount: 18n,
+    attributionHash: zeroHash,
+    timestamp: 1n,
+  });
+  const result = {
+    voucherCheck: await timed((i) =>
+      verifier.isValid(voucherDigest(voucherSeparator, vouchers[i]!.voucher), vouchers[i]!.signature, payer.address),
+    ),
+    receiptSign: await timed((i) => signer.sign({ hash: receiptDigest(receiptSeparator, receipt(i)) })),
+    logAppend: await timed((i) =>
+      log.append(
+        { receipt: receipt(i), signature: vouchers[i]!.signature },
+        { digest: vouchers[i]!.hash, signed: vouchers[i]! },
+      ),
+    ),
+  };
+  log.close();
+  return result;
+}
+
+const loadBefore = os.loadavg()[0]!;
 const model = generatedModel();
 const chain = await startTestChain(18_900 + (process.pid % 500), model.adapterHashes);
 const dir = mkdtempSync(path.join(tmpdir(), "openpoa-gateway-bench-"));
@@ -84,6 +144,11 @@ try {
   );
   const requestsPerSec = CONCURRENT / ((performance.now() - started) / 1000);
   await gateway.close();
+  const components = await timeComponents(
+    alice.account,
+    gateway.payment.voucherSeparator,
+    gateway.payment.receiptSeparator,
+  );
 
   const result = {
     overheadP50Ms: round(percentile(overheadMs, 0.5)),
@@ -91,6 +156,10 @@ try {
     requestsPerSec: Math.round(requestsPerSec * 10) / 10,
     paidEndToEndP50Ms: round(percentile(paidMs, 0.5)),
     engineOnlyP50Ms: round(percentile(engineMs, 0.5)),
+    // The same steps in isolation (no HTTP, no engine), where the overhead goes.
+    componentsP50Ms: components,
+    // Other work on the machine stretches every figure: the engine bench records the same.
+    loadAverage1m: [loadBefore, os.loadavg()[0]!].map((x) => Math.round(x * 100) / 100),
     sequentialRequests: SEQUENTIAL,
     concurrentRequests: CONCURRENT,
     inFlight: IN_FLIGHT,
