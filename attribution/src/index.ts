@@ -75,3 +75,4 @@ export { splitDataShare, type AdapterSettlement, type LineageAmount } from "./se
 export { buildSuffixArray, buildSuffixArrayNaive } from "./suffixArray.ts";
 export { byteTokenizer, byteTokens, type Tokenizer } from "./tokenizer.ts";
 export { verifyEpoch, type VerificationIssue, type VerificationIssueKind, type VerificationResult } from "./verify.ts";
+export { getAttributionRecord, putAttributionRecord, recordFileName } from "./recordStore.ts";

@@ -4,10 +4,19 @@
  */
 import { readFile } from "node:fs/promises";
 import { formatUnits, type Address, type Hex } from "viem";
-import { createDirectoryContentStore, datanetVersionTree, putContent, sha256Hex } from "../../attribution/src/index.ts";
+import {
+  aggregateEpoch,
+  createDirectoryContentStore,
+  datanetVersionTree,
+  putContent,
+  sha256Hex,
+  verifyEpoch,
+  type VerificationIssue,
+} from "../../attribution/src/index.ts";
 import type { ContractName, Suite } from "../lib/contracts.ts";
 import { readAcceptedContributions } from "../lib/datanetVersions.ts";
-import { openContentStore, rewardStatus } from "../lib/rewards.ts";
+import { epochStartBlock, previousDistribution, readEpochInputs, readReceiptsFile } from "../lib/epochs.ts";
+import { loadDistribution, openContentStore, readEpochRoot, rewardStatus } from "../lib/rewards.ts";
 import { eventsIn, read, send, type Sent } from "../lib/transactions.ts";
 import {
   parseAddress,
@@ -53,6 +62,19 @@ async function ensureAllowance(suite: Suite, spender: ContractName, amount: bigi
   });
   if (allowance < amount) {
     await send(suite, { contract: "OpenToken", functionName: "approve", args: [suite.address(spender), amount] });
+  }
+}
+
+/** An epoch did not verify; the message lists every issue. */
+export class EpochVerificationError extends Error {
+  readonly issues: VerificationIssue[];
+  constructor(epoch: bigint, issues: VerificationIssue[]) {
+    super(
+      `Epoch ${epoch} does not verify (${issues.length} issue${issues.length === 1 ? "" : "s"}):\n` +
+        issues.map((i) => `  ${i.kind}: ${i.reason}${i.account ? ` [${i.account}]` : ""}`).join("\n"),
+    );
+    this.name = "EpochVerificationError";
+    this.issues = issues;
   }
 }
 
@@ -538,6 +560,91 @@ export const commands: Record<string, Command> = {
       return {
         text: `Claimed ${open(amount)} for ${account} (epoch ${status.epoch})`,
         data: { account, epoch: status.epoch, amount },
+      };
+    },
+  },
+
+  "epoch run": {
+    summary: "Aggregate the next reward epoch from public data, publish its distribution file and propose its root",
+    usage: "epoch run <epoch> [--content <dir|url>] [--receipts <file>] [--dry-run]",
+    options: { content: { type: "string" }, receipts: { type: "string" }, "dry-run": { type: "boolean" } },
+    async run(suite, [epochText], values) {
+      const epoch = parseId(epochText, "epoch");
+      const lastEpoch = await read<bigint>(suite, { contract: "AttributionRewards", functionName: "lastEpoch" });
+      if (epoch !== lastEpoch + 1n) throw new UsageError(`The next epoch to run is ${lastEpoch + 1n}, not ${epoch}`);
+      const store = openContentStore(str(values, "content"));
+      const receipts = values.receipts ? await readReceiptsFile(str(values, "receipts")!) : [];
+      const fromBlock = epochStartBlock(suite, await previousDistribution(suite, store, epoch));
+      const toBlock = await suite.publicClient.getBlockNumber();
+      const inputs = await readEpochInputs(suite, store, { epoch, blocks: { fromBlock, toBlock }, receipts });
+      if (inputs.settlements.length === 0 && inputs.previous.length === 0) {
+        throw new UsageError(`No data share was settled in blocks ${fromBlock}..${toBlock}: nothing to distribute`);
+      }
+      const { file, json, fileHash } = aggregateEpoch(inputs);
+      await putContent(store, { content: new TextEncoder().encode(json) });
+      const total = file.leaves.reduce((sum, leaf) => sum + leaf.cumulativeAmount, 0n);
+      const summary = {
+        epoch,
+        root: file.root,
+        fileHash,
+        blocks: file.blocks,
+        epochTotal: file.total,
+        cumulativeTotal: total,
+        accounts: file.leaves.length,
+        proposed: !values["dry-run"],
+      };
+      if (!values["dry-run"]) {
+        await send(suite, {
+          contract: "AttributionRewards",
+          functionName: "proposeRoot",
+          args: [epoch, file.root, total, fileHash, `openpoa://content/${fileHash.slice(2)}`],
+        });
+      }
+      return {
+        text:
+          `Epoch ${epoch} (blocks ${fromBlock}..${toBlock}): ${open(file.total)} over ${file.leaves.length} accounts, ` +
+          `root ${file.root}, file ${fileHash}${values["dry-run"] ? " (dry run: not proposed)" : ", proposed"}`,
+        data: summary,
+      };
+    },
+  },
+
+  "epoch verify": {
+    summary: "Recompute an epoch from public data and report every leaf that does not follow (exit 1 on mismatch)",
+    usage: "epoch verify <epoch> [--content <dir|url>]",
+    options: { content: { type: "string" } },
+    async run(suite, [epochText], values) {
+      const epoch = parseId(epochText, "epoch");
+      const store = openContentStore(str(values, "content"));
+      const root = await readEpochRoot(suite, epoch);
+      const file = await loadDistribution(store, root);
+      const issues: VerificationIssue[] = [];
+      const expectedFrom = epochStartBlock(suite, await previousDistribution(suite, store, epoch));
+      if (file.blocks.fromBlock !== expectedFrom) {
+        issues.push({
+          kind: "evidence-mismatch",
+          reason: `the epoch starts at block ${file.blocks.fromBlock}, not right after the previous epoch (${expectedFrom})`,
+        });
+      }
+      const total = file.leaves.reduce((sum, leaf) => sum + leaf.cumulativeAmount, 0n);
+      if (total !== root.total) {
+        issues.push({
+          kind: "wrong-total",
+          reason: `the on-chain total ${root.total} is not the leaves' sum ${total}`,
+        });
+      }
+      const receipts = file.receipts.map(({ receiptId, adapterId, amount, attributionHash }) => ({
+        receiptId,
+        adapterId,
+        amount,
+        attributionHash,
+      }));
+      const inputs = await readEpochInputs(suite, store, { epoch, blocks: file.blocks, receipts });
+      issues.push(...verifyEpoch(inputs, { distribution: file, root: root.root }).issues);
+      if (issues.length > 0) throw new EpochVerificationError(epoch, issues);
+      return {
+        text: `Epoch ${epoch} verifies: ${file.leaves.length} leaves, ${open(file.total)} this epoch, root ${root.root}`,
+        data: { epoch, ok: true, root: root.root, leaves: file.leaves.length },
       };
     },
   },

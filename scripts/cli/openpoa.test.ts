@@ -1,11 +1,23 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { datanetVersionTree, sha256Hex } from "../../attribution/src/index.ts";
+import { createPublicClient, createWalletClient, http, parseEther, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import {
+  createDirectoryContentStore,
+  datanetVersionTree,
+  decodeDistributionFile,
+  distributionTree,
+  encodeDistributionFile,
+  getContent,
+  putContent,
+  sha256Hex,
+} from "../../attribution/src/index.ts";
+import { HARDHAT_ACCOUNT_0_KEY, loadAbi } from "../lib/contracts.ts";
 import { repoRoot, rpc, startLocalChain, type LocalChain } from "../lib/localChain.ts";
 
 const run = promisify(execFile);
@@ -235,5 +247,127 @@ describe("openpoa CLI", () => {
     const badOperator = await openpoa("channel", "open", "--operator", "0x1234", "--deposit", "1");
     assert.equal(badOperator.code, 2);
     assert.match(badOperator.stderr, /--operator must be an address/);
+  });
+
+  it("test_epochAndRewards_runVerifyShowClaim", async () => {
+    const deployment = JSON.parse(await readFile(path.join(work, "localhost.json"), "utf8")) as {
+      contracts: Record<string, { address: Address }>;
+    };
+    const payments = deployment.contracts.InferencePayments!.address;
+    const rewards = deployment.contracts.AttributionRewards!.address;
+    const account = privateKeyToAccount(HARDHAT_ACCOUNT_0_KEY);
+    const chainConfig = {
+      id: 31337,
+      name: "local",
+      nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
+      rpcUrls: { default: { http: [chain.url] } },
+    };
+    const publicClient = createPublicClient({ chain: chainConfig, transport: http(chain.url) });
+    const wallet = createWalletClient({ chain: chainConfig, transport: http(chain.url), account });
+    const paymentsAbi = await loadAbi("InferencePayments");
+    const content = path.join(work, "content");
+
+    // Account 0 pays itself as operator for adapter 1 (lineage: datanet 1 v1, whose only contribution is its own).
+    const channelId = BigInt((await json("channel", "open", "--operator", ACCOUNT_0, "--deposit", "5")).channelId);
+    async function settle(cumulative: bigint) {
+      const voucher = {
+        channelId,
+        cumulativeAmount: cumulative,
+        adapterIds: [1n],
+        adapterAmounts: [cumulative],
+        usageRoot: `0x${"11".repeat(32)}` as Hex,
+        expiry: BigInt(Math.floor(Date.now() / 1000) + 30 * 24 * 3600),
+      };
+      const signature = await wallet.signTypedData({
+        domain: { name: "OpenPoA InferencePayments", version: "1", chainId: 31337, verifyingContract: payments },
+        types: {
+          Voucher: [
+            { name: "channelId", type: "uint256" },
+            { name: "cumulativeAmount", type: "uint256" },
+            { name: "adapterIds", type: "uint256[]" },
+            { name: "adapterAmounts", type: "uint256[]" },
+            { name: "usageRoot", type: "bytes32" },
+            { name: "expiry", type: "uint64" },
+          ],
+        },
+        primaryType: "Voucher",
+        message: voucher,
+      });
+      const hash = await wallet.writeContract({
+        address: payments,
+        abi: paymentsAbi,
+        functionName: "settle",
+        args: [voucher, signature],
+      });
+      await publicClient.waitForTransactionReceipt({ hash });
+    }
+    await settle(parseEther("1"));
+
+    const early = await openpoa("rewards", "show", "--content", content);
+    assert.equal(early.code, 0, early.stderr);
+    assert.match(early.stdout, /no reward in a claimable epoch yet/);
+    const wrongEpoch = await openpoa("epoch", "run", "2", "--content", content);
+    assert.equal(wrongEpoch.code, 2);
+    assert.match(wrongEpoch.stderr, /next epoch to run is 1/);
+
+    // 1 OPEN: 5% protocol, 10% operator, then 30% of the rest (0.85) is the data share: 0.255 OPEN.
+    const ran = await json("epoch", "run", "1", "--content", content);
+    assert.deepEqual(
+      {
+        epochTotal: ran.epochTotal,
+        cumulativeTotal: ran.cumulativeTotal,
+        accounts: ran.accounts,
+        proposed: ran.proposed,
+      },
+      { epochTotal: "255000000000000000", cumulativeTotal: "255000000000000000", accounts: 1, proposed: true },
+    );
+    assert.deepEqual(await json("epoch", "verify", "1", "--content", content), {
+      epoch: "1",
+      ok: true,
+      root: ran.root,
+      leaves: 1,
+    });
+
+    await rpc(chain.url, "evm_increaseTime", [24 * 60 * 60 + 1]);
+    await rpc(chain.url, "evm_mine");
+    const status = await json("rewards", "show", ACCOUNT_0, "--content", content);
+    assert.deepEqual(
+      { epoch: status.epoch, index: status.index, claimable: status.claimable, claimed: status.claimed },
+      { epoch: "1", index: "0", claimable: "255000000000000000", claimed: "0" },
+    );
+    assert.equal((await json("rewards", "claim", "--content", content)).amount, "255000000000000000");
+    assert.equal((await json("rewards", "show", "--content", content)).claimable, "0");
+    const again = await openpoa("rewards", "claim", "--content", content);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /nothing to claim/);
+
+    // Epoch 2, proposed with a tampered leaf (1 wei short): the verifier flags it and exits 1.
+    await settle(parseEther("2"));
+    const dry = await json("epoch", "run", "2", "--content", content, "--dry-run");
+    const store = createDirectoryContentStore({ dir: content });
+    const honest = decodeDistributionFile(
+      new TextDecoder().decode(await getContent(store, { contentHash: dry.fileHash })),
+    );
+    const tampered = {
+      ...honest,
+      leaves: honest.leaves.map((leaf) => ({ ...leaf, cumulativeAmount: leaf.cumulativeAmount - 1n })),
+    };
+    tampered.root = distributionTree(tampered.leaves).root as Hex;
+    const tamperedHash = await putContent(store, {
+      content: new TextEncoder().encode(encodeDistributionFile(tampered)),
+    });
+    const total = tampered.leaves.reduce((sum, leaf) => sum + leaf.cumulativeAmount, 0n);
+    const proposeHash = await wallet.writeContract({
+      address: rewards,
+      abi: await loadAbi("AttributionRewards"),
+      functionName: "proposeRoot",
+      args: [2n, tampered.root, total, tamperedHash, "tampered"],
+    });
+    await publicClient.waitForTransactionReceipt({ hash: proposeHash });
+    const verified = await openpoa("epoch", "verify", "2", "--content", content);
+    assert.equal(verified.code, 1);
+    assert.match(verified.stderr, /Epoch 2 does not verify/);
+    assert.match(verified.stderr, /leaf-amount/);
+    assert.match(verified.stderr, /root-mismatch/);
   });
 });
