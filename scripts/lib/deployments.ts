@@ -24,14 +24,14 @@ export class DeploymentNotFoundError extends Error {
 }
 
 export async function writeDeployment(networkName: string, deployment: Deployment): Promise<string> {
-  await mkdir(deploymentsDir, { recursive: true });
-  const file = path.join(deploymentsDir, `${networkName}.json`);
+  await mkdir(deploymentsDir(), { recursive: true });
+  const file = path.join(deploymentsDir(), `${networkName}.json`);
   await writeFile(file, JSON.stringify(deployment, null, 2) + "\n");
   return file;
 }
 
 export async function readDeployment(networkName: string): Promise<Deployment> {
-  const file = path.join(deploymentsDir, `${networkName}.json`);
+  const file = path.join(deploymentsDir(), `${networkName}.json`);
   try {
     return JSON.parse(await readFile(file, "utf8")) as Deployment;
   } catch (error) {

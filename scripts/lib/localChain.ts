@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { startService } from "./services.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const hardhatBin = path.join(repoRoot, "node_modules", ".bin", "hardhat");
@@ -31,31 +32,15 @@ export async function rpc<T = unknown>(url: string, method: string, params: unkn
  * answers JSON-RPC.
  */
 export async function startLocalChain({ port = 8545, timeoutMs = 60_000 } = {}): Promise<LocalChain> {
-  const child = spawn(hardhatBin, ["node", "--hostname", "127.0.0.1", "--port", String(port)], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PATH: `${path.dirname(hardhatBin)}:${process.env.PATH}` },
-  });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    await exited;
-  };
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new LocalChainError(`hardhat node exited early:\n${output}`);
-    try {
-      await rpc(url, "eth_chainId");
-      return { url, port, process: child, stop };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-  await stop();
-  throw new LocalChainError(`hardhat node did not answer on ${url} within ${timeoutMs} ms:\n${output}`);
+  const service = await startService({
+    name: "hardhat node",
+    command: hardhatBin,
+    args: ["node", "--hostname", "127.0.0.1", "--port", String(port)],
+    cwd: repoRoot,
+    env: { ...process.env, PATH: `${path.dirname(hardhatBin)}:${process.env.PATH}` },
+    ready: async () => (await rpc(url, "eth_chainId"), true),
+    timeoutMs,
+  });
+  return { url, port, process: service.process, stop: service.stop };
 }
