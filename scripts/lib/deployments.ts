@@ -9,7 +9,7 @@ export type Deployment = { chainId: number; contracts: Record<string, DeployedCo
  * deployments/ at the repository root: the one place every consumer reads addresses from.
  * OPENPOA_DEPLOYMENTS_DIR moves it (tests use a temporary folder).
  */
-export const deploymentsDir =
+export const deploymentsDir = (): string =>
   process.env.OPENPOA_DEPLOYMENTS_DIR ??
   path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../deployments");
 
