@@ -275,7 +275,7 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     process.kill(gateway.engine.pid!, "SIGKILL");
     await assert.rejects(
       inFlight,
-      (error: OpenAI.APIError) => error.status === 503 && error.code === "engine_unavailable",
+      (error: InstanceType<typeof OpenAI.APIError>) => error.status === 503 && error.code === "engine_unavailable",
     );
     assert.deepEqual(await billedOf(channelId), {});
     const again = await openai.completions.create({ model: "2", prompt: "back", max_tokens: 4 });

@@ -59,7 +59,10 @@ export class Ledger {
   }
 
   /** Rebuilds the books from the usage log after a restart. */
-  restore(receipts: { channelId: bigint; adapterId: bigint; amount: bigint }[], vouchers: Iterable<[Hex, Voucher]>) {
+  restore(
+    receipts: { channelId: bigint; adapterId: bigint; amount: bigint }[],
+    vouchers: Iterable<readonly [Hex, Voucher]>,
+  ) {
     for (const r of receipts) {
       const book = this.book(r.channelId);
       add(book.billed, r.adapterId, r.amount);

@@ -65,7 +65,8 @@ export class Settler {
     await this.reconcile();
     for (const channelId of ledger.channels()) {
       const book = ledger.book(channelId);
-      if (!book.unsettledSince) continue;
+      const unsettledSince = book.unsettledSince;
+      if (unsettledSince === undefined) continue;
       try {
         const channel = await this.readChannel(channelId);
         if (channel.finalized) continue;
@@ -76,7 +77,7 @@ export class Settler {
         const increase = candidate.signed.voucher.cumulativeAmount - channel.settled;
         const due =
           increase >= thresholds.minAmount ||
-          Date.now() - book.unsettledSince >= thresholds.maxAgeMs ||
+          Date.now() - unsettledSince >= thresholds.maxAgeMs ||
           channel.closeRequestedAt !== 0n;
         if (!due) continue;
         await this.submit(candidate.digest, candidate.signed);

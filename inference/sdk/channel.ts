@@ -14,6 +14,7 @@ export type ChannelParams = { payments: Address; token: Address };
 
 async function approve(wallet: Wallet, client: PublicClient, { payments, token }: ChannelParams, amount: bigint) {
   const hash = await wallet.writeContract({
+    chain: wallet.chain,
     address: token,
     abi: abiOf("OpenToken"),
     functionName: "approve",
@@ -30,6 +31,7 @@ export async function openChannel(
 ): Promise<bigint> {
   await approve(wallet, client, params, params.deposit);
   const hash = await wallet.writeContract({
+    chain: wallet.chain,
     address: params.payments,
     abi: abiOf("InferencePayments"),
     functionName: "openChannel",
@@ -48,6 +50,7 @@ export async function topUp(
 ) {
   await approve(wallet, client, params, params.amount);
   const hash = await wallet.writeContract({
+    chain: wallet.chain,
     address: params.payments,
     abi: abiOf("InferencePayments"),
     functionName: "topUp",

@@ -40,8 +40,8 @@ export const receiptTypes = {
     { name: "requestId", type: "bytes32" },
     { name: "channelId", type: "uint256" },
     { name: "adapterId", type: "uint256" },
-    { name: "promptTokens", type: "uint32" },
-    { name: "completionTokens", type: "uint32" },
+    { name: "promptTokens", type: "uint64" },
+    { name: "completionTokens", type: "uint64" },
     { name: "amount", type: "uint256" },
     { name: "attributionHash", type: "bytes32" },
     { name: "timestamp", type: "uint64" },
@@ -82,7 +82,7 @@ const VOUCHER_TYPEHASH = keccak256(
 );
 const RECEIPT_TYPEHASH = keccak256(
   utf8(
-    "Receipt(bytes32 requestId,uint256 channelId,uint256 adapterId,uint32 promptTokens,uint32 completionTokens,uint256 amount,bytes32 attributionHash,uint64 timestamp)",
+    "Receipt(bytes32 requestId,uint256 channelId,uint256 adapterId,uint64 promptTokens,uint64 completionTokens,uint256 amount,bytes32 attributionHash,uint64 timestamp)",
   ),
   "bytes",
 );
