@@ -1,5 +1,4 @@
 import { operator } from "ponder:schema";
-import { sql } from "ponder";
 import { getParameter, register, setParameter, touchAccounts, type Context } from "./lib/register.ts";
 
 type Row = { bonded: bigint; unbonding: bigint; slashed: bigint; withdrawn: bigint };
@@ -13,6 +12,9 @@ register("NodeRegistry", {
   async OperatorRegistered(event, context) {
     const a = event.args;
     await touchAccounts(context, event, a.operator, a.signingKey);
+    // The list of operators, for MinStakeSet to revisit (raw SQL would flush and invalidate Ponder's row cache).
+    const list = await getParameter(context, "NodeRegistry", "operators");
+    await setParameter(context, event, "NodeRegistry", "operators", list ? `${list},${a.operator}` : a.operator);
     await context.db.insert(operator).values({
       address: a.operator,
       signingKey: a.signingKey,
@@ -70,9 +72,12 @@ register("NodeRegistry", {
     const { minStake } = event.args;
     await setParameter(context, event, "NodeRegistry", "minStake", minStake);
     // Every operator's status depends on the minimum: recompute them all (rare: a governance call).
-    await context.db.sql
-      .update(operator)
-      .set({ status: sql`case when ${operator.bonded} >= ${minStake} and ${operator.bonded} > 0 then 'active' else 'inactive' end` });
+    const list = await getParameter(context, "NodeRegistry", "operators");
+    for (const address of list ? list.split(",") : []) {
+      await context.db
+        .update(operator, { address })
+        .set((row: Row) => ({ status: row.bonded >= minStake && row.bonded > 0n ? "active" : "inactive" }));
+    }
   },
   async UnbondingPeriodSet(event, context) {
     await setParameter(context, event, "NodeRegistry", "unbondingPeriod", event.args.unbondingPeriod);

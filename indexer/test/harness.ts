@@ -48,7 +48,15 @@ export type IndexerOptions = {
   env?: Record<string, string>;
 };
 
-export type Indexer = { url: string; process: ChildProcess; output(): string; stop(): Promise<void> };
+export type Indexer = {
+  url: string;
+  process: ChildProcess;
+  /** When the HTTP server first answered /health, and when /ready turned 200 (backfill done), in ms since epoch. */
+  healthyAt: number;
+  readyAt: number;
+  output(): string;
+  stop(): Promise<void>;
+};
 
 /** `ponder start` in indexer/, resolved once it answers /ready (historical backfill done). */
 export async function startIndexer(options: IndexerOptions, timeoutMs = 120_000): Promise<Indexer> {
@@ -89,15 +97,19 @@ export async function startIndexer(options: IndexerOptions, timeoutMs = 120_000)
     clearTimeout(timer);
   };
   const deadline = Date.now() + timeoutMs;
+  let healthyAt = 0;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`ponder exited early (${child.exitCode}):\n${output}`);
     try {
       const response = await fetch(`${url}/ready`);
-      if (response.status === 200) return { url, process: child, output: () => output, stop };
+      healthyAt ||= Date.now();
+      if (response.status === 200) {
+        return { url, process: child, healthyAt, readyAt: Date.now(), output: () => output, stop };
+      }
     } catch {
       // not listening yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, healthyAt ? 50 : 250));
   }
   await stop();
   throw new Error(`ponder not ready within ${timeoutMs} ms:\n${output}`);
