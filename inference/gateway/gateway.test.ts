@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
-import { createPublicClient, custom, verifyTypedData, type Hex } from "viem";
+import { createPublicClient, custom, keccak256, toHex, verifyTypedData, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
   checkpoint,
@@ -23,7 +23,16 @@ import {
 import { startGateway, type RunningGateway } from "./index.ts";
 import { silentLogger } from "./log.ts";
 import { Settler } from "./settler.ts";
-import { BASE_PRICE_PER_1K, generatedModel, keys, OPEN, startTestChain, type TestChain } from "./testSupport.ts";
+import {
+  adapterParams,
+  BASE_PRICE_PER_1K,
+  generatedModel,
+  keys,
+  OPEN,
+  PRICE_PER_1K,
+  startTestChain,
+  type TestChain,
+} from "./testSupport.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BPS = 10_000n;
@@ -263,6 +272,43 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       "channel_closed",
     ]);
     assert.deepEqual(await billedOf(channelId), billed);
+  });
+
+  it("refuses an adapter whose stored artifact does not hash to its on-chain hash; reports health and metrics", async () => {
+    // A copy of a real adapter filed under another hash: the store answers, but the bytes do not match.
+    const forged = keccak256(toHex(`forged-${process.pid}`)).slice(2);
+    const forgedDir = path.join(model.artifactStore, forged);
+    cpSync(path.join(model.artifactStore, model.adapterHashes[0]!), forgedDir, { recursive: true });
+    try {
+      await tc.send(keys.carol, tc.contracts.ModelRegistry, "ModelRegistry", "registerAdapter", [
+        adapterParams(forged, 99),
+      ]);
+      const adapterId = String(await tc.read("ModelRegistry", tc.contracts.ModelRegistry, "adapterCount"));
+      prices.set(adapterId, PRICE_PER_1K);
+      const channelId = await newChannel();
+      const openai = openaiFor(newPayer(channelId));
+      await assert.rejects(
+        openai.completions.create({ model: adapterId, prompt: "forged", max_tokens: 4 }),
+        (error: InstanceType<typeof OpenAI.APIError>) => error.status === 502 && error.code === "adapter_hash_mismatch",
+      );
+      assert.deepEqual(await billedOf(channelId), {});
+    } finally {
+      rmSync(forgedDir, { recursive: true, force: true });
+    }
+    assert.deepEqual(await (await fetch(`${gateway.url}/health`)).json(), { status: "ok", engineRestarts: 0 });
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    for (const series of [
+      'openpoa_requests_total{adapter="1",status="200"}',
+      'openpoa_prompt_tokens_total{adapter="1"}',
+      'openpoa_completion_tokens_total{adapter="1"}',
+      'openpoa_revenue_wei_total{adapter="1"}',
+      'openpoa_adapter_cache_misses_total{adapter="1"}',
+      'openpoa_adapter_load_seconds_count{adapter="1"}',
+      "openpoa_payment_overhead_seconds_count",
+      "openpoa_engine_restarts_total 0",
+    ]) {
+      assert.ok(metrics.includes(series), `metrics lack ${series}`);
+    }
   });
 
   it("fails in-flight requests with 503 when the engine crashes, bills nothing, and serves again after the restart", async () => {

@@ -95,6 +95,19 @@ export function generatedModel(count = 3) {
   return { modelDir, artifactStore, adapterHashes: manifest.adapters.map((a) => a.sha256) };
 }
 
+/** An adapter on base model 1 owned by the sender: lineage over datanets 1..3 v1, data share 30 %. */
+export const adapterParams = (sha256: string, n: number) => ({
+  baseModelId: 1n,
+  artifactHash: `0x${sha256}`,
+  uri: `ipfs://adapter-${n}`,
+  rank: 8,
+  targetModules: 0x7f,
+  pricePer1kTokens: PRICE_PER_1K,
+  ownerShareBps: 7_000,
+  dataShareBps: 3_000,
+  lineage: [1n, 2n, 3n].map((datanetId, j) => ({ datanetId, version: 1n, weightBps: [3_333, 3_333, 3_334][j] })),
+});
+
 export type TestChain = Awaited<ReturnType<typeof startTestChain>>;
 
 /**
@@ -175,19 +188,7 @@ export async function startTestChain(port: number, artifactHashes: string[]) {
     "ipfs://base",
   ]);
   for (const [i, sha] of artifactHashes.entries()) {
-    await send(keys.carol, models, "ModelRegistry", "registerAdapter", [
-      {
-        baseModelId: 1n,
-        artifactHash: `0x${sha}`,
-        uri: `ipfs://adapter-${i}`,
-        rank: 8,
-        targetModules: 0x7f,
-        pricePer1kTokens: PRICE_PER_1K,
-        ownerShareBps: 7_000,
-        dataShareBps: 3_000,
-        lineage: [1n, 2n, 3n].map((datanetId, j) => ({ datanetId, version: 1n, weightBps: [3_333, 3_333, 3_334][j] })),
-      },
-    ]);
+    await send(keys.carol, models, "ModelRegistry", "registerAdapter", [adapterParams(sha, i)]);
   }
   const bob = privateKeyToAccount(keys.bob).address;
   await send(keys.bob, token, "OpenToken", "approve", [nodes, maxUint256]);
