@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3-torch python3-numpy python3-pytest python3-hypothesis libopenblas0-pthread black flake8)
+APT_PACKAGES=(python3-torch python3-numpy python3-pytest python3-hypothesis libopenblas0-pthread black flake8 postgresql)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
