@@ -1,4 +1,4 @@
-"""Command line: serve, generate-model, generate-adapters, artifact-hash, bench."""
+"""Command line: serve, generate-model, generate-adapters, train-adapter, artifact-hash, bench."""
 
 import argparse
 import json
@@ -9,6 +9,7 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 DTYPES = ("float32", "bfloat16", "float16")
+TRAIN_DEFAULTS = dict(rank=64, steps=160, lr=5e-3)
 
 
 def _device_args(parser):
@@ -42,7 +43,7 @@ def main(argv=None):
 
     gen_model = commands.add_parser("generate-model", help="write a deterministic random Llama checkpoint")
     gen_model.add_argument("--out", required=True)
-    gen_model.add_argument("--preset", default="tiny", choices=("tiny", "small", "bench"))
+    gen_model.add_argument("--preset", default="tiny", choices=("tiny", "demo", "small", "bench"))
     gen_model.add_argument("--seed", type=int, default=0)
     gen_model.add_argument("--shards", type=int, default=1)
 
@@ -54,6 +55,19 @@ def main(argv=None):
     gen_adapters.add_argument("--alpha", type=float)
     gen_adapters.add_argument("--targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj")
     gen_adapters.add_argument("--seed", type=int, default=0)
+
+    train = commands.add_parser("train-adapter", help="fine-tune a LoRA adapter on text files -> OUT/<sha256>/")
+    train.add_argument("--model", required=True)
+    train.add_argument("--data", required=True, nargs="+", help="UTF-8 text files, one document each")
+    train.add_argument("--out", required=True)
+    train.add_argument("--rank", type=int, default=TRAIN_DEFAULTS["rank"])
+    train.add_argument("--alpha", type=float, help="default: 2 * rank")
+    train.add_argument("--steps", type=int, default=TRAIN_DEFAULTS["steps"])
+    train.add_argument("--lr", type=float, default=TRAIN_DEFAULTS["lr"], help="peak Adam rate (warm-up, cosine decay)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--targets", default="q,k,v,o,gate,up,down")
+    train.add_argument("--json", action="store_true", help="print a JSON summary instead of the bare hash")
+    train.add_argument("--threads", type=int, default=1, help="torch threads (the result depends on it)")
 
     hash_cmd = commands.add_parser("artifact-hash", help="print the artifact sha256 of an adapter directory")
     hash_cmd.add_argument("directory")
@@ -87,6 +101,26 @@ def main(argv=None):
             args.model, args.out, args.count, args.rank, args.alpha, tuple(args.targets.split(",")), args.seed
         )
         print("\n".join(shas))
+    elif args.command == "train-adapter":
+        import torch
+
+        torch.set_num_threads(args.threads)
+        from .train import parse_targets, train_adapter
+
+        log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+        summary = train_adapter(
+            args.model,
+            args.data,
+            args.out,
+            args.rank,
+            args.steps,
+            args.lr,
+            args.seed,
+            parse_targets(args.targets),
+            args.alpha,
+            log,
+        )
+        print(json.dumps(summary) if args.json else summary["sha256"])
     elif args.command == "serve":
         torch, dtype = _setup(args)
         from .server import Server, build_scheduler

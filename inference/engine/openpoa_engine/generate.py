@@ -15,6 +15,7 @@ from .tokenizer import EOS, ByteTokenizer, write_byte_tokenizer
 
 PRESETS = {
     "tiny": dict(hidden_size=64, intermediate_size=176, num_layers=2, num_heads=4, num_kv_heads=2),
+    "demo": dict(hidden_size=128, intermediate_size=344, num_layers=2, num_heads=4, num_kv_heads=2),
     "small": dict(hidden_size=256, intermediate_size=688, num_layers=4, num_heads=8, num_kv_heads=4),
     "bench": dict(hidden_size=1024, intermediate_size=2816, num_layers=8, num_heads=16, num_kv_heads=4),
 }

@@ -85,11 +85,13 @@ class LoraBatch:
     segments: list = None  # [(start, end, pages)]
 
     def apply(self, layer, group, members, outputs, x):
+        """Adds the LoRA deltas to outputs in place and returns them (train.TrainableLora returns new tensors)."""
         expand = [self.expand[p][layer] for p in members]
         if self.plan is not None:
             kernels.bgmv(outputs, x, self.shrink[group][layer], expand, self.plan)
         else:
             kernels.sgmv(outputs, x, self.shrink[group][layer], expand, self.segments)
+        return outputs
 
 
 class Llama:
@@ -148,23 +150,23 @@ class Llama:
             qkv = h @ layer.qkv
             q, k, v = qkv.split([c.q_size, c.kv_size, c.kv_size], dim=-1)
             if lora is not None:
-                lora.apply(i, "qkv", qkv_names, [q, k, v], h)
+                q, k, v = lora.apply(i, "qkv", qkv_names, [q, k, v], h)
             q = kernels.apply_rope(q.reshape(t, c.num_heads, c.head_dim), cos, sin)
             k = kernels.apply_rope(k.reshape(t, c.num_kv_heads, c.head_dim), cos, sin)
             attn = attention(i, q, k, v.reshape(t, c.num_kv_heads, c.head_dim))
             o = attn @ layer.o
             if lora is not None:
-                lora.apply(i, "o", o_names, [o], attn)
+                (o,) = lora.apply(i, "o", o_names, [o], attn)
             x = x + o
             h = kernels.rms_norm(x, layer.mlp_norm, c.rms_norm_eps)
             gate_up = h @ layer.gate_up
             gate, up = gate_up.split([c.intermediate_size, c.intermediate_size], dim=-1)
             if lora is not None:
-                lora.apply(i, "gate_up", gate_up_names, [gate, up], h)
+                gate, up = lora.apply(i, "gate_up", gate_up_names, [gate, up], h)
             act = F.silu(gate) * up
             down = act @ layer.down
             if lora is not None:
-                lora.apply(i, "down", down_names, [down], act)
+                (down,) = lora.apply(i, "down", down_names, [down], act)
             x = x + down
         return kernels.rms_norm(x, self.norm, c.rms_norm_eps)
 
