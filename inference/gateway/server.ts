@@ -196,7 +196,7 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
     };
     const signature = await gateway.signer.sign!({ hash: receiptDigest(gateway.payment.receiptSeparator, receipt) });
     const signedReceipt: SignedReceipt = { receipt, signature };
-    gateway.usageLog.append(signedReceipt, reservation.voucher);
+    await gateway.usageLog.appendDurably(signedReceipt, reservation.voucher);
     gateway.ledger.commit(reservation, amount);
     overhead += performance.now() - signStarted;
     gateway.metrics.observe("openpoa_payment_overhead_seconds", overhead / 1000);

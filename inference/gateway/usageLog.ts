@@ -10,6 +10,14 @@ import {
 } from "../sdk/codec.ts";
 import type { SignedReceipt, SignedVoucher } from "../sdk/eip712.ts";
 
+type LoggedVoucher = { digest: Hex; signed: SignedVoucher };
+type PendingReceipt = {
+  signed: SignedReceipt;
+  voucher: LoggedVoucher;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+};
+
 export type SettlementStatus = "signed" | "confirmed" | "failed";
 export type SettlementRow = {
   id: number;
@@ -30,6 +38,7 @@ export class UsageLog {
   private db: DatabaseSync;
   private insertReceipt: StatementSync;
   private insertVoucher: StatementSync;
+  private pending: PendingReceipt[] = [];
 
   constructor(file: string) {
     this.db = new DatabaseSync(file);
@@ -57,35 +66,65 @@ export class UsageLog {
     );
   }
 
-  /** One transaction, one fsync: the receipt and the voucher that covered it. */
-  append(signed: SignedReceipt | null, voucher: { digest: Hex; signed: SignedVoucher } | null) {
+  /**
+   * Group commit: the receipts handed in during one event-loop turn share one transaction, so one fsync; each
+   * promise resolves once its receipt is on disk. Alone, a receipt waits only for the turn to end.
+   */
+  appendDurably(signed: SignedReceipt, voucher: LoggedVoucher): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.length === 0) setImmediate(() => this.flush());
+      this.pending.push({ signed, voucher, resolve, reject });
+    });
+  }
+
+  private flush() {
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      this.transaction(() => batch.forEach(({ signed, voucher }) => this.insert(signed, voucher)));
+      batch.forEach(({ resolve }) => resolve());
+    } catch (error) {
+      batch.forEach(({ reject }) => reject(error));
+    }
+  }
+
+  /** One transaction, one fsync: a receipt (if any) and the voucher that covered it. */
+  append(signed: SignedReceipt | null, voucher: LoggedVoucher | null) {
+    this.transaction(() => this.insert(signed, voucher));
+  }
+
+  private transaction(body: () => void) {
     this.db.exec("BEGIN");
     try {
-      if (voucher) {
-        const { digest, signed: v } = voucher;
-        this.insertVoucher.run(
-          digest,
-          v.voucher.channelId.toString(),
-          v.voucher.cumulativeAmount.toString(),
-          JSON.stringify(voucherToJson(v)),
-          Date.now(),
-        );
-      }
-      if (signed) {
-        const { receipt } = signed;
-        this.insertReceipt.run(
-          receipt.requestId,
-          receipt.channelId.toString(),
-          receipt.adapterId.toString(),
-          receipt.amount.toString(),
-          JSON.stringify(receiptToJson(signed)),
-          Date.now(),
-        );
-      }
+      body();
       this.db.exec("COMMIT");
     } catch (error) {
       this.db.exec("ROLLBACK");
       throw error;
+    }
+  }
+
+  private insert(signed: SignedReceipt | null, voucher: LoggedVoucher | null) {
+    if (voucher) {
+      const { digest, signed: v } = voucher;
+      this.insertVoucher.run(
+        digest,
+        v.voucher.channelId.toString(),
+        v.voucher.cumulativeAmount.toString(),
+        JSON.stringify(voucherToJson(v)),
+        Date.now(),
+      );
+    }
+    if (signed) {
+      const { receipt } = signed;
+      this.insertReceipt.run(
+        receipt.requestId,
+        receipt.channelId.toString(),
+        receipt.adapterId.toString(),
+        receipt.amount.toString(),
+        JSON.stringify(receiptToJson(signed)),
+        Date.now(),
+      );
     }
   }
 
@@ -144,6 +183,7 @@ export class UsageLog {
   }
 
   close() {
+    if (this.pending.length > 0) this.flush();
     this.db.close();
   }
 }
