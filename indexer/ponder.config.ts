@@ -22,7 +22,10 @@ const contracts = Object.fromEntries(
   contractNames.map((name) => {
     const deployed = deployment.contracts[name];
     if (!deployed) throw new Error(`deployments/${networkName}.json has no ${name}`);
-    return [name, { chain: networkName, abi: loadAbi(name), address: deployed.address, startBlock: deployed.startBlock }];
+    return [
+      name,
+      { chain: networkName, abi: loadAbi(name), address: deployed.address, startBlock: deployed.startBlock },
+    ];
   }),
 );
 
@@ -39,5 +42,8 @@ export default createConfig({
       ethGetLogsBlockRange: 10_000,
     },
   },
-  contracts: contracts as Record<string, { chain: string; abi: ReturnType<typeof loadAbi>; address: `0x${string}`; startBlock: number }>,
+  contracts: contracts as Record<
+    string,
+    { chain: string; abi: ReturnType<typeof loadAbi>; address: `0x${string}`; startBlock: number }
+  >,
 });

@@ -29,7 +29,8 @@ try {
   const provider = new JsonRpcProvider(chain.chain.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
   provider.pollingInterval = 10;
   const [deployer, alice, bob, carol] = (await Promise.all([0, 1, 2, 3].map((i) => provider.getSigner(i)))) as Signer[];
-  const at = (name: ContractName, signer: Signer) => new Contract(deployment.contracts[name]!.address, loadAbi(name), signer);
+  const at = (name: ContractName, signer: Signer) =>
+    new Contract(deployment.contracts[name]!.address, loadAbi(name), signer);
   const call = async (contract: Contract, method: string, ...args: unknown[]) =>
     (await (await contract.getFunction(method)(...args)).wait()) as { logs: unknown[] };
 
@@ -51,24 +52,34 @@ try {
   await provider.send("evm_setAutomine", [false]);
   const registered: Promise<unknown>[] = [];
   for (let i = 1; i <= ADAPTERS; i++) {
-    const tx = await models.getFunction("registerAdapter")({
-      baseModelId: 1n,
-      artifactHash: hashOf(`bench-adapter-${i}`),
-      uri: `ipfs://bench-adapter-${i}`,
-      rank: 8,
-      targetModules: 3,
-      pricePer1kTokens: 1_000n,
-      ownerShareBps: 7_000,
-      dataShareBps: 3_000,
-      lineage: [{ datanetId: 1n, version: 1n, weightBps: 10_000 }],
-    }, { gasLimit: 1_000_000n });
+    const tx = await models.getFunction("registerAdapter")(
+      {
+        baseModelId: 1n,
+        artifactHash: hashOf(`bench-adapter-${i}`),
+        uri: `ipfs://bench-adapter-${i}`,
+        rank: 8,
+        targetModules: 3,
+        pricePer1kTokens: 1_000n,
+        ownerShareBps: 7_000,
+        dataShareBps: 3_000,
+        lineage: [{ datanetId: 1n, version: 1n, weightBps: 10_000 }],
+      },
+      { gasLimit: 1_000_000n },
+    );
     registered.push(tx.wait());
   }
   await provider.send("evm_mine", []);
   await provider.send("evm_setAutomine", [true]);
   await Promise.all(registered);
   await call(at("OpenToken", bob!), "approve", deployment.contracts.NodeRegistry!.address, 2n ** 256n - 1n);
-  await call(at("NodeRegistry", bob!), "register", "https://bench.example", [1n], await bob!.getAddress(), 10_000n * OPEN);
+  await call(
+    at("NodeRegistry", bob!),
+    "register",
+    "https://bench.example",
+    [1n],
+    await bob!.getAddress(),
+    10_000n * OPEN,
+  );
   await call(at("OpenToken", alice!), "approve", deployment.contracts.InferencePayments!.address, 2n ** 256n - 1n);
   const payments = at("InferencePayments", bob!);
   await call(at("InferencePayments", alice!), "openChannel", await bob!.getAddress(), 1_000n * OPEN);
@@ -113,7 +124,8 @@ try {
       expiry: 2n ** 63n,
     };
     const signature = await alice!.signTypedData(domain, types, voucher);
-    if (gasLimit === 0n) gasLimit = ((await payments.getFunction("settle").estimateGas(voucher, signature)) * 12n) / 10n;
+    if (gasLimit === 0n)
+      gasLimit = ((await payments.getFunction("settle").estimateGas(voucher, signature)) * 12n) / 10n;
     const tx = await payments.getFunction("settle")(voucher, signature, { gasLimit });
     pending.push(tx.wait());
     if (round % 8 === 0) await provider.send("evm_mine", []);
@@ -131,7 +143,13 @@ try {
   log(`emitted ${events} events in ${round} settlements (${((Date.now() - emitTimer) / 1000).toFixed(1)} s)`);
 
   const indexer = await startIndexer(
-    { port: 18701, rpcUrl: chain.chain.url, deploymentsDir: chain.deploymentsDir, pgliteDir, env: { OPENPOA_POLLING_MS: "1000" } },
+    {
+      port: 18701,
+      rpcUrl: chain.chain.url,
+      deploymentsDir: chain.deploymentsDir,
+      pgliteDir,
+      env: { OPENPOA_POLLING_MS: "1000" },
+    },
     600_000,
   );
   try {
@@ -151,7 +169,9 @@ try {
     for (let i = 0; i < QUERIES + 50; i++) {
       const adapterId = String(1 + (i % ADAPTERS));
       const start = performance.now();
-      const { status, body } = await graphqlQuery<{ settlementAdapters: { items: unknown[] } }>(indexer.url, query, { adapterId });
+      const { status, body } = await graphqlQuery<{ settlementAdapters: { items: unknown[] } }>(indexer.url, query, {
+        adapterId,
+      });
       const elapsed = performance.now() - start;
       if (status !== 200 || body.errors || body.data!.settlementAdapters.items.length !== Math.min(100, round)) {
         throw new Error(`bad answer: ${JSON.stringify(body).slice(0, 500)}`);
@@ -173,7 +193,16 @@ try {
     log(`blocks: ${lastEventBlock}`);
     if (process.env.BENCH_METRICS) {
       const metrics = await (await fetch(`${indexer.url}/metrics`)).text();
-      console.log(metrics.split("\n").filter((l) => /indexing_function_duration_(sum|count)|ponder_historical|rpc_request_duration_(sum|count)|database_method_duration_(sum|count)/.test(l)).join("\n"));
+      console.log(
+        metrics
+          .split("\n")
+          .filter((l) =>
+            /indexing_function_duration_(sum|count)|ponder_historical|rpc_request_duration_(sum|count)|database_method_duration_(sum|count)/.test(
+              l,
+            ),
+          )
+          .join("\n"),
+      );
     }
   } finally {
     await indexer.stop();

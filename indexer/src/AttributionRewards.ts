@@ -32,7 +32,9 @@ register("AttributionRewards", {
   },
   async RootRevoked(event, context) {
     await touchAccounts(context, event, event.args.by);
-    await context.db.update(rewardRoot, { epoch: event.args.epoch }).set({ status: "revoked", revokedBy: event.args.by });
+    await context.db
+      .update(rewardRoot, { epoch: event.args.epoch })
+      .set({ status: "revoked", revokedBy: event.args.by });
   },
   async Claimed(event, context) {
     const { epoch, account, amount, cumulativeAmount } = event.args;

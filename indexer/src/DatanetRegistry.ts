@@ -55,12 +55,10 @@ register("DatanetRegistry", {
     await context.db
       .update(contribution, { id: contributionId })
       .set({ status: "accepted", weight, acceptedIndex, curator, updatedBlock: event.block.number });
-    await context.db
-      .update(datanet, { id: datanetId })
-      .set((row: { acceptedCount: number; totalWeight: bigint }) => ({
-        acceptedCount: row.acceptedCount + 1,
-        totalWeight: row.totalWeight + weight,
-      }));
+    await context.db.update(datanet, { id: datanetId }).set((row: { acceptedCount: number; totalWeight: bigint }) => ({
+      acceptedCount: row.acceptedCount + 1,
+      totalWeight: row.totalWeight + weight,
+    }));
   },
   async ContributionRejected(event, context) {
     const { contributionId, curator, slashedStake } = event.args;

@@ -10,13 +10,29 @@ import {
   settlement,
   settlementAdapter,
 } from "ponder:schema";
-import { dayOf, getParameter, logId, register, setParameter, touchAccounts, type Context, type Event } from "./lib/register.ts";
+import {
+  dayOf,
+  getParameter,
+  logId,
+  register,
+  setParameter,
+  touchAccounts,
+  type Context,
+  type Event,
+} from "./lib/register.ts";
 
 /** A settlement is keyed by its transaction and channel: the AdapterRevenue and DataShareAllocated events after it
  * carry the channel id, so they find it again (also after a restart). */
 const settlementId = (event: Event) => `${event.transaction.hash}-${event.args.channelId}`;
 
-const zeroRevenue = { ownerShare: 0n, operatorFees: 0n, protocolFees: 0n, total: 0n, withdrawn: 0n, rewardsClaimed: 0n };
+const zeroRevenue = {
+  ownerShare: 0n,
+  operatorFees: 0n,
+  protocolFees: 0n,
+  total: 0n,
+  withdrawn: 0n,
+  rewardsClaimed: 0n,
+};
 
 async function credit(
   context: Context,
@@ -25,12 +41,15 @@ async function credit(
   field: "ownerShare" | "operatorFees" | "protocolFees",
   amount: bigint,
 ): Promise<void> {
+  // No touchAccounts here: owners, operators and treasuries already have rows from the events that named them.
   if (amount === 0n) return;
-  await touchAccounts(context, event, account);
   await context.db
     .insert(accountRevenue)
     .values({ account, ...zeroRevenue, [field]: amount, total: amount })
-    .onConflictDoUpdate((row: Record<string, bigint>) => ({ [field]: row[field]! + amount, total: row.total! + amount }));
+    .onConflictDoUpdate((row: Record<string, bigint>) => ({
+      [field]: row[field]! + amount,
+      total: row.total! + amount,
+    }));
 }
 
 register("InferencePayments", {
@@ -66,12 +85,13 @@ register("InferencePayments", {
       timestamp: event.block.timestamp,
       transactionHash: event.transaction.hash,
     });
-    await context.db
-      .update(channel, { id: channelId })
-      .set((row: { settlementCount: number }) => ({ settled: cumulativeAmount, settlementCount: row.settlementCount + 1 }));
+    await context.db.update(channel, { id: channelId }).set((row: { settlementCount: number }) => ({
+      settled: cumulativeAmount,
+      settlementCount: row.settlementCount + 1,
+    }));
   },
   async AdapterRevenue(event, context) {
-    const { channelId, adapterId, adapterOwner, amount, protocolFee, operatorFee, ownerShare, dataShare } = event.args;
+    const { channelId, adapterId, adapterOwner, amount, protocolFee, ownerShare, dataShare } = event.args;
     const sid = settlementId(event);
     const parent = await context.db.update(settlement, { id: sid }).set((row: { adapterCount: number }) => ({
       adapterCount: row.adapterCount + 1,
@@ -112,7 +132,13 @@ register("InferencePayments", {
     const tokens = price > 0n ? (amount * 1000n) / price : null;
     await context.db
       .insert(adapterUsageDaily)
-      .values({ adapterId, day: dayOf(event.block.timestamp), settlements: 1, revenue: amount, estimatedTokens: tokens })
+      .values({
+        adapterId,
+        day: dayOf(event.block.timestamp),
+        settlements: 1,
+        revenue: amount,
+        estimatedTokens: tokens,
+      })
       .onConflictDoUpdate((row: { settlements: number; revenue: bigint; estimatedTokens: bigint | null }) => ({
         settlements: row.settlements + 1,
         revenue: row.revenue + amount,

@@ -74,9 +74,7 @@ register("ModelRegistry", {
   async Approval(event, context) {
     const { owner, approved, tokenId } = event.args;
     await touchAccounts(context, event, owner, approved);
-    await context.db
-      .update(adapter, { id: tokenId })
-      .set({ approved: approved === ZERO_ADDRESS ? null : approved });
+    await context.db.update(adapter, { id: tokenId }).set({ approved: approved === ZERO_ADDRESS ? null : approved });
   },
   async ApprovalForAll(event, context) {
     const { owner, operator, approved } = event.args;

@@ -13,7 +13,10 @@ register("OpenTimelock", {
   },
   async CallSalt(event, context) {
     const { id, salt } = event.args;
-    await context.db.insert(timelockOperation).values({ id, ...empty, salt }).onConflictDoUpdate({ salt });
+    await context.db
+      .insert(timelockOperation)
+      .values({ id, ...empty, salt })
+      .onConflictDoUpdate({ salt });
   },
   async CallExecuted(event, context) {
     const { id } = event.args;

@@ -6,10 +6,14 @@ register("OpenToken", {
     const { from, to, value } = event.args;
     await touchAccounts(context, event, from, to);
     if (from !== ZERO_ADDRESS) {
-      await context.db.update(account, { address: from }).set((row: { balance: bigint }) => ({ balance: row.balance - value }));
+      await context.db
+        .update(account, { address: from })
+        .set((row: { balance: bigint }) => ({ balance: row.balance - value }));
     }
     if (to !== ZERO_ADDRESS) {
-      await context.db.update(account, { address: to }).set((row: { balance: bigint }) => ({ balance: row.balance + value }));
+      await context.db
+        .update(account, { address: to })
+        .set((row: { balance: bigint }) => ({ balance: row.balance + value }));
     }
   },
   async Approval(event, context) {

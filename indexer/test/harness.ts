@@ -11,7 +11,12 @@ const run = promisify(execFile);
 export const indexerRoot = path.join(repoRoot, "indexer");
 const bin = path.join(repoRoot, "node_modules", ".bin");
 
-export type DeployedChain = { chain: LocalChain; deploymentsDir: string; deployment: Deployment; stop(): Promise<void> };
+export type DeployedChain = {
+  chain: LocalChain;
+  deploymentsDir: string;
+  deployment: Deployment;
+  stop(): Promise<void>;
+};
 
 /** Starts `hardhat node` on `port` and deploys the suite with `npm run deploy` (into a temporary deployments dir). */
 export async function startDeployedChain(port: number): Promise<DeployedChain> {
@@ -83,7 +88,15 @@ export async function startIndexer(options: IndexerOptions, timeoutMs = 120_000)
   if (busy) throw new Error(`port ${options.port} is already serving`);
   const child = spawn(
     path.join(bin, "ponder"),
-    ["start", "--schema", options.schema ?? "openpoa", "--port", String(options.port), "--log-level", process.env.OPENPOA_PONDER_LOG_LEVEL ?? "warn"],
+    [
+      "start",
+      "--schema",
+      options.schema ?? "openpoa",
+      "--port",
+      String(options.port),
+      "--log-level",
+      process.env.OPENPOA_PONDER_LOG_LEVEL ?? "warn",
+    ],
     { cwd: indexerRoot, env, stdio: ["ignore", "pipe", "pipe"], detached: false },
   );
   let output = "";
@@ -116,11 +129,19 @@ export async function startIndexer(options: IndexerOptions, timeoutMs = 120_000)
 }
 
 /** Waits until the indexer has processed every block up to `block` (default: the chain's head). */
-export async function waitForBlock(indexer: Indexer, rpcUrl: string, block?: number, timeoutMs = 60_000): Promise<void> {
+export async function waitForBlock(
+  indexer: Indexer,
+  rpcUrl: string,
+  block?: number,
+  timeoutMs = 60_000,
+): Promise<void> {
   const head = block ?? Number(await rpc<string>(rpcUrl, "eth_blockNumber"));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const status = (await (await fetch(`${indexer.url}/status`)).json()) as Record<string, { block?: { number: number } }>;
+    const status = (await (await fetch(`${indexer.url}/status`)).json()) as Record<
+      string,
+      { block?: { number: number } }
+    >;
     const block = Object.values(status)[0]?.block?.number ?? 0;
     if (block >= head) return;
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -14,14 +14,26 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { sha256, toUtf8Bytes } from "ethers";
 import { rpc } from "../../scripts/lib/localChain.ts";
 import { contractNames, eventNames, loadAbi } from "../lib/abis.ts";
-import { graphqlQuery, startDeployedChain, startIndexer, waitForBlock, type DeployedChain, type Indexer } from "./harness.ts";
+import {
+  graphqlQuery,
+  startDeployedChain,
+  startIndexer,
+  waitForBlock,
+  type DeployedChain,
+  type Indexer,
+} from "./harness.ts";
 import { findPostgresBin, startPostgres } from "./postgres.ts";
 import { OPEN, runScenario, type ScenarioResult } from "./scenario.ts";
 import { contributeMany } from "./workload.ts";
 
 const PORTS = { chain: 18650, a: 18651, b: 18652, postgres: 18653, c: 18654 };
 /** Events no code path emits (see scenario.ts). */
-const NEVER_EMITTED = ["OpenToken:EIP712DomainChanged", "OpenGovernor:EIP712DomainChanged", "InferencePayments:EIP712DomainChanged", "OpenTimelock:RoleAdminChanged"];
+const NEVER_EMITTED = [
+  "OpenToken:EIP712DomainChanged",
+  "OpenGovernor:EIP712DomainChanged",
+  "InferencePayments:EIP712DomainChanged",
+  "OpenTimelock:RoleAdminChanged",
+];
 
 let chain: DeployedChain;
 let scenario: ScenarioResult;
@@ -61,14 +73,19 @@ async function snapshot(url: string): Promise<Snapshot> {
       url,
       `{ __type(name: "${itemType}") { fields { name type { name kind ofType { name kind ofType { name kind ofType { name kind } } } } } } }`,
     );
-    const scalars = type.__type.fields.filter((f) => ["SCALAR", "ENUM"].includes(unwrap(f.type).kind)).map((f) => f.name);
+    const scalars = type.__type.fields
+      .filter((f) => ["SCALAR", "ENUM"].includes(unwrap(f.type).kind))
+      .map((f) => f.name);
     const data = await gql<Record<string, { totalCount: number; items: unknown[] }>>(
       url,
       `{ ${field.name}(limit: 1000) { totalCount items { ${scalars.join(" ")} } } }`,
     );
     const page = data[field.name]!;
     assert.ok(page.items.length === page.totalCount, `${field.name}: more than one page`);
-    tables[field.name] = page.items.map((item) => JSON.stringify(item)).sort().map((s) => JSON.parse(s));
+    tables[field.name] = page.items
+      .map((item) => JSON.stringify(item))
+      .sort()
+      .map((s) => JSON.parse(s));
   }
   const rest: Record<string, unknown> = {};
   for (const route of [
@@ -103,22 +120,45 @@ describe("indexer", { timeout: 240_000 }, () => {
     const missing = all.filter((e) => !scenario.emitted.has(e) && !NEVER_EMITTED.includes(e));
     // Constructor events (ownership, parameters, roles) come from the deployment, inside the indexed range.
     const fromDeployment = [
-      "DatanetRegistry:OwnershipTransferred", "DatanetRegistry:StakeLockPeriodSet", "ModelRegistry:OwnershipTransferred",
-      "ModelRegistry:MinDataShareSet", "NodeRegistry:OwnershipTransferred", "NodeRegistry:MinStakeSet",
-      "NodeRegistry:UnbondingPeriodSet", "NodeRegistry:TreasurySet", "AttributionRewards:OwnershipTransferred",
-      "AttributionRewards:AttestorSet", "AttributionRewards:GuardianSet", "AttributionRewards:ClaimDelaySet",
-      "InferencePayments:OwnershipTransferred", "InferencePayments:ChallengePeriodSet", "InferencePayments:TreasurySet",
-      "OpenGovernor:ProposalThresholdSet", "OpenGovernor:VotingDelaySet", "OpenGovernor:VotingPeriodSet",
-      "OpenGovernor:QuorumNumeratorUpdated", "OpenGovernor:TimelockChange", "OpenTimelock:MinDelayChange",
+      "DatanetRegistry:OwnershipTransferred",
+      "DatanetRegistry:StakeLockPeriodSet",
+      "ModelRegistry:OwnershipTransferred",
+      "ModelRegistry:MinDataShareSet",
+      "NodeRegistry:OwnershipTransferred",
+      "NodeRegistry:MinStakeSet",
+      "NodeRegistry:UnbondingPeriodSet",
+      "NodeRegistry:TreasurySet",
+      "AttributionRewards:OwnershipTransferred",
+      "AttributionRewards:AttestorSet",
+      "AttributionRewards:GuardianSet",
+      "AttributionRewards:ClaimDelaySet",
+      "InferencePayments:OwnershipTransferred",
+      "InferencePayments:ChallengePeriodSet",
+      "InferencePayments:TreasurySet",
+      "OpenGovernor:ProposalThresholdSet",
+      "OpenGovernor:VotingDelaySet",
+      "OpenGovernor:VotingPeriodSet",
+      "OpenGovernor:QuorumNumeratorUpdated",
+      "OpenGovernor:TimelockChange",
+      "OpenTimelock:MinDelayChange",
     ];
-    assert.deepEqual(missing.filter((e) => !fromDeployment.includes(e)), []);
+    assert.deepEqual(
+      missing.filter((e) => !fromDeployment.includes(e)),
+      [],
+    );
     assert.equal(scenario.rewards.claimSkipped, null, scenario.rewards.claimSkipped ?? "");
   });
 
   test("restart mid-stream: no duplicates, no gaps", async () => {
     const pgliteDir = await mkdtemp(path.join(tmpdir(), "openpoa-pglite-restart-"));
     cleanups.push(() => rm(pgliteDir, { recursive: true, force: true }));
-    const options = { port: PORTS.b, rpcUrl: chain.chain.url, deploymentsDir: chain.deploymentsDir, pgliteDir, contentDir };
+    const options = {
+      port: PORTS.b,
+      rpcUrl: chain.chain.url,
+      deploymentsDir: chain.deploymentsDir,
+      pgliteDir,
+      contentDir,
+    };
     let indexer = await startIndexer(options);
     cleanups.push(() => indexer.stop());
     await waitForBlock(indexer, chain.chain.url, scenario.lastEventBlock);
@@ -159,7 +199,12 @@ describe("indexer", { timeout: 240_000 }, () => {
   });
 
   test("a fresh PGlite index answers exactly as the restarted one", async () => {
-    fresh = await startIndexer({ port: PORTS.a, rpcUrl: chain.chain.url, deploymentsDir: chain.deploymentsDir, contentDir });
+    fresh = await startIndexer({
+      port: PORTS.a,
+      rpcUrl: chain.chain.url,
+      deploymentsDir: chain.deploymentsDir,
+      contentDir,
+    });
     cleanups.push(() => fresh.stop());
     await waitForBlock(fresh, chain.chain.url, lastEventBlock);
     log("fresh PGlite index caught up");
@@ -167,25 +212,29 @@ describe("indexer", { timeout: 240_000 }, () => {
     assert.deepEqual(snapshots.pglite, snapshots.restarted);
   });
 
-  test("PostgreSQL answers exactly as PGlite", { skip: findPostgresBin() ? false : "PostgreSQL not installed" }, async () => {
-    const postgres = await startPostgres(PORTS.postgres);
-    cleanups.push(() => postgres.stop());
-    const indexer = await startIndexer({
-      port: PORTS.c,
-      rpcUrl: chain.chain.url,
-      deploymentsDir: chain.deploymentsDir,
-      contentDir,
-      databaseUrl: postgres.url,
-    });
-    try {
-      await waitForBlock(indexer, chain.chain.url, lastEventBlock);
-      log("PostgreSQL index caught up");
-      snapshots.postgres = await snapshot(indexer.url);
-    } finally {
-      await indexer.stop();
-    }
-    assert.deepEqual(snapshots.postgres, snapshots.pglite);
-  });
+  test(
+    "PostgreSQL answers exactly as PGlite",
+    { skip: findPostgresBin() ? false : "PostgreSQL not installed" },
+    async () => {
+      const postgres = await startPostgres(PORTS.postgres);
+      cleanups.push(() => postgres.stop());
+      const indexer = await startIndexer({
+        port: PORTS.c,
+        rpcUrl: chain.chain.url,
+        deploymentsDir: chain.deploymentsDir,
+        contentDir,
+        databaseUrl: postgres.url,
+      });
+      try {
+        await waitForBlock(indexer, chain.chain.url, lastEventBlock);
+        log("PostgreSQL index caught up");
+        snapshots.postgres = await snapshot(indexer.url);
+      } finally {
+        await indexer.stop();
+      }
+      assert.deepEqual(snapshots.postgres, snapshots.pglite);
+    },
+  );
 
   test("GraphQL: datanets, versions, contributions", async () => {
     const { alice, carol, curator } = scenario.accounts;
@@ -199,9 +248,20 @@ describe("indexer", { timeout: 240_000 }, () => {
     const [d1, d2] = data.datanets.items;
     assert.deepEqual(
       { ...d1, versions: undefined },
-      { id: "1", owner: alice.toLowerCase(), treasury: alice.toLowerCase(), curated: true, minStake: String(10n * OPEN),
-        metadataURI: "ipfs://datanet-1-v2", license: "CC-BY-4.0", contributionCount: 3, acceptedCount: 1, versionCount: 1,
-        totalWeight: "500", versions: undefined },
+      {
+        id: "1",
+        owner: alice.toLowerCase(),
+        treasury: alice.toLowerCase(),
+        curated: true,
+        minStake: String(10n * OPEN),
+        metadataURI: "ipfs://datanet-1-v2",
+        license: "CC-BY-4.0",
+        contributionCount: 3,
+        acceptedCount: 1,
+        versionCount: 1,
+        totalWeight: "500",
+        versions: undefined,
+      },
     );
     assert.equal(d2.owner, carol.toLowerCase());
     assert.equal(d2.curated, false);
@@ -210,24 +270,42 @@ describe("indexer", { timeout: 240_000 }, () => {
     assert.equal(d1.versions.items[0].contributionCount, "1");
     assert.equal(d1.versions.items[0].root, sha256(toUtf8Bytes("root-1-1")));
     const c = data.contributions.items;
-    assert.deepEqual(c.map((x: any) => x.status), ["accepted", "rejected", "withdrawn", "accepted"]);
     assert.deepEqual(
-      c[0],
-      { id: "1", datanetId: "1", contributor: carol.toLowerCase(), status: "accepted", stake: String(10n * OPEN), stakeHeld: "0",
-        weight: "500", acceptedIndex: "0", curator: curator.toLowerCase(), slashedStake: null, refundedStake: null,
-        releasedStake: String(10n * OPEN), sizeTokens: "100" },
+      c.map((x: any) => x.status),
+      ["accepted", "rejected", "withdrawn", "accepted"],
     );
+    assert.deepEqual(c[0], {
+      id: "1",
+      datanetId: "1",
+      contributor: carol.toLowerCase(),
+      status: "accepted",
+      stake: String(10n * OPEN),
+      stakeHeld: "0",
+      weight: "500",
+      acceptedIndex: "0",
+      curator: curator.toLowerCase(),
+      slashedStake: null,
+      refundedStake: null,
+      releasedStake: String(10n * OPEN),
+      sizeTokens: "100",
+    });
     assert.equal(c[1].slashedStake, String(20n * OPEN));
     assert.equal(c[2].refundedStake, String(30n * OPEN));
     assert.equal(c[3].weight, "400");
     // Data share allocated per version: 60 % of adapter 1's data share plus nothing else for datanet 1.
     const a1Data = splitOf(100n * OPEN, 3_000n).dataShare + splitOf(40n * OPEN, 3_000n).dataShare;
     const v11 = (s: bigint) => (s * 6_000n) / 10_000n;
-    assert.equal(d1.versions.items[0].revenue, String(v11(splitOf(100n * OPEN, 3_000n).dataShare) + v11(splitOf(40n * OPEN, 3_000n).dataShare)));
+    assert.equal(
+      d1.versions.items[0].revenue,
+      String(v11(splitOf(100n * OPEN, 3_000n).dataShare) + v11(splitOf(40n * OPEN, 3_000n).dataShare)),
+    );
     assert.ok(a1Data > 0n);
     assert.deepEqual(
       data.datanetCurators.items.map((x: any) => [x.datanetId, x.curator, x.enabled]).sort(),
-      [["1", carol.toLowerCase(), true], ["1", curator.toLowerCase(), true]].sort(),
+      [
+        ["1", carol.toLowerCase(), true],
+        ["1", curator.toLowerCase(), true],
+      ].sort(),
     );
   });
 
@@ -247,26 +325,53 @@ describe("indexer", { timeout: 240_000 }, () => {
     ]);
     const [a1, a2] = data.adapters.items;
     assert.deepEqual(a1, {
-      id: "1", baseModelId: "1", owner: carol.toLowerCase(), approved: scenario.accounts.alice.toLowerCase(), uri: "ipfs://adapter-1-v2",
-      pricePer1kTokens: String(2n * 10n ** 15n), ownerShareBps: 7_000, dataShareBps: 3_000, deprecated: false, rank: 16,
+      id: "1",
+      baseModelId: "1",
+      owner: carol.toLowerCase(),
+      approved: scenario.accounts.alice.toLowerCase(),
+      uri: "ipfs://adapter-1-v2",
+      pricePer1kTokens: String(2n * 10n ** 15n),
+      ownerShareBps: 7_000,
+      dataShareBps: 3_000,
+      deprecated: false,
+      rank: 16,
       targetModules: 0x7f,
-      lineage: { items: [
-        { index: 0, datanetId: "1", version: "1", weightBps: 6_000 },
-        { index: 1, datanetId: "2", version: "1", weightBps: 4_000 },
-      ] },
+      lineage: {
+        items: [
+          { index: 0, datanetId: "1", version: "1", weightBps: 6_000 },
+          { index: 1, datanetId: "2", version: "1", weightBps: 4_000 },
+        ],
+      },
     });
     assert.equal(a2.owner, carol.toLowerCase()); // transferred from the curator
     assert.equal(a2.deprecated, true);
     assert.deepEqual(a2.lineage.items, [{ index: 0, datanetId: "2", version: "1", weightBps: 10_000 }]);
-    assert.deepEqual(data.operators.items, [{
-      address: bob.toLowerCase(), endpoint: "https://bob.example/v2", bonded: String(13_900n * OPEN), unbonding: "0",
-      slashed: String(100n * OPEN), withdrawn: String(1_000n * OPEN), status: "active", baseModelIds: ["1"],
-    }]);
+    assert.deepEqual(data.operators.items, [
+      {
+        address: bob.toLowerCase(),
+        endpoint: "https://bob.example/v2",
+        bonded: String(13_900n * OPEN),
+        unbonding: "0",
+        slashed: String(100n * OPEN),
+        withdrawn: String(1_000n * OPEN),
+        status: "active",
+        baseModelIds: ["1"],
+      },
+    ]);
     const [c1, c2] = data.channels.items;
     assert.deepEqual(
       { ...c1, closesAt: null },
-      { id: "1", payer: scenario.accounts.alice.toLowerCase(), operator: bob.toLowerCase(), deposit: String(1_200n * OPEN),
-        settled: String(207n * OPEN), settlementCount: 2, status: "open", closesAt: null, refund: null },
+      {
+        id: "1",
+        payer: scenario.accounts.alice.toLowerCase(),
+        operator: bob.toLowerCase(),
+        deposit: String(1_200n * OPEN),
+        settled: String(207n * OPEN),
+        settlementCount: 2,
+        status: "open",
+        closesAt: null,
+        refund: null,
+      },
     );
     assert.equal(c2.status, "finalized");
     assert.equal(c2.refund, String(50n * OPEN));
@@ -293,41 +398,81 @@ describe("indexer", { timeout: 240_000 }, () => {
     const split = (adapterId: string, amount: bigint, owner: string) => {
       const dataShareBps = adapterId === "0" ? null : adapterId === "1" ? 3_000n : 1_500n;
       const s = splitOf(amount, dataShareBps);
-      return { adapterId, adapterOwner: owner, amount: String(amount), protocolFee: String(s.protocolFee),
-        operatorFee: String(s.operatorFee), ownerShare: String(s.ownerShare), dataShare: String(s.dataShare) };
+      return {
+        adapterId,
+        adapterOwner: owner,
+        amount: String(amount),
+        protocolFee: String(s.protocolFee),
+        operatorFee: String(s.operatorFee),
+        ownerShare: String(s.ownerShare),
+        dataShare: String(s.dataShare),
+      };
     };
     // Adapter 0 is the base model: the contract names the operator as its "owner".
     assert.deepEqual(s1.adapters.items, [
-      split("0", 10n * OPEN, bob.toLowerCase()), split("1", 100n * OPEN, carol.toLowerCase()), split("2", 50n * OPEN, curator.toLowerCase()),
+      split("0", 10n * OPEN, bob.toLowerCase()),
+      split("1", 100n * OPEN, carol.toLowerCase()),
+      split("2", 50n * OPEN, curator.toLowerCase()),
     ]);
-    assert.deepEqual(s2.adapters.items, [split("1", 40n * OPEN, carol.toLowerCase()), split("2", 7n * OPEN, carol.toLowerCase())]);
+    assert.deepEqual(s2.adapters.items, [
+      split("1", 40n * OPEN, carol.toLowerCase()),
+      split("2", 7n * OPEN, carol.toLowerCase()),
+    ]);
     assert.equal(s1.allocations.items.length, 3);
     const total = (id: string, amounts: bigint[]) => {
       const parts = amounts.map((a) => split(id, a, ""));
       const sum = (k: keyof ReturnType<typeof split>) => String(parts.reduce((s, p) => s + BigInt(p[k]), 0n));
-      return { adapterId: id, settlements: amounts.length, amount: sum("amount"), protocolFee: sum("protocolFee"),
-        operatorFee: sum("operatorFee"), ownerShare: sum("ownerShare"), dataShare: sum("dataShare") };
+      return {
+        adapterId: id,
+        settlements: amounts.length,
+        amount: sum("amount"),
+        protocolFee: sum("protocolFee"),
+        operatorFee: sum("operatorFee"),
+        ownerShare: sum("ownerShare"),
+        dataShare: sum("dataShare"),
+      };
     };
     assert.deepEqual(data.adapterRevenues.items, [
-      total("0", [10n * OPEN]), total("1", [100n * OPEN, 40n * OPEN]), total("2", [50n * OPEN, 7n * OPEN]),
+      total("0", [10n * OPEN]),
+      total("1", [100n * OPEN, 40n * OPEN]),
+      total("2", [50n * OPEN, 7n * OPEN]),
     ]);
-    const dataShares = BigInt(total("1", [100n * OPEN, 40n * OPEN]).dataShare) + BigInt(total("2", [50n * OPEN, 7n * OPEN]).dataShare);
+    const dataShares =
+      BigInt(total("1", [100n * OPEN, 40n * OPEN]).dataShare) + BigInt(total("2", [50n * OPEN, 7n * OPEN]).dataShare);
     const byDatanet = data.datanetRevenues.items;
-    assert.equal(byDatanet.reduce((s: bigint, d: any) => s + BigInt(d.amount), 0n), dataShares);
+    assert.equal(
+      byDatanet.reduce((s: bigint, d: any) => s + BigInt(d.amount), 0n),
+      dataShares,
+    );
     const revenue = Object.fromEntries(data.accountRevenues.items.map((r: any) => [r.account, r]));
-    const ownerCarol = BigInt(split("1", 100n * OPEN, "").ownerShare) + BigInt(split("1", 40n * OPEN, "").ownerShare) + BigInt(split("2", 7n * OPEN, "").ownerShare);
+    const ownerCarol =
+      BigInt(split("1", 100n * OPEN, "").ownerShare) +
+      BigInt(split("1", 40n * OPEN, "").ownerShare) +
+      BigInt(split("2", 7n * OPEN, "").ownerShare);
     assert.equal(revenue[carol.toLowerCase()].ownerShare, String(ownerCarol));
     assert.equal(revenue[curator.toLowerCase()].ownerShare, split("2", 50n * OPEN, "").ownerShare);
-    const operatorTotal = ["0", "1", "2"].reduce((s, id) => s + BigInt(data.adapterRevenues.items.find((r: any) => r.adapterId === id).operatorFee), 0n);
+    const operatorTotal = ["0", "1", "2"].reduce(
+      (s, id) => s + BigInt(data.adapterRevenues.items.find((r: any) => r.adapterId === id).operatorFee),
+      0n,
+    );
     assert.equal(revenue[bob.toLowerCase()].operatorFees, String(operatorTotal));
     assert.equal(revenue[bob.toLowerCase()].withdrawn, String(operatorTotal)); // bob withdrew everything he had
     assert.equal(revenue[carol.toLowerCase()].rewardsClaimed, String(scenario.rewards.claimed[carol.toLowerCase()]));
     assert.equal(revenue[alice.toLowerCase()], undefined);
     const days = data.adapterUsageDailys.items;
-    assert.equal(days.reduce((s: number, d: any) => s + d.settlements, 0), 2);
-    assert.equal(days.reduce((s: bigint, d: any) => s + BigInt(d.revenue), 0n), 140n * OPEN);
+    assert.equal(
+      days.reduce((s: number, d: any) => s + d.settlements, 0),
+      2,
+    );
+    assert.equal(
+      days.reduce((s: bigint, d: any) => s + BigInt(d.revenue), 0n),
+      140n * OPEN,
+    );
     // 140 OPEN at 0.002 OPEN per 1k tokens.
-    assert.equal(days.reduce((s: bigint, d: any) => s + BigInt(d.estimatedTokens), 0n), 70_000_000n);
+    assert.equal(
+      days.reduce((s: bigint, d: any) => s + BigInt(d.estimatedTokens), 0n),
+      70_000_000n,
+    );
     assert.deepEqual(data.parameters.items, [{ value: "400" }]); // set by governance after the settlements
   });
 
@@ -341,12 +486,19 @@ describe("indexer", { timeout: 240_000 }, () => {
          timelockOperations { items { status calls executedCalls salt } } }`,
     );
     const { carol, alice, deployer } = scenario.accounts;
-    assert.deepEqual(data.rewardRoots.items, [{
-      epoch: "1", root: scenario.rewards.root, contentHash: scenario.rewards.contentHash, status: "proposed",
-      total: String(scenario.rewards.leaves.reduce((s, l) => s + l.cumulativeAmount, 0n)),
-    }]);
+    assert.deepEqual(data.rewardRoots.items, [
+      {
+        epoch: "1",
+        root: scenario.rewards.root,
+        contentHash: scenario.rewards.contentHash,
+        status: "proposed",
+        total: String(scenario.rewards.leaves.reduce((s, l) => s + l.cumulativeAmount, 0n)),
+      },
+    ]);
     const carolLeaf = scenario.rewards.leaves.find((l) => l.account === carol)!;
-    assert.deepEqual(data.claims.items, [{ epoch: "1", account: carol.toLowerCase(), amount: String(carolLeaf.cumulativeAmount) }]);
+    assert.deepEqual(data.claims.items, [
+      { epoch: "1", account: carol.toLowerCase(), amount: String(carolLeaf.cumulativeAmount) },
+    ]);
     assert.equal(data.rewardPools.items[0].fundings, 2);
     assert.equal(data.rewardPools.items[0].totalClaimed, String(carolLeaf.cumulativeAmount));
     const [executed, canceled] = data.proposals.items;
@@ -355,10 +507,16 @@ describe("indexer", { timeout: 240_000 }, () => {
     assert.ok(BigInt(executed.forVotes) > 0n && BigInt(executed.abstainVotes) > 0n && executed.againstVotes === "0");
     assert.deepEqual(
       executed.votes.items.map((v: any) => [v.voter, v.support, v.params]).sort(),
-      [[deployer.toLowerCase(), 1, null], [alice.toLowerCase(), 2, "0x1234"]].sort(),
+      [
+        [deployer.toLowerCase(), 1, null],
+        [alice.toLowerCase(), 2, "0x1234"],
+      ].sort(),
     );
     const ops = data.timelockOperations.items.map((o: any) => [o.status, o.calls, o.executedCalls]).sort();
-    assert.deepEqual(ops, [["cancelled", 1, 0], ["executed", 5, 5]]);
+    assert.deepEqual(ops, [
+      ["cancelled", 1, 0],
+      ["executed", 5, 5],
+    ]);
   });
 
   test("REST /rewards/:account: entitlement, claimed, claimable and a proof that verifies", async () => {
@@ -376,7 +534,8 @@ describe("indexer", { timeout: 240_000 }, () => {
       assert.equal(body.cumulativeAmount, String(leaf.cumulativeAmount));
       assert.equal(body.claimed, String(claimed));
       assert.equal(body.claimable, String(leaf.cumulativeAmount - claimed));
-      const value = body.index === null ? [account, leaf.cumulativeAmount] : [body.index, account, leaf.cumulativeAmount];
+      const value =
+        body.index === null ? [account, leaf.cumulativeAmount] : [body.index, account, leaf.cumulativeAmount];
       const types = body.index === null ? ["address", "uint256"] : ["uint256", "address", "uint256"];
       assert.ok(StandardMerkleTree.verify(body.root, types, value, body.proof), "proof verifies");
     }
@@ -390,8 +549,14 @@ describe("indexer", { timeout: 240_000 }, () => {
     assert.equal(body.deprecated, true);
     assert.equal(body.totals.settlements, 2);
     assert.equal(body.totals.revenue, String(57n * OPEN));
-    assert.equal(body.daily.reduce((s: bigint, d: any) => s + BigInt(d.revenue), 0n), 57n * OPEN);
-    assert.equal(body.daily.reduce((s: bigint, d: any) => s + BigInt(d.estimatedTokens), 0n), 57_000_000n);
+    assert.equal(
+      body.daily.reduce((s: bigint, d: any) => s + BigInt(d.revenue), 0n),
+      57n * OPEN,
+    );
+    assert.equal(
+      body.daily.reduce((s: bigint, d: any) => s + BigInt(d.estimatedTokens), 0n),
+      57_000_000n,
+    );
   });
 
   test("bad requests get 4xx with a JSON error", async () => {
@@ -407,7 +572,11 @@ describe("indexer", { timeout: 240_000 }, () => {
     await expectError(await fetch(`${fresh.url}/adapters/999/usage`), 404, "unknown_adapter");
     await expectError(await fetch(`${fresh.url}/adapters/abc/usage`), 400, "invalid_adapter_id");
     const post = (query: string) =>
-      fetch(`${fresh.url}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) });
+      fetch(`${fresh.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query }),
+      });
     await expectError(await post(`{ ${"adapters { items { id } } ".repeat(2_000)} }`), 413, "query_too_large");
     await expectError(await post(`{ adapters { items { ${"id ".repeat(2_500)} } } }`), 400, "");
     await expectError(await post("{ adapters { items { id "), 400, "");

@@ -80,7 +80,9 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
     return receipt;
   };
   const nameOf = (c: Contract) =>
-    Object.entries(deployment.contracts).find(([, d]) => d.address.toLowerCase() === String(c.target).toLowerCase())![0];
+    Object.entries(deployment.contracts).find(
+      ([, d]) => d.address.toLowerCase() === String(c.target).toLowerCase(),
+    )![0];
   const travel = async (seconds: number) => {
     await provider.send("evm_increaseTime", [seconds]);
     await provider.send("evm_mine", []);
@@ -88,7 +90,8 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   const max = 2n ** 256n - 1n;
 
   // Token: holdings, approvals, delegation.
-  for (const who of [alice, bob, carol, curator]) await send(token, deployer, "transfer", await who.getAddress(), 1_000_000n * OPEN);
+  for (const who of [alice, bob, carol, curator])
+    await send(token, deployer, "transfer", await who.getAddress(), 1_000_000n * OPEN);
   await send(token, deployer, "delegate", addr.deployer);
   await send(token, alice, "delegate", addr.alice);
   for (const who of [alice, bob, carol, curator]) {
@@ -140,7 +143,15 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
     dataShareBps,
     lineage: lineage.map(([datanetId, version, weightBps]) => ({ datanetId, version, weightBps })),
   });
-  await send(models, carol, "registerAdapter", adapterParams(1, 3_000, [[1n, 1n, 6_000], [2n, 1n, 4_000]]));
+  await send(
+    models,
+    carol,
+    "registerAdapter",
+    adapterParams(1, 3_000, [
+      [1n, 1n, 6_000],
+      [2n, 1n, 4_000],
+    ]),
+  );
   await send(models, curator, "registerAdapter", adapterParams(2, 1_500, [[2n, 1n, 10_000]]));
   await send(models, carol, "setPrice", 1n, 2n * 10n ** 15n);
   await send(models, carol, "setURI", 1n, "ipfs://adapter-1-v2");
@@ -211,7 +222,11 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
     .map((leaf, index) => ({ index: BigInt(index), ...leaf }));
   const publish = async (epoch: bigint, balances: typeof leaves) => {
     const tree = distributionTree(
-      balances.map((l) => ({ index: l.index, account: l.account as `0x${string}`, cumulativeAmount: l.cumulativeAmount })),
+      balances.map((l) => ({
+        index: l.index,
+        account: l.account as `0x${string}`,
+        cumulativeAmount: l.cumulativeAmount,
+      })),
     );
     const total = balances.reduce((s, l) => s + l.cumulativeAmount, 0n);
     const file: DistributionFile = {
@@ -235,10 +250,22 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
     const contentHash = await putContent(createDirectoryContentStore({ dir: contentDir }), {
       content: new TextEncoder().encode(encodeDistributionFile(file)),
     });
-    await send(rewards, deployer, "proposeRoot", epoch, tree.root, total, contentHash, `file://${contentHash.slice(2)}`);
+    await send(
+      rewards,
+      deployer,
+      "proposeRoot",
+      epoch,
+      tree.root,
+      total,
+      contentHash,
+      `file://${contentHash.slice(2)}`,
+    );
     return { tree, contentHash };
   };
-  await publish(1n, leaves.map((l) => ({ ...l, cumulativeAmount: l.cumulativeAmount / 2n })));
+  await publish(
+    1n,
+    leaves.map((l) => ({ ...l, cumulativeAmount: l.cumulativeAmount / 2n })),
+  );
   await send(rewards, deployer, "revokeRoot", 1n);
   const { tree, contentHash } = await publish(1n, leaves);
 
@@ -255,15 +282,25 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   const calldatas = calls.map(([c, m, a]) => c.interface.encodeFunctionData(m, a));
   const description = "Fees, a slash, a deprecation and two roles";
   await send(governor, deployer, "propose", targets, values, calldatas, description);
-  await send(governor, deployer, "propose", [String(datanets.target)], [0n], [datanets.interface.encodeFunctionData("setStakeLockPeriod", [DAY])], "Withdrawn");
+  await send(
+    governor,
+    deployer,
+    "propose",
+    [String(datanets.target)],
+    [0n],
+    [datanets.interface.encodeFunctionData("setStakeLockPeriod", [DAY])],
+    "Withdrawn",
+  );
   const proposalId: bigint = await governor.getFunction("hashProposal")(targets, values, calldatas, id(description));
-  const canceledId: bigint = await governor.getFunction("hashProposal")(
+  await send(
+    governor,
+    deployer,
+    "cancel",
     [String(datanets.target)],
     [0n],
     [datanets.interface.encodeFunctionData("setStakeLockPeriod", [DAY])],
     id("Withdrawn"),
   );
-  await send(governor, deployer, "cancel", [String(datanets.target)], [0n], [datanets.interface.encodeFunctionData("setStakeLockPeriod", [DAY])], id("Withdrawn"));
   const votingDelay = Number(await governor.getFunction("votingDelay")());
   const votingPeriod = Number(await governor.getFunction("votingPeriod")());
   await travel(votingDelay + 1);
@@ -278,7 +315,13 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   const salt = hashOf("salt");
   const delay = await timelock.getFunction("getMinDelay")();
   await send(timelock, deployer, "schedule", String(datanets.target), 0n, data, "0x" + "00".repeat(32), salt, delay);
-  const operationId = await timelock.getFunction("hashOperation")(String(datanets.target), 0n, data, "0x" + "00".repeat(32), salt);
+  const operationId = await timelock.getFunction("hashOperation")(
+    String(datanets.target),
+    0n,
+    data,
+    "0x" + "00".repeat(32),
+    salt,
+  );
   await send(timelock, deployer, "cancel", operationId);
   await send(timelock, deployer, "renounceRole", id("PROPOSER_ROLE"), addr.deployer);
 
@@ -299,7 +342,14 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
     if (claimFn.inputs.length === 4 && value.length === 2) {
       await send(rewards, bob, "claim", 1n, account, amount, proof);
     } else if (claimFn.inputs.length === 2 && value.length === 3) {
-      await send(rewards, bob, "claim", 1n, { index: value[0], account, cumulativeAmount: amount, proof, previousAmount: 0n, previousProof: [] });
+      await send(rewards, bob, "claim", 1n, {
+        index: value[0],
+        account,
+        cumulativeAmount: amount,
+        proof,
+        previousAmount: 0n,
+        previousProof: [],
+      });
     } else {
       claimSkipped = `AttributionRewards.claim takes ${claimFn.format()} but the library's distribution leaves have ${value.length} fields`;
       continue;

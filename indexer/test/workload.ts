@@ -15,16 +15,19 @@ export async function contributeMany(
   provider.pollingInterval = 20;
   const bob = await provider.getSigner(2);
   const datanets = new Contract(deployment.contracts.DatanetRegistry!.address, loadAbi("DatanetRegistry"), bob);
-  const created = existingDatanetId === undefined ? await (
-    await datanets.getFunction("createDatanet")({
-      metadataURI: "ipfs://workload",
-      license: "MIT",
-      curated: false,
-      minStake: 0n,
-      treasury: await bob.getAddress(),
-      curators: [],
-    })
-  ).wait() : null;
+  const created =
+    existingDatanetId === undefined
+      ? await (
+          await datanets.getFunction("createDatanet")({
+            metadataURI: "ipfs://workload",
+            license: "MIT",
+            curated: false,
+            minStake: 0n,
+            treasury: await bob.getAddress(),
+            curators: [],
+          })
+        ).wait()
+      : null;
   const datanetId = existingDatanetId ?? BigInt(created.logs[0].topics[1]);
   for (let i = start; i < start + count; i++) {
     const hash = sha256(toUtf8Bytes(`workload-${datanetId}-${i}`));

@@ -36,7 +36,10 @@ app.notFound((c) => fail(c, 404, "not_found", `No route ${c.req.method} ${c.req.
 
 // ------------------------------------------------------------------ GraphQL
 
-const graphqlHandler = graphql({ db, schema }, { maxOperationTokens: 2_000, maxOperationDepth: 12, maxOperationAliases: 30 });
+const graphqlHandler = graphql(
+  { db, schema },
+  { maxOperationTokens: 2_000, maxOperationDepth: 12, maxOperationAliases: 30 },
+);
 
 for (const path of ["/graphql"]) {
   app.use(path, async (c, next) => {
@@ -125,7 +128,9 @@ app.get("/rewards/:account", async (c) => {
     .where(eq(schema.rewardRoot.status, "proposed"))
     .orderBy(desc(schema.rewardRoot.epoch));
   const newest = roots.find((r) => r.claimableAt <= now);
-  const pending = roots.filter((r) => r.claimableAt > now).map((r) => ({ epoch: r.epoch.toString(), claimableAt: r.claimableAt.toString() }));
+  const pending = roots
+    .filter((r) => r.claimableAt > now)
+    .map((r) => ({ epoch: r.epoch.toString(), claimableAt: r.claimableAt.toString() }));
 
   const base = { account, claimed: claimed.toString(), pendingRoots: pending.reverse() };
   if (!newest) {

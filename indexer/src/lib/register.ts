@@ -69,10 +69,7 @@ export async function setParameter(
   value: unknown,
 ): Promise<void> {
   const row = { key: `${contract}.${name}`, value: String(value), blockNumber: event.block.number };
-  await context.db
-    .insert(parameter)
-    .values(row)
-    .onConflictDoUpdate({ value: row.value, blockNumber: row.blockNumber });
+  await context.db.insert(parameter).values(row).onConflictDoUpdate({ value: row.value, blockNumber: row.blockNumber });
 }
 
 export async function getParameter(context: Context, contract: ContractName, name: string): Promise<string | null> {
