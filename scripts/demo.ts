@@ -1,0 +1,568 @@
+/**
+ * `npm run demo`: the whole OpenPoA flow on embedded defaults (a local chain, PGlite, the engine on CPU), then a
+ * summary of who earned what and why, reconciled against the chain to the wei. Exits non-zero if anything fails or
+ * does not reconcile. Writes the summary as JSON to $OPENPOA_DEMO_SUMMARY when set.
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import OpenAI from "openai";
+import { formatUnits, type Address, type Hex } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
+import { checkpoint, fetchPrices, Payer } from "../inference/sdk/index.ts";
+import { commands, type Values } from "./cli/commands.ts";
+import { connectSuite, type Suite } from "./lib/contracts.ts";
+import { repoRoot, rpc, startLocalChain } from "./lib/localChain.ts";
+import { startService, type Service } from "./lib/services.ts";
+import { eventsIn, read, send } from "./lib/transactions.ts";
+
+const exec = promisify(execFile);
+const bin = path.join(repoRoot, "node_modules", ".bin");
+const python = process.env.OPENPOA_PYTHON ?? "/usr/bin/python3";
+const PORTS = { chain: 18600, indexer: 18601, gateway: 18602 };
+/** Hardhat's development mnemonic: the local chain funds these accounts with ETH for gas. */
+const MNEMONIC = "test test test test test test test test test test test junk";
+const open = (wei: bigint) => `${formatUnits(wei, 18)} OPEN`;
+
+const started = Date.now();
+const services: Service[] = [];
+let stepNumber = 0;
+async function step<T>(title: string, run: () => Promise<T>): Promise<T> {
+  stepNumber += 1;
+  const at = Date.now();
+  process.stdout.write(`[${stepNumber}] ${title} … `);
+  const result = await run();
+  console.log(`done (${((Date.now() - at) / 1000).toFixed(1)} s)`);
+  return result;
+}
+
+function keyOf(index: number): Hex {
+  const { getHdKey } = mnemonicToAccount(MNEMONIC, { addressIndex: index });
+  return `0x${Buffer.from(getHdKey().privateKey!).toString("hex")}`;
+}
+
+const run = (name: string, suite: Suite, positionals: string[] = [], values: Values = {}) =>
+  commands[name]!.run(suite, positionals, values);
+
+/** sha256 over the model directory's files (name, length, bytes, in name order): the base model's on-chain hash. */
+async function modelArtifactHash(dir: string): Promise<Hex> {
+  const hash = createHash("sha256");
+  for (const name of (await readdir(dir)).sort()) {
+    const bytes = await readFile(path.join(dir, name));
+    hash.update(`${name}\n${bytes.length}\n`).update(bytes);
+  }
+  return `0x${hash.digest("hex")}`;
+}
+
+async function main() {
+  const work = await mkdtemp(path.join(tmpdir(), "openpoa-demo-"));
+  const contentDir = path.join(work, "content");
+  try {
+    const chain = await step("Start a local chain (Hardhat EDR)", () => startLocalChain({ port: PORTS.chain }));
+    services.push({ name: "chain", process: chain.process, output: () => "", stop: chain.stop });
+    process.env.OPENPOA_RPC_URL = chain.url;
+    process.env.OPENPOA_DEPLOYMENTS_DIR = work;
+
+    await step("Deploy the contracts with Ignition", async () => {
+      await exec(path.join(bin, "hardhat"), ["build", "--no-tests", "--quiet"], { cwd: repoRoot });
+      await exec(path.join(bin, "hardhat"), ["run", "--no-compile", "scripts/deploy.ts", "--network", "localhost"], {
+        cwd: repoRoot,
+      });
+    });
+    const suiteOf = (index: number) => connectSuite({ network: "localhost", privateKey: keyOf(index) });
+    const deployer = await suiteOf(0);
+    const operator = await suiteOf(1);
+    const app = await suiteOf(2);
+    const curator = await suiteOf(3);
+    const contributors = await Promise.all([3, 4, 5, 6].map(suiteOf));
+    const adapterOwners = await Promise.all([7, 8].map(suiteOf));
+    const nameOf = new Map<string, string>([
+      [operator.account!.address, "operator"],
+      [app.account!.address, "app"],
+      ...contributors.map((s, i) => [s.account!.address, `contributor ${i + 1}`] as [string, string]),
+      ...adapterOwners.map((s, i) => [s.account!.address, `adapter author ${i + 1}`] as [string, string]),
+    ]);
+
+    await step("Hand out OPEN from the genesis treasury", async () => {
+      for (const suite of [operator, app, ...contributors, ...adapterOwners]) {
+        await send(deployer, {
+          contract: "OpenToken",
+          functionName: "transfer",
+          args: [suite.account!.address, 20_000n * 10n ** 18n],
+        });
+      }
+    });
+
+    // Datanet 1 is curated (contributor 1 curates), datanet 2 is open.
+    const corpus = path.join(repoRoot, "demo", "corpus");
+    const datanets = [
+      { id: "1", folder: "seasons", owner: curator, curated: true },
+      { id: "2", folder: "kitchen", owner: contributors[1]!, curated: false },
+    ];
+    const files = new Map<string, string[]>();
+    await step("Create two datanets, contribute the sample corpus, curate, publish", async () => {
+      let turn = 0;
+      for (const datanet of datanets) {
+        await run("datanet create", datanet.owner, [], {
+          uri: `openpoa://demo/${datanet.folder}`,
+          license: "CC-BY-4.0",
+          curated: datanet.curated,
+          "min-stake": "10",
+        });
+        const names = (await readdir(path.join(corpus, datanet.folder))).sort();
+        files.set(
+          datanet.id,
+          names.map((name) => path.join(corpus, datanet.folder, name)),
+        );
+        for (const file of files.get(datanet.id)!) {
+          const contributor = contributors[turn++ % contributors.length]!;
+          const { data } = await run("datanet contribute", contributor, [datanet.id], {
+            file,
+            stake: "10",
+            "content-dir": contentDir,
+          });
+          if (datanet.curated) {
+            await run("datanet curate", datanet.owner, [String((data as { contributionId: bigint }).contributionId)], {
+              accept: true,
+            });
+          }
+        }
+        await run("datanet publish", datanet.owner, [datanet.id]);
+      }
+    });
+
+    const modelDir = path.join(work, "model");
+    const adapterStore = path.join(work, "adapters");
+    const adapterHashes = await step(
+      "Generate a small Llama-style model and train one LoRA adapter per datanet",
+      async () => {
+        await exec(
+          python,
+          ["inference/engine/main.py", "generate-model", "--out", modelDir, "--preset", "tiny", "--seed", "0"],
+          {
+            cwd: repoRoot,
+          },
+        );
+        const hashes: Hex[] = [];
+        for (const datanet of datanets) {
+          const { stdout } = await exec(
+            python,
+            [
+              "inference/engine/main.py",
+              "train-adapter",
+              "--model",
+              modelDir,
+              "--out",
+              adapterStore,
+              "--seed",
+              "0",
+              "--json",
+              "--data",
+              ...files.get(datanet.id)!,
+            ],
+            { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 },
+          );
+          hashes.push(`0x${(JSON.parse(stdout) as { sha256: string }).sha256}`);
+        }
+        return hashes;
+      },
+    );
+
+    await step("Register the base model and the adapters with their lineage", async () => {
+      await run("model register", deployer, [], {
+        name: "openpoa-tiny",
+        "artifact-hash": await modelArtifactHash(modelDir),
+        uri: "openpoa://demo/model",
+      });
+      for (const [i, datanet] of datanets.entries()) {
+        await run("adapter register", adapterOwners[i]!, [], {
+          base: "1",
+          "artifact-hash": adapterHashes[i]!,
+          uri: `openpoa://demo/adapter-${datanet.folder}`,
+          rank: "8",
+          targets: "q,k,v,o,gate,up,down",
+          price: "0.02",
+          "owner-share": "6000",
+          "data-share": "4000",
+          lineage: `${datanet.id}:1:10000`,
+        });
+      }
+    });
+
+    await step("Register and stake an operator", () =>
+      run("node register", operator, [], {
+        endpoint: `http://127.0.0.1:${PORTS.gateway}`,
+        "base-models": "1",
+        stake: "10000",
+      }),
+    );
+
+    const indexerUrl = `http://127.0.0.1:${PORTS.indexer}`;
+    await step("Start the indexer (Ponder on PGlite)", async () => {
+      services.push(
+        await startService({
+          name: "indexer",
+          command: path.join(bin, "ponder"),
+          args: ["start", "--schema", "openpoa", "--port", String(PORTS.indexer), "--log-level", "warn"],
+          cwd: path.join(repoRoot, "indexer"),
+          env: {
+            ...process.env,
+            PATH: `${bin}:${process.env.PATH}`,
+            PONDER_TELEMETRY_DISABLED: "true",
+            OPENPOA_NETWORK: "localhost",
+            OPENPOA_PGLITE_DIR: path.join(work, "pglite"),
+            OPENPOA_CONTENT_DIR: contentDir,
+            OPENPOA_POLLING_MS: "200",
+          },
+          ready: async () => (await fetch(`${indexerUrl}/ready`)).ok,
+          timeoutMs: 180_000,
+        }),
+      );
+    });
+
+    const gatewayUrl = `http://127.0.0.1:${PORTS.gateway}`;
+    await step("Start the worker (gateway + engine)", async () => {
+      services.push(
+        await startService({
+          name: "worker",
+          command: process.execPath,
+          args: ["inference/gateway/worker.ts"],
+          cwd: repoRoot,
+          env: {
+            ...process.env,
+            OPENPOA_NETWORK: "localhost",
+            OPENPOA_OPERATOR_KEY: keyOf(1),
+            OPENPOA_MODEL_DIR: modelDir,
+            OPENPOA_ARTIFACT_STORE: adapterStore,
+            OPENPOA_CONTENT_DIR: contentDir,
+            OPENPOA_USAGE_LOG: path.join(work, "usage.sqlite"),
+            OPENPOA_PORT: String(PORTS.gateway),
+            OPENPOA_SETTLE_MIN_AMOUNT: "1",
+            OPENPOA_SETTLE_INTERVAL_MS: "500",
+            OPENPOA_LOG_LEVEL: "warn",
+          },
+          ready: async () => (await fetch(`${gatewayUrl}/health`)).ok,
+          timeoutMs: 120_000,
+        }),
+      );
+    });
+
+    const channelId = await step("Open a payment channel from the app to the operator", async () => {
+      const { data } = await run("channel open", app, [], { operator: operator.account!.address, deposit: "50" });
+      return (data as { channelId: bigint }).channelId;
+    });
+
+    const completions = await step("Chat completions across the adapters with the official openai client", async () => {
+      const payer = new Payer({
+        account: mnemonicToAccount(MNEMONIC, { addressIndex: 2 }),
+        chainId: 31337,
+        payments: app.address("InferencePayments"),
+        channelId,
+        operatorSigningKey: operator.account!.address,
+        prices: await fetchPrices(gatewayUrl),
+      });
+      const client = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
+      const answers: { model: string; prompt: string; text: string }[] = [];
+      for (const [i, datanet] of datanets.entries()) {
+        for (const file of files.get(datanet.id)!.slice(0, 2)) {
+          const prompt = (await readFile(file, "utf8")).slice(0, 24);
+          const response = await client.completions.create({
+            model: String(i + 1),
+            prompt,
+            max_tokens: 96,
+            temperature: 0,
+          });
+          answers.push({ model: String(i + 1), prompt, text: response.choices[0]!.text });
+        }
+      }
+      const chat = await client.chat.completions.create({
+        model: "1",
+        messages: [{ role: "user", content: "Tell me about the seasons." }],
+        max_tokens: 48,
+        stream: true,
+      });
+      let streamed = "";
+      for await (const chunk of chat) streamed += chunk.choices[0]?.delta?.content ?? "";
+      answers.push({ model: "1", prompt: "Tell me about the seasons. (chat, streamed)", text: streamed });
+      await checkpoint(payer, gatewayUrl);
+      return { answers, payer };
+    });
+
+    await step("Wait for the operator's settlement on chain", async () => {
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const channel = await read<{ settled: bigint }>(app, {
+          contract: "InferencePayments",
+          functionName: "getChannel",
+          args: [channelId],
+        });
+        if (channel.settled === completions.payer.billedTotal) return;
+        if (Date.now() > deadline) {
+          const gatewayView = await (await fetch(`${gatewayUrl}/v1/channels/${channelId}/usage`)).text();
+          throw new Error(
+            `the channel settled ${channel.settled} but the receipts bill ${completions.payer.billedTotal}; gateway: ${gatewayView}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    });
+
+    const receiptsFile = path.join(work, "receipts.json");
+    await writeFile(
+      receiptsFile,
+      JSON.stringify(
+        completions.payer.receipts.map(({ receipt }) => ({
+          receiptId: BigInt(receipt.requestId).toString(),
+          adapterId: receipt.adapterId.toString(),
+          amount: receipt.amount.toString(),
+          attributionHash: receipt.attributionHash,
+        })),
+      ),
+    );
+    const epoch = await step("Aggregate epoch 1, publish the distribution and propose its root", async () => {
+      const { data } = await run("epoch run", deployer, ["1"], { content: contentDir, receipts: receiptsFile });
+      await run("epoch verify", deployer, ["1"], { content: contentDir });
+      return data as { fileHash: Hex; root: Hex };
+    });
+
+    const claimed = await step("Advance time past the claim delay and claim for every contributor", async () => {
+      const delay = await read<bigint>(deployer, { contract: "AttributionRewards", functionName: "claimDelay" });
+      await rpc(chain.url, "evm_increaseTime", [Number(delay) + 1]);
+      await rpc(chain.url, "evm_mine");
+      const amounts = new Map<Address, bigint>();
+      for (const contributor of contributors) {
+        const { data } = await run("rewards claim", contributor, [], { content: contentDir });
+        amounts.set(contributor.account!.address, (data as { amount: bigint }).amount);
+      }
+      return amounts;
+    });
+
+    const summary = await step("Reconcile payments, splits and claims against the chain", () =>
+      reconcile({ suite: deployer, channelId, claimed, contentDir, epochFile: epoch.fileHash, nameOf }),
+    );
+    const queries = await step("Query the indexer's GraphQL", () => graphqlExamples(indexerUrl, claimed.size));
+
+    printSummary(summary, completions.answers, queries);
+    if (process.env.OPENPOA_DEMO_SUMMARY) {
+      await writeFile(
+        process.env.OPENPOA_DEMO_SUMMARY,
+        JSON.stringify(summary, (_key, value) => (typeof value === "bigint" ? value.toString() : value), 2),
+      );
+    }
+    console.log(`\nDemo finished in ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  } finally {
+    for (const service of services.reverse()) await service.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+type Revenue = {
+  adapterId: bigint;
+  adapterOwner: Address;
+  amount: bigint;
+  protocolFee: bigint;
+  operatorFee: bigint;
+  ownerShare: bigint;
+  dataShare: bigint;
+};
+type Earning = {
+  account: Address;
+  name: string;
+  claimed: bigint;
+  contributions: { file: string; adapterId: bigint; datanetId: bigint; amount: bigint }[];
+};
+
+class ReconciliationError extends Error {
+  constructor(what: string, expected: bigint, actual: bigint) {
+    super(`${what} does not reconcile: expected ${expected}, the chain says ${actual}`);
+    this.name = "ReconciliationError";
+  }
+}
+function same(what: string, expected: bigint, actual: bigint) {
+  if (expected !== actual) throw new ReconciliationError(what, expected, actual);
+}
+const sum = (values: bigint[]) => values.reduce((a, b) => a + b, 0n);
+
+/** Every wei of the channel's settlements, followed to where it landed, and checked against contract state. */
+async function reconcile({
+  suite,
+  channelId,
+  claimed,
+  contentDir,
+  epochFile,
+  nameOf,
+}: {
+  suite: Suite;
+  channelId: bigint;
+  claimed: Map<Address, bigint>;
+  contentDir: string;
+  epochFile: Hex;
+  nameOf: Map<string, string>;
+}) {
+  const fromBlock = BigInt(suite.deployment.contracts.InferencePayments!.startBlock);
+  const logs = await suite.publicClient.getLogs({ address: suite.address("InferencePayments"), fromBlock });
+  const revenue = eventsIn<Revenue & { channelId: bigint }>(suite, {
+    contract: "InferencePayments",
+    eventName: "AdapterRevenue",
+    logs,
+  }).filter((r) => r.channelId === channelId);
+  const channel = await read<{ settled: bigint }>(suite, {
+    contract: "InferencePayments",
+    functionName: "getChannel",
+    args: [channelId],
+  });
+  const settled = sum(revenue.map((r) => r.amount));
+  same("settled amount = Σ adapter revenue", channel.settled, settled);
+  for (const r of revenue)
+    same(`adapter ${r.adapterId} split`, r.amount, r.protocolFee + r.operatorFee + r.ownerShare + r.dataShare);
+
+  const protocol = sum(revenue.map((r) => r.protocolFee));
+  const operatorIncome = sum(
+    revenue.map((r) => r.operatorFee + (r.adapterId === 0n ? r.amount - r.protocolFee - r.operatorFee : 0n)),
+  );
+  const dataShare = sum(revenue.map((r) => r.dataShare));
+  const treasury = await read<Address>(suite, { contract: "InferencePayments", functionName: "treasury" });
+  const balanceOf = (account: Address) =>
+    read<bigint>(suite, { contract: "InferencePayments", functionName: "balanceOf", args: [account] });
+  same("treasury balance = Σ protocol fees", protocol, await balanceOf(treasury));
+  const operatorAddress = [...nameOf].find(([, name]) => name === "operator")![0] as Address;
+  same("operator balance = Σ operator fees", operatorIncome, await balanceOf(operatorAddress));
+  const owners = new Map<Address, bigint>();
+  for (const r of revenue)
+    if (r.adapterId !== 0n) owners.set(r.adapterOwner, (owners.get(r.adapterOwner) ?? 0n) + r.ownerShare);
+  for (const [owner, share] of owners)
+    same(`${nameOf.get(owner)} balance = its adapters' owner shares`, share, await balanceOf(owner));
+  same(
+    "reward pool funded = Σ data shares",
+    dataShare,
+    await read<bigint>(suite, { contract: "AttributionRewards", functionName: "totalFunded" }),
+  );
+
+  const { decodeDistributionFile, getContent, createDirectoryContentStore } =
+    await import("../attribution/src/index.ts");
+  const store = createDirectoryContentStore({ dir: contentDir });
+  const file = decodeDistributionFile(new TextDecoder().decode(await getContent(store, { contentHash: epochFile })));
+  same("epoch 1 distributes Σ data shares", dataShare, sum(file.leaves.map((l) => l.epochAmount)));
+  same("claims = the distribution", sum(file.leaves.map((l) => l.cumulativeAmount)), sum([...claimed.values()]));
+  same(
+    "reward pool claimed",
+    sum([...claimed.values()]),
+    await read<bigint>(suite, { contract: "AttributionRewards", functionName: "totalClaimed" }),
+  );
+
+  const fileByHash = new Map<string, string>();
+  for (const folder of ["seasons", "kitchen"]) {
+    for (const name of await readdir(path.join(repoRoot, "demo", "corpus", folder))) {
+      const bytes = await readFile(path.join(repoRoot, "demo", "corpus", folder, name));
+      fileByHash.set(`0x${createHash("sha256").update(bytes).digest("hex")}`, `${folder}/${name}`);
+    }
+  }
+  const contributionFiles = new Map<bigint, string>();
+  for (const log of eventsIn<{ contributionId: bigint; contentHash: Hex }>(suite, {
+    contract: "DatanetRegistry",
+    eventName: "ContributionSubmitted",
+    logs: await suite.publicClient.getLogs({ address: suite.address("DatanetRegistry"), fromBlock: 0n }),
+  })) {
+    contributionFiles.set(log.contributionId, fileByHash.get(log.contentHash) ?? log.contentHash);
+  }
+  const earnings: Earning[] = file.leaves.map((leaf) => {
+    same(`${nameOf.get(leaf.account)} claimed its leaf`, leaf.cumulativeAmount, claimed.get(leaf.account) ?? 0n);
+    return {
+      account: leaf.account,
+      name: nameOf.get(leaf.account) ?? leaf.account,
+      claimed: claimed.get(leaf.account) ?? 0n,
+      contributions: file.allocations
+        .filter((a) => a.contributor.toLowerCase() === leaf.account.toLowerCase())
+        .map((a) => ({
+          file: contributionFiles.get(a.contributionId)!,
+          adapterId: a.adapterId,
+          datanetId: a.datanetId,
+          amount: a.amount,
+        })),
+    };
+  });
+  const matched = file.receipts.filter((r) => r.record === "used").length;
+  return {
+    settled,
+    protocol,
+    operatorIncome,
+    owners: [...owners].map(([account, share]) => ({ account, name: nameOf.get(account)!, share })),
+    dataShare,
+    earnings,
+    receipts: file.receipts.length,
+    receiptsWithAttribution: matched,
+    root: file.root,
+  };
+}
+
+type Summary = Awaited<ReturnType<typeof reconcile>>;
+
+async function graphql(url: string, query: string) {
+  const response = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query }),
+  });
+  const body = (await response.json()) as { data?: Record<string, { items: unknown[] }>; errors?: unknown };
+  if (!response.ok || body.errors) throw new Error(`GraphQL ${query} failed: ${JSON.stringify(body.errors ?? body)}`);
+  return body.data!;
+}
+
+/** A few queries an app would make, once the indexer has caught up with every claim. */
+async function graphqlExamples(url: string, claims: number) {
+  const queries = [
+    '{ adapterRevenues(orderBy: "adapterId", orderDirection: "asc") { items { adapterId settlements amount ownerShare dataShare } } }',
+    '{ datanetRevenues(orderBy: "datanetId", orderDirection: "asc") { items { datanetId allocations amount } } }',
+    '{ claims(orderBy: "account", orderDirection: "asc") { items { epoch account amount } } }',
+  ];
+  const deadline = Date.now() + 60_000;
+  while ((await graphql(url, queries[2]!)).claims!.items.length < claims) {
+    if (Date.now() > deadline) throw new Error("the indexer did not catch up with the claims within 60 s");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const answers: { query: string; answer: unknown }[] = [];
+  for (const query of queries) answers.push({ query, answer: await graphql(url, query) });
+  return answers;
+}
+
+function printSummary(
+  summary: Summary,
+  answers: { model: string; prompt: string; text: string }[],
+  queries: { query: string; answer: unknown }[],
+) {
+  console.log("\n=== Completions ===");
+  for (const { model, prompt, text } of answers) {
+    console.log(`adapter ${model} · ${JSON.stringify(prompt)} → ${JSON.stringify(text.slice(0, 100))}`);
+  }
+  console.log("\n=== Where the app's payment went (settled on chain) ===");
+  console.log(`settled            ${open(summary.settled)}`);
+  console.log(`  protocol fee     ${open(summary.protocol)} → treasury (Timelock)`);
+  console.log(`  operator         ${open(summary.operatorIncome)}`);
+  for (const owner of summary.owners)
+    console.log(`  ${owner.name.padEnd(16)} ${open(owner.share)} (adapter owner share)`);
+  console.log(`  data share       ${open(summary.dataShare)} → reward pool, epoch 1 (root ${summary.root})`);
+  console.log(
+    `\n=== Who earned the data share, and why (${summary.receiptsWithAttribution} of ${summary.receipts} receipts had attribution records; the rest pro rata by weight) ===`,
+  );
+  for (const earning of summary.earnings) {
+    console.log(`${earning.name} (${earning.account}) claimed ${open(earning.claimed)}`);
+    for (const c of earning.contributions)
+      console.log(`    ${open(c.amount).padEnd(28)} adapter ${c.adapterId}, datanet ${c.datanetId}, ${c.file}`);
+  }
+  console.log("\nEvery figure above reconciles with contract state to the wei.");
+  console.log("\n=== GraphQL (indexer) ===");
+  for (const { query, answer } of queries) console.log(`${query}\n  → ${JSON.stringify(answer)}`);
+}
+
+try {
+  await main();
+} catch (error) {
+  for (const service of services) {
+    if (service.output()) console.error(`\n--- ${service.name} output ---\n${service.output().slice(-4_000)}`);
+  }
+  console.error(`\nDemo failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+}
