@@ -20,6 +20,7 @@ import {
   voucherHeader,
   voucherToJson,
 } from "../sdk/index.ts";
+import { epochReceipts } from "./exportReceipts.ts";
 import { startGateway, type RunningGateway } from "./index.ts";
 import { silentLogger } from "./log.ts";
 import { Settler } from "./settler.ts";
@@ -353,6 +354,14 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       Object.values(billed).reduce((s, a) => s + BigInt(a), 0n),
       total,
     );
+    // The export the reward epochs read (`openpoa epoch run --receipts`).
+    const exported = epochReceipts(gateway.usageLog, channelId);
+    assert.equal(exported.length, 200);
+    assert.equal(
+      exported.reduce((s, r) => s + BigInt(r.amount), 0n),
+      total,
+    );
+    assert.equal(exported[0]!.receiptId, BigInt(logged[0]!.receipt.requestId).toString());
   });
 
   it("keeps a settlement whose broadcast failed journalled, and a new settler sends that same transaction once", async () => {
