@@ -58,6 +58,8 @@ async function modelArtifactHash(dir: string): Promise<Hex> {
 }
 
 async function main() {
+  // Children (hardhat, ponder) run on the repository's Node 22 however the demo itself was started.
+  process.env.PATH = `${bin}:${process.env.PATH}`;
   const work = await mkdtemp(path.join(tmpdir(), "openpoa-demo-"));
   const contentDir = path.join(work, "content");
   try {
@@ -210,7 +212,6 @@ async function main() {
           cwd: path.join(repoRoot, "indexer"),
           env: {
             ...process.env,
-            PATH: `${bin}:${process.env.PATH}`,
             PONDER_TELEMETRY_DISABLED: "true",
             OPENPOA_NETWORK: "localhost",
             OPENPOA_PGLITE_DIR: path.join(work, "pglite"),

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { repoRoot } from "./lib/localChain.ts";
+
+const run = promisify(execFile);
+
+type Summary = {
+  settled: string;
+  protocol: string;
+  operatorIncome: string;
+  dataShare: string;
+  owners: { share: string }[];
+  earnings: { claimed: string; contributions: { amount: string }[] }[];
+  receipts: number;
+};
+
+/**
+ * `npm run demo` end to end. The demo itself checks every figure against contract state and exits non-zero on a
+ * mismatch; here its summary is checked once more for whole-wei conservation.
+ */
+test("test_demo_runsAndReconcilesToTheWei", { timeout: 600_000 }, async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), "openpoa-demo-test-"));
+  try {
+    const summaryFile = path.join(dir, "summary.json");
+    const { stdout } = await run(process.execPath, [path.join(repoRoot, "scripts", "demo.ts")], {
+      cwd: repoRoot,
+      env: { ...process.env, OPENPOA_DEMO_SUMMARY: summaryFile },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    assert.match(stdout, /Every figure above reconciles with contract state to the wei/);
+    assert.match(stdout, /Demo finished in \d+ s/);
+
+    const summary = JSON.parse(await readFile(summaryFile, "utf8")) as Summary;
+    const total = (values: string[]) => values.reduce((sum, value) => sum + BigInt(value), 0n);
+    assert.ok(BigInt(summary.settled) > 0n, "something was paid");
+    assert.ok(summary.receipts >= 5, "every completion has a receipt");
+    assert.equal(
+      BigInt(summary.protocol) +
+        BigInt(summary.operatorIncome) +
+        total(summary.owners.map((o) => o.share)) +
+        BigInt(summary.dataShare),
+      BigInt(summary.settled),
+    );
+    assert.equal(total(summary.earnings.map((e) => e.claimed)), BigInt(summary.dataShare));
+    for (const earning of summary.earnings) {
+      assert.equal(total(earning.contributions.map((c) => c.amount)), BigInt(earning.claimed));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
