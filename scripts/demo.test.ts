@@ -17,6 +17,7 @@ type Summary = {
   owners: { share: string }[];
   earnings: { claimed: string; contributions: { amount: string }[] }[];
   receipts: number;
+  receiptsWithAttribution: number;
 };
 
 /**
@@ -39,6 +40,11 @@ test("test_demo_runsAndReconcilesToTheWei", { timeout: 600_000 }, async () => {
     const total = (values: string[]) => values.reduce((sum, value) => sum + BigInt(value), 0n);
     assert.ok(BigInt(summary.settled) > 0n, "something was paid");
     assert.ok(summary.receipts >= 5, "every completion has a receipt");
+    assert.equal(
+      summary.receiptsWithAttribution,
+      summary.receipts,
+      "every adapter response carries a published record",
+    );
     assert.equal(
       BigInt(summary.protocol) +
         BigInt(summary.operatorIncome) +

@@ -105,3 +105,10 @@ export function createHttpContentStore({
     },
   };
 }
+
+/** The store at `location`: an http(s) base URL, or a local directory. */
+export function contentStoreAt(location: string): ContentStore {
+  return /^https?:\/\//.test(location)
+    ? createHttpContentStore({ baseUrl: location })
+    : createDirectoryContentStore({ dir: location });
+}

@@ -20,6 +20,7 @@ export {
 } from "./attribute.ts";
 export { canonicalJson, NonCanonicalValueError, type CanonicalValue, type Encoded } from "./canonicalJson.ts";
 export {
+  contentStoreAt,
   contentFileName,
   createDirectoryContentStore,
   createHttpContentStore,

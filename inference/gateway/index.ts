@@ -9,8 +9,10 @@ import {
   type Hex,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { contentStoreAt } from "../../attribution/src/index.ts";
 import { abiOf } from "../sdk/abis.ts";
 import { domainSeparator, receiptDomain, voucherDomain } from "../sdk/eip712.ts";
+import { createAttributor } from "./attribution.ts";
 import { ChainView } from "./chain.ts";
 import { Engine } from "./engine.ts";
 import { GatewayError } from "./errors.ts";
@@ -45,6 +47,12 @@ export type GatewayConfig = {
   minVoucherLifetimeSec?: bigint;
   limits?: Partial<GatewayLimits>;
   engineMaxSeqLen?: number;
+  /**
+   * Per-response attribution against the adapters' lineage datanets: their contents come from `contentStore` (a
+   * directory or an HTTP base URL), records are published there, and built indexes are kept in `indexDir`.
+   * Without it receipts carry a zero attribution hash, and epochs split those requests pro rata.
+   */
+  attribution?: { datanetRegistry: Address; datanetRegistryBlock: bigint; contentStore: string; indexDir: string };
   log?: Logger;
 };
 
@@ -130,6 +138,15 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       minVoucherLifetimeSec: config.minVoucherLifetimeSec ?? 600n,
     },
     signer,
+    attributor:
+      config.attribution &&
+      createAttributor({
+        client,
+        models,
+        datanets: { registry: config.attribution.datanetRegistry, fromBlock: config.attribution.datanetRegistryBlock },
+        contentStore: contentStoreAt(config.attribution.contentStore),
+        cacheDir: config.attribution.indexDir,
+      }),
     artifactStore: config.artifactStore,
     limits: { maxTokens: 512, maxBodyBytes: 1 << 20, ...config.limits },
     metrics,

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { type Hex, type LocalAccount, zeroHash } from "viem";
+import type { Attributor } from "./attribution.ts";
 import { encodeHeader, receiptToJson } from "../sdk/codec.ts";
 import { receiptDigest, receiptHeader, voucherHeader, type Receipt, type SignedReceipt } from "../sdk/eip712.ts";
 import { chatPrompt, costOf, countPromptTokens, type ChatMessage } from "../sdk/pricing.ts";
@@ -22,6 +23,8 @@ export type Gateway = {
   payment: PaymentContext;
   /** The operator's registered receipt signing key (NodeRegistry.signingKeyOf). */
   signer: LocalAccount;
+  /** Computes and publishes each response's attribution record; absent, receipts carry a zero hash. */
+  attributor?: Attributor;
   artifactStore: string;
   limits: GatewayLimits;
   metrics: Metrics;
@@ -35,6 +38,21 @@ type CompletionRequest = {
   stream: boolean;
   engine: Omit<GenerateParams, "prompt" | "adapter">;
 };
+
+/**
+ * The response's attribution hash. A failure (say the content store is unreachable) must not cost the payer the
+ * answer it paid for: the receipt then carries a zero hash, and the epoch splits that request pro rata.
+ */
+async function attributionOf(gateway: Gateway, adapterId: bigint, completion: string): Promise<Hex> {
+  if (!gateway.attributor) return zeroHash;
+  try {
+    return await gateway.attributor.attribute({ adapterId, completion });
+  } catch (error) {
+    gateway.log("warn", "attribution failed", { adapterId, error: String(error) });
+    gateway.metrics.inc("openpoa_attribution_failures_total", { adapter: adapterId.toString() });
+    return zeroHash;
+  }
+}
 
 export function createApp(gateway: Gateway): Hono {
   const app = new Hono();
@@ -191,7 +209,7 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
       promptTokens: BigInt(usage.prompt_tokens),
       completionTokens: BigInt(usage.completion_tokens),
       amount,
-      attributionHash: zeroHash,
+      attributionHash: await attributionOf(gateway, adapter.id, done.text),
       timestamp: BigInt(Math.floor(Date.now() / 1000)),
     };
     const signature = await gateway.signer.sign!({ hash: receiptDigest(gateway.payment.receiptSeparator, receipt) });

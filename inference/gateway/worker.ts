@@ -17,6 +17,7 @@ const log = jsonLogger((process.env.OPENPOA_LOG_LEVEL as "info") ?? "info");
 const network = env("OPENPOA_NETWORK", "localhost");
 const { contracts } = await readDeployment(network);
 const address = (name: string) => contracts[name]!.address as Address;
+const contentStore = process.env.OPENPOA_CONTENT_DIR ?? process.env.OPENPOA_CONTENT_URL;
 
 const gateway = await startGateway({
   rpcUrl: env("OPENPOA_RPC_URL", "http://127.0.0.1:8545"),
@@ -33,6 +34,15 @@ const gateway = await startGateway({
   port: Number(env("OPENPOA_PORT", "8080")),
   host: env("OPENPOA_HOST", "127.0.0.1"),
   basePricePer1kTokens: BigInt(env("OPENPOA_BASE_PRICE", "500000000000000")),
+  // Attribution is on when a content store holds the datanets' contents (and receives the records).
+  attribution: contentStore
+    ? {
+        datanetRegistry: address("DatanetRegistry"),
+        datanetRegistryBlock: BigInt(contracts.DatanetRegistry!.startBlock),
+        contentStore,
+        indexDir: env("OPENPOA_INDEX_DIR", "openpoa-indexes"),
+      }
+    : undefined,
   thresholds: {
     minAmount: BigInt(env("OPENPOA_SETTLE_MIN_AMOUNT", "1000000000000000000")),
     maxAgeMs: Number(env("OPENPOA_SETTLE_MAX_AGE_MS", "3600000")),

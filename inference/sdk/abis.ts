@@ -7,7 +7,20 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../
 const cache = new Map<string, Abi>();
 
 /** An ABI from Hardhat's build output (`npx hardhat build --no-tests`): never pasted, so never stale. */
-export function abiOf(name: "InferencePayments" | "OpenToken" | "NodeRegistry" | "ModelRegistry"): Abi {
+/** Every contract of the suite, by its artifact name (also its key in deployments/<network>.json). */
+export const contractNames = [
+  "OpenToken",
+  "OpenTimelock",
+  "OpenGovernor",
+  "DatanetRegistry",
+  "ModelRegistry",
+  "NodeRegistry",
+  "InferencePayments",
+  "AttributionRewards",
+] as const;
+export type ContractName = (typeof contractNames)[number];
+
+export function abiOf(name: ContractName): Abi {
   let abi = cache.get(name);
   if (abi) return abi;
   const file = path.join(repoRoot, "artifacts", "contracts", `${name}.sol`, `${name}.json`);

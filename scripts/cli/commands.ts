@@ -14,7 +14,7 @@ import {
   type VerificationIssue,
 } from "../../attribution/src/index.ts";
 import type { ContractName, Suite } from "../lib/contracts.ts";
-import { readAcceptedContributions } from "../lib/datanetVersions.ts";
+import { readAcceptedContributions, registryLocation } from "../lib/datanetVersions.ts";
 import { epochStartBlock, previousDistribution, readEpochInputs, readReceiptsFile } from "../lib/epochs.ts";
 import { loadDistribution, openContentStore, readEpochRoot, rewardStatus } from "../lib/rewards.ts";
 import { eventsIn, read, send, type Sent } from "../lib/transactions.ts";
@@ -236,7 +236,10 @@ export const commands: Record<string, Command> = {
     usage: "datanet publish <datanetId>",
     async run(suite, [id]) {
       const datanetId = parseId(id, "datanetId");
-      const contributions = await readAcceptedContributions(suite, { datanetId });
+      const contributions = await readAcceptedContributions(suite.publicClient, {
+        ...registryLocation(suite),
+        datanetId,
+      });
       if (contributions.length === 0)
         throw new UsageError(`Datanet ${datanetId} has no accepted contribution to publish`);
       const root = datanetVersionTree(contributions).root as Hex;

@@ -17,7 +17,7 @@ import {
   putContent,
   sha256Hex,
 } from "../../attribution/src/index.ts";
-import { HARDHAT_ACCOUNT_0_KEY, loadAbi } from "../lib/contracts.ts";
+import { abiOf, HARDHAT_ACCOUNT_0_KEY } from "../lib/contracts.ts";
 import { repoRoot, rpc, startLocalChain, type LocalChain } from "../lib/localChain.ts";
 
 const run = promisify(execFile);
@@ -264,7 +264,7 @@ describe("openpoa CLI", () => {
     };
     const publicClient = createPublicClient({ chain: chainConfig, transport: http(chain.url) });
     const wallet = createWalletClient({ chain: chainConfig, transport: http(chain.url), account });
-    const paymentsAbi = await loadAbi("InferencePayments");
+    const paymentsAbi = abiOf("InferencePayments");
     const content = path.join(work, "content");
 
     // Account 0 pays itself as operator for adapter 1 (lineage: datanet 1 v1, whose only contribution is its own).
@@ -359,7 +359,7 @@ describe("openpoa CLI", () => {
     const total = tampered.leaves.reduce((sum, leaf) => sum + leaf.cumulativeAmount, 0n);
     const proposeHash = await wallet.writeContract({
       address: rewards,
-      abi: await loadAbi("AttributionRewards"),
+      abi: abiOf("AttributionRewards"),
       functionName: "proposeRoot",
       args: [2n, tampered.root, total, tamperedHash, "tampered"],
     });

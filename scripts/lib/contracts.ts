@@ -2,8 +2,6 @@
  * viem clients bound to a deployment: ABIs from build output (artifacts/), addresses from deployments/<network>.json.
  * Shared by the CLI, the demo and tests.
  */
-import { readFile } from "node:fs/promises";
-import path from "node:path";
 import {
   createPublicClient,
   createWalletClient,
@@ -18,19 +16,9 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { readDeployment, type Deployment } from "./deployments.ts";
-import { repoRoot } from "./localChain.ts";
+import { abiOf, type ContractName } from "../../inference/sdk/abis.ts";
 
-export const contractNames = [
-  "OpenToken",
-  "OpenTimelock",
-  "OpenGovernor",
-  "DatanetRegistry",
-  "ModelRegistry",
-  "NodeRegistry",
-  "InferencePayments",
-  "AttributionRewards",
-] as const;
-export type ContractName = (typeof contractNames)[number];
+export { abiOf, contractNames, type ContractName } from "../../inference/sdk/abis.ts";
 
 /** Hardhat's first default account: the local chain's deployer. Used only where the chain id is 31337. */
 export const HARDHAT_ACCOUNT_0_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -39,15 +27,6 @@ export class ConfigurationError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "ConfigurationError";
-  }
-}
-
-export async function loadAbi(name: ContractName): Promise<Abi> {
-  const file = path.join(repoRoot, "artifacts", "contracts", `${name}.sol`, `${name}.json`);
-  try {
-    return (JSON.parse(await readFile(file, "utf8")) as { abi: Abi }).abi;
-  } catch (error) {
-    throw new ConfigurationError(`No build output for ${name}: run \`npm run build\` first`, { cause: error });
   }
 }
 
@@ -99,7 +78,6 @@ export async function connectSuite({
     (deployment.chainId === 31337 ? HARDHAT_ACCOUNT_0_KEY : undefined);
   const account = key ? privateKeyToAccount(key) : undefined;
   const walletClient = account ? createWalletClient({ chain, transport, account }) : undefined;
-  const abis = new Map(await Promise.all(contractNames.map(async (name) => [name, await loadAbi(name)] as const)));
   return {
     network,
     deployment,
@@ -112,6 +90,6 @@ export async function connectSuite({
       if (!entry) throw new ConfigurationError(`${name} is not in deployments/${network}.json`);
       return entry.address as Address;
     },
-    abi: (name) => abis.get(name)!,
+    abi: abiOf,
   };
 }

@@ -1,23 +1,30 @@
 /** Datanet versions rebuilt from DatanetRegistry events, as anyone can: the accepted contributions in order. */
-import type { Address, Hex } from "viem";
-import type { Contribution } from "../../attribution/src/index.ts";
-import type { Suite } from "./contracts.ts";
+import type { Address, Hex, PublicClient } from "viem";
+import type { Contribution, DatanetVersion } from "../../attribution/src/index.ts";
+import { abiOf, type Suite } from "./contracts.ts";
 
 type Submitted = { contributionId: bigint; contributor: Address; contentHash: Hex; uri: string };
 type Accepted = { contributionId: bigint; weight: bigint; acceptedIndex: bigint };
 
 export type AcceptedContribution = Contribution & { uri: string };
+/** Where to read: the registry's address and the block it was deployed at. */
+export type RegistryLocation = { registry: Address; fromBlock: bigint };
+
+export function registryLocation(suite: Suite): RegistryLocation {
+  return {
+    registry: suite.address("DatanetRegistry"),
+    fromBlock: BigInt(suite.deployment.contracts.DatanetRegistry!.startBlock),
+  };
+}
 
 /** Every contribution accepted into `datanetId` so far, in acceptance order, with its URI. */
 export async function readAcceptedContributions(
-  suite: Suite,
-  { datanetId }: { datanetId: bigint },
+  client: PublicClient,
+  { registry, fromBlock, datanetId }: RegistryLocation & { datanetId: bigint },
 ): Promise<AcceptedContribution[]> {
-  const address = suite.address("DatanetRegistry");
-  const abi = suite.abi("DatanetRegistry");
-  const fromBlock = BigInt(suite.deployment.contracts.DatanetRegistry.startBlock);
+  const abi = abiOf("DatanetRegistry");
   const query = (eventName: string) =>
-    suite.publicClient.getContractEvents({ address, abi, eventName, args: { datanetId }, fromBlock });
+    client.getContractEvents({ address: registry, abi, eventName, args: { datanetId }, fromBlock });
   const [submitted, accepted] = await Promise.all([query("ContributionSubmitted"), query("ContributionAccepted")]);
   const byId = new Map(
     submitted.map((log) => {
@@ -32,4 +39,24 @@ export async function readAcceptedContributions(
       const { contributor, contentHash, uri } = byId.get(contributionId)!;
       return { contributionId, contributor, contentHash, weight, uri };
     });
+}
+
+/** A published version: its root, and the contributions it covers (the first `contributionCount` accepted). */
+export async function readDatanetVersion(
+  client: PublicClient,
+  { registry, fromBlock, datanetId, version }: RegistryLocation & { datanetId: bigint; version: bigint },
+): Promise<DatanetVersion> {
+  const published = (await client.readContract({
+    address: registry,
+    abi: abiOf("DatanetRegistry"),
+    functionName: "getVersion",
+    args: [datanetId, version],
+  })) as { root: Hex; contributionCount: bigint };
+  const accepted = await readAcceptedContributions(client, { registry, fromBlock, datanetId });
+  return {
+    datanetId,
+    version,
+    root: published.root,
+    contributions: accepted.slice(0, Number(published.contributionCount)),
+  };
 }

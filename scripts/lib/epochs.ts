@@ -18,7 +18,7 @@ import {
   type UsageReceipt,
 } from "../../attribution/src/index.ts";
 import { ConfigurationError, type Suite } from "./contracts.ts";
-import { readAcceptedContributions } from "./datanetVersions.ts";
+import { readDatanetVersion, registryLocation } from "./datanetVersions.ts";
 import { loadDistribution, readEpochRoot } from "./rewards.ts";
 import { read } from "./transactions.ts";
 
@@ -80,20 +80,8 @@ async function readDatanetVersions(suite: Suite, settlements: AdapterSettlement[
   for (const { lineage } of settlements) {
     for (const { datanetId, version } of lineage) keys.set(`${datanetId}:${version}`, { datanetId, version });
   }
-  const versions: DatanetVersion[] = [];
-  for (const { datanetId, version } of keys.values()) {
-    const published = await read<{ root: Hex; contributionCount: bigint }>(suite, {
-      contract: "DatanetRegistry",
-      functionName: "getVersion",
-      args: [datanetId, version],
-    });
-    const contributions = (await readAcceptedContributions(suite, { datanetId })).slice(
-      0,
-      Number(published.contributionCount),
-    );
-    versions.push({ datanetId, version, root: published.root, contributions });
-  }
-  return versions;
+  const location = registryLocation(suite);
+  return Promise.all([...keys.values()].map((key) => readDatanetVersion(suite.publicClient, { ...location, ...key })));
 }
 
 /** Published records for the receipts' attribution hashes; an unpublished one is simply absent. */

@@ -4,8 +4,7 @@
  */
 import { getAddress, type Address, type Hex } from "viem";
 import {
-  createDirectoryContentStore,
-  createHttpContentStore,
+  contentStoreAt,
   decodeDistributionFile,
   distributionTree,
   getContent,
@@ -32,9 +31,7 @@ export function openContentStore(
     throw new ConfigurationError(
       "Name a content store: --content <dir|url>, OPENPOA_CONTENT_DIR or OPENPOA_CONTENT_URL",
     );
-  return /^https?:\/\//.test(location)
-    ? createHttpContentStore({ baseUrl: location })
-    : createDirectoryContentStore({ dir: location });
+  return contentStoreAt(location);
 }
 
 export async function readEpochRoot(suite: Suite, epoch: bigint): Promise<EpochRoot> {

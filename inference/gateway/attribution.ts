@@ -1,0 +1,85 @@
+/**
+ * Per-response attribution: the completion is matched against the indexes of the adapter's lineage datanet
+ * versions, the record is published to the content store under its attribution hash, and the hash goes into the
+ * usage receipt. Indexes are rebuilt from public data (DatanetRegistry events and the content store) once per
+ * datanet version and cached on disk.
+ */
+import { zeroHash, type Address, type Hex, type PublicClient } from "viem";
+import {
+  attributeCompletion,
+  byteTokenizer,
+  openDatanetIndex,
+  putAttributionRecord,
+  type ContentStore,
+  type DatanetIndex,
+  type LineageEntry,
+  type Tokenizer,
+} from "../../attribution/src/index.ts";
+import { readDatanetVersion, type RegistryLocation } from "../../scripts/lib/datanetVersions.ts";
+import { abiOf } from "../sdk/abis.ts";
+
+export type AttributorConfig = {
+  client: PublicClient;
+  models: Address;
+  datanets: RegistryLocation;
+  contentStore: ContentStore;
+  /** Where built indexes are kept between restarts. */
+  cacheDir: string;
+  tokenizer?: Tokenizer;
+};
+
+export type Attributor = {
+  /** The attribution hash of `completion` served by `adapterId` (zero for the base model alone). */
+  attribute(params: { adapterId: bigint; completion: string }): Promise<Hex>;
+};
+
+export function createAttributor({
+  client,
+  models,
+  datanets,
+  contentStore,
+  cacheDir,
+  tokenizer = byteTokenizer,
+}: AttributorConfig): Attributor {
+  const lineages = new Map<bigint, Promise<LineageEntry[]>>();
+  const indexes = new Map<string, Promise<DatanetIndex>>();
+  // A failed load is forgotten, so that the next request tries again (the content store may come back).
+  const cached = <K, V>(map: Map<K, Promise<V>>, key: K, load: () => Promise<V>): Promise<V> => {
+    let value = map.get(key);
+    if (!value) {
+      value = load();
+      map.set(key, value);
+      value.catch(() => map.delete(key));
+    }
+    return value;
+  };
+  // Lineage never changes after registration, and a published version never changes: both cache forever.
+  const lineageOf = (adapterId: bigint) =>
+    cached(lineages, adapterId, async () => {
+      const entries = (await client.readContract({
+        address: models,
+        abi: abiOf("ModelRegistry"),
+        functionName: "getLineage",
+        args: [adapterId],
+      })) as readonly { datanetId: bigint; version: bigint; weightBps: number }[];
+      return entries.map(({ datanetId, version, weightBps }) => ({ datanetId, version, weightBps: Number(weightBps) }));
+    });
+  const indexOf = ({ datanetId, version }: LineageEntry) =>
+    cached(indexes, `${datanetId}:${version}`, async () => {
+      const datanet = await readDatanetVersion(client, { ...datanets, datanetId, version });
+      return (await openDatanetIndex({ cacheDir, contentStore, tokenizer }, { datanet })).index;
+    });
+
+  return {
+    async attribute({ adapterId, completion }) {
+      if (adapterId === 0n) return zeroHash;
+      const lineage = await lineageOf(adapterId);
+      const lineageIndexes = await Promise.all(lineage.map(indexOf));
+      const { record } = attributeCompletion(
+        { tokenizer, indexes: lineageIndexes },
+        { adapterId, lineage, completion: tokenizer.encode(new TextEncoder().encode(completion)) },
+      );
+      return putAttributionRecord(contentStore, { record });
+    },
+  };
+}
