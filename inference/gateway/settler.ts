@@ -81,7 +81,9 @@ export class Settler {
           channel.closeRequestedAt !== 0n;
         if (!due) continue;
         await this.submit(candidate.digest, candidate.signed);
-        if (candidate.signed.voucher.cumulativeAmount === billedTotal) book.unsettledSince = undefined;
+        // Re-read what is billed: receipts booked while the transaction was in flight still need settling.
+        const billedNow = [...book.billed.values()].reduce((sum, amount) => sum + amount, 0n);
+        if (candidate.signed.voucher.cumulativeAmount === billedNow) book.unsettledSince = undefined;
       } catch (error) {
         // Retried on the next pass.
         log("warn", "settlement failed", { channelId, error: String(error) });
