@@ -235,6 +235,8 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
       root: tree.root as `0x${string}`,
       previousRoot: null,
       total,
+      // The settlements' block range this epoch covers (attribution format v2).
+      blocks: { fromBlock: 1n, toBlock: BigInt(await provider.getBlockNumber()) },
       leaves: balances.map((l) => ({
         index: l.index,
         account: l.account.toLowerCase() as `0x${string}`,
