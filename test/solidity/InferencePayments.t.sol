@@ -167,7 +167,16 @@ abstract contract SettlementFixture {
         for (uint256 a = 1; a <= N_ADAPTERS; ++a) {
             adapterOwners[a] = address(uint160(0xA000 + a));
             // Lineages of 1, 2 and 4 entries, dataShareBps 1,000 .. 10,000.
-            _registerAdapter(adapterOwners[a], a == 1 ? 1 : a == 2 ? 2 : 4, a * 3_000 + 1_000 > 10_000 ? 10_000 : a * 3_000 + 1_000, a);
+            _registerAdapter(
+                adapterOwners[a],
+                a == 1
+                    ? 1
+                    : a == 2
+                        ? 2
+                        : 4,
+                a * 3_000 + 1_000 > 10_000 ? 10_000 : a * 3_000 + 1_000,
+                a
+            );
         }
         for (uint256 i; i < N_PAYERS; ++i) {
             payerKeys[i] = 0xB0B0 + i;
@@ -380,7 +389,12 @@ contract PaymentsHandler is SettlementFixture, Assertions {
 
     function withdrawBalance(uint256 accountSeed) public atCurrentTime {
         uint256 k = accountSeed % (1 + N_OPERATORS + N_ADAPTERS);
-        address account = k == 0 ? TREASURY : k <= N_OPERATORS ? operators[k - 1] : adapterOwners[k - N_OPERATORS];
+        address account =
+            k == 0
+                ? TREASURY
+                : k <= N_OPERATORS
+                    ? operators[k - 1]
+                    : adapterOwners[k - N_OPERATORS];
         uint256 owed = payments.balanceOf(account);
         uint256 before = token.balanceOf(account);
         vm.prank(account);
@@ -605,7 +619,11 @@ contract InferencePaymentsTest is SettlementFixture, Test {
         v = IInferencePayments.Voucher(id, total, ids, amounts, keccak256("usage"), uint64(block.timestamp + 1 days));
     }
 
-    function _single(uint256 id, uint256 adapterId, uint256 amount) internal view returns (IInferencePayments.Voucher memory) {
+    function _single(
+        uint256 id,
+        uint256 adapterId,
+        uint256 amount
+    ) internal view returns (IInferencePayments.Voucher memory) {
         uint256[] memory ids = new uint256[](1);
         uint256[] memory amounts = new uint256[](1);
         ids[0] = adapterId;
@@ -735,7 +753,11 @@ contract InferencePaymentsTest is SettlementFixture, Test {
     /// around the challenge window's end, and checks each outcome against the rules: settle succeeds until
     /// closeRequestedAt + challengePeriod inclusive, topUp only before the close request, withdrawChannel only after
     /// the window; the refund is what was not settled.
-    function testFuzz_race_closeSettleTopUpAroundWindow(uint8 order, uint256[3] calldata gaps, uint128 topUpAmount) public {
+    function testFuzz_race_closeSettleTopUpAroundWindow(
+        uint8 order,
+        uint256[3] calldata gaps,
+        uint128 topUpAmount
+    ) public {
         uint256 id = _open(0, 1_000);
         topUpAmount = uint128(bound(topUpAmount, 1, 1_000));
         IInferencePayments.Voucher memory v = _single(id, 1, 700);
@@ -791,11 +813,7 @@ contract InferencePaymentsTest is SettlementFixture, Test {
         payments.withdrawChannel(id);
         assertEq(token.balanceOf(payer) - before, deposit - c.settled, "refund");
         assertEq(payments.totalEscrowed(), 0, "nothing left in escrow");
-        assertEq(
-            token.balanceOf(address(payments)),
-            payments.totalCredited(),
-            "payments balance vs credited"
-        );
+        assertEq(token.balanceOf(address(payments)), payments.totalCredited(), "payments balance vs credited");
     }
 
     /// @dev At exactly closeRequestedAt + challengePeriod the operator may still settle and the payer may not yet
