@@ -5,6 +5,7 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { mkdir, writeFile } from "node:fs/promises";
 import { network } from "hardhat";
+import { voucherDomain, voucherTypes } from "../inference/sdk/index.ts";
 import OpenPoAModule from "../ignition/modules/OpenPoA.ts";
 
 const OPEN = 10n ** 18n;
@@ -72,23 +73,7 @@ await token.transfer(payer.address, 1_000_000n * OPEN);
 await token.connect(payer).approve(await payments.getAddress(), ethers.MaxUint256);
 
 const { chainId } = await ethers.provider.getNetwork();
-const domain = {
-  name: "OpenPoA InferencePayments",
-  version: "1",
-  chainId,
-  verifyingContract: await payments.getAddress(),
-};
-const voucherTypes = {
-  Voucher: [
-    { name: "channelId", type: "uint256" },
-    { name: "cumulativeAmount", type: "uint256" },
-    { name: "adapterIds", type: "uint256[]" },
-    { name: "adapterAmounts", type: "uint256[]" },
-    { name: "usageRoot", type: "bytes32" },
-    { name: "expiry", type: "uint64" },
-  ],
-};
-
+const domain = voucherDomain(Number(chainId), (await payments.getAddress()) as `0x${string}`);
 /** A fresh channel's first settlement (every per-adapter slot written for the first time: the costly case). */
 async function settleGas(adapters: number) {
   const channelId = (await payments.channelCount()) + 1n;
@@ -107,7 +92,7 @@ async function settleGas(adapters: number) {
     usageRoot: ethers.id(`usage-${channelId}`),
     expiry: BigInt(await networkHelpers.time.latest()) + 3_600n,
   };
-  const signature = await payer.signTypedData(domain, voucherTypes, voucher);
+  const signature = await payer.signTypedData(domain, { Voucher: [...voucherTypes.Voucher] }, voucher);
   return gasOf(payments.connect(operator).settle(voucher, signature));
 }
 

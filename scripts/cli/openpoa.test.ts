@@ -17,6 +17,7 @@ import {
   putContent,
   sha256Hex,
 } from "../../attribution/src/index.ts";
+import { voucherDomain, voucherTypes } from "../../inference/sdk/index.ts";
 import { abiOf, HARDHAT_ACCOUNT_0_KEY } from "../lib/contracts.ts";
 import { repoRoot, rpc, startLocalChain, type LocalChain } from "../lib/localChain.ts";
 
@@ -279,17 +280,8 @@ describe("openpoa CLI", () => {
         expiry: BigInt(Math.floor(Date.now() / 1000) + 30 * 24 * 3600),
       };
       const signature = await wallet.signTypedData({
-        domain: { name: "OpenPoA InferencePayments", version: "1", chainId: 31337, verifyingContract: payments },
-        types: {
-          Voucher: [
-            { name: "channelId", type: "uint256" },
-            { name: "cumulativeAmount", type: "uint256" },
-            { name: "adapterIds", type: "uint256[]" },
-            { name: "adapterAmounts", type: "uint256[]" },
-            { name: "usageRoot", type: "bytes32" },
-            { name: "expiry", type: "uint64" },
-          ],
-        },
+        domain: voucherDomain(31337, payments),
+        types: voucherTypes,
         primaryType: "Voucher",
         message: voucher,
       });
