@@ -86,9 +86,14 @@ export async function startIndexer(options: IndexerOptions, timeoutMs = 120_000)
     () => false,
   );
   if (busy) throw new Error(`port ${options.port} is already serving`);
+  // Ponder's GraphQL middleware writes generated/schema.graphql into its working directory: keep that out of the
+  // tree (--root points it at indexer/).
+  const cwd = await mkdtemp(path.join(tmpdir(), "openpoa-ponder-cwd-"));
   const child = spawn(
     path.join(bin, "ponder"),
     [
+      "--root",
+      indexerRoot,
       "start",
       "--schema",
       options.schema ?? "openpoa",
@@ -97,7 +102,7 @@ export async function startIndexer(options: IndexerOptions, timeoutMs = 120_000)
       "--log-level",
       process.env.OPENPOA_PONDER_LOG_LEVEL ?? "warn",
     ],
-    { cwd: indexerRoot, env, stdio: ["ignore", "pipe", "pipe"], detached: false },
+    { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: false },
   );
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -108,6 +113,7 @@ export async function startIndexer(options: IndexerOptions, timeoutMs = 120_000)
     const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
     await exited;
     clearTimeout(timer);
+    await rm(cwd, { recursive: true, force: true });
   };
   const deadline = Date.now() + timeoutMs;
   let healthyAt = 0;
