@@ -12,7 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createConfig } from "ponder";
 import { readDeployment } from "../scripts/lib/deployments.ts";
-import { contractNames, loadAbi } from "./lib/abis.ts";
+import { contractNames, abiOf } from "./lib/abis.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const networkName = process.env.OPENPOA_NETWORK ?? "localhost";
@@ -22,10 +22,7 @@ const contracts = Object.fromEntries(
   contractNames.map((name) => {
     const deployed = deployment.contracts[name];
     if (!deployed) throw new Error(`deployments/${networkName}.json has no ${name}`);
-    return [
-      name,
-      { chain: networkName, abi: loadAbi(name), address: deployed.address, startBlock: deployed.startBlock },
-    ];
+    return [name, { chain: networkName, abi: abiOf(name), address: deployed.address, startBlock: deployed.startBlock }];
   }),
 );
 
@@ -44,6 +41,6 @@ export default createConfig({
   },
   contracts: contracts as Record<
     string,
-    { chain: string; abi: ReturnType<typeof loadAbi>; address: `0x${string}`; startBlock: number }
+    { chain: string; abi: ReturnType<typeof abiOf>; address: `0x${string}`; startBlock: number }
   >,
 });

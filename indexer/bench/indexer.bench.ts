@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Contract, JsonRpcProvider, sha256, toUtf8Bytes, type Signer } from "ethers";
 import { repoRoot, rpc } from "../../scripts/lib/localChain.ts";
-import { loadAbi, type ContractName } from "../lib/abis.ts";
+import { abiOf, type ContractName } from "../lib/abis.ts";
 import { graphqlQuery, startDeployedChain, startIndexer } from "../test/harness.ts";
 
 const ADAPTERS = Number(process.env.BENCH_ADAPTERS ?? 200);
@@ -30,7 +30,7 @@ try {
   provider.pollingInterval = 10;
   const [deployer, alice, bob, carol] = (await Promise.all([0, 1, 2, 3].map((i) => provider.getSigner(i)))) as Signer[];
   const at = (name: ContractName, signer: Signer) =>
-    new Contract(deployment.contracts[name]!.address, loadAbi(name), signer);
+    new Contract(deployment.contracts[name]!.address, abiOf(name), signer);
   const call = async (contract: Contract, method: string, ...args: unknown[]) =>
     (await (await contract.getFunction(method)(...args)).wait()) as { logs: unknown[] };
 

@@ -13,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { sha256, toUtf8Bytes } from "ethers";
 import { rpc } from "../../scripts/lib/localChain.ts";
-import { contractNames, eventNames, loadAbi } from "../lib/abis.ts";
+import { contractNames, eventNames, abiOf } from "../lib/abis.ts";
 import {
   graphqlQuery,
   startDeployedChain,
@@ -116,7 +116,7 @@ after(async () => {
 
 describe("indexer", { timeout: 240_000 }, () => {
   test("the scenario emits every event type but the ones no code path emits", () => {
-    const all = contractNames.flatMap((name) => eventNames(loadAbi(name)).map((event) => `${name}:${event}`));
+    const all = contractNames.flatMap((name) => eventNames(abiOf(name)).map((event) => `${name}:${event}`));
     const missing = all.filter((e) => !scenario.emitted.has(e) && !NEVER_EMITTED.includes(e));
     // Constructor events (ownership, parameters, roles) come from the deployment, inside the indexed range.
     const fromDeployment = [

@@ -15,7 +15,7 @@ import {
   putContent,
   type DistributionFile,
 } from "../../attribution/src/index.ts";
-import { loadAbi, type ContractName } from "../lib/abis.ts";
+import { abiOf, type ContractName } from "../lib/abis.ts";
 import type { Deployment } from "../../scripts/lib/deployments.ts";
 
 export const OPEN = 10n ** 18n;
@@ -52,7 +52,7 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
     curator: await curator.getAddress(),
   };
   const at = (name: ContractName, signer: Signer = deployer) =>
-    new Contract(deployment.contracts[name]!.address, loadAbi(name), signer);
+    new Contract(deployment.contracts[name]!.address, abiOf(name), signer);
   const token = at("OpenToken");
   const timelock = at("OpenTimelock");
   const governor = at("OpenGovernor");

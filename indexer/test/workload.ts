@@ -1,6 +1,6 @@
 /** More events after the scenario: `count` contributions, one transaction each, to a new datanet of bob's (or the given one). */
 import { Contract, JsonRpcProvider, sha256, toUtf8Bytes } from "ethers";
-import { loadAbi } from "../lib/abis.ts";
+import { abiOf } from "../lib/abis.ts";
 import type { Deployment } from "../../scripts/lib/deployments.ts";
 
 export async function contributeMany(
@@ -14,7 +14,7 @@ export async function contributeMany(
   const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
   provider.pollingInterval = 20;
   const bob = await provider.getSigner(2);
-  const datanets = new Contract(deployment.contracts.DatanetRegistry!.address, loadAbi("DatanetRegistry"), bob);
+  const datanets = new Contract(deployment.contracts.DatanetRegistry!.address, abiOf("DatanetRegistry"), bob);
   const created =
     existingDatanetId === undefined
       ? await (

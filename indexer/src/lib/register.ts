@@ -6,7 +6,7 @@
 import { ponder } from "ponder:registry";
 import { account, event as eventTable, parameter } from "ponder:schema";
 import { replaceBigInts } from "ponder";
-import { eventNames, loadAbi, type ContractName } from "../../lib/abis.ts";
+import { eventNames, abiOf, type ContractName } from "../../lib/abis.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type Event = {
@@ -20,7 +20,7 @@ export type Handler = (event: Event, context: Context) => Promise<void>;
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 export function register(contract: ContractName, handlers: Record<string, Handler>): void {
-  const names = eventNames(loadAbi(contract));
+  const names = eventNames(abiOf(contract));
   for (const name of Object.keys(handlers)) {
     if (!names.includes(name)) throw new Error(`${contract} has no event ${name}`);
   }
