@@ -14,6 +14,7 @@ import { Contract, JsonRpcProvider, sha256, toUtf8Bytes, type Signer } from "eth
 import { repoRoot, rpc } from "../../scripts/lib/localChain.ts";
 import { abiOf, type ContractName } from "../lib/abis.ts";
 import { graphqlQuery, startDeployedChain, startIndexer } from "../test/harness.ts";
+import { voucherDomain, voucherTypes } from "../../inference/sdk/index.ts";
 
 const ADAPTERS = Number(process.env.BENCH_ADAPTERS ?? 200);
 const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
@@ -85,22 +86,8 @@ try {
   await call(at("InferencePayments", alice!), "openChannel", await bob!.getAddress(), 1_000n * OPEN);
   log(`setup done: ${ADAPTERS} adapters`);
 
-  const domain = {
-    name: "OpenPoA InferencePayments",
-    version: "1",
-    chainId: BigInt(deployment.chainId),
-    verifyingContract: deployment.contracts.InferencePayments!.address,
-  };
-  const types = {
-    Voucher: [
-      { name: "channelId", type: "uint256" },
-      { name: "cumulativeAmount", type: "uint256" },
-      { name: "adapterIds", type: "uint256[]" },
-      { name: "adapterAmounts", type: "uint256[]" },
-      { name: "usageRoot", type: "bytes32" },
-      { name: "expiry", type: "uint64" },
-    ],
-  };
+  const domain = voucherDomain(deployment.chainId, deployment.contracts.InferencePayments!.address as `0x${string}`);
+  const types = { Voucher: [...voucherTypes.Voucher] };
   const adapterIds = Array.from({ length: ADAPTERS }, (_, i) => BigInt(i + 1));
   const emitTimer = Date.now();
   let round = 0;

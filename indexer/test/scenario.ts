@@ -17,6 +17,7 @@ import {
 } from "../../attribution/src/index.ts";
 import { abiOf, type ContractName } from "../lib/abis.ts";
 import type { Deployment } from "../../scripts/lib/deployments.ts";
+import { voucherDomain, voucherTypes } from "../../inference/sdk/index.ts";
 
 export const OPEN = 10n ** 18n;
 const DAY = 86_400;
@@ -168,22 +169,8 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   await send(payments, alice, "openChannel", addr.bob, 1_000n * OPEN);
   await send(payments, alice, "topUp", 1n, 200n * OPEN);
   const { chainId } = await provider.getNetwork();
-  const domain = {
-    name: "OpenPoA InferencePayments",
-    version: "1",
-    chainId,
-    verifyingContract: deployment.contracts.InferencePayments!.address,
-  };
-  const types = {
-    Voucher: [
-      { name: "channelId", type: "uint256" },
-      { name: "cumulativeAmount", type: "uint256" },
-      { name: "adapterIds", type: "uint256[]" },
-      { name: "adapterAmounts", type: "uint256[]" },
-      { name: "usageRoot", type: "bytes32" },
-      { name: "expiry", type: "uint64" },
-    ],
-  };
+  const domain = voucherDomain(Number(chainId), deployment.contracts.InferencePayments!.address as `0x${string}`);
+  const types = { Voucher: [...voucherTypes.Voucher] };
   const settled: Record<string, bigint[]> = { "0": [], "1": [], "2": [] };
   const cumulative: Record<string, bigint> = { "0": 0n, "1": 0n, "2": 0n };
   const settle = async (channelId: bigint, increases: Record<string, bigint>, payer: Signer, n: number) => {
