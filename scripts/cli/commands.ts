@@ -428,6 +428,26 @@ export const commands: Record<string, Command> = {
     },
   },
 
+  "node update": {
+    summary: "Change the signer's endpoint, served base models or receipt signing key",
+    usage: "node update --endpoint URL --base-models 1[,2…] --signing-key addr",
+    options: { endpoint: { type: "string" }, "base-models": { type: "string" }, "signing-key": { type: "string" } },
+    async run(suite, _positionals, values) {
+      const endpoint = requireValue(str(values, "endpoint"), "--endpoint");
+      const baseModelIds = parseList(str(values, "base-models"), "--base-models", parseId);
+      const signingKey = parseAddress(str(values, "signing-key"), "--signing-key");
+      await send(suite, {
+        contract: "NodeRegistry",
+        functionName: "update",
+        args: [endpoint, baseModelIds, signingKey],
+      });
+      return {
+        text: `Operator ${requireSigner(suite)} now serves ${endpoint} and signs receipts with ${signingKey}`,
+        data: { endpoint, signingKey },
+      };
+    },
+  },
+
   "node stake": {
     summary: "Bond more OPEN",
     usage: "node stake <OPEN>",

@@ -225,6 +225,23 @@ describe("openpoa CLI", () => {
     );
     assert.deepEqual(registered, { operator: ACCOUNT_0, stake: "10000000000000000000000", active: true });
     assert.equal((await json("node", "stake", "5")).amount, "5000000000000000000");
+    const signingKey = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    assert.deepEqual(
+      await json(
+        "node",
+        "update",
+        "--endpoint",
+        "http://127.0.0.1:10/v1",
+        "--base-models",
+        "1",
+        "--signing-key",
+        signingKey,
+      ),
+      { endpoint: "http://127.0.0.1:10/v1", signingKey },
+    );
+    const noKey = await openpoa("node", "update", "--endpoint", "http://x", "--base-models", "1");
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /Missing --signing-key/);
     const unbonding = await json("node", "unbond", "5");
     assert.ok(Number(unbonding.releaseTime) > Date.now() / 1000 - 60);
     const early = await openpoa("node", "withdraw");
