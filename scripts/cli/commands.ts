@@ -83,6 +83,19 @@ function requireSigner(suite: Suite): Address {
   return suite.account.address;
 }
 
+/** Every record of a registry that numbers them 1..count, read one by one. */
+async function readNumbered<T>(
+  suite: Suite,
+  contract: ContractName,
+  countFunction: string,
+  readOne: (id: bigint) => Promise<T>,
+): Promise<T[]> {
+  const count = await read<bigint>(suite, { contract, functionName: countFunction });
+  const records: T[] = [];
+  for (let id = 1n; id <= count; id++) records.push(await readOne(id));
+  return records;
+}
+
 function parseTargets(value: string | undefined): number {
   let mask = 0;
   for (const name of parseList(value, "--targets", (item) => item)) {
@@ -260,9 +273,7 @@ export const commands: Record<string, Command> = {
     summary: "List datanets",
     usage: "datanet list",
     async run(suite) {
-      const count = await read<bigint>(suite, { contract: "DatanetRegistry", functionName: "datanetCount" });
-      const datanets = [];
-      for (let datanetId = 1n; datanetId <= count; datanetId++) {
+      const datanets = await readNumbered(suite, "DatanetRegistry", "datanetCount", async (datanetId) => {
         const d = await read<{
           owner: Address;
           curated: boolean;
@@ -272,8 +283,8 @@ export const commands: Record<string, Command> = {
           metadataURI: string;
           license: string;
         }>(suite, { contract: "DatanetRegistry", functionName: "getDatanet", args: [datanetId] });
-        datanets.push({ datanetId, ...d });
-      }
+        return { datanetId, ...d };
+      });
       const text = datanets.length
         ? datanets
             .map(
@@ -346,9 +357,7 @@ export const commands: Record<string, Command> = {
     summary: "List adapters with their terms and lineage",
     usage: "adapter list",
     async run(suite) {
-      const count = await read<bigint>(suite, { contract: "ModelRegistry", functionName: "adapterCount" });
-      const adapters = [];
-      for (let adapterId = 1n; adapterId <= count; adapterId++) {
+      const adapters = await readNumbered(suite, "ModelRegistry", "adapterCount", async (adapterId) => {
         const a = await read<{
           baseModelId: bigint;
           artifactHash: Hex;
@@ -369,8 +378,8 @@ export const commands: Record<string, Command> = {
           functionName: "getLineage",
           args: [adapterId],
         });
-        adapters.push({ adapterId, owner, ...a, lineage: lineage.map((e) => ({ ...e })) });
-      }
+        return { adapterId, owner, ...a, lineage: lineage.map((e) => ({ ...e })) };
+      });
       const text = adapters.length
         ? adapters
             .map(
