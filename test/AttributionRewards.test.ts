@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { connectSuite, DAY, OPEN, testParameters } from "./helpers/fixtures.ts";
-import { governanceSigner, hashOf } from "./helpers/settlement.ts";
+import { connectSuite, DAY, hashOf, OPEN, testParameters } from "./helpers/fixtures.ts";
+import { governanceSigner } from "./helpers/settlement.ts";
 
 const { ethers, networkHelpers, deploySuite } = await connectSuite();
 

@@ -1,11 +1,17 @@
 import { expect } from "chai";
-import { sha256, toUtf8Bytes } from "ethers";
-import { connectSuite, datanetVersionTree, DAY, OPEN, testParameters, type DatanetLeaf } from "./helpers/fixtures.ts";
+import {
+  connectSuite,
+  datanetVersionTree,
+  DAY,
+  hashOf,
+  OPEN,
+  testParameters,
+  type DatanetLeaf,
+} from "./helpers/fixtures.ts";
 
 const { ethers, networkHelpers, deploySuite } = await connectSuite();
 
 const MIN_STAKE = 10n * OPEN;
-const hashOf = (text: string) => sha256(toUtf8Bytes(text));
 
 async function suiteWithDatanets() {
   const suite = await deploySuite();

@@ -1,12 +1,11 @@
 import { expect } from "chai";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { Signature, type ContractTransactionResponse } from "ethers";
-import { connectSuite, DAY, OPEN, testParameters } from "./helpers/fixtures.ts";
+import { connectSuite, DAY, hashOf, OPEN, testParameters } from "./helpers/fixtures.ts";
 import {
   ADAPTER_1,
   ADAPTER_2,
   governanceSigner,
-  hashOf,
   malleate,
   SECP256K1_N,
   setupSettlement,

@@ -1,32 +1,15 @@
 import { expect } from "chai";
-import { sha256, toUtf8Bytes } from "ethers";
-import { connectSuite, testParameters } from "./helpers/fixtures.ts";
+import { connectSuite, hashOf, publishDatanetsAndBaseModel, testParameters } from "./helpers/fixtures.ts";
 
 const { ethers, networkHelpers, deploySuite } = await connectSuite();
 
-const hashOf = (text: string) => sha256(toUtf8Bytes(text));
 const ALL_MODULES = 0x7f;
 
 /** Two datanets with one published version each, and one base model. */
 async function suiteWithVersions() {
   const suite = await deploySuite();
-  const { datanets, models, alice, bob } = suite;
-  for (const [owner, n] of [
-    [alice, 1],
-    [bob, 2],
-  ] as const) {
-    await datanets.connect(owner).createDatanet({
-      metadataURI: `ipfs://datanet-${n}`,
-      license: "MIT",
-      curated: false,
-      minStake: 0n,
-      treasury: ethers.ZeroAddress,
-      curators: [],
-    });
-    await datanets.connect(owner).contribute(n, hashOf(`text-${n}`), `ipfs://text-${n}`, 100, 0);
-    await datanets.connect(owner).publishVersion(n, hashOf(`root-${n}`));
-  }
-  await models.connect(alice).registerBaseModel("tiny-llama", hashOf("base-weights"), "ipfs://base");
+  const { alice, bob } = suite;
+  await publishDatanetsAndBaseModel(suite, [alice, bob]);
   return suite;
 }
 

@@ -1,4 +1,5 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { sha256, toUtf8Bytes, ZeroAddress, type Signer } from "ethers";
 import { network } from "hardhat";
 import OpenPoAModule from "../../ignition/modules/OpenPoA.ts";
 
@@ -67,4 +68,30 @@ export type DatanetLeaf = [contributionId: bigint, contributor: string, contentH
 /** The datanet-version tree exactly as IDatanetRegistry documents it, rebuilt from events. */
 export function datanetVersionTree(leaves: DatanetLeaf[]) {
   return StandardMerkleTree.of(leaves, ["uint256", "address", "bytes32", "uint256"]);
+}
+
+export const hashOf = (text: string) => sha256(toUtf8Bytes(text));
+
+type Suite = Awaited<ReturnType<Awaited<ReturnType<typeof connectSuite>>["deploySuite"]>>;
+
+/**
+ * One open datanet per owner (ids 1, 2, …), each with one contribution and a published version 1, and base model 1:
+ * what adapters need before they can register a lineage.
+ */
+export async function publishDatanetsAndBaseModel(suite: Suite, owners: readonly Signer[]): Promise<void> {
+  const { datanets, models, alice } = suite;
+  for (const [i, owner] of owners.entries()) {
+    const n = i + 1;
+    await datanets.connect(owner).createDatanet({
+      metadataURI: `ipfs://datanet-${n}`,
+      license: "MIT",
+      curated: false,
+      minStake: 0n,
+      treasury: ZeroAddress,
+      curators: [],
+    });
+    await datanets.connect(owner).contribute(n, hashOf(`text-${n}`), `ipfs://text-${n}`, 100, 0);
+    await datanets.connect(owner).publishVersion(n, hashOf(`root-${n}`));
+  }
+  await models.connect(alice).registerBaseModel("tiny-llama", hashOf("base-weights"), "ipfs://base");
 }

@@ -1,5 +1,5 @@
-import { concat, Signature, sha256, toBeHex, toUtf8Bytes, TypedDataEncoder, type Signer } from "ethers";
-import { OPEN, testParameters } from "./fixtures.ts";
+import { concat, Signature, toBeHex, TypedDataEncoder, type Signer } from "ethers";
+import { hashOf, OPEN, publishDatanetsAndBaseModel, testParameters } from "./fixtures.ts";
 
 /** Shared setup and arithmetic for the settlement tests (NodeRegistry, InferencePayments, AttributionRewards). */
 
@@ -9,8 +9,6 @@ export const PROTOCOL_FEE_BPS = BigInt(testParameters.protocolFeeBps);
 export const OPERATOR_FEE_BPS = BigInt(testParameters.operatorFeeBps);
 /** secp256k1 group order, to flip a signature's s into the upper half. */
 export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-
-export const hashOf = (text: string) => sha256(toUtf8Bytes(text));
 
 export type Voucher = {
   channelId: bigint;
@@ -141,24 +139,8 @@ export async function governanceSigner(
  * a base model, adapter 1 (owner carol) and adapter 2 (owner curator), and approvals to the payment contract.
  */
 export async function setupSettlement(ethers: Connection["ethers"], suite: Suite) {
-  const { datanets, models, nodes, payments, token, alice, bob, carol, curator } = suite;
-  for (const [owner, n] of [
-    [alice, 1],
-    [bob, 2],
-    [carol, 3],
-  ] as const) {
-    await datanets.connect(owner).createDatanet({
-      metadataURI: `ipfs://datanet-${n}`,
-      license: "MIT",
-      curated: false,
-      minStake: 0n,
-      treasury: ethers.ZeroAddress,
-      curators: [],
-    });
-    await datanets.connect(owner).contribute(n, hashOf(`text-${n}`), `ipfs://text-${n}`, 100, 0);
-    await datanets.connect(owner).publishVersion(n, hashOf(`root-${n}`));
-  }
-  await models.connect(alice).registerBaseModel("tiny-llama", hashOf("base-weights"), "ipfs://base");
+  const { models, nodes, payments, token, alice, bob, carol, curator } = suite;
+  await publishDatanetsAndBaseModel(suite, [alice, bob, carol]);
   const adapter = (n: number, terms: { dataShareBps: bigint; weights: bigint[] }) => ({
     baseModelId: 1n,
     artifactHash: hashOf(`adapter-${n}`),
