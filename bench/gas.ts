@@ -130,6 +130,15 @@ const firstClaim = (i: number) => ({
 // Index 0: a fresh account whose 8-lane word nobody wrote yet (the costly case); index 1 shares that word.
 const claim = await gasOf(rewards.claim(1, firstClaim(0)));
 const claimWordShared = await gasOf(rewards.claim(1, firstClaim(1)));
+// The same case against the least possible claim contract (contracts/bench/ClaimFloor.sol), with two other fresh
+// accounts (indices 16 and 17 share a word): the floor any claim pays with this token and proof size.
+const floor = await ethers.deployContract("ClaimFloor", [await token.getAddress()]);
+await token.transfer(await floor.getAddress(), one.leaves[16][2] + one.leaves[17][2]);
+await floor.setRoot(1, one.tree.root);
+const floorClaim = (i: number) =>
+  floor.claim(1, one.leaves[i][0], one.leaves[i][1], one.leaves[i][2], one.tree.getProof(i));
+const claimFloor = await gasOf(floorClaim(16));
+const claimFloorWordShared = await gasOf(floorClaim(17));
 // Ten consecutive fresh indices from a multiple of 8: two words, each written once.
 const batch = Array.from({ length: 10 }, (_, i) => 1_000 + i);
 const claimBatchGas = await gasOf(rewards.claimBatch(1, batch.map(firstClaim)));
@@ -151,6 +160,8 @@ const results = {
   amortizedPerRequest: settle[0].gas / REQUESTS,
   claim,
   claimWordShared,
+  claimFloor,
+  claimFloorWordShared,
   claimBatch10PerAccount: Math.round(claimBatchGas / batch.length),
   claimRepeat,
 };
@@ -169,6 +180,8 @@ console.table({
   },
   "claim (fresh account, fresh word, 65,536-leaf tree)": { gas: claim, target: "<= 80,000" },
   "claim (fresh account, word already written)": { gas: claimWordShared, target: "" },
+  "least possible claim, fresh word (ClaimFloor)": { gas: claimFloor, target: "" },
+  "least possible claim, word already written (ClaimFloor)": { gas: claimFloorWordShared, target: "" },
   "claimBatch of 10 consecutive indices, per account": { gas: results.claimBatch10PerAccount, target: "<= 55,000" },
   "claim again next epoch (with previous proof)": { gas: claimRepeat, target: "" },
 });

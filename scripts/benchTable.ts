@@ -22,6 +22,8 @@ const checks: Record<string, Check[]> = {
     },
     { measure: "claim, fresh account (gas)", key: "claim", target: "≤ 80,000", holds: (v) => v <= 80_000 },
     { measure: "claim, fresh account, shared word (gas)", key: "claimWordShared" },
+    { measure: "least possible claim, fresh word (gas)", key: "claimFloor" },
+    { measure: "least possible claim, shared word (gas)", key: "claimFloorWordShared" },
     { measure: "claim, repeat (gas)", key: "claimRepeat" },
     {
       measure: "claimBatch of 10, per account (gas)",
