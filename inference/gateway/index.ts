@@ -20,7 +20,7 @@ import { jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { Ledger } from "./payment.ts";
 import { createApp, type Gateway, type GatewayLimits } from "./server.ts";
-import { SignatureVerifier } from "./signatures.ts";
+import { digestSigner } from "./signatures.ts";
 import { Settler, type SettlementThresholds } from "./settler.ts";
 import { UsageLog } from "./usageLog.ts";
 
@@ -70,7 +70,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     rpcUrls: { default: { http: [config.rpcUrl] } },
   });
   const operator = privateKeyToAccount(config.operatorKey);
-  const signer = privateKeyToAccount(config.signingKey ?? config.operatorKey);
+  const signer = digestSigner(config.signingKey ?? config.operatorKey);
   const wallet = createWalletClient({ account: operator, chain, transport: http(config.rpcUrl) });
   const { InferencePayments: payments, ModelRegistry: models, NodeRegistry: nodes } = config.contracts;
 
@@ -134,7 +134,6 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       operator: operator.address,
       voucherSeparator: domainSeparator(voucherDomain(chainId, payments)),
       receiptSeparator: domainSeparator(receiptDomain(chainId, payments)),
-      signatures: new SignatureVerifier(),
       minVoucherLifetimeSec: config.minVoucherLifetimeSec ?? 600n,
     },
     signer,

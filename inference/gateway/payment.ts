@@ -3,7 +3,7 @@ import { decodeHeader, voucherFromJson, type VoucherJson } from "../sdk/codec.ts
 import { voucherDigest, type SignedVoucher, type Voucher } from "../sdk/eip712.ts";
 import type { ChainView } from "./chain.ts";
 import { GatewayError, paymentError } from "./errors.ts";
-import type { SignatureVerifier } from "./signatures.ts";
+import { isSignedBy } from "./signatures.ts";
 
 export type PaymentContext = {
   chain: ChainView;
@@ -14,7 +14,6 @@ export type PaymentContext = {
   /** EIP-712 domain separators of vouchers and receipts (sdk/eip712.ts), computed once. */
   voucherSeparator: Uint8Array;
   receiptSeparator: Uint8Array;
-  signatures: SignatureVerifier;
   /** A voucher must stay valid this long, so that the settler can still submit it. */
   minVoucherLifetimeSec: bigint;
 };
@@ -171,7 +170,7 @@ export async function verifyVoucher(
   try {
     const channel = await readOpenChannel(context, voucher.channelId);
     const valid =
-      context.signatures.isValid(digest, signature, channel.payer) ||
+      isSignedBy(digest, signature, channel.payer) ||
       // ERC-1271: a contract wallet answers for itself, through the public client.
       ((await context.chain.hasCode(channel.payer)) &&
         (await context.client.verifyHash({ address: channel.payer, hash: digest, signature })));

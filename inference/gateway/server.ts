@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Hono, type Context } from "hono";
-import { type Hex, type LocalAccount, zeroHash } from "viem";
+import { type Hex, zeroHash } from "viem";
 import type { Attributor } from "./attribution.ts";
 import { encodeHeader, receiptToJson } from "../sdk/codec.ts";
 import { receiptDigest, receiptHeader, voucherHeader, type Receipt, type SignedReceipt } from "../sdk/eip712.ts";
@@ -11,6 +11,7 @@ import type { Engine, GenerateDone, GenerateParams } from "./engine.ts";
 import { badRequest, GatewayError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import type { DigestSigner } from "./signatures.ts";
 import { verifyVoucher, type Ledger, type PaymentContext, type Reservation } from "./payment.ts";
 import type { UsageLog } from "./usageLog.ts";
 
@@ -22,7 +23,7 @@ export type Gateway = {
   usageLog: UsageLog;
   payment: PaymentContext;
   /** The operator's registered receipt signing key (NodeRegistry.signingKeyOf). */
-  signer: LocalAccount;
+  signer: DigestSigner;
   /** Computes and publishes each response's attribution record; absent, receipts carry a zero hash. */
   attributor?: Attributor;
   artifactStore: string;
@@ -212,7 +213,7 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
       attributionHash: await attributionOf(gateway, adapter.id, done.text),
       timestamp: BigInt(Math.floor(Date.now() / 1000)),
     };
-    const signature = await gateway.signer.sign!({ hash: receiptDigest(gateway.payment.receiptSeparator, receipt) });
+    const signature = gateway.signer.sign(receiptDigest(gateway.payment.receiptSeparator, receipt));
     const signedReceipt: SignedReceipt = { receipt, signature };
     await gateway.usageLog.appendDurably(signedReceipt, reservation.voucher);
     gateway.ledger.commit(reservation, amount);
