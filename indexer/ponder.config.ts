@@ -4,6 +4,9 @@
  *   OPENPOA_NETWORK          deployment to index (default localhost)
  *   OPENPOA_DEPLOYMENTS_DIR  folder of deployment files (default deployments/)
  *   OPENPOA_RPC_URL          JSON-RPC URL (default http://127.0.0.1:8545)
+ *   OPENPOA_INDEXER_RPC_URLS JSON-RPC URLs for the indexer alone, comma-separated (default OPENPOA_RPC_URL): Ponder
+ *                            spreads requests over them and throttles each one on its own, starting at 20
+ *                            requests/s, so a node without rate limits may be listed more than once
  *   OPENPOA_POLLING_MS       how often to poll for new blocks (default 1000)
  *   DATABASE_URL             PostgreSQL connection string; without it, embedded PGlite in OPENPOA_PGLITE_DIR
  *                            (default indexer/.ponder/pglite)
@@ -17,6 +20,11 @@ import { contractNames, abiOf } from "./lib/abis.ts";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const networkName = process.env.OPENPOA_NETWORK ?? "localhost";
 const deployment = await readDeployment(networkName);
+
+const rpcUrls = (process.env.OPENPOA_INDEXER_RPC_URLS ?? process.env.OPENPOA_RPC_URL ?? "http://127.0.0.1:8545")
+  .split(",")
+  .map((url) => url.trim())
+  .filter((url) => url !== "");
 
 const contracts = Object.fromEntries(
   contractNames.map((name) => {
@@ -33,7 +41,7 @@ export default createConfig({
   chains: {
     [networkName]: {
       id: deployment.chainId,
-      rpc: process.env.OPENPOA_RPC_URL ?? "http://127.0.0.1:8545",
+      rpc: rpcUrls,
       pollingInterval: Number(process.env.OPENPOA_POLLING_MS ?? 1000),
       // A local node never reorgs by itself and answers any range.
       ethGetLogsBlockRange: 10_000,
