@@ -130,7 +130,7 @@ const firstClaim = (i: number) => ({
 // Index 0: a fresh account whose 8-lane word nobody wrote yet (the costly case); index 1 shares that word.
 const claim = await gasOf(rewards.claim(1, firstClaim(0)));
 const claimWordShared = await gasOf(rewards.claim(1, firstClaim(1)));
-// The same case against the least possible claim contract (contracts/bench/ClaimFloor.sol), with two other fresh
+// The same two cases against the least possible claim contract (contracts/bench/ClaimFloor.sol), with two other fresh
 // accounts (indices 16 and 17 share a word): the floor any claim pays with this token and proof size.
 const floor = await ethers.deployContract("ClaimFloor", [await token.getAddress()]);
 await token.transfer(await floor.getAddress(), one.leaves[16][2] + one.leaves[17][2]);

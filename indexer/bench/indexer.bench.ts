@@ -138,8 +138,8 @@ try {
       env: {
         OPENPOA_POLLING_MS: "1000",
         // Ponder throttles each endpoint it knows, starting at 20 requests/s: a backfill asks for one eth_getLogs per
-        // event type (~75) per block range, so one endpoint spends most of the backfill waiting on the throttle.
-        // The local node has no rate limit: four lanes to it (measured: 8 lanes gain nothing more).
+        // event type (~75) per block range, so with one endpoint about a third of the backfill waits on the
+        // throttle. The local node has no rate limit: four lanes to it (measured: 8 lanes gain nothing more).
         OPENPOA_INDEXER_RPC_URLS: Array(4).fill(chain.chain.url).join(","),
       },
     },
