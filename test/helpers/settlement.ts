@@ -1,4 +1,6 @@
 import { concat, Signature, toBeHex, TypedDataEncoder, type Signer } from "ethers";
+import type { Address } from "viem";
+import { voucherDomain as sdkVoucherDomain, voucherTypes } from "../../inference/sdk/index.ts";
 import { hashOf, OPEN, publishDatanetsAndBaseModel, testParameters } from "./fixtures.ts";
 
 /** Shared setup and arithmetic for the settlement tests (NodeRegistry, InferencePayments, AttributionRewards). */
@@ -19,21 +21,14 @@ export type Voucher = {
   expiry: bigint;
 };
 
-export const VOUCHER_TYPES = {
-  Voucher: [
-    { name: "channelId", type: "uint256" },
-    { name: "cumulativeAmount", type: "uint256" },
-    { name: "adapterIds", type: "uint256[]" },
-    { name: "adapterAmounts", type: "uint256[]" },
-    { name: "usageRoot", type: "bytes32" },
-    { name: "expiry", type: "uint64" },
-  ],
-};
+/** The SDK's voucher type, as the mutable array ethers' TypedDataEncoder takes. */
+const VOUCHER_TYPES = { Voucher: [...voucherTypes.Voucher] };
 
-export type Domain = { name: string; version: string; chainId: bigint; verifyingContract: string };
+export type Domain = { name: string; version: string; chainId: number; verifyingContract: Address };
 
+/** The SDK's voucher domain, for the bigint chain ids that ethers returns. */
 export function voucherDomain(chainId: bigint, verifyingContract: string): Domain {
-  return { name: "OpenPoA InferencePayments", version: "1", chainId, verifyingContract };
+  return sdkVoucherDomain(Number(chainId), verifyingContract as Address);
 }
 
 export function voucherDigest(domain: Domain, voucher: Voucher) {
