@@ -39,7 +39,8 @@ export function isSignedBy(hash: Hex, signature: Hex, signer: Address): boolean 
   return isAddressEqual(addressOfPublicKey(publicKey), signer);
 }
 
-/** The address of an uncompressed public key (0x04 ‖ x ‖ y). */
+/** The address of an uncompressed public key (0x04 ‖ x ‖ y), lowercase: viem's publicKeyToAddress would take hex
+ * and checksum it, a hex round trip and a keccak more on every request. */
 const addressOfPublicKey = (publicKey: Uint8Array): Address => `0x${keccak256(publicKey.subarray(1)).slice(-40)}`;
 
 /** A private key that signs digests: the operator's receipt key. */
