@@ -7,6 +7,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { network } from "hardhat";
 import { voucherDomain, voucherTypes } from "../inference/sdk/index.ts";
 import OpenPoAModule from "../ignition/modules/OpenPoA.ts";
+import { contribute, registerAdapter, registerBaseModel } from "../test/helpers/fixtures.ts";
 
 const OPEN = 10n ** 18n;
 const REQUESTS = 1_000;
@@ -34,8 +35,10 @@ const freshAddress = (label: string) => ethers.getAddress(ethers.dataSlice(ether
 // An OPEN transfer to an address that never held any.
 const erc20Transfer = await gasOf(token.transfer(freshAddress("transfer"), 1n * OPEN));
 
-// Two datanets with a published version each, 50 adapters with a two-entry lineage.
-for (const n of [1, 2]) {
+// Sixteen datanets with a published version each; 50 adapters with a two-entry lineage, then MAX_VOUCHER_ADAPTERS
+// adapters with the longest lineage (MAX_LINEAGE entries) for the costliest settlement a voucher can ask for.
+const MAX_LINEAGE = Number(await models.MAX_LINEAGE());
+for (let n = 1; n <= MAX_LINEAGE; n++) {
   await datanets.createDatanet({
     metadataURI: `ipfs://datanet-${n}`,
     license: "CC-BY-4.0",
@@ -44,26 +47,39 @@ for (const n of [1, 2]) {
     treasury: ethers.ZeroAddress,
     curators: [],
   });
-  await datanets.contribute(n, ethers.id(`text-${n}`), `ipfs://text-${n}`, 1_000, 0);
+  await contribute(datanets, n, ethers.id(`text-${n}`), `ipfs://text-${n}`, 1_000, 0);
   await datanets.publishVersion(n, ethers.id(`root-${n}`));
 }
-await models.registerBaseModel("bench-base", ethers.id("base"), "ipfs://base");
+await registerBaseModel(models, "bench-base", ethers.id("base"), "ipfs://base");
 const ADAPTERS = 50;
+const MAX_VOUCHER_ADAPTERS = Number(await payments.MAX_VOUCHER_ADAPTERS());
+const adapterWith = (i: number, lineage: { datanetId: bigint; version: bigint; weightBps: number }[]) => ({
+  baseModelId: 1n,
+  artifactHash: ethers.id(`adapter-${i}`),
+  uri: `ipfs://adapter-${i}`,
+  rank: 16,
+  targetModules: 0x7f,
+  pricePer1kTokens: 10n ** 16n,
+  ownerShareBps: 7_000,
+  dataShareBps: 3_000,
+  lineage,
+});
 for (let i = 1; i <= ADAPTERS; i++) {
-  await models.connect(adapterOwner).registerAdapter({
-    baseModelId: 1n,
-    artifactHash: ethers.id(`adapter-${i}`),
-    uri: `ipfs://adapter-${i}`,
-    rank: 16,
-    targetModules: 0x7f,
-    pricePer1kTokens: 10n ** 16n,
-    ownerShareBps: 7_000,
-    dataShareBps: 3_000,
-    lineage: [
+  await registerAdapter(
+    models.connect(adapterOwner),
+    adapterWith(i, [
       { datanetId: 1n, version: 1n, weightBps: 6_000 },
       { datanetId: 2n, version: 1n, weightBps: 4_000 },
-    ],
-  });
+    ]),
+  );
+}
+const longestLineage = Array.from({ length: MAX_LINEAGE }, (_, j) => ({
+  datanetId: BigInt(j + 1),
+  version: 1n,
+  weightBps: j === 0 ? 10_000 - 625 * (MAX_LINEAGE - 1) : 625,
+}));
+for (let i = ADAPTERS + 1; i <= ADAPTERS + MAX_VOUCHER_ADAPTERS; i++) {
+  await registerAdapter(models.connect(adapterOwner), adapterWith(i, longestLineage));
 }
 
 await token.transfer(operator.address, 100_000n * OPEN);
@@ -74,11 +90,14 @@ await token.connect(payer).approve(await payments.getAddress(), ethers.MaxUint25
 
 const { chainId } = await ethers.provider.getNetwork();
 const domain = voucherDomain(Number(chainId), (await payments.getAddress()) as `0x${string}`);
-/** A fresh channel's first settlement (every per-adapter slot written for the first time: the costly case). */
-async function settleGas(adapters: number) {
+/**
+ * A fresh channel's first settlement (every per-adapter slot written for the first time: the costly case) over
+ * `adapters` adapters from id `firstId` on.
+ */
+async function settleGas(adapters: number, firstId = 1) {
   const channelId = (await payments.channelCount()) + 1n;
-  await payments.connect(payer).openChannel(operator.address, 10_000n * OPEN);
-  const adapterIds = Array.from({ length: adapters }, (_, i) => BigInt(i + 1));
+  await payments.connect(payer).openChannel(operator.address, 10_000n * OPEN, ethers.ZeroAddress);
+  const adapterIds = Array.from({ length: adapters }, (_, i) => BigInt(firstId + i));
   // 1,000 requests spread over the adapters.
   const adapterAmounts = adapterIds.map((_, i) => {
     const requests = Math.floor(REQUESTS / adapters) + (i < REQUESTS % adapters ? 1 : 0);
@@ -98,6 +117,12 @@ async function settleGas(adapters: number) {
 
 const settle = [];
 for (const adapters of [1, 10, 50]) settle.push({ requests: REQUESTS, adapters, gas: await settleGas(adapters) });
+// The worst a voucher can ask for: MAX_VOUCHER_ADAPTERS fresh adapters, each with MAX_LINEAGE lineage entries.
+const settleMaxAdapters = {
+  adapters: MAX_VOUCHER_ADAPTERS,
+  lineageEntries: MAX_LINEAGE,
+  gas: await settleGas(MAX_VOUCHER_ADAPTERS, ADAPTERS + 1),
+};
 
 // A 65,536-leaf cumulative distribution of accounts that never held OPEN. Leaves (index, account, cumulativeAmount):
 // the first epoch gives every account its stable index in ascending address order, as attribution/src/epoch.ts does.
@@ -157,6 +182,7 @@ const claimRepeat = await gasOf(
 const results = {
   erc20Transfer,
   settle,
+  settleMaxAdapters,
   amortizedPerRequest: settle[0].gas / REQUESTS,
   claim,
   claimWordShared,
@@ -174,6 +200,10 @@ console.table({
   ...Object.fromEntries(
     settle.map((s) => [`settle ${s.requests} requests, ${s.adapters} adapter(s)`, { gas: s.gas, target: "" }]),
   ),
+  [`settle ${MAX_VOUCHER_ADAPTERS} adapters x ${MAX_LINEAGE} lineage entries (the cap)`]: {
+    gas: settleMaxAdapters.gas,
+    target: "fits a 30M block",
+  },
   "amortized per request (1 adapter)": {
     gas: results.amortizedPerRequest,
     target: `<= 1% of transfer (${percent(results.amortizedPerRequest / erc20Transfer)})`,

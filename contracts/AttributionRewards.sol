@@ -20,10 +20,12 @@ contract AttributionRewards is IAttributionRewards, Ownable {
 
     IERC20 public immutable token;
 
-    // One slot: funded and claimed are read and written together on every claim.
-    uint128 public totalFunded;
-    uint128 public totalClaimed;
-    uint256 public lastEpoch;
+    // One slot, read on every claim: funded and claimed are read and written together, and `_lastEpoch` tells
+    // whether the root claimed against was revoked through an earlier epoch. 112 bits hold 5e33, far above the
+    // whole OPEN supply (1e27); 32 bits of epochs take a proposal transaction each.
+    uint112 internal _totalFunded;
+    uint112 internal _totalClaimed;
+    uint32 internal _lastEpoch;
     address public attestor;
     address public guardian;
     uint64 public claimDelay;
@@ -50,11 +52,11 @@ contract AttributionRewards is IAttributionRewards, Ownable {
     /// @inheritdoc IAttributionRewards
     function fund(uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
-        uint256 funded = uint256(totalFunded) + amount;
-        // The whole OPEN supply (1e27) fits in 128 bits: only a bogus amount gets here.
-        if (funded > type(uint128).max) revert FundingOverflow(amount, totalFunded);
+        uint256 funded = uint256(_totalFunded) + amount;
+        // The whole OPEN supply (1e27) fits in 112 bits: only a bogus amount gets here.
+        if (funded > type(uint112).max) revert FundingOverflow(amount, _totalFunded);
         // The cast is safe: checked just above.
-        totalFunded = uint128(funded);
+        _totalFunded = uint112(funded);
         emit Funded(msg.sender, amount, funded);
         token.safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -69,16 +71,21 @@ contract AttributionRewards is IAttributionRewards, Ownable {
     ) external {
         if (msg.sender != attestor) revert NotAttestor(msg.sender);
         if (root == bytes32(0)) revert EmptyRoot();
-        uint256 previous = lastEpoch;
+        uint256 previous = _lastEpoch;
         if (epoch != previous + 1) revert EpochOutOfOrder(epoch, previous + 1);
-        uint256 previousTotal = previous == 0 ? 0 : _roots[previous].total;
+        EpochRoot storage previousRoot = _roots[previous];
+        uint256 previousTotal = previousRoot.total;
         if (total < previousTotal) revert TotalDecreased(total, previousTotal);
-        if (total > totalFunded) revert TotalExceedsFunded(total, totalFunded);
+        if (total > _totalFunded) revert TotalExceedsFunded(total, _totalFunded);
 
         // Timestamps fit in 64 bits for the next 500 billion years.
         uint64 claimableAt = uint64(block.timestamp) + claimDelay;
-        lastEpoch = epoch;
-        // The cast is safe: total <= totalFunded, a uint128.
+        // Never claimable before the epoch it builds on: a revocation of that epoch must still reach this one.
+        uint64 previousClaimableAt = previousRoot.claimableAt;
+        if (claimableAt < previousClaimableAt) claimableAt = previousClaimableAt;
+        // The cast is safe: epoch == previous + 1 and a 32-bit count of proposals cannot be exceeded.
+        _lastEpoch = uint32(epoch);
+        // The cast is safe: total <= totalFunded, a uint112.
         _roots[epoch] = EpochRoot({
             root: root,
             total: uint128(total),
@@ -94,14 +101,15 @@ contract AttributionRewards is IAttributionRewards, Ownable {
         if (msg.sender != owner() && msg.sender != guardian) revert NotGovernanceOrGuardian(msg.sender);
         EpochRoot storage epochRoot = _roots[epoch];
         if (epochRoot.root == bytes32(0)) revert EpochNotFound(epoch);
-        if (epochRoot.revoked || block.timestamp >= epochRoot.claimableAt) revert RootNotPending(epoch);
-        // Newest first, so that epochs stay consecutive: a later root builds on the one before it.
-        if (epoch != lastEpoch) revert NotLatestEpoch(epoch, lastEpoch);
+        uint256 last = _lastEpoch;
+        // Beyond `last`: already revoked, itself or through an earlier epoch.
+        if (epoch > last || block.timestamp >= epochRoot.claimableAt) revert RootNotPending(epoch);
 
-        epochRoot.revoked = true;
-        // The attestor proposes this epoch number again.
-        lastEpoch = epoch - 1;
-        emit RootRevoked(epoch, msg.sender);
+        // Every later root builds on this one and is claimable no earlier (proposeRoot), so all of them are pending
+        // too: moving `_lastEpoch` back revokes them at once, and the attestor proposes `epoch` again.
+        // The cast is safe: epoch <= _lastEpoch, a uint32.
+        _lastEpoch = uint32(epoch - 1);
+        emit RootRevoked(epoch, last, msg.sender);
     }
 
     /// @inheritdoc IAttributionRewards
@@ -160,6 +168,22 @@ contract AttributionRewards is IAttributionRewards, Ownable {
     function getEpochRoot(uint256 epoch) external view returns (EpochRoot memory epochRoot) {
         epochRoot = _roots[epoch];
         if (epochRoot.root == bytes32(0)) revert EpochNotFound(epoch);
+        if (epoch > _lastEpoch) epochRoot.revoked = true;
+    }
+
+    /// @inheritdoc IAttributionRewards
+    function totalFunded() external view returns (uint128) {
+        return _totalFunded;
+    }
+
+    /// @inheritdoc IAttributionRewards
+    function totalClaimed() external view returns (uint128) {
+        return _totalClaimed;
+    }
+
+    /// @inheritdoc IAttributionRewards
+    function lastEpoch() external view returns (uint256) {
+        return _lastEpoch;
     }
 
     /// @inheritdoc IAttributionRewards
@@ -226,10 +250,10 @@ contract AttributionRewards is IAttributionRewards, Ownable {
     /// total was at most totalFunded when proposed, so a root whose leaves overstate it cannot spend other epochs'
     /// funding.
     function _addClaimed(uint256 epoch, uint256 amount, uint256 rootTotal) internal {
-        uint256 claimedTotal = totalClaimed + amount;
+        uint256 claimedTotal = _totalClaimed + amount;
         if (claimedTotal > rootTotal) revert ClaimExceedsRootTotal(epoch, claimedTotal, rootTotal);
-        // The cast is safe: claimedTotal <= rootTotal, a uint128.
-        totalClaimed = uint128(claimedTotal);
+        // The cast is safe: claimedTotal <= rootTotal <= totalFunded when proposed, a uint112.
+        _totalClaimed = uint112(claimedTotal);
     }
 
     function _claimableRoot(uint256 epoch) internal view returns (bytes32 root, uint256 rootTotal) {
@@ -237,7 +261,9 @@ contract AttributionRewards is IAttributionRewards, Ownable {
         root = epochRoot.root;
         rootTotal = epochRoot.total;
         if (root == bytes32(0)) revert EpochNotFound(epoch);
-        if (epochRoot.revoked) revert RootIsRevoked(epoch);
+        // Read from the slot _addClaimed reads next: a root past `_lastEpoch` was revoked, itself or with an earlier
+        // epoch (a root proposed again replaces the revoked one under its number).
+        if (epoch > _lastEpoch) revert RootIsRevoked(epoch);
         if (block.timestamp < epochRoot.claimableAt) revert RootNotClaimable(epoch, epochRoot.claimableAt);
     }
 

@@ -6,15 +6,20 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IDatanetRegistry} from "./interfaces/IDatanetRegistry.sol";
+import {Commitments} from "./utils/Commitments.sol";
 
 /// @title DatanetRegistry
 /// @notice Community datasets: staked contributions, curation, and immutable Merkle-rooted versions.
 /// @dev The owner (the Timelock) controls `stakeLockPeriod` only; datanets belong to their creators.
-contract DatanetRegistry is IDatanetRegistry, Ownable {
+contract DatanetRegistry is IDatanetRegistry, Commitments, Ownable {
     using SafeERC20 for IERC20;
 
     /// @notice Upper bound on `stakeLockPeriod`, so governance cannot trap stakes indefinitely.
     uint256 public constant MAX_STAKE_LOCK_PERIOD = 365 days;
+    /// @notice The weight of every contribution to an open datanet. Contributors declare sizes, but a declared
+    /// weight would let one contribution take a datanet's whole pro-rata share; each contribution is staked instead,
+    /// and attribution credits what a contribution's content actually adds.
+    uint256 public constant OPEN_DATANET_WEIGHT = 1;
 
     IERC20 public immutable token;
 
@@ -95,9 +100,10 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
         bytes32 contentHash,
         string calldata uri,
         uint64 sizeTokens,
-        uint128 stake
+        uint128 stake,
+        bytes32 salt
     ) external returns (uint256) {
-        return _contribute(datanetId, contentHash, uri, sizeTokens, stake);
+        return _contribute(datanetId, contentHash, uri, sizeTokens, stake, salt);
     }
 
     /// @inheritdoc IDatanetRegistry
@@ -107,6 +113,7 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
         string calldata uri,
         uint64 sizeTokens,
         uint128 stake,
+        bytes32 salt,
         uint256 deadline,
         uint8 v,
         bytes32 r,
@@ -115,7 +122,7 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
         // A front-run permit makes this call revert but has already set the allowance: ignore the failure and
         // let the transferFrom below decide.
         try IERC20Permit(address(token)).permit(msg.sender, address(this), stake, deadline, v, r, s) {} catch {}
-        return _contribute(datanetId, contentHash, uri, sizeTokens, stake);
+        return _contribute(datanetId, contentHash, uri, sizeTokens, stake, salt);
     }
 
     /// @inheritdoc IDatanetRegistry
@@ -168,7 +175,8 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
         if (status != ContributionStatus.Accepted || amount == 0) {
             revert StakeNotReleasable(contributionId, status, amount);
         }
-        uint256 unlockTime = contribution.acceptedAt + stakeLockPeriod;
+        // Fixed at acceptance: a later change of stakeLockPeriod never moves it.
+        uint256 unlockTime = contribution.unlocksAt;
         if (block.timestamp < unlockTime) revert StakeLocked(contributionId, unlockTime);
 
         address contributor = contribution.contributor;
@@ -254,7 +262,8 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
         bytes32 contentHash,
         string calldata uri,
         uint64 sizeTokens,
-        uint128 stake
+        uint128 stake,
+        bytes32 salt
     ) internal returns (uint256 contributionId) {
         Datanet storage datanet = _existingDatanet(datanetId);
         if (contentHash == bytes32(0)) revert EmptyContentHash();
@@ -263,6 +272,7 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
         if (stake < datanet.minStake) revert StakeBelowMinimum(datanetId, stake, datanet.minStake);
         uint256 existing = contributionByHash[datanetId][contentHash];
         if (existing != 0) revert DuplicateContribution(datanetId, contentHash, existing);
+        _reveal(contentHash, salt);
 
         contributionId = ++contributionCount;
         Contribution storage contribution = _contributions[contributionId];
@@ -277,8 +287,8 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
         totalPendingStake += stake;
         emit ContributionSubmitted(contributionId, datanetId, msg.sender, contentHash, uri, sizeTokens, stake);
 
-        // Open datanets accept on submission, weighting a contribution by its size.
-        if (!datanet.curated) _accept(contributionId, contribution, sizeTokens);
+        // Open datanets accept on submission, at the fixed weight: a declared one could not be trusted.
+        if (!datanet.curated) _accept(contributionId, contribution, OPEN_DATANET_WEIGHT);
 
         if (stake != 0) token.safeTransferFrom(msg.sender, address(this), stake);
     }
@@ -290,8 +300,9 @@ contract DatanetRegistry is IDatanetRegistry, Ownable {
 
         contribution.status = ContributionStatus.Accepted;
         contribution.weight = weight;
-        // Timestamps fit in 64 bits for the next 500 billion years.
+        // Timestamps fit in 64 bits for the next 500 billion years, and stakeLockPeriod is at most a year.
         contribution.acceptedAt = uint64(block.timestamp);
+        contribution.unlocksAt = uint64(block.timestamp + stakeLockPeriod);
         totalPendingStake -= stake;
         totalLockedStake += stake;
         uint256 acceptedIndex = datanet.acceptedCount++;

@@ -6,7 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IAttributionRewards} from "./interfaces/IAttributionRewards.sol";
 import {IInferencePayments} from "./interfaces/IInferencePayments.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
@@ -23,6 +23,10 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
     uint256 public constant MAX_TOTAL_FEE_BPS = 3_000;
     uint64 public constant MIN_CHALLENGE_PERIOD = 1 hours;
     uint64 public constant MAX_CHALLENGE_PERIOD = 30 days;
+    /// @notice Adapters one voucher may list, i.e. a channel may ever use. Settlement loops over every listed adapter
+    /// and, for each whose amount grew, over its lineage (up to 16 entries): at this cap the worst settlement costs
+    /// about 10M gas (bench:gas, `settleMaxAdapters`), a third of a 30M block, so a voucher can always be settled.
+    uint256 public constant MAX_VOUCHER_ADAPTERS = 64;
 
     bytes32 public constant VOUCHER_TYPEHASH = keccak256(
         // solhint-disable-next-line max-line-length
@@ -82,8 +86,10 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
     }
 
     /// @inheritdoc IInferencePayments
-    function openChannel(address operator, uint128 deposit) external returns (uint256) {
-        return _openChannel(operator, deposit);
+    function openChannel(address operator, uint128 deposit, address voucherSigner) external returns (uint256) {
+        // ECDSA cannot speak for a contract: a smart-wallet payer names the key that signs for it.
+        if (voucherSigner == address(0) && msg.sender.code.length != 0) revert VoucherSignerRequired(msg.sender);
+        return _openChannel(operator, deposit, voucherSigner);
     }
 
     /// @inheritdoc IInferencePayments
@@ -98,14 +104,15 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
         // A front-run permit makes this call revert but has already set the allowance: ignore the failure and
         // let the transferFrom decide.
         try IERC20Permit(address(token)).permit(msg.sender, address(this), deposit, deadline, v, r, s) {} catch {}
-        return _openChannel(operator, deposit);
+        // The payer signs: an EIP-2612 permit that set the allowance was an ECDSA signature of it.
+        return _openChannel(operator, deposit, address(0));
     }
 
     /// @inheritdoc IInferencePayments
     function topUp(uint256 channelId, uint128 amount) external {
         Channel storage channel = _existingChannel(channelId);
         if (channel.payer != msg.sender) revert NotPayer(channelId, msg.sender);
-        if (channel.closeRequestedAt != 0) revert ChannelClosing(channelId, channel.closeRequestedAt);
+        if (channel.closesAt != 0) revert ChannelClosing(channelId, channel.closesAt);
         if (amount == 0) revert ZeroAmount();
 
         channel.deposit += amount;
@@ -122,19 +129,20 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
         address operator = channel.operator;
         if (operator != msg.sender) revert NotOperator(channelId, msg.sender);
         if (channel.finalized) revert ChannelIsFinalized(channelId);
-        uint256 closeRequestedAt = channel.closeRequestedAt;
-        if (closeRequestedAt != 0 && block.timestamp > closeRequestedAt + challengePeriod) {
-            revert ChallengeWindowOver(channelId, closeRequestedAt + challengePeriod);
-        }
+        uint256 closesAt = channel.closesAt;
+        if (closesAt != 0 && block.timestamp > closesAt) revert ChallengeWindowOver(channelId, closesAt);
         if (block.timestamp > voucher.expiry) revert VoucherExpired(channelId, voucher.expiry);
         uint256 settled = channel.settled;
         if (voucher.cumulativeAmount <= settled) revert NothingToSettle(channelId, voucher.cumulativeAmount, settled);
         if (voucher.cumulativeAmount > channel.deposit) {
             revert ExceedsDeposit(channelId, voucher.cumulativeAmount, channel.deposit);
         }
-        if (!SignatureChecker.isValidSignatureNow(channel.payer, _voucherDigest(voucher), signature)) {
-            revert InvalidSignature(channelId, channel.payer);
-        }
+        address signer = channel.voucherSigner;
+        if (signer == address(0)) signer = channel.payer;
+        // tryRecover refuses malleable (high-s) and malformed signatures by returning an error, never address(0) as a
+        // match: `signer` is never zero here.
+        (address recovered, , ) = ECDSA.tryRecover(_voucherDigest(voucher), signature);
+        if (recovered != signer) revert InvalidSignature(channelId, signer);
 
         uint256 increase = voucher.cumulativeAmount - settled;
         // The cast is safe: cumulativeAmount <= deposit, a uint128.
@@ -154,11 +162,13 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
     function requestClose(uint256 channelId) external {
         Channel storage channel = _existingChannel(channelId);
         if (channel.payer != msg.sender) revert NotPayer(channelId, msg.sender);
-        if (channel.closeRequestedAt != 0) revert ChannelClosing(channelId, channel.closeRequestedAt);
+        if (channel.closesAt != 0) revert ChannelClosing(channelId, channel.closesAt);
 
-        // Timestamps fit in 64 bits for the next 500 billion years.
-        channel.closeRequestedAt = uint64(block.timestamp);
-        emit CloseRequested(channelId, block.timestamp + challengePeriod);
+        // Fixed now, so that a later change of challengePeriod cannot shorten or stretch this window. Timestamps fit
+        // in 64 bits for the next 500 billion years.
+        uint64 closesAt = uint64(block.timestamp) + challengePeriod;
+        channel.closesAt = closesAt;
+        emit CloseRequested(channelId, closesAt);
     }
 
     /// @inheritdoc IInferencePayments
@@ -166,11 +176,9 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
         Channel storage channel = _existingChannel(channelId);
         if (channel.payer != msg.sender) revert NotPayer(channelId, msg.sender);
         if (channel.finalized) revert ChannelIsFinalized(channelId);
-        uint256 closeRequestedAt = channel.closeRequestedAt;
+        uint256 closesAt = channel.closesAt;
         // Not closing yet counts as an open window that has not started.
-        if (closeRequestedAt == 0 || block.timestamp <= closeRequestedAt + challengePeriod) {
-            revert ChallengeWindowOpen(channelId, closeRequestedAt == 0 ? 0 : closeRequestedAt + challengePeriod);
-        }
+        if (closesAt == 0 || block.timestamp <= closesAt) revert ChallengeWindowOpen(channelId, closesAt);
 
         uint256 refund = channel.deposit - channel.settled;
         channel.finalized = true;
@@ -182,12 +190,12 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
 
     /// @inheritdoc IInferencePayments
     function withdrawBalance() external {
-        uint256 amount = balanceOf[msg.sender];
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
-        balanceOf[msg.sender] = 0;
-        totalCredited -= amount;
-        emit BalanceWithdrawn(msg.sender, amount);
-        token.safeTransfer(msg.sender, amount);
+        _withdrawBalance(msg.sender);
+    }
+
+    /// @inheritdoc IInferencePayments
+    function withdrawBalanceFor(address account) external {
+        _withdrawBalance(account);
     }
 
     function setFees(uint16 protocolFeeBps_, uint16 operatorFeeBps_) external onlyOwner {
@@ -212,18 +220,23 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
         return _existingChannel(channelId);
     }
 
-    function _openChannel(address operator, uint128 deposit) internal returns (uint256 channelId) {
+    function _openChannel(
+        address operator,
+        uint128 deposit,
+        address voucherSigner
+    ) internal returns (uint256 channelId) {
         if (!nodes.isActive(operator)) revert OperatorNotActive(operator);
         if (deposit == 0) revert ZeroAmount();
 
         channelId = ++channelCount;
         _channels[channelId] = Channel({
             payer: msg.sender,
+            closesAt: 0,
+            finalized: false,
             operator: operator,
             deposit: deposit,
             settled: 0,
-            closeRequestedAt: 0,
-            finalized: false
+            voucherSigner: voucherSigner
         });
         totalEscrowed += deposit;
         emit ChannelOpened(channelId, msg.sender, operator, deposit);
@@ -240,6 +253,7 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
     ) internal returns (SplitTotals memory totals) {
         uint256 count = voucher.adapterIds.length;
         if (voucher.adapterAmounts.length != count) revert LengthMismatch(count, voucher.adapterAmounts.length);
+        if (count > MAX_VOUCHER_ADAPTERS) revert TooManyAdapters(count, MAX_VOUCHER_ADAPTERS);
         uint256 channelId = voucher.channelId;
         uint256 sum;
         uint256 listedIncrease;
@@ -336,6 +350,15 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
                     )
                 )
             );
+    }
+
+    function _withdrawBalance(address account) internal {
+        uint256 amount = balanceOf[account];
+        if (amount == 0) revert NothingToWithdraw(account);
+        balanceOf[account] = 0;
+        totalCredited -= amount;
+        emit BalanceWithdrawn(account, amount);
+        token.safeTransfer(account, amount);
     }
 
     function _existingChannel(uint256 channelId) internal view returns (Channel storage channel) {

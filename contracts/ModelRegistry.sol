@@ -5,11 +5,12 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {IDatanetRegistry} from "./interfaces/IDatanetRegistry.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {Commitments} from "./utils/Commitments.sol";
 
 /// @title ModelRegistry
 /// @notice Base models and LoRA adapters (ERC-721) with their revenue terms and immutable data lineage.
 /// @dev The owner (the Timelock) controls `minDataShareBps` and base-model deprecation.
-contract ModelRegistry is IModelRegistry, ERC721, Ownable {
+contract ModelRegistry is IModelRegistry, Commitments, ERC721, Ownable {
     uint256 internal constant BPS = 10_000;
     /// @notice Lineage entries per adapter; bounds the settlement loop that splits an adapter's data share.
     uint256 public constant MAX_LINEAGE = 16;
@@ -44,13 +45,15 @@ contract ModelRegistry is IModelRegistry, ERC721, Ownable {
     function registerBaseModel(
         string calldata name,
         bytes32 artifactHash,
-        string calldata uri
+        string calldata uri,
+        bytes32 salt
     ) external returns (uint256 baseModelId) {
         if (bytes(name).length == 0) revert EmptyName();
         if (artifactHash == bytes32(0)) revert EmptyArtifactHash();
         if (bytes(uri).length == 0) revert EmptyURI();
         uint256 existing = baseModelByHash[artifactHash];
         if (existing != 0) revert DuplicateBaseModel(artifactHash, existing);
+        _reveal(artifactHash, salt);
 
         baseModelId = ++baseModelCount;
         _baseModels[baseModelId] = BaseModel({
@@ -73,7 +76,7 @@ contract ModelRegistry is IModelRegistry, ERC721, Ownable {
     }
 
     /// @inheritdoc IModelRegistry
-    function registerAdapter(AdapterParams calldata params) external returns (uint256 adapterId) {
+    function registerAdapter(AdapterParams calldata params, bytes32 salt) external returns (uint256 adapterId) {
         if (_existingBaseModel(params.baseModelId).deprecated) revert BaseModelIsDeprecated(params.baseModelId);
         if (params.artifactHash == bytes32(0)) revert EmptyArtifactHash();
         if (bytes(params.uri).length == 0) revert EmptyURI();
@@ -88,6 +91,7 @@ contract ModelRegistry is IModelRegistry, ERC721, Ownable {
         }
         if (params.dataShareBps < minDataShareBps) revert DataShareBelowMinimum(params.dataShareBps, minDataShareBps);
         _checkLineage(params.lineage);
+        _reveal(params.artifactHash, salt);
 
         adapterId = ++adapterCount;
         _adapters[adapterId] = Adapter({

@@ -8,17 +8,23 @@ import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 
 /// @title NodeRegistry
 /// @notice Registered, staked inference operators.
-/// @dev The owner (the Timelock) sets the minimum stake, the unbonding period and the treasury, and slashes.
+/// @dev The owner (the Timelock) sets the minimum stake, the unbonding and freeze periods, the treasury and the
+/// guardian, and slashes; the guardian freezes.
 contract NodeRegistry is INodeRegistry, Ownable {
     using SafeERC20 for IERC20;
 
     uint64 public constant MAX_UNBONDING_PERIOD = 90 days;
+    /// @notice A freeze must outlast a governance vote and is bounded so that a guardian cannot lock stake for long.
+    uint64 public constant MIN_FREEZE_PERIOD = 1 days;
+    uint64 public constant MAX_FREEZE_PERIOD = 30 days;
 
     IERC20 public immutable token;
 
     uint128 public minStake;
     uint64 public unbondingPeriod;
+    uint64 public freezePeriod;
     address public treasury;
+    address public guardian;
     /// @notice Bonded plus unbonding stake of every operator: what this contract holds.
     uint256 public totalStaked;
 
@@ -28,14 +34,18 @@ contract NodeRegistry is INodeRegistry, Ownable {
         IERC20 token_,
         address governance,
         address treasury_,
+        address guardian_,
         uint128 minStake_,
-        uint64 unbondingPeriod_
+        uint64 unbondingPeriod_,
+        uint64 freezePeriod_
     ) Ownable(governance) {
         if (address(token_) == address(0)) revert ZeroAddress();
         token = token_;
         _setTreasury(treasury_);
+        _setGuardian(guardian_);
         _setMinStake(minStake_);
         _setUnbondingPeriod(unbondingPeriod_);
+        _setFreezePeriod(freezePeriod_);
     }
 
     /// @inheritdoc INodeRegistry
@@ -96,6 +106,7 @@ contract NodeRegistry is INodeRegistry, Ownable {
         if (block.timestamp < operator.unbondingReleaseTime) {
             revert StakeStillUnbonding(msg.sender, operator.unbondingReleaseTime);
         }
+        if (block.timestamp < operator.frozenUntil) revert OperatorIsFrozen(msg.sender, operator.frozenUntil);
 
         operator.unbonding = 0;
         totalStaked -= amount;
@@ -121,6 +132,27 @@ contract NodeRegistry is INodeRegistry, Ownable {
         if (slashed != 0) token.safeTransfer(treasury, slashed);
     }
 
+    /// @inheritdoc INodeRegistry
+    function freeze(address operatorAddress) external {
+        if (msg.sender != owner() && msg.sender != guardian) revert NotGovernanceOrGuardian(msg.sender);
+        Operator storage operator = _registered(operatorAddress);
+        // One freeze at a time: renewing it is governance's call (a vote that slashes, or a new guardian).
+        if (block.timestamp < operator.frozenUntil) revert AlreadyFrozen(operatorAddress, operator.frozenUntil);
+
+        // Timestamps fit in 64 bits for the next 500 billion years.
+        uint64 frozenUntil = uint64(block.timestamp) + freezePeriod;
+        operator.frozenUntil = frozenUntil;
+        emit OperatorFrozen(operatorAddress, frozenUntil, msg.sender);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function unfreeze(address operatorAddress) external onlyOwner {
+        Operator storage operator = _registered(operatorAddress);
+        if (block.timestamp >= operator.frozenUntil) revert NotFrozen(operatorAddress);
+        operator.frozenUntil = 0;
+        emit OperatorUnfrozen(operatorAddress);
+    }
+
     function setMinStake(uint128 minStake_) external onlyOwner {
         _setMinStake(minStake_);
     }
@@ -133,10 +165,18 @@ contract NodeRegistry is INodeRegistry, Ownable {
         _setTreasury(treasury_);
     }
 
+    function setGuardian(address guardian_) external onlyOwner {
+        _setGuardian(guardian_);
+    }
+
+    function setFreezePeriod(uint64 freezePeriod_) external onlyOwner {
+        _setFreezePeriod(freezePeriod_);
+    }
+
     /// @inheritdoc INodeRegistry
     function isActive(address operator) external view returns (bool) {
         Operator storage record = _operators[operator];
-        return record.registered && record.bonded >= minStake;
+        return record.registered && record.bonded >= minStake && block.timestamp >= record.frozenUntil;
     }
 
     /// @inheritdoc INodeRegistry
@@ -188,5 +228,19 @@ contract NodeRegistry is INodeRegistry, Ownable {
         if (treasury_ == address(0)) revert ZeroAddress();
         treasury = treasury_;
         emit TreasurySet(treasury_);
+    }
+
+    function _setGuardian(address guardian_) internal {
+        if (guardian_ == address(0)) revert ZeroAddress();
+        guardian = guardian_;
+        emit GuardianSet(guardian_);
+    }
+
+    function _setFreezePeriod(uint64 freezePeriod_) internal {
+        if (freezePeriod_ < MIN_FREEZE_PERIOD || freezePeriod_ > MAX_FREEZE_PERIOD) {
+            revert FreezePeriodOutOfRange(freezePeriod_, MIN_FREEZE_PERIOD, MAX_FREEZE_PERIOD);
+        }
+        freezePeriod = freezePeriod_;
+        emit FreezePeriodSet(freezePeriod_);
     }
 }

@@ -182,6 +182,8 @@ export const operator = onchainTable("operator", (t) => ({
   unbondingReleaseTime: t.bigint().notNull(),
   slashed: t.bigint().notNull(),
   withdrawn: t.bigint().notNull(),
+  /** Zero, or the end of a guardian's freeze (a frozen operator is not active on chain and cannot withdraw). */
+  frozenUntil: t.bigint().notNull(),
   /** active: bonded >= NodeRegistry.minStake (recomputed when either changes); inactive otherwise. */
   status: t.text().notNull(),
   registeredBlock: t.bigint().notNull(),

@@ -177,7 +177,7 @@ describe("AttributionRewards", () => {
       await propose(f, 1n, distribution([[alice.address, 10n]]), 10n);
       await expect(rewards.connect(deployer).revokeRoot(1n))
         .to.emit(rewards, "RootRevoked")
-        .withArgs(1n, deployer.address);
+        .withArgs(1n, 1n, deployer.address);
       expect((await rewards.getEpochRoot(1n)).revoked).to.equal(true);
       expect(await rewards.lastEpoch()).to.equal(0n);
       // The corrected distribution takes the same epoch number.
@@ -197,7 +197,7 @@ describe("AttributionRewards", () => {
       await propose(f, 1n, distribution([[f.alice.address, 10n]]), 10n);
       await expect(f.rewards.connect(f.governance).revokeRoot(1n))
         .to.emit(f.rewards, "RootRevoked")
-        .withArgs(1n, f.governance.address);
+        .withArgs(1n, 1n, f.governance.address);
     });
 
     it("test_revokeRoot_revertsIfNotGovernanceOrGuardian", async () => {
@@ -232,19 +232,98 @@ describe("AttributionRewards", () => {
       await expect(f.rewards.revokeRoot(2n)).to.be.revertedWithCustomError(f.rewards, "RootNotPending").withArgs(2n);
     });
 
-    it("test_revokeRoot_newestFirst", async () => {
+    it("test_revokeRoot_revokesAnyPendingEpochAndEveryLaterOne", async () => {
       const f = await networkHelpers.loadFixture(fundedPool);
-      await propose(f, 1n, distribution([[f.alice.address, 10n]]), 10n);
-      await propose(f, 2n, distribution([[f.alice.address, 20n]]), 20n);
-      await expect(f.rewards.revokeRoot(1n))
-        .to.be.revertedWithCustomError(f.rewards, "NotLatestEpoch")
-        .withArgs(1n, 2n);
-      await f.rewards.revokeRoot(2n);
-      await f.rewards.revokeRoot(1n);
-      expect(await f.rewards.lastEpoch()).to.equal(0n);
-      await expect(f.rewards.proposeRoot(2n, hashOf("r"), 0n, hashOf("c"), "u"))
+      const trees = [1n, 2n, 3n].map((e) => distribution([[f.alice.address, 10n * e]]));
+      for (const [i, tree] of trees.entries()) await propose(f, BigInt(i + 1), tree, 10n * BigInt(i + 1));
+      // Epoch 2 is not the newest: revoking it takes 3 along (3 builds on 2).
+      await expect(f.rewards.revokeRoot(2n)).to.emit(f.rewards, "RootRevoked").withArgs(2n, 3n, f.deployer.address);
+      expect(await f.rewards.lastEpoch()).to.equal(1n);
+      expect((await f.rewards.getEpochRoot(1n)).revoked).to.equal(false);
+      expect((await f.rewards.getEpochRoot(2n)).revoked).to.equal(true);
+      expect((await f.rewards.getEpochRoot(3n)).revoked).to.equal(true);
+      await expect(f.rewards.revokeRoot(3n)).to.be.revertedWithCustomError(f.rewards, "RootNotPending").withArgs(3n);
+      await networkHelpers.time.increase(2n * BigInt(testParameters.claimDelaySeconds));
+      for (const epoch of [2n, 3n]) {
+        await expect(f.rewards.claim(epoch, claimOf(trees[Number(epoch) - 1]!, f.alice.address)))
+          .to.be.revertedWithCustomError(f.rewards, "RootIsRevoked")
+          .withArgs(epoch);
+      }
+      await expect(f.rewards.proposeRoot(3n, hashOf("r"), 0n, hashOf("c"), "u"))
         .to.be.revertedWithCustomError(f.rewards, "EpochOutOfOrder")
-        .withArgs(2n, 1n);
+        .withArgs(3n, 2n);
+    });
+
+    it("test_revokeRoot_winsTheRaceWithAnAttestorProposingEveryBlock", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const { rewards, governance, carol, deployer, alice } = f;
+      // A rogue attestor (carol) proposes a root paying her everything, then a new epoch every block, hoping to
+      // shield the old ones from the guardian (the deployer), which revokes in the same blocks.
+      await rewards.connect(governance).setAttestor(carol.address);
+      const rogue = distribution([[carol.address, FUNDED]]);
+      const proposeNext = async () => {
+        const epoch = (await rewards.lastEpoch()) + 1n;
+        await rewards.connect(carol).proposeRoot(epoch, rogue.root, FUNDED, hashOf(`rogue-${epoch}`), "u");
+        return epoch;
+      };
+      await proposeNext();
+      await ethers.provider.send("evm_setAutomine", [false]);
+      try {
+        for (let block = 0; block < 6; block++) {
+          // One block: the attestor proposes the next epoch first, then the guardian revokes epoch 1, pending under
+          // it (before the fix this reverted NotLatestEpoch, so epoch 1 paid out after its delay).
+          const shielding = (await rewards.lastEpoch()) + 1n;
+          const pendingBefore = shielding > 1n;
+          await carol.sendTransaction({
+            ...(await rewards.proposeRoot.populateTransaction(shielding, rogue.root, FUNDED, hashOf(`r${block}`), "u")),
+            gasLimit: 500_000n,
+          });
+          if (pendingBefore) {
+            await deployer.sendTransaction({
+              ...(await rewards.revokeRoot.populateTransaction(1n)),
+              gasLimit: 500_000n,
+            });
+          }
+          await networkHelpers.mine(1);
+          if (pendingBefore) expect(await rewards.lastEpoch()).to.equal(0n);
+        }
+      } finally {
+        await ethers.provider.send("evm_setAutomine", [true]);
+      }
+      const last = await proposeNext();
+      await rewards.revokeRoot(1n);
+      expect(await rewards.lastEpoch()).to.equal(0n);
+      for (let e = 1n; e <= last; e++) expect((await rewards.getEpochRoot(e)).revoked).to.equal(true);
+      // Long after every delay, nothing the rogue attestor proposed pays anything.
+      await networkHelpers.time.increase(30 * DAY);
+      for (let e = 1n; e <= last; e++) {
+        await expect(rewards.claim(e, claimOf(rogue, carol.address)))
+          .to.be.revertedWithCustomError(rewards, "RootIsRevoked")
+          .withArgs(e);
+      }
+      expect(await rewards.totalClaimed()).to.equal(0n);
+      // Governance restores an honest attestor, whose epoch 1 pays as proposed.
+      await rewards.connect(governance).setAttestor(deployer.address);
+      const honest = distribution([[alice.address, 7n]]);
+      await networkHelpers.time.increaseTo(await propose(f, 1n, honest, 7n));
+      await rewards.claim(1n, claimOf(honest, alice.address));
+      expect(await rewards.totalClaimed()).to.equal(7n);
+    });
+
+    it("test_setClaimDelay_loweredNeverMakesALaterEpochClaimableFirst", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const { rewards, governance, alice } = f;
+      await rewards.connect(governance).setClaimDelay(10 * DAY);
+      const first = await propose(f, 1n, distribution([[alice.address, 10n]]), 10n);
+      await rewards.connect(governance).setClaimDelay(60);
+      const second = await propose(f, 2n, distribution([[alice.address, 20n]]), 20n);
+      // Epoch 2 waits for epoch 1: while 1 can still be revoked, so can 2.
+      expect(second).to.equal(first);
+      await networkHelpers.time.setNextBlockTimestamp(first - 1n);
+      await expect(rewards.revokeRoot(1n)).to.emit(rewards, "RootRevoked").withArgs(1n, 2n, f.deployer.address);
+      // A later epoch under the low delay becomes claimable 60 s after its proposal, once nothing pends before it.
+      const again = await propose(f, 1n, distribution([[alice.address, 10n]]), 10n);
+      expect(again).to.equal(BigInt(await networkHelpers.time.latest()) + 60n);
     });
   });
 

@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import {
+  commitTo,
   connectSuite,
+  contribute,
   datanetVersionTree,
   DAY,
   hashOf,
@@ -140,7 +142,7 @@ describe("DatanetRegistry", () => {
     it("test_contribute_curatedIsPendingAndTakesStake", async () => {
       const { datanets, token, carol } = await networkHelpers.loadFixture(suiteWithDatanets);
       const before = await token.balanceOf(carol.address);
-      await expect(datanets.connect(carol).contribute(1, hashOf("a"), "ipfs://a", 100, MIN_STAKE))
+      await expect(contribute(datanets.connect(carol), 1, hashOf("a"), "ipfs://a", 100, MIN_STAKE))
         .to.emit(datanets, "ContributionSubmitted")
         .withArgs(1n, 1n, carol.address, hashOf("a"), "ipfs://a", 100n, MIN_STAKE);
       const contribution = await datanets.getContribution(1);
@@ -151,15 +153,17 @@ describe("DatanetRegistry", () => {
       expect(await datanets.contributionByHash(1, hashOf("a"))).to.equal(1n);
     });
 
-    it("test_contribute_openIsAcceptedWithSizeAsWeight", async () => {
+    it("test_contribute_openIsAcceptedAtTheFixedWeightWhateverTheDeclaredSize", async () => {
       const { datanets, carol } = await networkHelpers.loadFixture(suiteWithDatanets);
-      await expect(datanets.connect(carol).contribute(2, hashOf("b"), "ipfs://b", 250, 0))
+      const weight = await datanets.OPEN_DATANET_WEIGHT();
+      await expect(contribute(datanets.connect(carol), 2, hashOf("b"), "ipfs://b", 2n ** 64n - 1n, 0))
         .to.emit(datanets, "ContributionAccepted")
-        .withArgs(1n, 2n, carol.address, 250n, 0n);
+        .withArgs(1n, 2n, carol.address, weight, 0n);
       const contribution = await datanets.getContribution(1);
       expect(contribution.status).to.equal(2n); // Accepted
-      expect(contribution.weight).to.equal(250n);
-      expect((await datanets.getDatanet(2)).totalWeight).to.equal(250n);
+      expect(contribution.weight).to.equal(weight);
+      expect(contribution.sizeTokens).to.equal(2n ** 64n - 1n);
+      expect((await datanets.getDatanet(2)).totalWeight).to.equal(weight);
     });
 
     it("test_contributeWithPermit_takesStakeWithoutApproval", async () => {
@@ -193,6 +197,7 @@ describe("DatanetRegistry", () => {
           "ipfs://p",
           5,
           MIN_STAKE,
+          await commitTo(datanets.connect(stranger), hashOf("p")),
           deadline,
           signature.v,
           signature.r,
@@ -204,20 +209,20 @@ describe("DatanetRegistry", () => {
 
     it("test_contribute_revertsOnBadInput", async () => {
       const { datanets, carol } = await networkHelpers.loadFixture(suiteWithDatanets);
-      await expect(datanets.connect(carol).contribute(7, hashOf("a"), "ipfs://a", 1, MIN_STAKE))
+      await expect(contribute(datanets.connect(carol), 7, hashOf("a"), "ipfs://a", 1, MIN_STAKE))
         .to.be.revertedWithCustomError(datanets, "DatanetNotFound")
         .withArgs(7n);
       await expect(
-        datanets.connect(carol).contribute(1, ethers.ZeroHash, "ipfs://a", 1, MIN_STAKE),
+        contribute(datanets.connect(carol), 1, ethers.ZeroHash, "ipfs://a", 1, MIN_STAKE),
       ).to.be.revertedWithCustomError(datanets, "EmptyContentHash");
-      await expect(datanets.connect(carol).contribute(1, hashOf("a"), "", 1, MIN_STAKE)).to.be.revertedWithCustomError(
+      await expect(contribute(datanets.connect(carol), 1, hashOf("a"), "", 1, MIN_STAKE)).to.be.revertedWithCustomError(
         datanets,
         "EmptyURI",
       );
       await expect(
-        datanets.connect(carol).contribute(1, hashOf("a"), "ipfs://a", 0, MIN_STAKE),
+        contribute(datanets.connect(carol), 1, hashOf("a"), "ipfs://a", 0, MIN_STAKE),
       ).to.be.revertedWithCustomError(datanets, "ZeroSize");
-      await expect(datanets.connect(carol).contribute(1, hashOf("a"), "ipfs://a", 1, MIN_STAKE - 1n))
+      await expect(contribute(datanets.connect(carol), 1, hashOf("a"), "ipfs://a", 1, MIN_STAKE - 1n))
         .to.be.revertedWithCustomError(datanets, "StakeBelowMinimum")
         .withArgs(1n, MIN_STAKE - 1n, MIN_STAKE);
       expect(await datanets.contributionCount()).to.equal(0n);
@@ -226,12 +231,12 @@ describe("DatanetRegistry", () => {
 
     it("test_contribute_revertsIfDuplicate", async () => {
       const { datanets, carol, bob } = await networkHelpers.loadFixture(suiteWithDatanets);
-      await datanets.connect(carol).contribute(1, hashOf("a"), "ipfs://a", 1, MIN_STAKE);
-      await expect(datanets.connect(bob).contribute(1, hashOf("a"), "ipfs://copy", 1, MIN_STAKE))
+      await contribute(datanets.connect(carol), 1, hashOf("a"), "ipfs://a", 1, MIN_STAKE);
+      await expect(contribute(datanets.connect(bob), 1, hashOf("a"), "ipfs://copy", 1, MIN_STAKE))
         .to.be.revertedWithCustomError(datanets, "DuplicateContribution")
         .withArgs(1n, hashOf("a"), 1n);
       // The same content in another datanet is a different contribution.
-      await datanets.connect(bob).contribute(2, hashOf("a"), "ipfs://a", 1, 0);
+      await contribute(datanets.connect(bob), 2, hashOf("a"), "ipfs://a", 1, 0);
       expect(await datanets.contributionCount()).to.equal(2n);
     });
   });
@@ -239,8 +244,8 @@ describe("DatanetRegistry", () => {
   describe("curation", () => {
     async function withPending() {
       const suite = await suiteWithDatanets();
-      await suite.datanets.connect(suite.carol).contribute(1, hashOf("a"), "ipfs://a", 100, MIN_STAKE);
-      await suite.datanets.connect(suite.bob).contribute(1, hashOf("b"), "ipfs://b", 50, 2n * MIN_STAKE);
+      await contribute(suite.datanets.connect(suite.carol), 1, hashOf("a"), "ipfs://a", 100, MIN_STAKE);
+      await contribute(suite.datanets.connect(suite.bob), 1, hashOf("b"), "ipfs://b", 50, 2n * MIN_STAKE);
       return suite;
     }
 
@@ -282,7 +287,7 @@ describe("DatanetRegistry", () => {
       expect(await datanets.totalPendingStake()).to.equal(MIN_STAKE);
       expect((await datanets.getContribution(2)).status).to.equal(3n); // Rejected
       // A rejected hash may be submitted again.
-      await datanets.connect(bob).contribute(1, hashOf("b"), "ipfs://b2", 50, MIN_STAKE);
+      await contribute(datanets.connect(bob), 1, hashOf("b"), "ipfs://b2", 50, MIN_STAKE);
       await expect(datanets.connect(bob).reject(1))
         .to.be.revertedWithCustomError(datanets, "NotCurator")
         .withArgs(1n, bob.address);
@@ -331,9 +336,9 @@ describe("DatanetRegistry", () => {
   describe("publishVersion", () => {
     it("test_publishVersion_rootRebuildsFromEvents", async () => {
       const { datanets, curator, carol, bob, alice } = await networkHelpers.loadFixture(suiteWithDatanets);
-      await datanets.connect(carol).contribute(1, hashOf("a"), "ipfs://a", 100, MIN_STAKE);
-      await datanets.connect(bob).contribute(1, hashOf("b"), "ipfs://b", 50, MIN_STAKE);
-      await datanets.connect(carol).contribute(1, hashOf("c"), "ipfs://c", 70, MIN_STAKE);
+      await contribute(datanets.connect(carol), 1, hashOf("a"), "ipfs://a", 100, MIN_STAKE);
+      await contribute(datanets.connect(bob), 1, hashOf("b"), "ipfs://b", 50, MIN_STAKE);
+      await contribute(datanets.connect(carol), 1, hashOf("c"), "ipfs://c", 70, MIN_STAKE);
       await datanets.connect(curator).accept(3, 7);
       await datanets.connect(curator).accept(1, 3);
       await datanets.connect(curator).reject(2);
@@ -369,7 +374,7 @@ describe("DatanetRegistry", () => {
       await expect(datanets.connect(curator).publishVersion(1, root))
         .to.be.revertedWithCustomError(datanets, "NothingToPublish")
         .withArgs(1n, 0n);
-      await datanets.connect(carol).contribute(2, hashOf("a"), "ipfs://a", 10, 0);
+      await contribute(datanets.connect(carol), 2, hashOf("a"), "ipfs://a", 10, 0);
       await expect(datanets.connect(stranger).publishVersion(2, root))
         .to.be.revertedWithCustomError(datanets, "NotCurator")
         .withArgs(2n, stranger.address);

@@ -27,7 +27,7 @@ const CHALLENGE = BigInt(testParameters.challengePeriodSeconds);
 async function suiteWithChannel() {
   const suite = await setupSettlement(ethers, await deploySuite());
   const { payments, alice, bob } = suite;
-  await payments.connect(alice).openChannel(bob.address, DEPOSIT);
+  await payments.connect(alice).openChannel(bob.address, DEPOSIT, ethers.ZeroAddress);
   const expiry = BigInt(await networkHelpers.time.latest()) + 30n * BigInt(DAY);
   const governance = await governanceSigner(ethers, networkHelpers, suite);
   return { ...suite, expiry, governance };
@@ -103,7 +103,7 @@ describe("InferencePayments", () => {
     it("test_openChannel_escrowsDepositAndEmits", async () => {
       const { payments, token, alice, bob } = await networkHelpers.loadFixture(suiteWithChannel);
       const before = await token.balanceOf(alice.address);
-      await expect(payments.connect(alice).openChannel(bob.address, 5n))
+      await expect(payments.connect(alice).openChannel(bob.address, 5n, ethers.ZeroAddress))
         .to.emit(payments, "ChannelOpened")
         .withArgs(2n, alice.address, bob.address, 5n);
       expect(await token.balanceOf(alice.address)).to.equal(before - 5n);
@@ -114,23 +114,23 @@ describe("InferencePayments", () => {
       expect(channel.operator).to.equal(bob.address);
       expect(channel.deposit).to.equal(5n);
       expect(channel.settled).to.equal(0n);
-      expect(channel.closeRequestedAt).to.equal(0n);
+      expect(channel.closesAt).to.equal(0n);
+      expect(channel.voucherSigner).to.equal(ethers.ZeroAddress);
       expect(channel.finalized).to.equal(false);
       await expect(payments.getChannel(3n)).to.be.revertedWithCustomError(payments, "ChannelNotFound").withArgs(3n);
     });
 
     it("test_openChannel_requiresActiveOperatorAndDeposit", async () => {
       const { payments, nodes, alice, bob, carol } = await networkHelpers.loadFixture(suiteWithChannel);
-      await expect(payments.connect(alice).openChannel(carol.address, 1n))
+      await expect(payments.connect(alice).openChannel(carol.address, 1n, ethers.ZeroAddress))
         .to.be.revertedWithCustomError(payments, "OperatorNotActive")
         .withArgs(carol.address);
-      await expect(payments.connect(alice).openChannel(bob.address, 0n)).to.be.revertedWithCustomError(
-        payments,
-        "ZeroAmount",
-      );
+      await expect(
+        payments.connect(alice).openChannel(bob.address, 0n, ethers.ZeroAddress),
+      ).to.be.revertedWithCustomError(payments, "ZeroAmount");
       // Unbonding one wei leaves bob below the minimum stake: no new channels.
       await nodes.connect(bob).requestUnbond(1n);
-      await expect(payments.connect(alice).openChannel(bob.address, 1n))
+      await expect(payments.connect(alice).openChannel(bob.address, 1n, ethers.ZeroAddress))
         .to.be.revertedWithCustomError(payments, "OperatorNotActive")
         .withArgs(bob.address);
     });
@@ -217,10 +217,10 @@ describe("InferencePayments", () => {
         .to.be.revertedWithCustomError(payments, "ChannelNotFound")
         .withArgs(9n);
       await payments.connect(alice).requestClose(1n);
-      const closeRequestedAt = (await payments.getChannel(1n)).closeRequestedAt;
+      const { closesAt } = await payments.getChannel(1n);
       await expect(payments.connect(alice).topUp(1n, 1n))
         .to.be.revertedWithCustomError(payments, "ChannelClosing")
-        .withArgs(1n, closeRequestedAt);
+        .withArgs(1n, closesAt);
     });
   });
 
@@ -459,7 +459,7 @@ describe("InferencePayments", () => {
     it("test_settle_revertsForVoucherSignedForAnotherChannel", async () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
       const { payments, alice, bob } = f;
-      await payments.connect(alice).openChannel(bob.address, DEPOSIT);
+      await payments.connect(alice).openChannel(bob.address, DEPOSIT, ethers.ZeroAddress);
       const forTwo = voucherOf(2n, [[1n, 500n]], f.expiry);
       const signature = await signed(f, forTwo);
       await expect(payments.connect(bob).settle({ ...forTwo, channelId: 1n }, signature))
@@ -658,30 +658,66 @@ describe("InferencePayments", () => {
       await expectConserved(f);
     });
 
-    it("test_settle_acceptsERC1271WalletPayer", async () => {
+    it("test_openChannel_revertsIfContractPayerNamesNoSigner", async () => {
+      const { payments, token, carol, bob } = await networkHelpers.loadFixture(suiteWithChannel);
+      const wallet = await ethers.deployContract("ERC1271Wallet", [carol.address]);
+      const walletAddress = await wallet.getAddress();
+      await token.connect(carol).transfer(walletAddress, 1_000n);
+      await expect(
+        wallet
+          .connect(carol)
+          .openChannel(await token.getAddress(), await payments.getAddress(), bob.address, 1_000n, ethers.ZeroAddress),
+      )
+        .to.be.revertedWithCustomError(payments, "VoucherSignerRequired")
+        .withArgs(walletAddress);
+    });
+
+    it("test_settle_contractPayerCannotRevokeVouchersByRotatingItsKey", async () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
       const { payments, token, carol, alice, bob } = f;
       const wallet = await ethers.deployContract("ERC1271Wallet", [carol.address]);
       const walletAddress = await wallet.getAddress();
       await token.connect(carol).transfer(walletAddress, 1_000n);
+      // The wallet names its current key (carol) as the channel's voucher signer, for good.
       await wallet
         .connect(carol)
-        .openChannel(await token.getAddress(), await payments.getAddress(), bob.address, 1_000n);
-      expect((await payments.getChannel(2n)).payer).to.equal(walletAddress);
+        .openChannel(await token.getAddress(), await payments.getAddress(), bob.address, 1_000n, carol.address);
+      const channel = await payments.getChannel(2n);
+      expect(channel.payer).to.equal(walletAddress);
+      expect(channel.voucherSigner).to.equal(carol.address);
 
-      const voucher = voucherOf(2n, [[1n, 600n]], f.expiry);
-      // A signature of some other key, even the owner's high-s twin, is refused by the wallet.
-      await expect(payments.connect(bob).settle(voucher, await signVoucher(alice, f.domain, voucher)))
-        .to.be.revertedWithCustomError(payments, "InvalidSignature")
-        .withArgs(2n, walletAddress);
-      const byOwner = await signVoucher(carol, f.domain, voucher);
-      await expect(payments.connect(bob).settle(voucher, malleate(byOwner)))
-        .to.be.revertedWithCustomError(payments, "InvalidSignature")
-        .withArgs(2n, walletAddress);
-      await expect(payments.connect(bob).settle(voucher, byOwner))
+      // The operator accepts vouchers signed by carol while serving.
+      const first = voucherOf(2n, [[1n, 300n]], f.expiry);
+      const second = voucherOf(2n, [[1n, 600n]], f.expiry);
+      const firstSignature = await signVoucher(carol, f.domain, first);
+      const secondSignature = await signVoucher(carol, f.domain, second);
+      await payments.connect(bob).settle(first, firstSignature);
+
+      // Then the wallet rotates to another key and asks to close: through ERC-1271 carol's signatures would no
+      // longer verify and the wallet would withdraw everything; against the channel's signer they still settle.
+      await wallet.connect(carol).rotate(alice.address);
+      expect(await wallet.isValidSignature(await payments.voucherDigest(second), secondSignature)).to.equal(
+        "0xffffffff",
+      );
+      await wallet.connect(alice).requestClose(await payments.getAddress(), 2n);
+      await expect(payments.connect(bob).settle(second, secondSignature))
         .to.emit(payments, "ChannelSettled")
-        .withArgs(2n, bob.address, 600n, 600n, voucher.usageRoot);
-      expect(await payments.settledForAdapter(2n, 1n)).to.equal(600n);
+        .withArgs(2n, bob.address, 600n, 300n, second.usageRoot);
+
+      // The new key signs nothing on this channel, and malleated signatures are refused.
+      const third = voucherOf(2n, [[1n, 700n]], f.expiry);
+      await expect(payments.connect(bob).settle(third, await signVoucher(alice, f.domain, third)))
+        .to.be.revertedWithCustomError(payments, "InvalidSignature")
+        .withArgs(2n, carol.address);
+      await expect(payments.connect(bob).settle(third, malleate(await signVoucher(carol, f.domain, third))))
+        .to.be.revertedWithCustomError(payments, "InvalidSignature")
+        .withArgs(2n, carol.address);
+
+      await networkHelpers.time.increase(CHALLENGE + 1n);
+      const before = await token.balanceOf(walletAddress);
+      await wallet.connect(alice).withdrawChannel(await payments.getAddress(), 2n);
+      expect(await token.balanceOf(walletAddress)).to.equal(before + 400n);
+      await expectConserved(f);
     });
   });
 
@@ -690,7 +726,7 @@ describe("InferencePayments", () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
       await settle(f, voucherOf(1n, [[1n, 100n]], f.expiry));
       await f.payments.connect(f.alice).requestClose(1n);
-      const closesAt = (await f.payments.getChannel(1n)).closeRequestedAt + CHALLENGE;
+      const { closesAt } = await f.payments.getChannel(1n);
       return { ...f, closesAt };
     }
 
@@ -709,10 +745,10 @@ describe("InferencePayments", () => {
       await expect(tx)
         .to.emit(payments, "CloseRequested")
         .withArgs(1n, t + CHALLENGE);
-      expect((await payments.getChannel(1n)).closeRequestedAt).to.equal(t);
+      expect((await payments.getChannel(1n)).closesAt).to.equal(t + CHALLENGE);
       await expect(payments.connect(alice).requestClose(1n))
         .to.be.revertedWithCustomError(payments, "ChannelClosing")
-        .withArgs(1n, t);
+        .withArgs(1n, t + CHALLENGE);
     });
 
     it("test_settle_withinChallengeWindowSucceeds", async () => {
@@ -736,10 +772,9 @@ describe("InferencePayments", () => {
 
     it("test_topUp_revertsAfterRequestClose", async () => {
       const f = await closing();
-      const closeRequestedAt = f.closesAt - CHALLENGE;
       await expect(f.payments.connect(f.alice).topUp(1n, 5n))
         .to.be.revertedWithCustomError(f.payments, "ChannelClosing")
-        .withArgs(1n, closeRequestedAt);
+        .withArgs(1n, f.closesAt);
     });
 
     it("test_withdrawChannel_onlyAfterWindow", async () => {
@@ -750,7 +785,7 @@ describe("InferencePayments", () => {
         .withArgs(1n, 0n);
       await settle(f, voucherOf(1n, [[1n, 100n]], f.expiry));
       await payments.connect(alice).requestClose(1n);
-      const closesAt = (await payments.getChannel(1n)).closeRequestedAt + CHALLENGE;
+      const { closesAt } = await payments.getChannel(1n);
       await expect(payments.connect(bob).withdrawChannel(1n))
         .to.be.revertedWithCustomError(payments, "NotPayer")
         .withArgs(1n, bob.address);
@@ -783,7 +818,7 @@ describe("InferencePayments", () => {
         .withArgs(1n);
       await expect(f.payments.connect(f.alice).topUp(1n, 1n))
         .to.be.revertedWithCustomError(f.payments, "ChannelClosing")
-        .withArgs(1n, f.closesAt - CHALLENGE);
+        .withArgs(1n, f.closesAt);
     });
 
     it("test_withdrawChannel_fullySettledRefundsNothing", async () => {
@@ -809,7 +844,7 @@ describe("InferencePayments", () => {
         seed = (seed * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
         return (seed >> 16n) % bound;
       };
-      await payments.connect(carol).openChannel(bob.address, 3_000_000_001n);
+      await payments.connect(carol).openChannel(bob.address, 3_000_000_001n, ethers.ZeroAddress);
       const payers = new Map([
         [1n, alice],
         [2n, carol],

@@ -1,5 +1,12 @@
 import { expect } from "chai";
-import { connectSuite, hashOf, publishDatanetsAndBaseModel, testParameters } from "./helpers/fixtures.ts";
+import {
+  connectSuite,
+  hashOf,
+  publishDatanetsAndBaseModel,
+  registerAdapter,
+  registerBaseModel,
+  testParameters,
+} from "./helpers/fixtures.ts";
 
 const { ethers, networkHelpers, deploySuite } = await connectSuite();
 
@@ -39,23 +46,23 @@ describe("ModelRegistry", () => {
       expect(base.registrant).to.equal(alice.address);
       expect(base.artifactHash).to.equal(hashOf("base-weights"));
       expect(base.name).to.equal("tiny-llama");
-      await expect(models.registerBaseModel("other", hashOf("other"), "ipfs://o"))
+      await expect(registerBaseModel(models, "other", hashOf("other"), "ipfs://o"))
         .to.emit(models, "BaseModelRegistered")
         .withArgs(2n, (await ethers.getSigners())[0].address, hashOf("other"), "other", "ipfs://o");
     });
 
     it("test_registerBaseModel_revertsOnBadInput", async () => {
       const { models } = await networkHelpers.loadFixture(suiteWithVersions);
-      await expect(models.registerBaseModel("", hashOf("x"), "ipfs://x")).to.be.revertedWithCustomError(
+      await expect(registerBaseModel(models, "", hashOf("x"), "ipfs://x")).to.be.revertedWithCustomError(
         models,
         "EmptyName",
       );
-      await expect(models.registerBaseModel("x", ethers.ZeroHash, "ipfs://x")).to.be.revertedWithCustomError(
+      await expect(registerBaseModel(models, "x", ethers.ZeroHash, "ipfs://x")).to.be.revertedWithCustomError(
         models,
         "EmptyArtifactHash",
       );
-      await expect(models.registerBaseModel("x", hashOf("x"), "")).to.be.revertedWithCustomError(models, "EmptyURI");
-      await expect(models.registerBaseModel("copy", hashOf("base-weights"), "ipfs://copy"))
+      await expect(registerBaseModel(models, "x", hashOf("x"), "")).to.be.revertedWithCustomError(models, "EmptyURI");
+      await expect(registerBaseModel(models, "copy", hashOf("base-weights"), "ipfs://copy"))
         .to.be.revertedWithCustomError(models, "DuplicateBaseModel")
         .withArgs(hashOf("base-weights"), 1n);
       await expect(models.getBaseModel(9)).to.be.revertedWithCustomError(models, "BaseModelNotFound").withArgs(9n);
@@ -72,7 +79,7 @@ describe("ModelRegistry", () => {
       await expect(models.connect(governance).deprecateBaseModel(1))
         .to.be.revertedWithCustomError(models, "BaseModelIsDeprecated")
         .withArgs(1n);
-      await expect(models.connect(alice).registerAdapter(adapterParams()))
+      await expect(registerAdapter(models.connect(alice), adapterParams()))
         .to.be.revertedWithCustomError(models, "BaseModelIsDeprecated")
         .withArgs(1n);
     });
@@ -81,7 +88,7 @@ describe("ModelRegistry", () => {
   describe("registerAdapter", () => {
     it("test_registerAdapter_mintsTokenAndStoresLineage", async () => {
       const { models, carol } = await networkHelpers.loadFixture(suiteWithVersions);
-      const tx = models.connect(carol).registerAdapter(adapterParams());
+      const tx = registerAdapter(models.connect(carol), adapterParams());
       await expect(tx)
         .to.emit(models, "AdapterRegistered")
         .withArgs(
@@ -112,7 +119,7 @@ describe("ModelRegistry", () => {
     it("test_registerAdapter_revertsOnBadTerms", async () => {
       const { models, carol } = await networkHelpers.loadFixture(suiteWithVersions);
       const register = (overrides: Record<string, unknown>) =>
-        models.connect(carol).registerAdapter(adapterParams(overrides));
+        registerAdapter(models.connect(carol), adapterParams(overrides));
       await expect(register({ baseModelId: 5n }))
         .to.be.revertedWithCustomError(models, "BaseModelNotFound")
         .withArgs(5n);
@@ -142,7 +149,7 @@ describe("ModelRegistry", () => {
     it("test_registerAdapter_revertsOnBadLineage", async () => {
       const { models, carol } = await networkHelpers.loadFixture(suiteWithVersions);
       const register = (lineage: { datanetId: bigint; version: bigint; weightBps: number }[]) =>
-        models.connect(carol).registerAdapter(adapterParams({ lineage }));
+        registerAdapter(models.connect(carol), adapterParams({ lineage }));
       await expect(register([])).to.be.revertedWithCustomError(models, "LineageLength").withArgs(0n, 16n);
       const tooMany = Array.from({ length: 17 }, () => ({ datanetId: 1n, version: 1n, weightBps: 1 }));
       await expect(register(tooMany)).to.be.revertedWithCustomError(models, "LineageLength").withArgs(17n, 16n);
@@ -181,8 +188,8 @@ describe("ModelRegistry", () => {
 
     it("test_registerAdapter_revertsIfDuplicateArtifact", async () => {
       const { models, carol, bob } = await networkHelpers.loadFixture(suiteWithVersions);
-      await models.connect(carol).registerAdapter(adapterParams());
-      await expect(models.connect(bob).registerAdapter(adapterParams()))
+      await registerAdapter(models.connect(carol), adapterParams());
+      await expect(registerAdapter(models.connect(bob), adapterParams()))
         .to.be.revertedWithCustomError(models, "DuplicateAdapter")
         .withArgs(hashOf("adapter-1"), 1n);
     });
@@ -191,7 +198,7 @@ describe("ModelRegistry", () => {
   describe("owner updates", () => {
     async function withAdapter() {
       const suite = await suiteWithVersions();
-      await suite.models.connect(suite.carol).registerAdapter(adapterParams());
+      await registerAdapter(suite.models.connect(suite.carol), adapterParams());
       return suite;
     }
 

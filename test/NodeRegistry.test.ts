@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { network } from "hardhat";
+import OpenPoAModule from "../ignition/modules/OpenPoA.ts";
 import { connectSuite, DAY, OPEN, testParameters } from "./helpers/fixtures.ts";
 import { governanceSigner, MIN_OPERATOR_STAKE } from "./helpers/settlement.ts";
 
@@ -338,5 +340,137 @@ describe("NodeRegistry", () => {
       expect(await nodes.minStake()).to.equal(MIN_OPERATOR_STAKE);
       expect(await nodes.unbondingPeriod()).to.equal(UNBONDING);
     });
+  });
+});
+
+describe("NodeRegistry: slashing stays reachable", () => {
+  it("test_slash_landsBeforeAnUnbondStartedOnTheSameDayCompletes_withDeployedDefaults", async () => {
+    const { ethers: e, ignition, networkHelpers: h } = await network.create();
+    const [deployer, bob] = await e.getSigners();
+    // The production defaults, no parameters file: the deployer holds the supply and proposes.
+    const deployed = await ignition.deploy(OpenPoAModule);
+    const token = await e.getContractAt("OpenToken", await deployed.token.getAddress());
+    const governor = await e.getContractAt("OpenGovernor", await deployed.governor.getAddress());
+    const timelock = await e.getContractAt("OpenTimelock", await deployed.timelock.getAddress());
+    const nodes = await e.getContractAt("NodeRegistry", await deployed.nodeRegistry.getAddress());
+    const governancePath =
+      (await governor.votingDelay()) + (await governor.votingPeriod()) + (await timelock.getMinDelay());
+    expect(await nodes.unbondingPeriod()).to.be.greaterThan(governancePath);
+
+    await token.delegate(deployer.address);
+    const stake = await nodes.minStake();
+    await token.transfer(bob.address, stake);
+    await token.connect(bob).approve(await nodes.getAddress(), stake);
+    await nodes.connect(bob).register("https://bob.example", [1n], bob.address, stake);
+    await h.mine(1);
+
+    // Day 0: misbehaviour is seen; bob unbonds everything while governance proposes to slash it all.
+    await nodes.connect(bob).requestUnbond(stake);
+    const { unbondingReleaseTime } = await nodes.getOperator(bob.address);
+    const calldata = nodes.interface.encodeFunctionData("slash", [bob.address, stake]);
+    const target = await nodes.getAddress();
+    const description = "Slash bob";
+    await governor.propose([target], [0n], [calldata], description);
+    const proposalId = await governor.hashProposal([target], [0n], [calldata], e.id(description));
+    await h.time.increase((await governor.votingDelay()) + 1n);
+    await governor.castVote(proposalId, 1);
+    await h.time.increase(await governor.votingPeriod());
+    await governor.queue([target], [0n], [calldata], e.id(description));
+    await h.time.increase(await timelock.getMinDelay());
+    // Bob still cannot leave with the stake...
+    await expect(nodes.connect(bob).withdrawUnbonded())
+      .to.be.revertedWithCustomError(nodes, "StakeStillUnbonding")
+      .withArgs(bob.address, unbondingReleaseTime);
+    // ...when the slash executes, at the fastest the governance path allows.
+    await expect(governor.execute([target], [0n], [calldata], e.id(description)))
+      .to.emit(nodes, "OperatorSlashed")
+      .withArgs(bob.address, 0n, stake, await nodes.treasury());
+    expect(BigInt(await h.time.latest())).to.be.lessThan(unbondingReleaseTime);
+    await h.time.increaseTo(unbondingReleaseTime);
+    await expect(nodes.connect(bob).withdrawUnbonded())
+      .to.be.revertedWithCustomError(nodes, "NothingToWithdraw")
+      .withArgs(bob.address);
+  });
+
+  it("test_freeze_keepsStakeSlashableAndOperatorInactiveUntilGovernanceActs", async () => {
+    const f = await networkHelpers.loadFixture(suiteWithOperator);
+    const { nodes, payments, bob, alice, deployer, governance, token } = f;
+    expect(await nodes.isActive(bob.address)).to.equal(true);
+    // Longer than bob's unbonding, so that the freeze outlasts it below.
+    const freezePeriod = BigInt(30 * DAY);
+    await nodes.connect(governance).setFreezePeriod(freezePeriod);
+    // Only the guardian (the deployer in tests) or governance freezes.
+    await expect(nodes.connect(alice).freeze(bob.address))
+      .to.be.revertedWithCustomError(nodes, "NotGovernanceOrGuardian")
+      .withArgs(alice.address);
+    await expect(nodes.freeze(alice.address)).to.be.revertedWithCustomError(nodes, "NotRegistered");
+    const tx = nodes.connect(deployer).freeze(bob.address);
+    await tx;
+    const frozenUntil = BigInt(await networkHelpers.time.latest()) + freezePeriod;
+    await expect(tx).to.emit(nodes, "OperatorFrozen").withArgs(bob.address, frozenUntil, deployer.address);
+    expect((await nodes.getOperator(bob.address)).frozenUntil).to.equal(frozenUntil);
+    await expect(nodes.connect(deployer).freeze(bob.address))
+      .to.be.revertedWithCustomError(nodes, "AlreadyFrozen")
+      .withArgs(bob.address, frozenUntil);
+
+    // Frozen: not active (no new channels), and no withdrawal even once the unbonding has passed.
+    expect(await nodes.isActive(bob.address)).to.equal(false);
+    await token.connect(alice).approve(await payments.getAddress(), 1n);
+    await expect(payments.connect(alice).openChannel(bob.address, 1n, ethers.ZeroAddress))
+      .to.be.revertedWithCustomError(payments, "OperatorNotActive")
+      .withArgs(bob.address);
+    await nodes.connect(bob).requestUnbond(1n);
+    const { unbondingReleaseTime } = await nodes.getOperator(bob.address);
+    await networkHelpers.time.increaseTo(unbondingReleaseTime);
+    await expect(nodes.connect(bob).withdrawUnbonded())
+      .to.be.revertedWithCustomError(nodes, "OperatorIsFrozen")
+      .withArgs(bob.address, frozenUntil);
+
+    // Only governance lifts it early.
+    await expect(nodes.connect(deployer).unfreeze(bob.address)).to.be.revertedWithCustomError(
+      nodes,
+      "OwnableUnauthorizedAccount",
+    );
+    await expect(nodes.connect(governance).unfreeze(bob.address))
+      .to.emit(nodes, "OperatorUnfrozen")
+      .withArgs(bob.address);
+    expect(await nodes.isActive(bob.address)).to.equal(false); // bonded fell below the minimum by the unbond
+    await expect(nodes.connect(governance).unfreeze(bob.address))
+      .to.be.revertedWithCustomError(nodes, "NotFrozen")
+      .withArgs(bob.address);
+    await nodes.connect(bob).withdrawUnbonded();
+
+    // A freeze ends by itself after freezePeriod; the guardian may then freeze again.
+    await nodes.connect(deployer).freeze(bob.address);
+    await networkHelpers.time.increase(freezePeriod);
+    expect((await nodes.getOperator(bob.address)).frozenUntil).to.be.lessThanOrEqual(
+      BigInt(await networkHelpers.time.latest()),
+    );
+    await nodes.connect(deployer).freeze(bob.address);
+  });
+
+  it("test_setFreezePeriodAndGuardian_onlyGovernanceWithinBounds", async () => {
+    const { nodes, governance, alice } = await networkHelpers.loadFixture(suiteWithOperator);
+    await expect(nodes.connect(governance).setFreezePeriod(DAY - 1))
+      .to.be.revertedWithCustomError(nodes, "FreezePeriodOutOfRange")
+      .withArgs(DAY - 1, DAY, 30 * DAY);
+    await expect(nodes.connect(governance).setFreezePeriod(30 * DAY + 1))
+      .to.be.revertedWithCustomError(nodes, "FreezePeriodOutOfRange")
+      .withArgs(30 * DAY + 1, DAY, 30 * DAY);
+    await expect(nodes.connect(governance).setFreezePeriod(20 * DAY))
+      .to.emit(nodes, "FreezePeriodSet")
+      .withArgs(20 * DAY);
+    await expect(nodes.connect(alice).setGuardian(alice.address)).to.be.revertedWithCustomError(
+      nodes,
+      "OwnableUnauthorizedAccount",
+    );
+    await expect(nodes.connect(governance).setGuardian(ethers.ZeroAddress)).to.be.revertedWithCustomError(
+      nodes,
+      "ZeroAddress",
+    );
+    await expect(nodes.connect(governance).setGuardian(alice.address))
+      .to.emit(nodes, "GuardianSet")
+      .withArgs(alice.address);
+    expect(await nodes.guardian()).to.equal(alice.address);
   });
 });

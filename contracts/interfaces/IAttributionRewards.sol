@@ -5,8 +5,9 @@ pragma solidity 0.8.30;
 /// @notice The reward pool for the data share of inference revenue. For each epoch the attestor proposes the root
 /// of a cumulative distribution: an OpenZeppelin StandardMerkleTree with leaves `(uint256 index, address account,
 /// uint256 cumulativeAmount)`, plus the sha256 and URI of the full distribution file that anyone can recompute. A
-/// root becomes claimable `claimDelay` seconds after its proposal; until then governance or the guardian may revoke
-/// it.
+/// root becomes claimable `claimDelay` seconds after its proposal, and never before the root of the epoch before it;
+/// until then governance or the guardian may revoke it, and revoking epoch `e` revokes every epoch proposed after `e`
+/// too (they build on it, and none of them is claimable yet), so proposing new epochs can never shield a pending one.
 ///
 /// `index` is the account's stable index: assigned when the account first appears in a distribution and never
 /// changed; each epoch's new accounts take the next indices in ascending address order. The contract keeps, per
@@ -24,6 +25,8 @@ interface IAttributionRewards {
         // Sum of all leaves' cumulative amounts, as declared by the attestor; at most totalFunded when proposed.
         uint128 total;
         uint64 claimableAt;
+        // Never stored: getEpochRoot derives it (the epoch is past `lastEpoch`: revoked itself, or an earlier epoch was
+        // revoked after it was proposed).
         bool revoked;
         bytes32 contentHash;
     }
@@ -54,7 +57,8 @@ interface IAttributionRewards {
         string uri,
         uint256 claimableAt
     );
-    event RootRevoked(uint256 indexed epoch, address indexed by);
+    /// @notice Epochs `epoch` through `throughEpoch` were revoked; the attestor proposes `epoch` again next.
+    event RootRevoked(uint256 indexed epoch, uint256 throughEpoch, address indexed by);
     /// @notice `amount` was paid to `account` (index `index`), raising what it received to `cumulativeAmount`.
     event Claimed(
         uint256 indexed epoch,
@@ -77,7 +81,6 @@ interface IAttributionRewards {
     error TotalExceedsFunded(uint256 total, uint256 totalFunded);
     error EpochNotFound(uint256 epoch);
     error RootNotPending(uint256 epoch);
-    error NotLatestEpoch(uint256 epoch, uint256 lastEpoch);
     error FundingOverflow(uint256 amount, uint256 totalFunded);
     error RootNotClaimable(uint256 epoch, uint256 claimableAt);
     error RootIsRevoked(uint256 epoch);
@@ -103,11 +106,14 @@ interface IAttributionRewards {
     function fund(uint256 amount) external;
 
     /// @notice Proposes the root of epoch `epoch`, which must follow the last proposed (unrevoked) epoch. Only the
-    /// attestor. `total` may not decrease across epochs nor exceed what has been funded.
+    /// attestor. `total` may not decrease across epochs nor exceed what has been funded. The root becomes claimable
+    /// `claimDelay` from now, or when the previous epoch's root does if that is later: lowering the claim delay never
+    /// makes an epoch claimable while an earlier one can still be revoked.
     function proposeRoot(uint256 epoch, bytes32 root, uint256 total, bytes32 contentHash, string calldata uri) external;
 
-    /// @notice Revokes the newest root while it is not yet claimable; the attestor may then propose that epoch again.
-    /// Only governance (the Timelock) or the guardian.
+    /// @notice Revokes the pending (not yet claimable) root of `epoch` and every root proposed after it, whatever
+    /// the attestor proposed meanwhile; the attestor then proposes `epoch` again. Only governance (the Timelock) or
+    /// the guardian. Constant cost: later roots are revoked by moving `lastEpoch` back, not one by one.
     function revokeRoot(uint256 epoch) external;
 
     /// @notice Pays `c.account` its leaf `c.cumulativeAmount` in epoch `epoch` minus its leaf in the epoch its index

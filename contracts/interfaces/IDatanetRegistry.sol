@@ -1,18 +1,24 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {ICommitments} from "./ICommitments.sol";
+
 /// @title IDatanetRegistry
 /// @notice Datanets are community datasets. Contributors stake OPEN on each contribution (a content hash plus a
 /// URI); in a curated datanet curators accept or reject it, in an open datanet it is accepted on submission.
-/// Owners and curators publish numbered, immutable versions: the root of an OpenZeppelin StandardMerkleTree over
-/// every accepted contribution so far, in acceptance order, with leaves
+/// A contribution is registered by commit-reveal (ICommitments), so that copying a pending `contribute` gains nothing.
+/// Weights: a curator sets each contribution's weight when accepting it; in an open datanet every contribution weighs
+/// OPEN_DATANET_WEIGHT, never what the contributor declares. Owners and curators publish numbered, immutable
+/// versions: the root of an OpenZeppelin StandardMerkleTree over every accepted contribution so far, in acceptance
+/// order, with leaves
 /// `(uint256 contributionId, address contributor, bytes32 contentHash, uint256 weight)`, which anyone can rebuild
 /// from the ContributionSubmitted and ContributionAccepted events.
 /// @dev Stakes: a pending stake is refunded on withdrawal or slashed to the datanet's treasury on rejection; an
-/// accepted stake stays locked for `stakeLockPeriod` after acceptance (so a contributor cannot spam and exit at
-/// once), then anyone may release it to its contributor. The registry always holds exactly
+/// accepted stake stays locked for the `stakeLockPeriod` in force at acceptance (so a contributor cannot spam and exit
+/// at once; a later change of the period does not move its unlock time), then anyone may release it to its
+/// contributor. The registry always holds exactly
 /// `totalPendingStake + totalLockedStake` (tokens sent to it directly aside).
-interface IDatanetRegistry {
+interface IDatanetRegistry is ICommitments {
     enum ContributionStatus {
         None,
         Pending,
@@ -38,10 +44,13 @@ interface IDatanetRegistry {
         uint256 datanetId;
         address contributor;
         ContributionStatus status;
+        // As declared by the contributor; informational only, never a weight.
         uint64 sizeTokens;
         uint64 acceptedAt;
         // Stake still held by the registry for this contribution (zero once refunded, slashed or released).
         uint128 stake;
+        // When an accepted stake may be released: acceptedAt plus the stakeLockPeriod in force at acceptance.
+        uint64 unlocksAt;
         uint256 weight;
         bytes32 contentHash;
         string uri;
@@ -139,15 +148,18 @@ interface IDatanetRegistry {
     /// @notice Adds or removes a curator. Only the datanet owner.
     function setCurator(uint256 datanetId, address curator, bool enabled) external;
 
-    /// @notice Submits a contribution, taking `stake` OPEN from the caller (approved beforehand).
+    /// @notice Submits a contribution, taking `stake` OPEN from the caller (approved beforehand). The caller must
+    /// have committed to `commitmentOf(caller, contentHash, salt)` in an earlier block; the commitment is used up.
     /// @param contentHash sha256 of the raw contribution bytes.
-    /// @param sizeTokens Size in base-model tokens; the default weight when accepted in an open datanet.
+    /// @param sizeTokens Size in base-model tokens as the contributor declares it; informational, never a weight.
+    /// @param salt The secret of the caller's commitment.
     function contribute(
         uint256 datanetId,
         bytes32 contentHash,
         string calldata uri,
         uint64 sizeTokens,
-        uint128 stake
+        uint128 stake,
+        bytes32 salt
     ) external returns (uint256 contributionId);
 
     /// @notice `contribute`, with the stake approved by an EIP-2612 permit in the same transaction. A permit that
@@ -158,6 +170,7 @@ interface IDatanetRegistry {
         string calldata uri,
         uint64 sizeTokens,
         uint128 stake,
+        bytes32 salt,
         uint256 deadline,
         uint8 v,
         bytes32 r,
@@ -182,8 +195,8 @@ interface IDatanetRegistry {
     /// datanet owner; at least one contribution must have been accepted since the previous version.
     function publishVersion(uint256 datanetId, bytes32 root) external returns (uint256 version);
 
-    /// @notice Sets how long accepted stakes stay locked. Only governance (the Timelock). The period in force when a
-    /// stake is released applies, also to stakes accepted before the change; it never exceeds MAX_STAKE_LOCK_PERIOD.
+    /// @notice Sets how long stakes accepted from now on stay locked. Only governance (the Timelock). Stakes accepted
+    /// before keep the unlock time fixed at their acceptance; the period never exceeds MAX_STAKE_LOCK_PERIOD.
     function setStakeLockPeriod(uint256 stakeLockPeriod) external;
 
     function getDatanet(uint256 datanetId) external view returns (Datanet memory);

@@ -7,7 +7,16 @@ pragma solidity 0.8.30;
 /// and per adapter, over the operator's usage receipts (their Merkle root). The operator settles the newest voucher
 /// whenever it likes: one transaction pays the increase since the previous settlement, per adapter. A payer closes
 /// in two steps: `requestClose` starts the challenge window, during which the operator can still settle; after it
-/// the payer withdraws the rest.
+/// the payer withdraws the rest. The window's end is fixed when it starts: a later change of `challengePeriod` does
+/// not move it.
+///
+/// Vouchers are ECDSA signatures of the channel's voucher signer, fixed when the channel opens: the payer itself, or
+/// for a contract payer (a smart wallet) a key it names. A voucher that verified when the operator accepted it stays
+/// settleable: no later change of the payer's code or keys can revoke it (ERC-1271 checks could).
+///
+/// Fees: a settlement splits with the fees in force when it lands, whenever the voucher was signed. The payer pays the
+/// same either way; fee changes pass the Timelock (days), so an operator settles the vouchers it holds before a change
+/// it does not want applied to them.
 ///
 /// Each adapter's increase is split with integer arithmetic, every wei landing somewhere:
 ///   protocolFee = x * protocolFeeBps / 10_000              -> treasury
@@ -21,17 +30,20 @@ pragma solidity 0.8.30;
 interface IInferencePayments {
     struct Channel {
         address payer;
+        // Zero while open; once `requestClose` was called, the end of the challenge window (fixed then).
+        uint64 closesAt;
+        bool finalized;
         address operator;
         uint128 deposit;
         // Cumulative amount paid out of the channel by settlements.
         uint128 settled;
-        // Zero while open; the time `requestClose` was called otherwise.
-        uint64 closeRequestedAt;
-        bool finalized;
+        // Signs the channel's vouchers (ECDSA); the zero address means the payer itself.
+        address voucherSigner;
     }
 
     /// @notice The payer's signed promise. `adapterAmounts[i]` is the cumulative amount owed for adapter
-    /// `adapterIds[i]` (strictly increasing ids, every adapter the channel ever used); they sum to `cumulativeAmount`.
+    /// `adapterIds[i]` (strictly increasing ids, every adapter the channel ever used, at most MAX_VOUCHER_ADAPTERS);
+    /// they sum to `cumulativeAmount`.
     struct Voucher {
         uint256 channelId;
         uint256 cumulativeAmount;
@@ -83,12 +95,15 @@ interface IInferencePayments {
     error ChannelNotFound(uint256 channelId);
     error NotPayer(uint256 channelId, address account);
     error NotOperator(uint256 channelId, address account);
-    error ChannelClosing(uint256 channelId, uint256 closeRequestedAt);
+    error ChannelClosing(uint256 channelId, uint256 closesAt);
     error ChannelIsFinalized(uint256 channelId);
     error ChallengeWindowOver(uint256 channelId, uint256 closesAt);
     error ChallengeWindowOpen(uint256 channelId, uint256 closesAt);
     error VoucherExpired(uint256 channelId, uint256 expiry);
-    error InvalidSignature(uint256 channelId, address payer);
+    error InvalidSignature(uint256 channelId, address voucherSigner);
+    /// @notice A contract cannot sign vouchers with ECDSA: it must name the key that signs for it.
+    error VoucherSignerRequired(address payer);
+    error TooManyAdapters(uint256 count, uint256 maxCount);
     error LengthMismatch(uint256 adapterIds, uint256 adapterAmounts);
     error AdapterIdsNotIncreasing(uint256 index, uint256 adapterId);
     error AdapterAmountsMismatch(uint256 sum, uint256 cumulativeAmount);
@@ -101,9 +116,12 @@ interface IInferencePayments {
     error ChallengePeriodOutOfRange(uint256 challengePeriod);
 
     /// @notice Opens a channel from the caller to an active `operator` with a deposit (approved beforehand).
-    function openChannel(address operator, uint128 deposit) external returns (uint256 channelId);
+    /// @param voucherSigner The key whose ECDSA signatures settle this channel, for good; the zero address means the
+    /// caller, which must then have no code.
+    function openChannel(address operator, uint128 deposit, address voucherSigner) external returns (uint256 channelId);
 
-    /// @notice `openChannel` with the deposit approved by an EIP-2612 permit (a front-run permit is ignored).
+    /// @notice `openChannel` with the deposit approved by an EIP-2612 permit (a front-run permit is ignored); the
+    /// caller signs the vouchers.
     function openChannelWithPermit(
         address operator,
         uint128 deposit,
@@ -116,8 +134,8 @@ interface IInferencePayments {
     /// @notice Adds to an open channel's deposit. Only the payer; not once closing.
     function topUp(uint256 channelId, uint128 amount) external;
 
-    /// @notice Settles a voucher signed by the channel's payer (an EOA, or a contract wallet through ERC-1271).
-    /// Only the channel's operator; allowed until the challenge window of a closing channel ends.
+    /// @notice Settles a voucher signed by the channel's voucher signer. Only the channel's operator; allowed until
+    /// the challenge window of a closing channel ends.
     function settle(Voucher calldata voucher, bytes calldata signature) external;
 
     /// @notice Starts closing the channel: the operator has `challengePeriod` seconds to settle. Only the payer.
@@ -128,6 +146,10 @@ interface IInferencePayments {
 
     /// @notice Withdraws the caller's credited balance (operator fees, adapter owner shares, treasury fees).
     function withdrawBalance() external;
+
+    /// @notice Pays `account` its credited balance. Anyone may call; the tokens always go to `account`, so that an
+    /// adapter owned by a contract that cannot call this contract still gets paid.
+    function withdrawBalanceFor(address account) external;
 
     function setFees(uint16 protocolFeeBps, uint16 operatorFeeBps) external;
     function setChallengePeriod(uint64 challengePeriod) external;

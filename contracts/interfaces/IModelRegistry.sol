@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {ICommitments} from "./ICommitments.sol";
+
 /// @title IModelRegistry
 /// @notice Base models and LoRA adapters. Each adapter is an ERC-721 token whose owner is paid the adapter's
 /// owner share; the adapter's data share is paid to the datanet versions of its lineage, which never changes.
 /// @dev Base models are registered by anyone: a base model record is a content-addressed pointer (the sha256 of
 /// its weights) that confers no privilege. Duplicates by artifact hash are refused, and governance may deprecate a
-/// base model (a licence problem, say); no new adapter may then build on it.
-interface IModelRegistry {
+/// base model (a licence problem, say); no new adapter may then build on it. Base models and adapters are registered by
+/// commit-reveal over their artifact hash (ICommitments), so that copying a pending registration gains nothing.
+interface IModelRegistry is ICommitments {
     struct BaseModel {
         address registrant;
         bool deprecated;
@@ -104,19 +107,22 @@ interface IModelRegistry {
     error LineageZeroWeight(uint256 datanetId, uint256 version);
     error LineageWeightsNotWhole(uint256 totalWeightBps);
 
-    /// @notice Registers a base model and returns its id (1-based). Anyone may register.
+    /// @notice Registers a base model and returns its id (1-based). Anyone may register, revealing a commitment to
+    /// `commitmentOf(caller, artifactHash, salt)` made in an earlier block.
     function registerBaseModel(
         string calldata name,
         bytes32 artifactHash,
-        string calldata uri
+        string calldata uri,
+        bytes32 salt
     ) external returns (uint256 baseModelId);
 
     /// @notice Deprecates a base model. Only governance (the Timelock).
     function deprecateBaseModel(uint256 baseModelId) external;
 
-    /// @notice Registers an adapter and mints its token to the caller. The lineage must point only to published
-    /// datanet versions, without repeats, with weights summing to 10,000 bps.
-    function registerAdapter(AdapterParams calldata params) external returns (uint256 adapterId);
+    /// @notice Registers an adapter and mints its token to the caller, revealing a commitment to
+    /// `commitmentOf(caller, params.artifactHash, salt)` made in an earlier block. The lineage must point only to
+    /// published datanet versions, without repeats, with weights summing to 10,000 bps.
+    function registerAdapter(AdapterParams calldata params, bytes32 salt) external returns (uint256 adapterId);
 
     /// @notice Sets the adapter's price. Only the adapter's owner; a deprecated adapter cannot change.
     function setPrice(uint256 adapterId, uint128 pricePer1kTokens) external;

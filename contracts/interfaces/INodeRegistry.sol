@@ -6,6 +6,12 @@ pragma solidity 0.8.30;
 /// OPEN stake. An operator is active (may receive new payment channels) while its bonded stake is at least the
 /// governed minimum. Unbonding moves stake out of the bond at once and releases it after the governed unbonding
 /// period; governance may slash bonded and unbonding stake to the treasury.
+///
+/// A slash takes a governance vote (voting delay, voting period, timelock: about ten days with the deployed defaults),
+/// which must be able to land before an unbond completes. Two guards: the deployment refuses an unbonding period not
+/// longer than that path, and the guardian may freeze an operator at once, for `freezePeriod`: a frozen operator is
+/// not active and cannot withdraw, so its whole stake stays slashable while the vote runs. Only governance unfreezes
+/// early; a guardian that abuses freezing is replaced by governance.
 interface INodeRegistry {
     struct Operator {
         // The key whose EIP-712 signatures on usage receipts clients accept for this operator.
@@ -13,6 +19,8 @@ interface INodeRegistry {
         uint128 bonded;
         uint128 unbonding;
         uint64 unbondingReleaseTime;
+        // Zero, or the end of the guardian's freeze.
+        uint64 frozenUntil;
         bool registered;
         string endpoint;
         uint256[] baseModelIds;
@@ -34,9 +42,13 @@ interface INodeRegistry {
     event UnbondRequested(address indexed operator, uint256 amount, uint256 unbonding, uint256 releaseTime);
     event StakeWithdrawn(address indexed operator, uint256 amount);
     event OperatorSlashed(address indexed operator, uint256 fromBonded, uint256 fromUnbonding, address treasury);
+    event OperatorFrozen(address indexed operator, uint256 frozenUntil, address indexed by);
+    event OperatorUnfrozen(address indexed operator);
     event MinStakeSet(uint256 minStake);
     event UnbondingPeriodSet(uint256 unbondingPeriod);
     event TreasurySet(address treasury);
+    event GuardianSet(address guardian);
+    event FreezePeriodSet(uint256 freezePeriod);
 
     error ZeroAddress();
     error EmptyEndpoint();
@@ -48,6 +60,11 @@ interface INodeRegistry {
     error NothingToWithdraw(address operator);
     error StakeStillUnbonding(address operator, uint256 releaseTime);
     error UnbondingPeriodTooLong(uint256 unbondingPeriod, uint256 maxUnbondingPeriod);
+    error NotGovernanceOrGuardian(address account);
+    error AlreadyFrozen(address operator, uint256 frozenUntil);
+    error NotFrozen(address operator);
+    error OperatorIsFrozen(address operator, uint256 frozenUntil);
+    error FreezePeriodOutOfRange(uint256 freezePeriod, uint256 minFreezePeriod, uint256 maxFreezePeriod);
 
     /// @notice Registers the caller as an operator and bonds `stake` OPEN (approved beforehand). The stake may be
     /// below the minimum; the operator is active once it is not.
@@ -67,8 +84,15 @@ interface INodeRegistry {
     /// @notice Moves `amount` from the bond into unbonding; the release time restarts for the whole unbonding sum.
     function requestUnbond(uint128 amount) external;
 
-    /// @notice Pays the caller's unbonded stake once its release time has passed.
+    /// @notice Pays the caller's unbonded stake once its release time has passed and the caller is not frozen.
     function withdrawUnbonded() external;
+
+    /// @notice Freezes `operator` for `freezePeriod`: it is not active and cannot withdraw, pending a governance
+    /// vote on a slash. Only the guardian or governance; not while already frozen.
+    function freeze(address operator) external;
+
+    /// @notice Lifts a freeze early. Only governance (the Timelock).
+    function unfreeze(address operator) external;
 
     /// @notice Slashes up to `amount`, bonded stake first, to the treasury. Only governance (the Timelock).
     function slash(address operator, uint128 amount) external;
@@ -76,13 +100,17 @@ interface INodeRegistry {
     function setMinStake(uint128 minStake) external;
     function setUnbondingPeriod(uint64 unbondingPeriod) external;
     function setTreasury(address treasury) external;
+    function setGuardian(address guardian) external;
+    function setFreezePeriod(uint64 freezePeriod) external;
 
-    /// @notice Whether `operator` is registered with a bond of at least `minStake`.
+    /// @notice Whether `operator` is registered with a bond of at least `minStake`, and not frozen.
     function isActive(address operator) external view returns (bool);
     function getOperator(address operator) external view returns (Operator memory);
     function signingKeyOf(address operator) external view returns (address);
     function minStake() external view returns (uint128);
     function unbondingPeriod() external view returns (uint64);
     function treasury() external view returns (address);
+    function guardian() external view returns (address);
+    function freezePeriod() external view returns (uint64);
     function totalStaked() external view returns (uint256);
 }

@@ -10,31 +10,53 @@ const ANYONE = "0x0000000000000000000000000000000000000000";
 const DAY = 24 * 60 * 60;
 
 /**
+ * Every protocol parameter's default, in one place (ignition/parameters/example.json documents each one). The
+ * governance path (voting delay + voting period + timelock delay: 10 days) must end before an operator's unbonding
+ * does (14 days), so that a slash voted on the day an operator starts to unbond still reaches its stake;
+ * scripts/lib/deployParameters.ts refuses parameters that break this.
+ */
+export const DEFAULT_PARAMETERS = {
+  timelockDelaySeconds: 2 * DAY,
+  votingDelaySeconds: DAY,
+  votingPeriodSeconds: 7 * DAY,
+  proposalThresholdVotes: 1_000_000n * 10n ** 18n,
+  quorumPercent: 4,
+  stakeLockPeriodSeconds: 7 * DAY,
+  minDataShareBps: 1_000,
+  minOperatorStake: 10_000n * 10n ** 18n,
+  unbondingPeriodSeconds: 14 * DAY,
+  freezePeriodSeconds: 14 * DAY,
+  claimDelaySeconds: DAY,
+  protocolFeeBps: 500,
+  operatorFeeBps: 1_000,
+  challengePeriodSeconds: DAY,
+} as const;
+
+/**
  * The whole on-chain suite. Every parameter can be overridden with an Ignition parameters file
- * (`ignition/parameters/<network>.json`, read by scripts/deploy.ts). After deployment the Timelock owns every
- * protocol parameter and the deployer keeps no role.
+ * (`ignition/parameters/<network>.json`, read and checked by scripts/deploy.ts). After deployment the Timelock owns
+ * every protocol parameter and the deployer keeps no role.
  */
 export default buildModule("OpenPoA", (m) => {
   const deployer = m.getAccount(0);
-  // The genesis supply goes here: a multisig or the Timelock on a public network; the deployer by default,
-  // so that local runs can hand out tokens.
+  const parameter = <K extends keyof typeof DEFAULT_PARAMETERS>(name: K) =>
+    m.getParameter(name, DEFAULT_PARAMETERS[name]);
+  // The genesis supply goes here, and the attestor and guardian are these accounts. They default to the deployer
+  // only so that local runs work end to end; scripts/deploy.ts refuses those defaults on any other network.
   const genesisRecipient = m.getParameter("genesisRecipient", deployer);
+  const attestor = m.getParameter("attestor", deployer);
+  const guardian = m.getParameter("guardian", deployer);
 
   const token = m.contract("OpenToken", [genesisRecipient]);
 
-  const timelock = m.contract("OpenTimelock", [
-    m.getParameter("timelockDelaySeconds", 2 * DAY),
-    [],
-    [ANYONE],
-    deployer,
-  ]);
+  const timelock = m.contract("OpenTimelock", [parameter("timelockDelaySeconds"), [], [ANYONE], deployer]);
   const governor = m.contract("OpenGovernor", [
     token,
     timelock,
-    m.getParameter("votingDelaySeconds", DAY),
-    m.getParameter("votingPeriodSeconds", 7 * DAY),
-    m.getParameter("proposalThresholdVotes", 1_000_000n * 10n ** 18n),
-    m.getParameter("quorumPercent", 4),
+    parameter("votingDelaySeconds"),
+    parameter("votingPeriodSeconds"),
+    parameter("proposalThresholdVotes"),
+    parameter("quorumPercent"),
   ]);
   const grantProposer = m.call(timelock, "grantRole", [PROPOSER_ROLE, governor], { id: "grantProposer" });
   const grantCanceller = m.call(timelock, "grantRole", [CANCELLER_ROLE, governor], { id: "grantCanceller" });
@@ -43,32 +65,25 @@ export default buildModule("OpenPoA", (m) => {
     after: [grantProposer, grantCanceller],
   });
 
-  const datanetRegistry = m.contract("DatanetRegistry", [
-    token,
-    timelock,
-    m.getParameter("stakeLockPeriodSeconds", 7 * DAY),
-  ]);
-  const modelRegistry = m.contract("ModelRegistry", [
-    datanetRegistry,
-    timelock,
-    m.getParameter("minDataShareBps", 1_000),
-  ]);
+  const datanetRegistry = m.contract("DatanetRegistry", [token, timelock, parameter("stakeLockPeriodSeconds")]);
+  const modelRegistry = m.contract("ModelRegistry", [datanetRegistry, timelock, parameter("minDataShareBps")]);
 
   const nodeRegistry = m.contract("NodeRegistry", [
     token,
     timelock,
     timelock,
-    m.getParameter("minOperatorStake", 10_000n * 10n ** 18n),
-    m.getParameter("unbondingPeriodSeconds", 7 * DAY),
+    guardian,
+    parameter("minOperatorStake"),
+    parameter("unbondingPeriodSeconds"),
+    parameter("freezePeriodSeconds"),
   ]);
-  // The attestor proposes reward roots; the guardian may revoke a pending one. Both default to the deployer so
-  // that a fresh deployment works end to end; governance appoints others with setAttestor / setGuardian.
+  // The attestor proposes reward roots; the guardian may revoke pending ones (and freeze operators).
   const attributionRewards = m.contract("AttributionRewards", [
     token,
     timelock,
-    m.getParameter("attestor", deployer),
-    m.getParameter("guardian", deployer),
-    m.getParameter("claimDelaySeconds", DAY),
+    attestor,
+    guardian,
+    parameter("claimDelaySeconds"),
   ]);
   const inferencePayments = m.contract("InferencePayments", [
     token,
@@ -78,9 +93,9 @@ export default buildModule("OpenPoA", (m) => {
     timelock,
     // Protocol fees accrue to the Timelock: spending them takes a proposal.
     timelock,
-    m.getParameter("protocolFeeBps", 500),
-    m.getParameter("operatorFeeBps", 1_000),
-    m.getParameter("challengePeriodSeconds", DAY),
+    parameter("protocolFeeBps"),
+    parameter("operatorFeeBps"),
+    parameter("challengePeriodSeconds"),
   ]);
 
   return {

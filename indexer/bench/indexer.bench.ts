@@ -4,19 +4,22 @@
  * the reward pool's Funded + Transfer), indexes them from scratch with PGlite, then times a GraphQL query: a page of
  * 100 settlements of one adapter ordered by block. Writes bench/results/indexer.json.
  *
- * Environment: BENCH_ADAPTERS (default 200 adapters per settlement), BENCH_EVENTS (default 50,000), BENCH_QUERIES
- * (default 500).
+ * Environment: BENCH_ADAPTERS (default 192 adapters, settled over channels of at most MAX_VOUCHER_ADAPTERS = 64
+ * each), BENCH_EVENTS (default 50,000), BENCH_QUERIES (default 500).
  */
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Contract, JsonRpcProvider, sha256, toUtf8Bytes, type Signer } from "ethers";
+import { Contract, JsonRpcProvider, sha256, toUtf8Bytes, ZeroAddress, type Signer } from "ethers";
+import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
 import { repoRoot, rpc } from "../../scripts/lib/localChain.ts";
 import { abiOf, type ContractName } from "../lib/abis.ts";
 import { graphqlQuery, startDeployedChain, startIndexer } from "../test/harness.ts";
 import { voucherDomain, voucherTypes } from "../../inference/sdk/index.ts";
 
-const ADAPTERS = Number(process.env.BENCH_ADAPTERS ?? 200);
+const ADAPTERS = Number(process.env.BENCH_ADAPTERS ?? 192);
+/** InferencePayments.MAX_VOUCHER_ADAPTERS: what one channel's vouchers may list. */
+const ADAPTERS_PER_CHANNEL = 64;
 const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 500);
 const OPEN = 10n ** 18n;
@@ -46,11 +49,49 @@ try {
     treasury: await carol!.getAddress(),
     curators: [],
   });
-  await call(datanets, "contribute", 1n, hashOf("bench-c"), "ipfs://bench-c", 100n, 0n);
+  // Registrations reveal a commitment made in an earlier block (ICommitments).
+  const carolAddress = (await carol!.getAddress()) as `0x${string}`;
+  const committed = async (contract: Contract, hash: string) => {
+    const salt = newSalt();
+    await call(contract, "commit", commitmentOf(carolAddress, hash as `0x${string}`, salt));
+    return salt;
+  };
+  const contentHash = hashOf("bench-c");
+  await call(
+    datanets,
+    "contribute",
+    1n,
+    contentHash,
+    "ipfs://bench-c",
+    100n,
+    0n,
+    await committed(datanets, contentHash),
+  );
   await call(datanets, "publishVersion", 1n, hashOf("bench-root"));
   const models = at("ModelRegistry", carol!);
-  await call(models, "registerBaseModel", "bench-base", hashOf("bench-base"), "ipfs://bench-base");
+  const baseHash = hashOf("bench-base");
+  await call(
+    models,
+    "registerBaseModel",
+    "bench-base",
+    baseHash,
+    "ipfs://bench-base",
+    await committed(models, baseHash),
+  );
   await provider.send("evm_setAutomine", [false]);
+  const salts: string[] = [];
+  const commits: Promise<unknown>[] = [];
+  for (let i = 1; i <= ADAPTERS; i++) {
+    salts[i] = newSalt();
+    const commitment = commitmentOf(
+      carolAddress,
+      hashOf(`bench-adapter-${i}`) as `0x${string}`,
+      salts[i] as `0x${string}`,
+    );
+    commits.push((await models.getFunction("commit")(commitment, { gasLimit: 100_000n })).wait());
+  }
+  await provider.send("evm_mine", []);
+  await Promise.all(commits);
   const registered: Promise<unknown>[] = [];
   for (let i = 1; i <= ADAPTERS; i++) {
     const tx = await models.getFunction("registerAdapter")(
@@ -65,6 +106,7 @@ try {
         dataShareBps: 3_000,
         lineage: [{ datanetId: 1n, version: 1n, weightBps: 10_000 }],
       },
+      salts[i],
       { gasLimit: 1_000_000n },
     );
     registered.push(tx.wait());
@@ -83,38 +125,48 @@ try {
   );
   await call(at("OpenToken", alice!), "approve", deployment.contracts.InferencePayments!.address, 2n ** 256n - 1n);
   const payments = at("InferencePayments", bob!);
-  await call(at("InferencePayments", alice!), "openChannel", await bob!.getAddress(), 1_000n * OPEN);
+  const channels = Math.ceil(ADAPTERS / ADAPTERS_PER_CHANNEL);
+  for (let c = 0; c < channels; c++) {
+    await call(at("InferencePayments", alice!), "openChannel", await bob!.getAddress(), 1_000n * OPEN, ZeroAddress);
+  }
   log(`setup done: ${ADAPTERS} adapters`);
 
   const domain = voucherDomain(deployment.chainId, deployment.contracts.InferencePayments!.address as `0x${string}`);
   const types = { Voucher: [...voucherTypes.Voucher] };
-  const adapterIds = Array.from({ length: ADAPTERS }, (_, i) => BigInt(i + 1));
+  // Channel c + 1 pays adapters 64c + 1 … 64c + 64.
+  const adapterIdsOf = (c: number) =>
+    Array.from({ length: Math.min(ADAPTERS_PER_CHANNEL, ADAPTERS - c * ADAPTERS_PER_CHANNEL) }, (_, i) =>
+      BigInt(c * ADAPTERS_PER_CHANNEL + i + 1),
+    );
   const emitTimer = Date.now();
   let round = 0;
   const baseEvents = Number(await countLogs());
   // Many settlements per block: automine off, send a batch, mine it. Fewer, fuller blocks, as on a busy chain.
-  const perSettlement = 2 * ADAPTERS + 3;
-  const rounds = Math.ceil((TARGET_EVENTS - baseEvents) / perSettlement);
+  const perRound = 2 * ADAPTERS + 3 * channels;
+  const rounds = Math.ceil((TARGET_EVENTS - baseEvents) / perRound);
   let gasLimit = 0n;
   const pending: Promise<unknown>[] = [];
   await provider.send("evm_setAutomine", [false]);
   while (round < rounds) {
     round++;
-    // Every adapter's cumulative amount grows by 1,000 wei (+ its id, so that amounts differ) each round.
-    const amounts = adapterIds.map((id) => BigInt(round) * (1_000n + id));
-    const voucher = {
-      channelId: 1n,
-      cumulativeAmount: amounts.reduce((s, a) => s + a, 0n),
-      adapterIds,
-      adapterAmounts: amounts,
-      usageRoot: hashOf(`bench-usage-${round}`),
-      expiry: 2n ** 63n,
-    };
-    const signature = await alice!.signTypedData(domain, types, voucher);
-    if (gasLimit === 0n)
-      gasLimit = ((await payments.getFunction("settle").estimateGas(voucher, signature)) * 12n) / 10n;
-    const tx = await payments.getFunction("settle")(voucher, signature, { gasLimit });
-    pending.push(tx.wait());
+    for (let c = 0; c < channels; c++) {
+      const adapterIds = adapterIdsOf(c);
+      // Every adapter's cumulative amount grows by 1,000 wei (+ its id, so that amounts differ) each round.
+      const amounts = adapterIds.map((id) => BigInt(round) * (1_000n + id));
+      const voucher = {
+        channelId: BigInt(c + 1),
+        cumulativeAmount: amounts.reduce((s, a) => s + a, 0n),
+        adapterIds,
+        adapterAmounts: amounts,
+        usageRoot: hashOf(`bench-usage-${round}-${c}`),
+        expiry: 2n ** 63n,
+      };
+      const signature = await alice!.signTypedData(domain, types, voucher);
+      if (gasLimit === 0n)
+        gasLimit = ((await payments.getFunction("settle").estimateGas(voucher, signature)) * 12n) / 10n;
+      const tx = await payments.getFunction("settle")(voucher, signature, { gasLimit });
+      pending.push(tx.wait());
+    }
     if (round % 8 === 0) await provider.send("evm_mine", []);
   }
   while ((await provider.send("eth_getBlockByNumber", ["pending", false]))?.transactions?.length) {
@@ -127,7 +179,9 @@ try {
   const lastEventBlock = Number(await rpc<string>(chain.chain.url, "eth_blockNumber"));
   await rpc(chain.chain.url, "hardhat_mine", ["0x20"]); // all final: indexed by the backfill
   provider.destroy();
-  log(`emitted ${events} events in ${round} settlements (${((Date.now() - emitTimer) / 1000).toFixed(1)} s)`);
+  log(
+    `emitted ${events} events in ${round} rounds of ${channels} settlements (${((Date.now() - emitTimer) / 1000).toFixed(1)} s)`,
+  );
 
   const indexer = await startIndexer(
     {

@@ -31,10 +31,12 @@ register("AttributionRewards", {
       .onConflictDoUpdate(row);
   },
   async RootRevoked(event, context) {
-    await touchAccounts(context, event, event.args.by);
-    await context.db
-      .update(rewardRoot, { epoch: event.args.epoch })
-      .set({ status: "revoked", revokedBy: event.args.by });
+    const { epoch, throughEpoch, by } = event.args;
+    await touchAccounts(context, event, by);
+    // Revoking an epoch revokes every epoch proposed after it.
+    for (let e = epoch; e <= throughEpoch; e++) {
+      await context.db.update(rewardRoot, { epoch: e }).set({ status: "revoked", revokedBy: by });
+    }
   },
   async Claimed(event, context) {
     const { epoch, account, amount, cumulativeAmount } = event.args;

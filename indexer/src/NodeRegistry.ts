@@ -25,6 +25,7 @@ register("NodeRegistry", {
       unbondingReleaseTime: 0n,
       slashed: 0n,
       withdrawn: 0n,
+      frozenUntil: 0n,
       status: "inactive",
       registeredBlock: event.block.number,
     });
@@ -78,6 +79,19 @@ register("NodeRegistry", {
         .update(operator, { address })
         .set((row: Row) => ({ status: row.bonded >= minStake && row.bonded > 0n ? "active" : "inactive" }));
     }
+  },
+  async OperatorFrozen(event, context) {
+    await touchAccounts(context, event, event.args.by);
+    await context.db.update(operator, { address: event.args.operator }).set({ frozenUntil: event.args.frozenUntil });
+  },
+  async OperatorUnfrozen(event, context) {
+    await context.db.update(operator, { address: event.args.operator }).set({ frozenUntil: 0n });
+  },
+  async GuardianSet(event, context) {
+    await setParameter(context, event, "NodeRegistry", "guardian", event.args.guardian);
+  },
+  async FreezePeriodSet(event, context) {
+    await setParameter(context, event, "NodeRegistry", "freezePeriod", event.args.freezePeriod);
   },
   async UnbondingPeriodSet(event, context) {
     await setParameter(context, event, "NodeRegistry", "unbondingPeriod", event.args.unbondingPeriod);

@@ -128,6 +128,8 @@ describe("indexer", { timeout: 240_000 }, () => {
       "NodeRegistry:MinStakeSet",
       "NodeRegistry:UnbondingPeriodSet",
       "NodeRegistry:TreasurySet",
+      "NodeRegistry:GuardianSet",
+      "NodeRegistry:FreezePeriodSet",
       "AttributionRewards:OwnershipTransferred",
       "AttributionRewards:AttestorSet",
       "AttributionRewards:GuardianSet",

@@ -6,7 +6,7 @@
  * InferencePayments) and OpenTimelock's RoleAdminChanged.
  */
 import { mkdir } from "node:fs/promises";
-import { Contract, id, JsonRpcProvider, sha256, toUtf8Bytes, type Signer } from "ethers";
+import { Contract, id, JsonRpcProvider, sha256, toUtf8Bytes, ZeroAddress, type Signer } from "ethers";
 import {
   createDirectoryContentStore,
   distributionFileFormat,
@@ -17,6 +17,7 @@ import {
 } from "../../attribution/src/index.ts";
 import { abiOf, type ContractName } from "../lib/abis.ts";
 import type { Deployment } from "../../scripts/lib/deployments.ts";
+import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
 import { voucherDomain, voucherTypes } from "../../inference/sdk/index.ts";
 
 export const OPEN = 10n ** 18n;
@@ -80,6 +81,19 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
     }
     return receipt;
   };
+  /** `method(...args, salt)` after committing to `hash` in an earlier block (ICommitments). */
+  const sendRevealing = async (
+    contract: Contract,
+    signer: Signer,
+    method: string,
+    hash: string,
+    ...args: unknown[]
+  ) => {
+    const salt = newSalt();
+    const submitter = (await signer.getAddress()) as `0x${string}`;
+    await send(contract, signer, "commit", commitmentOf(submitter, hash as `0x${string}`, salt));
+    return send(contract, signer, method, ...args, salt);
+  };
   const nameOf = (c: Contract) =>
     Object.entries(deployment.contracts).find(
       ([, d]) => d.address.toLowerCase() === String(c.target).toLowerCase(),
@@ -120,10 +134,10 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   });
   await send(datanets, alice, "setMetadataURI", 1n, "ipfs://datanet-1-v2");
   await send(datanets, alice, "setCurator", 1n, addr.carol, true);
-  await send(datanets, carol, "contribute", 1n, hashOf("c1"), "ipfs://c1", 100n, 10n * OPEN); // 1: accepted
-  await send(datanets, carol, "contribute", 1n, hashOf("c2"), "ipfs://c2", 200n, 20n * OPEN); // 2: rejected
-  await send(datanets, carol, "contribute", 1n, hashOf("c3"), "ipfs://c3", 300n, 30n * OPEN); // 3: withdrawn
-  await send(datanets, alice, "contribute", 2n, hashOf("c4"), "ipfs://c4", 400n, 0n); // 4: accepted at once
+  await sendRevealing(datanets, carol, "contribute", hashOf("c1"), 1n, hashOf("c1"), "ipfs://c1", 100n, 10n * OPEN); // 1: accepted
+  await sendRevealing(datanets, carol, "contribute", hashOf("c2"), 1n, hashOf("c2"), "ipfs://c2", 200n, 20n * OPEN); // 2: rejected
+  await sendRevealing(datanets, carol, "contribute", hashOf("c3"), 1n, hashOf("c3"), "ipfs://c3", 300n, 30n * OPEN); // 3: withdrawn
+  await sendRevealing(datanets, alice, "contribute", hashOf("c4"), 2n, hashOf("c4"), "ipfs://c4", 400n, 0n); // 4: accepted at once
   await send(datanets, curator, "accept", 1n, 500n);
   await send(datanets, curator, "reject", 2n);
   await send(datanets, carol, "withdraw", 3n);
@@ -131,8 +145,24 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   await send(datanets, carol, "publishVersion", 2n, hashOf("root-2-1"));
 
   // Models: two base models (the second deprecated by governance), two adapters.
-  await send(models, alice, "registerBaseModel", "tiny-llama", hashOf("base-1"), "ipfs://base-1");
-  await send(models, alice, "registerBaseModel", "old-llama", hashOf("base-2"), "ipfs://base-2");
+  await sendRevealing(
+    models,
+    alice,
+    "registerBaseModel",
+    hashOf("base-1"),
+    "tiny-llama",
+    hashOf("base-1"),
+    "ipfs://base-1",
+  );
+  await sendRevealing(
+    models,
+    alice,
+    "registerBaseModel",
+    hashOf("base-2"),
+    "old-llama",
+    hashOf("base-2"),
+    "ipfs://base-2",
+  );
   const adapterParams = (n: number, dataShareBps: number, lineage: [bigint, bigint, number][]) => ({
     baseModelId: 1n,
     artifactHash: hashOf(`adapter-${n}`),
@@ -144,16 +174,23 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
     dataShareBps,
     lineage: lineage.map(([datanetId, version, weightBps]) => ({ datanetId, version, weightBps })),
   });
-  await send(
+  await sendRevealing(
     models,
     carol,
     "registerAdapter",
+    hashOf("adapter-1"),
     adapterParams(1, 3_000, [
       [1n, 1n, 6_000],
       [2n, 1n, 4_000],
     ]),
   );
-  await send(models, curator, "registerAdapter", adapterParams(2, 1_500, [[2n, 1n, 10_000]]));
+  await sendRevealing(
+    models,
+    curator,
+    "registerAdapter",
+    hashOf("adapter-2"),
+    adapterParams(2, 1_500, [[2n, 1n, 10_000]]),
+  );
   await send(models, carol, "setPrice", 1n, 2n * 10n ** 15n);
   await send(models, carol, "setURI", 1n, "ipfs://adapter-1-v2");
   await send(models, carol, "approve", addr.alice, 1n);
@@ -166,7 +203,7 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   await send(nodes, bob, "requestUnbond", 1_000n * OPEN);
 
   // Channels: alice pays bob; settlements over adapters 0, 1, 2.
-  await send(payments, alice, "openChannel", addr.bob, 1_000n * OPEN);
+  await send(payments, alice, "openChannel", addr.bob, 1_000n * OPEN, ZeroAddress);
   await send(payments, alice, "topUp", 1n, 200n * OPEN);
   const { chainId } = await provider.getNetwork();
   const domain = voucherDomain(Number(chainId), deployment.contracts.InferencePayments!.address as `0x${string}`);
@@ -194,9 +231,12 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   await settle(1n, { "0": 10n * OPEN, "1": 100n * OPEN, "2": 50n * OPEN }, alice, 1);
   await send(models, curator, "transferFrom", addr.curator, addr.carol, 2n); // adapter 2 changes hands
   await settle(1n, { "1": 40n * OPEN, "2": 7n * OPEN }, alice, 2);
-  await send(payments, carol, "openChannel", addr.bob, 50n * OPEN);
+  await send(payments, carol, "openChannel", addr.bob, 50n * OPEN, ZeroAddress);
   await send(payments, carol, "requestClose", 2n);
   await send(payments, bob, "withdrawBalance");
+  await send(payments, alice, "withdrawBalanceFor", addr.carol);
+  // The guardian (the deployer here) freezes bob pending the governance vote below, which slashes and unfreezes.
+  await send(nodes, deployer, "freeze", addr.bob);
 
   // Rewards: epoch 1 proposed, revoked, proposed again; claims after the delay.
   const funded: bigint = await rewards.getFunction("totalFunded")();
@@ -262,6 +302,7 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   const calls: [Contract, string, unknown[]][] = [
     [payments, "setFees", [400, 900]],
     [nodes, "slash", [addr.bob, 100n * OPEN]],
+    [nodes, "unfreeze", [addr.bob]],
     [models, "deprecateBaseModel", [2n]],
     [timelock, "grantRole", [id("PROPOSER_ROLE"), addr.deployer]],
     [timelock, "grantRole", [id("CANCELLER_ROLE"), addr.deployer]],
@@ -314,7 +355,8 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   await send(timelock, deployer, "cancel", operationId);
   await send(timelock, deployer, "renounceRole", id("PROPOSER_ROLE"), addr.deployer);
 
-  // Time has passed (over a week): stakes unlock, the closing channel finalizes, epoch 1 is claimable.
+  // Time has passed (past bob's 14-day unbonding): stakes unlock, the closing channel finalizes, epoch 1 is claimable.
+  await travel(5 * DAY);
   await send(datanets, carol, "releaseStake", 1n);
   await send(nodes, bob, "withdrawUnbonded");
   await send(payments, carol, "withdrawChannel", 2n);

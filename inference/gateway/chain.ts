@@ -13,11 +13,14 @@ export type AdapterRecord = {
 };
 export type ChannelRecord = {
   payer: Address;
+  /** Zero while open; the end of the challenge window once the payer asked to close. */
+  closesAt: bigint;
+  finalized: boolean;
   operator: Address;
   deposit: bigint;
   settled: bigint;
-  closeRequestedAt: bigint;
-  finalized: boolean;
+  /** Signs the channel's vouchers (ECDSA); the zero address means the payer. */
+  voucherSigner: Address;
 };
 export type ChainViewOptions = {
   client: PublicClient;
@@ -35,7 +38,6 @@ export type ChainViewOptions = {
 export class ChainView {
   private adapters = new Map<bigint, Promise<AdapterRecord>>();
   private channels = new Map<bigint, Promise<ChannelRecord>>();
-  private codeOf = new Map<Address, Promise<boolean>>();
   private fromBlock: bigint | undefined;
   cacheHits = 0;
   cacheMisses = 0;
@@ -107,16 +109,6 @@ export class ChainView {
     this.channels.set(id, record);
     record.catch(() => this.channels.delete(id));
     return record;
-  }
-
-  /** Whether the payer is a contract (ERC-1271) rather than an EOA; code does not come and go in practice. */
-  hasCode(address: Address): Promise<boolean> {
-    let cached = this.codeOf.get(address);
-    if (!cached) {
-      cached = this.options.client.getCode({ address }).then((code) => code !== undefined && code !== "0x");
-      this.codeOf.set(address, cached);
-    }
-    return cached;
   }
 
   forgetChannel(id: bigint) {

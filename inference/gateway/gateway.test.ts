@@ -281,9 +281,15 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     const forgedDir = path.join(model.artifactStore, forged);
     cpSync(path.join(model.artifactStore, model.adapterHashes[0]!), forgedDir, { recursive: true });
     try {
-      await tc.send(keys.carol, tc.contracts.ModelRegistry, "ModelRegistry", "registerAdapter", [
-        adapterParams(forged, 99),
-      ]);
+      const params = adapterParams(forged, 99);
+      await tc.sendRevealing(
+        keys.carol,
+        tc.contracts.ModelRegistry,
+        "ModelRegistry",
+        "registerAdapter",
+        params.artifactHash,
+        [params],
+      );
       const adapterId = String(await tc.read("ModelRegistry", tc.contracts.ModelRegistry, "adapterCount"));
       prices.set(adapterId, PRICE_PER_1K);
       const channelId = await newChannel();

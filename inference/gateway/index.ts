@@ -128,7 +128,6 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     usageLog,
     payment: {
       chain: chainView,
-      client,
       chainId,
       payments,
       operator: operator.address,

@@ -1,4 +1,4 @@
-import { isAddressEqual, type Address, type Hex, type PublicClient } from "viem";
+import { isAddressEqual, zeroAddress, type Address, type Hex } from "viem";
 import { decodeHeader, voucherFromJson, type VoucherJson } from "../sdk/codec.ts";
 import { voucherDigest, type SignedVoucher, type Voucher } from "../sdk/eip712.ts";
 import type { ChainView } from "./chain.ts";
@@ -7,7 +7,6 @@ import { isSignedBy } from "./signatures.ts";
 
 export type PaymentContext = {
   chain: ChainView;
-  client: PublicClient;
   chainId: number;
   payments: Address;
   operator: Address;
@@ -169,13 +168,13 @@ export async function verifyVoucher(
   }
   try {
     const channel = await readOpenChannel(context, voucher.channelId);
-    const valid =
-      isSignedBy(digest, signature, channel.payer) ||
-      // ERC-1271: a contract wallet answers for itself, through the public client.
-      ((await context.chain.hasCode(channel.payer)) &&
-        (await context.client.verifyHash({ address: channel.payer, hash: digest, signature })));
-    if (!valid) {
-      throw paymentError("voucher_invalid_signature", `voucher is not signed by the channel's payer ${channel.payer}`);
+    // The contract settles only ECDSA signatures of the signer fixed at open: nothing else is worth serving for.
+    const signer = channel.voucherSigner === zeroAddress ? channel.payer : channel.voucherSigner;
+    if (!isSignedBy(digest, signature, signer)) {
+      throw paymentError(
+        "voucher_invalid_signature",
+        `voucher is not signed by the channel's voucher signer ${signer}`,
+      );
     }
     if (voucher.cumulativeAmount > channel.deposit) {
       // A top-up may be newer than the cached channel: read it again before refusing.
@@ -208,7 +207,7 @@ async function readOpenChannel(context: PaymentContext, channelId: bigint) {
       `channel ${channelId} pays operator ${channel.operator}, not this one`,
     );
   }
-  if (channel.finalized || channel.closeRequestedAt !== 0n) {
+  if (channel.finalized || channel.closesAt !== 0n) {
     throw paymentError("channel_closed", `channel ${channelId} is closing or closed: open a new channel`);
   }
   return channel;

@@ -78,7 +78,7 @@ export class Settler {
         const due =
           increase >= thresholds.minAmount ||
           Date.now() - unsettledSince >= thresholds.maxAgeMs ||
-          channel.closeRequestedAt !== 0n;
+          channel.closesAt !== 0n;
         if (!due) continue;
         await this.submit(candidate.digest, candidate.signed);
         // Re-read what is billed: receipts booked while the transaction was in flight still need settling.

@@ -23,6 +23,7 @@ import {
 } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.ts";
+import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -139,7 +140,15 @@ export async function startTestChain(port: number, artifactHashes: string[]) {
   const token = await deploy("OpenToken", [governance]);
   const datanets = await deploy("DatanetRegistry", [token, governance, 7n * DAY]);
   const models = await deploy("ModelRegistry", [datanets, governance, 1_000n]);
-  const nodes = await deploy("NodeRegistry", [token, governance, governance, 10_000n * OPEN, 7n * DAY]);
+  const nodes = await deploy("NodeRegistry", [
+    token,
+    governance,
+    governance,
+    governance,
+    10_000n * OPEN,
+    14n * DAY,
+    14n * DAY,
+  ]);
   const rewards = await deploy("AttributionRewards", [token, governance, governance, governance, DAY]);
   const payments = await deploy("InferencePayments", [
     token,
@@ -159,6 +168,19 @@ export async function startTestChain(port: number, artifactHashes: string[]) {
     if (receipt.status !== "success") throw new Error(`${functionName} reverted`);
     return receipt;
   };
+  /** `functionName(...args, salt)` after committing to `hash` in an earlier block (ICommitments). */
+  const sendRevealing = async (
+    key: Hex,
+    address: Address,
+    name: string,
+    functionName: string,
+    hash: Hex,
+    args: unknown[],
+  ) => {
+    const salt = newSalt();
+    await send(key, address, name, "commit", [commitmentOf(privateKeyToAccount(key).address, hash, salt)]);
+    return send(key, address, name, functionName, [...args, salt]);
+  };
   for (const who of [keys.alice, keys.bob, keys.carol, keys.mallory]) {
     await send(keys.deployer, token, "OpenToken", "transfer", [privateKeyToAccount(who).address, 1_000_000n * OPEN]);
   }
@@ -173,22 +195,25 @@ export async function startTestChain(port: number, artifactHashes: string[]) {
         curators: [],
       },
     ]);
-    await send(keys.carol, datanets, "DatanetRegistry", "contribute", [
+    const contentHash = keccak256(toHex(`text-${n}`));
+    await sendRevealing(keys.carol, datanets, "DatanetRegistry", "contribute", contentHash, [
       BigInt(n),
-      keccak256(toHex(`text-${n}`)),
+      contentHash,
       `ipfs://text-${n}`,
       100n,
       0n,
     ]);
     await send(keys.carol, datanets, "DatanetRegistry", "publishVersion", [BigInt(n), keccak256(toHex(`root-${n}`))]);
   }
-  await send(keys.carol, models, "ModelRegistry", "registerBaseModel", [
+  const baseHash = keccak256(toHex("base-weights"));
+  await sendRevealing(keys.carol, models, "ModelRegistry", "registerBaseModel", baseHash, [
     "tiny-llama",
-    keccak256(toHex("base-weights")),
+    baseHash,
     "ipfs://base",
   ]);
   for (const [i, sha] of artifactHashes.entries()) {
-    await send(keys.carol, models, "ModelRegistry", "registerAdapter", [adapterParams(sha, i)]);
+    const params = adapterParams(sha, i);
+    await sendRevealing(keys.carol, models, "ModelRegistry", "registerAdapter", params.artifactHash, [params]);
   }
   const bob = privateKeyToAccount(keys.bob).address;
   await send(keys.bob, token, "OpenToken", "approve", [nodes, maxUint256]);
@@ -204,5 +229,16 @@ export async function startTestChain(port: number, artifactHashes: string[]) {
   };
   const read = (name: string, address: Address, functionName: string, args: unknown[] = []) =>
     client.readContract({ address, abi: artifact(name).abi, functionName, args });
-  return { chain, client, walletOf, contracts, send, read, governance, operator: bob, stop: () => chain.stop() };
+  return {
+    chain,
+    client,
+    walletOf,
+    contracts,
+    send,
+    sendRevealing,
+    read,
+    governance,
+    operator: bob,
+    stop: () => chain.stop(),
+  };
 }

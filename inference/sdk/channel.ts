@@ -1,5 +1,6 @@
 import {
   parseEventLogs,
+  zeroAddress,
   type Account,
   type Address,
   type Chain,
@@ -23,11 +24,15 @@ async function approve(wallet: Wallet, client: PublicClient, { payments, token }
   await client.waitForTransactionReceipt({ hash });
 }
 
-/** Approves the deposit and opens a channel to `operator`; returns the channel id. */
+/**
+ * Approves the deposit and opens a channel to `operator`; returns the channel id. `voucherSigner` is the key whose
+ * signatures settle the channel, for good: the wallet's own account unless another is named (a smart-wallet payer
+ * must name one).
+ */
 export async function openChannel(
   wallet: Wallet,
   client: PublicClient,
-  params: ChannelParams & { operator: Address; deposit: bigint },
+  params: ChannelParams & { operator: Address; deposit: bigint; voucherSigner?: Address },
 ): Promise<bigint> {
   await approve(wallet, client, params, params.deposit);
   const hash = await wallet.writeContract({
@@ -35,7 +40,7 @@ export async function openChannel(
     address: params.payments,
     abi: abiOf("InferencePayments"),
     functionName: "openChannel",
-    args: [params.operator, params.deposit],
+    args: [params.operator, params.deposit, params.voucherSigner ?? zeroAddress],
   });
   const receipt = await client.waitForTransactionReceipt({ hash });
   const [opened] = parseEventLogs({ abi: abiOf("InferencePayments"), eventName: "ChannelOpened", logs: receipt.logs });

@@ -3,7 +3,7 @@
  * text for people and as data for `--json`.
  */
 import { readFile } from "node:fs/promises";
-import { formatUnits, type Address, type Hex } from "viem";
+import { formatUnits, zeroAddress, type Address, type Hex } from "viem";
 import {
   aggregateEpoch,
   createDirectoryContentStore,
@@ -14,6 +14,7 @@ import {
   type VerificationIssue,
 } from "../../attribution/src/index.ts";
 import type { ContractName, Suite } from "../lib/contracts.ts";
+import { sendRevealing } from "../lib/commitments.ts";
 import { readAcceptedContributions, registryLocation } from "../lib/datanetVersions.ts";
 import { epochStartBlock, previousDistribution, readEpochInputs, readReceiptsFile } from "../lib/epochs.ts";
 import { loadDistribution, openContentStore, readEpochRoot, rewardStatus } from "../lib/rewards.ts";
@@ -180,9 +181,10 @@ export const commands: Record<string, Command> = {
       }
       const uri = str(values, "uri") ?? `openpoa://content/${contentHash.slice(2)}`;
       await ensureAllowance(suite, "DatanetRegistry", stake);
-      const sent = await send(suite, {
+      const sent = await sendRevealing(suite, {
         contract: "DatanetRegistry",
         functionName: "contribute",
+        hash: contentHash,
         args: [datanetId, contentHash, uri, sizeTokens, stake],
       });
       const { contributionId } = firstEvent<{ contributionId: bigint }>(
@@ -305,9 +307,10 @@ export const commands: Record<string, Command> = {
       const name = requireValue(str(values, "name"), "--name");
       const artifactHash = parseBytes32(str(values, "artifact-hash"), "--artifact-hash");
       const uri = requireValue(str(values, "uri"), "--uri");
-      const sent = await send(suite, {
+      const sent = await sendRevealing(suite, {
         contract: "ModelRegistry",
         functionName: "registerBaseModel",
+        hash: artifactHash,
         args: [name, artifactHash, uri],
       });
       const { baseModelId } = firstEvent<{ baseModelId: bigint }>(suite, sent, "ModelRegistry", "BaseModelRegistered");
@@ -344,7 +347,12 @@ export const commands: Record<string, Command> = {
         dataShareBps: Number(parseBounded(str(values, "data-share"), "--data-share", 10_000n)),
         lineage: parseLineage(str(values, "lineage")),
       };
-      const sent = await send(suite, { contract: "ModelRegistry", functionName: "registerAdapter", args: [params] });
+      const sent = await sendRevealing(suite, {
+        contract: "ModelRegistry",
+        functionName: "registerAdapter",
+        hash: params.artifactHash,
+        args: [params],
+      });
       const { adapterId } = firstEvent<{ adapterId: bigint }>(suite, sent, "ModelRegistry", "AdapterRegistered");
       return {
         text: `Registered adapter ${adapterId} at ${open(pricePer1kTokens)} per 1k tokens`,
@@ -494,16 +502,20 @@ export const commands: Record<string, Command> = {
 
   "channel open": {
     summary: "Open a payment channel to an operator",
-    usage: "channel open --operator addr --deposit OPEN",
-    options: { operator: { type: "string" }, deposit: { type: "string" } },
+    usage: "channel open --operator addr --deposit OPEN [--voucher-signer addr]",
+    options: { operator: { type: "string" }, deposit: { type: "string" }, "voucher-signer": { type: "string" } },
     async run(suite, _positionals, values) {
       const operator = parseAddress(str(values, "operator"), "--operator");
       const deposit = parseOpen(str(values, "deposit"), "--deposit");
+      // The key that signs the channel's vouchers, for good: the signer itself unless another is named.
+      const voucherSigner = values["voucher-signer"]
+        ? parseAddress(str(values, "voucher-signer"), "--voucher-signer")
+        : zeroAddress;
       await ensureAllowance(suite, "InferencePayments", deposit);
       const sent = await send(suite, {
         contract: "InferencePayments",
         functionName: "openChannel",
-        args: [operator, deposit],
+        args: [operator, deposit, voucherSigner],
       });
       const { channelId } = firstEvent<{ channelId: bigint }>(suite, sent, "InferencePayments", "ChannelOpened");
       return { text: `Opened channel ${channelId} to ${operator} with ${open(deposit)}`, data: { channelId, deposit } };

@@ -257,7 +257,7 @@ describe("openpoa CLI", () => {
     assert.match(tooEarly.stderr, /ChallengeWindowOpen\(1, \d+\)/);
 
     // Past the challenge window and the unbonding period.
-    await rpc(chain.url, "evm_increaseTime", [8 * 24 * 60 * 60]);
+    await rpc(chain.url, "evm_increaseTime", [15 * 24 * 60 * 60]);
     await rpc(chain.url, "evm_mine");
     assert.deepEqual(await json("channel", "withdraw", "1"), { channelId: "1", refund: "7000000000000000000" });
     assert.equal((await json("node", "withdraw")).amount, "5000000000000000000");

@@ -63,9 +63,18 @@ export function decodeRevert(call: string, error: unknown): never {
 
 export type Sent = { hash: `0x${string}`; receipt: TransactionReceipt };
 
+/**
+ * Sends `contract.functionName(...args)`. `simulateAt: "pending"` simulates in the next block rather than the latest
+ * one, for calls that depend on an earlier block (a commitment's reveal).
+ */
 export async function send(
   suite: Suite,
-  { contract, functionName, args = [] }: { contract: ContractName; functionName: string; args?: readonly unknown[] },
+  {
+    contract,
+    functionName,
+    args = [],
+    simulateAt,
+  }: { contract: ContractName; functionName: string; args?: readonly unknown[]; simulateAt?: "pending" },
 ): Promise<Sent> {
   if (!suite.walletClient || !suite.account) throw new NoSignerError();
   const call = `${contract}.${functionName}`;
@@ -79,6 +88,7 @@ export async function send(
       functionName,
       args,
       account: suite.account,
+      blockTag: simulateAt,
     }));
   } catch (error) {
     decodeRevert(call, error);

@@ -1,26 +1,20 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { sha256, toUtf8Bytes, ZeroAddress, type Signer } from "ethers";
+import { sha256, toUtf8Bytes, ZeroAddress, type BigNumberish, type Signer } from "ethers";
 import { network } from "hardhat";
-import OpenPoAModule from "../../ignition/modules/OpenPoA.ts";
+import OpenPoAModule, { DEFAULT_PARAMETERS } from "../../ignition/modules/OpenPoA.ts";
+import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
+import type { DatanetRegistry, IModelRegistry, ModelRegistry } from "../../types/ethers-contracts/index.ts";
 
 export const OPEN = 10n ** 18n;
 export const DAY = 24 * 60 * 60;
 
-/** Governance settings short enough for tests to travel through; the production defaults live in the module. */
+/** The production defaults, with governance short enough for tests to travel through. */
 export const testParameters = {
+  ...DEFAULT_PARAMETERS,
   timelockDelaySeconds: DAY,
   votingDelaySeconds: 60,
   votingPeriodSeconds: 3 * DAY,
-  proposalThresholdVotes: 0,
-  quorumPercent: 4,
-  stakeLockPeriodSeconds: 7 * DAY,
-  minDataShareBps: 1_000,
-  minOperatorStake: 10_000n * 10n ** 18n,
-  unbondingPeriodSeconds: 7 * DAY,
-  claimDelaySeconds: DAY,
-  protocolFeeBps: 500,
-  operatorFeeBps: 1_000,
-  challengePeriodSeconds: DAY,
+  proposalThresholdVotes: 0n,
 };
 
 /** One in-process chain per test file, with the suite deployed by the same Ignition module as production. */
@@ -90,8 +84,43 @@ export async function publishDatanetsAndBaseModel(suite: Suite, owners: readonly
       treasury: ZeroAddress,
       curators: [],
     });
-    await datanets.connect(owner).contribute(n, hashOf(`text-${n}`), `ipfs://text-${n}`, 100, 0);
+    await contribute(datanets.connect(owner), n, hashOf(`text-${n}`), `ipfs://text-${n}`, 100, 0);
     await datanets.connect(owner).publishVersion(n, hashOf(`root-${n}`));
   }
-  await models.connect(alice).registerBaseModel("tiny-llama", hashOf("base-weights"), "ipfs://base");
+  await registerBaseModel(models.connect(alice), "tiny-llama", hashOf("base-weights"), "ipfs://base");
+}
+
+type Committing = { commit(commitment: string): Promise<{ wait(): Promise<unknown> }>; runner: unknown };
+
+/** Commits, as the registry's connected signer, to registering `hash`; returns the salt that reveals it. */
+export async function commitTo(registry: Committing, hash: string): Promise<`0x${string}`> {
+  const submitter = (await (registry.runner as Signer).getAddress()) as `0x${string}`;
+  const salt = newSalt();
+  await (await registry.commit(commitmentOf(submitter, hash as `0x${string}`, salt))).wait();
+  return salt;
+}
+
+/** `DatanetRegistry.contribute` as its caller sends it: commit in one block, reveal in the next. */
+export async function contribute(
+  datanets: DatanetRegistry,
+  datanetId: BigNumberish,
+  contentHash: string,
+  uri: string,
+  sizeTokens: BigNumberish,
+  stake: BigNumberish,
+) {
+  const salt = await commitTo(datanets, contentHash);
+  return datanets.contribute(datanetId, contentHash, uri, sizeTokens, stake, salt);
+}
+
+/** `ModelRegistry.registerBaseModel` after its commitment. */
+export async function registerBaseModel(models: ModelRegistry, name: string, artifactHash: string, uri: string) {
+  const salt = await commitTo(models, artifactHash);
+  return models.registerBaseModel(name, artifactHash, uri, salt);
+}
+
+/** `ModelRegistry.registerAdapter` after its commitment. */
+export async function registerAdapter(models: ModelRegistry, params: IModelRegistry.AdapterParamsStruct) {
+  const salt = await commitTo(models, params.artifactHash as string);
+  return models.registerAdapter(params, salt);
 }

@@ -1,7 +1,7 @@
 import { concat, Signature, toBeHex, TypedDataEncoder, type Signer } from "ethers";
 import type { Address } from "viem";
 import { voucherDomain as sdkVoucherDomain, voucherTypes } from "../../inference/sdk/index.ts";
-import { hashOf, OPEN, publishDatanetsAndBaseModel, testParameters } from "./fixtures.ts";
+import { hashOf, OPEN, publishDatanetsAndBaseModel, registerAdapter, testParameters } from "./fixtures.ts";
 
 /** Shared setup and arithmetic for the settlement tests (NodeRegistry, InferencePayments, AttributionRewards). */
 
@@ -147,8 +147,8 @@ export async function setupSettlement(ethers: Connection["ethers"], suite: Suite
     dataShareBps: terms.dataShareBps,
     lineage: terms.weights.map((weightBps, i) => ({ datanetId: BigInt(i + 1), version: 1n, weightBps })),
   });
-  await models.connect(carol).registerAdapter(adapter(1, ADAPTER_1));
-  await models.connect(curator).registerAdapter(adapter(2, ADAPTER_2));
+  await registerAdapter(models.connect(carol), adapter(1, ADAPTER_1));
+  await registerAdapter(models.connect(curator), adapter(2, ADAPTER_2));
 
   await token.connect(bob).approve(await nodes.getAddress(), ethers.MaxUint256);
   await nodes.connect(bob).register("https://bob.example", [1n], bob.address, MIN_OPERATOR_STAKE);

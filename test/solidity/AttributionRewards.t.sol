@@ -39,8 +39,9 @@ library FourLeafTree {
 }
 
 /// @notice Funds the pool, proposes cumulative roots (honest ones, and some whose leaves overstate the declared
-/// total), revokes pending roots, warps and claims for four accounts. Keeps every root's leaves as ghosts. The
-/// accounts' indices 6..9 straddle two `_lastClaimedEpochs` words.
+/// total), revokes pending roots (any of them, with every later one), warps and claims for four accounts, also
+/// against revoked roots. Keeps every root's leaves as ghosts. The accounts' indices 6..9 straddle two
+/// `_lastClaimedEpochs` words.
 contract RewardsHandler is Assertions {
     address internal constant GOVERNANCE = address(0x6000);
     address internal constant ATTESTOR = address(0x7100);
@@ -56,6 +57,8 @@ contract RewardsHandler is Assertions {
     uint256[4] internal _cumulative;
 
     uint256 public currentTime;
+    /// @dev The highest epoch ever proposed, revoked or not.
+    uint256 public maxProposedEpoch;
     uint256 public ghostFunded;
     uint256 public ghostPaid;
     mapping(address account => uint256) public ghostPaidTo;
@@ -143,20 +146,34 @@ contract RewardsHandler is Assertions {
         try rewards.proposeRoot(epoch, root, declared, keccak256(abi.encode(amounts)), "ipfs://dist") {
             _amounts[epoch] = amounts;
             if (!overstate) _cumulative = amounts;
+            if (epoch > maxProposedEpoch) maxProposedEpoch = epoch;
+            // Claimable after the delay, and never before the epoch it builds on.
+            uint256 claimableAt = block.timestamp + DELAY;
+            if (epoch > 1 && rewards.getEpochRoot(epoch - 1).claimableAt > claimableAt) {
+                claimableAt = rewards.getEpochRoot(epoch - 1).claimableAt;
+            }
+            if (rewards.getEpochRoot(epoch).claimableAt != claimableAt) _surprise("proposeRoot: claimableAt");
             ++calls["proposeRoot"];
         } catch {
             _surprise("proposeRoot reverted");
         }
     }
 
-    function revokeRoot() public atCurrentTime {
-        uint256 epoch = rewards.lastEpoch();
-        if (epoch == 0) return;
+    /// @dev Any epoch ever proposed: pending ones are revoked with every later epoch; the others are refused.
+    function revokeRoot(uint256 epochSeed) public atCurrentTime {
+        if (maxProposedEpoch == 0) return;
+        uint256 epoch = 1 + (epochSeed % maxProposedEpoch);
+        uint256 last = rewards.lastEpoch();
         IAttributionRewards.EpochRoot memory r = rewards.getEpochRoot(epoch);
-        bool pending = !r.revoked && block.timestamp < r.claimableAt;
+        bool pending = epoch <= last && block.timestamp < r.claimableAt;
+        if (r.revoked != (epoch > last)) _surprise("getEpochRoot: revoked is not epoch > lastEpoch");
         vm.prank(GUARDIAN);
         try rewards.revokeRoot(epoch) {
-            if (!pending) _surprise("revoked a claimable root");
+            if (!pending) _surprise("revoked a claimable or revoked root");
+            if (rewards.lastEpoch() != epoch - 1) _surprise("revokeRoot: lastEpoch not moved back");
+            for (uint256 e = epoch; e <= last; ++e) {
+                if (!rewards.getEpochRoot(e).revoked) _surprise("revokeRoot: a later root survived");
+            }
             ++calls["revokeRoot"];
         } catch (bytes memory reason) {
             bytes memory expected = abi.encodeWithSelector(IAttributionRewards.RootNotPending.selector, epoch);
@@ -164,10 +181,10 @@ contract RewardsHandler is Assertions {
         }
     }
 
+    /// @dev Against any epoch ever proposed: a revoked one (itself or through an earlier epoch) must refuse.
     function claim(uint256 epochSeed, uint256 accountSeed) public atCurrentTime {
-        uint256 last = rewards.lastEpoch();
-        if (last == 0) return;
-        uint256 epoch = 1 + (epochSeed % last);
+        if (maxProposedEpoch == 0) return;
+        uint256 epoch = 1 + (epochSeed % maxProposedEpoch);
         uint256 i = accountSeed % 4;
         address who = _accounts[i];
         uint256 previousEpoch = rewards.lastClaimedEpoch(_indices[i]);
@@ -377,5 +394,176 @@ contract AttributionRewardsTest is Test {
             }
             assertEq(token.balanceOf(c.account), 1_000 + k, "paid");
         }
+    }
+}
+
+/// @notice Revocation against an attestor that keeps proposing: one-leaf roots (the proof is empty), so that each
+/// test states its roots and claims directly.
+contract AttributionRewardsRevocationTest is Test {
+    address internal constant GOVERNANCE = address(0x6000);
+    address internal constant ATTESTOR = address(0x7100);
+    address internal constant GUARDIAN = address(0x7200);
+    address internal constant HONEST = address(0xD000);
+    address internal constant THIEF = address(0xBAD);
+    uint64 internal constant DELAY = 1 hours;
+
+    OpenToken internal token;
+    AttributionRewards internal rewards;
+
+    function setUp() public {
+        vm.warp(1_750_000_000);
+        token = new OpenToken(address(this));
+        rewards = new AttributionRewards(IERC20(address(token)), GOVERNANCE, ATTESTOR, GUARDIAN, DELAY);
+        token.approve(address(rewards), type(uint256).max);
+        rewards.fund(1_000_000);
+    }
+
+    /// @dev Proposes a one-leaf root: `account` at `index` with cumulative `amount`, which is also the total.
+    function _propose(uint256 epoch, uint256 index, address account, uint256 amount) internal returns (bytes32) {
+        return _propose(epoch, index, account, amount, amount);
+    }
+
+    /// @dev `_propose` declaring `total`: the cumulative distribution also holds what earlier epochs paid.
+    function _propose(
+        uint256 epoch,
+        uint256 index,
+        address account,
+        uint256 amount,
+        uint256 total
+    ) internal returns (bytes32 root) {
+        root = FourLeafTree.leaf(index, account, amount);
+        vm.prank(ATTESTOR);
+        rewards.proposeRoot(epoch, root, total, keccak256(abi.encode(epoch, amount)), "ipfs://dist");
+    }
+
+    function _claim(uint256 epoch, uint256 index, address account, uint256 amount) internal {
+        IAttributionRewards.Claim memory c;
+        c.index = index;
+        c.account = account;
+        c.cumulativeAmount = amount;
+        rewards.claim(epoch, c);
+    }
+
+    function _revoke(uint256 epoch) internal {
+        vm.prank(GUARDIAN);
+        rewards.revokeRoot(epoch);
+    }
+
+    function test_revokeRoot_revokesAnyPendingEpochAndAllLater() public {
+        _propose(1, 0, HONEST, 100);
+        _propose(2, 1, THIEF, 1_000);
+        _propose(3, 1, THIEF, 2_000);
+
+        // Not the newest: epoch 2 goes, and epoch 3 with it.
+        _revoke(2);
+        assertEq(rewards.lastEpoch(), 1, "lastEpoch moved back");
+        assertFalse(rewards.getEpochRoot(1).revoked, "epoch 1 revoked");
+        assertTrue(rewards.getEpochRoot(2).revoked, "epoch 2 not revoked");
+        assertTrue(rewards.getEpochRoot(3).revoked, "epoch 3 not revoked");
+        vm.expectRevert(abi.encodeWithSelector(IAttributionRewards.RootNotPending.selector, 3));
+        _revoke(3);
+
+        // Past every delay, the revoked roots still pay nothing; epoch 1 pays.
+        vm.warp(block.timestamp + DELAY + 1);
+        vm.expectRevert(abi.encodeWithSelector(IAttributionRewards.RootIsRevoked.selector, 2));
+        _claim(2, 1, THIEF, 1_000);
+        vm.expectRevert(abi.encodeWithSelector(IAttributionRewards.RootIsRevoked.selector, 3));
+        _claim(3, 1, THIEF, 2_000);
+        _claim(1, 0, HONEST, 100);
+        assertEq(token.balanceOf(HONEST), 100, "epoch 1 paid");
+        assertEq(token.balanceOf(THIEF), 0, "revoked roots paid nothing");
+
+        // The attestor proposes epoch 2 again, and only epoch 2.
+        bytes32 leaf3 = FourLeafTree.leaf(1, THIEF, 2_000);
+        vm.expectRevert(abi.encodeWithSelector(IAttributionRewards.EpochOutOfOrder.selector, 3, 2));
+        vm.prank(ATTESTOR);
+        rewards.proposeRoot(3, leaf3, 2_000, bytes32(0), "ipfs://dist");
+        // Cumulative: epoch 1 paid 100, which the total of epoch 2 still counts.
+        bytes32 root = _propose(2, 1, address(0xD001), 300, 400);
+        IAttributionRewards.EpochRoot memory r = rewards.getEpochRoot(2);
+        assertEq(r.root, root, "epoch 2 replaced");
+        assertFalse(r.revoked, "epoch 2 proposed again");
+        assertEq(r.claimableAt, block.timestamp + DELAY, "claimableAt");
+        assertEq(rewards.lastEpoch(), 2, "lastEpoch");
+        assertTrue(rewards.getEpochRoot(3).revoked, "epoch 3 still revoked");
+        vm.warp(block.timestamp + DELAY);
+        _claim(2, 1, address(0xD001), 300);
+        assertEq(token.balanceOf(address(0xD001)), 300, "new epoch 2 paid");
+    }
+
+    /// @dev Every block the attestor proposes the next epoch, landing ahead of the guardian's transaction; the
+    /// guardian revokes the oldest pending root every third block, by which time newer roots sit on top of it.
+    /// Revoking the oldest takes them all: after every delay has passed, none of the revoked roots pays.
+    function test_revokeRoot_raceWithAttestorProposingEveryBlock() public {
+        _propose(1, 0, HONEST, 100);
+        vm.warp(block.timestamp + DELAY);
+        uint256 highest = 1;
+        uint256 revocations;
+        for (uint256 b; b < 30; ++b) {
+            vm.roll(block.number + 1);
+            vm.warp(block.timestamp + 12);
+            uint256 next = rewards.lastEpoch() + 1;
+            _propose(next, 1, THIEF, 1_000 + b);
+            if (next > highest) highest = next;
+            if (b % 3 == 2) {
+                assertTrue(rewards.lastEpoch() > 2, "newer roots sit on the oldest pending one");
+                _revoke(2);
+                ++revocations;
+                assertEq(rewards.lastEpoch(), 1, "everything from epoch 2 revoked");
+            }
+        }
+        assertEq(revocations, 10, "revocations");
+        assertEq(highest, 4, "highest epoch proposed");
+
+        vm.warp(block.timestamp + DELAY + 1);
+        for (uint256 e = 2; e <= highest; ++e) {
+            assertTrue(rewards.getEpochRoot(e).revoked, "revoked root reported revoked");
+            IAttributionRewards.Claim memory c;
+            c.index = 1;
+            c.account = THIEF;
+            c.cumulativeAmount = rewards.getEpochRoot(e).total;
+            vm.expectRevert(abi.encodeWithSelector(IAttributionRewards.RootIsRevoked.selector, e));
+            rewards.claim(e, c);
+            vm.expectRevert(abi.encodeWithSelector(IAttributionRewards.RootNotPending.selector, e));
+            _revoke(e);
+        }
+        assertEq(token.balanceOf(THIEF), 0, "revoked roots paid nothing");
+        _claim(1, 0, HONEST, 100);
+        assertEq(token.balanceOf(HONEST), 100, "epoch 1 paid");
+    }
+
+    /// @dev Governance lowers the claim delay while epoch 1 is pending: epoch 2, proposed after, is not claimable
+    /// before epoch 1, so revoking epoch 1 still reaches it.
+    function test_setClaimDelay_loweredDoesNotMakeLaterEpochClaimableFirst() public {
+        vm.prank(GOVERNANCE);
+        rewards.setClaimDelay(7 days);
+        uint256 t0 = block.timestamp;
+        _propose(1, 1, THIEF, 1_000);
+        uint256 first = rewards.getEpochRoot(1).claimableAt;
+        assertEq(first, t0 + 7 days, "epoch 1 claimableAt");
+
+        vm.prank(GOVERNANCE);
+        rewards.setClaimDelay(1 hours);
+        vm.warp(t0 + 60);
+        _propose(2, 2, THIEF, 2_000);
+        uint256 second = rewards.getEpochRoot(2).claimableAt;
+        assertTrue(second >= first, "epoch 2 claimable no earlier than epoch 1");
+        assertEq(second, first, "epoch 2 claimableAt");
+
+        // When the lowered delay alone would have let epoch 2 pay.
+        vm.warp(t0 + 60 + 1 hours);
+        vm.expectRevert(abi.encodeWithSelector(IAttributionRewards.RootNotClaimable.selector, 2, first));
+        _claim(2, 2, THIEF, 2_000);
+
+        _revoke(1);
+        assertEq(rewards.lastEpoch(), 0, "lastEpoch");
+        assertTrue(rewards.getEpochRoot(1).revoked, "epoch 1 revoked");
+        assertTrue(rewards.getEpochRoot(2).revoked, "epoch 2 revoked with it");
+        vm.warp(first + 1);
+        vm.expectRevert(abi.encodeWithSelector(IAttributionRewards.RootIsRevoked.selector, 1));
+        _claim(1, 1, THIEF, 1_000);
+        vm.expectRevert(abi.encodeWithSelector(IAttributionRewards.RootIsRevoked.selector, 2));
+        _claim(2, 2, THIEF, 2_000);
+        assertEq(token.balanceOf(THIEF), 0, "nothing paid");
     }
 }

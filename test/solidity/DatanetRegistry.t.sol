@@ -5,7 +5,9 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {DatanetRegistry} from "../../contracts/DatanetRegistry.sol";
 import {OpenToken} from "../../contracts/OpenToken.sol";
+import {ICommitments} from "../../contracts/interfaces/ICommitments.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
+import {Commits} from "./utils/Commits.sol";
 import {Signatures} from "./utils/Signatures.sol";
 import {Assertions, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
@@ -37,6 +39,8 @@ contract DatanetHandler is Assertions {
     uint256 public ghostSurprises;
     string public lastSurprise;
     mapping(bytes32 => uint256) public calls;
+    /// @dev When each accepted stake unlocks: acceptance time plus the stakeLockPeriod in force then.
+    mapping(uint256 contributionId => uint256) public ghostUnlocksAt;
 
     struct Published {
         uint256 datanetId;
@@ -154,8 +158,19 @@ contract DatanetHandler is Assertions {
         }
         if (token.balanceOf(contributor) != balanceBefore - stake) _surprise("contribute: stake not taken");
         if (datanet.curated) ghostPending += stake;
-        else ghostLocked += stake;
+        else _acceptedOnSubmission(stake);
         ++calls[withPermit ? bytes32("contributeWithPermit") : bytes32("contribute")];
+    }
+
+    /// @dev Books the newest contribution, accepted on submission to an open datanet.
+    function _acceptedOnSubmission(uint256 stake) internal {
+        ghostLocked += stake;
+        uint256 id = registry.contributionCount();
+        ghostUnlocksAt[id] = block.timestamp + registry.stakeLockPeriod();
+        // Open datanets weigh every contribution alike, whatever size it declares.
+        if (registry.getContribution(id).weight != registry.OPEN_DATANET_WEIGHT()) {
+            _surprise("open contribution weighted by its declared size");
+        }
     }
 
     function _submit(
@@ -167,25 +182,31 @@ contract DatanetHandler is Assertions {
         bool withPermit
     ) internal returns (bool ok, bytes memory err) {
         address contributor = contributors[actor];
+        // Commit in one block, reveal in the next.
+        bytes32 salt = Commits.commit(registry, contributor, contentHash);
         if (!withPermit) {
             vm.prank(contributor);
-            try registry.contribute(datanetId, contentHash, "ipfs://c", size, uint128(stake)) returns (uint256) {
+            try registry.contribute(datanetId, contentHash, "ipfs://c", size, uint128(stake), salt) returns (uint256) {
                 return (true, err);
             } catch (bytes memory e) {
                 return (false, e);
             }
         }
-        uint256 deadline = block.timestamp + 1 hours;
-        (uint8 v, bytes32 r, bytes32 s) = Signatures.signPermit(
-            token,
-            _keys[actor],
-            address(registry),
-            stake,
-            deadline
-        );
+        Permit memory permit = _signPermit(actor, stake);
         vm.prank(contributor);
         try
-            registry.contributeWithPermit(datanetId, contentHash, "ipfs://c", size, uint128(stake), deadline, v, r, s)
+            registry.contributeWithPermit(
+                datanetId,
+                contentHash,
+                "ipfs://c",
+                size,
+                uint128(stake),
+                salt,
+                permit.deadline,
+                permit.v,
+                permit.r,
+                permit.s
+            )
         returns (uint256) {
             ok = true;
         } catch (bytes memory e) {
@@ -196,6 +217,24 @@ contract DatanetHandler is Assertions {
         token.approve(address(registry), type(uint256).max);
     }
 
+    struct Permit {
+        uint256 deadline;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
+    function _signPermit(uint256 actor, uint256 stake) internal view returns (Permit memory permit) {
+        permit.deadline = block.timestamp + 1 hours;
+        (permit.v, permit.r, permit.s) = Signatures.signPermit(
+            token,
+            _keys[actor],
+            address(registry),
+            stake,
+            permit.deadline
+        );
+    }
+
     function accept(uint256 idSeed, uint256 weight, bool byOwner) public {
         (uint256 id, IDatanetRegistry.Contribution memory c) = _pick(idSeed);
         if (id == 0 || c.status != IDatanetRegistry.ContributionStatus.Pending) return;
@@ -204,6 +243,7 @@ contract DatanetHandler is Assertions {
         registry.accept(id, weight);
         ghostPending -= c.stake;
         ghostLocked += c.stake;
+        ghostUnlocksAt[id] = block.timestamp + registry.stakeLockPeriod();
         ++calls["accept"];
     }
 
@@ -233,7 +273,9 @@ contract DatanetHandler is Assertions {
     function releaseStake(uint256 idSeed) public {
         (uint256 id, IDatanetRegistry.Contribution memory c) = _pick(idSeed);
         if (id == 0 || c.status != IDatanetRegistry.ContributionStatus.Accepted || c.stake == 0) return;
-        uint256 unlockTime = c.acceptedAt + registry.stakeLockPeriod();
+        // Fixed at acceptance: a later setStakeLockPeriod does not move it.
+        uint256 unlockTime = ghostUnlocksAt[id];
+        if (c.unlocksAt != unlockTime) _surprise("unlocksAt is not acceptance + the lock period then");
         uint256 before = token.balanceOf(c.contributor);
         // Anyone may release: this handler calls as itself.
         try registry.releaseStake(id) {
@@ -457,14 +499,31 @@ contract DatanetRegistryTest is Test {
             });
     }
 
+    /// @dev Commits `who` to `contentHash` and rolls one block; returns the salt to reveal with.
+    function _commit(address who, bytes32 contentHash) internal returns (bytes32) {
+        return Commits.commit(registry, who, contentHash);
+    }
+
     function _contribute(
         address who,
         uint256 datanetId,
         bytes32 contentHash,
         uint128 stake
     ) internal returns (uint256) {
+        bytes32 salt = _commit(who, contentHash);
+        return _reveal(who, datanetId, contentHash, stake, salt);
+    }
+
+    /// @dev The reveal alone, after `_commit`: what a test expecting a revert calls after `vm.expectRevert`.
+    function _reveal(
+        address who,
+        uint256 datanetId,
+        bytes32 contentHash,
+        uint128 stake,
+        bytes32 salt
+    ) internal returns (uint256) {
         vm.prank(who);
-        return registry.contribute(datanetId, contentHash, "ipfs://c", 100, stake);
+        return registry.contribute(datanetId, contentHash, "ipfs://c", 100, stake, salt);
     }
 
     function _assertHeld() internal view {
@@ -609,18 +668,21 @@ contract DatanetRegistryTest is Test {
         uint256 id = _contribute(alice, open, H1, 3e18);
         IDatanetRegistry.Contribution memory c = registry.getContribution(id);
         assertEq(uint256(c.status), uint256(IDatanetRegistry.ContributionStatus.Accepted), "status");
-        assertEq(c.weight, 100, "weight == sizeTokens");
+        assertEq(c.weight, registry.OPEN_DATANET_WEIGHT(), "weight == OPEN_DATANET_WEIGHT");
+        assertEq(c.sizeTokens, 100, "sizeTokens as declared");
         assertEq(c.acceptedAt, block.timestamp, "acceptedAt");
+        assertEq(c.unlocksAt, block.timestamp + LOCK, "unlocksAt");
         assertEq(registry.totalLockedStake(), 3e18, "locked");
         assertEq(registry.totalPendingStake(), 0, "pending");
-        assertEq(registry.getDatanet(open).totalWeight, 100, "totalWeight");
+        assertEq(registry.getDatanet(open).totalWeight, registry.OPEN_DATANET_WEIGHT(), "totalWeight");
         _assertHeld();
     }
 
     function test_contribute_revertsIfDuplicate() public {
         uint256 id = _contribute(alice, curated, H1, 10e18);
+        bytes32 salt = _commit(bob, H1);
         vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.DuplicateContribution.selector, curated, H1, id));
-        _contribute(bob, curated, H1, 10e18);
+        _reveal(bob, curated, H1, 10e18, salt);
     }
 
     function test_contribute_allowsSameHashInAnotherDatanet() public {
@@ -638,39 +700,133 @@ contract DatanetRegistryTest is Test {
     }
 
     function test_contribute_revertsIfStakeBelowMinimum() public {
+        bytes32 salt = _commit(alice, H1);
         vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.StakeBelowMinimum.selector, curated, 1e18, 10e18));
-        _contribute(alice, curated, H1, 1e18);
+        _reveal(alice, curated, H1, 1e18, salt);
     }
 
     function test_contribute_revertsIfEmptyContentHash() public {
+        bytes32 salt = _commit(alice, bytes32(0));
         vm.expectRevert(IDatanetRegistry.EmptyContentHash.selector);
-        _contribute(alice, curated, bytes32(0), 10e18);
+        _reveal(alice, curated, bytes32(0), 10e18, salt);
     }
 
     function test_contribute_revertsIfEmptyURI() public {
+        bytes32 salt = _commit(alice, H1);
         vm.expectRevert(IDatanetRegistry.EmptyURI.selector);
         vm.prank(alice);
-        registry.contribute(curated, H1, "", 100, 10e18);
+        registry.contribute(curated, H1, "", 100, 10e18, salt);
     }
 
     function test_contribute_revertsIfZeroSize() public {
+        bytes32 salt = _commit(alice, H1);
         vm.expectRevert(IDatanetRegistry.ZeroSize.selector);
         vm.prank(alice);
-        registry.contribute(curated, H1, "ipfs://c", 0, 10e18);
+        registry.contribute(curated, H1, "ipfs://c", 0, 10e18, salt);
     }
 
     function test_contribute_revertsIfDatanetNotFound() public {
+        bytes32 salt = _commit(alice, H1);
         vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.DatanetNotFound.selector, 3));
-        _contribute(alice, 3, H1, 10e18);
+        _reveal(alice, 3, H1, 10e18, salt);
+    }
+
+    // ---------------------------------------------------------------- commit-reveal
+
+    function test_contribute_revertsWithoutCommitment() public {
+        bytes32 salt = Commits.saltOf(alice, H1);
+        vm.expectRevert(
+            abi.encodeWithSelector(ICommitments.CommitmentNotFound.selector, registry.commitmentOf(alice, H1, salt))
+        );
+        _reveal(alice, curated, H1, 10e18, salt);
+        assertEq(registry.contributionCount(), 0, "nothing registered");
+    }
+
+    function test_contribute_revertsIfCommittedInSameBlock() public {
+        bytes32 salt = Commits.commitInThisBlock(registry, alice, H1);
+        bytes32 commitment = registry.commitmentOf(alice, H1, salt);
+        assertEq(registry.commitments(commitment), block.number, "committed in this block");
+        vm.expectRevert(abi.encodeWithSelector(ICommitments.CommitmentTooRecent.selector, commitment, block.number));
+        _reveal(alice, curated, H1, 10e18, salt);
+        // The next block it reveals, and the commitment is used up.
+        vm.roll(block.number + 1);
+        uint256 id = _reveal(alice, curated, H1, 10e18, salt);
+        assertEq(registry.getContribution(id).contributor, alice, "contributor");
+        assertEq(registry.commitments(commitment), 0, "commitment used up");
+    }
+
+    /// @dev Alice committed in an earlier block; her contribute is pending in this one. Bob copies it (same
+    /// arguments, same salt) and lands first: his copy reveals no commitment of his. His own commitment to the same
+    /// content hash, made in this block, cannot be revealed before the next one, by which time alice's contribution
+    /// has landed: he can only duplicate it.
+    function test_contribute_copyOfPendingTransactionGainsNothing() public {
+        bytes32 salt = _commit(alice, H1);
+        uint256 bobBalance = token.balanceOf(bob);
+
+        // Same block: bob's copy of alice's pending transaction, sent from his address.
+        vm.expectRevert(
+            abi.encodeWithSelector(ICommitments.CommitmentNotFound.selector, registry.commitmentOf(bob, H1, salt))
+        );
+        _reveal(bob, curated, H1, 10e18, salt);
+        // Bob commits to the content hash he saw, with alice's salt, and tries to reveal at once.
+        bytes32 bobCommitment = registry.commitmentOf(bob, H1, salt);
+        vm.prank(bob);
+        registry.commit(bobCommitment);
+        vm.expectRevert(abi.encodeWithSelector(ICommitments.CommitmentTooRecent.selector, bobCommitment, block.number));
+        _reveal(bob, curated, H1, 10e18, salt);
+
+        // Alice's transaction lands in the same block.
+        uint256 id = _reveal(alice, curated, H1, 10e18, salt);
+        assertEq(registry.getContribution(id).contributor, alice, "alice is the contributor of record");
+
+        // Next block: bob's reveal comes too late.
+        vm.roll(block.number + 1);
+        vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.DuplicateContribution.selector, curated, H1, id));
+        _reveal(bob, curated, H1, 10e18, salt);
+        assertEq(registry.contributionByHash(curated, H1), id, "contributionByHash");
+        assertEq(registry.contributionCount(), 1, "contributionCount");
+        assertEq(token.balanceOf(bob), bobBalance, "bob staked nothing");
+        _assertHeld();
+    }
+
+    /// @dev A contributor declaring the largest size still weighs what every other contribution weighs, so one
+    /// contribution cannot take an open datanet's whole pro-rata share.
+    function test_contribute_openDatanetWeightIsNotSelfDeclared() public {
+        uint256 honest = 100;
+        bytes32 greedyHash = keccak256("greedy");
+        bytes32 greedySalt = Commits.commitInThisBlock(registry, bob, greedyHash);
+        bytes32[] memory salts = new bytes32[](honest);
+        for (uint256 i; i < honest; ++i) {
+            salts[i] = Commits.commitInThisBlock(registry, alice, keccak256(abi.encode("honest", i)));
+        }
+        vm.roll(block.number + 1);
+        for (uint256 i; i < honest; ++i) {
+            vm.prank(alice);
+            registry.contribute(open, keccak256(abi.encode("honest", i)), "ipfs://c", 100, 0, salts[i]);
+        }
+        vm.prank(bob);
+        uint256 greedy = registry.contribute(open, greedyHash, "ipfs://c", type(uint64).max, 0, greedySalt);
+
+        IDatanetRegistry.Contribution memory c = registry.getContribution(greedy);
+        assertEq(c.sizeTokens, type(uint64).max, "declared size recorded");
+        assertEq(c.weight, 1, "weight");
+        uint256 totalWeight = registry.getDatanet(open).totalWeight;
+        assertEq(totalWeight, honest + 1, "totalWeight");
+        vm.prank(OWNER);
+        uint256 version = registry.publishVersion(open, keccak256("root"));
+        assertEq(registry.getVersion(open, version).totalWeight, honest + 1, "version totalWeight");
+        // Its pro-rata share: 1/101 of the datanet.
+        assertEq((1e18 * c.weight) / totalWeight, 1e18 / uint256(101), "share of the greedy contribution");
     }
 
     function test_contributeWithPermit_takesStakeWithoutApproval() public {
         vm.prank(alice);
         token.approve(address(registry), 0);
+        bytes32 salt = _commit(alice, H1);
         uint256 deadline = block.timestamp + 1 hours;
         (uint8 v, bytes32 r, bytes32 s) = Signatures.signPermit(token, ALICE_KEY, address(registry), 10e18, deadline);
         vm.prank(alice);
-        uint256 id = registry.contributeWithPermit(curated, H1, "ipfs://c", 100, 10e18, deadline, v, r, s);
+        uint256 id = registry.contributeWithPermit(curated, H1, "ipfs://c", 100, 10e18, salt, deadline, v, r, s);
         assertEq(registry.getContribution(id).stake, 10e18, "stake");
         assertEq(token.balanceOf(alice), 990e18, "alice paid");
         _assertHeld();
@@ -679,11 +835,12 @@ contract DatanetRegistryTest is Test {
     function test_contributeWithPermit_ignoresFrontRunPermit() public {
         vm.prank(alice);
         token.approve(address(registry), 0);
+        bytes32 salt = _commit(alice, H1);
         uint256 deadline = block.timestamp + 1 hours;
         (uint8 v, bytes32 r, bytes32 s) = Signatures.signPermit(token, ALICE_KEY, address(registry), 10e18, deadline);
         token.permit(alice, address(registry), 10e18, deadline, v, r, s); // front-run by a third party
         vm.prank(alice);
-        uint256 id = registry.contributeWithPermit(curated, H1, "ipfs://c", 100, 10e18, deadline, v, r, s);
+        uint256 id = registry.contributeWithPermit(curated, H1, "ipfs://c", 100, 10e18, salt, deadline, v, r, s);
         assertEq(registry.getContribution(id).stake, 10e18, "stake");
     }
 
@@ -852,6 +1009,63 @@ contract DatanetRegistryTest is Test {
         registry.releaseStake(1);
     }
 
+    /// @dev Governance raises the lock period: a stake accepted before keeps the unlock time fixed at its acceptance;
+    /// stakes accepted after the change (also one submitted before it, to a curated datanet) take the new period.
+    function test_setStakeLockPeriod_doesNotMoveAcceptedStakesUnlock() public {
+        uint256 t0 = block.timestamp;
+        uint256 early = _contribute(alice, open, H1, 5e18);
+        uint256 pending = _contribute(bob, curated, H2, 10e18);
+        vm.warp(t0 + 1 hours);
+        vm.prank(GOVERNANCE);
+        registry.setStakeLockPeriod(30 days);
+        assertEq(registry.getContribution(early).unlocksAt, t0 + LOCK, "accepted before: unlock unchanged");
+
+        uint256 late = _contribute(alice, open, keccak256("contribution 3"), 5e18);
+        vm.prank(CURATOR);
+        registry.accept(pending, 1);
+        assertEq(registry.getContribution(late).unlocksAt, t0 + 1 hours + 30 days, "accepted after: new period");
+        assertEq(registry.getContribution(pending).unlocksAt, t0 + 1 hours + 30 days, "accepted after: new period");
+
+        vm.warp(t0 + LOCK - 1);
+        vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.StakeLocked.selector, early, t0 + LOCK));
+        registry.releaseStake(early);
+        vm.warp(t0 + LOCK);
+        registry.releaseStake(early);
+        assertEq(registry.getContribution(early).stake, 0, "released at the unlock fixed at acceptance");
+        vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.StakeLocked.selector, late, t0 + 1 hours + 30 days));
+        registry.releaseStake(late);
+        vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.StakeLocked.selector, pending, t0 + 1 hours + 30 days));
+        registry.releaseStake(pending);
+
+        vm.warp(t0 + 1 hours + 30 days);
+        registry.releaseStake(late);
+        registry.releaseStake(pending);
+        assertEq(registry.totalLockedStake(), 0, "locked");
+        _assertHeld();
+    }
+
+    /// @dev Governance lowers the lock period: a stake accepted before still unlocks only at the time fixed at its
+    /// acceptance; stakes accepted after the change take the new period.
+    function test_setStakeLockPeriod_loweredDoesNotMoveAcceptedStakesUnlock() public {
+        uint256 t0 = block.timestamp;
+        uint256 early = _contribute(alice, open, H1, 5e18);
+        vm.warp(t0 + 1 hours);
+        vm.prank(GOVERNANCE);
+        registry.setStakeLockPeriod(1 days);
+        uint256 late = _contribute(alice, open, H2, 5e18);
+        assertEq(registry.getContribution(early).unlocksAt, t0 + LOCK, "accepted before: unlock unchanged");
+        assertEq(registry.getContribution(late).unlocksAt, t0 + 1 hours + 1 days, "accepted after: new period");
+
+        vm.warp(t0 + 1 hours + 1 days);
+        registry.releaseStake(late);
+        vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.StakeLocked.selector, early, t0 + LOCK));
+        registry.releaseStake(early);
+        vm.warp(t0 + LOCK);
+        registry.releaseStake(early);
+        assertEq(token.balanceOf(alice), 1_000e18, "both stakes repaid");
+        _assertHeld();
+    }
+
     // ---------------------------------------------------------------- versions
 
     function test_publishVersion_recordsVersion() public {
@@ -939,12 +1153,16 @@ contract DatanetRegistryTest is Test {
     function testFuzz_contribute_holdsExactStake(uint128 stake, uint64 size, bool toOpen) public {
         stake = uint128(bound(stake, toOpen ? 0 : 10e18, 1_000e18));
         size = uint64(bound(size, 1, type(uint64).max));
+        bytes32 salt = _commit(alice, H1);
         vm.prank(alice);
-        uint256 id = registry.contribute(toOpen ? open : curated, H1, "ipfs://c", size, stake);
+        uint256 id = registry.contribute(toOpen ? open : curated, H1, "ipfs://c", size, stake, salt);
         assertEq(registry.getContribution(id).stake, stake, "stake");
         assertEq(token.balanceOf(address(registry)), stake, "registry balance");
         assertEq(registry.totalPendingStake() + registry.totalLockedStake(), stake, "pending + locked");
-        if (toOpen) assertEq(registry.getContribution(id).weight, size, "open weight == size");
+        assertEq(registry.getContribution(id).sizeTokens, size, "sizeTokens as declared");
+        if (toOpen) {
+            assertEq(registry.getContribution(id).weight, registry.OPEN_DATANET_WEIGHT(), "open weight, not size");
+        }
     }
 
     function testFuzz_releaseStake_unlocksExactlyAtLockEnd(uint256 wait, uint256 lock) public {
@@ -967,7 +1185,8 @@ contract DatanetRegistryTest is Test {
 
     function testFuzz_contribute_revertsIfStakeBelowMinimum(uint128 stake) public {
         stake = uint128(bound(stake, 0, 10e18 - 1));
+        bytes32 salt = _commit(alice, H1);
         vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.StakeBelowMinimum.selector, curated, stake, 10e18));
-        _contribute(alice, curated, H1, stake);
+        _reveal(alice, curated, H1, stake, salt);
     }
 }

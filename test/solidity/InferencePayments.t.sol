@@ -11,6 +11,7 @@ import {OpenToken} from "../../contracts/OpenToken.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IInferencePayments} from "../../contracts/interfaces/IInferencePayments.sol";
 import {IModelRegistry} from "../../contracts/interfaces/IModelRegistry.sol";
+import {Commits} from "./utils/Commits.sol";
 import {Assertions, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
 
@@ -28,6 +29,10 @@ interface VmSettlement {
 }
 
 VmSettlement constant vmx = VmSettlement(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+/// @notice An account that is a contract with no function at all: it can hold tokens and adapters, but can never
+/// call withdrawBalance itself.
+contract InertAccount {}
 
 /// @notice Computes voucher digests independently of the contract, under any domain, and signs them.
 library Vouchers {
@@ -124,7 +129,7 @@ abstract contract SettlementFixture {
         token = new OpenToken(address(this));
         datanets = new DatanetRegistry(IERC20(address(token)), GOVERNANCE, 0);
         models = new ModelRegistry(datanets, GOVERNANCE, 1_000);
-        nodes = new NodeRegistry(IERC20(address(token)), GOVERNANCE, TREASURY, MIN_STAKE, 7 days);
+        nodes = new NodeRegistry(IERC20(address(token)), GOVERNANCE, TREASURY, GUARDIAN, MIN_STAKE, 14 days, 14 days);
         rewards = new AttributionRewards(IERC20(address(token)), GOVERNANCE, ATTESTOR, GUARDIAN, 1 hours);
         payments = new InferencePayments(
             IERC20(address(token)),
@@ -147,7 +152,8 @@ abstract contract SettlementFixture {
         });
         datanets.createDatanet(p);
         datanets.createDatanet(p);
-        baseModelId = models.registerBaseModel("llama-3-8b", keccak256("base weights"), "ipfs://base");
+        bytes32 baseSalt = Commits.commit(models, address(this), keccak256("base weights"));
+        baseModelId = models.registerBaseModel("llama-3-8b", keccak256("base weights"), "ipfs://base", baseSalt);
         for (uint256 i; i < 3; ++i) {
             _publish(1);
             _publish(2);
@@ -187,7 +193,9 @@ abstract contract SettlementFixture {
     }
 
     function _publish(uint256 datanetId) internal returns (uint256) {
-        datanets.contribute(datanetId, keccak256(abi.encode("content", ++_contentNonce)), "ipfs://c", 10, 0);
+        bytes32 contentHash = keccak256(abi.encode("content", ++_contentNonce));
+        bytes32 commitSalt = Commits.commit(datanets, address(this), contentHash);
+        datanets.contribute(datanetId, contentHash, "ipfs://c", 10, 0, commitSalt);
         return datanets.publishVersion(datanetId, keccak256(abi.encode("root", _contentNonce)));
     }
 
@@ -200,12 +208,14 @@ abstract contract SettlementFixture {
             lineage[i] = IModelRegistry.LineageEntry(1 + (i % 2), uint64(1 + i / 2), w);
             remaining -= w;
         }
+        bytes32 artifactHash = keccak256(abi.encode("adapter", salt));
+        bytes32 commitSalt = Commits.commit(models, owner, artifactHash);
         vm.prank(owner);
         return
             models.registerAdapter(
                 IModelRegistry.AdapterParams({
                     baseModelId: baseModelId,
-                    artifactHash: keccak256(abi.encode("adapter", salt)),
+                    artifactHash: artifactHash,
                     uri: "ipfs://adapter",
                     rank: 16,
                     targetModules: 0x7f,
@@ -213,7 +223,8 @@ abstract contract SettlementFixture {
                     ownerShareBps: uint16(10_000 - dataShareBps),
                     dataShareBps: uint16(dataShareBps),
                     lineage: lineage
-                })
+                }),
+                commitSalt
             );
     }
 
@@ -287,7 +298,8 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         uint256 key = payerKeys[payerSeed % N_PAYERS];
         deposit = uint128(bound(deposit, 1, 100_000e18));
         vm.prank(vm.addr(key));
-        try payments.openChannel(operators[operatorSeed % N_OPERATORS], deposit) returns (uint256 id) {
+        // The payer (an EOA) signs its own vouchers.
+        try payments.openChannel(operators[operatorSeed % N_OPERATORS], deposit, address(0)) returns (uint256 id) {
             _payerOf[id] = key;
             ghostDeposits += deposit;
             ++calls["openChannel"];
@@ -303,16 +315,12 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         IInferencePayments.Channel memory c = payments.getChannel(id);
         vm.prank(c.payer);
         try payments.topUp(id, amount) {
-            if (c.closeRequestedAt != 0) _surprise("topUp succeeded on a closing channel");
+            if (c.closesAt != 0) _surprise("topUp succeeded on a closing channel");
             ghostDeposits += amount;
             ++calls["topUp"];
         } catch (bytes memory reason) {
-            bytes memory expected = abi.encodeWithSelector(
-                IInferencePayments.ChannelClosing.selector,
-                id,
-                c.closeRequestedAt
-            );
-            if (c.closeRequestedAt == 0 || keccak256(reason) != keccak256(expected)) _surprise("topUp reverted");
+            bytes memory expected = abi.encodeWithSelector(IInferencePayments.ChannelClosing.selector, id, c.closesAt);
+            if (c.closesAt == 0 || keccak256(reason) != keccak256(expected)) _surprise("topUp reverted");
         }
     }
 
@@ -362,10 +370,14 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         IInferencePayments.Channel memory c = payments.getChannel(id);
         vm.prank(c.payer);
         try payments.requestClose(id) {
-            if (c.closeRequestedAt != 0) _surprise("requestClose twice");
+            if (c.closesAt != 0) _surprise("requestClose twice");
+            // The window's end is fixed now.
+            if (payments.getChannel(id).closesAt != block.timestamp + payments.challengePeriod()) {
+                _surprise("requestClose: closesAt is not now + challengePeriod");
+            }
             ++calls["requestClose"];
         } catch {
-            if (c.closeRequestedAt == 0) _surprise("requestClose reverted");
+            if (c.closesAt == 0) _surprise("requestClose reverted");
         }
     }
 
@@ -373,7 +385,7 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         uint256 id = _channel(channelSeed);
         if (id == 0) return;
         IInferencePayments.Channel memory c = payments.getChannel(id);
-        bool allowed = !c.finalized && c.closeRequestedAt != 0 && block.timestamp > c.closeRequestedAt + CHALLENGE;
+        bool allowed = !c.finalized && c.closesAt != 0 && block.timestamp > c.closesAt;
         uint256 balanceBefore = token.balanceOf(c.payer);
         vm.prank(c.payer);
         try payments.withdrawChannel(id) {
@@ -397,13 +409,27 @@ contract PaymentsHandler is SettlementFixture, Assertions {
                     : adapterOwners[k - N_OPERATORS];
         uint256 owed = payments.balanceOf(account);
         uint256 before = token.balanceOf(account);
-        vm.prank(account);
-        try payments.withdrawBalance() {
+        uint256 callerBefore = token.balanceOf(address(this));
+        // Either the account withdraws, or anyone (this handler) withdraws for it: the account is paid either way.
+        bool forIt = (accountSeed >> 128) % 2 == 1;
+        bool ok;
+        if (forIt) {
+            try payments.withdrawBalanceFor(account) {
+                ok = true;
+            } catch {}
+        } else {
+            vm.prank(account);
+            try payments.withdrawBalance() {
+                ok = true;
+            } catch {}
+        }
+        if (ok) {
             if (token.balanceOf(account) - before != owed || owed == 0) _surprise("withdrawBalance amount");
+            if (token.balanceOf(address(this)) != callerBefore) _surprise("withdrawBalanceFor paid the caller");
             ghostWithdrawn += owed;
-            ++calls["withdrawBalance"];
-        } catch {
-            if (owed != 0) _surprise("withdrawBalance reverted");
+            ++calls[forIt ? bytes32("withdrawBalanceFor") : bytes32("withdrawBalance")];
+        } else if (owed != 0) {
+            _surprise("withdrawBalance reverted");
         }
     }
 
@@ -457,13 +483,8 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         uint256 cumulative
     ) internal view returns (bytes memory) {
         if (c.finalized) return abi.encodeWithSelector(IInferencePayments.ChannelIsFinalized.selector, id);
-        if (c.closeRequestedAt != 0 && block.timestamp > c.closeRequestedAt + CHALLENGE) {
-            return
-                abi.encodeWithSelector(
-                    IInferencePayments.ChallengeWindowOver.selector,
-                    id,
-                    c.closeRequestedAt + CHALLENGE
-                );
+        if (c.closesAt != 0 && block.timestamp > c.closesAt) {
+            return abi.encodeWithSelector(IInferencePayments.ChallengeWindowOver.selector, id, c.closesAt);
         }
         if (cumulative <= c.settled) {
             return abi.encodeWithSelector(IInferencePayments.NothingToSettle.selector, id, cumulative, c.settled);
@@ -606,7 +627,7 @@ contract InferencePaymentsTest is SettlementFixture, Test {
 
     function _open(uint256 payerIndex, uint128 deposit) internal returns (uint256) {
         vm.prank(vm.addr(payerKeys[payerIndex]));
-        return payments.openChannel(operators[0], deposit);
+        return payments.openChannel(operators[0], deposit, address(0));
     }
 
     function _voucher(
@@ -651,6 +672,174 @@ contract InferencePaymentsTest is SettlementFixture, Test {
         _settle(v, signature);
         vm.expectRevert(abi.encodeWithSelector(IInferencePayments.NothingToSettle.selector, id, 400, 400));
         _settle(v, signature);
+    }
+
+    function test_openChannel_revertsIfContractPayerNamesNoSigner() public {
+        token.approve(address(payments), 1_000);
+        vm.expectRevert(abi.encodeWithSelector(IInferencePayments.VoucherSignerRequired.selector, address(this)));
+        payments.openChannel(operators[0], 1_000, address(0));
+    }
+
+    /// @dev A contract payer (this test) names the key that signs its vouchers: that key's signatures settle, no
+    /// other's.
+    function test_settle_verifiesTheNamedVoucherSigner() public {
+        uint256 signerKey = 0x5167;
+        address signer = vm.addr(signerKey);
+        token.approve(address(payments), 1_000);
+        uint256 id = payments.openChannel(operators[0], 1_000, signer);
+        assertEq(payments.getChannel(id).voucherSigner, signer, "voucherSigner");
+        IInferencePayments.Voucher memory v = _single(id, 1, 400);
+        vm.expectRevert(abi.encodeWithSelector(IInferencePayments.InvalidSignature.selector, id, signer));
+        _settle(v, Vouchers.sign(payerKeys[0], v, block.chainid, address(payments)));
+        _settle(v, Vouchers.sign(signerKey, v, block.chainid, address(payments)));
+        assertEq(payments.getChannel(id).settled, 400, "settled");
+    }
+
+    /// @dev The challenge window's end is fixed at requestClose: governance shortening the period does not end it
+    /// early, lengthening it does not stretch it. A close requested after the change takes the new period.
+    function test_setChallengePeriod_doesNotMoveAClosingChannelsWindow() public {
+        uint256 id = _open(0, 1_000);
+        address payer = vm.addr(payerKeys[0]);
+        vm.prank(payer);
+        payments.requestClose(id);
+        uint256 end = block.timestamp + CHALLENGE;
+        assertEq(payments.getChannel(id).closesAt, end, "closesAt fixed at requestClose");
+
+        // Shorter: the operator may still settle after the new, shorter period, and the payer may not withdraw.
+        vm.prank(GOVERNANCE);
+        payments.setChallengePeriod(1 hours);
+        assertEq(payments.getChannel(id).closesAt, end, "closesAt after a shorter period");
+        vm.warp(block.timestamp + 1 hours + 1);
+        IInferencePayments.Voucher memory v = _single(id, 1, 300);
+        _settle(v, Vouchers.sign(payerKeys[0], v, block.chainid, address(payments)));
+        vm.expectRevert(abi.encodeWithSelector(IInferencePayments.ChallengeWindowOpen.selector, id, end));
+        vm.prank(payer);
+        payments.withdrawChannel(id);
+
+        // Longer: the window still ends at `end`.
+        vm.prank(GOVERNANCE);
+        payments.setChallengePeriod(30 days);
+        assertEq(payments.getChannel(id).closesAt, end, "closesAt after a longer period");
+        vm.warp(end);
+        v = _single(id, 1, 500);
+        _settle(v, Vouchers.sign(payerKeys[0], v, block.chainid, address(payments)));
+        vm.warp(end + 1);
+        v = _single(id, 1, 700);
+        bytes memory late = Vouchers.sign(payerKeys[0], v, block.chainid, address(payments));
+        vm.expectRevert(abi.encodeWithSelector(IInferencePayments.ChallengeWindowOver.selector, id, end));
+        _settle(v, late);
+        uint256 before = token.balanceOf(payer);
+        vm.prank(payer);
+        payments.withdrawChannel(id);
+        assertEq(token.balanceOf(payer) - before, 500, "refund of what was not settled");
+
+        uint256 next = _open(0, 1_000);
+        vm.prank(payer);
+        payments.requestClose(next);
+        assertEq(payments.getChannel(next).closesAt, block.timestamp + 30 days, "a later close takes the new period");
+    }
+
+    /// @dev A voucher may list MAX_VOUCHER_ADAPTERS adapters, not one more.
+    function test_settle_revertsIfTooManyAdapters() public {
+        uint256 max = payments.MAX_VOUCHER_ADAPTERS();
+        assertEq(max, 64, "MAX_VOUCHER_ADAPTERS");
+        // Adapters 1..64 (with id 0, 65 ids).
+        for (uint256 a = N_ADAPTERS + 1; a <= max; ++a) {
+            assertEq(_registerAdapter(address(uint160(0xA000 + a)), 1, 1_000, 1_000 + a), a, "adapterId");
+        }
+        uint256 id = _open(0, 1_000);
+        uint256[] memory ids = new uint256[](max + 1);
+        uint256[] memory amounts = new uint256[](max + 1);
+        for (uint256 i; i <= max; ++i) {
+            ids[i] = i;
+            amounts[i] = 1;
+        }
+        IInferencePayments.Voucher memory v = _voucher(id, ids, amounts);
+        bytes memory signature = Vouchers.sign(payerKeys[0], v, block.chainid, address(payments));
+        vm.expectRevert(abi.encodeWithSelector(IInferencePayments.TooManyAdapters.selector, max + 1, max));
+        _settle(v, signature);
+
+        // 64 entries settle.
+        assembly {
+            mstore(ids, max)
+            mstore(amounts, max)
+        }
+        v = _voucher(id, ids, amounts);
+        _settle(v, Vouchers.sign(payerKeys[0], v, block.chainid, address(payments)));
+        assertEq(payments.getChannel(id).settled, max, "settled");
+        assertEq(payments.settledForAdapter(id, max - 1), 1, "last listed adapter settled");
+        assertEq(payments.settledForAdapter(id, max), 0, "adapter past the cap not settled");
+    }
+
+    /// @dev Anyone may withdraw an account's balance for it; the tokens always go to the account, also when it is
+    /// a contract that could never call withdrawBalance itself.
+    function test_withdrawBalanceFor_paysTheAccountWhoeverCalls() public {
+        InertAccount inert = new InertAccount();
+        vm.prank(adapterOwners[1]);
+        models.transferFrom(adapterOwners[1], address(inert), 1);
+        uint256 id = _open(0, 1_000e18);
+        uint256[] memory ids = new uint256[](2);
+        uint256[] memory amounts = new uint256[](2);
+        ids[0] = 1;
+        ids[1] = 2;
+        amounts[0] = 600e18;
+        amounts[1] = 400e18;
+        IInferencePayments.Voucher memory v = _voucher(id, ids, amounts);
+        _settle(v, Vouchers.sign(payerKeys[0], v, block.chainid, address(payments)));
+        uint256 owedInert = payments.balanceOf(address(inert));
+        uint256 owedOwner = payments.balanceOf(adapterOwners[2]);
+        (, , uint256 expected, ) = _expectedSplit(1, 600e18);
+        assertEq(owedInert, expected, "the contract's owner share");
+        assertTrue(owedInert != 0 && owedOwner != 0, "both credited");
+
+        address stranger = address(0x5742);
+        uint256 credited = payments.totalCredited();
+        vm.prank(stranger);
+        payments.withdrawBalanceFor(address(inert));
+        assertEq(token.balanceOf(address(inert)), owedInert, "the contract is paid");
+        assertEq(token.balanceOf(stranger), 0, "the caller is not");
+        assertEq(payments.balanceOf(address(inert)), 0, "balance zeroed");
+        assertEq(payments.totalCredited(), credited - owedInert, "totalCredited");
+
+        // An EOA's balance, withdrawn for it by someone else (the operator).
+        uint256 operatorTokens = token.balanceOf(operators[0]);
+        vm.prank(operators[0]);
+        payments.withdrawBalanceFor(adapterOwners[2]);
+        assertEq(token.balanceOf(adapterOwners[2]), owedOwner, "the owner is paid");
+        assertEq(token.balanceOf(operators[0]), operatorTokens, "the operator is not");
+
+        vm.expectRevert(abi.encodeWithSelector(IInferencePayments.NothingToWithdraw.selector, address(inert)));
+        vm.prank(stranger);
+        payments.withdrawBalanceFor(address(inert));
+        assertEq(
+            token.balanceOf(address(payments)),
+            payments.totalEscrowed() + payments.totalCredited(),
+            "payments balance vs escrowed + credited"
+        );
+    }
+
+    /// @dev IInferencePayments: a settlement splits with the fees in force when it lands, whenever the voucher was
+    /// signed. A voucher signed before governance changes the fees and settled after is split with the new ones.
+    function test_settle_feesInForceAtSettlementApply() public {
+        uint256 amount = 1_000e18;
+        uint256 id = _open(0, uint128(amount));
+        IInferencePayments.Voucher memory v = _single(id, 2, amount);
+        bytes memory signature = Vouchers.sign(payerKeys[0], v, block.chainid, address(payments));
+        (uint256 oldProtocol, uint256 oldOperator, , ) = _expectedSplit(2, amount);
+
+        vm.prank(GOVERNANCE);
+        payments.setFees(1_000, 2_000);
+        _settle(v, signature);
+
+        (uint256 p, uint256 o, uint256 w, uint256 d) = _expectedSplit(2, amount);
+        assertEq(p, (amount * 1_000) / 10_000, "new protocol fee");
+        assertEq(o, (amount * 2_000) / 10_000, "new operator fee");
+        assertTrue(p != oldProtocol && o != oldOperator, "the fees changed");
+        assertEq(payments.balanceOf(TREASURY), p, "protocol fee at the new rate");
+        assertEq(payments.balanceOf(operators[0]), o, "operator fee at the new rate");
+        assertEq(payments.balanceOf(adapterOwners[2]), w, "owner share");
+        assertEq(rewards.totalFunded(), d, "data share");
+        assertEq(p + o + w + d, amount, "every wei lands");
     }
 
     // ---------------------------------------------------------------- fuzz: signatures
@@ -751,7 +940,7 @@ contract InferencePaymentsTest is SettlementFixture, Test {
 
     /// @dev Runs requestClose (A), settle (B) and topUp (C) in one of six orders, each after a warp that clusters
     /// around the challenge window's end, and checks each outcome against the rules: settle succeeds until
-    /// closeRequestedAt + challengePeriod inclusive, topUp only before the close request, withdrawChannel only after
+    /// closesAt (the close request + challengePeriod) inclusive, topUp only before the close request, withdrawChannel only after
     /// the window; the refund is what was not settled.
     function testFuzz_race_closeSettleTopUpAroundWindow(
         uint8 order,
@@ -788,7 +977,9 @@ contract InferencePaymentsTest is SettlementFixture, Test {
                 _settle(v, signature);
             } else {
                 if (closeAt != 0) {
-                    vm.expectRevert(abi.encodeWithSelector(IInferencePayments.ChannelClosing.selector, id, closeAt));
+                    vm.expectRevert(
+                        abi.encodeWithSelector(IInferencePayments.ChannelClosing.selector, id, closeAt + CHALLENGE)
+                    );
                 } else {
                     deposit += topUpAmount;
                 }
@@ -816,7 +1007,7 @@ contract InferencePaymentsTest is SettlementFixture, Test {
         assertEq(token.balanceOf(address(payments)), payments.totalCredited(), "payments balance vs credited");
     }
 
-    /// @dev At exactly closeRequestedAt + challengePeriod the operator may still settle and the payer may not yet
+    /// @dev At exactly closesAt (the close request + challengePeriod) the operator may still settle and the payer may not yet
     /// withdraw; one second later it is the other way round.
     function testFuzz_race_windowBoundaryExact(uint256 amount, bool atBoundary) public {
         amount = bound(amount, 1, 1_000e18);

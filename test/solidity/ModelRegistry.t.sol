@@ -7,8 +7,10 @@ import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.s
 import {DatanetRegistry} from "../../contracts/DatanetRegistry.sol";
 import {ModelRegistry} from "../../contracts/ModelRegistry.sol";
 import {OpenToken} from "../../contracts/OpenToken.sol";
+import {ICommitments} from "../../contracts/interfaces/ICommitments.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IModelRegistry} from "../../contracts/interfaces/IModelRegistry.sol";
+import {Commits} from "./utils/Commits.sol";
 import {Assertions, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
 
@@ -75,12 +77,15 @@ abstract contract ModelFixture {
         });
         datanets.createDatanet(p);
         datanets.createDatanet(p);
-        baseModelId = models.registerBaseModel("llama-3-8b", keccak256("base weights"), "ipfs://base");
+        bytes32 salt = Commits.commit(models, address(this), keccak256("base weights"));
+        baseModelId = models.registerBaseModel("llama-3-8b", keccak256("base weights"), "ipfs://base", salt);
     }
 
     /// @dev Accepts one more contribution into an open datanet and publishes a new version of it.
     function _publish(uint256 datanetId) internal returns (uint256 version) {
-        datanets.contribute(datanetId, keccak256(abi.encode("content", ++_contentNonce)), "ipfs://c", 10, 0);
+        bytes32 contentHash = keccak256(abi.encode("content", ++_contentNonce));
+        bytes32 salt = Commits.commit(datanets, address(this), contentHash);
+        datanets.contribute(datanetId, contentHash, "ipfs://c", 10, 0, salt);
         version = datanets.publishVersion(datanetId, keccak256(abi.encode("root", _contentNonce)));
         _pool.push(IModelRegistry.LineageEntry(datanetId, uint64(version), 0));
     }
@@ -165,7 +170,8 @@ contract ModelHandler is ModelFixture, Assertions {
         p.ownerShareBps = uint16(10_000 - p.dataShareBps);
         p.rank = uint16(bound(seed >> 128, 1, 256));
         p.targetModules = uint16(bound(seed >> 160, 1, 0x7f));
-        try models.registerAdapter(p) returns (uint256 adapterId) {
+        bytes32 salt = Commits.commit(models, address(this), p.artifactHash);
+        try models.registerAdapter(p, salt) returns (uint256 adapterId) {
             for (uint256 i; i < p.lineage.length; ++i) {
                 _lineages[adapterId].push(p.lineage[i]);
             }
@@ -211,7 +217,8 @@ contract ModelHandler is ModelFixture, Assertions {
         p.dataShareBps = uint16(models.minDataShareBps() > 3_000 ? models.minDataShareBps() : 3_000);
         p.ownerShareBps = uint16(10_000 - p.dataShareBps);
         uint256 countBefore = models.adapterCount();
-        try models.registerAdapter(p) {
+        bytes32 salt = Commits.commit(models, address(this), p.artifactHash);
+        try models.registerAdapter(p, salt) {
             _surprise("invalid lineage registered");
         } catch (bytes memory err) {
             if (keccak256(err) != keccak256(expected)) _surprise("invalid lineage: wrong error");
@@ -371,8 +378,18 @@ contract ModelRegistryTest is ModelFixture, Test {
         return Lineages.build(_pool, n, 0, 42);
     }
 
+    /// @dev Commits `who` to `artifactHash` and rolls one block; returns the salt to reveal with.
+    function _commit(address who, bytes32 artifactHash) internal returns (bytes32) {
+        return Commits.commit(models, who, artifactHash);
+    }
+
     function _register(bytes32 artifactHash) internal returns (uint256) {
-        return models.registerAdapter(_adapterParams(artifactHash, _lineage(3)));
+        return _reveal(artifactHash, _commit(address(this), artifactHash));
+    }
+
+    /// @dev The reveal alone, after `_commit`: what a test expecting a revert calls after `vm.expectRevert`.
+    function _reveal(bytes32 artifactHash, bytes32 salt) internal returns (uint256) {
+        return models.registerAdapter(_adapterParams(artifactHash, _lineage(3)), salt);
     }
 
     function _sum(IModelRegistry.LineageEntry[] memory lineage) internal pure returns (uint256 total) {
@@ -433,28 +450,90 @@ contract ModelRegistryTest is ModelFixture, Test {
     }
 
     function test_registerBaseModel_revertsIfDuplicate() public {
+        bytes32 salt = _commit(alice, keccak256("base weights"));
         vm.expectRevert(
             abi.encodeWithSelector(IModelRegistry.DuplicateBaseModel.selector, keccak256("base weights"), baseModelId)
         );
         vm.prank(alice);
-        models.registerBaseModel("copy", keccak256("base weights"), "ipfs://copy");
+        models.registerBaseModel("copy", keccak256("base weights"), "ipfs://copy", salt);
     }
 
     function test_registerBaseModel_revertsIfEmptyFields() public {
+        bytes32 salt = _commit(address(this), keccak256("x"));
+        bytes32 zeroSalt = _commit(address(this), bytes32(0));
         vm.expectRevert(IModelRegistry.EmptyName.selector);
-        models.registerBaseModel("", keccak256("x"), "ipfs://x");
+        models.registerBaseModel("", keccak256("x"), "ipfs://x", salt);
         vm.expectRevert(IModelRegistry.EmptyArtifactHash.selector);
-        models.registerBaseModel("x", bytes32(0), "ipfs://x");
+        models.registerBaseModel("x", bytes32(0), "ipfs://x", zeroSalt);
         vm.expectRevert(IModelRegistry.EmptyURI.selector);
-        models.registerBaseModel("x", keccak256("x"), "");
+        models.registerBaseModel("x", keccak256("x"), "", salt);
+    }
+
+    function test_registerBaseModel_revertsWithoutCommitment() public {
+        bytes32 hash = keccak256("other weights");
+        bytes32 salt = Commits.saltOf(alice, hash);
+        vm.expectRevert(
+            abi.encodeWithSelector(ICommitments.CommitmentNotFound.selector, models.commitmentOf(alice, hash, salt))
+        );
+        vm.prank(alice);
+        models.registerBaseModel("other", hash, "ipfs://other", salt);
+        assertEq(models.baseModelCount(), 1, "nothing registered");
+    }
+
+    function test_registerBaseModel_revertsIfCommittedInSameBlock() public {
+        bytes32 hash = keccak256("other weights");
+        bytes32 salt = Commits.commitInThisBlock(models, alice, hash);
+        bytes32 commitment = models.commitmentOf(alice, hash, salt);
+        vm.expectRevert(abi.encodeWithSelector(ICommitments.CommitmentTooRecent.selector, commitment, block.number));
+        vm.prank(alice);
+        models.registerBaseModel("other", hash, "ipfs://other", salt);
+        // The next block it reveals, and the commitment is used up.
+        vm.roll(block.number + 1);
+        vm.prank(alice);
+        uint256 id = models.registerBaseModel("other", hash, "ipfs://other", salt);
+        assertEq(models.getBaseModel(id).registrant, alice, "registrant");
+        assertEq(models.commitments(commitment), 0, "commitment used up");
+    }
+
+    /// @dev Alice committed in an earlier block; her registration is pending in this one. Bob copies it (same
+    /// arguments, same salt) and lands first: his copy reveals no commitment of his. His own commitment to the same
+    /// artifact hash, made in this block, cannot be revealed before the next one, by which time alice's
+    /// registration has landed: he can only duplicate it.
+    function test_registerBaseModel_copyOfPendingTransactionGainsNothing() public {
+        bytes32 hash = keccak256("other weights");
+        bytes32 salt = _commit(alice, hash);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(ICommitments.CommitmentNotFound.selector, models.commitmentOf(bob, hash, salt))
+        );
+        vm.prank(bob);
+        models.registerBaseModel("other", hash, "ipfs://other", salt);
+        bytes32 bobCommitment = models.commitmentOf(bob, hash, salt);
+        vm.prank(bob);
+        models.commit(bobCommitment);
+        vm.expectRevert(abi.encodeWithSelector(ICommitments.CommitmentTooRecent.selector, bobCommitment, block.number));
+        vm.prank(bob);
+        models.registerBaseModel("other", hash, "ipfs://other", salt);
+
+        vm.prank(alice);
+        uint256 id = models.registerBaseModel("other", hash, "ipfs://other", salt);
+        assertEq(models.getBaseModel(id).registrant, alice, "alice is the registrant of record");
+
+        vm.roll(block.number + 1);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.DuplicateBaseModel.selector, hash, id));
+        vm.prank(bob);
+        models.registerBaseModel("other", hash, "ipfs://other", salt);
+        assertEq(models.baseModelByHash(hash), id, "baseModelByHash");
+        assertEq(models.baseModelCount(), 2, "baseModelCount");
     }
 
     function test_deprecateBaseModel_blocksNewAdapters() public {
         vm.prank(GOVERNANCE);
         models.deprecateBaseModel(baseModelId);
         assertTrue(models.getBaseModel(baseModelId).deprecated, "deprecated");
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.BaseModelIsDeprecated.selector, baseModelId));
-        _register(keccak256("adapter"));
+        _reveal(keccak256("adapter"), salt);
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.BaseModelIsDeprecated.selector, baseModelId));
         vm.prank(GOVERNANCE);
         models.deprecateBaseModel(baseModelId);
@@ -476,8 +555,9 @@ contract ModelRegistryTest is ModelFixture, Test {
 
     function test_registerAdapter_storesAdapterLineageAndMints() public {
         IModelRegistry.LineageEntry[] memory lineage = _lineage(3);
+        bytes32 salt = _commit(alice, keccak256("adapter"));
         vm.prank(alice);
-        uint256 id = models.registerAdapter(_adapterParams(keccak256("adapter"), lineage));
+        uint256 id = models.registerAdapter(_adapterParams(keccak256("adapter"), lineage), salt);
         assertEq(id, 1, "adapterId");
         assertEq(models.ownerOf(id), alice, "token owner");
         IModelRegistry.Adapter memory a = models.getAdapter(id);
@@ -498,96 +578,171 @@ contract ModelRegistryTest is ModelFixture, Test {
 
     function test_registerAdapter_revertsIfDuplicate() public {
         uint256 id = _register(keccak256("adapter"));
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.DuplicateAdapter.selector, keccak256("adapter"), id));
-        _register(keccak256("adapter"));
+        _reveal(keccak256("adapter"), salt);
+    }
+
+    function test_registerAdapter_revertsWithoutCommitment() public {
+        bytes32 hash = keccak256("adapter");
+        bytes32 salt = Commits.saltOf(alice, hash);
+        IModelRegistry.AdapterParams memory p = _adapterParams(hash, _lineage(3));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICommitments.CommitmentNotFound.selector, models.commitmentOf(alice, hash, salt))
+        );
+        vm.prank(alice);
+        models.registerAdapter(p, salt);
+        assertEq(models.adapterCount(), 0, "nothing registered");
+    }
+
+    function test_registerAdapter_revertsIfCommittedInSameBlock() public {
+        bytes32 hash = keccak256("adapter");
+        IModelRegistry.AdapterParams memory p = _adapterParams(hash, _lineage(3));
+        bytes32 salt = Commits.commitInThisBlock(models, alice, hash);
+        bytes32 commitment = models.commitmentOf(alice, hash, salt);
+        vm.expectRevert(abi.encodeWithSelector(ICommitments.CommitmentTooRecent.selector, commitment, block.number));
+        vm.prank(alice);
+        models.registerAdapter(p, salt);
+        // The next block it reveals, and the commitment is used up.
+        vm.roll(block.number + 1);
+        vm.prank(alice);
+        uint256 id = models.registerAdapter(p, salt);
+        assertEq(models.ownerOf(id), alice, "token owner");
+        assertEq(models.commitments(commitment), 0, "commitment used up");
+    }
+
+    /// @dev Alice committed in an earlier block; her registration is pending in this one. Bob copies it (same
+    /// arguments, same salt) and lands first: his copy reveals no commitment of his. His own commitment to the same
+    /// artifact hash, made in this block, cannot be revealed before the next one, by which time alice's adapter has
+    /// been registered: he can only duplicate it.
+    function test_registerAdapter_copyOfPendingTransactionGainsNothing() public {
+        bytes32 hash = keccak256("adapter");
+        IModelRegistry.AdapterParams memory p = _adapterParams(hash, _lineage(3));
+        bytes32 salt = _commit(alice, hash);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(ICommitments.CommitmentNotFound.selector, models.commitmentOf(bob, hash, salt))
+        );
+        vm.prank(bob);
+        models.registerAdapter(p, salt);
+        bytes32 bobCommitment = models.commitmentOf(bob, hash, salt);
+        vm.prank(bob);
+        models.commit(bobCommitment);
+        vm.expectRevert(abi.encodeWithSelector(ICommitments.CommitmentTooRecent.selector, bobCommitment, block.number));
+        vm.prank(bob);
+        models.registerAdapter(p, salt);
+
+        vm.prank(alice);
+        uint256 id = models.registerAdapter(p, salt);
+        assertEq(models.ownerOf(id), alice, "alice owns the adapter");
+
+        vm.roll(block.number + 1);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.DuplicateAdapter.selector, hash, id));
+        vm.prank(bob);
+        models.registerAdapter(p, salt);
+        assertEq(models.adapterByHash(hash), id, "adapterByHash");
+        assertEq(models.adapterCount(), 1, "adapterCount");
+        assertEq(models.balanceOf(bob), 0, "bob holds no adapter");
     }
 
     function test_registerAdapter_revertsIfBaseModelNotFound() public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         IModelRegistry.AdapterParams memory p = _adapterParams(keccak256("adapter"), _lineage(1));
         p.baseModelId = 2;
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.BaseModelNotFound.selector, 2));
-        models.registerAdapter(p);
+        models.registerAdapter(p, salt);
     }
 
     function test_registerAdapter_revertsIfEmptyArtifactOrURI() public {
+        bytes32 zeroSalt = _commit(address(this), bytes32(0));
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         IModelRegistry.AdapterParams memory p = _adapterParams(bytes32(0), _lineage(1));
         vm.expectRevert(IModelRegistry.EmptyArtifactHash.selector);
-        models.registerAdapter(p);
+        models.registerAdapter(p, zeroSalt);
         p.artifactHash = keccak256("adapter");
         p.uri = "";
         vm.expectRevert(IModelRegistry.EmptyURI.selector);
-        models.registerAdapter(p);
+        models.registerAdapter(p, salt);
     }
 
     function test_registerAdapter_revertsIfInvalidRank() public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         IModelRegistry.AdapterParams memory p = _adapterParams(keccak256("adapter"), _lineage(1));
         p.rank = 0;
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.InvalidRank.selector, 0));
-        models.registerAdapter(p);
+        models.registerAdapter(p, salt);
     }
 
     function test_registerAdapter_revertsIfInvalidTargetModules() public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         IModelRegistry.AdapterParams memory p = _adapterParams(keccak256("adapter"), _lineage(1));
         p.targetModules = 0;
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.InvalidTargetModules.selector, 0));
-        models.registerAdapter(p);
+        models.registerAdapter(p, salt);
         p.targetModules = 0x80;
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.InvalidTargetModules.selector, 0x80));
-        models.registerAdapter(p);
+        models.registerAdapter(p, salt);
     }
 
     function test_registerAdapter_revertsIfDataShareBelowMinimum() public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         IModelRegistry.AdapterParams memory p = _adapterParams(keccak256("adapter"), _lineage(1));
         p.ownerShareBps = 9_001;
         p.dataShareBps = 999;
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.DataShareBelowMinimum.selector, 999, MIN_DATA_SHARE));
-        models.registerAdapter(p);
+        models.registerAdapter(p, salt);
     }
 
     function test_registerAdapter_revertsIfLineageEmptyOrTooLong() public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.LineageLength.selector, 0, 16));
-        models.registerAdapter(_adapterParams(keccak256("adapter"), new IModelRegistry.LineageEntry[](0)));
+        models.registerAdapter(_adapterParams(keccak256("adapter"), new IModelRegistry.LineageEntry[](0)), salt);
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.LineageLength.selector, 17, 16));
-        models.registerAdapter(_adapterParams(keccak256("adapter"), _lineage(17)));
+        models.registerAdapter(_adapterParams(keccak256("adapter"), _lineage(17)), salt);
     }
 
     function test_registerAdapter_acceptsMaxLineage() public {
-        uint256 id = models.registerAdapter(_adapterParams(keccak256("adapter"), _lineage(16)));
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
+        uint256 id = models.registerAdapter(_adapterParams(keccak256("adapter"), _lineage(16)), salt);
         assertEq(models.getLineage(id).length, 16, "lineage length");
     }
 
     function test_registerAdapter_revertsIfLineageZeroWeight() public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         IModelRegistry.LineageEntry[] memory lineage = _lineage(2);
         lineage[0].weightBps += lineage[1].weightBps;
         lineage[1].weightBps = 0;
         vm.expectRevert(
             abi.encodeWithSelector(IModelRegistry.LineageZeroWeight.selector, lineage[1].datanetId, lineage[1].version)
         );
-        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage));
+        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage), salt);
     }
 
     function test_registerAdapter_revertsIfLineageVersionNotPublished() public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         IModelRegistry.LineageEntry[] memory lineage = _lineage(1);
         lineage[0].version = 17; // datanet 1 has 16 versions
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.LineageVersionNotPublished.selector, 1, 17));
-        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage));
+        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage), salt);
     }
 
     function test_registerAdapter_revertsIfLineageDuplicate() public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         IModelRegistry.LineageEntry[] memory lineage = _lineage(2);
         lineage[1].datanetId = lineage[0].datanetId;
         lineage[1].version = lineage[0].version;
         vm.expectRevert(
             abi.encodeWithSelector(IModelRegistry.LineageDuplicate.selector, lineage[0].datanetId, lineage[0].version)
         );
-        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage));
+        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage), salt);
     }
 
     function test_registerAdapter_revertsIfLineageWeightsNotWhole() public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         IModelRegistry.LineageEntry[] memory lineage = _lineage(2);
         lineage[1].weightBps += 1;
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.LineageWeightsNotWhole.selector, 10_001));
-        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage));
+        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage), salt);
     }
 
     function test_setPrice_setsByOwner() public {
@@ -669,9 +824,10 @@ contract ModelRegistryTest is ModelFixture, Test {
     // ---------------------------------------------------------------- fuzz
 
     function testFuzz_registerAdapter_lineageSumsTo10000(uint256 n, uint256 start, uint256 seed) public {
+        bytes32 salt = _commit(address(this), keccak256(abi.encode(seed)));
         n = bound(n, 1, 16);
         IModelRegistry.LineageEntry[] memory lineage = Lineages.build(_pool, n, start, seed);
-        uint256 id = models.registerAdapter(_adapterParams(keccak256(abi.encode(seed)), lineage));
+        uint256 id = models.registerAdapter(_adapterParams(keccak256(abi.encode(seed)), lineage), salt);
         IModelRegistry.LineageEntry[] memory stored = models.getLineage(id);
         assertEq(stored.length, n, "lineage length");
         assertEq(_sum(stored), 10_000, "lineage weights");
@@ -682,6 +838,7 @@ contract ModelRegistryTest is ModelFixture, Test {
         uint256 start,
         uint16[16] calldata weights
     ) public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         n = bound(n, 1, 16);
         IModelRegistry.LineageEntry[] memory lineage = Lineages.build(_pool, n, start, 0);
         uint256 total;
@@ -691,7 +848,7 @@ contract ModelRegistryTest is ModelFixture, Test {
         }
         vm.assume(total != 10_000);
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.LineageWeightsNotWhole.selector, total));
-        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage));
+        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage), salt);
     }
 
     function testFuzz_registerAdapter_revertsIfVersionNotPublished(
@@ -701,6 +858,7 @@ contract ModelRegistryTest is ModelFixture, Test {
         uint64 version,
         uint256 seed
     ) public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         n = bound(n, 1, 16);
         k = bound(k, 0, n - 1);
         // Mostly near the edges (version 0, one past the last, a datanet that does not exist), sometimes anywhere.
@@ -713,10 +871,11 @@ contract ModelRegistryTest is ModelFixture, Test {
         lineage[k].datanetId = datanetId;
         lineage[k].version = version;
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.LineageVersionNotPublished.selector, datanetId, version));
-        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage));
+        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage), salt);
     }
 
     function testFuzz_registerAdapter_revertsIfEntryRepeated(uint256 n, uint256 k, uint256 j, uint256 seed) public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         n = bound(n, 2, 16);
         k = bound(k, 1, n - 1);
         j = bound(j, 0, k - 1);
@@ -726,15 +885,16 @@ contract ModelRegistryTest is ModelFixture, Test {
         vm.expectRevert(
             abi.encodeWithSelector(IModelRegistry.LineageDuplicate.selector, lineage[j].datanetId, lineage[j].version)
         );
-        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage));
+        models.registerAdapter(_adapterParams(keccak256("adapter"), lineage), salt);
     }
 
     function testFuzz_registerAdapter_revertsIfSharesNotWhole(uint16 ownerShare, uint16 dataShare) public {
+        bytes32 salt = _commit(address(this), keccak256("adapter"));
         vm.assume(uint256(ownerShare) + dataShare != 10_000);
         IModelRegistry.AdapterParams memory p = _adapterParams(keccak256("adapter"), _lineage(1));
         p.ownerShareBps = ownerShare;
         p.dataShareBps = dataShare;
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.SharesNotWhole.selector, ownerShare, dataShare));
-        models.registerAdapter(p);
+        models.registerAdapter(p, salt);
     }
 }

@@ -6,29 +6,45 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 interface IChannelOpener {
-    function openChannel(address operator, uint128 deposit) external returns (uint256);
+    function openChannel(address operator, uint128 deposit, address voucherSigner) external returns (uint256);
     function requestClose(uint256 channelId) external;
     function withdrawChannel(uint256 channelId) external;
 }
 
-/// @notice Test-only contract wallet: holds tokens, opens payment channels and accepts its owner EOA's signatures
-/// through ERC-1271.
+/// @notice Test-only smart wallet: holds tokens, opens payment channels, accepts its owner EOA's signatures through
+/// ERC-1271, and rotates its owner key (after which the old key's signatures no longer verify through ERC-1271).
 contract ERC1271Wallet is IERC1271 {
-    address public immutable owner;
+    address public owner;
 
     constructor(address owner_) {
         owner = owner_;
+    }
+
+    function rotate(address newOwner) external {
+        require(msg.sender == owner, "not owner");
+        owner = newOwner;
     }
 
     function openChannel(
         IERC20 token,
         IChannelOpener payments,
         address operator,
-        uint128 deposit
+        uint128 deposit,
+        address voucherSigner
     ) external returns (uint256) {
         require(msg.sender == owner, "not owner");
         token.approve(address(payments), deposit);
-        return payments.openChannel(operator, deposit);
+        return payments.openChannel(operator, deposit, voucherSigner);
+    }
+
+    function requestClose(IChannelOpener payments, uint256 channelId) external {
+        require(msg.sender == owner, "not owner");
+        payments.requestClose(channelId);
+    }
+
+    function withdrawChannel(IChannelOpener payments, uint256 channelId) external {
+        require(msg.sender == owner, "not owner");
+        payments.withdrawChannel(channelId);
     }
 
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
