@@ -87,8 +87,6 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
 
     /// @inheritdoc IInferencePayments
     function openChannel(address operator, uint128 deposit, address voucherSigner) external returns (uint256) {
-        // ECDSA cannot speak for a contract: a smart-wallet payer names the key that signs for it.
-        if (voucherSigner == address(0) && msg.sender.code.length != 0) revert VoucherSignerRequired(msg.sender);
         return _openChannel(operator, deposit, voucherSigner);
     }
 
@@ -227,6 +225,9 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
     ) internal returns (uint256 channelId) {
         if (!nodes.isActive(operator)) revert OperatorNotActive(operator);
         if (deposit == 0) revert ZeroAmount();
+        // ECDSA cannot speak for a contract: a smart-wallet payer names the key that signs for it (also when it
+        // came through openChannelWithPermit on an allowance it set itself).
+        if (voucherSigner == address(0) && msg.sender.code.length != 0) revert VoucherSignerRequired(msg.sender);
 
         channelId = ++channelCount;
         _channels[channelId] = Channel({

@@ -670,6 +670,14 @@ describe("InferencePayments", () => {
       )
         .to.be.revertedWithCustomError(payments, "VoucherSignerRequired")
         .withArgs(walletAddress);
+      // Nor through the permit path on an allowance of its own.
+      await expect(
+        wallet
+          .connect(carol)
+          .openChannelWithOwnAllowance(await token.getAddress(), await payments.getAddress(), bob.address, 1_000n),
+      )
+        .to.be.revertedWithCustomError(payments, "VoucherSignerRequired")
+        .withArgs(walletAddress);
     });
 
     it("test_settle_contractPayerCannotRevokeVouchersByRotatingItsKey", async () => {

@@ -7,7 +7,8 @@ pragma solidity 0.8.30;
 /// submitter first commits to `commitmentOf(submitter, hash, salt)`, which reveals nothing of the hash, then
 /// registers in a later block with `hash` and `salt`. A copy of the registering transaction fails (the commitment
 /// binds the submitter), and a copier's own commitment, made after seeing the hash, cannot be revealed before the
-/// next block, by which time the original has landed.
+/// next block, by which time the original has landed. A registering transaction left waiting in the mempool for more
+/// than a block can still be raced that way: send it with an ordinary fee (the CLI does, right after the commitment).
 interface ICommitments {
     event Committed(bytes32 indexed commitment);
 

@@ -267,7 +267,8 @@ describe("indexer", { timeout: 240_000 }, () => {
     );
     assert.equal(d2.owner, carol.toLowerCase());
     assert.equal(d2.curated, false);
-    assert.equal(d2.totalWeight, "400");
+    // An open datanet weighs each contribution 1, whatever size it declares (400 here).
+    assert.equal(d2.totalWeight, "1");
     assert.equal(d1.versions.items[0].publisher, curator.toLowerCase());
     assert.equal(d1.versions.items[0].contributionCount, "1");
     assert.equal(d1.versions.items[0].root, sha256(toUtf8Bytes("root-1-1")));
@@ -293,7 +294,8 @@ describe("indexer", { timeout: 240_000 }, () => {
     });
     assert.equal(c[1].slashedStake, String(20n * OPEN));
     assert.equal(c[2].refundedStake, String(30n * OPEN));
-    assert.equal(c[3].weight, "400");
+    assert.equal(c[3].weight, "1");
+    assert.equal(c[3].sizeTokens, "400");
     // Data share allocated per version: 60 % of adapter 1's data share plus nothing else for datanet 1.
     const a1Data = splitOf(100n * OPEN, 3_000n).dataShare + splitOf(40n * OPEN, 3_000n).dataShare;
     const v11 = (s: bigint) => (s * 6_000n) / 10_000n;

@@ -1,6 +1,7 @@
-/** More events after the scenario: `count` contributions, one transaction each, to a new datanet of bob's (or the given one). */
+/** More events after the scenario: `count` contributions (a commitment and its reveal each), to a new datanet of bob's (or the given one). */
 import { Contract, JsonRpcProvider, sha256, toUtf8Bytes } from "ethers";
 import { abiOf } from "../lib/abis.ts";
+import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
 import type { Deployment } from "../../scripts/lib/deployments.ts";
 
 export async function contributeMany(
@@ -29,9 +30,13 @@ export async function contributeMany(
         ).wait()
       : null;
   const datanetId = existingDatanetId ?? BigInt(created.logs[0].topics[1]);
+  const submitter = (await bob.getAddress()) as `0x${string}`;
   for (let i = start; i < start + count; i++) {
-    const hash = sha256(toUtf8Bytes(`workload-${datanetId}-${i}`));
-    await (await datanets.getFunction("contribute")(datanetId, hash, `ipfs://w${i}`, 10n + BigInt(i), 0n)).wait();
+    const hash = sha256(toUtf8Bytes(`workload-${datanetId}-${i}`)) as `0x${string}`;
+    // A registration reveals a commitment made in an earlier block (ICommitments).
+    const salt = newSalt();
+    await (await datanets.getFunction("commit")(commitmentOf(submitter, hash, salt))).wait();
+    await (await datanets.getFunction("contribute")(datanetId, hash, `ipfs://w${i}`, 10n + BigInt(i), 0n, salt)).wait();
     await onSent?.(i);
   }
   provider.destroy();

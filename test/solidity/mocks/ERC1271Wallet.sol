@@ -7,6 +7,14 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 interface IChannelOpener {
     function openChannel(address operator, uint128 deposit, address voucherSigner) external returns (uint256);
+    function openChannelWithPermit(
+        address operator,
+        uint128 deposit,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external returns (uint256);
     function requestClose(uint256 channelId) external;
     function withdrawChannel(uint256 channelId) external;
 }
@@ -35,6 +43,18 @@ contract ERC1271Wallet is IERC1271 {
         require(msg.sender == owner, "not owner");
         token.approve(address(payments), deposit);
         return payments.openChannel(operator, deposit, voucherSigner);
+    }
+
+    /// @notice Opens through openChannelWithPermit on an allowance it sets itself (its "permit" is junk).
+    function openChannelWithOwnAllowance(
+        IERC20 token,
+        IChannelOpener payments,
+        address operator,
+        uint128 deposit
+    ) external returns (uint256) {
+        require(msg.sender == owner, "not owner");
+        token.approve(address(payments), deposit);
+        return payments.openChannelWithPermit(operator, deposit, 0, 0, bytes32(0), bytes32(0));
     }
 
     function requestClose(IChannelOpener payments, uint256 channelId) external {
