@@ -30,6 +30,7 @@ import {
   generatedModel,
   keys,
   OPEN,
+  parsePrometheus,
   PRICE_PER_1K,
   startTestChain,
   type TestChain,
@@ -310,6 +311,12 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     ]) {
       assert.ok(metrics.includes(series), `metrics lack ${series}`);
     }
+    // The exposition parses, and the summary's quantile lines carry the adapter label as _sum and _count do.
+    const { samples } = parsePrometheus(metrics);
+    const quantiles = samples.filter((s) => s.name === "openpoa_adapter_load_seconds" && s.labels.quantile);
+    assert.ok(quantiles.length >= 2);
+    for (const sample of quantiles) assert.match(sample.labels.adapter ?? "", /^[0-9]+$/);
+    assert.ok(samples.some((s) => s.name === "openpoa_payment_overhead_seconds" && s.labels.quantile === "0.99"));
   });
 
   it("fails in-flight requests with 503 when the engine crashes, bills nothing, and serves again after the restart", async () => {

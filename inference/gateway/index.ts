@@ -112,13 +112,13 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       .channelsWithVouchers()
       .flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed.voucher] as const)),
   );
-  const metrics = new Metrics();
   const engine = new Engine({
     model: config.modelDir,
     adapters: config.artifactStore,
     maxSeqLen: config.engineMaxSeqLen,
     log,
   });
+  const metrics = new Metrics({ engineRestarts: () => engine.restarts });
   await engine.start();
 
   const gateway: Gateway = {

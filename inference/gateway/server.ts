@@ -50,7 +50,7 @@ async function attributionOf(gateway: Gateway, adapterId: bigint, completion: st
     return await gateway.attributor.attribute({ adapterId, completion });
   } catch (error) {
     gateway.log("warn", "attribution failed", { adapterId, error: String(error) });
-    gateway.metrics.inc("openpoa_attribution_failures_total", { adapter: adapterId.toString() });
+    gateway.metrics.attributionFailures.inc({ adapter: adapterId.toString() });
     return zeroHash;
   }
 }
@@ -79,9 +79,9 @@ export function createApp(gateway: Gateway): Hono {
     return c.json({ status: ready ? "ok" : "starting", engineRestarts: gateway.engine.restarts }, ready ? 200 : 503);
   });
 
-  app.get("/metrics", (c) => {
-    const restarts = `# HELP openpoa_engine_restarts_total Engine processes restarted after a crash\n# TYPE openpoa_engine_restarts_total counter\nopenpoa_engine_restarts_total ${gateway.engine.restarts}\n`;
-    return c.text(gateway.metrics.render() + restarts, 200, { "content-type": "text/plain; version=0.0.4" });
+  app.get("/metrics", async (c) => {
+    const { text, contentType } = await gateway.metrics.render();
+    return c.body(text, 200, { "content-type": contentType });
   });
 
   app.get("/v1/models", async (c) => {
@@ -179,7 +179,7 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
   const fail = (error: unknown): never => {
     gateway.ledger.release(reservation);
     gateway.usageLog.append(null, reservation.voucher);
-    gateway.metrics.inc("openpoa_requests_total", {
+    gateway.metrics.requests.inc({
       ...label,
       status: String(error instanceof GatewayError ? error.status : 500),
     });
@@ -218,11 +218,12 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
     await gateway.usageLog.appendDurably(signedReceipt, reservation.voucher);
     gateway.ledger.commit(reservation, amount);
     overhead += performance.now() - signStarted;
-    gateway.metrics.observe("openpoa_payment_overhead_seconds", overhead / 1000);
-    gateway.metrics.inc("openpoa_requests_total", { ...label, status: "200" });
-    gateway.metrics.inc("openpoa_prompt_tokens_total", label, usage.prompt_tokens);
-    gateway.metrics.inc("openpoa_completion_tokens_total", label, usage.completion_tokens);
-    gateway.metrics.inc("openpoa_revenue_wei_total", label, amount);
+    const { metrics } = gateway;
+    metrics.observeOverhead(overhead / 1000);
+    metrics.requests.inc({ ...label, status: "200" });
+    metrics.promptTokens.inc(label, usage.prompt_tokens);
+    metrics.completionTokens.inc(label, usage.completion_tokens);
+    metrics.revenueWei.inc(label, Number(amount));
     gateway.log("info", "served", {
       requestId,
       channelId: receipt.channelId,
@@ -342,14 +343,14 @@ async function ensureVerified(gateway: Gateway, verified: Map<string, Promise<vo
   const label = { adapter: adapter.id.toString() };
   let loading = verified.get(sha256);
   if (loading) {
-    gateway.metrics.inc("openpoa_adapter_cache_hits_total", label);
+    gateway.metrics.adapterCacheHits.inc(label);
     return loading;
   }
-  gateway.metrics.inc("openpoa_adapter_cache_misses_total", label);
+  gateway.metrics.adapterCacheMisses.inc(label);
   const started = performance.now();
   loading = verifyArtifact(gateway.artifactStore, sha256).then(async () => {
     await gateway.engine.loadAdapter(sha256);
-    gateway.metrics.observe("openpoa_adapter_load_seconds", (performance.now() - started) / 1000, label);
+    gateway.metrics.adapterLoadSeconds.observe(label, (performance.now() - started) / 1000);
   });
   verified.set(sha256, loading);
   loading.catch(() => verified.delete(sha256));
