@@ -276,6 +276,151 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     assert.deepEqual(await billedOf(channelId), billed);
   });
 
+  it("refuses what it does not support with a 400 naming the parameter, before payment: nothing billed or logged", async () => {
+    const channelId = await newChannel(keys.alice, 1n * OPEN);
+    const payer = newPayer(channelId);
+    // One voucher for every refused request: none may take it, so it still pays for a good request at the end.
+    const voucher = encodeHeader(voucherToJson(await payer.signVoucher(new Map([[1n, 10n ** 15n]]))));
+    const send = async (route: string, body: unknown, contentType: string | null = "application/json") => {
+      const response = await fetch(`${gateway.url}/v1/${route}`, {
+        method: "POST",
+        headers: { ...(contentType ? { "content-type": contentType } : {}), [voucherHeader]: voucher },
+        // Bytes, so that fetch adds no content type of its own.
+        body: new TextEncoder().encode(typeof body === "string" ? body : JSON.stringify(body)),
+      });
+      const json = (await response.json()) as {
+        error: { message: string; type: string; param: string | null; code: string };
+      };
+      return { status: response.status, ...json.error };
+    };
+    const chat = { model: "1", messages: [{ role: "user", content: "hi" }], max_tokens: 4 };
+    const text = { model: "1", prompt: "hi", max_tokens: 4 };
+    const tool = { type: "function", function: { name: "f", parameters: {} } };
+    const cases: [string, object, string, string][] = [
+      ["chat/completions", { ...chat, stream: "yes" }, "stream", "invalid_stream"],
+      ["chat/completions", { ...chat, stream: 1 }, "stream", "invalid_stream"],
+      ["completions", { ...text, stream: "true" }, "stream", "invalid_stream"],
+      ["chat/completions", { ...chat, stop: Array(1_000).fill("x") }, "stop", "invalid_stop"],
+      ["completions", { ...text, stop: ["a", "b", "c", "d", "e"] }, "stop", "invalid_stop"],
+      ["chat/completions", { ...chat, tools: [tool] }, "tools", "unsupported_parameter"],
+      ["chat/completions", { ...chat, tool_choice: "auto" }, "tool_choice", "unsupported_parameter"],
+      ["chat/completions", { ...chat, functions: [tool.function] }, "functions", "unsupported_parameter"],
+      ["chat/completions", { ...chat, logprobs: true }, "logprobs", "unsupported_parameter"],
+      ["chat/completions", { ...chat, top_logprobs: 2 }, "top_logprobs", "unsupported_parameter"],
+      [
+        "chat/completions",
+        { ...chat, response_format: { type: "json_object" } },
+        "response_format",
+        "unsupported_parameter",
+      ],
+      ["chat/completions", { ...chat, n: 2 }, "n", "unsupported_parameter"],
+      ["chat/completions", { ...chat, audio: { voice: "alloy", format: "mp3" } }, "audio", "unsupported_parameter"],
+      ["chat/completions", { ...chat, modalities: ["text", "audio"] }, "modalities", "unsupported_parameter"],
+      ["chat/completions", { ...chat, presence_penalty: 0.5 }, "presence_penalty", "unsupported_parameter"],
+      ["completions", { ...text, n: 3 }, "n", "unsupported_parameter"],
+      ["completions", { ...text, logprobs: 1 }, "logprobs", "unsupported_parameter"],
+      ["completions", { ...text, echo: true }, "echo", "unsupported_parameter"],
+      ["completions", { ...text, best_of: 2 }, "best_of", "unsupported_parameter"],
+      [
+        "chat/completions",
+        { ...chat, messages: [{ role: "bogus", content: "hi" }] },
+        "messages[0].role",
+        "invalid_messages",
+      ],
+      [
+        "chat/completions",
+        { ...chat, messages: [{ role: "tool", content: "x", tool_call_id: "c" }] },
+        "messages[0].tool_call_id",
+        "unknown_parameter",
+      ],
+      ["chat/completions", { ...chat, frobnicate: true }, "frobnicate", "unknown_parameter"],
+      ["chat/completions", { ...chat, max_tokens: 0 }, "max_tokens", "invalid_max_tokens"],
+    ];
+    for (const [route, body, param, code] of cases) {
+      const refused = await send(route, body);
+      assert.deepEqual(
+        [refused.status, refused.type, refused.param, refused.code],
+        [400, "invalid_request_error", param, code],
+        `${route} ${JSON.stringify(body).slice(0, 120)}: ${refused.message}`,
+      );
+      assert.ok(refused.message.includes(param), refused.message);
+    }
+    for (const contentType of ["text/plain", null, "application/x-www-form-urlencoded"]) {
+      const refused = await send("chat/completions", chat, contentType);
+      assert.deepEqual(
+        [refused.status, refused.type, refused.code],
+        [415, "invalid_request_error", "unsupported_media_type"],
+      );
+    }
+    // Through the official client as well.
+    const openai = openaiFor(payer);
+    await assert.rejects(
+      openai.chat.completions.create({ ...chat, messages: [{ role: "user", content: "hi" }], tools: [tool as never] }),
+      (error: InstanceType<typeof OpenAI.APIError>) =>
+        error.status === 400 && error.param === "tools" && error.code === "unsupported_parameter",
+    );
+
+    assert.deepEqual(await billedOf(channelId), {});
+    assert.equal(gateway.usageLog.receipts(channelId).length, 0);
+    assert.equal(gateway.usageLog.vouchers(channelId).length, 0);
+    // Neutral values of unsupported parameters pass, and the voucher none of the refusals took still pays.
+    const served = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-8", [voucherHeader]: voucher },
+      body: JSON.stringify({ ...chat, n: 1, logprobs: false, tools: null, stream: false, user: "u-1" }),
+    });
+    assert.equal(served.status, 200);
+    assert.equal(gateway.usageLog.receipts(channelId).length, 1);
+  });
+
+  it("publishes the schemas it enforces as an OpenAPI 3.1 document at /openapi.json", async () => {
+    const response = await fetch(`${gateway.url}/openapi.json`);
+    assert.equal(response.status, 200);
+    type Schema = { [key: string]: unknown; properties?: Record<string, Schema>; required?: string[] };
+    const document = (await response.json()) as {
+      openapi: string;
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, { schema: { $ref: string } }> } }>
+      >;
+      components: { schemas: Record<string, Schema> };
+    };
+    assert.equal(document.openapi, "3.1.0");
+    for (const route of [
+      "/v1/chat/completions",
+      "/v1/completions",
+      "/v1/models",
+      "/v1/vouchers",
+      "/v1/channels/{id}/usage",
+      "/metrics",
+      "/openapi.json",
+    ])
+      assert.ok(document.paths[route], `no ${route}`);
+    const requestSchema = (route: string) => {
+      const { $ref } = document.paths[route]!.post!.requestBody!.content["application/json"]!.schema;
+      return document.components.schemas[$ref.replace("#/components/schemas/", "")]!;
+    };
+    const chat = requestSchema("/v1/chat/completions");
+    assert.deepEqual(chat.required, ["model", "messages"]);
+    assert.equal(chat.additionalProperties, false);
+    const props = chat.properties!;
+    assert.deepEqual(props.stream, { anyOf: [{ type: "boolean" }, { type: "null" }] });
+    assert.ok(JSON.stringify(props.stop).includes('"maxItems":4'));
+    assert.ok(JSON.stringify(props.max_tokens).includes('"maximum":1000'));
+    assert.equal(props.tools!.type, "null");
+    assert.deepEqual(props.n!.enum, [null, 1]);
+    assert.deepEqual((props.messages!.items as Schema).properties!.role!.enum, [
+      "system",
+      "developer",
+      "user",
+      "assistant",
+    ]);
+    assert.deepEqual(requestSchema("/v1/completions").required, ["model", "prompt"]);
+    // Every reference resolves.
+    for (const [, id] of JSON.stringify(document).matchAll(/"#\/components\/schemas\/([^"]+)"/g))
+      assert.ok(document.components.schemas[id!], `dangling $ref ${id}`);
+  });
+
   it("refuses an adapter whose stored artifact does not hash to its on-chain hash; reports health and metrics", async () => {
     // A copy of a real adapter filed under another hash: the store answers, but the bytes do not match.
     const forged = keccak256(toHex(`forged-${process.pid}`)).slice(2);

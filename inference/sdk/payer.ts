@@ -13,7 +13,8 @@ import {
   type SignedVoucher,
   type Voucher,
 } from "./eip712.ts";
-import { chatPrompt, costOf, countPromptTokens, type ChatMessage } from "./pricing.ts";
+import { costOf, countPromptTokens } from "./pricing.ts";
+import { apiOfPath, maxTokensOf, promptOf, type CompletionApi, type CompletionBody } from "./requests.ts";
 
 /** A receipt the SDK refused: bad signature, wrong channel, or an amount its prices and tokens do not give. */
 export class ReceiptError extends Error {
@@ -144,22 +145,16 @@ export class Payer {
 
   /**
    * A `fetch` for the openai client (`new OpenAI({ fetch: payer.fetch })`): attaches a voucher covering each
-   * completion request and verifies the receipt of each response, streamed or not, before handing it on.
+   * completion request and verifies the receipt of each response, streamed or not, before handing it on. A body
+   * it cannot price goes out without a voucher, so that the gateway says what is wrong with it.
    */
   fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = input instanceof Request ? input.url : String(input);
-    if (!/\/v1\/(chat\/)?completions$/.test(new URL(url).pathname) || typeof init?.body !== "string")
-      return fetch(input, init);
-    const body = JSON.parse(init.body) as {
-      model: string;
-      prompt?: string;
-      messages?: ChatMessage[];
-      max_tokens?: number;
-      max_completion_tokens?: number;
-    };
-    const prompt = body.messages ? chatPrompt(body.messages) : String(body.prompt);
-    const maxCost = this.maxCost(body.model, prompt, body.max_completion_tokens ?? body.max_tokens ?? 16);
-    const adapterId = BigInt(body.model);
+    const api = apiOfPath(new URL(url).pathname);
+    if (!api || typeof init?.body !== "string") return fetch(input, init);
+    const request = this.priced(api, init.body);
+    if (!request) return fetch(input, init);
+    const { adapterId, maxCost } = request;
     const signed = await this.cover(adapterId, maxCost);
     const headers = new Headers(init.headers);
     headers.set(voucherHeader, encodeHeader(voucherToJson(signed)));
@@ -177,7 +172,10 @@ export class Payer {
     if (!(response.headers.get("content-type") ?? "").includes("text/event-stream")) {
       const text = await response.text();
       const json = JSON.parse(text) as { openpoa_receipt?: ReceiptJson };
-      if (!json.openpoa_receipt) throw new ReceiptError("response carries no receipt");
+      if (!json.openpoa_receipt) {
+        this.cancel(adapterId, maxCost);
+        throw new ReceiptError("response carries no receipt");
+      }
       await this.accept(adapterId, maxCost, receiptFromJson(json.openpoa_receipt));
       return new Response(text, { status: response.status, headers: response.headers });
     }
@@ -186,6 +184,23 @@ export class Payer {
       headers: response.headers,
     });
   };
+
+  /** The adapter and cover of a completion body, or undefined where the body is not one the gateway takes. */
+  private priced(api: CompletionApi, text: string): { adapterId: bigint; maxCost: bigint } | undefined {
+    let body: CompletionBody<CompletionApi> & { model?: unknown };
+    let prompt: unknown;
+    let maxTokens: unknown;
+    try {
+      body = JSON.parse(text);
+      prompt = promptOf(api, body);
+      maxTokens = maxTokensOf(api, body);
+    } catch {
+      return undefined;
+    }
+    if (typeof body.model !== "string" || !/^(0|[1-9][0-9]*)$/.test(body.model)) return undefined;
+    if (typeof prompt !== "string" || !Number.isSafeInteger(maxTokens) || (maxTokens as number) < 0) return undefined;
+    return { adapterId: BigInt(body.model), maxCost: this.maxCost(body.model, prompt, maxTokens as number) };
+  }
 
   /** Passes the SSE bytes through unchanged and verifies the receipt in the last chunk. */
   private watchStream(body: ReadableStream<Uint8Array>, adapterId: bigint, maxCost: bigint) {
