@@ -10,7 +10,10 @@ import OpenAI from "openai";
 import { createPublicClient, custom, keccak256, toHex, verifyTypedData, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
+  chatPrompt,
   checkpoint,
+  costOf,
+  countPromptTokens,
   encodeHeader,
   fetchPrices,
   openChannel,
@@ -295,11 +298,13 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     };
     const chat = { model: "1", messages: [{ role: "user", content: "hi" }], max_tokens: 4 };
     const text = { model: "1", prompt: "hi", max_tokens: 4 };
+    const responses = { model: "1", input: "hi", max_output_tokens: 4 };
     const tool = { type: "function", function: { name: "f", parameters: {} } };
     const cases: [string, object, string, string][] = [
       ["chat/completions", { ...chat, stream: "yes" }, "stream", "invalid_stream"],
       ["chat/completions", { ...chat, stream: 1 }, "stream", "invalid_stream"],
       ["completions", { ...text, stream: "true" }, "stream", "invalid_stream"],
+      ["responses", { ...responses, stream: "yes" }, "stream", "invalid_stream"],
       ["chat/completions", { ...chat, stop: Array(1_000).fill("x") }, "stop", "invalid_stop"],
       ["completions", { ...text, stop: ["a", "b", "c", "d", "e"] }, "stop", "invalid_stop"],
       ["chat/completions", { ...chat, tools: [tool] }, "tools", "unsupported_parameter"],
@@ -321,6 +326,10 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       ["completions", { ...text, logprobs: 1 }, "logprobs", "unsupported_parameter"],
       ["completions", { ...text, echo: true }, "echo", "unsupported_parameter"],
       ["completions", { ...text, best_of: 2 }, "best_of", "unsupported_parameter"],
+      ["responses", { ...responses, tools: [{ type: "web_search" }] }, "tools", "unsupported_parameter"],
+      ["responses", { ...responses, text: { format: { type: "json_object" } } }, "text", "unsupported_parameter"],
+      ["responses", { ...responses, previous_response_id: "resp_1" }, "previous_response_id", "unsupported_parameter"],
+      ["responses", { ...responses, store: true }, "store", "unsupported_parameter"],
       [
         "chat/completions",
         { ...chat, messages: [{ role: "bogus", content: "hi" }] },
@@ -334,7 +343,15 @@ describe("inference gateway, end to end on a local chain with the real engine", 
         "unknown_parameter",
       ],
       ["chat/completions", { ...chat, frobnicate: true }, "frobnicate", "unknown_parameter"],
+      ["responses", { ...responses, seed: 1 }, "seed", "unknown_parameter"],
+      [
+        "responses",
+        { ...responses, input: [{ role: "user", content: [{ type: "input_image", image_url: "https://x/y.png" }] }] },
+        "input",
+        "invalid_input",
+      ],
       ["chat/completions", { ...chat, max_tokens: 0 }, "max_tokens", "invalid_max_tokens"],
+      ["responses", { ...responses, max_output_tokens: 1.5 }, "max_output_tokens", "invalid_max_output_tokens"],
     ];
     for (const [route, body, param, code] of cases) {
       const refused = await send(route, body);
@@ -358,6 +375,10 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       openai.chat.completions.create({ ...chat, messages: [{ role: "user", content: "hi" }], tools: [tool as never] }),
       (error: InstanceType<typeof OpenAI.APIError>) =>
         error.status === 400 && error.param === "tools" && error.code === "unsupported_parameter",
+    );
+    await assert.rejects(
+      openai.responses.create({ ...responses, tools: [{ type: "web_search" }] }),
+      (error: InstanceType<typeof OpenAI.APIError>) => error.status === 400 && error.param === "tools",
     );
 
     assert.deepEqual(await billedOf(channelId), {});
@@ -389,6 +410,7 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     for (const route of [
       "/v1/chat/completions",
       "/v1/completions",
+      "/v1/responses",
       "/v1/models",
       "/v1/vouchers",
       "/v1/channels/{id}/usage",
@@ -416,9 +438,100 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       "assistant",
     ]);
     assert.deepEqual(requestSchema("/v1/completions").required, ["model", "prompt"]);
+    const responses = requestSchema("/v1/responses");
+    for (const name of ["input", "instructions", "max_output_tokens", "temperature", "top_p", "stream"])
+      assert.ok(responses.properties![name], `responses lack ${name}`);
+    assert.equal(responses.properties!.tools!.type, "null");
     // Every reference resolves.
     for (const [, id] of JSON.stringify(document).matchAll(/"#\/components\/schemas\/([^"]+)"/g))
       assert.ok(document.components.schemas[id!], `dangling $ref ${id}`);
+  });
+
+  it("serves the Responses API through the official openai client, streamed and not; receipts verify", async () => {
+    const channelId = await newChannel();
+    const payer = newPayer(channelId);
+    const openai = openaiFor(payer);
+    const whole = await openai.responses.create({
+      model: "1",
+      instructions: "Answer briefly.",
+      input: "Hello there",
+      max_output_tokens: 12,
+      temperature: 0.7,
+    });
+    assert.equal(whole.object, "response");
+    assert.ok(["completed", "incomplete"].includes(whole.status!));
+    assert.ok(whole.output_text.length > 0);
+    assert.equal(whole.instructions, "Answer briefly.");
+
+    const stream = await openai.responses.create({
+      model: "2",
+      input: [
+        { role: "user", content: "Tell me" },
+        { role: "assistant", content: whole.output_text },
+        { role: "user", content: [{ type: "input_text", text: "more" }] },
+      ],
+      max_output_tokens: 8,
+      stream: true,
+    });
+    const types: string[] = [];
+    const sequence: number[] = [];
+    let streamed = "";
+    let final;
+    for await (const event of stream) {
+      types.push(event.type);
+      sequence.push(event.sequence_number);
+      if (event.type === "response.output_text.delta") streamed += event.delta;
+      if (event.type === "response.completed" || event.type === "response.incomplete") final = event.response;
+    }
+    assert.equal(types[0], "response.created");
+    assert.ok(types.includes("response.output_text.delta"));
+    assert.ok(["response.completed", "response.incomplete"].includes(types.at(-1)!));
+    assert.deepEqual(
+      sequence,
+      sequence.map((_, i) => i),
+    );
+    const content = final!.output[0] as { content: { text: string }[] };
+    assert.equal(streamed, content.content[0]!.text);
+    // The streaming helper reads the same events.
+    const helped = await openai.responses.stream({ model: "0", input: "helper", max_output_tokens: 4 }).finalResponse();
+    assert.equal(helped.usage?.output_tokens, 4);
+
+    assert.equal(payer.receipts.length, 3);
+    const registeredKey = (await tc.read("NodeRegistry", tc.contracts.NodeRegistry, "signingKeyOf", [
+      tc.operator,
+    ])) as Hex;
+    for (const { receipt, signature } of payer.receipts) {
+      assert.ok(
+        await verifyTypedData({
+          address: registeredKey,
+          domain: receiptDomain(31337, tc.contracts.InferencePayments),
+          types: receiptTypes,
+          primaryType: "Receipt",
+          message: receipt,
+          signature,
+        }),
+      );
+      const tokens = receipt.promptTokens + receipt.completionTokens;
+      assert.equal(receipt.amount, costOf(prices.get(receipt.adapterId.toString())!, tokens));
+    }
+    const [first, second] = payer.receipts.map((r) => r.receipt);
+    // instructions go first, as a system message; a string input is one user turn.
+    const prompt = chatPrompt([
+      { role: "system", content: "Answer briefly." },
+      { role: "user", content: "Hello there" },
+    ]);
+    assert.equal(first!.promptTokens, BigInt(countPromptTokens(prompt)));
+    assert.equal(BigInt(whole.usage!.total_tokens), first!.promptTokens + first!.completionTokens);
+    assert.equal(BigInt(final!.usage!.total_tokens), second!.promptTokens + second!.completionTokens);
+    assert.deepEqual(
+      gateway.usageLog.receipts(channelId).map((r) => r.receipt.requestId),
+      payer.receipts.map((r) => r.receipt.requestId),
+    );
+    const billed = await billedOf(channelId);
+    assert.equal(
+      Object.values(billed).reduce((s, a) => s + BigInt(a), 0n),
+      payer.billedTotal,
+    );
   });
 
   it("refuses an adapter whose stored artifact does not hash to its on-chain hash; reports health and metrics", async () => {

@@ -5,7 +5,7 @@
  */
 import { z } from "zod/v4";
 import { voucherHeader, receiptHeader } from "../sdk/eip712.ts";
-import { chatCompletionRequest, completionRequest, type RequestLimits } from "./schemas.ts";
+import { chatCompletionRequest, completionRequest, responseRequest, type RequestLimits } from "./schemas.ts";
 
 const decimal = z.string().regex(/^[0-9]+$/);
 const hex = z.string().regex(/^0x[0-9a-fA-F]*$/);
@@ -54,6 +54,7 @@ function components(limits: RequestLimits) {
   const named: [string, z.ZodType][] = [
     ["ChatCompletionRequest", chatCompletionRequest(limits)],
     ["CompletionRequest", completionRequest(limits)],
+    ["ResponseRequest", responseRequest(limits)],
     ["Error", errorBody],
     ["Voucher", voucherJson],
     ["Receipt", receiptJson],
@@ -142,6 +143,11 @@ export function openApiDocument(limits: RequestLimits) {
         "Text completion",
         "CompletionRequest",
         "text_completion events, the receipt and usage in the last one before [DONE]",
+      ),
+      "/v1/responses": completionRoute(
+        "Response (OpenAI Responses API, text in and out)",
+        "ResponseRequest",
+        "response.* events, the receipt in the response of response.completed (or response.incomplete)",
       ),
       "/v1/models": {
         get: {

@@ -140,8 +140,61 @@ export const completionRequest = (limits: RequestLimits) =>
     })
     .meta({ title: "POST /v1/completions" });
 
+const inputText = z.strictObject({ type: z.literal("input_text"), text: z.string() });
+/** An earlier answer's text, as `response.output` gives it back. */
+const outputText = z.strictObject({
+  type: z.literal("output_text"),
+  text: z.string(),
+  annotations: z.array(z.unknown()).optional(),
+  logprobs: z.array(z.unknown()).optional(),
+});
+const inputMessage = z.strictObject({
+  type: z.literal("message").optional(),
+  role: chatRole,
+  content: z.union([z.string(), z.array(z.discriminatedUnion("type", [inputText, outputText])).min(1)], {
+    error: "content must be a string or a non-empty array of input_text / output_text parts",
+  }),
+  id: z.string().optional(),
+  status: z.enum(["in_progress", "completed", "incomplete"]).optional(),
+});
+
+export const responseRequest = (limits: RequestLimits) =>
+  z
+    .strictObject({
+      model,
+      input: z.union([z.string(), z.array(inputMessage).min(1)], {
+        error: "input must be a string or a non-empty array of messages with text content",
+      }),
+      instructions: z.string().nullable().optional().meta({ description: "Sent first, as a system message." }),
+      max_output_tokens: maxTokens(limits),
+      temperature,
+      top_p: topP,
+      stream,
+      user,
+      tools: refused("tool calling"),
+      tool_choice: refused("tool calling", "none"),
+      parallel_tool_calls: refused("tool calling"),
+      max_tool_calls: refused("tool calling"),
+      text: refused("text formats and verbosity"),
+      reasoning: refused("reasoning"),
+      include: refused("additional output data"),
+      top_logprobs: refused("log probabilities"),
+      previous_response_id: refused("stored responses"),
+      conversation: refused("conversations"),
+      background: refused("background responses", false),
+      prompt: refused("prompt templates"),
+      truncation: refused("truncation", "disabled"),
+      stream_options: refused("stream options"),
+      context_management: refused("context management"),
+      access_programs: refused("access programs"),
+      image: refused("image generation"),
+      ...platformOnly,
+    })
+    .meta({ title: "POST /v1/responses" });
+
 export type ChatCompletionRequest = z.output<ReturnType<typeof chatCompletionRequest>>;
 export type CompletionRequest = z.output<ReturnType<typeof completionRequest>>;
+export type ResponseRequest = z.output<ReturnType<typeof responseRequest>>;
 
 export const channelIdParam = z.strictObject({
   id: z

@@ -25,8 +25,10 @@ import {
   chatCompletionRequest,
   completionRequest,
   requestError,
+  responseRequest,
   type ChatCompletionRequest,
   type CompletionRequest,
+  type ResponseRequest,
 } from "./schemas.ts";
 import type { UsageLog } from "./usageLog.ts";
 
@@ -54,8 +56,9 @@ type Completion = {
   prompt: string;
   stream: boolean;
   engine: Omit<GenerateParams, "prompt" | "adapter">;
+  echo: AnswerMeta["echo"];
 };
-type ValidatedBody = ChatCompletionRequest | CompletionRequest;
+type ValidatedBody = ChatCompletionRequest | CompletionRequest | ResponseRequest;
 
 /**
  * The response's attribution hash. A failure (say the content store is unreachable) must not cost the payer the
@@ -78,6 +81,7 @@ export function createApp(gateway: Gateway): Hono {
   const schemas = {
     chat: chatCompletionRequest(gateway.limits),
     text: completionRequest(gateway.limits),
+    responses: responseRequest(gateway.limits),
   };
   const document = openApiDocument(gateway.limits);
 
@@ -156,6 +160,9 @@ export function createApp(gateway: Gateway): Hono {
   );
   app.post("/v1/completions", body, zValidator("json", schemas.text, refuse), (c) =>
     complete(gateway, verified, c, completionOf("text", c.req.valid("json"))),
+  );
+  app.post("/v1/responses", body, zValidator("json", schemas.responses, refuse), (c) =>
+    complete(gateway, verified, c, completionOf("responses", c.req.valid("json"))),
   );
   return app;
 }
@@ -240,6 +247,12 @@ function completionOf<A extends CompletionApi>(api: A, body: CompletionBody<A> &
       seed,
       stop,
     },
+    echo: {
+      instructions: "instructions" in body ? body.instructions : undefined,
+      max_output_tokens: "max_output_tokens" in body ? body.max_output_tokens : undefined,
+      temperature: body.temperature,
+      top_p: body.top_p,
+    },
   };
 }
 
@@ -269,11 +282,12 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
   }
   const promptTokens = countPromptTokens(request.prompt);
   const maxSeqLen = gateway.engine.hello?.limits.max_seq_len ?? Infinity;
+  const maxParam = { chat: "max_tokens", text: "max_tokens", responses: "max_output_tokens" }[request.api];
   if (promptTokens + request.engine.max_tokens > maxSeqLen) {
     throw badRequest(
       "context_length_exceeded",
-      `prompt (${promptTokens} tokens) plus max_tokens (${request.engine.max_tokens}) exceeds the context of ${maxSeqLen} tokens`,
-      "max_tokens",
+      `prompt (${promptTokens} tokens) plus ${maxParam} (${request.engine.max_tokens}) exceeds the context of ${maxSeqLen} tokens`,
+      maxParam,
     );
   }
   const maxCost = costOf(adapter.pricePer1kTokens, BigInt(promptTokens + request.engine.max_tokens));
@@ -307,6 +321,7 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
     requestId,
     model: adapter.id.toString(),
     created: Math.floor(Date.now() / 1000),
+    echo: request.echo,
   };
   const format = formats[request.api];
 

@@ -145,8 +145,9 @@ export class Payer {
 
   /**
    * A `fetch` for the openai client (`new OpenAI({ fetch: payer.fetch })`): attaches a voucher covering each
-   * completion request and verifies the receipt of each response, streamed or not, before handing it on. A body
-   * it cannot price goes out without a voucher, so that the gateway says what is wrong with it.
+   * completion request (`/v1/chat/completions`, `/v1/completions`, `/v1/responses`) and verifies the receipt of
+   * each response, streamed or not, before handing it on. A body it cannot price goes out without a voucher, so
+   * that the gateway says what is wrong with it.
    */
   fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = input instanceof Request ? input.url : String(input);
@@ -202,7 +203,10 @@ export class Payer {
     return { adapterId: BigInt(body.model), maxCost: this.maxCost(body.model, prompt, maxTokens as number) };
   }
 
-  /** Passes the SSE bytes through unchanged and verifies the receipt in the last chunk. */
+  /**
+   * Passes the SSE bytes through unchanged and verifies the receipt where it comes: the last chunk of a
+   * completion, or the response of `response.completed` / `response.incomplete`.
+   */
   private watchStream(body: ReadableStream<Uint8Array>, adapterId: bigint, maxCost: bigint) {
     const decoder = new TextDecoder();
     let buffer = "";
@@ -215,9 +219,14 @@ export class Payer {
           while ((end = buffer.indexOf("\n\n")) >= 0) {
             const event = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
-            if (event.startsWith("data: {") && event.includes('"openpoa_receipt"')) {
-              const { openpoa_receipt } = JSON.parse(event.slice(6)) as { openpoa_receipt: ReceiptJson };
-              await this.accept(adapterId, maxCost, receiptFromJson(openpoa_receipt));
+            if (!event.includes('"openpoa_receipt"')) continue;
+            const data = JSON.parse(dataOf(event)) as {
+              openpoa_receipt?: ReceiptJson;
+              response?: { openpoa_receipt?: ReceiptJson };
+            };
+            const receipt = data.openpoa_receipt ?? data.response?.openpoa_receipt;
+            if (receipt) {
+              await this.accept(adapterId, maxCost, receiptFromJson(receipt));
               accepted = true;
             }
           }
@@ -230,6 +239,14 @@ export class Payer {
     );
   }
 }
+
+/** The data of one server-sent event (its `data:` lines joined). */
+const dataOf = (event: string) =>
+  event
+    .split("\n")
+    .filter((line) => line.startsWith("data:"))
+    .map((line) => line.slice(line.startsWith("data: ") ? 6 : 5))
+    .join("\n");
 
 /** Posts the exact voucher so the operator can settle everything the receipts billed. */
 export async function checkpoint(payer: Payer, gatewayUrl: string): Promise<{ billed: Record<string, string> }> {
