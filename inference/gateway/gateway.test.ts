@@ -20,8 +20,12 @@ import {
   Payer,
   receiptDomain,
   receiptTypes,
+  voucherDomain,
+  voucherFromJson,
   voucherHeader,
   voucherToJson,
+  voucherTypes,
+  type VoucherJson,
 } from "../sdk/index.ts";
 import { epochReceipts } from "./exportReceipts.ts";
 import { startGateway, type RunningGateway } from "./index.ts";
@@ -414,6 +418,7 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       "/v1/models",
       "/v1/vouchers",
       "/v1/channels/{id}/usage",
+      "/v1/channels/{id}/receipts",
       "/metrics",
       "/openapi.json",
     ])
@@ -442,6 +447,7 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     for (const name of ["input", "instructions", "max_output_tokens", "temperature", "top_p", "stream"])
       assert.ok(responses.properties![name], `responses lack ${name}`);
     assert.equal(responses.properties!.tools!.type, "null");
+    assert.ok(document.components.schemas.ChannelUsage!.properties!.voucher);
     // Every reference resolves.
     for (const [, id] of JSON.stringify(document).matchAll(/"#\/components\/schemas\/([^"]+)"/g))
       assert.ok(document.components.schemas[id!], `dangling $ref ${id}`);
@@ -532,6 +538,121 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       Object.values(billed).reduce((s, a) => s + BigInt(a), 0n),
       payer.billedTotal,
     );
+  });
+
+  it("two Payers with no shared memory, one in another process, take turns on a channel: each resumes, nothing is paid twice", async () => {
+    const channelId = await newChannel();
+    const first = newPayer(channelId);
+    const openai = openaiFor(first);
+    await openai.completions.create({ model: "1", prompt: "first process", max_tokens: 4 });
+    await openai.chat.completions.create({ model: "2", messages: [{ role: "user", content: "hi" }], max_tokens: 3 });
+
+    // The gateway's account of the channel: its highest voucher, signed by the payer.
+    const usage = (await (await fetch(`${gateway.url}/v1/channels/${channelId}/usage`)).json()) as {
+      billedTotal: string;
+      receipts: number;
+      voucher: VoucherJson;
+    };
+    assert.deepEqual([BigInt(usage.billedTotal), usage.receipts], [first.billedTotal, 2]);
+    const held = voucherFromJson(usage.voucher);
+    assert.ok(
+      await verifyTypedData({
+        address: privateKeyToAccount(keys.alice).address,
+        domain: voucherDomain(31337, tc.contracts.InferencePayments),
+        types: voucherTypes,
+        primaryType: "Voucher",
+        message: held.voucher,
+        signature: held.signature,
+      }),
+    );
+
+    // Another process, with a Payer of its own that starts from nothing: its first voucher is short (402), it
+    // resumes from the gateway and pays.
+    const script = `
+      import OpenAI from "openai";
+      import { privateKeyToAccount } from "viem/accounts";
+      import { Payer } from ${JSON.stringify(path.join(here, "../sdk/index.ts"))};
+      const o = JSON.parse(process.env.OPENPOA_PAYER);
+      const payer = new Payer({
+        account: privateKeyToAccount(o.key), chainId: 31337, payments: o.payments, channelId: BigInt(o.channelId),
+        operatorSigningKey: o.operator, prices: new Map(Object.entries(o.prices).map(([k, v]) => [k, BigInt(v)])),
+      });
+      const openai = new OpenAI({ baseURL: o.url + "/v1", apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
+      await openai.chat.completions.create({ model: "1", messages: [{ role: "user", content: "second process" }], max_tokens: 5 });
+      await openai.responses.create({ model: "2", input: "and again", max_output_tokens: 3 });
+      console.log(JSON.stringify({ billed: payer.billedTotal.toString(), receipts: payer.receipts.length }));
+    `;
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: path.resolve(here, "../.."),
+        env: {
+          ...process.env,
+          OPENPOA_PAYER: JSON.stringify({
+            key: keys.alice,
+            payments: tc.contracts.InferencePayments,
+            channelId: channelId.toString(),
+            operator: tc.operator,
+            prices: Object.fromEntries([...prices].map(([k, v]) => [k, v.toString()])),
+            url: gateway.url,
+          }),
+        },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let out = "";
+      child.stdout!.on("data", (chunk) => (out += chunk));
+      child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`payer process exited ${code}`))));
+    });
+    const other = JSON.parse(output) as { billed: string; receipts: number };
+    assert.equal(other.receipts, 4);
+    assert.equal(gateway.usageLog.receipts(channelId).length, 4);
+
+    // The first Payer's next voucher is short now: it resumes on its own, streamed or not.
+    const stream = await openai.chat.completions.create({
+      model: "1",
+      messages: [{ role: "user", content: "first again" }],
+      max_tokens: 4,
+      stream: true,
+    });
+    for await (const chunk of stream) void chunk;
+    await openai.completions.create({ model: "2", prompt: "and once more", max_tokens: 2 });
+
+    // A restarted app resumes explicitly, and takes over every receipt.
+    const restarted = newPayer(channelId);
+    const resumed = await restarted.resume(gateway.url);
+    const logged = gateway.usageLog.receipts(channelId);
+    const total = logged.reduce((s, r) => s + r.receipt.amount, 0n);
+    assert.equal(logged.length, 6);
+    assert.equal(new Set(logged.map((r) => r.receipt.requestId)).size, 6);
+    assert.deepEqual([resumed.receipts, resumed.unbacked.size, restarted.billedTotal], [6, 0, total]);
+    assert.equal(
+      BigInt(other.billed),
+      logged.slice(0, 4).reduce((s, r) => s + r.receipt.amount, 0n),
+    );
+    assert.equal(first.billedTotal, total);
+    // The receipts come a page at a time.
+    const page = async (query: string) => {
+      const response = await fetch(`${gateway.url}/v1/channels/${channelId}/receipts?${query}`);
+      return { status: response.status, ...((await response.json()) as { data?: unknown[]; next?: number | null }) };
+    };
+    assert.deepEqual(
+      [await page("offset=4&limit=2"), await page("offset=2&limit=2")].map((p) => [p.status, p.data!.length, p.next]),
+      [
+        [200, 2, null],
+        [200, 2, 4],
+      ],
+    );
+    assert.equal((await page("limit=0")).status, 400);
+    assert.deepEqual(
+      new Set(first.receipts.map((r) => r.receipt.requestId)),
+      new Set(logged.map((r) => r.receipt.requestId)),
+    );
+
+    // The exact voucher of either settles every receipt once.
+    await checkpoint(restarted, gateway.url);
+    gateway.settler.options.thresholds.minAmount = 1n;
+    await gateway.settler.tick();
+    gateway.settler.options.thresholds.minAmount = 10n ** 30n;
+    assert.equal((await channelOf(channelId)).settled, total);
   });
 
   it("refuses an adapter whose stored artifact does not hash to its on-chain hash; reports health and metrics", async () => {

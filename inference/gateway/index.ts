@@ -108,9 +108,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const ledger = new Ledger();
   ledger.restore(
     usageLog.receipts().map((r) => r.receipt),
-    usageLog
-      .channelsWithVouchers()
-      .flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed.voucher] as const)),
+    usageLog.channelsWithVouchers().flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed] as const)),
   );
   const engine = new Engine({
     model: config.modelDir,

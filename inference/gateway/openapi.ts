@@ -5,7 +5,13 @@
  */
 import { z } from "zod/v4";
 import { voucherHeader, receiptHeader } from "../sdk/eip712.ts";
-import { chatCompletionRequest, completionRequest, responseRequest, type RequestLimits } from "./schemas.ts";
+import {
+  chatCompletionRequest,
+  completionRequest,
+  RECEIPT_PAGE,
+  responseRequest,
+  type RequestLimits,
+} from "./schemas.ts";
 
 const decimal = z.string().regex(/^[0-9]+$/);
 const hex = z.string().regex(/^0x[0-9a-fA-F]*$/);
@@ -46,6 +52,18 @@ const receiptJson = z
 const channelUsage = z.strictObject({
   channelId: decimal,
   billed: perAdapter.meta({ description: "What the receipts billed, per adapter" }),
+  billedTotal: decimal,
+  inFlight: perAdapter.meta({ description: "The most that requests in flight may still bill, per adapter" }),
+  receipts: z.int().meta({ description: "How many receipts the channel has" }),
+  voucher: voucherJson.nullable().meta({
+    description:
+      "The highest voucher the gateway holds, with the payer's signature: a payer resumes from it only after checking the signature is its own",
+  }),
+});
+const channelReceipts = z.strictObject({
+  channelId: decimal,
+  data: z.array(receiptJson),
+  next: z.int().nullable().meta({ description: "The offset of the next page, or null after the last" }),
 });
 
 /** Every schema the document names, under components/schemas. */
@@ -59,6 +77,7 @@ function components(limits: RequestLimits) {
     ["Voucher", voucherJson],
     ["Receipt", receiptJson],
     ["ChannelUsage", channelUsage],
+    ["ChannelReceipts", channelReceipts],
   ];
   for (const [id, schema] of named) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, {
@@ -164,9 +183,25 @@ export function openApiDocument(limits: RequestLimits) {
       },
       "/v1/channels/{id}/usage": {
         get: {
-          summary: "What the receipts billed on a channel, per adapter",
+          summary: "What the gateway accepted on a channel: billed amounts and the highest voucher held",
           parameters: [channelParameter],
           responses: { "200": json("ChannelUsage", "The channel's usage"), "400": errors["400"] },
+        },
+      },
+      "/v1/channels/{id}/receipts": {
+        get: {
+          summary: "The receipts of a channel, in the order they were issued, a page at a time",
+          parameters: [
+            channelParameter,
+            { name: "offset", in: "query", required: false, schema: { type: "integer", minimum: 0, default: 0 } },
+            {
+              name: "limit",
+              in: "query",
+              required: false,
+              schema: { type: "integer", minimum: 1, maximum: RECEIPT_PAGE, default: RECEIPT_PAGE },
+            },
+          ],
+          responses: { "200": json("ChannelReceipts", "The channel's receipts"), "400": errors["400"] },
         },
       },
       "/health": { get: { summary: "Ready (200) or starting (503)", responses: { "200": { description: "ok" } } } },

@@ -203,6 +203,19 @@ export const channelIdParam = z.strictObject({
     .meta({ description: "The channel id, decimal" }),
 });
 
+/** The most receipts one page of GET /v1/channels/:id/receipts holds. */
+export const RECEIPT_PAGE = 1_000;
+export const receiptPageQuery = z.strictObject({
+  offset: z.coerce.number().int().min(0).default(0).meta({ description: "Receipts to skip, in log order" }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(RECEIPT_PAGE)
+    .default(RECEIPT_PAGE)
+    .meta({ description: `At most ${RECEIPT_PAGE}` }),
+});
+
 /** `messages[0].role`, as OpenAI names a nested parameter. */
 export const paramOf = (path: readonly PropertyKey[]) =>
   path.reduce<string>(

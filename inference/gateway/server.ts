@@ -6,7 +6,7 @@ import { HTTPException } from "hono/http-exception";
 import { type Hex, zeroHash } from "viem";
 import type { $ZodIssue } from "zod/v4/core";
 import type { Attributor } from "./attribution.ts";
-import { encodeHeader, receiptToJson } from "../sdk/codec.ts";
+import { encodeHeader, receiptToJson, voucherToJson } from "../sdk/codec.ts";
 import { receiptDigest, receiptHeader, voucherHeader, type Receipt, type SignedReceipt } from "../sdk/eip712.ts";
 import { costOf, countPromptTokens } from "../sdk/pricing.ts";
 import { maxTokensOf, promptOf, type CompletionApi, type CompletionBody } from "../sdk/requests.ts";
@@ -24,6 +24,7 @@ import {
   channelIdParam,
   chatCompletionRequest,
   completionRequest,
+  receiptPageQuery,
   requestError,
   responseRequest,
   type ChatCompletionRequest,
@@ -152,7 +153,17 @@ export function createApp(gateway: Gateway): Hono {
   const channelId = zValidator("param", channelIdParam, (result) => {
     if (!result.success) throw badRequest("invalid_channel", "channel id must be a decimal integer", "id");
   });
+  /** What the gateway accepted on the channel; a payer resumes from it (sdk/payer.ts, `Payer.resume`). */
   app.get("/v1/channels/:id/usage", channelId, (c) => c.json(channelUsage(gateway, BigInt(c.req.valid("param").id))));
+  /** The channel's receipts in log order, a page at a time (`next`: the offset of the next page, or null). */
+  app.get("/v1/channels/:id/receipts", channelId, zValidator("query", receiptPageQuery, refuse), (c) => {
+    const id = c.req.valid("param").id;
+    const { offset, limit } = c.req.valid("query");
+    // One more than asked for tells whether another page follows.
+    const page = gateway.usageLog.receiptPage(BigInt(id), offset, limit + 1);
+    const data = page.slice(0, limit).map(receiptToJson);
+    return c.json({ channelId: id, data, next: page.length > limit ? offset + limit : null });
+  });
 
   const body = jsonBody(gateway.limits.maxBodyBytes);
   app.post("/v1/chat/completions", body, zValidator("json", schemas.chat, refuse), (c) =>
@@ -256,10 +267,23 @@ function completionOf<A extends CompletionApi>(api: A, body: CompletionBody<A> &
   };
 }
 
+/** Per adapter, in decimal: `{"<adapterId>": "<wei>"}`. */
+const decimals = (entries: Iterable<[bigint, bigint]>) =>
+  Object.fromEntries([...entries].map(([id, amount]) => [id.toString(), amount.toString()]));
+
+/** What the gateway accepted on a channel, and the highest voucher it holds (with the payer's signature). */
 function channelUsage(gateway: Gateway, channelId: bigint) {
-  const book = gateway.ledger.book(channelId);
-  const billed = Object.fromEntries([...book.billed].map(([id, amount]) => [id.toString(), amount.toString()]));
-  return { channelId: channelId.toString(), billed };
+  const book = gateway.ledger.view(channelId);
+  const billed = book?.billed ?? new Map<bigint, bigint>();
+  const reserved = book?.reserved ?? new Map<bigint, bigint>();
+  return {
+    channelId: channelId.toString(),
+    billed: decimals(billed),
+    billedTotal: [...billed.values()].reduce((s, a) => s + a, 0n).toString(),
+    inFlight: decimals([...reserved].filter(([, amount]) => amount !== 0n)),
+    receipts: gateway.usageLog.receiptCount(channelId),
+    voucher: book?.best ? voucherToJson(book.best) : null,
+  };
 }
 
 async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, c: Context, request: Completion) {

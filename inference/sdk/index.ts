@@ -3,4 +3,13 @@ export * from "./codec.ts";
 export * from "./pricing.ts";
 export * from "./requests.ts";
 export * from "./channel.ts";
-export { Payer, ReceiptError, checkpoint, fetchPrices, type PayerOptions } from "./payer.ts";
+export {
+  Payer,
+  ReceiptError,
+  ResumeError,
+  checkpoint,
+  fetchPrices,
+  type PayerOptions,
+  type Resumed,
+  type ResumeOptions,
+} from "./payer.ts";
