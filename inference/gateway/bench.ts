@@ -130,7 +130,7 @@ try {
   }
 
   const overheadMs = gateway.metrics
-    .samples("openpoa_payment_overhead_seconds")
+    .recentOverhead()
     .slice(-SEQUENTIAL)
     .map((s) => s * 1000);
   const started = performance.now();

@@ -10,15 +10,22 @@ import OpenAI from "openai";
 import { createPublicClient, custom, keccak256, toHex, verifyTypedData, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
+  chatPrompt,
   checkpoint,
+  costOf,
+  countPromptTokens,
   encodeHeader,
   fetchPrices,
   openChannel,
   Payer,
   receiptDomain,
   receiptTypes,
+  voucherDomain,
+  voucherFromJson,
   voucherHeader,
   voucherToJson,
+  voucherTypes,
+  type VoucherJson,
 } from "../sdk/index.ts";
 import { epochReceipts } from "./exportReceipts.ts";
 import { startGateway, type RunningGateway } from "./index.ts";
@@ -30,6 +37,7 @@ import {
   generatedModel,
   keys,
   OPEN,
+  parsePrometheus,
   PRICE_PER_1K,
   startTestChain,
   type TestChain,
@@ -275,6 +283,378 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     assert.deepEqual(await billedOf(channelId), billed);
   });
 
+  it("refuses what it does not support with a 400 naming the parameter, before payment: nothing billed or logged", async () => {
+    const channelId = await newChannel(keys.alice, 1n * OPEN);
+    const payer = newPayer(channelId);
+    // One voucher for every refused request: none may take it, so it still pays for a good request at the end.
+    const voucher = encodeHeader(voucherToJson(await payer.signVoucher(new Map([[1n, 10n ** 15n]]))));
+    const send = async (route: string, body: unknown, contentType: string | null = "application/json") => {
+      const response = await fetch(`${gateway.url}/v1/${route}`, {
+        method: "POST",
+        headers: { ...(contentType ? { "content-type": contentType } : {}), [voucherHeader]: voucher },
+        // Bytes, so that fetch adds no content type of its own.
+        body: new TextEncoder().encode(typeof body === "string" ? body : JSON.stringify(body)),
+      });
+      const json = (await response.json()) as {
+        error: { message: string; type: string; param: string | null; code: string };
+      };
+      return { status: response.status, ...json.error };
+    };
+    const chat = { model: "1", messages: [{ role: "user", content: "hi" }], max_tokens: 4 };
+    const text = { model: "1", prompt: "hi", max_tokens: 4 };
+    const responses = { model: "1", input: "hi", max_output_tokens: 4 };
+    const tool = { type: "function", function: { name: "f", parameters: {} } };
+    const cases: [string, object, string, string][] = [
+      ["chat/completions", { ...chat, stream: "yes" }, "stream", "invalid_stream"],
+      ["chat/completions", { ...chat, stream: 1 }, "stream", "invalid_stream"],
+      ["completions", { ...text, stream: "true" }, "stream", "invalid_stream"],
+      ["responses", { ...responses, stream: "yes" }, "stream", "invalid_stream"],
+      ["chat/completions", { ...chat, stop: Array(1_000).fill("x") }, "stop", "invalid_stop"],
+      ["completions", { ...text, stop: ["a", "b", "c", "d", "e"] }, "stop", "invalid_stop"],
+      ["chat/completions", { ...chat, tools: [tool] }, "tools", "unsupported_parameter"],
+      ["chat/completions", { ...chat, tool_choice: "auto" }, "tool_choice", "unsupported_parameter"],
+      ["chat/completions", { ...chat, functions: [tool.function] }, "functions", "unsupported_parameter"],
+      ["chat/completions", { ...chat, logprobs: true }, "logprobs", "unsupported_parameter"],
+      ["chat/completions", { ...chat, top_logprobs: 2 }, "top_logprobs", "unsupported_parameter"],
+      [
+        "chat/completions",
+        { ...chat, response_format: { type: "json_object" } },
+        "response_format",
+        "unsupported_parameter",
+      ],
+      ["chat/completions", { ...chat, n: 2 }, "n", "unsupported_parameter"],
+      ["chat/completions", { ...chat, audio: { voice: "alloy", format: "mp3" } }, "audio", "unsupported_parameter"],
+      ["chat/completions", { ...chat, modalities: ["text", "audio"] }, "modalities", "unsupported_parameter"],
+      ["chat/completions", { ...chat, presence_penalty: 0.5 }, "presence_penalty", "unsupported_parameter"],
+      ["completions", { ...text, n: 3 }, "n", "unsupported_parameter"],
+      ["completions", { ...text, logprobs: 1 }, "logprobs", "unsupported_parameter"],
+      ["completions", { ...text, echo: true }, "echo", "unsupported_parameter"],
+      ["completions", { ...text, best_of: 2 }, "best_of", "unsupported_parameter"],
+      ["responses", { ...responses, tools: [{ type: "web_search" }] }, "tools", "unsupported_parameter"],
+      ["responses", { ...responses, text: { format: { type: "json_object" } } }, "text", "unsupported_parameter"],
+      ["responses", { ...responses, previous_response_id: "resp_1" }, "previous_response_id", "unsupported_parameter"],
+      ["responses", { ...responses, store: true }, "store", "unsupported_parameter"],
+      [
+        "chat/completions",
+        { ...chat, messages: [{ role: "bogus", content: "hi" }] },
+        "messages[0].role",
+        "invalid_messages",
+      ],
+      [
+        "chat/completions",
+        { ...chat, messages: [{ role: "tool", content: "x", tool_call_id: "c" }] },
+        "messages[0].tool_call_id",
+        "unknown_parameter",
+      ],
+      ["chat/completions", { ...chat, frobnicate: true }, "frobnicate", "unknown_parameter"],
+      ["responses", { ...responses, seed: 1 }, "seed", "unknown_parameter"],
+      [
+        "responses",
+        { ...responses, input: [{ role: "user", content: [{ type: "input_image", image_url: "https://x/y.png" }] }] },
+        "input",
+        "invalid_input",
+      ],
+      ["chat/completions", { ...chat, max_tokens: 0 }, "max_tokens", "invalid_max_tokens"],
+      ["responses", { ...responses, max_output_tokens: 1.5 }, "max_output_tokens", "invalid_max_output_tokens"],
+    ];
+    for (const [route, body, param, code] of cases) {
+      const refused = await send(route, body);
+      assert.deepEqual(
+        [refused.status, refused.type, refused.param, refused.code],
+        [400, "invalid_request_error", param, code],
+        `${route} ${JSON.stringify(body).slice(0, 120)}: ${refused.message}`,
+      );
+      assert.ok(refused.message.includes(param), refused.message);
+    }
+    for (const contentType of ["text/plain", null, "application/x-www-form-urlencoded"]) {
+      const refused = await send("chat/completions", chat, contentType);
+      assert.deepEqual(
+        [refused.status, refused.type, refused.code],
+        [415, "invalid_request_error", "unsupported_media_type"],
+      );
+    }
+    // Through the official client as well.
+    const openai = openaiFor(payer);
+    await assert.rejects(
+      openai.chat.completions.create({ ...chat, messages: [{ role: "user", content: "hi" }], tools: [tool as never] }),
+      (error: InstanceType<typeof OpenAI.APIError>) =>
+        error.status === 400 && error.param === "tools" && error.code === "unsupported_parameter",
+    );
+    await assert.rejects(
+      openai.responses.create({ ...responses, tools: [{ type: "web_search" }] }),
+      (error: InstanceType<typeof OpenAI.APIError>) => error.status === 400 && error.param === "tools",
+    );
+
+    assert.deepEqual(await billedOf(channelId), {});
+    assert.equal(gateway.usageLog.receipts(channelId).length, 0);
+    assert.equal(gateway.usageLog.vouchers(channelId).length, 0);
+    // Neutral values of unsupported parameters pass, and the voucher none of the refusals took still pays.
+    const served = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-8", [voucherHeader]: voucher },
+      body: JSON.stringify({ ...chat, n: 1, logprobs: false, tools: null, stream: false, user: "u-1" }),
+    });
+    assert.equal(served.status, 200);
+    assert.equal(gateway.usageLog.receipts(channelId).length, 1);
+  });
+
+  it("publishes the schemas it enforces as an OpenAPI 3.1 document at /openapi.json", async () => {
+    const response = await fetch(`${gateway.url}/openapi.json`);
+    assert.equal(response.status, 200);
+    type Schema = { [key: string]: unknown; properties?: Record<string, Schema>; required?: string[] };
+    const document = (await response.json()) as {
+      openapi: string;
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, { schema: { $ref: string } }> } }>
+      >;
+      components: { schemas: Record<string, Schema> };
+    };
+    assert.equal(document.openapi, "3.1.0");
+    for (const route of [
+      "/v1/chat/completions",
+      "/v1/completions",
+      "/v1/responses",
+      "/v1/models",
+      "/v1/vouchers",
+      "/v1/channels/{id}/usage",
+      "/v1/channels/{id}/receipts",
+      "/metrics",
+      "/openapi.json",
+    ])
+      assert.ok(document.paths[route], `no ${route}`);
+    const requestSchema = (route: string) => {
+      const { $ref } = document.paths[route]!.post!.requestBody!.content["application/json"]!.schema;
+      return document.components.schemas[$ref.replace("#/components/schemas/", "")]!;
+    };
+    const chat = requestSchema("/v1/chat/completions");
+    assert.deepEqual(chat.required, ["model", "messages"]);
+    assert.equal(chat.additionalProperties, false);
+    const props = chat.properties!;
+    assert.deepEqual(props.stream, { anyOf: [{ type: "boolean" }, { type: "null" }] });
+    assert.ok(JSON.stringify(props.stop).includes('"maxItems":4'));
+    assert.ok(JSON.stringify(props.max_tokens).includes('"maximum":1000'));
+    assert.equal(props.tools!.type, "null");
+    assert.deepEqual(props.n!.enum, [null, 1]);
+    assert.deepEqual((props.messages!.items as Schema).properties!.role!.enum, [
+      "system",
+      "developer",
+      "user",
+      "assistant",
+    ]);
+    assert.deepEqual(requestSchema("/v1/completions").required, ["model", "prompt"]);
+    const responses = requestSchema("/v1/responses");
+    for (const name of ["input", "instructions", "max_output_tokens", "temperature", "top_p", "stream"])
+      assert.ok(responses.properties![name], `responses lack ${name}`);
+    assert.equal(responses.properties!.tools!.type, "null");
+    assert.ok(document.components.schemas.ChannelUsage!.properties!.voucher);
+    // Every reference resolves.
+    for (const [, id] of JSON.stringify(document).matchAll(/"#\/components\/schemas\/([^"]+)"/g))
+      assert.ok(document.components.schemas[id!], `dangling $ref ${id}`);
+  });
+
+  it("serves the Responses API through the official openai client, streamed and not; receipts verify", async () => {
+    const channelId = await newChannel();
+    const payer = newPayer(channelId);
+    const openai = openaiFor(payer);
+    const whole = await openai.responses.create({
+      model: "1",
+      instructions: "Answer briefly.",
+      input: "Hello there",
+      max_output_tokens: 12,
+      temperature: 0.7,
+    });
+    assert.equal(whole.object, "response");
+    assert.ok(["completed", "incomplete"].includes(whole.status!));
+    assert.ok(whole.output_text.length > 0);
+    assert.equal(whole.instructions, "Answer briefly.");
+
+    const stream = await openai.responses.create({
+      model: "2",
+      input: [
+        { role: "user", content: "Tell me" },
+        { role: "assistant", content: whole.output_text },
+        { role: "user", content: [{ type: "input_text", text: "more" }] },
+      ],
+      max_output_tokens: 8,
+      stream: true,
+    });
+    const types: string[] = [];
+    const sequence: number[] = [];
+    let streamed = "";
+    let final;
+    for await (const event of stream) {
+      types.push(event.type);
+      sequence.push(event.sequence_number);
+      if (event.type === "response.output_text.delta") streamed += event.delta;
+      if (event.type === "response.completed" || event.type === "response.incomplete") final = event.response;
+    }
+    assert.equal(types[0], "response.created");
+    assert.ok(types.includes("response.output_text.delta"));
+    assert.ok(["response.completed", "response.incomplete"].includes(types.at(-1)!));
+    assert.deepEqual(
+      sequence,
+      sequence.map((_, i) => i),
+    );
+    const content = final!.output[0] as { content: { text: string }[] };
+    assert.equal(streamed, content.content[0]!.text);
+    // The streaming helper reads the same events.
+    const helped = await openai.responses.stream({ model: "0", input: "helper", max_output_tokens: 4 }).finalResponse();
+    assert.equal(helped.usage?.output_tokens, 4);
+
+    assert.equal(payer.receipts.length, 3);
+    const registeredKey = (await tc.read("NodeRegistry", tc.contracts.NodeRegistry, "signingKeyOf", [
+      tc.operator,
+    ])) as Hex;
+    for (const { receipt, signature } of payer.receipts) {
+      assert.ok(
+        await verifyTypedData({
+          address: registeredKey,
+          domain: receiptDomain(31337, tc.contracts.InferencePayments),
+          types: receiptTypes,
+          primaryType: "Receipt",
+          message: receipt,
+          signature,
+        }),
+      );
+      const tokens = receipt.promptTokens + receipt.completionTokens;
+      assert.equal(receipt.amount, costOf(prices.get(receipt.adapterId.toString())!, tokens));
+    }
+    const [first, second] = payer.receipts.map((r) => r.receipt);
+    // instructions go first, as a system message; a string input is one user turn.
+    const prompt = chatPrompt([
+      { role: "system", content: "Answer briefly." },
+      { role: "user", content: "Hello there" },
+    ]);
+    assert.equal(first!.promptTokens, BigInt(countPromptTokens(prompt)));
+    assert.equal(BigInt(whole.usage!.total_tokens), first!.promptTokens + first!.completionTokens);
+    assert.equal(BigInt(final!.usage!.total_tokens), second!.promptTokens + second!.completionTokens);
+    assert.deepEqual(
+      gateway.usageLog.receipts(channelId).map((r) => r.receipt.requestId),
+      payer.receipts.map((r) => r.receipt.requestId),
+    );
+    const billed = await billedOf(channelId);
+    assert.equal(
+      Object.values(billed).reduce((s, a) => s + BigInt(a), 0n),
+      payer.billedTotal,
+    );
+  });
+
+  it("two Payers with no shared memory, one in another process, take turns on a channel: each resumes, nothing is paid twice", async () => {
+    const channelId = await newChannel();
+    const first = newPayer(channelId);
+    const openai = openaiFor(first);
+    await openai.completions.create({ model: "1", prompt: "first process", max_tokens: 4 });
+    await openai.chat.completions.create({ model: "2", messages: [{ role: "user", content: "hi" }], max_tokens: 3 });
+
+    // The gateway's account of the channel: its highest voucher, signed by the payer.
+    const usage = (await (await fetch(`${gateway.url}/v1/channels/${channelId}/usage`)).json()) as {
+      billedTotal: string;
+      receipts: number;
+      voucher: VoucherJson;
+    };
+    assert.deepEqual([BigInt(usage.billedTotal), usage.receipts], [first.billedTotal, 2]);
+    const held = voucherFromJson(usage.voucher);
+    assert.ok(
+      await verifyTypedData({
+        address: privateKeyToAccount(keys.alice).address,
+        domain: voucherDomain(31337, tc.contracts.InferencePayments),
+        types: voucherTypes,
+        primaryType: "Voucher",
+        message: held.voucher,
+        signature: held.signature,
+      }),
+    );
+
+    // Another process, with a Payer of its own that starts from nothing: its first voucher is short (402), it
+    // resumes from the gateway and pays.
+    const script = `
+      import OpenAI from "openai";
+      import { privateKeyToAccount } from "viem/accounts";
+      import { Payer } from ${JSON.stringify(path.join(here, "../sdk/index.ts"))};
+      const o = JSON.parse(process.env.OPENPOA_PAYER);
+      const payer = new Payer({
+        account: privateKeyToAccount(o.key), chainId: 31337, payments: o.payments, channelId: BigInt(o.channelId),
+        operatorSigningKey: o.operator, prices: new Map(Object.entries(o.prices).map(([k, v]) => [k, BigInt(v)])),
+      });
+      const openai = new OpenAI({ baseURL: o.url + "/v1", apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
+      await openai.chat.completions.create({ model: "1", messages: [{ role: "user", content: "second process" }], max_tokens: 5 });
+      await openai.responses.create({ model: "2", input: "and again", max_output_tokens: 3 });
+      console.log(JSON.stringify({ billed: payer.billedTotal.toString(), receipts: payer.receipts.length }));
+    `;
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: path.resolve(here, "../.."),
+        env: {
+          ...process.env,
+          OPENPOA_PAYER: JSON.stringify({
+            key: keys.alice,
+            payments: tc.contracts.InferencePayments,
+            channelId: channelId.toString(),
+            operator: tc.operator,
+            prices: Object.fromEntries([...prices].map(([k, v]) => [k, v.toString()])),
+            url: gateway.url,
+          }),
+        },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let out = "";
+      child.stdout!.on("data", (chunk) => (out += chunk));
+      child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`payer process exited ${code}`))));
+    });
+    const other = JSON.parse(output) as { billed: string; receipts: number };
+    assert.equal(other.receipts, 4);
+    assert.equal(gateway.usageLog.receipts(channelId).length, 4);
+
+    // The first Payer's next voucher is short now: it resumes on its own, streamed or not.
+    const stream = await openai.chat.completions.create({
+      model: "1",
+      messages: [{ role: "user", content: "first again" }],
+      max_tokens: 4,
+      stream: true,
+    });
+    for await (const chunk of stream) void chunk;
+    await openai.completions.create({ model: "2", prompt: "and once more", max_tokens: 2 });
+
+    // A restarted app resumes explicitly, and takes over every receipt.
+    const restarted = newPayer(channelId);
+    const resumed = await restarted.resume(gateway.url);
+    const logged = gateway.usageLog.receipts(channelId);
+    const total = logged.reduce((s, r) => s + r.receipt.amount, 0n);
+    assert.equal(logged.length, 6);
+    assert.equal(new Set(logged.map((r) => r.receipt.requestId)).size, 6);
+    assert.deepEqual([resumed.receipts, resumed.unbacked.size, restarted.billedTotal], [6, 0, total]);
+    assert.equal(
+      BigInt(other.billed),
+      logged.slice(0, 4).reduce((s, r) => s + r.receipt.amount, 0n),
+    );
+    assert.equal(first.billedTotal, total);
+    // The receipts come a page at a time.
+    const page = async (query: string) => {
+      const response = await fetch(`${gateway.url}/v1/channels/${channelId}/receipts?${query}`);
+      return { status: response.status, ...((await response.json()) as { data?: unknown[]; next?: number | null }) };
+    };
+    assert.deepEqual(
+      [await page("offset=4&limit=2"), await page("offset=2&limit=2")].map((p) => [p.status, p.data!.length, p.next]),
+      [
+        [200, 2, null],
+        [200, 2, 4],
+      ],
+    );
+    assert.equal((await page("limit=0")).status, 400);
+    assert.deepEqual(
+      new Set(first.receipts.map((r) => r.receipt.requestId)),
+      new Set(logged.map((r) => r.receipt.requestId)),
+    );
+
+    // The exact voucher of either settles every receipt once.
+    await checkpoint(restarted, gateway.url);
+    gateway.settler.options.thresholds.minAmount = 1n;
+    await gateway.settler.tick();
+    gateway.settler.options.thresholds.minAmount = 10n ** 30n;
+    assert.equal((await channelOf(channelId)).settled, total);
+  });
+
   it("refuses an adapter whose stored artifact does not hash to its on-chain hash; reports health and metrics", async () => {
     // A copy of a real adapter filed under another hash: the store answers, but the bytes do not match.
     const forged = keccak256(toHex(`forged-${process.pid}`)).slice(2);
@@ -316,6 +696,12 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     ]) {
       assert.ok(metrics.includes(series), `metrics lack ${series}`);
     }
+    // The exposition parses, and the summary's quantile lines carry the adapter label as _sum and _count do.
+    const { samples } = parsePrometheus(metrics);
+    const quantiles = samples.filter((s) => s.name === "openpoa_adapter_load_seconds" && s.labels.quantile);
+    assert.ok(quantiles.length >= 2);
+    for (const sample of quantiles) assert.match(sample.labels.adapter ?? "", /^[0-9]+$/);
+    assert.ok(samples.some((s) => s.name === "openpoa_payment_overhead_seconds" && s.labels.quantile === "0.99"));
   });
 
   it("fails in-flight requests with 503 when the engine crashes, bills nothing, and serves again after the restart", async () => {

@@ -108,17 +108,15 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const ledger = new Ledger();
   ledger.restore(
     usageLog.receipts().map((r) => r.receipt),
-    usageLog
-      .channelsWithVouchers()
-      .flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed.voucher] as const)),
+    usageLog.channelsWithVouchers().flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed] as const)),
   );
-  const metrics = new Metrics();
   const engine = new Engine({
     model: config.modelDir,
     adapters: config.artifactStore,
     maxSeqLen: config.engineMaxSeqLen,
     log,
   });
+  const metrics = new Metrics({ engineRestarts: () => engine.restarts });
   await engine.start();
 
   const gateway: Gateway = {

@@ -1,67 +1,112 @@
-/** Prometheus text exposition, per-adapter labels; counters only grow, summaries keep a bounded sample. */
+import { Counter, Registry, Summary } from "prom-client";
+
+/** Summaries report the median and p99 over a sliding window of ten minutes (five buckets of two). */
+const window = { percentiles: [0.5, 0.99], maxAgeSeconds: 600, ageBuckets: 5 };
+/** The bench reads the gateway's own overhead per request from here, oldest first. */
+const OVERHEAD_SAMPLES = 10_000;
+
+/**
+ * The gateway's Prometheus metrics, through prom-client, in a registry of their own (so two gateways in one
+ * process, as in the tests, do not share counters). Per-adapter series carry the `adapter` label, the summaries'
+ * quantile lines included.
+ */
 export class Metrics {
-  private counters = new Map<string, Map<string, bigint | number>>();
-  private sampled = new Map<string, number[]>();
-  private static readonly help: Record<string, string> = {
-    openpoa_requests_total: "Requests answered, by adapter and status",
-    openpoa_prompt_tokens_total: "Prompt tokens billed",
-    openpoa_completion_tokens_total: "Completion tokens billed",
-    openpoa_revenue_wei_total: "Amount billed in receipts, OPEN wei",
-    openpoa_adapter_cache_hits_total: "Requests whose adapter was verified and loaded already",
-    openpoa_adapter_cache_misses_total: "Requests that had to verify and load their adapter",
-    openpoa_adapter_load_seconds: "Time to verify an adapter's artifact and load it into the engine",
-    openpoa_payment_overhead_seconds: "Gateway time per request: voucher check, receipt signing, usage log",
-    openpoa_settlements_total: "Settlement transactions, by outcome",
-  };
+  readonly registry = new Registry();
+  private readonly registers = [this.registry];
 
-  inc(name: string, labels: Record<string, string | bigint>, by: bigint | number = 1) {
-    const key = Object.entries(labels)
-      .map(([k, v]) => `${k}="${v}"`)
-      .join(",");
-    let series = this.counters.get(name);
-    if (!series) this.counters.set(name, (series = new Map()));
-    const current = series.get(key) ?? (typeof by === "bigint" ? 0n : 0);
-    series.set(key, typeof by === "bigint" ? (current as bigint) + by : (current as number) + by);
+  readonly requests = new Counter({
+    name: "openpoa_requests_total",
+    help: "Requests answered, by adapter and status",
+    labelNames: ["adapter", "status"] as const,
+    registers: this.registers,
+  });
+  readonly promptTokens = new Counter({
+    name: "openpoa_prompt_tokens_total",
+    help: "Prompt tokens billed",
+    labelNames: ["adapter"] as const,
+    registers: this.registers,
+  });
+  readonly completionTokens = new Counter({
+    name: "openpoa_completion_tokens_total",
+    help: "Completion tokens billed",
+    labelNames: ["adapter"] as const,
+    registers: this.registers,
+  });
+  readonly revenueWei = new Counter({
+    name: "openpoa_revenue_wei_total",
+    help: "Amount billed in receipts, OPEN wei (a float, as every Prometheus value)",
+    labelNames: ["adapter"] as const,
+    registers: this.registers,
+  });
+  readonly adapterCacheHits = new Counter({
+    name: "openpoa_adapter_cache_hits_total",
+    help: "Requests whose adapter was verified and loaded already",
+    labelNames: ["adapter"] as const,
+    registers: this.registers,
+  });
+  readonly adapterCacheMisses = new Counter({
+    name: "openpoa_adapter_cache_misses_total",
+    help: "Requests that had to verify and load their adapter",
+    labelNames: ["adapter"] as const,
+    registers: this.registers,
+  });
+  readonly adapterLoadSeconds = new Summary({
+    name: "openpoa_adapter_load_seconds",
+    help: "Time to verify an adapter's artifact and load it into the engine",
+    labelNames: ["adapter"] as const,
+    registers: this.registers,
+    ...window,
+  });
+  readonly paymentOverheadSeconds = new Summary({
+    name: "openpoa_payment_overhead_seconds",
+    help: "Gateway time per request: voucher check, receipt signing, usage log",
+    registers: this.registers,
+    ...window,
+  });
+  readonly attributionFailures = new Counter({
+    name: "openpoa_attribution_failures_total",
+    help: "Responses served with a zero attribution hash because attribution failed",
+    labelNames: ["adapter"] as const,
+    registers: this.registers,
+  });
+  readonly settlements = new Counter({
+    name: "openpoa_settlements_total",
+    help: "Settlement transactions, by outcome",
+    labelNames: ["outcome"] as const,
+    registers: this.registers,
+  });
+
+  private overheadSamples: number[] = [];
+
+  /** `engineRestarts` is read at every scrape. */
+  constructor(options: { engineRestarts?: () => number } = {}) {
+    const { engineRestarts } = options;
+    new Counter({
+      name: "openpoa_engine_restarts_total",
+      help: "Engine processes restarted after a crash",
+      registers: this.registers,
+      collect() {
+        this.reset();
+        const restarts = engineRestarts?.() ?? 0;
+        if (restarts > 0) this.inc(restarts);
+      },
+    });
   }
 
-  observe(name: string, seconds: number, labels: Record<string, string | bigint> = {}) {
-    this.inc(`${name}_sum`, labels, seconds);
-    this.inc(`${name}_count`, labels, 1);
-    let sample = this.sampled.get(name);
-    if (!sample) this.sampled.set(name, (sample = []));
-    // A ring of the last 10,000 observations is enough for p50/p99 and bounded in memory.
-    if (sample.length >= 10_000) sample.shift();
-    sample.push(seconds);
+  /** The gateway's own time for one paid request, in seconds. */
+  observeOverhead(seconds: number) {
+    this.paymentOverheadSeconds.observe(seconds);
+    if (this.overheadSamples.length >= OVERHEAD_SAMPLES) this.overheadSamples.shift();
+    this.overheadSamples.push(seconds);
   }
 
-  /** The recent observations of a summary, oldest first. */
-  samples(name: string): number[] {
-    return [...(this.sampled.get(name) ?? [])];
+  /** The last observations of the payment overhead (seconds), oldest first. */
+  recentOverhead(): number[] {
+    return [...this.overheadSamples];
   }
 
-  quantile(name: string, q: number): number | undefined {
-    const sorted = this.samples(name).sort((a, b) => a - b);
-    return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : undefined;
-  }
-
-  render(): string {
-    const lines: string[] = [];
-    const described = new Set<string>();
-    for (const [name, series] of this.counters) {
-      const base = name.replace(/_(sum|count)$/, "");
-      if (!described.has(base)) {
-        described.add(base);
-        const type = base === name ? "counter" : "summary";
-        lines.push(`# HELP ${base} ${Metrics.help[base] ?? base}`, `# TYPE ${base} ${type}`);
-        if (type === "summary") {
-          for (const q of [0.5, 0.99]) {
-            const value = this.quantile(base, q);
-            if (value !== undefined) lines.push(`${base}{quantile="${q}"} ${value}`);
-          }
-        }
-      }
-      for (const [labels, value] of series) lines.push(`${name}${labels ? `{${labels}}` : ""} ${value}`);
-    }
-    return lines.join("\n") + "\n";
+  /** The text exposition, and its content type. */
+  async render(): Promise<{ text: string; contentType: string }> {
+    return { text: await this.registry.metrics(), contentType: this.registry.contentType };
   }
 }

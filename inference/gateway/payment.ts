@@ -21,7 +21,8 @@ export type PaymentContext = {
 type ChannelBook = {
   billed: Map<bigint, bigint>;
   reserved: Map<bigint, bigint>;
-  best: Voucher | undefined;
+  /** The highest voucher the payer signed that the gateway holds: what a payer resumes from. */
+  best: SignedVoucher | undefined;
   /** When the first receipt not yet settled was issued (ms), for the settler's age threshold. */
   unsettledSince: number | undefined;
 };
@@ -56,10 +57,15 @@ export class Ledger {
     return [...this.books.keys()];
   }
 
+  /** The channel's book if the gateway knows the channel, without creating one. */
+  view(channelId: bigint): Readonly<ChannelBook> | undefined {
+    return this.books.get(channelId);
+  }
+
   /** Rebuilds the books from the usage log after a restart. */
   restore(
     receipts: { channelId: bigint; adapterId: bigint; amount: bigint }[],
-    vouchers: Iterable<readonly [Hex, Voucher]>,
+    vouchers: Iterable<readonly [Hex, SignedVoucher]>,
   ) {
     for (const r of receipts) {
       const book = this.book(r.channelId);
@@ -74,9 +80,9 @@ export class Ledger {
   }
 
   /** Keeps the voucher if it beats the best one held. */
-  private offer(voucher: Voucher) {
-    const book = this.book(voucher.channelId);
-    if (!book.best || voucher.cumulativeAmount > book.best.cumulativeAmount) book.best = voucher;
+  private offer(signed: SignedVoucher) {
+    const book = this.book(signed.voucher.channelId);
+    if (!book.best || signed.voucher.cumulativeAmount > book.best.voucher.cumulativeAmount) book.best = signed;
   }
 
   claimDigest(digest: Hex): boolean {
@@ -99,8 +105,8 @@ export class Ledger {
     // The presented voucher is the payer's current view; a higher one held already may cover a request that
     // overtook this one on the wire.
     const shortfall = this.shortfall(book, voucher, adapterId, maxCost);
-    if (shortfall === undefined) book.best = voucher;
-    else if (!book.best || this.shortfall(book, book.best, adapterId, maxCost) !== undefined) {
+    if (shortfall === undefined) book.best = signed;
+    else if (!book.best || this.shortfall(book, book.best.voucher, adapterId, maxCost) !== undefined) {
       throw paymentError("insufficient_voucher", shortfall);
     }
     add(book.reserved, adapterId, maxCost);

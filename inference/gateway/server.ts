@@ -1,18 +1,36 @@
 import { randomBytes } from "node:crypto";
-import { Hono, type Context } from "hono";
+import { zValidator } from "@hono/zod-validator";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
 import { type Hex, zeroHash } from "viem";
+import type { $ZodIssue } from "zod/v4/core";
 import type { Attributor } from "./attribution.ts";
-import { encodeHeader, receiptToJson } from "../sdk/codec.ts";
+import { encodeHeader, receiptToJson, voucherToJson } from "../sdk/codec.ts";
 import { receiptDigest, receiptHeader, voucherHeader, type Receipt, type SignedReceipt } from "../sdk/eip712.ts";
-import { chatPrompt, costOf, countPromptTokens, type ChatMessage } from "../sdk/pricing.ts";
+import { costOf, countPromptTokens } from "../sdk/pricing.ts";
+import { maxTokensOf, promptOf, type CompletionApi, type CompletionBody } from "../sdk/requests.ts";
 import { verifyArtifact } from "./artifacts.ts";
 import type { AdapterRecord, ChainView } from "./chain.ts";
 import type { Engine, GenerateDone, GenerateParams } from "./engine.ts";
 import { badRequest, GatewayError } from "./errors.ts";
+import { formats, type AnswerMeta } from "./formats.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import { openApiDocument } from "./openapi.ts";
 import type { DigestSigner } from "./signatures.ts";
 import { verifyVoucher, type Ledger, type PaymentContext, type Reservation } from "./payment.ts";
+import {
+  channelIdParam,
+  chatCompletionRequest,
+  completionRequest,
+  receiptPageQuery,
+  requestError,
+  responseRequest,
+  type ChatCompletionRequest,
+  type CompletionRequest,
+  type ResponseRequest,
+} from "./schemas.ts";
 import type { UsageLog } from "./usageLog.ts";
 
 export type GatewayLimits = { maxTokens: number; maxBodyBytes: number };
@@ -32,13 +50,16 @@ export type Gateway = {
   log: Logger;
 };
 
-type CompletionRequest = {
-  kind: "chat" | "text";
+/** A validated request, as the engine and the bill see it. */
+type Completion = {
+  api: CompletionApi;
   adapterId: bigint;
   prompt: string;
   stream: boolean;
   engine: Omit<GenerateParams, "prompt" | "adapter">;
+  echo: AnswerMeta["echo"];
 };
+type ValidatedBody = ChatCompletionRequest | CompletionRequest | ResponseRequest;
 
 /**
  * The response's attribution hash. A failure (say the content store is unreachable) must not cost the payer the
@@ -50,7 +71,7 @@ async function attributionOf(gateway: Gateway, adapterId: bigint, completion: st
     return await gateway.attributor.attribute({ adapterId, completion });
   } catch (error) {
     gateway.log("warn", "attribution failed", { adapterId, error: String(error) });
-    gateway.metrics.inc("openpoa_attribution_failures_total", { adapter: adapterId.toString() });
+    gateway.metrics.attributionFailures.inc({ adapter: adapterId.toString() });
     return zeroHash;
   }
 }
@@ -58,10 +79,20 @@ async function attributionOf(gateway: Gateway, adapterId: bigint, completion: st
 export function createApp(gateway: Gateway): Hono {
   const app = new Hono();
   const verified = new Map<string, Promise<void>>();
+  const schemas = {
+    chat: chatCompletionRequest(gateway.limits),
+    text: completionRequest(gateway.limits),
+    responses: responseRequest(gateway.limits),
+  };
+  const document = openApiDocument(gateway.limits);
 
   app.onError((error, c) => {
     const known =
-      error instanceof GatewayError ? error : new GatewayError(500, "internal", "internal error", { cause: error });
+      error instanceof GatewayError
+        ? error
+        : error instanceof HTTPException
+          ? new GatewayError(error.status, "http_error", error.message)
+          : new GatewayError(500, "internal", "internal error", { cause: error });
     if (known.status >= 500)
       gateway.log("error", "request failed", {
         path: c.req.path,
@@ -79,10 +110,12 @@ export function createApp(gateway: Gateway): Hono {
     return c.json({ status: ready ? "ok" : "starting", engineRestarts: gateway.engine.restarts }, ready ? 200 : 503);
   });
 
-  app.get("/metrics", (c) => {
-    const restarts = `# HELP openpoa_engine_restarts_total Engine processes restarted after a crash\n# TYPE openpoa_engine_restarts_total counter\nopenpoa_engine_restarts_total ${gateway.engine.restarts}\n`;
-    return c.text(gateway.metrics.render() + restarts, 200, { "content-type": "text/plain; version=0.0.4" });
+  app.get("/metrics", async (c) => {
+    const { text, contentType } = await gateway.metrics.render();
+    return c.body(text, 200, { "content-type": contentType });
   });
+
+  app.get("/openapi.json", (c) => c.json(document));
 
   app.get("/v1/models", async (c) => {
     const created = 0;
@@ -117,25 +150,143 @@ export function createApp(gateway: Gateway): Hono {
     return c.json(channelUsage(gateway, signed.voucher.channelId));
   });
 
-  app.get("/v1/channels/:id/usage", (c) => {
-    const id = c.req.param("id");
-    if (!/^[0-9]{1,78}$/.test(id)) throw badRequest("invalid_channel", "channel id must be a decimal integer");
-    return c.json(channelUsage(gateway, BigInt(id)));
+  const channelId = zValidator("param", channelIdParam, (result) => {
+    if (!result.success) throw badRequest("invalid_channel", "channel id must be a decimal integer", "id");
+  });
+  /** What the gateway accepted on the channel; a payer resumes from it (sdk/payer.ts, `Payer.resume`). */
+  app.get("/v1/channels/:id/usage", channelId, (c) => c.json(channelUsage(gateway, BigInt(c.req.valid("param").id))));
+  /** The channel's receipts in log order, a page at a time (`next`: the offset of the next page, or null). */
+  app.get("/v1/channels/:id/receipts", channelId, zValidator("query", receiptPageQuery, refuse), (c) => {
+    const id = c.req.valid("param").id;
+    const { offset, limit } = c.req.valid("query");
+    // One more than asked for tells whether another page follows.
+    const page = gateway.usageLog.receiptPage(BigInt(id), offset, limit + 1);
+    const data = page.slice(0, limit).map(receiptToJson);
+    return c.json({ channelId: id, data, next: page.length > limit ? offset + limit : null });
   });
 
-  app.post("/v1/completions", (c) => complete(gateway, verified, c, "text"));
-  app.post("/v1/chat/completions", (c) => complete(gateway, verified, c, "chat"));
+  const body = jsonBody(gateway.limits.maxBodyBytes);
+  app.post("/v1/chat/completions", body, zValidator("json", schemas.chat, refuse), (c) =>
+    complete(gateway, verified, c, completionOf("chat", c.req.valid("json"))),
+  );
+  app.post("/v1/completions", body, zValidator("json", schemas.text, refuse), (c) =>
+    complete(gateway, verified, c, completionOf("text", c.req.valid("json"))),
+  );
+  app.post("/v1/responses", body, zValidator("json", schemas.responses, refuse), (c) =>
+    complete(gateway, verified, c, completionOf("responses", c.req.valid("json"))),
+  );
   return app;
 }
 
-function channelUsage(gateway: Gateway, channelId: bigint) {
-  const book = gateway.ledger.book(channelId);
-  const billed = Object.fromEntries([...book.billed].map(([id, amount]) => [id.toString(), amount.toString()]));
-  return { channelId: channelId.toString(), billed };
+/** The validator's hook: an invalid body is an OpenAI-shaped 400 naming the parameter. */
+function refuse(result: { success: true } | { success: false; error: { issues: readonly $ZodIssue[] } }) {
+  if (!result.success) throw requestError(result.error.issues);
 }
 
-async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, c: Context, kind: "chat" | "text") {
-  const request = await parseRequest(gateway, c, kind);
+/** A JSON body: `application/json` (else 415), at most `maxBytes` (else 413), parseable (else 400). */
+function jsonBody(maxBytes: number): MiddlewareHandler {
+  const limit = bodyLimit({
+    maxSize: maxBytes,
+    onError: async (c) => {
+      // Refused on its content-length, the body is still on the wire: read it away (a bounded amount), or the
+      // client, still sending, sees a reset instead of the 413.
+      const body = c.req.raw.body;
+      if (body && !body.locked) await drain(body, 16 * maxBytes);
+      throw new GatewayError(413, "request_too_large", `request body exceeds ${maxBytes} bytes`);
+    },
+  });
+  return async (c, next) => {
+    const type = c.req.header("content-type") ?? "";
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      throw new GatewayError(
+        415,
+        "unsupported_media_type",
+        `request body must be application/json, not ${type ? `'${type}'` : "without a content type"}`,
+      );
+    }
+    return limit(c, async () => {
+      // Parsed once here; the validator reads the same cached body.
+      await c.req.json().catch(() => {
+        throw badRequest("invalid_json", "request body is not valid JSON");
+      });
+      await next();
+    });
+  };
+}
+
+async function drain(body: ReadableStream<Uint8Array>, atMost: number) {
+  const reader = body.getReader();
+  let read = 0;
+  try {
+    while (read <= atMost) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.length;
+    }
+    await reader.cancel();
+  } catch {
+    // The client went away: nothing left to read.
+  }
+}
+
+/** The adapter id a model name stands for: its on-chain id in decimal; "0" is the base model. */
+function adapterIdOf(model: string): bigint {
+  if (!/^(0|[1-9][0-9]{0,30})$/.test(model)) {
+    throw new GatewayError(
+      404,
+      "model_not_found",
+      `The model '${model}' does not exist: name an adapter by its on-chain id ("0" is the base model)`,
+      { param: "model" },
+    );
+  }
+  return BigInt(model);
+}
+
+function completionOf<A extends CompletionApi>(api: A, body: CompletionBody<A> & ValidatedBody): Completion {
+  const optional = <T>(value: T | null | undefined) => value ?? undefined;
+  const seed = "seed" in body ? optional(body.seed) : undefined;
+  const stop = "stop" in body ? optional(body.stop) : undefined;
+  return {
+    api,
+    adapterId: adapterIdOf(body.model),
+    prompt: promptOf(api, body),
+    stream: body.stream === true,
+    engine: {
+      max_tokens: maxTokensOf(api, body),
+      temperature: optional(body.temperature),
+      top_p: optional(body.top_p),
+      seed,
+      stop,
+    },
+    echo: {
+      instructions: "instructions" in body ? body.instructions : undefined,
+      max_output_tokens: "max_output_tokens" in body ? body.max_output_tokens : undefined,
+      temperature: body.temperature,
+      top_p: body.top_p,
+    },
+  };
+}
+
+/** Per adapter, in decimal: `{"<adapterId>": "<wei>"}`. */
+const decimals = (entries: Iterable<[bigint, bigint]>) =>
+  Object.fromEntries([...entries].map(([id, amount]) => [id.toString(), amount.toString()]));
+
+/** What the gateway accepted on a channel, and the highest voucher it holds (with the payer's signature). */
+function channelUsage(gateway: Gateway, channelId: bigint) {
+  const book = gateway.ledger.view(channelId);
+  const billed = book?.billed ?? new Map<bigint, bigint>();
+  const reserved = book?.reserved ?? new Map<bigint, bigint>();
+  return {
+    channelId: channelId.toString(),
+    billed: decimals(billed),
+    billedTotal: [...billed.values()].reduce((s, a) => s + a, 0n).toString(),
+    inFlight: decimals([...reserved].filter(([, amount]) => amount !== 0n)),
+    receipts: gateway.usageLog.receiptCount(channelId),
+    voucher: book?.best ? voucherToJson(book.best) : null,
+  };
+}
+
+async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, c: Context, request: Completion) {
   const adapter = await gateway.chain.adapter(request.adapterId).catch((error: unknown) => {
     throw error instanceof GatewayError
       ? error
@@ -155,11 +306,12 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
   }
   const promptTokens = countPromptTokens(request.prompt);
   const maxSeqLen = gateway.engine.hello?.limits.max_seq_len ?? Infinity;
+  const maxParam = { chat: "max_tokens", text: "max_tokens", responses: "max_output_tokens" }[request.api];
   if (promptTokens + request.engine.max_tokens > maxSeqLen) {
     throw badRequest(
       "context_length_exceeded",
-      `prompt (${promptTokens} tokens) plus max_tokens (${request.engine.max_tokens}) exceeds the context of ${maxSeqLen} tokens`,
-      "max_tokens",
+      `prompt (${promptTokens} tokens) plus ${maxParam} (${request.engine.max_tokens}) exceeds the context of ${maxSeqLen} tokens`,
+      maxParam,
     );
   }
   const maxCost = costOf(adapter.pricePer1kTokens, BigInt(promptTokens + request.engine.max_tokens));
@@ -179,7 +331,7 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
   const fail = (error: unknown): never => {
     gateway.ledger.release(reservation);
     gateway.usageLog.append(null, reservation.voucher);
-    gateway.metrics.inc("openpoa_requests_total", {
+    gateway.metrics.requests.inc({
       ...label,
       status: String(error instanceof GatewayError ? error.status : 500),
     });
@@ -189,10 +341,13 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
 
   const requestId = `0x${randomBytes(32).toString("hex")}` as Hex;
   const params = { ...request.engine, prompt: request.prompt, adapter: adapter.sha256 };
-  const model = adapter.id.toString();
-  const created = Math.floor(Date.now() / 1000);
-  const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${requestId.slice(2, 26)}`;
-  const object = kind === "chat" ? "chat.completion" : "text_completion";
+  const meta: AnswerMeta = {
+    requestId,
+    model: adapter.id.toString(),
+    created: Math.floor(Date.now() / 1000),
+    echo: request.echo,
+  };
+  const format = formats[request.api];
 
   /** Signs, logs (durably) and books the receipt; the caller sends it only after this returns. */
   const bill = async (done: GenerateDone) => {
@@ -218,11 +373,12 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
     await gateway.usageLog.appendDurably(signedReceipt, reservation.voucher);
     gateway.ledger.commit(reservation, amount);
     overhead += performance.now() - signStarted;
-    gateway.metrics.observe("openpoa_payment_overhead_seconds", overhead / 1000);
-    gateway.metrics.inc("openpoa_requests_total", { ...label, status: "200" });
-    gateway.metrics.inc("openpoa_prompt_tokens_total", label, usage.prompt_tokens);
-    gateway.metrics.inc("openpoa_completion_tokens_total", label, usage.completion_tokens);
-    gateway.metrics.inc("openpoa_revenue_wei_total", label, amount);
+    const { metrics } = gateway;
+    metrics.observeOverhead(overhead / 1000);
+    metrics.requests.inc({ ...label, status: "200" });
+    metrics.promptTokens.inc(label, usage.prompt_tokens);
+    metrics.completionTokens.inc(label, usage.completion_tokens);
+    metrics.revenueWei.inc(label, Number(amount));
     gateway.log("info", "served", {
       requestId,
       channelId: receipt.channelId,
@@ -234,97 +390,48 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
     });
     return receiptToJson(signedReceipt);
   };
-  const usageOf = (done: GenerateDone) => ({
-    prompt_tokens: done.usage.prompt_tokens,
-    completion_tokens: done.usage.completion_tokens,
-    total_tokens: done.usage.prompt_tokens + done.usage.completion_tokens,
-  });
-  const finishReason = (done: GenerateDone) => (done.finish_reason === "length" ? "length" : "stop");
 
   if (!request.stream) {
     const done = await gateway.engine.generate(params, () => {}, c.req.raw.signal).catch(fail);
     const receipt = await bill(done).catch(fail);
-    const choice =
-      kind === "chat"
-        ? {
-            index: 0,
-            message: { role: "assistant", content: done.text },
-            logprobs: null,
-            finish_reason: finishReason(done),
-          }
-        : { index: 0, text: done.text, logprobs: null, finish_reason: finishReason(done) };
-    return c.json(
-      { id, object, created, model, choices: [choice], usage: usageOf(done), openpoa_receipt: receipt },
-      200,
-      { [receiptHeader]: encodeHeader(receipt) },
-    );
+    return c.json(format.whole(meta, { done, receipt }), 200, { [receiptHeader]: encodeHeader(receipt) });
   }
 
   const encoder = new TextEncoder();
   const abort = new AbortController();
-  const chunkOf = (text: string | null, finish: string | null) =>
-    kind === "chat"
-      ? {
-          id,
-          object: "chat.completion.chunk",
-          created,
-          model,
-          choices: [
-            {
-              index: 0,
-              delta: text === null ? {} : { role: "assistant", content: text },
-              logprobs: null,
-              finish_reason: finish,
-            },
-          ],
-        }
-      : {
-          id,
-          object: "text_completion",
-          created,
-          model,
-          choices: [{ index: 0, text: text ?? "", logprobs: null, finish_reason: finish }],
-        };
+  const events = format.stream(meta);
   let open = true;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       // After the client has gone, writes are dropped: billing must not fail because nobody listens.
-      const write = (text: string) => open && controller.enqueue(encoder.encode(text));
-      const send = (data: unknown) => write(`data: ${JSON.stringify(data)}\n\n`);
+      const write = (text: string) => open && text && controller.enqueue(encoder.encode(text));
       const end = () => {
         if (open) controller.close();
         open = false;
       };
-      gateway.engine
-        .generate(params, (text) => text && send(chunkOf(text, null)), abort.signal)
-        .then(
-          async (done) => {
-            let receipt;
-            try {
-              receipt = await bill(done);
-            } catch (error) {
-              return settleFailure(error);
-            }
-            send({
-              ...chunkOf(done.delta || null, finishReason(done)),
-              usage: usageOf(done),
-              openpoa_receipt: receipt,
-            });
-            write("data: [DONE]\n\n");
-            end();
-          },
-          (error: unknown) => settleFailure(error),
-        );
       // Headers are gone already: the error travels as an SSE event, and nothing is billed.
       const settleFailure = (error: unknown) => {
         try {
           fail(error);
         } catch (known) {
           const shaped = known instanceof GatewayError ? known : new GatewayError(500, "internal", String(known));
-          send(shaped.toJSON());
+          write(events.fail(shaped));
           end();
         }
       };
+      write(events.open());
+      gateway.engine
+        .generate(params, (text) => write(text && events.delta(text)), abort.signal)
+        .then(async (done) => {
+          let receipt;
+          try {
+            receipt = await bill(done);
+          } catch (error) {
+            return settleFailure(error);
+          }
+          write(events.close({ done, receipt }));
+          end();
+        }, settleFailure);
     },
     cancel() {
       // The client went away: stop generating; the tokens produced so far are still billed and logged.
@@ -342,98 +449,16 @@ async function ensureVerified(gateway: Gateway, verified: Map<string, Promise<vo
   const label = { adapter: adapter.id.toString() };
   let loading = verified.get(sha256);
   if (loading) {
-    gateway.metrics.inc("openpoa_adapter_cache_hits_total", label);
+    gateway.metrics.adapterCacheHits.inc(label);
     return loading;
   }
-  gateway.metrics.inc("openpoa_adapter_cache_misses_total", label);
+  gateway.metrics.adapterCacheMisses.inc(label);
   const started = performance.now();
   loading = verifyArtifact(gateway.artifactStore, sha256).then(async () => {
     await gateway.engine.loadAdapter(sha256);
-    gateway.metrics.observe("openpoa_adapter_load_seconds", (performance.now() - started) / 1000, label);
+    gateway.metrics.adapterLoadSeconds.observe(label, (performance.now() - started) / 1000);
   });
   verified.set(sha256, loading);
   loading.catch(() => verified.delete(sha256));
   return loading;
-}
-
-async function parseRequest(gateway: Gateway, c: Context, kind: "chat" | "text"): Promise<CompletionRequest> {
-  const text = await c.req.text();
-  if (Buffer.byteLength(text) > gateway.limits.maxBodyBytes) {
-    throw new GatewayError(413, "request_too_large", `request body exceeds ${gateway.limits.maxBodyBytes} bytes`);
-  }
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw badRequest("invalid_json", "request body is not valid JSON");
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body))
-    throw badRequest("invalid_json", "request body must be a JSON object");
-
-  const model = body.model;
-  if (typeof model !== "string" || !/^(0|[1-9][0-9]{0,30})$/.test(model)) {
-    throw new GatewayError(
-      404,
-      "model_not_found",
-      `The model '${String(model)}' does not exist: name an adapter by its on-chain id ("0" is the base model)`,
-      { param: "model" },
-    );
-  }
-  let prompt: string;
-  if (kind === "chat") {
-    const messages = body.messages;
-    if (
-      !Array.isArray(messages) ||
-      messages.length === 0 ||
-      !messages.every((m) => typeof m?.role === "string" && typeof m?.content === "string")
-    ) {
-      throw badRequest(
-        "invalid_messages",
-        "messages must be a non-empty array of {role, content} with string content",
-        "messages",
-      );
-    }
-    prompt = chatPrompt(messages as ChatMessage[]);
-  } else {
-    const raw = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
-    if (typeof raw !== "string") throw badRequest("invalid_prompt", "prompt must be a string", "prompt");
-    prompt = raw;
-  }
-  const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? 16;
-  if (!Number.isInteger(maxTokens) || (maxTokens as number) < 1 || (maxTokens as number) > gateway.limits.maxTokens) {
-    throw badRequest(
-      "invalid_max_tokens",
-      `max_tokens must be an integer in 1..${gateway.limits.maxTokens}`,
-      "max_tokens",
-    );
-  }
-  if ((body.n ?? 1) !== 1) throw badRequest("unsupported_n", "only n = 1 is supported", "n");
-  const number = (name: string, ok: (x: number) => boolean) => {
-    const value = body[name];
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== "number" || !ok(value)) throw badRequest(`invalid_${name}`, `${name} is out of range`, name);
-    return value;
-  };
-  const stop = body.stop;
-  if (
-    stop !== undefined &&
-    stop !== null &&
-    typeof stop !== "string" &&
-    !(Array.isArray(stop) && stop.every((s) => typeof s === "string"))
-  ) {
-    throw badRequest("invalid_stop", "stop must be a string or an array of strings", "stop");
-  }
-  return {
-    kind,
-    adapterId: BigInt(model),
-    prompt,
-    stream: body.stream === true,
-    engine: {
-      max_tokens: maxTokens as number,
-      temperature: number("temperature", (x) => x >= 0 && x <= 2),
-      top_p: number("top_p", (x) => x > 0 && x <= 1),
-      seed: number("seed", Number.isSafeInteger),
-      stop: (stop ?? undefined) as string | string[] | undefined,
-    },
-  };
 }

@@ -153,7 +153,7 @@ export class Settler {
         // A used nonce (its receipt was checked above) means this transaction can never land.
         if (/nonce too low|nonce has already been used/i.test(message)) {
           usageLog.markSettlement(row.id, "failed", message);
-          metrics.inc("openpoa_settlements_total", { outcome: "failed" });
+          metrics.settlements.inc({ outcome: "failed" });
           throw error;
         }
         // Anything else may or may not have reached the node: the row stays journalled and the next pass
@@ -164,7 +164,7 @@ export class Settler {
     }
     const outcome = receipt.status === "success" ? "confirmed" : "failed";
     usageLog.markSettlement(row.id, outcome);
-    metrics.inc("openpoa_settlements_total", { outcome });
+    metrics.settlements.inc({ outcome });
     log(outcome === "confirmed" ? "info" : "error", `settlement ${outcome}`, {
       channelId: row.channelId,
       txHash: row.txHash,

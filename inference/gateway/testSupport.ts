@@ -242,3 +242,47 @@ export async function startTestChain(port: number, artifactHashes: string[]) {
     stop: () => chain.stop(),
   };
 }
+
+export type PrometheusSample = { name: string; labels: Record<string, string>; value: number };
+
+/**
+ * Parses the Prometheus text exposition format (0.0.4) strictly: HELP and TYPE lines, every sample named by a
+ * declared family (a summary's `_sum` and `_count` included), well-formed labels and values. Throws on anything
+ * else.
+ */
+export function parsePrometheus(text: string) {
+  const types = new Map<string, string>();
+  const samples: PrometheusSample[] = [];
+  const name = "[a-zA-Z_:][a-zA-Z0-9_:]*";
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const comment = new RegExp(`^# (HELP|TYPE) (${name}) (.*)$`).exec(line);
+    if (comment) {
+      const [, kind, family, rest] = comment;
+      if (kind === "TYPE") {
+        if (!["counter", "gauge", "summary", "histogram", "untyped"].includes(rest!))
+          throw new Error(`bad type: ${line}`);
+        if (types.has(family!)) throw new Error(`type declared twice: ${line}`);
+        types.set(family!, rest!);
+      }
+      continue;
+    }
+    if (line.startsWith("#")) throw new Error(`bad comment: ${line}`);
+    const sample = new RegExp(`^(${name})(?:\\{(.*)\\})? (\\S+)(?: -?[0-9]+)?$`).exec(line);
+    if (!sample) throw new Error(`not a sample: ${line}`);
+    const [, metric, labelText = "", valueText] = sample;
+    const labels: Record<string, string> = {};
+    const label = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/y;
+    for (let match; label.lastIndex < labelText.length;) {
+      if (!(match = label.exec(labelText))) throw new Error(`bad labels: ${line}`);
+      labels[match[1]!] = match[2]!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+    }
+    const value = Number(valueText === "+Inf" ? Infinity : valueText === "-Inf" ? -Infinity : valueText);
+    if (Number.isNaN(value) && valueText !== "NaN") throw new Error(`bad value: ${line}`);
+    const family = metric!.replace(/_(sum|count|bucket)$/, "");
+    if (!types.has(metric!) && !(types.has(family) && types.get(family) !== "counter"))
+      throw new Error(`sample of an undeclared family: ${line}`);
+    samples.push({ name: metric!, labels, value });
+  }
+  return { types, samples };
+}

@@ -137,6 +137,19 @@ export class UsageLog {
     return rows.map((row) => receiptFromJson(JSON.parse(row.json) as ReceiptJson));
   }
 
+  /** A page of the channel's receipts, in the order they were logged: `limit` of them from `offset` on. */
+  receiptPage(channelId: bigint, offset: number, limit: number): SignedReceipt[] {
+    const rows = this.db
+      .prepare("SELECT json FROM receipts WHERE channel_id = ? ORDER BY rowid LIMIT ? OFFSET ?")
+      .all(channelId.toString(), limit, offset) as { json: string }[];
+    return rows.map((row) => receiptFromJson(JSON.parse(row.json) as ReceiptJson));
+  }
+
+  receiptCount(channelId: bigint): number {
+    const row = this.db.prepare("SELECT COUNT(*) AS n FROM receipts WHERE channel_id = ?").get(channelId.toString());
+    return Number((row as { n: number }).n);
+  }
+
   channelsWithVouchers(): bigint[] {
     return (this.db.prepare("SELECT DISTINCT channel_id FROM vouchers").all() as { channel_id: string }[]).map((r) =>
       BigInt(r.channel_id),

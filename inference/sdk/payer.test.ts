@@ -1,0 +1,198 @@
+/**
+ * `Payer.resume` against a gateway that lies: it answers GET /v1/channels/:id/usage and /receipts with whatever a
+ * test puts there (the honest gateway is exercised end to end in inference/gateway/gateway.test.ts).
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { keccak256, toHex, type Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { receiptFromJson, receiptToJson, voucherToJson, type ReceiptJson, type VoucherJson } from "./codec.ts";
+import { receiptDomain, receiptTypes, voucherDomain, voucherTypes, type Receipt, type Voucher } from "./eip712.ts";
+import { costOf } from "./pricing.ts";
+import { Payer, ResumeError } from "./payer.ts";
+
+const chainId = 31337;
+const payments = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+const channelId = 7n;
+const price = 10n ** 15n;
+const payerKey = generatePrivateKey();
+const operator = privateKeyToAccount(generatePrivateKey());
+const stranger = privateKeyToAccount(generatePrivateKey());
+
+const newPayer = () =>
+  new Payer({
+    account: privateKeyToAccount(payerKey),
+    chainId,
+    payments,
+    channelId,
+    operatorSigningKey: operator.address,
+    prices: new Map([
+      ["1", price],
+      ["2", price],
+    ]),
+  });
+
+let n = 0;
+async function receipt(adapterId: bigint, tokens: bigint, signer = operator, overrides: Partial<Receipt> = {}) {
+  const message: Receipt = {
+    requestId: keccak256(toHex(`request-${n++}`)),
+    channelId,
+    adapterId,
+    promptTokens: tokens - 1n,
+    completionTokens: 1n,
+    amount: costOf(price, tokens),
+    attributionHash: `0x${"00".repeat(32)}`,
+    timestamp: 1n,
+    ...overrides,
+  };
+  const signature = await signer.signTypedData({
+    domain: receiptDomain(chainId, payments),
+    types: receiptTypes,
+    primaryType: "Receipt",
+    message,
+  });
+  return receiptToJson({ receipt: message, signature });
+}
+
+async function voucher(amounts: [bigint, bigint][], signer = privateKeyToAccount(payerKey), channel = channelId) {
+  const message: Voucher = {
+    channelId: channel,
+    cumulativeAmount: amounts.reduce((s, [, a]) => s + a, 0n),
+    adapterIds: amounts.map(([id]) => id),
+    adapterAmounts: amounts.map(([, a]) => a),
+    usageRoot: `0x${"00".repeat(32)}`,
+    expiry: 2n ** 40n,
+  };
+  const signature = await signer.signTypedData({
+    domain: voucherDomain(chainId, payments),
+    types: voucherTypes,
+    primaryType: "Voucher",
+    message,
+  });
+  return voucherToJson({ voucher: message, signature });
+}
+const amountOf = (receipts: ReceiptJson[]) => receipts.reduce((s, r) => s + BigInt(r.amount), 0n);
+
+describe("Payer.resume trusts only what the payer's own signature backs", () => {
+  let server: Server;
+  let url: string;
+  let answer: { voucher: VoucherJson | null; receipts: ReceiptJson[] };
+
+  before(async () => {
+    server = createServer((request, response) => {
+      const { pathname, searchParams } = new URL(request.url!, "http://gateway");
+      const offset = Number(searchParams.get("offset") ?? 0);
+      // Pages of two, so that resumes read on across pages.
+      const body = pathname.endsWith("/usage")
+        ? { channelId: channelId.toString(), voucher: answer.voucher }
+        : {
+            channelId: channelId.toString(),
+            data: answer.receipts.slice(offset, offset + 2),
+            next: offset + 2 < answer.receipts.length ? offset + 2 : null,
+          };
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+  beforeEach(() => (answer = { voucher: null, receipts: [] }));
+
+  it("takes over the operator's receipts up to its own voucher, and covers from there", async () => {
+    const receipts = [await receipt(1n, 100n), await receipt(2n, 50n), await receipt(1n, 20n)];
+    answer = {
+      voucher: await voucher([
+        [1n, 10n ** 15n],
+        [2n, 10n ** 15n],
+      ]),
+      receipts,
+    };
+    const payer = newPayer();
+    const resumed = await payer.resume(url);
+    assert.deepEqual([resumed.receipts, resumed.unbacked.size], [3, 0]);
+    assert.equal(payer.billedTotal, amountOf(receipts));
+    assert.equal(payer.receipts.length, 3);
+    const next = await payer.cover(1n, 5n);
+    assert.deepEqual(next.voucher.adapterAmounts, [costOf(price, 100n) + costOf(price, 20n) + 5n, costOf(price, 50n)]);
+
+    // Resuming again counts nothing twice, and reads only what the log gained since.
+    assert.equal((await payer.resume(url)).receipts, 0);
+    assert.equal(payer.billedTotal, amountOf(receipts));
+    receipts.push(await receipt(2n, 40n));
+    assert.equal((await payer.resume(url)).receipts, 1);
+    assert.equal(payer.billedTotal, amountOf(receipts));
+  });
+
+  it("never counts more than the payer signed for: receipts beyond its voucher are unbacked", async () => {
+    const receipts = [await receipt(1n, 1_000n), await receipt(1n, 1_000n), await receipt(2n, 10n)];
+    const cap = costOf(price, 1_500n);
+    answer = { voucher: await voucher([[1n, cap]]), receipts };
+    const payer = newPayer();
+    const resumed = await payer.resume(url);
+    assert.equal(resumed.billed.get(1n), cap);
+    assert.equal(resumed.unbacked.get(1n), 2n * costOf(price, 1_000n) - cap);
+    // Nothing backs adapter 2 at all.
+    assert.equal(resumed.billed.get(2n), 0n);
+    assert.equal(resumed.unbacked.get(2n), costOf(price, 10n));
+    assert.equal(payer.billedTotal, cap);
+  });
+
+  it("without a voucher of the payer's, takes over nothing", async () => {
+    answer = { voucher: null, receipts: [await receipt(1n, 100n)] };
+    const payer = newPayer();
+    const resumed = await payer.resume(url);
+    assert.equal(payer.billedTotal, 0n);
+    assert.equal(resumed.unbacked.get(1n), costOf(price, 100n));
+  });
+
+  it("refuses a voucher signed by anyone else, or for another channel, or above the deposit", async () => {
+    answer = { voucher: await voucher([[1n, 10n ** 18n]], stranger), receipts: [await receipt(1n, 10n)] };
+    await assert.rejects(
+      newPayer().resume(url),
+      (e: Error) => e instanceof ResumeError && /not this payer/.test(e.message),
+    );
+    answer = { voucher: await voucher([[1n, 10n ** 15n]], undefined, 8n), receipts: [] };
+    await assert.rejects(newPayer().resume(url), (e: Error) => e instanceof ResumeError && /channel 8/.test(e.message));
+    answer = { voucher: { ...(await voucher([[1n, 10n ** 15n]])), signature: "0x1234" as Hex }, receipts: [] };
+    await assert.rejects(newPayer().resume(url), ResumeError);
+    answer = { voucher: await voucher([[1n, 10n ** 15n]]), receipts: [] };
+    await assert.rejects(
+      newPayer().resume(url, { deposit: 10n ** 15n - 1n }),
+      (e: Error) => e instanceof ResumeError && /deposit/.test(e.message),
+    );
+    const payer = newPayer();
+    await payer.resume(url, { deposit: 10n ** 15n });
+    assert.equal(payer.billedTotal, 0n);
+  });
+
+  it("refuses receipts not signed by the operator's key, for another channel, or dearer than their tokens", async () => {
+    const own = await voucher([[1n, 10n ** 18n]]);
+    for (const bad of [
+      await receipt(1n, 10n, stranger),
+      await receipt(1n, 10n, operator, { channelId: 8n }),
+      await receipt(1n, 10n, operator, { amount: costOf(price, 10n) + 1n }),
+    ]) {
+      answer = { voucher: own, receipts: [await receipt(1n, 10n), bad] };
+      const payer = newPayer();
+      await assert.rejects(payer.resume(url), ResumeError);
+      assert.equal(payer.billedTotal, 0n);
+      assert.equal(payer.receipts.length, 0);
+    }
+  });
+
+  it("counts a receipt once, whether a resume or the response brings it first", async () => {
+    const listed = await receipt(1n, 30n);
+    answer = { voucher: await voucher([[1n, 10n ** 15n]]), receipts: [listed] };
+    const payer = newPayer();
+    await payer.cover(1n, 10n ** 14n);
+    await payer.resume(url);
+    // The response of the request in flight arrives after the resume listed its receipt.
+    await payer.accept(1n, 10n ** 14n, receiptFromJson(listed));
+    assert.equal(payer.billedTotal, costOf(price, 30n));
+    assert.equal(payer.receipts.length, 1);
+    const next = await payer.cover(1n, 1n);
+    assert.equal(next.voucher.cumulativeAmount, costOf(price, 30n) + 1n);
+  });
+});
