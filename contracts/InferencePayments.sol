@@ -25,7 +25,7 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
     uint64 public constant MAX_CHALLENGE_PERIOD = 30 days;
     /// @notice Adapters one voucher may list, i.e. a channel may ever use. Settlement loops over every listed adapter
     /// and, for each whose amount grew, over its lineage (up to 16 entries): at this cap the worst settlement costs
-    /// about 10M gas (bench:gas, `settleMaxAdapters`), a third of a 30M block, so a voucher can always be settled.
+    /// about 11M gas (bench:gas, `settleMaxAdapters`), under 40% of a 30M block, so a voucher can always be settled.
     uint256 public constant MAX_VOUCHER_ADAPTERS = 64;
 
     bytes32 public constant VOUCHER_TYPEHASH = keccak256(
