@@ -519,7 +519,7 @@ describe("indexer", { timeout: 240_000 }, () => {
     const ops = data.timelockOperations.items.map((o: any) => [o.status, o.calls, o.executedCalls]).sort();
     assert.deepEqual(ops, [
       ["cancelled", 1, 0],
-      ["executed", 5, 5],
+      ["executed", 6, 6],
     ]);
   });
 

@@ -310,7 +310,7 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   const targets = calls.map(([c]) => String(c.target));
   const values = calls.map(() => 0n);
   const calldatas = calls.map(([c, m, a]) => c.interface.encodeFunctionData(m, a));
-  const description = "Fees, a slash, a deprecation and two roles";
+  const description = "Fees, a slash and an unfreeze, a deprecation and two roles";
   await send(governor, deployer, "propose", targets, values, calldatas, description);
   await send(
     governor,
