@@ -94,6 +94,10 @@ contract NodeRegistry is INodeRegistry, Ownable {
         operator.unbonding += amount;
         // Timestamps fit in 64 bits for the next 500 billion years.
         uint64 releaseTime = uint64(block.timestamp) + unbondingPeriod;
+        // The whole sum releases together, never before the time already fixed for what was unbonding: a shorter
+        // period set by governance meanwhile must not pull earlier unbonds forward (they were fixed when made).
+        uint64 previousReleaseTime = operator.unbondingReleaseTime;
+        if (operator.unbonding != amount && releaseTime < previousReleaseTime) releaseTime = previousReleaseTime;
         operator.unbondingReleaseTime = releaseTime;
         emit UnbondRequested(msg.sender, amount, operator.unbonding, releaseTime);
     }

@@ -161,6 +161,26 @@ describe("NodeRegistry", () => {
       expect(op.unbondingReleaseTime).to.equal(t2 + UNBONDING);
     });
 
+    it("test_requestUnbond_afterAShorterPeriodNeverPullsAnEarlierUnbondForward", async () => {
+      const { nodes, bob, governance } = await networkHelpers.loadFixture(suiteWithOperator);
+      await nodes.connect(bob).requestUnbond(OPEN);
+      const fixed = (await nodes.getOperator(bob.address)).unbondingReleaseTime;
+      // Governance shortens the period to a day; one more wei of unbonding must not release the first OPEN early.
+      await nodes.connect(governance).setUnbondingPeriod(DAY);
+      await nodes.connect(bob).requestUnbond(1n);
+      expect((await nodes.getOperator(bob.address)).unbondingReleaseTime).to.equal(fixed);
+      await networkHelpers.time.increase(2 * DAY);
+      await expect(nodes.connect(bob).withdrawUnbonded())
+        .to.be.revertedWithCustomError(nodes, "StakeStillUnbonding")
+        .withArgs(bob.address, fixed);
+      // Once everything unbonding has left, a new unbond takes the new period.
+      await networkHelpers.time.increaseTo(fixed);
+      await nodes.connect(bob).withdrawUnbonded();
+      await nodes.connect(bob).requestUnbond(1n);
+      const t = BigInt(await networkHelpers.time.latest());
+      expect((await nodes.getOperator(bob.address)).unbondingReleaseTime).to.equal(t + BigInt(DAY));
+    });
+
     it("test_requestUnbond_revertsOnZeroOverBondOrUnregistered", async () => {
       const { nodes, alice, bob } = await networkHelpers.loadFixture(suiteWithOperator);
       await expect(nodes.connect(bob).requestUnbond(0n)).to.be.revertedWithCustomError(nodes, "ZeroAmount");

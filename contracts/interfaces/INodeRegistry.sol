@@ -81,7 +81,8 @@ interface INodeRegistry {
     /// @notice Bonds more OPEN from the caller.
     function addStake(uint128 amount) external;
 
-    /// @notice Moves `amount` from the bond into unbonding; the release time restarts for the whole unbonding sum.
+    /// @notice Moves `amount` from the bond into unbonding; the whole unbonding sum then releases together, at
+    /// `now + unbondingPeriod` or at the release time already fixed for it, whichever is later.
     function requestUnbond(uint128 amount) external;
 
     /// @notice Pays the caller's unbonded stake once its release time has passed and the caller is not frozen.
