@@ -179,10 +179,15 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       balance(tc.governance),
     ]);
     // A cover voucher settles only where the receipts account for all of it; the exact voucher settles the rest.
-    gateway.settler.options.thresholds.minAmount = 1n;
+    // Below every threshold, a voucher about to expire is due too (it expires within the margin here).
+    const { expiryMarginSec } = gateway.settler.options;
+    gateway.settler.options.expiryMarginSec = 10n ** 9n;
     await gateway.settler.tick();
-    assert.ok((await channelOf(channelId)).settled <= payer.billedTotal);
+    gateway.settler.options.expiryMarginSec = expiryMarginSec;
+    const settledByExpiry = (await channelOf(channelId)).settled;
+    assert.ok(settledByExpiry > 0n && settledByExpiry <= payer.billedTotal);
     await checkpoint(payer, gateway.url);
+    gateway.settler.options.thresholds.minAmount = 1n;
     await gateway.settler.tick();
     gateway.settler.options.thresholds.minAmount = 10n ** 30n;
     assert.equal((await channelOf(channelId)).settled, payer.billedTotal);
@@ -261,6 +266,30 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       402,
       "channel_not_found",
     ]);
+    assert.deepEqual(await billedOf(channelId), {});
+    // Refused vouchers, validly signed or not, are neither kept nor remembered: presenting one again gets the same
+    // answer, not "replayed", and the usage log holds none of them (a flood of them costs nothing that lasts).
+    const short = await cover(payer, 1n);
+    assert.deepEqual(await post(ok, short).then((r) => [r.status, r.code]), [402, "insufficient_voucher"]);
+    assert.deepEqual(await post(ok, short).then((r) => [r.status, r.code]), [402, "insufficient_voucher"]);
+    assert.deepEqual(gateway.usageLog.vouchers(channelId), []);
+
+    // Free service: a 1-wei entry for an adapter the channel never used (here one that does not exist) in every
+    // voucher would keep the settler from ever settling, so such a voucher is refused, with the request.
+    const stray = encodeHeader(
+      voucherToJson(
+        await payer.signVoucher(
+          new Map([
+            [1n, 10n ** 15n],
+            [999n, 1n],
+          ]),
+        ),
+      ),
+    );
+    assert.deepEqual(await post(ok, stray).then((r) => [r.status, r.code]), [400, "voucher_unbilled_adapter"]);
+    const alone = await fetch(`${gateway.url}/v1/vouchers`, { method: "POST", headers: { [voucherHeader]: stray } });
+    assert.equal(alone.status, 400);
+    assert.equal(((await alone.json()) as { error: { code: string } }).error.code, "voucher_unbilled_adapter");
     assert.deepEqual(await billedOf(channelId), {});
 
     const once = await cover();

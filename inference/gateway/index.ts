@@ -21,7 +21,7 @@ import { Metrics } from "./metrics.ts";
 import { Ledger } from "./payment.ts";
 import { createApp, type Gateway, type GatewayLimits } from "./server.ts";
 import { digestSigner } from "./signatures.ts";
-import { Settler, type SettlementThresholds } from "./settler.ts";
+import { settleBeforeExpiry, Settler, type SettlementThresholds } from "./settler.ts";
 import { UsageLog } from "./usageLog.ts";
 
 export type GatewayConfig = {
@@ -155,6 +155,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     usageLog,
     ledger,
     thresholds: config.thresholds ?? { minAmount: 10n ** 18n, maxAgeMs: 3_600_000 },
+    expiryMarginSec: settleBeforeExpiry(gateway.payment.minVoucherLifetimeSec),
     log,
     metrics,
   });

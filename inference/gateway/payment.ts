@@ -100,31 +100,60 @@ export class Ledger {
    * missing. Synchronous: no other request can slip between the check and the reservation.
    */
   reserve(signed: SignedVoucher, digest: Hex, adapterId: bigint, maxCost: bigint): Reservation {
-    const { voucher } = signed;
-    const book = this.book(voucher.channelId);
-    // The presented voucher is the payer's current view; a higher one held already may cover a request that
-    // overtook this one on the wire.
-    const shortfall = this.shortfall(book, voucher, adapterId, maxCost);
-    if (shortfall === undefined) book.best = signed;
-    else if (!book.best || this.shortfall(book, book.best.voucher, adapterId, maxCost) !== undefined) {
-      throw paymentError("insufficient_voucher", shortfall);
-    }
-    add(book.reserved, adapterId, maxCost);
-    return { channelId: voucher.channelId, adapterId, maxCost, voucher: { digest, signed } };
+    add(this.take(signed, { adapterId, maxCost }).reserved, adapterId, maxCost);
+    return { channelId: signed.voucher.channelId, adapterId, maxCost, voucher: { digest, signed } };
   }
 
-  /** Why `voucher` does not cover billed + reserved + this request, per adapter; undefined if it does. */
-  private shortfall(book: ChannelBook, voucher: Voucher, adapterId: bigint, maxCost: bigint): string | undefined {
+  /** A voucher on its own (no request, e.g. the exact one after the last receipt): it must cover what is owed. */
+  accept(signed: SignedVoucher) {
+    this.take(signed, undefined);
+  }
+
+  /** Checks the voucher against the channel's book (and the request, if any) and keeps it if it is the best. */
+  private take(signed: SignedVoucher, request: { adapterId: bigint; maxCost: bigint } | undefined): ChannelBook {
+    const { voucher } = signed;
+    const book = this.book(voucher.channelId);
+    const stray = voucher.adapterIds.find(
+      (id) => id !== request?.adapterId && !book.billed.has(id) && !book.reserved.has(id),
+    );
+    if (stray !== undefined) {
+      // The settler settles only vouchers whose every entry its receipts account for, and InferencePayments reverts
+      // on an adapter that does not exist: one such entry in every voucher would make the service free.
+      throw paymentError(
+        "voucher_unbilled_adapter",
+        `voucher lists adapter ${stray}, which this channel was never billed for: list only adapters it used`,
+        400,
+      );
+    }
+    // The presented voucher is the payer's current view; a higher one held already may cover a request that
+    // overtook this one on the wire.
+    const shortfall = this.shortfall(book, voucher, request);
+    if (shortfall === undefined) book.best = signed;
+    else if (!book.best || this.shortfall(book, book.best.voucher, request) !== undefined) {
+      throw paymentError("insufficient_voucher", shortfall);
+    }
+    return book;
+  }
+
+  /** Why `voucher` does not cover billed + reserved (+ this request), per adapter; undefined if it does. */
+  private shortfall(
+    book: ChannelBook,
+    voucher: Voucher,
+    request: { adapterId: bigint; maxCost: bigint } | undefined,
+  ): string | undefined {
     const covered = new Map(voucher.adapterIds.map((id, i) => [id, voucher.adapterAmounts[i]!]));
-    for (const id of new Set([...book.billed.keys(), ...book.reserved.keys(), adapterId])) {
+    const ids = new Set([...book.billed.keys(), ...book.reserved.keys()]);
+    if (request) ids.add(request.adapterId);
+    for (const id of ids) {
       const billed = book.billed.get(id) ?? 0n;
       const reserved = book.reserved.get(id) ?? 0n;
-      const needed = billed + reserved + (id === adapterId ? maxCost : 0n);
+      const forThis = id === request?.adapterId ? request.maxCost : 0n;
+      const needed = billed + reserved + forThis;
       const have = covered.get(id) ?? 0n;
       if (have < needed) {
         return (
           `voucher covers ${have} wei for adapter ${id}; needed ${needed} = billed ${billed} + in flight ${reserved}` +
-          (id === adapterId ? ` + at most ${maxCost} for this request` : "")
+          (id === request?.adapterId ? ` + at most ${forThis} for this request` : "")
         );
       }
     }

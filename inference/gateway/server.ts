@@ -139,13 +139,12 @@ export function createApp(gateway: Gateway): Hono {
   /** A voucher on its own, e.g. the exact voucher a client signs after its last receipt, so that it settles. */
   app.post("/v1/vouchers", async (c) => {
     const { signed, digest } = await verifyVoucher(gateway.payment, gateway.ledger, c.req.header(voucherHeader));
-    gateway.ledger.reserve(signed, digest, 0n, 0n);
-    gateway.ledger.release({
-      channelId: signed.voucher.channelId,
-      adapterId: 0n,
-      maxCost: 0n,
-      voucher: { digest, signed },
-    });
+    try {
+      gateway.ledger.accept(signed);
+    } catch (error) {
+      gateway.ledger.releaseDigest(digest);
+      throw error;
+    }
     gateway.usageLog.append(null, { digest, signed });
     return c.json(channelUsage(gateway, signed.voucher.channelId));
   });
@@ -322,7 +321,9 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
   try {
     reservation = gateway.ledger.reserve(signed, digest, adapter.id, maxCost);
   } catch (error) {
-    gateway.usageLog.append(null, { digest, signed });
+    // A refused voucher is neither kept nor remembered: a payer flooding signed but useless vouchers costs the
+    // gateway nothing that lasts.
+    gateway.ledger.releaseDigest(digest);
     throw error;
   }
   let overhead = performance.now() - started;

@@ -23,6 +23,12 @@ export type SettlementThresholds = {
   /** ...or once the oldest unsettled receipt is this old. */
   maxAgeMs: number;
 };
+/**
+ * Whatever the thresholds, a voucher is settled once it has less than this many seconds left. The gateway accepts
+ * only vouchers that live at least twice as long (`minVoucherLifetimeSec`), so every voucher it took as cover is
+ * settled before it expires, however small the payer.
+ */
+export const settleBeforeExpiry = (minVoucherLifetimeSec: bigint) => minVoucherLifetimeSec / 2n;
 export type SettlerOptions = {
   client: PublicClient;
   wallet: WalletClient<Transport, Chain | undefined, Account>;
@@ -30,6 +36,8 @@ export type SettlerOptions = {
   usageLog: UsageLog;
   ledger: Ledger;
   thresholds: SettlementThresholds;
+  /** Settle a voucher, due or not, once it expires within this many seconds (`settleBeforeExpiry`). */
+  expiryMarginSec: bigint;
   log: Logger;
   metrics: Metrics;
 };
@@ -61,7 +69,7 @@ export class Settler {
   }
 
   private async pass() {
-    const { usageLog, ledger, thresholds, log } = this.options;
+    const { usageLog, ledger, thresholds, expiryMarginSec, log } = this.options;
     await this.reconcile();
     for (const channelId of ledger.channels()) {
       const book = ledger.book(channelId);
@@ -75,9 +83,12 @@ export class Settler {
         if (channel.settled === billedTotal) book.unsettledSince = undefined;
         if (!candidate) continue;
         const increase = candidate.signed.voucher.cumulativeAmount - channel.settled;
+        const now = BigInt(Math.floor(Date.now() / 1000));
         const due =
           increase >= thresholds.minAmount ||
           Date.now() - unsettledSince >= thresholds.maxAgeMs ||
+          candidate.signed.voucher.expiry - now <= expiryMarginSec ||
+          // A closing channel settles at once, long before its window ends.
           channel.closesAt !== 0n;
         if (!due) continue;
         await this.submit(candidate.digest, candidate.signed);
