@@ -101,7 +101,8 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       // Settlement only when a test asks for it.
       thresholds: { minAmount: 10n ** 30n, maxAgeMs: 1e12 },
       settleIntervalMs: 3_600_000,
-      limits: { maxTokens: 1000 },
+      // Caps above the 200 concurrent requests of one test; the caps' own test lowers them.
+      limits: { maxTokens: 1000, maxInFlightPerChannel: 256 },
       log: silentLogger,
     });
     prices = await fetchPrices(gateway.url);
@@ -783,6 +784,46 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       total,
     );
     assert.equal(exported[0]!.receiptId, BigInt(logged[0]!.receipt.requestId).toString());
+  });
+
+  it("answers 429 with Retry-After beyond the in-flight caps, taking and billing nothing for those", async () => {
+    const channelId = await newChannel();
+    const payer = newPayer(channelId);
+    const openai = openaiFor(payer);
+    const { limits } = gateway;
+    const saved = { ...limits };
+    const burst = async (code: string) => {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) =>
+          openai.completions.create({ model: "1", prompt: `burst ${i}`, max_tokens: 16, seed: i }),
+        ),
+      );
+      const refused = outcomes.flatMap((o) =>
+        o.status === "rejected" ? [o.reason as InstanceType<typeof OpenAI.APIError>] : [],
+      );
+      assert.ok(refused.length > 0 && refused.length < outcomes.length, `${refused.length} of 8 refused`);
+      for (const error of refused) {
+        assert.deepEqual([error.status, error.code, error.headers?.get("retry-after")], [429, code, "1"]);
+      }
+      return outcomes.length - refused.length;
+    };
+    try {
+      limits.maxInFlightPerChannel = 2;
+      let served = await burst("channel_busy");
+      limits.maxInFlightPerChannel = 256;
+      limits.maxInFlight = 1;
+      served += await burst("engine_busy");
+      // Exactly the served requests were billed and logged; nothing stays reserved.
+      assert.equal(payer.receipts.length, served);
+      assert.equal(gateway.usageLog.receipts(channelId).length, served);
+      assert.equal(gateway.ledger.inFlight(channelId), 0);
+      assert.equal(
+        Object.values(await billedOf(channelId)).reduce((sum, amount) => sum + BigInt(amount), 0n),
+        payer.billedTotal,
+      );
+    } finally {
+      Object.assign(limits, saved);
+    }
   });
 
   it("keeps a settlement whose broadcast failed journalled, and a new settler sends that same transaction once", async () => {

@@ -144,7 +144,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
         cacheDir: config.attribution.indexDir,
       }),
     artifactStore: config.artifactStore,
-    limits: { maxTokens: 512, maxBodyBytes: 1 << 20, ...config.limits },
+    limits: { maxTokens: 512, maxBodyBytes: 1 << 20, maxInFlightPerChannel: 8, maxInFlight: 256, ...config.limits },
     metrics,
     log,
   };

@@ -21,6 +21,8 @@ export type PaymentContext = {
 type ChannelBook = {
   billed: Map<bigint, bigint>;
   reserved: Map<bigint, bigint>;
+  /** Requests in flight (reserved, not yet billed or released). */
+  requests: number;
   /** The highest voucher the payer signed that the gateway holds: what a payer resumes from. */
   best: SignedVoucher | undefined;
   /** When the first receipt not yet settled was issued (ms), for the settler's age threshold. */
@@ -43,11 +45,12 @@ const add = (map: Map<bigint, bigint>, key: bigint, amount: bigint) => map.set(k
 export class Ledger {
   private books = new Map<bigint, ChannelBook>();
   private seen = new Set<Hex>();
+  private requests = 0;
 
   book(channelId: bigint): ChannelBook {
     let book = this.books.get(channelId);
     if (!book) {
-      book = { billed: new Map(), reserved: new Map(), best: undefined, unsettledSince: undefined };
+      book = { billed: new Map(), reserved: new Map(), requests: 0, best: undefined, unsettledSince: undefined };
       this.books.set(channelId, book);
     }
     return book;
@@ -55,6 +58,11 @@ export class Ledger {
 
   channels() {
     return [...this.books.keys()];
+  }
+
+  /** Requests in flight on `channelId`, or on every channel. */
+  inFlight(channelId?: bigint): number {
+    return channelId === undefined ? this.requests : (this.books.get(channelId)?.requests ?? 0);
   }
 
   /** The channel's book if the gateway knows the channel, without creating one. */
@@ -100,7 +108,10 @@ export class Ledger {
    * missing. Synchronous: no other request can slip between the check and the reservation.
    */
   reserve(signed: SignedVoucher, digest: Hex, adapterId: bigint, maxCost: bigint): Reservation {
-    add(this.take(signed, { adapterId, maxCost }).reserved, adapterId, maxCost);
+    const book = this.take(signed, { adapterId, maxCost });
+    add(book.reserved, adapterId, maxCost);
+    book.requests++;
+    this.requests++;
     return { channelId: signed.voucher.channelId, adapterId, maxCost, voucher: { digest, signed } };
   }
 
@@ -162,15 +173,22 @@ export class Ledger {
 
   /** The request ended with a receipt for `amount` (≤ maxCost): the unused rest stays as cover for later ones. */
   commit(reservation: Reservation, amount: bigint) {
-    const book = this.book(reservation.channelId);
-    add(book.reserved, reservation.adapterId, -reservation.maxCost);
+    const book = this.end(reservation);
     add(book.billed, reservation.adapterId, amount);
     book.unsettledSince ??= Date.now();
   }
 
   /** The request failed: nothing billed. */
   release(reservation: Reservation) {
-    add(this.book(reservation.channelId).reserved, reservation.adapterId, -reservation.maxCost);
+    this.end(reservation);
+  }
+
+  private end(reservation: Reservation): ChannelBook {
+    const book = this.book(reservation.channelId);
+    add(book.reserved, reservation.adapterId, -reservation.maxCost);
+    book.requests--;
+    this.requests--;
+    return book;
   }
 }
 

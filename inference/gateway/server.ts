@@ -13,7 +13,7 @@ import { maxTokensOf, promptOf, type CompletionApi, type CompletionBody } from "
 import { verifyArtifact } from "./artifacts.ts";
 import type { AdapterRecord, ChainView } from "./chain.ts";
 import type { Engine, GenerateDone, GenerateParams } from "./engine.ts";
-import { badRequest, GatewayError } from "./errors.ts";
+import { badRequest, busy, GatewayError } from "./errors.ts";
 import { formats, type AnswerMeta } from "./formats.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -33,7 +33,14 @@ import {
 } from "./schemas.ts";
 import type { UsageLog } from "./usageLog.ts";
 
-export type GatewayLimits = { maxTokens: number; maxBodyBytes: number };
+export type GatewayLimits = {
+  maxTokens: number;
+  maxBodyBytes: number;
+  /** Requests one channel may have in flight at once; more get 429 (one payer cannot hold the engine alone). */
+  maxInFlightPerChannel: number;
+  /** Requests in flight at once over all channels (the engine's queue); more get 429. */
+  maxInFlight: number;
+};
 export type Gateway = {
   engine: Engine;
   chain: ChainView;
@@ -99,7 +106,8 @@ export function createApp(gateway: Gateway): Hono {
         error: String(error),
         cause: String(known.cause ?? ""),
       });
-    return c.json(known.toJSON(), known.status as 400);
+    const headers = known.retryAfterSec === undefined ? undefined : { "retry-after": String(known.retryAfterSec) };
+    return c.json(known.toJSON(), known.status as 400, headers);
   });
   app.notFound((c) =>
     c.json(new GatewayError(404, "not_found", `no route ${c.req.method} ${c.req.path}`).toJSON(), 404),
@@ -319,6 +327,17 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
   const { signed, digest } = await verifyVoucher(gateway.payment, gateway.ledger, c.req.header(voucherHeader));
   let reservation: Reservation;
   try {
+    // Checked and reserved in one synchronous step, so concurrent requests cannot all slip under the caps.
+    const { maxInFlightPerChannel, maxInFlight } = gateway.limits;
+    if (gateway.ledger.inFlight(signed.voucher.channelId) >= maxInFlightPerChannel) {
+      throw busy(
+        "channel_busy",
+        `channel ${signed.voucher.channelId} has ${maxInFlightPerChannel} requests in flight already: retry when one ends`,
+      );
+    }
+    if (gateway.ledger.inFlight() >= maxInFlight) {
+      throw busy("engine_busy", `the engine has ${maxInFlight} requests queued or running: retry shortly`);
+    }
     reservation = gateway.ledger.reserve(signed, digest, adapter.id, maxCost);
   } catch (error) {
     // A refused voucher is neither kept nor remembered: a payer flooding signed but useless vouchers costs the

@@ -13,6 +13,14 @@ const env = (name: string, fallback?: string): string => {
   return value;
 };
 
+/** A whole number ≥ 1 from the environment; anything else stops the worker with one line naming the variable. */
+const count = (name: string, fallback: string): number => {
+  const text = env(name, fallback);
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${text}"`);
+  return value;
+};
+
 const log = jsonLogger((process.env.OPENPOA_LOG_LEVEL as "info") ?? "info");
 const network = env("OPENPOA_NETWORK", "localhost");
 const { contracts } = await readDeployment(network);
@@ -48,6 +56,10 @@ const gateway = await startGateway({
     maxAgeMs: Number(env("OPENPOA_SETTLE_MAX_AGE_MS", "3600000")),
   },
   settleIntervalMs: Number(env("OPENPOA_SETTLE_INTERVAL_MS", "5000")),
+  limits: {
+    maxInFlightPerChannel: count("OPENPOA_MAX_IN_FLIGHT_PER_CHANNEL", "8"),
+    maxInFlight: count("OPENPOA_MAX_IN_FLIGHT", "256"),
+  },
   log,
 });
 
