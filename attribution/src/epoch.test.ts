@@ -283,10 +283,23 @@ test("inconsistent inputs are typed errors", () => {
     InvalidEpochInputError,
   );
   assert.throws(
-    () => aggregateEpoch({ ...inputs, receipts: [{ ...inputs.receipts[0]!, receiptId: 99n, adapterId: 77n }] }),
+    () => aggregateEpoch({ ...inputs, receipts: [{ ...inputs.receipts[0]!, receiptId: 99n, amount: -1n }] }),
     InvalidEpochInputError,
   );
   assert.throws(() => aggregateEpoch({ ...inputs, datanets: inputs.datanets.slice(1) }), InvalidEpochInputError);
+});
+
+test("receipts that cannot belong to the epoch (base model, adapters not settled in its range) are left out by rule", () => {
+  const inputs = makeEpochFixture();
+  const expected = aggregateEpoch(inputs);
+  // A gateway's whole export: base-model receipts and an adapter that no settlement of this range paid.
+  const outside = [
+    { ...inputs.receipts[0]!, receiptId: 98n, adapterId: 0n },
+    { ...inputs.receipts[0]!, receiptId: 99n, adapterId: 77n },
+  ];
+  const withOutside = aggregateEpoch({ ...inputs, receipts: [...inputs.receipts, ...outside] });
+  assert.equal(withOutside.fileHash, expected.fileHash);
+  assert.equal(withOutside.file.receipts.length, inputs.receipts.length);
 });
 
 test("a record that does not fit its receipt is not applied; a forged record finds no receipt", () => {

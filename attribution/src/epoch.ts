@@ -144,19 +144,18 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
   const recordsByHash = new Map(inputs.records.map((record) => [hashAttributionRecord(record), record]));
   const checkedDatanets = new Set<string>();
 
-  const receipts = [...inputs.receipts].sort((a, b) => compareBigints(a.receiptId, b.receiptId));
-  receipts.forEach((receipt, k) => {
-    if (k > 0 && receipts[k - 1]!.receiptId === receipt.receiptId) {
+  const given = [...inputs.receipts].sort((a, b) => compareBigints(a.receiptId, b.receiptId));
+  given.forEach((receipt, k) => {
+    if (k > 0 && given[k - 1]!.receiptId === receipt.receiptId) {
       throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} appears twice` });
-    }
-    if (!settlements.has(receipt.adapterId)) {
-      throw new InvalidEpochInputError({
-        reason: `receipt ${receipt.receiptId} is for adapter ${receipt.adapterId}, which has no settlement`,
-      });
     }
     if (receipt.amount < 0n)
       throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} has a negative amount` });
   });
+  // By rule, a receipt belongs to the epoch only if a settlement in its block range funded its adapter's data share:
+  // the base model's receipts (no lineage) and those of adapters not settled in the range can move nothing, so a
+  // whole export of a gateway's log is a valid input.
+  const receipts = given.filter((receipt) => settlements.has(receipt.adapterId));
 
   const receiptEvidence: DistributionFile["receipts"] = [];
   const usedRecords = new Map<bigint, AttributionRecord>();
