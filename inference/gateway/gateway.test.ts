@@ -72,6 +72,24 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       prices,
       voucherLifetimeSec,
     });
+  /** Each receipt is signed by the operator's registered key (the SDK checked it; here once more, independently). */
+  const assertSignedByRegisteredKey = async (payer: Payer) => {
+    const registeredKey = (await tc.read("NodeRegistry", tc.contracts.NodeRegistry, "signingKeyOf", [
+      tc.operator,
+    ])) as Hex;
+    for (const { receipt, signature } of payer.receipts) {
+      assert.ok(
+        await verifyTypedData({
+          address: registeredKey,
+          domain: receiptDomain(31337, tc.contracts.InferencePayments),
+          types: receiptTypes,
+          primaryType: "Receipt",
+          message: receipt,
+          signature,
+        }),
+      );
+    }
+  };
   const openaiFor = (payer: Payer) =>
     new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
   const billedOf = async (channelId: bigint) =>
@@ -149,21 +167,7 @@ describe("inference gateway, end to end on a local chain with the real engine", 
 
     // Each receipt is signed by the operator's registered key (checked by the SDK, and here once more).
     assert.equal(payer.receipts.length, 2);
-    const registeredKey = (await tc.read("NodeRegistry", tc.contracts.NodeRegistry, "signingKeyOf", [
-      tc.operator,
-    ])) as Hex;
-    for (const { receipt, signature } of payer.receipts) {
-      assert.ok(
-        await verifyTypedData({
-          address: registeredKey,
-          domain: receiptDomain(31337, tc.contracts.InferencePayments),
-          types: receiptTypes,
-          primaryType: "Receipt",
-          message: receipt,
-          signature,
-        }),
-      );
-    }
+    await assertSignedByRegisteredKey(payer);
     const [chat, base] = payer.receipts.map((r) => r.receipt);
     assert.equal(chat!.promptTokens + chat!.completionTokens, BigInt(usage!.total_tokens));
     assert.equal(chat!.amount, (prices.get("1")! * (chat!.promptTokens + chat!.completionTokens) + 999n) / 1000n);
@@ -533,20 +537,8 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     assert.equal(helped.usage?.output_tokens, 4);
 
     assert.equal(payer.receipts.length, 3);
-    const registeredKey = (await tc.read("NodeRegistry", tc.contracts.NodeRegistry, "signingKeyOf", [
-      tc.operator,
-    ])) as Hex;
-    for (const { receipt, signature } of payer.receipts) {
-      assert.ok(
-        await verifyTypedData({
-          address: registeredKey,
-          domain: receiptDomain(31337, tc.contracts.InferencePayments),
-          types: receiptTypes,
-          primaryType: "Receipt",
-          message: receipt,
-          signature,
-        }),
-      );
+    await assertSignedByRegisteredKey(payer);
+    for (const { receipt } of payer.receipts) {
       const tokens = receipt.promptTokens + receipt.completionTokens;
       assert.equal(receipt.amount, costOf(prices.get(receipt.adapterId.toString())!, tokens));
     }

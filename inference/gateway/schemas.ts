@@ -54,6 +54,17 @@ const streamOptions = z
   .optional();
 const user = z.string().optional().meta({ description: "Accepted and ignored." });
 
+/** Sampling and streaming, alike for chat and text completions. */
+const sampling = {
+  temperature,
+  top_p: topP,
+  seed,
+  stop,
+  stream,
+  stream_options: streamOptions,
+  user,
+};
+
 /** Parameters that only stored completions, caching, moderation or routing use: refused alike on every API. */
 const platformOnly = {
   store: refused("stored completions", false),
@@ -89,13 +100,7 @@ export const chatCompletionRequest = (limits: RequestLimits) =>
       messages: z.array(chatMessage).min(1),
       max_tokens: maxTokens(limits),
       max_completion_tokens: maxTokens(limits),
-      temperature,
-      top_p: topP,
-      seed,
-      stop,
-      stream,
-      stream_options: streamOptions,
-      user,
+      ...sampling,
       n: refused("several choices", 1),
       logprobs: refused("log probabilities", false),
       top_logprobs: refused("log probabilities"),
@@ -124,13 +129,7 @@ export const completionRequest = (limits: RequestLimits) =>
         error: "prompt must be a string (or an array of exactly one string)",
       }),
       max_tokens: maxTokens(limits),
-      temperature,
-      top_p: topP,
-      seed,
-      stop,
-      stream,
-      stream_options: streamOptions,
-      user,
+      ...sampling,
       n: refused("several choices", 1),
       best_of: refused("several choices", 1),
       echo: refused("echo", false),
