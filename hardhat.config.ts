@@ -20,9 +20,19 @@ export default defineConfig({
     tests: { mocha: "test", solidity: "test/solidity" },
   },
   test: {
+    // Solidity test profiles: `default` (quick, for local runs) and `deep` (CI: `npm run test:contracts:deep`),
+    // selected with `--test-profile deep` or HARDHAT_TEST_PROFILE=deep. Same seed, so a failure replays.
     solidity: {
-      fuzz: { runs: 256, seed: "0x5eed" },
-      invariant: { runs: 64, depth: 32, failOnRevert: false },
+      profiles: {
+        default: {
+          fuzz: { runs: 256, seed: "0x5eed" },
+          invariant: { runs: 64, depth: 32, failOnRevert: false },
+        },
+        deep: {
+          fuzz: { runs: 10_000, seed: "0x5eed" },
+          invariant: { runs: 1_000, depth: 64, failOnRevert: false },
+        },
+      },
     },
     mocha: { timeout: 120_000 },
   },
