@@ -11,6 +11,7 @@ import {OpenToken} from "../../contracts/OpenToken.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IInferencePayments} from "../../contracts/interfaces/IInferencePayments.sol";
 import {IModelRegistry} from "../../contracts/interfaces/IModelRegistry.sol";
+import {HandlerPaths, PathReport} from "./utils/Paths.sol";
 import {Assertions, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
 
@@ -233,8 +234,10 @@ abstract contract SettlementFixture {
 }
 
 /// @notice Opens, tops up, settles (and replays), closes, withdraws channels and balances, warping time, over a
-/// few payers, two operators and adapters 0..3. Keeps ghost copies of every deposit, settlement, refund and split.
-contract PaymentsHandler is SettlementFixture, Assertions {
+/// few payers, two operators and adapters 0..3; `closeOut` runs one channel's whole close (request, settlement within
+/// the window, refund after it), so that every run closes several channels. Keeps ghost copies of every deposit,
+/// settlement, refund and split, and counts each outcome as a path (HandlerPaths).
+contract PaymentsHandler is SettlementFixture, Assertions, HandlerPaths {
     struct Split {
         uint256 protocol;
         uint256 operator;
@@ -256,11 +259,29 @@ contract PaymentsHandler is SettlementFixture, Assertions {
     mapping(uint256 channelId => uint256) public ghostChannelSettled;
     mapping(uint256 channelId => mapping(uint256 adapterId => uint256)) public ghostAdapterSettled;
     mapping(uint256 channelId => uint256) internal _payerOf;
-    mapping(bytes32 => uint256) public calls;
     /// @dev Every voucher settled so far, ABI-encoded with its signature.
     bytes[] internal _settled;
 
     constructor() {
+        _declarePath("openChannel");
+        _declarePath("topUp");
+        _declarePath("topUp:ChannelClosing");
+        _declarePath("settle");
+        _declarePath("settle:duringClose");
+        _declarePath("settle:NothingToSettle");
+        _declarePath("settle:ChallengeWindowOver");
+        _declarePath("settle:ChannelIsFinalized");
+        _declarePath("replay:refused");
+        _declarePath("requestClose");
+        _declarePath("requestClose:ChannelClosing");
+        _declarePath("withdrawChannel");
+        _declarePath("withdrawChannel:notClosing");
+        _declarePath("withdrawChannel:windowOpen");
+        _declarePath("withdrawChannel:finalized");
+        _declarePath("closeOut");
+        _declarePath("withdrawBalance");
+        _declarePath("withdrawBalance:nothing");
+        _declarePath("warp");
         currentTime = 1_750_000_000;
         vm.warp(currentTime);
         _deploySettlement();
@@ -284,16 +305,7 @@ contract PaymentsHandler is SettlementFixture, Assertions {
     // ------------------------------------------------------------------ actions
 
     function openChannel(uint256 payerSeed, uint256 operatorSeed, uint128 deposit) public atCurrentTime {
-        uint256 key = payerKeys[payerSeed % N_PAYERS];
-        deposit = uint128(bound(deposit, 1, 100_000e18));
-        vm.prank(vm.addr(key));
-        try payments.openChannel(operators[operatorSeed % N_OPERATORS], deposit) returns (uint256 id) {
-            _payerOf[id] = key;
-            ghostDeposits += deposit;
-            ++calls["openChannel"];
-        } catch {
-            _surprise("openChannel reverted");
-        }
+        _openChannel(payerSeed, operatorSeed, deposit);
     }
 
     function topUp(uint256 channelSeed, uint128 amount) public atCurrentTime {
@@ -303,41 +315,24 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         IInferencePayments.Channel memory c = payments.getChannel(id);
         vm.prank(c.payer);
         try payments.topUp(id, amount) {
-            if (c.closeRequestedAt != 0) _surprise("topUp succeeded on a closing channel");
+            if (_closing(c)) _surprise("topUp succeeded on a closing channel");
             ghostDeposits += amount;
-            ++calls["topUp"];
+            _hit("topUp");
         } catch (bytes memory reason) {
             bytes memory expected = abi.encodeWithSelector(
                 IInferencePayments.ChannelClosing.selector,
                 id,
                 c.closeRequestedAt
             );
-            if (c.closeRequestedAt == 0 || keccak256(reason) != keccak256(expected)) _surprise("topUp reverted");
+            if (!_closing(c) || keccak256(reason) != keccak256(expected)) _surprise("topUp reverted");
+            else _hit("topUp:ChannelClosing");
         }
     }
 
     /// @dev Raises each adapter's cumulative amount by a random part of what the deposit still allows; adapters
     /// already settled stay listed, others join at random.
     function settle(uint256 channelSeed, uint256[4] calldata seeds, uint256 joinMask) public atCurrentTime {
-        uint256 id = _channel(channelSeed);
-        if (id == 0) return;
-        IInferencePayments.Channel memory c = payments.getChannel(id);
-        (IInferencePayments.Voucher memory v, uint256 listed) = _nextVoucher(id, c, seeds, joinMask);
-        if (listed == 0) return;
-        bytes memory signature = Vouchers.sign(_payerOf[id], v, block.chainid, address(payments));
-        bytes memory expected = _expectedSettleError(id, c, v.cumulativeAmount);
-
-        Split memory before = _balances(c.operator);
-        vm.prank(c.operator);
-        try payments.settle(v, signature) {
-            if (expected.length != 0) return _surprise("settle succeeded where it should revert");
-            _recordSettlement(id, c.operator, v, before);
-            _settled.push(abi.encode(v, signature));
-            ++calls["settle"];
-        } catch (bytes memory reason) {
-            if (keccak256(reason) != keccak256(expected)) _surprise("settle reverted unexpectedly");
-            else ++calls["settleRefused"];
-        }
+        _settle(_channel(channelSeed), seeds, joinMask);
     }
 
     /// @dev Re-submits a voucher settled earlier: it must always revert.
@@ -352,39 +347,39 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         try payments.settle(v, signature) {
             _surprise("replayed voucher settled twice");
         } catch {
-            ++calls["replayRefused"];
+            _hit("replay:refused");
         }
     }
 
     function requestClose(uint256 channelSeed) public atCurrentTime {
-        uint256 id = _channel(channelSeed);
-        if (id == 0) return;
-        IInferencePayments.Channel memory c = payments.getChannel(id);
-        vm.prank(c.payer);
-        try payments.requestClose(id) {
-            if (c.closeRequestedAt != 0) _surprise("requestClose twice");
-            ++calls["requestClose"];
-        } catch {
-            if (c.closeRequestedAt == 0) _surprise("requestClose reverted");
-        }
+        _requestClose(_channel(channelSeed));
     }
 
     function withdrawChannel(uint256 channelSeed) public atCurrentTime {
-        uint256 id = _channel(channelSeed);
+        _withdrawChannel(_channel(channelSeed));
+    }
+
+    /// @dev One channel's whole close-out, so that every run has several (on a new channel when all are closing): the
+    /// payer requests the close, the operator
+    /// settles a last voucher at a random moment of the challenge window (one time in four at its very last second),
+    /// and the payer withdraws the rest one second to two hours after the window.
+    function closeOut(
+        uint256 channelSeed,
+        uint256[4] calldata seeds,
+        uint256 joinMask,
+        uint256 timing
+    ) public atCurrentTime {
+        uint256 id = _openChannelFrom(channelSeed);
+        if (id == 0) id = _openChannel(channelSeed, channelSeed >> 8, uint128(timing >> 64));
         if (id == 0) return;
-        IInferencePayments.Channel memory c = payments.getChannel(id);
-        bool allowed = !c.finalized && c.closeRequestedAt != 0 && block.timestamp > c.closeRequestedAt + CHALLENGE;
-        uint256 balanceBefore = token.balanceOf(c.payer);
-        vm.prank(c.payer);
-        try payments.withdrawChannel(id) {
-            if (!allowed) return _surprise("withdrawChannel succeeded early or twice");
-            uint256 refund = c.deposit - c.settled;
-            if (token.balanceOf(c.payer) - balanceBefore != refund) _surprise("refund amount");
-            ghostRefunds += refund;
-            ++calls["withdrawChannel"];
-        } catch {
-            if (allowed) _surprise("withdrawChannel reverted");
-        }
+        _requestClose(id);
+        uint256 end = currentTime + CHALLENGE;
+        currentTime = timing % 4 == 0 ? end : currentTime + bound(timing >> 2, 0, CHALLENGE);
+        vm.warp(currentTime);
+        _settle(id, seeds, joinMask);
+        currentTime = end + 1 + bound(timing >> 128, 0, 2 hours);
+        vm.warp(currentTime);
+        if (_withdrawChannel(id)) _hit("closeOut");
     }
 
     function withdrawBalance(uint256 accountSeed) public atCurrentTime {
@@ -401,9 +396,11 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         try payments.withdrawBalance() {
             if (token.balanceOf(account) - before != owed || owed == 0) _surprise("withdrawBalance amount");
             ghostWithdrawn += owed;
-            ++calls["withdrawBalance"];
-        } catch {
-            if (owed != 0) _surprise("withdrawBalance reverted");
+            _hit("withdrawBalance");
+        } catch (bytes memory reason) {
+            bytes memory expected = abi.encodeWithSelector(IInferencePayments.NothingToWithdraw.selector, account);
+            if (owed != 0 || keccak256(reason) != keccak256(expected)) _surprise("withdrawBalance reverted");
+            else _hit("withdrawBalance:nothing");
         }
     }
 
@@ -411,6 +408,128 @@ contract PaymentsHandler is SettlementFixture, Assertions {
     function warp(uint256 seconds_) public {
         currentTime += seconds_ % 3 == 0 ? CHALLENGE + 1 : bound(seconds_, 0, 6 hours);
         vm.warp(currentTime);
+        _hit("warp");
+    }
+
+    // ------------------------------------------------------------------ steps on one channel
+
+    function _openChannel(uint256 payerSeed, uint256 operatorSeed, uint128 deposit) internal returns (uint256) {
+        uint256 key = payerKeys[payerSeed % N_PAYERS];
+        deposit = uint128(bound(deposit, 1, 100_000e18));
+        vm.prank(vm.addr(key));
+        try payments.openChannel(operators[operatorSeed % N_OPERATORS], deposit) returns (uint256 id) {
+            _payerOf[id] = key;
+            ghostDeposits += deposit;
+            _hit("openChannel");
+            return id;
+        } catch {
+            _surprise("openChannel reverted");
+            return 0;
+        }
+    }
+
+    function _settle(uint256 id, uint256[4] calldata seeds, uint256 joinMask) internal {
+        if (id == 0) return;
+        IInferencePayments.Channel memory c = payments.getChannel(id);
+        (IInferencePayments.Voucher memory v, uint256 listed) = _nextVoucher(id, c, seeds, joinMask);
+        if (listed == 0) return;
+        bytes memory signature = Vouchers.sign(_payerOf[id], v, block.chainid, address(payments));
+        bytes memory expected = _expectedSettleError(id, c, v.cumulativeAmount);
+
+        Split memory before = _balances(c.operator);
+        vm.prank(c.operator);
+        try payments.settle(v, signature) {
+            if (expected.length != 0) return _surprise("settle succeeded where it should revert");
+            _recordSettlement(id, c.operator, v, before);
+            _settled.push(abi.encode(v, signature));
+            // Within the challenge window of a closing channel, or before any close request.
+            _hit(_closing(c) ? bytes32("settle:duringClose") : bytes32("settle"));
+        } catch (bytes memory reason) {
+            if (keccak256(reason) != keccak256(expected)) _surprise("settle reverted unexpectedly");
+            else _hit(_settleRefusal(bytes4(reason)));
+        }
+    }
+
+    function _requestClose(uint256 id) internal {
+        if (id == 0) return;
+        IInferencePayments.Channel memory c = payments.getChannel(id);
+        vm.prank(c.payer);
+        try payments.requestClose(id) {
+            if (_closing(c)) _surprise("requestClose twice");
+            _hit("requestClose");
+        } catch (bytes memory reason) {
+            bytes memory expected = abi.encodeWithSelector(
+                IInferencePayments.ChannelClosing.selector,
+                id,
+                c.closeRequestedAt
+            );
+            if (!_closing(c) || keccak256(reason) != keccak256(expected)) _surprise("requestClose reverted");
+            else _hit("requestClose:ChannelClosing");
+        }
+    }
+
+    /// @dev Returns whether the channel was finalized (and refunded) by this call.
+    function _withdrawChannel(uint256 id) internal returns (bool) {
+        if (id == 0) return false;
+        IInferencePayments.Channel memory c = payments.getChannel(id);
+        bytes32 refusal;
+        bytes memory expected;
+        if (c.finalized) {
+            refusal = "withdrawChannel:finalized";
+            expected = abi.encodeWithSelector(IInferencePayments.ChannelIsFinalized.selector, id);
+        } else if (!_closing(c) || block.timestamp <= _windowEnd(c)) {
+            refusal = _closing(c) ? bytes32("withdrawChannel:windowOpen") : bytes32("withdrawChannel:notClosing");
+            expected = abi.encodeWithSelector(
+                IInferencePayments.ChallengeWindowOpen.selector,
+                id,
+                _closing(c) ? _windowEnd(c) : 0
+            );
+        }
+        uint256 balanceBefore = token.balanceOf(c.payer);
+        vm.prank(c.payer);
+        try payments.withdrawChannel(id) {
+            if (expected.length != 0) {
+                _surprise("withdrawChannel succeeded early or twice");
+                return false;
+            }
+            uint256 refund = c.deposit - c.settled;
+            if (token.balanceOf(c.payer) - balanceBefore != refund) _surprise("refund amount");
+            if (!payments.getChannel(id).finalized) _surprise("withdrawChannel did not finalize");
+            ghostRefunds += refund;
+            _hit("withdrawChannel");
+            return true;
+        } catch (bytes memory reason) {
+            if (keccak256(reason) != keccak256(expected)) _surprise("withdrawChannel reverted unexpectedly");
+            else _hit(refusal);
+            return false;
+        }
+    }
+
+    /// @dev The first channel from `seed` on that no one asked to close yet (0: none).
+    function _openChannelFrom(uint256 seed) internal view returns (uint256) {
+        uint256 count = payments.channelCount();
+        for (uint256 k; k < count; ++k) {
+            uint256 id = 1 + ((seed + k) % count);
+            if (!_closing(payments.getChannel(id))) return id;
+        }
+        return 0;
+    }
+
+    /// @dev Whether the payer asked to close the channel (it may be finalized since).
+    function _closing(IInferencePayments.Channel memory c) internal pure returns (bool) {
+        return c.closeRequestedAt != 0;
+    }
+
+    /// @dev The last second at which a closing channel can still be settled.
+    function _windowEnd(IInferencePayments.Channel memory c) internal pure returns (uint256) {
+        return c.closeRequestedAt + CHALLENGE;
+    }
+
+    function _settleRefusal(bytes4 selector) internal pure returns (bytes32) {
+        if (selector == IInferencePayments.ChannelIsFinalized.selector) return "settle:ChannelIsFinalized";
+        if (selector == IInferencePayments.ChallengeWindowOver.selector) return "settle:ChallengeWindowOver";
+        if (selector == IInferencePayments.NothingToSettle.selector) return "settle:NothingToSettle";
+        return "settle:unknown";
     }
 
     // ------------------------------------------------------------------ internals
@@ -457,13 +576,8 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         uint256 cumulative
     ) internal view returns (bytes memory) {
         if (c.finalized) return abi.encodeWithSelector(IInferencePayments.ChannelIsFinalized.selector, id);
-        if (c.closeRequestedAt != 0 && block.timestamp > c.closeRequestedAt + CHALLENGE) {
-            return
-                abi.encodeWithSelector(
-                    IInferencePayments.ChallengeWindowOver.selector,
-                    id,
-                    c.closeRequestedAt + CHALLENGE
-                );
+        if (_closing(c) && block.timestamp > _windowEnd(c)) {
+            return abi.encodeWithSelector(IInferencePayments.ChallengeWindowOver.selector, id, _windowEnd(c));
         }
         if (cumulative <= c.settled) {
             return abi.encodeWithSelector(IInferencePayments.NothingToSettle.selector, id, cumulative, c.settled);
@@ -526,7 +640,7 @@ contract PaymentsHandler is SettlementFixture, Assertions {
     }
 }
 
-contract InferencePaymentsInvariantTest is Test {
+contract InferencePaymentsInvariantTest is PathReport {
     PaymentsHandler internal handler;
     InferencePayments internal payments;
     OpenToken internal token;
@@ -536,6 +650,14 @@ contract InferencePaymentsInvariantTest is Test {
         payments = handler.getPayments();
         token = handler.getToken();
         targetContract(address(handler));
+    }
+
+    function _pathHandler() internal view override returns (HandlerPaths) {
+        return handler;
+    }
+
+    function _suiteName() internal pure override returns (string memory) {
+        return type(InferencePaymentsInvariantTest).name;
     }
 
     function invariant_tokenBalanceEqualsEscrowedPlusCredited() public view {
