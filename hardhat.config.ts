@@ -23,7 +23,7 @@ export default defineConfig({
   },
   test: {
     // Solidity test profiles: `default` (quick, for local runs) and `deep` (CI: `npm run test:contracts:deep`),
-    // selected with `--test-profile deep` or HARDHAT_TEST_PROFILE=deep. Same seed, so a failure replays.
+    // selected with `--test-profile deep` or HARDHAT_TEST_PROFILE=deep; both with the same fixed seed.
     solidity: {
       profiles: {
         default: {
