@@ -40,9 +40,10 @@ library FourLeafTree {
 }
 
 /// @notice Funds the pool, proposes cumulative roots (honest ones, and some whose leaves overstate the declared
-/// total), revokes pending roots (any of them, with every later one), warps, and claims for four accounts one at a
-/// time or in batches (in any order, with duplicates), also against revoked and missing roots. Keeps every root's
-/// leaves as ghosts. The accounts' indices 6..9 straddle two `_lastClaimedEpochs` words.
+/// total), revokes pending roots (any of them, with every later one), lets governance change the claim delay,
+/// warps, and claims for four accounts one at a time or in batches (in any order, with duplicates), also against
+/// revoked and missing roots. Keeps every root's leaves as ghosts. The accounts' indices 6..9 straddle two
+/// `_lastClaimedEpochs` words.
 contract RewardsHandler is Assertions, HandlerPaths {
     address internal constant GOVERNANCE = address(0x6000);
     address internal constant ATTESTOR = address(0x7100);
@@ -78,6 +79,7 @@ contract RewardsHandler is Assertions, HandlerPaths {
         _declarePath("proposeRoot");
         _declarePath("proposeRoot:overstated");
         _declarePath("proposeRoot:replacesRevoked");
+        _declarePath("proposeRoot:heldBack");
         _declarePath("revokeRoot");
         _declarePath("revokeRoot:withLater");
         _declarePath("revokeRoot:RootNotPending");
@@ -101,6 +103,7 @@ contract RewardsHandler is Assertions, HandlerPaths {
         _declarePath("claimBatch:AlreadyClaimed");
         _declarePath("claimBatch:NothingToClaim");
         _declarePath("claimBatch:ClaimExceedsRootTotal");
+        _declarePath("setClaimDelay");
         _declarePath("warp");
         currentTime = 1_750_000_000;
         vm.warp(currentTime);
@@ -180,14 +183,17 @@ contract RewardsHandler is Assertions, HandlerPaths {
             if (epoch > maxProposedEpoch) maxProposedEpoch = epoch;
             _revokedWithEarlier[epoch] = false;
             // Claimable after the delay, and never before the epoch it builds on.
-            uint256 claimableAt = block.timestamp + DELAY;
+            uint256 claimableAt = block.timestamp + rewards.claimDelay();
+            bool heldBack;
             if (epoch > 1 && rewards.getEpochRoot(epoch - 1).claimableAt > claimableAt) {
                 claimableAt = rewards.getEpochRoot(epoch - 1).claimableAt;
+                heldBack = true;
             }
             if (rewards.getEpochRoot(epoch).claimableAt != claimableAt) _surprise("proposeRoot: claimableAt");
             _hit(overstate ? bytes32("proposeRoot:overstated") : bytes32("proposeRoot"));
-            // A facet of the same call, counted besides its outcome.
+            // Facets of the same call, counted besides its outcome.
             if (replaces) _hit("proposeRoot:replacesRevoked");
+            if (heldBack) _hit("proposeRoot:heldBack");
         } catch {
             _surprise("proposeRoot reverted");
         }
@@ -301,6 +307,14 @@ contract RewardsHandler is Assertions, HandlerPaths {
         } catch {
             _hit("claimWrongPrevious:refused");
         }
+    }
+
+    /// @dev Governance moves the claim delay, lowering it too: a root proposed after a lowered delay is still held
+    /// back to the claimableAt of the epoch it builds on.
+    function setClaimDelay(uint256 delay) public atCurrentTime {
+        vm.prank(GOVERNANCE);
+        rewards.setClaimDelay(uint64(bound(delay, 0, 2 * DELAY)));
+        _hit("setClaimDelay");
     }
 
     function warp(uint256 seconds_) public {

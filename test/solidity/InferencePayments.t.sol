@@ -245,10 +245,10 @@ abstract contract SettlementFixture {
 }
 
 /// @notice Opens, tops up, settles (and replays, and tries vouchers over MAX_VOUCHER_ADAPTERS), closes, withdraws
-/// channels and balances (the account itself or anyone for it), warping time, over a few payers, two operators and
-/// adapters 0..3; `closeOut` runs one channel's whole close (request, settlement within the window, refund after
-/// it), so that every run closes several channels. Keeps ghost copies of every deposit, settlement, refund, split
-/// and window end, and counts each outcome as a path (HandlerPaths).
+/// channels and balances (the account itself or anyone for it), changes the challenge period, warping time, over a
+/// few payers, two operators and adapters 0..3; `closeOut` runs one channel's whole close (request, settlement within
+/// the window, refund after it), so that every run closes several channels. Keeps ghost copies of every deposit,
+/// settlement, refund, split and window end, and counts each outcome as a path (HandlerPaths).
 contract PaymentsHandler is SettlementFixture, Assertions, HandlerPaths {
     struct Split {
         uint256 protocol;
@@ -299,6 +299,7 @@ contract PaymentsHandler is SettlementFixture, Assertions, HandlerPaths {
         _declarePath("withdrawBalance:nothing");
         _declarePath("withdrawBalanceFor");
         _declarePath("withdrawBalanceFor:nothing");
+        _declarePath("setChallengePeriod");
         _declarePath("warp");
         currentTime = 1_750_000_000;
         vm.warp(currentTime);
@@ -435,6 +436,13 @@ contract PaymentsHandler is SettlementFixture, Assertions, HandlerPaths {
             if (owed != 0 || keccak256(reason) != keccak256(expected)) _surprise("withdrawBalance reverted");
             else _hit(forIt ? bytes32("withdrawBalanceFor:nothing") : bytes32("withdrawBalance:nothing"));
         }
+    }
+
+    /// @dev Governance changes the challenge period (1 hour to 2 days): windows already running keep their end.
+    function setChallengePeriod(uint256 period) public atCurrentTime {
+        vm.prank(GOVERNANCE);
+        payments.setChallengePeriod(uint64(bound(period, 1 hours, 2 days)));
+        _hit("setChallengePeriod");
     }
 
     /// @dev A voucher signed by the payer, for one more wei than settled, that lists 1 to 4 entries more than
