@@ -1,6 +1,8 @@
 import { createRequire } from "node:module";
+import path from "node:path";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
-import { configVariable, defineConfig } from "hardhat/config";
+import { configVariable, defineConfig, overrideTask } from "hardhat/config";
+import { checkHandlerPaths, PATH_LOG, resetPathLog } from "./scripts/lib/fuzzPaths.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -20,12 +22,37 @@ export default defineConfig({
     tests: { mocha: "test", solidity: "test/solidity" },
   },
   test: {
+    // Solidity test profiles: `default` (quick, for local runs) and `deep` (CI: `npm run test:contracts:deep`),
+    // selected with `--test-profile deep` or HARDHAT_TEST_PROFILE=deep; both with the same fixed seed.
     solidity: {
-      fuzz: { runs: 256, seed: "0x5eed" },
-      invariant: { runs: 64, depth: 32, failOnRevert: false },
+      profiles: {
+        default: {
+          fuzz: { runs: 256, seed: "0x5eed" },
+          invariant: { runs: 64, depth: 32, failOnRevert: false },
+          // Invariant suites append their handlers' path counts here (test/solidity/utils/Paths.sol).
+          fsPermissions: { writeFile: [path.join(import.meta.dirname, PATH_LOG)] },
+        },
+        deep: {
+          fuzz: { runs: 10_000, seed: "0x5eed" },
+          invariant: { runs: 1_000, depth: 64, failOnRevert: false },
+          fsPermissions: { writeFile: [path.join(import.meta.dirname, PATH_LOG)] },
+        },
+      },
     },
     mocha: { timeout: 120_000 },
   },
+  tasks: [
+    // Sums the invariant handlers' path counts after the Solidity tests: reported in the default profile, a path never
+    // taken fails the deep profile (scripts/lib/fuzzPaths.ts).
+    overrideTask(["test", "solidity"])
+      .setInlineAction(async (args, _hre, runSuper) => {
+        resetPathLog(import.meta.dirname);
+        const result = await runSuper(args);
+        const profile = args.testProfile ?? process.env.HARDHAT_TEST_PROFILE ?? "default";
+        return checkHandlerPaths(result, { root: import.meta.dirname, profile: String(profile) });
+      })
+      .build(),
+  ],
   typechain: { outDir: "types/ethers-contracts" },
   networks: {
     hardhat: { type: "edr-simulated", chainType: "l1", allowUnlimitedContractSize: false },

@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {AttributionRewards} from "../../contracts/AttributionRewards.sol";
 import {OpenToken} from "../../contracts/OpenToken.sol";
 import {IAttributionRewards} from "../../contracts/interfaces/IAttributionRewards.sol";
+import {HandlerPaths, PathReport} from "./utils/Paths.sol";
 import {Assertions, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
 
@@ -39,10 +40,11 @@ library FourLeafTree {
 }
 
 /// @notice Funds the pool, proposes cumulative roots (honest ones, and some whose leaves overstate the declared
-/// total), revokes pending roots (any of them, with every later one), warps and claims for four accounts, also
-/// against revoked roots. Keeps every root's leaves as ghosts. The accounts' indices 6..9 straddle two
+/// total), revokes pending roots (any of them, with every later one), lets governance change the claim delay,
+/// warps, and claims for four accounts one at a time or in batches (in any order, with duplicates), also against
+/// revoked and missing roots. Keeps every root's leaves as ghosts. The accounts' indices 6..9 straddle two
 /// `_lastClaimedEpochs` words.
-contract RewardsHandler is Assertions {
+contract RewardsHandler is Assertions, HandlerPaths {
     address internal constant GOVERNANCE = address(0x6000);
     address internal constant ATTESTOR = address(0x7100);
     address internal constant GUARDIAN = address(0x7200);
@@ -67,11 +69,42 @@ contract RewardsHandler is Assertions {
     mapping(address account => uint256) public ghostLastLeaf;
     /// @dev The epoch each account (by position) last claimed against.
     mapping(uint256 i => uint256) public ghostLastEpoch;
+    /// @dev Whether the root of an epoch above lastEpoch was revoked through an earlier epoch rather than by itself.
+    mapping(uint256 epoch => bool) internal _revokedWithEarlier;
     uint256 public ghostSurprises;
     string public lastSurprise;
-    mapping(bytes32 => uint256) public calls;
 
     constructor() {
+        _declarePath("fund");
+        _declarePath("proposeRoot");
+        _declarePath("proposeRoot:overstated");
+        _declarePath("proposeRoot:replacesRevoked");
+        _declarePath("proposeRoot:heldBack");
+        _declarePath("revokeRoot");
+        _declarePath("revokeRoot:withLater");
+        _declarePath("revokeRoot:RootNotPending");
+        _declarePath("revokeRoot:alreadyRevoked");
+        _declarePath("claim");
+        _declarePath("claim:EpochNotFound");
+        _declarePath("claim:RootIsRevoked");
+        _declarePath("claim:revokedWithEarlier");
+        _declarePath("claim:RootNotClaimable");
+        _declarePath("claim:AlreadyClaimed");
+        _declarePath("claim:NothingToClaim");
+        _declarePath("claim:ClaimExceedsRootTotal");
+        _declarePath("claimWrongPrevious:refused");
+        _declarePath("claimBatch");
+        _declarePath("claimBatch:twoWords");
+        _declarePath("claimBatch:duplicateRefused");
+        _declarePath("claimBatch:EpochNotFound");
+        _declarePath("claimBatch:RootIsRevoked");
+        _declarePath("claimBatch:revokedWithEarlier");
+        _declarePath("claimBatch:RootNotClaimable");
+        _declarePath("claimBatch:AlreadyClaimed");
+        _declarePath("claimBatch:NothingToClaim");
+        _declarePath("claimBatch:ClaimExceedsRootTotal");
+        _declarePath("setClaimDelay");
+        _declarePath("warp");
         currentTime = 1_750_000_000;
         vm.warp(currentTime);
         token = new OpenToken(address(this));
@@ -111,7 +144,7 @@ contract RewardsHandler is Assertions {
         amount = bound(amount, 1, 1_000_000e18);
         try rewards.fund(amount) {
             ghostFunded += amount;
-            ++calls["fund"];
+            _hit("fund");
         } catch {
             _surprise("fund reverted");
         }
@@ -146,14 +179,21 @@ contract RewardsHandler is Assertions {
         try rewards.proposeRoot(epoch, root, declared, keccak256(abi.encode(amounts)), "ipfs://dist") {
             _amounts[epoch] = amounts;
             if (!overstate) _cumulative = amounts;
+            bool replaces = epoch <= maxProposedEpoch;
             if (epoch > maxProposedEpoch) maxProposedEpoch = epoch;
+            _revokedWithEarlier[epoch] = false;
             // Claimable after the delay, and never before the epoch it builds on.
-            uint256 claimableAt = block.timestamp + DELAY;
+            uint256 claimableAt = block.timestamp + rewards.claimDelay();
+            bool heldBack;
             if (epoch > 1 && rewards.getEpochRoot(epoch - 1).claimableAt > claimableAt) {
                 claimableAt = rewards.getEpochRoot(epoch - 1).claimableAt;
+                heldBack = true;
             }
             if (rewards.getEpochRoot(epoch).claimableAt != claimableAt) _surprise("proposeRoot: claimableAt");
-            ++calls["proposeRoot"];
+            _hit(overstate ? bytes32("proposeRoot:overstated") : bytes32("proposeRoot"));
+            // Facets of the same call, counted besides its outcome.
+            if (replaces) _hit("proposeRoot:replacesRevoked");
+            if (heldBack) _hit("proposeRoot:heldBack");
         } catch {
             _surprise("proposeRoot reverted");
         }
@@ -173,18 +213,21 @@ contract RewardsHandler is Assertions {
             if (rewards.lastEpoch() != epoch - 1) _surprise("revokeRoot: lastEpoch not moved back");
             for (uint256 e = epoch; e <= last; ++e) {
                 if (!rewards.getEpochRoot(e).revoked) _surprise("revokeRoot: a later root survived");
+                _revokedWithEarlier[e] = e != epoch;
             }
-            ++calls["revokeRoot"];
+            _hit(epoch < last ? bytes32("revokeRoot:withLater") : bytes32("revokeRoot"));
         } catch (bytes memory reason) {
             bytes memory expected = abi.encodeWithSelector(IAttributionRewards.RootNotPending.selector, epoch);
             if (pending || keccak256(reason) != keccak256(expected)) _surprise("revokeRoot reverted");
+            else _hit(epoch > last ? bytes32("revokeRoot:alreadyRevoked") : bytes32("revokeRoot:RootNotPending"));
         }
     }
 
-    /// @dev Against any epoch ever proposed: a revoked one (itself or through an earlier epoch) must refuse.
+    /// @dev Against an epoch from `_epoch`: a revoked one (itself or through an earlier epoch) or a missing one must
+    /// refuse.
     function claim(uint256 epochSeed, uint256 accountSeed) public atCurrentTime {
         if (maxProposedEpoch == 0) return;
-        uint256 epoch = 1 + (epochSeed % maxProposedEpoch);
+        uint256 epoch = _epoch(epochSeed);
         uint256 i = accountSeed % 4;
         address who = _accounts[i];
         uint256 previousEpoch = rewards.lastClaimedEpoch(_indices[i]);
@@ -194,24 +237,58 @@ contract RewardsHandler is Assertions {
         uint256 claimedBefore = ghostLastLeaf[who];
         try rewards.claim(epoch, c) {
             if (expected.length != 0) return _surprise("claim succeeded where it should revert");
-            uint256 paid = token.balanceOf(who) - before;
-            if (paid != c.cumulativeAmount - c.previousAmount) _surprise("claim paid the wrong amount");
-            if (rewards.lastClaimedEpoch(_indices[i]) != epoch) _surprise("lastClaimedEpoch not recorded");
-            for (uint256 j; j < 4; ++j) {
-                if (j != i && rewards.lastClaimedEpoch(_indices[j]) != ghostLastEpoch[j]) {
-                    _surprise("a neighbour's lane changed");
-                }
+            if (token.balanceOf(who) - before != c.cumulativeAmount - c.previousAmount) {
+                _surprise("claim paid the wrong amount");
             }
-            ghostPaid += paid;
-            ghostPaidTo[who] += paid;
-            ghostLastLeaf[who] = c.cumulativeAmount;
-            ghostLastEpoch[i] = epoch;
-            ++calls["claim"];
+            _checkLanes(epoch, 1 << i);
+            _book(i, epoch, c);
+            _hit("claim");
         } catch (bytes memory reason) {
             if (keccak256(reason) != keccak256(expected)) _surprise("claim reverted unexpectedly");
-            else ++calls["claimRefused"];
+            else _hit(_refusal("claim:", epoch, reason));
         }
         ghostClaimedBefore[who] = claimedBefore;
+    }
+
+    /// @dev Claims for a random non-empty list of the accounts, in a random order, sometimes listing one twice (the
+    /// whole batch must then be refused with AlreadyClaimed), against a random epoch. The expected outcome is
+    /// simulated claim by claim, as the contract checks them, then against the root's total.
+    function claimBatch(uint256 epochSeed, uint256 orderSeed, uint256 lengthSeed) public atCurrentTime {
+        if (maxProposedEpoch == 0) return;
+        uint256 epoch = _epoch(epochSeed);
+        uint256[] memory order = _batchOrder(orderSeed, lengthSeed);
+        IAttributionRewards.Claim[] memory claims = new IAttributionRewards.Claim[](order.length);
+        uint256[4] memory before;
+        uint256[4] memory claimedBefore;
+        for (uint256 k; k < order.length; ++k) {
+            uint256 i = order[k];
+            claims[k] = _claimOf(epoch, i, rewards.lastClaimedEpoch(_indices[i]));
+        }
+        for (uint256 i; i < 4; ++i) {
+            before[i] = token.balanceOf(_accounts[i]);
+            claimedBefore[i] = ghostLastLeaf[_accounts[i]];
+        }
+        (bytes memory expected, uint256 mask) = _expectedBatchError(epoch, order, claims);
+        try rewards.claimBatch(epoch, claims) {
+            if (expected.length != 0) return _surprise("claimBatch succeeded where it should revert");
+            for (uint256 i; i < 4; ++i) {
+                uint256 paid = token.balanceOf(_accounts[i]) - before[i];
+                uint256 owed;
+                for (uint256 k; k < order.length; ++k) {
+                    if (order[k] == i) owed = claims[k].cumulativeAmount - claims[k].previousAmount;
+                }
+                if (paid != owed) _surprise("claimBatch paid the wrong amount");
+            }
+            _checkLanes(epoch, mask);
+            for (uint256 k; k < order.length; ++k) _book(order[k], epoch, claims[k]);
+            // Indices 6, 7 share a word, 8, 9 the next one.
+            _hit(mask & 3 != 0 && mask & 12 != 0 ? bytes32("claimBatch:twoWords") : bytes32("claimBatch"));
+        } catch (bytes memory reason) {
+            if (keccak256(reason) != keccak256(expected)) _surprise("claimBatch reverted unexpectedly");
+            else if (mask == type(uint256).max) _hit("claimBatch:duplicateRefused");
+            else _hit(_refusal("claimBatch:", epoch, reason));
+        }
+        for (uint256 i; i < 4; ++i) ghostClaimedBefore[_accounts[i]] = claimedBefore[i];
     }
 
     /// @dev A claim whose previous amount and proof are wrong: always refused, and changes nothing.
@@ -228,13 +305,22 @@ contract RewardsHandler is Assertions {
         try rewards.claim(epoch, c) {
             _surprise("claim with a wrong previous amount succeeded");
         } catch {
-            ++calls["claimWrongPreviousRefused"];
+            _hit("claimWrongPrevious:refused");
         }
+    }
+
+    /// @dev Governance moves the claim delay, lowering it too: a root proposed after a lowered delay is still held
+    /// back to the claimableAt of the epoch it builds on.
+    function setClaimDelay(uint256 delay) public atCurrentTime {
+        vm.prank(GOVERNANCE);
+        rewards.setClaimDelay(uint64(bound(delay, 0, 2 * DELAY)));
+        _hit("setClaimDelay");
     }
 
     function warp(uint256 seconds_) public {
         currentTime += bound(seconds_, 0, 2 * DELAY);
         vm.warp(currentTime);
+        _hit("warp");
     }
 
     // ------------------------------------------------------------------ internals
@@ -254,39 +340,163 @@ contract RewardsHandler is Assertions {
         }
     }
 
+    /// @dev The epoch a claim goes against, once some epoch was proposed: mostly the newest (as claimants should),
+    /// else any earlier one; one in eight times any epoch ever proposed, so that roots above lastEpoch (revoked, by
+    /// themselves or through an earlier epoch, and not proposed again) are tried, and one in eight times one past
+    /// every epoch ever proposed (missing). With every root revoked (lastEpoch 0), any epoch ever proposed.
+    function _epoch(uint256 seed) internal view returns (uint256) {
+        uint256 last = rewards.lastEpoch();
+        uint256 pick = seed % 8;
+        if (pick == 0) return maxProposedEpoch + 1;
+        if (pick == 4 || last == 0) return 1 + ((seed >> 3) % maxProposedEpoch);
+        if (pick < 4) return last;
+        return 1 + ((seed >> 3) % last);
+    }
+
+    /// @dev Records a successful claim of account `i` against `epoch` in the ghosts.
+    function _book(uint256 i, uint256 epoch, IAttributionRewards.Claim memory c) internal {
+        address who = _accounts[i];
+        uint256 paid = c.cumulativeAmount - c.previousAmount;
+        ghostPaid += paid;
+        ghostPaidTo[who] += paid;
+        ghostLastLeaf[who] = c.cumulativeAmount;
+        ghostLastEpoch[i] = epoch;
+    }
+
+    /// @dev After a successful claim: the lanes of the accounts in `mask` record `epoch`, no other lane moved.
+    function _checkLanes(uint256 epoch, uint256 mask) internal {
+        for (uint256 j; j < 4; ++j) {
+            uint256 want = (mask >> j) & 1 == 1 ? epoch : ghostLastEpoch[j];
+            if (rewards.lastClaimedEpoch(_indices[j]) != want) _surprise("a lane holds the wrong epoch");
+        }
+    }
+
+    /// @dev 1 to 5 account positions in a seeded order; with 5 (or by chance) one position repeats.
+    function _batchOrder(uint256 orderSeed, uint256 lengthSeed) internal pure returns (uint256[] memory order) {
+        order = new uint256[](1 + (lengthSeed % 5));
+        uint256 used;
+        for (uint256 k; k < order.length; ++k) {
+            uint256 i = uint256(keccak256(abi.encode(orderSeed, k))) % 4;
+            // Mostly distinct positions: a repeat is redrawn once.
+            if ((used >> i) & 1 == 1 && lengthSeed % 3 != 0) i = (i + 1 + (orderSeed % 3)) % 4;
+            order[k] = i;
+            used |= 1 << i;
+        }
+    }
+
+    /// @dev The error claimBatch must revert with (empty: none), and the positions it claims as a bit mask
+    /// (type(uint256).max when a position repeats: AlreadyClaimed on the second one).
+    function _expectedBatchError(
+        uint256 epoch,
+        uint256[] memory order,
+        IAttributionRewards.Claim[] memory claims
+    ) internal view returns (bytes memory, uint256 mask) {
+        bytes memory rootError = _rootError(epoch);
+        if (rootError.length != 0) return (rootError, 0);
+        uint256 sum;
+        for (uint256 k; k < order.length; ++k) {
+            uint256 i = order[k];
+            IAttributionRewards.Claim memory c = claims[k];
+            uint256 previousEpoch = (mask >> i) & 1 == 1 ? epoch : rewards.lastClaimedEpoch(c.index);
+            if (previousEpoch >= epoch) {
+                return (
+                    abi.encodeWithSelector(IAttributionRewards.AlreadyClaimed.selector, c.index, epoch, previousEpoch),
+                    (mask >> i) & 1 == 1 ? type(uint256).max : mask
+                );
+            }
+            if (c.cumulativeAmount <= c.previousAmount) {
+                return (_nothingToClaim(epoch, c, previousEpoch), mask);
+            }
+            sum += c.cumulativeAmount - c.previousAmount;
+            mask |= 1 << i;
+        }
+        uint256 total = rewards.totalClaimed() + sum;
+        uint256 rootTotal = rewards.getEpochRoot(epoch).total;
+        if (total > rootTotal) {
+            return (
+                abi.encodeWithSelector(IAttributionRewards.ClaimExceedsRootTotal.selector, epoch, total, rootTotal),
+                mask
+            );
+        }
+        return ("", mask);
+    }
+
+    /// @dev EpochNotFound, RootIsRevoked or RootNotClaimable, checked before any claim; empty if the root is claimable.
+    function _rootError(uint256 epoch) internal view returns (bytes memory) {
+        IAttributionRewards.EpochRoot memory root;
+        try rewards.getEpochRoot(epoch) returns (IAttributionRewards.EpochRoot memory r) {
+            root = r;
+        } catch {
+            return abi.encodeWithSelector(IAttributionRewards.EpochNotFound.selector, epoch);
+        }
+        if (root.revoked) return abi.encodeWithSelector(IAttributionRewards.RootIsRevoked.selector, epoch);
+        if (block.timestamp < root.claimableAt) {
+            return abi.encodeWithSelector(IAttributionRewards.RootNotClaimable.selector, epoch, root.claimableAt);
+        }
+        return "";
+    }
+
+    function _nothingToClaim(
+        uint256 epoch,
+        IAttributionRewards.Claim memory c,
+        uint256 previousEpoch
+    ) internal pure returns (bytes memory) {
+        return
+            abi.encodeWithSelector(
+                IAttributionRewards.NothingToClaim.selector,
+                c.index,
+                epoch,
+                previousEpoch,
+                c.cumulativeAmount,
+                c.previousAmount
+            );
+    }
+
     function _expectedClaimError(
         uint256 epoch,
         IAttributionRewards.Claim memory c,
         uint256 previousEpoch
     ) internal view returns (bytes memory) {
-        IAttributionRewards.EpochRoot memory r = rewards.getEpochRoot(epoch);
-        if (r.revoked) return abi.encodeWithSelector(IAttributionRewards.RootIsRevoked.selector, epoch);
-        if (block.timestamp < r.claimableAt) {
-            return abi.encodeWithSelector(IAttributionRewards.RootNotClaimable.selector, epoch, r.claimableAt);
-        }
+        bytes memory rootError = _rootError(epoch);
+        if (rootError.length != 0) return rootError;
         if (previousEpoch >= epoch) {
             return abi.encodeWithSelector(IAttributionRewards.AlreadyClaimed.selector, c.index, epoch, previousEpoch);
         }
-        if (c.cumulativeAmount <= c.previousAmount) {
-            return
-                abi.encodeWithSelector(
-                    IAttributionRewards.NothingToClaim.selector,
-                    c.index,
-                    epoch,
-                    previousEpoch,
-                    c.cumulativeAmount,
-                    c.previousAmount
-                );
-        }
+        if (c.cumulativeAmount <= c.previousAmount) return _nothingToClaim(epoch, c, previousEpoch);
         uint256 total = rewards.totalClaimed() + c.cumulativeAmount - c.previousAmount;
-        if (total > r.total) {
-            return abi.encodeWithSelector(IAttributionRewards.ClaimExceedsRootTotal.selector, epoch, total, r.total);
+        uint256 rootTotal = rewards.getEpochRoot(epoch).total;
+        if (total > rootTotal) {
+            return abi.encodeWithSelector(IAttributionRewards.ClaimExceedsRootTotal.selector, epoch, total, rootTotal);
         }
         return "";
     }
+
+    /// @dev The path of an expected refusal: `prefix` and the custom error's name; `prefix` and `revokedWithEarlier`
+    /// for a root revoked through an earlier epoch rather than by itself.
+    function _refusal(string memory prefix, uint256 epoch, bytes memory reason) internal view returns (bytes32) {
+        bytes4 selector = bytes4(reason);
+        if (selector == IAttributionRewards.RootIsRevoked.selector && _revokedWithEarlier[epoch]) {
+            return bytes32(bytes(string.concat(prefix, "revokedWithEarlier")));
+        }
+        string memory name =
+            selector == IAttributionRewards.EpochNotFound.selector
+                ? "EpochNotFound"
+                : selector == IAttributionRewards.RootIsRevoked.selector
+                    ? "RootIsRevoked"
+                    : selector == IAttributionRewards.RootNotClaimable.selector
+                        ? "RootNotClaimable"
+                        : selector == IAttributionRewards.AlreadyClaimed.selector
+                            ? "AlreadyClaimed"
+                            : selector == IAttributionRewards.NothingToClaim.selector
+                                ? "NothingToClaim"
+                                : selector == IAttributionRewards.ClaimExceedsRootTotal.selector
+                                    ? "ClaimExceedsRootTotal"
+                                    : "unknown";
+        return bytes32(bytes(string.concat(prefix, name)));
+    }
 }
 
-contract AttributionRewardsInvariantTest is Test {
+contract AttributionRewardsInvariantTest is PathReport {
     RewardsHandler internal handler;
     AttributionRewards internal rewards;
     OpenToken internal token;
@@ -296,6 +506,14 @@ contract AttributionRewardsInvariantTest is Test {
         rewards = handler.rewards();
         token = handler.token();
         targetContract(address(handler));
+    }
+
+    function _pathHandler() internal view override returns (HandlerPaths) {
+        return handler;
+    }
+
+    function _suiteName() internal pure override returns (string memory) {
+        return type(AttributionRewardsInvariantTest).name;
     }
 
     function invariant_claimedNeverExceedsFunded() public view {
@@ -351,10 +569,17 @@ contract AttributionRewardsTest is Test {
         h.fund(funded);
         h.proposeRoot(seeds, true);
         h.warp(2 * 3600);
+        // Epoch seed 1: the newest epoch, 1.
         for (uint256 k; k < 4; ++k) h.claim(1, (order % 4) + k);
         AttributionRewards rewards = h.rewards();
         assertLe(rewards.totalClaimed(), rewards.getEpochRoot(1).total, "claimed vs root total");
         assertEq(h.ghostSurprises(), 0, "surprises");
+        // Every claim got past the root's checks: it was paid, or refused for its amount.
+        assertEq(
+            h.calls("claim") + h.calls("claim:NothingToClaim") + h.calls("claim:ClaimExceedsRootTotal"),
+            4,
+            "claims that reached the amount checks"
+        );
     }
 
     /// @dev Eight neighbours of one word (and one of the next) claim in any order: each lane records its own epoch

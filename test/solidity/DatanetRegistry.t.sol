@@ -8,6 +8,7 @@ import {OpenToken} from "../../contracts/OpenToken.sol";
 import {ICommitments} from "../../contracts/interfaces/ICommitments.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {Commits} from "./utils/Commits.sol";
+import {HandlerPaths, PathReport} from "./utils/Paths.sol";
 import {Signatures} from "./utils/Signatures.sol";
 import {Assertions, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
@@ -15,7 +16,7 @@ import {vm} from "./utils/Vm.sol";
 /// @notice Random contribute / permit-contribute / accept / reject / withdraw / release / publish sequences over
 /// two curated datanets and one open datanet, with ghost accounting of every stake the registry should hold and
 /// a copy of every version at the moment it was published.
-contract DatanetHandler is Assertions {
+contract DatanetHandler is Assertions, HandlerPaths {
     uint256 public constant CONTRIBUTORS = 3;
     uint256 public constant DATANETS = 3;
     uint256 public constant LOCK = 3 days;
@@ -38,7 +39,6 @@ contract DatanetHandler is Assertions {
     /// wrong party...). Invariant campaigns ignore reverts, so handlers count surprises here instead.
     uint256 public ghostSurprises;
     string public lastSurprise;
-    mapping(bytes32 => uint256) public calls;
     /// @dev When each accepted stake unlocks: acceptance time plus the stakeLockPeriod in force then.
     mapping(uint256 contributionId => uint256) public ghostUnlocksAt;
 
@@ -51,6 +51,18 @@ contract DatanetHandler is Assertions {
     Published[] internal _published;
 
     constructor() {
+        _declarePath("contribute");
+        _declarePath("contributeWithPermit");
+        _declarePath("contribute:duplicate");
+        _declarePath("accept");
+        _declarePath("accept:byOwner");
+        _declarePath("reject");
+        _declarePath("withdraw");
+        _declarePath("releaseStake");
+        _declarePath("releaseStake:locked");
+        _declarePath("publishVersion");
+        _declarePath("setStakeLockPeriod");
+        _declarePath("warp");
         token = new OpenToken(address(this));
         registry = new DatanetRegistry(IERC20(address(token)), GOVERNANCE, LOCK);
         for (uint256 i; i < CONTRIBUTORS; ++i) {
@@ -149,7 +161,7 @@ contract DatanetHandler is Assertions {
             ) {
                 _surprise("duplicate contribution: wrong error");
             }
-            ++calls["contribute:duplicate"];
+            _hit("contribute:duplicate");
             return;
         }
         if (!ok) {
@@ -159,7 +171,7 @@ contract DatanetHandler is Assertions {
         if (token.balanceOf(contributor) != balanceBefore - stake) _surprise("contribute: stake not taken");
         if (datanet.curated) ghostPending += stake;
         else _acceptedOnSubmission(stake);
-        ++calls[withPermit ? bytes32("contributeWithPermit") : bytes32("contribute")];
+        _hit(withPermit ? bytes32("contributeWithPermit") : bytes32("contribute"));
     }
 
     /// @dev Books the newest contribution, accepted on submission to an open datanet.
@@ -244,7 +256,7 @@ contract DatanetHandler is Assertions {
         ghostPending -= c.stake;
         ghostLocked += c.stake;
         ghostUnlocksAt[id] = block.timestamp + registry.stakeLockPeriod();
-        ++calls["accept"];
+        _hit(byOwner ? bytes32("accept:byOwner") : bytes32("accept"));
     }
 
     function reject(uint256 idSeed) public {
@@ -256,7 +268,7 @@ contract DatanetHandler is Assertions {
         if (token.balanceOf(SLASH_TREASURY) != treasuryBefore + c.stake) _surprise("reject: slash not paid");
         ghostPending -= c.stake;
         ghostSlashed += c.stake;
-        ++calls["reject"];
+        _hit("reject");
     }
 
     function withdraw(uint256 idSeed) public {
@@ -267,7 +279,7 @@ contract DatanetHandler is Assertions {
         registry.withdraw(id);
         if (token.balanceOf(c.contributor) != before + c.stake) _surprise("withdraw: refund not paid");
         ghostPending -= c.stake;
-        ++calls["withdraw"];
+        _hit("withdraw");
     }
 
     function releaseStake(uint256 idSeed) public {
@@ -282,7 +294,7 @@ contract DatanetHandler is Assertions {
             if (block.timestamp < unlockTime) _surprise("locked stake released");
             if (token.balanceOf(c.contributor) != before + c.stake) _surprise("release: stake not paid");
             ghostLocked -= c.stake;
-            ++calls["releaseStake"];
+            _hit("releaseStake");
         } catch (bytes memory err) {
             if (block.timestamp >= unlockTime) _surprise("unlocked stake not releasable");
             else if (
@@ -291,7 +303,7 @@ contract DatanetHandler is Assertions {
             ) {
                 _surprise("release: wrong error");
             }
-            ++calls["releaseStake:locked"];
+            _hit("releaseStake:locked");
         }
     }
 
@@ -309,18 +321,18 @@ contract DatanetHandler is Assertions {
         if (v.root != root || v.contributionCount != datanet.acceptedCount || v.totalWeight != datanet.totalWeight) {
             _surprise("publish: version does not match the datanet");
         }
-        ++calls["publishVersion"];
+        _hit("publishVersion");
     }
 
     function setStakeLockPeriod(uint256 period) public {
         vm.prank(GOVERNANCE);
         registry.setStakeLockPeriod(bound(period, 0, 7 days));
-        ++calls["setStakeLockPeriod"];
+        _hit("setStakeLockPeriod");
     }
 
     function warp(uint256 seconds_) public {
         vm.warp(block.timestamp + bound(seconds_, 1, 4 days));
-        ++calls["warp"];
+        _hit("warp");
     }
 
     // ------------------------------------------------------------------ views for invariants
@@ -379,10 +391,18 @@ abstract contract DatanetChecks is Test {
     }
 }
 
-contract DatanetRegistryInvariantTest is DatanetChecks {
+contract DatanetRegistryInvariantTest is DatanetChecks, PathReport {
     function setUp() public {
         _deployHandler();
         targetContract(address(handler));
+    }
+
+    function _pathHandler() internal view override returns (HandlerPaths) {
+        return handler;
+    }
+
+    function _suiteName() internal pure override returns (string memory) {
+        return type(DatanetRegistryInvariantTest).name;
     }
 
     function invariant_stakeHeldEqualsPendingPlusLocked() public view {

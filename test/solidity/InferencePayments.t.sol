@@ -12,6 +12,7 @@ import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol"
 import {IInferencePayments} from "../../contracts/interfaces/IInferencePayments.sol";
 import {IModelRegistry} from "../../contracts/interfaces/IModelRegistry.sol";
 import {Commits} from "./utils/Commits.sol";
+import {HandlerPaths, PathReport} from "./utils/Paths.sol";
 import {Assertions, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
 
@@ -243,9 +244,12 @@ abstract contract SettlementFixture {
     }
 }
 
-/// @notice Opens, tops up, settles (and replays), closes, withdraws channels and balances, warping time, over a
-/// few payers, two operators and adapters 0..3. Keeps ghost copies of every deposit, settlement, refund and split.
-contract PaymentsHandler is SettlementFixture, Assertions {
+/// @notice Opens, tops up, settles (and replays, and tries vouchers over MAX_VOUCHER_ADAPTERS), closes, withdraws
+/// channels and balances (the account itself or anyone for it), changes the challenge period, warping time, over a
+/// few payers, two operators and adapters 0..3; `closeOut` runs one channel's whole close (request, settlement within
+/// the window, refund after it), so that every run closes several channels. Keeps ghost copies of every deposit,
+/// settlement, refund, split and window end, and counts each outcome as a path (HandlerPaths).
+contract PaymentsHandler is SettlementFixture, Assertions, HandlerPaths {
     struct Split {
         uint256 protocol;
         uint256 operator;
@@ -267,11 +271,36 @@ contract PaymentsHandler is SettlementFixture, Assertions {
     mapping(uint256 channelId => uint256) public ghostChannelSettled;
     mapping(uint256 channelId => mapping(uint256 adapterId => uint256)) public ghostAdapterSettled;
     mapping(uint256 channelId => uint256) internal _payerOf;
-    mapping(bytes32 => uint256) public calls;
+    /// @dev The end of each closing channel's challenge window: the close request's time plus the challengePeriod in
+    /// force then.
+    mapping(uint256 channelId => uint256) public ghostClosesAt;
     /// @dev Every voucher settled so far, ABI-encoded with its signature.
     bytes[] internal _settled;
 
     constructor() {
+        _declarePath("openChannel");
+        _declarePath("topUp");
+        _declarePath("topUp:ChannelClosing");
+        _declarePath("settle");
+        _declarePath("settle:duringClose");
+        _declarePath("settle:NothingToSettle");
+        _declarePath("settle:ChallengeWindowOver");
+        _declarePath("settle:ChannelIsFinalized");
+        _declarePath("settle:TooManyAdapters");
+        _declarePath("replay:refused");
+        _declarePath("requestClose");
+        _declarePath("requestClose:ChannelClosing");
+        _declarePath("withdrawChannel");
+        _declarePath("withdrawChannel:notClosing");
+        _declarePath("withdrawChannel:windowOpen");
+        _declarePath("withdrawChannel:finalized");
+        _declarePath("closeOut");
+        _declarePath("withdrawBalance");
+        _declarePath("withdrawBalance:nothing");
+        _declarePath("withdrawBalanceFor");
+        _declarePath("withdrawBalanceFor:nothing");
+        _declarePath("setChallengePeriod");
+        _declarePath("warp");
         currentTime = 1_750_000_000;
         vm.warp(currentTime);
         _deploySettlement();
@@ -295,17 +324,7 @@ contract PaymentsHandler is SettlementFixture, Assertions {
     // ------------------------------------------------------------------ actions
 
     function openChannel(uint256 payerSeed, uint256 operatorSeed, uint128 deposit) public atCurrentTime {
-        uint256 key = payerKeys[payerSeed % N_PAYERS];
-        deposit = uint128(bound(deposit, 1, 100_000e18));
-        vm.prank(vm.addr(key));
-        // The payer (an EOA) signs its own vouchers.
-        try payments.openChannel(operators[operatorSeed % N_OPERATORS], deposit, address(0)) returns (uint256 id) {
-            _payerOf[id] = key;
-            ghostDeposits += deposit;
-            ++calls["openChannel"];
-        } catch {
-            _surprise("openChannel reverted");
-        }
+        _openChannel(payerSeed, operatorSeed, deposit);
     }
 
     function topUp(uint256 channelSeed, uint128 amount) public atCurrentTime {
@@ -315,37 +334,20 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         IInferencePayments.Channel memory c = payments.getChannel(id);
         vm.prank(c.payer);
         try payments.topUp(id, amount) {
-            if (c.closesAt != 0) _surprise("topUp succeeded on a closing channel");
+            if (_closing(c)) _surprise("topUp succeeded on a closing channel");
             ghostDeposits += amount;
-            ++calls["topUp"];
+            _hit("topUp");
         } catch (bytes memory reason) {
             bytes memory expected = abi.encodeWithSelector(IInferencePayments.ChannelClosing.selector, id, c.closesAt);
-            if (c.closesAt == 0 || keccak256(reason) != keccak256(expected)) _surprise("topUp reverted");
+            if (!_closing(c) || keccak256(reason) != keccak256(expected)) _surprise("topUp reverted");
+            else _hit("topUp:ChannelClosing");
         }
     }
 
     /// @dev Raises each adapter's cumulative amount by a random part of what the deposit still allows; adapters
     /// already settled stay listed, others join at random.
     function settle(uint256 channelSeed, uint256[4] calldata seeds, uint256 joinMask) public atCurrentTime {
-        uint256 id = _channel(channelSeed);
-        if (id == 0) return;
-        IInferencePayments.Channel memory c = payments.getChannel(id);
-        (IInferencePayments.Voucher memory v, uint256 listed) = _nextVoucher(id, c, seeds, joinMask);
-        if (listed == 0) return;
-        bytes memory signature = Vouchers.sign(_payerOf[id], v, block.chainid, address(payments));
-        bytes memory expected = _expectedSettleError(id, c, v.cumulativeAmount);
-
-        Split memory before = _balances(c.operator);
-        vm.prank(c.operator);
-        try payments.settle(v, signature) {
-            if (expected.length != 0) return _surprise("settle succeeded where it should revert");
-            _recordSettlement(id, c.operator, v, before);
-            _settled.push(abi.encode(v, signature));
-            ++calls["settle"];
-        } catch (bytes memory reason) {
-            if (keccak256(reason) != keccak256(expected)) _surprise("settle reverted unexpectedly");
-            else ++calls["settleRefused"];
-        }
+        _settle(_channel(channelSeed), seeds, joinMask);
     }
 
     /// @dev Re-submits a voucher settled earlier: it must always revert.
@@ -360,43 +362,39 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         try payments.settle(v, signature) {
             _surprise("replayed voucher settled twice");
         } catch {
-            ++calls["replayRefused"];
+            _hit("replay:refused");
         }
     }
 
     function requestClose(uint256 channelSeed) public atCurrentTime {
-        uint256 id = _channel(channelSeed);
-        if (id == 0) return;
-        IInferencePayments.Channel memory c = payments.getChannel(id);
-        vm.prank(c.payer);
-        try payments.requestClose(id) {
-            if (c.closesAt != 0) _surprise("requestClose twice");
-            // The window's end is fixed now.
-            if (payments.getChannel(id).closesAt != block.timestamp + payments.challengePeriod()) {
-                _surprise("requestClose: closesAt is not now + challengePeriod");
-            }
-            ++calls["requestClose"];
-        } catch {
-            if (c.closesAt == 0) _surprise("requestClose reverted");
-        }
+        _requestClose(_channel(channelSeed));
     }
 
     function withdrawChannel(uint256 channelSeed) public atCurrentTime {
-        uint256 id = _channel(channelSeed);
+        _withdrawChannel(_channel(channelSeed));
+    }
+
+    /// @dev One channel's whole close-out, so that every run has several (on a new channel when all are closing): the
+    /// payer requests the close, the operator
+    /// settles a last voucher at a random moment of the challenge window (one time in four at its very last second),
+    /// and the payer withdraws the rest one second to two hours after the window.
+    function closeOut(
+        uint256 channelSeed,
+        uint256[4] calldata seeds,
+        uint256 joinMask,
+        uint256 timing
+    ) public atCurrentTime {
+        uint256 id = _openChannelFrom(channelSeed);
+        if (id == 0) id = _openChannel(channelSeed, channelSeed >> 8, uint128(timing >> 64));
         if (id == 0) return;
-        IInferencePayments.Channel memory c = payments.getChannel(id);
-        bool allowed = !c.finalized && c.closesAt != 0 && block.timestamp > c.closesAt;
-        uint256 balanceBefore = token.balanceOf(c.payer);
-        vm.prank(c.payer);
-        try payments.withdrawChannel(id) {
-            if (!allowed) return _surprise("withdrawChannel succeeded early or twice");
-            uint256 refund = c.deposit - c.settled;
-            if (token.balanceOf(c.payer) - balanceBefore != refund) _surprise("refund amount");
-            ghostRefunds += refund;
-            ++calls["withdrawChannel"];
-        } catch {
-            if (allowed) _surprise("withdrawChannel reverted");
-        }
+        _requestClose(id);
+        uint256 end = _windowEnd(id);
+        currentTime = timing % 4 == 0 ? end : bound(timing >> 2, currentTime, end);
+        vm.warp(currentTime);
+        _settle(id, seeds, joinMask);
+        currentTime = end + 1 + bound(timing >> 128, 0, 2 hours);
+        vm.warp(currentTime);
+        if (_withdrawChannel(id)) _hit("closeOut");
     }
 
     function withdrawBalance(uint256 accountSeed) public atCurrentTime {
@@ -413,30 +411,205 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         // Either the account withdraws, or anyone (this handler) withdraws for it: the account is paid either way.
         bool forIt = (accountSeed >> 128) % 2 == 1;
         bool ok;
+        bytes memory reason;
         if (forIt) {
             try payments.withdrawBalanceFor(account) {
                 ok = true;
-            } catch {}
+            } catch (bytes memory r) {
+                reason = r;
+            }
         } else {
             vm.prank(account);
             try payments.withdrawBalance() {
                 ok = true;
-            } catch {}
+            } catch (bytes memory r) {
+                reason = r;
+            }
         }
         if (ok) {
             if (token.balanceOf(account) - before != owed || owed == 0) _surprise("withdrawBalance amount");
             if (token.balanceOf(address(this)) != callerBefore) _surprise("withdrawBalanceFor paid the caller");
             ghostWithdrawn += owed;
-            ++calls[forIt ? bytes32("withdrawBalanceFor") : bytes32("withdrawBalance")];
-        } else if (owed != 0) {
-            _surprise("withdrawBalance reverted");
+            _hit(forIt ? bytes32("withdrawBalanceFor") : bytes32("withdrawBalance"));
+        } else {
+            bytes memory expected = abi.encodeWithSelector(IInferencePayments.NothingToWithdraw.selector, account);
+            if (owed != 0 || keccak256(reason) != keccak256(expected)) _surprise("withdrawBalance reverted");
+            else _hit(forIt ? bytes32("withdrawBalanceFor:nothing") : bytes32("withdrawBalance:nothing"));
         }
+    }
+
+    /// @dev Governance changes the challenge period (1 hour to 2 days): windows already running keep their end.
+    function setChallengePeriod(uint256 period) public atCurrentTime {
+        vm.prank(GOVERNANCE);
+        payments.setChallengePeriod(uint64(bound(period, 1 hours, 2 days)));
+        _hit("setChallengePeriod");
+    }
+
+    /// @dev A voucher signed by the payer, for one more wei than settled, that lists 1 to 4 entries more than
+    /// MAX_VOUCHER_ADAPTERS: refused with TooManyAdapters before any entry is looked at (unless the channel's state
+    /// refuses it first), and nothing moves.
+    function settleTooManyAdapters(uint256 channelSeed, uint256 extra) public atCurrentTime {
+        uint256 id = _channel(channelSeed);
+        if (id == 0) return;
+        IInferencePayments.Channel memory c = payments.getChannel(id);
+        // A fully settled channel would refuse the extra wei first.
+        if (c.settled == c.deposit) return;
+        uint256 max = payments.MAX_VOUCHER_ADAPTERS();
+        uint256 count = max + 1 + (extra % 4);
+        uint256[] memory ids = new uint256[](count);
+        uint256[] memory amounts = new uint256[](count);
+        for (uint256 i; i < count; ++i) ids[i] = i;
+        IInferencePayments.Voucher memory v = IInferencePayments.Voucher({
+            channelId: id,
+            cumulativeAmount: c.settled + 1,
+            adapterIds: ids,
+            adapterAmounts: amounts,
+            usageRoot: keccak256(abi.encode(id, count)),
+            expiry: uint64(block.timestamp + 1 hours)
+        });
+        bytes memory expected = _expectedSettleError(id, c, v.cumulativeAmount);
+        if (expected.length == 0) {
+            expected = abi.encodeWithSelector(IInferencePayments.TooManyAdapters.selector, count, max);
+        }
+        bytes memory signature = Vouchers.sign(_payerOf[id], v, block.chainid, address(payments));
+        vm.prank(c.operator);
+        try payments.settle(v, signature) {
+            _surprise("a voucher over MAX_VOUCHER_ADAPTERS settled");
+        } catch (bytes memory reason) {
+            if (keccak256(reason) != keccak256(expected)) _surprise("settleTooManyAdapters: wrong error");
+            else _hit(_settleRefusal(bytes4(reason)));
+        }
+        if (payments.getChannel(id).settled != c.settled) _surprise("refused voucher moved settled");
     }
 
     /// @dev Mostly small steps, sometimes just past a challenge window.
     function warp(uint256 seconds_) public {
         currentTime += seconds_ % 3 == 0 ? CHALLENGE + 1 : bound(seconds_, 0, 6 hours);
         vm.warp(currentTime);
+        _hit("warp");
+    }
+
+    // ------------------------------------------------------------------ steps on one channel
+
+    function _openChannel(uint256 payerSeed, uint256 operatorSeed, uint128 deposit) internal returns (uint256) {
+        uint256 key = payerKeys[payerSeed % N_PAYERS];
+        deposit = uint128(bound(deposit, 1, 100_000e18));
+        vm.prank(vm.addr(key));
+        // The payer (an EOA) signs its own vouchers.
+        try payments.openChannel(operators[operatorSeed % N_OPERATORS], deposit, address(0)) returns (uint256 id) {
+            _payerOf[id] = key;
+            ghostDeposits += deposit;
+            _hit("openChannel");
+            return id;
+        } catch {
+            _surprise("openChannel reverted");
+            return 0;
+        }
+    }
+
+    function _settle(uint256 id, uint256[4] calldata seeds, uint256 joinMask) internal {
+        if (id == 0) return;
+        IInferencePayments.Channel memory c = payments.getChannel(id);
+        if (c.closesAt != _windowEnd(id)) _surprise("closesAt moved after requestClose");
+        (IInferencePayments.Voucher memory v, uint256 listed) = _nextVoucher(id, c, seeds, joinMask);
+        if (listed == 0) return;
+        bytes memory signature = Vouchers.sign(_payerOf[id], v, block.chainid, address(payments));
+        bytes memory expected = _expectedSettleError(id, c, v.cumulativeAmount);
+
+        Split memory before = _balances(c.operator);
+        vm.prank(c.operator);
+        try payments.settle(v, signature) {
+            if (expected.length != 0) return _surprise("settle succeeded where it should revert");
+            _recordSettlement(id, c.operator, v, before);
+            _settled.push(abi.encode(v, signature));
+            // Within the challenge window of a closing channel, or before any close request.
+            _hit(_closing(c) ? bytes32("settle:duringClose") : bytes32("settle"));
+        } catch (bytes memory reason) {
+            if (keccak256(reason) != keccak256(expected)) _surprise("settle reverted unexpectedly");
+            else _hit(_settleRefusal(bytes4(reason)));
+        }
+    }
+
+    function _requestClose(uint256 id) internal {
+        if (id == 0) return;
+        IInferencePayments.Channel memory c = payments.getChannel(id);
+        vm.prank(c.payer);
+        try payments.requestClose(id) {
+            if (_closing(c)) _surprise("requestClose twice");
+            // The window's end is fixed now: a later setChallengePeriod must not move it.
+            ghostClosesAt[id] = block.timestamp + payments.challengePeriod();
+            if (payments.getChannel(id).closesAt != ghostClosesAt[id]) {
+                _surprise("requestClose: closesAt is not now + challengePeriod");
+            }
+            _hit("requestClose");
+        } catch (bytes memory reason) {
+            bytes memory expected = abi.encodeWithSelector(IInferencePayments.ChannelClosing.selector, id, c.closesAt);
+            if (!_closing(c) || keccak256(reason) != keccak256(expected)) _surprise("requestClose reverted");
+            else _hit("requestClose:ChannelClosing");
+        }
+    }
+
+    /// @dev Returns whether the channel was finalized (and refunded) by this call.
+    function _withdrawChannel(uint256 id) internal returns (bool) {
+        if (id == 0) return false;
+        IInferencePayments.Channel memory c = payments.getChannel(id);
+        bytes32 refusal;
+        bytes memory expected;
+        if (c.finalized) {
+            refusal = "withdrawChannel:finalized";
+            expected = abi.encodeWithSelector(IInferencePayments.ChannelIsFinalized.selector, id);
+        } else if (!_closing(c) || block.timestamp <= _windowEnd(id)) {
+            refusal = _closing(c) ? bytes32("withdrawChannel:windowOpen") : bytes32("withdrawChannel:notClosing");
+            expected = abi.encodeWithSelector(IInferencePayments.ChallengeWindowOpen.selector, id, _windowEnd(id));
+        }
+        uint256 balanceBefore = token.balanceOf(c.payer);
+        vm.prank(c.payer);
+        try payments.withdrawChannel(id) {
+            if (expected.length != 0) {
+                _surprise("withdrawChannel succeeded early or twice");
+                return false;
+            }
+            uint256 refund = c.deposit - c.settled;
+            if (token.balanceOf(c.payer) - balanceBefore != refund) _surprise("refund amount");
+            if (!payments.getChannel(id).finalized) _surprise("withdrawChannel did not finalize");
+            ghostRefunds += refund;
+            _hit("withdrawChannel");
+            return true;
+        } catch (bytes memory reason) {
+            if (keccak256(reason) != keccak256(expected)) _surprise("withdrawChannel reverted unexpectedly");
+            else _hit(refusal);
+            return false;
+        }
+    }
+
+    /// @dev The first channel from `seed` on that no one asked to close yet (0: none).
+    function _openChannelFrom(uint256 seed) internal view returns (uint256) {
+        uint256 count = payments.channelCount();
+        for (uint256 k; k < count; ++k) {
+            uint256 id = 1 + ((seed + k) % count);
+            if (!_closing(payments.getChannel(id))) return id;
+        }
+        return 0;
+    }
+
+    /// @dev Whether the payer asked to close the channel (it may be finalized since).
+    function _closing(IInferencePayments.Channel memory c) internal pure returns (bool) {
+        return c.closesAt != 0;
+    }
+
+    /// @dev The last second at which a closing channel can still be settled, as fixed at requestClose (0: no close
+    /// requested); the handler's copy, not the contract's, so that a window the contract moved shows up as a wrong
+    /// outcome.
+    function _windowEnd(uint256 id) internal view returns (uint256) {
+        return ghostClosesAt[id];
+    }
+
+    function _settleRefusal(bytes4 selector) internal pure returns (bytes32) {
+        if (selector == IInferencePayments.ChannelIsFinalized.selector) return "settle:ChannelIsFinalized";
+        if (selector == IInferencePayments.ChallengeWindowOver.selector) return "settle:ChallengeWindowOver";
+        if (selector == IInferencePayments.NothingToSettle.selector) return "settle:NothingToSettle";
+        if (selector == IInferencePayments.TooManyAdapters.selector) return "settle:TooManyAdapters";
+        return "settle:unknown";
     }
 
     // ------------------------------------------------------------------ internals
@@ -483,8 +656,8 @@ contract PaymentsHandler is SettlementFixture, Assertions {
         uint256 cumulative
     ) internal view returns (bytes memory) {
         if (c.finalized) return abi.encodeWithSelector(IInferencePayments.ChannelIsFinalized.selector, id);
-        if (c.closesAt != 0 && block.timestamp > c.closesAt) {
-            return abi.encodeWithSelector(IInferencePayments.ChallengeWindowOver.selector, id, c.closesAt);
+        if (_closing(c) && block.timestamp > _windowEnd(id)) {
+            return abi.encodeWithSelector(IInferencePayments.ChallengeWindowOver.selector, id, _windowEnd(id));
         }
         if (cumulative <= c.settled) {
             return abi.encodeWithSelector(IInferencePayments.NothingToSettle.selector, id, cumulative, c.settled);
@@ -547,7 +720,7 @@ contract PaymentsHandler is SettlementFixture, Assertions {
     }
 }
 
-contract InferencePaymentsInvariantTest is Test {
+contract InferencePaymentsInvariantTest is PathReport {
     PaymentsHandler internal handler;
     InferencePayments internal payments;
     OpenToken internal token;
@@ -557,6 +730,14 @@ contract InferencePaymentsInvariantTest is Test {
         payments = handler.getPayments();
         token = handler.getToken();
         targetContract(address(handler));
+    }
+
+    function _pathHandler() internal view override returns (HandlerPaths) {
+        return handler;
+    }
+
+    function _suiteName() internal pure override returns (string memory) {
+        return type(InferencePaymentsInvariantTest).name;
     }
 
     function invariant_tokenBalanceEqualsEscrowedPlusCredited() public view {

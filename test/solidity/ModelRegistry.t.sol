@@ -11,6 +11,7 @@ import {ICommitments} from "../../contracts/interfaces/ICommitments.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IModelRegistry} from "../../contracts/interfaces/IModelRegistry.sol";
 import {Commits} from "./utils/Commits.sol";
+import {HandlerPaths, PathReport} from "./utils/Paths.sol";
 import {Assertions, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
 
@@ -111,7 +112,7 @@ abstract contract ModelFixture {
 
 /// @notice Random publishes, valid and invalid adapter registrations, and adapter updates. Records every lineage
 /// and every version at the moment it was registered or published.
-contract ModelHandler is ModelFixture, Assertions {
+contract ModelHandler is ModelFixture, Assertions, HandlerPaths {
     struct PublishedVersion {
         uint256 datanetId;
         uint256 version;
@@ -122,10 +123,18 @@ contract ModelHandler is ModelFixture, Assertions {
     mapping(uint256 adapterId => IModelRegistry.LineageEntry[]) internal _lineages;
     uint256 public ghostSurprises;
     string public lastSurprise;
-    mapping(bytes32 => uint256) public calls;
     uint256 internal _artifactNonce;
 
     constructor() {
+        _declarePath("publish");
+        _declarePath("registerAdapter");
+        _declarePath("badLineage:weightsNotWhole");
+        _declarePath("badLineage:versionNotPublished");
+        _declarePath("badLineage:duplicate");
+        _declarePath("setPrice");
+        _declarePath("setURI");
+        _declarePath("deprecate");
+        _declarePath("setMinDataShareBps");
         _deployFixture();
         _recordPublish(1);
         _recordPublish(2);
@@ -158,7 +167,7 @@ contract ModelHandler is ModelFixture, Assertions {
 
     function publish(uint256 datanetSeed) public {
         _recordPublish(1 + (datanetSeed % 2));
-        ++calls["publish"];
+        _hit("publish");
     }
 
     function registerAdapter(uint256 n, uint256 start, uint256 seed, uint16 dataShareBps) public {
@@ -175,7 +184,7 @@ contract ModelHandler is ModelFixture, Assertions {
             for (uint256 i; i < p.lineage.length; ++i) {
                 _lineages[adapterId].push(p.lineage[i]);
             }
-            ++calls["registerAdapter"];
+            _hit("registerAdapter");
         } catch {
             _surprise("valid adapter registration reverted");
         }
@@ -224,7 +233,13 @@ contract ModelHandler is ModelFixture, Assertions {
             if (keccak256(err) != keccak256(expected)) _surprise("invalid lineage: wrong error");
         }
         if (models.adapterCount() != countBefore) _surprise("adapterCount moved");
-        ++calls["registerAdapterWithBadLineage"];
+        _hit(
+            mode == 0
+                ? bytes32("badLineage:weightsNotWhole")
+                : mode == 1
+                    ? bytes32("badLineage:versionNotPublished")
+                    : bytes32("badLineage:duplicate")
+        );
     }
 
     function setPrice(uint256 idSeed, uint128 price) public {
@@ -233,7 +248,7 @@ contract ModelHandler is ModelFixture, Assertions {
         uint256 id = 1 + (idSeed % count);
         if (models.getAdapter(id).deprecated) return;
         models.setPrice(id, price);
-        ++calls["setPrice"];
+        _hit("setPrice");
     }
 
     function setURI(uint256 idSeed) public {
@@ -242,7 +257,7 @@ contract ModelHandler is ModelFixture, Assertions {
         uint256 id = 1 + (idSeed % count);
         if (models.getAdapter(id).deprecated) return;
         models.setURI(id, "ipfs://moved");
-        ++calls["setURI"];
+        _hit("setURI");
     }
 
     function deprecate(uint256 idSeed) public {
@@ -251,13 +266,13 @@ contract ModelHandler is ModelFixture, Assertions {
         uint256 id = 1 + (idSeed % count);
         if (models.getAdapter(id).deprecated) return;
         models.deprecate(id);
-        ++calls["deprecate"];
+        _hit("deprecate");
     }
 
     function setMinDataShareBps(uint256 bps) public {
         vm.prank(GOVERNANCE);
         models.setMinDataShareBps(bound(bps, 0, 5_000));
-        ++calls["setMinDataShareBps"];
+        _hit("setMinDataShareBps");
     }
 
     /// @dev The handler registers adapters itself, so it receives their ERC-721 tokens.
@@ -288,7 +303,7 @@ contract ModelHandler is ModelFixture, Assertions {
     }
 }
 
-contract ModelRegistryInvariantTest is Test {
+contract ModelRegistryInvariantTest is PathReport {
     ModelHandler internal handler;
     ModelRegistry internal models;
     DatanetRegistry internal datanets;
@@ -299,6 +314,14 @@ contract ModelRegistryInvariantTest is Test {
         models = handler.getModels();
         datanets = handler.getDatanets();
         targetContract(address(handler));
+    }
+
+    function _pathHandler() internal view override returns (HandlerPaths) {
+        return handler;
+    }
+
+    function _suiteName() internal pure override returns (string memory) {
+        return type(ModelRegistryInvariantTest).name;
     }
 
     function invariant_lineageWeightsSumTo10000() public view {
