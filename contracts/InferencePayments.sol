@@ -102,7 +102,7 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
         // A front-run permit makes this call revert but has already set the allowance: ignore the failure and
         // let the transferFrom decide.
         try IERC20Permit(address(token)).permit(msg.sender, address(this), deposit, deadline, v, r, s) {} catch {}
-        // The payer signs: an EIP-2612 permit that set the allowance was an ECDSA signature of it.
+        // The payer signs its vouchers, as it signed the permit; a contract caller is refused in _openChannel.
         return _openChannel(operator, deposit, address(0));
     }
 
