@@ -533,13 +533,13 @@ contract ParameterChangesHandler is SettlementFixture, Assertions, HandlerPaths 
         else period = (seed >> 8) % 2 == 0 ? min - 1 : max + 1;
         bytes memory expected =
             valid ? bytes("") : abi.encodeWithSelector(IInferencePayments.ChallengePeriodOutOfRange.selector, period);
-        (bool ok, bytes memory reason) = _callAs(
-            GOVERNANCE,
+        _asGovernance(
             address(payments),
-            abi.encodeCall(payments.setChallengePeriod, (period))
+            abi.encodeCall(payments.setChallengePeriod, (period)),
+            expected,
+            "setChallengePeriod",
+            "setChallengePeriod:OutOfRange"
         );
-        if (_outcome(ok, reason, expected, "setChallengePeriod")) _count("setChallengePeriod");
-        else if (keccak256(reason) == keccak256(expected)) _count("setChallengePeriod:OutOfRange");
     }
 
     /// @dev protocol + operator fee at most 3,000 bps; one time in eight above, which must revert.
@@ -554,13 +554,13 @@ contract ParameterChangesHandler is SettlementFixture, Assertions, HandlerPaths 
             valid
                 ? bytes("")
                 : abi.encodeWithSelector(IInferencePayments.FeesTooHigh.selector, protocolFee, operatorFee);
-        (bool ok, bytes memory reason) = _callAs(
-            GOVERNANCE,
+        _asGovernance(
             address(payments),
-            abi.encodeCall(payments.setFees, (protocolFee, operatorFee))
+            abi.encodeCall(payments.setFees, (protocolFee, operatorFee)),
+            expected,
+            "setFees",
+            "setFees:FeesTooHigh"
         );
-        if (_outcome(ok, reason, expected, "setFees")) _count("setFees");
-        else if (keccak256(reason) == keccak256(expected)) _count("setFees:FeesTooHigh");
     }
 
     /// @dev At most 30 days (often 0 or 30 days); one time in eight longer, which must revert.
@@ -578,13 +578,13 @@ contract ParameterChangesHandler is SettlementFixture, Assertions, HandlerPaths 
         else delay = max + 1 + uint64(bound(seed >> 8, 0, 1 days));
         bytes memory expected =
             valid ? bytes("") : abi.encodeWithSelector(IAttributionRewards.ClaimDelayTooLong.selector, delay, max);
-        (bool ok, bytes memory reason) = _callAs(
-            GOVERNANCE,
+        _asGovernance(
             address(rewards),
-            abi.encodeCall(rewards.setClaimDelay, (delay))
+            abi.encodeCall(rewards.setClaimDelay, (delay)),
+            expected,
+            "setClaimDelay",
+            "setClaimDelay:ClaimDelayTooLong"
         );
-        if (_outcome(ok, reason, expected, "setClaimDelay")) _count("setClaimDelay");
-        else if (keccak256(reason) == keccak256(expected)) _count("setClaimDelay:ClaimDelayTooLong");
     }
 
     /// @dev At most 365 days (0, a year, a few days or anything); one time in eight longer, which must revert.
@@ -607,13 +607,13 @@ contract ParameterChangesHandler is SettlementFixture, Assertions, HandlerPaths 
         }
         bytes memory expected =
             valid ? bytes("") : abi.encodeWithSelector(IDatanetRegistry.StakeLockPeriodTooLong.selector, period, max);
-        (bool ok, bytes memory reason) = _callAs(
-            GOVERNANCE,
+        _asGovernance(
             address(datanets),
-            abi.encodeCall(datanets.setStakeLockPeriod, (period))
+            abi.encodeCall(datanets.setStakeLockPeriod, (period)),
+            expected,
+            "setStakeLockPeriod",
+            "setStakeLockPeriod:TooLong"
         );
-        if (_outcome(ok, reason, expected, "setStakeLockPeriod")) _count("setStakeLockPeriod");
-        else if (keccak256(reason) == keccak256(expected)) _count("setStakeLockPeriod:TooLong");
     }
 
     // ------------------------------------------------------------------ stakes
@@ -910,6 +910,20 @@ contract ParameterChangesHandler is SettlementFixture, Assertions, HandlerPaths 
     function _callAs(address from, address target, bytes memory data) internal returns (bool ok, bytes memory ret) {
         vm.prank(from);
         (ok, ret) = target.call(data);
+    }
+
+    /// @dev A governance setter: calls `data` on `target` as the Timelock and counts the path `what` when it succeeds,
+    /// or `refusedPath` when it reverted exactly as `expected` predicts (anything else is a surprise).
+    function _asGovernance(
+        address target,
+        bytes memory data,
+        bytes memory expected,
+        string memory what,
+        bytes32 refusedPath
+    ) internal {
+        (bool ok, bytes memory reason) = _callAs(GOVERNANCE, target, data);
+        if (_outcome(ok, reason, expected, what)) _count(bytes32(bytes(what)));
+        else if (keccak256(reason) == keccak256(expected)) _count(refusedPath);
     }
 
     /// @dev Compares an outcome with the prediction (`expected` empty: success; otherwise the exact revert data);
