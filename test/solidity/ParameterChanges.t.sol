@@ -11,7 +11,7 @@ import {IAttributionRewards} from "../../contracts/interfaces/IAttributionReward
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IInferencePayments} from "../../contracts/interfaces/IInferencePayments.sol";
 import {SettlementFixture, Vouchers} from "./InferencePayments.t.sol";
-import {ERC1271Wallet, IChannelOpener} from "./mocks/ERC1271Wallet.sol";
+import {ERC1271Wallet} from "./mocks/ERC1271Wallet.sol";
 import {Commits} from "./utils/Commits.sol";
 import {HandlerPaths, PathReport} from "./utils/Paths.sol";
 import {Assertions, Test} from "./utils/Test.sol";
@@ -303,10 +303,7 @@ contract ParameterChangesHandler is SettlementFixture, Assertions, HandlerPaths 
             ? _callAs(
                 vm.addr(key),
                 address(wallet),
-                abi.encodeCall(
-                    ERC1271Wallet.openChannel,
-                    (token, IChannelOpener(address(payments)), operator, deposit, vm.addr(key))
-                )
+                abi.encodeCall(ERC1271Wallet.openChannel, (token, payments, operator, deposit, vm.addr(key)))
             )
             : _callAs(
                 vm.addr(key),
@@ -423,11 +420,7 @@ contract ParameterChangesHandler is SettlementFixture, Assertions, HandlerPaths 
                 ? bytes("")
                 : abi.encodeWithSelector(IInferencePayments.ChannelClosing.selector, id, g.closesAt);
         (bool ok, bytes memory reason) = g.byWallet
-            ? _callAs(
-                vm.addr(walletKey),
-                address(wallet),
-                abi.encodeCall(ERC1271Wallet.requestClose, (IChannelOpener(address(payments)), id))
-            )
+            ? _callAs(vm.addr(walletKey), address(wallet), abi.encodeCall(ERC1271Wallet.requestClose, (payments, id)))
             : _callAs(vm.addr(g.signerKey), address(payments), abi.encodeCall(payments.requestClose, (id)));
         if (!_outcome(ok, reason, expected, "requestClose")) {
             if (keccak256(reason) == keccak256(expected)) _count("requestClose:ChannelClosing");
@@ -455,7 +448,7 @@ contract ParameterChangesHandler is SettlementFixture, Assertions, HandlerPaths 
             ? _callAs(
                 vm.addr(walletKey),
                 address(wallet),
-                abi.encodeCall(ERC1271Wallet.withdrawChannel, (IChannelOpener(address(payments)), id))
+                abi.encodeCall(ERC1271Wallet.withdrawChannel, (payments, id))
             )
             : _callAs(payer, address(payments), abi.encodeCall(payments.withdrawChannel, (id)));
         if (!_outcome(ok, reason, expected, "withdrawChannel")) {

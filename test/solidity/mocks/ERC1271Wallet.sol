@@ -4,20 +4,7 @@ pragma solidity 0.8.30;
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-
-interface IChannelOpener {
-    function openChannel(address operator, uint128 deposit, address voucherSigner) external returns (uint256);
-    function openChannelWithPermit(
-        address operator,
-        uint128 deposit,
-        uint256 deadline,
-        uint8 v,
-        bytes32 r,
-        bytes32 s
-    ) external returns (uint256);
-    function requestClose(uint256 channelId) external;
-    function withdrawChannel(uint256 channelId) external;
-}
+import {IInferencePayments} from "../../../contracts/interfaces/IInferencePayments.sol";
 
 /// @notice Test-only smart wallet: holds tokens, opens payment channels, accepts its owner EOA's signatures through
 /// ERC-1271, and rotates its owner key (after which the old key's signatures no longer verify through ERC-1271).
@@ -35,7 +22,7 @@ contract ERC1271Wallet is IERC1271 {
 
     function openChannel(
         IERC20 token,
-        IChannelOpener payments,
+        IInferencePayments payments,
         address operator,
         uint128 deposit,
         address voucherSigner
@@ -48,7 +35,7 @@ contract ERC1271Wallet is IERC1271 {
     /// @notice Opens through openChannelWithPermit on an allowance it sets itself (its "permit" is junk).
     function openChannelWithOwnAllowance(
         IERC20 token,
-        IChannelOpener payments,
+        IInferencePayments payments,
         address operator,
         uint128 deposit
     ) external returns (uint256) {
@@ -57,12 +44,12 @@ contract ERC1271Wallet is IERC1271 {
         return payments.openChannelWithPermit(operator, deposit, 0, 0, bytes32(0), bytes32(0));
     }
 
-    function requestClose(IChannelOpener payments, uint256 channelId) external {
+    function requestClose(IInferencePayments payments, uint256 channelId) external {
         require(msg.sender == owner, "not owner");
         payments.requestClose(channelId);
     }
 
-    function withdrawChannel(IChannelOpener payments, uint256 channelId) external {
+    function withdrawChannel(IInferencePayments payments, uint256 channelId) external {
         require(msg.sender == owner, "not owner");
         payments.withdrawChannel(channelId);
     }
