@@ -143,10 +143,7 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
         if (recovered != signer) revert InvalidSignature(channelId, signer);
 
         uint256 increase = voucher.cumulativeAmount - settled;
-        // The cast is safe: cumulativeAmount <= deposit, a uint128.
-        channel.settled = uint128(voucher.cumulativeAmount);
-        totalEscrowed -= increase;
-        emit ChannelSettled(channelId, operator, voucher.cumulativeAmount, increase, voucher.usageRoot);
+        _recordSettlement(channel, voucher, operator, increase);
 
         SplitTotals memory totals = _splitAdapters(voucher, operator, increase);
         balanceOf[treasury] += totals.protocolFees;
@@ -218,6 +215,28 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
         return _existingChannel(channelId);
     }
 
+    /// @dev The channel's side of a settlement: its settled amount and usage root move to the voucher's.
+    function _recordSettlement(
+        Channel storage channel,
+        Voucher calldata voucher,
+        address operator,
+        uint256 increase
+    ) internal {
+        // The cast is safe: settle checked cumulativeAmount <= deposit, a uint128.
+        channel.settled = uint128(voucher.cumulativeAmount);
+        bytes32 previousUsageRoot = channel.usageRoot;
+        channel.usageRoot = voucher.usageRoot;
+        totalEscrowed -= increase;
+        emit ChannelSettled(
+            voucher.channelId,
+            operator,
+            voucher.cumulativeAmount,
+            increase,
+            previousUsageRoot,
+            voucher.usageRoot
+        );
+    }
+
     function _openChannel(
         address operator,
         uint128 deposit,
@@ -237,7 +256,8 @@ contract InferencePayments is IInferencePayments, Ownable, EIP712 {
             operator: operator,
             deposit: deposit,
             settled: 0,
-            voucherSigner: voucherSigner
+            voucherSigner: voucherSigner,
+            usageRoot: bytes32(0)
         });
         totalEscrowed += deposit;
         emit ChannelOpened(channelId, msg.sender, operator, deposit);

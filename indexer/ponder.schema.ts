@@ -219,6 +219,8 @@ export const settlement = onchainTable(
     operator: t.hex().notNull(),
     cumulativeAmount: t.bigint().notNull(),
     increase: t.bigint().notNull(),
+    /** The receipts this settlement paid for are those under usageRoot and not under previousUsageRoot. */
+    previousUsageRoot: t.hex().notNull(),
     usageRoot: t.hex().notNull(),
     adapterCount: t.integer().notNull(),
     blockNumber: t.bigint().notNull(),

@@ -12,6 +12,12 @@ import { promisify } from "node:util";
 import OpenAI from "openai";
 import { formatUnits, type Address, type Hex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
+import {
+  contentStoreAt,
+  createDirectoryContentStore,
+  decodeDistributionFile,
+  getContent,
+} from "../attribution/src/index.ts";
 import { checkpoint, fetchPrices, Payer } from "../inference/sdk/index.ts";
 import { commands, type Values } from "./cli/commands.ts";
 import { connectSuite, type Suite } from "./lib/contracts.ts";
@@ -264,6 +270,8 @@ async function main() {
         channelId,
         operatorSigningKey: operator.account!.address,
         prices: await fetchPrices(gatewayUrl),
+        // Each answer's attribution record is checked against the answer before its receipt is paid.
+        records: contentStoreAt(contentDir),
       });
       const client = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
       const answers: { model: string; prompt: string; text: string }[] = [];
@@ -311,21 +319,11 @@ async function main() {
       }
     });
 
-    const receiptsFile = path.join(work, "receipts.json");
-    await writeFile(
-      receiptsFile,
-      JSON.stringify(
-        completions.payer.receipts.map(({ receipt }) => ({
-          receiptId: BigInt(receipt.requestId).toString(),
-          adapterId: receipt.adapterId.toString(),
-          amount: receipt.amount.toString(),
-          attributionHash: receipt.attributionHash,
-        })),
-      ),
-    );
     const epoch = await step("Aggregate epoch 1, publish the distribution and propose its root", async () => {
-      const { data } = await run("epoch run", deployer, ["1"], { content: contentDir, receipts: receiptsFile });
-      await run("epoch verify", deployer, ["1"], { content: contentDir });
+      // The receipts come from the batches the operator published under each settlement's usage root.
+      const indexDir = path.join(work, "indexes");
+      const { data } = await run("epoch run", deployer, ["1"], { content: contentDir, "index-dir": indexDir });
+      await run("epoch verify", deployer, ["1"], { content: contentDir, "index-dir": indexDir });
       return data as { fileHash: Hex; root: Hex };
     });
 
@@ -442,8 +440,6 @@ async function reconcile({
     await read<bigint>(suite, { contract: "AttributionRewards", functionName: "totalFunded" }),
   );
 
-  const { decodeDistributionFile, getContent, createDirectoryContentStore } =
-    await import("../attribution/src/index.ts");
   const store = createDirectoryContentStore({ dir: contentDir });
   const file = decodeDistributionFile(new TextDecoder().decode(await getContent(store, { contentHash: epochFile })));
   same("epoch 1 distributes Σ data shares", dataShare, sum(file.leaves.map((l) => l.epochAmount)));

@@ -276,7 +276,14 @@ describe("InferencePayments", () => {
       const tx = settle(f, voucher);
       await expect(tx)
         .to.emit(payments, "ChannelSettled")
-        .withArgs(1n, bob.address, voucher.cumulativeAmount, voucher.cumulativeAmount, voucher.usageRoot);
+        .withArgs(
+          1n,
+          bob.address,
+          voucher.cumulativeAmount,
+          voucher.cumulativeAmount,
+          ethers.ZeroHash,
+          voucher.usageRoot,
+        );
       const b = splits.base;
       await expect(tx)
         .to.emit(payments, "AdapterRevenue")
@@ -315,18 +322,16 @@ describe("InferencePayments", () => {
     it("test_settle_secondVoucherPaysOnlyTheIncreasePerAdapter", async () => {
       const f = await networkHelpers.loadFixture(suiteWithChannel);
       const { payments, bob } = f;
-      await settle(
-        f,
-        voucherOf(
-          1n,
-          [
-            [0n, 1_001n],
-            [1n, 2_000_003n],
-            [2n, 5_555n],
-          ],
-          f.expiry,
-        ),
+      const first = voucherOf(
+        1n,
+        [
+          [0n, 1_001n],
+          [1n, 2_000_003n],
+          [2n, 5_555n],
+        ],
+        f.expiry,
       );
+      await settle(f, first);
       // Adapter 0 unchanged, adapter 1 +999_999, adapter 2 +4_444_447.
       const second = voucherOf(
         1n,
@@ -341,7 +346,8 @@ describe("InferencePayments", () => {
       const tx = settle(f, second);
       await expect(tx)
         .to.emit(payments, "ChannelSettled")
-        .withArgs(1n, bob.address, second.cumulativeAmount, 999_999n + 4_444_447n, second.usageRoot);
+        .withArgs(1n, bob.address, second.cumulativeAmount, 999_999n + 4_444_447n, first.usageRoot, second.usageRoot);
+      expect((await payments.getChannel(1n)).usageRoot).to.equal(second.usageRoot);
       const revenue = await eventsOf(f, tx, "AdapterRevenue");
       expect(revenue.map((r) => [r.adapterId, r.amount])).to.deep.equal([
         [1n, 999_999n],
@@ -710,7 +716,7 @@ describe("InferencePayments", () => {
       await wallet.connect(alice).requestClose(await payments.getAddress(), 2n);
       await expect(payments.connect(bob).settle(second, secondSignature))
         .to.emit(payments, "ChannelSettled")
-        .withArgs(2n, bob.address, 600n, 300n, second.usageRoot);
+        .withArgs(2n, bob.address, 600n, 300n, first.usageRoot, second.usageRoot);
 
       // The new key signs nothing on this channel, and malleated signatures are refused.
       const third = voucherOf(2n, [[1n, 700n]], f.expiry);

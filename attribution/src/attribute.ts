@@ -258,7 +258,8 @@ function assertParams({ minSpanTokens, matchWeightBps, maxSpanOccurrences }: Att
   }
 }
 
-function hashTokens(tokens: ArrayLike<number>, start: number, length: number): Hex {
+/** keccak256 of tokens[start, start + length) as 4-byte big-endian integers: completion and span hashes. */
+export function hashTokens(tokens: ArrayLike<number>, start = 0, length = tokens.length - start): Hex {
   const bytes = new Uint8Array(length * 4);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < length; i++) view.setUint32(i * 4, tokens[start + i]!, false);

@@ -5,7 +5,7 @@ import type { Hex } from "viem";
 import { attributeCompletion } from "./attribute.ts";
 import { buildDatanetIndex } from "./datanetIndex.ts";
 import { aggregateEpoch, decodeDistributionFile, type EpochInputs } from "./epoch.ts";
-import { accounts, makeEpochFixture, plantedSpan } from "./epochFixture.ts";
+import { accounts, makeEpochFixture, plantedSpan, receipt } from "./epochFixture.ts";
 import { datanetVersionTree } from "./datanet.ts";
 import { InvalidEpochInputError } from "./errors.ts";
 import { splitDataShare } from "./settlement.ts";
@@ -65,8 +65,10 @@ test("hand-checked split: record shares mixed with pro rata, remainder wei by la
     epoch: 1n,
     blocks: { fromBlock: 1n, toBlock: 10n },
     settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount: 1_000n, lineage }) }],
-    receipts: [{ receiptId: 1n, adapterId: 1n, amount: 1n, attributionHash: hash }],
+    receipts: [receipt(1n, 1n, 1n, { record, hash })],
+    unverified: [],
     records: [record],
+    rejectedRecords: new Map(),
     datanets: [datanet],
     previous: [],
   });
@@ -97,7 +99,9 @@ test("no receipts: pure pro rata by contribution weight; exact ties go to the lo
       blocks: { fromBlock: 1n, toBlock: 10n },
       settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount, lineage }) }],
       receipts: [],
+      unverified: [],
       records: [],
+      rejectedRecords: new Map(),
       datanets: [datanet],
       previous: [],
     }).file.allocations.map((a) => [a.contributionId, a.amount]);
@@ -119,7 +123,9 @@ test("no receipts: pure pro rata by contribution weight; exact ties go to the lo
     blocks: { fromBlock: 1n, toBlock: 10n },
     settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount: 2n, lineage }) }],
     receipts: [],
+    unverified: [],
     records: [],
+    rejectedRecords: new Map(),
     datanets: [equal],
     previous: [],
   });
@@ -137,7 +143,7 @@ test("fixture epoch: every wei conserved, leaves cumulative, tree matches the fi
   assertConservation(inputs);
   const { file, tree, json, fileHash } = aggregateEpoch(inputs);
   assert.deepEqual(
-    file.receipts.map((r) => [r.receiptId, r.record]),
+    file.receipts.map((r) => [r.position, r.record]),
     [
       [1n, "used"],
       [2n, "used"],
@@ -259,17 +265,28 @@ test("property: random epochs conserve every wei", () => {
       return { adapterId: BigInt(a + 1), lineage: splitDataShare({ amount, lineage }) };
     });
     const receipts = Array.from({ length: random.int(0, 6) }, (_, r) => ({
-      receiptId: BigInt(r + 1),
+      channelId: 1n,
+      position: BigInt(r),
       adapterId: random.pick(settlements).adapterId,
       amount: BigInt(random.int(0, 1000)),
+      completionHash: `0x${"cd".repeat(32)}` as const,
       attributionHash: `0x${"ab".repeat(32)}` as const,
+    }));
+    const unverified = Array.from({ length: random.int(0, 2) }, () => ({
+      channelId: 2n,
+      usageRoot: `0x${"ef".repeat(32)}` as const,
+      adapterId: random.pick(settlements).adapterId,
+      amount: BigInt(random.int(0, 1000)),
+      reason: "no receipts are published",
     }));
     assertConservation({
       epoch: 1n,
       blocks: { fromBlock: 1n, toBlock: 1n },
       settlements,
       receipts,
+      unverified,
       records: [],
+      rejectedRecords: new Map(),
       datanets,
       previous: [],
     });
@@ -283,7 +300,7 @@ test("inconsistent inputs are typed errors", () => {
     InvalidEpochInputError,
   );
   assert.throws(
-    () => aggregateEpoch({ ...inputs, receipts: [{ ...inputs.receipts[0]!, receiptId: 99n, amount: -1n }] }),
+    () => aggregateEpoch({ ...inputs, receipts: [{ ...inputs.receipts[0]!, position: 99n, amount: -1n }] }),
     InvalidEpochInputError,
   );
   assert.throws(() => aggregateEpoch({ ...inputs, datanets: inputs.datanets.slice(1) }), InvalidEpochInputError);
@@ -292,10 +309,10 @@ test("inconsistent inputs are typed errors", () => {
 test("receipts that cannot belong to the epoch (base model, adapters not settled in its range) are left out by rule", () => {
   const inputs = makeEpochFixture();
   const expected = aggregateEpoch(inputs);
-  // A gateway's whole export: base-model receipts and an adapter that no settlement of this range paid.
+  // Base-model receipts and an adapter that no settlement of this range paid.
   const outside = [
-    { ...inputs.receipts[0]!, receiptId: 98n, adapterId: 0n },
-    { ...inputs.receipts[0]!, receiptId: 99n, adapterId: 77n },
+    { ...inputs.receipts[0]!, position: 98n, adapterId: 0n },
+    { ...inputs.receipts[0]!, position: 99n, adapterId: 77n },
   ];
   const withOutside = aggregateEpoch({ ...inputs, receipts: [...inputs.receipts, ...outside] });
   assert.equal(withOutside.fileHash, expected.fileHash);
@@ -305,10 +322,21 @@ test("receipts that cannot belong to the epoch (base model, adapters not settled
 test("a record that does not fit its receipt is not applied; a forged record finds no receipt", () => {
   const inputs = makeEpochFixture();
   // Receipt 4 is for adapter 10 but points at adapter 9's record.
-  const misfit = { receiptId: 4n, adapterId: 10n, amount: 1n, attributionHash: inputs.receipts[0]!.attributionHash };
+  const misfit = { ...inputs.receipts[0]!, position: 4n, adapterId: 10n, amount: 1n };
   const { file } = aggregateEpoch({ ...inputs, receipts: [...inputs.receipts, misfit] });
   assert.deepEqual(file.receipts[3], { ...misfit, record: "invalid", reason: "record is for adapter 9" });
   assertConservation({ ...inputs, receipts: [...inputs.receipts, misfit] });
+
+  // A record of another completion (its completion hash is not the receipt's) is not applied either.
+  const other = { ...inputs.receipts[0]!, completionHash: inputs.receipts[1]!.completionHash };
+  const swapped = aggregateEpoch({ ...inputs, receipts: [other, ...inputs.receipts.slice(1)] }).file.receipts[0]!;
+  assert.equal(swapped.record, "invalid");
+  assert.match(swapped.reason!, /completion hash .* is not the receipt's/);
+
+  // A record the caller found not to check against the public contributions is not applied, with that reason.
+  const rejectedRecords = new Map([[inputs.receipts[0]!.attributionHash, "span 0 is not in contribution 1"]]);
+  const rejected = aggregateEpoch({ ...inputs, rejectedRecords }).file.receipts[0]!;
+  assert.deepEqual([rejected.record, rejected.reason], ["invalid", "span 0 is not in contribution 1"]);
 
   // Editing a published record changes its hash, so the receipt no longer finds it.
   const [planted] = inputs.records;
@@ -323,4 +351,4 @@ test("the distribution file hash is stable across runs and machines (golden valu
 // Recompute only on a deliberate change of the file encoding, record encoding or money rule. Last recomputed for
 // openpoa-distribution-v2 (leaves carry their stable index, are sorted by it, and the root is over
 // (index, account, cumulativeAmount); the file records the settlements' block range); the amounts are unchanged.
-const GOLDEN_FILE_HASH = "0xfc723973368a386147fffa106700f750277679a67d2b75f0f1b909a0de900fc8";
+const GOLDEN_FILE_HASH = "0xa64760692102d0ee00c8eb6a0ed2601710d8ecd367bb841b11f28e2793d94682";

@@ -3,10 +3,17 @@
  * records → cumulative per-account amounts, their Merkle tree and the
  * distribution file. Pure: everything it needs is passed in.
  *
+ * The receipts are those the epoch's settlements paid for, taken from the
+ * receipt batches published under their usage roots and checked against the
+ * chain (inference/sdk/usage.ts); a settlement whose receipts could not be
+ * established is `unverified`, and its amount goes pro rata.
+ *
  * Money rule, per (adapter a, datanet version d) funded amount A:
- *   for each receipt r of a (request weight m_r):
+ *   for each receipt r of a (request weight m_r = its amount):
  *     record usable → direct(c) += m_r · ppm_r(d, c) for matched c;  pool += m_r · ppm_r(d, pool)
  *     otherwise     → pool += m_r · weightBps_d · 100        (all of r's d-share goes pro rata)
+ *   for each unverified settlement u of a (its paid amount m_u):
+ *                     pool += m_u · weightBps_d · 100
  *   claim(c) = direct(c) · W + pool · w(c)      (w = contribution weight, W = Σ w)
  *   A is apportioned over claims by largest remainder, ties to the lower
  *   contributionId, so every wei of A lands on a contribution. With no
@@ -45,17 +52,26 @@ import {
 import { BaseError, InvalidEpochInputError } from "./errors.ts";
 import type { AdapterSettlement } from "./settlement.ts";
 
-/** v2: leaves carry the account's stable index; the tree's leaves are (index, account, cumulativeAmount). */
-export const distributionFileFormat = "openpoa-distribution-v2";
+/**
+ * v3: receipts are named by (channelId, position) and carry their completion hash; settlements whose receipts could
+ * not be established are listed. Leaves carry the account's stable index: (index, account, cumulativeAmount).
+ */
+export const distributionFileFormat = "openpoa-distribution-v3";
 export const distributionLeafEncoding = ["uint256", "address", "uint256"] as const;
 
+/** An accepted receipt a settlement of the epoch paid for: the `position`th of channel `channelId`. */
 export type UsageReceipt = {
-  receiptId: bigint;
+  channelId: bigint;
+  position: bigint;
   adapterId: bigint;
-  /** Request weight: the amount the request paid (any unit, only ratios matter within an adapter). */
+  /** Request weight: the amount the request paid. */
   amount: bigint;
+  completionHash: Hex;
   attributionHash: Hex;
 };
+
+/** A settlement of the epoch whose receipts could not be established: its paid amounts go pro rata. */
+export type UnverifiedUsage = { channelId: bigint; usageRoot: Hex; adapterId: bigint; amount: bigint; reason: string };
 
 /** One leaf of a distribution tree: the account's stable index, the account and its cumulative amount. */
 export type CumulativeBalance = { index: bigint; account: Address; cumulativeAmount: bigint };
@@ -68,8 +84,14 @@ export type EpochInputs = {
   blocks: EpochBlocks;
   settlements: readonly AdapterSettlement[];
   receipts: readonly UsageReceipt[];
+  unverified: readonly UnverifiedUsage[];
   /** Published attribution records; matched to receipts by their hash. */
   records: readonly AttributionRecord[];
+  /**
+   * Records that do not check against the public contributions (spans, sources, shares; attribution/recordCheck),
+   * by attribution hash, with why.
+   */
+  rejectedRecords: ReadonlyMap<Hex, string>;
   /** Every datanet version named by a settled adapter's lineage. */
   datanets: readonly DatanetVersion[];
   /** The previous epoch's leaves, with their indices (empty for the first epoch); any order. */
@@ -101,13 +123,17 @@ export type DistributionFile = {
   leaves: DistributionLeaf[];
   settlements: { adapterId: bigint; datanetId: bigint; version: bigint; weightBps: number; amount: bigint }[];
   receipts: {
-    receiptId: bigint;
+    channelId: bigint;
+    position: bigint;
     adapterId: bigint;
     amount: bigint;
+    completionHash: Hex;
     attributionHash: Hex;
     record: RecordStatus;
     reason: string | null;
   }[];
+  /** Settlements whose receipts could not be established, per adapter paid: split pro rata. */
+  unverified: UnverifiedUsage[];
   /** Non-zero amounts per (adapter, datanet version, contribution). */
   allocations: {
     adapterId: bigint;
@@ -144,32 +170,40 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
   const recordsByHash = new Map(inputs.records.map((record) => [hashAttributionRecord(record), record]));
   const checkedDatanets = new Set<string>();
 
-  const given = [...inputs.receipts].sort((a, b) => compareBigints(a.receiptId, b.receiptId));
+  const given = [...inputs.receipts].sort(compareReceipts);
   given.forEach((receipt, k) => {
-    if (k > 0 && given[k - 1]!.receiptId === receipt.receiptId) {
-      throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} appears twice` });
+    if (k > 0 && compareReceipts(given[k - 1]!, receipt) === 0) {
+      throw new InvalidEpochInputError({ reason: `${receiptName(receipt)} appears twice` });
     }
     if (receipt.amount < 0n)
-      throw new InvalidEpochInputError({ reason: `receipt ${receipt.receiptId} has a negative amount` });
+      throw new InvalidEpochInputError({ reason: `${receiptName(receipt)} has a negative amount` });
   });
   // By rule, a receipt belongs to the epoch only if a settlement in its block range funded its adapter's data share:
-  // the base model's receipts (no lineage) and those of adapters not settled in the range can move nothing, so a
-  // whole export of a gateway's log is a valid input.
+  // the base model's receipts (no lineage) move nothing.
   const receipts = given.filter((receipt) => settlements.has(receipt.adapterId));
+  const unverified = [...inputs.unverified]
+    .filter((usage) => settlements.has(usage.adapterId))
+    .sort((a, b) => compareBigints(a.channelId, b.channelId) || compareBigints(a.adapterId, b.adapterId));
 
   const receiptEvidence: DistributionFile["receipts"] = [];
-  const usedRecords = new Map<bigint, AttributionRecord>();
+  const usedRecords = new Map<string, AttributionRecord>();
   for (const receipt of receipts) {
     const settlement = settlements.get(receipt.adapterId)!;
-    const record = recordsByHash.get(receipt.attributionHash.toLowerCase() as Hex);
-    const reason = record === undefined ? null : recordIssue(record, settlement, datanets, contributionIds);
+    const hash = receipt.attributionHash.toLowerCase() as Hex;
+    const record = recordsByHash.get(hash);
+    const reason =
+      record === undefined
+        ? null
+        : (inputs.rejectedRecords.get(hash) ?? recordIssue(record, receipt, settlement, datanets, contributionIds));
     const status: RecordStatus = record === undefined ? "absent" : reason === null ? "used" : "invalid";
-    if (status === "used") usedRecords.set(receipt.receiptId, record!);
+    if (status === "used") usedRecords.set(receiptKey(receipt), record!);
     receiptEvidence.push({
-      receiptId: receipt.receiptId,
+      channelId: receipt.channelId,
+      position: receipt.position,
       adapterId: receipt.adapterId,
       amount: receipt.amount,
-      attributionHash: receipt.attributionHash.toLowerCase() as Hex,
+      completionHash: receipt.completionHash.toLowerCase() as Hex,
+      attributionHash: hash,
       record: status,
       reason,
     });
@@ -179,6 +213,7 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
   const settlementEvidence: DistributionFile["settlements"] = [];
   for (const [adapterId, settlement] of [...settlements].sort(([a], [b]) => compareBigints(a, b))) {
     const adapterReceipts = receipts.filter((receipt) => receipt.adapterId === adapterId);
+    const adapterUnverified = unverified.filter((usage) => usage.adapterId === adapterId);
     for (const entry of [...settlement.lineage].sort(compareDatanetVersions)) {
       settlementEvidence.push({ adapterId, ...pickLineage(entry), amount: entry.amount });
       const datanet = datanets.get(datanetVersionKey(entry));
@@ -194,7 +229,13 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
       const contributions = [...datanet.contributions].sort((a, b) =>
         compareBigints(a.contributionId, b.contributionId),
       );
-      const amounts = allocateDatanetAmount({ entry, contributions, receipts: adapterReceipts, usedRecords });
+      const amounts = allocateDatanetAmount({
+        entry,
+        contributions,
+        receipts: adapterReceipts,
+        unverified: adapterUnverified,
+        usedRecords,
+      });
       contributions.forEach((contribution, k) => {
         if (amounts[k]! > 0n) {
           allocations.push({
@@ -240,6 +281,7 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
     leaves,
     settlements: settlementEvidence,
     receipts: receiptEvidence,
+    unverified,
     allocations,
   };
   const json = encodeDistributionFile(file);
@@ -327,9 +369,16 @@ export function decodeDistributionFile(json: string): DistributionFile {
     })),
     receipts: raw.receipts.map((r) => ({
       ...r,
-      receiptId: BigInt(r.receiptId),
+      channelId: BigInt(r.channelId),
+      position: BigInt(r.position),
       adapterId: BigInt(r.adapterId),
       amount: BigInt(r.amount),
+    })),
+    unverified: raw.unverified.map((u) => ({
+      ...u,
+      channelId: BigInt(u.channelId),
+      adapterId: BigInt(u.adapterId),
+      amount: BigInt(u.amount),
     })),
     allocations: raw.allocations.map((a) => ({
       ...a,
@@ -353,12 +402,14 @@ function allocateDatanetAmount({
   entry,
   contributions,
   receipts,
+  unverified,
   usedRecords,
 }: {
   entry: LineageEntry & { amount: bigint };
   contributions: readonly Contribution[];
   receipts: readonly UsageReceipt[];
-  usedRecords: ReadonlyMap<bigint, AttributionRecord>;
+  unverified: readonly UnverifiedUsage[];
+  usedRecords: ReadonlyMap<string, AttributionRecord>;
 }): bigint[] {
   if (contributions.length === 0) {
     if (entry.amount === 0n) return [];
@@ -374,8 +425,9 @@ function allocateDatanetAmount({
   const direct = new Map<bigint, bigint>();
   let pool = 0n;
   const budgetPpm = BigInt(entry.weightBps * (ppmTotal / bpsTotal));
+  for (const usage of unverified) pool += usage.amount * budgetPpm;
   for (const receipt of receipts) {
-    const record = usedRecords.get(receipt.receiptId);
+    const record = usedRecords.get(receiptKey(receipt));
     if (record === undefined) {
       pool += receipt.amount * budgetPpm;
       continue;
@@ -396,11 +448,14 @@ function allocateDatanetAmount({
 /** Why a record cannot be applied to its receipt's settlement, or null when it can. */
 function recordIssue(
   record: AttributionRecord,
+  receipt: UsageReceipt,
   settlement: AdapterSettlement,
   datanets: ReadonlyMap<string, DatanetVersion>,
   contributionIds: ReadonlyMap<string, ReadonlySet<bigint>>,
 ): string | null {
   if (record.adapterId !== settlement.adapterId) return `record is for adapter ${record.adapterId}`;
+  if (record.completionHash.toLowerCase() !== receipt.completionHash.toLowerCase())
+    return `record's completion hash ${record.completionHash} is not the receipt's ${receipt.completionHash}`;
   const lineage = [...settlement.lineage].sort(compareDatanetVersions);
   if (
     record.lineage.length !== lineage.length ||
@@ -466,6 +521,17 @@ function mergeSettlements(settlements: readonly AdapterSettlement[]): Map<bigint
   }
   return merged;
 }
+
+/** Receipts in (channel, position) order. */
+function compareReceipts(a: UsageReceipt, b: UsageReceipt): number {
+  return compareBigints(a.channelId, b.channelId) || compareBigints(a.position, b.position);
+}
+
+const receiptKey = ({ channelId, position }: { channelId: bigint; position: bigint }) => `${channelId}/${position}`;
+
+/** How reports name a receipt. */
+export const receiptName = ({ channelId, position }: { channelId: bigint; position: bigint }) =>
+  `receipt ${position} of channel ${channelId}`;
 
 function pickKey({ datanetId, version }: LineageEntry): { datanetId: bigint; version: bigint } {
   return { datanetId, version };

@@ -5,9 +5,9 @@
  * settlements but no receipts.
  */
 import type { Hex } from "viem";
-import { attributeCompletion, type LineageEntry } from "./attribute.ts";
+import { attributeCompletion, type AttributionRecord, type LineageEntry } from "./attribute.ts";
 import { buildDatanetIndex } from "./datanetIndex.ts";
-import type { EpochInputs } from "./epoch.ts";
+import type { EpochInputs, UsageReceipt } from "./epoch.ts";
 import { splitDataShare } from "./settlement.ts";
 import { byteTokenizer } from "./tokenizer.ts";
 import { makeDatanet, testAccount } from "./testing.ts";
@@ -21,6 +21,23 @@ export const accounts = {
 };
 
 export const plantedSpan = "quantum kettles sing";
+
+/** The receipt at `position` of channel 1 for a completion attributed as `attributed`. */
+export function receipt(
+  position: bigint,
+  adapterId: bigint,
+  amount: bigint,
+  attributed: { record: AttributionRecord; hash: Hex },
+): UsageReceipt {
+  return {
+    channelId: 1n,
+    position,
+    adapterId,
+    amount,
+    completionHash: attributed.record.completionHash,
+    attributionHash: attributed.hash,
+  };
+}
 
 export function makeEpochFixture(): EpochInputs {
   const d1 = makeDatanet({
@@ -69,11 +86,13 @@ export function makeEpochFixture(): EpochInputs {
       { adapterId: 10n, lineage: splitDataShare({ amount: 1_001n, lineage: lineage10 }) },
     ],
     receipts: [
-      { receiptId: 1n, adapterId: 9n, amount: 3n, attributionHash: planted.hash },
-      { receiptId: 2n, adapterId: 9n, amount: 5n, attributionHash: unmatched.hash },
-      { receiptId: 3n, adapterId: 9n, amount: 2n, attributionHash: unpublishedHash },
+      receipt(1n, 9n, 3n, planted),
+      receipt(2n, 9n, 5n, unmatched),
+      { ...receipt(3n, 9n, 2n, unmatched), attributionHash: unpublishedHash },
     ],
+    unverified: [],
     records: [planted.record, unmatched.record],
+    rejectedRecords: new Map(),
     datanets: [d1.datanet, d2.datanet],
     previous: [
       { index: 0n, account: accounts.a, cumulativeAmount: 100n },

@@ -9,6 +9,7 @@ export {
   defaultAttributionParams,
   encodeAttributionRecord,
   hashAttributionRecord,
+  hashTokens,
   poolContributionId,
   ppmTotal,
   type AttributionContext,
@@ -67,7 +68,9 @@ export {
   type EpochDistribution,
   type EpochBlocks,
   type EpochInputs,
+  receiptName,
   type RecordStatus,
+  type UnverifiedUsage,
   type UsageReceipt,
 } from "./epoch.ts";
 export * from "./errors.ts";
@@ -77,3 +80,4 @@ export { buildSuffixArray, buildSuffixArrayNaive } from "./suffixArray.ts";
 export { byteTokenizer, byteTokens, type Tokenizer } from "./tokenizer.ts";
 export { verifyEpoch, type VerificationIssue, type VerificationIssueKind, type VerificationResult } from "./verify.ts";
 export { getAttributionRecord, putAttributionRecord, recordFileName } from "./recordStore.ts";
+export { checkRecordAgainstCompletion, checkRecordAgainstContributions } from "./recordCheck.ts";

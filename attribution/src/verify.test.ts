@@ -82,8 +82,8 @@ test("a record used by the aggregator but never published is a missing record", 
   const { issues } = verifyEpoch(published, { distribution: file });
   const missing = issues.filter((i) => i.kind === "missing-record");
   assert.deepEqual(
-    missing.map((i) => [i.receiptId, i.expected, i.actual]),
-    [[1n, "absent", "used"]],
+    missing.map((i) => [i.receipt, i.expected, i.actual]),
+    [["receipt 1 of channel 1", "absent", "used"]],
   );
   // Without the record the money follows pro rata, so the published leaves no longer follow either.
   assert.ok(issues.some((i) => i.kind === "root-mismatch"));
@@ -95,8 +95,8 @@ test("a published record the aggregator ignored is a missing record too", () => 
   const { file } = aggregateEpoch({ ...inputs, records: [inputs.records[1]!] });
   const { issues } = verifyEpoch(inputs, { distribution: file });
   assert.deepEqual(
-    issues.filter((i) => i.kind === "missing-record").map((i) => [i.receiptId, i.actual]),
-    [[1n, "absent"]],
+    issues.filter((i) => i.kind === "missing-record").map((i) => [i.receipt, i.actual]),
+    [["receipt 1 of channel 1", "absent"]],
   );
   // A record that only carries pool shares moves no money, so withholding it changes evidence, not leaves.
   const poolOnly = aggregateEpoch({ ...inputs, records: [inputs.records[0]!] }).file;
@@ -149,6 +149,48 @@ test("tampered allocation evidence is flagged", () => {
   const allocations = file.allocations.map((a, k) => (k === 0 ? { ...a, amount: a.amount + 1n } : a));
   const { issues } = verifyEpoch(inputs, { distribution: { ...file, allocations } });
   assert.deepEqual(kinds(issues), ["evidence-mismatch"]);
+});
+
+test("an attestor's file that drops, adds, inflates or replays receipts is flagged, naming each receipt", () => {
+  const inputs = makeEpochFixture();
+  // The attestor aggregates its own choice of receipts; the verifier derives them from the settlements' batches.
+  const reasonsFor = (receipts: typeof inputs.receipts) => {
+    const { file } = aggregateEpoch({ ...inputs, receipts });
+    return verifyEpoch(inputs, { distribution: file, root: file.root }).issues.map((i) => i.reason);
+  };
+  const dropped = reasonsFor(inputs.receipts.slice(1));
+  assert.ok(dropped.includes("receipt 1 of channel 1, paid by a settlement of the epoch, is not accounted for"));
+  assert.ok(dropped.some((r) => /recomputed from the public inputs differs/.test(r)));
+
+  const chosen = { ...inputs.receipts[0]!, channelId: 7n, position: 0n };
+  assert.ok(
+    reasonsFor([...inputs.receipts, chosen]).includes(
+      "receipt 0 of channel 7 is not among the receipts the epoch's settlements paid for",
+    ),
+  );
+  // A receipt an earlier epoch paid for, counted again: not under any of this epoch's settlements.
+  const replayed = { ...inputs.receipts[1]!, position: 0n };
+  assert.ok(
+    reasonsFor([replayed, ...inputs.receipts]).includes(
+      "receipt 0 of channel 1 is not among the receipts the epoch's settlements paid for",
+    ),
+  );
+  const inflated = inputs.receipts.map((r, k) => (k === 0 ? { ...r, amount: r.amount * 1_000n } : r));
+  assert.ok(
+    reasonsFor(inflated).some((r) => /^receipt 1 of channel 1: its evidence differs .*amount 3000 vs 3/.test(r)),
+  );
+});
+
+test("a settlement counted as verified whose receipts could not be established is flagged", () => {
+  const inputs = makeEpochFixture();
+  const unverified = [
+    { channelId: 2n, usageRoot: `0x${"ee".repeat(32)}` as const, adapterId: 9n, amount: 40n, reason: "no receipts" },
+  ];
+  const { file } = aggregateEpoch(inputs);
+  const { issues } = verifyEpoch({ ...inputs, unverified }, { distribution: file, root: file.root });
+  assert.ok(
+    issues.some((i) => /receipts could not be established differ: expected 1 .*adapter 9: no receipts/.test(i.reason)),
+  );
 });
 
 test("a changed index of a previous account is flagged, with the reason", () => {

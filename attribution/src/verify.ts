@@ -9,6 +9,7 @@ import { canonicalJson, type CanonicalValue } from "./canonicalJson.ts";
 import {
   aggregateEpoch,
   distributionTree,
+  receiptName,
   type DistributionFile,
   type EpochDistribution,
   type EpochInputs,
@@ -39,7 +40,8 @@ export type VerificationIssue = {
   kind: VerificationIssueKind;
   reason: string;
   account?: Address;
-  receiptId?: bigint;
+  /** The receipt concerned, as "receipt <position> of channel <channelId>". */
+  receipt?: string;
   expected?: string;
   actual?: string;
 };
@@ -188,42 +190,47 @@ function checkTotal(expected: DistributionFile, claimed: DistributionFile, input
 
 function checkReceipts(expected: DistributionFile, claimed: DistributionFile): VerificationIssue[] {
   const issues: VerificationIssue[] = [];
-  const claimedById = new Map(claimed.receipts.map((r) => [r.receiptId, r]));
+  const claimedByName = new Map(claimed.receipts.map((r) => [receiptName(r), r]));
   for (const receipt of expected.receipts) {
-    const got = claimedById.get(receipt.receiptId);
-    const base = { receiptId: receipt.receiptId, expected: receipt.record };
+    const name = receiptName(receipt);
+    const got = claimedByName.get(name);
+    const base = { receipt: name, expected: receipt.record };
     if (got === undefined) {
-      issues.push({ kind: "missing-record", ...base, reason: `receipt ${receipt.receiptId} is not accounted for` });
+      issues.push({
+        kind: "missing-record",
+        ...base,
+        reason: `${name}, paid by a settlement of the epoch, is not accounted for`,
+      });
     } else if (got.record === "used" && receipt.record !== "used") {
       issues.push({
         kind: "missing-record",
         ...base,
         actual: got.record,
-        reason: `record ${got.attributionHash} was applied but ${receipt.record === "absent" ? "is not published" : `does not fit: ${receipt.reason}`}`,
+        reason: `${name}: record ${got.attributionHash} was applied but ${receipt.record === "absent" ? "is not published" : `does not fit: ${receipt.reason}`}`,
       });
     } else if (got.record !== "used" && receipt.record === "used") {
       issues.push({
         kind: "missing-record",
         ...base,
         actual: got.record,
-        reason: `published record ${receipt.attributionHash} was not applied`,
+        reason: `${name}: published record ${receipt.attributionHash} was not applied`,
       });
     } else if (
       canonicalJson(got as unknown as CanonicalValue) !== canonicalJson(receipt as unknown as CanonicalValue)
     ) {
       issues.push({
         kind: "evidence-mismatch",
-        receiptId: receipt.receiptId,
-        reason: `receipt ${receipt.receiptId} evidence differs`,
+        receipt: name,
+        reason: `${name}: its evidence differs from the published receipt (amount ${got.amount} vs ${receipt.amount}, record ${got.attributionHash} vs ${receipt.attributionHash})`,
       });
     }
-    claimedById.delete(receipt.receiptId);
+    claimedByName.delete(name);
   }
-  for (const receiptId of claimedById.keys()) {
+  for (const name of claimedByName.keys()) {
     issues.push({
       kind: "evidence-mismatch",
-      receiptId,
-      reason: `receipt ${receiptId} is not among the epoch's receipts`,
+      receipt: name,
+      reason: `${name} is not among the receipts the epoch's settlements paid for`,
     });
   }
   return issues;
@@ -238,6 +245,12 @@ function checkEvidence(expected: DistributionFile, claimed: DistributionFile): V
   }
   if (!same(expected.settlements, claimed.settlements)) {
     issues.push({ kind: "evidence-mismatch", reason: "settlement amounts differ from the funded settlements" });
+  }
+  if (!same(expected.unverified, claimed.unverified)) {
+    issues.push({
+      kind: "evidence-mismatch",
+      reason: `the settlements whose receipts could not be established differ: expected ${expected.unverified.length} (${expected.unverified.map((u) => `channel ${u.channelId} adapter ${u.adapterId}: ${u.reason}`).join("; ") || "none"}), the file lists ${claimed.unverified.length}`,
+    });
   }
   const key = (a: DistributionFile["allocations"][number]): string =>
     `${a.adapterId}/${a.datanetId}/${a.version}/${a.contributionId}`;

@@ -39,6 +39,8 @@ interface IInferencePayments {
         uint128 settled;
         // Signs the channel's vouchers (ECDSA); the zero address means the payer itself.
         address voucherSigner;
+        // The usage root of the last settled voucher: a commitment to the channel's receipts settled so far.
+        bytes32 usageRoot;
     }
 
     /// @notice The payer's signed promise. `adapterAmounts[i]` is the cumulative amount owed for adapter
@@ -55,11 +57,15 @@ interface IInferencePayments {
 
     event ChannelOpened(uint256 indexed channelId, address indexed payer, address indexed operator, uint256 deposit);
     event ChannelToppedUp(uint256 indexed channelId, uint256 amount, uint256 deposit);
+    /// @notice `previousUsageRoot` is the root the previous settlement left (zero for the first): the receipts this
+    /// settlement pays for are those under `usageRoot` that were not under `previousUsageRoot`, so anyone can tell
+    /// them apart without reading older state.
     event ChannelSettled(
         uint256 indexed channelId,
         address indexed operator,
         uint256 cumulativeAmount,
         uint256 increase,
+        bytes32 previousUsageRoot,
         bytes32 usageRoot
     );
     /// @notice One per adapter whose cumulative amount increased in a settlement.

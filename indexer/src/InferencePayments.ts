@@ -71,13 +71,14 @@ register("InferencePayments", {
     await context.db.update(channel, { id: event.args.channelId }).set({ deposit: event.args.deposit });
   },
   async ChannelSettled(event, context) {
-    const { channelId, cumulativeAmount, increase, usageRoot } = event.args;
+    const { channelId, cumulativeAmount, increase, previousUsageRoot, usageRoot } = event.args;
     await context.db.insert(settlement).values({
       id: settlementId(event),
       channelId,
       operator: event.args.operator,
       cumulativeAmount,
       increase,
+      previousUsageRoot,
       usageRoot,
       adapterCount: 0,
       blockNumber: event.block.number,

@@ -29,6 +29,8 @@ export type AttributorConfig = {
 };
 
 export type Attributor = {
+  /** The tokenizer records count in: receipts hash completions with it too. */
+  tokenizer: Tokenizer;
   /** The attribution hash of `completion` served by `adapterId` (zero for the base model alone). */
   attribute(params: { adapterId: bigint; completion: string }): Promise<Hex>;
 };
@@ -71,6 +73,7 @@ export function createAttributor({
     });
 
   return {
+    tokenizer,
     async attribute({ adapterId, completion }) {
       if (adapterId === 0n) return zeroHash;
       const lineage = await lineageOf(adapterId);

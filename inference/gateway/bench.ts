@@ -59,10 +59,12 @@ async function timeComponents(payer: LocalAccount, voucherSeparator: Uint8Array,
   const receipt = (i: number) => ({
     requestId: keccak256(toHex(i)),
     channelId: 1n,
+    position: BigInt(i),
     adapterId: 1n,
     promptTokens: 17n,
     completionTokens: 1n,
     amount: 18n,
+    completionHash: zeroHash,
     attributionHash: zeroHash,
     timestamp: 1n,
   });

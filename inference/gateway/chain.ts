@@ -21,6 +21,8 @@ export type ChannelRecord = {
   settled: bigint;
   /** Signs the channel's vouchers (ECDSA); the zero address means the payer. */
   voucherSigner: Address;
+  /** The usage root of the last settled voucher (zero before the first). */
+  usageRoot: Hex;
 };
 export type ChainViewOptions = {
   client: PublicClient;

@@ -12,6 +12,11 @@ import { privateKeyToAccount } from "viem/accounts";
 import {
   chatPrompt,
   checkpoint,
+  encodeUsageVoucher,
+  receiptDigest,
+  usageHeader,
+  usageLeaf,
+  UsageTree,
   costOf,
   countPromptTokens,
   encodeHeader,
@@ -25,9 +30,10 @@ import {
   voucherHeader,
   voucherToJson,
   voucherTypes,
+  receiptFromJson,
+  type ReceiptJson,
   type VoucherJson,
 } from "../sdk/index.ts";
-import { epochReceipts } from "./exportReceipts.ts";
 import { startGateway, type RunningGateway } from "./index.ts";
 import { silentLogger } from "./log.ts";
 import { Settler } from "./settler.ts";
@@ -102,7 +108,42 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     tc.read("InferencePayments", tc.contracts.InferencePayments, "getChannel", [channelId]) as Promise<{
       settled: bigint;
       deposit: bigint;
+      usageRoot: Hex;
     }>;
+
+  /**
+   * A usage voucher signed by `payer` over the channel's logged receipts (all of them, or the first `receipts`),
+   * computed independently of the SDK: `disputed` positions, `extra` adapter entries, or another `usageRoot`.
+   */
+  const usageVoucherOver = async (
+    payer: Payer,
+    channelId: bigint,
+    {
+      receipts,
+      disputed = [],
+      extra,
+      usageRoot,
+      claimed,
+    }: { receipts?: number; disputed?: number[]; extra?: [bigint, bigint]; usageRoot?: Hex; claimed?: number } = {},
+  ) => {
+    const logged = gateway.usageLog.receipts(channelId).slice(0, receipts);
+    const tree = new UsageTree();
+    const amounts = new Map<bigint, bigint>();
+    for (const { receipt } of logged) {
+      const status = disputed.includes(Number(receipt.position)) ? "disputed" : "accepted";
+      tree.append(usageLeaf(receiptDigest(gateway.payment.receiptSeparator, receipt), status));
+      if (status === "accepted")
+        amounts.set(receipt.adapterId, (amounts.get(receipt.adapterId) ?? 0n) + receipt.amount);
+    }
+    if (extra) amounts.set(extra[0], extra[1]);
+    const signed = await payer.signVoucher(amounts, usageRoot ?? tree.root());
+    return encodeUsageVoucher({ signed, receipts: claimed ?? logged.length, disputed });
+  };
+  const postUsage = async (header: string) => {
+    const response = await fetch(`${gateway.url}/v1/vouchers`, { method: "POST", headers: { [usageHeader]: header } });
+    const json = (await response.json()) as { error?: { code: string } };
+    return [response.status, json.error?.code ?? null];
+  };
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "openpoa-gateway-"));
@@ -120,7 +161,7 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       thresholds: { minAmount: 10n ** 30n, maxAgeMs: 1e12 },
       settleIntervalMs: 3_600_000,
       // Caps above the 200 concurrent requests of one test; the caps' own test lowers them.
-      limits: { maxTokens: 1000, maxInFlightPerChannel: 256 },
+      limits: { maxTokens: 1000, maxInFlightPerChannel: 256, maxUnvouchedReceipts: 256 },
       log: silentLogger,
     });
     prices = await fetchPrices(gateway.url);
@@ -183,14 +224,14 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       balance(privateKeyToAccount(keys.carol).address),
       balance(tc.governance),
     ]);
-    // A cover voucher settles only where the receipts account for all of it; the exact voucher settles the rest.
-    // Below every threshold, a voucher about to expire is due too (it expires within the margin here).
+    // Only usage vouchers settle: the second request carried the one over the first receipt. Below every
+    // threshold, a voucher about to expire is due too (it expires within the margin here).
     const { expiryMarginSec } = gateway.settler.options;
     gateway.settler.options.expiryMarginSec = 10n ** 9n;
     await gateway.settler.tick();
     gateway.settler.options.expiryMarginSec = expiryMarginSec;
-    const settledByExpiry = (await channelOf(channelId)).settled;
-    assert.ok(settledByExpiry > 0n && settledByExpiry <= payer.billedTotal);
+    const settled = await channelOf(channelId);
+    assert.equal(settled.settled, chat!.amount);
     await checkpoint(payer, gateway.url);
     gateway.settler.options.thresholds.minAmount = 1n;
     await gateway.settler.tick();
@@ -292,14 +333,14 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       ),
     );
     assert.deepEqual(await post(ok, stray).then((r) => [r.status, r.code]), [400, "voucher_unbilled_adapter"]);
-    const alone = await fetch(`${gateway.url}/v1/vouchers`, { method: "POST", headers: { [voucherHeader]: stray } });
-    assert.equal(alone.status, 400);
-    assert.equal(((await alone.json()) as { error: { code: string } }).error.code, "voucher_unbilled_adapter");
     assert.deepEqual(await billedOf(channelId), {});
 
     const once = await cover();
     assert.equal((await post(ok, once)).status, 200);
     const billed = await billedOf(channelId);
+    // Nor can a usage voucher carry one: its amounts must be exactly what its receipts billed.
+    const strayUsage = await usageVoucherOver(payer, channelId, { extra: [999n, 1n] });
+    assert.deepEqual(await postUsage(strayUsage), [400, "usage_amounts_mismatch"]);
     const replay = await post(ok, once);
     assert.deepEqual([replay.status, replay.code, replay.json.error?.type], [409, "voucher_replayed", "payment_error"]);
 
@@ -768,14 +809,101 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       Object.values(billed).reduce((s, a) => s + BigInt(a), 0n),
       total,
     );
-    // The export the reward epochs read (`openpoa epoch run --receipts`).
-    const exported = epochReceipts(gateway.usageLog, channelId);
-    assert.equal(exported.length, 200);
-    assert.equal(
-      exported.reduce((s, r) => s + BigInt(r.amount), 0n),
-      total,
+    // Positions are exactly 0..199, and the usage voucher over all of them bills exactly what the receipts did.
+    assert.deepEqual(
+      logged.map((r) => r.receipt.position),
+      Array.from({ length: 200 }, (_, i) => BigInt(i)),
     );
-    assert.equal(exported[0]!.receiptId, BigInt(logged[0]!.receipt.requestId).toString());
+    await checkpoint(payer, gateway.url);
+    const usage = (await (await fetch(`${gateway.url}/v1/channels/${channelId}/usage`)).json()) as {
+      vouched: { receipts: number; usageRoot: Hex; disputed: number[] };
+    };
+    assert.deepEqual(usage.vouched, {
+      receipts: 200,
+      usageRoot: (await payer.usageVoucher())!.signed.voucher.usageRoot,
+      disputed: [],
+    });
+  });
+
+  /** A completion paid with a cover voucher only (no usage voucher), booked into `payer` like the SDK would. */
+  const coverOnly = async (payer: Payer, prompt: string) => {
+    const maxCost = payer.maxCost("1", prompt, 4);
+    const signed = await payer.cover(1n, maxCost);
+    const response = await fetch(`${gateway.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", [voucherHeader]: encodeHeader(voucherToJson(signed)) },
+      body: JSON.stringify({ model: "1", prompt, max_tokens: 4 }),
+    });
+    const json = (await response.json()) as {
+      openpoa_receipt?: ReceiptJson;
+      choices?: { text: string }[];
+      error?: { code: string };
+    };
+    if (response.ok) await payer.accept(1n, maxCost, receiptFromJson(json.openpoa_receipt!), json.choices![0]!.text);
+    else payer.cancel(1n, maxCost);
+    return [response.status, json.error?.code ?? null];
+  };
+
+  it("refuses usage vouchers that do not match its receipts, naming what differs; a disputed receipt is never billed or settled", async () => {
+    const channelId = await newChannel();
+    const payer = newPayer(channelId);
+    for (const i of [0, 1, 2]) await coverOnly(payer, `usage ${i}`);
+    const logged = gateway.usageLog.receipts(channelId);
+    const total = logged.reduce((sum, r) => sum + r.receipt.amount, 0n);
+
+    const otherRoot = await usageVoucherOver(payer, channelId, { usageRoot: `0x${"12".repeat(32)}` });
+    assert.deepEqual(await postUsage(otherRoot), [400, "usage_root_mismatch"]);
+    assert.deepEqual(await postUsage(await usageVoucherOver(payer, channelId, { extra: [1n, 1n] })), [
+      400,
+      "usage_amounts_mismatch",
+    ]);
+    assert.deepEqual(await postUsage(await usageVoucherOver(payer, channelId, { claimed: 9 })), [
+      400,
+      "usage_voucher_ahead",
+    ]);
+
+    // The payer disputes receipt 1: it stops counting as billed, and no usage voucher may accept it again.
+    assert.deepEqual(await postUsage(await usageVoucherOver(payer, channelId, { disputed: [1] })), [200, null]);
+    const accepted = total - logged[1]!.receipt.amount;
+    assert.equal(BigInt((await billedOf(channelId))["1"]!), accepted);
+    await coverOnly(payer, "usage 3");
+    assert.deepEqual(await postUsage(await usageVoucherOver(payer, channelId)), [400, "usage_status_changed"]);
+    const final = await usageVoucherOver(payer, channelId, { disputed: [1] });
+    assert.deepEqual(await postUsage(final), [200, null]);
+
+    const options = { ...gateway.settler.options, thresholds: { minAmount: 1n, maxAgeMs: 1e12 } };
+    await new Settler(options).tick();
+    const channel = await channelOf(channelId);
+    const fourth = gateway.usageLog.receipts(channelId)[3]!.receipt.amount;
+    assert.equal(channel.settled, accepted + fourth, "everything but the disputed receipt");
+    assert.equal(channel.usageRoot, gateway.ledger.view(channelId)!.vouched.tree.root());
+  });
+
+  it("refuses a payer that sends no usage vouchers after maxUnvouchedReceipts, and settles it from its cover vouchers, never above its receipts", async () => {
+    const channelId = await newChannel();
+    const payer = newPayer(channelId);
+    const { limits } = gateway;
+    const saved = limits.maxUnvouchedReceipts;
+    limits.maxUnvouchedReceipts = 2;
+    try {
+      assert.deepEqual(await coverOnly(payer, "free 0"), [200, null]);
+      assert.deepEqual(await coverOnly(payer, "free 1"), [200, null]);
+      assert.deepEqual(await coverOnly(payer, "free 2"), [402, "usage_voucher_required"]);
+      assert.equal(gateway.usageLog.receipts(channelId).length, 2);
+
+      // Silent and overdue: the highest cover voucher its receipts account for settles.
+      const options = { ...gateway.settler.options, thresholds: { minAmount: 10n ** 30n, maxAgeMs: 0 } };
+      await new Settler(options).tick();
+      const settled = (await channelOf(channelId)).settled;
+      const [first] = gateway.usageLog.receipts(channelId);
+      assert.ok(settled >= first!.receipt.amount && settled <= payer.billedTotal, `${settled} of ${payer.billedTotal}`);
+
+      // The SDK sends its usage voucher with the next request, and is served again.
+      const again = await openaiFor(payer).completions.create({ model: "1", prompt: "paying again", max_tokens: 4 });
+      assert.equal(again.usage?.completion_tokens !== undefined, true);
+    } finally {
+      limits.maxUnvouchedReceipts = saved;
+    }
   });
 
   it("answers 429 with Retry-After beyond the in-flight caps, taking and billing nothing for those", async () => {

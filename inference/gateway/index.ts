@@ -49,8 +49,9 @@ export type GatewayConfig = {
   engineMaxSeqLen?: number;
   /**
    * Per-response attribution against the adapters' lineage datanets: their contents come from `contentStore` (a
-   * directory or an HTTP base URL), records are published there, and built indexes are kept in `indexDir`.
-   * Without it receipts carry a zero attribution hash, and epochs split those requests pro rata.
+   * directory or an HTTP base URL), records and each settlement's receipts are published there, and built indexes
+   * are kept in `indexDir`. Without it receipts carry a zero attribution hash, and epochs split those requests
+   * (and settlements whose receipts are not published) pro rata.
    */
   attribution?: { datanetRegistry: Address; datanetRegistryBlock: bigint; contentStore: string; indexDir: string };
   log?: Logger;
@@ -106,10 +107,13 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   await chainView.poll();
   const usageLog = new UsageLog(config.usageLogFile);
   const ledger = new Ledger();
-  ledger.restore(
-    usageLog.receipts().map((r) => r.receipt),
-    usageLog.channelsWithVouchers().flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed] as const)),
-  );
+  ledger.restore({
+    receipts: usageLog.receipts(),
+    vouchers: usageLog
+      .channelsWithVouchers()
+      .flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed] as const)),
+    usageVouchers: usageLog.channelsWithUsageVouchers().map((id) => usageLog.latestUsageVoucher(id)!),
+  });
   const engine = new Engine({
     model: config.modelDir,
     adapters: config.artifactStore,
@@ -119,6 +123,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const metrics = new Metrics({ engineRestarts: () => engine.restarts });
   await engine.start();
 
+  const contentStore = config.attribution && contentStoreAt(config.attribution.contentStore);
   const gateway: Gateway = {
     engine,
     chain: chainView,
@@ -140,16 +145,25 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
         client,
         models,
         datanets: { registry: config.attribution.datanetRegistry, fromBlock: config.attribution.datanetRegistryBlock },
-        contentStore: contentStoreAt(config.attribution.contentStore),
+        contentStore: contentStore!,
         cacheDir: config.attribution.indexDir,
       }),
     artifactStore: config.artifactStore,
-    limits: { maxTokens: 512, maxBodyBytes: 1 << 20, maxInFlightPerChannel: 8, maxInFlight: 256, ...config.limits },
+    limits: {
+      maxTokens: 512,
+      maxBodyBytes: 1 << 20,
+      maxInFlightPerChannel: 8,
+      maxInFlight: 256,
+      maxUnvouchedReceipts: 32,
+      ...config.limits,
+    },
     metrics,
     log,
   };
   const settler = new Settler({
     client,
+    chainId,
+    contentStore: contentStore,
     wallet,
     payments,
     usageLog,

@@ -4,7 +4,7 @@
  * enforced.
  */
 import { z } from "zod/v4";
-import { voucherHeader, receiptHeader } from "../sdk/eip712.ts";
+import { receiptHeader, usageHeader, voucherHeader } from "../sdk/eip712.ts";
 import {
   chatCompletionRequest,
   completionRequest,
@@ -40,10 +40,12 @@ const receiptJson = z
   .strictObject({
     requestId: hex,
     channelId: decimal,
+    position: decimal.meta({ description: "The receipt's number in the channel, from 0, in the order issued" }),
     adapterId: decimal,
     promptTokens: decimal,
     completionTokens: decimal,
     amount: decimal,
+    completionHash: hex,
     attributionHash: hex,
     timestamp: decimal,
     signature: hex,
@@ -59,6 +61,13 @@ const channelUsage = z.strictObject({
     description:
       "The highest voucher the gateway holds, with the payer's signature: a payer resumes from it only after checking the signature is its own",
   }),
+  vouched: z
+    .strictObject({
+      receipts: z.int(),
+      usageRoot: hex,
+      disputed: z.array(z.int()),
+    })
+    .meta({ description: "What the latest usage voucher covers, and the positions the payer disputed (final)" }),
 });
 const channelReceipts = z.strictObject({
   channelId: decimal,
@@ -105,6 +114,15 @@ const errors = {
   "415": json("Error", "Content type is not application/json"),
   "503": json("Error", "Engine unavailable"),
 };
+const usageParameter = {
+  name: usageHeader,
+  in: "header",
+  required: false,
+  description:
+    "A usage voucher (base64url JSON: a Voucher plus `receipts` and `disputed`) whose usage root and amounts are exactly the channel's receipts 0..receipts-1; required once the channel has too many receipts no usage voucher covers",
+  schema: { type: "string" },
+};
+
 const voucherParameter = {
   name: voucherHeader,
   in: "header",
@@ -118,7 +136,7 @@ function completionRoute(summary: string, request: string, streamed: string) {
   return {
     post: {
       summary,
-      parameters: [voucherParameter],
+      parameters: [voucherParameter, usageParameter],
       requestBody: { required: true, content: { "application/json": { schema: ref(request) } } },
       responses: {
         "200": {
@@ -176,8 +194,8 @@ export function openApiDocument(limits: RequestLimits) {
       },
       "/v1/vouchers": {
         post: {
-          summary: "A voucher on its own, e.g. the exact voucher after the last receipt, so that it settles",
-          parameters: [voucherParameter],
+          summary: "A usage voucher on its own, e.g. after the last receipt, so that it settles",
+          parameters: [{ ...usageParameter, required: true }],
           responses: { "200": json("ChannelUsage", "The channel's usage after the voucher"), ...errors },
         },
       },

@@ -1,6 +1,7 @@
 import { isAddressEqual, zeroAddress, type Address, type Hex } from "viem";
 import { decodeHeader, voucherFromJson, type VoucherJson } from "../sdk/codec.ts";
 import { voucherDigest, type SignedVoucher, type Voucher } from "../sdk/eip712.ts";
+import { UsageTree } from "../sdk/usage.ts";
 import type { ChainView } from "./chain.ts";
 import { GatewayError, paymentError } from "./errors.ts";
 import { isSignedBy } from "./signatures.ts";
@@ -17,10 +18,29 @@ export type PaymentContext = {
   minVoucherLifetimeSec: bigint;
 };
 
+/** What the channel's latest usage voucher covers (sdk/usage.ts). */
+export type Vouched = {
+  /** Receipts covered: positions [0, count). */
+  count: number;
+  /** The usage tree after them. */
+  tree: UsageTree;
+  /** Per adapter, the accepted receipts among them: exactly the voucher's amounts. */
+  accepted: Map<bigint, bigint>;
+  voucher: { digest: Hex; signed: SignedVoucher } | undefined;
+};
+
 /** Per channel and adapter: what receipts billed, and what requests in flight may still bill. */
 type ChannelBook = {
+  /** Per adapter, the receipts' amounts, less those the payer disputed. */
   billed: Map<bigint, bigint>;
   reserved: Map<bigint, bigint>;
+  /** Receipts issued on the channel: the position the next one takes. */
+  issued: number;
+  /** Positions the payer disputed (final once a usage voucher says so). */
+  disputed: Set<number>;
+  vouched: Vouched;
+  /** When the latest usage voucher arrived (ms): a payer silent for long is settled from its cover vouchers. */
+  lastUsageAt: number | undefined;
   /** Requests in flight (reserved, not yet billed or released). */
   requests: number;
   /** The highest voucher the payer signed that the gateway holds: what a payer resumes from. */
@@ -50,7 +70,17 @@ export class Ledger {
   book(channelId: bigint): ChannelBook {
     let book = this.books.get(channelId);
     if (!book) {
-      book = { billed: new Map(), reserved: new Map(), requests: 0, best: undefined, unsettledSince: undefined };
+      book = {
+        billed: new Map(),
+        reserved: new Map(),
+        issued: 0,
+        disputed: new Set(),
+        vouched: { count: 0, tree: new UsageTree(), accepted: new Map(), voucher: undefined },
+        lastUsageAt: undefined,
+        requests: 0,
+        best: undefined,
+        unsettledSince: undefined,
+      };
       this.books.set(channelId, book);
     }
     return book;
@@ -71,13 +101,37 @@ export class Ledger {
   }
 
   /** Rebuilds the books from the usage log after a restart. */
-  restore(
-    receipts: { channelId: bigint; adapterId: bigint; amount: bigint }[],
-    vouchers: Iterable<readonly [Hex, SignedVoucher]>,
-  ) {
-    for (const r of receipts) {
-      const book = this.book(r.channelId);
-      add(book.billed, r.adapterId, r.amount);
+  restore({
+    receipts,
+    vouchers,
+    usageVouchers,
+  }: {
+    /** In position order within each channel. */
+    receipts: Iterable<{
+      receipt: { channelId: bigint; position: bigint; adapterId: bigint; amount: bigint };
+      status: string | null;
+    }>;
+    vouchers: Iterable<readonly [Hex, SignedVoucher]>;
+    /** Each channel's latest usage voucher. */
+    usageVouchers: Iterable<{ receipts: number; frontier: Hex[]; digest: Hex; signed: SignedVoucher }>;
+  }) {
+    const latest = new Map([...usageVouchers].map((row) => [row.signed.voucher.channelId, row]));
+    for (const [channelId, row] of latest) {
+      // Unknown when it arrived: counted from the restart.
+      this.book(channelId).lastUsageAt = Date.now();
+      this.book(channelId).vouched = {
+        count: row.receipts,
+        tree: new UsageTree(row.receipts, row.frontier),
+        accepted: new Map(),
+        voucher: { digest: row.digest, signed: row.signed },
+      };
+    }
+    for (const { receipt, status } of receipts) {
+      const book = this.book(receipt.channelId);
+      book.issued = Number(receipt.position) + 1;
+      if (status === "disputed") book.disputed.add(Number(receipt.position));
+      else add(book.billed, receipt.adapterId, receipt.amount);
+      if (status === "accepted") add(book.vouched.accepted, receipt.adapterId, receipt.amount);
       // Unknown how old: the settler looks at the channel on its next pass and clears this if nothing is due.
       book.unsettledSince ??= Date.now();
     }
@@ -88,7 +142,7 @@ export class Ledger {
   }
 
   /** Keeps the voucher if it beats the best one held. */
-  private offer(signed: SignedVoucher) {
+  offer(signed: SignedVoucher) {
     const book = this.book(signed.voucher.channelId);
     if (!book.best || signed.voucher.cumulativeAmount > book.best.voucher.cumulativeAmount) book.best = signed;
   }
@@ -175,7 +229,20 @@ export class Ledger {
   commit(reservation: Reservation, amount: bigint) {
     const book = this.end(reservation);
     add(book.billed, reservation.adapterId, amount);
+    book.issued++;
     book.unsettledSince ??= Date.now();
+  }
+
+  /** A usage voucher was accepted: it covers `vouched`, and the payer disputed `disputed` (adapter, amount) too. */
+  vouch(channelId: bigint, vouched: Vouched, disputed: { position: number; adapterId: bigint; amount: bigint }[]) {
+    const book = this.book(channelId);
+    for (const { position, adapterId, amount } of disputed) {
+      book.disputed.add(position);
+      add(book.billed, adapterId, -amount);
+    }
+    book.vouched = vouched;
+    book.lastUsageAt = Date.now();
+    if (vouched.voucher) this.offer(vouched.voucher.signed);
   }
 
   /** The request failed: nothing billed. */
@@ -200,13 +267,39 @@ export async function verifyVoucher(
 ): Promise<{ signed: SignedVoucher; digest: Hex }> {
   if (!header)
     throw paymentError("voucher_missing", "missing x-openpoa-voucher header: every request must carry a voucher");
-  let signed: SignedVoucher;
+  const signed = parseVoucher(decodeVoucherHeader<VoucherJson>(header));
+  const digest = checkTerms(context, signed);
+  if (!ledger.claimDigest(digest)) {
+    throw paymentError("voucher_replayed", "this voucher was already used: sign a new one for every request", 409);
+  }
   try {
-    signed = voucherFromJson(decodeHeader<VoucherJson>(header));
+    await checkSignedOnChannel(context, signed, digest);
+    return { signed, digest };
+  } catch (error) {
+    ledger.releaseDigest(digest);
+    throw error;
+  }
+}
+
+/** The JSON of a voucher header (base64url or plain), or 400. */
+export function decodeVoucherHeader<T>(header: string): T {
+  try {
+    return decodeHeader<T>(header);
   } catch (cause) {
     throw paymentError("voucher_malformed", `malformed voucher: ${(cause as Error).message}`, 400, cause);
   }
-  const { voucher, signature } = signed;
+}
+
+export function parseVoucher(json: VoucherJson): SignedVoucher {
+  try {
+    return voucherFromJson(json);
+  } catch (cause) {
+    throw paymentError("voucher_malformed", `malformed voucher: ${(cause as Error).message}`, 400, cause);
+  }
+}
+
+/** Structure and remaining lifetime; returns the voucher's EIP-712 digest. */
+export function checkTerms(context: PaymentContext, { voucher }: SignedVoucher): Hex {
   checkStructure(voucher);
   const now = BigInt(Math.floor(Date.now() / 1000));
   if (voucher.expiry < now + context.minVoucherLifetimeSec) {
@@ -215,35 +308,31 @@ export async function verifyVoucher(
       `voucher expires at ${voucher.expiry}; it must stay valid until at least ${now + context.minVoucherLifetimeSec}`,
     );
   }
-  const digest = voucherDigest(context.voucherSeparator, voucher);
-  if (!ledger.claimDigest(digest)) {
-    throw paymentError("voucher_replayed", "this voucher was already used: sign a new one for every request", 409);
+  return voucherDigest(context.voucherSeparator, voucher);
+}
+
+/** The channel is open with this operator, the voucher is signed by its voucher signer and within its deposit. */
+export async function checkSignedOnChannel(
+  context: PaymentContext,
+  { voucher, signature }: SignedVoucher,
+  digest: Hex,
+) {
+  const channel = await readOpenChannel(context, voucher.channelId);
+  // The contract settles only ECDSA signatures of the signer fixed at open: nothing else is worth serving for.
+  const signer = channel.voucherSigner === zeroAddress ? channel.payer : channel.voucherSigner;
+  if (!isSignedBy(digest, signature, signer)) {
+    throw paymentError("voucher_invalid_signature", `voucher is not signed by the channel's voucher signer ${signer}`);
   }
-  try {
-    const channel = await readOpenChannel(context, voucher.channelId);
-    // The contract settles only ECDSA signatures of the signer fixed at open: nothing else is worth serving for.
-    const signer = channel.voucherSigner === zeroAddress ? channel.payer : channel.voucherSigner;
-    if (!isSignedBy(digest, signature, signer)) {
+  if (voucher.cumulativeAmount > channel.deposit) {
+    // A top-up may be newer than the cached channel: read it again before refusing.
+    context.chain.forgetChannel(voucher.channelId);
+    const fresh = await readOpenChannel(context, voucher.channelId);
+    if (voucher.cumulativeAmount > fresh.deposit) {
       throw paymentError(
-        "voucher_invalid_signature",
-        `voucher is not signed by the channel's voucher signer ${signer}`,
+        "insufficient_balance",
+        `voucher promises ${voucher.cumulativeAmount} wei but channel ${voucher.channelId} holds ${fresh.deposit}: top up`,
       );
     }
-    if (voucher.cumulativeAmount > channel.deposit) {
-      // A top-up may be newer than the cached channel: read it again before refusing.
-      context.chain.forgetChannel(voucher.channelId);
-      const fresh = await readOpenChannel(context, voucher.channelId);
-      if (voucher.cumulativeAmount > fresh.deposit) {
-        throw paymentError(
-          "insufficient_balance",
-          `voucher promises ${voucher.cumulativeAmount} wei but channel ${voucher.channelId} holds ${fresh.deposit}: top up`,
-        );
-      }
-    }
-    return { signed, digest };
-  } catch (error) {
-    ledger.releaseDigest(digest);
-    throw error;
   }
 }
 

@@ -5,15 +5,16 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { type Hex, zeroHash } from "viem";
 import type { $ZodIssue } from "zod/v4/core";
+import { byteTokenizer, hashTokens } from "../../attribution/src/index.ts";
 import type { Attributor } from "./attribution.ts";
 import { encodeHeader, receiptToJson, voucherToJson } from "../sdk/codec.ts";
-import { receiptDigest, receiptHeader, voucherHeader, type Receipt, type SignedReceipt } from "../sdk/eip712.ts";
+import { receiptDigest, receiptHeader, usageHeader, voucherHeader } from "../sdk/eip712.ts";
 import { costOf, countPromptTokens } from "../sdk/pricing.ts";
 import { maxTokensOf, promptOf, type CompletionApi, type CompletionBody } from "../sdk/requests.ts";
 import { verifyArtifact } from "./artifacts.ts";
 import type { AdapterRecord, ChainView } from "./chain.ts";
 import type { Engine, GenerateDone, GenerateParams } from "./engine.ts";
-import { badRequest, busy, GatewayError } from "./errors.ts";
+import { badRequest, busy, GatewayError, paymentError } from "./errors.ts";
 import { formats, type AnswerMeta } from "./formats.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -31,7 +32,8 @@ import {
   type CompletionRequest,
   type ResponseRequest,
 } from "./schemas.ts";
-import type { UsageLog } from "./usageLog.ts";
+import type { UnnumberedReceipt, UsageLog } from "./usageLog.ts";
+import { acceptUsageVoucher, unvouchedReceipts } from "./usageVouchers.ts";
 
 export type GatewayLimits = {
   maxTokens: number;
@@ -40,6 +42,11 @@ export type GatewayLimits = {
   maxInFlightPerChannel: number;
   /** Requests in flight at once over all channels (the engine's queue); more get 429. */
   maxInFlight: number;
+  /**
+   * Receipts a channel may have that no usage voucher covers; beyond, requests get 402 until one arrives. What the
+   * operator risks serving a payer who never pays: this many requests.
+   */
+  maxUnvouchedReceipts: number;
 };
 export type Gateway = {
   engine: Engine;
@@ -144,17 +151,12 @@ export function createApp(gateway: Gateway): Hono {
     return c.json({ object: "list", data: [base, ...adapters].map(describe) });
   });
 
-  /** A voucher on its own, e.g. the exact voucher a client signs after its last receipt, so that it settles. */
+  /** A usage voucher on its own (`x-openpoa-usage`), e.g. after a client's last receipt, so that it settles. */
   app.post("/v1/vouchers", async (c) => {
-    const { signed, digest } = await verifyVoucher(gateway.payment, gateway.ledger, c.req.header(voucherHeader));
-    try {
-      gateway.ledger.accept(signed);
-    } catch (error) {
-      gateway.ledger.releaseDigest(digest);
-      throw error;
-    }
-    gateway.usageLog.append(null, { digest, signed });
-    return c.json(channelUsage(gateway, signed.voucher.channelId));
+    const header = c.req.header(usageHeader);
+    if (!header) throw badRequest("voucher_missing", `missing ${usageHeader} header: post a usage voucher`);
+    const channelId = await acceptUsageVoucher(gateway, header);
+    return c.json(channelUsage(gateway, channelId));
   });
 
   const channelId = zValidator("param", channelIdParam, (result) => {
@@ -290,6 +292,12 @@ function channelUsage(gateway: Gateway, channelId: bigint) {
     inFlight: decimals([...reserved].filter(([, amount]) => amount !== 0n)),
     receipts: gateway.usageLog.receiptCount(channelId),
     voucher: book?.best ? voucherToJson(book.best) : null,
+    /** What the latest usage voucher covers, and the receipts the payer disputed (final). */
+    vouched: {
+      receipts: book?.vouched.count ?? 0,
+      usageRoot: book?.vouched.tree.root() ?? zeroHash,
+      disputed: [...(book?.disputed ?? [])].sort((a, b) => a - b),
+    },
   };
 }
 
@@ -324,6 +332,9 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
   const maxCost = costOf(adapter.pricePer1kTokens, BigInt(promptTokens + request.engine.max_tokens));
 
   const started = performance.now();
+  // The usage voucher first: the disputes it carries lower what the cover voucher must cover.
+  const usage = c.req.header(usageHeader);
+  if (usage) await acceptUsageVoucher(gateway, usage);
   const { signed, digest } = await verifyVoucher(gateway.payment, gateway.ledger, c.req.header(voucherHeader));
   let reservation: Reservation;
   try {
@@ -337,6 +348,13 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
     }
     if (gateway.ledger.inFlight() >= maxInFlight) {
       throw busy("engine_busy", `the engine has ${maxInFlight} requests queued or running: retry shortly`);
+    }
+    const unvouched = unvouchedReceipts(gateway.ledger, signed.voucher.channelId);
+    if (unvouched >= gateway.limits.maxUnvouchedReceipts) {
+      throw paymentError(
+        "usage_voucher_required",
+        `channel ${signed.voucher.channelId} has ${unvouched} receipts no usage voucher covers: send one (${usageHeader}) with this request`,
+      );
     }
     reservation = gateway.ledger.reserve(signed, digest, adapter.id, maxCost);
   } catch (error) {
@@ -378,19 +396,21 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
       costOf(adapter.pricePer1kTokens, BigInt(usage.prompt_tokens + usage.completion_tokens)),
       maxCost,
     ].reduce((a, b) => (a < b ? a : b));
-    const receipt: Receipt = {
+    const tokenizer = gateway.attributor?.tokenizer ?? byteTokenizer;
+    const unnumbered: UnnumberedReceipt = {
       requestId,
       channelId: reservation.channelId,
       adapterId: adapter.id,
       promptTokens: BigInt(usage.prompt_tokens),
       completionTokens: BigInt(usage.completion_tokens),
       amount,
+      completionHash: hashTokens(tokenizer.encode(new TextEncoder().encode(done.text))),
       attributionHash: await attributionOf(gateway, adapter.id, done.text),
       timestamp: BigInt(Math.floor(Date.now() / 1000)),
     };
-    const signature = gateway.signer.sign(receiptDigest(gateway.payment.receiptSeparator, receipt));
-    const signedReceipt: SignedReceipt = { receipt, signature };
-    await gateway.usageLog.appendDurably(signedReceipt, reservation.voucher);
+    const signedReceipt = await gateway.usageLog.appendDurably(unnumbered, reservation.voucher, (receipt) =>
+      gateway.signer.sign(receiptDigest(gateway.payment.receiptSeparator, receipt)),
+    );
     gateway.ledger.commit(reservation, amount);
     overhead += performance.now() - signStarted;
     const { metrics } = gateway;
@@ -401,7 +421,8 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
     metrics.revenueWei.inc(label, Number(amount));
     gateway.log("info", "served", {
       requestId,
-      channelId: receipt.channelId,
+      channelId: reservation.channelId,
+      position: signedReceipt.receipt.position,
       adapterId: adapter.id,
       amount,
       promptTokens: usage.prompt_tokens,

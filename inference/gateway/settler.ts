@@ -1,4 +1,5 @@
 import {
+  zeroHash,
   encodeFunctionData,
   keccak256,
   type Account,
@@ -9,8 +10,10 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
+import type { ContentStore } from "../../attribution/src/index.ts";
 import { abiOf } from "../sdk/abis.ts";
 import type { SignedVoucher } from "../sdk/eip712.ts";
+import { encodeUsageBatch, usageBatchFileName, usageBatchFormat, type UsageBatch } from "../sdk/usage.ts";
 import type { ChannelRecord } from "./chain.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -31,6 +34,9 @@ export type SettlementThresholds = {
 export const settleBeforeExpiry = (minVoucherLifetimeSec: bigint) => minVoucherLifetimeSec / 2n;
 export type SettlerOptions = {
   client: PublicClient;
+  chainId: number;
+  /** Where each settlement's receipts are published (sdk/usage.ts); without one, epochs split them pro rata. */
+  contentStore: ContentStore | undefined;
   wallet: WalletClient<Transport, Chain | undefined, Account>;
   payments: Address;
   usageLog: UsageLog;
@@ -43,10 +49,11 @@ export type SettlerOptions = {
 };
 
 /**
- * Submits vouchers on chain. Only vouchers that the receipts fully account for are settled (every adapter's
- * amount at most what its receipts billed), so no payer is charged for cover it did not use. Each transaction is
- * signed first and journalled (raw bytes and hash) before it is broadcast: after a crash `reconcile` rebroadcasts
- * that same transaction (same nonce) or records its outcome, so no voucher is ever submitted twice.
+ * Submits usage vouchers on chain: the only vouchers whose amounts are exactly what accepted receipts billed and
+ * whose usage root commits to those receipts. Before each settlement the receipts it pays for are published to the
+ * content store under the voucher's usage root (sdk/usage.ts), so that the epoch can take them from there. Each
+ * transaction is signed first and journalled (raw bytes and hash) before it is broadcast: after a crash `reconcile`
+ * rebroadcasts that same transaction (same nonce) or records its outcome, so no voucher is ever submitted twice.
  */
 export class Settler {
   private running: Promise<void> | undefined;
@@ -69,7 +76,7 @@ export class Settler {
   }
 
   private async pass() {
-    const { usageLog, ledger, thresholds, expiryMarginSec, log } = this.options;
+    const { ledger, usageLog, thresholds, expiryMarginSec, log } = this.options;
     await this.reconcile();
     for (const channelId of ledger.channels()) {
       const book = ledger.book(channelId);
@@ -77,29 +84,88 @@ export class Settler {
       if (unsettledSince === undefined) continue;
       try {
         const channel = await this.readChannel(channelId);
-        if (channel.finalized) continue;
-        const candidate = settleable(usageLog.vouchers(channelId), book.billed, channel.settled, this.refused);
-        const billedTotal = [...book.billed.values()].reduce((s, a) => s + a, 0n);
-        if (channel.settled === billedTotal) book.unsettledSince = undefined;
-        if (!candidate) continue;
-        const increase = candidate.signed.voucher.cumulativeAmount - channel.settled;
         const now = BigInt(Math.floor(Date.now() / 1000));
+        const live = (candidate: { digest: Hex; signed: SignedVoucher } | undefined) =>
+          candidate !== undefined &&
+          !this.refused.has(candidate.digest) &&
+          candidate.signed.voucher.cumulativeAmount > channel.settled &&
+          candidate.signed.voucher.expiry > now
+            ? candidate
+            : undefined;
+        const usage = live(book.vouched.voucher);
+        const cover = live(settleable(usageLog.vouchers(channelId), book.billed, channel.settled, this.refused));
+        if (channel.finalized || (!usage && !cover)) {
+          if (book.vouched.count === book.issued) book.unsettledSince = undefined;
+          continue;
+        }
+        const overdue = Date.now() - unsettledSince >= thresholds.maxAgeMs;
+        const expiring = (c: typeof usage) => c !== undefined && c.signed.voucher.expiry - now <= expiryMarginSec;
+        // A closing channel settles at once, long before its window ends.
+        const closing = channel.closesAt !== 0n;
+        // A payer that stopped sending usage vouchers (none for maxAgeMs) is settled from its cover vouchers, never
+        // above what its receipts billed; such a settlement's receipts are not published, so its epoch splits it
+        // pro rata. So is a closing channel whose last receipts no usage voucher covers.
+        const silent = usage === undefined || Date.now() - (book.lastUsageAt ?? 0) >= thresholds.maxAgeMs;
+        const fallback =
+          cover !== undefined &&
+          (usage === undefined || cover.signed.voucher.cumulativeAmount > usage.signed.voucher.cumulativeAmount) &&
+          (closing || (silent && (overdue || expiring(cover))));
+        const candidate = fallback ? cover! : usage;
+        if (!candidate) continue;
         const due =
-          increase >= thresholds.minAmount ||
-          Date.now() - unsettledSince >= thresholds.maxAgeMs ||
-          candidate.signed.voucher.expiry - now <= expiryMarginSec ||
-          // A closing channel settles at once, long before its window ends.
-          channel.closesAt !== 0n;
+          candidate.signed.voucher.cumulativeAmount - channel.settled >= thresholds.minAmount ||
+          overdue ||
+          expiring(candidate) ||
+          closing;
         if (!due) continue;
+        if (candidate === usage) await this.publish(channel, book.vouched.count, candidate.signed);
         await this.submit(candidate.digest, candidate.signed);
-        // Re-read what is billed: receipts booked while the transaction was in flight still need settling.
-        const billedNow = [...book.billed.values()].reduce((sum, amount) => sum + amount, 0n);
-        if (candidate.signed.voucher.cumulativeAmount === billedNow) book.unsettledSince = undefined;
+        // Receipts issued meanwhile, or beyond what this voucher covered, wait from now on.
+        const billedTotal = [...book.billed.values()].reduce((sum, amount) => sum + amount, 0n);
+        book.unsettledSince = candidate.signed.voucher.cumulativeAmount === billedTotal ? undefined : Date.now();
       } catch (error) {
         // Retried on the next pass.
         log("warn", "settlement failed", { channelId, error: String(error) });
       }
     }
+  }
+
+  /**
+   * Publishes the receipts the voucher pays for beyond the channel's settled usage root: positions [from, to) with
+   * the tree's frontier at `from`, under `usage-<usageRoot>`.
+   */
+  private async publish(channel: ChannelRecord, to: number, { voucher }: SignedVoucher) {
+    const { usageLog, contentStore, chainId, payments, log } = this.options;
+    if (!contentStore) return;
+    const start =
+      channel.usageRoot === zeroHash
+        ? { receipts: 0, frontier: [] }
+        : usageLog.usageVoucherByRoot(voucher.channelId, channel.usageRoot);
+    if (start === undefined) {
+      // Settled from a root this log never accepted (a lost log): the epoch will split this settlement pro rata.
+      log("error", "cannot publish the receipts of a settlement", {
+        channelId: voucher.channelId,
+        from: channel.usageRoot,
+      });
+      return;
+    }
+    const batch: UsageBatch = {
+      format: usageBatchFormat,
+      chainId,
+      payments,
+      channelId: voucher.channelId,
+      from: start.receipts,
+      frontier: start.frontier,
+      previousUsageRoot: channel.usageRoot,
+      usageRoot: voucher.usageRoot,
+      receipts: usageLog.receiptRange(voucher.channelId, start.receipts, to).map(({ receipt, signature, status }) => ({
+        receipt,
+        signature,
+        // Every receipt below a usage voucher's count has the status that voucher gave it.
+        status: status!,
+      })),
+    };
+    await contentStore.write(usageBatchFileName(voucher.usageRoot), new TextEncoder().encode(encodeUsageBatch(batch)));
   }
 
   private async readChannel(channelId: bigint): Promise<ChannelRecord> {
@@ -185,8 +251,9 @@ export class Settler {
 }
 
 /**
- * The voucher to settle: the highest cumulative amount above what is settled whose every adapter amount is
- * at most what that adapter's receipts billed.
+ * The cover voucher to fall back on: the highest cumulative amount above what is settled whose every adapter
+ * amount is at most what that adapter's accepted receipts billed, so the payer is never charged for cover it did
+ * not use.
  */
 export function settleable(
   vouchers: { digest: Hex; signed: SignedVoucher }[],
@@ -200,7 +267,7 @@ export function settleable(
     if (voucher.cumulativeAmount <= settled || refused.has(candidate.digest)) continue;
     if (best && voucher.cumulativeAmount <= best.signed.voucher.cumulativeAmount) continue;
     const accounted = voucher.adapterIds.every((id, i) => voucher.adapterAmounts[i]! <= (billed.get(id) ?? 0n));
-    if (accounted && voucher.expiry > BigInt(Math.floor(Date.now() / 1000))) best = candidate;
+    if (accounted) best = candidate;
   }
   return best;
 }

@@ -8,15 +8,34 @@ import {
   type ReceiptJson,
   type VoucherJson,
 } from "../sdk/codec.ts";
-import type { SignedReceipt, SignedVoucher } from "../sdk/eip712.ts";
+import type { Receipt, SignedReceipt, SignedVoucher } from "../sdk/eip712.ts";
+import type { ReceiptStatus } from "../sdk/usage.ts";
 
 type LoggedVoucher = { digest: Hex; signed: SignedVoucher };
+/** A receipt before the log numbers it: its position in the channel is assigned, and it is signed, at commit. */
+export type UnnumberedReceipt = Omit<Receipt, "position">;
 type PendingReceipt = {
-  signed: SignedReceipt;
+  unnumbered: UnnumberedReceipt;
+  sign: (receipt: Receipt) => Hex;
   voucher: LoggedVoucher;
-  resolve: () => void;
+  resolve: (signed: SignedReceipt) => void;
   reject: (error: unknown) => void;
 };
+/** A receipt with the status the payer's latest usage voucher gave it (null: no usage voucher covers it yet). */
+export type LoggedReceipt = SignedReceipt & { status: ReceiptStatus | null };
+/** A usage voucher the gateway accepted: it covers the channel's first `receipts` receipts. */
+export type UsageVoucherRow = {
+  channelId: bigint;
+  receipts: number;
+  usageRoot: Hex;
+  digest: Hex;
+  signed: SignedVoucher;
+  /** The usage tree's frontier after those receipts (sdk/usage.ts), where the next batch starts. */
+  frontier: Hex[];
+};
+
+/** Bumped whenever a table changes shape: an older file is refused, never silently misread. */
+const schemaVersion = 2;
 
 export type SettlementStatus = "signed" | "confirmed" | "failed";
 export type SettlementRow = {
@@ -30,25 +49,40 @@ export type SettlementRow = {
 };
 
 /**
- * The durable usage log: receipts, accepted vouchers and settlement intents in SQLite (WAL, synchronous=FULL),
- * so a receipt handed to a client is on disk first and a settlement survives a crash between sending and
- * confirming. Amounts are decimal strings: SQLite integers stop at 2^63.
+ * The durable usage log: receipts, accepted vouchers, usage vouchers and settlement intents in SQLite (WAL,
+ * synchronous=FULL), so a receipt handed to a client is on disk first and a settlement survives a crash between
+ * sending and confirming. Receipts are numbered per channel (0, 1, …) in the order they commit. Amounts are
+ * decimal strings: SQLite integers stop at 2^63.
  */
 export class UsageLog {
   private db: DatabaseSync;
   private insertReceipt: StatementSync;
   private insertVoucher: StatementSync;
   private pending: PendingReceipt[] = [];
+  /** Per channel, the position the next receipt takes (loaded from the file on first use). */
+  private nextPositions = new Map<bigint, number>();
 
   constructor(file: string) {
     this.db = new DatabaseSync(file);
+    const { user_version: version } = this.db.prepare("PRAGMA user_version").get() as { user_version: number };
+    const empty = this.db.prepare("SELECT COUNT(*) AS n FROM sqlite_master").get() as { n: number };
+    if (version !== schemaVersion && empty.n > 0) {
+      throw new Error(
+        `usage log ${file} has schema version ${version}, this gateway writes ${schemaVersion}: settle it with the gateway that wrote it, then start with a new file`,
+      );
+    }
     this.db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
+      PRAGMA user_version = ${schemaVersion};
       CREATE TABLE IF NOT EXISTS receipts (
-        request_id TEXT PRIMARY KEY, channel_id TEXT NOT NULL, adapter_id TEXT NOT NULL, amount TEXT NOT NULL,
-        json TEXT NOT NULL, logged_at INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS receipts_by_channel ON receipts (channel_id);
+        request_id TEXT PRIMARY KEY, channel_id TEXT NOT NULL, position INTEGER NOT NULL, adapter_id TEXT NOT NULL,
+        amount TEXT NOT NULL, json TEXT NOT NULL, status TEXT, logged_at INTEGER NOT NULL,
+        UNIQUE (channel_id, position));
+      CREATE TABLE IF NOT EXISTS usage_vouchers (
+        channel_id TEXT NOT NULL, receipts INTEGER NOT NULL, usage_root TEXT NOT NULL, digest TEXT NOT NULL,
+        json TEXT NOT NULL, frontier TEXT NOT NULL, accepted_at INTEGER NOT NULL,
+        PRIMARY KEY (channel_id, receipts));
       CREATE TABLE IF NOT EXISTS vouchers (
         digest TEXT PRIMARY KEY, channel_id TEXT NOT NULL, cumulative TEXT NOT NULL, json TEXT NOT NULL,
         received_at INTEGER NOT NULL);
@@ -59,7 +93,7 @@ export class UsageLog {
         error TEXT, updated_at INTEGER NOT NULL);
     `);
     this.insertReceipt = this.db.prepare(
-      "INSERT INTO receipts (request_id, channel_id, adapter_id, amount, json, logged_at) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO receipts (request_id, channel_id, position, adapter_id, amount, json, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
     this.insertVoucher = this.db.prepare(
       "INSERT OR IGNORE INTO vouchers (digest, channel_id, cumulative, json, received_at) VALUES (?, ?, ?, ?, ?)",
@@ -67,25 +101,46 @@ export class UsageLog {
   }
 
   /**
-   * Group commit: the receipts handed in during one event-loop turn share one transaction, so one fsync; each
-   * promise resolves once its receipt is on disk. Alone, a receipt waits only for the turn to end.
+   * Numbers, signs and logs a receipt. Group commit: the receipts handed in during one event-loop turn share one
+   * transaction, so one fsync; each promise resolves with its signed receipt once it is on disk. Alone, a receipt
+   * waits only for the turn to end. Positions are assigned inside the transaction, so a failed commit leaves no gap.
    */
-  appendDurably(signed: SignedReceipt, voucher: LoggedVoucher): Promise<void> {
+  appendDurably(
+    unnumbered: UnnumberedReceipt,
+    voucher: LoggedVoucher,
+    sign: (receipt: Receipt) => Hex,
+  ): Promise<SignedReceipt> {
     return new Promise((resolve, reject) => {
       if (this.pending.length === 0) setImmediate(() => this.flush());
-      this.pending.push({ signed, voucher, resolve, reject });
+      this.pending.push({ unnumbered, sign, voucher, resolve, reject });
     });
   }
 
   private flush() {
     const batch = this.pending;
     this.pending = [];
+    let signed: SignedReceipt[] = [];
     try {
-      this.transaction(() => batch.forEach(({ signed, voucher }) => this.insert(signed, voucher)));
-      batch.forEach(({ resolve }) => resolve());
+      this.transaction(() => {
+        signed = batch.map(({ unnumbered, sign, voucher }) => {
+          const receipt: Receipt = { ...unnumbered, position: BigInt(this.takePosition(unnumbered.channelId)) };
+          const entry = { receipt, signature: sign(receipt) };
+          this.insert(entry, voucher);
+          return entry;
+        });
+      });
+      batch.forEach(({ resolve }, k) => resolve(signed[k]!));
     } catch (error) {
+      // The positions taken were rolled back with the rows: count again from the file.
+      this.nextPositions.clear();
       batch.forEach(({ reject }) => reject(error));
     }
+  }
+
+  private takePosition(channelId: bigint): number {
+    const next = this.nextPositions.get(channelId) ?? this.receiptCount(channelId);
+    this.nextPositions.set(channelId, next + 1);
+    return next;
   }
 
   /** One transaction, one fsync: a receipt (if any) and the voucher that covered it. */
@@ -120,6 +175,7 @@ export class UsageLog {
       this.insertReceipt.run(
         receipt.requestId,
         receipt.channelId.toString(),
+        Number(receipt.position),
         receipt.adapterId.toString(),
         receipt.amount.toString(),
         JSON.stringify(receiptToJson(signed)),
@@ -128,21 +184,34 @@ export class UsageLog {
     }
   }
 
-  receipts(channelId?: bigint): SignedReceipt[] {
+  /** Every receipt (of one channel), with its status; in position order within each channel. */
+  receipts(channelId?: bigint): LoggedReceipt[] {
     const rows = (
       channelId === undefined
-        ? this.db.prepare("SELECT json FROM receipts ORDER BY rowid").all()
-        : this.db.prepare("SELECT json FROM receipts WHERE channel_id = ? ORDER BY rowid").all(channelId.toString())
-    ) as { json: string }[];
-    return rows.map((row) => receiptFromJson(JSON.parse(row.json) as ReceiptJson));
+        ? this.db.prepare("SELECT json, status FROM receipts ORDER BY channel_id, position").all()
+        : this.db
+            .prepare("SELECT json, status FROM receipts WHERE channel_id = ? ORDER BY position")
+            .all(channelId.toString())
+    ) as { json: string; status: ReceiptStatus | null }[];
+    return rows.map(loggedReceipt);
   }
 
-  /** A page of the channel's receipts, in the order they were logged: `limit` of them from `offset` on. */
-  receiptPage(channelId: bigint, offset: number, limit: number): SignedReceipt[] {
+  /** The channel's receipts at positions [from, to), in order. */
+  receiptRange(channelId: bigint, from: number, to: number): LoggedReceipt[] {
     const rows = this.db
-      .prepare("SELECT json FROM receipts WHERE channel_id = ? ORDER BY rowid LIMIT ? OFFSET ?")
-      .all(channelId.toString(), limit, offset) as { json: string }[];
-    return rows.map((row) => receiptFromJson(JSON.parse(row.json) as ReceiptJson));
+      .prepare(
+        "SELECT json, status FROM receipts WHERE channel_id = ? AND position >= ? AND position < ? ORDER BY position",
+      )
+      .all(channelId.toString(), from, to) as { json: string; status: ReceiptStatus | null }[];
+    return rows.map(loggedReceipt);
+  }
+
+  /** A page of the channel's receipts by position: `limit` of them from `offset` on. */
+  receiptPage(channelId: bigint, offset: number, limit: number): SignedReceipt[] {
+    return this.receiptRange(channelId, offset, offset + limit).map(({ receipt, signature }) => ({
+      receipt,
+      signature,
+    }));
   }
 
   receiptCount(channelId: bigint): number {
@@ -161,6 +230,52 @@ export class UsageLog {
       .prepare("SELECT digest, json FROM vouchers WHERE channel_id = ?")
       .all(channelId.toString()) as { digest: Hex; json: string }[];
     return rows.map((r) => ({ digest: r.digest, signed: voucherFromJson(JSON.parse(r.json) as VoucherJson) }));
+  }
+
+  /**
+   * Keeps an accepted usage voucher and, in the same transaction, the statuses it gave the receipts it covers
+   * beyond the previous one (`from`): from then on they are final.
+   */
+  recordUsageVoucher(row: UsageVoucherRow, from: number, statuses: readonly ReceiptStatus[]) {
+    const setStatus = this.db.prepare("UPDATE receipts SET status = ? WHERE channel_id = ? AND position = ?");
+    this.transaction(() => {
+      this.db
+        .prepare(
+          "INSERT INTO usage_vouchers (channel_id, receipts, usage_root, digest, json, frontier, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .run(
+          row.channelId.toString(),
+          row.receipts,
+          row.usageRoot.toLowerCase(),
+          row.digest,
+          JSON.stringify(voucherToJson(row.signed)),
+          JSON.stringify(row.frontier),
+          Date.now(),
+        );
+      statuses.forEach((status, k) => setStatus.run(status, row.channelId.toString(), from + k));
+    });
+  }
+
+  /** The usage voucher covering the most receipts of the channel, if any. */
+  latestUsageVoucher(channelId: bigint): UsageVoucherRow | undefined {
+    const row = this.db
+      .prepare("SELECT * FROM usage_vouchers WHERE channel_id = ? ORDER BY receipts DESC LIMIT 1")
+      .get(channelId.toString());
+    return row === undefined ? undefined : usageVoucherRow(row as Record<string, string | number>);
+  }
+
+  /** The accepted usage voucher with this root (e.g. the one a settlement on chain named), if any. */
+  usageVoucherByRoot(channelId: bigint, usageRoot: Hex): UsageVoucherRow | undefined {
+    const row = this.db
+      .prepare("SELECT * FROM usage_vouchers WHERE channel_id = ? AND usage_root = ?")
+      .get(channelId.toString(), usageRoot.toLowerCase());
+    return row === undefined ? undefined : usageVoucherRow(row as Record<string, string | number>);
+  }
+
+  channelsWithUsageVouchers(): bigint[] {
+    return (this.db.prepare("SELECT DISTINCT channel_id FROM usage_vouchers").all() as { channel_id: string }[]).map(
+      (r) => BigInt(r.channel_id),
+    );
   }
 
   recordSettlement(channelId: bigint, voucherDigest: Hex, cumulativeAmount: bigint, rawTx: Hex, txHash: Hex): number {
@@ -199,4 +314,19 @@ export class UsageLog {
     if (this.pending.length > 0) this.flush();
     this.db.close();
   }
+}
+
+function loggedReceipt(row: { json: string; status: ReceiptStatus | null }): LoggedReceipt {
+  return { ...receiptFromJson(JSON.parse(row.json) as ReceiptJson), status: row.status };
+}
+
+function usageVoucherRow(row: Record<string, string | number>): UsageVoucherRow {
+  return {
+    channelId: BigInt(row.channel_id!),
+    receipts: Number(row.receipts),
+    usageRoot: row.usage_root as Hex,
+    digest: row.digest as Hex,
+    signed: voucherFromJson(JSON.parse(row.json as string) as VoucherJson),
+    frontier: JSON.parse(row.frontier as string) as Hex[],
+  };
 }

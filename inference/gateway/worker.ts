@@ -59,6 +59,7 @@ const gateway = await startGateway({
   limits: {
     maxInFlightPerChannel: count("OPENPOA_MAX_IN_FLIGHT_PER_CHANNEL", "8"),
     maxInFlight: count("OPENPOA_MAX_IN_FLIGHT", "256"),
+    maxUnvouchedReceipts: count("OPENPOA_MAX_UNVOUCHED_RECEIPTS", "32"),
   },
   log,
 });

@@ -27,10 +27,12 @@ const voucher: Voucher = {
 const receipt: Receipt = {
   requestId: `0x${"cd".repeat(32)}`,
   channelId: 7n,
+  position: 2n ** 40n,
   adapterId: 3n,
   promptTokens: 12n,
   completionTokens: 30n,
   amount: 42_000_000_000_000n,
+  completionHash: `0x${"ef".repeat(32)}`,
   attributionHash: zeroHash,
   timestamp: 1_800_000_000n,
 };

@@ -11,14 +11,20 @@ export type Voucher = {
 };
 export type SignedVoucher = { voucher: Voucher; signature: Hex };
 
-/** What the operator signs for every response it bills. */
+/**
+ * What the operator signs for every response it bills. `position` numbers the channel's receipts from 0 in the
+ * order the operator issued them (the leaf index in the usage tree, sdk/usage.ts); `completionHash` is keccak256
+ * of the completion's attribution tokens as 4-byte big-endian integers, the value its attribution record names.
+ */
 export type Receipt = {
   requestId: Hex;
   channelId: bigint;
+  position: bigint;
   adapterId: bigint;
   promptTokens: bigint;
   completionTokens: bigint;
   amount: bigint;
+  completionHash: Hex;
   attributionHash: Hex;
   timestamp: bigint;
 };
@@ -39,10 +45,12 @@ export const receiptTypes = {
   Receipt: [
     { name: "requestId", type: "bytes32" },
     { name: "channelId", type: "uint256" },
+    { name: "position", type: "uint64" },
     { name: "adapterId", type: "uint256" },
     { name: "promptTokens", type: "uint64" },
     { name: "completionTokens", type: "uint64" },
     { name: "amount", type: "uint256" },
+    { name: "completionHash", type: "bytes32" },
     { name: "attributionHash", type: "bytes32" },
     { name: "timestamp", type: "uint64" },
   ],
@@ -53,13 +61,15 @@ export function voucherDomain(chainId: number, payments: Address) {
   return { name: "OpenPoA InferencePayments", version: "1", chainId, verifyingContract: payments } as const;
 }
 
-/** Receipts are bound to the same chain and payment contract, under a name of their own. */
+/** Receipts are bound to the same chain and payment contract, under a name of their own (v2: positions). */
 export function receiptDomain(chainId: number, payments: Address) {
-  return { name: "OpenPoA Usage Receipts", version: "1", chainId, verifyingContract: payments } as const;
+  return { name: "OpenPoA Usage Receipts", version: "2", chainId, verifyingContract: payments } as const;
 }
 
 export const voucherHeader = "x-openpoa-voucher";
 export const receiptHeader = "x-openpoa-receipt";
+/** A usage voucher (sdk/usage.ts): exact amounts over the receipts its usage root covers; the one that settles. */
+export const usageHeader = "x-openpoa-usage";
 
 /*
  * Hand-rolled EIP-712 hashing of the two structs: the gateway hashes one voucher and one receipt per request,
@@ -82,7 +92,7 @@ const VOUCHER_TYPEHASH = keccak256(
 );
 const RECEIPT_TYPEHASH = keccak256(
   utf8(
-    "Receipt(bytes32 requestId,uint256 channelId,uint256 adapterId,uint64 promptTokens,uint64 completionTokens,uint256 amount,bytes32 attributionHash,uint64 timestamp)",
+    "Receipt(bytes32 requestId,uint256 channelId,uint64 position,uint256 adapterId,uint64 promptTokens,uint64 completionTokens,uint256 amount,bytes32 completionHash,bytes32 attributionHash,uint64 timestamp)",
   ),
   "bytes",
 );
@@ -131,10 +141,12 @@ export function receiptDigest(separator: Uint8Array, r: Receipt): Hex {
       RECEIPT_TYPEHASH,
       hexToBytes(r.requestId),
       word(r.channelId),
+      word(r.position),
       word(r.adapterId),
       word(r.promptTokens),
       word(r.completionTokens),
       word(r.amount),
+      hexToBytes(r.completionHash),
       hexToBytes(r.attributionHash),
       word(r.timestamp),
     ]),

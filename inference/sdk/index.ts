@@ -3,12 +3,16 @@ export * from "./codec.ts";
 export * from "./pricing.ts";
 export * from "./requests.ts";
 export * from "./channel.ts";
+export * from "./usage.ts";
 export {
   Payer,
   ReceiptError,
   ResumeError,
   checkpoint,
+  encodeUsageVoucher,
   fetchPrices,
+  type Dispute,
+  type UsageVoucher,
   type PayerOptions,
   type Resumed,
   type ResumeOptions,

@@ -8,9 +8,20 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { keccak256, toHex, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { receiptFromJson, receiptToJson, voucherToJson, type ReceiptJson, type VoucherJson } from "./codec.ts";
-import { receiptDomain, receiptTypes, voucherDomain, voucherTypes, type Receipt, type Voucher } from "./eip712.ts";
+import { hashTokens } from "../../attribution/src/index.ts";
+import {
+  domainSeparator,
+  receiptDigest,
+  receiptDomain,
+  receiptTypes,
+  voucherDomain,
+  voucherTypes,
+  type Receipt,
+  type Voucher,
+} from "./eip712.ts";
 import { costOf } from "./pricing.ts";
-import { Payer, ResumeError } from "./payer.ts";
+import { Payer, ReceiptError, ResumeError } from "./payer.ts";
+import { usageLeaf, UsageTree } from "./usage.ts";
 
 const chainId = 31337;
 const payments = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
@@ -36,12 +47,14 @@ const newPayer = () =>
 let n = 0;
 async function receipt(adapterId: bigint, tokens: bigint, signer = operator, overrides: Partial<Receipt> = {}) {
   const message: Receipt = {
-    requestId: keccak256(toHex(`request-${n++}`)),
+    requestId: keccak256(toHex(`request-${n}`)),
     channelId,
+    position: BigInt(n++),
     adapterId,
     promptTokens: tokens - 1n,
     completionTokens: 1n,
     amount: costOf(price, tokens),
+    completionHash: `0x${"00".repeat(32)}`,
     attributionHash: `0x${"00".repeat(32)}`,
     timestamp: 1n,
     ...overrides,
@@ -72,12 +85,17 @@ async function voucher(amounts: [bigint, bigint][], signer = privateKeyToAccount
   });
   return voucherToJson({ voucher: message, signature });
 }
+/** A receipt at a given position (for out-of-order arrivals). */
+async function receiptAt(position: bigint) {
+  n = Number(position);
+  return receipt(1n, 10n);
+}
 const amountOf = (receipts: ReceiptJson[]) => receipts.reduce((s, r) => s + BigInt(r.amount), 0n);
 
 describe("Payer.resume trusts only what the payer's own signature backs", () => {
   let server: Server;
   let url: string;
-  let answer: { voucher: VoucherJson | null; receipts: ReceiptJson[] };
+  let answer: { voucher: VoucherJson | null; receipts: ReceiptJson[]; disputed?: number[] };
 
   before(async () => {
     server = createServer((request, response) => {
@@ -85,7 +103,7 @@ describe("Payer.resume trusts only what the payer's own signature backs", () => 
       const offset = Number(searchParams.get("offset") ?? 0);
       // Pages of two, so that resumes read on across pages.
       const body = pathname.endsWith("/usage")
-        ? { channelId: channelId.toString(), voucher: answer.voucher }
+        ? { channelId: channelId.toString(), voucher: answer.voucher, vouched: { disputed: answer.disputed ?? [] } }
         : {
             channelId: channelId.toString(),
             data: answer.receipts.slice(offset, offset + 2),
@@ -98,7 +116,10 @@ describe("Payer.resume trusts only what the payer's own signature backs", () => 
     url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
   after(() => new Promise((resolve) => server.close(resolve)));
-  beforeEach(() => (answer = { voucher: null, receipts: [] }));
+  beforeEach(() => {
+    answer = { voucher: null, receipts: [] };
+    n = 0;
+  });
 
   it("takes over the operator's receipts up to its own voucher, and covers from there", async () => {
     const receipts = [await receipt(1n, 100n), await receipt(2n, 50n), await receipt(1n, 20n)];
@@ -125,18 +146,71 @@ describe("Payer.resume trusts only what the payer's own signature backs", () => 
     assert.equal(payer.billedTotal, amountOf(receipts));
   });
 
-  it("never counts more than the payer signed for: receipts beyond its voucher are unbacked", async () => {
+  it("never counts more than the payer signed for: receipts beyond its voucher are unbacked, so disputed", async () => {
     const receipts = [await receipt(1n, 1_000n), await receipt(1n, 1_000n), await receipt(2n, 10n)];
     const cap = costOf(price, 1_500n);
     answer = { voucher: await voucher([[1n, cap]]), receipts };
     const payer = newPayer();
     const resumed = await payer.resume(url);
-    assert.equal(resumed.billed.get(1n), cap);
-    assert.equal(resumed.unbacked.get(1n), 2n * costOf(price, 1_000n) - cap);
+    // In position order: the first receipt fits under the cap, the second would exceed it.
+    assert.equal(resumed.billed.get(1n), costOf(price, 1_000n));
+    assert.equal(resumed.unbacked.get(1n), costOf(price, 1_000n));
     // Nothing backs adapter 2 at all.
-    assert.equal(resumed.billed.get(2n), 0n);
+    assert.equal(resumed.billed.get(2n), undefined);
     assert.equal(resumed.unbacked.get(2n), costOf(price, 10n));
-    assert.equal(payer.billedTotal, cap);
+    assert.equal(payer.billedTotal, costOf(price, 1_000n));
+    assert.deepEqual(
+      payer.disputes.map((d) => [d.position, d.reason]),
+      [
+        [1n, "it bills beyond anything the payer signed for"],
+        [2n, "it bills beyond anything the payer signed for"],
+      ],
+    );
+    // The usage voucher covers all three, pays the first only, and names the other two as disputed.
+    const usage = (await payer.usageVoucher())!;
+    assert.deepEqual([usage.receipts, usage.disputed], [3, [1, 2]]);
+    assert.deepEqual(usage.signed.voucher.adapterIds, [1n]);
+    assert.deepEqual(usage.signed.voucher.adapterAmounts, [costOf(price, 1_000n)]);
+    const tree = new UsageTree();
+    const separator = domainSeparator(receiptDomain(chainId, payments));
+    receipts.forEach((json, k) =>
+      tree.append(
+        usageLeaf(receiptDigest(separator, receiptFromJson(json).receipt), k === 0 ? "accepted" : "disputed"),
+      ),
+    );
+    assert.equal(usage.signed.voucher.usageRoot, tree.root());
+  });
+
+  it("keeps the disputes an earlier usage voucher of the payer made, and signs usage vouchers over contiguous receipts only", async () => {
+    const receipts = [await receipt(1n, 10n), await receipt(1n, 20n), await receipt(1n, 30n)];
+    answer = { voucher: await voucher([[1n, 10n ** 18n]]), receipts, disputed: [1] };
+    const payer = newPayer();
+    await payer.resume(url);
+    assert.equal(payer.billedTotal, costOf(price, 10n) + costOf(price, 30n));
+    assert.deepEqual((await payer.usageVoucher())!.disputed, [1]);
+
+    // A receipt that arrives ahead of a missing one waits: the usage voucher stops before the gap.
+    const ahead = receiptFromJson(await receiptAt(4n));
+    await payer.accept(1n, 10n ** 15n, ahead);
+    assert.equal((await payer.usageVoucher())!.receipts, 3);
+    await payer.accept(1n, 10n ** 15n, receiptFromJson(await receiptAt(3n)));
+    assert.equal((await payer.usageVoucher())!.receipts, 5);
+  });
+
+  it("disputes a receipt whose completion hash is not the hash of the completion received", async () => {
+    const completion = "the answer";
+    const honest = receiptFromJson(
+      await receipt(1n, 10n, operator, { completionHash: hashTokens(new TextEncoder().encode(completion)) }),
+    );
+    const payer = newPayer();
+    assert.equal(await payer.accept(1n, 10n ** 15n, honest, completion), honest);
+    const other = receiptFromJson(await receipt(1n, 10n, operator, { completionHash: `0x${"12".repeat(32)}` }));
+    await assert.rejects(
+      payer.accept(1n, 10n ** 15n, other, completion),
+      (e: Error) => e instanceof ReceiptError && /receipt 1 disputed: its completion hash/.test(e.message),
+    );
+    assert.equal(payer.billedTotal, costOf(price, 10n));
+    assert.deepEqual((await payer.usageVoucher())!.disputed, [1]);
   });
 
   it("without a voucher of the payer's, takes over nothing", async () => {
@@ -167,19 +241,25 @@ describe("Payer.resume trusts only what the payer's own signature backs", () => 
     assert.equal(payer.billedTotal, 0n);
   });
 
-  it("refuses receipts not signed by the operator's key, for another channel, or dearer than their tokens", async () => {
+  it("refuses receipts not signed by the operator's key or for another channel; disputes those dearer than their tokens", async () => {
     const own = await voucher([[1n, 10n ** 18n]]);
-    for (const bad of [
-      await receipt(1n, 10n, stranger),
-      await receipt(1n, 10n, operator, { channelId: 8n }),
-      await receipt(1n, 10n, operator, { amount: costOf(price, 10n) + 1n }),
-    ]) {
-      answer = { voucher: own, receipts: [await receipt(1n, 10n), bad] };
+    for (const bad of [() => receipt(1n, 10n, stranger), () => receipt(1n, 10n, operator, { channelId: 8n })]) {
+      n = 0;
+      answer = { voucher: own, receipts: [await receipt(1n, 10n), await bad()] };
       const payer = newPayer();
       await assert.rejects(payer.resume(url), ResumeError);
       assert.equal(payer.billedTotal, 0n);
       assert.equal(payer.receipts.length, 0);
     }
+    n = 0;
+    answer = {
+      voucher: own,
+      receipts: [await receipt(1n, 10n), await receipt(1n, 10n, operator, { amount: costOf(price, 10n) + 1n })],
+    };
+    const payer = newPayer();
+    await payer.resume(url);
+    assert.equal(payer.billedTotal, costOf(price, 10n));
+    assert.match(payer.disputes[0]!.reason, /but 10 tokens cost/);
   });
 
   it("counts a receipt once, whether a resume or the response brings it first", async () => {

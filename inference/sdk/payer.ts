@@ -1,5 +1,21 @@
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { isAddressEqual, recoverTypedDataAddress, zeroHash, type Account, type Address, type Hex } from "viem";
+import {
+  isAddressEqual,
+  recoverAddress,
+  recoverTypedDataAddress,
+  zeroHash,
+  type Account,
+  type Address,
+  type Hex,
+} from "viem";
+import {
+  byteTokenizer,
+  checkRecordAgainstCompletion,
+  getAttributionRecord,
+  hashTokens,
+  type AttributionRecord,
+  type ContentStore,
+  type Tokenizer,
+} from "../../attribution/src/index.ts";
 import {
   encodeHeader,
   receiptFromJson,
@@ -12,18 +28,28 @@ import {
   domainSeparator,
   receiptDigest,
   receiptDomain,
-  receiptTypes,
+  usageHeader,
   voucherDomain,
   voucherHeader,
   voucherTypes,
+  type Receipt,
   type SignedReceipt,
   type SignedVoucher,
   type Voucher,
 } from "./eip712.ts";
 import { costOf, countPromptTokens } from "./pricing.ts";
-import { apiOfPath, maxTokensOf, promptOf, type CompletionApi, type CompletionBody } from "./requests.ts";
+import {
+  answerTextOf,
+  apiOfPath,
+  maxTokensOf,
+  promptOf,
+  streamDeltaOf,
+  type CompletionApi,
+  type CompletionBody,
+} from "./requests.ts";
+import { usageLeaf, UsageTree, type ReceiptStatus } from "./usage.ts";
 
-/** A receipt the SDK refused: bad signature, wrong channel, or an amount its prices and tokens do not give. */
+/** A receipt the SDK refused (bad signature, wrong channel) or disputed (see `Payer.accept`). */
 export class ReceiptError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -52,10 +78,18 @@ export type PayerOptions = {
   /** How long each voucher stays valid (seconds). */
   voucherLifetimeSec?: number;
   /**
-   * On a 402 `insufficient_voucher` (another process, or an earlier run, paid on this channel since), `resume` from
-   * the gateway and send the request once more. Default true.
+   * On a 402 `insufficient_voucher` or `usage_voucher_required` (another process, or an earlier run, paid on this
+   * channel since, or a receipt never reached this one), `resume` from the gateway and send the request once more.
+   * Default true.
    */
   autoResume?: boolean;
+  /**
+   * Where the operator publishes attribution records: given, each record is fetched and checked against the
+   * completion received before its receipt is accepted.
+   */
+  records?: ContentStore;
+  /** The tokenizer attribution counts in (the gateway's); default the byte tokenizer. */
+  tokenizer?: Tokenizer;
 };
 
 export type ResumeOptions = {
@@ -69,28 +103,42 @@ export type Resumed = {
   billed: Map<bigint, bigint>;
   /** Receipts new to this Payer, each verified. */
   receipts: number;
-  /** Per adapter, what the gateway's receipts claim beyond anything this payer signed: not counted, never paid. */
+  /** Per adapter, what the gateway's receipts claim beyond anything this payer signed: disputed, never paid. */
   unbacked: Map<bigint, bigint>;
 };
 
+/** A disputed receipt: in the usage tree with status "disputed", never paid. */
+export type Dispute = { position: bigint; requestId: Hex; reason: string };
+
+/** A usage voucher and what it covers, as `x-openpoa-usage` carries it. */
+export type UsageVoucher = { signed: SignedVoucher; receipts: number; disputed: number[] };
+
 /** The gateway's GET /v1/channels/:id/usage and /receipts, as far as the Payer reads them. */
-type UsageJson = { voucher: VoucherJson | null };
+type UsageJson = { voucher: VoucherJson | null; vouched?: { disputed?: number[] } };
 type ReceiptPage = { data: ReceiptJson[]; next: number | null };
+type Booked = { signed: SignedReceipt; status: ReceiptStatus };
 
 const add = (map: Map<bigint, bigint>, key: bigint, amount: bigint) => map.set(key, (map.get(key) ?? 0n) + amount);
-const min = (a: bigint, b: bigint) => (a < b ? a : b);
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
 /**
- * The payer's side of a channel. Every voucher it signs promises, per adapter, what the receipts so far billed
- * plus the most that requests in flight (this one included) can cost; the unused part of a request's cover is
- * credited back when its receipt arrives. `receipts` keeps every receipt, verified.
+ * The payer's side of a channel. Every cover voucher it signs promises, per adapter, what the accepted receipts
+ * billed plus the most that requests in flight (this one included) can cost; the unused part of a request's cover
+ * is credited back when its receipt arrives.
+ *
+ * What it pays by is its usage voucher (sdk/usage.ts): the receipts at positions 0..n-1, each accepted or disputed,
+ * their usage root, and per adapter exactly what the accepted ones billed. It is re-signed whenever n grows and
+ * travels with the next request (`x-openpoa-usage`) or by `checkpoint`. A receipt is disputed, so never paid, when
+ * it is dearer than its tokens at the known price or than the request's cover, when its completion hash is not the
+ * hash of the completion received, or (with `records`) when its attribution record does not check against that
+ * completion. `receipts` keeps every receipt, verified; `disputes` says why each disputed one was.
  *
  * Several processes (or a restarted app) can pay on one channel in turn: each `resume`s from the gateway's account
  * of the channel, trusting only what the payer's own signature backs.
  */
 export class Payer {
   readonly receipts: SignedReceipt[] = [];
+  readonly disputes: Dispute[] = [];
   private billed = new Map<bigint, bigint>();
   private inFlight = new Map<bigint, bigint>();
   /** Request ids of `receipts`: a receipt is counted once, however it arrives. */
@@ -98,15 +146,24 @@ export class Payer {
   /** Per adapter, the most this Payer has signed for. */
   private signed = new Map<bigint, bigint>();
   private resuming: Promise<Resumed> | undefined;
-  /** How many of the channel's receipts, in the gateway's log order, resumes have read. */
+  /** How many of the channel's receipts, by position, resumes have read. */
   private listed = 0;
+  /** Receipts booked beyond the usage tree's contiguous prefix (they arrived out of order). */
+  private waiting = new Map<number, Booked>();
+  private tree = new UsageTree();
+  /** Per adapter, the accepted receipts in the tree; and the disputed positions in it. */
+  private treeAccepted = new Map<bigint, bigint>();
+  private treeDisputed: number[] = [];
+  private usage: UsageVoucher | undefined;
+  private readonly receiptSeparator: Uint8Array;
   readonly options: PayerOptions;
 
   constructor(options: PayerOptions) {
     this.options = options;
+    this.receiptSeparator = domainSeparator(receiptDomain(options.chainId, options.payments));
   }
 
-  /** What the receipts add up to, per adapter and in total. */
+  /** What the accepted receipts add up to, per adapter and in total. */
   get billedTotal() {
     return [...this.billed.values()].reduce((s, a) => s + a, 0n);
   }
@@ -118,7 +175,7 @@ export class Payer {
     return costOf(price, BigInt(countPromptTokens(prompt) + maxTokens));
   }
 
-  async signVoucher(amounts: Map<bigint, bigint>, usageRoot = this.root): Promise<SignedVoucher> {
+  async signVoucher(amounts: Map<bigint, bigint>, usageRoot = this.tree.root()): Promise<SignedVoucher> {
     const { account, chainId, payments, channelId, voucherLifetimeSec = 86_400 } = this.options;
     const adapterIds = [...amounts.keys()].sort((a, b) => (a < b ? -1 : 1));
     const voucher: Voucher = {
@@ -139,7 +196,7 @@ export class Payer {
     return { voucher, signature };
   }
 
-  /** Reserves the request's cover and signs the voucher that carries it; call `settle` or `cancel` after. */
+  /** Reserves the request's cover and signs the voucher that carries it; call `accept` or `cancel` after. */
   async cover(adapterId: bigint, maxCost: bigint): Promise<SignedVoucher> {
     add(this.inFlight, adapterId, maxCost);
     const amounts = new Map(this.billed);
@@ -151,62 +208,92 @@ export class Payer {
     add(this.inFlight, adapterId, -maxCost);
   }
 
-  /** Checks a receipt against the operator's key, this channel, the price and the cover; then books it. */
-  async accept(adapterId: bigint, maxCost: bigint, signed: SignedReceipt): Promise<SignedReceipt> {
-    this.cancel(adapterId, maxCost);
-    await this.verifyReceipt(signed);
-    const { receipt } = signed;
-    if (receipt.adapterId !== adapterId) throw new ReceiptError("receipt is for another adapter");
-    if (receipt.amount > maxCost)
-      throw new ReceiptError(`receipt charges ${receipt.amount}, more than the request's cover ${maxCost}`);
-    // A resume that ran while this request was in flight may have counted it already.
-    if (!this.known.has(receipt.requestId)) this.book(signed);
-    return signed;
-  }
-
-  private book(signed: SignedReceipt) {
-    add(this.billed, signed.receipt.adapterId, signed.receipt.amount);
-    this.receipts.push(signed);
-    this.known.add(signed.receipt.requestId);
-  }
-
-  /** Signed by the operator's key, for this channel, and no dearer than its tokens at the known price. */
-  private async verifyReceipt({ receipt, signature }: SignedReceipt) {
-    const { chainId, payments, channelId, operatorSigningKey, prices } = this.options;
-    const signer = await recoverTypedDataAddress({
-      domain: receiptDomain(chainId, payments),
-      types: receiptTypes,
-      primaryType: "Receipt",
-      message: receipt,
-      signature,
-    });
-    if (!isAddressEqual(signer, operatorSigningKey))
-      throw new ReceiptError(`receipt signed by ${signer}, not the operator's key ${operatorSigningKey}`);
-    if (receipt.channelId !== channelId) throw new ReceiptError("receipt is for another channel");
-    const price = prices.get(receipt.adapterId.toString());
-    const tokens = receipt.promptTokens + receipt.completionTokens;
-    if (price !== undefined && receipt.amount > costOf(price, tokens)) {
-      throw new ReceiptError(`receipt charges ${receipt.amount}, but ${tokens} tokens cost ${costOf(price, tokens)}`);
-    }
-  }
-
-  /** A voucher for exactly what the receipts billed: the one the operator settles (POST it to /v1/vouchers). */
-  exactVoucher(): Promise<SignedVoucher> {
-    return this.signVoucher(new Map(this.billed), this.computeUsageRoot());
+  /**
+   * The usage voucher over every receipt up to the first one not yet received (undefined before the first):
+   * amounts exactly what the accepted ones billed. Signed again only when that prefix grew.
+   */
+  async usageVoucher(): Promise<UsageVoucher | undefined> {
+    const count = this.tree.count;
+    if (count === 0) return undefined;
+    if (this.usage?.receipts === count) return this.usage;
+    const disputed = [...this.treeDisputed];
+    const amounts = new Map([...this.treeAccepted].filter(([, amount]) => amount > 0n));
+    const signed = await this.signVoucher(amounts, this.tree.root());
+    // Another call may have signed a longer prefix meanwhile: keep the longest.
+    if (!this.usage || this.usage.receipts < count) this.usage = { signed, receipts: count, disputed };
+    return this.usage;
   }
 
   /**
-   * Merkle root (OpenZeppelin standard tree) over the EIP-712 digests of the receipts, computed for exact
-   * vouchers; cover vouchers repeat the last one, since a tree per request would cost O(receipts) each.
+   * Checks a receipt and books it. Not signed by the operator's key or not for this channel: `ReceiptError`, not
+   * booked. Otherwise it is booked, and disputed (then `ReceiptError` too) when its terms, its completion hash or
+   * its record do not hold; `completion` is the text the response carried.
    */
-  private root: Hex = zeroHash;
+  async accept(adapterId: bigint, maxCost: bigint, signed: SignedReceipt, completion?: string): Promise<SignedReceipt> {
+    this.cancel(adapterId, maxCost);
+    await this.verifyReceipt(signed);
+    // A resume that ran while this request was in flight may have counted it already.
+    if (this.known.has(signed.receipt.requestId)) return signed;
+    const reason = await this.disputeReason(signed.receipt, { adapterId, maxCost, completion });
+    this.book(signed, reason);
+    if (reason !== undefined) throw new ReceiptError(`receipt ${signed.receipt.position} disputed: ${reason}`);
+    return signed;
+  }
 
-  private computeUsageRoot(): Hex {
-    if (this.receipts.length === 0) return zeroHash;
-    const separator = domainSeparator(receiptDomain(this.options.chainId, this.options.payments));
-    const leaves = this.receipts.map(({ receipt }) => [receiptDigest(separator, receipt)]);
-    this.root = StandardMerkleTree.of(leaves, ["bytes32"]).root as Hex;
-    return this.root;
+  private book(signed: SignedReceipt, disputeReason: string | undefined) {
+    const { receipt } = signed;
+    const status: ReceiptStatus = disputeReason === undefined ? "accepted" : "disputed";
+    if (status === "accepted") add(this.billed, receipt.adapterId, receipt.amount);
+    else this.disputes.push({ position: receipt.position, requestId: receipt.requestId, reason: disputeReason! });
+    this.receipts.push(signed);
+    this.known.add(receipt.requestId);
+    this.waiting.set(Number(receipt.position), { signed, status });
+    for (let next = this.waiting.get(this.tree.count); next; next = this.waiting.get(this.tree.count)) {
+      this.waiting.delete(this.tree.count);
+      if (next.status === "accepted") add(this.treeAccepted, next.signed.receipt.adapterId, next.signed.receipt.amount);
+      else this.treeDisputed.push(this.tree.count);
+      this.tree.append(usageLeaf(receiptDigest(this.receiptSeparator, next.signed.receipt), next.status));
+    }
+  }
+
+  /** Signed by the operator's key and for this channel, or `ReceiptError`. */
+  private async verifyReceipt({ receipt, signature }: SignedReceipt) {
+    const { operatorSigningKey, channelId } = this.options;
+    const digest = receiptDigest(this.receiptSeparator, receipt);
+    const signer = await recoverAddress({ hash: digest, signature }).catch(() => undefined);
+    if (!signer || !isAddressEqual(signer, operatorSigningKey))
+      throw new ReceiptError(`receipt signed by ${signer ?? "nobody"}, not the operator's key ${operatorSigningKey}`);
+    if (receipt.channelId !== channelId) throw new ReceiptError("receipt is for another channel");
+  }
+
+  /** Why the payer disputes a receipt, or undefined when it accepts it. */
+  private async disputeReason(
+    receipt: Receipt,
+    request: { adapterId?: bigint; maxCost?: bigint; completion?: string },
+  ): Promise<string | undefined> {
+    const price = this.options.prices.get(receipt.adapterId.toString());
+    const tokens = receipt.promptTokens + receipt.completionTokens;
+    if (request.adapterId !== undefined && receipt.adapterId !== request.adapterId)
+      return `it is for adapter ${receipt.adapterId}, the request for ${request.adapterId}`;
+    if (request.maxCost !== undefined && receipt.amount > request.maxCost)
+      return `it charges ${receipt.amount}, more than the request's cover ${request.maxCost}`;
+    if (price !== undefined && receipt.amount > costOf(price, tokens))
+      return `it charges ${receipt.amount}, but ${tokens} tokens cost ${costOf(price, tokens)}`;
+    if (request.completion === undefined) return undefined;
+    const { tokenizer = byteTokenizer, records } = this.options;
+    const completionTokens = tokenizer.encode(new TextEncoder().encode(request.completion));
+    if (hashTokens(completionTokens) !== receipt.completionHash)
+      return "its completion hash is not the hash of the completion received";
+    if (!records || receipt.attributionHash === zeroHash) return undefined;
+    let record: AttributionRecord;
+    try {
+      record = await getAttributionRecord(records, { attributionHash: receipt.attributionHash });
+    } catch (error) {
+      return `its attribution record cannot be read: ${(error as Error).message}`;
+    }
+    if (record.adapterId !== receipt.adapterId) return `its attribution record is for adapter ${record.adapterId}`;
+    const issues = checkRecordAgainstCompletion(record, completionTokens);
+    return issues.length === 0 ? undefined : `its attribution record does not fit the completion: ${issues[0]}`;
   }
 
   /**
@@ -216,12 +303,12 @@ export class Payer {
    *
    * - the gateway's highest voucher must be signed by this payer's account, for this channel (and, given
    *   `deposit`, promise no more than it), else `ResumeError`;
-   * - every receipt must be signed by the operator's key, for this channel, priced right where the price is
-   *   known, else `ResumeError`;
-   * - per adapter, the Payer counts as billed what the receipts add up to, but never more than that voucher (or a
-   *   voucher this Payer signed itself) promised: whatever the gateway claims beyond is returned as `unbacked`.
+   * - every receipt must be signed by the operator's key and for this channel, else `ResumeError`;
+   * - receipts are disputed where an earlier usage voucher of this payer disputed them, where they are dearer than
+   *   their tokens, and where, per adapter in position order, they would bill beyond what that voucher (or one
+   *   this Payer signed itself) promised: that excess is returned as `unbacked`.
    *
-   * So a gateway cannot make the Payer promise more than the payer already signed for, plus new requests' cover.
+   * So a gateway cannot make the Payer pay more than the payer already signed for, plus new requests' cover.
    */
   async resume(gatewayUrl: string, options: ResumeOptions = {}): Promise<Resumed> {
     const base = gatewayUrl.replace(/\/+$/, "");
@@ -255,26 +342,33 @@ export class Payer {
       listed = offset + data.length;
       offset = Number.isSafeInteger(page.next) && page.next! > offset ? page.next! : null;
     }
+    const reasons = new Map<Hex, string | undefined>();
+    for (const signed of fresh.values())
+      reasons.set(signed.receipt.requestId, await this.disputeReason(signed.receipt, {}));
     // Everything after the awaits happens at once: no receipt accepted meanwhile is lost or counted twice.
-    const sums = new Map<bigint, bigint>();
-    for (const { receipt } of [...this.receipts, ...fresh.values()]) add(sums, receipt.adapterId, receipt.amount);
     const backed = new Map(this.signed);
     voucher?.adapterIds.forEach((id, i) => backed.set(id, max(backed.get(id) ?? 0n, voucher.adapterAmounts[i]!)));
-    const billed = new Map<bigint, bigint>();
+    const disputedBefore = new Set(usage.vouched?.disputed ?? []);
     const unbacked = new Map<bigint, bigint>();
-    for (const [id, sum] of sums) {
-      billed.set(id, min(sum, backed.get(id) ?? 0n));
-      if (sum > billed.get(id)!) unbacked.set(id, sum - billed.get(id)!);
+    const byPosition = [...fresh.values()].sort((a, b) => (a.receipt.position < b.receipt.position ? -1 : 1));
+    for (const signed of byPosition) {
+      const { receipt } = signed;
+      if (this.known.has(receipt.requestId)) continue;
+      let reason = disputedBefore.has(Number(receipt.position))
+        ? "an earlier usage voucher disputed it"
+        : reasons.get(receipt.requestId);
+      if (
+        reason === undefined &&
+        (this.billed.get(receipt.adapterId) ?? 0n) + receipt.amount > (backed.get(receipt.adapterId) ?? 0n)
+      ) {
+        reason = "it bills beyond anything the payer signed for";
+        add(unbacked, receipt.adapterId, receipt.amount);
+      }
+      this.book(signed, reason);
     }
-    for (const signed of fresh.values()) {
-      this.receipts.push(signed);
-      this.known.add(signed.receipt.requestId);
-    }
-    this.billed = billed;
     this.listed = listed;
-    return { billed: new Map(billed), receipts: fresh.size, unbacked };
+    return { billed: new Map(this.billed), receipts: fresh.size, unbacked };
   }
-
   /** The gateway's voucher, if this payer signed it for this channel. */
   private async ownVoucher(json: VoucherJson): Promise<Voucher> {
     const { account, chainId, payments, channelId } = this.options;
@@ -300,19 +394,19 @@ export class Payer {
     return signed.voucher;
   }
 
-  /** One resume at a time; true if it changed what the Payer counts as billed. */
+  /** One resume at a time; true if it brought receipts this Payer did not have. */
   private async resync(base: string): Promise<boolean> {
-    const before = new Map(this.billed);
+    const before = this.known.size;
     this.resuming ??= this.resume(base).finally(() => (this.resuming = undefined));
     await this.resuming;
-    return before.size !== this.billed.size || [...this.billed].some(([id, amount]) => before.get(id) !== amount);
+    return this.known.size !== before;
   }
 
   /**
    * A `fetch` for the openai client (`new OpenAI({ fetch: payer.fetch })`): attaches a voucher covering each
-   * completion request (`/v1/chat/completions`, `/v1/completions`, `/v1/responses`) and verifies the receipt of
-   * each response, streamed or not, before handing it on. A body it cannot price goes out without a voucher, so
-   * that the gateway says what is wrong with it.
+   * completion request (`/v1/chat/completions`, `/v1/completions`, `/v1/responses`) and the latest usage voucher,
+   * and verifies the receipt of each response against the completion it carries, streamed or not, before handing
+   * it on. A body it cannot price goes out without a voucher, so that the gateway says what is wrong with it.
    */
   fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = input instanceof Request ? input.url : String(input);
@@ -322,19 +416,23 @@ export class Payer {
     const request = this.priced(api, init.body);
     if (!request) return fetch(input, init);
     let response = await this.send(input, init, request);
-    if (
-      response.status === 402 &&
-      this.options.autoResume !== false &&
-      (await errorCode(response)) === "insufficient_voucher" &&
-      (await this.resync(url.slice(0, url.lastIndexOf("/v1/"))))
-    ) {
-      response = await this.send(input, init, request);
+    if (response.status === 402 && this.options.autoResume !== false) {
+      const code = await errorCode(response);
+      const base = url.slice(0, url.lastIndexOf("/v1/"));
+      // Usage voucher lagging: the receipts that arrived since, or that a resume brings, let the next one cover
+      // more. Cover short: worth a retry only if the gateway knew receipts this Payer did not.
+      if (code === "usage_voucher_required") {
+        await this.resync(base);
+        response = await this.send(input, init, request);
+      } else if (code === "insufficient_voucher" && (await this.resync(base))) {
+        response = await this.send(input, init, request);
+      }
     }
     return this.receive(response, request);
   };
 
   /** The adapter and cover of a completion body, or undefined where the body is not one the gateway takes. */
-  private priced(api: CompletionApi, text: string): { adapterId: bigint; maxCost: bigint } | undefined {
+  private priced(api: CompletionApi, text: string): PricedRequest | undefined {
     let body: CompletionBody<CompletionApi> & { model?: unknown };
     let prompt: unknown;
     let maxTokens: unknown;
@@ -347,17 +445,15 @@ export class Payer {
     }
     if (typeof body.model !== "string" || !/^(0|[1-9][0-9]*)$/.test(body.model)) return undefined;
     if (typeof prompt !== "string" || !Number.isSafeInteger(maxTokens) || (maxTokens as number) < 0) return undefined;
-    return { adapterId: BigInt(body.model), maxCost: this.maxCost(body.model, prompt, maxTokens as number) };
+    return { api, adapterId: BigInt(body.model), maxCost: this.maxCost(body.model, prompt, maxTokens as number) };
   }
 
-  private async send(
-    input: string | URL | Request,
-    init: RequestInit,
-    { adapterId, maxCost }: { adapterId: bigint; maxCost: bigint },
-  ): Promise<Response> {
+  private async send(input: string | URL | Request, init: RequestInit, { adapterId, maxCost }: PricedRequest) {
+    const usage = await this.usageVoucher();
     const signed = await this.cover(adapterId, maxCost);
     const headers = new Headers(init.headers);
     headers.set(voucherHeader, encodeHeader(voucherToJson(signed)));
+    if (usage) headers.set(usageHeader, encodeUsageVoucher(usage));
     let response: Response;
     try {
       response = await fetch(input, { ...init, headers });
@@ -369,7 +465,8 @@ export class Payer {
     return response;
   }
 
-  private async receive(response: Response, { adapterId, maxCost }: { adapterId: bigint; maxCost: bigint }) {
+  private async receive(response: Response, request: PricedRequest) {
+    const { api, adapterId, maxCost } = request;
     if (!response.ok) return response;
     if (!(response.headers.get("content-type") ?? "").includes("text/event-stream")) {
       const text = await response.text();
@@ -378,22 +475,24 @@ export class Payer {
         this.cancel(adapterId, maxCost);
         throw new ReceiptError("response carries no receipt");
       }
-      await this.accept(adapterId, maxCost, parseReceipt(json.openpoa_receipt));
+      await this.accept(adapterId, maxCost, parseReceipt(json.openpoa_receipt), answerTextOf(api, json) ?? "");
       return new Response(text, { status: response.status, headers: response.headers });
     }
-    return new Response(this.watchStream(response.body!, adapterId, maxCost), {
+    return new Response(this.watchStream(response.body!, request), {
       status: response.status,
       headers: response.headers,
     });
   }
 
   /**
-   * Passes the SSE bytes through unchanged and verifies the receipt where it comes: the last chunk of a
-   * completion, or the response of `response.completed` / `response.incomplete`.
+   * Passes the SSE bytes through unchanged, gathering the completion from the deltas, and verifies the receipt
+   * against it where it comes: the last chunk of a completion, or the response of `response.completed` /
+   * `response.incomplete`.
    */
-  private watchStream(body: ReadableStream<Uint8Array>, adapterId: bigint, maxCost: bigint) {
+  private watchStream(body: ReadableStream<Uint8Array>, { api, adapterId, maxCost }: PricedRequest) {
     const decoder = new TextDecoder();
     let buffer = "";
+    let completion = "";
     let accepted = false;
     return body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
@@ -403,14 +502,16 @@ export class Payer {
           while ((end = buffer.indexOf("\n\n")) >= 0) {
             const event = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
-            if (!event.includes('"openpoa_receipt"')) continue;
-            const data = JSON.parse(dataOf(event)) as {
+            const payload = dataOf(event);
+            if (payload === "" || payload === "[DONE]") continue;
+            const data = JSON.parse(payload) as {
               openpoa_receipt?: ReceiptJson;
               response?: { openpoa_receipt?: ReceiptJson };
             };
+            completion += streamDeltaOf(api, data);
             const receipt = data.openpoa_receipt ?? data.response?.openpoa_receipt;
             if (receipt) {
-              await this.accept(adapterId, maxCost, parseReceipt(receipt));
+              await this.accept(adapterId, maxCost, parseReceipt(receipt), completion);
               accepted = true;
             }
           }
@@ -423,6 +524,12 @@ export class Payer {
     );
   }
 }
+
+type PricedRequest = { api: CompletionApi; adapterId: bigint; maxCost: bigint };
+
+/** The `x-openpoa-usage` header of a usage voucher. */
+export const encodeUsageVoucher = ({ signed, receipts, disputed }: UsageVoucher) =>
+  encodeHeader({ ...voucherToJson(signed), receipts, disputed });
 
 /** The data of one server-sent event (its `data:` lines joined). */
 const dataOf = (event: string) =>
@@ -456,12 +563,13 @@ async function getJson<T>(url: string): Promise<T> {
   return json;
 }
 
-/** Posts the exact voucher so the operator can settle everything the receipts billed. */
+/** Posts the usage voucher over every receipt so far, so the operator can settle all the payer accepted. */
 export async function checkpoint(payer: Payer, gatewayUrl: string): Promise<{ billed: Record<string, string> }> {
-  const signed = await payer.exactVoucher();
+  const usage = await payer.usageVoucher();
+  if (!usage) return { billed: {} };
   const response = await fetch(`${gatewayUrl}/v1/vouchers`, {
     method: "POST",
-    headers: { [voucherHeader]: encodeHeader(voucherToJson(signed)) },
+    headers: { [usageHeader]: encodeUsageVoucher(usage) },
   });
   const json = (await response.json()) as { billed: Record<string, string>; error?: { message: string } };
   if (!response.ok) throw new Error(`checkpoint refused: ${json.error?.message}`);

@@ -72,3 +72,39 @@ export function maxTokensOf<A extends CompletionApi>(api: A, body: CompletionBod
   if (api === "responses") return (body as ResponsesBody).max_output_tokens ?? DEFAULT_MAX_TOKENS;
   return (body as TextBody).max_tokens ?? DEFAULT_MAX_TOKENS;
 }
+
+/**
+ * The completion text of a whole (non-streamed) answer, as the gateway wrote it (gateway/formats.ts): what the
+ * receipt's completion hash covers. Undefined where the answer has no such field.
+ */
+export function answerTextOf(api: CompletionApi, answer: unknown): string | undefined {
+  const json = answer as {
+    choices?: { message?: { content?: unknown }; text?: unknown }[];
+    output?: { content?: { type?: string; text?: unknown }[] }[];
+  };
+  const text =
+    api === "chat"
+      ? json.choices?.[0]?.message?.content
+      : api === "text"
+        ? json.choices?.[0]?.text
+        : json.output?.[0]?.content?.find((part) => part.type === "output_text")?.text;
+  return typeof text === "string" ? text : undefined;
+}
+
+/** The text one streamed event adds to the completion ("" when it adds none). */
+export function streamDeltaOf(api: CompletionApi, event: unknown): string {
+  const json = event as {
+    type?: string;
+    delta?: unknown;
+    choices?: { delta?: { content?: unknown }; text?: unknown }[];
+  };
+  const delta =
+    api === "chat"
+      ? json.choices?.[0]?.delta?.content
+      : api === "text"
+        ? json.choices?.[0]?.text
+        : json.type === "response.output_text.delta"
+          ? json.delta
+          : undefined;
+  return typeof delta === "string" ? delta : "";
+}

@@ -16,7 +16,7 @@ import {
 import type { ContractName, Suite } from "../lib/contracts.ts";
 import { sendRevealing } from "../lib/commitments.ts";
 import { readAcceptedContributions, registryLocation } from "../lib/datanetVersions.ts";
-import { epochStartBlock, previousDistribution, readEpochInputs, readReceiptsFile } from "../lib/epochs.ts";
+import { epochStartBlock, previousDistribution, readEpochInputs } from "../lib/epochs.ts";
 import { loadDistribution, openContentStore, readEpochRoot, rewardStatus } from "../lib/rewards.ts";
 import { eventsIn, read, send, type Sent } from "../lib/transactions.ts";
 import {
@@ -46,6 +46,8 @@ const UINT128 = 2n ** 128n - 1n;
 
 const open = (wei: bigint) => `${formatUnits(wei, 18)} OPEN`;
 const str = (values: Values, name: string) => values[name] as string | undefined;
+/** Where datanet indexes are built and cached for checking attribution records. */
+const indexDirOf = (values: Values) => str(values, "index-dir") ?? process.env.OPENPOA_INDEX_DIR ?? "openpoa-indexes";
 
 function firstEvent<T>(suite: Suite, sent: Sent, contract: ContractName, eventName: string): T {
   const [event] = eventsIn<T>(suite, { contract, eventName, logs: sent.receipt.logs });
@@ -610,17 +612,20 @@ export const commands: Record<string, Command> = {
 
   "epoch run": {
     summary: "Aggregate the next reward epoch from public data, publish its distribution file and propose its root",
-    usage: "epoch run <epoch> [--content <dir|url>] [--receipts <file>] [--dry-run]",
-    options: { content: { type: "string" }, receipts: { type: "string" }, "dry-run": { type: "boolean" } },
+    usage: "epoch run <epoch> [--content <dir|url>] [--index-dir <dir>] [--dry-run]",
+    options: { content: { type: "string" }, "index-dir": { type: "string" }, "dry-run": { type: "boolean" } },
     async run(suite, [epochText], values) {
       const epoch = parseId(epochText, "epoch");
       const lastEpoch = await read<bigint>(suite, { contract: "AttributionRewards", functionName: "lastEpoch" });
       if (epoch !== lastEpoch + 1n) throw new UsageError(`The next epoch to run is ${lastEpoch + 1n}, not ${epoch}`);
       const store = openContentStore(str(values, "content"));
-      const receipts = values.receipts ? await readReceiptsFile(str(values, "receipts")!) : [];
       const fromBlock = epochStartBlock(suite, await previousDistribution(suite, store, epoch));
       const toBlock = await suite.publicClient.getBlockNumber();
-      const inputs = await readEpochInputs(suite, store, { epoch, blocks: { fromBlock, toBlock }, receipts });
+      const inputs = await readEpochInputs(suite, store, {
+        epoch,
+        blocks: { fromBlock, toBlock },
+        indexDir: indexDirOf(values),
+      });
       if (inputs.settlements.length === 0 && inputs.previous.length === 0) {
         throw new UsageError(`No data share was settled in blocks ${fromBlock}..${toBlock}: nothing to distribute`);
       }
@@ -655,8 +660,8 @@ export const commands: Record<string, Command> = {
 
   "epoch verify": {
     summary: "Recompute an epoch from public data and report every leaf that does not follow (exit 1 on mismatch)",
-    usage: "epoch verify <epoch> [--content <dir|url>]",
-    options: { content: { type: "string" } },
+    usage: "epoch verify <epoch> [--content <dir|url>] [--index-dir <dir>]",
+    options: { content: { type: "string" }, "index-dir": { type: "string" } },
     async run(suite, [epochText], values) {
       const epoch = parseId(epochText, "epoch");
       const store = openContentStore(str(values, "content"));
@@ -677,13 +682,7 @@ export const commands: Record<string, Command> = {
           reason: `the on-chain total ${root.total} is not the leaves' sum ${total}`,
         });
       }
-      const receipts = file.receipts.map(({ receiptId, adapterId, amount, attributionHash }) => ({
-        receiptId,
-        adapterId,
-        amount,
-        attributionHash,
-      }));
-      const inputs = await readEpochInputs(suite, store, { epoch, blocks: file.blocks, receipts });
+      const inputs = await readEpochInputs(suite, store, { epoch, blocks: file.blocks, indexDir: indexDirOf(values) });
       issues.push(...verifyEpoch(inputs, { distribution: file, root: root.root }).issues);
       if (issues.length > 0) throw new EpochVerificationError(epoch, issues);
       return {

@@ -5,25 +5,57 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { createPublicClient, createWalletClient, http, parseEther, type Address, type Hex } from "viem";
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  keccak256,
+  parseEther,
+  toHex,
+  zeroHash,
+  type Address,
+  type Hex,
+} from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
+  attributeCompletion,
+  buildDatanetIndex,
+  byteTokenizer,
   createDirectoryContentStore,
   datanetVersionTree,
   decodeDistributionFile,
   distributionTree,
   encodeDistributionFile,
   getContent,
+  hashTokens,
+  putAttributionRecord,
   putContent,
   sha256Hex,
 } from "../../attribution/src/index.ts";
-import { voucherDomain, voucherTypes } from "../../inference/sdk/index.ts";
+import {
+  domainSeparator,
+  encodeUsageBatch,
+  receiptDigest,
+  receiptDomain,
+  usageBatchFileName,
+  usageBatchFormat,
+  usageLeaf,
+  UsageTree,
+  voucherDomain,
+  voucherTypes,
+  type BatchReceipt,
+  type Receipt,
+  type UsageBatch,
+} from "../../inference/sdk/index.ts";
 import { abiOf, HARDHAT_ACCOUNT_0_KEY } from "../lib/contracts.ts";
+import { readDatanetVersion } from "../lib/datanetVersions.ts";
 import { repoRoot, rpc, startLocalChain, type LocalChain } from "../lib/localChain.ts";
 
 const run = promisify(execFile);
 const cli = path.join(repoRoot, "scripts", "cli", "openpoa.ts");
 const ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+/** Hardhat's account 1 (0x7099…79C8): the operator's receipt key from test_nodeAndChannel_lifecycle on. */
+const HARDHAT_ACCOUNT_1_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
 /**
  * Every command against a chain of its own, deployed with `npm run deploy`, as a user would run them. The tests are
@@ -378,5 +410,158 @@ describe("openpoa CLI", () => {
     assert.match(verified.stderr, /Epoch 2 does not verify/);
     assert.match(verified.stderr, /leaf-amount/);
     assert.match(verified.stderr, /root-mismatch/);
+  });
+
+  it("test_epoch_receiptsComeFromTheBatchesPublishedUnderSettledUsageRoots", async () => {
+    // Account 0 operates, with account 1 as its receipt key (test_nodeAndChannel_lifecycle), and pays on channel 3.
+    const deployment = JSON.parse(await readFile(path.join(work, "localhost.json"), "utf8")) as {
+      contracts: Record<string, { address: Address; startBlock: number }>;
+    };
+    const payments = deployment.contracts.InferencePayments!.address;
+    const account = privateKeyToAccount(HARDHAT_ACCOUNT_0_KEY);
+    const receiptKey = privateKeyToAccount(HARDHAT_ACCOUNT_1_KEY);
+    const chainConfig = {
+      id: 31337,
+      name: "local",
+      nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
+      rpcUrls: { default: { http: [chain.url] } },
+    };
+    const publicClient = createPublicClient({ chain: chainConfig, transport: http(chain.url) });
+    const wallet = createWalletClient({ chain: chainConfig, transport: http(chain.url), account });
+    const content = path.join(work, "content");
+    const store = createDirectoryContentStore({ dir: content });
+    const channelId = BigInt((await json("channel", "open", "--operator", ACCOUNT_0, "--deposit", "5")).channelId);
+    const receiptSeparator = domainSeparator(receiptDomain(31337, payments));
+
+    // The completion copies the datanet's only text; its record is made and published as a gateway would.
+    const datanet = await readDatanetVersion(publicClient, {
+      registry: deployment.contracts.DatanetRegistry!.address,
+      fromBlock: 0n,
+      datanetId: 1n,
+      version: 1n,
+    });
+    const contents = [await getContent(store, { contentHash: datanet.contributions[0]!.contentHash })];
+    const index = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer });
+    const completion = byteTokenizer.encode(new TextEncoder().encode("She said: Roses are red, violets are blue."));
+    const { record } = attributeCompletion(
+      { tokenizer: byteTokenizer, indexes: [index] },
+      { adapterId: 1n, lineage: [{ datanetId: 1n, version: 1n, weightBps: 10_000 }], completion },
+    );
+    const attributionHash = await putAttributionRecord(store, { record });
+
+    const tree = new UsageTree();
+    const batchReceipts: BatchReceipt[] = [];
+    async function receiptOf(adapterId: bigint, amount: bigint, hashes: { completion: Hex; attribution: Hex }) {
+      const receipt: Receipt = {
+        requestId: keccak256(toHex(`cli-receipt-${tree.count}`)),
+        channelId,
+        position: BigInt(tree.count),
+        adapterId,
+        promptTokens: 10n,
+        completionTokens: 40n,
+        amount,
+        completionHash: hashes.completion,
+        attributionHash: hashes.attribution,
+        timestamp: 1n,
+      };
+      const signature = await receiptKey.sign({ hash: receiptDigest(receiptSeparator, receipt) });
+      tree.append(usageLeaf(receiptDigest(receiptSeparator, receipt), "accepted"));
+      batchReceipts.push({ receipt, signature, status: "accepted" });
+    }
+    let settledCount = 0;
+    let settledFrontier: Hex[] = [];
+    /** Settles everything so far with a voucher over the tree, publishing `batch` (or not) as the settler would. */
+    async function settleUsage(publish: (batch: UsageBatch) => UsageBatch | undefined) {
+      const before = (await publicClient.readContract({
+        address: payments,
+        abi: abiOf("InferencePayments"),
+        functionName: "getChannel",
+        args: [channelId],
+      })) as { usageRoot: Hex };
+      const amounts = new Map<bigint, bigint>();
+      for (const { receipt } of batchReceipts)
+        amounts.set(receipt.adapterId, (amounts.get(receipt.adapterId) ?? 0n) + receipt.amount);
+      const ids = [...amounts.keys()].sort((a, b) => (a < b ? -1 : 1));
+      const voucher = {
+        channelId,
+        cumulativeAmount: [...amounts.values()].reduce((a, b) => a + b, 0n),
+        adapterIds: ids,
+        adapterAmounts: ids.map((id) => amounts.get(id)!),
+        usageRoot: tree.root(),
+        expiry: BigInt(Math.floor(Date.now() / 1000) + 30 * 24 * 3600),
+      };
+      const batch = publish({
+        format: usageBatchFormat,
+        chainId: 31337,
+        payments,
+        channelId,
+        from: settledCount,
+        frontier: settledFrontier,
+        previousUsageRoot: before.usageRoot,
+        usageRoot: voucher.usageRoot,
+        receipts: batchReceipts.slice(settledCount),
+      });
+      if (batch)
+        await store.write(usageBatchFileName(voucher.usageRoot), new TextEncoder().encode(encodeUsageBatch(batch)));
+      const signature = await wallet.signTypedData({
+        domain: voucherDomain(31337, payments),
+        types: voucherTypes,
+        primaryType: "Voucher",
+        message: voucher,
+      });
+      const hash = await wallet.writeContract({
+        address: payments,
+        abi: abiOf("InferencePayments"),
+        functionName: "settle",
+        args: [voucher, signature],
+      });
+      await publicClient.waitForTransactionReceipt({ hash });
+      settledCount = tree.count;
+      settledFrontier = tree.frontierHex();
+    }
+
+    // Settlement 1, published honestly: a base-model receipt and an attributed one.
+    await receiptOf(0n, parseEther("0.1"), { completion: hashTokens(completion), attribution: zeroHash });
+    await receiptOf(1n, parseEther("0.3"), { completion: hashTokens(completion), attribution: attributionHash });
+    await settleUsage((batch) => batch);
+    // Settlement 2: the operator publishes nothing. Settlement 3: it publishes an inflated receipt.
+    await receiptOf(1n, parseEther("0.2"), { completion: hashTokens(completion), attribution: attributionHash });
+    await settleUsage(() => undefined);
+    await receiptOf(1n, parseEther("0.4"), { completion: hashTokens(completion), attribution: attributionHash });
+    await settleUsage((batch) => ({
+      ...batch,
+      receipts: batch.receipts.map((r) => ({ ...r, receipt: { ...r.receipt, amount: r.receipt.amount * 2n } })),
+    }));
+
+    const ran = await json("epoch", "run", "3", "--content", content, "--index-dir", path.join(work, "indexes"));
+    const file = decodeDistributionFile(
+      new TextDecoder().decode(await getContent(store, { contentHash: ran.fileHash })),
+    );
+    assert.deepEqual(
+      file.receipts.map((r) => [r.channelId, r.position, r.record]),
+      [[channelId, 1n, "used"]],
+      "only the adapter receipt of the batch that checks; the base model's moves no data share",
+    );
+    assert.deepEqual(
+      file.unverified.map((u) => [u.adapterId, u.amount, u.reason.replace(/0x[0-9a-f]{64}/g, "ROOT")]),
+      [
+        [1n, parseEther("0.2"), "no receipts are published under usage root ROOT"],
+        [
+          1n,
+          parseEther("0.4"),
+          `receipt 3 of channel ${channelId} is not signed by the operator's key; usage batch ROOT of channel ${channelId}: its receipts give root ROOT; usage batch ROOT of channel ${channelId}: adapter 1 was paid 400000000000000000 but its accepted receipts add up to 800000000000000000`,
+        ],
+      ],
+    );
+    const verified = await json(
+      "epoch",
+      "verify",
+      "3",
+      "--content",
+      content,
+      "--index-dir",
+      path.join(work, "indexes"),
+    );
+    assert.equal(verified.ok, true);
   });
 });

@@ -1,22 +1,33 @@
 /**
- * Reward epochs from public data: the settlements' DataShareAllocated events in the epoch's block range, the
- * datanet versions rebuilt from events, the previous distribution file, and attribution records from the content
- * store. `openpoa epoch run` aggregates and proposes; `openpoa epoch verify` recomputes and compares.
+ * Reward epochs from public data only: the settlements in the epoch's block range (ChannelSettled, AdapterRevenue,
+ * DataShareAllocated), the receipts each settlement paid for (published under its usage root and checked against
+ * the chain: inference/sdk/usage.ts), the datanet versions rebuilt from events, their contents and the attribution
+ * records from the content store, and the previous distribution file. Neither the attestor nor the operator chooses
+ * which receipts count. `openpoa epoch run` aggregates and proposes; `openpoa epoch verify` recomputes and compares.
  */
-import { readFile } from "node:fs/promises";
-import type { Hex } from "viem";
+import type { Address, Hex } from "viem";
 import {
+  byteTokenizer,
+  checkRecordAgainstContributions,
   ContentNotFoundError,
+  defaultAttributionParams,
   getAttributionRecord,
+  hashAttributionRecord,
+  openDatanetIndex,
   type AdapterSettlement,
   type AttributionRecord,
   type ContentStore,
+  type DatanetIndex,
   type DatanetVersion,
   type DistributionFile,
   type EpochBlocks,
   type EpochInputs,
+  type UnverifiedUsage,
   type UsageReceipt,
 } from "../../attribution/src/index.ts";
+import { isSignedBy } from "../../inference/gateway/signatures.ts";
+import { domainSeparator, receiptDomain } from "../../inference/sdk/eip712.ts";
+import { checkUsageBatch, decodeUsageBatch, usageBatchFileName, type SettledUsage } from "../../inference/sdk/usage.ts";
 import { ConfigurationError, type Suite } from "./contracts.ts";
 import { readDatanetVersion, registryLocation } from "./datanetVersions.ts";
 import { loadDistribution, readEpochRoot } from "./rewards.ts";
@@ -84,6 +95,130 @@ async function readDatanetVersions(suite: Suite, settlements: AdapterSettlement[
   return Promise.all([...keys.values()].map((key) => readDatanetVersion(suite.publicClient, { ...location, ...key })));
 }
 
+/** A ChannelSettled of the epoch with what it paid per adapter (its AdapterRevenue events). */
+type Settled = SettledUsage & { operator: Address; blockNumber: bigint };
+
+/** The epoch's settlements, each with the AdapterRevenue events that follow it in its transaction. */
+async function readSettledUsage(suite: Suite, blocks: EpochBlocks): Promise<Settled[]> {
+  const common = {
+    address: suite.address("InferencePayments"),
+    abi: suite.abi("InferencePayments"),
+    fromBlock: blocks.fromBlock,
+    toBlock: blocks.toBlock,
+  };
+  const [settledLogs, revenueLogs] = await Promise.all([
+    suite.publicClient.getContractEvents({ ...common, eventName: "ChannelSettled" }),
+    suite.publicClient.getContractEvents({ ...common, eventName: "AdapterRevenue" }),
+  ]);
+  type Located = { blockNumber: bigint; logIndex: number; transactionHash: Hex };
+  const order = (a: Located, b: Located) =>
+    a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1;
+  const logs = [
+    ...settledLogs.map((log) => ({ kind: "settled" as const, log: log as unknown as Located & { args: SettledArgs } })),
+    ...revenueLogs.map((log) => ({ kind: "revenue" as const, log: log as unknown as Located & { args: RevenueArgs } })),
+  ].sort((a, b) => order(a.log, b.log));
+  const settlements: Settled[] = [];
+  // settle() emits ChannelSettled, then one AdapterRevenue per adapter paid, all in its transaction.
+  const open = new Map<string, Settled>();
+  for (const { kind, log } of logs) {
+    const key = `${log.transactionHash}/${log.args.channelId}`;
+    if (kind === "settled") {
+      const { channelId, operator, previousUsageRoot, usageRoot } = log.args as SettledArgs;
+      const settled: Settled = {
+        channelId,
+        operator,
+        previousUsageRoot,
+        usageRoot,
+        paid: new Map(),
+        blockNumber: log.blockNumber,
+      };
+      settlements.push(settled);
+      open.set(key, settled);
+    } else {
+      const { adapterId, amount } = log.args as RevenueArgs;
+      const settled = open.get(key);
+      if (settled) (settled.paid as Map<bigint, bigint>).set(adapterId, amount);
+    }
+  }
+  return settlements;
+}
+type SettledArgs = { channelId: bigint; operator: Address; previousUsageRoot: Hex; usageRoot: Hex };
+type RevenueArgs = { channelId: bigint; adapterId: bigint; amount: bigint };
+
+/** Every receipt signing key `operator` registered up to `toBlock` (receipts of a rotated key stay valid). */
+async function operatorKeys(suite: Suite, operator: Address, toBlock: bigint): Promise<Address[]> {
+  const common = {
+    address: suite.address("NodeRegistry"),
+    abi: suite.abi("NodeRegistry"),
+    args: { operator },
+    fromBlock: BigInt(suite.deployment.contracts.NodeRegistry!.startBlock),
+    toBlock,
+  };
+  const logs = [
+    ...(await suite.publicClient.getContractEvents({ ...common, eventName: "OperatorRegistered" })),
+    ...(await suite.publicClient.getContractEvents({ ...common, eventName: "OperatorUpdated" })),
+  ];
+  return [...new Set(logs.map((log) => (log as unknown as { args: { signingKey: Address } }).args.signingKey))];
+}
+
+/**
+ * The receipts the epoch's settlements paid for: for each, the batch published under its usage root, checked
+ * against the settlement (inference/sdk/usage.ts). Accepted receipts of a batch that checks enter the epoch; a
+ * settlement without one that checks is unverified, per adapter paid, with the reason.
+ */
+export async function readEpochUsage(
+  suite: Suite,
+  store: ContentStore,
+  blocks: EpochBlocks,
+): Promise<{ receipts: UsageReceipt[]; unverified: UnverifiedUsage[] }> {
+  const chainId = await suite.publicClient.getChainId();
+  const receiptSeparator = domainSeparator(receiptDomain(chainId, suite.address("InferencePayments")));
+  const keys = new Map<string, Promise<Address[]>>();
+  const receipts: UsageReceipt[] = [];
+  const unverified: UnverifiedUsage[] = [];
+  for (const settled of await readSettledUsage(suite, blocks)) {
+    const keyOf = `${settled.operator}/${settled.blockNumber}`;
+    if (!keys.has(keyOf)) keys.set(keyOf, operatorKeys(suite, settled.operator, settled.blockNumber));
+    const signingKeys = await keys.get(keyOf)!;
+    const issues = await (async (): Promise<string[]> => {
+      const bytes = await store.read(usageBatchFileName(settled.usageRoot));
+      if (bytes === undefined) return [`no receipts are published under usage root ${settled.usageRoot}`];
+      let batch;
+      try {
+        batch = decodeUsageBatch(new TextDecoder().decode(bytes));
+      } catch (error) {
+        return [
+          `the receipts published under usage root ${settled.usageRoot} do not parse: ${(error as Error).message}`,
+        ];
+      }
+      const found = checkUsageBatch(batch, {
+        settled,
+        receiptSeparator,
+        isOperatorKey: (digest, signature) => signingKeys.some((key) => isSignedBy(digest, signature, key)),
+      });
+      if (found.length === 0) {
+        for (const { receipt, status } of batch.receipts) {
+          if (status !== "accepted") continue;
+          const { channelId, position, adapterId, amount, completionHash, attributionHash } = receipt;
+          receipts.push({ channelId, position, adapterId, amount, completionHash, attributionHash });
+        }
+      }
+      return found;
+    })();
+    if (issues.length === 0) continue;
+    for (const [adapterId, amount] of settled.paid) {
+      unverified.push({
+        channelId: settled.channelId,
+        usageRoot: settled.usageRoot,
+        adapterId,
+        amount,
+        reason: issues.join("; "),
+      });
+    }
+  }
+  return { receipts, unverified };
+}
+
 /** Published records for the receipts' attribution hashes; an unpublished one is simply absent. */
 async function readRecords(store: ContentStore, receipts: readonly UsageReceipt[]): Promise<AttributionRecord[]> {
   const records: AttributionRecord[] = [];
@@ -99,37 +234,65 @@ async function readRecords(store: ContentStore, receipts: readonly UsageReceipt[
   return records;
 }
 
-/** Receipts exported by a gateway: a JSON array of { receiptId, adapterId, amount, attributionHash }. */
-export async function readReceiptsFile(path: string): Promise<UsageReceipt[]> {
-  const raw = JSON.parse(await readFile(path, "utf8")) as {
-    receiptId: string;
-    adapterId: string;
-    amount: string;
-    attributionHash: Hex;
-  }[];
-  return raw.map((r) => ({
-    receiptId: BigInt(r.receiptId),
-    adapterId: BigInt(r.adapterId),
-    amount: BigInt(r.amount),
-    attributionHash: r.attributionHash,
-  }));
+/**
+ * Records whose spans, sources or shares do not check against the public contributions of their lineage
+ * (attribution/src/recordCheck.ts), with the first reason. Indexes are built from the content store once per
+ * datanet version and cached in `indexDir`.
+ */
+async function rejectRecords(
+  store: ContentStore,
+  indexDir: string,
+  records: readonly AttributionRecord[],
+  datanets: readonly DatanetVersion[],
+): Promise<Map<Hex, string>> {
+  const ctx = { cacheDir: indexDir, contentStore: store, tokenizer: byteTokenizer };
+  const indexes = new Map<string, Promise<DatanetIndex>>();
+  const indexOf = (datanet: DatanetVersion) => {
+    const key = `${datanet.datanetId}:${datanet.version}`;
+    if (!indexes.has(key))
+      indexes.set(
+        key,
+        openDatanetIndex(ctx, { datanet }).then(({ index }) => index),
+      );
+    return indexes.get(key)!;
+  };
+  const rejected = new Map<Hex, string>();
+  for (const record of records) {
+    const lineage = record.lineage.map((entry) =>
+      datanets.find((d) => d.datanetId === entry.datanetId && d.version === entry.version),
+    );
+    // A record naming versions the settlement does not is refused by the aggregation itself.
+    if (lineage.some((datanet) => datanet === undefined)) continue;
+    const issues = checkRecordAgainstContributions(record, {
+      tokenizer: byteTokenizer,
+      indexes: await Promise.all(lineage.map((datanet) => indexOf(datanet!))),
+      params: defaultAttributionParams,
+    });
+    if (issues.length > 0) rejected.set(hashAttributionRecord(record), issues.join("; "));
+  }
+  return rejected;
 }
 
 /** Everything aggregateEpoch / verifyEpoch need for `epoch`, read from public data. */
 export async function readEpochInputs(
   suite: Suite,
   store: ContentStore,
-  { epoch, blocks, receipts }: { epoch: bigint; blocks: EpochBlocks; receipts: readonly UsageReceipt[] },
+  { epoch, blocks, indexDir }: { epoch: bigint; blocks: EpochBlocks; indexDir: string },
 ): Promise<EpochInputs> {
   const previous = await previousDistribution(suite, store, epoch);
   const settlements = await readSettlements(suite, blocks);
+  const datanets = await readDatanetVersions(suite, settlements);
+  const { receipts, unverified } = await readEpochUsage(suite, store, blocks);
+  const records = await readRecords(store, receipts);
   return {
     epoch,
     blocks,
     settlements,
     receipts,
-    records: await readRecords(store, receipts),
-    datanets: await readDatanetVersions(suite, settlements),
+    unverified,
+    records,
+    rejectedRecords: await rejectRecords(store, indexDir, records, datanets),
+    datanets,
     previous: previous?.leaves ?? [],
   };
 }

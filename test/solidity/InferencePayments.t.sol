@@ -269,6 +269,7 @@ contract PaymentsHandler is SettlementFixture, Assertions, HandlerPaths {
     uint256 public ghostSurprises;
     string public lastSurprise;
     mapping(uint256 channelId => uint256) public ghostChannelSettled;
+    mapping(uint256 channelId => bytes32) public ghostUsageRoot;
     mapping(uint256 channelId => mapping(uint256 adapterId => uint256)) public ghostAdapterSettled;
     mapping(uint256 channelId => uint256) internal _payerOf;
     /// @dev The end of each closing channel's challenge window: the close request's time plus the challengePeriod in
@@ -693,6 +694,7 @@ contract PaymentsHandler is SettlementFixture, Assertions, HandlerPaths {
         }
         uint256 increase = v.cumulativeAmount - ghostChannelSettled[id];
         ghostChannelSettled[id] = v.cumulativeAmount;
+        ghostUsageRoot[id] = v.usageRoot;
         ghostSettled += increase;
         Split memory got = _balances(operator);
         if (got.protocol - before.protocol != want.protocol) _surprise("protocol fee");
@@ -781,6 +783,8 @@ contract InferencePaymentsInvariantTest is PathReport {
             IInferencePayments.Channel memory c = payments.getChannel(id);
             assertLe(c.settled, c.deposit, "settled vs deposit");
             assertEq(c.settled, handler.ghostChannelSettled(id), "channel settled vs ghost");
+            // The stored root is the one ChannelSettled will name as previous: the last settled voucher's.
+            assertEq(c.usageRoot, handler.ghostUsageRoot(id), "usage root vs last settled voucher");
             for (uint256 a; a <= 3; ++a) {
                 assertEq(
                     payments.settledForAdapter(id, a),
