@@ -290,6 +290,22 @@ describe("inference gateway, end to end on a local chain with the real engine", 
       await post({ ...ok, prompt: "x".repeat(1_100_000) }, await cover()).then((r) => [r.status, r.code]),
       [413, "request_too_large"],
     );
+    // Without a content-length the limit holds while reading: a body that never ends is refused, not buffered.
+    let sent = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        sent += 64 * 1024;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+      },
+    });
+    const streamed = await fetch(`${gateway.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: endless,
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(streamed.status, 413);
+    assert.ok(sent < 64 * gateway.limits.maxBodyBytes, `${sent} bytes sent before the refusal`);
     assert.deepEqual(await post(ok, null).then((r) => [r.status, r.code]), [402, "voucher_missing"]);
     assert.deepEqual(await post(ok, "bm90IGEgdm91Y2hlcg").then((r) => [r.status, r.code]), [400, "voucher_malformed"]);
     assert.deepEqual(await post(ok, await cover(newPayer(channelId, keys.mallory))).then((r) => [r.status, r.code]), [
