@@ -37,7 +37,7 @@ import { keccak256, type Hex } from "viem";
 import { canonicalJson, type CanonicalValue, type Encoded } from "./canonicalJson.ts";
 import { allocateLargestRemainder } from "./allocate.ts";
 import { compareBigints, datanetVersionKey, type DatanetVersionKey } from "./datanet.ts";
-import type { DatanetIndex } from "./datanetIndex.ts";
+import { originalContributionIndexes, type DatanetIndex } from "./datanetIndex.ts";
 import {
   BaseError,
   IndexParamsMismatchError,
@@ -46,7 +46,6 @@ import {
   RarityTableMismatchError,
 } from "./errors.ts";
 import { findMaximalSpans, type SpanOccurrence } from "./match.ts";
-import { originalContributions } from "./nearDuplicates.ts";
 import {
   assertAttributionParams,
   bpsTotal,
@@ -254,7 +253,7 @@ export function creditedSources({
   const byOriginal = new Map<string, SpanSource>();
   for (const holder of holders) {
     const index = indexes.find((i) => i.datanetId === holder.datanetId && i.version === holder.version)!;
-    const original = index.contributionIds[originalsOf(index)[holder.contributionIndex]!]!;
+    const original = index.contributionIds[originalContributionIndexes(index)[holder.contributionIndex]!]!;
     const key = `${holder.datanetId}:${holder.version}:${original}`;
     const known = byOriginal.get(key);
     if (
@@ -264,21 +263,12 @@ export function creditedSources({
       byOriginal.set(key, [holder.datanetId, holder.version, original, holder.contributionId, holder.offset]);
     }
   }
-  return [...byOriginal.values()].sort(
-    (a, b) => compareBigints(a[0], b[0]) || compareBigints(a[1], b[1]) || compareBigints(a[2], b[2]),
-  );
+  return [...byOriginal.values()].sort(compareSourceCredits);
 }
 
-const originalsCache = new WeakMap<DatanetIndex, Int32Array>();
-
-/** Acceptance-order position of each contribution's original, cached per index. */
-function originalsOf(index: DatanetIndex): Int32Array {
-  let originals = originalsCache.get(index);
-  if (originals === undefined) {
-    originals = originalContributions(index.duplicateOf);
-    originalsCache.set(index, originals);
-  }
-  return originals;
+/** Order of sources in a span: by credited (datanetId, version, contributionId). */
+export function compareSourceCredits(a: SpanSource, b: SpanSource): number {
+  return compareBigints(a[0], b[0]) || compareBigints(a[1], b[1]) || compareBigints(a[2], b[2]);
 }
 
 /**

@@ -20,7 +20,7 @@ import { canonicalJson } from "./canonicalJson.ts";
 import { getContent, sha256Hex, type ContentStore } from "./contentStore.ts";
 import { assertDatanetVersionRoot, type DatanetVersion } from "./datanet.ts";
 import { BaseError, ContentHashMismatchError, InvalidIndexFileError, TokenOutOfVocabularyError } from "./errors.ts";
-import { findNearDuplicates, type NearDuplicateParams } from "./nearDuplicates.ts";
+import { findNearDuplicates, originalContributions, type NearDuplicateParams } from "./nearDuplicates.ts";
 import { defaultAttributionParams, differingParams, pickNearDuplicateParams } from "./params.ts";
 import { buildSuffixArray } from "./suffixArray.ts";
 import type { Tokenizer } from "./tokenizer.ts";
@@ -128,6 +128,18 @@ export type NearDuplicateContribution = {
   /** Part (bps) of its shingles found in `duplicateOf`. */
   coverageBps: number;
 };
+
+const originalsCache = new WeakMap<DatanetIndex, Int32Array>();
+
+/** Acceptance-order position of each contribution's original (itself unless a near duplicate), cached per index. */
+export function originalContributionIndexes(index: DatanetIndex): Int32Array {
+  let originals = originalsCache.get(index);
+  if (originals === undefined) {
+    originals = originalContributions(index.duplicateOf);
+    originalsCache.set(index, originals);
+  }
+  return originals;
+}
 
 /** The near-duplicate contributions of an index, in acceptance order: warnings for the datanet's curator. */
 export function nearDuplicateContributions(index: DatanetIndex): NearDuplicateContribution[] {
