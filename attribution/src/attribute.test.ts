@@ -22,7 +22,7 @@ import {
 import { defaultAttributionParams } from "./params.ts";
 import { parseRarityTable } from "./rarity.ts";
 import { byteTokenizer } from "./tokenizer.ts";
-import { createRandom, makeDatanet } from "./testing.ts";
+import { createRandom, createSentenceMaker, makeDatanet } from "./testing.ts";
 
 const encode = (text: string): Uint32Array => byteTokenizer.encode(new TextEncoder().encode(text));
 
@@ -256,10 +256,7 @@ test("invalid inputs are typed errors", () => {
 
 test("property: shares sum to 1,000,000, each datanet gets exactly weightBps × 100, shares follow from the spans", () => {
   const random = createRandom(2024);
-  const words = Array.from({ length: 40 }, () =>
-    Array.from({ length: random.int(2, 7) }, () => String.fromCharCode(random.int(97, 122))).join(""),
-  );
-  const sentence = (count: number): string => Array.from({ length: count }, () => random.pick(words)).join(" ");
+  const sentence = createSentenceMaker(random, { vocabulary: 40, maxWordLength: 7 });
   for (let round = 0; round < 60; round++) {
     const roundParams: AttributionParams = {
       ...params,
@@ -292,7 +289,7 @@ test("property: shares sum to 1,000,000, each datanet gets exactly weightBps × 
     }));
     const planted = datanetTexts.flat().filter(() => random.next() < 0.3);
     const completion = encode(`${sentence(random.int(0, 20))} ${planted.join(" ")} ${sentence(random.int(0, 20))}`);
-    const exclude = [random.pick(words)];
+    const exclude = [sentence(1)];
     const run = () =>
       attributeCompletion(
         { tokenizer: byteTokenizer, indexes: built, rarityTable },

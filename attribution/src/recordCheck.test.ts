@@ -11,7 +11,7 @@ import { buildDatanetIndex } from "./datanetIndex.ts";
 import { defaultAttributionParams, type AttributionParams } from "./params.ts";
 import { checkRecordAgainstCompletion, checkRecordAgainstContributions } from "./recordCheck.ts";
 import { byteTokenizer } from "./tokenizer.ts";
-import { createRandom, makeDatanet } from "./testing.ts";
+import { createRandom, createSentenceMaker, makeDatanet } from "./testing.ts";
 import type { DatanetIndex } from "./datanetIndex.ts";
 
 const encode = (text: string): Uint32Array => byteTokenizer.encode(new TextEncoder().encode(text));
@@ -141,10 +141,7 @@ test("a span crossing an excluded range or shorter than minSpanTokens is caught"
 
 test("property: every record attributeCompletion makes passes both checks", () => {
   const random = createRandom(99);
-  const words = Array.from({ length: 60 }, () =>
-    Array.from({ length: random.int(2, 9) }, () => String.fromCharCode(random.int(97, 122))).join(""),
-  );
-  const sentence = (count: number): string => Array.from({ length: count }, () => random.pick(words)).join(" ");
+  const sentence = createSentenceMaker(random, { vocabulary: 60, maxWordLength: 9 });
   for (let round = 0; round < 40; round++) {
     const params: AttributionParams = {
       ...defaultAttributionParams,
