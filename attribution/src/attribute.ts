@@ -271,26 +271,31 @@ export function compareSourceCredits(a: SpanSource, b: SpanSource): number {
   return compareBigints(a[0], b[0]) || compareBigints(a[1], b[1]) || compareBigints(a[2], b[2]);
 }
 
-/**
- * The index of each lineage entry (same order), checked to be built with the
- * context's tokenizer and the params' near-duplicate settings.
- */
-export function lineageIndexes(
+/** The index of each lineage entry (same order); throws when one is missing or does not fit (assertIndexFits). */
+function lineageIndexes(
   ctx: Pick<AttributionContext, "tokenizer" | "indexes">,
   { lineage, params }: { lineage: readonly DatanetVersionKey[]; params: AttributionParams },
 ): DatanetIndex[] {
   return lineage.map((entry) => {
     const index = ctx.indexes.find((i) => i.datanetId === entry.datanetId && i.version === entry.version);
     if (index === undefined) throw new MissingIndexError(entry);
-    if (index.tokenizerId !== ctx.tokenizer.id) {
-      throw new BaseError(
-        `Index of datanet ${entry.datanetId} v${entry.version} was built with tokenizer ${index.tokenizerId}, not ${ctx.tokenizer.id}.`,
-      );
-    }
-    const differing = differingParams(index.nearDuplicateParams, pickNearDuplicateParams(params));
-    if (differing.length > 0) throw new IndexParamsMismatchError({ ...entry, fields: differing });
+    assertIndexFits(index, { tokenizer: ctx.tokenizer, params });
     return index;
   });
+}
+
+/** Throws unless `index` was built with `tokenizer` and the params' near-duplicate settings. */
+export function assertIndexFits(
+  index: DatanetIndex,
+  { tokenizer, params }: { tokenizer: Tokenizer; params: AttributionParams },
+): void {
+  if (index.tokenizerId !== tokenizer.id) {
+    throw new BaseError(
+      `Index of datanet ${index.datanetId} v${index.version} was built with tokenizer ${index.tokenizerId}, not ${tokenizer.id}.`,
+    );
+  }
+  const differing = differingParams(index.nearDuplicateParams, pickNearDuplicateParams(params));
+  if (differing.length > 0) throw new IndexParamsMismatchError({ ...index, fields: differing });
 }
 
 /** Every occurrence of every non-empty pattern in the completion, merged into sorted disjoint [start, length] ranges. */

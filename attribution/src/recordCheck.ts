@@ -16,8 +16,9 @@
  * the indexes together (rerun attributeCompletion).
  */
 import {
-  attributionRecordFormat,
+  assertIndexFits,
   assertLineage,
+  attributionRecordFormat,
   compareDatanetVersions,
   compareSourceCredits,
   creditedSources,
@@ -29,15 +30,9 @@ import {
 } from "./attribute.ts";
 import { datanetVersionKey } from "./datanet.ts";
 import { originalContributionIndexes, type DatanetIndex } from "./datanetIndex.ts";
-import { BaseError, IndexParamsMismatchError, RarityTableMismatchError } from "./errors.ts";
+import { BaseError, RarityTableMismatchError } from "./errors.ts";
 import { findOccurrences } from "./match.ts";
-import {
-  assertAttributionParams,
-  differingParams,
-  pickAttributionParams,
-  pickNearDuplicateParams,
-  type AttributionParams,
-} from "./params.ts";
+import { assertAttributionParams, differingParams, pickAttributionParams, type AttributionParams } from "./params.ts";
 import { defaultRarityTable, spanRarityWeight, type RarityTable } from "./rarity.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
@@ -164,10 +159,7 @@ function checkLineage(
       issues.push(`${name} has no index to check against`);
       return;
     }
-    if (index.tokenizerId !== tokenizer.id)
-      throw new BaseError(`Index of datanet ${entry.datanetId} v${entry.version} was built with another tokenizer.`);
-    const differing = differingParams(index.nearDuplicateParams, pickNearDuplicateParams(params));
-    if (differing.length > 0) throw new IndexParamsMismatchError({ ...entry, fields: differing });
+    assertIndexFits(index, { tokenizer, params });
     if (entry.root.toLowerCase() !== index.root.toLowerCase())
       issues.push(`${name} root is ${entry.root}, the published root is ${index.root}`);
     found.push(index);
