@@ -113,6 +113,10 @@ test("inflated shares, weights and occurrence counts are caught", () => {
     "its words weigh",
   );
   assertIssue(contributionIssues(tampered((r) => (r.spans[0]!.occurrenceCount += 1))), "span 0 ", "occurrenceCount");
+  assertIssue(contributionIssues(tampered((r) => (r.spans[0]!.weight = -5))), "span 0 ", "weight -5 is not positive");
+  const badLineage = contributionIssues(tampered((r) => (r.lineage[0]!.weightBps = -1)));
+  assertIssue(badLineage, "lineage:", "weightBps -1");
+  assertIssue(badLineage, "shares cannot be recomputed");
   assertIssue(
     contributionIssues(tampered((r) => (r.params = { ...r.params, minSpanTokens: 8 }))),
     "params.minSpanTokens is 8",

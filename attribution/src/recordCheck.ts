@@ -25,6 +25,7 @@ import {
   hashTokens,
   sharesFromSpans,
   type AttributionRecord,
+  type AttributionShare,
   type AttributionSpan,
   type SpanSource,
 } from "./attribute.ts";
@@ -244,7 +245,20 @@ function checkSourceSet(
 }
 
 function checkShares(record: AttributionRecord, params: AttributionParams, issues: string[]): void {
-  const expected = sharesFromSpans({ spans: record.spans, params, lineage: record.lineage });
+  // Span weights were checked above; shares only recompute from positive integer weights.
+  if (record.spans.some((span) => !Number.isSafeInteger(span.weight) || span.weight <= 0)) {
+    issues.push("shares cannot be recomputed: a span weight is not a positive integer");
+    return;
+  }
+  let expected: AttributionShare[];
+  try {
+    expected = sharesFromSpans({ spans: record.spans, params, lineage: record.lineage });
+  } catch (error) {
+    // An invalid lineage (reported above) has no budget to split.
+    if (!(error instanceof BaseError)) throw error;
+    issues.push(`shares cannot be recomputed: ${error.shortMessage}`);
+    return;
+  }
   const shareKey = (s: { datanetId: bigint; version: bigint; contributionId: bigint }) =>
     `datanet ${s.datanetId} v${s.version} contribution ${s.contributionId}`;
   const expectedPpm = new Map(expected.map((s) => [shareKey(s), s.ppm]));
