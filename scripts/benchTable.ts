@@ -49,6 +49,19 @@ const checks: Record<string, Check[]> = {
     { measure: "attribution p50 per 256-token completion (ms)", key: "p50Ms", target: "≤ 5", holds: (v) => v <= 5 },
     { measure: "attribution p99 (ms)", key: "p99Ms" },
     { measure: "index build (tokens/s)", key: "indexBuildTokensPerSec" },
+    {
+      measure: "spam's share of a paraphrase's evidence",
+      key: "gaming.spamShareOfParaphrase",
+      target: "≤ 0.02",
+      holds: (v) => v <= 0.02,
+    },
+    { measure: "near copy's share", key: "gaming.nearCopyShare", target: "0", holds: (v) => v === 0 },
+    {
+      measure: "genuine source's share, no attacker",
+      key: "gaming.genuineShareNoAttacker",
+      target: "≥ 0.85",
+      holds: (v) => v >= 0.85,
+    },
   ],
   indexer: [
     { measure: "events indexed", key: "events" },

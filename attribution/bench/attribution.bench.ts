@@ -1,8 +1,22 @@
 /**
- * Attribution benchmark: builds the suffix-array index of a generated
- * ≥ 10,000,000-token datanet (fixed seed), round-trips it through the index
- * file format, then times attributeCompletion on 256-token completions that
- * mix fresh text with spans copied from contributions.
+ * Attribution benchmark: builds the index of a generated ≥ 10,000,000-token
+ * datanet (fixed seed; suffix array and near duplicates), round-trips it
+ * through the index file format, then times attributeCompletion on 256-token
+ * completions that mix fresh text with spans copied from contributions.
+ *
+ * It then measures gaming on fixed texts (gamingCorpus.ts) placed among the
+ * same generated contributions and a few honest plain-English neighbours, one
+ * datanet per case, each built like the timed one:
+ *   spamShareOfParaphrase   genuine + boilerplate/chat-template spam: the spam's share
+ *   nearCopyShare           genuine + a later copy with one byte changed: the copier's share
+ *   genuineShareNoAttacker  genuine alone: the genuine contribution's share
+ * of the paraphrasing completion, where a contribution's share is its ppm
+ * divided by the record's matched (non-pool) ppm, i.e. its part of the
+ * evidence-driven budget. `gaming` uses algorithm v2 with the default params
+ * and the chat-template markers and system prompt excluded, as the gateway
+ * would; `gamingWithoutDefences` scores the same spans as v1 did (every
+ * maximal span of ≥ 8 tokens weighs its length, no exclusion, copies not
+ * collapsed), through the same sharesFromSpans, for a side-by-side in one run.
  *
  *   PATH=node_modules/.bin:$PATH node attribution/bench/attribution.bench.ts
  *
@@ -12,10 +26,33 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { attributeCompletion, type LineageEntry } from "../src/attribute.ts";
-import { buildDatanetIndex, loadDatanetIndex, saveDatanetIndex } from "../src/datanetIndex.ts";
+import {
+  attributeCompletion,
+  poolContributionId,
+  sharesFromSpans,
+  type AttributionShare,
+  type LineageEntry,
+  type SpanSource,
+} from "../src/attribute.ts";
+import {
+  buildDatanetIndex,
+  loadDatanetIndex,
+  nearDuplicateContributions,
+  saveDatanetIndex,
+  type DatanetIndex,
+} from "../src/datanetIndex.ts";
+import { findMaximalSpans } from "../src/match.ts";
 import { byteTokenizer } from "../src/tokenizer.ts";
 import { makeDatanet } from "../src/testing.ts";
+import {
+  boilerplateSpam,
+  chatTemplateMarkers,
+  genuineSource,
+  nearCopy,
+  neighbourContributions,
+  paraphraseCompletion,
+  systemPrompt,
+} from "./gamingCorpus.ts";
 import { createTextCorpus } from "./textCorpus.ts";
 
 const targetTokens = 10_000_000;
@@ -35,13 +72,22 @@ for (let total = 0; total < targetTokens;) {
   texts.push(text);
   total += text.length + 1;
 }
-const { datanet, contents } = makeDatanet({ datanetId: 1n, version: 1n, texts });
 log(`generated ${texts.length} contributions`);
+const encode = (text: string) => new TextEncoder().encode(text);
+/** The generated contributions, honest neighbours, then the gaming texts (ids from genuineId on). */
+const datanetWith = (extra: readonly string[]) =>
+  makeDatanet({ datanetId: 1n, version: 1n, texts: [...texts, ...[...neighbourContributions, ...extra].map(encode)] });
+const genuineId = BigInt(texts.length + neighbourContributions.length + 1);
+const attackerId = genuineId + 1n;
 
+// The timed datanet is the spam case: the generated contributions, the genuine text and the spam.
+const { datanet, contents } = datanetWith([genuineSource, boilerplateSpam]);
 let started = performance.now();
 const built = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer });
 const buildMs = performance.now() - started;
-log(`index: ${built.text.length} tokens in ${buildMs.toFixed(0)} ms`);
+log(
+  `index: ${built.text.length} tokens in ${buildMs.toFixed(0)} ms, ${nearDuplicateContributions(built).length} near duplicates`,
+);
 
 const dir = await mkdtemp(join(tmpdir(), "openpoa-bench-"));
 const path = join(dir, "datanet.opoaidx");
@@ -91,14 +137,61 @@ const percentile = (p: number) =>
   latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)]!;
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
+log(`${timedCompletions} completions, ${(spans / timedCompletions).toFixed(1)} credited spans each on average`);
+
+const paraphrase = byteTokenizer.encode(encode(paraphraseCompletion));
+/** `contributionId`'s part of the matched (non-pool) ppm; 0 when nothing matched. */
+const evidenceShare = (shares: readonly AttributionShare[], contributionId: bigint) => {
+  const matched = shares.filter((s) => s.contributionId !== poolContributionId).reduce((sum, s) => sum + s.ppm, 0);
+  const ppm = shares.find((s) => s.contributionId === contributionId)?.ppm ?? 0;
+  return matched === 0 ? 0 : round(ppm / matched, 4);
+};
+/** Shares of the paraphrase with algorithm v2 (default params, template excluded) and as v1 scored it. */
+function gamingShares(gamingIndex: DatanetIndex): { defended: AttributionShare[]; undefended: AttributionShare[] } {
+  const { record } = attributeCompletion(
+    { tokenizer: byteTokenizer, indexes: [gamingIndex] },
+    { adapterId: 1n, lineage, completion: paraphrase, exclude: [...chatTemplateMarkers, systemPrompt] },
+  );
+  const v1Spans = findMaximalSpans({
+    indexes: [gamingIndex],
+    completion: paraphrase,
+    minSpanTokens: 8,
+    maxSpanOccurrences: 64,
+  }).map((span) => ({
+    weight: span.length,
+    sources: span.contributions.map((o): SpanSource => [
+      o.datanetId,
+      o.version,
+      o.contributionId,
+      o.contributionId,
+      o.offset,
+    ]),
+  }));
+  return {
+    defended: record.shares,
+    undefended: sharesFromSpans({ spans: v1Spans, params: { matchWeightBps: 8_000 }, lineage }),
+  };
+}
+const spamCase = gamingShares(index);
+const copyCase = gamingShares(
+  buildDatanetIndex({ ...datanetWith([genuineSource, nearCopy(genuineSource)]), tokenizer: byteTokenizer }),
+);
+const soloCase = gamingShares(buildDatanetIndex({ ...datanetWith([genuineSource]), tokenizer: byteTokenizer }));
+const gamingFigures = (pick: "defended" | "undefended") => ({
+  spamShareOfParaphrase: evidenceShare(spamCase[pick], attackerId),
+  nearCopyShare: evidenceShare(copyCase[pick], attackerId),
+  genuineShareNoAttacker: evidenceShare(soloCase[pick], genuineId),
+});
+
 const result = {
   indexTokens: index.text.length,
   completionTokens,
   p50Ms: round(percentile(50), 3),
   p99Ms: round(percentile(99), 3),
   indexBuildTokensPerSec: Math.round(index.text.length / (buildMs / 1000)),
+  gaming: gamingFigures("defended"),
+  gamingWithoutDefences: gamingFigures("undefended"),
 };
-log(`${timedCompletions} completions, ${(spans / timedCompletions).toFixed(1)} maximal spans each on average`);
 await mkdir(join(repoRoot, "bench/results"), { recursive: true });
 await writeFile(join(repoRoot, "bench/results/attribution.json"), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result));

@@ -5,24 +5,40 @@ import {
   decodeAttributionRecord,
   encodeAttributionRecord,
   hashAttributionRecord,
+  hashTokens,
+  sharesFromSpans,
   type AttributionParams,
   type LineageEntry,
 } from "./attribute.ts";
 import { buildDatanetIndex, type DatanetIndex } from "./datanetIndex.ts";
-import { InvalidLineageError, MissingIndexError, TokenOutOfVocabularyError } from "./errors.ts";
+import {
+  IndexParamsMismatchError,
+  InvalidLineageError,
+  InvalidParamsError,
+  MissingIndexError,
+  RarityTableMismatchError,
+  TokenOutOfVocabularyError,
+} from "./errors.ts";
+import { defaultAttributionParams } from "./params.ts";
+import { parseRarityTable } from "./rarity.ts";
 import { byteTokenizer } from "./tokenizer.ts";
-import { createRandom, makeDatanet } from "./testing.ts";
+import { createRandom, createSentenceMaker, makeDatanet } from "./testing.ts";
 
 const encode = (text: string): Uint32Array => byteTokenizer.encode(new TextEncoder().encode(text));
 
-// Datanet 1 v1: c1 holds a unique 20-token sentence, c2 and c3 share a 12-token phrase.
+// A small table: every word weighs 3 except the listed ones, so the expected weights are easy to follow.
+const rarityTable = parseRarityTable(
+  new TextEncoder().encode("openpoa-rarity-v1\tunlisted\t3\nand\t0\nat\t0\nin\t0\nis\t0\nnote\t0\nof\t0\nthe\t0\n"),
+  { source: "test" },
+);
+const params: AttributionParams = { ...defaultAttributionParams, minSpanTokens: 8, rarityTable: rarityTable.id };
+
+// Datanet 1 v1: c1 holds a unique three-word phrase, c2 and c3 share a two-word phrase.
 // Datanet 2 v3: unrelated text, never matched.
-const span20 = "quantum kettles sing";
-const span12 = "violet rivers".slice(0, 12);
 const datanet1 = makeDatanet({
   datanetId: 1n,
   version: 1n,
-  texts: [`once ${span20} at dawn`, `maps of ${span12} in june`, `old ${span12} ahead`],
+  texts: ["once upon quantum kettles sing at dawn", "maps of violet rivers in june", "old violet rivers ahead"],
 });
 const datanet2 = makeDatanet({
   datanetId: 2n,
@@ -33,45 +49,50 @@ const datanet2 = makeDatanet({
 const indexes = [datanet1, datanet2].map(({ datanet, contents }) =>
   buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer }),
 );
+const ctx = { tokenizer: byteTokenizer, indexes, rarityTable };
 const lineage: LineageEntry[] = [
   { datanetId: 2n, version: 3n, weightBps: 4_000 },
   { datanetId: 1n, version: 1n, weightBps: 6_000 },
 ];
 // '#', '@', '%' occur in no contribution, so the planted spans cannot grow.
-const plantedCompletion = encode(`#${span20}@${span12}%`);
+const plantedCompletion = encode("# quantum kettles sing @ violet rivers %");
 
 test("planted overlaps give the documented shares exactly", () => {
-  const { record } = attributeCompletion(
-    { tokenizer: byteTokenizer, indexes },
-    { adapterId: 9n, lineage, completion: plantedCompletion },
-  );
-  // Datanet 1 budget 600,000 ppm; scores c1 = 20, c2 = c3 = 12 / 2 = 6, M = 32.
-  // Pool: 2,000 · 32 / 320,000 → 120,000; c1: 8,000 · 20 → 300,000; c2, c3: 8,000 · 6 → 90,000.
+  const { record } = attributeCompletion(ctx, { adapterId: 9n, lineage, completion: plantedCompletion, params });
+  // Span weights: " quantum kettles sing " 3 words × 3 = 9 (c1); " violet rivers " 2 × 3 = 6, split over c2 and c3.
+  // Datanet 1 budget 600,000 ppm; scores c1 = 9, c2 = c3 = 3, M = 15.
+  // Pool: 2,000 · 15 = 30,000 → 120,000 ppm; c1: 8,000 · 9 = 72,000 → 288,000; c2, c3: 24,000 → 96,000.
   // Datanet 2 has no match: its whole 400,000 ppm goes to its pool.
   assert.deepEqual(
     record.shares.map((s) => [s.datanetId, s.version, s.contributionId, s.ppm]),
     [
       [1n, 1n, 0n, 120_000],
-      [1n, 1n, 1n, 300_000],
-      [1n, 1n, 2n, 90_000],
-      [1n, 1n, 3n, 90_000],
+      [1n, 1n, 1n, 288_000],
+      [1n, 1n, 2n, 96_000],
+      [1n, 1n, 3n, 96_000],
       [2n, 3n, 0n, 400_000],
     ],
   );
   assert.deepEqual(
-    record.spans.map((s) => [s.start, s.length, s.sources]),
+    record.spans.map((s) => [s.start, s.length, s.weight, s.occurrenceCount, s.sources]),
     [
-      [1, 20, [[1n, 1n, 1n, 5]]],
+      [1, 22, 9, 1, [[1n, 1n, 1n, 1n, 9]]],
       [
-        22,
-        12,
+        24,
+        15,
+        6,
+        2,
         [
-          [1n, 1n, 2n, 8],
-          [1n, 1n, 3n, 4],
+          [1n, 1n, 2n, 2n, 7],
+          [1n, 1n, 3n, 3n, 3],
         ],
       ],
     ],
   );
+  for (const span of record.spans)
+    assert.equal(span.hash, hashTokens(plantedCompletion.subarray(span.start, span.start + span.length)));
+  assert.equal(record.completionHash, hashTokens(plantedCompletion));
+  assert.deepEqual(record.excluded, []);
   assert.deepEqual(
     record.lineage.map((l) => [l.datanetId, l.version, l.weightBps, l.root]),
     [
@@ -79,24 +100,119 @@ test("planted overlaps give the documented shares exactly", () => {
       [2n, 3n, 4_000, datanet2.datanet.root],
     ],
   );
+  assert.deepEqual(sharesFromSpans({ spans: record.spans, params, lineage }), record.shares);
 });
 
-test("remainders go to the largest remainder, ties to the lower contributionId", () => {
-  const shared = "mirror lakes freeze";
+test("boilerplate weighs nothing: its spans are not evidence and the budget stays pro rata", () => {
   const { datanet, contents } = makeDatanet({
     datanetId: 5n,
     version: 1n,
-    texts: [`a ${shared}`, `b ${shared}`, `c ${shared}`],
+    texts: ["It is important to note that the sky is blue.", "unrelated words"],
   });
   const index = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer });
-  const params: AttributionParams = { minSpanTokens: 8, matchWeightBps: 10_000, maxSpanOccurrences: 100 };
   const { record } = attributeCompletion(
     { tokenizer: byteTokenizer, indexes: [index] },
     {
       adapterId: 1n,
       lineage: [{ datanetId: 5n, version: 1n, weightBps: 10_000 }],
-      completion: encode(`#${shared}#`),
+      completion: encode("Well. It is important to note that the answer is no."),
+    },
+  );
+  assert.deepEqual(record.spans, []);
+  assert.deepEqual(
+    record.shares.map((s) => [s.contributionId, s.ppm]),
+    [[0n, 1_000_000]],
+  );
+});
+
+test("excluded texts are masked wherever they occur; no span crosses them", () => {
+  const marker = "<|im_start|>assistant\n";
+  const phrase = " quantum kettles sing ";
+  const { datanet, contents } = makeDatanet({
+    datanetId: 5n,
+    version: 1n,
+    texts: [`${marker}${phrase}and more`, "violet rivers"],
+  });
+  const index = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer });
+  const completion = encode(`${marker}${phrase}@${marker}`);
+  const run = (exclude: string[]) =>
+    attributeCompletion(
+      { tokenizer: byteTokenizer, indexes: [index], rarityTable },
+      { adapterId: 1n, lineage: [{ datanetId: 5n, version: 1n, weightBps: 10_000 }], completion, params, exclude },
+    ).record;
+  // Without exclusion the marker and the phrase match as one span, and the second marker as another.
+  assert.deepEqual(
+    run([]).spans.map((s) => [s.start, s.length]),
+    [
+      [0, marker.length + phrase.length],
+      [marker.length + phrase.length + 1, marker.length],
+    ],
+  );
+  const masked = run([marker, ""]);
+  assert.deepEqual(masked.excluded, [
+    [0, marker.length],
+    [marker.length + phrase.length + 1, marker.length],
+  ]);
+  assert.deepEqual(
+    masked.spans.map((s) => [s.start, s.length, s.weight]),
+    [[marker.length, phrase.length, 9]],
+  );
+});
+
+test("spans found in a near duplicate are credited once, to the original", () => {
+  const original =
+    "the quantum kettles sing at dawn while violet rivers hum below the old mill, " +
+    "where the miller keeps seven grey geese and a copper weathervane";
+  const copy = original.replace("mill,", "mall,");
+  const { datanet, contents } = makeDatanet({ datanetId: 6n, version: 1n, texts: ["other text", original, copy] });
+  const index = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer });
+  assert.deepEqual([...index.duplicateOf], [-1, -1, 1]);
+  const { record } = attributeCompletion(
+    { tokenizer: byteTokenizer, indexes: [index], rarityTable },
+    {
+      adapterId: 1n,
+      lineage: [{ datanetId: 6n, version: 1n, weightBps: 10_000 }],
+      // The first span is in both; the second only in the copy ("old mall").
+      completion: encode("# quantum kettles sing at dawn # rivers hum below the old mall"),
       params,
+    },
+  );
+  assert.deepEqual(
+    record.spans.map((s) => [s.occurrenceCount, s.weight, s.sources]),
+    [
+      [2, 12, [[6n, 1n, 2n, 2n, original.indexOf(" quantum")]]],
+      [1, 15, [[6n, 1n, 2n, 3n, copy.indexOf(" rivers")]]],
+    ],
+  );
+  assert.deepEqual(
+    record.shares.map((s) => [s.contributionId, s.ppm]),
+    [
+      [0n, 200_000],
+      [2n, 800_000],
+    ],
+  );
+});
+
+test("remainders go to the largest remainder, ties to the lower contributionId", () => {
+  const shared = " mirror lakes freeze ";
+  const { datanet, contents } = makeDatanet({
+    datanetId: 5n,
+    version: 1n,
+    texts: [`a${shared}a`, `b${shared}b`, `c${shared}c`],
+  });
+  const index = buildDatanetIndex({
+    datanet,
+    contents,
+    tokenizer: byteTokenizer,
+    params: { ...params, maxSpanOccurrences: 100 },
+  });
+  const { record } = attributeCompletion(
+    { tokenizer: byteTokenizer, indexes: [index], rarityTable },
+    {
+      adapterId: 1n,
+      lineage: [{ datanetId: 5n, version: 1n, weightBps: 10_000 }],
+      completion: encode(`#${shared}#`),
+      params: { ...params, matchWeightBps: 10_000, maxSpanOccurrences: 100 },
     },
   );
   assert.deepEqual(
@@ -110,10 +226,13 @@ test("remainders go to the largest remainder, ties to the lower contributionId",
 });
 
 test("the attribution hash is stable across runs and machines (golden value)", () => {
-  const { record, hash } = attributeCompletion(
-    { tokenizer: byteTokenizer, indexes },
-    { adapterId: 9n, lineage, completion: plantedCompletion },
-  );
+  const { record, hash } = attributeCompletion(ctx, {
+    adapterId: 9n,
+    lineage,
+    completion: plantedCompletion,
+    params,
+    exclude: ["%"],
+  });
   assert.equal(hash, hashAttributionRecord(record));
   assert.equal(hash, GOLDEN_HASH);
   const json = encodeAttributionRecord(record);
@@ -123,38 +242,29 @@ test("the attribution hash is stable across runs and machines (golden value)", (
 });
 
 test("invalid inputs are typed errors", () => {
-  const ctx = { tokenizer: byteTokenizer, indexes };
-  assert.throws(
+  const call =
+    (overrides: Partial<Parameters<typeof attributeCompletion>[1]>, context = ctx) =>
     () =>
-      attributeCompletion(ctx, {
-        adapterId: 1n,
-        lineage: [{ ...lineage[0]!, weightBps: 3_999 }, lineage[1]!],
-        completion: plantedCompletion,
-      }),
-    InvalidLineageError,
-  );
-  assert.throws(
-    () =>
-      attributeCompletion(ctx, {
-        adapterId: 1n,
-        lineage: [{ datanetId: 9n, version: 1n, weightBps: 10_000 }],
-        completion: plantedCompletion,
-      }),
-    MissingIndexError,
-  );
-  assert.throws(
-    () => attributeCompletion(ctx, { adapterId: 1n, lineage, completion: [65, 300] }),
-    TokenOutOfVocabularyError,
-  );
+      attributeCompletion(context, { adapterId: 1n, lineage, completion: plantedCompletion, params, ...overrides });
+  assert.throws(call({ lineage: [{ ...lineage[0]!, weightBps: 3_999 }, lineage[1]!] }), InvalidLineageError);
+  assert.throws(call({ lineage: [{ datanetId: 9n, version: 1n, weightBps: 10_000 }] }), MissingIndexError);
+  assert.throws(call({ completion: [65, 300] }), TokenOutOfVocabularyError);
+  assert.throws(call({ params: { ...params, minSpanTokens: 0 } }), InvalidParamsError);
+  assert.throws(call({ params: defaultAttributionParams }), RarityTableMismatchError);
+  assert.throws(call({ params: { ...params, duplicateCoverageBps: 9_000 } }), IndexParamsMismatchError);
 });
 
-test("property: shares sum to 1,000,000, each datanet gets exactly weightBps × 100, same inputs → same hash", () => {
+test("property: shares sum to 1,000,000, each datanet gets exactly weightBps × 100, shares follow from the spans", () => {
   const random = createRandom(2024);
-  const words = Array.from({ length: 40 }, () =>
-    Array.from({ length: random.int(2, 7) }, () => String.fromCharCode(random.int(97, 122))).join(""),
-  );
-  const sentence = (count: number): string => Array.from({ length: count }, () => random.pick(words)).join(" ");
+  const sentence = createSentenceMaker(random, { vocabulary: 40, maxWordLength: 7 });
   for (let round = 0; round < 60; round++) {
+    const roundParams: AttributionParams = {
+      ...params,
+      minSpanTokens: random.int(1, 16),
+      matchWeightBps: random.int(0, 10_000),
+      maxSpanOccurrences: random.int(1, 50),
+      duplicateCoverageBps: random.int(5_000, 10_000),
+    };
     let nextId = 1n;
     const built: DatanetIndex[] = [];
     const datanetTexts: string[][] = [];
@@ -167,7 +277,7 @@ test("property: shares sum to 1,000,000, each datanet gets exactly weightBps × 
         firstContributionId: nextId,
       });
       nextId += BigInt(texts.length);
-      built.push(buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer }));
+      built.push(buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer, params: roundParams }));
       datanetTexts.push(texts);
     }
     const cuts = Array.from({ length: built.length - 1 }, () => random.int(0, 10_000)).sort((a, b) => a - b);
@@ -179,15 +289,11 @@ test("property: shares sum to 1,000,000, each datanet gets exactly weightBps × 
     }));
     const planted = datanetTexts.flat().filter(() => random.next() < 0.3);
     const completion = encode(`${sentence(random.int(0, 20))} ${planted.join(" ")} ${sentence(random.int(0, 20))}`);
-    const params: AttributionParams = {
-      minSpanTokens: random.int(1, 16),
-      matchWeightBps: random.int(0, 10_000),
-      maxSpanOccurrences: random.int(1, 50),
-    };
+    const exclude = [sentence(1)];
     const run = () =>
       attributeCompletion(
-        { tokenizer: byteTokenizer, indexes: built },
-        { adapterId: 1n, lineage: roundLineage, completion, params },
+        { tokenizer: byteTokenizer, indexes: built, rarityTable },
+        { adapterId: 1n, lineage: roundLineage, completion, params: roundParams, exclude },
       );
     const { record, hash } = run();
     assert.equal(
@@ -202,10 +308,20 @@ test("property: shares sum to 1,000,000, each datanet gets exactly weightBps × 
       assert.equal(perDatanet, entry.weightBps * 100);
     }
     assert.ok(record.shares.every((s) => Number.isInteger(s.ppm) && s.ppm > 0));
+    assert.deepEqual(
+      sharesFromSpans({ spans: record.spans, params: roundParams, lineage: roundLineage }),
+      record.shares,
+    );
+    for (const span of record.spans) {
+      assert.ok(span.weight > 0 && span.sources.length > 0 && span.length >= roundParams.minSpanTokens);
+      assert.ok(
+        record.excluded.every(([start, length]) => span.start + span.length <= start || start + length <= span.start),
+      );
+    }
     assert.equal(run().hash, hash);
     assert.deepEqual(decodeAttributionRecord(encodeAttributionRecord(record)), record);
   }
 });
 
 // Recompute only on a deliberate change of the record encoding or formula.
-const GOLDEN_HASH = "0xa7634b48490b8b69ebadd174d58fd60f7e7a8f0b01738292bcda94a866687793";
+const GOLDEN_HASH = "0xe9b6a8aaafe62b8884ad615d7cc736379ae06231a20d38f740d7676dad72b651";

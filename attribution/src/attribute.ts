@@ -2,13 +2,25 @@
  * Per-inference attribution: completion tokens → attribution record with
  * exact parts-per-million shares and the matched spans as evidence.
  *
+ * Pipeline (algorithm v2):
+ *   1. completion positions covered by the texts to exclude (chat-template
+ *      markers, the system prompt) are masked; no span crosses them;
+ *   2. maximal spans of at least minSpanTokens tokens are matched against the
+ *      lineage indexes (match.ts);
+ *   3. a span weighs the rarity weights of the whole words it shows
+ *      (rarity.ts), so boilerplate weighs about nothing;
+ *   4. its sources are the contributions holding it, each near duplicate
+ *      replaced by its original (nearDuplicates.ts), without repeats;
+ *   5. shares follow from the spans alone (sharesFromSpans), so anyone can
+ *      recompute them from a record.
+ *
  * Shares. The settlement contract fixes how an adapter's data share is split
  * across its lineage datanet versions (weightBps), so a record can only move
  * value *within* a datanet version. Datanet version d therefore gets exactly
  * weightBps_d × 100 ppm (10,000 bps × 100 = 1,000,000), and inside d:
  *
- *   score(c)   = Σ over maximal spans s containing c:  length(s) / |contributions(s)|
- *                (fixed point, 10^12 units per token, floored per span)
+ *   score(c)   = Σ over spans s crediting c:  weight(s) / |sources(s)|
+ *                (fixed point, 10^12 units per weight unit, floored per span)
  *   M_d        = Σ score(c) over c ∈ d
  *   if M_d > 0: the pool gets weight (10,000 − matchWeightBps) · M_d and each
  *               matched c gets weight matchWeightBps · score(c)
@@ -25,48 +37,59 @@ import { keccak256, type Hex } from "viem";
 import { canonicalJson, type CanonicalValue, type Encoded } from "./canonicalJson.ts";
 import { allocateLargestRemainder } from "./allocate.ts";
 import { compareBigints, datanetVersionKey, type DatanetVersionKey } from "./datanet.ts";
-import type { DatanetIndex } from "./datanetIndex.ts";
-import { BaseError, InvalidLineageError, MissingIndexError } from "./errors.ts";
-import { findMaximalSpans } from "./match.ts";
+import { originalContributionIndexes, type DatanetIndex } from "./datanetIndex.ts";
+import {
+  BaseError,
+  IndexParamsMismatchError,
+  InvalidLineageError,
+  MissingIndexError,
+  RarityTableMismatchError,
+} from "./errors.ts";
+import { findMaximalSpans, type SpanOccurrence } from "./match.ts";
+import {
+  assertAttributionParams,
+  bpsTotal,
+  defaultAttributionParams,
+  differingParams,
+  pickAttributionParams,
+  pickNearDuplicateParams,
+  ppmTotal,
+  type AttributionParams,
+} from "./params.ts";
+import { defaultRarityTable, spanRarityWeight, type RarityTable } from "./rarity.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
-export const attributionRecordFormat = "openpoa-attribution-v1";
-export const ppmTotal = 1_000_000;
-export const bpsTotal = 10_000;
+export { bpsTotal, defaultAttributionParams, ppmTotal, type AttributionParams } from "./params.ts";
+
+export const attributionRecordFormat = "openpoa-attribution-v2";
 /** contributionId of the per-datanet pro-rata pool entry (real ids are 1-based). */
 export const poolContributionId = 0n;
-/** Fixed-point units per matched token in span scores. */
+/** Fixed-point units per span weight unit in scores. */
 const scoreScale = 10n ** 12n;
 
 export type LineageEntry = DatanetVersionKey & { weightBps: number };
 
-export type AttributionParams = {
-  /** Shortest span (tokens) that counts as evidence. */
-  minSpanTokens: number;
-  /** Part (bps) of each matched datanet's budget assigned by span evidence; the rest is pro rata. */
-  matchWeightBps: number;
-  /** Spans occurring more often than this are treated as common text and earn nothing. */
-  maxSpanOccurrences: number;
-};
-
-export const defaultAttributionParams: AttributionParams = {
-  minSpanTokens: 8,
-  matchWeightBps: 8_000,
-  maxSpanOccurrences: 64,
-};
-
 export type AttributionShare = DatanetVersionKey & { contributionId: bigint; ppm: number };
 
-/** A contribution holding a span: [datanetId, version, contributionId, offset of the first occurrence]. */
-export type SpanSource = [datanetId: bigint, version: bigint, contributionId: bigint, offset: number];
+/**
+ * A contribution credited for a span: [datanetId, version, contributionId
+ * (the credited original), heldBy (the contribution whose bytes hold the
+ * span: the original itself, or a near duplicate of it), offset (first token
+ * of the span in heldBy)].
+ */
+export type SpanSource = [datanetId: bigint, version: bigint, contributionId: bigint, heldBy: bigint, offset: number];
 
 export type AttributionSpan = {
   /** First completion token of the span. */
   start: number;
   length: number;
+  /** keccak256 of the span's token ids as 4-byte big-endian integers (as completionHash). */
+  hash: Hex;
+  /** Rarity weight of the span's words (rarity.ts): what its credit is made of. */
+  weight: number;
   /** Occurrences across the lineage indexes (several may fall in one contribution). */
   occurrenceCount: number;
-  /** Tuples keep the evidence compact: records are hashed on every request. */
+  /** Credited originals by (datanetId, version, contributionId). Tuples keep records compact. */
   sources: SpanSource[];
 };
 
@@ -79,9 +102,11 @@ export type AttributionRecord = {
   completionTokens: number;
   params: AttributionParams;
   lineage: (LineageEntry & { root: Hex })[];
+  /** Completion ranges [start, length] masked as excluded text, sorted and disjoint. */
+  excluded: [start: number, length: number][];
   /** Sorted by (datanetId, version, contributionId); zero shares omitted; ppm sum to 1,000,000. */
   shares: AttributionShare[];
-  /** Maximal spans that earned credit, by start position. */
+  /** Spans that earned credit (weight > 0, at least one source), by start position. */
   spans: AttributionSpan[];
 };
 
@@ -89,6 +114,8 @@ export type AttributionContext = {
   tokenizer: Tokenizer;
   /** Indexes of (at least) the adapter's lineage datanet versions. */
   indexes: readonly DatanetIndex[];
+  /** The rarity table whose sha256 is params.rarityTable (default: the shipped table). */
+  rarityTable?: RarityTable;
 };
 
 export function attributeCompletion(
@@ -98,34 +125,89 @@ export function attributeCompletion(
     lineage,
     completion,
     params = defaultAttributionParams,
+    exclude = [],
   }: {
     adapterId: bigint;
     lineage: readonly LineageEntry[];
     completion: ArrayLike<number>;
     params?: AttributionParams;
+    /** Texts that earn nothing wherever they occur in the completion: chat-template markers, the system prompt. */
+    exclude?: readonly string[];
   },
 ): { record: AttributionRecord; hash: Hex } {
   assertLineage(lineage);
-  assertParams(params);
+  assertAttributionParams(params);
+  const rarityTable = ctx.rarityTable ?? defaultRarityTable();
+  if (rarityTable.id !== params.rarityTable)
+    throw new RarityTableMismatchError({ expected: params.rarityTable, actual: rarityTable.id });
   const sortedLineage = [...lineage].sort(compareDatanetVersions);
-  const indexes = sortedLineage.map((entry) => {
-    const index = ctx.indexes.find((i) => i.datanetId === entry.datanetId && i.version === entry.version);
-    if (index === undefined) throw new MissingIndexError(entry);
-    if (index.tokenizerId !== ctx.tokenizer.id) {
-      throw new BaseError(
-        `Index of datanet ${entry.datanetId} v${entry.version} was built with tokenizer ${index.tokenizerId}, not ${ctx.tokenizer.id}.`,
-      );
-    }
-    return index;
+  const indexes = lineageIndexes(ctx, { lineage: sortedLineage, params });
+
+  const excluded = excludedRanges({
+    completion,
+    patterns: exclude.map((text) => ctx.tokenizer.encode(new TextEncoder().encode(text))),
   });
+  const masked = new Uint8Array(completion.length);
+  for (const [start, length] of excluded) masked.fill(1, start, start + length);
 
-  const maximalSpans = findMaximalSpans({ indexes, completion, ...params });
+  const spans: AttributionSpan[] = [];
+  for (const span of findMaximalSpans({ indexes, completion, masked, ...params })) {
+    const tokens = Array.prototype.slice.call(completion, span.start, span.start + span.length) as number[];
+    const weight = spanRarityWeight(rarityTable, {
+      tokens,
+      startsCompletion: span.start === 0,
+      endsCompletion: span.start + span.length === completion.length,
+    });
+    if (weight === 0 || span.contributions.length === 0) continue;
+    spans.push({
+      start: span.start,
+      length: span.length,
+      hash: hashTokens(tokens),
+      weight,
+      occurrenceCount: span.occurrenceCount,
+      sources: creditedSources({ indexes, holders: span.contributions }),
+    });
+  }
 
+  const record: AttributionRecord = {
+    format: attributionRecordFormat,
+    adapterId,
+    tokenizerId: ctx.tokenizer.id,
+    completionHash: hashTokens(completion),
+    completionTokens: completion.length,
+    params: pickAttributionParams(params),
+    lineage: sortedLineage.map((entry, k) => ({
+      datanetId: entry.datanetId,
+      version: entry.version,
+      weightBps: entry.weightBps,
+      root: indexes[k]!.root,
+    })),
+    excluded,
+    shares: sharesFromSpans({ spans, params, lineage: sortedLineage }),
+    spans,
+  };
+  return { record, hash: hashAttributionRecord(record) };
+}
+
+/**
+ * The shares a record's spans earn: a pure function of the spans' weights
+ * and sources, the params and the lineage (see the formula at the top).
+ * Sources outside the lineage earn nothing here; the checks report them.
+ */
+export function sharesFromSpans({
+  spans,
+  params,
+  lineage,
+}: {
+  spans: readonly Pick<AttributionSpan, "weight" | "sources">[];
+  params: Pick<AttributionParams, "matchWeightBps">;
+  lineage: readonly LineageEntry[];
+}): AttributionShare[] {
   const scores = new Map<string, Map<bigint, bigint>>();
-  for (const span of maximalSpans) {
-    if (span.contributions.length === 0) continue;
-    const credit = (BigInt(span.length) * scoreScale) / BigInt(span.contributions.length);
-    for (const { datanetId, version, contributionId } of span.contributions) {
+  for (const { weight, sources } of spans) {
+    if (sources.length === 0) continue;
+    const credit = (BigInt(weight) * scoreScale) / BigInt(sources.length);
+    for (const [datanetId, version, contributionId] of sources) {
       const key = datanetVersionKey({ datanetId, version });
       const byContribution = scores.get(key) ?? new Map<bigint, bigint>();
       scores.set(key, byContribution.set(contributionId, (byContribution.get(contributionId) ?? 0n) + credit));
@@ -133,7 +215,7 @@ export function attributeCompletion(
   }
 
   const shares: AttributionShare[] = [];
-  for (const entry of sortedLineage) {
+  for (const entry of [...lineage].sort(compareDatanetVersions)) {
     const budget = BigInt(entry.weightBps * (ppmTotal / bpsTotal));
     const matched = [...(scores.get(datanetVersionKey(entry)) ?? new Map<bigint, bigint>())].sort(([a], [b]) =>
       compareBigints(a, b),
@@ -152,36 +234,95 @@ export function attributeCompletion(
         shares.push({ datanetId: entry.datanetId, version: entry.version, contributionId, ppm: Number(ppm[i]) });
     });
   }
+  return shares;
+}
 
-  const record: AttributionRecord = {
-    format: attributionRecordFormat,
-    adapterId,
-    tokenizerId: ctx.tokenizer.id,
-    completionHash: hashTokens(completion, 0, completion.length),
-    completionTokens: completion.length,
-    // Picked field by field so stray properties never reach the hashed encoding.
-    params: {
-      minSpanTokens: params.minSpanTokens,
-      matchWeightBps: params.matchWeightBps,
-      maxSpanOccurrences: params.maxSpanOccurrences,
-    },
-    lineage: sortedLineage.map((entry, k) => ({
-      datanetId: entry.datanetId,
-      version: entry.version,
-      weightBps: entry.weightBps,
-      root: indexes[k]!.root,
-    })),
-    shares,
-    spans: maximalSpans
-      .filter((span) => span.contributions.length > 0)
-      .map((span) => ({
-        start: span.start,
-        length: span.length,
-        occurrenceCount: span.occurrenceCount,
-        sources: span.contributions.map((o): SpanSource => [o.datanetId, o.version, o.contributionId, o.offset]),
-      })),
-  };
-  return { record, hash: hashAttributionRecord(record) };
+/**
+ * The sources of a span held by `holders`: each holder's original (a near
+ * duplicate is replaced by the contribution it copies), once, located in the
+ * original when it holds the span itself and otherwise in its holder of
+ * lowest contributionId; sorted by (datanetId, version, contributionId).
+ */
+export function creditedSources({
+  indexes,
+  holders,
+}: {
+  indexes: readonly DatanetIndex[];
+  holders: readonly SpanOccurrence[];
+}): SpanSource[] {
+  const byOriginal = new Map<string, SpanSource>();
+  for (const holder of holders) {
+    const index = indexes.find((i) => i.datanetId === holder.datanetId && i.version === holder.version)!;
+    const original = index.contributionIds[originalContributionIndexes(index)[holder.contributionIndex]!]!;
+    const key = `${holder.datanetId}:${holder.version}:${original}`;
+    const known = byOriginal.get(key);
+    if (
+      known === undefined ||
+      (known[3] !== original && (holder.contributionId === original || holder.contributionId < known[3]))
+    ) {
+      byOriginal.set(key, [holder.datanetId, holder.version, original, holder.contributionId, holder.offset]);
+    }
+  }
+  return [...byOriginal.values()].sort(compareSourceCredits);
+}
+
+/** Order of sources in a span: by credited (datanetId, version, contributionId). */
+export function compareSourceCredits(a: SpanSource, b: SpanSource): number {
+  return compareBigints(a[0], b[0]) || compareBigints(a[1], b[1]) || compareBigints(a[2], b[2]);
+}
+
+/** The index of each lineage entry (same order); throws when one is missing or does not fit (assertIndexFits). */
+function lineageIndexes(
+  ctx: Pick<AttributionContext, "tokenizer" | "indexes">,
+  { lineage, params }: { lineage: readonly DatanetVersionKey[]; params: AttributionParams },
+): DatanetIndex[] {
+  return lineage.map((entry) => {
+    const index = ctx.indexes.find((i) => i.datanetId === entry.datanetId && i.version === entry.version);
+    if (index === undefined) throw new MissingIndexError(entry);
+    assertIndexFits(index, { tokenizer: ctx.tokenizer, params });
+    return index;
+  });
+}
+
+/** Throws unless `index` was built with `tokenizer` and the params' near-duplicate settings. */
+export function assertIndexFits(
+  index: DatanetIndex,
+  { tokenizer, params }: { tokenizer: Tokenizer; params: AttributionParams },
+): void {
+  if (index.tokenizerId !== tokenizer.id) {
+    throw new BaseError(
+      `Index of datanet ${index.datanetId} v${index.version} was built with tokenizer ${index.tokenizerId}, not ${tokenizer.id}.`,
+    );
+  }
+  const differing = differingParams(index.nearDuplicateParams, pickNearDuplicateParams(params));
+  if (differing.length > 0) throw new IndexParamsMismatchError({ ...index, fields: differing });
+}
+
+/** Every occurrence of every non-empty pattern in the completion, merged into sorted disjoint [start, length] ranges. */
+function excludedRanges({
+  completion,
+  patterns,
+}: {
+  completion: ArrayLike<number>;
+  patterns: readonly ArrayLike<number>[];
+}): [number, number][] {
+  const masked = new Uint8Array(completion.length);
+  for (const pattern of patterns) {
+    if (pattern.length === 0) continue;
+    for (let start = 0; start + pattern.length <= completion.length; start++) {
+      let k = 0;
+      while (k < pattern.length && completion[start + k] === pattern[k]) k++;
+      if (k === pattern.length) masked.fill(1, start, start + pattern.length);
+    }
+  }
+  const ranges: [number, number][] = [];
+  for (let i = 0; i < masked.length; i++) {
+    if (!masked[i]) continue;
+    const start = i;
+    while (i < masked.length && masked[i]) i++;
+    ranges.push([start, i - start]);
+  }
+  return ranges;
 }
 
 /** Canonical JSON of a record (see canonicalJson.ts): the bytes that are hashed and published. */
@@ -214,10 +355,11 @@ export function decodeAttributionRecord(json: string): AttributionRecord {
     shares: raw.shares.map((share) => ({ ...share, ...key(share), contributionId: BigInt(share.contributionId) })),
     spans: raw.spans.map((span) => ({
       ...span,
-      sources: span.sources.map(([datanetId, version, contributionId, offset]): SpanSource => [
+      sources: span.sources.map(([datanetId, version, contributionId, heldBy, offset]): SpanSource => [
         BigInt(datanetId),
         BigInt(version),
         BigInt(contributionId),
+        BigInt(heldBy),
         offset,
       ]),
     })),
@@ -247,21 +389,10 @@ export function assertLineage(lineage: readonly LineageEntry[]): void {
   if (total !== bpsTotal) throw new InvalidLineageError({ reason: `weights sum to ${total} bps, not ${bpsTotal}` });
 }
 
-function assertParams({ minSpanTokens, matchWeightBps, maxSpanOccurrences }: AttributionParams): void {
-  if (!Number.isInteger(minSpanTokens) || minSpanTokens < 1)
-    throw new BaseError("minSpanTokens must be a positive integer.");
-  if (!Number.isInteger(matchWeightBps) || matchWeightBps < 0 || matchWeightBps > bpsTotal) {
-    throw new BaseError(`matchWeightBps must be an integer in [0, ${bpsTotal}].`);
-  }
-  if (!Number.isInteger(maxSpanOccurrences) || maxSpanOccurrences < 1) {
-    throw new BaseError("maxSpanOccurrences must be a positive integer.");
-  }
-}
-
-/** keccak256 of tokens[start, start + length) as 4-byte big-endian integers: completion and span hashes. */
-export function hashTokens(tokens: ArrayLike<number>, start = 0, length = tokens.length - start): Hex {
-  const bytes = new Uint8Array(length * 4);
+/** keccak256 of token ids as 4-byte big-endian integers: completionHash and span hashes. */
+export function hashTokens(tokens: ArrayLike<number>): Hex {
+  const bytes = new Uint8Array(tokens.length * 4);
   const view = new DataView(bytes.buffer);
-  for (let i = 0; i < length; i++) view.setUint32(i * 4, tokens[start + i]!, false);
+  for (let i = 0; i < tokens.length; i++) view.setUint32(i * 4, tokens[i]!, false);
   return keccak256(bytes);
 }

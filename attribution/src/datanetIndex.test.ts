@@ -13,6 +13,7 @@ import {
   saveDatanetIndex,
 } from "./datanetIndex.ts";
 import { ContentHashMismatchError, DatanetRootMismatchError, InvalidIndexFileError } from "./errors.ts";
+import { defaultAttributionParams } from "./params.ts";
 import { byteTokenizer } from "./tokenizer.ts";
 import { makeDatanet } from "./testing.ts";
 
@@ -58,8 +59,10 @@ describe("persistence", () => {
   });
 
   test("save/load round trip keeps every field", async () => {
-    const { datanet, contents } = makeDatanet({ datanetId: 3n, version: 2n, texts });
+    const copied = "the mat was red and the cat sat on it all day long";
+    const { datanet, contents } = makeDatanet({ datanetId: 3n, version: 2n, texts: [...texts, copied, `${copied}!`] });
     const index = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer });
+    assert.deepEqual([...index.duplicateOf], [-1, -1, -1, -1, -1, 4]);
     const path = join(dir, "roundtrip.opoaidx");
     await saveDatanetIndex(index, { path });
     const loaded = await loadDatanetIndex({ path });
@@ -105,6 +108,13 @@ describe("persistence", () => {
     // A corrupted cache file is rebuilt rather than trusted.
     await writeFile(v1Path, "garbage");
     assert.equal((await openDatanetIndex(ctx, { datanet: v1.datanet })).built, true);
+
+    // So is one built with other near-duplicate params.
+    const stricter = { ...ctx, params: { ...defaultAttributionParams, duplicateCoverageBps: 9_000 } };
+    const rebuilt = await openDatanetIndex(stricter, { datanet: v1.datanet });
+    assert.equal(rebuilt.built, true);
+    assert.equal(rebuilt.index.nearDuplicateParams.duplicateCoverageBps, 9_000);
+    assert.equal((await openDatanetIndex(stricter, { datanet: v1.datanet })).built, false);
   });
 
   test("content that does not match its hash never reaches an index", async () => {

@@ -7,6 +7,9 @@
  * a contribution boundary. `starts[k]` is the first position of contribution
  * k and `starts[count]` the text length, so position → contribution is a
  * binary search.
+ *
+ * The index also holds the near-duplicate contributions of the version
+ * (nearDuplicates.ts), found once at build time with the params it records.
  */
 import { createHash } from "node:crypto";
 import { mkdir, open, readFile, rename } from "node:fs/promises";
@@ -17,6 +20,8 @@ import { canonicalJson } from "./canonicalJson.ts";
 import { getContent, sha256Hex, type ContentStore } from "./contentStore.ts";
 import { assertDatanetVersionRoot, type DatanetVersion } from "./datanet.ts";
 import { BaseError, ContentHashMismatchError, InvalidIndexFileError, TokenOutOfVocabularyError } from "./errors.ts";
+import { findNearDuplicates, originalContributions, type NearDuplicateParams } from "./nearDuplicates.ts";
+import { defaultAttributionParams, differingParams, pickNearDuplicateParams } from "./params.ts";
 import { buildSuffixArray } from "./suffixArray.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
@@ -32,6 +37,12 @@ export type DatanetIndex = {
   starts: Uint32Array;
   text: Int32Array;
   suffixArray: Int32Array;
+  /** The params the near duplicates were found with. */
+  nearDuplicateParams: NearDuplicateParams;
+  /** Per contribution (acceptance order): the earlier contribution it duplicates, or -1. */
+  duplicateOf: Int32Array;
+  /** Per contribution: the part (bps) of its shingles found in `duplicateOf`; 0 when not a duplicate. */
+  duplicateCoverageBps: Uint16Array;
 };
 
 export class IndexTooLargeError extends BaseError {
@@ -51,10 +62,12 @@ export function buildDatanetIndex({
   datanet,
   contents,
   tokenizer,
+  params = defaultAttributionParams,
 }: {
   datanet: DatanetVersion;
   contents: readonly Uint8Array[];
   tokenizer: Tokenizer;
+  params?: NearDuplicateParams;
 }): DatanetIndex {
   assertDatanetVersionRoot(datanet);
   if (contents.length !== datanet.contributions.length) {
@@ -89,6 +102,8 @@ export function buildDatanetIndex({
     text[position++] = separator;
   });
   starts[tokenized.length] = position;
+  const nearDuplicateParams = pickNearDuplicateParams(params);
+  const { duplicateOf, coverageBps } = findNearDuplicates({ text, starts, params: nearDuplicateParams });
 
   return {
     datanetId: datanet.datanetId,
@@ -100,7 +115,45 @@ export function buildDatanetIndex({
     starts,
     text,
     suffixArray: buildSuffixArray(text, separator + 1),
+    nearDuplicateParams,
+    duplicateOf,
+    duplicateCoverageBps: coverageBps,
   };
+}
+
+export type NearDuplicateContribution = {
+  contributionId: bigint;
+  /** The earlier contribution it copies (spans found in it are credited to that one's original). */
+  duplicateOf: bigint;
+  /** Part (bps) of its shingles found in `duplicateOf`. */
+  coverageBps: number;
+};
+
+const originalsCache = new WeakMap<DatanetIndex, Int32Array>();
+
+/** Acceptance-order position of each contribution's original (itself unless a near duplicate), cached per index. */
+export function originalContributionIndexes(index: DatanetIndex): Int32Array {
+  let originals = originalsCache.get(index);
+  if (originals === undefined) {
+    originals = originalContributions(index.duplicateOf);
+    originalsCache.set(index, originals);
+  }
+  return originals;
+}
+
+/** The near-duplicate contributions of an index, in acceptance order: warnings for the datanet's curator. */
+export function nearDuplicateContributions(index: DatanetIndex): NearDuplicateContribution[] {
+  const found: NearDuplicateContribution[] = [];
+  index.duplicateOf.forEach((earlier, k) => {
+    if (earlier >= 0) {
+      found.push({
+        contributionId: index.contributionIds[k]!,
+        duplicateOf: index.contributionIds[earlier]!,
+        coverageBps: index.duplicateCoverageBps[k]!,
+      });
+    }
+  });
+  return found;
 }
 
 /** Index (acceptance order) of the contribution that holds text `position`. */
@@ -116,22 +169,25 @@ export function contributionIndexAt(index: DatanetIndex, position: number): numb
   return lo;
 }
 
-// --- Binary format v1 --------------------------------------------------------
+// --- Binary format v2 --------------------------------------------------------
 // All integers little-endian.
 //   0  magic "OPOAIDX\0"            8 bytes
-//   8  format version (=1)           u32
+//   8  format version (=2)           u32
 //  12  metadata length L             u32
 //  16  metadata: canonical JSON      L bytes {datanetId, version, root, tokenizerId,
-//                                             vocabSize, contributionCount, tokenCount}
+//                                             vocabSize, contributionCount, tokenCount,
+//                                             nearDuplicateParams}
 //      zero padding to a multiple of 8
 //      contributionIds               u64 × contributionCount
 //      starts                        u32 × (contributionCount + 1), zero padding to 8
+//      duplicateOf                   i32 × contributionCount, zero padding to 8
+//      duplicateCoverageBps          u16 × contributionCount, zero padding to 8
 //      text                          i32 × tokenCount
 //      suffixArray                   i32 × tokenCount
 //      sha256 of every byte above    32 bytes
 
 const magic = new TextEncoder().encode("OPOAIDX\0");
-export const indexFormatVersion = 1;
+export const indexFormatVersion = 2;
 
 type IndexMetadata = {
   datanetId: string;
@@ -141,6 +197,7 @@ type IndexMetadata = {
   vocabSize: number;
   contributionCount: number;
   tokenCount: number;
+  nearDuplicateParams: NearDuplicateParams;
 };
 
 /** The file as a list of byte views (no copy of the big arrays) plus its checksum trailer. */
@@ -155,6 +212,7 @@ export function serializeDatanetIndex(index: DatanetIndex): Uint8Array[] {
       vocabSize: index.vocabSize,
       contributionCount: index.contributionIds.length,
       tokenCount: index.text.length,
+      nearDuplicateParams: index.nearDuplicateParams,
     }),
   );
   const header = new Uint8Array(padTo8(16 + metadata.length));
@@ -163,9 +221,15 @@ export function serializeDatanetIndex(index: DatanetIndex): Uint8Array[] {
   view.setUint32(8, indexFormatVersion, true);
   view.setUint32(12, metadata.length, true);
   header.set(metadata, 16);
-  const startsBytes = new Uint8Array(padTo8(index.starts.byteLength));
-  startsBytes.set(bytesOf(index.starts));
-  const chunks = [header, bytesOf(index.contributionIds), startsBytes, bytesOf(index.text), bytesOf(index.suffixArray)];
+  const chunks = [
+    header,
+    bytesOf(index.contributionIds),
+    paddedTo8(index.starts),
+    paddedTo8(index.duplicateOf),
+    paddedTo8(index.duplicateCoverageBps),
+    bytesOf(index.text),
+    bytesOf(index.suffixArray),
+  ];
   const hash = createHash("sha256");
   for (const chunk of chunks) hash.update(chunk);
   chunks.push(hash.digest());
@@ -196,9 +260,12 @@ export function parseDatanetIndex(bytes: Uint8Array, { source }: { source: strin
   } catch (cause) {
     throw new InvalidIndexFileError({ path: source, reason: "unreadable metadata", cause });
   }
+  if (typeof metadata.nearDuplicateParams !== "object" || metadata.nearDuplicateParams === null)
+    fail("metadata has no near-duplicate params");
   const { contributionCount: count, tokenCount } = metadata;
   let offset = padTo8(16 + metadataLength);
-  const expectedLength = offset + count * 8 + padTo8((count + 1) * 4) + tokenCount * 8 + 32;
+  const expectedLength =
+    offset + count * 8 + padTo8((count + 1) * 4) + padTo8(count * 4) + padTo8(count * 2) + tokenCount * 8 + 32;
   if (bytes.length !== expectedLength) fail(`length ${bytes.length} does not match header (${expectedLength})`);
 
   const at = bytes.byteOffset;
@@ -206,6 +273,10 @@ export function parseDatanetIndex(bytes: Uint8Array, { source }: { source: strin
   offset += count * 8;
   const starts = new Uint32Array(bytes.buffer, at + offset, count + 1);
   offset += padTo8((count + 1) * 4);
+  const duplicateOf = new Int32Array(bytes.buffer, at + offset, count);
+  offset += padTo8(count * 4);
+  const duplicateCoverageBps = new Uint16Array(bytes.buffer, at + offset, count);
+  offset += padTo8(count * 2);
   const text = new Int32Array(bytes.buffer, at + offset, tokenCount);
   offset += tokenCount * 4;
   const suffixArray = new Int32Array(bytes.buffer, at + offset, tokenCount);
@@ -219,6 +290,9 @@ export function parseDatanetIndex(bytes: Uint8Array, { source }: { source: strin
     starts,
     text,
     suffixArray,
+    nearDuplicateParams: pickNearDuplicateParams(metadata.nearDuplicateParams),
+    duplicateOf,
+    duplicateCoverageBps,
   };
 }
 
@@ -250,19 +324,22 @@ export type DatanetIndexContext = {
   cacheDir: string;
   contentStore: ContentStore;
   tokenizer: Tokenizer;
+  /** Near-duplicate params to build with (default: defaultAttributionParams). */
+  params?: NearDuplicateParams;
 };
 
 /**
  * The index of a published datanet version, from the cache directory when a
- * valid file for the same (datanet id, version, root, tokenizer) exists,
- * otherwise built from the content store and persisted. A new published
- * version has a new key and so gets its own file; existing files are never
- * rebuilt.
+ * valid file for the same (datanet id, version, root, tokenizer, near-duplicate
+ * params) exists, otherwise built from the content store and persisted. A new
+ * published version has a new key and so gets its own file; an existing file
+ * is only replaced when it is unreadable or was built with other settings.
  */
 export async function openDatanetIndex(
   ctx: DatanetIndexContext,
   { datanet }: { datanet: DatanetVersion },
 ): Promise<{ index: DatanetIndex; built: boolean }> {
+  const params = pickNearDuplicateParams(ctx.params ?? defaultAttributionParams);
   const path = join(ctx.cacheDir, datanetIndexFileName(datanet));
   const cached = await loadDatanetIndex({ path }).catch(() => undefined);
   if (
@@ -270,7 +347,8 @@ export async function openDatanetIndex(
     cached.datanetId === datanet.datanetId &&
     cached.version === datanet.version &&
     cached.root.toLowerCase() === datanet.root.toLowerCase() &&
-    cached.tokenizerId === ctx.tokenizer.id
+    cached.tokenizerId === ctx.tokenizer.id &&
+    differingParams(cached.nearDuplicateParams, params).length === 0
   ) {
     return { index: cached, built: false };
   }
@@ -278,7 +356,7 @@ export async function openDatanetIndex(
   for (const contribution of datanet.contributions) {
     contents.push(await getContent(ctx.contentStore, { contentHash: contribution.contentHash }));
   }
-  const index = buildDatanetIndex({ datanet, contents, tokenizer: ctx.tokenizer });
+  const index = buildDatanetIndex({ datanet, contents, tokenizer: ctx.tokenizer, params });
   await mkdir(ctx.cacheDir, { recursive: true });
   await saveDatanetIndex(index, { path });
   return { index, built: true };
@@ -286,6 +364,13 @@ export async function openDatanetIndex(
 
 function padTo8(length: number): number {
   return (length + 7) & ~7;
+}
+
+/** The array's bytes followed by zeros up to a multiple of 8. */
+function paddedTo8(array: ArrayBufferView): Uint8Array {
+  const padded = new Uint8Array(padTo8(array.byteLength));
+  padded.set(bytesOf(array));
+  return padded;
 }
 
 function bytesOf(array: ArrayBufferView): Uint8Array {

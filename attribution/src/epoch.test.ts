@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { Hex } from "viem";
-import { attributeCompletion } from "./attribute.ts";
+import { attributeCompletion, defaultAttributionParams } from "./attribute.ts";
 import { buildDatanetIndex } from "./datanetIndex.ts";
 import { aggregateEpoch, decodeDistributionFile, type EpochInputs } from "./epoch.ts";
 import { accounts, makeEpochFixture, plantedSpan, receipt } from "./epochFixture.ts";
@@ -46,19 +46,21 @@ test("hand-checked split: record shares mixed with pro rata, remainder wei by la
     {
       adapterId: 1n,
       lineage,
-      completion: byteTokenizer.encode(new TextEncoder().encode(`#${plantedSpan}@violet rivers%`)),
+      completion: byteTokenizer.encode(new TextEncoder().encode(`#${plantedSpan}@ violet rivers %`)),
+      params: { ...defaultAttributionParams, minSpanTokens: 8 },
     },
   );
-  // Scores: c1 = 20; "violet rivers" (13 tokens) is in c2 and c3 → 6.5 each; M = 33.
-  // ppm: pool 2,000/10,000 → 200,000; c1 8,000·20/330,000 → 484,848.48; c2, c3 → 157,575.76 each;
+  // Span weights (the shipped rarity table; edge words of a span do not count): "quantum kettles sing" → kettles 8
+  // (c1); " violet rivers " → violet 9 + rivers 0, in c2 and c3 → 4.5 each; M = 17.
+  // ppm: pool 2,000/10,000 → 200,000; c1 8,000·8/170,000 → 376,470.59; c2, c3 → 211,764.71 each;
   // floors leave 2 ppm, which go to the largest remainders (c2, c3).
   assert.deepEqual(
     record.shares.map((s) => [s.contributionId, s.ppm]),
     [
       [0n, 200_000],
-      [1n, 484_848],
-      [2n, 157_576],
-      [3n, 157_576],
+      [1n, 376_470],
+      [2n, 211_765],
+      [3n, 211_765],
     ],
   );
   const { file } = aggregateEpoch({
@@ -73,14 +75,14 @@ test("hand-checked split: record shares mixed with pro rata, remainder wei by la
     previous: [],
   });
   // claim(c) = direct(c) · W + pool · w(c), W = 3:
-  //   c1 = 484,848 · 3 + 200,000 = 1,654,544; c2 = c3 = 672,728; Σ = 3,000,000.
-  //   1000 wei → 551.51, 224.24, 224.24 → floors 551, 224, 224 (999), +1 to c1 (largest remainder).
+  //   c1 = 376,470 · 3 + 200,000 = 1,329,410; c2 = c3 = 835,295; Σ = 3,000,000.
+  //   1000 wei → 443.14, 278.43, 278.43 → floors 443, 278, 278 (999), +1 to c2 (largest remainder, lower id).
   assert.deepEqual(
     file.allocations.map((a) => [a.contributionId, a.amount]),
     [
-      [1n, 552n],
-      [2n, 224n],
-      [3n, 224n],
+      [1n, 443n],
+      [2n, 279n],
+      [3n, 278n],
     ],
   );
 });
@@ -349,6 +351,6 @@ test("the distribution file hash is stable across runs and machines (golden valu
 });
 
 // Recompute only on a deliberate change of the file encoding, record encoding or money rule. Last recomputed for
-// openpoa-distribution-v2 (leaves carry their stable index, are sorted by it, and the root is over
-// (index, account, cumulativeAmount); the file records the settlements' block range); the amounts are unchanged.
-const GOLDEN_FILE_HASH = "0xa64760692102d0ee00c8eb6a0ed2601710d8ecd367bb841b11f28e2793d94682";
+// attribution records openpoa-attribution-v2 (the receipts' attribution hashes and the planted record's shares
+// changed; the file encoding and the money rule did not).
+const GOLDEN_FILE_HASH = "0xafd19cfb1344d332192b66b9a48381753bccb80f1d4deda63b587deb753c24ed";

@@ -70,7 +70,7 @@ export function makeEpochFixture(): EpochInputs {
   const planted = attributeCompletion(ctx, {
     adapterId: 9n,
     lineage: lineage9,
-    completion: encode(`#${plantedSpan}# and violet river`),
+    completion: encode(`#once ${plantedSpan} at dawn# and violet river`),
   });
   const unmatched = attributeCompletion(ctx, {
     adapterId: 9n,

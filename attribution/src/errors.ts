@@ -106,3 +106,33 @@ export class InvalidEpochInputError extends BaseError {
     super(`Invalid epoch input: ${reason}.`);
   }
 }
+
+export class InvalidRarityTableError extends BaseError {
+  override name = "InvalidRarityTableError";
+  constructor({ source, reason }: { source: string; reason: string }) {
+    super(`Rarity table ${source} is unusable: ${reason}.`);
+  }
+}
+
+export class InvalidParamsError extends BaseError {
+  override name = "InvalidParamsError";
+  constructor({ reason }: { reason: string }) {
+    super(`Invalid attribution params: ${reason}.`);
+  }
+}
+
+export class RarityTableMismatchError extends BaseError {
+  override name = "RarityTableMismatchError";
+  constructor({ expected, actual }: { expected: string; actual: string }) {
+    super(`The params name rarity table ${expected}, but the table given is ${actual}.`);
+  }
+}
+
+export class IndexParamsMismatchError extends BaseError {
+  override name = "IndexParamsMismatchError";
+  constructor({ datanetId, version, fields }: { datanetId: bigint; version: bigint; fields: readonly string[] }) {
+    super(
+      `Index of datanet ${datanetId} v${version} was built with other near-duplicate params (${fields.join(", ")}); rebuild it.`,
+    );
+  }
+}

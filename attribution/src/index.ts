@@ -12,12 +12,14 @@ export {
   hashTokens,
   poolContributionId,
   ppmTotal,
+  sharesFromSpans,
   type AttributionContext,
   type AttributionParams,
   type AttributionRecord,
   type AttributionShare,
   type AttributionSpan,
   type LineageEntry,
+  type SpanSource,
 } from "./attribute.ts";
 export { canonicalJson, NonCanonicalValueError, type CanonicalValue, type Encoded } from "./canonicalJson.ts";
 export {
@@ -45,12 +47,14 @@ export {
   indexFormatVersion,
   IndexTooLargeError,
   loadDatanetIndex,
+  nearDuplicateContributions,
   openDatanetIndex,
   parseDatanetIndex,
   saveDatanetIndex,
   serializeDatanetIndex,
   type DatanetIndex,
   type DatanetIndexContext,
+  type NearDuplicateContribution,
 } from "./datanetIndex.ts";
 export {
   aggregateEpoch,
@@ -74,7 +78,31 @@ export {
   type UsageReceipt,
 } from "./epoch.ts";
 export * from "./errors.ts";
-export { findMaximalSpans, longestMatchAt, type LongestMatch, type MaximalSpan, type SpanOccurrence } from "./match.ts";
+export {
+  findMaximalSpans,
+  findOccurrences,
+  longestMatchAt,
+  type LongestMatch,
+  type MaximalSpan,
+  type SpanOccurrence,
+} from "./match.ts";
+export {
+  findNearDuplicates,
+  originalContributions,
+  type NearDuplicateParams,
+  type NearDuplicates,
+} from "./nearDuplicates.ts";
+export { assertAttributionParams, pickAttributionParams } from "./params.ts";
+export {
+  defaultRarityTable,
+  defaultRarityTablePath,
+  forEachWord,
+  parseRarityTable,
+  rarityTableFormat,
+  spanRarityWeight,
+  wordKey,
+  type RarityTable,
+} from "./rarity.ts";
 export { splitDataShare, type AdapterSettlement, type LineageAmount } from "./settlement.ts";
 export { buildSuffixArray, buildSuffixArrayNaive } from "./suffixArray.ts";
 export { byteTokenizer, byteTokens, type Tokenizer } from "./tokenizer.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { buildDatanetIndex } from "./datanetIndex.ts";
-import { findMaximalSpans, longestMatchAt } from "./match.ts";
+import { findMaximalSpans, findOccurrences, longestMatchAt } from "./match.ts";
 import { byteTokenizer } from "./tokenizer.ts";
 import { createRandom, makeDatanet } from "./testing.ts";
 
@@ -72,4 +72,45 @@ test("maximal spans: contained spans dropped, occurrences collected, common span
   assert.deepEqual(capped[0]!.contributions, []);
   assert.equal(capped[0]!.occurrenceCount, 2);
   assert.deepEqual(findMaximalSpans({ indexes: [index], completion, minSpanTokens: 12, maxSpanOccurrences: 10 }), []);
+});
+
+test("no span starts at or crosses a masked position; matches stop at the end bound", () => {
+  const { datanet, contents } = makeDatanet({ datanetId: 4n, version: 1n, texts: ["xxabcdefghijklmxx"] });
+  const index = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer });
+  const completion = [...new TextEncoder().encode("#abcdefghijklm#")];
+  assert.equal(longestMatchAt(index, completion, 1, 6).length, 5);
+  const masked = new Uint8Array(completion.length);
+  masked[7] = 1; // "g"
+  const spans = findMaximalSpans({ indexes: [index], completion, minSpanTokens: 4, maxSpanOccurrences: 10, masked });
+  assert.deepEqual(
+    spans.map((s) => [s.start, s.length]),
+    [
+      [1, 6], // "abcdef"
+      [8, 6], // "hijklm"
+    ],
+  );
+});
+
+test("occurrences of given tokens: count over all indexes, distinct holders, none above the cap", () => {
+  const a = makeDatanet({ datanetId: 1n, version: 1n, texts: ["abcabc", "zabcz", "xyz"] });
+  const b = makeDatanet({ datanetId: 2n, version: 1n, texts: ["abc"], firstContributionId: 9n });
+  const indexes = [a, b].map(({ datanet, contents }) =>
+    buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer }),
+  );
+  const tokens = [...new TextEncoder().encode("abc")];
+  const found = findOccurrences({ indexes, tokens, maxSpanOccurrences: 10 });
+  assert.equal(found.occurrenceCount, 4);
+  assert.deepEqual(
+    found.contributions.map((c) => [c.datanetId, c.contributionId, c.contributionIndex, c.offset]),
+    [
+      [1n, 1n, 0, 0],
+      [1n, 2n, 1, 1],
+      [2n, 9n, 0, 0],
+    ],
+  );
+  assert.deepEqual(findOccurrences({ indexes, tokens, maxSpanOccurrences: 3 }).contributions, []);
+  assert.equal(
+    findOccurrences({ indexes, tokens: [...new TextEncoder().encode("abcd")], maxSpanOccurrences: 10 }).occurrenceCount,
+    0,
+  );
 });

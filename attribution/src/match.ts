@@ -14,6 +14,8 @@ export type SpanOccurrence = {
   datanetId: bigint;
   version: bigint;
   contributionId: bigint;
+  /** Position of the contribution in its index (acceptance order). */
+  contributionIndex: number;
   /** Token offset of the first occurrence inside the contribution. */
   offset: number;
 };
@@ -31,14 +33,20 @@ export type MaximalSpan = {
   contributions: SpanOccurrence[];
 };
 
-export function longestMatchAt(index: DatanetIndex, query: ArrayLike<number>, from: number): LongestMatch {
+/** Longest match of query[from, to) (to defaults to the query's end) starting at `from`. */
+export function longestMatchAt(
+  index: DatanetIndex,
+  query: ArrayLike<number>,
+  from: number,
+  to = query.length,
+): LongestMatch {
   const { text, suffixArray: sa } = index;
   let lo = 0;
   let hi = sa.length;
   let depth = 0;
   // Skip the two widest narrowing steps when the first token pair occurs.
   const [first, second] = [query[from]!, query[from + 1]!];
-  if (from + 1 < query.length && first < index.vocabSize && second < index.vocabSize) {
+  if (from + 1 < to && first < index.vocabSize && second < index.vocabSize) {
     const pairs = pairRanges(index);
     const key = first * index.vocabSize + second;
     if (pairs.end[key]! > 0) {
@@ -47,7 +55,7 @@ export function longestMatchAt(index: DatanetIndex, query: ArrayLike<number>, fr
       depth = 2;
     }
   }
-  while (from + depth < query.length && hi > lo) {
+  while (from + depth < to && hi > lo) {
     const token = query[from + depth]!;
     if (hi - lo === 1) {
       // One candidate left: extend by direct comparison.
@@ -113,18 +121,21 @@ function pairRanges(index: DatanetIndex): PairRanges {
  * when L(i) ≥ minSpanTokens and it is not contained in a span that starts
  * earlier (i + L(i) beyond every earlier end). Spans occurring more than
  * `maxSpanOccurrences` times are kept with no contributions: they are too
- * common to say where the output came from.
+ * common to say where the output came from. Positions where `masked` is
+ * non-zero belong to no span: matches stop before them.
  */
 export function findMaximalSpans({
   indexes,
   completion,
   minSpanTokens,
   maxSpanOccurrences,
+  masked,
 }: {
   indexes: readonly DatanetIndex[];
   completion: ArrayLike<number>;
   minSpanTokens: number;
   maxSpanOccurrences: number;
+  masked?: Uint8Array;
 }): MaximalSpan[] {
   for (const index of indexes) {
     for (let i = 0; i < completion.length; i++) {
@@ -136,27 +147,64 @@ export function findMaximalSpans({
   }
   const spans: MaximalSpan[] = [];
   let furthestEnd = 0;
+  let segmentEnd = 0;
   for (let start = 0; start < completion.length; start++) {
-    const matches = indexes.map((index) => longestMatchAt(index, completion, start));
+    if (masked?.[start]) continue;
+    // Matches end at the next masked position.
+    if (segmentEnd <= start) {
+      segmentEnd = start;
+      while (segmentEnd < completion.length && !masked?.[segmentEnd]) segmentEnd++;
+    }
+    const matches = indexes.map((index) => longestMatchAt(index, completion, start, segmentEnd));
     const length = Math.max(0, ...matches.map((match) => match.length));
     if (start + length <= furthestEnd) continue;
     furthestEnd = start + length;
     if (length < minSpanTokens) continue;
-
-    const occurrenceCount = matches.reduce((sum, m) => sum + (m.length === length ? m.hi - m.lo : 0), 0);
-    const contributions: SpanOccurrence[] = [];
-    if (occurrenceCount <= maxSpanOccurrences) {
-      indexes.forEach((index, k) => {
-        if (matches[k]!.length === length) contributions.push(...occurrencesOf(index, matches[k]!));
-      });
-    }
-    spans.push({ start, length, occurrenceCount, contributions });
+    spans.push({ start, length, ...occurrencesOfMatch({ indexes, matches, length, maxSpanOccurrences }) });
   }
   return spans;
 }
 
-/** Distinct contributions of one index holding the range, with their first offset. */
-function occurrencesOf(index: DatanetIndex, { lo, hi }: LongestMatch): SpanOccurrence[] {
+/**
+ * Occurrences of exactly `tokens` in `indexes`: how many, and the distinct
+ * contributions holding them (none when more than `maxSpanOccurrences`).
+ */
+export function findOccurrences({
+  indexes,
+  tokens,
+  maxSpanOccurrences,
+}: {
+  indexes: readonly DatanetIndex[];
+  tokens: ArrayLike<number>;
+  maxSpanOccurrences: number;
+}): { occurrenceCount: number; contributions: SpanOccurrence[] } {
+  const matches = indexes.map((index) => longestMatchAt(index, tokens, 0));
+  return occurrencesOfMatch({ indexes, matches, length: tokens.length, maxSpanOccurrences });
+}
+
+function occurrencesOfMatch({
+  indexes,
+  matches,
+  length,
+  maxSpanOccurrences,
+}: {
+  indexes: readonly DatanetIndex[];
+  matches: readonly LongestMatch[];
+  length: number;
+  maxSpanOccurrences: number;
+}): { occurrenceCount: number; contributions: SpanOccurrence[] } {
+  const occurrenceCount = matches.reduce((sum, m) => sum + (m.length === length ? m.hi - m.lo : 0), 0);
+  const contributions: SpanOccurrence[] = [];
+  if (length > 0 && occurrenceCount <= maxSpanOccurrences) {
+    indexes.forEach((index, k) => {
+      if (matches[k]!.length === length) contributions.push(...contributionsInRange(index, matches[k]!));
+    });
+  }
+  return { occurrenceCount, contributions };
+}
+
+/** Distinct contributions of one index holding the range, with their first offset, by contribution id. */
+function contributionsInRange(index: DatanetIndex, { lo, hi }: LongestMatch): SpanOccurrence[] {
   const firstOffset = new Map<number, number>();
   for (let x = lo; x < hi; x++) {
     const position = index.suffixArray[x]!;
@@ -170,6 +218,7 @@ function occurrencesOf(index: DatanetIndex, { lo, hi }: LongestMatch): SpanOccur
       datanetId: index.datanetId,
       version: index.version,
       contributionId: index.contributionIds[k]!,
+      contributionIndex: k,
       offset,
     }))
     .sort((a, b) => (a.contributionId < b.contributionId ? -1 : a.contributionId > b.contributionId ? 1 : 0));

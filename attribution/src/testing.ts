@@ -39,6 +39,20 @@ export function createRandom(seed: number): Random {
   };
 }
 
+/**
+ * Random sentences over a small vocabulary of `vocabulary` lower-case words
+ * of 2 to `maxWordLength` letters, so that texts share words and phrases.
+ */
+export function createSentenceMaker(
+  random: Random,
+  { vocabulary, maxWordLength }: { vocabulary: number; maxWordLength: number },
+): (words: number) => string {
+  const words = Array.from({ length: vocabulary }, () =>
+    Array.from({ length: random.int(2, maxWordLength) }, () => String.fromCharCode(random.int(97, 122))).join(""),
+  );
+  return (count) => Array.from({ length: count }, () => random.pick(words)).join(" ");
+}
+
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
