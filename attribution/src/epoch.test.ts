@@ -71,6 +71,7 @@ test("hand-checked split: record shares mixed with pro rata, remainder wei by la
     unverified: [],
     records: [record],
     rejectedRecords: new Map(),
+    duplicates: [],
     datanets: [datanet],
     previous: [],
   });
@@ -104,6 +105,7 @@ test("no receipts: pure pro rata by contribution weight; exact ties go to the lo
       unverified: [],
       records: [],
       rejectedRecords: new Map(),
+      duplicates: [],
       datanets: [datanet],
       previous: [],
     }).file.allocations.map((a) => [a.contributionId, a.amount]);
@@ -128,6 +130,7 @@ test("no receipts: pure pro rata by contribution weight; exact ties go to the lo
     unverified: [],
     records: [],
     rejectedRecords: new Map(),
+    duplicates: [],
     datanets: [equal],
     previous: [],
   });
@@ -289,10 +292,47 @@ test("property: random epochs conserve every wei", () => {
       unverified,
       records: [],
       rejectedRecords: new Map(),
+      duplicates: [],
       datanets,
       previous: [],
     });
   }
+});
+
+test("a near-duplicate contribution takes no part of the pool: it is credited once, through its original", () => {
+  const { datanet } = makeDatanet({ datanetId: 1n, version: 1n, texts: ["a", "b", "a!"], weights: [1n, 1n, 1n] });
+  const lineage = [{ datanetId: 1n, version: 1n, weightBps: 10_000 }];
+  const run = (duplicates: EpochInputs["duplicates"]) =>
+    aggregateEpoch({
+      epoch: 1n,
+      blocks: { fromBlock: 1n, toBlock: 10n },
+      settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount: 600n, lineage }) }],
+      receipts: [],
+      unverified: [],
+      records: [],
+      rejectedRecords: new Map(),
+      duplicates,
+      datanets: [datanet],
+      previous: [],
+    }).file;
+  assert.deepEqual(
+    run([]).allocations.map((a) => [a.contributionId, a.amount]),
+    [
+      [1n, 200n],
+      [2n, 200n],
+      [3n, 200n],
+    ],
+  );
+  const copy = { datanetId: 1n, version: 1n, contributionId: 3n, duplicateOf: 1n };
+  const file = run([copy]);
+  assert.deepEqual(
+    file.allocations.map((a) => [a.contributionId, a.amount]),
+    [
+      [1n, 300n],
+      [2n, 300n],
+    ],
+  );
+  assert.deepEqual(file.duplicates, [copy]);
 });
 
 test("inconsistent inputs are typed errors", () => {
@@ -353,4 +393,4 @@ test("the distribution file hash is stable across runs and machines (golden valu
 // Recompute only on a deliberate change of the file encoding, record encoding or money rule. Last recomputed for
 // attribution records openpoa-attribution-v2 (the receipts' attribution hashes and the planted record's shares
 // changed; the file encoding and the money rule did not).
-const GOLDEN_FILE_HASH = "0xafd19cfb1344d332192b66b9a48381753bccb80f1d4deda63b587deb753c24ed";
+const GOLDEN_FILE_HASH = "0x7ad18d2a1806a66f68cc11609ea9cb5f36d1542cb34c40e53b4e46ac984a2373";

@@ -70,6 +70,9 @@ export type UsageReceipt = {
   attributionHash: Hex;
 };
 
+/** A contribution mostly covered by one earlier contribution of its datanet version (datanetIndex.ts). */
+export type DuplicateContribution = { datanetId: bigint; version: bigint; contributionId: bigint; duplicateOf: bigint };
+
 /** A settlement of the epoch whose receipts could not be established: its paid amounts go pro rata. */
 export type UnverifiedUsage = { channelId: bigint; usageRoot: Hex; adapterId: bigint; amount: bigint; reason: string };
 
@@ -92,6 +95,11 @@ export type EpochInputs = {
    * by attribution hash, with why.
    */
   rejectedRecords: ReadonlyMap<Hex, string>;
+  /**
+   * Near-duplicate contributions of the datanet versions (found from their public contents): credited once, to the
+   * earlier contribution, so they take no part of the pro-rata pool either.
+   */
+  duplicates: readonly DuplicateContribution[];
   /** Every datanet version named by a settled adapter's lineage. */
   datanets: readonly DatanetVersion[];
   /** The previous epoch's leaves, with their indices (empty for the first epoch); any order. */
@@ -134,6 +142,8 @@ export type DistributionFile = {
   }[];
   /** Settlements whose receipts could not be established, per adapter paid: split pro rata. */
   unverified: UnverifiedUsage[];
+  /** Near-duplicate contributions of the epoch's datanet versions: weight 0 in the pool. */
+  duplicates: DuplicateContribution[];
   /** Non-zero amounts per (adapter, datanet version, contribution). */
   allocations: {
     adapterId: bigint;
@@ -168,6 +178,10 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
     inputs.datanets.map((d) => [datanetVersionKey(d), new Set(d.contributions.map((c) => c.contributionId))]),
   );
   const recordsByHash = new Map(inputs.records.map((record) => [hashAttributionRecord(record), record]));
+  const duplicates = [...inputs.duplicates]
+    .filter((d) => datanets.has(datanetVersionKey(d)))
+    .sort((a, b) => compareDatanetVersions(a, b) || compareBigints(a.contributionId, b.contributionId));
+  const duplicateIds = new Set(duplicates.map((d) => `${datanetVersionKey(d)}/${d.contributionId}`));
   const checkedDatanets = new Set<string>();
 
   const given = [...inputs.receipts].sort(compareReceipts);
@@ -232,6 +246,7 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
       const amounts = allocateDatanetAmount({
         entry,
         contributions,
+        isDuplicate: (c) => duplicateIds.has(`${datanetVersionKey(entry)}/${c.contributionId}`),
         receipts: adapterReceipts,
         unverified: adapterUnverified,
         usedRecords,
@@ -282,6 +297,7 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
     settlements: settlementEvidence,
     receipts: receiptEvidence,
     unverified,
+    duplicates,
     allocations,
   };
   const json = encodeDistributionFile(file);
@@ -380,6 +396,12 @@ export function decodeDistributionFile(json: string): DistributionFile {
       adapterId: BigInt(u.adapterId),
       amount: BigInt(u.amount),
     })),
+    duplicates: raw.duplicates.map((d) => ({
+      datanetId: BigInt(d.datanetId),
+      version: BigInt(d.version),
+      contributionId: BigInt(d.contributionId),
+      duplicateOf: BigInt(d.duplicateOf),
+    })),
     allocations: raw.allocations.map((a) => ({
       ...a,
       adapterId: BigInt(a.adapterId),
@@ -401,12 +423,14 @@ export function decodeDistributionFile(json: string): DistributionFile {
 function allocateDatanetAmount({
   entry,
   contributions,
+  isDuplicate,
   receipts,
   unverified,
   usedRecords,
 }: {
   entry: LineageEntry & { amount: bigint };
   contributions: readonly Contribution[];
+  isDuplicate: (contribution: Contribution) => boolean;
   receipts: readonly UsageReceipt[];
   unverified: readonly UnverifiedUsage[];
   usedRecords: ReadonlyMap<string, AttributionRecord>;
@@ -417,9 +441,11 @@ function allocateDatanetAmount({
       reason: `datanet ${entry.datanetId} v${entry.version} has no contributions to pay`,
     });
   }
-  // Zero-weight datanets split equally rather than not at all.
-  const allZero = contributions.every((c) => c.weight === 0n);
-  const weights = contributions.map((c) => (allZero ? 1n : c.weight));
+  // A near-duplicate is credited once, through its original: no pool weight of its own. Zero-weight datanets split
+  // equally (among the originals) rather than not at all.
+  const own = contributions.map((c) => (isDuplicate(c) ? 0n : c.weight));
+  const allZero = own.every((w) => w === 0n);
+  const weights = contributions.map((c, k) => (allZero ? (isDuplicate(c) ? 0n : 1n) : own[k]!));
   const weightTotal = weights.reduce((sum, w) => sum + w, 0n);
 
   const direct = new Map<bigint, bigint>();

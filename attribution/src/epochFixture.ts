@@ -93,6 +93,7 @@ export function makeEpochFixture(): EpochInputs {
     unverified: [],
     records: [planted.record, unmatched.record],
     rejectedRecords: new Map(),
+    duplicates: [],
     datanets: [d1.datanet, d2.datanet],
     previous: [
       { index: 0n, account: accounts.a, cumulativeAmount: 100n },

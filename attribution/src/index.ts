@@ -68,6 +68,7 @@ export {
   type CumulativeBalance,
   type DistributionFile,
   type DistributionLeaf,
+  type DuplicateContribution,
   type DistributionTreeLeaf,
   type EpochDistribution,
   type EpochBlocks,

@@ -31,8 +31,11 @@ export type AttributorConfig = {
 export type Attributor = {
   /** The tokenizer records count in: receipts hash completions with it too. */
   tokenizer: Tokenizer;
-  /** The attribution hash of `completion` served by `adapterId` (zero for the base model alone). */
-  attribute(params: { adapterId: bigint; completion: string }): Promise<Hex>;
+  /**
+   * The attribution hash of `completion` served by `adapterId` (zero for the base model alone); `exclude` is text
+   * the completion may repeat that no contributor wrote (chat-template markers, the system prompt).
+   */
+  attribute(params: { adapterId: bigint; completion: string; exclude?: readonly string[] }): Promise<Hex>;
 };
 
 export function createAttributor({
@@ -74,13 +77,13 @@ export function createAttributor({
 
   return {
     tokenizer,
-    async attribute({ adapterId, completion }) {
+    async attribute({ adapterId, completion, exclude }) {
       if (adapterId === 0n) return zeroHash;
       const lineage = await lineageOf(adapterId);
       const lineageIndexes = await Promise.all(lineage.map(indexOf));
       const { record } = attributeCompletion(
         { tokenizer, indexes: lineageIndexes },
-        { adapterId, lineage, completion: tokenizer.encode(new TextEncoder().encode(completion)) },
+        { adapterId, lineage, completion: tokenizer.encode(new TextEncoder().encode(completion)), exclude },
       );
       return putAttributionRecord(contentStore, { record });
     },

@@ -10,7 +10,7 @@ import type { Attributor } from "./attribution.ts";
 import { encodeHeader, receiptToJson, voucherToJson } from "../sdk/codec.ts";
 import { receiptDigest, receiptHeader, usageHeader, voucherHeader } from "../sdk/eip712.ts";
 import { costOf, countPromptTokens } from "../sdk/pricing.ts";
-import { maxTokensOf, promptOf, type CompletionApi, type CompletionBody } from "../sdk/requests.ts";
+import { maxTokensOf, promptOf, templateTextsOf, type CompletionApi, type CompletionBody } from "../sdk/requests.ts";
 import { verifyArtifact } from "./artifacts.ts";
 import type { AdapterRecord, ChainView } from "./chain.ts";
 import type { Engine, GenerateDone, GenerateParams } from "./engine.ts";
@@ -72,6 +72,8 @@ type Completion = {
   stream: boolean;
   engine: Omit<GenerateParams, "prompt" | "adapter">;
   echo: AnswerMeta["echo"];
+  /** Template and system-prompt text the completion may repeat: never credited (sdk/requests.ts). */
+  exclude: string[];
 };
 type ValidatedBody = ChatCompletionRequest | CompletionRequest | ResponseRequest;
 
@@ -79,10 +81,13 @@ type ValidatedBody = ChatCompletionRequest | CompletionRequest | ResponseRequest
  * The response's attribution hash. A failure (say the content store is unreachable) must not cost the payer the
  * answer it paid for: the receipt then carries a zero hash, and the epoch splits that request pro rata.
  */
-async function attributionOf(gateway: Gateway, adapterId: bigint, completion: string): Promise<Hex> {
+async function attributionOf(
+  gateway: Gateway,
+  { adapterId, completion, exclude }: { adapterId: bigint; completion: string; exclude: string[] },
+): Promise<Hex> {
   if (!gateway.attributor) return zeroHash;
   try {
-    return await gateway.attributor.attribute({ adapterId, completion });
+    return await gateway.attributor.attribute({ adapterId, completion, exclude });
   } catch (error) {
     gateway.log("warn", "attribution failed", { adapterId, error: String(error) });
     gateway.metrics.attributionFailures.inc({ adapter: adapterId.toString() });
@@ -259,6 +264,7 @@ function completionOf<A extends CompletionApi>(api: A, body: CompletionBody<A> &
     api,
     adapterId: adapterIdOf(body.model),
     prompt: promptOf(api, body),
+    exclude: templateTextsOf(api, body),
     stream: body.stream === true,
     engine: {
       max_tokens: maxTokensOf(api, body),
@@ -405,7 +411,11 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
       completionTokens: BigInt(usage.completion_tokens),
       amount,
       completionHash: hashTokens(tokenizer.encode(new TextEncoder().encode(done.text))),
-      attributionHash: await attributionOf(gateway, adapter.id, done.text),
+      attributionHash: await attributionOf(gateway, {
+        adapterId: adapter.id,
+        completion: done.text,
+        exclude: request.exclude,
+      }),
       timestamp: BigInt(Math.floor(Date.now() / 1000)),
     };
     const signedReceipt = await gateway.usageLog.appendDurably(unnumbered, reservation.voucher, (receipt) =>

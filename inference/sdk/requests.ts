@@ -55,6 +55,18 @@ export function responsesMessages(body: ResponsesBody): ChatMessage[] {
   return [...instructions, ...input];
 }
 
+/**
+ * Text that attribution must not credit when the completion repeats it: the chat template's role markers and the
+ * system prompt (`system`/`developer` messages, `instructions`). The request's author wrote it, no contributor did.
+ */
+export function templateTextsOf<A extends CompletionApi>(api: A, body: CompletionBody<A>): string[] {
+  if (api === "text") return [];
+  const messages = api === "chat" ? asChat((body as ChatBody).messages) : responsesMessages(body as ResponsesBody);
+  const markers = new Set([...messages.map((m) => m.role), "assistant"].map((role) => `<|${role}|>`));
+  const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => m.content);
+  return [...markers, ...system.filter((text) => text.length > 0)];
+}
+
 /** The prompt the engine is given, and billed by. */
 export function promptOf<A extends CompletionApi>(api: A, body: CompletionBody<A>): string {
   if (api === "chat") return chatPrompt(asChat((body as ChatBody).messages));

@@ -13,6 +13,7 @@ import {
   defaultAttributionParams,
   getAttributionRecord,
   hashAttributionRecord,
+  nearDuplicateContributions,
   openDatanetIndex,
   type AdapterSettlement,
   type AttributionRecord,
@@ -20,6 +21,7 @@ import {
   type DatanetIndex,
   type DatanetVersion,
   type DistributionFile,
+  type DuplicateContribution,
   type EpochBlocks,
   type EpochInputs,
   type UnverifiedUsage,
@@ -234,20 +236,11 @@ async function readRecords(store: ContentStore, receipts: readonly UsageReceipt[
   return records;
 }
 
-/**
- * Records whose spans, sources or shares do not check against the public contributions of their lineage
- * (attribution/src/recordCheck.ts), with the first reason. Indexes are built from the content store once per
- * datanet version and cached in `indexDir`.
- */
-async function rejectRecords(
-  store: ContentStore,
-  indexDir: string,
-  records: readonly AttributionRecord[],
-  datanets: readonly DatanetVersion[],
-): Promise<Map<Hex, string>> {
+/** The index of each datanet version (built from the content store once, cached in `indexDir`). */
+function datanetIndexes(store: ContentStore, indexDir: string) {
   const ctx = { cacheDir: indexDir, contentStore: store, tokenizer: byteTokenizer };
   const indexes = new Map<string, Promise<DatanetIndex>>();
-  const indexOf = (datanet: DatanetVersion) => {
+  return (datanet: DatanetVersion) => {
     const key = `${datanet.datanetId}:${datanet.version}`;
     if (!indexes.has(key))
       indexes.set(
@@ -256,6 +249,17 @@ async function rejectRecords(
       );
     return indexes.get(key)!;
   };
+}
+
+/**
+ * Records whose spans, sources or shares do not check against the public contributions of their lineage
+ * (attribution/src/recordCheck.ts), with the reasons.
+ */
+async function rejectRecords(
+  indexOf: (datanet: DatanetVersion) => Promise<DatanetIndex>,
+  records: readonly AttributionRecord[],
+  datanets: readonly DatanetVersion[],
+): Promise<Map<Hex, string>> {
   const rejected = new Map<Hex, string>();
   for (const record of records) {
     const lineage = record.lineage.map((entry) =>
@@ -273,6 +277,20 @@ async function rejectRecords(
   return rejected;
 }
 
+/** Every near-duplicate contribution of the datanet versions, from their indexes. */
+async function readDuplicates(
+  indexOf: (datanet: DatanetVersion) => Promise<DatanetIndex>,
+  datanets: readonly DatanetVersion[],
+): Promise<DuplicateContribution[]> {
+  const found: DuplicateContribution[] = [];
+  for (const datanet of datanets) {
+    for (const { contributionId, duplicateOf } of nearDuplicateContributions(await indexOf(datanet))) {
+      found.push({ datanetId: datanet.datanetId, version: datanet.version, contributionId, duplicateOf });
+    }
+  }
+  return found;
+}
+
 /** Everything aggregateEpoch / verifyEpoch need for `epoch`, read from public data. */
 export async function readEpochInputs(
   suite: Suite,
@@ -284,6 +302,7 @@ export async function readEpochInputs(
   const datanets = await readDatanetVersions(suite, settlements);
   const { receipts, unverified } = await readEpochUsage(suite, store, blocks);
   const records = await readRecords(store, receipts);
+  const indexOf = datanetIndexes(store, indexDir);
   return {
     epoch,
     blocks,
@@ -291,7 +310,8 @@ export async function readEpochInputs(
     receipts,
     unverified,
     records,
-    rejectedRecords: await rejectRecords(store, indexDir, records, datanets),
+    rejectedRecords: await rejectRecords(indexOf, records, datanets),
+    duplicates: await readDuplicates(indexOf, datanets),
     datanets,
     previous: previous?.leaves ?? [],
   };
