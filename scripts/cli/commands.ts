@@ -6,8 +6,12 @@ import { readFile } from "node:fs/promises";
 import { formatUnits, zeroAddress, type Address, type Hex } from "viem";
 import {
   aggregateEpoch,
+  buildDatanetIndex,
+  byteTokenizer,
   createDirectoryContentStore,
   datanetVersionTree,
+  getContent,
+  nearDuplicateContributions,
   putContent,
   sha256Hex,
   verifyEpoch,
@@ -15,7 +19,7 @@ import {
 } from "../../attribution/src/index.ts";
 import type { ContractName, Suite } from "../lib/contracts.ts";
 import { sendRevealing } from "../lib/commitments.ts";
-import { readAcceptedContributions, registryLocation } from "../lib/datanetVersions.ts";
+import { readAcceptedContributions, readContributions, registryLocation } from "../lib/datanetVersions.ts";
 import { epochStartBlock, previousDistribution, readEpochInputs } from "../lib/epochs.ts";
 import { loadDistribution, openContentStore, readEpochRoot, rewardStatus } from "../lib/rewards.ts";
 import { eventsIn, read, send, type Sent } from "../lib/transactions.ts";
@@ -269,6 +273,51 @@ export const commands: Record<string, Command> = {
       return {
         text: `Published datanet ${datanetId} version ${version}: ${contributions.length} contributions, root ${root}`,
         data: { datanetId, version, root, contributionCount: contributions.length },
+      };
+    },
+  },
+
+  "datanet duplicates": {
+    summary:
+      "Near-duplicate contributions, accepted and pending: a later one mostly covered by an earlier one earns nothing of its own",
+    usage: "datanet duplicates <datanetId> [--content <dir|url>]",
+    options: { content: { type: "string" } },
+    async run(suite, [id], values) {
+      const datanetId = parseId(id, "datanetId");
+      const store = openContentStore(str(values, "content"));
+      const { accepted, pending } = await readContributions(suite.publicClient, {
+        ...registryLocation(suite),
+        datanetId,
+      });
+      // Pending ones come after every accepted one, as they would if accepted now, in submission order.
+      const candidates = [...accepted, ...pending];
+      if (candidates.length === 0) return { text: `Datanet ${datanetId} has no contributions`, data: [] };
+      const contents = await Promise.all(candidates.map(({ contentHash }) => getContent(store, { contentHash })));
+      const index = buildDatanetIndex({
+        datanet: {
+          datanetId,
+          version: 0n,
+          root: datanetVersionTree(candidates).root as Hex,
+          contributions: candidates,
+        },
+        contents,
+        tokenizer: byteTokenizer,
+      });
+      const pendingIds = new Set(pending.map((c) => c.contributionId));
+      const found = nearDuplicateContributions(index).map((d) => ({
+        ...d,
+        status: pendingIds.has(d.contributionId) ? ("pending" as const) : ("accepted" as const),
+      }));
+      return {
+        text: found.length
+          ? found
+              .map(
+                (d) =>
+                  `Contribution ${d.contributionId} (${d.status}) repeats contribution ${d.duplicateOf}: ${d.coverageBps / 100}% of it is covered; it earns nothing of its own`,
+              )
+              .join("\n")
+          : `No near-duplicates among the ${candidates.length} contributions of datanet ${datanetId}`,
+        data: found,
       };
     },
   },

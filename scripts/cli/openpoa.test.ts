@@ -151,6 +151,42 @@ describe("openpoa CLI", () => {
     assert.match(human.stdout, /#1 ipfs:\/\/poems \(curated/);
   });
 
+  it("test_datanet_duplicates_warnsCuratorsOfANearCopy", async () => {
+    const contentDir = path.join(work, "content");
+    const original = Array.from(
+      { length: 12 },
+      (_, i) => `Line ${i}: the lighthouse keeper logged every ship that passed the northern reef.`,
+    ).join("\n");
+    // A whole copy with one byte changed, submitted after the original.
+    const copy = original.replace("northern", "Northern");
+    for (const [name, text] of [
+      ["original.txt", original],
+      ["copy.txt", copy],
+    ]) {
+      await writeFile(path.join(work, name!), text!);
+      await json(
+        "datanet",
+        "contribute",
+        "1",
+        "--file",
+        path.join(work, name!),
+        "--stake",
+        "10",
+        "--content-dir",
+        contentDir,
+      );
+    }
+    const [found, ...rest] = await json("datanet", "duplicates", "1", "--content", contentDir);
+    assert.deepEqual(rest, []);
+    assert.deepEqual([found.contributionId, found.duplicateOf, found.status], ["3", "2", "pending"]);
+    assert.ok(found.coverageBps >= 8_000, `${found.coverageBps} bps covered`);
+    const human = await openpoa("datanet", "duplicates", "1", "--content", contentDir);
+    assert.match(
+      human.stdout,
+      /Contribution 3 \(pending\) repeats contribution 2: .*% of it is covered; it earns nothing of its own/,
+    );
+  });
+
   it("test_datanet_rejectsBadArgumentsAndDecodesReverts", async () => {
     const missing = await openpoa("datanet", "create");
     assert.equal(missing.code, 2);

@@ -20,25 +20,43 @@ export function registryLocation(suite: Suite): RegistryLocation {
 /** Every contribution accepted into `datanetId` so far, in acceptance order, with its URI. */
 export async function readAcceptedContributions(
   client: PublicClient,
-  { registry, fromBlock, datanetId }: RegistryLocation & { datanetId: bigint },
+  location: RegistryLocation & { datanetId: bigint },
 ): Promise<AcceptedContribution[]> {
+  return (await readContributions(client, location)).accepted;
+}
+
+/**
+ * The datanet's contributions from its events: those accepted, in acceptance order, and those still pending
+ * (neither accepted, rejected nor withdrawn), in submission order.
+ */
+export async function readContributions(
+  client: PublicClient,
+  { registry, fromBlock, datanetId }: RegistryLocation & { datanetId: bigint },
+): Promise<{ accepted: AcceptedContribution[]; pending: (Submitted & { weight: 0n })[] }> {
   const abi = abiOf("DatanetRegistry");
   const query = (eventName: string) =>
     client.getContractEvents({ address: registry, abi, eventName, args: { datanetId }, fromBlock });
-  const [submitted, accepted] = await Promise.all([query("ContributionSubmitted"), query("ContributionAccepted")]);
-  const byId = new Map(
-    submitted.map((log) => {
-      const args = (log as unknown as { args: Submitted }).args;
-      return [args.contributionId, args] as const;
-    }),
+  const [submitted, accepted, rejected, withdrawn] = await Promise.all(
+    ["ContributionSubmitted", "ContributionAccepted", "ContributionRejected", "ContributionWithdrawn"].map(query),
   );
-  return accepted
-    .map((log) => (log as unknown as { args: Accepted }).args)
-    .sort((a, b) => (a.acceptedIndex < b.acceptedIndex ? -1 : 1))
-    .map(({ contributionId, weight }) => {
-      const { contributor, contentHash, uri } = byId.get(contributionId)!;
-      return { contributionId, contributor, contentHash, weight, uri };
-    });
+  const argsOf = <T>(log: unknown) => (log as { args: T }).args;
+  const byId = new Map(submitted.map((log) => [argsOf<Submitted>(log).contributionId, argsOf<Submitted>(log)]));
+  const settled = new Set(
+    [...accepted, ...rejected, ...withdrawn].map((log) => argsOf<{ contributionId: bigint }>(log).contributionId),
+  );
+  return {
+    accepted: accepted
+      .map((log) => argsOf<Accepted>(log))
+      .sort((a, b) => (a.acceptedIndex < b.acceptedIndex ? -1 : 1))
+      .map(({ contributionId, weight }) => {
+        const { contributor, contentHash, uri } = byId.get(contributionId)!;
+        return { contributionId, contributor, contentHash, weight, uri };
+      }),
+    pending: [...byId.values()]
+      .filter(({ contributionId }) => !settled.has(contributionId))
+      .sort((a, b) => (a.contributionId < b.contributionId ? -1 : 1))
+      .map((c) => ({ ...c, weight: 0n as const })),
+  };
 }
 
 /** A published version: its root, and the contributions it covers (the first `contributionCount` accepted). */
