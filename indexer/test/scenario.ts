@@ -262,7 +262,7 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
       root: tree.root as `0x${string}`,
       previousRoot: null,
       total,
-      // The settlements' block range this epoch covers (attribution format v2).
+      // The settlements' block range this epoch covers.
       blocks: { fromBlock: 1n, toBlock: BigInt(await provider.getBlockNumber()) },
       leaves: balances.map((l) => ({
         index: l.index,
@@ -273,6 +273,8 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
       })),
       settlements: [],
       receipts: [],
+      unverified: [],
+      duplicates: [],
       allocations: [],
     };
     await mkdir(contentDir, { recursive: true });

@@ -118,6 +118,8 @@ export class Settler {
           expiring(candidate) ||
           closing;
         if (!due) continue;
+        // Nothing is settled from a usage voucher (or statuses) not yet on disk.
+        usageLog.commitPending();
         if (candidate === usage) await this.publish(channel, book.vouched.count, candidate.signed);
         await this.submit(candidate.digest, candidate.signed);
         // Receipts issued meanwhile, or beyond what this voucher covered, wait from now on.

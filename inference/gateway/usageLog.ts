@@ -59,6 +59,8 @@ export class UsageLog {
   private insertReceipt: StatementSync;
   private insertVoucher: StatementSync;
   private pending: PendingReceipt[] = [];
+  /** Usage vouchers accepted since the last commit: written with the next group commit (see recordUsageVoucher). */
+  private pendingUsage: { row: UsageVoucherRow; from: number; statuses: readonly ReceiptStatus[] }[] = [];
   /** Per channel, the position the next receipt takes (loaded from the file on first use). */
   private nextPositions = new Map<bigint, number>();
 
@@ -111,14 +113,21 @@ export class UsageLog {
     sign: (receipt: Receipt) => Hex,
   ): Promise<SignedReceipt> {
     return new Promise((resolve, reject) => {
-      if (this.pending.length === 0) setImmediate(() => this.flush());
+      this.scheduleFlush();
       this.pending.push({ unnumbered, sign, voucher, resolve, reject });
     });
   }
 
-  private flush() {
+  private scheduleFlush() {
+    if (this.pending.length === 0 && this.pendingUsage.length === 0) setImmediate(() => this.flush());
+  }
+
+  /** One transaction for everything waiting; returns the error if it failed (each receipt's promise has it too). */
+  private flush(): unknown {
     const batch = this.pending;
+    const usage = this.pendingUsage;
     this.pending = [];
+    this.pendingUsage = [];
     let signed: SignedReceipt[] = [];
     try {
       this.transaction(() => {
@@ -128,13 +137,25 @@ export class UsageLog {
           this.insert(entry, voucher);
           return entry;
         });
+        usage.forEach(({ row, from, statuses }) => this.insertUsageVoucher(row, from, statuses));
       });
       batch.forEach(({ resolve }, k) => resolve(signed[k]!));
     } catch (error) {
-      // The positions taken were rolled back with the rows: count again from the file.
+      // The positions taken were rolled back with the rows: count again from the file. The usage vouchers are
+      // still accepted in memory: they wait for the next commit.
       this.nextPositions.clear();
+      this.pendingUsage = [...usage, ...this.pendingUsage];
       batch.forEach(({ reject }) => reject(error));
+      return error;
     }
+    return undefined;
+  }
+
+  /** Commits whatever waits for the group commit now; throws if it cannot. The settler calls it before settling. */
+  commitPending() {
+    if (this.pending.length === 0 && this.pendingUsage.length === 0) return;
+    const error = this.flush();
+    if (error !== undefined) throw error;
   }
 
   private takePosition(channelId: bigint): number {
@@ -233,27 +254,31 @@ export class UsageLog {
   }
 
   /**
-   * Keeps an accepted usage voucher and, in the same transaction, the statuses it gave the receipts it covers
-   * beyond the previous one (`from`): from then on they are final.
+   * Keeps an accepted usage voucher and the statuses it gave the receipts it covers beyond the previous one
+   * (`from`): from then on they are final. Written with the next group commit, not at once: a usage voucher lost
+   * to a crash is replaced by the payer's next one, and nothing is settled from one before `commitPending`.
    */
   recordUsageVoucher(row: UsageVoucherRow, from: number, statuses: readonly ReceiptStatus[]) {
+    this.scheduleFlush();
+    this.pendingUsage.push({ row, from, statuses });
+  }
+
+  private insertUsageVoucher(row: UsageVoucherRow, from: number, statuses: readonly ReceiptStatus[]) {
     const setStatus = this.db.prepare("UPDATE receipts SET status = ? WHERE channel_id = ? AND position = ?");
-    this.transaction(() => {
-      this.db
-        .prepare(
-          "INSERT INTO usage_vouchers (channel_id, receipts, usage_root, digest, json, frontier, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .run(
-          row.channelId.toString(),
-          row.receipts,
-          row.usageRoot.toLowerCase(),
-          row.digest,
-          JSON.stringify(voucherToJson(row.signed)),
-          JSON.stringify(row.frontier),
-          Date.now(),
-        );
-      statuses.forEach((status, k) => setStatus.run(status, row.channelId.toString(), from + k));
-    });
+    this.db
+      .prepare(
+        "INSERT INTO usage_vouchers (channel_id, receipts, usage_root, digest, json, frontier, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(
+        row.channelId.toString(),
+        row.receipts,
+        row.usageRoot.toLowerCase(),
+        row.digest,
+        JSON.stringify(voucherToJson(row.signed)),
+        JSON.stringify(row.frontier),
+        Date.now(),
+      );
+    statuses.forEach((status, k) => setStatus.run(status, row.channelId.toString(), from + k));
   }
 
   /** The usage voucher covering the most receipts of the channel, if any. */
@@ -311,7 +336,7 @@ export class UsageLog {
   }
 
   close() {
-    if (this.pending.length > 0) this.flush();
+    this.commitPending();
     this.db.close();
   }
 }

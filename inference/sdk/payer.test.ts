@@ -274,5 +274,9 @@ describe("Payer.resume trusts only what the payer's own signature backs", () => 
     assert.equal(payer.receipts.length, 1);
     const next = await payer.cover(1n, 1n);
     assert.equal(next.voucher.cumulativeAmount, costOf(price, 30n) + 1n);
+    // Another receipt claiming a position already taken is refused, not booked.
+    const impostor = receiptFromJson(await receipt(1n, 5n, operator, { position: 0n }));
+    await assert.rejects(payer.accept(1n, 1n, impostor), /receipt 0 of this channel is another receipt already/);
+    assert.equal(payer.receipts.length, 1);
   });
 });

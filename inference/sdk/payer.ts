@@ -264,6 +264,9 @@ export class Payer {
     if (!signer || !isAddressEqual(signer, operatorSigningKey))
       throw new ReceiptError(`receipt signed by ${signer ?? "nobody"}, not the operator's key ${operatorSigningKey}`);
     if (receipt.channelId !== channelId) throw new ReceiptError("receipt is for another channel");
+    const position = Number(receipt.position);
+    if (!this.known.has(receipt.requestId) && (position < this.tree.count || this.waiting.has(position)))
+      throw new ReceiptError(`receipt ${position} of this channel is another receipt already`);
   }
 
   /** Why the payer disputes a receipt, or undefined when it accepts it. */
