@@ -98,6 +98,8 @@ try {
     usageLogFile: path.join(dir, "usage.sqlite"),
     port: 0,
     basePricePer1kTokens: BASE_PRICE_PER_1K,
+    // One payer keeps IN_FLIGHT requests going on one channel: the per-channel caps must allow that.
+    limits: { maxInFlightPerChannel: IN_FLIGHT, maxUnvouchedReceipts: 4 * IN_FLIGHT },
     log: silentLogger,
   });
   const alice = chain.walletOf(keys.alice);
