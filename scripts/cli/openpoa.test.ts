@@ -46,6 +46,7 @@ import {
   type BatchReceipt,
   type Receipt,
   type UsageBatch,
+  type Voucher,
 } from "../../inference/sdk/index.ts";
 import { abiOf, HARDHAT_ACCOUNT_0_KEY } from "../lib/contracts.ts";
 import { readDatanetVersion } from "../lib/datanetVersions.ts";
@@ -94,6 +95,40 @@ describe("openpoa CLI", () => {
       const failed = error as { code: number; stdout: string; stderr: string };
       return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
     }
+  }
+  /** The deployment, and viem clients acting as Hardhat's account 0 on the test chain. */
+  async function accountZero() {
+    const deployment = JSON.parse(await readFile(path.join(work, "localhost.json"), "utf8")) as {
+      contracts: Record<string, { address: Address; startBlock: number }>;
+    };
+    const chainConfig = {
+      id: 31337,
+      name: "local",
+      nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
+      rpcUrls: { default: { http: [chain.url] } },
+    };
+    const publicClient = createPublicClient({ chain: chainConfig, transport: http(chain.url) });
+    const account = privateKeyToAccount(HARDHAT_ACCOUNT_0_KEY);
+    const wallet = createWalletClient({ chain: chainConfig, transport: http(chain.url), account });
+    return { deployment, publicClient, wallet };
+  }
+  /** Account 0, payer and operator of its own channels, signs `voucher` and settles it. */
+  async function settleVoucher(voucher: Voucher) {
+    const { deployment, publicClient, wallet } = await accountZero();
+    const payments = deployment.contracts.InferencePayments!.address;
+    const signature = await wallet.signTypedData({
+      domain: voucherDomain(31337, payments),
+      types: voucherTypes,
+      primaryType: "Voucher",
+      message: voucher,
+    });
+    const hash = await wallet.writeContract({
+      address: payments,
+      abi: abiOf("InferencePayments"),
+      functionName: "settle",
+      args: [voucher, signature],
+    });
+    await publicClient.waitForTransactionReceipt({ hash });
   }
   async function json(...args: string[]) {
     const result = await openpoa(...args, "--json");
@@ -336,21 +371,8 @@ describe("openpoa CLI", () => {
   });
 
   it("test_epochAndRewards_runVerifyShowClaim", async () => {
-    const deployment = JSON.parse(await readFile(path.join(work, "localhost.json"), "utf8")) as {
-      contracts: Record<string, { address: Address }>;
-    };
-    const payments = deployment.contracts.InferencePayments!.address;
+    const { deployment, publicClient, wallet } = await accountZero();
     const rewards = deployment.contracts.AttributionRewards!.address;
-    const account = privateKeyToAccount(HARDHAT_ACCOUNT_0_KEY);
-    const chainConfig = {
-      id: 31337,
-      name: "local",
-      nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
-      rpcUrls: { default: { http: [chain.url] } },
-    };
-    const publicClient = createPublicClient({ chain: chainConfig, transport: http(chain.url) });
-    const wallet = createWalletClient({ chain: chainConfig, transport: http(chain.url), account });
-    const paymentsAbi = abiOf("InferencePayments");
     const content = path.join(work, "content");
 
     // Account 0 pays itself as operator for adapter 1 (lineage: datanet 1 v1, whose only contribution is its own).
@@ -364,19 +386,7 @@ describe("openpoa CLI", () => {
         usageRoot: `0x${"11".repeat(32)}` as Hex,
         expiry: BigInt(Math.floor(Date.now() / 1000) + 30 * 24 * 3600),
       };
-      const signature = await wallet.signTypedData({
-        domain: voucherDomain(31337, payments),
-        types: voucherTypes,
-        primaryType: "Voucher",
-        message: voucher,
-      });
-      const hash = await wallet.writeContract({
-        address: payments,
-        abi: paymentsAbi,
-        functionName: "settle",
-        args: [voucher, signature],
-      });
-      await publicClient.waitForTransactionReceipt({ hash });
+      await settleVoucher(voucher);
     }
     await settle(parseEther("1"));
 
@@ -450,20 +460,9 @@ describe("openpoa CLI", () => {
 
   it("test_epoch_receiptsComeFromTheBatchesPublishedUnderSettledUsageRoots", async () => {
     // Account 0 operates, with account 1 as its receipt key (test_nodeAndChannel_lifecycle), and pays on channel 3.
-    const deployment = JSON.parse(await readFile(path.join(work, "localhost.json"), "utf8")) as {
-      contracts: Record<string, { address: Address; startBlock: number }>;
-    };
+    const { deployment, publicClient } = await accountZero();
     const payments = deployment.contracts.InferencePayments!.address;
-    const account = privateKeyToAccount(HARDHAT_ACCOUNT_0_KEY);
     const receiptKey = privateKeyToAccount(HARDHAT_ACCOUNT_1_KEY);
-    const chainConfig = {
-      id: 31337,
-      name: "local",
-      nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
-      rpcUrls: { default: { http: [chain.url] } },
-    };
-    const publicClient = createPublicClient({ chain: chainConfig, transport: http(chain.url) });
-    const wallet = createWalletClient({ chain: chainConfig, transport: http(chain.url), account });
     const content = path.join(work, "content");
     const store = createDirectoryContentStore({ dir: content });
     const channelId = BigInt((await json("channel", "open", "--operator", ACCOUNT_0, "--deposit", "5")).channelId);
@@ -539,19 +538,7 @@ describe("openpoa CLI", () => {
       });
       if (batch)
         await store.write(usageBatchFileName(voucher.usageRoot), new TextEncoder().encode(encodeUsageBatch(batch)));
-      const signature = await wallet.signTypedData({
-        domain: voucherDomain(31337, payments),
-        types: voucherTypes,
-        primaryType: "Voucher",
-        message: voucher,
-      });
-      const hash = await wallet.writeContract({
-        address: payments,
-        abi: abiOf("InferencePayments"),
-        functionName: "settle",
-        args: [voucher, signature],
-      });
-      await publicClient.waitForTransactionReceipt({ hash });
+      await settleVoucher(voucher);
       settledCount = tree.count;
       settledFrontier = tree.frontierHex();
     }
