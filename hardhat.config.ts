@@ -6,6 +6,13 @@ import { checkHandlerPaths, PATH_LOG, resetPathLog } from "./scripts/lib/fuzzPat
 
 const require = createRequire(import.meta.url);
 
+/** A Blockscout explorer from `<PREFIX>_EXPLORER_URL` and `<PREFIX>_EXPLORER_API_URL`, when both are set. */
+function explorerOf(prefix: string) {
+  const url = process.env[`${prefix}_EXPLORER_URL`];
+  const apiUrl = process.env[`${prefix}_EXPLORER_API_URL`];
+  return url && apiUrl ? { blockscout: { name: `${prefix} explorer`, url, apiUrl } } : {};
+}
+
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
   solidity: {
@@ -54,6 +61,15 @@ export default defineConfig({
       .build(),
   ],
   typechain: { outDir: "types/ethers-contracts" },
+  // Chains Hardhat does not know. The explorer (Blockscout) is what `hardhat ignition verify` and `hardhat verify`
+  // submit sources to; its URLs come from the environment, since they are the network's, not ours.
+  chainDescriptors: {
+    161201: {
+      name: "OpenLedger Testnet",
+      chainType: "op",
+      blockExplorers: explorerOf("OPENLEDGER_TESTNET"),
+    },
+  },
   networks: {
     hardhat: { type: "edr-simulated", chainType: "l1", allowUnlimitedContractSize: false },
     // OPENPOA_RPC_URL lets tests point `localhost` at a chain of their own on another port.
@@ -62,7 +78,8 @@ export default defineConfig({
     // `npx hardhat keystore set OPENLEDGER_TESTNET_RPC_URL` (or exported as environment variables).
     openledgerTestnet: {
       type: "http",
-      chainType: "l1",
+      // OpenLedger's chains are OP-stack rollups: L1 fees and the deposit transaction type.
+      chainType: "op",
       chainId: 161201,
       url: configVariable("OPENLEDGER_TESTNET_RPC_URL"),
       accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],

@@ -76,9 +76,7 @@ async function main() {
 
     await step("Deploy the contracts with Ignition", async () => {
       await exec(path.join(bin, "hardhat"), ["build", "--no-tests", "--quiet"], { cwd: repoRoot });
-      await exec(path.join(bin, "hardhat"), ["run", "--no-compile", "scripts/deploy.ts", "--network", "localhost"], {
-        cwd: repoRoot,
-      });
+      await exec(process.execPath, ["scripts/deploy.ts", "--network", "localhost"], { cwd: repoRoot });
     });
     const suiteOf = (index: number) => connectSuite({ network: "localhost", privateKey: keyOf(index) });
     const deployer = await suiteOf(0);

@@ -2,31 +2,52 @@
  * Deploys the whole suite with Hardhat Ignition and writes deployments/<network>.json:
  * `{ "chainId": n, "contracts": { "<ContractName>": { "address": "0x…", "startBlock": n } } }`.
  *
- * Usage: `npm run deploy -- --network <name>`. Ignition parameters, when present, are read from
+ * Usage: `npm run deploy -- --network <name> [--dry-run]`. Ignition parameters, when present, are read from
  * ignition/parameters/<network>.json (documented in ignition/parameters/example.json) and checked before anything is
  * sent: off the local chain, the deploy refuses to start unless they name distinct genesis recipient, attestor and
  * guardian, none of them the deployer.
+ *
+ * Start blocks come from the deployment's own transaction receipts, as Ignition journals them, never from
+ * historical state (which a provider prunes). An interrupted deploy resumes from that journal when run again, and
+ * writes the same file. `--dry-run` deploys the same module with the same parameters to an in-process chain with the
+ * target's chain id, prints what would be deployed and who holds which role, and writes nothing.
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { network } from "hardhat";
+import { parseArgs } from "node:util";
+import hre from "hardhat";
 import OpenPoAModule from "../ignition/modules/OpenPoA.ts";
 import { checkDeployParameters, DeployParametersError, moduleParameters } from "./lib/deployParameters.ts";
-import { findDeploymentBlock, writeDeployment, type Deployment } from "./lib/deployments.ts";
+import { deploymentBlocks, writeDeployment, type Deployment } from "./lib/deployments.ts";
+import { describeRoles } from "./lib/roles.ts";
 
-const connection = await network.create();
-const { ignition, ethers, networkName } = connection;
+const { values } = parseArgs({
+  options: { network: { type: "string" }, "dry-run": { type: "boolean", default: false } },
+  strict: true,
+});
+const networkName = values.network ?? "localhost";
+const dryRun = values["dry-run"];
+const target = hre.config.networks[networkName];
+if (target === undefined) {
+  console.error(`--network: no network "${networkName}" in hardhat.config.ts`);
+  process.exit(2);
+}
 
 const parametersFile = path.join("ignition", "parameters", `${networkName}.json`);
 const moduleParams = moduleParameters(
   existsSync(parametersFile) ? JSON.parse(await readFile(parametersFile, "utf8")) : {},
 );
 
+// A dry run rehearses on an in-process chain that carries the target's chain id, so the same checks apply.
+const connection = dryRun
+  ? await hre.network.create({ network: "hardhat", override: { chainId: target.chainId ?? 31337 } })
+  : await hre.network.create(networkName);
+const { ignition, ethers } = connection;
 const chainId = Number((await ethers.provider.getNetwork()).chainId);
 const [deployer] = await ethers.getSigners();
 try {
-  checkDeployParameters(moduleParams, chainId, deployer.address);
+  checkDeployParameters(moduleParams, chainId, deployer!.address);
 } catch (error) {
   if (!(error instanceof DeployParametersError)) throw error;
   console.error(`${parametersFile}: ${error.message}`);
@@ -37,15 +58,38 @@ const parameters = { OpenPoA: moduleParams };
 // key the journal by the genesis block too: a fresh chain gets a fresh deployment, a resumed one resumes.
 const genesis = await ethers.provider.getBlock(0);
 const deploymentId = `${networkName}-${chainId}-${genesis!.hash!.slice(2, 10)}`;
-const deployed = await ignition.deploy(OpenPoAModule, { parameters, deploymentId });
+const deployed = await ignition.deploy(OpenPoAModule, {
+  parameters,
+  // In memory for a dry run: nothing is journalled, nothing resumes.
+  deploymentId: dryRun ? undefined : deploymentId,
+});
 
-const deployment: Deployment = { chainId, contracts: {} };
+const addresses = new Map<string, string>();
 for (const [key, future] of Object.entries(OpenPoAModule.results)) {
-  const address = await deployed[key as keyof typeof deployed].getAddress();
-  deployment.contracts[future.contractName] = {
-    address,
-    startBlock: await findDeploymentBlock(ethers.provider, address),
-  };
+  addresses.set(future.id, await deployed[key as keyof typeof deployed].getAddress());
+}
+if (dryRun) {
+  console.log(`Dry run of the deploy to ${networkName} (chain ${chainId}), on an in-process chain: nothing was sent.`);
+  for (const future of Object.values(OpenPoAModule.results)) {
+    console.log(`  ${future.contractName.padEnd(18)} would be deployed (here at ${addresses.get(future.id)})`);
+  }
+  console.log("Roles after the deploy:");
+  const contracts = Object.fromEntries(
+    Object.values(OpenPoAModule.results).map((future) => [future.contractName, addresses.get(future.id)!]),
+  );
+  for (const line of await describeRoles(ethers.provider, { contracts, deployer: deployer!.address })) {
+    console.log(`  ${line}`);
+  }
+  process.exit(0);
+}
+
+const journal = path.join(hre.config.paths.ignition, "deployments", deploymentId, "journal.jsonl");
+const blocks = deploymentBlocks(await readFile(journal, "utf8"));
+const deployment: Deployment = { chainId, contracts: {} };
+for (const future of Object.values(OpenPoAModule.results)) {
+  const startBlock = blocks.get(future.id);
+  if (startBlock === undefined) throw new Error(`${journal} has no confirmed deployment of ${future.id}`);
+  deployment.contracts[future.contractName] = { address: addresses.get(future.id)!, startBlock };
 }
 const file = await writeDeployment(networkName, deployment);
 console.log(`Deployed OpenPoA to ${networkName} (chain ${chainId}); wrote ${file}`);

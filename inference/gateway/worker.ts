@@ -2,71 +2,75 @@
  * `npm run worker`: gateway + engine against the network in deployments/<network>.json. Configuration by
  * environment (see inference/README.md, "Running a worker").
  */
-import type { Address, Hex } from "viem";
-import { readDeployment } from "../../scripts/lib/deployments.ts";
+import type { Address } from "viem";
+import { ConfigurationError } from "../../scripts/lib/contracts.ts";
+import { DeploymentNotFoundError, readDeployment } from "../../scripts/lib/deployments.ts";
+import { fromEnvironment as env, optionalFromEnvironment as optional } from "../../scripts/lib/environment.ts";
 import { startGateway } from "./index.ts";
 import { jsonLogger } from "./log.ts";
 
-const env = (name: string, fallback?: string): string => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is required`);
-  return value;
-};
+const logLevels = ["debug", "info", "warn", "error"] as const;
 
-/** A whole number ≥ 1 from the environment; anything else stops the worker with one line naming the variable. */
-const count = (name: string, fallback: string): number => {
-  const text = env(name, fallback);
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${text}"`);
-  return value;
-};
+async function start() {
+  const level = env("OPENPOA_LOG_LEVEL", "text", "info");
+  if (!logLevels.includes(level as never))
+    throw new ConfigurationError(`OPENPOA_LOG_LEVEL must be one of ${logLevels.join(", ")}, not "${level}"`);
+  const log = jsonLogger(level as (typeof logLevels)[number]);
+  const network = env("OPENPOA_NETWORK", "text", "localhost");
+  const { contracts } = await readDeployment(network);
+  const address = (name: string) => contracts[name]!.address as Address;
+  const contentStore = optional("OPENPOA_CONTENT_DIR", "text") ?? optional("OPENPOA_CONTENT_URL", "url");
 
-const log = jsonLogger((process.env.OPENPOA_LOG_LEVEL as "info") ?? "info");
-const network = env("OPENPOA_NETWORK", "localhost");
-const { contracts } = await readDeployment(network);
-const address = (name: string) => contracts[name]!.address as Address;
-const contentStore = process.env.OPENPOA_CONTENT_DIR ?? process.env.OPENPOA_CONTENT_URL;
-
-const gateway = await startGateway({
-  rpcUrl: env("OPENPOA_RPC_URL", "http://127.0.0.1:8545"),
-  contracts: {
-    InferencePayments: address("InferencePayments"),
-    ModelRegistry: address("ModelRegistry"),
-    NodeRegistry: address("NodeRegistry"),
-  },
-  operatorKey: env("OPENPOA_OPERATOR_KEY") as Hex,
-  signingKey: process.env.OPENPOA_SIGNING_KEY as Hex | undefined,
-  modelDir: env("OPENPOA_MODEL_DIR"),
-  artifactStore: env("OPENPOA_ARTIFACT_STORE"),
-  usageLogFile: env("OPENPOA_USAGE_LOG", "openpoa-usage.sqlite"),
-  port: Number(env("OPENPOA_PORT", "8080")),
-  host: env("OPENPOA_HOST", "127.0.0.1"),
-  basePricePer1kTokens: BigInt(env("OPENPOA_BASE_PRICE", "500000000000000")),
-  // Attribution is on when a content store holds the datanets' contents (and receives the records).
-  attribution: contentStore
-    ? {
-        datanetRegistry: address("DatanetRegistry"),
-        datanetRegistryBlock: BigInt(contracts.DatanetRegistry!.startBlock),
-        contentStore,
-        indexDir: env("OPENPOA_INDEX_DIR", "openpoa-indexes"),
-      }
-    : undefined,
-  thresholds: {
-    minAmount: BigInt(env("OPENPOA_SETTLE_MIN_AMOUNT", "1000000000000000000")),
-    maxAgeMs: Number(env("OPENPOA_SETTLE_MAX_AGE_MS", "3600000")),
-  },
-  settleIntervalMs: Number(env("OPENPOA_SETTLE_INTERVAL_MS", "5000")),
-  limits: {
-    maxInFlightPerChannel: count("OPENPOA_MAX_IN_FLIGHT_PER_CHANNEL", "8"),
-    maxInFlight: count("OPENPOA_MAX_IN_FLIGHT", "256"),
-    maxUnvouchedReceipts: count("OPENPOA_MAX_UNVOUCHED_RECEIPTS", "32"),
-  },
-  log,
-});
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    log("info", "shutting down", { signal });
-    gateway.close().then(() => process.exit(0));
+  const gateway = await startGateway({
+    rpcUrl: env("OPENPOA_RPC_URL", "url", "http://127.0.0.1:8545"),
+    contracts: {
+      InferencePayments: address("InferencePayments"),
+      ModelRegistry: address("ModelRegistry"),
+      NodeRegistry: address("NodeRegistry"),
+    },
+    operatorKey: env("OPENPOA_OPERATOR_KEY", "privateKey"),
+    signingKey: optional("OPENPOA_SIGNING_KEY", "privateKey"),
+    modelDir: env("OPENPOA_MODEL_DIR", "text"),
+    artifactStore: env("OPENPOA_ARTIFACT_STORE", "text"),
+    usageLogFile: env("OPENPOA_USAGE_LOG", "text", "openpoa-usage.sqlite"),
+    port: env("OPENPOA_PORT", "port", "8080"),
+    host: env("OPENPOA_HOST", "text", "127.0.0.1"),
+    basePricePer1kTokens: env("OPENPOA_BASE_PRICE", "wei", "500000000000000"),
+    // Attribution is on when a content store holds the datanets' contents (and receives the records).
+    attribution: contentStore
+      ? {
+          datanetRegistry: address("DatanetRegistry"),
+          datanetRegistryBlock: BigInt(contracts.DatanetRegistry!.startBlock),
+          contentStore,
+          indexDir: env("OPENPOA_INDEX_DIR", "text", "openpoa-indexes"),
+        }
+      : undefined,
+    thresholds: {
+      minAmount: env("OPENPOA_SETTLE_MIN_AMOUNT", "wei", "1000000000000000000"),
+      maxAgeMs: env("OPENPOA_SETTLE_MAX_AGE_MS", "positiveNumber", "3600000"),
+    },
+    settleIntervalMs: env("OPENPOA_SETTLE_INTERVAL_MS", "positiveNumber", "5000"),
+    limits: {
+      maxInFlightPerChannel: env("OPENPOA_MAX_IN_FLIGHT_PER_CHANNEL", "positiveNumber", "8"),
+      maxInFlight: env("OPENPOA_MAX_IN_FLIGHT", "positiveNumber", "256"),
+      maxUnvouchedReceipts: env("OPENPOA_MAX_UNVOUCHED_RECEIPTS", "positiveNumber", "32"),
+    },
+    log,
   });
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      log("info", "shutting down", { signal });
+      gateway.close().then(() => process.exit(0));
+    });
+  }
+}
+
+try {
+  await start();
+} catch (error) {
+  // A bad setting is one line naming it; anything else keeps its stack.
+  if (!(error instanceof ConfigurationError || error instanceof DeploymentNotFoundError)) throw error;
+  console.error(`openpoa worker: ${error.message}`);
+  process.exit(2);
 }

@@ -39,23 +39,23 @@ export async function readDeployment(networkName: string): Promise<Deployment> {
   }
 }
 
-type CodeReader = {
-  getCode(address: string, blockTag?: number): Promise<string>;
-  getBlockNumber(): Promise<number>;
-};
-
 /**
- * The first block at which `address` holds code: the block of its deployment, where indexers start.
- * Binary search over eth_getCode, O(log head) calls.
+ * The block each contract future was deployed in, from an Ignition journal (journal.jsonl): the receipt of the
+ * transaction that created it. Providers prune historical state, so the start block an indexer needs is taken from
+ * the deployment's own receipts, never searched for with eth_getCode at old blocks.
  */
-export async function findDeploymentBlock(provider: CodeReader, address: string): Promise<number> {
-  let high = await provider.getBlockNumber();
-  if ((await provider.getCode(address, high)) === "0x") throw new Error(`No code at ${address}`);
-  let low = 0;
-  while (low < high) {
-    const mid = Math.floor((low + high) / 2);
-    if ((await provider.getCode(address, mid)) === "0x") low = mid + 1;
-    else high = mid;
+export function deploymentBlocks(journal: string): Map<string, number> {
+  const blocks = new Map<string, number>();
+  for (const line of journal.split("\n")) {
+    if (line.trim() === "") continue;
+    const entry = JSON.parse(line) as {
+      type: string;
+      futureId?: string;
+      receipt?: { blockNumber: number; contractAddress?: string | null };
+    };
+    if (entry.type === "TRANSACTION_CONFIRM" && entry.futureId && entry.receipt?.contractAddress) {
+      blocks.set(entry.futureId, entry.receipt.blockNumber);
+    }
   }
-  return low;
+  return blocks;
 }

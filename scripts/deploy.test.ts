@@ -1,0 +1,107 @@
+/**
+ * `npm run deploy` as a deployer meets it: killed half way, run again, run once more; start blocks from the
+ * deployment's own receipts; `--dry-run` sending nothing.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { deploymentBlocks, type Deployment } from "./lib/deployments.ts";
+import { repoRoot, rpc, startLocalChain, type LocalChain } from "./lib/localChain.ts";
+
+describe("npm run deploy", () => {
+  let chain: LocalChain;
+  let work: string;
+  let journalDir: string;
+
+  before(async () => {
+    chain = await startLocalChain({ port: 18548 });
+    work = await mkdtemp(path.join(tmpdir(), "openpoa-deploy-"));
+    const genesis = await rpc<{ hash: string }>(chain.url, "eth_getBlockByNumber", ["0x0", false]);
+    journalDir = path.join(repoRoot, "ignition", "deployments", `localhost-31337-${genesis.hash.slice(2, 10)}`);
+  });
+  after(async () => {
+    await chain?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+    if (journalDir) await rm(journalDir, { recursive: true, force: true });
+  });
+
+  /** Runs the deploy; with `killAfterConfirms`, SIGKILLs it once its journal holds that many confirmed deployments. */
+  function deploy(args: string[], killAfterConfirms?: number) {
+    const child = spawn(process.execPath, [path.join(repoRoot, "scripts", "deploy.ts"), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, OPENPOA_RPC_URL: chain.url, OPENPOA_DEPLOYMENTS_DIR: work },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    const watcher =
+      killAfterConfirms === undefined
+        ? undefined
+        : setInterval(async () => {
+            const journal = path.join(journalDir, "journal.jsonl");
+            if (!existsSync(journal)) return;
+            if (deploymentBlocks(await readFile(journal, "utf8")).size >= killAfterConfirms) child.kill("SIGKILL");
+          }, 20);
+    return new Promise<{ code: number | null; output: string }>((resolve) =>
+      child.on("exit", (code) => {
+        clearInterval(watcher);
+        resolve({ code, output });
+      }),
+    );
+  }
+
+  it("test_deploy_resumesAfterAKillAndWritesTheSameFileFromItsReceipts", async () => {
+    const killed = await deploy(["--network", "localhost"], 2);
+    assert.equal(killed.code, null, "killed half way");
+    assert.ok(!existsSync(path.join(work, "localhost.json")), "nothing written by the killed run");
+
+    const resumed = await deploy(["--network", "localhost"]);
+    assert.equal(resumed.code, 0, resumed.output);
+    const first = await readFile(path.join(work, "localhost.json"), "utf8");
+    const again = await deploy(["--network", "localhost"]);
+    assert.equal(again.code, 0, again.output);
+    assert.equal(await readFile(path.join(work, "localhost.json"), "utf8"), first, "a rerun writes the same file");
+
+    // Every start block is the block of the receipt that created the contract.
+    const deployment = JSON.parse(first) as Deployment;
+    assert.equal(Object.keys(deployment.contracts).length, 8);
+    for (const [name, { address, startBlock }] of Object.entries(deployment.contracts)) {
+      const block = await rpc<{ transactions: { hash: string }[] }>(chain.url, "eth_getBlockByNumber", [
+        `0x${startBlock.toString(16)}`,
+        true,
+      ]);
+      const created = await Promise.all(
+        block.transactions.map((tx) =>
+          rpc<{ contractAddress: string | null }>(chain.url, "eth_getTransactionReceipt", [tx.hash]),
+        ),
+      );
+      assert.ok(
+        created.some((receipt) => receipt.contractAddress?.toLowerCase() === address.toLowerCase()),
+        `${name} was created in block ${startBlock}`,
+      );
+    }
+  });
+
+  it("test_deploy_dryRunPrintsContractsAndRolesAndSendsNothing", async () => {
+    const before = await rpc<string>(chain.url, "eth_blockNumber");
+    const dry = await deploy(["--network", "localhost", "--dry-run"]);
+    assert.equal(dry.code, 0, dry.output);
+    assert.match(dry.output, /Dry run of the deploy to localhost \(chain 31337\)/);
+    assert.match(dry.output, /InferencePayments +would be deployed/);
+    assert.match(
+      dry.output,
+      /AttributionRewards attestor \(proposes reward roots\): 0x[0-9a-fA-F]{40} \(the deployer\)/,
+    );
+    assert.match(dry.output, /OpenTimelock admin kept by the deployer: no/);
+    assert.equal(await rpc<string>(chain.url, "eth_blockNumber"), before, "nothing was sent");
+
+    const unknown = await deploy(["--network", "nowhere"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.output, /--network: no network "nowhere" in hardhat.config.ts/);
+  });
+});
