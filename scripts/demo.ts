@@ -128,7 +128,7 @@ async function main() {
           const { data } = await run("datanet contribute", contributor, [datanet.id], {
             file,
             stake: "10",
-            "content-dir": contentDir,
+            content: contentDir,
           });
           if (datanet.curated) {
             await run("datanet curate", datanet.owner, [String((data as { contributionId: bigint }).contributionId)], {

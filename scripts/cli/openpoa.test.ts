@@ -49,6 +49,7 @@ import {
   type Voucher,
 } from "../../inference/sdk/index.ts";
 import { abiOf, HARDHAT_ACCOUNT_0_KEY } from "../lib/contracts.ts";
+import { commands } from "./commands.ts";
 import { readDatanetVersion } from "../lib/datanetVersions.ts";
 import { repoRoot, rpc, startLocalChain, type LocalChain } from "../lib/localChain.ts";
 
@@ -136,6 +137,40 @@ describe("openpoa CLI", () => {
     return JSON.parse(result.stdout);
   }
 
+  it("test_token_faucetBalanceDelegateTransfer", async () => {
+    const newcomer = "0x000000000000000000000000000000000000c0DE";
+    const given = await json("token", "faucet", newcomer, "--amount", "25");
+    assert.deepEqual([given.amount, given.gas], ["25000000000000000000", "10000000000000000000"]);
+    const fresh = await json("token", "balance", newcomer);
+    assert.deepEqual([fresh.balance, fresh.votes, fresh.gas], ["25000000000000000000", "0", "10000000000000000000"]);
+    assert.match((await openpoa("token", "balance", newcomer)).stdout, /delegates to nobody/);
+
+    assert.equal((await json("token", "delegate")).delegatee, ACCOUNT_0);
+    const before = await json("token", "balance");
+    assert.equal(before.votes, before.balance, "self-delegated: every OPEN votes");
+    await json("token", "transfer", newcomer, "5");
+    const after = await json("token", "balance");
+    assert.equal(BigInt(before.votes) - BigInt(after.votes), 5n * 10n ** 18n, "votes follow the transfer");
+    assert.equal((await json("token", "balance", newcomer)).balance, "30000000000000000000");
+
+    const broke = await openpoa("token", "transfer", newcomer, "abc");
+    assert.equal(broke.code, 2);
+    assert.match(broke.stderr, /amount must be an OPEN amount like 12.5, got "abc"/);
+  });
+
+  it("test_help_listsEveryOptionWithItsMeaningAndDefault", async () => {
+    const help = await openpoa("token", "faucet", "--help");
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: openpoa token faucet <account> \[--amount OPEN\]/);
+    assert.match(help.stdout, /--amount <value> +OPEN to send \(default 1000\)/);
+    assert.match(help.stdout, /--network <value> +reads deployments\/<name>.json \(default localhost\)/);
+    for (const [name, command] of Object.entries(commands)) {
+      for (const [option, spec] of Object.entries(command.options ?? {})) {
+        assert.ok(spec.description.length > 5, `${name} --${option} says what it is`);
+      }
+    }
+  });
+
   it("test_datanet_createContributeCuratePublishList", async () => {
     const created = await json("datanet", "create", "--uri", "ipfs://poems", "--curated", "--min-stake", "10");
     assert.equal(created.datanetId, "1");
@@ -152,7 +187,7 @@ describe("openpoa CLI", () => {
       file,
       "--stake",
       "10",
-      "--content-dir",
+      "--content",
       contentDir,
     );
     const contentHash = sha256Hex(new TextEncoder().encode(text));
@@ -207,7 +242,7 @@ describe("openpoa CLI", () => {
         path.join(work, name!),
         "--stake",
         "10",
-        "--content-dir",
+        "--content",
         contentDir,
       );
     }
@@ -275,7 +310,8 @@ describe("openpoa CLI", () => {
       "--rank",
       "16",
       "--targets",
-      "q,v,down",
+      // PEFT's names and the short forms mix.
+      "q_proj,v,down_proj",
       "--price",
       "0.01",
       "--owner-share",

@@ -8,12 +8,32 @@ import { connectSuite } from "../lib/contracts.ts";
 import { ContractRevertedError } from "../lib/transactions.ts";
 import { UsageError } from "./args.ts";
 import { commands, type Command } from "./commands.ts";
+import type { OptionSpec } from "./shared.ts";
 
 const globalOptions = {
-  network: { type: "string", default: "localhost" },
-  json: { type: "boolean", default: false },
-  help: { type: "boolean", short: "h", default: false },
-} as const;
+  network: { type: "string", default: "localhost", description: "reads deployments/<name>.json" },
+  json: { type: "boolean", default: false, description: "print machine-readable JSON (errors too)" },
+  help: { type: "boolean", short: "h", default: false, description: "show this help" },
+} as const satisfies Record<string, OptionSpec>;
+
+/** A command's help: usage, summary, and every option with what it means and its default. */
+function commandHelp(command: Command): string {
+  const specs: Record<string, OptionSpec> = { ...command.options, ...globalOptions };
+  const options = Object.entries(specs).map(([name, spec]) => {
+    const flag = `--${name}${spec.type === "string" ? " <value>" : ""}`;
+    const fallback = spec.default === undefined || spec.default === false ? "" : ` (default ${String(spec.default)})`;
+    return [flag, `${spec.description}${fallback}${spec.multiple ? "; repeatable" : ""}`];
+  });
+  const width = Math.max(...options.map(([flag]) => flag!.length));
+  return [
+    `Usage: openpoa ${command.usage}`,
+    "",
+    command.summary,
+    "",
+    "Options:",
+    ...options.map(([flag, text]) => `  ${flag!.padEnd(width)}  ${text}`),
+  ].join("\n");
+}
 
 function help(): string {
   const width = Math.max(...Object.keys(commands).map((name) => name.length));
@@ -57,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    console.log(`Usage: openpoa ${command.usage}`);
+    console.log(commandHelp(command));
     return 0;
   }
   const suite = await connectSuite({ network: values.network as string });

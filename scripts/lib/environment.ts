@@ -3,6 +3,7 @@
  * needs stops the component with one line naming the variable, never a NaN or a silent default later. Every
  * variable of every component is listed, with its meaning and default, in .env.example.
  */
+import type { Address, Hex } from "viem";
 import { z } from "zod/v4";
 import { ConfigurationError } from "./contracts.ts";
 
@@ -13,12 +14,24 @@ const digits = (most = 15) => z.string().regex(new RegExp(`^[0-9]{1,${most}}$`),
 const kinds = {
   text: { schema: z.string().min(1), means: "a non-empty value" },
   url: { schema: z.url({ protocol: /^(https?|wss?)$/ }), means: "an http(s) or ws(s) URL" },
-  address: { schema: z.string().regex(/^0x[0-9a-fA-F]{40}$/), means: "an address (0x and 40 hex digits)" },
-  privateKey: { schema: z.string().regex(/^0x[0-9a-fA-F]{64}$/), means: "a private key (0x and 64 hex digits)" },
-  wholeNumber: { schema: digits().pipe(z.coerce.number()), means: "a whole number" },
-  positiveNumber: { schema: digits().pipe(z.coerce.number().min(1)), means: "a whole number ≥ 1" },
-  wei: { schema: digits(78).pipe(z.coerce.bigint()), means: "an amount in wei (digits only)" },
-  port: { schema: digits(5).pipe(z.coerce.number().max(65_535)), means: "a TCP port (0–65535)" },
+  address: {
+    schema: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/)
+      .transform((text) => text as Address),
+    means: "an address (0x and 40 hex digits)",
+  },
+  privateKey: {
+    schema: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{64}$/)
+      .transform((text) => text as Hex),
+    means: "a private key (0x and 64 hex digits)",
+  },
+  wholeNumber: { schema: digits().transform(Number), means: "a whole number" },
+  positiveNumber: { schema: digits().transform(Number).pipe(z.number().min(1)), means: "a whole number ≥ 1" },
+  wei: { schema: digits(78).transform(BigInt), means: "an amount in wei (digits only)" },
+  port: { schema: digits(5).transform(Number).pipe(z.number().max(65_535)), means: "a TCP port (0–65535)" },
 } as const;
 type Kind = keyof typeof kinds;
 type ValueOf<K extends Kind> = z.output<(typeof kinds)[K]["schema"]>;
