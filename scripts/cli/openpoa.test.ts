@@ -451,9 +451,29 @@ describe("openpoa CLI", () => {
       leaves: 1,
     });
 
+    // Proposed, not yet claimable: when it will be, and what for.
+    const waiting = await json("rewards", "show", ACCOUNT_0, "--content", content);
+    assert.equal(waiting.pending.epoch, "1");
+    assert.deepEqual(waiting.pending.earned, [
+      {
+        epoch: "1",
+        contributionId: "1",
+        datanetId: "1",
+        version: "1",
+        adapterId: "1",
+        amount: "255000000000000000",
+      },
+    ]);
+    assert.match(
+      (await openpoa("rewards", "show", ACCOUNT_0, "--content", content)).stdout,
+      /epoch 1 is pending: claimable from \d{4}-\d\d-\d\dT[\d:]+Z[^\n]*\n  epoch 1: 0.255 OPEN for contribution 1 \(datanet 1 v1, served by adapter 1\)/,
+    );
+
     await rpc(chain.url, "evm_increaseTime", [24 * 60 * 60 + 1]);
     await rpc(chain.url, "evm_mine");
     const status = await json("rewards", "show", ACCOUNT_0, "--content", content);
+    assert.equal(status.pending, undefined);
+    assert.equal(status.earned[0].amount, "255000000000000000");
     assert.deepEqual(
       { epoch: status.epoch, index: status.index, claimable: status.claimable, claimed: status.claimed },
       { epoch: "1", index: "0", claimable: "255000000000000000", claimed: "0" },

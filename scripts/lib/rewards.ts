@@ -54,6 +54,29 @@ export async function newestClaimableEpoch(suite: Suite): Promise<EpochRoot | un
   return undefined;
 }
 
+/** The newest proposed epoch if it is not claimable yet (not revoked, still within its claim delay). */
+export async function pendingEpoch(suite: Suite): Promise<EpochRoot | undefined> {
+  const last = await read<bigint>(suite, { contract: "AttributionRewards", functionName: "lastEpoch" });
+  if (last === 0n) return undefined;
+  const root = await readEpochRoot(suite, last);
+  const { timestamp } = await suite.publicClient.getBlock();
+  return !root.revoked && root.claimableAt > timestamp ? root : undefined;
+}
+
+/** What `account` earned in an epoch, per contribution: the file's allocations to it. */
+export function earnedBy(file: DistributionFile, account: Address) {
+  return file.allocations
+    .filter((allocation) => getAddress(allocation.contributor) === getAddress(account))
+    .map(({ contributionId, datanetId, version, adapterId, amount }) => ({
+      epoch: file.epoch,
+      contributionId,
+      datanetId,
+      version,
+      adapterId,
+      amount,
+    }));
+}
+
 export async function loadDistribution(store: ContentStore, root: EpochRoot): Promise<DistributionFile> {
   const file = decodeDistributionFile(
     new TextDecoder().decode(await getContent(store, { contentHash: root.contentHash })),

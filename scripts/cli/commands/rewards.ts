@@ -1,22 +1,47 @@
 /** Rewards: show and claim an account's reward. */
-import { openContentStore, rewardStatus } from "../../lib/rewards.ts";
+import {
+  earnedBy,
+  loadDistribution,
+  openContentStore,
+  pendingEpoch,
+  readEpochRoot,
+  rewardStatus,
+} from "../../lib/rewards.ts";
 import { send } from "../../lib/transactions.ts";
 import { parseAddress, UsageError } from "../args.ts";
 import { contentOption, firstEvent, open, requireSigner, str, type Command } from "../shared.ts";
 
 export const rewardsCommands: Record<string, Command> = {
   "rewards show": {
-    summary: "Show an account's reward under the newest claimable root",
+    summary:
+      "An account's reward under the newest claimable root, what it earned it for (per contribution), and when a pending epoch becomes claimable",
     usage: "rewards show [account] [--content <dir|url>]",
     options: { content: contentOption },
     async run(suite, [accountText], values) {
       const account = accountText ? parseAddress(accountText, "account") : requireSigner(suite);
-      const status = await rewardStatus(suite, openContentStore(str(values, "content")), account);
-      if (!status) return { text: `${account} has no reward in a claimable epoch yet`, data: null };
-      return {
-        text: `${account} (index ${status.index}), epoch ${status.epoch}: entitled ${open(status.cumulativeAmount)}, claimed ${open(status.claimed)}, claimable ${open(status.claimable)}`,
-        data: status,
+      const store = openContentStore(str(values, "content"));
+      const status = await rewardStatus(suite, store, account);
+      const pendingRoot = await pendingEpoch(suite);
+      const pending = pendingRoot && {
+        epoch: pendingRoot.epoch,
+        claimableAt: pendingRoot.claimableAt,
+        earned: earnedBy(await loadDistribution(store, pendingRoot), account),
       };
+      const earned = status
+        ? earnedBy(await loadDistribution(store, await readEpochRoot(suite, status.epoch)), account)
+        : [];
+      const lines = [
+        status
+          ? `${account} (index ${status.index}), epoch ${status.epoch}: entitled ${open(status.cumulativeAmount)}, claimed ${open(status.claimed)}, claimable ${open(status.claimable)}`
+          : `${account} has no reward in a claimable epoch yet`,
+        ...earned.map((e) => `  epoch ${e.epoch}: ${describeEarning(e)}`),
+      ];
+      if (pending) {
+        const at = new Date(Number(pending.claimableAt) * 1000).toISOString().replace(".000Z", "Z");
+        lines.push(`epoch ${pending.epoch} is pending: claimable from ${at} (the guardian may revoke it until then)`);
+        lines.push(...pending.earned.map((e) => `  epoch ${e.epoch}: ${describeEarning(e)}`));
+      }
+      return { text: lines.join("\n"), data: status ? { ...status, earned, pending } : { account, earned, pending } };
     },
   },
 
@@ -41,3 +66,8 @@ export const rewardsCommands: Record<string, Command> = {
     },
   },
 };
+
+/** One contribution's earning, as `rewards show` prints it. */
+function describeEarning(e: ReturnType<typeof earnedBy>[number]): string {
+  return `${open(e.amount)} for contribution ${e.contributionId} (datanet ${e.datanetId} v${e.version}, served by adapter ${e.adapterId})`;
+}
