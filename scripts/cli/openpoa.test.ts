@@ -250,6 +250,20 @@ describe("openpoa CLI", () => {
     assert.deepEqual(rest, []);
     assert.deepEqual([found.contributionId, found.duplicateOf, found.status], ["3", "2", "pending"]);
     assert.ok(found.coverageBps >= 8_000, `${found.coverageBps} bps covered`);
+    // The curator's view lists both as pending, after the accepted one.
+    const shown = await json("datanet", "show", "1");
+    assert.deepEqual(
+      [
+        shown.accepted.map((c: { contributionId: string }) => c.contributionId),
+        shown.pending.map((c: { contributionId: string }) => c.contributionId),
+      ],
+      [["1"], ["2", "3"]],
+    );
+    assert.equal(shown.versions.length, 1);
+    assert.match(
+      (await openpoa("datanet", "show", "1")).stdout,
+      /2 pending curation \(openpoa datanet curate <id> --accept \| --reject\)/,
+    );
     const human = await openpoa("datanet", "duplicates", "1", "--content", contentDir);
     assert.match(
       human.stdout,
@@ -466,7 +480,7 @@ describe("openpoa CLI", () => {
     ]);
     assert.match(
       (await openpoa("rewards", "show", ACCOUNT_0, "--content", content)).stdout,
-      /epoch 1 is pending: claimable from \d{4}-\d\d-\d\dT[\d:]+Z[^\n]*\n  epoch 1: 0.255 OPEN for contribution 1 \(datanet 1 v1, served by adapter 1\)/,
+      /epoch 1 is pending: claimable from \d{4}-\d\d-\d\dT[\d:]+Z[^\n]*\n {2}epoch 1: 0.255 OPEN for contribution 1 \(datanet 1 v1, served by adapter 1\)/,
     );
 
     await rpc(chain.url, "evm_increaseTime", [24 * 60 * 60 + 1]);

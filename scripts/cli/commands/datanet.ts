@@ -256,4 +256,52 @@ export const datanetCommands: Record<string, Command> = {
       return { text, data: datanets };
     },
   },
+
+  "datanet show": {
+    summary: "One datanet: its settings, published versions, accepted contributions and the ones pending curation",
+    usage: "datanet show <datanetId>",
+    async run(suite, [id]) {
+      const datanetId = parseId(id, "datanetId");
+      const datanet = await read<{
+        owner: Address;
+        treasury: Address;
+        curated: boolean;
+        minStake: bigint;
+        acceptedCount: bigint;
+        versionCount: bigint;
+        totalWeight: bigint;
+        metadataURI: string;
+        license: string;
+      }>(suite, { contract: "DatanetRegistry", functionName: "getDatanet", args: [datanetId] });
+      const versions = [];
+      for (let version = 1n; version <= datanet.versionCount; version++) {
+        const v = await read<{ root: Hex; contributionCount: bigint; publishedAt: bigint; totalWeight: bigint }>(
+          suite,
+          { contract: "DatanetRegistry", functionName: "getVersion", args: [datanetId, version] },
+        );
+        versions.push({ version, ...v });
+      }
+      const { accepted, pending } = await readContributions(suite.publicClient, {
+        ...registryLocation(suite),
+        datanetId,
+      });
+      const lines = [
+        `Datanet ${datanetId}: ${datanet.metadataURI} (${datanet.curated ? "curated" : "open"}, ${datanet.license || "no licence"})`,
+        `  owner ${datanet.owner}, treasury ${datanet.treasury}, minimum stake ${open(datanet.minStake)}`,
+        `  ${versions.length} version(s):`,
+        ...versions.map(
+          (v) =>
+            `    v${v.version}: ${v.contributionCount} contributions, weight ${v.totalWeight}, root ${v.root}, published ${new Date(Number(v.publishedAt) * 1000).toISOString()}`,
+        ),
+        `  ${accepted.length} accepted:`,
+        ...accepted.map((c) => `    #${c.contributionId} by ${c.contributor}, weight ${c.weight}, ${c.contentHash}`),
+        `  ${pending.length} pending curation${datanet.curated ? " (openpoa datanet curate <id> --accept | --reject)" : ""}:`,
+        ...pending.map((c) => `    #${c.contributionId} by ${c.contributor}, ${c.contentHash}, ${c.uri}`),
+      ];
+      return {
+        text: lines.join("\n"),
+        data: { datanetId, ...datanet, versions, accepted, pending },
+      };
+    },
+  },
 };
