@@ -271,6 +271,57 @@ describe("openpoa CLI", () => {
     );
   });
 
+  it("test_failures_areOneLineNamingTheCause", async () => {
+    const failing = async (extra: NodeJS.ProcessEnv, ...args: string[]) => {
+      try {
+        await run(process.execPath, [cli, ...args], { cwd: repoRoot, env: { ...env, ...extra } });
+        return { code: 0, stderr: "" };
+      } catch (error) {
+        return error as { code: number; stderr: string };
+      }
+    };
+    const oneLine = (stderr: string) => stderr.trim().split("\n").length === 1;
+
+    const unreachable = await failing({ OPENPOA_RPC_URL: "http://127.0.0.1:9" }, "token", "balance");
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /^openpoa: cannot reach the RPC at http:\/\/127\.0\.0\.1:9\/: /);
+    assert.ok(oneLine(unreachable.stderr), unreachable.stderr);
+
+    const badKey = await failing({ OPENPOA_PRIVATE_KEY: "0x1234" }, "token", "balance");
+    assert.equal(badKey.code, 2);
+    assert.equal(
+      badKey.stderr,
+      "openpoa: OPENPOA_PRIVATE_KEY must be a private key (0x and 64 hex digits), not what it is set to\n",
+    );
+
+    // A key with no ETH: the cause, not a dump of the signed transaction.
+    const penniless = { OPENPOA_PRIVATE_KEY: `0x${"5a".repeat(32)}` };
+    const noGas = await failing(penniless, "token", "delegate");
+    assert.equal(noGas.code, 1);
+    assert.match(noGas.stderr, /^openpoa: 0x[0-9a-fA-F]{40} has not enough ETH to pay for gas\n$/);
+
+    // A revert of the token inside another contract's call is decoded by name, with its arguments.
+    await json("token", "faucet", privateKeyToAccount(penniless.OPENPOA_PRIVATE_KEY as Hex).address, "--amount", "1");
+    await writeFile(path.join(work, "note.txt"), "a note");
+    const broke = await failing(
+      penniless,
+      "datanet",
+      "contribute",
+      "1",
+      "--file",
+      path.join(work, "note.txt"),
+      "--stake",
+      "50",
+      "--content",
+      path.join(work, "content"),
+    );
+    assert.equal(broke.code, 1);
+    assert.match(
+      broke.stderr,
+      /^openpoa: DatanetRegistry\.contribute reverted: ERC20InsufficientBalance\(0x[0-9a-fA-F]{40}, 1000000000000000000, 50000000000000000000\)\n$/,
+    );
+  });
+
   it("test_datanet_rejectsBadArgumentsAndDecodesReverts", async () => {
     const missing = await openpoa("datanet", "create");
     assert.equal(missing.code, 2);

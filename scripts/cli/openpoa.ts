@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * openpoa: the contributor and operator CLI. `openpoa <group> <command> [arguments] [--network name] [--json]`.
- * Exit codes: 0 done, 1 failed (a revert, a network error), 2 bad arguments.
+ * Exit codes: 0 done, 1 failed (a revert, a network error), 2 bad arguments or configuration.
  */
 import { parseArgs } from "node:util";
-import { connectSuite } from "../lib/contracts.ts";
+import { ConfigurationError, connectSuite } from "../lib/contracts.ts";
+import { DeploymentNotFoundError } from "../lib/deployments.ts";
+import { explainFailure } from "./failures.ts";
 import { ContractRevertedError } from "../lib/transactions.ts";
 import { UsageError } from "./args.ts";
 import { commands, type Command } from "./commands.ts";
@@ -53,6 +55,9 @@ function toJson(value: unknown): string {
   return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v), 2);
 }
 
+/** The account commands sign with, once connected: failures name it. */
+let signer: string | undefined;
+
 async function main(argv: string[]): Promise<number> {
   const name = argv.slice(0, 2).join(" ");
   const command: Command | undefined = commands[name];
@@ -81,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const suite = await connectSuite({ network: values.network as string });
+  signer = suite.account?.address;
   const output = await command.run(suite, positionals, values);
   console.log(values.json ? toJson(output.data) : output.text);
   return 0;
@@ -90,8 +96,14 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   const json = process.argv.includes("--json");
-  const kind = error instanceof UsageError ? "usage" : error instanceof ContractRevertedError ? "reverted" : "error";
-  const message = error instanceof Error ? error.message : String(error);
+  // Bad arguments and bad configuration are the user's to fix (exit 2); anything else failed on the way (exit 1).
+  const usage =
+    error instanceof UsageError || error instanceof ConfigurationError || error instanceof DeploymentNotFoundError;
+  const kind = usage ? "usage" : error instanceof ContractRevertedError ? "reverted" : "error";
+  const message =
+    error instanceof UsageError || error instanceof ContractRevertedError || error instanceof ConfigurationError
+      ? (error as Error).message
+      : explainFailure(error, { account: signer });
   if (json) {
     const revert =
       error instanceof ContractRevertedError ? { errorName: error.errorName, errorArgs: error.errorArgs } : {};
@@ -99,5 +111,5 @@ try {
   } else {
     console.error(`openpoa: ${message}`);
   }
-  process.exitCode = error instanceof UsageError ? 2 : 1;
+  process.exitCode = usage ? 2 : 1;
 }

@@ -16,28 +16,24 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { readDeployment, type Deployment } from "./deployments.ts";
+import { ConfigurationError, optionalFromEnvironment } from "./environment.ts";
 import { abiOf, type ContractName } from "../../inference/sdk/abis.ts";
 
 export { abiOf, contractNames, type ContractName } from "../../inference/sdk/abis.ts";
+export { ConfigurationError } from "./environment.ts";
 
 /** Hardhat's first default account: the local chain's deployer. Used only where the chain id is 31337. */
 export const HARDHAT_ACCOUNT_0_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
-export class ConfigurationError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "ConfigurationError";
-  }
-}
-
 /** The RPC URL of a network: OPENPOA_RPC_URL, else `<NETWORK>_RPC_URL` (as hardhat.config.ts names it). */
 export function rpcUrlOf(network: string): string {
-  if (process.env.OPENPOA_RPC_URL) return process.env.OPENPOA_RPC_URL;
+  const url = optionalFromEnvironment("OPENPOA_RPC_URL", "url");
+  if (url) return url;
   if (network === "localhost") return "http://127.0.0.1:8545";
   const variable = `${network.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}_RPC_URL`;
-  const url = process.env[variable];
-  if (!url) throw new ConfigurationError(`Set ${variable} (or OPENPOA_RPC_URL) to reach network "${network}"`);
-  return url;
+  const networkUrl = optionalFromEnvironment(variable, "url");
+  if (!networkUrl) throw new ConfigurationError(`Set ${variable} (or OPENPOA_RPC_URL) to reach network "${network}"`);
+  return networkUrl;
 }
 
 export type Suite = {
@@ -74,7 +70,7 @@ export async function connectSuite({
   const publicClient = createPublicClient({ chain, transport });
   const key =
     privateKey ??
-    (process.env.OPENPOA_PRIVATE_KEY as `0x${string}` | undefined) ??
+    optionalFromEnvironment("OPENPOA_PRIVATE_KEY", "privateKey") ??
     (deployment.chainId === 31337 ? HARDHAT_ACCOUNT_0_KEY : undefined);
   const account = key ? privateKeyToAccount(key) : undefined;
   const walletClient = account ? createWalletClient({ chain, transport, account }) : undefined;

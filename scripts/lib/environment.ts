@@ -5,7 +5,14 @@
  */
 import type { Address, Hex } from "viem";
 import { z } from "zod/v4";
-import { ConfigurationError } from "./contracts.ts";
+
+/** A setting is missing or malformed: the message names it. */
+export class ConfigurationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ConfigurationError";
+  }
+}
 
 /** Decimal digits only: no sign, exponent or fraction that Number() or BigInt() would otherwise accept or throw on. */
 const digits = (most = 15) => z.string().regex(new RegExp(`^[0-9]{1,${most}}$`), { abort: true });

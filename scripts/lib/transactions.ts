@@ -5,12 +5,14 @@
 import {
   BaseError,
   ContractFunctionRevertedError,
+  decodeErrorResult,
+  type Hex,
   parseEventLogs,
   type Abi,
   type Log,
   type TransactionReceipt,
 } from "viem";
-import type { ContractName, Suite } from "./contracts.ts";
+import { abiOf, contractNames, type ContractName, type Suite } from "./contracts.ts";
 
 /** A contract call reverted; `errorName` and `errorArgs` are the decoded custom error, when the ABI knows it. */
 export class ContractRevertedError extends Error {
@@ -42,16 +44,30 @@ function formatArg(value: unknown): string {
   return typeof value === "bigint" ? value.toString() : typeof value === "string" ? value : JSON.stringify(value);
 }
 
+/** Every custom error of every contract of the suite, for reverts that bubble up through another contract. */
+let suiteErrors: Abi | undefined;
+
+function decodeSuiteError(data: Hex): { errorName: string; args?: readonly unknown[] } | undefined {
+  suiteErrors ??= contractNames.flatMap((name) => abiOf(name).filter((item) => item.type === "error"));
+  try {
+    return decodeErrorResult({ abi: suiteErrors, data });
+  } catch {
+    return undefined;
+  }
+}
+
 /** Turns viem's revert errors into ContractRevertedError; rethrows anything else. */
 export function decodeRevert(call: string, error: unknown): never {
   if (error instanceof BaseError) {
     const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
     if (reverted instanceof ContractFunctionRevertedError) {
+      // A revert bubbled up from another contract of the suite (the token, say) is not in the called one's ABI.
+      const decoded = reverted.data ?? (reverted.raw ? decodeSuiteError(reverted.raw) : undefined);
       throw new ContractRevertedError(
         call,
         {
-          errorName: reverted.data?.errorName,
-          errorArgs: reverted.data?.args,
+          errorName: decoded?.errorName,
+          errorArgs: decoded?.args,
           reason: reverted.reason ?? reverted.shortMessage,
         },
         { cause: error },
