@@ -74,6 +74,21 @@ export default defineConfig({
     hardhat: { type: "edr-simulated", chainType: "l1", allowUnlimitedContractSize: false },
     // OPENPOA_RPC_URL lets tests point `localhost` at a chain of their own on another port.
     localhost: { type: "http", chainType: "l1", url: process.env.OPENPOA_RPC_URL ?? "http://127.0.0.1:8545" },
+    // The local testnet rehearsal: a node with OpenLedger testnet's chain id, chain type and 2-second blocks
+    // (`hardhat node --network rehearsalNode`), reached as `rehearsal`, through whatever OPENPOA_RPC_URL names
+    // (in the rehearsal test, a provider-like proxy).
+    rehearsalNode: {
+      type: "edr-simulated",
+      chainType: "op",
+      chainId: 161201,
+      mining: { auto: false, interval: 2_000 },
+    },
+    rehearsal: {
+      type: "http",
+      chainType: "op",
+      chainId: 161201,
+      url: process.env.OPENPOA_RPC_URL ?? "http://127.0.0.1:8545",
+    },
     // Testnets: RPC URL and deployer key are Hardhat configuration variables, set with
     // `npx hardhat keystore set OPENLEDGER_TESTNET_RPC_URL` (or exported as environment variables).
     openledgerTestnet: {

@@ -29,14 +29,19 @@ export async function rpc<T = unknown>(url: string, method: string, params: unkn
 
 /**
  * Starts Hardhat's EDR node (`hardhat node`) on 127.0.0.1:`port`, as `npm run node` does, and resolves once it
- * answers JSON-RPC.
+ * answers JSON-RPC. `network` names a simulated network of hardhat.config.ts (chain id, chain type, mining), e.g.
+ * `rehearsalNode`.
  */
-export async function startLocalChain({ port = 8545, timeoutMs = 60_000 } = {}): Promise<LocalChain> {
+export async function startLocalChain({
+  port = 8545,
+  timeoutMs = 60_000,
+  network,
+}: { port?: number; timeoutMs?: number; network?: string } = {}): Promise<LocalChain> {
   const url = `http://127.0.0.1:${port}`;
   const service = await startService({
     name: "hardhat node",
     command: hardhatBin,
-    args: ["node", "--hostname", "127.0.0.1", "--port", String(port)],
+    args: ["node", "--hostname", "127.0.0.1", "--port", String(port), ...(network ? ["--network", network] : [])],
     cwd: repoRoot,
     env: { ...process.env, PATH: `${path.dirname(hardhatBin)}:${process.env.PATH}` },
     ready: async () => (await rpc(url, "eth_chainId"), true),
