@@ -3,7 +3,8 @@
  * or by results (10,000), each with its own words and codes, and drops requests now and then.
  */
 import type { Abi, Address, Log, PublicClient } from "viem";
-import { backoffDelay, isTransientRpcError } from "./rpc.ts";
+import { isTransientRpcError } from "../../inference/sdk/rpc.ts";
+import { backoffDelay } from "./rpc.ts";
 
 export type BlockRange = { fromBlock: bigint; toBlock: bigint };
 /** A log decoded against its contract's ABI, as getContractEvents returns it. */

@@ -4,7 +4,8 @@ import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
 import { createPublicClient, HttpRequestError, LimitExceededRpcError } from "viem";
 import { createRandom } from "../../attribution/src/testing.ts";
-import { backoffDelay, isTransientRpcError, rpcTransport } from "./rpc.ts";
+import { isTransientRpcError } from "../../inference/sdk/rpc.ts";
+import { backoffDelay, rpcTransport } from "./rpc.ts";
 
 type Reply = (request: IncomingMessage, response: ServerResponse, body: { id: number }) => void;
 const ok: Reply = (_, response, { id }) => response.end(JSON.stringify({ jsonrpc: "2.0", id, result: "0x7a69" }));

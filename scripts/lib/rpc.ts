@@ -8,7 +8,8 @@
  * refusal from a transient one: viem retries every -32005 and -32603, so "query returned more than 10000 results"
  * or a revert is asked again and again before the caller can split the query or report the revert.
  */
-import { BaseError, HttpRequestError, http, RpcRequestError, TimeoutError, type HttpTransport } from "viem";
+import { http, type HttpTransport } from "viem";
+import { isRateLimitError, transientStatuses } from "../../inference/sdk/rpc.ts";
 
 export type RpcTransportOptions = {
   /** Retries after the first attempt. */
@@ -21,33 +22,6 @@ export type RpcTransportOptions = {
   /** The jitter's source (tests pass a seeded one). */
   random?: () => number;
 };
-
-/** HTTP statuses a provider answers when it is busy or briefly down. */
-const transientStatuses = new Set([408, 429, 500, 502, 503, 504]);
-
-/** A JSON-RPC error that says "slow down" rather than "no": 429 in the body, QuickNode's -32007, or the words. */
-export function isRateLimitError({ code, message }: { code?: unknown; message?: unknown }): boolean {
-  return (
-    code === 429 ||
-    code === -32007 ||
-    /rate limit|too many requests|request rate|requests per second|capacity/i.test(String(message ?? ""))
-  );
-}
-
-/**
- * Whether asking again may succeed: a dropped connection, a timeout, a busy provider (408/429/5xx) or a rate limit.
- * Anything else (a revert, an invalid parameter, a capped log query) gets the same answer again.
- */
-export function isTransientRpcError(error: unknown): boolean {
-  if (!(error instanceof BaseError)) return error instanceof TypeError; // fetch's "fetch failed"
-  const cause = error.walk(
-    (e) => e instanceof HttpRequestError || e instanceof RpcRequestError || e instanceof TimeoutError,
-  );
-  if (cause instanceof TimeoutError) return true;
-  if (cause instanceof RpcRequestError) return isRateLimitError(cause);
-  if (cause instanceof HttpRequestError) return cause.status === undefined || transientStatuses.has(cause.status);
-  return false;
-}
 
 /**
  * How long to wait before retry `attempt` (0-based): what Retry-After asks (seconds or an HTTP date) plus up to a
