@@ -21,6 +21,7 @@ import {
 import { checkpoint, fetchPrices, Payer } from "../inference/sdk/index.ts";
 import { commands, type Values } from "./cli/commands.ts";
 import { connectSuite, type Suite } from "./lib/contracts.ts";
+import { getLogsInChunks } from "./lib/logs.ts";
 import { repoRoot, rpc, startLocalChain } from "./lib/localChain.ts";
 import { startService, type Service } from "./lib/services.ts";
 import { eventsIn, read, send } from "./lib/transactions.ts";
@@ -400,7 +401,10 @@ async function reconcile({
   nameOf: Map<string, string>;
 }) {
   const fromBlock = BigInt(suite.deployment.contracts.InferencePayments!.startBlock);
-  const logs = await suite.publicClient.getLogs({ address: suite.address("InferencePayments"), fromBlock });
+  const logs = await getLogsInChunks(suite.publicClient, {
+    fromBlock,
+    read: (range) => suite.publicClient.getLogs({ address: suite.address("InferencePayments"), ...range }),
+  });
   const revenue = eventsIn<Revenue & { channelId: bigint }>(suite, {
     contract: "InferencePayments",
     eventName: "AdapterRevenue",
@@ -459,7 +463,10 @@ async function reconcile({
   for (const log of eventsIn<{ contributionId: bigint; contentHash: Hex }>(suite, {
     contract: "DatanetRegistry",
     eventName: "ContributionSubmitted",
-    logs: await suite.publicClient.getLogs({ address: suite.address("DatanetRegistry"), fromBlock: 0n }),
+    logs: await getLogsInChunks(suite.publicClient, {
+      fromBlock: BigInt(suite.deployment.contracts.DatanetRegistry!.startBlock),
+      read: (range) => suite.publicClient.getLogs({ address: suite.address("DatanetRegistry"), ...range }),
+    }),
   })) {
     contributionFiles.set(log.contributionId, fileByHash.get(log.contentHash) ?? log.contentHash);
   }

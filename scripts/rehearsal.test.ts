@@ -15,7 +15,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import OpenAI from "openai";
-import { formatUnits, toHex, type Address, type Hex } from "viem";
+import { formatUnits, toHex, type Address } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { contentStoreAt } from "../attribution/src/index.ts";
 import { generatedModel } from "../inference/gateway/testSupport.ts";

@@ -1,4 +1,5 @@
 import type { Address, Hex, PublicClient } from "viem";
+import { getContractEventsInChunks } from "../../scripts/lib/logs.ts";
 import { abiOf } from "../sdk/abis.ts";
 import { GatewayError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -123,9 +124,15 @@ export class ChainView {
     const head = await client.getBlockNumber();
     const fromBlock = this.fromBlock ?? head;
     if (fromBlock > head) return;
+    // In chunks: after a pause (or polls that failed) the range may be wider than a provider answers at once.
     const [modelEvents, paymentEvents] = await Promise.all([
-      client.getContractEvents({ address: models, abi: abiOf("ModelRegistry"), fromBlock, toBlock: head }),
-      client.getContractEvents({ address: payments, abi: abiOf("InferencePayments"), fromBlock, toBlock: head }),
+      getContractEventsInChunks(client, { address: models, abi: abiOf("ModelRegistry"), fromBlock, toBlock: head }),
+      getContractEventsInChunks(client, {
+        address: payments,
+        abi: abiOf("InferencePayments"),
+        fromBlock,
+        toBlock: head,
+      }),
     ]);
     for (const event of modelEvents) {
       const args = event.args as { adapterId?: bigint };

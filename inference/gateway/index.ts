@@ -1,15 +1,8 @@
 import { serve, type ServerType } from "@hono/node-server";
-import {
-  createPublicClient,
-  createWalletClient,
-  defineChain,
-  http,
-  isAddressEqual,
-  type Address,
-  type Hex,
-} from "viem";
+import { createPublicClient, createWalletClient, defineChain, isAddressEqual, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { contentStoreAt } from "../../attribution/src/index.ts";
+import { rpcTransport } from "../../scripts/lib/rpc.ts";
 import { abiOf } from "../sdk/abis.ts";
 import { domainSeparator, receiptDomain, voucherDomain } from "../sdk/eip712.ts";
 import { createAttributor } from "./attribution.ts";
@@ -62,7 +55,9 @@ export type RunningGateway = Gateway & { url: string; settler: Settler; close():
 /** Starts engine, chain watcher, settler and HTTP server; refuses to start with a key the chain does not know. */
 export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
   const log = config.log ?? jsonLogger();
-  const client = createPublicClient({ transport: http(config.rpcUrl), pollingInterval: 100 });
+  // Retries with backoff, per attempt: a public provider rate-limits and drops requests (scripts/lib/rpc.ts).
+  const transport = rpcTransport(config.rpcUrl);
+  const client = createPublicClient({ transport, pollingInterval: 100 });
   const chainId = await client.getChainId();
   const chain = defineChain({
     id: chainId,
@@ -72,7 +67,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   });
   const operator = privateKeyToAccount(config.operatorKey);
   const signer = digestSigner(config.signingKey ?? config.operatorKey);
-  const wallet = createWalletClient({ account: operator, chain, transport: http(config.rpcUrl) });
+  const wallet = createWalletClient({ account: operator, chain, transport });
   const { InferencePayments: payments, ModelRegistry: models, NodeRegistry: nodes } = config.contracts;
 
   const registered = (await client.readContract({

@@ -13,6 +13,7 @@ import {
 import type { ContentStore } from "../../attribution/src/index.ts";
 import { abiOf } from "../sdk/abis.ts";
 import type { SignedVoucher } from "../sdk/eip712.ts";
+import { NonceTakenError, sendRawTransactionOnce } from "../sdk/rpc.ts";
 import { encodeUsageBatch, usageBatchFileName, usageBatchFormat, type UsageBatch } from "../sdk/usage.ts";
 import type { ChannelRecord } from "./chain.ts";
 import type { Logger } from "./log.ts";
@@ -226,18 +227,17 @@ export class Settler {
         return;
       }
       try {
-        await client.sendRawTransaction({ serializedTransaction: row.rawTx });
+        // Resolves once the node has these bytes, whether this send or an earlier one (its answer lost) got there.
+        await sendRawTransactionOnce(client, { serializedTransaction: row.rawTx });
       } catch (error) {
-        const message = String(error);
-        // A used nonce (its receipt was checked above) means this transaction can never land.
-        if (/nonce too low|nonce has already been used/i.test(message)) {
-          usageLog.markSettlement(row.id, "failed", message);
+        // A nonce that another transaction took means this one can never land.
+        if (error instanceof NonceTakenError) {
+          usageLog.markSettlement(row.id, "failed", error.message);
           metrics.settlements.inc({ outcome: "failed" });
-          throw error;
         }
         // Anything else may or may not have reached the node: the row stays journalled and the next pass
-        // rebroadcasts the same bytes. "Already known" means it did reach it.
-        if (!/already known|known transaction/i.test(message)) throw error;
+        // rebroadcasts the same bytes.
+        throw error;
       }
       receipt = await client.waitForTransactionReceipt({ hash: row.txHash, timeout: 60_000 });
     }

@@ -9,19 +9,18 @@ import {
   type WalletClient,
 } from "viem";
 import { abiOf } from "./abis.ts";
+import { writeContractOnce } from "./rpc.ts";
 
 type Wallet = WalletClient<Transport, Chain | undefined, Account>;
 export type ChannelParams = { payments: Address; token: Address };
 
 async function approve(wallet: Wallet, client: PublicClient, { payments, token }: ChannelParams, amount: bigint) {
-  const hash = await wallet.writeContract({
-    chain: wallet.chain,
+  await writeContractOnce(wallet, client, {
     address: token,
     abi: abiOf("OpenToken"),
     functionName: "approve",
     args: [payments, amount],
   });
-  await client.waitForTransactionReceipt({ hash });
 }
 
 /**
@@ -35,14 +34,12 @@ export async function openChannel(
   params: ChannelParams & { operator: Address; deposit: bigint; voucherSigner?: Address },
 ): Promise<bigint> {
   await approve(wallet, client, params, params.deposit);
-  const hash = await wallet.writeContract({
-    chain: wallet.chain,
+  const receipt = await writeContractOnce(wallet, client, {
     address: params.payments,
     abi: abiOf("InferencePayments"),
     functionName: "openChannel",
     args: [params.operator, params.deposit, params.voucherSigner ?? zeroAddress],
   });
-  const receipt = await client.waitForTransactionReceipt({ hash });
   const [opened] = parseEventLogs({ abi: abiOf("InferencePayments"), eventName: "ChannelOpened", logs: receipt.logs });
   return (opened!.args as { channelId: bigint }).channelId;
 }
@@ -54,12 +51,10 @@ export async function topUp(
   params: ChannelParams & { channelId: bigint; amount: bigint },
 ) {
   await approve(wallet, client, params, params.amount);
-  const hash = await wallet.writeContract({
-    chain: wallet.chain,
+  return writeContractOnce(wallet, client, {
     address: params.payments,
     abi: abiOf("InferencePayments"),
     functionName: "topUp",
     args: [params.channelId, params.amount],
   });
-  return client.waitForTransactionReceipt({ hash });
 }

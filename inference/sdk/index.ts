@@ -4,6 +4,7 @@ export * from "./pricing.ts";
 export * from "./requests.ts";
 export * from "./channel.ts";
 export * from "./usage.ts";
+export * from "./rpc.ts";
 export {
   Payer,
   ReceiptError,

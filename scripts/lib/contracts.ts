@@ -6,7 +6,6 @@ import {
   createPublicClient,
   createWalletClient,
   defineChain,
-  http,
   type Abi,
   type Account,
   type Address,
@@ -17,6 +16,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { readDeployment, type Deployment } from "./deployments.ts";
 import { ConfigurationError, optionalFromEnvironment } from "./environment.ts";
+import { rpcTransport } from "./rpc.ts";
 import { abiOf, type ContractName } from "../../inference/sdk/abis.ts";
 
 export { abiOf, contractNames, type ContractName } from "../../inference/sdk/abis.ts";
@@ -66,7 +66,7 @@ export async function connectSuite({
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [url] } },
   });
-  const transport = http(url);
+  const transport = rpcTransport(url);
   const publicClient = createPublicClient({ chain, transport });
   const key =
     privateKey ??

@@ -2,6 +2,7 @@
 import type { Address, Hex, PublicClient } from "viem";
 import type { Contribution, DatanetVersion } from "../../attribution/src/index.ts";
 import { abiOf, type Suite } from "./contracts.ts";
+import { getContractEventsInChunks } from "./logs.ts";
 
 type Submitted = { contributionId: bigint; contributor: Address; contentHash: Hex; uri: string };
 type Accepted = { contributionId: bigint; weight: bigint; acceptedIndex: bigint };
@@ -34,8 +35,10 @@ export async function readContributions(
   { registry, fromBlock, datanetId }: RegistryLocation & { datanetId: bigint },
 ): Promise<{ accepted: AcceptedContribution[]; pending: (Submitted & { weight: 0n })[] }> {
   const abi = abiOf("DatanetRegistry");
+  // One head for the four reads, so that none sees an acceptance whose submission another has not read.
+  const toBlock = await client.getBlockNumber({ cacheTime: 0 });
   const query = (eventName: string) =>
-    client.getContractEvents({ address: registry, abi, eventName, args: { datanetId }, fromBlock });
+    getContractEventsInChunks(client, { address: registry, abi, eventName, args: { datanetId }, fromBlock, toBlock });
   const [submitted, accepted, rejected, withdrawn] = await Promise.all(
     ["ContributionSubmitted", "ContributionAccepted", "ContributionRejected", "ContributionWithdrawn"].map(query),
   );

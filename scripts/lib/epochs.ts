@@ -32,6 +32,7 @@ import { domainSeparator, receiptDomain } from "../../inference/sdk/eip712.ts";
 import { checkUsageBatch, decodeUsageBatch, usageBatchFileName, type SettledUsage } from "../../inference/sdk/usage.ts";
 import { ConfigurationError, type Suite } from "./contracts.ts";
 import { readDatanetVersion, registryLocation } from "./datanetVersions.ts";
+import { getContractEventsInChunks } from "./logs.ts";
 import { loadDistribution, readEpochRoot } from "./rewards.ts";
 import { read } from "./transactions.ts";
 
@@ -53,7 +54,7 @@ export function epochStartBlock(suite: Suite, previous: DistributionFile | undef
 
 /** Every adapter's data share funded in `blocks`, per lineage entry in registry order (the split's order). */
 async function readSettlements(suite: Suite, blocks: EpochBlocks): Promise<AdapterSettlement[]> {
-  const logs = await suite.publicClient.getContractEvents({
+  const logs = await getContractEventsInChunks(suite.publicClient, {
     address: suite.address("InferencePayments"),
     abi: suite.abi("InferencePayments"),
     eventName: "DataShareAllocated",
@@ -109,8 +110,8 @@ async function readSettledUsage(suite: Suite, blocks: EpochBlocks): Promise<Sett
     toBlock: blocks.toBlock,
   };
   const [settledLogs, revenueLogs] = await Promise.all([
-    suite.publicClient.getContractEvents({ ...common, eventName: "ChannelSettled" }),
-    suite.publicClient.getContractEvents({ ...common, eventName: "AdapterRevenue" }),
+    getContractEventsInChunks(suite.publicClient, { ...common, eventName: "ChannelSettled" }),
+    getContractEventsInChunks(suite.publicClient, { ...common, eventName: "AdapterRevenue" }),
   ]);
   type Located = { blockNumber: bigint; logIndex: number; transactionHash: Hex };
   const order = (a: Located, b: Located) =>
@@ -157,8 +158,8 @@ async function operatorKeys(suite: Suite, operator: Address, toBlock: bigint): P
     toBlock,
   };
   const logs = [
-    ...(await suite.publicClient.getContractEvents({ ...common, eventName: "OperatorRegistered" })),
-    ...(await suite.publicClient.getContractEvents({ ...common, eventName: "OperatorUpdated" })),
+    ...(await getContractEventsInChunks(suite.publicClient, { ...common, eventName: "OperatorRegistered" })),
+    ...(await getContractEventsInChunks(suite.publicClient, { ...common, eventName: "OperatorUpdated" })),
   ];
   return [...new Set(logs.map((log) => (log as unknown as { args: { signingKey: Address } }).args.signingKey))];
 }

@@ -1,6 +1,6 @@
 /**
  * Sending contract transactions with viem: simulate first (so a revert is decoded into its custom error before
- * anything is signed), then write and wait for the receipt.
+ * anything is signed), then sign, send once (inference/sdk/rpc.ts) and wait for the receipt.
  */
 import {
   BaseError,
@@ -9,10 +9,17 @@ import {
   type Hex,
   parseEventLogs,
   type Abi,
+  type Account,
+  type Chain,
   type Log,
   type TransactionReceipt,
+  type Transport,
+  type WalletClient,
 } from "viem";
+import { writeContractOnce } from "../../inference/sdk/rpc.ts";
 import { abiOf, contractNames, type ContractName, type Suite } from "./contracts.ts";
+
+type Wallet = WalletClient<Transport, Chain | undefined, Account>;
 
 /** A contract call reverted; `errorName` and `errorArgs` are the decoded custom error, when the ABI knows it. */
 export class ContractRevertedError extends Error {
@@ -96,21 +103,26 @@ export async function send(
   const call = `${contract}.${functionName}`;
   const address = suite.address(contract);
   const abi = suite.abi(contract);
-  let request;
   try {
-    ({ request } = await suite.publicClient.simulateContract({
+    await suite.publicClient.simulateContract({
       address,
       abi,
       functionName,
       args,
       account: suite.account,
       blockTag: simulateAt,
-    }));
+    });
   } catch (error) {
     decodeRevert(call, error);
   }
-  const hash = await suite.walletClient.writeContract(request);
-  const receipt = await suite.publicClient.waitForTransactionReceipt({ hash });
+  // Signed here and sent once: a send whose answer a provider dropped is found by its hash, never sent anew.
+  const receipt = await writeContractOnce(suite.walletClient as Wallet, suite.publicClient, {
+    address,
+    abi,
+    functionName,
+    args,
+  });
+  const hash = receipt.transactionHash;
   if (receipt.status !== "success") throw new ContractRevertedError(call, { reason: `transaction ${hash} failed` });
   return { hash, receipt };
 }

@@ -1,0 +1,111 @@
+/**
+ * The one HTTP transport every component uses to reach a chain through a public provider, which rate-limits and
+ * drops requests.
+ *
+ * viem's `http()` already retries (3 times, 150·2^n ms apart) on connection errors and on 408/429/5xx, and honours
+ * Retry-After. What it lacks, and this adds: jitter (clients refused together would otherwise come back together),
+ * a cap on the delay, a timeout per attempt rather than one for all attempts together, and telling a deterministic
+ * refusal from a transient one: viem retries every -32005 and -32603, so "query returned more than 10000 results"
+ * or a revert is asked again and again before the caller can split the query or report the revert.
+ */
+import { http, type HttpTransport } from "viem";
+import { isRateLimitError, transientStatuses } from "../../inference/sdk/rpc.ts";
+
+export type RpcTransportOptions = {
+  /** Retries after the first attempt. */
+  retryCount?: number;
+  /** The backoff's base: the n-th retry waits up to retryDelayMs·2^n (full jitter). */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  /** A request that has not answered by then is abandoned and retried. */
+  attemptTimeoutMs?: number;
+  /** The jitter's source (tests pass a seeded one). */
+  random?: () => number;
+};
+
+/**
+ * How long to wait before retry `attempt` (0-based): what Retry-After asks (seconds or an HTTP date) plus up to a
+ * tenth more, else a uniform draw below retryDelayMs·2^attempt; never more than maxRetryDelayMs.
+ */
+export function backoffDelay({
+  attempt,
+  retryAfter,
+  retryDelayMs,
+  maxRetryDelayMs,
+  random,
+  now = Date.now(),
+}: {
+  attempt: number;
+  retryAfter?: string | null;
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+  random: () => number;
+  now?: number;
+}): number {
+  if (retryAfter) {
+    const seconds = Number(retryAfter);
+    const asked = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - now;
+    if (asked > 0) return Math.min(maxRetryDelayMs, asked * (1 + random() / 10));
+  }
+  return Math.min(maxRetryDelayMs, random() * retryDelayMs * 2 ** attempt);
+}
+
+const sleep = (ms: number, signal?: AbortSignal | null) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+  });
+
+/** Whether a response answers "ask again later": a transient status, or a single JSON-RPC rate-limit error. */
+function asksAgain(status: number, body: string): boolean {
+  if (transientStatuses.has(status)) return true;
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } };
+    return parsed.error !== undefined && isRateLimitError(parsed.error);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * viem's `http(url)` with the retries done by its fetch: each attempt has its own timeout and reads the whole body,
+ * so a rate limit sent in a JSON-RPC body (HTTP 200) is retried as a 429 is. Re-sending eth_sendRawTransaction is
+ * safe: the same signed bytes are the same transaction (see inference/sdk/transactions.ts for what the sender
+ * checks).
+ */
+export function rpcTransport(
+  url: string,
+  {
+    retryCount = 6,
+    retryDelayMs = 200,
+    maxRetryDelayMs = 10_000,
+    attemptTimeoutMs = 15_000,
+    random = Math.random,
+  }: RpcTransportOptions = {},
+): HttpTransport {
+  const fetchFn = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    for (let attempt = 0; ; attempt++) {
+      let retryAfter: string | null = null;
+      try {
+        const signal = AbortSignal.any([init?.signal, AbortSignal.timeout(attemptTimeoutMs)].filter((s) => !!s));
+        const response = await fetch(input, { ...init, signal });
+        const body = await response.text();
+        if (attempt >= retryCount || !asksAgain(response.status, body)) {
+          return new Response(body, {
+            status: response.status,
+            statusText: response.statusText,
+            headers: response.headers,
+          });
+        }
+        retryAfter = response.headers.get("retry-after");
+      } catch (error) {
+        // The caller's own abort ends it; a reset connection or an attempt's timeout is tried again.
+        if (init?.signal?.aborted || attempt >= retryCount) throw error;
+      }
+      await sleep(backoffDelay({ attempt, retryAfter, retryDelayMs, maxRetryDelayMs, random }), init?.signal);
+    }
+  };
+  // viem's own retries and its timeout over all attempts are off: the fetch above does both, per attempt.
+  return http(url, { fetchFn, retryCount: 0, timeout: 0 });
+}
