@@ -88,6 +88,7 @@ export default defineConfig({
       chainType: "op",
       chainId: 161201,
       url: process.env.OPENPOA_RPC_URL ?? "http://127.0.0.1:8545",
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
     },
     // Testnets: RPC URL and deployer key are Hardhat configuration variables, set with
     // `npx hardhat keystore set OPENLEDGER_TESTNET_RPC_URL` (or exported as environment variables).

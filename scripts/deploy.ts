@@ -21,6 +21,7 @@ import OpenPoAModule from "../ignition/modules/OpenPoA.ts";
 import { checkDeployParameters, DeployParametersError, moduleParameters } from "./lib/deployParameters.ts";
 import { deploymentBlocks, writeDeployment, type Deployment } from "./lib/deployments.ts";
 import { describeRoles } from "./lib/roles.ts";
+import { startRetryingRelay } from "./lib/rpc.ts";
 
 const { values } = parseArgs({
   options: { network: { type: "string" }, "dry-run": { type: "boolean", default: false } },
@@ -40,9 +41,13 @@ const moduleParams = moduleParameters(
 );
 
 // A dry run rehearses on an in-process chain that carries the target's chain id, so the same checks apply.
+// A public provider drops and rate-limits requests, and Hardhat's provider gives up on the first: a network whose
+// deployer key is ours (signed locally, so asking again is safe) is reached through a local relay that retries.
+const signsLocally = target.type === "http" && Array.isArray(target.accounts);
+const relay = dryRun || !signsLocally ? undefined : await startRetryingRelay(await target.url.get());
 const connection = dryRun
   ? await hre.network.create({ network: "hardhat", override: { chainId: target.chainId ?? 31337 } })
-  : await hre.network.create(networkName);
+  : await hre.network.create({ network: networkName, override: relay ? { url: relay.url } : {} });
 const { ignition, ethers } = connection;
 const chainId = Number((await ethers.provider.getNetwork()).chainId);
 const [deployer] = await ethers.getSigners();
@@ -91,6 +96,7 @@ for (const future of Object.values(OpenPoAModule.results)) {
   if (startBlock === undefined) throw new Error(`${journal} has no confirmed deployment of ${future.id}`);
   deployment.contracts[future.contractName] = { address: addresses.get(future.id)!, startBlock };
 }
+await relay?.close();
 const file = await writeDeployment(networkName, deployment);
 console.log(`Deployed OpenPoA to ${networkName} (chain ${chainId}); wrote ${file}`);
 for (const [name, { address, startBlock }] of Object.entries(deployment.contracts)) {

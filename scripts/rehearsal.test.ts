@@ -123,7 +123,7 @@ describe("testnet rehearsal", () => {
       try {
         await exec(process.execPath, [path.join(repoRoot, "scripts", "deploy.ts"), "--network", "rehearsal"], {
           cwd: repoRoot,
-          env: { ...envOf("deployer"), OPENPOA_PRIVATE_KEY: "" },
+          env: { ...envOf("deployer"), DEPLOYER_PRIVATE_KEY: keyOf(parties.deployer) },
           timeout: 600_000,
         });
         break;

@@ -8,6 +8,8 @@
  * refusal from a transient one: viem retries every -32005 and -32603, so "query returned more than 10000 results"
  * or a revert is asked again and again before the caller can split the query or report the revert.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { http, type HttpTransport } from "viem";
 import { isRateLimitError, transientStatuses } from "../../inference/sdk/rpc.ts";
 
@@ -74,17 +76,20 @@ function asksAgain(status: number, body: string): boolean {
  * safe: the same signed bytes are the same transaction (see inference/sdk/transactions.ts for what the sender
  * checks).
  */
-export function rpcTransport(
-  url: string,
-  {
-    retryCount = 6,
-    retryDelayMs = 200,
-    maxRetryDelayMs = 10_000,
-    attemptTimeoutMs = 15_000,
-    random = Math.random,
-  }: RpcTransportOptions = {},
-): HttpTransport {
-  const fetchFn = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+export function rpcTransport(url: string, options: RpcTransportOptions = {}): HttpTransport {
+  // viem's own retries and its timeout over all attempts are off: the fetch does both, per attempt.
+  return http(url, { fetchFn: retryingFetch(options), retryCount: 0, timeout: 0 });
+}
+
+/** A `fetch` that retries what a busy or flaky provider answers (see rpcTransport), each attempt with its timeout. */
+export function retryingFetch({
+  retryCount = 6,
+  retryDelayMs = 200,
+  maxRetryDelayMs = 10_000,
+  attemptTimeoutMs = 15_000,
+  random = Math.random,
+}: RpcTransportOptions = {}): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
+  return async (input, init) => {
     for (let attempt = 0; ; attempt++) {
       let retryAfter: string | null = null;
       try {
@@ -106,6 +111,49 @@ export function rpcTransport(
       await sleep(backoffDelay({ attempt, retryAfter, retryDelayMs, maxRetryDelayMs, random }), init?.signal);
     }
   };
-  // viem's own retries and its timeout over all attempts are off: the fetch above does both, per attempt.
-  return http(url, { fetchFn, retryCount: 0, timeout: 0 });
+}
+
+/**
+ * A local JSON-RPC relay in front of `upstream` that retries as rpcTransport does, for clients that cannot take a
+ * transport of ours (Hardhat's network provider, which Ignition deploys through, gives up on the first dropped
+ * request). Only for clients that sign locally: eth_sendTransaction (signed by the node) is refused, since asking
+ * again could send a second transaction.
+ */
+export async function startRetryingRelay(upstream: string, options: RpcTransportOptions = {}) {
+  const forward = retryingFetch(options);
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString("utf8");
+    if (/"eth_sendTransaction"/.test(body)) {
+      response.writeHead(400, { "content-type": "application/json" });
+      response.end(
+        JSON.stringify({
+          jsonrpc: "2.0",
+          id: null,
+          error: { code: -32601, message: "sign locally: eth_sendTransaction is not relayed" },
+        }),
+      );
+      return;
+    }
+    try {
+      const answer = await forward(upstream, { method: "POST", headers: { "content-type": "application/json" }, body });
+      response.writeHead(answer.status, { "content-type": "application/json" });
+      response.end(await answer.text());
+    } catch (error) {
+      response.writeHead(502, { "content-type": "application/json" });
+      response.end(
+        JSON.stringify({
+          jsonrpc: "2.0",
+          id: null,
+          error: { code: -32603, message: `upstream unreachable: ${String(error)}` },
+        }),
+      );
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
