@@ -8,6 +8,10 @@
  *                            spreads requests over them and throttles each one on its own, starting at 20
  *                            requests/s, so a node without rate limits may be listed more than once
  *   OPENPOA_POLLING_MS       how often to poll for new blocks (default 1000)
+ *   OPENPOA_INDEXER_LOG_BLOCK_RANGE  blocks per eth_getLogs, or "auto": Ponder starts at 500 and follows what the
+ *                            provider's refusals say (its cap in their words, or halving on "too many results"),
+ *                            which a fixed number turns off. Default: auto, but 10000 on localhost (a local node
+ *                            answers any range)
  *   DATABASE_URL             PostgreSQL connection string; without it, embedded PGlite in OPENPOA_PGLITE_DIR
  *                            (default indexer/.ponder/pglite)
  */
@@ -26,6 +30,8 @@ const rpcUrls = (process.env.OPENPOA_INDEXER_RPC_URLS ?? process.env.OPENPOA_RPC
   .map((url) => url.trim())
   .filter((url) => url !== "");
 
+const logBlockRange = process.env.OPENPOA_INDEXER_LOG_BLOCK_RANGE ?? (networkName === "localhost" ? "10000" : "auto");
+
 const contracts = Object.fromEntries(
   contractNames.map((name) => {
     const deployed = deployment.contracts[name];
@@ -43,8 +49,7 @@ export default createConfig({
       id: deployment.chainId,
       rpc: rpcUrls,
       pollingInterval: Number(process.env.OPENPOA_POLLING_MS ?? 1000),
-      // A local node never reorgs by itself and answers any range.
-      ethGetLogsBlockRange: 10_000,
+      ethGetLogsBlockRange: logBlockRange === "auto" ? undefined : Number(logBlockRange),
     },
   },
   contracts: contracts as Record<

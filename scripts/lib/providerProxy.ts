@@ -32,7 +32,10 @@ export type ProviderProxyOptions = {
   seed: number;
   /** State queries at a block more than this many blocks below the head fail with "missing trie node". */
   stateWindowBlocks?: number;
-  /** eth_getLogs over more blocks than this fails. */
+  /**
+   * eth_getLogs whose toBlock − fromBlock exceeds this fails: the rule of the geth forks (and publicnode) whose words
+   * the refusal uses, and what clients that read the cap from those words (Ponder) assume.
+   */
   maxLogBlockRange?: number;
   /** eth_getLogs returning more logs than this fails. */
   maxLogResults?: number;
@@ -196,7 +199,7 @@ export async function startProviderProxy({
       if (filter.blockHash === undefined) {
         const from = (await blockOf(filter.fromBlock ?? "latest")) ?? (await head());
         const to = (await blockOf(filter.toBlock ?? "latest")) ?? (await head());
-        if (to - from + 1n > BigInt(maxLogBlockRange))
+        if (to - from > BigInt(maxLogBlockRange))
           return refuse("logBlockRange", refusals.logBlockRange(maxLogBlockRange));
       }
       const logs = await forward(call);
