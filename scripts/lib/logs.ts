@@ -2,6 +2,7 @@
  * Event reads over a block range that survive a public provider: it caps eth_getLogs by blocks (1,000 to 10,000)
  * or by results (10,000), each with its own words and codes, and drops requests now and then.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Abi, Address, Log, PublicClient } from "viem";
 import { isTransientRpcError } from "../../inference/sdk/rpc.ts";
 import { backoffDelay } from "./rpc.ts";
@@ -63,7 +64,7 @@ export async function getLogsInChunks<log>(
       const blocks = range.toBlock - range.fromBlock + 1n;
       if (isTransientRpcError(error) && failures < retryCount) {
         const delay = backoffDelay({ attempt: failures++, retryDelayMs, maxRetryDelayMs: 30_000, random });
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await sleep(delay);
       } else if (!isTransientRpcError(error) && blocks > 1n) {
         size = blocks / 2n;
       } else {

@@ -8,6 +8,7 @@
  * refusal from a transient one: viem retries every -32005 and -32603, so "query returned more than 10000 results"
  * or a revert is asked again and again before the caller can split the query or report the revert.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { http, type HttpTransport } from "viem";
 import { isRateLimitError, transientStatuses } from "../../inference/sdk/rpc.ts";
 
@@ -49,13 +50,6 @@ export function backoffDelay({
   }
   return Math.min(maxRetryDelayMs, random() * retryDelayMs * 2 ** attempt);
 }
-
-const sleep = (ms: number, signal?: AbortSignal | null) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
-  });
 
 /** Whether a response answers "ask again later": a transient status, or a single JSON-RPC rate-limit error. */
 function asksAgain(status: number, body: string): boolean {
@@ -103,7 +97,8 @@ export function rpcTransport(
         // The caller's own abort ends it; a reset connection or an attempt's timeout is tried again.
         if (init?.signal?.aborted || attempt >= retryCount) throw error;
       }
-      await sleep(backoffDelay({ attempt, retryAfter, retryDelayMs, maxRetryDelayMs, random }), init?.signal);
+      const delay = backoffDelay({ attempt, retryAfter, retryDelayMs, maxRetryDelayMs, random });
+      await sleep(delay, undefined, { signal: init?.signal ?? undefined });
     }
   };
   // viem's own retries and its timeout over all attempts are off: the fetch above does both, per attempt.
