@@ -62,10 +62,10 @@ export async function getLogsInChunks<log>(
       failures = 0;
     } catch (error) {
       const blocks = range.toBlock - range.fromBlock + 1n;
-      if (isTransientRpcError(error) && failures < retryCount) {
-        const delay = backoffDelay({ attempt: failures++, retryDelayMs, maxRetryDelayMs: 30_000, random });
-        await sleep(delay);
-      } else if (!isTransientRpcError(error) && blocks > 1n) {
+      const transient = isTransientRpcError(error);
+      if (transient && failures < retryCount) {
+        await sleep(backoffDelay({ attempt: failures++, retryDelayMs, maxRetryDelayMs: 30_000, random }));
+      } else if (!transient && blocks > 1n) {
         size = blocks / 2n;
       } else {
         throw new LogQueryError(
