@@ -14,10 +14,9 @@ import { keccak256, toHex, zeroHash, type LocalAccount } from "viem";
 import { receiptDigest, voucherDigest } from "../sdk/eip712.ts";
 import { fetchPrices, openChannel, Payer } from "../sdk/index.ts";
 import { startGateway } from "./index.ts";
-import { silentLogger } from "./log.ts";
 import { digestSigner, isSignedBy } from "./signatures.ts";
 import { UsageLog } from "./usageLog.ts";
-import { BASE_PRICE_PER_1K, generatedModel, keys, OPEN, startTestChain } from "./testSupport.ts";
+import { generatedModel, keys, OPEN, startTestChain, testGatewayConfig } from "./testSupport.ts";
 
 const SEQUENTIAL = 300;
 const CONCURRENT = 400;
@@ -90,17 +89,9 @@ const chain = await startTestChain(18_900 + (process.pid % 500), model.adapterHa
 const dir = mkdtempSync(path.join(tmpdir(), "openpoa-gateway-bench-"));
 try {
   const gateway = await startGateway({
-    rpcUrl: chain.chain.url,
-    contracts: chain.contracts,
-    operatorKey: keys.bob,
-    modelDir: model.modelDir,
-    artifactStore: model.artifactStore,
-    usageLogFile: path.join(dir, "usage.sqlite"),
-    port: 0,
-    basePricePer1kTokens: BASE_PRICE_PER_1K,
+    ...testGatewayConfig(chain, model, dir),
     // One payer keeps IN_FLIGHT requests going on one channel: the per-channel caps must allow that.
     limits: { maxInFlightPerChannel: IN_FLIGHT, maxUnvouchedReceipts: 4 * IN_FLIGHT },
-    log: silentLogger,
   });
   const alice = chain.walletOf(keys.alice);
   const channelId = await openChannel(alice, chain.client, {

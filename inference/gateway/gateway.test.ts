@@ -35,17 +35,16 @@ import {
   type VoucherJson,
 } from "../sdk/index.ts";
 import { startGateway, type RunningGateway } from "./index.ts";
-import { silentLogger } from "./log.ts";
 import { Settler } from "./settler.ts";
 import {
   adapterParams,
-  BASE_PRICE_PER_1K,
   generatedModel,
   keys,
   OPEN,
   parsePrometheus,
   PRICE_PER_1K,
   startTestChain,
+  testGatewayConfig,
   type TestChain,
 } from "./testSupport.ts";
 
@@ -149,20 +148,12 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     dir = mkdtempSync(path.join(tmpdir(), "openpoa-gateway-"));
     tc = await startTestChain(18_745 + (process.pid % 1000), model.adapterHashes);
     gateway = await startGateway({
-      rpcUrl: tc.chain.url,
-      contracts: tc.contracts,
-      operatorKey: keys.bob,
-      modelDir: model.modelDir,
-      artifactStore: model.artifactStore,
-      usageLogFile: path.join(dir, "usage.sqlite"),
-      port: 0,
-      basePricePer1kTokens: BASE_PRICE_PER_1K,
+      ...testGatewayConfig(tc, model, dir),
       // Settlement only when a test asks for it.
       thresholds: { minAmount: 10n ** 30n, maxAgeMs: 1e12 },
       settleIntervalMs: 3_600_000,
       // Caps above the 200 concurrent requests of one test; the caps' own test lowers them.
       limits: { maxTokens: 1000, maxInFlightPerChannel: 256, maxUnvouchedReceipts: 256 },
-      log: silentLogger,
     });
     prices = await fetchPrices(gateway.url);
   });

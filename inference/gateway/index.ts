@@ -179,8 +179,17 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const address = server.address() as { port: number };
   const url = `http://${config.host ?? "127.0.0.1"}:${address.port}`;
 
-  const every = (ms: number, task: () => Promise<void>, name: string) =>
-    setInterval(() => task().catch((error) => log("warn", `${name} failed`, { error: String(error) })), ms);
+  // A tick whose task still runs (a slow provider, retrying) is skipped rather than piled on top of it.
+  const every = (ms: number, task: () => Promise<void>, name: string) => {
+    let running = false;
+    return setInterval(() => {
+      if (running) return;
+      running = true;
+      task()
+        .catch((error) => log("warn", `${name} failed`, { error: String(error) }))
+        .finally(() => (running = false));
+    }, ms);
+  };
   const timers = [
     every(config.pollIntervalMs ?? 1_000, () => chainView.poll(), "chain poll"),
     every(config.settleIntervalMs ?? 5_000, () => settler.tick(), "settlement"),

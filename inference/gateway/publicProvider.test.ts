@@ -28,14 +28,13 @@ import { rpcTransport } from "../../scripts/lib/rpc.ts";
 import { abiOf } from "../sdk/abis.ts";
 import { checkpoint, fetchPrices, openChannel, Payer, usageBatchFileName } from "../sdk/index.ts";
 import { startGateway, type RunningGateway } from "./index.ts";
-import { silentLogger } from "./log.ts";
 import {
   adapterParams,
-  BASE_PRICE_PER_1K,
   generatedModel,
   keys,
   OPEN,
   startTestChain,
+  testGatewayConfig,
   type TestChain,
 } from "./testSupport.ts";
 
@@ -101,14 +100,8 @@ describe("gateway and epochs through a public provider's RPC", () => {
       dropRate: 0.1,
     });
     gateway = await startGateway({
+      ...testGatewayConfig(tc, model, dir),
       rpcUrl: proxy.urlFor("gateway"),
-      contracts: tc.contracts,
-      operatorKey: keys.bob,
-      modelDir: model.modelDir,
-      artifactStore: model.artifactStore,
-      usageLogFile: path.join(dir, "usage.sqlite"),
-      port: 0,
-      basePricePer1kTokens: BASE_PRICE_PER_1K,
       thresholds: { minAmount: 10n ** 30n, maxAgeMs: 1e12 },
       settleIntervalMs: 3_600_000,
       pollIntervalMs: 200,
@@ -118,7 +111,6 @@ describe("gateway and epochs through a public provider's RPC", () => {
         contentStore: path.join(dir, "content"),
         indexDir: path.join(dir, "indexes"),
       },
-      log: silentLogger,
     });
   });
   after(async () => {

@@ -24,6 +24,7 @@ import {
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.ts";
 import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
+import { silentLogger } from "./log.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -110,6 +111,23 @@ export const adapterParams = (sha256: string, n: number) => ({
 });
 
 export type TestChain = Awaited<ReturnType<typeof startTestChain>>;
+
+/** What every test gateway shares: bob operates on the test chain, serves the generated model, logs to `dir`. */
+export const testGatewayConfig = (
+  { chain, contracts }: Pick<TestChain, "chain" | "contracts">,
+  model: { modelDir: string; artifactStore: string },
+  dir: string,
+) => ({
+  rpcUrl: chain.url,
+  contracts,
+  operatorKey: keys.bob,
+  modelDir: model.modelDir,
+  artifactStore: model.artifactStore,
+  usageLogFile: path.join(dir, "usage.sqlite"),
+  port: 0,
+  basePricePer1kTokens: BASE_PRICE_PER_1K,
+  log: silentLogger,
+});
 
 /**
  * Chain + suite + setup: three datanets with a published version; base model 1; one adapter per artifact hash

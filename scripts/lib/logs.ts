@@ -2,6 +2,7 @@
  * Event reads over a block range that survive a public provider: it caps eth_getLogs by blocks (1,000 to 10,000)
  * or by results (10,000), each with its own words and codes, and drops requests now and then.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Abi, Address, Log, PublicClient } from "viem";
 import { isTransientRpcError } from "../../inference/sdk/rpc.ts";
 import { backoffDelay } from "./rpc.ts";
@@ -61,10 +62,10 @@ export async function getLogsInChunks<log>(
       failures = 0;
     } catch (error) {
       const blocks = range.toBlock - range.fromBlock + 1n;
-      if (isTransientRpcError(error) && failures < retryCount) {
-        const delay = backoffDelay({ attempt: failures++, retryDelayMs, maxRetryDelayMs: 30_000, random });
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      } else if (!isTransientRpcError(error) && blocks > 1n) {
+      const transient = isTransientRpcError(error);
+      if (transient && failures < retryCount) {
+        await sleep(backoffDelay({ attempt: failures++, retryDelayMs, maxRetryDelayMs: 30_000, random }));
+      } else if (!transient && blocks > 1n) {
         size = blocks / 2n;
       } else {
         throw new LogQueryError(

@@ -4,12 +4,14 @@
  *
  * viem's `http()` already retries (3 times, 150·2^n ms apart) on connection errors and on 408/429/5xx, and honours
  * Retry-After. What it lacks, and this adds: jitter (clients refused together would otherwise come back together),
- * a cap on the delay, a timeout per attempt rather than one for all attempts together, and telling a deterministic
- * refusal from a transient one: viem retries every -32005 and -32603, so "query returned more than 10000 results"
- * or a revert is asked again and again before the caller can split the query or report the revert.
+ * a cap on the delay, a timeout per attempt rather than one for all attempts together, and telling a rate limit
+ * from a refusal under the same code: viem retries every -32005 and -32603, so Infura's "query returned more than
+ * 10000 results" (-32005, like its "request rate exceeded") is asked again, with backoff, before the caller may
+ * split the query.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { http, type HttpTransport } from "viem";
 import { isRateLimitError, transientStatuses } from "../../inference/sdk/rpc.ts";
 
@@ -52,13 +54,6 @@ export function backoffDelay({
   return Math.min(maxRetryDelayMs, random() * retryDelayMs * 2 ** attempt);
 }
 
-const sleep = (ms: number, signal?: AbortSignal | null) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
-  });
-
 /** Whether a response answers "ask again later": a transient status, or a single JSON-RPC rate-limit error. */
 function asksAgain(status: number, body: string): boolean {
   if (transientStatuses.has(status)) return true;
@@ -73,8 +68,7 @@ function asksAgain(status: number, body: string): boolean {
 /**
  * viem's `http(url)` with the retries done by its fetch: each attempt has its own timeout and reads the whole body,
  * so a rate limit sent in a JSON-RPC body (HTTP 200) is retried as a 429 is. Re-sending eth_sendRawTransaction is
- * safe: the same signed bytes are the same transaction (see inference/sdk/transactions.ts for what the sender
- * checks).
+ * safe: the same signed bytes are the same transaction (inference/sdk/rpc.ts checks what became of it).
  */
 export function rpcTransport(url: string, options: RpcTransportOptions = {}): HttpTransport {
   // viem's own retries and its timeout over all attempts are off: the fetch does both, per attempt.
@@ -108,7 +102,8 @@ export function retryingFetch({
         // The caller's own abort ends it; a reset connection or an attempt's timeout is tried again.
         if (init?.signal?.aborted || attempt >= retryCount) throw error;
       }
-      await sleep(backoffDelay({ attempt, retryAfter, retryDelayMs, maxRetryDelayMs, random }), init?.signal);
+      const delay = backoffDelay({ attempt, retryAfter, retryDelayMs, maxRetryDelayMs, random });
+      await sleep(delay, undefined, { signal: init?.signal ?? undefined });
     }
   };
 }
