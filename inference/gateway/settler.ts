@@ -94,7 +94,11 @@ export class Settler {
             ? candidate
             : undefined;
         const usage = live(book.vouched.voucher);
-        const cover = live(settleable(usageLog.vouchers(channelId), book.billed, channel.settled, this.refused));
+        // Cover vouchers matter only where usage vouchers leave receipts uncovered: skip reading them otherwise.
+        const lagging = !usage || book.vouched.count < book.issued;
+        const cover = lagging
+          ? live(settleable(usageLog.vouchers(channelId), book.billed, channel.settled, this.refused))
+          : undefined;
         if (channel.finalized || (!usage && !cover)) {
           if (book.vouched.count === book.issued) book.unsettledSince = undefined;
           continue;

@@ -148,8 +148,15 @@ async function readSettledUsage(suite: Suite, blocks: EpochBlocks): Promise<Sett
 type SettledArgs = { channelId: bigint; operator: Address; previousUsageRoot: Hex; usageRoot: Hex };
 type RevenueArgs = { channelId: bigint; adapterId: bigint; amount: bigint };
 
-/** Every receipt signing key `operator` registered up to `toBlock` (receipts of a rotated key stay valid). */
-async function operatorKeys(suite: Suite, operator: Address, toBlock: bigint): Promise<Address[]> {
+/**
+ * Every receipt signing key `operator` registered up to `toBlock`, with the block it was registered in (receipts of a
+ * rotated key stay valid). Read once per operator and epoch: each settlement then keeps the keys known by its block.
+ */
+async function operatorKeys(
+  suite: Suite,
+  operator: Address,
+  toBlock: bigint,
+): Promise<{ key: Address; blockNumber: bigint }[]> {
   const common = {
     address: suite.address("NodeRegistry"),
     abi: suite.abi("NodeRegistry"),
@@ -161,7 +168,10 @@ async function operatorKeys(suite: Suite, operator: Address, toBlock: bigint): P
     ...(await getContractEventsInChunks(suite.publicClient, { ...common, eventName: "OperatorRegistered" })),
     ...(await getContractEventsInChunks(suite.publicClient, { ...common, eventName: "OperatorUpdated" })),
   ];
-  return [...new Set(logs.map((log) => (log as unknown as { args: { signingKey: Address } }).args.signingKey))];
+  return logs.map((log) => ({
+    key: (log as unknown as { args: { signingKey: Address } }).args.signingKey,
+    blockNumber: log.blockNumber,
+  }));
 }
 
 /**
@@ -176,13 +186,14 @@ export async function readEpochUsage(
 ): Promise<{ receipts: UsageReceipt[]; unverified: UnverifiedUsage[] }> {
   const chainId = await suite.publicClient.getChainId();
   const receiptSeparator = domainSeparator(receiptDomain(chainId, suite.address("InferencePayments")));
-  const keys = new Map<string, Promise<Address[]>>();
+  const keys = new Map<Address, Promise<{ key: Address; blockNumber: bigint }[]>>();
   const receipts: UsageReceipt[] = [];
   const unverified: UnverifiedUsage[] = [];
   for (const settled of await readSettledUsage(suite, blocks)) {
-    const keyOf = `${settled.operator}/${settled.blockNumber}`;
-    if (!keys.has(keyOf)) keys.set(keyOf, operatorKeys(suite, settled.operator, settled.blockNumber));
-    const signingKeys = await keys.get(keyOf)!;
+    if (!keys.has(settled.operator)) keys.set(settled.operator, operatorKeys(suite, settled.operator, blocks.toBlock));
+    const signingKeys = (await keys.get(settled.operator)!)
+      .filter(({ blockNumber }) => blockNumber <= settled.blockNumber)
+      .map(({ key }) => key);
     const issues = await (async (): Promise<string[]> => {
       const bytes = await store.read(usageBatchFileName(settled.usageRoot));
       if (bytes === undefined) return [`no receipts are published under usage root ${settled.usageRoot}`];
