@@ -19,18 +19,22 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createConfig } from "ponder";
 import { readDeployment } from "../scripts/lib/deployments.ts";
+import { fromEnvironment } from "../scripts/lib/environment.ts";
 import { contractNames, abiOf } from "./lib/abis.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const networkName = process.env.OPENPOA_NETWORK ?? "localhost";
+// Checked before anything starts: a bad value stops the indexer with a line naming its variable.
+const networkName = fromEnvironment("OPENPOA_NETWORK", "text", "localhost");
 const deployment = await readDeployment(networkName);
 
-const rpcUrls = (process.env.OPENPOA_INDEXER_RPC_URLS ?? process.env.OPENPOA_RPC_URL ?? "http://127.0.0.1:8545")
-  .split(",")
-  .map((url) => url.trim())
-  .filter((url) => url !== "");
-
-const logBlockRange = process.env.OPENPOA_INDEXER_LOG_BLOCK_RANGE ?? (networkName === "localhost" ? "10000" : "auto");
+const rpcUrls = process.env.OPENPOA_INDEXER_RPC_URLS
+  ? fromEnvironment("OPENPOA_INDEXER_RPC_URLS", "urlList")
+  : [fromEnvironment("OPENPOA_RPC_URL", "url", "http://127.0.0.1:8545")];
+const pollingInterval = fromEnvironment("OPENPOA_POLLING_MS", "positiveNumber", "1000");
+const logBlockRange =
+  (process.env.OPENPOA_INDEXER_LOG_BLOCK_RANGE || (networkName === "localhost" ? "10000" : "auto")) === "auto"
+    ? undefined
+    : fromEnvironment("OPENPOA_INDEXER_LOG_BLOCK_RANGE", "positiveNumber", "10000");
 
 const contracts = Object.fromEntries(
   contractNames.map((name) => {
@@ -48,8 +52,8 @@ export default createConfig({
     [networkName]: {
       id: deployment.chainId,
       rpc: rpcUrls,
-      pollingInterval: Number(process.env.OPENPOA_POLLING_MS ?? 1000),
-      ethGetLogsBlockRange: logBlockRange === "auto" ? undefined : Number(logBlockRange),
+      pollingInterval,
+      ethGetLogsBlockRange: logBlockRange,
     },
   },
   contracts: contracts as Record<

@@ -21,6 +21,13 @@ const digits = (most = 15) => z.string().regex(new RegExp(`^[0-9]{1,${most}}$`),
 const kinds = {
   text: { schema: z.string().min(1), means: "a non-empty value" },
   url: { schema: z.url({ protocol: /^(https?|wss?)$/ }), means: "an http(s) or ws(s) URL" },
+  urlList: {
+    schema: z
+      .string()
+      .transform((text) => text.split(",").map((url) => url.trim()))
+      .pipe(z.array(z.url({ protocol: /^(https?|wss?)$/ })).min(1)),
+    means: "comma-separated http(s) or ws(s) URLs",
+  },
   address: {
     schema: z
       .string()
