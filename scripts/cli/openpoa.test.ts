@@ -89,8 +89,15 @@ describe("openpoa CLI", () => {
 
   /** Runs the CLI; resolves with its exit code and output instead of throwing. */
   async function openpoa(...args: string[]) {
+    return openpoaWith({}, ...args);
+  }
+  /** The same with `extra` environment variables (another key, another RPC URL). */
+  async function openpoaWith(extra: NodeJS.ProcessEnv, ...args: string[]) {
     try {
-      const { stdout, stderr } = await run(process.execPath, [cli, ...args], { cwd: repoRoot, env });
+      const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
+        cwd: repoRoot,
+        env: { ...env, ...extra },
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const failed = error as { code: number; stdout: string; stderr: string };
@@ -272,22 +279,14 @@ describe("openpoa CLI", () => {
   });
 
   it("test_failures_areOneLineNamingTheCause", async () => {
-    const failing = async (extra: NodeJS.ProcessEnv, ...args: string[]) => {
-      try {
-        await run(process.execPath, [cli, ...args], { cwd: repoRoot, env: { ...env, ...extra } });
-        return { code: 0, stderr: "" };
-      } catch (error) {
-        return error as { code: number; stderr: string };
-      }
-    };
     const oneLine = (stderr: string) => stderr.trim().split("\n").length === 1;
 
-    const unreachable = await failing({ OPENPOA_RPC_URL: "http://127.0.0.1:9" }, "token", "balance");
+    const unreachable = await openpoaWith({ OPENPOA_RPC_URL: "http://127.0.0.1:9" }, "token", "balance");
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /^openpoa: cannot reach the RPC at http:\/\/127\.0\.0\.1:9\/: /);
     assert.ok(oneLine(unreachable.stderr), unreachable.stderr);
 
-    const badKey = await failing({ OPENPOA_PRIVATE_KEY: "0x1234" }, "token", "balance");
+    const badKey = await openpoaWith({ OPENPOA_PRIVATE_KEY: "0x1234" }, "token", "balance");
     assert.equal(badKey.code, 2);
     assert.equal(
       badKey.stderr,
@@ -296,14 +295,14 @@ describe("openpoa CLI", () => {
 
     // A key with no ETH: the cause, not a dump of the signed transaction.
     const penniless = { OPENPOA_PRIVATE_KEY: `0x${"5a".repeat(32)}` };
-    const noGas = await failing(penniless, "token", "delegate");
+    const noGas = await openpoaWith(penniless, "token", "delegate");
     assert.equal(noGas.code, 1);
     assert.match(noGas.stderr, /^openpoa: 0x[0-9a-fA-F]{40} has not enough ETH to pay for gas\n$/);
 
     // A revert of the token inside another contract's call is decoded by name, with its arguments.
     await json("token", "faucet", privateKeyToAccount(penniless.OPENPOA_PRIVATE_KEY as Hex).address, "--amount", "1");
     await writeFile(path.join(work, "note.txt"), "a note");
-    const broke = await failing(
+    const broke = await openpoaWith(
       penniless,
       "datanet",
       "contribute",

@@ -4,15 +4,28 @@ import { epochStartBlock, previousDistribution, readEpochInputs } from "../../li
 import { loadDistribution, openContentStore, readEpochRoot } from "../../lib/rewards.ts";
 import { read, send } from "../../lib/transactions.ts";
 import { parseId, UsageError } from "../args.ts";
-import {
-  contentOption,
-  EpochVerificationError,
-  indexDirOf,
-  indexDirOption,
-  open,
-  str,
-  type Command,
-} from "../shared.ts";
+import { contentOption, open, str, type Command, type OptionSpec, type Values } from "../shared.ts";
+
+const indexDirOption: OptionSpec = {
+  type: "string",
+  description: "where datanet indexes are built and cached (default OPENPOA_INDEX_DIR or openpoa-indexes)",
+};
+
+/** Where datanet indexes are built and cached for checking attribution records. */
+const indexDirOf = (values: Values) => str(values, "index-dir") ?? process.env.OPENPOA_INDEX_DIR ?? "openpoa-indexes";
+
+/** An epoch did not verify; the message lists every issue. */
+export class EpochVerificationError extends Error {
+  readonly issues: VerificationIssue[];
+  constructor(epoch: bigint, issues: VerificationIssue[]) {
+    super(
+      `Epoch ${epoch} does not verify (${issues.length} issue${issues.length === 1 ? "" : "s"}):\n` +
+        issues.map((i) => `  ${i.kind}: ${i.reason}${i.account ? ` [${i.account}]` : ""}`).join("\n"),
+    );
+    this.name = "EpochVerificationError";
+    this.issues = issues;
+  }
+}
 
 export const epochCommands: Record<string, Command> = {
   "epoch run": {

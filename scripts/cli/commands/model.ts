@@ -2,20 +2,42 @@
 import type { Address, Hex } from "viem";
 import { sendRevealing } from "../../lib/commitments.ts";
 import { read, send } from "../../lib/transactions.ts";
-import { parseBounded, parseBytes32, parseId, parseOpen, requireValue, UsageError } from "../args.ts";
-import {
-  firstEvent,
-  open,
-  parseLineage,
-  parseTargets,
-  PEFT_TARGETS,
-  TARGET_MODULES,
-  readNumbered,
-  str,
-  UINT128,
-  UINT16,
-  type Command,
-} from "../shared.ts";
+import { parseBounded, parseBytes32, parseId, parseList, parseOpen, requireValue, UsageError } from "../args.ts";
+import { firstEvent, open, readNumbered, str, UINT64, type Command } from "../shared.ts";
+
+/** The modules an adapter may target, in the bit order of ModelRegistry's `targetModules` mask. */
+const TARGET_MODULES = ["q", "k", "v", "o", "gate", "up", "down"] as const;
+/** The same modules by the names PEFT's adapter_config.json uses. */
+const PEFT_TARGETS = TARGET_MODULES.map((name) => `${name}_proj`);
+const UINT16 = 65_535n;
+const UINT128 = 2n ** 128n - 1n;
+
+/** `--targets`: PEFT module names (q_proj, …) or their short forms (q, …), comma-separated, into the mask. */
+function parseTargets(value: string | undefined): number {
+  let mask = 0;
+  for (const name of parseList(value, "--targets", (item) => item)) {
+    const bit = Math.max(TARGET_MODULES.indexOf(name as never), PEFT_TARGETS.indexOf(name));
+    if (bit < 0) {
+      throw new UsageError(
+        `--targets: unknown module "${name}" (use ${PEFT_TARGETS.join(",")} or ${TARGET_MODULES.join(",")})`,
+      );
+    }
+    mask |= 1 << bit;
+  }
+  return mask;
+}
+
+function parseLineage(value: string | undefined) {
+  return parseList(value, "--lineage", (item) => {
+    const parts = item.split(":");
+    if (parts.length !== 3) throw new UsageError(`--lineage entries are datanetId:version:weightBps, got "${item}"`);
+    return {
+      datanetId: parseId(parts[0], "--lineage datanetId"),
+      version: parseBounded(parts[1], "--lineage version", UINT64),
+      weightBps: Number(parseBounded(parts[2], "--lineage weightBps", 10_000n)),
+    };
+  });
+}
 
 export const modelCommands: Record<string, Command> = {
   "model register": {
