@@ -97,6 +97,8 @@ export type RewardStatus = {
   claimed: bigint;
   claimable: bigint;
   lastClaimedEpoch: bigint;
+  /** What the account earned in this epoch, per contribution. */
+  earned: ReturnType<typeof earnedBy>;
   /** Arguments for AttributionRewards.claim(epoch, claim). */
   claim: {
     index: bigint;
@@ -124,7 +126,8 @@ export async function rewardStatus(
   account = getAddress(account);
   const root = await newestClaimableEpoch(suite);
   if (!root) return undefined;
-  const current = leafProof(await loadDistribution(store, root), account);
+  const file = await loadDistribution(store, root);
+  const current = leafProof(file, account);
   if (!current) return undefined;
   const { index, cumulativeAmount } = current.leaf;
   const lastClaimedEpoch = await read<bigint>(suite, {
@@ -149,6 +152,7 @@ export async function rewardStatus(
     claimed: previousAmount,
     claimable,
     lastClaimedEpoch,
+    earned: earnedBy(file, account),
     claim: { index, account, cumulativeAmount, proof: current.proof, previousAmount, previousProof },
   };
 }
