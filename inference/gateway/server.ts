@@ -301,7 +301,7 @@ function channelUsage(gateway: Gateway, channelId: bigint) {
     /** What the latest usage voucher covers, and the receipts the payer disputed (final). */
     vouched: {
       receipts: book?.vouched.count ?? 0,
-      usageRoot: book?.vouched.tree.root() ?? zeroHash,
+      usageRoot: book?.vouched.voucher?.signed.voucher.usageRoot ?? zeroHash,
       disputed: [...(book?.disputed ?? [])].sort((a, b) => a - b),
     },
   };
