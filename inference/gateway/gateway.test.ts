@@ -157,7 +157,11 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     });
     prices = await fetchPrices(gateway.url);
   });
+  // Processes a test started; stopped here too, so a failed assertion never leaves one polling a stopped chain
+  // (which would keep this file's process, and the whole run, alive).
+  const children = new Set<ChildProcess>();
   after(async () => {
+    for (const child of children) child.kill("SIGKILL");
     await gateway?.close().catch(() => {});
     await tc?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -1020,6 +1024,8 @@ describe("inference gateway, end to end on a local chain with the real engine", 
         },
         stdio: ["ignore", "ignore", "inherit"],
       });
+      children.add(child);
+      child.once("exit", () => children.delete(child));
       for (let i = 0; i < 300; i++) {
         if (
           await fetch(`${url}/health`).then(
@@ -1067,7 +1073,8 @@ describe("inference gateway, end to end on a local chain with the real engine", 
         })
       ).length;
     worker = await startWorker("1");
-    for (let i = 0; i < 100 && (await channelOf(channelId)).settled === 0n; i++)
+    // Generous: a slow machine's settlement takes a few seconds; this waits for it, it does not time it.
+    for (let i = 0; i < 600 && (await channelOf(channelId)).settled === 0n; i++)
       await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal((await channelOf(channelId)).settled, payer.billedTotal);
     await stop(worker, "SIGTERM");
