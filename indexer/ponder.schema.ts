@@ -222,6 +222,11 @@ export const settlement = onchainTable(
     /** The receipts this settlement paid for are those under usageRoot and not under previousUsageRoot. */
     previousUsageRoot: t.hex().notNull(),
     usageRoot: t.hex().notNull(),
+    /**
+     * Where the operator publishes the receipts under usageRoot: this name in any content store (GET <store>/<name>);
+     * the batch is checked by recomputing its usage root (inference/sdk/usage.ts). Empty for a zero usage root.
+     */
+    receiptBatch: t.text().notNull(),
     adapterCount: t.integer().notNull(),
     blockNumber: t.bigint().notNull(),
     logIndex: t.integer().notNull(),

@@ -54,16 +54,6 @@ function keyOf(index: number): Hex {
 const run = (name: string, suite: Suite, positionals: string[] = [], values: Values = {}) =>
   commands[name]!.run(suite, positionals, values);
 
-/** sha256 over the model directory's files (name, length, bytes, in name order): the base model's on-chain hash. */
-async function modelArtifactHash(dir: string): Promise<Hex> {
-  const hash = createHash("sha256");
-  for (const name of (await readdir(dir)).sort()) {
-    const bytes = await readFile(path.join(dir, name));
-    hash.update(`${name}\n${bytes.length}\n`).update(bytes);
-  }
-  return `0x${hash.digest("hex")}`;
-}
-
 async function main() {
   // Children (hardhat, ponder) run on the repository's Node 22 however the demo itself was started.
   process.env.PATH = `${bin}:${process.env.PATH}`;
@@ -178,26 +168,23 @@ async function main() {
       },
     );
 
-    await step("Register the base model and the adapters with their lineage", async () => {
-      await run("model register", deployer, [], {
-        name: "openpoa-tiny",
-        "artifact-hash": await modelArtifactHash(modelDir),
-        uri: "openpoa://demo/model",
-      });
-      for (const [i, datanet] of datanets.entries()) {
-        await run("adapter register", adapterOwners[i]!, [], {
-          base: "1",
-          "artifact-hash": adapterHashes[i]!,
-          uri: `openpoa://demo/adapter-${datanet.folder}`,
-          rank: "8",
-          targets: "q,k,v,o,gate,up,down",
-          price: "0.02",
-          "owner-share": "6000",
-          "data-share": "4000",
-          lineage: `${datanet.id}:1:10000`,
-        });
-      }
-    });
+    await step(
+      "Publish the base model and the adapters to the content store, register them with their lineage",
+      async () => {
+        // Hash, name, rank, targets and base model come from the files; the URIs from publishing them.
+        await run("model register", deployer, [], { from: modelDir, content: contentDir });
+        for (const [i, datanet] of datanets.entries()) {
+          await run("adapter register", adapterOwners[i]!, [], {
+            from: path.join(adapterStore, adapterHashes[i]!.slice(2)),
+            content: contentDir,
+            price: "0.02",
+            "owner-share": "6000",
+            "data-share": "4000",
+            lineage: `${datanet.id}:1:10000`,
+          });
+        }
+      },
+    );
 
     await step("Register and stake an operator", () =>
       run("node register", operator, [], {
@@ -241,8 +228,8 @@ async function main() {
             ...process.env,
             OPENPOA_NETWORK: "localhost",
             OPENPOA_OPERATOR_KEY: keyOf(1),
-            OPENPOA_MODEL_DIR: modelDir,
-            OPENPOA_ARTIFACT_STORE: adapterStore,
+            // The base model and the adapters are fetched by their on-chain URIs and checked against their hashes.
+            OPENPOA_ARTIFACT_CACHE_DIR: path.join(work, "worker-artifacts"),
             OPENPOA_CONTENT_DIR: contentDir,
             OPENPOA_USAGE_LOG: path.join(work, "usage.sqlite"),
             OPENPOA_PORT: String(PORTS.gateway),

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -177,34 +177,20 @@ describe("testnet rehearsal", () => {
     await cli("curator", "datanet", "curate", spam, "--reject");
     assert.equal((await cli("curator", "datanet", "publish", "1")).contributionCount, 3);
 
-    // The adapter author registers the base model and two adapters over the datanet.
+    // The adapter author publishes the base model and two adapters from its own copies, and registers them: hash,
+    // name, rank, targets and base model come from the files, the URIs from publishing.
     const model = generatedModel(2);
-    await cli(
-      "author",
-      "model",
-      "register",
-      "--name",
-      "tiny-llama",
-      "--artifact-hash",
-      `0x${"11".repeat(32)}`,
-      "--uri",
-      "ipfs://tiny",
-    );
-    for (const [k, sha256] of model.adapterHashes.entries()) {
+    const authorDir = path.join(work, "author");
+    await cp(model.modelDir, path.join(authorDir, "model"), { recursive: true });
+    await cli("author", "model", "register", "--from", path.join(authorDir, "model"));
+    for (const sha256 of model.adapterHashes) {
+      await cp(path.join(model.artifactStore, sha256), path.join(authorDir, sha256), { recursive: true });
       await cli(
         "author",
         "adapter",
         "register",
-        "--base",
-        "1",
-        "--artifact-hash",
-        `0x${sha256}`,
-        "--uri",
-        `ipfs://adapter-${k}`,
-        "--rank",
-        "8",
-        "--targets",
-        "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+        "--from",
+        path.join(authorDir, sha256),
         "--price",
         "0.001",
         "--owner-share",
@@ -244,8 +230,7 @@ describe("testnet rehearsal", () => {
             ...envOf(party),
             OPENPOA_NETWORK: "rehearsal",
             OPENPOA_OPERATOR_KEY: keyOf(parties[party]),
-            OPENPOA_MODEL_DIR: model.modelDir,
-            OPENPOA_ARTIFACT_STORE: model.artifactStore,
+            OPENPOA_ARTIFACT_CACHE_DIR: path.join(work, `${party}-artifacts`),
             OPENPOA_USAGE_LOG: path.join(work, `${party}.sqlite`),
             OPENPOA_PORT: String(port),
             OPENPOA_SETTLE_MIN_AMOUNT: "1",

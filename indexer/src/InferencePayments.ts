@@ -20,6 +20,8 @@ import {
   type Context,
   type Event,
 } from "./lib/register.ts";
+import { zeroHash } from "viem";
+import { usageBatchFileName } from "../../inference/sdk/usage.ts";
 
 /** A settlement is keyed by its transaction and channel: the AdapterRevenue and DataShareAllocated events after it
  * carry the channel id, so they find it again (also after a restart). */
@@ -80,6 +82,7 @@ register("InferencePayments", {
       increase,
       previousUsageRoot,
       usageRoot,
+      receiptBatch: usageRoot === zeroHash ? "" : usageBatchFileName(usageRoot),
       adapterCount: 0,
       blockNumber: event.block.number,
       logIndex: event.log.logIndex,

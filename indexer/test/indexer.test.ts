@@ -385,7 +385,7 @@ describe("indexer", { timeout: 240_000 }, () => {
   test("GraphQL: settlements, splits, revenue aggregates, daily usage", async () => {
     const data = await gql<any>(
       fresh.url,
-      `{ settlements(orderBy: "blockNumber") { items { channelId cumulativeAmount increase adapterCount
+      `{ settlements(orderBy: "blockNumber") { items { channelId cumulativeAmount increase adapterCount usageRoot receiptBatch
            adapters(orderBy: "adapterId") { items { adapterId adapterOwner amount protocolFee operatorFee ownerShare dataShare } }
            allocations { items { adapterId datanetId version amount } } } }
          adapterRevenues(orderBy: "adapterId") { items { adapterId settlements amount protocolFee operatorFee ownerShare dataShare } }
@@ -399,6 +399,8 @@ describe("indexer", { timeout: 240_000 }, () => {
     assert.equal(s1.increase, String(160n * OPEN));
     assert.equal(s2.cumulativeAmount, String(207n * OPEN));
     assert.deepEqual([s1.adapterCount, s2.adapterCount], [3, 2]);
+    // Each settlement names where its receipts are published: its usage root's batch, in any content store.
+    for (const s of [s1, s2]) assert.equal(s.receiptBatch, `usage-${s.usageRoot.slice(2)}`);
     const split = (adapterId: string, amount: bigint, owner: string) => {
       const dataShareBps = adapterId === "0" ? null : adapterId === "1" ? 3_000n : 1_500n;
       const s = splitOf(amount, dataShareBps);

@@ -1,52 +1,117 @@
-import { createHash } from "node:crypto";
+/**
+ * Adapters as the gateway serves them: fetched by their on-chain `uri` into the worker's artifact cache (verified
+ * against the on-chain artifact hash there), and refused when their config disagrees with their registration.
+ */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import {
+  ArtifactError,
+  ArtifactHashMismatchError,
+  LORA_FILES,
+  loraMismatch,
+  parseLoraConfig,
+  type ArtifactCache,
+  type HeldArtifact,
+} from "../artifacts/index.ts";
+import type { AdapterRecord } from "./chain.ts";
+import type { Engine } from "./engine.ts";
 import { GatewayError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
 
 /**
- * The adapter artifact hash of inference/README.md: sha256 over a magic line and the two files, each preceded by
- * its name and a little-endian u64 length.
+ * Adapters ready to serve: fetched, checked against their registration and loaded by the engine, once per
+ * artifact for as long as the cache keeps its files (the engine may read them again after evicting its copy).
  */
-export function artifactHash(config: Uint8Array, weights: Uint8Array): string {
-  const hash = createHash("sha256").update("openpoa-lora-v1\n");
-  for (const [name, bytes] of [
-    ["adapter_config.json", config],
-    ["adapter_model.safetensors", weights],
-  ] as const) {
-    const length = Buffer.alloc(8);
-    length.writeBigUInt64LE(BigInt(bytes.length));
-    hash.update(`${name}\n`).update(length).update(bytes);
-  }
-  return hash.digest("hex");
-}
+export class ServedAdapters {
+  private readonly ready = new Map<string, Promise<void>>();
+  private readonly cache: ArtifactCache;
+  private readonly engine: Engine;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
 
-async function readFromStore(store: string, sha256: string, file: string): Promise<Uint8Array> {
-  if (/^https?:\/\//.test(store)) {
-    const response = await fetch(`${store.replace(/\/$/, "")}/${sha256}/${file}`);
-    if (!response.ok) throw new Error(`GET ${file}: HTTP ${response.status}`);
-    return new Uint8Array(await response.arrayBuffer());
+  constructor(cache: ArtifactCache, engine: Engine, metrics: Metrics, log: Logger) {
+    this.cache = cache;
+    this.engine = engine;
+    this.metrics = metrics;
+    this.log = log;
   }
-  return readFile(path.join(store, sha256, file));
-}
 
-/**
- * Checks that the store holds an artifact hashing to the on-chain hash before the engine is asked to load it.
- * (The engine hashes its own download again: a store that changes in between is caught there.)
- */
-export async function verifyArtifact(store: string, sha256: string): Promise<void> {
-  let actual: string;
-  try {
-    const [config, weights] = await Promise.all([
-      readFromStore(store, sha256, "adapter_config.json"),
-      readFromStore(store, sha256, "adapter_model.safetensors"),
-    ]);
-    actual = artifactHash(config, weights);
-  } catch (cause) {
-    throw new GatewayError(502, "adapter_unavailable", `adapter artifact ${sha256} is not in the artifact store`, {
-      cause,
+  /** Forget an artifact whose files left the cache: the next request fetches and checks it again. */
+  evicted(artifactHash: string) {
+    this.ready.delete(artifactHash);
+  }
+
+  /** The adapter, ready, with its files held until the request that asked is done with the engine. */
+  async hold(adapter: AdapterRecord): Promise<HeldArtifact> {
+    const sha256 = adapter.sha256!;
+    const label = { adapter: adapter.id.toString() };
+    let ready = this.ready.get(sha256);
+    if (ready) {
+      this.metrics.adapterCacheHits.inc(label);
+    } else {
+      this.metrics.adapterCacheMisses.inc(label);
+      const started = performance.now();
+      ready = (async () => {
+        const held = await checkedAdapter(this.cache, adapter, this.log);
+        try {
+          await this.engine.loadAdapter(sha256);
+        } finally {
+          held.release();
+        }
+        this.metrics.adapterLoadSeconds.observe(label, (performance.now() - started) / 1000);
+      })();
+      this.ready.set(sha256, ready);
+      ready.catch(() => this.ready.delete(sha256));
+    }
+    await ready;
+    // Present unless evicted in between; then fetched again (and checked: its bytes are the same by hash).
+    return this.cache.hold({ artifactHash: sha256, uri: adapter.uri, kind: "lora" }).catch((error: unknown) => {
+      throw unavailable(adapter, error);
     });
   }
-  if (actual !== sha256) {
-    throw new GatewayError(502, "adapter_hash_mismatch", `artifact store returned ${actual} for ${sha256}`);
+}
+
+/** The adapter's verified directory, held in the cache until released; a GatewayError says why not. */
+async function checkedAdapter(cache: ArtifactCache, adapter: AdapterRecord, log: Logger): Promise<HeldArtifact> {
+  let held: HeldArtifact;
+  try {
+    held = await cache.hold({ artifactHash: adapter.sha256!, uri: adapter.uri, kind: "lora" });
+  } catch (error) {
+    throw unavailable(adapter, error);
   }
+  try {
+    const file = path.join(held.dir, LORA_FILES[0]);
+    const mismatch = loraMismatch(parseLoraConfig(await readFile(file), file), adapter);
+    if (mismatch) {
+      log("warn", "adapter refused: its config disagrees with its registration", {
+        adapterId: adapter.id,
+        artifactHash: adapter.sha256,
+        mismatch,
+      });
+      throw new GatewayError(409, "adapter_config_mismatch", `adapter ${adapter.id} is refused: ${mismatch}`, {
+        param: "model",
+      });
+    }
+    return held;
+  } catch (error) {
+    held.release();
+    throw error instanceof GatewayError ? error : unavailable(adapter, error);
+  }
+}
+
+function unavailable(adapter: AdapterRecord, error: unknown): GatewayError {
+  if (error instanceof ArtifactHashMismatchError)
+    return new GatewayError(502, "adapter_hash_mismatch", `adapter ${adapter.id}: ${error.message}`, { cause: error });
+  if (error instanceof ArtifactError && error.code === "artifact_cache_full")
+    return new GatewayError(503, "adapter_cache_full", error.message, { cause: error });
+  const reason = error instanceof Error ? error.message : String(error);
+  return new GatewayError(
+    502,
+    "adapter_unavailable",
+    `adapter ${adapter.id} cannot be fetched from ${adapter.uri}: ${reason}`,
+    {
+      cause: error,
+    },
+  );
 }

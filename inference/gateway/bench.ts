@@ -85,11 +85,11 @@ async function timeComponents(payer: LocalAccount, voucherSeparator: Uint8Array,
 
 const loadBefore = os.loadavg()[0]!;
 const model = generatedModel();
-const chain = await startTestChain(18_900 + (process.pid % 500), model.adapterHashes);
+const chain = await startTestChain(18_900 + (process.pid % 500), model);
 const dir = mkdtempSync(path.join(tmpdir(), "openpoa-gateway-bench-"));
 try {
   const gateway = await startGateway({
-    ...testGatewayConfig(chain, model, dir),
+    ...testGatewayConfig(chain, dir),
     // One payer keeps IN_FLIGHT requests going on one channel: the per-channel caps must allow that.
     limits: { maxInFlightPerChannel: IN_FLIGHT, maxUnvouchedReceipts: 4 * IN_FLIGHT },
   });

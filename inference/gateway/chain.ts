@@ -9,6 +9,11 @@ export type AdapterRecord = {
   baseModelId: bigint;
   /** Lowercase hex sha256 without 0x, as the engine and the artifact store name it; null for the base model. */
   sha256: string | null;
+  /** Where the artifact is fetched from (inference/artifacts/sources.ts); empty for the base model. */
+  uri: string;
+  rank: number;
+  /** ModelRegistry's bit mask of targeted modules (q, k, v, o, gate, up, down). */
+  targetModules: number;
   pricePer1kTokens: bigint;
   deprecated: boolean;
 };
@@ -65,7 +70,17 @@ export class ChainView {
 
   private async readAdapter(id: bigint): Promise<AdapterRecord> {
     const { client, models, baseModelId, basePricePer1kTokens } = this.options;
-    if (id === 0n) return { id, baseModelId, sha256: null, pricePer1kTokens: basePricePer1kTokens, deprecated: false };
+    if (id === 0n)
+      return {
+        id,
+        baseModelId,
+        sha256: null,
+        uri: "",
+        rank: 0,
+        targetModules: 0,
+        pricePer1kTokens: basePricePer1kTokens,
+        deprecated: false,
+      };
     const count = (await client.readContract({
       address: models,
       abi: abiOf("ModelRegistry"),
@@ -78,11 +93,22 @@ export class ChainView {
       abi: abiOf("ModelRegistry"),
       functionName: "getAdapter",
       args: [id],
-    })) as { baseModelId: bigint; artifactHash: Hex; pricePer1kTokens: bigint; deprecated: boolean };
+    })) as {
+      baseModelId: bigint;
+      artifactHash: Hex;
+      uri: string;
+      rank: number;
+      targetModules: number;
+      pricePer1kTokens: bigint;
+      deprecated: boolean;
+    };
     return {
       id,
       baseModelId: adapter.baseModelId,
       sha256: adapter.artifactHash.slice(2).toLowerCase(),
+      uri: adapter.uri,
+      rank: adapter.rank,
+      targetModules: adapter.targetModules,
       pricePer1kTokens: adapter.pricePer1kTokens,
       deprecated: adapter.deprecated,
     };

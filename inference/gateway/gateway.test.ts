@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import OpenAI from "openai";
 import { createPublicClient, custom, keccak256, toHex, verifyTypedData, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -34,6 +34,7 @@ import {
   type ReceiptJson,
   type VoucherJson,
 } from "../sdk/index.ts";
+import { hashArtifactDir } from "../artifacts/index.ts";
 import { startGateway, type RunningGateway } from "./index.ts";
 import { Settler } from "./settler.ts";
 import {
@@ -146,9 +147,9 @@ describe("inference gateway, end to end on a local chain with the real engine", 
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "openpoa-gateway-"));
-    tc = await startTestChain(18_745 + (process.pid % 1000), model.adapterHashes);
+    tc = await startTestChain(18_745 + (process.pid % 1000), model);
     gateway = await startGateway({
-      ...testGatewayConfig(tc, model, dir),
+      ...testGatewayConfig(tc, dir),
       // Settlement only when a test asks for it.
       thresholds: { minAmount: 10n ** 30n, maxAgeMs: 1e12 },
       settleIntervalMs: 3_600_000,
@@ -729,13 +730,46 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     assert.equal((await channelOf(channelId)).settled, total);
   });
 
+  it("test_adapter_refusedWith409WhenItsConfigDisagreesWithItsRegistration", async () => {
+    // A real adapter re-published with a config that adapts fewer modules than the chain says (a new artifact, so
+    // a new hash): the files are what they claim, but not what was registered.
+    const mismatched = path.join(dir, "mismatched");
+    cpSync(path.join(model.artifactStore, model.adapterHashes[0]!), mismatched, { recursive: true });
+    const configFile = path.join(mismatched, "adapter_config.json");
+    const config = JSON.parse(readFileSync(configFile, "utf8")) as { target_modules: string[] };
+    writeFileSync(configFile, JSON.stringify({ ...config, target_modules: ["q_proj", "v_proj"] }));
+    const { artifactHash } = await hashArtifactDir(mismatched);
+    const params = adapterParams(artifactHash, pathToFileURL(mismatched).href);
+    await tc.sendRevealing(
+      keys.carol,
+      tc.contracts.ModelRegistry,
+      "ModelRegistry",
+      "registerAdapter",
+      params.artifactHash,
+      [params],
+    );
+    const adapterId = String(await tc.read("ModelRegistry", tc.contracts.ModelRegistry, "adapterCount"));
+    prices.set(adapterId, PRICE_PER_1K);
+    const channelId = await newChannel();
+    await assert.rejects(
+      openaiFor(newPayer(channelId)).completions.create({ model: adapterId, prompt: "mismatch", max_tokens: 4 }),
+      (error: InstanceType<typeof OpenAI.APIError>) => {
+        assert.equal(error.status, 409);
+        assert.equal(error.code, "adapter_config_mismatch");
+        assert.match(error.message, /targets q_proj,v_proj in its config, q_proj,.*down_proj on chain/);
+        return true;
+      },
+    );
+    assert.deepEqual(await billedOf(channelId), {});
+  });
+
   it("refuses an adapter whose stored artifact does not hash to its on-chain hash; reports health and metrics", async () => {
     // A copy of a real adapter filed under another hash: the store answers, but the bytes do not match.
     const forged = keccak256(toHex(`forged-${process.pid}`)).slice(2);
     const forgedDir = path.join(model.artifactStore, forged);
     cpSync(path.join(model.artifactStore, model.adapterHashes[0]!), forgedDir, { recursive: true });
     try {
-      const params = adapterParams(forged, 99);
+      const params = adapterParams(forged, pathToFileURL(forgedDir).href);
       await tc.sendRevealing(
         keys.carol,
         tc.contracts.ModelRegistry,
@@ -1004,6 +1038,40 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     rmSync(deployments, { recursive: true, force: true });
     await import("node:fs/promises").then((fs) => fs.mkdir(deployments));
     writeFileSync(path.join(deployments, "localhost.json"), JSON.stringify({ chainId: 31337, contracts }));
+    // A worker whose local base model is not the registered one refuses to start, naming both hashes.
+    const tampered = path.join(dir, "tampered-model");
+    cpSync(model.modelDir, tampered, { recursive: true });
+    writeFileSync(path.join(tampered, "config.json"), readFileSync(path.join(tampered, "config.json"), "utf8") + " ");
+    const registered = (await hashArtifactDir(model.modelDir)).artifactHash;
+    const actual = (await hashArtifactDir(tampered)).artifactHash;
+    const refused = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [path.join(here, "worker.ts")],
+        {
+          env: {
+            ...process.env,
+            OPENPOA_DEPLOYMENTS_DIR: deployments,
+            OPENPOA_RPC_URL: tc.chain.url,
+            OPENPOA_OPERATOR_KEY: keys.bob,
+            OPENPOA_MODEL_DIR: tampered,
+            OPENPOA_ARTIFACT_CACHE_DIR: path.join(dir, "refused-artifacts"),
+            OPENPOA_USAGE_LOG: path.join(dir, "refused.sqlite"),
+          },
+          timeout: 60_000,
+        },
+        (_error, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
+      );
+    });
+    assert.equal(refused.code, 2);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `^openpoa worker: base model 1 \\(tiny-llama\\) from ${tampered} hashes to ${actual}, expected ${registered}$`,
+        "m",
+      ),
+    );
+
     const usageLogFile = path.join(dir, "worker.sqlite");
     const port = 19_745 + (process.pid % 1000);
     const url = `http://127.0.0.1:${port}`;
@@ -1015,7 +1083,7 @@ describe("inference gateway, end to end on a local chain with the real engine", 
           OPENPOA_RPC_URL: tc.chain.url,
           OPENPOA_OPERATOR_KEY: keys.bob,
           OPENPOA_MODEL_DIR: model.modelDir,
-          OPENPOA_ARTIFACT_STORE: model.artifactStore,
+          OPENPOA_ARTIFACT_CACHE_DIR: path.join(dir, "worker-artifacts"),
           OPENPOA_USAGE_LOG: usageLogFile,
           OPENPOA_PORT: String(port),
           OPENPOA_SETTLE_MIN_AMOUNT: minAmount,

@@ -1,10 +1,20 @@
 import { serve, type ServerType } from "@hono/node-server";
-import { createPublicClient, createWalletClient, defineChain, isAddressEqual, type Address, type Hex } from "viem";
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  isAddressEqual,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { contentStoreAt } from "../../attribution/src/index.ts";
+import { ArtifactCache, ArtifactHashMismatchError, hashArtifactDir } from "../artifacts/index.ts";
 import { rpcTransport } from "../../scripts/lib/rpc.ts";
 import { abiOf } from "../sdk/abis.ts";
 import { domainSeparator, receiptDomain, voucherDomain } from "../sdk/eip712.ts";
+import { ServedAdapters } from "./artifacts.ts";
 import { createAttributor } from "./attribution.ts";
 import { ChainView } from "./chain.ts";
 import { Engine } from "./engine.ts";
@@ -24,9 +34,13 @@ export type GatewayConfig = {
   operatorKey: Hex;
   /** Signs receipts; must be the operator's registered signing key. Default: the operator key. */
   signingKey?: Hex;
-  modelDir: string;
-  /** Adapter artifacts: a directory or an HTTP base URL, content-addressed by sha256. */
-  artifactStore: string;
+  /**
+   * A local copy of the base model, used once its files hash to the on-chain artifact hash. Without it the base
+   * model is fetched from its on-chain URI into the artifact cache, and checked the same way.
+   */
+  modelDir?: string;
+  /** Fetched artifacts: where they are kept (least recently used out past `maxBytes`) and how URIs are read. */
+  artifacts: { cacheDir: string; maxBytes: number; contentStore?: string; ipfsGateway?: string };
   usageLogFile: string;
   port?: number;
   host?: string;
@@ -109,14 +123,24 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       .flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed] as const)),
     usageVouchers: usageLog.channelsWithUsageVouchers().map((id) => usageLog.latestUsageVoucher(id)!),
   });
+  let served: ServedAdapters | undefined;
+  const artifacts = await ArtifactCache.open({
+    dir: config.artifacts.cacheDir,
+    maxBytes: config.artifacts.maxBytes,
+    sources: { contentStore: config.artifacts.contentStore, ipfsGateway: config.artifacts.ipfsGateway },
+    log,
+    onEvict: (artifactHash) => served?.evicted(artifactHash),
+  });
+  const modelDir = await verifiedBaseModel(client, { models, baseModelId, modelDir: config.modelDir, artifacts });
   const engine = new Engine({
-    model: config.modelDir,
-    adapters: config.artifactStore,
+    model: modelDir,
+    adapters: config.artifacts.cacheDir,
     maxSeqLen: config.engineMaxSeqLen,
     log,
   });
   const metrics = new Metrics({ engineRestarts: () => engine.restarts });
   await engine.start();
+  served = new ServedAdapters(artifacts, engine, metrics, log);
 
   const contentStore = config.attribution && contentStoreAt(config.attribution.contentStore);
   const gateway: Gateway = {
@@ -143,7 +167,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
         contentStore: contentStore!,
         cacheDir: config.attribution.indexDir,
       }),
-    artifactStore: config.artifactStore,
+    adapters: served,
     limits: {
       maxTokens: 512,
       maxBodyBytes: 1 << 20,
@@ -216,4 +240,36 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       usageLog.close();
     },
   };
+}
+
+/**
+ * The base model's directory, its files hashing to the chain's artifact hash: `modelDir` when given, else fetched
+ * from the on-chain URI (and held for the worker's life). A mismatch refuses to start, naming both hashes.
+ */
+async function verifiedBaseModel(
+  client: PublicClient,
+  {
+    models,
+    baseModelId,
+    modelDir,
+    artifacts,
+  }: { models: Address; baseModelId: bigint; modelDir?: string; artifacts: ArtifactCache },
+): Promise<string> {
+  const base = (await client.readContract({
+    address: models,
+    abi: abiOf("ModelRegistry"),
+    functionName: "getBaseModel",
+    args: [baseModelId],
+  })) as { artifactHash: Hex; uri: string; name: string };
+  const artifactHash = base.artifactHash.slice(2).toLowerCase();
+  if (!modelDir) return (await artifacts.hold({ artifactHash, uri: base.uri, kind: "model" })).dir;
+  const actual = (await hashArtifactDir(modelDir, "model")).artifactHash;
+  if (actual !== artifactHash)
+    throw new ArtifactHashMismatchError({
+      what: `base model ${baseModelId} (${base.name})`,
+      expected: artifactHash,
+      actual,
+      source: modelDir,
+    });
+  return modelDir;
 }

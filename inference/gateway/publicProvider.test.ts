@@ -30,6 +30,7 @@ import { checkpoint, fetchPrices, openChannel, Payer, usageBatchFileName } from 
 import { startGateway, type RunningGateway } from "./index.ts";
 import {
   adapterParams,
+  adapterUri,
   generatedModel,
   keys,
   OPEN,
@@ -58,7 +59,7 @@ describe("gateway and epochs through a public provider's RPC", () => {
     dir = mkdtempSync(path.join(tmpdir(), "openpoa-provider-"));
     store = createDirectoryContentStore({ dir: path.join(dir, "content") });
     // Adapters 1 and 2 from the fixture; adapter 3 attributes to datanet 4, whose one text is in the store.
-    tc = await startTestChain(16_000 + (process.pid % 500), model.adapterHashes.slice(0, 2));
+    tc = await startTestChain(16_000 + (process.pid % 500), model, model.adapterHashes.slice(0, 2));
     const contentHash = await putContent(store, { content: new TextEncoder().encode(TEXT) });
     const { DatanetRegistry: datanets, ModelRegistry: models } = tc.contracts;
     await tc.send(keys.carol, datanets, "DatanetRegistry", "createDatanet", [
@@ -81,7 +82,7 @@ describe("gateway and epochs through a public provider's RPC", () => {
     const accepted = await readAcceptedContributions(tc.client, { registry: datanets, fromBlock: 0n, datanetId: 4n });
     await tc.send(keys.carol, datanets, "DatanetRegistry", "publishVersion", [4n, datanetVersionTree(accepted).root]);
     const params = {
-      ...adapterParams(model.adapterHashes[2]!, 3),
+      ...adapterParams(model.adapterHashes[2]!, adapterUri(model, model.adapterHashes[2]!)),
       lineage: [{ datanetId: 4n, version: 1n, weightBps: 10_000 }],
     };
     await tc.sendRevealing(keys.carol, models, "ModelRegistry", "registerAdapter", params.artifactHash as Hex, [
@@ -100,7 +101,7 @@ describe("gateway and epochs through a public provider's RPC", () => {
       dropRate: 0.1,
     });
     gateway = await startGateway({
-      ...testGatewayConfig(tc, model, dir),
+      ...testGatewayConfig(tc, dir),
       rpcUrl: proxy.urlFor("gateway"),
       thresholds: { minAmount: 10n ** 30n, maxAgeMs: 1e12 },
       settleIntervalMs: 3_600_000,

@@ -11,7 +11,7 @@ import { encodeHeader, receiptToJson, voucherToJson } from "../sdk/codec.ts";
 import { receiptDigest, receiptHeader, usageHeader, voucherHeader } from "../sdk/eip712.ts";
 import { costOf, countPromptTokens } from "../sdk/pricing.ts";
 import { maxTokensOf, promptOf, templateTextsOf, type CompletionApi, type CompletionBody } from "../sdk/requests.ts";
-import { verifyArtifact } from "./artifacts.ts";
+import type { ServedAdapters } from "./artifacts.ts";
 import type { AdapterRecord, ChainView } from "./chain.ts";
 import type { Engine, GenerateDone, GenerateParams } from "./engine.ts";
 import { badRequest, busy, GatewayError, paymentError } from "./errors.ts";
@@ -58,7 +58,8 @@ export type Gateway = {
   signer: DigestSigner;
   /** Computes and publishes each response's attribution record; absent, receipts carry a zero hash. */
   attributor?: Attributor;
-  artifactStore: string;
+  /** Adapters fetched by their on-chain URI, verified, checked against their registration, loaded. */
+  adapters: ServedAdapters;
   limits: GatewayLimits;
   metrics: Metrics;
   log: Logger;
@@ -97,7 +98,6 @@ async function attributionOf(
 
 export function createApp(gateway: Gateway): Hono {
   const app = new Hono();
-  const verified = new Map<string, Promise<void>>();
   const schemas = {
     chat: chatCompletionRequest(gateway.limits),
     text: completionRequest(gateway.limits),
@@ -181,13 +181,13 @@ export function createApp(gateway: Gateway): Hono {
 
   const body = jsonBody(gateway.limits.maxBodyBytes);
   app.post("/v1/chat/completions", body, zValidator("json", schemas.chat, refuse), (c) =>
-    complete(gateway, verified, c, completionOf("chat", c.req.valid("json"))),
+    complete(gateway, c, completionOf("chat", c.req.valid("json"))),
   );
   app.post("/v1/completions", body, zValidator("json", schemas.text, refuse), (c) =>
-    complete(gateway, verified, c, completionOf("text", c.req.valid("json"))),
+    complete(gateway, c, completionOf("text", c.req.valid("json"))),
   );
   app.post("/v1/responses", body, zValidator("json", schemas.responses, refuse), (c) =>
-    complete(gateway, verified, c, completionOf("responses", c.req.valid("json"))),
+    complete(gateway, c, completionOf("responses", c.req.valid("json"))),
   );
   return app;
 }
@@ -307,7 +307,7 @@ function channelUsage(gateway: Gateway, channelId: bigint) {
   };
 }
 
-async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, c: Context, request: Completion) {
+async function complete(gateway: Gateway, c: Context, request: Completion) {
   const adapter = await gateway.chain.adapter(request.adapterId).catch((error: unknown) => {
     throw error instanceof GatewayError
       ? error
@@ -381,7 +381,13 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
     });
     throw error;
   };
-  if (adapter.sha256) await ensureVerified(gateway, verified, adapter).catch(fail);
+  const held = adapter.sha256 ? await gateway.adapters.hold(adapter).catch(fail) : undefined;
+  /** The engine's generation, with the adapter's files held until it ends (the engine may read them again). */
+  const generate = (onText: (text: string) => void, signal: AbortSignal) => {
+    const generation = gateway.engine.generate(params, onText, signal);
+    generation.finally(() => held?.release()).catch(() => {});
+    return generation;
+  };
 
   const requestId = `0x${randomBytes(32).toString("hex")}` as Hex;
   const params = { ...request.engine, prompt: request.prompt, adapter: adapter.sha256 };
@@ -443,7 +449,7 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
   };
 
   if (!request.stream) {
-    const done = await gateway.engine.generate(params, () => {}, c.req.raw.signal).catch(fail);
+    const done = await generate(() => {}, c.req.raw.signal).catch(fail);
     const receipt = await bill(done).catch(fail);
     return c.json(format.whole(meta, { done, receipt }), 200, { [receiptHeader]: encodeHeader(receipt) });
   }
@@ -471,18 +477,16 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
         }
       };
       write(events.open());
-      gateway.engine
-        .generate(params, (text) => write(text && events.delta(text)), abort.signal)
-        .then(async (done) => {
-          let receipt;
-          try {
-            receipt = await bill(done);
-          } catch (error) {
-            return settleFailure(error);
-          }
-          write(events.close({ done, receipt }));
-          end();
-        }, settleFailure);
+      generate((text) => write(text && events.delta(text)), abort.signal).then(async (done) => {
+        let receipt;
+        try {
+          receipt = await bill(done);
+        } catch (error) {
+          return settleFailure(error);
+        }
+        write(events.close({ done, receipt }));
+        end();
+      }, settleFailure);
     },
     cancel() {
       // The client went away: stop generating; the tokens produced so far are still billed and logged.
@@ -493,23 +497,4 @@ async function complete(gateway: Gateway, verified: Map<string, Promise<void>>, 
   return new Response(body, {
     headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-openpoa-request-id": requestId },
   });
-}
-
-async function ensureVerified(gateway: Gateway, verified: Map<string, Promise<void>>, adapter: AdapterRecord) {
-  const sha256 = adapter.sha256!;
-  const label = { adapter: adapter.id.toString() };
-  let loading = verified.get(sha256);
-  if (loading) {
-    gateway.metrics.adapterCacheHits.inc(label);
-    return loading;
-  }
-  gateway.metrics.adapterCacheMisses.inc(label);
-  const started = performance.now();
-  loading = verifyArtifact(gateway.artifactStore, sha256).then(async () => {
-    await gateway.engine.loadAdapter(sha256);
-    gateway.metrics.adapterLoadSeconds.observe(label, (performance.now() - started) / 1000);
-  });
-  verified.set(sha256, loading);
-  loading.catch(() => verified.delete(sha256));
-  return loading;
 }

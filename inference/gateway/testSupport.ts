@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   createPublicClient,
   createWalletClient,
@@ -24,6 +24,7 @@ import {
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.ts";
 import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
+import { hashArtifactDir } from "../artifacts/index.ts";
 import { silentLogger } from "./log.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -97,11 +98,15 @@ export function generatedModel(count = 3) {
   return { modelDir, artifactStore, adapterHashes: manifest.adapters.map((a) => a.sha256) };
 }
 
+/** Where the generated adapter `sha256` is, as a URI to register. */
+export const adapterUri = (model: { artifactStore: string }, sha256: string) =>
+  pathToFileURL(path.join(model.artifactStore, sha256)).href;
+
 /** An adapter on base model 1 owned by the sender: lineage over datanets 1..3 v1, data share 30 %. */
-export const adapterParams = (sha256: string, n: number) => ({
+export const adapterParams = (sha256: string, uri: string) => ({
   baseModelId: 1n,
   artifactHash: `0x${sha256}`,
-  uri: `ipfs://adapter-${n}`,
+  uri,
   rank: 8,
   targetModules: 0x7f,
   pricePer1kTokens: PRICE_PER_1K,
@@ -113,16 +118,12 @@ export const adapterParams = (sha256: string, n: number) => ({
 export type TestChain = Awaited<ReturnType<typeof startTestChain>>;
 
 /** What every test gateway shares: bob operates on the test chain, serves the generated model, logs to `dir`. */
-export const testGatewayConfig = (
-  { chain, contracts }: Pick<TestChain, "chain" | "contracts">,
-  model: { modelDir: string; artifactStore: string },
-  dir: string,
-) => ({
+export const testGatewayConfig = ({ chain, contracts }: Pick<TestChain, "chain" | "contracts">, dir: string) => ({
   rpcUrl: chain.url,
   contracts,
   operatorKey: keys.bob,
-  modelDir: model.modelDir,
-  artifactStore: model.artifactStore,
+  // The base model and the adapters come from their on-chain URIs (file:// here) through the artifact cache.
+  artifacts: { cacheDir: path.join(dir, "artifacts"), maxBytes: 2 ** 30 },
   usageLogFile: path.join(dir, "usage.sqlite"),
   port: 0,
   basePricePer1kTokens: BASE_PRICE_PER_1K,
@@ -130,11 +131,16 @@ export const testGatewayConfig = (
 });
 
 /**
- * Chain + suite + setup: three datanets with a published version; base model 1; one adapter per artifact hash
- * (owner carol, lineage over the three datanets, data share 30 %); bob an active operator signing with his own
- * key; alice and mallory holding OPEN.
+ * Chain + suite + setup: three datanets with a published version; base model 1 (the generated model, registered
+ * with its artifact hash and file:// URI); one adapter per artifact hash (owner carol, lineage over the three
+ * datanets, data share 30 %, file:// URI); bob an active operator signing with his own key; alice and mallory
+ * holding OPEN.
  */
-export async function startTestChain(port: number, artifactHashes: string[]) {
+export async function startTestChain(
+  port: number,
+  model: { modelDir: string; artifactStore: string; adapterHashes: string[] },
+  artifactHashes = model.adapterHashes,
+) {
   const chain: LocalChain = await startLocalChain({ port });
   const viemChain = defineChain({
     id: 31337,
@@ -223,14 +229,14 @@ export async function startTestChain(port: number, artifactHashes: string[]) {
     ]);
     await send(keys.carol, datanets, "DatanetRegistry", "publishVersion", [BigInt(n), keccak256(toHex(`root-${n}`))]);
   }
-  const baseHash = keccak256(toHex("base-weights"));
+  const baseHash: Hex = `0x${(await hashArtifactDir(model.modelDir, "model")).artifactHash}`;
   await sendRevealing(keys.carol, models, "ModelRegistry", "registerBaseModel", baseHash, [
     "tiny-llama",
     baseHash,
-    "ipfs://base",
+    pathToFileURL(model.modelDir).href,
   ]);
-  for (const [i, sha] of artifactHashes.entries()) {
-    const params = adapterParams(sha, i);
+  for (const sha of artifactHashes) {
+    const params = adapterParams(sha, adapterUri(model, sha));
     await sendRevealing(keys.carol, models, "ModelRegistry", "registerAdapter", params.artifactHash, [params]);
   }
   const bob = privateKeyToAccount(keys.bob).address;

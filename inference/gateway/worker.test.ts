@@ -28,7 +28,6 @@ async function startWith(env: Record<string, string>) {
     OPENPOA_DEPLOYMENTS_DIR: deployments,
     OPENPOA_OPERATOR_KEY: `0x${"ab".repeat(32)}`,
     OPENPOA_MODEL_DIR: "/nonexistent",
-    OPENPOA_ARTIFACT_STORE: "/nonexistent",
   };
   try {
     await promisify(execFile)(process.execPath, [worker], { env: { ...base, ...env }, timeout: 30_000 });

@@ -4,6 +4,7 @@
  */
 import type { Address } from "viem";
 import { ConfigurationError } from "../../scripts/lib/contracts.ts";
+import { ArtifactError } from "../artifacts/index.ts";
 import { DeploymentNotFoundError, readDeployment } from "../../scripts/lib/deployments.ts";
 import { fromEnvironment as env, optionalFromEnvironment as optional } from "../../scripts/lib/environment.ts";
 import { startGateway } from "./index.ts";
@@ -30,8 +31,13 @@ async function start() {
     },
     operatorKey: env("OPENPOA_OPERATOR_KEY", "privateKey"),
     signingKey: optional("OPENPOA_SIGNING_KEY", "privateKey"),
-    modelDir: env("OPENPOA_MODEL_DIR", "text"),
-    artifactStore: env("OPENPOA_ARTIFACT_STORE", "text"),
+    modelDir: optional("OPENPOA_MODEL_DIR", "text"),
+    artifacts: {
+      cacheDir: env("OPENPOA_ARTIFACT_CACHE_DIR", "text", "openpoa-artifacts"),
+      maxBytes: env("OPENPOA_ARTIFACT_CACHE_MB", "positiveNumber", "20480") * 2 ** 20,
+      contentStore,
+      ipfsGateway: optional("OPENPOA_IPFS_GATEWAY", "url"),
+    },
     usageLogFile: env("OPENPOA_USAGE_LOG", "text", "openpoa-usage.sqlite"),
     port: env("OPENPOA_PORT", "port", "8080"),
     host: env("OPENPOA_HOST", "text", "127.0.0.1"),
@@ -69,8 +75,11 @@ async function start() {
 try {
   await start();
 } catch (error) {
-  // A bad setting is one line naming it; anything else keeps its stack.
-  if (!(error instanceof ConfigurationError || error instanceof DeploymentNotFoundError)) throw error;
+  // A bad setting (or a base model that is not the registered one) is one line naming it; anything else keeps its
+  // stack.
+  const oneLine =
+    error instanceof ConfigurationError || error instanceof DeploymentNotFoundError || error instanceof ArtifactError;
+  if (!oneLine) throw error;
   console.error(`openpoa worker: ${error.message}`);
   process.exit(2);
 }

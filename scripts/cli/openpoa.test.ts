@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -48,6 +48,8 @@ import {
   type UsageBatch,
   type Voucher,
 } from "../../inference/sdk/index.ts";
+import { hashArtifactDir } from "../../inference/artifacts/index.ts";
+import { generatedModel } from "../../inference/gateway/testSupport.ts";
 import { abiOf, HARDHAT_ACCOUNT_0_KEY } from "../lib/contracts.ts";
 import { commands } from "./commands.ts";
 import { readDatanetVersion } from "../lib/datanetVersions.ts";
@@ -413,6 +415,51 @@ describe("openpoa CLI", () => {
     const again = await openpoa("adapter", "deprecate", "1");
     assert.equal(again.code, 1);
     assert.match(again.stderr, /AdapterIsDeprecated\(1\)/);
+  });
+
+  it("test_modelAndAdapter_publishAndRegisterFromTheirFiles", async () => {
+    const model = generatedModel(1);
+    const store = path.join(work, "artifact-store");
+    const modelDir = path.join(work, "published-model");
+    const adapterDir = path.join(work, "published-adapter");
+    await cp(model.modelDir, modelDir, { recursive: true });
+    await cp(path.join(model.artifactStore, model.adapterHashes[0]!), adapterDir, { recursive: true });
+
+    const published = await json("model", "publish", modelDir, "--content", store);
+    const { artifactHash: modelHash } = await hashArtifactDir(model.modelDir);
+    assert.equal(published.artifactHash, `0x${modelHash}`);
+    assert.match(published.uri, /^openpoa-store:\/\/[0-9a-f]{64}$/);
+    // Every file and the manifest, each under its sha256.
+    assert.equal((await readdir(store)).length, published.files.length + 1);
+    const wrongKind = await openpoa("adapter", "publish", modelDir, "--content", store);
+    assert.equal(wrongKind.code, 2);
+    assert.match(wrongKind.stderr, /holds a model, not a lora/);
+
+    const { baseModelId } = await json("model", "register", "--from", modelDir, "--content", store);
+    const base = await json("model", "list");
+    assert.deepEqual(
+      base.find((m: { baseModelId: string }) => m.baseModelId === baseModelId),
+      {
+        baseModelId,
+        name: "openpoa/generated-tiny-seed0",
+        artifactHash: `0x${modelHash}`,
+        uri: published.uri,
+        registrant: ACCOUNT_0,
+        deprecated: false,
+      },
+    );
+
+    const terms = ["--price", "0.01", "--owner-share", "7000", "--data-share", "3000", "--lineage", "1:1:10000"];
+    const mixed = await openpoa("adapter", "register", "--from", adapterDir, "--rank", "4", ...terms);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /--from reads --rank from the files/);
+    // The base model comes from the adapter's base_model_name_or_path, rank and targets from its config.
+    const { adapterId } = await json("adapter", "register", "--from", adapterDir, "--content", store, ...terms);
+    const adapter = (await json("adapter", "list")).find((a: { adapterId: string }) => a.adapterId === adapterId);
+    assert.deepEqual(
+      [adapter.baseModelId, adapter.artifactHash, adapter.rank, adapter.targetModules, adapter.uri.slice(0, 17)],
+      [baseModelId, `0x${model.adapterHashes[0]}`, 8, 0x7f, "openpoa-store://"],
+    );
   });
 
   it("test_nodeAndChannel_lifecycle", async () => {

@@ -23,15 +23,18 @@ export type EpochRoot = {
   revoked: boolean;
 };
 
-/** A content store from a directory path or an http(s) base URL; defaults to OPENPOA_CONTENT_DIR / _URL. */
-export function openContentStore(
-  location = process.env.OPENPOA_CONTENT_DIR ?? process.env.OPENPOA_CONTENT_URL,
-): ContentStore {
+/** The content store's location (a directory or an http(s) base URL); defaults to OPENPOA_CONTENT_DIR / _URL. */
+export function contentLocation(location = process.env.OPENPOA_CONTENT_DIR ?? process.env.OPENPOA_CONTENT_URL): string {
   if (!location)
     throw new ConfigurationError(
       "Name a content store: --content <dir|url>, OPENPOA_CONTENT_DIR or OPENPOA_CONTENT_URL",
     );
-  return contentStoreAt(location);
+  return location;
+}
+
+/** The content store at `location` (default as contentLocation). */
+export function openContentStore(location?: string): ContentStore {
+  return contentStoreAt(contentLocation(location));
 }
 
 export async function readEpochRoot(suite: Suite, epoch: bigint): Promise<EpochRoot> {

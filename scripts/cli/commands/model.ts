@@ -1,30 +1,100 @@
-/** Base models and adapters: register, list, deprecate. */
-import type { Address, Hex } from "viem";
+/** Base models and adapters: publish, register, list, deprecate. */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { Address, Hex, LocalAccount } from "viem";
+import {
+  hashArtifactDir,
+  PEFT_TARGETS,
+  readLoraConfig,
+  TARGET_MODULES,
+  targetMask,
+  type ArtifactKind,
+} from "../../../inference/artifacts/index.ts";
+import { publishArtifact, type PublishedArtifact } from "../../../inference/artifacts/publish.ts";
 import { sendRevealing } from "../../lib/commitments.ts";
+import type { Suite } from "../../lib/contracts.ts";
+import { contentLocation } from "../../lib/rewards.ts";
 import { read, send } from "../../lib/transactions.ts";
 import { parseBounded, parseBytes32, parseId, parseList, parseOpen, requireValue, UsageError } from "../args.ts";
-import { firstEvent, open, readNumbered, str, UINT64, type Command } from "../shared.ts";
+import { contentOption, firstEvent, open, readNumbered, str, UINT64, type Command, type Values } from "../shared.ts";
 
-/** The modules an adapter may target, in the bit order of ModelRegistry's `targetModules` mask. */
-const TARGET_MODULES = ["q", "k", "v", "o", "gate", "up", "down"] as const;
-/** The same modules by the names PEFT's adapter_config.json uses. */
-const PEFT_TARGETS = TARGET_MODULES.map((name) => `${name}_proj`);
 const UINT16 = 65_535n;
 const UINT128 = 2n ** 128n - 1n;
 
 /** `--targets`: PEFT module names (q_proj, …) or their short forms (q, …), comma-separated, into the mask. */
 function parseTargets(value: string | undefined): number {
-  let mask = 0;
-  for (const name of parseList(value, "--targets", (item) => item)) {
-    const bit = Math.max(TARGET_MODULES.indexOf(name as never), PEFT_TARGETS.indexOf(name));
-    if (bit < 0) {
-      throw new UsageError(
-        `--targets: unknown module "${name}" (use ${PEFT_TARGETS.join(",")} or ${TARGET_MODULES.join(",")})`,
-      );
-    }
-    mask |= 1 << bit;
-  }
+  const { mask, unknown } = targetMask(parseList(value, "--targets", (item) => item));
+  if (unknown.length)
+    throw new UsageError(
+      `--targets: unknown module "${unknown[0]}" (use ${PEFT_TARGETS.join(",")} or ${TARGET_MODULES.join(",")})`,
+    );
   return mask;
+}
+
+/** The artifact in `dir`, published to the content store unless `--uri` says where it already is. */
+async function artifactFrom(
+  suite: Suite,
+  dir: string,
+  kind: ArtifactKind,
+  values: Values,
+): Promise<{ artifactHash: Hex; uri: string }> {
+  const uri = str(values, "uri");
+  if (uri) {
+    const hashed = await hashArtifactDir(dir, kind);
+    return { artifactHash: `0x${hashed.artifactHash}`, uri };
+  }
+  const published = await publish(suite, dir, kind, values);
+  return { artifactHash: `0x${published.artifactHash}`, uri: published.uri };
+}
+
+async function publish(suite: Suite, dir: string, kind: ArtifactKind, values: Values): Promise<PublishedArtifact> {
+  const hashed = await hashArtifactDir(dir);
+  if (hashed.kind !== kind)
+    throw new UsageError(`${dir} holds a ${hashed.kind === "lora" ? "LoRA adapter" : "model"}, not a ${kind}`);
+  return publishArtifact({
+    dir,
+    store: contentLocation(str(values, "content")),
+    signer: suite.account as LocalAccount | undefined,
+  });
+}
+
+const publishCommand = (kind: ArtifactKind): Command => ({
+  summary: `Publish a ${kind === "lora" ? "LoRA adapter" : "base model"} directory to the content store: prints the URI and artifact hash to register`,
+  usage: `${kind === "lora" ? "adapter" : "model"} publish <dir> [--content <dir|url>]`,
+  options: { content: contentOption },
+  async run(suite, [dir], values) {
+    const published = await publish(suite, requireValue(dir, "<dir>"), kind, values);
+    const bytes = published.files.reduce((sum, f) => sum + f.size, 0);
+    return {
+      text: `Published ${published.files.length} files (${bytes} bytes)\n  uri            ${published.uri}\n  artifact hash  0x${published.artifactHash}`,
+      data: { ...published, artifactHash: `0x${published.artifactHash}` },
+    };
+  },
+});
+
+/** The registered base model named `name` (an adapter config's base_model_name_or_path); exactly one must match. */
+async function baseModelNamed(suite: Suite, name: string): Promise<bigint> {
+  const matches = (
+    await readNumbered(suite, "ModelRegistry", "baseModelCount", async (baseModelId) => ({
+      baseModelId,
+      ...(await read<{ name: string; deprecated: boolean }>(suite, {
+        contract: "ModelRegistry",
+        functionName: "getBaseModel",
+        args: [baseModelId],
+      })),
+    }))
+  ).filter((m) => m.name === name && !m.deprecated);
+  if (matches.length !== 1)
+    throw new UsageError(
+      `${matches.length ? "Several base models are" : "No base model is"} named "${name}" (the adapter's base_model_name_or_path): name one with --base`,
+    );
+  return matches[0]!.baseModelId;
+}
+
+/** Refuses flags that `--from DIR` replaces, so that a registration never mixes the files' word with another. */
+function refuseWithFrom(values: Values, flags: string[]) {
+  const given = flags.filter((flag) => values[flag] !== undefined);
+  if (given.length) throw new UsageError(`--from reads ${given.map((f) => `--${f}`).join(", ")} from the files`);
 }
 
 function parseLineage(value: string | undefined) {
@@ -39,19 +109,61 @@ function parseLineage(value: string | undefined) {
   });
 }
 
+/** `--from DIR` for an adapter: everything the chain records about the artifact, from its files. */
+async function adapterFrom(suite: Suite, dir: string, values: Values) {
+  refuseWithFrom(values, ["artifact-hash", "rank", "targets"]);
+  const config = await readLoraConfig(dir).catch((error: Error) => {
+    throw new UsageError(error.message);
+  });
+  const baseModelId = str(values, "base")
+    ? parseId(str(values, "base"), "--base")
+    : await baseModelNamed(suite, requireValue(config.baseModel, "--base (the config names no base model)"));
+  return {
+    baseModelId,
+    ...(await artifactFrom(suite, dir, "lora", values)),
+    rank: config.rank,
+    targetModules: config.targetModules,
+  };
+}
+
+/** A model directory's own name for itself: config.json's `_name_or_path`, else undefined. */
+async function configuredName(dir: string): Promise<string | undefined> {
+  const config = JSON.parse(await readFile(path.join(dir, "config.json"), "utf8").catch(() => "{}")) as {
+    _name_or_path?: unknown;
+  };
+  return typeof config._name_or_path === "string" ? config._name_or_path : undefined;
+}
+
 export const modelCommands: Record<string, Command> = {
+  "model publish": publishCommand("model"),
+  "adapter publish": publishCommand("lora"),
+
   "model register": {
     summary: "Register a base model",
-    usage: "model register --name N --artifact-hash 0x… --uri U",
+    usage: "model register (--from DIR [--uri U] | --artifact-hash 0x… --uri U) [--name N]",
     options: {
-      name: { type: "string", description: "the model's name" },
-      "artifact-hash": { type: "string", description: "sha256 of the weights, 0x and 64 hex digits" },
-      uri: { type: "string", description: "where the weights can be fetched" },
+      from: {
+        type: "string",
+        description: "the model's directory: hash (and name) from its files, published first unless --uri is given",
+      },
+      name: { type: "string", description: "the model's name (default with --from: config.json's _name_or_path)" },
+      "artifact-hash": { type: "string", description: "the model's artifact hash, 0x and 64 hex digits" },
+      uri: { type: "string", description: "where the model can be fetched" },
+      content: contentOption,
     },
     async run(suite, _positionals, values) {
-      const name = requireValue(str(values, "name"), "--name");
-      const artifactHash = parseBytes32(str(values, "artifact-hash"), "--artifact-hash");
-      const uri = requireValue(str(values, "uri"), "--uri");
+      const from = str(values, "from");
+      let artifactHash: Hex, uri: string, name: string | undefined;
+      if (from) {
+        refuseWithFrom(values, ["artifact-hash"]);
+        ({ artifactHash, uri } = await artifactFrom(suite, from, "model", values));
+        name = str(values, "name") ?? (await configuredName(from));
+      } else {
+        artifactHash = parseBytes32(str(values, "artifact-hash"), "--artifact-hash");
+        uri = requireValue(str(values, "uri"), "--uri");
+        name = str(values, "name");
+      }
+      name = requireValue(name, "--name");
       const sent = await sendRevealing(suite, {
         contract: "ModelRegistry",
         functionName: "registerBaseModel",
@@ -66,8 +178,14 @@ export const modelCommands: Record<string, Command> = {
   "adapter register": {
     summary: "Register a LoRA adapter (an ERC-721 minted to the signer) with its data lineage",
     usage:
-      "adapter register --base <id> --artifact-hash 0x… --uri U --rank R --targets q_proj,v_proj,… --price OPEN-per-1k --owner-share bps --data-share bps --lineage datanetId:version:bps[,…]",
+      "adapter register (--from DIR [--uri U] [--base <id>] | --base <id> --artifact-hash 0x… --uri U --rank R --targets q_proj,v_proj,…) --price OPEN-per-1k --owner-share bps --data-share bps --lineage datanetId:version:bps[,…]",
     options: {
+      from: {
+        type: "string",
+        description:
+          "the PEFT adapter's directory: hash, rank, targets and base model from its files, published first unless --uri is given",
+      },
+      content: contentOption,
       base: { type: "string", description: "id of the base model the adapter is for" },
       "artifact-hash": { type: "string", description: "sha256 of the adapter artifact, 0x and 64 hex digits" },
       uri: { type: "string", description: "where the artifact can be fetched" },
@@ -84,12 +202,18 @@ export const modelCommands: Record<string, Command> = {
     async run(suite, _positionals, values) {
       const pricePer1kTokens = parseOpen(str(values, "price"), "--price");
       if (pricePer1kTokens > UINT128) throw new UsageError("--price is too large");
+      const from = str(values, "from");
+      const artifact = from
+        ? await adapterFrom(suite, from, values)
+        : {
+            baseModelId: parseId(str(values, "base"), "--base"),
+            artifactHash: parseBytes32(str(values, "artifact-hash"), "--artifact-hash"),
+            uri: requireValue(str(values, "uri"), "--uri"),
+            rank: Number(parseBounded(str(values, "rank"), "--rank", UINT16)),
+            targetModules: parseTargets(str(values, "targets")),
+          };
       const params = {
-        baseModelId: parseId(str(values, "base"), "--base"),
-        artifactHash: parseBytes32(str(values, "artifact-hash"), "--artifact-hash"),
-        uri: requireValue(str(values, "uri"), "--uri"),
-        rank: Number(parseBounded(str(values, "rank"), "--rank", UINT16)),
-        targetModules: parseTargets(str(values, "targets")),
+        ...artifact,
         pricePer1kTokens,
         ownerShareBps: Number(parseBounded(str(values, "owner-share"), "--owner-share", 10_000n)),
         dataShareBps: Number(parseBounded(str(values, "data-share"), "--data-share", 10_000n)),
@@ -106,6 +230,38 @@ export const modelCommands: Record<string, Command> = {
         text: `Registered adapter ${adapterId} at ${open(pricePer1kTokens)} per 1k tokens`,
         data: { adapterId },
       };
+    },
+  },
+
+  "model list": {
+    summary: "List base models with their artifact hash and URI",
+    usage: "model list",
+    async run(suite) {
+      const models = await readNumbered(suite, "ModelRegistry", "baseModelCount", async (baseModelId) => {
+        const m = await read<{
+          registrant: Address;
+          deprecated: boolean;
+          artifactHash: Hex;
+          name: string;
+          uri: string;
+        }>(suite, { contract: "ModelRegistry", functionName: "getBaseModel", args: [baseModelId] });
+        return {
+          baseModelId,
+          name: m.name,
+          artifactHash: m.artifactHash,
+          uri: m.uri,
+          registrant: m.registrant,
+          deprecated: m.deprecated,
+        };
+      });
+      const text = models.length
+        ? models
+            .map(
+              (m) => `#${m.baseModelId} ${m.name}${m.deprecated ? " DEPRECATED" : ""}\n    ${m.artifactHash} ${m.uri}`,
+            )
+            .join("\n")
+        : "No base models";
+      return { text, data: models };
     },
   },
 

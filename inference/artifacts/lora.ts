@@ -1,0 +1,71 @@
+/**
+ * What a PEFT LoRA adapter's adapter_config.json says that the chain also records: its rank, the modules it targets
+ * (ModelRegistry's `targetModules` bit mask) and the base model it was trained on. Read by `adapter register
+ * --from DIR`, and by the worker to refuse an adapter whose files disagree with its registration.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { ArtifactError } from "./errors.ts";
+import { LORA_FILES } from "./hash.ts";
+
+/** The modules an adapter may target, in the bit order of ModelRegistry's `targetModules` mask. */
+export const TARGET_MODULES = ["q", "k", "v", "o", "gate", "up", "down"] as const;
+/** The same modules by the names PEFT's adapter_config.json uses. */
+export const PEFT_TARGETS = TARGET_MODULES.map((name) => `${name}_proj`);
+
+export type LoraTerms = { rank: number; targetModules: number; baseModel: string | undefined };
+
+/** The mask of module names (PEFT's or the short ones), and the names that are no module. */
+export function targetMask(names: readonly string[]): { mask: number; unknown: string[] } {
+  let mask = 0;
+  const unknown: string[] = [];
+  for (const name of names) {
+    const bit = Math.max(TARGET_MODULES.indexOf(name as never), PEFT_TARGETS.indexOf(name));
+    if (bit < 0) unknown.push(name);
+    else mask |= 1 << bit;
+  }
+  return { mask, unknown };
+}
+
+export const targetNames = (mask: number) => PEFT_TARGETS.filter((_, bit) => mask & (1 << bit));
+
+/** Rank, targets and base model from the adapter's config; throws naming the field that cannot be used. */
+export function parseLoraConfig(bytes: Uint8Array, source: string): LoraTerms {
+  let config: { r?: unknown; target_modules?: unknown; base_model_name_or_path?: unknown };
+  try {
+    config = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (cause) {
+    throw new ArtifactError("adapter_config_invalid", `${source}: adapter_config.json is not JSON`, { cause });
+  }
+  const rank = config.r;
+  if (typeof rank !== "number" || !Number.isInteger(rank) || rank < 1)
+    throw new ArtifactError("adapter_config_invalid", `${source}: "r" must be a positive integer, got ${String(rank)}`);
+  // PEFT also allows a regular expression here; an adapter registered on chain names its modules.
+  const targets = config.target_modules;
+  if (!Array.isArray(targets) || !targets.every((t) => typeof t === "string"))
+    throw new ArtifactError(
+      "adapter_config_invalid",
+      `${source}: "target_modules" must be a list of module names (${PEFT_TARGETS.join(", ")})`,
+    );
+  const { mask, unknown } = targetMask(targets);
+  if (unknown.length)
+    throw new ArtifactError("adapter_config_invalid", `${source}: unsupported target modules ${unknown.join(", ")}`);
+  const baseModel = typeof config.base_model_name_or_path === "string" ? config.base_model_name_or_path : undefined;
+  return { rank, targetModules: mask, baseModel };
+}
+
+export async function readLoraConfig(dir: string): Promise<LoraTerms> {
+  const file = path.join(dir, LORA_FILES[0]);
+  return parseLoraConfig(await readFile(file), file);
+}
+
+/** Why the files disagree with the registration, or undefined when rank and targets match. */
+export function loraMismatch(files: LoraTerms, chain: { rank: number; targetModules: number }): string | undefined {
+  const differences = [];
+  if (files.rank !== chain.rank) differences.push(`rank ${files.rank} in its config, ${chain.rank} on chain`);
+  if (files.targetModules !== chain.targetModules)
+    differences.push(
+      `targets ${targetNames(files.targetModules).join(",")} in its config, ${targetNames(chain.targetModules).join(",")} on chain`,
+    );
+  return differences.length ? differences.join("; ") : undefined;
+}
