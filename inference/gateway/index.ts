@@ -118,7 +118,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const metrics = new Metrics({ engineRestarts: () => engine.restarts });
   await engine.start();
 
-  const contentStore = config.attribution && contentStoreAt(config.attribution.contentStore);
+  // Records and usage batches are the operator's to publish: a content store server (store/) admits them by its key.
+  const contentStore = config.attribution && contentStoreAt(config.attribution.contentStore, operator);
   const gateway: Gateway = {
     engine,
     chain: chainView,
