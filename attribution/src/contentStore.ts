@@ -7,13 +7,15 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Hex } from "viem";
+import type { Hex, LocalAccount } from "viem";
 import {
   ContentHashMismatchError,
   ContentNotFoundError,
+  ContentStoreRejectedError,
   ContentStoreRequestError,
   InvalidContentHashError,
 } from "./errors.ts";
+import { signedWriteHeaders, storeHeaders, storeKindOf, type StoreKind } from "./storeAuth.ts";
 
 export type ContentStore = {
   /** Human-readable location, used in error messages. */
@@ -70,13 +72,33 @@ export function createDirectoryContentStore({ dir }: { dir: string }): ContentSt
   };
 }
 
-export function createHttpContentStore({
-  baseUrl,
-  headers,
-}: {
+export type HttpContentStoreOptions = {
   baseUrl: string;
   headers?: Record<string, string>;
-}): ContentStore {
+  /** Signs every write (store/README.md); without one, writes go unsigned (a store that admits anyone). */
+  signer?: LocalAccount;
+  /** The kind raw (sha256-named) writes declare; records and usage batches declare theirs by name. */
+  kind?: StoreKind;
+};
+
+/** The error a store's non-2xx answer means: its JSON error body's code and message when it sent one. */
+export async function rejectionOf(response: Response): Promise<ContentStoreRejectedError> {
+  const text = await response.text().catch(() => "");
+  let error: { code?: unknown; message?: unknown } | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: typeof error }).error;
+  } catch {
+    // Not one of ours (a proxy's page, a plain file server): the status says what there is to say.
+  }
+  return new ContentStoreRejectedError({
+    url: response.url,
+    status: response.status,
+    code: typeof error?.code === "string" ? error.code : "unknown",
+    message: typeof error?.message === "string" ? error.message : text.slice(0, 200),
+  });
+}
+
+export function createHttpContentStore({ baseUrl, headers, signer, kind }: HttpContentStoreOptions): ContentStore {
   const base = baseUrl.replace(/\/+$/, "");
   const request = async (fileName: string, init: RequestInit): Promise<Response> => {
     const url = `${base}/${fileName}`;
@@ -91,24 +113,28 @@ export function createHttpContentStore({
     async read(fileName) {
       const response = await request(fileName, { method: "GET" });
       if (response.status === 404) return undefined;
-      if (!response.ok) throw new ContentStoreRequestError({ url: response.url, status: response.status });
+      if (!response.ok) throw await rejectionOf(response);
       return new Uint8Array(await response.arrayBuffer());
     },
     async write(fileName, bytes) {
+      const write = { name: fileName, kind: storeKindOf(fileName, kind), size: bytes.length };
       const response = await request(fileName, {
         method: "PUT",
         // Copy: fetch wants a view on a plain (non-shared) ArrayBuffer.
         body: Uint8Array.from(bytes),
-        headers: { "content-type": "application/octet-stream" },
+        headers: {
+          "content-type": "application/octet-stream",
+          ...(signer ? await signedWriteHeaders(signer, write) : { [storeHeaders.kind]: write.kind }),
+        },
       });
-      if (!response.ok) throw new ContentStoreRequestError({ url: response.url, status: response.status });
+      if (!response.ok) throw await rejectionOf(response);
     },
   };
 }
 
-/** The store at `location`: an http(s) base URL, or a local directory. */
-export function contentStoreAt(location: string): ContentStore {
+/** The store at `location`: an http(s) base URL (writes signed by `signer` when given), or a local directory. */
+export function contentStoreAt(location: string, signer?: LocalAccount): ContentStore {
   return /^https?:\/\//.test(location)
-    ? createHttpContentStore({ baseUrl: location })
+    ? createHttpContentStore({ baseUrl: location, signer })
     : createDirectoryContentStore({ dir: location });
 }

@@ -41,8 +41,33 @@ export class ContentNotFoundError extends BaseError {
 
 export class ContentStoreRequestError extends BaseError {
   override name = "ContentStoreRequestError";
-  constructor({ url, status, cause }: { url: string; status?: number; cause?: unknown }) {
-    super(`Content store request to ${url} failed${status === undefined ? "" : ` with HTTP ${status}`}.`, { cause });
+  readonly url: string;
+  readonly status: number | undefined;
+  constructor({ url, status, cause, details }: { url: string; status?: number; cause?: unknown; details?: string }) {
+    super(`Content store request to ${url} failed${status === undefined ? "" : ` with HTTP ${status}`}.`, {
+      cause,
+      details,
+    });
+    this.url = url;
+    this.status = status;
+  }
+}
+
+/** The store answered with an error of its own (store/README.md): its status, code and message. */
+export class ContentStoreRejectedError extends ContentStoreRequestError {
+  override name = "ContentStoreRejectedError";
+  /** The server's error code, e.g. hash_mismatch, too_large, not_admitted; "unknown" when the body had none. */
+  readonly code: string;
+  constructor({ url, status, code, message }: { url: string; status: number; code: string; message: string }) {
+    super({ url, status, details: `${code}: ${message}` });
+    this.code = code;
+  }
+}
+
+export class ContentSizeMismatchError extends BaseError {
+  override name = "ContentSizeMismatchError";
+  constructor({ expected, actual, source }: { expected: number; actual: number; source: string }) {
+    super(`Content read from ${source} is not ${expected} bytes long.`, { details: `read ${actual} bytes` });
   }
 }
 

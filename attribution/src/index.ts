@@ -31,7 +31,22 @@ export {
   putContent,
   sha256Hex,
   type ContentStore,
+  type HttpContentStoreOptions,
 } from "./contentStore.ts";
+export { Sha256Meter, type ByteLimit } from "./sha256Meter.ts";
+export {
+  signedWriteHeaders,
+  storeHeaders,
+  storeKindOf,
+  storeKinds,
+  storeNameForm,
+  storeNameHash,
+  storeWriteMessage,
+  type StoreKind,
+  type StoreNameForm,
+  type StoreWrite,
+} from "./storeAuth.ts";
+export { downloadVerified, uploadFile, type RawStoreKind } from "./storeTransfer.ts";
 export {
   assertDatanetVersionRoot,
   contributionLeafEncoding,

@@ -142,7 +142,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   await engine.start();
   served = new ServedAdapters(artifacts, engine, metrics, log);
 
-  const contentStore = config.attribution && contentStoreAt(config.attribution.contentStore);
+  // Records and usage batches are the operator's to publish: a content store server (store/) admits them by its key.
+  const contentStore = config.attribution && contentStoreAt(config.attribution.contentStore, operator);
   const gateway: Gateway = {
     engine,
     chain: chainView,

@@ -7,6 +7,7 @@ import {
   checkUsageBatch,
   decodeUsageBatch,
   encodeUsageBatch,
+  recomputedUsageRoot,
   usageBatchFormat,
   usageLeaf,
   usageTreeDepth,
@@ -129,6 +130,14 @@ describe("usage batches", () => {
   );
   const check = (batch: UsageBatch, settled: ReturnType<typeof secondBatch>["settled"]) =>
     checkUsageBatch(batch, { settled, receiptSeparator: separator, isOperatorKey });
+
+  it("test_recomputedUsageRoot_isTheRootABatchNames_andMovesWithAnyReceipt", () => {
+    const { batch } = secondBatch(receipts, 4);
+    assert.equal(recomputedUsageRoot(batch), batch.usageRoot);
+    const disputed = batch.receipts.map((r, k) => (k === 0 ? { ...r, status: "disputed" as const } : r));
+    assert.notEqual(recomputedUsageRoot({ ...batch, receipts: disputed }), batch.usageRoot);
+    assert.notEqual(recomputedUsageRoot({ ...batch, chainId: 1 }), batch.usageRoot, "the receipt domain counts");
+  });
 
   it("test_checkUsageBatch_acceptsAnHonestBatchAndItsEncoding", () => {
     const { batch, settled } = secondBatch(receipts, 4);

@@ -14,7 +14,7 @@
  */
 import { bytesToHex, concatBytes, hexToBytes, keccak256, numberToBytes, zeroHash, type Hex } from "viem";
 import { receiptFromJson, receiptToJson, type ReceiptJson } from "./codec.ts";
-import { receiptDigest, type SignedReceipt } from "./eip712.ts";
+import { domainSeparator, receiptDigest, receiptDomain, type SignedReceipt } from "./eip712.ts";
 
 export const usageTreeDepth = 32;
 
@@ -160,6 +160,17 @@ export function decodeUsageBatch(text: string): UsageBatch {
       return { ...receiptFromJson(r), status: r.status };
     }),
   };
+}
+
+/**
+ * The usage root `batch`'s receipts lead to from its frontier, under the receipt domain it names: what a content
+ * store checks its `usage-<root>` name against. Says nothing of who signed the receipts (checkUsageBatch does).
+ */
+export function recomputedUsageRoot(batch: UsageBatch): Hex {
+  const separator = domainSeparator(receiptDomain(batch.chainId, batch.payments));
+  const tree = new UsageTree(batch.from, batch.frontier);
+  for (const { receipt, status } of batch.receipts) tree.append(usageLeaf(receiptDigest(separator, receipt), status));
+  return tree.root();
 }
 
 /** What a settlement event says, against which a batch is checked. */

@@ -65,7 +65,15 @@ it("test_envExample_listsEveryVariableTheCodeReads", () => {
   );
   // Set by the npm scripts themselves or by the shell, and the benchmarks' own knobs.
   const notSettings = /^(PATH|PONDER_TELEMETRY_DISABLED|BENCH_[A-Z_]+)$/;
-  const sources = ["scripts", "inference/gateway", "inference/sdk", "indexer/src", "indexer/test", "attribution/src"]
+  const sources = [
+    "scripts",
+    "inference/gateway",
+    "inference/sdk",
+    "indexer/src",
+    "indexer/test",
+    "attribution/src",
+    "store",
+  ]
     .flatMap((dir) =>
       readdirSync(path.join(repoRoot, dir), { recursive: true, encoding: "utf8" })
         // Tests pass their own values to the processes they start; their knobs live in harness files.
