@@ -12,12 +12,7 @@ import { promisify } from "node:util";
 import OpenAI from "openai";
 import { formatUnits, type Address, type Hex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
-import {
-  contentStoreAt,
-  createDirectoryContentStore,
-  decodeDistributionFile,
-  getContent,
-} from "../attribution/src/index.ts";
+import { contentStoreAt, decodeDistributionFile, getContent } from "../attribution/src/index.ts";
 import { checkpoint, fetchPrices, Payer } from "../inference/sdk/index.ts";
 import { commands, type Values } from "./cli/commands.ts";
 import { connectSuite, type Suite } from "./lib/contracts.ts";
@@ -29,7 +24,7 @@ import { eventsIn, read, send } from "./lib/transactions.ts";
 const exec = promisify(execFile);
 const bin = path.join(repoRoot, "node_modules", ".bin");
 const python = process.env.OPENPOA_PYTHON ?? "/usr/bin/python3";
-const PORTS = { chain: 18600, indexer: 18601, gateway: 18602 };
+const PORTS = { chain: 18600, indexer: 18601, gateway: 18602, store: 18603 };
 /** Hardhat's development mnemonic: the local chain funds these accounts with ETH for gas. */
 const MNEMONIC = "test test test test test test test test test test test junk";
 const open = (wei: bigint) => `${formatUnits(wei, 18)} OPEN`;
@@ -58,7 +53,8 @@ async function main() {
   // Children (hardhat, ponder) run on the repository's Node 22 however the demo itself was started.
   process.env.PATH = `${bin}:${process.env.PATH}`;
   const work = await mkdtemp(path.join(tmpdir(), "openpoa-demo-"));
-  const contentDir = path.join(work, "content");
+  // Every party meets through the content store server: contributions, artifacts, records, receipts, distributions.
+  const storeUrl = `http://127.0.0.1:${PORTS.store}`;
   try {
     const chain = await step("Start a local chain (Hardhat EDR)", () => startLocalChain({ port: PORTS.chain }));
     services.push({ name: "chain", process: chain.process, output: () => "", stop: chain.stop });
@@ -93,6 +89,27 @@ async function main() {
       }
     });
 
+    await step("Start the content store (npm run store), its writers admitted by the chain", async () => {
+      services.push(
+        await startService({
+          name: "store",
+          command: process.execPath,
+          args: ["store/main.ts"],
+          cwd: repoRoot,
+          env: {
+            ...process.env,
+            OPENPOA_NETWORK: "localhost",
+            OPENPOA_STORE_DIR: path.join(work, "store"),
+            OPENPOA_STORE_PORT: String(PORTS.store),
+            OPENPOA_LOG_LEVEL: "warn",
+          },
+          // Up once it answers for an object it does not have.
+          ready: async () => (await fetch(`${storeUrl}/${"0".repeat(64)}`, { method: "HEAD" })).status === 404,
+          timeoutMs: 60_000,
+        }),
+      );
+    });
+
     // Datanet 1 is curated (contributor 1 curates), datanet 2 is open.
     const corpus = path.join(repoRoot, "demo", "corpus");
     const datanets = [
@@ -119,7 +136,7 @@ async function main() {
           const { data } = await run("datanet contribute", contributor, [datanet.id], {
             file,
             stake: "10",
-            content: contentDir,
+            content: storeUrl,
           });
           if (datanet.curated) {
             await run("datanet curate", datanet.owner, [String((data as { contributionId: bigint }).contributionId)], {
@@ -172,11 +189,11 @@ async function main() {
       "Publish the base model and the adapters to the content store, register them with their lineage",
       async () => {
         // Hash, name, rank, targets and base model come from the files; the URIs from publishing them.
-        await run("model register", deployer, [], { from: modelDir, content: contentDir });
+        await run("model register", deployer, [], { from: modelDir, content: storeUrl });
         for (const [i, datanet] of datanets.entries()) {
           await run("adapter register", adapterOwners[i]!, [], {
             from: path.join(adapterStore, adapterHashes[i]!.slice(2)),
-            content: contentDir,
+            content: storeUrl,
             price: "0.02",
             "owner-share": "6000",
             "data-share": "4000",
@@ -207,7 +224,7 @@ async function main() {
             PONDER_TELEMETRY_DISABLED: "true",
             OPENPOA_NETWORK: "localhost",
             OPENPOA_PGLITE_DIR: path.join(work, "pglite"),
-            OPENPOA_CONTENT_DIR: contentDir,
+            OPENPOA_CONTENT_URL: storeUrl,
             OPENPOA_POLLING_MS: "200",
           },
           ready: async () => (await fetch(`${indexerUrl}/ready`)).ok,
@@ -230,7 +247,7 @@ async function main() {
             OPENPOA_OPERATOR_KEY: keyOf(1),
             // The base model and the adapters are fetched by their on-chain URIs and checked against their hashes.
             OPENPOA_ARTIFACT_CACHE_DIR: path.join(work, "worker-artifacts"),
-            OPENPOA_CONTENT_DIR: contentDir,
+            OPENPOA_CONTENT_URL: storeUrl,
             OPENPOA_USAGE_LOG: path.join(work, "usage.sqlite"),
             OPENPOA_PORT: String(PORTS.gateway),
             OPENPOA_SETTLE_MIN_AMOUNT: "1",
@@ -257,7 +274,7 @@ async function main() {
         operatorSigningKey: operator.account!.address,
         prices: await fetchPrices(gatewayUrl),
         // Each answer's attribution record is checked against the answer before its receipt is paid.
-        records: contentStoreAt(contentDir),
+        records: contentStoreAt(storeUrl),
       });
       const client = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
       const answers: { model: string; prompt: string; text: string }[] = [];
@@ -308,8 +325,8 @@ async function main() {
     const epoch = await step("Aggregate epoch 1, publish the distribution and propose its root", async () => {
       // The receipts come from the batches the operator published under each settlement's usage root.
       const indexDir = path.join(work, "indexes");
-      const { data } = await run("epoch run", deployer, ["1"], { content: contentDir, "index-dir": indexDir });
-      await run("epoch verify", deployer, ["1"], { content: contentDir, "index-dir": indexDir });
+      const { data } = await run("epoch run", deployer, ["1"], { content: storeUrl, "index-dir": indexDir });
+      await run("epoch verify", deployer, ["1"], { content: storeUrl, "index-dir": indexDir });
       return data as { fileHash: Hex; root: Hex };
     });
 
@@ -319,14 +336,14 @@ async function main() {
       await rpc(chain.url, "evm_mine");
       const amounts = new Map<Address, bigint>();
       for (const contributor of contributors) {
-        const { data } = await run("rewards claim", contributor, [], { content: contentDir });
+        const { data } = await run("rewards claim", contributor, [], { content: storeUrl });
         amounts.set(contributor.account!.address, (data as { amount: bigint }).amount);
       }
       return amounts;
     });
 
     const summary = await step("Reconcile payments, splits and claims against the chain", () =>
-      reconcile({ suite: deployer, channelId, claimed, contentDir, epochFile: epoch.fileHash, nameOf }),
+      reconcile({ suite: deployer, channelId, claimed, storeUrl, epochFile: epoch.fileHash, nameOf }),
     );
     const queries = await step("Query the indexer's GraphQL", () => graphqlExamples(indexerUrl, claimed.size));
 
@@ -376,14 +393,14 @@ async function reconcile({
   suite,
   channelId,
   claimed,
-  contentDir,
+  storeUrl,
   epochFile,
   nameOf,
 }: {
   suite: Suite;
   channelId: bigint;
   claimed: Map<Address, bigint>;
-  contentDir: string;
+  storeUrl: string;
   epochFile: Hex;
   nameOf: Map<string, string>;
 }) {
@@ -429,7 +446,7 @@ async function reconcile({
     await read<bigint>(suite, { contract: "AttributionRewards", functionName: "totalFunded" }),
   );
 
-  const store = createDirectoryContentStore({ dir: contentDir });
+  const store = contentStoreAt(storeUrl);
   const file = decodeDistributionFile(new TextDecoder().decode(await getContent(store, { contentHash: epochFile })));
   same("epoch 1 distributes Σ data shares", dataShare, sum(file.leaves.map((l) => l.epochAmount)));
   same("claims = the distribution", sum(file.leaves.map((l) => l.cumulativeAmount)), sum([...claimed.values()]));

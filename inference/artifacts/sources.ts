@@ -15,9 +15,10 @@ import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { Readable, Transform } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
+import { Sha256Meter } from "../../attribution/src/index.ts";
 import { ArtifactError, ArtifactHashMismatchError } from "./errors.ts";
 import { LORA_FILES, MANIFEST_FILE, type ArtifactKind } from "./hash.ts";
 import { decodeManifest, type ArtifactManifest } from "./manifest.ts";
@@ -156,28 +157,23 @@ export async function copyArtifactFile(
       throw new ArtifactError(unavailableCode(response.status), `GET ${ref.url}: HTTP ${response.status}`);
     source = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>);
   }
-  const hash = createHash("sha256");
-  let size = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      size += chunk.length;
-      // Stop a lying source as soon as it sends more than announced, not after it filled the disk.
-      if (expected && size > expected.size) return done(new ArtifactError("artifact_oversized", ""));
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
+  // Stops a lying source as soon as it sends more than announced, not after it filled the disk.
+  const oversized = () =>
+    new ArtifactError("artifact_oversized", `${describe(ref)} is larger than its ${expected!.size} bytes`);
+  const meter = new Sha256Meter(expected && { maxBytes: expected.size, tooLong: oversized });
   try {
-    await pipeline(source, counter, createWriteStream(destination));
+    await pipeline(source, meter, createWriteStream(destination));
   } catch (cause) {
-    if (cause instanceof ArtifactError && cause.code === "artifact_oversized")
-      throw new ArtifactError("artifact_oversized", `${describe(ref)} is larger than its ${expected!.size} bytes`);
+    if (cause instanceof ArtifactError) throw cause;
     throw new ArtifactError("artifact_unavailable", `reading ${describe(ref)} failed`, { cause });
   }
   if (!expected) return;
-  if (size !== expected.size)
-    throw new ArtifactError("artifact_truncated", `${describe(ref)} ended after ${size} of its ${expected.size} bytes`);
-  const actual = hash.digest("hex");
+  if (meter.bytes !== expected.size)
+    throw new ArtifactError(
+      "artifact_truncated",
+      `${describe(ref)} ended after ${meter.bytes} of its ${expected.size} bytes`,
+    );
+  const actual = meter.sha256().slice(2);
   if (actual !== expected.sha256)
     throw new ArtifactHashMismatchError({
       what: path.basename(destination),

@@ -457,7 +457,7 @@ describe("openpoa CLI", () => {
     const { adapterId } = await json("adapter", "register", "--from", adapterDir, "--content", store, ...terms);
     const adapter = (await json("adapter", "list")).find((a: { adapterId: string }) => a.adapterId === adapterId);
     assert.deepEqual(
-      [adapter.baseModelId, adapter.artifactHash, adapter.rank, adapter.targetModules, adapter.uri.slice(0, 17)],
+      [adapter.baseModelId, adapter.artifactHash, adapter.rank, adapter.targetModules, adapter.uri.slice(0, 16)],
       [baseModelId, `0x${model.adapterHashes[0]}`, 8, 0x7f, "openpoa-store://"],
     );
   });

@@ -2,14 +2,16 @@
  * Reward claims from public data: the epoch roots on AttributionRewards, and the distribution files (content-
  * addressed by the hash proposed with each root) in a content store.
  */
-import { getAddress, type Address, type Hex } from "viem";
+import { getAddress, type Account, type Address, type Hex, type LocalAccount } from "viem";
 import {
   contentStoreAt,
+  createHttpContentStore,
   decodeDistributionFile,
   distributionTree,
   getContent,
   type ContentStore,
   type DistributionFile,
+  type StoreKind,
 } from "../../attribution/src/index.ts";
 import { ConfigurationError, type Suite } from "./contracts.ts";
 import { read } from "./transactions.ts";
@@ -32,9 +34,20 @@ export function contentLocation(location = process.env.OPENPOA_CONTENT_DIR ?? pr
   return location;
 }
 
-/** The content store at `location` (default as contentLocation). */
-export function openContentStore(location?: string): ContentStore {
-  return contentStoreAt(contentLocation(location));
+/**
+ * The content store at `location` (default as contentLocation). Writes to a store server are signed by `signer` and
+ * declare `kind` (store/README.md); reads need neither.
+ */
+export function openContentStore(
+  location?: string,
+  { signer, kind }: { signer?: Account; kind?: StoreKind } = {},
+): ContentStore {
+  const resolved = contentLocation(location);
+  // A local account signs; a JSON-RPC account could not sign here, and writes then go unsigned (and are refused).
+  const local = signer?.type === "local" ? (signer as LocalAccount) : undefined;
+  return /^https?:\/\//.test(resolved)
+    ? createHttpContentStore({ baseUrl: resolved, signer: local, kind })
+    : contentStoreAt(resolved);
 }
 
 export async function readEpochRoot(suite: Suite, epoch: bigint): Promise<EpochRoot> {

@@ -87,7 +87,7 @@ export const datanetCommands: Record<string, Command> = {
       if (sizeTokens > UINT64) throw new UsageError("--file is too large");
       const contentHash = sha256Hex(content);
       // Stored before anything is sent: a contribution nobody can read earns nobody anything.
-      await putContent(openContentStore(str(values, "content")), { content });
+      await putContent(openContentStore(str(values, "content"), { signer: suite.account }), { content });
       const uri = str(values, "uri") ?? `openpoa://content/${contentHash.slice(2)}`;
       await ensureAllowance(suite, "DatanetRegistry", stake);
       const sent = await sendRevealing(suite, {

@@ -40,7 +40,7 @@ export const epochCommands: Record<string, Command> = {
       const epoch = parseId(epochText, "epoch");
       const lastEpoch = await read<bigint>(suite, { contract: "AttributionRewards", functionName: "lastEpoch" });
       if (epoch !== lastEpoch + 1n) throw new UsageError(`The next epoch to run is ${lastEpoch + 1n}, not ${epoch}`);
-      const store = openContentStore(str(values, "content"));
+      const store = openContentStore(str(values, "content"), { signer: suite.account, kind: "distribution" });
       const fromBlock = epochStartBlock(suite, await previousDistribution(suite, store, epoch));
       const toBlock = await suite.publicClient.getBlockNumber();
       const inputs = await readEpochInputs(suite, store, {
