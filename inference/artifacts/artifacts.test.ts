@@ -75,14 +75,18 @@ describe("artifacts", () => {
   let work: string;
   let served: Awaited<ReturnType<typeof staticServer>>;
   let caches = 0;
-  const openCache = (options: { maxBytes?: number; onEvict?: (hash: string) => void; contentStore?: string } = {}) =>
-    ArtifactCache.open({
+  const openCache = async (
+    options: { maxBytes?: number; onEvict?: (hash: string) => void; contentStore?: string } = {},
+  ) => {
+    const cache = await ArtifactCache.open({
       dir: path.join(work, `cache-${caches++}`),
       maxBytes: options.maxBytes ?? 2 ** 30,
       sources: { contentStore: options.contentStore },
       log: silentLogger,
-      onEvict: options.onEvict,
     });
+    cache.onEvict = options.onEvict;
+    return cache;
+  };
   const request = (sha: string) => ({ artifactHash: sha, uri: `${served.url}/${sha}`, kind: "lora" as const });
   const entriesOf = (cache: ArtifactCache) => readdirSync(cache.dir);
 

@@ -34,8 +34,6 @@ export type ArtifactCacheOptions = {
   maxBytes: number;
   sources: ArtifactSourceOptions;
   log: Logger;
-  /** Told when an entry leaves the disk, so that whoever loaded it from there knows it must fetch it again. */
-  onEvict?: (artifactHash: string) => void;
 };
 
 export class ArtifactCache {
@@ -45,6 +43,8 @@ export class ArtifactCache {
   private scratchCount = 0;
   fetches = 0;
   evictions = 0;
+  /** Told when an entry leaves the disk, so that whoever loaded it from there knows it must fetch it again. */
+  onEvict: ((artifactHash: string) => void) | undefined;
 
   private readonly options: ArtifactCacheOptions;
 
@@ -188,7 +188,7 @@ export class ArtifactCache {
 
   /** Evicts unheld entries, least recently used first, until `incoming` more bytes fit under the cap. */
   private async makeRoom(incoming: number) {
-    const { maxBytes, dir, log, onEvict } = this.options;
+    const { maxBytes, dir, log } = this.options;
     if (incoming > maxBytes)
       throw new ArtifactError(
         "artifact_too_large",
@@ -207,7 +207,7 @@ export class ArtifactCache {
       await rm(path.join(dir, artifactHash), { recursive: true, force: true });
       this.evictions++;
       log("info", "artifact evicted", { artifactHash });
-      onEvict?.(artifactHash);
+      this.onEvict?.(artifactHash);
     }
   }
 

@@ -123,13 +123,11 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       .flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed] as const)),
     usageVouchers: usageLog.channelsWithUsageVouchers().map((id) => usageLog.latestUsageVoucher(id)!),
   });
-  let served: ServedAdapters | undefined;
   const artifacts = await ArtifactCache.open({
     dir: config.artifacts.cacheDir,
     maxBytes: config.artifacts.maxBytes,
     sources: { contentStore: config.artifacts.contentStore, ipfsGateway: config.artifacts.ipfsGateway },
     log,
-    onEvict: (artifactHash) => served?.evicted(artifactHash),
   });
   const modelDir = await verifiedBaseModel(client, { models, baseModelId, modelDir: config.modelDir, artifacts });
   const engine = new Engine({
@@ -140,7 +138,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   });
   const metrics = new Metrics({ engineRestarts: () => engine.restarts });
   await engine.start();
-  served = new ServedAdapters(artifacts, engine, metrics, log);
+  const served = new ServedAdapters(artifacts, engine, metrics, log);
+  artifacts.onEvict = (artifactHash) => served.evicted(artifactHash);
 
   // Records and usage batches are the operator's to publish: a content store server (store/) admits them by its key.
   const contentStore = config.attribution && contentStoreAt(config.attribution.contentStore, operator);
