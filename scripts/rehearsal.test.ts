@@ -50,13 +50,14 @@ const parties = {
 } as const;
 type Party = keyof typeof parties;
 
-const PORTS = { node: 18620, indexer: 18621, workerA: 18622, workerB: 18623 };
+const PORTS = { node: 18620, indexer: 18621, workerA: 18622, workerB: 18623, store: 18624 };
+/** Where every party meets: the content store server (store/), its writers admitted by the chain. */
+const storeUrl = `http://127.0.0.1:${PORTS.store}`;
 
 describe("testnet rehearsal", () => {
   let chain: LocalChain;
   let proxy: ProviderProxy;
   let work: string;
-  let content: string;
   const services: Service[] = [];
   let indexer: Indexer | undefined;
   const started = Date.now();
@@ -73,7 +74,6 @@ describe("testnet rehearsal", () => {
       dropRate: 0.05,
     });
     work = await mkdtemp(path.join(tmpdir(), "openpoa-rehearsal-"));
-    content = path.join(work, "content");
   });
   after(async () => {
     await indexer?.stop();
@@ -93,7 +93,7 @@ describe("testnet rehearsal", () => {
     OPENPOA_RPC_URL: proxy.urlFor(party),
     OPENPOA_PRIVATE_KEY: keyOf(parties[party]),
     OPENPOA_DEPLOYMENTS_DIR: work,
-    OPENPOA_CONTENT_DIR: content,
+    OPENPOA_CONTENT_URL: storeUrl,
     OPENPOA_INDEX_DIR: path.join(work, `indexes-${party}`),
   });
 
@@ -133,6 +133,26 @@ describe("testnet rehearsal", () => {
     }
     process.env.OPENPOA_DEPLOYMENTS_DIR = work;
     process.env.OPENPOA_RPC_URL = proxy.urlFor("checks");
+
+    // The content store, on its own disk, reading the chain through the provider like everyone else.
+    services.push(
+      await startService({
+        name: "store",
+        command: process.execPath,
+        args: [path.join(repoRoot, "store", "main.ts")],
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          OPENPOA_NETWORK: "rehearsal",
+          OPENPOA_RPC_URL: proxy.urlFor("store"),
+          OPENPOA_STORE_DIR: path.join(work, "store"),
+          OPENPOA_STORE_PORT: String(PORTS.store),
+          OPENPOA_LOG_LEVEL: "warn",
+        },
+        // Up once it answers for an object it does not have.
+        ready: async () => (await fetch(`${storeUrl}/${"0".repeat(64)}`, { method: "HEAD" })).status === 404,
+      }),
+    );
 
     // The treasury hands out OPEN; every party delegates its own votes.
     const allowance: [Party, string][] = [
@@ -265,7 +285,7 @@ describe("testnet rehearsal", () => {
           channelId: BigInt(channelId),
           operatorSigningKey: addressOf(parties[party]),
           prices: await fetchPrices(url),
-          records: contentStoreAt(content),
+          records: contentStoreAt(storeUrl),
         }),
       );
     }
@@ -316,8 +336,7 @@ describe("testnet rehearsal", () => {
         port: PORTS.indexer,
         rpcUrl: proxy.urlFor("indexer"),
         deploymentsDir: work,
-        contentDir: content,
-        env: { OPENPOA_NETWORK: "rehearsal" },
+        env: { OPENPOA_NETWORK: "rehearsal", OPENPOA_CONTENT_URL: storeUrl },
       },
       300_000,
     );
