@@ -5,6 +5,8 @@ export * from "./requests.ts";
 export * from "./channel.ts";
 export * from "./usage.ts";
 export * from "./rpc.ts";
+export * from "./logs.ts";
+export * from "./discovery.ts";
 export {
   Payer,
   ReceiptError,
