@@ -7,6 +7,7 @@ export * from "./usage.ts";
 export * from "./rpc.ts";
 export * from "./logs.ts";
 export * from "./discovery.ts";
+export * from "./router.ts";
 export {
   Payer,
   ReceiptError,
