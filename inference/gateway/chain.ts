@@ -1,5 +1,5 @@
 import type { Address, Hex, PublicClient } from "viem";
-import { getContractEventsInChunks } from "../../scripts/lib/logs.ts";
+import { getContractEventsInChunks } from "../sdk/logs.ts";
 import { abiOf } from "../sdk/abis.ts";
 import { GatewayError } from "./errors.ts";
 import type { Logger } from "./log.ts";

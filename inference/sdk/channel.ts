@@ -1,4 +1,5 @@
 import {
+  isAddressEqual,
   parseEventLogs,
   zeroAddress,
   type Account,
@@ -9,6 +10,7 @@ import {
   type WalletClient,
 } from "viem";
 import { abiOf } from "./abis.ts";
+import { getContractEventsInChunks, type ChunkOptions } from "./logs.ts";
 import { writeContractOnce } from "./rpc.ts";
 
 type Wallet = WalletClient<Transport, Chain | undefined, Account>;
@@ -57,4 +59,45 @@ export async function topUp(
     functionName: "topUp",
     args: [params.channelId, params.amount],
   });
+}
+
+/** An open channel, as InferencePayments has it. */
+export type OpenChannel = { channelId: bigint; deposit: bigint };
+
+/**
+ * The newest channel `payer` opened to `operator` that is still open (no close requested) and whose vouchers the
+ * payer signs itself, from InferencePayments' ChannelOpened events since `fromBlock` (its deployment block; default
+ * 0) and its current state; undefined if there is none. Channels in `exclude` are passed over.
+ */
+export async function findOpenChannel(
+  client: PublicClient,
+  {
+    payments,
+    payer,
+    operator,
+    fromBlock = 0n,
+    exclude = [],
+    ...chunks
+  }: ChunkOptions & { payments: Address; payer: Address; operator: Address; fromBlock?: bigint; exclude?: bigint[] },
+): Promise<OpenChannel | undefined> {
+  const opened = await getContractEventsInChunks(client, {
+    ...chunks,
+    address: payments,
+    abi: abiOf("InferencePayments"),
+    eventName: "ChannelOpened",
+    args: { payer, operator },
+    fromBlock,
+  });
+  const newestFirst = opened.map((event) => (event.args as { channelId: bigint }).channelId).reverse();
+  for (const channelId of newestFirst.filter((id) => !exclude.includes(id))) {
+    const channel = (await client.readContract({
+      address: payments,
+      abi: abiOf("InferencePayments"),
+      functionName: "getChannel",
+      args: [channelId],
+    })) as { closesAt: bigint; finalized: boolean; deposit: bigint; voucherSigner: Address };
+    const signsItself = channel.voucherSigner === zeroAddress || isAddressEqual(channel.voucherSigner, payer);
+    if (channel.closesAt === 0n && !channel.finalized && signsItself) return { channelId, deposit: channel.deposit };
+  }
+  return undefined;
 }

@@ -5,6 +5,9 @@ export * from "./requests.ts";
 export * from "./channel.ts";
 export * from "./usage.ts";
 export * from "./rpc.ts";
+export * from "./logs.ts";
+export * from "./discovery.ts";
+export * from "./router.ts";
 export {
   Payer,
   ReceiptError,

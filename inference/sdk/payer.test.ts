@@ -197,6 +197,24 @@ describe("Payer.resume trusts only what the payer's own signature backs", () => 
     assert.equal((await payer.usageVoucher())!.receipts, 5);
   });
 
+  it("given disputeNew, disputes what it never received, so that the receipts after it still settle", async () => {
+    // Receipt 1's response never arrived (its request was answered elsewhere); 0 and 2 did.
+    const receipts = [await receipt(1n, 10n), await receipt(1n, 20n), await receipt(1n, 30n)];
+    answer = { voucher: await voucher([[1n, 10n ** 18n]]), receipts };
+    const payer = newPayer();
+    for (const k of [0, 2]) await payer.accept(1n, 10n ** 15n, receiptFromJson(receipts[k]!));
+    assert.equal((await payer.usageVoucher())!.receipts, 1);
+
+    assert.equal((await payer.resume(url, { disputeNew: true })).receipts, 1);
+    assert.deepEqual(
+      payer.disputes.map((d) => [d.position, d.reason]),
+      [[1n, "its response never reached the payer"]],
+    );
+    const usage = (await payer.usageVoucher())!;
+    assert.deepEqual([usage.receipts, usage.disputed], [3, [1]]);
+    assert.equal(payer.billedTotal, costOf(price, 10n) + costOf(price, 30n));
+  });
+
   it("disputes a receipt whose completion hash is not the hash of the completion received", async () => {
     const completion = "the answer";
     const honest = receiptFromJson(

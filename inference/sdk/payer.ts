@@ -95,6 +95,12 @@ export type PayerOptions = {
 export type ResumeOptions = {
   /** The channel's deposit, as the caller read it on chain: a voucher promising more is refused. */
   deposit?: bigint;
+  /**
+   * Dispute every receipt new to this Payer. When the Payer alone pays on its channel and has nothing in flight,
+   * those are receipts whose response never reached it. The Router resumes a channel so after it sent a request
+   * lost on it to another operator: that request is not paid twice, and the receipts after it still settle.
+   */
+  disputeNew?: boolean;
 };
 
 /** What `resume` took over. */
@@ -309,7 +315,7 @@ export class Payer {
    * - every receipt must be signed by the operator's key and for this channel, else `ResumeError`;
    * - receipts are disputed where an earlier usage voucher of this payer disputed them, where they are dearer than
    *   their tokens, and where, per adapter in position order, they would bill beyond what that voucher (or one
-   *   this Payer signed itself) promised: that excess is returned as `unbacked`.
+   *   this Payer signed itself) promised: that excess is returned as `unbacked`; given `disputeNew`, all of them.
    *
    * So a gateway cannot make the Payer pay more than the payer already signed for, plus new requests' cover.
    */
@@ -357,9 +363,11 @@ export class Payer {
     for (const signed of byPosition) {
       const { receipt } = signed;
       if (this.known.has(receipt.requestId)) continue;
-      let reason = disputedBefore.has(Number(receipt.position))
-        ? "an earlier usage voucher disputed it"
-        : reasons.get(receipt.requestId);
+      let reason = options.disputeNew
+        ? "its response never reached the payer"
+        : disputedBefore.has(Number(receipt.position))
+          ? "an earlier usage voucher disputed it"
+          : reasons.get(receipt.requestId);
       if (
         reason === undefined &&
         (this.billed.get(receipt.adapterId) ?? 0n) + receipt.amount > (backed.get(receipt.adapterId) ?? 0n)
@@ -580,8 +588,8 @@ export async function checkpoint(payer: Payer, gatewayUrl: string): Promise<{ bi
 }
 
 /** Prices from the gateway's /v1/models (a careful client compares them with ModelRegistry). */
-export async function fetchPrices(gatewayUrl: string): Promise<Map<string, bigint>> {
-  const response = await fetch(`${gatewayUrl}/v1/models`);
+export async function fetchPrices(gatewayUrl: string, init?: RequestInit): Promise<Map<string, bigint>> {
+  const response = await fetch(`${gatewayUrl}/v1/models`, init);
   const { data } = (await response.json()) as { data: { id: string; openpoa: { pricePer1kTokens: string } }[] };
   return new Map(data.map((m) => [m.id, BigInt(m.openpoa.pricePer1kTokens)]));
 }

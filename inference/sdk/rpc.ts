@@ -49,6 +49,33 @@ export function isTransientRpcError(error: unknown): boolean {
   return false;
 }
 
+/**
+ * How long to wait before retry `attempt` (0-based): what Retry-After asks (seconds or an HTTP date) plus up to a
+ * tenth more, else a uniform draw below retryDelayMs·2^attempt; never more than maxRetryDelayMs.
+ */
+export function backoffDelay({
+  attempt,
+  retryAfter,
+  retryDelayMs,
+  maxRetryDelayMs,
+  random,
+  now = Date.now(),
+}: {
+  attempt: number;
+  retryAfter?: string | null;
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+  random: () => number;
+  now?: number;
+}): number {
+  if (retryAfter) {
+    const seconds = Number(retryAfter);
+    const asked = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - now;
+    if (asked > 0) return Math.min(maxRetryDelayMs, asked * (1 + random() / 10));
+  }
+  return Math.min(maxRetryDelayMs, random() * retryDelayMs * 2 ** attempt);
+}
+
 /** Another transaction took this one's nonce: it can never land. */
 export class NonceTakenError extends Error {
   readonly hash: Hex;

@@ -13,7 +13,10 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { http, type HttpTransport } from "viem";
-import { isRateLimitError, transientStatuses } from "../../inference/sdk/rpc.ts";
+import { backoffDelay, isRateLimitError, transientStatuses } from "../../inference/sdk/rpc.ts";
+
+// Defined in the SDK, whose chunked log reader (inference/sdk/logs.ts) needs it and cannot import from scripts/.
+export { backoffDelay };
 
 export type RpcTransportOptions = {
   /** Retries after the first attempt. */
@@ -26,33 +29,6 @@ export type RpcTransportOptions = {
   /** The jitter's source (tests pass a seeded one). */
   random?: () => number;
 };
-
-/**
- * How long to wait before retry `attempt` (0-based): what Retry-After asks (seconds or an HTTP date) plus up to a
- * tenth more, else a uniform draw below retryDelayMs·2^attempt; never more than maxRetryDelayMs.
- */
-export function backoffDelay({
-  attempt,
-  retryAfter,
-  retryDelayMs,
-  maxRetryDelayMs,
-  random,
-  now = Date.now(),
-}: {
-  attempt: number;
-  retryAfter?: string | null;
-  retryDelayMs: number;
-  maxRetryDelayMs: number;
-  random: () => number;
-  now?: number;
-}): number {
-  if (retryAfter) {
-    const seconds = Number(retryAfter);
-    const asked = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - now;
-    if (asked > 0) return Math.min(maxRetryDelayMs, asked * (1 + random() / 10));
-  }
-  return Math.min(maxRetryDelayMs, random() * retryDelayMs * 2 ** attempt);
-}
 
 /** Whether a response answers "ask again later": a transient status, or a single JSON-RPC rate-limit error. */
 function asksAgain(status: number, body: string): boolean {
