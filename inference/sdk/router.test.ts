@@ -161,7 +161,7 @@ describe("operator discovery and the Router, on a local chain with two real work
         OPENPOA_RPC_URL: tc.chain.url,
         OPENPOA_OPERATOR_KEY: key,
         OPENPOA_MODEL_DIR: model.modelDir,
-        OPENPOA_ARTIFACT_STORE: model.artifactStore,
+        OPENPOA_ARTIFACT_CACHE_DIR: path.join(dir, `${name}-artifacts`),
         OPENPOA_USAGE_LOG: path.join(dir, `${name}.sqlite`),
         OPENPOA_PORT: String(port),
         OPENPOA_BASE_PRICE: basePrice.toString(),
@@ -179,7 +179,7 @@ describe("operator discovery and the Router, on a local chain with two real work
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), "openpoa-router-"));
-    tc = await startTestChain(PORTS.chain, model.adapterHashes);
+    tc = await startTestChain(PORTS.chain, model);
     const contracts = Object.fromEntries(
       Object.entries(tc.contracts).map(([name, address]) => [name, { address, startBlock: 0 }]),
     );
