@@ -16,6 +16,7 @@ import {
   ContentSizeMismatchError,
   ContentStoreRejectedError,
   ContentStoreRequestError,
+  contentStoreAt,
   createDirectoryContentStore,
   createHttpContentStore,
   downloadVerified,
@@ -324,6 +325,15 @@ describe("content store server, on a local chain with the suite deployed", () =>
       const response = await put(store.url, sha256Name(bytes), bytes, { signer, kind });
       assert.equal(response.status, 201, `${role} writes ${kind}: ${await response.text()}`);
     }
+    // The way the CLI publishes a distribution file: contentStoreAt with its account and the kind.
+    const distribution = new TextEncoder().encode(`{"epoch":${Date.now()}}`);
+    const writer = contentStoreAt(store.url, { signer: attestor, kind: "distribution" });
+    const contentHash = await putContent(writer, { content: distribution });
+    assert.ok(existsSync(path.join(dir, contentHash.slice(2))));
+    await assert.rejects(
+      putContent(contentStoreAt(store.url, { signer: alice, kind: "distribution" }), { content: randomBytes(9) }),
+      (error) => error instanceof ContentStoreRejectedError && error.status === 403 && error.code === "not_admitted",
+    );
   });
 
   it("test_put_refusesKindsTheSignersRolesDoNotCover", async () => {

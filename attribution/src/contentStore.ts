@@ -132,9 +132,15 @@ export function createHttpContentStore({ baseUrl, headers, signer, kind }: HttpC
   };
 }
 
-/** The store at `location`: an http(s) base URL (writes signed by `signer` when given), or a local directory. */
-export function contentStoreAt(location: string, signer?: LocalAccount): ContentStore {
+/**
+ * The store at `location`: an http(s) base URL, or a local directory. Writes to a URL are signed by `writer.signer`
+ * when given, raw (sha256-named) ones declared `writer.kind` (default contribution).
+ */
+export function contentStoreAt(
+  location: string,
+  writer: { signer?: LocalAccount; kind?: StoreKind } = {},
+): ContentStore {
   return /^https?:\/\//.test(location)
-    ? createHttpContentStore({ baseUrl: location, signer })
+    ? createHttpContentStore({ baseUrl: location, ...writer })
     : createDirectoryContentStore({ dir: location });
 }

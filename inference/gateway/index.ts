@@ -119,7 +119,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   await engine.start();
 
   // Records and usage batches are the operator's to publish: a content store server (store/) admits them by its key.
-  const contentStore = config.attribution && contentStoreAt(config.attribution.contentStore, operator);
+  const contentStore = config.attribution && contentStoreAt(config.attribution.contentStore, { signer: operator });
   const gateway: Gateway = {
     engine,
     chain: chainView,

@@ -2,7 +2,7 @@
  * Reward claims from public data: the epoch roots on AttributionRewards, and the distribution files (content-
  * addressed by the hash proposed with each root) in a content store.
  */
-import { getAddress, type Address, type Hex } from "viem";
+import { getAddress, type Address, type Hex, type LocalAccount } from "viem";
 import {
   contentStoreAt,
   decodeDistributionFile,
@@ -10,6 +10,7 @@ import {
   getContent,
   type ContentStore,
   type DistributionFile,
+  type StoreKind,
 } from "../../attribution/src/index.ts";
 import { ConfigurationError, type Suite } from "./contracts.ts";
 import { read } from "./transactions.ts";
@@ -23,16 +24,26 @@ export type EpochRoot = {
   revoked: boolean;
 };
 
-/** A content store from a directory path or an http(s) base URL; defaults to OPENPOA_CONTENT_DIR / _URL. */
+/**
+ * A content store from a directory path or an http(s) base URL; defaults to OPENPOA_CONTENT_DIR / _URL. Writes to a
+ * store server are signed as `writer` says (storeWriter).
+ */
 export function openContentStore(
   location = process.env.OPENPOA_CONTENT_DIR ?? process.env.OPENPOA_CONTENT_URL,
+  writer: { signer?: LocalAccount; kind?: StoreKind } = {},
 ): ContentStore {
   if (!location)
     throw new ConfigurationError(
       "Name a content store: --content <dir|url>, OPENPOA_CONTENT_DIR or OPENPOA_CONTENT_URL",
     );
-  return contentStoreAt(location);
+  return contentStoreAt(location, writer);
 }
+
+/** The CLI's writes of `kind` to a store server: signed by its account, when it has a key. */
+export const storeWriter = (suite: Suite, kind: StoreKind) => ({
+  signer: suite.account?.type === "local" ? suite.account : undefined,
+  kind,
+});
 
 export async function readEpochRoot(suite: Suite, epoch: bigint): Promise<EpochRoot> {
   const root = await read<Omit<EpochRoot, "epoch">>(suite, {
