@@ -2,7 +2,8 @@
  * Content-addressed store for contribution bytes. A store only moves bytes
  * (`read`/`write` by file name); `putContent`/`getContent` own the addressing
  * rule (file name = lowercase hex sha256, no 0x) and check the hash on every
- * read, so a lying mirror or a corrupted disk can never feed an index.
+ * read, so a lying mirror or a corrupted disk can never feed an index. Writes to an HTTP store declare their kind
+ * and, given a signer, are signed for a store server that admits writers (store/README.md).
  */
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
