@@ -388,6 +388,13 @@ describe("content store server, on a local chain with the suite deployed", () =>
     assert.equal((await errorOf(unsatisfiable)).code, "range_not_satisfiable");
     // Several ranges at once: the whole object, as RFC 9110 allows.
     assert.equal((await ranged("bytes=0-1,5-6")).status, 200);
+    // A range too long to read in one go is streamed.
+    const large = randomBytes(200_000);
+    const largeName = sha256Name(large);
+    assert.equal((await put(store.url, largeName, large)).status, 201);
+    const streamed = await fetch(`${store.url}/${largeName}`, { headers: { range: "bytes=100-150099" } });
+    assert.equal(streamed.status, 206);
+    assert.deepEqual(Buffer.from(await streamed.arrayBuffer()), large.subarray(100, 150_100));
   });
 
   it("test_get_marksObjectsImmutableAndAnswers304ToTheirETag", async () => {
