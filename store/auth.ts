@@ -9,7 +9,7 @@ import { storeHeaders, storeWriteMessage, type StoreWrite } from "../attribution
 import { StoreError } from "./errors.ts";
 
 /** How far a signed time may be from the server's clock: bounds how long a captured signature can be replayed. */
-export const maxClockSkewSeconds = 300;
+const maxClockSkewSeconds = 300;
 
 const header = (headers: IncomingHttpHeaders, name: string) => {
   const value = headers[name];
