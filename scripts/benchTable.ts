@@ -74,6 +74,21 @@ const checks: Record<string, Check[]> = {
     { measure: "gateway overhead p99 (ms)", key: "overheadP99Ms" },
     { measure: "requests/s", key: "requestsPerSec" },
   ],
+  store: [
+    { measure: "GET 1 KB p50, 64 clients (ms)", key: "smallGetP50Ms" },
+    { measure: "GET 1 KB p50, plain static server (ms)", key: "staticSmallGetP50Ms" },
+    {
+      measure: "GET 1 KB p50 / static",
+      key: "smallGetP50Ratio",
+      target: "≤ 2",
+      holds: (v) => v <= 2,
+    },
+    { measure: "GET 100 MB, 64 clients (MB/s)", key: "largeGetMBps" },
+    { measure: "GET 100 MB, plain static server (MB/s)", key: "staticLargeGetMBps" },
+    { measure: "GET 100 MB / static", key: "largeGetRatio", target: "≥ 0.8", holds: (v) => v >= 0.8 },
+    { measure: "PUT 1 KB p50, signed, 64 clients (ms)", key: "smallPutP50Ms" },
+    { measure: "PUT 100 MB, 64 clients (MB/s)", key: "largePutMBps" },
+  ],
 };
 
 const format = (value: number) => (Number.isInteger(value) ? value.toLocaleString("en-US") : value.toFixed(3));

@@ -3,12 +3,13 @@
  * the request itself, so a signature covers exactly this name, kind, size and a time near now.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { isAddress, isHex, recoverMessageAddress, type Address } from "viem";
+import { getAddress, hashMessage, isAddress, isHex, type Address } from "viem";
+import { isSignedBy } from "../inference/gateway/signatures.ts";
 import { storeHeaders, storeWriteMessage, type StoreWrite } from "../attribution/src/index.ts";
 import { StoreError } from "./errors.ts";
 
 /** How far a signed time may be from the server's clock: bounds how long a captured signature can be replayed. */
-export const maxClockSkewSeconds = 300;
+const maxClockSkewSeconds = 300;
 
 const header = (headers: IncomingHttpHeaders, name: string) => {
   const value = headers[name];
@@ -16,11 +17,11 @@ const header = (headers: IncomingHttpHeaders, name: string) => {
 };
 
 /** The address that signed `write`, or a 401 StoreError saying what is missing or wrong. */
-export async function authenticateWrite(
+export function authenticateWrite(
   headers: IncomingHttpHeaders,
   write: Omit<StoreWrite, "time">,
   nowSeconds = Date.now() / 1000,
-): Promise<Address> {
+): Address {
   const signer = header(headers, storeHeaders.signer);
   const time = header(headers, storeHeaders.time);
   const signature = header(headers, storeHeaders.signature);
@@ -37,11 +38,10 @@ export async function authenticateWrite(
       "stale_time",
       `${storeHeaders.time} ${time} is more than ${maxClockSkewSeconds} s from the server's ${Math.floor(nowSeconds)}`,
     );
-  const message = storeWriteMessage({ ...write, time: Number(time) });
-  const recovered = isHex(signature)
-    ? await recoverMessageAddress({ message, signature }).catch(() => undefined)
-    : undefined;
-  if (recovered?.toLowerCase() !== signer.toLowerCase())
+  const digest = hashMessage(storeWriteMessage({ ...write, time: Number(time) }));
+  // libsecp256k1 through the gateway's helper: ~0.06 ms a check where viem's recoverMessageAddress takes ~1.2 ms,
+  // which at 64 concurrent PUTs was most of a small PUT's latency.
+  if (!isHex(signature) || !isSignedBy(digest, signature, signer))
     throw new StoreError(401, "bad_signature", `the signature is not ${signer}'s over this write`);
-  return recovered;
+  return getAddress(signer);
 }

@@ -14,6 +14,9 @@ import { requestedRange } from "./ranges.ts";
 /** Bytes read from disk at a time: large reads move large objects with few syscalls and event-loop turns. */
 const readChunkBytes = 1024 * 1024;
 
+/** Up to this size an object (or range) is read in one go and sent whole: setting up a stream costs more. */
+const wholeReadBytes = 64 * 1024;
+
 export const badName = (name: string) =>
   new StoreError(400, "bad_name", `"${name}" is not an object name: <sha256 hex>, record-<hex> or usage-<hex>`);
 
@@ -68,6 +71,14 @@ export async function serveObject(
     });
     if (request.method === "HEAD" || size === 0) {
       response.end();
+      return;
+    }
+    const length = end - start + 1;
+    if (length <= wholeReadBytes) {
+      const { buffer, bytesRead } = await handle.read(Buffer.allocUnsafe(length), 0, length, start);
+      // A file shorter than its stat said (a damaged disk) is cut off, never padded to look whole.
+      if (bytesRead < length) response.destroy();
+      else response.end(buffer);
       return;
     }
     streaming = true;

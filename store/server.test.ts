@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,9 +13,11 @@ import { createPublicClient, http, keccak256, numberToBytes, zeroHash, type Hex,
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
   ContentHashMismatchError,
+  ContentNotFoundError,
   ContentSizeMismatchError,
   ContentStoreRejectedError,
   ContentStoreRequestError,
+  contentStoreAt,
   createDirectoryContentStore,
   createHttpContentStore,
   downloadVerified,
@@ -44,6 +46,7 @@ import {
   type UsageBatch,
 } from "../inference/sdk/usage.ts";
 import { repoRoot } from "../scripts/lib/localChain.ts";
+import { startService } from "../scripts/lib/services.ts";
 import { chainWritePolicy } from "./policy.ts";
 import { startStoreServer, type StoreServer } from "./server.ts";
 import { startStoreTestChain, testChainPolicy } from "./testSupport.ts";
@@ -142,6 +145,8 @@ describe("content store server, on a local chain with the suite deployed", () =>
   let dir: string;
   const scratch = mkdtempSync(path.join(tmpdir(), "openpoa-store-test-"));
   const closers: (() => Promise<unknown>)[] = [];
+  /** The messages `store` logged. */
+  const logged: string[] = [];
 
   /** Another store server for one test, stopped with the suite. */
   const startAnother = async (options: Partial<Parameters<typeof startStoreServer>[0]> = {}) => {
@@ -159,7 +164,7 @@ describe("content store server, on a local chain with the suite deployed", () =>
   before(async () => {
     tc = await startStoreTestChain(17_000 + (process.pid % 500));
     dir = path.join(scratch, "objects");
-    store = await startStoreServer({ dir, port: 0, policy: testChainPolicy(tc), log: silentLogger });
+    store = await startStoreServer({ dir, port: 0, policy: testChainPolicy(tc), log: (_, msg) => logged.push(msg) });
   });
   after(async () => {
     await store?.close();
@@ -324,6 +329,15 @@ describe("content store server, on a local chain with the suite deployed", () =>
       const response = await put(store.url, sha256Name(bytes), bytes, { signer, kind });
       assert.equal(response.status, 201, `${role} writes ${kind}: ${await response.text()}`);
     }
+    // The way the CLI publishes a distribution file: contentStoreAt with its account and the kind.
+    const distribution = new TextEncoder().encode(`{"epoch":${Date.now()}}`);
+    const writer = contentStoreAt(store.url, { signer: attestor, kind: "distribution" });
+    const contentHash = await putContent(writer, { content: distribution });
+    assert.ok(existsSync(path.join(dir, contentHash.slice(2))));
+    await assert.rejects(
+      putContent(contentStoreAt(store.url, { signer: alice, kind: "distribution" }), { content: randomBytes(9) }),
+      (error) => error instanceof ContentStoreRejectedError && error.status === 403 && error.code === "not_admitted",
+    );
   });
 
   it("test_put_refusesKindsTheSignersRolesDoNotCover", async () => {
@@ -374,6 +388,13 @@ describe("content store server, on a local chain with the suite deployed", () =>
     assert.equal((await errorOf(unsatisfiable)).code, "range_not_satisfiable");
     // Several ranges at once: the whole object, as RFC 9110 allows.
     assert.equal((await ranged("bytes=0-1,5-6")).status, 200);
+    // A range too long to read in one go is streamed.
+    const large = randomBytes(200_000);
+    const largeName = sha256Name(large);
+    assert.equal((await put(store.url, largeName, large)).status, 201);
+    const streamed = await fetch(`${store.url}/${largeName}`, { headers: { range: "bytes=100-150099" } });
+    assert.equal(streamed.status, 206);
+    assert.deepEqual(Buffer.from(await streamed.arrayBuffer()), large.subarray(100, 150_100));
   });
 
   it("test_get_marksObjectsImmutableAndAnswers304ToTheirETag", async () => {
@@ -444,8 +465,17 @@ describe("content store server, on a local chain with the suite deployed", () =>
     const destination = path.join(scratch, "downloaded.bin");
     await downloadVerified({ url: `${store.url}/${sha256.slice(2)}`, sha256, size, destination });
     assert.ok((await readFile(destination)).equals(bytes));
+    const missing = `0x${sha256Name(randomBytes(8))}` as const;
+    await assert.rejects(
+      downloadVerified({ url: `${store.url}/${missing.slice(2)}`, sha256: missing, destination: `${destination}2` }),
+      ContentNotFoundError,
+    );
+    assert.equal(existsSync(`${destination}2`), false);
     // Uploading it again sends nothing: the store already has it.
+    const reuploads = () => logged.filter((msg) => msg === "object already stored").length;
+    const before = reuploads();
     assert.deepEqual(await uploadFile({ baseUrl: store.url, signer: alice, file, kind: "artifact" }), { sha256, size });
+    assert.equal(reuploads(), before);
   });
 
   it("test_uploadFile_surfacesTheStoresRefusalAsATypedError", async () => {
@@ -533,6 +563,41 @@ describe("content store server, on a local chain with the suite deployed", () =>
     await policy.admit(alice.address, "artifact");
     // attestor, operator, adapters, OPEN balance: one read each.
     assert.equal(requests, 4);
+  });
+
+  it("test_main_servesTheStoreWithTheNamedNetworksSuite", async () => {
+    const deployments = mkdtempSync(path.join(scratch, "deployments-"));
+    const contracts = Object.fromEntries(
+      Object.entries(tc.contracts).map(([name, address]) => [name, { address, startBlock: 0 }]),
+    );
+    writeFileSync(path.join(deployments, "storetest.json"), JSON.stringify({ chainId: 31337, contracts }));
+    const port = 17_500 + (process.pid % 500);
+    const main = await startService({
+      name: "npm run store",
+      command: process.execPath,
+      args: ["store/main.ts"],
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        OPENPOA_DEPLOYMENTS_DIR: deployments,
+        OPENPOA_NETWORK: "storetest",
+        OPENPOA_RPC_URL: tc.chain.url,
+        OPENPOA_STORE_DIR: path.join(scratch, "main"),
+        OPENPOA_STORE_PORT: String(port),
+        OPENPOA_STORE_MAX_CONTRIBUTION_BYTES: "100",
+      },
+      ready: async () => (await fetch(`http://127.0.0.1:${port}/${"0".repeat(64)}`)).status === 404,
+    });
+    closers.push(main.stop);
+    const bytes = randomBytes(100);
+    assert.equal((await put(`http://127.0.0.1:${port}`, sha256Name(bytes), bytes)).status, 201);
+    const stranger = account(generatePrivateKey());
+    assert.equal((await put(`http://127.0.0.1:${port}`, sha256Name(bytes), bytes, { signer: stranger })).status, 403);
+    const tooLarge = randomBytes(101);
+    assert.equal((await put(`http://127.0.0.1:${port}`, sha256Name(tooLarge), tooLarge)).status, 413);
+    assert.match(main.output(), /"msg":"object stored"/);
+    await main.stop();
+    assert.equal(main.process.exitCode, 0);
   });
 
   it("test_main_exitsWith2NamingABadPort", () => {

@@ -129,7 +129,7 @@ export async function storeObject(
   const limit = limits[kind];
   const size = declaredSize(request);
   if (size !== "chunked" && size > limit) throw tooLarge(kind, limit);
-  const signer = await authenticateWrite(request.headers, { name, kind, size });
+  const signer = authenticateWrite(request.headers, { name, kind, size });
   await policy.admit(signer, kind);
   const meter = new Sha256Meter({ maxBytes: limit, tooLong: () => tooLarge(kind, limit) });
   const created =

@@ -2,7 +2,8 @@
  * Content-addressed store for contribution bytes. A store only moves bytes
  * (`read`/`write` by file name); `putContent`/`getContent` own the addressing
  * rule (file name = lowercase hex sha256, no 0x) and check the hash on every
- * read, so a lying mirror or a corrupted disk can never feed an index.
+ * read, so a lying mirror or a corrupted disk can never feed an index. Writes to an HTTP store declare their kind
+ * and, given a signer, are signed for a store server that admits writers (store/README.md).
  */
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -132,9 +133,15 @@ export function createHttpContentStore({ baseUrl, headers, signer, kind }: HttpC
   };
 }
 
-/** The store at `location`: an http(s) base URL (writes signed by `signer` when given), or a local directory. */
-export function contentStoreAt(location: string, signer?: LocalAccount): ContentStore {
+/**
+ * The store at `location`: an http(s) base URL, or a local directory. Writes to a URL are signed by `writer.signer`
+ * when given, raw (sha256-named) ones declared `writer.kind` (default contribution).
+ */
+export function contentStoreAt(
+  location: string,
+  writer: { signer?: LocalAccount; kind?: StoreKind } = {},
+): ContentStore {
   return /^https?:\/\//.test(location)
-    ? createHttpContentStore({ baseUrl: location, signer })
+    ? createHttpContentStore({ baseUrl: location, ...writer })
     : createDirectoryContentStore({ dir: location });
 }

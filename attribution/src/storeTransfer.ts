@@ -94,7 +94,10 @@ export async function downloadVerified({
 }): Promise<{ sha256: Hex; size: number }> {
   const expected: Hex = `0x${contentFileName(sha256)}`;
   const response = await fetchOrThrow(url);
-  if (response.status === 404) throw new ContentNotFoundError({ contentHash: expected, source: url });
+  if (response.status === 404) {
+    await response.body?.cancel();
+    throw new ContentNotFoundError({ contentHash: expected, source: url });
+  }
   if (!response.ok || !response.body) throw await rejectionOf(response);
   const wrongSize = (bytes: number) => new ContentSizeMismatchError({ expected: size!, actual: bytes, source: url });
   const meter = new Sha256Meter(size === undefined ? undefined : { maxBytes: size, tooLong: wrongSize });

@@ -142,7 +142,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   artifacts.onEvict = (artifactHash) => served.evicted(artifactHash);
 
   // Records and usage batches are the operator's to publish: a content store server (store/) admits them by its key.
-  const contentStore = config.attribution && contentStoreAt(config.attribution.contentStore, operator);
+  const contentStore = config.attribution && contentStoreAt(config.attribution.contentStore, { signer: operator });
   const gateway: Gateway = {
     engine,
     chain: chainView,

@@ -2,10 +2,9 @@
  * Reward claims from public data: the epoch roots on AttributionRewards, and the distribution files (content-
  * addressed by the hash proposed with each root) in a content store.
  */
-import { getAddress, type Account, type Address, type Hex, type LocalAccount } from "viem";
+import { getAddress, type Address, type Hex, type LocalAccount } from "viem";
 import {
   contentStoreAt,
-  createHttpContentStore,
   decodeDistributionFile,
   distributionTree,
   getContent,
@@ -34,21 +33,19 @@ export function contentLocation(location = process.env.OPENPOA_CONTENT_DIR ?? pr
   return location;
 }
 
-/**
- * The content store at `location` (default as contentLocation). Writes to a store server are signed by `signer` and
- * declare `kind` (store/README.md); reads need neither.
- */
+/** The content store at `location` (default as contentLocation); writes to a store server signed as `writer` says. */
 export function openContentStore(
   location?: string,
-  { signer, kind }: { signer?: Account; kind?: StoreKind } = {},
+  writer: { signer?: LocalAccount; kind?: StoreKind } = {},
 ): ContentStore {
-  const resolved = contentLocation(location);
-  // A local account signs; a JSON-RPC account could not sign here, and writes then go unsigned (and are refused).
-  const local = signer?.type === "local" ? (signer as LocalAccount) : undefined;
-  return /^https?:\/\//.test(resolved)
-    ? createHttpContentStore({ baseUrl: resolved, signer: local, kind })
-    : contentStoreAt(resolved);
+  return contentStoreAt(contentLocation(location), writer);
 }
+
+/** The CLI's writes of `kind` to a store server: signed by its account, when it has a key. */
+export const storeWriter = (suite: Suite, kind: StoreKind) => ({
+  signer: suite.account?.type === "local" ? suite.account : undefined,
+  kind,
+});
 
 export async function readEpochRoot(suite: Suite, epoch: bigint): Promise<EpochRoot> {
   const root = await read<Omit<EpochRoot, "epoch">>(suite, {

@@ -12,7 +12,7 @@ import {
 } from "../../../attribution/src/index.ts";
 import { sendRevealing } from "../../lib/commitments.ts";
 import { readAcceptedContributions, readContributions, registryLocation } from "../../lib/datanetVersions.ts";
-import { openContentStore } from "../../lib/rewards.ts";
+import { openContentStore, storeWriter } from "../../lib/rewards.ts";
 import { eventsIn, read, send } from "../../lib/transactions.ts";
 import { parseAddress, parseId, parseOpen, requireValue, UsageError } from "../args.ts";
 import {
@@ -87,7 +87,7 @@ export const datanetCommands: Record<string, Command> = {
       if (sizeTokens > UINT64) throw new UsageError("--file is too large");
       const contentHash = sha256Hex(content);
       // Stored before anything is sent: a contribution nobody can read earns nobody anything.
-      await putContent(openContentStore(str(values, "content"), { signer: suite.account }), { content });
+      await putContent(openContentStore(str(values, "content"), storeWriter(suite, "contribution")), { content });
       const uri = str(values, "uri") ?? `openpoa://content/${contentHash.slice(2)}`;
       await ensureAllowance(suite, "DatanetRegistry", stake);
       const sent = await sendRevealing(suite, {

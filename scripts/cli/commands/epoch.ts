@@ -1,7 +1,7 @@
 /** Reward epochs: run (aggregate and propose) and verify. */
 import { aggregateEpoch, putContent, verifyEpoch, type VerificationIssue } from "../../../attribution/src/index.ts";
 import { epochStartBlock, previousDistribution, readEpochInputs } from "../../lib/epochs.ts";
-import { loadDistribution, openContentStore, readEpochRoot } from "../../lib/rewards.ts";
+import { loadDistribution, openContentStore, readEpochRoot, storeWriter } from "../../lib/rewards.ts";
 import { read, send } from "../../lib/transactions.ts";
 import { parseId, UsageError } from "../args.ts";
 import { contentOption, open, str, type Command, type OptionSpec, type Values } from "../shared.ts";
@@ -40,7 +40,7 @@ export const epochCommands: Record<string, Command> = {
       const epoch = parseId(epochText, "epoch");
       const lastEpoch = await read<bigint>(suite, { contract: "AttributionRewards", functionName: "lastEpoch" });
       if (epoch !== lastEpoch + 1n) throw new UsageError(`The next epoch to run is ${lastEpoch + 1n}, not ${epoch}`);
-      const store = openContentStore(str(values, "content"), { signer: suite.account, kind: "distribution" });
+      const store = openContentStore(str(values, "content"), storeWriter(suite, "distribution"));
       const fromBlock = epochStartBlock(suite, await previousDistribution(suite, store, epoch));
       const toBlock = await suite.publicClient.getBlockNumber();
       const inputs = await readEpochInputs(suite, store, {

@@ -1,7 +1,7 @@
 /** Base models and adapters: publish, register, list, deprecate. */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import type { Address, Hex, LocalAccount } from "viem";
+import type { Address, Hex } from "viem";
 import {
   hashArtifactDir,
   PEFT_TARGETS,
@@ -13,7 +13,7 @@ import {
 import { publishArtifact, type PublishedArtifact } from "../../../inference/artifacts/publish.ts";
 import { sendRevealing } from "../../lib/commitments.ts";
 import type { Suite } from "../../lib/contracts.ts";
-import { contentLocation } from "../../lib/rewards.ts";
+import { contentLocation, storeWriter } from "../../lib/rewards.ts";
 import { read, send } from "../../lib/transactions.ts";
 import { parseBounded, parseBytes32, parseId, parseList, parseOpen, requireValue, UsageError } from "../args.ts";
 import { contentOption, firstEvent, open, readNumbered, str, UINT64, type Command, type Values } from "../shared.ts";
@@ -54,7 +54,7 @@ async function publish(suite: Suite, dir: string, kind: ArtifactKind, values: Va
   return publishArtifact({
     dir,
     store: contentLocation(str(values, "content")),
-    signer: suite.account as LocalAccount | undefined,
+    signer: storeWriter(suite, "artifact").signer,
   });
 }
 
