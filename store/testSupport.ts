@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createPublicClient } from "viem";
-import { OPEN, startTestChain, type TestChain } from "../inference/gateway/testSupport.ts";
+import { generatedModel, OPEN, startTestChain, type TestChain } from "../inference/gateway/testSupport.ts";
 import { rpcTransport } from "../scripts/lib/rpc.ts";
 import { chainWritePolicy } from "./policy.ts";
 
@@ -13,6 +13,7 @@ import { chainWritePolicy } from "./policy.ts";
 export const startStoreTestChain = (port: number) =>
   startTestChain(
     port,
+    generatedModel(),
     Array.from({ length: 3 }, () => randomBytes(32).toString("hex")),
   );
 
