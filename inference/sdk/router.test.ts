@@ -7,8 +7,14 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, Server } from "node:http";
+import {
+  connect,
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -90,16 +96,18 @@ async function kill(service: Service) {
   }
 }
 
-/** A local HTTP server for fakes; `close` ends it and its connections. */
+/** A local HTTP server for fakes. */
 async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server }> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
-const close = (server: Server) => {
-  server.closeAllConnections();
+/** Ends a server (HTTP or TCP) and every connection it holds open. */
+function close(server: NetServer, sockets: Iterable<Socket> = []) {
+  for (const socket of sockets) socket.destroy();
+  if (server instanceof Server) server.closeAllConnections();
   return new Promise((resolve) => server.close(resolve));
-};
+}
 const bodyOf = async (request: AsyncIterable<Buffer>) => {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk);
@@ -123,7 +131,7 @@ describe("operator discovery and the Router, on a local chain with two real work
   let dir: string;
   // Every process and server a test starts; `after` stops them whatever failed.
   const workers = new Map<string, Service>();
-  const servers = new Set<Server>();
+  const servers = new Set<() => Promise<unknown>>();
 
   const nodes = () => tc.contracts.NodeRegistry;
   const send = (key: Hex, functionName: string, args: unknown[]) =>
@@ -192,16 +200,22 @@ describe("operator discovery and the Router, on a local chain with two real work
     await send(keys.carol, "register", [urls.b, [1n], carol, 20_000n * OPEN]);
     // Mallory: registered for the base model, but with less than the minimum stake, so not active.
     await send(keys.mallory, "register", [closedUrl, [1n], mallory, OPEN]);
-    await Promise.all([
+    // Both settled before going on, so that `after` knows every worker that started.
+    const started = await Promise.allSettled([
       startWorker("a", keys.bob, PORTS.workerA, PRICES.a),
       startWorker("b", keys.carol, PORTS.workerB, PRICES.b),
     ]);
+    for (const result of started) if (result.status === "rejected") throw result.reason;
   });
   after(async () => {
-    await Promise.all([...workers.values()].map(kill));
-    await Promise.all([...servers].map(close));
+    // Every step, whatever became of the others: one that fails must not leave the chain running.
+    const stopped = await Promise.allSettled([
+      ...[...workers.values()].map(kill),
+      ...[...servers].map((stop) => stop()),
+    ]);
     await tc?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
+    for (const result of stopped) if (result.status === "rejected") throw result.reason;
   });
 
   const expected: Operator[] = [
@@ -256,7 +270,7 @@ describe("operator discovery and the Router, on a local chain with two real work
         ),
       );
     });
-    servers.add(indexer.server);
+    servers.add(() => close(indexer.server));
     const found = await discoverOperators(tc.client, { registry: nodes(), baseModelId: 1n, indexerUrl: indexer.url });
     assert.deepEqual(byAddress(found), byAddress(expected));
     assert.deepEqual(asked, [{ baseModelId: "1" }, { baseModelId: "1", after: "second" }]);
@@ -303,7 +317,7 @@ describe("operator discovery and the Router, on a local chain with two real work
       (await openai.models.list()).data.map((m) => m.id),
       ["0", "1", "2", "3"],
     );
-    assert.deepEqual(router.lanes, []);
+    assert.equal(router.lanes.length, 0);
     // It pays the cheaper, A, through a channel it opens.
     await openai.completions.create({ model: "0", prompt: "first", max_tokens: 6 });
     const chat = await openai.chat.completions.create({
@@ -458,7 +472,7 @@ describe("operator discovery and the Router, on a local chain with two real work
       response.statusCode = 503;
       response.end(JSON.stringify({ error: { code: "engine_unavailable", message: "no engine" } }));
     });
-    servers.add(fake.server);
+    servers.add(() => close(fake.server));
     await send(keys.mallory, "addStake", [10_000n * OPEN]);
     await send(keys.mallory, "update", [fake.url, [1n], mallory]);
 
@@ -472,5 +486,67 @@ describe("operator discovery and the Router, on a local chain with two real work
         [bob, 3 + 2 + 1],
       ],
     );
+    // Mallory unbonds below the minimum, so that the tests after this one see A and B alone.
+    await send(keys.mallory, "requestUnbond", [10_000n * OPEN]);
+  });
+
+  it("test_router_disputesTheReceiptOfALostRequestItSentElsewhere", async () => {
+    // A's endpoint moves behind a proxy that, when told, drops A's next answer and resets the app's connection:
+    // A has logged (and signed) the receipt, the app never sees it.
+    let dropNext = false;
+    const sockets = new Set<Socket>();
+    const proxy = createNetServer((client) => {
+      const upstream = connect(PORTS.workerA, "127.0.0.1");
+      client.pipe(upstream);
+      upstream.on("data", (chunk) => {
+        if (!dropNext) return client.write(chunk);
+        dropNext = false;
+        client.resetAndDestroy();
+        upstream.destroy();
+      });
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        // The reset is the point; the proxy's own sockets may see it as an error.
+        socket.on("error", () => {});
+      }
+      upstream.on("end", () => client.end());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    servers.add(() => close(proxy, sockets));
+    const proxied = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    await send(keys.bob, "update", [proxied, [1n], bob]);
+
+    const router = routerFor();
+    const openai = openaiFor(router);
+    await openai.completions.create({ model: "0", prompt: "through the proxy", max_tokens: 6 });
+    dropNext = true;
+    const answer = (await openai.completions.create({ model: "0", prompt: "lost at A", max_tokens: 6 })) as unknown as {
+      openpoa_receipt: { channelId: string };
+    };
+
+    // Answered by B; A's channel is retired, one receipt short of A's log.
+    const [laneA, laneB] = router.lanes;
+    assert.deepEqual(
+      [laneA!.operator, laneA!.retired, laneB!.operator, answer.openpoa_receipt.channelId],
+      [bob, true, carol, laneB!.channelId.toString()],
+    );
+    const log = new DatabaseSync(path.join(dir, "a.sqlite"), { readOnly: true });
+    const [orphan] = log
+      .prepare("SELECT request_id, position FROM receipts WHERE channel_id = ? ORDER BY position DESC LIMIT 1")
+      .all(channelA.toString()) as { request_id: string; position: number }[];
+    log.close();
+    assert.equal(laneA!.payer.receipts.length, orphan!.position);
+
+    // The checkpoint takes A's receipt over disputed: the request is paid once, by B, and both channels settle.
+    assert.ok((await router.checkpoint()).every((result) => "billed" in result));
+    assert.deepEqual(
+      laneA!.payer.disputes.map((d) => [d.requestId, d.reason]),
+      [[orphan!.request_id, "its response never reached the payer"]],
+    );
+    for (const lane of [laneA!, laneB!])
+      await waitUntil(
+        `channel ${lane.channelId} settled`,
+        async () => (await channelOf(lane.channelId)).settled === lane.payer.billedTotal,
+      );
   });
 });
