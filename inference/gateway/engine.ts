@@ -5,7 +5,10 @@ import { fileURLToPath } from "node:url";
 import { EngineUnavailableError, GatewayError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 
-const engineMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../engine/main.py");
+/** The engine's entry point, runnable from any directory. */
+export const engineMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../engine/main.py");
+/** The Python that runs the engine: $OPENPOA_PYTHON, else Debian's (the one with torch). */
+export const enginePython = () => process.env.OPENPOA_PYTHON ?? "/usr/bin/python3";
 export const PROTOCOL = "openpoa-engine/1";
 
 export type EngineHello = {
@@ -64,7 +67,7 @@ export class Engine {
   start(): Promise<EngineHello> {
     const { model, adapters, maxSeqLen = 1024, python, extraArgs = [], log } = this.options;
     const args = [engineMain, "serve", "--model", model, "--adapters", adapters, "--max-seq-len", String(maxSeqLen)];
-    const child = spawn(python ?? process.env.OPENPOA_PYTHON ?? "/usr/bin/python3", [...args, ...extraArgs], {
+    const child = spawn(python ?? enginePython(), [...args, ...extraArgs], {
       stdio: ["pipe", "pipe", "pipe"],
     });
     this.child = child;

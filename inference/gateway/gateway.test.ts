@@ -139,6 +139,21 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     const signed = await payer.signVoucher(amounts, usageRoot ?? tree.root());
     return encodeUsageVoucher({ signed, receipts: claimed ?? logged.length, disputed });
   };
+  /** Carol registers the artifact `sha256` at `uri`; its id, priced for the payers. */
+  const registerAdapter = async (sha256: string, uri: string) => {
+    const params = adapterParams(sha256, uri);
+    await tc.sendRevealing(
+      keys.carol,
+      tc.contracts.ModelRegistry,
+      "ModelRegistry",
+      "registerAdapter",
+      params.artifactHash,
+      [params],
+    );
+    const adapterId = String(await tc.read("ModelRegistry", tc.contracts.ModelRegistry, "adapterCount"));
+    prices.set(adapterId, PRICE_PER_1K);
+    return adapterId;
+  };
   const postUsage = async (header: string) => {
     const response = await fetch(`${gateway.url}/v1/vouchers`, { method: "POST", headers: { [usageHeader]: header } });
     const json = (await response.json()) as { error?: { code: string } };
@@ -739,17 +754,7 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     const config = JSON.parse(readFileSync(configFile, "utf8")) as { target_modules: string[] };
     writeFileSync(configFile, JSON.stringify({ ...config, target_modules: ["q_proj", "v_proj"] }));
     const { artifactHash } = await hashArtifactDir(mismatched);
-    const params = adapterParams(artifactHash, pathToFileURL(mismatched).href);
-    await tc.sendRevealing(
-      keys.carol,
-      tc.contracts.ModelRegistry,
-      "ModelRegistry",
-      "registerAdapter",
-      params.artifactHash,
-      [params],
-    );
-    const adapterId = String(await tc.read("ModelRegistry", tc.contracts.ModelRegistry, "adapterCount"));
-    prices.set(adapterId, PRICE_PER_1K);
+    const adapterId = await registerAdapter(artifactHash, pathToFileURL(mismatched).href);
     const channelId = await newChannel();
     await assert.rejects(
       openaiFor(newPayer(channelId)).completions.create({ model: adapterId, prompt: "mismatch", max_tokens: 4 }),
@@ -769,17 +774,7 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     const forgedDir = path.join(model.artifactStore, forged);
     cpSync(path.join(model.artifactStore, model.adapterHashes[0]!), forgedDir, { recursive: true });
     try {
-      const params = adapterParams(forged, pathToFileURL(forgedDir).href);
-      await tc.sendRevealing(
-        keys.carol,
-        tc.contracts.ModelRegistry,
-        "ModelRegistry",
-        "registerAdapter",
-        params.artifactHash,
-        [params],
-      );
-      const adapterId = String(await tc.read("ModelRegistry", tc.contracts.ModelRegistry, "adapterCount"));
-      prices.set(adapterId, PRICE_PER_1K);
+      const adapterId = await registerAdapter(forged, pathToFileURL(forgedDir).href);
       const channelId = await newChannel();
       const openai = openaiFor(newPayer(channelId));
       await assert.rejects(

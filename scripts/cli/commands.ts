@@ -9,6 +9,7 @@ import { modelCommands } from "./commands/model.ts";
 import { nodeCommands } from "./commands/node.ts";
 import { rewardsCommands } from "./commands/rewards.ts";
 import { tokenCommands } from "./commands/token.ts";
+import { trainCommands } from "./commands/train.ts";
 import type { Command } from "./shared.ts";
 
 export type { Command, Output, Values } from "./shared.ts";
@@ -17,6 +18,7 @@ export const commands: Record<string, Command> = {
   ...tokenCommands,
   ...datanetCommands,
   ...modelCommands,
+  ...trainCommands,
   ...nodeCommands,
   ...channelCommands,
   ...rewardsCommands,

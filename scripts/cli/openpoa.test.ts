@@ -73,7 +73,12 @@ describe("openpoa CLI", () => {
   before(async () => {
     chain = await startLocalChain({ port: 18546 });
     work = await mkdtemp(path.join(tmpdir(), "openpoa-cli-"));
-    env = { ...process.env, OPENPOA_RPC_URL: chain.url, OPENPOA_DEPLOYMENTS_DIR: work };
+    env = {
+      ...process.env,
+      OPENPOA_RPC_URL: chain.url,
+      OPENPOA_DEPLOYMENTS_DIR: work,
+      OPENPOA_ARTIFACT_CACHE_DIR: path.join(work, "artifact-cache"),
+    };
     await run("npm", ["run", "deploy", "--", "--network", "localhost"], { cwd: repoRoot, env });
   });
   after(async () => {
@@ -419,7 +424,8 @@ describe("openpoa CLI", () => {
 
   it("test_modelAndAdapter_publishAndRegisterFromTheirFiles", async () => {
     const model = generatedModel(1);
-    const store = path.join(work, "artifact-store");
+    // The store the datanet contents are in: `adapter train` below reads both from it.
+    const store = path.join(work, "content");
     const modelDir = path.join(work, "published-model");
     const adapterDir = path.join(work, "published-adapter");
     await cp(model.modelDir, modelDir, { recursive: true });
@@ -430,7 +436,9 @@ describe("openpoa CLI", () => {
     assert.equal(published.artifactHash, `0x${modelHash}`);
     assert.match(published.uri, /^openpoa-store:\/\/[0-9a-f]{64}$/);
     // Every file and the manifest, each under its sha256.
-    assert.equal((await readdir(store)).length, published.files.length + 1);
+    const stored = new Set(await readdir(store));
+    for (const sha256 of [...published.files.map((f: { sha256: string }) => f.sha256), published.manifestSha256])
+      assert.ok(stored.has(sha256), sha256);
     const wrongKind = await openpoa("adapter", "publish", modelDir, "--content", store);
     assert.equal(wrongKind.code, 2);
     assert.match(wrongKind.stderr, /holds a model, not a lora/);
@@ -459,6 +467,37 @@ describe("openpoa CLI", () => {
     assert.deepEqual(
       [adapter.baseModelId, adapter.artifactHash, adapter.rank, adapter.targetModules, adapter.uri.slice(0, 16)],
       [baseModelId, `0x${model.adapterHashes[0]}`, 8, 0x7f, "openpoa-store://"],
+    );
+  });
+
+  it("test_adapter_train_onADatanetVersionAndRegisterWithItsLineage", async () => {
+    const content = path.join(work, "content");
+    const args = ["adapter", "train", "--base", "2", "--content", content, "--out", path.join(work, "trained")];
+    const badWeights = await openpoa(...args, "--datanet", "1:1:9000");
+    assert.equal(badWeights.code, 2);
+    assert.match(badWeights.stderr, /weights must add up to 10000 bps, got 9000/);
+
+    // Datanet 1 version 1 (one poem, from the datanet test): its text comes from the store, checked against the
+    // chain; the base model (registered by the publish test) by its on-chain URI.
+    const trained = await json(
+      ...args,
+      ...["--datanet", "1:1", "--rank", "4", "--steps", "30", "--seed", "7", "--register", "--price", "0.01"],
+      ...["--owner-share", "7000", "--data-share", "3000"],
+    );
+    assert.equal(
+      trained.manifest.baseModel.artifactHash,
+      (await hashArtifactDir(generatedModel(1).modelDir)).artifactHash,
+    );
+    assert.deepEqual(trained.manifest.datasets, [
+      { name: "datanet 1 v1", documents: 1, heldOut: 0, datanetId: "1", version: "1", weightBps: 10000 },
+    ]);
+    assert.ok(trained.loss_last < trained.loss_first, `${trained.loss_first} -> ${trained.loss_last}`);
+    const adapter = (await json("adapter", "list")).find(
+      (a: { adapterId: string }) => a.adapterId === trained.adapterId,
+    );
+    assert.deepEqual(
+      [adapter.baseModelId, adapter.artifactHash, adapter.rank, adapter.targetModules, adapter.lineage],
+      ["2", `0x${trained.sha256}`, 4, 0x7f, [{ datanetId: "1", version: "1", weightBps: 10000 }]],
     );
   });
 

@@ -58,7 +58,9 @@ def main(argv=None):
 
     train = commands.add_parser("train-adapter", help="fine-tune a LoRA adapter on text files -> OUT/<sha256>/")
     train.add_argument("--model", required=True)
-    train.add_argument("--data", required=True, nargs="+", help="UTF-8 text files, one document each")
+    data = train.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", nargs="+", help="UTF-8 text files, one document each")
+    data.add_argument("--spec", help='JSON {"datasets": [{"name", "files": [...], "meta": {...}}]}, one per source')
     train.add_argument("--out", required=True)
     train.add_argument("--rank", type=int, default=TRAIN_DEFAULTS["rank"])
     train.add_argument("--alpha", type=float, help="default: 2 * rank")
@@ -66,6 +68,9 @@ def main(argv=None):
     train.add_argument("--lr", type=float, default=TRAIN_DEFAULTS["lr"], help="peak Adam rate (warm-up, cosine decay)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--targets", default="q,k,v,o,gate,up,down")
+    train.add_argument("--seq-len", type=int, help="tokens per packed training sequence (default: the context)")
+    train.add_argument("--holdout", type=float, default=0.0, help="share of each dataset's documents held out")
+    train.add_argument("--base-artifact-hash", help="recorded in the training manifest")
     train.add_argument("--json", action="store_true", help="print a JSON summary instead of the bare hash")
     train.add_argument("--threads", type=int, default=1, help="torch threads (the result depends on it)")
 
@@ -105,21 +110,21 @@ def main(argv=None):
         import torch
 
         torch.set_num_threads(args.threads)
-        from .train import parse_targets, train_adapter
+        from .train import TrainConfig, parse_targets, read_files, read_spec, train_adapter
 
-        log = lambda line: print(line, file=sys.stderr)  # noqa: E731
-        summary = train_adapter(
-            args.model,
-            args.data,
-            args.out,
-            args.rank,
-            args.steps,
-            args.lr,
-            args.seed,
-            parse_targets(args.targets),
-            args.alpha,
-            log,
+        log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+        config = TrainConfig(
+            rank=args.rank,
+            alpha=args.alpha,
+            steps=args.steps,
+            lr=args.lr,
+            seed=args.seed,
+            targets=parse_targets(args.targets),
+            seq_len=args.seq_len,
+            holdout=args.holdout,
         )
+        datasets = read_spec(args.spec) if args.spec else read_files(args.data)
+        summary = train_adapter(args.model, datasets, args.out, config, log, args.base_artifact_hash)
         print(json.dumps(summary) if args.json else summary["sha256"])
     elif args.command == "serve":
         torch, dtype = _setup(args)

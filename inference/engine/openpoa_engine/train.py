@@ -1,4 +1,5 @@
-"""LoRA fine-tuning on byte-tokenised documents: the base model is frozen, only lora_A / lora_B learn.
+"""LoRA fine-tuning on documents, tokenised by the model's own tokenizer: the base model is frozen, only lora_A /
+lora_B learn.
 
 The forward pass is the engine's own (Llama.forward): a causal attention over whole documents packed into one
 sequence, and a LoRA object whose apply() adds x A^T B^T * scale with autograd. CPU and a fixed seed make the
@@ -8,7 +9,9 @@ run, and so the written adapter and its artifact hash, reproducible byte for byt
 import json
 import math
 import os
+import random
 import time
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -17,9 +20,11 @@ from . import kernels
 from .config import LORA_PROJECTIONS, module_path
 from .generate import write_adapter
 from .model import Llama
-from .tokenizer import EOS, ByteTokenizer
+from .tokenizer import load_tokenizer
 
 SHORT_TARGETS = {p.split("_")[0]: p for p in LORA_PROJECTIONS}  # q -> q_proj, gate -> gate_proj, ...
+# Beside the adapter's files (never part of its artifact hash): what it was trained on, how, and how it went.
+TRAINING_MANIFEST = "openpoa-training.json"
 
 
 def parse_targets(spec):
@@ -72,95 +77,239 @@ class TrainableLora:
         return out
 
 
-def pack_documents(texts, max_len):
-    """Byte tokens of every document (<bos> … <eos>), one after another; spans [(start, length)]."""
-    tok, tokens, spans = ByteTokenizer(), [], []
-    for text in texts:
-        ids = (tok.encode(text) + [EOS])[:max_len]
-        spans.append((len(tokens), len(ids)))
-        tokens += ids
-    return tokens, spans
+def pack_sequences(documents, seq_len):
+    """Token documents packed one after another into sequences of at most seq_len tokens.
+
+    Returns [(tokens, spans)] with spans [(start, length)] inside each sequence; a document longer than seq_len
+    is cut into pieces, each a span of its own (its first token then predicts nothing across the cut).
+    """
+    sequences, tokens, spans = [], [], []
+    for ids in documents:
+        for start in range(0, len(ids), seq_len):
+            piece = ids[start : start + seq_len]
+            if len(tokens) + len(piece) > seq_len:
+                sequences.append((tokens, spans))
+                tokens, spans = [], []
+            spans.append((len(tokens), len(piece)))
+            tokens = tokens + piece
+    if tokens:
+        sequences.append((tokens, spans))
+    return sequences
 
 
-def train_lora(model, texts, rank=64, steps=160, lr=5e-3, seed=0, targets=LORA_PROJECTIONS, alpha=None, log=None):
-    """Adam on the mean next-token loss of all documents at once. Returns (TrainableLora, losses per step)."""
-    c = model.config
-    tokens, spans = pack_documents(texts, c.max_position_embeddings)
-    inputs = torch.tensor(tokens)
-    positions = torch.cat([torch.arange(n) for _, n in spans])
-    # Targets: the next token inside the same document; the last token of each document predicts nothing.
+def _batch(sequence):
+    """Inputs, positions and next-token labels of one packed sequence (no label across a document's end)."""
+    tokens, spans = sequence
     labels = torch.tensor(tokens[1:] + [-100])
     for s, n in spans:
         labels[s + n - 1] = -100
-    lora = TrainableLora(
-        c, rank, targets, (alpha if alpha is not None else 2 * rank) / rank, torch.Generator().manual_seed(seed)
-    )
-    opt = torch.optim.Adam(lora.parameters(), lr=lr)
+    positions = torch.cat([torch.arange(n) for _, n in spans])
+    return torch.tensor(tokens), positions, labels, DocumentAttention(spans)
+
+
+def sequence_loss(model, lora, sequence, reduction="mean"):
+    inputs, positions, labels, attention = _batch(sequence)
+    hidden = model.forward(inputs, positions, attention, lora)
+    return F.cross_entropy(model.logits(hidden), labels, ignore_index=-100, reduction=reduction)
+
+
+def mean_loss(model, lora, sequences):
+    """Mean next-token loss over every labelled token of the sequences; None when there are none."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for sequence in sequences:
+            total += sequence_loss(model, lora, sequence, reduction="sum").item()
+            count += sum(n - 1 for _, n in sequence[1])
+    return total / count if count else None
+
+
+@dataclass
+class TrainConfig:
+    rank: int = 64
+    alpha: float = None  # default 2 * rank
+    steps: int = 160
+    lr: float = 5e-3
+    seed: int = 0
+    targets: tuple = LORA_PROJECTIONS
+    seq_len: int = None  # default: the model's context
+    holdout: float = 0.0  # share of each dataset's documents kept out of training to measure on
+
+    @property
+    def lora_alpha(self):
+        return self.alpha if self.alpha is not None else 2 * self.rank
+
+
+@dataclass
+class Dataset:
+    """The documents of one source (a datanet version), and what the training manifest says of it."""
+
+    name: str
+    texts: list
+    meta: dict = field(default_factory=dict)
+
+
+def split_holdout(datasets, share, seed):
+    """(training texts, held-out texts): per dataset, round(share * n) documents, at least one when share > 0 and
+    the dataset has two or more, chosen by the seed; the rest trains, in the given order."""
+    train, held, counts = [], [], []
+    rng = random.Random(seed)
+    for ds in datasets:
+        n = len(ds.texts)
+        k = min(n - 1, max(1, round(share * n))) if share > 0 and n >= 2 else 0
+        out = set(rng.sample(range(n), k))
+        train += [t for i, t in enumerate(ds.texts) if i not in out]
+        held += [t for i, t in enumerate(ds.texts) if i in out]
+        counts.append(k)
+    return train, held, counts
+
+
+def train_lora(model, documents, config, log=None, eval_sequences=()):
+    """Adam on the next-token loss, one packed sequence per step (seeded order, cycling). Returns (TrainableLora,
+    losses per step, held-out loss before and after, tokens trained on)."""
+    c = model.config
+    sequences = pack_sequences(documents, config.seq_len or c.max_position_embeddings)
+    generator = torch.Generator().manual_seed(config.seed)
+    lora = TrainableLora(c, config.rank, config.targets, config.lora_alpha / config.rank, generator)
+    held_before = mean_loss(model, lora, eval_sequences)
+    opt = torch.optim.Adam(lora.parameters(), lr=config.lr)
     # Short linear warm-up, then cosine decay to zero: the peak rate learns fast, the decay settles the loss low.
-    warmup = max(1, steps // 10)
+    steps, warmup = config.steps, max(1, config.steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(i, steps) / steps))
     )
-    attention, losses = DocumentAttention(spans), []
+    order, losses, tokens_seen, started = [], [], 0, time.perf_counter()
     for step in range(steps):
-        hidden = model.forward(inputs, positions, attention, lora)
-        loss = F.cross_entropy(model.logits(hidden), labels, ignore_index=-100)
+        if not order:
+            order = torch.randperm(len(sequences), generator=generator).tolist()
+        sequence = sequences[order.pop()]
+        loss = sequence_loss(model, lora, sequence)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(lora.parameters(), 1.0)
         opt.step()
         sched.step()
         losses.append(loss.item())
-        if log and (step % 25 == 0 or step == steps - 1):
-            log(f"step {step} loss {losses[-1]:.4f}")
-    return lora, losses
+        tokens_seen += len(sequence[0])
+        if log and (step % max(1, steps // 20) == 0 or step == steps - 1):
+            elapsed = time.perf_counter() - started
+            rate = tokens_seen / elapsed if elapsed else 0.0
+            log(
+                json.dumps(
+                    {
+                        "step": step + 1,
+                        "steps": steps,
+                        "loss": round(losses[-1], 4),
+                        "tokensPerSec": round(rate, 1),
+                        "etaSeconds": round(elapsed / (step + 1) * (steps - step - 1), 1),
+                    }
+                )
+            )
+    return lora, losses, (held_before, mean_loss(model, lora, eval_sequences)), tokens_seen
 
 
-def train_adapter(
-    model_dir, data_files, out_root, rank=64, steps=160, lr=5e-3, seed=0, targets=LORA_PROJECTIONS, alpha=None, log=None
-):
-    """Train on the files (one document each), write OUT_ROOT/<sha256>/ and its manifest entry; returns a summary."""
-    torch.manual_seed(seed)
+def train_adapter(model_dir, datasets, out_root, config=None, log=None, base_artifact_hash=None):
+    """Train on the datasets' documents, write OUT_ROOT/<sha256>/ with its training manifest; returns a summary."""
+    config = config or TrainConfig()
+    torch.manual_seed(config.seed)
     model = Llama.load(model_dir)
-    texts = []
-    for path in data_files:
-        with open(path, encoding="utf-8") as f:
-            texts.append(f.read())
+    tokenizer = load_tokenizer(model_dir, model.config)
+    eos = [] if tokenizer.eos_token_id is None else [tokenizer.eos_token_id]
+    encode = lambda text: tokenizer.encode(text) + eos  # noqa: E731
+    train_texts, held_texts, held_counts = split_holdout(datasets, config.holdout, config.seed)
+    documents = [encode(t) for t in train_texts]
+    seq_len = config.seq_len or model.config.max_position_embeddings
     started = time.perf_counter()
-    lora, losses = train_lora(model, texts, rank, steps, lr, seed, targets, alpha, log)
+    lora, losses, (held_before, held_after), tokens_seen = train_lora(
+        model, documents, config, log, pack_sequences([encode(t) for t in held_texts], seq_len)
+    )
     seconds = time.perf_counter() - started
     peft_config = {
         "peft_type": "LORA",
         "task_type": "CAUSAL_LM",
         "base_model_name_or_path": model.config.name,
-        "r": rank,
-        "lora_alpha": alpha if alpha is not None else 2 * rank,
+        "r": config.rank,
+        "lora_alpha": config.lora_alpha,
         "lora_dropout": 0.0,
-        "target_modules": list(targets),
+        "target_modules": list(config.targets),
         "use_rslora": False,
         "bias": "none",
         "fan_in_fan_out": False,
     }
     os.makedirs(out_root, exist_ok=True)
     sha = write_adapter(out_root, peft_config, lora.tensors())
-    entry = {
-        "sha256": sha,
-        "rank": rank,
-        "seed": seed,
-        "trained_on": [os.path.basename(p) for p in data_files],
-        "steps": steps,
-        "lr": lr,
+    tokens = sum(len(d) for d in documents)
+    manifest = {
+        "format": "openpoa-training-v1",
+        "adapter": sha,
+        "baseModel": {"name": model.config.name, "artifactHash": base_artifact_hash},
+        "datasets": [
+            {"name": ds.name, "documents": len(ds.texts), "heldOut": k, **ds.meta}
+            for ds, k in zip(datasets, held_counts)
+        ],
+        "hyperparameters": {
+            "rank": config.rank,
+            "loraAlpha": config.lora_alpha,
+            "targets": list(config.targets),
+            "steps": config.steps,
+            "lr": config.lr,
+            "seed": config.seed,
+            "seqLen": seq_len,
+            "holdout": config.holdout,
+        },
+        "tokens": tokens,
+        "losses": [round(x, 6) for x in losses],
+        "heldOutLoss": {"before": held_before, "after": held_after},
+        "trainSeconds": round(seconds, 2),
     }
-    _append_manifest(out_root, model.config.name, entry)
+    with open(os.path.join(out_root, sha, TRAINING_MANIFEST), "w") as f:
+        json.dump(manifest, f, indent=2)
+    _append_manifest(
+        out_root,
+        model.config.name,
+        {
+            "sha256": sha,
+            "rank": config.rank,
+            "seed": config.seed,
+            "trained_on": [ds.name for ds in datasets],
+            "steps": config.steps,
+            "lr": config.lr,
+        },
+    )
     return {
         "sha256": sha,
         "model": model.config.name,
-        "documents": len(texts),
-        "tokens": sum(len(t.encode("utf-8")) + 2 for t in texts),
+        "documents": len(train_texts),
+        "heldOutDocuments": len(held_texts),
+        "tokens": tokens,
+        "tokensPerSec": round(tokens_seen / seconds, 1),
         "loss_first": losses[0],
         "loss_last": losses[-1],
+        "heldOutLoss": {"before": held_before, "after": held_after},
         "train_seconds": round(seconds, 2),
     }
+
+
+def read_spec(path):
+    """--spec FILE: {"datasets": [{"name", "files": [...], "meta": {...}}]}: one document per file."""
+    with open(path) as f:
+        spec = json.load(f)
+    datasets = []
+    for ds in spec["datasets"]:
+        texts = []
+        for file in ds["files"]:
+            with open(file, encoding="utf-8") as f:
+                texts.append(f.read())
+        datasets.append(Dataset(ds["name"], texts, ds.get("meta", {})))
+    return datasets
+
+
+def read_files(paths):
+    """--data FILE…: one dataset, one document per file."""
+    texts = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            texts.append(f.read())
+    return [Dataset(",".join(os.path.basename(p) for p in paths), texts)]
 
 
 def _append_manifest(out_root, model_name, entry):

@@ -72,18 +72,27 @@ const publishCommand = (kind: ArtifactKind): Command => ({
   },
 });
 
+/** Every registered base model, in id order. */
+function readBaseModels(suite: Suite) {
+  return readNumbered(suite, "ModelRegistry", "baseModelCount", async (baseModelId) => {
+    const m = await read<{ registrant: Address; deprecated: boolean; artifactHash: Hex; name: string; uri: string }>(
+      suite,
+      { contract: "ModelRegistry", functionName: "getBaseModel", args: [baseModelId] },
+    );
+    return {
+      baseModelId,
+      name: m.name,
+      artifactHash: m.artifactHash,
+      uri: m.uri,
+      registrant: m.registrant,
+      deprecated: m.deprecated,
+    };
+  });
+}
+
 /** The registered base model named `name` (an adapter config's base_model_name_or_path); exactly one must match. */
 async function baseModelNamed(suite: Suite, name: string): Promise<bigint> {
-  const matches = (
-    await readNumbered(suite, "ModelRegistry", "baseModelCount", async (baseModelId) => ({
-      baseModelId,
-      ...(await read<{ name: string; deprecated: boolean }>(suite, {
-        contract: "ModelRegistry",
-        functionName: "getBaseModel",
-        args: [baseModelId],
-      })),
-    }))
-  ).filter((m) => m.name === name && !m.deprecated);
+  const matches = (await readBaseModels(suite)).filter((m) => m.name === name && !m.deprecated);
   if (matches.length !== 1)
     throw new UsageError(
       `${matches.length ? "Several base models are" : "No base model is"} named "${name}" (the adapter's base_model_name_or_path): name one with --base`,
@@ -237,23 +246,7 @@ export const modelCommands: Record<string, Command> = {
     summary: "List base models with their artifact hash and URI",
     usage: "model list",
     async run(suite) {
-      const models = await readNumbered(suite, "ModelRegistry", "baseModelCount", async (baseModelId) => {
-        const m = await read<{
-          registrant: Address;
-          deprecated: boolean;
-          artifactHash: Hex;
-          name: string;
-          uri: string;
-        }>(suite, { contract: "ModelRegistry", functionName: "getBaseModel", args: [baseModelId] });
-        return {
-          baseModelId,
-          name: m.name,
-          artifactHash: m.artifactHash,
-          uri: m.uri,
-          registrant: m.registrant,
-          deprecated: m.deprecated,
-        };
-      });
+      const models = await readBaseModels(suite);
       const text = models.length
         ? models
             .map(
