@@ -161,6 +161,9 @@ export function createApp(gateway: Gateway): Hono {
     const header = c.req.header(usageHeader);
     if (!header) throw badRequest("voucher_missing", `missing ${usageHeader} header: post a usage voucher`);
     const channelId = await acceptUsageVoucher(gateway, header);
+    // A checkpoint is the payer's last word before it may go away: answer only once its voucher is on disk. (A
+    // usage voucher riding on a completion request may wait for the group commit: the next one replaces it.)
+    gateway.usageLog.commitPending();
     return c.json(channelUsage(gateway, channelId));
   });
 
