@@ -130,8 +130,8 @@ class Llama:
         self.cos, self.sin = cos.to(self.device, dtype), sin.to(self.device, dtype)  # [max_positions, head_dim]
 
     @classmethod
-    def load(cls, model_dir, device="cpu", dtype=torch.float32, name=""):
-        config = ModelConfig.load(model_dir, name)
+    def load(cls, model_dir, device="cpu", dtype=torch.float32, name="", artifact_hash=""):
+        config = ModelConfig.load(model_dir, name, artifact_hash)
         weights = {}
         for path in checkpoint_files(model_dir):
             # Convert shard by shard so at most one shard is held in its file dtype.

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from . import kernels
 from .config import LORA_PROJECTIONS, module_path
-from .generate import write_adapter
+from .generate import peft_lora_config, write_adapter
 from .model import Llama
 from .tokenizer import EOS, ByteTokenizer
 
@@ -129,20 +129,8 @@ def train_adapter(
     started = time.perf_counter()
     lora, losses = train_lora(model, texts, rank, steps, lr, seed, targets, alpha, log)
     seconds = time.perf_counter() - started
-    peft_config = {
-        "peft_type": "LORA",
-        "task_type": "CAUSAL_LM",
-        "base_model_name_or_path": model.config.name,
-        "r": rank,
-        "lora_alpha": alpha if alpha is not None else 2 * rank,
-        "lora_dropout": 0.0,
-        "target_modules": list(targets),
-        "use_rslora": False,
-        "bias": "none",
-        "fan_in_fan_out": False,
-    }
     os.makedirs(out_root, exist_ok=True)
-    sha = write_adapter(out_root, peft_config, lora.tensors())
+    sha = write_adapter(out_root, peft_lora_config(model.config.name, rank, alpha, targets), lora.tensors())
     entry = {
         "sha256": sha,
         "rank": rank,
