@@ -17,7 +17,7 @@ import sys
 import pytest
 import torch
 
-from conftest import make_cache
+from conftest import engine_logits, make_cache
 from openpoa_engine import safetensors_io
 from openpoa_engine.adapters import (
     AdapterError,
@@ -28,8 +28,7 @@ from openpoa_engine.adapters import (
 )
 from openpoa_engine.config import ModelConfig
 from openpoa_engine.generate import generate_adapters
-from openpoa_engine.kernels import BgmvPlan
-from openpoa_engine.model import DecodeAttention, KVCache, Llama, LoraBatch, PrefillAttention
+from openpoa_engine.model import Llama
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "peft")
 MODEL_DIR = os.path.join(FIXTURES, "model")
@@ -61,48 +60,6 @@ def peft_root(tmp_path_factory):
             shutil.copyfile(os.path.join(FIXTURES, name, file), os.path.join(root, sha, file))
         shas[name] = sha
     return root, shas
-
-
-def engine_logits(model, cache, rows, dtype=torch.float32):
-    """rows: [(prompt, sha256 or None)]. One packed prefill of each row's first half (SGMV segments), then batched
-    decode steps over every row at once (BGMV), feeding the prompt's next token (teacher forcing).
-    Returns, per row, the logits [len(prompt), vocab] in fp32."""
-    pages = [cache.acquire(sha, cache.fetch(sha).result(timeout=30)) if sha else [] for _, sha in rows]
-    n, longest = len(rows), max(len(p) for p, _ in rows)
-    kv = KVCache(model.config, n, longest + 1, "cpu", dtype)
-    split = [max(1, len(p) // 2) for p, _ in rows]
-    tokens, positions, spans, segments, start = [], [], [], [], 0
-    for row, ((prompt, _), k) in enumerate(zip(rows, split)):
-        tokens += prompt[:k]
-        positions += range(k)
-        spans.append((row, start, k))
-        if pages[row]:
-            segments.append((start, start + k, torch.tensor(pages[row])))
-        start += k
-    tier = cache.device_tier
-    hidden = model.forward(
-        torch.tensor(tokens),
-        torch.tensor(positions),
-        PrefillAttention(kv, spans),
-        LoraBatch(tier.shrink, tier.expand, segments=segments),
-    )
-    logits = model.logits(hidden)
-    out = [[logits[s : s + k]] for (_, s, k) in spans]
-    plan = BgmvPlan.build(pages, "cpu")
-    lengths = torch.tensor(split)
-    for _ in range(longest - min(split)):
-        # rows whose prompt is used up feed token 0 and are ignored; their cache rows have room for one more
-        feed = torch.tensor([p[int(length)] if length < len(p) else 0 for (p, _), length in zip(rows, lengths)])
-        lora = LoraBatch(tier.shrink, tier.expand, plan=plan)
-        step = model.logits(model.forward(feed, lengths, DecodeAttention(kv, lengths), lora))
-        for row, ((prompt, _), length) in enumerate(zip(rows, lengths)):
-            if length < len(prompt):
-                out[row].append(step[row : row + 1])
-        lengths = torch.minimum(lengths + 1, torch.tensor([len(p) for p, _ in rows]))
-    for sha in (r[1] for r in rows):
-        if sha:
-            cache.release(sha)
-    return [torch.cat(chunks) for chunks in out]
 
 
 def expected(golden, variant, prompt_index):
