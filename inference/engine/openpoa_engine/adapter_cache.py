@@ -17,7 +17,7 @@ import torch
 
 from .adapters import ARTIFACT_FILES, AdapterError, artifact_hash, check_hash_format, pack_adapter, parse_adapter
 from .config import LORA_GROUPS, LORA_PROJECTIONS
-from .kernels import PAGE_RANK
+from .kernels import PAGE_RANK, lora_pool_dtype
 
 
 class LocalSource:
@@ -129,11 +129,14 @@ class DeviceTier:
 
 class AdapterCache:
     def __init__(self, source, config, device, dtype, device_budget_bytes, host_budget_bytes, loader_threads=2):
-        self.source, self.config, self.device, self.dtype = source, config, torch.device(device), dtype
-        num_pages = int(device_budget_bytes // page_bytes(config, dtype))
+        """dtype: the model's; the pools and packed adapters use lora_pool_dtype of it (float32 for bf16 on CPU)."""
+        self.source, self.config, self.device = source, config, torch.device(device)
+        self.dtype = lora_pool_dtype(self.device, dtype)
+        one_page = page_bytes(config, self.dtype)
+        num_pages = int(device_budget_bytes // one_page)
         if num_pages < 1:
-            raise ValueError(f"device budget {device_budget_bytes} B is below one page ({page_bytes(config, dtype)} B)")
-        self.device_tier = DeviceTier(config, num_pages, self.device, dtype)
+            raise ValueError(f"device budget {device_budget_bytes} B is below one page ({one_page} B)")
+        self.device_tier = DeviceTier(config, num_pages, self.device, self.dtype)
         self.host_budget_bytes = host_budget_bytes
         self.host = OrderedDict()  # sha256 -> PackedAdapter, least recently used first
         self.host_bytes = 0

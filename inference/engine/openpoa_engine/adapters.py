@@ -6,6 +6,19 @@ Artifact hash (what the contracts and the gateway store): lowercase hex SHA-256 
           name (UTF-8) + b"\n" + len(file bytes) as u64 little-endian + the file bytes, as stored
 The files are hashed byte for byte (no JSON canonicalisation): whoever publishes an adapter hashes the exact files
 it uploads. The length prefixes make the concatenation unambiguous.
+
+A base model's artifact hash (inference/artifacts/hash.ts) is the same construction with b"openpoa-model-v1\n" over
+every file of its flat directory but openpoa-artifact.json and hidden files, in byte order of the names.
+
+PEFT semantics followed here (checked against peft's own output by tests/test_peft_interop.py):
+- scale = lora_alpha / r, or lora_alpha / sqrt(r) with use_rslora; missing r and lora_alpha default to LoraConfig's 8
+- target_modules (a list: exact name or ".name" suffix; a string: re.fullmatch; "all-linear"; missing: PEFT's Llama
+  default q_proj, v_proj) decides which modules PEFT builds LoRA layers for. PEFT silently drops tensors of other
+  modules, so such a tensor is refused here rather than applied. A targeted module without tensors adds nothing.
+- fan_in_fan_out is ignored, as PEFT ignores it for nn.Linear; bias only matters through bias tensors, refused.
+- refused: DoRA, LoRA bias tensors, modules_to_save, rank_pattern, alpha_pattern, layers_to_transform,
+  layer_replication, trainable tokens, target_parameters, aLoRA, QA-LoRA, arrow routing, and initialisations that
+  change the base weights (PiSSA, OLoRA, LoftQ, CorDA).
 """
 
 import hashlib
@@ -24,11 +37,35 @@ from .kernels import PAGE_RANK
 
 ARTIFACT_FILES = ("adapter_config.json", "adapter_model.safetensors")
 HASH_DOMAIN = b"openpoa-lora-v1\n"
+MODEL_HASH_DOMAIN = b"openpoa-model-v1\n"
+MODEL_MANIFEST_FILE = "openpoa-artifact.json"  # beside a model's files, never part of its hash
 MAX_RANK = 128
 _KEY = re.compile(
     r"^(?:base_model\.model\.)?model\.layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_([AB])(?:\.default)?\.weight$"
 )
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+_BASE_HASH = re.compile(r"^(?:0x)?([0-9a-f]{64})$")
+# PEFT's LoraConfig defaults, and its default target_modules for Llama and Mistral
+PEFT_DEFAULT_R = 8
+PEFT_DEFAULT_ALPHA = 8
+PEFT_DEFAULT_TARGETS = ["q_proj", "v_proj"]
+# Config fields whose non-empty value changes what the adapter computes in ways the engine does not implement.
+_UNSUPPORTED_FIELDS = (
+    "use_dora",
+    "lora_bias",
+    "modules_to_save",
+    "rank_pattern",
+    "alpha_pattern",
+    "layers_to_transform",
+    "layer_replication",
+    "trainable_token_indices",
+    "target_parameters",
+    "alora_invocation_tokens",
+    "use_qalora",
+    "arrow_config",
+)
+# init_lora_weights values whose adapter is relative to modified base weights (PEFT rewrites the base on load).
+_BASE_CHANGING_INITS = ("pissa", "olora", "loftq", "corda")
 
 
 class AdapterError(Exception):
@@ -59,6 +96,68 @@ def artifact_hash_of_dir(directory):
     return artifact_hash(*read_artifact(directory))
 
 
+def model_artifact_hash_of_dir(directory):
+    """A base model's artifact hash: every file but the manifest and hidden files, names in byte order, streamed."""
+    names = sorted(
+        (n for n in os.listdir(directory) if n != MODEL_MANIFEST_FILE and not n.startswith(".")), key=str.encode
+    )
+    digest = hashlib.sha256(MODEL_HASH_DOMAIN)
+    for name in names:
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path) or os.path.islink(path):
+            raise ValueError(f"{path}: a model artifact is a flat directory of plain files")
+        digest.update(name.encode() + b"\n" + struct.pack("<Q", os.path.getsize(path)))
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def normalize_model_hash(value):
+    """The engine's --model-artifact-hash: 64 lowercase hex digits, 0x allowed; returns the bare form ("" if none)."""
+    if not value:
+        return ""
+    match = _BASE_HASH.match(value)
+    if not match:
+        raise ValueError(f"model artifact hash must be 64 lowercase hex digits (0x allowed), got {value!r}")
+    return match.group(1)
+
+
+def base_model_matches(base, model_config):
+    """An adapter's base_model_name_or_path names this engine's model when it is empty, equals the model's name, or is
+    the model's artifact hash (lowercase hex, with or without 0x) and the engine was told that hash."""
+    if not base or not (model_config.name or model_config.artifact_hash):
+        return True
+    if base == model_config.name:
+        return True
+    match = _BASE_HASH.match(base) if isinstance(base, str) else None
+    return bool(match and model_config.artifact_hash and match.group(1) == model_config.artifact_hash)
+
+
+def targeted_modules(peft, model_config):
+    """The (layer, projection) pairs PEFT builds LoRA layers for, from target_modules and exclude_modules."""
+
+    def matches(spec, name):
+        if isinstance(spec, str):
+            return spec == "all-linear" or re.fullmatch(spec, name) is not None
+        return any(name == t or name.endswith("." + t) for t in spec)
+
+    spec = peft.get("target_modules")
+    spec = PEFT_DEFAULT_TARGETS if spec is None else spec
+    exclude = peft.get("exclude_modules") or []
+    if not isinstance(spec, (str, list)) or not isinstance(exclude, (str, list)):
+        raise AdapterError("adapter_corrupt", "target_modules and exclude_modules must be a string or a list")
+    try:
+        return {
+            (layer, p)
+            for layer in range(model_config.num_layers)
+            for p in LORA_PROJECTIONS
+            if matches(spec, module_path(layer, p)) and not matches(exclude, module_path(layer, p))
+        }
+    except (re.error, TypeError) as e:
+        raise AdapterError("adapter_corrupt", f"target_modules {spec!r}: {e}") from None
+
+
 def check_hash_format(sha256):
     if not isinstance(sha256, str) or not _HASH.match(sha256):
         raise AdapterError("bad_request", f"adapter must be a 64-character lowercase hex sha256, got {sha256!r}")
@@ -83,20 +182,30 @@ def parse_adapter(config_bytes, weights_bytes, model_config):
     if peft.get("peft_type", "LORA") != "LORA":
         raise AdapterError("adapter_unsupported", f"peft_type {peft.get('peft_type')!r} is not LORA")
     base = peft.get("base_model_name_or_path")
-    if base and model_config.name and base != model_config.name:
+    if not base_model_matches(base, model_config):
+        known = f"artifact hash {model_config.artifact_hash}" if model_config.artifact_hash else "no artifact hash"
         raise AdapterError(
-            "adapter_wrong_base_model", f"adapter was trained on {base!r}, this engine serves {model_config.name!r}"
+            "adapter_wrong_base_model",
+            f"adapter was trained on {base!r}, this engine serves {model_config.name!r} ({known})",
         )
-    for unsupported in ("rank_pattern", "alpha_pattern", "layers_to_transform"):
+    for unsupported in _UNSUPPORTED_FIELDS:
         if peft.get(unsupported):
             raise AdapterError("adapter_unsupported", f"{unsupported} is not supported")
-    if peft.get("use_dora") or peft.get("fan_in_fan_out") or peft.get("bias", "none") != "none":
-        raise AdapterError("adapter_unsupported", "DoRA, fan_in_fan_out and LoRA biases are not supported")
-    rank = peft.get("r")
-    if not isinstance(rank, int) or not 1 <= rank <= MAX_RANK:
+    init = peft.get("init_lora_weights")
+    if isinstance(init, str) and init.lower().startswith(_BASE_CHANGING_INITS):
+        raise AdapterError(
+            "adapter_unsupported", f"init_lora_weights {init!r} changes the base weights; convert it to plain LoRA"
+        )
+    # fan_in_fan_out: PEFT resets it to False for nn.Linear (every Llama projection) and the tensors keep their shapes;
+    # bias: PEFT's LoRA layers have none, and a Llama has no biases to train, so only bias tensors matter (refused).
+    rank = peft.get("r", PEFT_DEFAULT_R)
+    if not isinstance(rank, int) or isinstance(rank, bool) or not 1 <= rank <= MAX_RANK:
         raise AdapterError("adapter_unsupported", f"rank r={rank!r} must be an integer in 1..{MAX_RANK}")
-    alpha = peft.get("lora_alpha", rank)
+    alpha = peft.get("lora_alpha", PEFT_DEFAULT_ALPHA)
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not math.isfinite(alpha):
+        raise AdapterError("adapter_corrupt", f"lora_alpha {alpha!r} is not a number")
     scale = alpha / math.sqrt(rank) if peft.get("use_rslora") else alpha / rank
+    targets = targeted_modules(peft, model_config)
 
     try:
         tensors = safetensors_io.load_bytes(bytearray(weights_bytes))
@@ -107,12 +216,19 @@ def parse_adapter(config_bytes, weights_bytes, model_config):
     for key, tensor in tensors.items():
         match = _KEY.match(key)
         if not match:
+            if key.endswith(".bias"):
+                raise AdapterError("adapter_unsupported", f"{key}: LoRA biases are not supported")
             raise AdapterError("adapter_unsupported", f"unexpected tensor {key!r} (only q,k,v,o,gate,up,down LoRA)")
         layer, projection, kind = int(match.group(1)), match.group(2), match.group(3)
         if projection not in LORA_PROJECTIONS or module_path(layer, projection) not in key:
             raise AdapterError("adapter_unsupported", f"{key}: module {projection!r} is not a LoRA target we serve")
         if layer >= c.num_layers:
             raise AdapterError("adapter_bad_shape", f"{key}: layer {layer} but the base model has {c.num_layers}")
+        if (layer, projection) not in targets:
+            raise AdapterError(
+                "adapter_corrupt",
+                f"{key}: target_modules {peft.get('target_modules')!r} does not name this module (PEFT would drop it)",
+            )
         expected = [rank, c.in_features(projection)] if kind == "A" else [c.out_features(projection), rank]
         if list(tensor.shape) != expected:
             raise AdapterError("adapter_bad_shape", f"{key}: shape {list(tensor.shape)}, expected {expected}")

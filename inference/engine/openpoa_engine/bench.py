@@ -16,7 +16,7 @@ import torch
 from .adapter_cache import page_bytes
 from .config import ModelConfig
 from .generate import generate_adapters, generate_model
-from .kernels import PAGE_RANK
+from .kernels import PAGE_RANK, lora_pool_dtype
 from .scheduler import Request, SamplingParams, Scheduler
 from .server import build_scheduler
 
@@ -59,7 +59,7 @@ def run_bench(args, dtype):
     model_dir, adapters_dir, shas = _prepare(args.cache_dir, args.preset, args.batch, args.rank)
     load_before = os.getloadavg()[0]  # other processes on the machine skew timings: record how busy it was
     pages = args.batch * -(-args.rank // PAGE_RANK) + 4  # every adapter resident, a little slack
-    budget = pages * page_bytes(ModelConfig.load(model_dir), dtype)
+    budget = pages * page_bytes(ModelConfig.load(model_dir), lora_pool_dtype(args.device, dtype))
     multi = build_scheduler(
         model_dir,
         adapters_dir,

@@ -33,7 +33,10 @@ def main(argv=None):
     serve = commands.add_parser("serve", help="run the engine process (JSON lines on stdin/stdout)")
     serve.add_argument("--model", required=True, help="model directory (config.json + *.safetensors)")
     serve.add_argument("--adapters", required=True, help="adapter source: directory or http(s) base URL")
-    serve.add_argument("--model-name", default="", help="base-model identity adapters must name (default: config)")
+    serve.add_argument("--model-name", default="", help="base-model identity adapters may name (default: config)")
+    serve.add_argument(
+        "--model-artifact-hash", default="", help="the model's artifact hash; adapters may name it as their base model"
+    )
     serve.add_argument("--max-batch-size", type=int, default=32)
     serve.add_argument("--max-seq-len", type=int, default=1024)
     serve.add_argument("--max-prefill-tokens", type=int, default=2048)
@@ -74,7 +77,7 @@ def main(argv=None):
     train.add_argument("--json", action="store_true", help="print a JSON summary instead of the bare hash")
     train.add_argument("--threads", type=int, default=1, help="torch threads (the result depends on it)")
 
-    hash_cmd = commands.add_parser("artifact-hash", help="print the artifact sha256 of an adapter directory")
+    hash_cmd = commands.add_parser("artifact-hash", help="print the artifact sha256 of an adapter or model directory")
     hash_cmd.add_argument("directory")
 
     bench = commands.add_parser("bench", help="base vs multi-adapter decode throughput -> JSON")
@@ -91,9 +94,10 @@ def main(argv=None):
 
     args = parser.parse_args(argv)
     if args.command == "artifact-hash":
-        from .adapters import artifact_hash_of_dir
+        from .adapters import ARTIFACT_FILES, artifact_hash_of_dir, model_artifact_hash_of_dir
 
-        print(artifact_hash_of_dir(args.directory))
+        is_adapter = os.path.exists(os.path.join(args.directory, ARTIFACT_FILES[0]))  # as inference/artifacts does
+        print((artifact_hash_of_dir if is_adapter else model_artifact_hash_of_dir)(args.directory))
     elif args.command == "generate-model":
         from .generate import generate_model
 
@@ -142,6 +146,7 @@ def main(argv=None):
                 args.max_prefill_tokens,
                 int(args.device_budget_mb * 2**20),
                 int(args.host_budget_mb * 2**20),
+                args.model_artifact_hash,
             )
         except (OSError, ValueError, KeyError) as e:  # bad model dir, config, checkpoint or adapter source
             print(f"openpoa_engine: cannot start: {e!r}", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 # LoRA work is fused per group: members of a group share their input, so one shrink serves them all.
 LORA_GROUPS = (
@@ -40,7 +40,8 @@ class ModelConfig:
     tie_word_embeddings: bool = False
     bos_token_id: int = None
     eos_token_ids: tuple = field(default_factory=tuple)
-    name: str = ""  # base-model identity that adapters' base_model_name_or_path must match
+    name: str = ""  # base-model identity that adapters' base_model_name_or_path may name
+    artifact_hash: str = ""  # the model's artifact hash (bare lowercase hex), when the engine was told it
 
     @classmethod
     def from_hf(cls, hf, name=""):
@@ -74,10 +75,11 @@ class ModelConfig:
         )
 
     @classmethod
-    def load(cls, model_dir, name=""):
+    def load(cls, model_dir, name="", artifact_hash=""):
         with open(os.path.join(model_dir, "config.json")) as f:
             hf = json.load(f)
-        return cls.from_hf(hf, name or hf.get("_name_or_path") or os.path.basename(os.path.normpath(model_dir)))
+        config = cls.from_hf(hf, name or hf.get("_name_or_path") or os.path.basename(os.path.normpath(model_dir)))
+        return replace(config, artifact_hash=artifact_hash) if artifact_hash else config
 
     def to_hf(self):
         eos = list(self.eos_token_ids)

@@ -88,6 +88,25 @@ def _final_hidden(config, tensors, text):
     )
 
 
+def peft_lora_config(base_model, rank, alpha=None, targets=LORA_PROJECTIONS, use_rslora=False):
+    """adapter_config.json as PEFT writes it for these settings (the fields that matter; PEFT fills the rest with
+    defaults that mean the same). lora_alpha defaults to 2 * rank and is written as an int when it is whole, as PEFT's
+    int field; target_modules is a list of module names, which PEFT matches by exact name or ".name" suffix."""
+    alpha = 2 * rank if alpha is None else alpha
+    return {
+        "peft_type": "LORA",
+        "task_type": "CAUSAL_LM",
+        "base_model_name_or_path": base_model,
+        "r": rank,
+        "lora_alpha": int(alpha) if float(alpha).is_integer() else alpha,
+        "lora_dropout": 0.0,
+        "target_modules": list(targets),
+        "use_rslora": use_rslora,
+        "bias": "none",
+        "fan_in_fan_out": False,
+    }
+
+
 def write_adapter(out_root, config_dict, tensors):
     """Write adapter files under OUT_ROOT/<artifact hash>/ and return the hash."""
     staging = tempfile.mkdtemp(dir=out_root, prefix=".staging-")
@@ -119,19 +138,7 @@ def generate_adapters(
                 # every adapter visibly changes the generated text
                 tensors[f"{key}.lora_A.weight"] = torch.randn(rank, config.in_features(name), generator=g) * 0.05
                 tensors[f"{key}.lora_B.weight"] = torch.randn(config.out_features(name), rank, generator=g) * 0.05
-        peft_config = {
-            "peft_type": "LORA",
-            "task_type": "CAUSAL_LM",
-            "base_model_name_or_path": config.name,
-            "r": rank,
-            "lora_alpha": alpha if alpha is not None else 2 * rank,
-            "lora_dropout": 0.0,
-            "target_modules": list(targets),
-            "use_rslora": use_rslora,
-            "bias": "none",
-            "fan_in_fan_out": False,
-        }
-        sha = write_adapter(out_root, peft_config, tensors)
+        sha = write_adapter(out_root, peft_lora_config(config.name, rank, alpha, targets, use_rslora), tensors)
         manifest.append({"sha256": sha, "rank": rank, "index": i, "seed": seed})
     with open(os.path.join(out_root, "manifest.json"), "w") as f:
         json.dump({"model": config.name, "adapters": manifest}, f, indent=2)

@@ -9,6 +9,8 @@ LoRA layout (paged, like S-LoRA): an adapter of rank r occupies ceil(r / PAGE_RA
   expand pool of a projection, one layer:      [num_pages * PAGE_RANK, out_features]
       row p*PAGE_RANK + j                     =  B[:, page_index * PAGE_RANK + j] * scale (B = PEFT lora_B [out, r])
 Ranks that are not a multiple of PAGE_RANK are zero-padded inside their last page.
+The pools hold the model's dtype, except where BGMV's F.embedding_bag lacks it (bfloat16 on CPU in torch 1.13): there
+they hold float32 (lora_pool_dtype), and the LoRA kernels compute in float32 and add into the bf16 outputs.
 """
 
 from dataclasses import dataclass
@@ -18,6 +20,39 @@ import torch.nn.functional as F
 
 PAGE_RANK = 16
 _sdpa = getattr(F, "scaled_dot_product_attention", None)  # torch >= 2.0
+_supported = {}  # (op, device type, dtype) -> bool
+
+
+def _works(op, device, dtype):
+    key = (op, torch.device(device).type, dtype)
+    if key not in _supported:
+        one = torch.ones(1, 1, dtype=dtype, device=device)
+        try:
+            if op == "embedding_bag":
+                index = torch.zeros(1, 1, dtype=torch.long, device=device)
+                F.embedding_bag(index, one, mode="sum", per_sample_weights=one)
+            else:
+                one @ one
+            _supported[key] = True
+        except RuntimeError:  # "... not implemented for 'Half'", "Expected ... Half, Float, Double; but got ..."
+            _supported[key] = False
+    return _supported[key]
+
+
+def check_dtype(device, dtype):
+    """Refuse, at start, a model dtype whose matrix products this torch does not implement on the device
+    (float16 on CPU in torch 1.13)."""
+    if not _works("matmul", device, dtype):
+        raise ValueError(
+            f"{str(dtype).replace('torch.', '')} matrix products are not implemented on {torch.device(device).type} "
+            f"by torch {torch.__version__}: use float32 or bfloat16"
+        )
+
+
+def lora_pool_dtype(device, dtype):
+    """dtype of the LoRA page pools for a model of `dtype`: the same, or float32 where F.embedding_bag (BGMV) does
+    not take `dtype` on this device (bfloat16 on CPU in torch 1.13)."""
+    return dtype if _works("embedding_bag", device, dtype) else torch.float32
 
 
 def rms_norm(x, weight, eps):
@@ -139,7 +174,8 @@ def bgmv(outputs, x, shrink_pool, expand_pools, plan):
         outputs[m][r] += (x[r] . A_{a,m}^T) . B_{a,m}^T * scale_a
     read in place from the paged pools (nothing per-adapter is materialised).
     outputs: list of [n, out_m] (views allowed); x [n, in]; shrink_pool [pages, in, members * PAGE_RANK];
-    expand_pools: list of [pages * PAGE_RANK, out_m]; plan: BgmvPlan for these rows."""
+    expand_pools: list of [pages * PAGE_RANK, out_m]; plan: BgmvPlan for these rows.
+    Computed in the pools' dtype (x is cast to it); each delta is added into outputs in their own dtype."""
     if plan.empty:
         return
     pages, in_features, width = shrink_pool.shape
@@ -148,11 +184,11 @@ def bgmv(outputs, x, shrink_pool, expand_pools, plan):
         plan.shrink_rows(in_features),
         shrink_pool.view(pages * in_features, width),
         mode="sum",
-        per_sample_weights=x.index_select(0, plan.bag_row),
+        per_sample_weights=x.index_select(0, plan.bag_row).to(shrink_pool.dtype),
     )
     shrunk = shrunk.view(-1, len(outputs), PAGE_RANK)  # [num_bags, members, PAGE_RANK]
     for m, (out, expand_pool) in enumerate(zip(outputs, expand_pools)):
-        out += F.embedding_bag(
+        out += F.embedding_bag(  # a float32 delta into bf16 outputs: one rounding, in the in-place add
             plan.expand_index, expand_pool, plan.expand_offsets, mode="sum", per_sample_weights=shrunk[:, m].reshape(-1)
         )
 
@@ -161,11 +197,12 @@ def sgmv(outputs, x, shrink_pool, expand_pools, segments):
     """Segmented LoRA for prefill: rows come in contiguous segments that share one adapter.
     Semantics, for each segment (start, end, pages) and member m:
         outputs[m][start:end] += (x[start:end] . A_m^T) . B_m^T * scale     (the adapter stored in `pages`)
-    outputs, x, pools as in bgmv; segments: list of (start, end, page LongTensor)."""
+    outputs, x, pools as in bgmv; segments: list of (start, end, page LongTensor); dtypes as in bgmv."""
     members = len(outputs)
     for start, end, pages in segments:
         shrink = shrink_pool.index_select(0, pages)  # [c, in, members * PAGE_RANK]
-        shrunk = torch.einsum("th,chk->tck", x[start:end], shrink).reshape(end - start, -1, members, PAGE_RANK)
+        rows = x[start:end].to(shrink.dtype)
+        shrunk = torch.einsum("th,chk->tck", rows, shrink).reshape(end - start, -1, members, PAGE_RANK)
         rows = (pages[:, None] * PAGE_RANK + torch.arange(PAGE_RANK, device=pages.device)).reshape(-1)
         for m, (out, expand_pool) in enumerate(zip(outputs, expand_pools)):
             out[start:end] += shrunk[:, :, m].reshape(end - start, -1) @ expand_pool.index_select(0, rows)

@@ -97,6 +97,7 @@ class LoraBatch:
 class Llama:
     def __init__(self, config: ModelConfig, weights: dict, device="cpu", dtype=torch.float32):
         self.config, self.device, self.dtype = config, torch.device(device), dtype
+        kernels.check_dtype(self.device, dtype)
         c = config
 
         def take(name, shape):
@@ -130,8 +131,9 @@ class Llama:
         self.cos, self.sin = cos.to(self.device, dtype), sin.to(self.device, dtype)  # [max_positions, head_dim]
 
     @classmethod
-    def load(cls, model_dir, device="cpu", dtype=torch.float32, name=""):
-        config = ModelConfig.load(model_dir, name)
+    def load(cls, model_dir, device="cpu", dtype=torch.float32, name="", artifact_hash=""):
+        config = ModelConfig.load(model_dir, name, artifact_hash)
+        kernels.check_dtype(device, dtype)  # before any weights are converted
         weights = {}
         for path in checkpoint_files(model_dir):
             # Convert shard by shard so at most one shard is held in its file dtype.

@@ -14,7 +14,7 @@ import torch
 
 from . import PROTOCOL, __version__
 from .adapter_cache import AdapterCache, NoFreePages, open_source
-from .adapters import MAX_RANK, AdapterError, check_hash_format
+from .adapters import MAX_RANK, AdapterError, check_hash_format, normalize_model_hash
 from .model import Llama
 from .scheduler import Request, RequestError, SamplingParams, Scheduler
 from .tokenizer import load_tokenizer
@@ -34,8 +34,9 @@ def build_scheduler(
     max_prefill_tokens=2048,
     device_budget_bytes=1 << 30,
     host_budget_bytes=4 << 30,
+    model_artifact_hash="",
 ):
-    model = Llama.load(model_dir, device, dtype, model_name)
+    model = Llama.load(model_dir, device, dtype, model_name, normalize_model_hash(model_artifact_hash))
     tokenizer = load_tokenizer(model_dir, model.config)
     cache = AdapterCache(open_source(adapters), model.config, device, dtype, device_budget_bytes, host_budget_bytes)
     return Scheduler(model, tokenizer, cache, max_batch_size, max_seq_len, max_prefill_tokens)

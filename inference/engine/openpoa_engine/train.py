@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from . import kernels
 from .config import LORA_PROJECTIONS, module_path
-from .generate import write_adapter
+from .generate import peft_lora_config, write_adapter
 from .model import Llama
 from .tokenizer import load_tokenizer
 
@@ -223,20 +223,10 @@ def train_adapter(model_dir, datasets, out_root, config=None, log=None, base_art
         model, documents, config, log, pack_sequences([encode(t) for t in held_texts], seq_len)
     )
     seconds = time.perf_counter() - started
-    peft_config = {
-        "peft_type": "LORA",
-        "task_type": "CAUSAL_LM",
-        "base_model_name_or_path": model.config.name,
-        "r": config.rank,
-        "lora_alpha": config.lora_alpha,
-        "lora_dropout": 0.0,
-        "target_modules": list(config.targets),
-        "use_rslora": False,
-        "bias": "none",
-        "fan_in_fan_out": False,
-    }
     os.makedirs(out_root, exist_ok=True)
-    sha = write_adapter(out_root, peft_config, lora.tensors())
+    sha = write_adapter(
+        out_root, peft_lora_config(model.config.name, config.rank, config.alpha, config.targets), lora.tensors()
+    )
     tokens = sum(len(d) for d in documents)
     manifest = {
         "format": "openpoa-training-v1",

@@ -11,7 +11,8 @@ torch.set_num_threads(1)
 
 from openpoa_engine.adapter_cache import AdapterCache, LocalSource  # noqa: E402
 from openpoa_engine.generate import generate_adapters, generate_model, write_adapter  # noqa: E402
-from openpoa_engine.model import Llama  # noqa: E402
+from openpoa_engine.kernels import BgmvPlan  # noqa: E402
+from openpoa_engine.model import DecodeAttention, KVCache, Llama, LoraBatch, PrefillAttention  # noqa: E402
 from openpoa_engine.scheduler import Scheduler  # noqa: E402
 from openpoa_engine.tokenizer import ByteTokenizer  # noqa: E402
 
@@ -45,13 +46,14 @@ def adapters(model_dir, tmp_path_factory):
 
 def make_cache(model, root, budget_pages=64, host_bytes=1 << 30):
     from openpoa_engine.adapter_cache import page_bytes
+    from openpoa_engine.kernels import lora_pool_dtype
 
     return AdapterCache(
         LocalSource(root),
         model.config,
         "cpu",
-        torch.float32,
-        budget_pages * page_bytes(model.config, torch.float32),
+        model.dtype,
+        budget_pages * page_bytes(model.config, lora_pool_dtype("cpu", model.dtype)),
         host_bytes,
     )
 
@@ -89,3 +91,45 @@ def copy_adapter(root, sha, dest_root, edit_config=None, edit_weights=None):
     if edit_weights:
         edit_weights(tensors)
     return write_adapter(dest_root, config, tensors)
+
+
+def engine_logits(model, cache, rows):
+    """rows: [(prompt, sha256 or None)]. One packed prefill of each row's first half (SGMV segments), then batched
+    decode steps over every row at once (BGMV), feeding the prompt's next token (teacher forcing).
+    Returns, per row, the logits [len(prompt), vocab] in fp32."""
+    pages = [cache.acquire(sha, cache.fetch(sha).result(timeout=30)) if sha else [] for _, sha in rows]
+    n, longest = len(rows), max(len(p) for p, _ in rows)
+    kv = KVCache(model.config, n, longest + 1, "cpu", model.dtype)
+    split = [max(1, len(p) // 2) for p, _ in rows]
+    tokens, positions, spans, segments, start = [], [], [], [], 0
+    for row, ((prompt, _), k) in enumerate(zip(rows, split)):
+        tokens += prompt[:k]
+        positions += range(k)
+        spans.append((row, start, k))
+        if pages[row]:
+            segments.append((start, start + k, torch.tensor(pages[row])))
+        start += k
+    tier = cache.device_tier
+    hidden = model.forward(
+        torch.tensor(tokens),
+        torch.tensor(positions),
+        PrefillAttention(kv, spans),
+        LoraBatch(tier.shrink, tier.expand, segments=segments),
+    )
+    logits = model.logits(hidden)
+    out = [[logits[s : s + k]] for (_, s, k) in spans]
+    plan = BgmvPlan.build(pages, "cpu")
+    lengths = torch.tensor(split)
+    for _ in range(longest - min(split)):
+        # rows whose prompt is used up feed token 0 and are ignored; their cache rows have room for one more
+        feed = torch.tensor([p[int(length)] if length < len(p) else 0 for (p, _), length in zip(rows, lengths)])
+        lora = LoraBatch(tier.shrink, tier.expand, plan=plan)
+        step = model.logits(model.forward(feed, lengths, DecodeAttention(kv, lengths), lora))
+        for row, ((prompt, _), length) in enumerate(zip(rows, lengths)):
+            if length < len(prompt):
+                out[row].append(step[row : row + 1])
+        lengths = torch.minimum(lengths + 1, torch.tensor([len(p) for p, _ in rows]))
+    for sha in (r[1] for r in rows):
+        if sha:
+            cache.release(sha)
+    return [torch.cat(chunks) for chunks in out]

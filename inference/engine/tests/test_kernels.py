@@ -176,3 +176,39 @@ def test_decode_attention_matches_reference_with_ragged_lengths():
     for b, n in enumerate(lengths):
         expected = reference_attention(q[b : b + 1], k_cache[b].transpose(0, 1), v_cache[b].transpose(0, 1), [n - 1])
         torch.testing.assert_close(out[b : b + 1], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("group,members", LORA_GROUPS)
+def test_lora_kernels_with_a_bfloat16_model_on_cpu(group, members):
+    """bf16 activations: the pools use lora_pool_dtype (float32 where embedding_bag lacks bf16, as in torch 1.13),
+    x is cast to it, and each delta lands in the bf16 outputs with one rounding: within bf16's 2^-8 of the reference."""
+    pool_dtype = kernels.lora_pool_dtype("cpu", torch.bfloat16)
+    adapters = [random_adapter(8, 1), random_adapter(40, 3)]
+    shrink, expand, page_lists = pools_with(adapters)
+    shrink = {g: t.to(pool_dtype) for g, t in shrink.items()}
+    expand = {p: t.to(pool_dtype) for p, t in expand.items()}
+    row_adapter = [0, -1, 1, 1, 0]
+    n = len(row_adapter)
+    x = torch.randn(n, CONFIG.in_features(members[0])).bfloat16()
+    base = [torch.randn(n, CONFIG.out_features(p)).bfloat16() for p in members]
+    decode = [b.clone() for b in base]
+    plan = BgmvPlan.build([page_lists[i] if i >= 0 else [] for i in row_adapter], "cpu")
+    kernels.bgmv(decode, x, shrink[group], [expand[p] for p in members], plan)
+    prefill = [b.clone() for b in base]
+    segments = [(0, 1, 0), (2, 4, 1), (4, 5, 0)]
+    kernels.sgmv(
+        prefill,
+        x,
+        shrink[group],
+        [expand[p] for p in members],
+        [(s, e, torch.tensor(page_lists[i])) for s, e, i in segments],
+    )
+    for out_decode, out_prefill, b, projection in zip(decode, prefill, base, members):
+        assert out_decode.dtype == out_prefill.dtype == torch.bfloat16
+        expected = b.float()
+        for r, i in enumerate(row_adapter):
+            if i >= 0:
+                expected[r] += reference_delta(adapters[i], projection, x[r : r + 1].float())[0]
+        scale = expected.abs().max()
+        for out in (out_decode, out_prefill):
+            torch.testing.assert_close(out.float(), expected, rtol=2**-8, atol=2**-8 * scale)
