@@ -129,9 +129,11 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     sources: { contentStore: config.artifacts.contentStore, ipfsGateway: config.artifacts.ipfsGateway },
     log,
   });
-  const modelDir = await verifiedBaseModel(client, { models, baseModelId, modelDir: config.modelDir, artifacts });
+  const baseModel = await verifiedBaseModel(client, { models, baseModelId, modelDir: config.modelDir, artifacts });
   const engine = new Engine({
-    model: modelDir,
+    model: baseModel.dir,
+    // Adapters may name their base model by its artifact hash (what the chain registered) as well as by its name.
+    extraArgs: ["--model-artifact-hash", baseModel.artifactHash],
     adapters: config.artifacts.cacheDir,
     maxSeqLen: config.engineMaxSeqLen,
     log,
@@ -243,8 +245,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
 }
 
 /**
- * The base model's directory, its files hashing to the chain's artifact hash: `modelDir` when given, else fetched
- * from the on-chain URI (and held for the worker's life). A mismatch refuses to start, naming both hashes.
+ * The base model's directory, its files hashing to the chain's artifact hash (lowercase hex): `modelDir` when given,
+ * else fetched from the on-chain URI (and held for the worker's life). A mismatch refuses to start, naming both hashes.
  */
 async function verifiedBaseModel(
   client: PublicClient,
@@ -254,7 +256,7 @@ async function verifiedBaseModel(
     modelDir,
     artifacts,
   }: { models: Address; baseModelId: bigint; modelDir?: string; artifacts: ArtifactCache },
-): Promise<string> {
+): Promise<{ dir: string; artifactHash: string }> {
   const base = (await client.readContract({
     address: models,
     abi: abiOf("ModelRegistry"),
@@ -262,7 +264,8 @@ async function verifiedBaseModel(
     args: [baseModelId],
   })) as { artifactHash: Hex; uri: string; name: string };
   const artifactHash = base.artifactHash.slice(2).toLowerCase();
-  if (!modelDir) return (await artifacts.hold({ artifactHash, uri: base.uri, kind: "model" })).dir;
+  if (!modelDir)
+    return { dir: (await artifacts.hold({ artifactHash, uri: base.uri, kind: "model" })).dir, artifactHash };
   const actual = (await hashArtifactDir(modelDir, "model")).artifactHash;
   if (actual !== artifactHash)
     throw new ArtifactHashMismatchError({
@@ -271,5 +274,5 @@ async function verifiedBaseModel(
       actual,
       source: modelDir,
     });
-  return modelDir;
+  return { dir: modelDir, artifactHash };
 }
