@@ -6,6 +6,10 @@ Artifact hash (what the contracts and the gateway store): lowercase hex SHA-256 
           name (UTF-8) + b"\n" + len(file bytes) as u64 little-endian + the file bytes, as stored
 The files are hashed byte for byte (no JSON canonicalisation): whoever publishes an adapter hashes the exact files
 it uploads. The length prefixes make the concatenation unambiguous.
+
+A base model's artifact hash (inference/artifacts/hash.ts defines it; model_artifact_hash_of_dir here) is the same
+construction with the domain line b"openpoa-model-v1\n" over every file of its flat directory, in byte order of the
+UTF-8 names, except openpoa-artifact.json (the manifest) and names starting with ".".
 """
 
 import hashlib
@@ -57,6 +61,32 @@ def read_artifact(directory):
 
 def artifact_hash_of_dir(directory):
     return artifact_hash(*read_artifact(directory))
+
+
+MODEL_HASH_DOMAIN = b"openpoa-model-v1\n"
+MODEL_MANIFEST_FILE = "openpoa-artifact.json"
+_MODEL_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+
+
+def model_artifact_hash_of_dir(directory):
+    """The base-model artifact hash of a flat directory (files streamed, so a large checkpoint is never in memory)."""
+    names = []
+    for entry in os.scandir(directory):
+        if entry.name == MODEL_MANIFEST_FILE or entry.name.startswith("."):
+            continue
+        if not entry.is_file(follow_symlinks=True) or not _MODEL_FILE_NAME.match(entry.name):
+            raise ValueError(f"{entry.path}: a model artifact is a flat directory of plain files")
+        names.append(entry.name)
+    if not names:
+        raise ValueError(f"{directory} holds no files")
+    digest = hashlib.sha256(MODEL_HASH_DOMAIN)
+    for name in sorted(names, key=lambda n: n.encode("utf-8")):
+        path = os.path.join(directory, name)
+        digest.update(name.encode("utf-8") + b"\n" + struct.pack("<Q", os.path.getsize(path)))
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
 def check_hash_format(sha256):
