@@ -13,6 +13,7 @@ import OpenAI from "openai";
 import { formatUnits, type Address, type Hex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { contentStoreAt, decodeDistributionFile, getContent } from "../attribution/src/index.ts";
+import { enginePython } from "../inference/gateway/engine.ts";
 import { checkpoint, fetchPrices, Payer } from "../inference/sdk/index.ts";
 import { commands, type Values } from "./cli/commands.ts";
 import { connectSuite, type Suite } from "./lib/contracts.ts";
@@ -23,7 +24,7 @@ import { eventsIn, read, send } from "./lib/transactions.ts";
 
 const exec = promisify(execFile);
 const bin = path.join(repoRoot, "node_modules", ".bin");
-const python = process.env.OPENPOA_PYTHON ?? "/usr/bin/python3";
+const python = enginePython();
 const PORTS = { chain: 18600, indexer: 18601, gateway: 18602, store: 18603 };
 /** Hardhat's development mnemonic: the local chain funds these accounts with ETH for gas. */
 const MNEMONIC = "test test test test test test test test test test test junk";

@@ -25,6 +25,7 @@ import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.ts";
 import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
 import { hashArtifactDir } from "../artifacts/index.ts";
+import { enginePython } from "./engine.ts";
 import { silentLogger } from "./log.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -57,7 +58,7 @@ function artifact(name: string): { abi: Abi; bytecode: Hex } {
  * repository, so linters never see them); generated aside and renamed, so concurrent runs never see half a model.
  */
 export function generatedModel(count = 3) {
-  const python = process.env.OPENPOA_PYTHON ?? "/usr/bin/python3";
+  const python = enginePython();
   const main = path.join(repoRoot, "inference/engine/main.py");
   const root = path.join(cacheDir, `tiny-${count}`);
   if (!existsSync(root)) {
