@@ -82,6 +82,7 @@ def main(argv=None):
     bench = commands.add_parser("bench", help="base vs multi-adapter decode throughput -> JSON")
     bench.add_argument("--out", required=True)
     bench.add_argument("--preset", default="bench", choices=("tiny", "small", "bench"))
+    bench.add_argument("--model", help="a model directory instead of the generated preset (e.g. the real model)")
     bench.add_argument("--batch", type=int, default=32)
     bench.add_argument("--rank", type=int, default=16)
     bench.add_argument("--steps", type=int, default=24, help="timed decode steps per repetition")
