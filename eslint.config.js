@@ -7,6 +7,8 @@ export default tseslint.config(
       "node_modules/",
       "artifacts/",
       "cache/",
+      ".cache/",
+      ".venv/",
       "types/",
       "coverage/",
       "**/.ponder/",

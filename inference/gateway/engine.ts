@@ -1,24 +1,41 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ChatMessage } from "../sdk/pricing.ts";
 import { EngineUnavailableError, GatewayError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The engine's entry point, runnable from any directory. */
-export const engineMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../engine/main.py");
-/** The Python that runs the engine: $OPENPOA_PYTHON, else Debian's (the one with torch). */
-export const enginePython = () => process.env.OPENPOA_PYTHON ?? "/usr/bin/python3";
+export const engineMain = path.join(repoRoot, "inference/engine/main.py");
 export const PROTOCOL = "openpoa-engine/1";
+
+/**
+ * The engine's interpreter, as scripts/python.sh chooses it: $OPENPOA_PYTHON, else the repo's .venv (made by
+ * scripts/setup.sh: Debian's torch plus tokenizers, gguf, jinja2), else Debian's /usr/bin/python3.
+ */
+export function enginePython(): string {
+  if (process.env.OPENPOA_PYTHON) return process.env.OPENPOA_PYTHON;
+  const venv = path.join(repoRoot, ".venv/bin/python");
+  return existsSync(venv) ? venv : "/usr/bin/python3";
+}
 
 export type EngineHello = {
   protocol: string;
   model: { name: string };
+  /** "byte" (the project convention, the generated models) or "hf" (the model's own tokenizer.json). */
   tokenizer: string;
+  /** Whether the engine renders `messages` with the model's own chat template. */
+  chat_template?: boolean;
   limits: { max_seq_len: number; max_batch_size: number };
 };
 export type GenerateParams = {
+  /** The prompt text; what the engine is given unless `messages` goes instead (see Engine.generate). */
   prompt: string;
+  /** A chat's messages: sent in place of `prompt` to an engine whose model has its own chat template. */
+  messages?: ChatMessage[];
   adapter: string | null;
   max_tokens: number;
   temperature?: number;
@@ -111,13 +128,17 @@ export class Engine {
     this.ready.catch((error) => this.options.log("error", "engine restart failed", { error: String(error) }));
   }
 
-  /** Sends one request and hands its events to `onEvent` until that calls `finish`. */
+  /**
+   * Sends one request (or what `message` makes of the hello of the engine it goes to) and hands its events to
+   * `onEvent` until that calls `finish`.
+   */
   private async request<T>(
-    message: object,
+    message: object | ((hello: EngineHello) => object),
     onEvent: (event: { type: string; [k: string]: unknown }, finish: (value: T) => void) => void,
     id = `g${this.nextId++}`,
   ): Promise<T> {
-    await this.ready;
+    const hello = await this.ready;
+    const body = typeof message === "function" ? message(hello!) : message;
     return new Promise<T>((resolve, reject) => {
       const finish = (value: T) => {
         this.pending.delete(id);
@@ -133,11 +154,16 @@ export class Engine {
         },
         fail: reject,
       });
-      this.child!.stdin!.write(JSON.stringify({ ...message, id }) + "\n");
+      this.child!.stdin!.write(JSON.stringify({ ...body, id }) + "\n");
     });
   }
 
-  /** Streams the completion's text to `onText`; an aborted `signal` cancels it (it then ends `cancelled`). */
+  /**
+   * Streams the completion's text to `onText`; an aborted `signal` cancels it (it then ends `cancelled`).
+   * A chat (`messages`) goes to the engine as messages when its model has its own tokenizer and chat template, so
+   * the model sees the prompt it was trained on; to the byte-level generated models it goes as `prompt`, the text
+   * chatPrompt built (the engine would build the same).
+   */
   generate(params: GenerateParams, onText: (text: string) => void, signal?: AbortSignal): Promise<GenerateDone> {
     const id = `g${this.nextId++}`;
     signal?.addEventListener(
@@ -147,8 +173,12 @@ export class Engine {
         once: true,
       },
     );
+    const { messages, prompt, ...rest } = params;
     return this.request<GenerateDone>(
-      { type: "generate", ...params },
+      (hello) =>
+        messages && hello.tokenizer !== "byte" && hello.chat_template
+          ? { type: "generate", ...rest, messages }
+          : { type: "generate", ...rest, prompt },
       (event, finish) => {
         if (event.type === "token") onText(event.text as string);
         else if (event.type === "done") finish(event as unknown as GenerateDone);

@@ -9,8 +9,15 @@ import { byteTokenizer, hashTokens } from "../../attribution/src/index.ts";
 import type { Attributor } from "./attribution.ts";
 import { encodeHeader, receiptToJson, voucherToJson } from "../sdk/codec.ts";
 import { receiptDigest, receiptHeader, usageHeader, voucherHeader } from "../sdk/eip712.ts";
-import { costOf, countPromptTokens } from "../sdk/pricing.ts";
-import { maxTokensOf, promptOf, templateTextsOf, type CompletionApi, type CompletionBody } from "../sdk/requests.ts";
+import { costOf, countPromptTokens, type ChatMessage } from "../sdk/pricing.ts";
+import {
+  maxTokensOf,
+  messagesOf,
+  promptOf,
+  templateTextsOf,
+  type CompletionApi,
+  type CompletionBody,
+} from "../sdk/requests.ts";
 import type { ServedAdapters } from "./artifacts.ts";
 import type { AdapterRecord, ChainView } from "./chain.ts";
 import type { Engine, GenerateDone, GenerateParams } from "./engine.ts";
@@ -70,8 +77,10 @@ type Completion = {
   api: CompletionApi;
   adapterId: bigint;
   prompt: string;
+  /** A chat's messages (chat and responses APIs): the engine renders them with the model's template if it has one. */
+  messages?: ChatMessage[];
   stream: boolean;
-  engine: Omit<GenerateParams, "prompt" | "adapter">;
+  engine: Omit<GenerateParams, "prompt" | "messages" | "adapter">;
   echo: AnswerMeta["echo"];
   /** Template and system-prompt text the completion may repeat: never credited (sdk/requests.ts). */
   exclude: string[];
@@ -267,6 +276,7 @@ function completionOf<A extends CompletionApi>(api: A, body: CompletionBody<A> &
     api,
     adapterId: adapterIdOf(body.model),
     prompt: promptOf(api, body),
+    messages: messagesOf(api, body),
     exclude: templateTextsOf(api, body),
     stream: body.stream === true,
     engine: {
@@ -393,7 +403,7 @@ async function complete(gateway: Gateway, c: Context, request: Completion) {
   };
 
   const requestId = `0x${randomBytes(32).toString("hex")}` as Hex;
-  const params = { ...request.engine, prompt: request.prompt, adapter: adapter.sha256 };
+  const params = { ...request.engine, prompt: request.prompt, messages: request.messages, adapter: adapter.sha256 };
   const meta: AnswerMeta = {
     requestId,
     model: adapter.id.toString(),

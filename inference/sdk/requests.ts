@@ -67,7 +67,20 @@ export function templateTextsOf<A extends CompletionApi>(api: A, body: Completio
   return [...markers, ...system.filter((text) => text.length > 0)];
 }
 
-/** The prompt the engine is given, and billed by. */
+/**
+ * The messages of a chat (`chat` and `responses`), undefined for a text completion. An engine whose model has its
+ * own chat template is given these instead of promptOf's text, and counts the prompt in its own tokens.
+ */
+export function messagesOf<A extends CompletionApi>(api: A, body: CompletionBody<A>): ChatMessage[] | undefined {
+  if (api === "chat") return asChat((body as ChatBody).messages);
+  if (api === "responses") return responsesMessages(body as ResponsesBody);
+  return undefined;
+}
+
+/**
+ * The prompt text: what the engine is given with the byte-level generated models, and what the cover estimates the
+ * prompt's tokens from (countPromptTokens: UTF-8 bytes + 1), whatever the engine's tokenizer.
+ */
 export function promptOf<A extends CompletionApi>(api: A, body: CompletionBody<A>): string {
   if (api === "chat") return chatPrompt(asChat((body as ChatBody).messages));
   if (api === "responses") return chatPrompt(responsesMessages(body as ResponsesBody));

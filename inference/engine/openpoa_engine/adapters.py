@@ -7,8 +7,9 @@ Artifact hash (what the contracts and the gateway store): lowercase hex SHA-256 
 The files are hashed byte for byte (no JSON canonicalisation): whoever publishes an adapter hashes the exact files
 it uploads. The length prefixes make the concatenation unambiguous.
 
-A base model's artifact hash (inference/artifacts/hash.ts) is the same construction with b"openpoa-model-v1\n" over
-every file of its flat directory but openpoa-artifact.json and hidden files, in byte order of the names.
+A base model's artifact hash (inference/artifacts/hash.ts defines it; model_artifact_hash_of_dir here) is the same
+construction with the domain line b"openpoa-model-v1\n" over every file of its flat directory, in byte order of the
+UTF-8 names, except openpoa-artifact.json (the manifest) and names starting with ".".
 
 PEFT semantics followed here (checked against peft's own output by tests/test_peft_interop.py):
 - scale = lora_alpha / r, or lora_alpha / sqrt(r) with use_rslora; missing r and lora_alpha default to LoraConfig's 8
@@ -96,17 +97,24 @@ def artifact_hash_of_dir(directory):
     return artifact_hash(*read_artifact(directory))
 
 
+_MODEL_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+
+
 def model_artifact_hash_of_dir(directory):
-    """A base model's artifact hash: every file but the manifest and hidden files, names in byte order, streamed."""
-    names = sorted(
-        (n for n in os.listdir(directory) if n != MODEL_MANIFEST_FILE and not n.startswith(".")), key=str.encode
-    )
+    """The base-model artifact hash of a flat directory (files streamed, so a large checkpoint is never in memory)."""
+    names = []
+    for entry in os.scandir(directory):
+        if entry.name == MODEL_MANIFEST_FILE or entry.name.startswith("."):
+            continue
+        if not entry.is_file(follow_symlinks=True) or not _MODEL_FILE_NAME.match(entry.name):
+            raise ValueError(f"{entry.path}: a model artifact is a flat directory of plain files")
+        names.append(entry.name)
+    if not names:
+        raise ValueError(f"{directory} holds no files")
     digest = hashlib.sha256(MODEL_HASH_DOMAIN)
-    for name in names:
+    for name in sorted(names, key=lambda n: n.encode("utf-8")):
         path = os.path.join(directory, name)
-        if not os.path.isfile(path) or os.path.islink(path):
-            raise ValueError(f"{path}: a model artifact is a flat directory of plain files")
-        digest.update(name.encode() + b"\n" + struct.pack("<Q", os.path.getsize(path)))
+        digest.update(name.encode("utf-8") + b"\n" + struct.pack("<Q", os.path.getsize(path)))
         with open(path, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)

@@ -23,9 +23,15 @@ from .server import build_scheduler
 PROMPT = "Benchmark prompt number {:02d}: "
 
 
-def _prepare(cache_dir, preset, count, rank):
-    model_dir = os.path.join(cache_dir, f"bench-model-{preset}")
-    adapters_dir = os.path.join(cache_dir, f"bench-adapters-{preset}-r{rank}")
+def _prepare(cache_dir, preset, count, rank, model=None):
+    """The generated preset model, or a given model directory, and `count` generated adapters for it."""
+    if model:
+        model_dir = model
+        slug = "".join(c if c.isalnum() else "-" for c in ModelConfig.load(model).name.lower())
+        adapters_dir = os.path.join(cache_dir, f"bench-adapters-{slug}-r{rank}")
+    else:
+        model_dir = os.path.join(cache_dir, f"bench-model-{preset}")
+        adapters_dir = os.path.join(cache_dir, f"bench-adapters-{preset}-r{rank}")
     if not os.path.exists(os.path.join(model_dir, "config.json")):
         generate_model(model_dir, preset, seed=0)
     manifest = os.path.join(adapters_dir, "manifest.json")
@@ -56,7 +62,7 @@ def _timed_step(scheduler, device):
 
 
 def run_bench(args, dtype):
-    model_dir, adapters_dir, shas = _prepare(args.cache_dir, args.preset, args.batch, args.rank)
+    model_dir, adapters_dir, shas = _prepare(args.cache_dir, args.preset, args.batch, args.rank, args.model)
     load_before = os.getloadavg()[0]  # other processes on the machine skew timings: record how busy it was
     pages = args.batch * -(-args.rank // PAGE_RANK) + 4  # every adapter resident, a little slack
     budget = pages * page_bytes(ModelConfig.load(model_dir), lora_pool_dtype(args.device, dtype))

@@ -1,4 +1,4 @@
-"""Command line: serve, generate-model, generate-adapters, train-adapter, artifact-hash, bench."""
+"""Command line: serve, generate-model, generate-adapters, train-adapter, convert-gguf, artifact-hash, bench."""
 
 import argparse
 import json
@@ -77,12 +77,20 @@ def main(argv=None):
     train.add_argument("--json", action="store_true", help="print a JSON summary instead of the bare hash")
     train.add_argument("--threads", type=int, default=1, help="torch threads (the result depends on it)")
 
+    convert = commands.add_parser("convert-gguf", help="GGUF (llama.cpp) file -> HF model directory the engine loads")
+    convert.add_argument("--gguf", required=True)
+    convert.add_argument("--out", required=True)
+    convert.add_argument("--name", default="", help="_name_or_path (default: organization/name from the GGUF)")
+    convert.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    convert.add_argument("--if-changed", action="store_true", help="do nothing when OUT already holds this conversion")
+
     hash_cmd = commands.add_parser("artifact-hash", help="print the artifact sha256 of an adapter or model directory")
     hash_cmd.add_argument("directory")
 
     bench = commands.add_parser("bench", help="base vs multi-adapter decode throughput -> JSON")
     bench.add_argument("--out", required=True)
     bench.add_argument("--preset", default="bench", choices=("tiny", "small", "bench"))
+    bench.add_argument("--model", help="a model directory instead of the generated preset (e.g. the real model)")
     bench.add_argument("--batch", type=int, default=32)
     bench.add_argument("--rank", type=int, default=16)
     bench.add_argument("--steps", type=int, default=24, help="timed decode steps per repetition")
@@ -96,8 +104,22 @@ def main(argv=None):
     if args.command == "artifact-hash":
         from .adapters import ARTIFACT_FILES, artifact_hash_of_dir, model_artifact_hash_of_dir
 
-        is_adapter = os.path.exists(os.path.join(args.directory, ARTIFACT_FILES[0]))  # as inference/artifacts does
-        print((artifact_hash_of_dir if is_adapter else model_artifact_hash_of_dir)(args.directory))
+        is_lora = os.path.exists(os.path.join(args.directory, ARTIFACT_FILES[0]))
+        print(artifact_hash_of_dir(args.directory) if is_lora else model_artifact_hash_of_dir(args.directory))
+    elif args.command == "convert-gguf":
+        import time
+
+        from .adapters import model_artifact_hash_of_dir
+        from .gguf_convert import convert_gguf, is_current
+
+        started = time.perf_counter()
+        if args.if_changed and is_current(args.out, args.gguf, args.name, args.dtype):
+            status = "current"
+        else:
+            convert_gguf(args.gguf, args.out, args.name, args.dtype)
+            status = "converted"
+        summary = {"out": args.out, "status": status, "artifactHash": model_artifact_hash_of_dir(args.out)}
+        print(json.dumps({**summary, "seconds": round(time.perf_counter() - started, 2)}))
     elif args.command == "generate-model":
         from .generate import generate_model
 

@@ -125,31 +125,41 @@ def load_file(path):
         return load_bytes(bytearray(f.read()))
 
 
-def to_bytes(tensors, metadata=None):
-    """Serialize deterministically: tensors in name order, header padded with spaces to 8 bytes."""
-    header, chunks, offset = {}, [], 0
+def _serialized(tensors, metadata):
+    """(header bytes, [tensor in name order, as a flat uint8 view]): the file is the u64 length, header, then those."""
+    header, views, offset = {}, [], 0
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
         if t.dtype not in DTYPE_NAMES:
             raise SafetensorsError(f"tensor {name!r}: dtype {t.dtype} has no safetensors name")
-        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        raw = t.reshape(-1).view(torch.uint8) if t.numel() else torch.empty(0, dtype=torch.uint8)
         header[name] = {
             "dtype": DTYPE_NAMES[t.dtype],
             "shape": list(t.shape),
-            "data_offsets": [offset, offset + len(raw)],
+            "data_offsets": [offset, offset + raw.numel()],
         }
-        chunks.append(raw)
-        offset += len(raw)
+        views.append(raw)
+        offset += raw.numel()
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     header_bytes += b" " * (-len(header_bytes) % 8)
-    return b"".join([struct.pack("<Q", len(header_bytes)), header_bytes, *chunks])
+    return struct.pack("<Q", len(header_bytes)) + header_bytes, views
+
+
+def to_bytes(tensors, metadata=None):
+    """Serialize deterministically: tensors in name order, header padded with spaces to 8 bytes."""
+    head, views = _serialized(tensors, metadata)
+    return b"".join([head, *(v.numpy().tobytes() for v in views)])
 
 
 def save_file(tensors, path, metadata=None):
+    """The bytes of to_bytes, written tensor by tensor (a large checkpoint is never copied whole in memory)."""
+    head, views = _serialized(tensors, metadata)
     with open(path, "wb") as f:
-        f.write(to_bytes(tensors, metadata))
+        f.write(head)
+        for view in views:
+            f.write(memoryview(view.numpy()))
 
 
 INDEX_FILE = "model.safetensors.index.json"

@@ -74,7 +74,9 @@ class Scheduler:
         vocab = model.config.vocab_size
         self.token_bias = torch.full((vocab,), float("-inf"), device=model.device)  # never sample unusable ids
         self.token_bias[tokenizer.sampleable_ids(vocab)] = 0.0
-        self.eos_ids = set(model.config.eos_token_ids) | {tokenizer.eos_token_id} - {None}
+        # Generation ends at any of the model's stop ids: config.json's eos, the tokenizer's (tokenizer_config.json,
+        # generation_config.json; e.g. a chat template's end of turn).
+        self.eos_ids = (set(model.config.eos_token_ids) | set(tokenizer.stop_token_ids)) - {None}
         self.waiting = []  # Sequences not yet admitted, in arrival order
         self.running = []  # running[i] owns KV cache row i
         self.by_id = {}

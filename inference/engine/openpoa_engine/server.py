@@ -17,7 +17,7 @@ from .adapter_cache import AdapterCache, NoFreePages, open_source
 from .adapters import MAX_RANK, AdapterError, check_hash_format, normalize_model_hash
 from .model import Llama
 from .scheduler import Request, RequestError, SamplingParams, Scheduler
-from .tokenizer import load_tokenizer
+from .tokenizer import ChatTemplateError, load_tokenizer
 
 _WAKE = object()  # inbox item: an adapter load finished
 _EOF = object()
@@ -143,6 +143,7 @@ class Server:
             "engine_version": __version__,
             "model": s.model.config.summary(),
             "tokenizer": s.tokenizer.kind,
+            "chat_template": s.tokenizer.has_chat_template,
             "device": str(s.model.device),
             "dtype": str(s.model.dtype).replace("torch.", ""),
             "limits": {
@@ -224,14 +225,24 @@ class Server:
 
     def _on_generate(self, message_id, message):
         tokenizer = self.scheduler.tokenizer
-        if "prompt_tokens" in message:
+        add_bos = message.get("add_bos")
+        if add_bos is not None and not isinstance(add_bos, bool):
+            raise RequestError("bad_request", "add_bos must be true or false")
+        if "messages" in message:
+            if "prompt" in message or "prompt_tokens" in message:
+                raise RequestError("bad_request", "generate takes messages or prompt or prompt_tokens, not several")
+            try:
+                prompt = tokenizer.encode_chat(message["messages"])
+            except ChatTemplateError as e:
+                raise RequestError("bad_request", str(e)) from None
+        elif "prompt_tokens" in message:
             prompt = message["prompt_tokens"]
             if not isinstance(prompt, list):
                 raise RequestError("bad_request", "prompt_tokens must be a list of token ids")
         elif isinstance(message.get("prompt"), str):
-            prompt = tokenizer.encode(message["prompt"], add_bos=message.get("add_bos", True))
+            prompt = tokenizer.encode(message["prompt"], add_bos=add_bos)
         else:
-            raise RequestError("bad_request", "generate needs prompt (string) or prompt_tokens (list)")
+            raise RequestError("bad_request", "generate needs prompt (string), prompt_tokens (list) or messages (list)")
         stop = message.get("stop") or []
         stop = [stop] if isinstance(stop, str) else stop
         seed = message.get("seed")

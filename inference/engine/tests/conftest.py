@@ -6,8 +6,32 @@ import sys
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ENGINE_DIR)
 torch.set_num_threads(1)
+
+# The real pretrained model that scripts/setup.sh (setup-engine.sh) fetches and converts; CI sets
+# OPENPOA_REQUIRE_REAL_MODEL=1 so that a missing model or package fails there instead of skipping.
+REPO_ROOT = os.path.dirname(os.path.dirname(ENGINE_DIR))
+REAL_MODEL_DIR = os.environ.get("OPENPOA_REAL_MODEL", os.path.join(REPO_ROOT, ".cache/models/smollm2-135m-instruct"))
+REAL_GGUF = os.environ.get(
+    "OPENPOA_REAL_GGUF", os.path.join(REPO_ROOT, ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+)
+
+
+def require(condition, reason):
+    if not condition:
+        if os.environ.get("OPENPOA_REQUIRE_REAL_MODEL") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def require_packages(*names):
+    import importlib.util
+
+    missing = [n for n in names if importlib.util.find_spec(n) is None]
+    require(not missing, f"needs {', '.join(missing)}: run scripts/setup.sh and test with .venv/bin/python")
+
 
 from openpoa_engine.adapter_cache import AdapterCache, LocalSource  # noqa: E402
 from openpoa_engine.generate import generate_adapters, generate_model, write_adapter  # noqa: E402

@@ -246,3 +246,37 @@ def test_many_requests_queue_beyond_the_batch_and_all_complete(model_dir, adapte
             assert sum(e["type"] == "token" and e["id"] == f"q{i}" for e in events) == 3 + i % 5
     finally:
         process.close()
+
+
+def test_messages_on_the_byte_tokenizer_are_the_sdk_chat_prompt(model, adapters):
+    import io
+
+    from conftest import make_scheduler
+    from openpoa_engine.server import Server
+
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Héllo"}]
+    chat_prompt = "<|system|>\nBe brief.\n<|user|>\nHéllo\n<|assistant|>\n"  # chatPrompt of inference/sdk/pricing.ts
+    lines = [
+        {"id": "m", "type": "generate", "messages": messages, "max_tokens": 8, "seed": 3},
+        {"id": "p", "type": "generate", "prompt": chat_prompt, "max_tokens": 8, "seed": 3},
+        {"id": "b1", "type": "generate", "messages": messages, "prompt": "x"},
+        {"id": "b2", "type": "generate", "messages": [{"role": "user"}]},
+        {"id": "b3", "type": "generate", "messages": []},
+        {"id": "b4", "type": "generate", "prompt": "x", "add_bos": "yes"},
+    ]
+    out = io.StringIO()
+    Server(make_scheduler(model, adapters[0]), out).run(iter([json.dumps(line) for line in lines]))
+    messages_out = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert messages_out[0]["tokenizer"] == "byte" and messages_out[0]["chat_template"] is False
+    final = {m["id"]: m for m in messages_out if m["type"] in ("done", "error")}
+    assert final["m"]["type"] == "done" and final["m"]["text"] == final["p"]["text"]
+    assert (
+        final["m"]["usage"]
+        == final["p"]["usage"]
+        == {
+            "prompt_tokens": 1 + len(chat_prompt.encode("utf-8")),
+            "completion_tokens": 8,
+        }
+    )
+    for request_id in ("b1", "b2", "b3", "b4"):
+        assert final[request_id]["type"] == "error" and final[request_id]["error"]["code"] == "bad_request"
