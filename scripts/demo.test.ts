@@ -18,13 +18,14 @@ type Summary = {
   earnings: { claimed: string; contributions: { amount: string }[] }[];
   receipts: number;
   receiptsWithAttribution: number;
+  receiptsQuotingContributions: number;
 };
 
 /**
  * `npm run demo` end to end. The demo itself checks every figure against contract state and exits non-zero on a
  * mismatch; here its summary is checked once more for whole-wei conservation.
  */
-test("test_demo_runsAndReconcilesToTheWei", { timeout: 600_000 }, async () => {
+test("test_demo_runsAndReconcilesToTheWei", { timeout: 1_200_000 }, async () => {
   const dir = await mkdtemp(path.join(tmpdir(), "openpoa-demo-test-"));
   try {
     const summaryFile = path.join(dir, "summary.json");
@@ -39,12 +40,15 @@ test("test_demo_runsAndReconcilesToTheWei", { timeout: 600_000 }, async () => {
     const summary = JSON.parse(await readFile(summaryFile, "utf8")) as Summary;
     const total = (values: string[]) => values.reduce((sum, value) => sum + BigInt(value), 0n);
     assert.ok(BigInt(summary.settled) > 0n, "something was paid");
-    assert.ok(summary.receipts >= 5, "every completion has a receipt");
+    assert.ok(summary.receipts >= 4, "every adapter completion has a receipt");
     assert.equal(
       summary.receiptsWithAttribution,
       summary.receipts,
       "every adapter response carries a published record",
     );
+    // The adapters learnt their datanets' texts through the real model's BPE tokens; their answers quote them, and
+    // attribution (on the answers' bytes) credits the contributions quoted.
+    assert.ok(summary.receiptsQuotingContributions >= 2, `${summary.receiptsQuotingContributions} answers quoted`);
     assert.equal(
       BigInt(summary.protocol) +
         BigInt(summary.operatorIncome) +

