@@ -43,6 +43,19 @@ const checks: Record<string, Check[]> = {
     { measure: "distinct adapters decode (tokens/s)", key: "multiAdapterTokensPerSec" },
     { measure: "multi-adapter / base ratio", key: "ratio", target: "≥ 0.8 (CPU)", holds: (v) => v >= 0.8 },
     { measure: "adapter cold load (ms)", key: "adapterColdLoadMs" },
+    { measure: "real model (SmolLM2-135M), batch 1 decode (tokens/s)", key: "realModel.batch1TokensPerSec" },
+    {
+      measure: "real model, batch 16 with 16 distinct adapters (tokens/s)",
+      key: "realModel.batch16DistinctTokensPerSec",
+    },
+    { measure: "llama.cpp, same GGUF, 16 sequences, base only (tokens/s)", key: "llamaCppPeer.tokensPerSec" },
+    {
+      measure: "ours (16 distinct adapters) / llama.cpp (base only)",
+      key: "llamaCppPeer.ratio",
+      target: "≥ 1.0",
+      holds: (v) => v >= 1,
+    },
+    { measure: "adapter train on the real model (tokens/s)", key: "train.tokensPerSec" },
   ],
   attribution: [
     { measure: "index size (tokens)", key: "indexTokens" },

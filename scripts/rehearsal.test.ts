@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -18,7 +18,7 @@ import OpenAI from "openai";
 import { formatUnits, toHex, type Address } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { contentStoreAt } from "../attribution/src/index.ts";
-import { generatedModel } from "../inference/gateway/testSupport.ts";
+import { realModelDir } from "../inference/gateway/engine.ts";
 import { checkpoint, fetchPrices, Payer } from "../inference/sdk/index.ts";
 import { startIndexer, type Indexer } from "../indexer/test/harness.ts";
 import { connectSuite, type Suite } from "./lib/contracts.ts";
@@ -95,6 +95,7 @@ describe("testnet rehearsal", () => {
     OPENPOA_DEPLOYMENTS_DIR: work,
     OPENPOA_CONTENT_URL: storeUrl,
     OPENPOA_INDEX_DIR: path.join(work, `indexes-${party}`),
+    OPENPOA_ARTIFACT_CACHE_DIR: path.join(work, `${party}-artifacts`),
   });
 
   /** `openpoa <args> --network rehearsal --json` as `party`, in a process of its own. */
@@ -197,28 +198,15 @@ describe("testnet rehearsal", () => {
     await cli("curator", "datanet", "curate", spam, "--reject");
     assert.equal((await cli("curator", "datanet", "publish", "1")).contributionCount, 3);
 
-    // The adapter author publishes the base model and two adapters from its own copies, and registers them: hash,
-    // name, rank, targets and base model come from the files, the URIs from publishing.
-    const model = generatedModel(2);
-    const authorDir = path.join(work, "author");
-    await cp(model.modelDir, path.join(authorDir, "model"), { recursive: true });
-    await cli("author", "model", "register", "--from", path.join(authorDir, "model"));
-    for (const sha256 of model.adapterHashes) {
-      await cp(path.join(model.artifactStore, sha256), path.join(authorDir, sha256), { recursive: true });
+    // The adapter author registers the real base model from its files (published to the store: hash, name and URI
+    // from the files), then trains two adapters on the published version and registers them with that lineage.
+    await cli("author", "model", "register", "--from", realModelDir);
+    for (const seed of ["1", "2"]) {
       await cli(
         "author",
-        "adapter",
-        "register",
-        "--from",
-        path.join(authorDir, sha256),
-        "--price",
-        "0.001",
-        "--owner-share",
-        "7000",
-        "--data-share",
-        "3000",
-        "--lineage",
-        "1:1:10000",
+        ...["adapter", "train", "--base", "1", "--datanet", "1:1", "--rank", "8", "--steps", "8", "--seed", seed],
+        ...["--holdout", "0", "--out", path.join(work, "author-adapters"), "--register", "--price", "0.001"],
+        ...["--owner-share", "7000", "--data-share", "3000"],
       );
     }
 
@@ -250,7 +238,6 @@ describe("testnet rehearsal", () => {
             ...envOf(party),
             OPENPOA_NETWORK: "rehearsal",
             OPENPOA_OPERATOR_KEY: keyOf(parties[party]),
-            OPENPOA_ARTIFACT_CACHE_DIR: path.join(work, `${party}-artifacts`),
             OPENPOA_USAGE_LOG: path.join(work, `${party}.sqlite`),
             OPENPOA_PORT: String(port),
             OPENPOA_SETTLE_MIN_AMOUNT: "1",

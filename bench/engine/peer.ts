@@ -13,9 +13,12 @@ const llama = await getLlama({ gpu: false, build: "never" });
 const model = await llama.loadModel({ modelPath: ggufPath! });
 const context = await model.createContext({ sequences, contextSize: 256 * sequences, threads: 2 });
 
-/** One sequence's decode after its prompt, tokens counted as they come. */
+const all = Array.from({ length: sequences }, () => context.getSequence());
+
+/** One sequence's decode after its prompt (from an empty history), tokens counted as they come. */
 async function decode(index: number, counted: { tokens: number }) {
-  const sequence = context.getSequence();
+  const sequence = all[index]!;
+  await sequence.clearHistory();
   const prompt = model.tokenize(`Benchmark prompt number ${String(index).padStart(2, "0")}: `);
   let produced = 0;
   for await (const token of sequence.evaluate(prompt, { temperature: 0 })) {
@@ -23,7 +26,6 @@ async function decode(index: number, counted: { tokens: number }) {
     counted.tokens++;
     if (++produced >= maxTokens) break;
   }
-  sequence.dispose();
 }
 
 // One warm-up round (first allocations, thread start-up), then the timed one.
