@@ -9,7 +9,7 @@ import { byteTokenizer, hashTokens } from "../../attribution/src/index.ts";
 import type { Attributor } from "./attribution.ts";
 import { encodeHeader, receiptToJson, voucherToJson } from "../sdk/codec.ts";
 import { receiptDigest, receiptHeader, usageHeader, voucherHeader } from "../sdk/eip712.ts";
-import { costOf, countPromptTokens, type ChatMessage } from "../sdk/pricing.ts";
+import { costOf, estimatePromptTokens, type ChatMessage } from "../sdk/pricing.ts";
 import {
   maxTokensOf,
   messagesOf,
@@ -338,7 +338,7 @@ async function complete(gateway: Gateway, c: Context, request: Completion) {
       { param: "model" },
     );
   }
-  const promptTokens = countPromptTokens(request.prompt);
+  const promptTokens = estimatePromptTokens(request.api, request.prompt);
   const maxSeqLen = gateway.engine.hello?.limits.max_seq_len ?? Infinity;
   const maxParam = { chat: "max_tokens", text: "max_tokens", responses: "max_output_tokens" }[request.api];
   if (promptTokens + request.engine.max_tokens > maxSeqLen) {

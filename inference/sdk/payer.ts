@@ -37,7 +37,7 @@ import {
   type SignedVoucher,
   type Voucher,
 } from "./eip712.ts";
-import { costOf, countPromptTokens } from "./pricing.ts";
+import { costOf, estimatePromptTokens } from "./pricing.ts";
 import {
   answerTextOf,
   apiOfPath,
@@ -174,11 +174,11 @@ export class Payer {
     return [...this.billed.values()].reduce((s, a) => s + a, 0n);
   }
 
-  /** The cover a request needs: price × (prompt + max_tokens) / 1000, rounded up. */
-  maxCost(model: string, prompt: string, maxTokens: number): bigint {
+  /** The cover a request needs: price × (estimated prompt + max_tokens) / 1000, rounded up. */
+  maxCost(model: string, prompt: string, maxTokens: number, api: CompletionApi = "text"): bigint {
     const price = this.options.prices.get(model);
     if (price === undefined) throw new Error(`no price known for model ${model}`);
-    return costOf(price, BigInt(countPromptTokens(prompt) + maxTokens));
+    return costOf(price, BigInt(estimatePromptTokens(api, prompt) + maxTokens));
   }
 
   async signVoucher(amounts: Map<bigint, bigint>, usageRoot = this.tree.root()): Promise<SignedVoucher> {
@@ -456,7 +456,7 @@ export class Payer {
     }
     if (typeof body.model !== "string" || !/^(0|[1-9][0-9]*)$/.test(body.model)) return undefined;
     if (typeof prompt !== "string" || !Number.isSafeInteger(maxTokens) || (maxTokens as number) < 0) return undefined;
-    return { api, adapterId: BigInt(body.model), maxCost: this.maxCost(body.model, prompt, maxTokens as number) };
+    return { api, adapterId: BigInt(body.model), maxCost: this.maxCost(body.model, prompt, maxTokens as number, api) };
   }
 
   private async send(input: string | URL | Request, init: RequestInit, { adapterId, maxCost }: PricedRequest) {

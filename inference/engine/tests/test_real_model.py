@@ -229,3 +229,19 @@ def test_conversion_is_deterministic(real_dir, tmp_path):
         "tokenizer.json",
         "tokenizer_config.json",
     ]
+
+
+# inference/sdk/pricing.ts: the cover's prompt estimate for a chat is the UTF-8 bytes of the byte-model prompt text
+# (chatPrompt) + 1 + CHAT_TEMPLATE_ALLOWANCE.
+CHAT_TEMPLATE_ALLOWANCE = 32
+
+
+def test_the_covers_chat_estimate_bounds_the_models_own_count(tok):
+    """The shortest chats are the worst case: the template's default system prompt costs more than their text."""
+    from openpoa_engine.tokenizer import byte_chat_prompt
+
+    chats = [[{"role": "user", "content": text}] for text in ("Hi", "?", "ok", "a", "😀", "What is the capital?")]
+    chats.append([{"role": "system", "content": "x"}, {"role": "user", "content": "y"}])
+    for messages in chats:
+        estimate = len(byte_chat_prompt(messages).encode("utf-8")) + 1 + CHAT_TEMPLATE_ALLOWANCE
+        assert len(tok.encode_chat(messages)) <= estimate, messages
