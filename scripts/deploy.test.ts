@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -85,6 +85,21 @@ describe("npm run deploy", () => {
         `${name} was created in block ${startBlock}`,
       );
     }
+  });
+
+  it("test_deploy_journalsATransactionAStoppedRunSentButDidNotNote", async () => {
+    // A run stopped after sending its last transaction and before journalling it: the journal as it was then.
+    const journal = path.join(journalDir, "journal.jsonl");
+    const lines = (await readFile(journal, "utf8")).split("\n").filter((line) => line.trim() !== "");
+    const lastSend = lines.map((line) => (JSON.parse(line) as { type: string }).type).lastIndexOf("TRANSACTION_SEND");
+    assert.ok(lastSend > 0, "the deploy journalled its transactions");
+    await writeFile(journal, lines.slice(0, lastSend).join("\n") + "\n");
+    const written = await readFile(path.join(work, "localhost.json"), "utf8");
+
+    const resumed = await deploy(["--network", "localhost"]);
+    assert.equal(resumed.code, 0, resumed.output);
+    assert.match(resumed.output, /Resuming: journalling 0x[0-9a-f]{64} \(nonce \d+\)/);
+    assert.equal(await readFile(path.join(work, "localhost.json"), "utf8"), written, "the same file");
   });
 
   it("test_deploy_dryRunPrintsContractsAndRolesAndSendsNothing", async () => {

@@ -16,10 +16,12 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { trackTransaction } from "@nomicfoundation/ignition-core";
 import hre from "hardhat";
 import OpenPoAModule from "../ignition/modules/OpenPoA.ts";
 import { checkDeployParameters, DeployParametersError, moduleParameters } from "./lib/deployParameters.ts";
 import { deploymentBlocks, writeDeployment, type Deployment } from "./lib/deployments.ts";
+import { findTransactionByNonce, lostTransactionOf } from "./lib/lostTransactions.ts";
 import { describeRoles } from "./lib/roles.ts";
 import { startRetryingRelay } from "./lib/rpc.ts";
 
@@ -63,11 +65,31 @@ const parameters = { OpenPoA: moduleParams };
 // key the journal by the genesis block too: a fresh chain gets a fresh deployment, a resumed one resumes.
 const genesis = await ethers.provider.getBlock(0);
 const deploymentId = `${networkName}-${chainId}-${genesis!.hash!.slice(2, 10)}`;
-const deployed = await ignition.deploy(OpenPoAModule, {
-  parameters,
-  // In memory for a dry run: nothing is journalled, nothing resumes.
-  deploymentId: dryRun ? undefined : deploymentId,
-});
+const deploymentDir = path.join(hre.config.paths.ignition, "deployments", deploymentId);
+const deployed = await deployResuming();
+
+/**
+ * The deploy, resumed past transactions a stopped run sent without journalling them (lostTransactions.ts): each is
+ * found on chain and given to Ignition, then the deploy runs again from its journal.
+ */
+async function deployResuming() {
+  for (let recovered = 0; ; recovered++) {
+    try {
+      return await ignition.deploy(OpenPoAModule, {
+        parameters,
+        // In memory for a dry run: nothing is journalled, nothing resumes.
+        deploymentId: dryRun ? undefined : deploymentId,
+      });
+    } catch (error) {
+      const lost = lostTransactionOf(error);
+      // One lost transaction per stopped run at most; more means something else is wrong.
+      if (lost === undefined || dryRun || recovered >= 3) throw error;
+      const txHash = await findTransactionByNonce(ethers.provider, lost);
+      console.log(`Resuming: journalling ${txHash} (nonce ${lost.nonce}), sent by a run stopped before it noted it`);
+      await trackTransaction(deploymentDir, txHash, connection.provider);
+    }
+  }
+}
 
 const addresses = new Map<string, string>();
 for (const [key, future] of Object.entries(OpenPoAModule.results)) {
@@ -88,7 +110,7 @@ if (dryRun) {
   process.exit(0);
 }
 
-const journal = path.join(hre.config.paths.ignition, "deployments", deploymentId, "journal.jsonl");
+const journal = path.join(deploymentDir, "journal.jsonl");
 const blocks = deploymentBlocks(await readFile(journal, "utf8"));
 const deployment: Deployment = { chainId, contracts: {} };
 for (const future of Object.values(OpenPoAModule.results)) {
