@@ -19,6 +19,7 @@ import { checkpoint, fetchPrices, Payer } from "../inference/sdk/index.ts";
 import { commands, type Values } from "./cli/commands.ts";
 import { connectSuite, type Suite } from "./lib/contracts.ts";
 import { getLogsInChunks } from "./lib/logs.ts";
+import { startStoreService } from "../store/service.ts";
 import { repoRoot, rpc, startLocalChain } from "./lib/localChain.ts";
 import { startService, type Service } from "./lib/services.ts";
 import { eventsIn, read, send } from "./lib/transactions.ts";
@@ -92,22 +93,7 @@ async function main() {
 
     await step("Start the content store (npm run store), its writers admitted by the chain", async () => {
       services.push(
-        await startService({
-          name: "store",
-          command: process.execPath,
-          args: ["store/main.ts"],
-          cwd: repoRoot,
-          env: {
-            ...process.env,
-            OPENPOA_NETWORK: "localhost",
-            OPENPOA_STORE_DIR: path.join(work, "store"),
-            OPENPOA_STORE_PORT: String(PORTS.store),
-            OPENPOA_LOG_LEVEL: "warn",
-          },
-          // Up once it answers for an object it does not have.
-          ready: async () => (await fetch(`${storeUrl}/${"0".repeat(64)}`, { method: "HEAD" })).status === 404,
-          timeoutMs: 60_000,
-        }),
+        await startStoreService({ port: PORTS.store, dir: path.join(work, "store"), network: "localhost" }),
       );
     });
 

@@ -24,6 +24,7 @@ import { startIndexer, type Indexer } from "../indexer/test/harness.ts";
 import { connectSuite, type Suite } from "./lib/contracts.ts";
 import { repoRoot, rpc, startLocalChain, type LocalChain } from "./lib/localChain.ts";
 import { startProviderProxy, type ProviderProxy } from "./lib/providerProxy.ts";
+import { startStoreService } from "../store/service.ts";
 import { startService, type Service } from "./lib/services.ts";
 import { read } from "./lib/transactions.ts";
 
@@ -137,21 +138,11 @@ describe("testnet rehearsal", () => {
 
     // The content store, on its own disk, reading the chain through the provider like everyone else.
     services.push(
-      await startService({
-        name: "store",
-        command: process.execPath,
-        args: [path.join(repoRoot, "store", "main.ts")],
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          OPENPOA_NETWORK: "rehearsal",
-          OPENPOA_RPC_URL: proxy.urlFor("store"),
-          OPENPOA_STORE_DIR: path.join(work, "store"),
-          OPENPOA_STORE_PORT: String(PORTS.store),
-          OPENPOA_LOG_LEVEL: "warn",
-        },
-        // Up once it answers for an object it does not have.
-        ready: async () => (await fetch(`${storeUrl}/${"0".repeat(64)}`, { method: "HEAD" })).status === 404,
+      await startStoreService({
+        port: PORTS.store,
+        dir: path.join(work, "store"),
+        network: "rehearsal",
+        env: { OPENPOA_RPC_URL: proxy.urlFor("store") },
       }),
     );
 

@@ -46,7 +46,7 @@ export function artifactHashOfBytes(kind: ArtifactKind, files: { name: string; b
 const compareNames = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /** A LoRA adapter has adapter_config.json; anything else is a base model. */
-async function kindOf(dir: string): Promise<ArtifactKind> {
+export async function artifactKindOf(dir: string): Promise<ArtifactKind> {
   return (await stat(path.join(dir, LORA_FILES[0])).catch(() => undefined)) ? "lora" : "model";
 }
 
@@ -97,7 +97,7 @@ export async function hashArtifactDir(
   dir: string,
   expectedKind?: ArtifactKind,
 ): Promise<{ kind: ArtifactKind; artifactHash: string; files: ArtifactFile[] }> {
-  const kind = expectedKind ?? (await kindOf(dir));
+  const kind = expectedKind ?? (await artifactKindOf(dir));
   const artifact = createHash("sha256").update(DOMAINS[kind]);
   const files: ArtifactFile[] = [];
   for (const name of await artifactFileNames(dir, kind)) files.push(await hashFileInto(artifact, dir, name));

@@ -2,6 +2,7 @@ export { ArtifactCache, type ArtifactCacheOptions, type ArtifactRequest, type He
 export { ArtifactError, ArtifactHashMismatchError } from "./errors.ts";
 export {
   artifactHashOfBytes,
+  artifactKindOf,
   hashArtifactDir,
   LORA_FILES,
   MANIFEST_FILE,
@@ -19,4 +20,5 @@ export {
   type LoraTerms,
 } from "./lora.ts";
 export { decodeManifest, encodeManifest, MANIFEST_FORMAT, type ArtifactManifest } from "./manifest.ts";
+export { artifactCacheSettings, openArtifactCache, type ArtifactCacheSettings } from "./settings.ts";
 export { locateArtifact, STORE_SCHEME, type ArtifactSourceOptions } from "./sources.ts";

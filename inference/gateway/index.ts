@@ -10,7 +10,13 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { contentStoreAt } from "../../attribution/src/index.ts";
-import { ArtifactCache, ArtifactHashMismatchError, hashArtifactDir } from "../artifacts/index.ts";
+import {
+  ArtifactHashMismatchError,
+  hashArtifactDir,
+  openArtifactCache,
+  type ArtifactCache,
+  type ArtifactCacheSettings,
+} from "../artifacts/index.ts";
 import { rpcTransport } from "../../scripts/lib/rpc.ts";
 import { abiOf } from "../sdk/abis.ts";
 import { domainSeparator, receiptDomain, voucherDomain } from "../sdk/eip712.ts";
@@ -40,7 +46,7 @@ export type GatewayConfig = {
    */
   modelDir?: string;
   /** Fetched artifacts: where they are kept (least recently used out past `maxBytes`) and how URIs are read. */
-  artifacts: { cacheDir: string; maxBytes: number; contentStore?: string; ipfsGateway?: string };
+  artifacts: ArtifactCacheSettings;
   usageLogFile: string;
   port?: number;
   host?: string;
@@ -123,12 +129,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       .flatMap((id) => usageLog.vouchers(id).map((v) => [v.digest, v.signed] as const)),
     usageVouchers: usageLog.channelsWithUsageVouchers().map((id) => usageLog.latestUsageVoucher(id)!),
   });
-  const artifacts = await ArtifactCache.open({
-    dir: config.artifacts.cacheDir,
-    maxBytes: config.artifacts.maxBytes,
-    sources: { contentStore: config.artifacts.contentStore, ipfsGateway: config.artifacts.ipfsGateway },
-    log,
-  });
+  const artifacts = await openArtifactCache(config.artifacts, log);
   const baseModel = await verifiedBaseModel(client, { models, baseModelId, modelDir: config.modelDir, artifacts });
   const engine = new Engine({
     model: baseModel.dir,

@@ -4,7 +4,7 @@
  */
 import type { Address } from "viem";
 import { ConfigurationError } from "../../scripts/lib/contracts.ts";
-import { ArtifactError } from "../artifacts/index.ts";
+import { ArtifactError, artifactCacheSettings } from "../artifacts/index.ts";
 import { DeploymentNotFoundError, readDeployment } from "../../scripts/lib/deployments.ts";
 import { fromEnvironment as env, optionalFromEnvironment as optional } from "../../scripts/lib/environment.ts";
 import { startGateway } from "./index.ts";
@@ -32,12 +32,7 @@ async function start() {
     operatorKey: env("OPENPOA_OPERATOR_KEY", "privateKey"),
     signingKey: optional("OPENPOA_SIGNING_KEY", "privateKey"),
     modelDir: optional("OPENPOA_MODEL_DIR", "text"),
-    artifacts: {
-      cacheDir: env("OPENPOA_ARTIFACT_CACHE_DIR", "text", "openpoa-artifacts"),
-      maxBytes: env("OPENPOA_ARTIFACT_CACHE_MB", "positiveNumber", "20480") * 2 ** 20,
-      contentStore,
-      ipfsGateway: optional("OPENPOA_IPFS_GATEWAY", "url"),
-    },
+    artifacts: artifactCacheSettings(contentStore),
     usageLogFile: env("OPENPOA_USAGE_LOG", "text", "openpoa-usage.sqlite"),
     port: env("OPENPOA_PORT", "port", "8080"),
     host: env("OPENPOA_HOST", "text", "127.0.0.1"),

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Address, Hex } from "viem";
 import {
+  artifactKindOf,
   hashArtifactDir,
   PEFT_TARGETS,
   readLoraConfig,
@@ -48,9 +49,10 @@ async function artifactFrom(
 }
 
 async function publish(suite: Suite, dir: string, kind: ArtifactKind, values: Values): Promise<PublishedArtifact> {
-  const hashed = await hashArtifactDir(dir);
-  if (hashed.kind !== kind)
-    throw new UsageError(`${dir} holds a ${hashed.kind === "lora" ? "LoRA adapter" : "model"}, not a ${kind}`);
+  // The kind from the files' names: publishing hashes every byte once, and only once.
+  const found = await artifactKindOf(dir);
+  if (found !== kind)
+    throw new UsageError(`${dir} holds a ${found === "lora" ? "LoRA adapter" : "model"}, not a ${kind}`);
   return publishArtifact({
     dir,
     store: contentLocation(str(values, "content")),

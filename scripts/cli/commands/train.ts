@@ -12,12 +12,11 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Hex } from "viem";
 import { assertDatanetVersionRoot, getContent } from "../../../attribution/src/index.ts";
-import { ArtifactCache } from "../../../inference/artifacts/index.ts";
+import { artifactCacheSettings, openArtifactCache } from "../../../inference/artifacts/index.ts";
 import { engineMain, enginePython } from "../../../inference/gateway/engine.ts";
 import { silentLogger } from "../../../inference/gateway/log.ts";
 import { readDatanetVersion, registryLocation } from "../../lib/datanetVersions.ts";
 import type { Suite } from "../../lib/contracts.ts";
-import { fromEnvironment as env, optionalFromEnvironment as optional } from "../../lib/environment.ts";
 import { contentLocation, openContentStore } from "../../lib/rewards.ts";
 import { read } from "../../lib/transactions.ts";
 import { parseBounded, parseId, requireValue, UsageError } from "../args.ts";
@@ -65,19 +64,6 @@ export function parseDatanetVersions(values: string[]): DatanetVersionArg[] {
     ...d,
     weightBps: d.weightBps ?? share + (d === open[0] ? remainder : 0),
   }));
-}
-
-/** The worker's artifact cache settings, for the CLI that fetches a base model to train on. */
-async function openArtifactCache(values: Values) {
-  return ArtifactCache.open({
-    dir: env("OPENPOA_ARTIFACT_CACHE_DIR", "text", "openpoa-artifacts"),
-    maxBytes: env("OPENPOA_ARTIFACT_CACHE_MB", "positiveNumber", "20480") * 2 ** 20,
-    sources: {
-      contentStore: contentLocation(str(values, "content")),
-      ipfsGateway: optional("OPENPOA_IPFS_GATEWAY", "url"),
-    },
-    log: silentLogger,
-  });
 }
 
 /** Writes each version's contributions (hash-checked, root-checked) as files; the engine's --spec names them. */
@@ -178,7 +164,11 @@ export const trainCommands: Record<string, Command> = {
       const out = path.resolve(str(values, "out") ?? "openpoa-adapters");
       const work = await mkdtemp(path.join(tmpdir(), "openpoa-train-"));
       let summary: TrainSummary;
-      const cache = await openArtifactCache(values);
+      // The worker's settings: the base model lands in the same cache a worker on this machine would use.
+      const cache = await openArtifactCache(
+        artifactCacheSettings(contentLocation(str(values, "content"))),
+        silentLogger,
+      );
       const model = await cache.hold({ artifactHash: base.artifactHash.slice(2), uri: base.uri, kind: "model" });
       try {
         const spec = await writeDatasets(suite, datanets, values, work);
