@@ -8,7 +8,7 @@
  *
  * Versions of openpoa-span-match (attribution/spec/openpoa-span-match-v<n>.md):
  *   1: a span's credit is its rarity weight, split equally among its sources;
- *   2: the same, also divided by occurrenceCount^rarityExponent.
+ *   2: the same, divided by |sources|^(1 + rarityExponent) instead of |sources|.
  */
 import { fileURLToPath } from "node:url";
 import type { Hex } from "viem";
@@ -48,8 +48,8 @@ export const attributionSpecs = {
     specUri: "openpoa://content/1630d455801a39a59fdac5a7be64b7088cf948484d4e5d48d56a298ccd9ba6bb",
   },
   2: {
-    specHash: "0x64287fc034a2e1b34481edb6059d6c5a1a4e46db6446e1c11a24854a01069109",
-    specUri: "openpoa://content/64287fc034a2e1b34481edb6059d6c5a1a4e46db6446e1c11a24854a01069109",
+    specHash: "0x65909c40fe0f20be605f602e26e7b28b1abc90c8c540ab9d7764ebe52fa93a84",
+    specUri: "openpoa://content/65909c40fe0f20be605f602e26e7b28b1abc90c8c540ab9d7764ebe52fa93a84",
   },
 } as const satisfies Record<AttributionPolicyVersion, { specHash: Hex; specUri: string }>;
 
