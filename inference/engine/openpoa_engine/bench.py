@@ -13,10 +13,10 @@ import time
 
 import torch
 
-from .adapter_cache import page_bytes
-from .config import ModelConfig
+from .adapter_cache import adapter_pages, page_bytes
+from .config import LORA_PROJECTIONS, ModelConfig
 from .generate import generate_adapters, generate_model
-from .kernels import PAGE_RANK, lora_pool_dtype
+from .kernels import lora_pool_dtype
 from .scheduler import Request, SamplingParams, Scheduler
 from .server import build_scheduler
 
@@ -64,8 +64,9 @@ def _timed_step(scheduler, device):
 def run_bench(args, dtype):
     model_dir, adapters_dir, shas = _prepare(args.cache_dir, args.preset, args.batch, args.rank, args.model)
     load_before = os.getloadavg()[0]  # other processes on the machine skew timings: record how busy it was
-    pages = args.batch * -(-args.rank // PAGE_RANK) + 4  # every adapter resident, a little slack
-    budget = pages * page_bytes(ModelConfig.load(model_dir), lora_pool_dtype(args.device, dtype))
+    config = ModelConfig.load(model_dir)
+    pages = (args.batch + 1) * adapter_pages(config, args.rank, LORA_PROJECTIONS)  # every adapter resident, and one
+    budget = pages * page_bytes(config, lora_pool_dtype(args.device, dtype))
     multi = build_scheduler(
         model_dir,
         adapters_dir,
@@ -82,7 +83,9 @@ def run_bench(args, dtype):
     cold_ms = []  # source -> verified, parsed, packed -> device pages
     for sha in shas:
         start = time.perf_counter()
-        cache.make_resident(sha, cache.fetch(sha, count=False).result())
+        handle = cache.request(sha, count=False)
+        handle.future.result()
+        cache.make_resident(handle)
         if device.type == "cuda":
             torch.cuda.synchronize()
         cold_ms.append((time.perf_counter() - start) * 1e3)

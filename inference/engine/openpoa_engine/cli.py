@@ -42,6 +42,10 @@ def main(argv=None):
     serve.add_argument("--max-prefill-tokens", type=int, default=2048)
     serve.add_argument("--device-budget-mb", type=float, default=1024)
     serve.add_argument("--host-budget-mb", type=float, default=4096)
+    serve.add_argument(
+        "--disk-cache-dir", help="disk cache of adapters from an http(s) source (default: a temporary directory)"
+    )
+    serve.add_argument("--disk-cache-mb", type=float, default=10240)
     _device_args(serve)
 
     gen_model = commands.add_parser("generate-model", help="write a deterministic random Llama checkpoint")
@@ -99,6 +103,14 @@ def main(argv=None):
         "--cache-dir", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache")
     )
     _device_args(bench)
+
+    at_scale = commands.add_parser("bench-adapters", help="a thousand adapters: memory and cycling throughput -> JSON")
+    at_scale.add_argument("--out", required=True)
+    at_scale.add_argument("--sections", default="memory,cycling", help="comma-separated: memory, cycling")
+    at_scale.add_argument("--adapters", type=int, default=1000)
+    at_scale.add_argument("--requests", type=int, default=1024, help="cycling requests per case")
+    at_scale.add_argument("--host-mb", type=int, default=64, help="host budget of the memory run and the cold case")
+    at_scale.add_argument("--cache-dir", default=bench.get_default("cache_dir"))
 
     args = parser.parse_args(argv)
     if args.command == "artifact-hash":
@@ -169,16 +181,27 @@ def main(argv=None):
                 int(args.device_budget_mb * 2**20),
                 int(args.host_budget_mb * 2**20),
                 args.model_artifact_hash,
+                args.disk_cache_dir,
+                int(args.disk_cache_mb * 2**20),
             )
         except (OSError, ValueError, KeyError) as e:  # bad model dir, config, checkpoint or adapter source
             print(f"openpoa_engine: cannot start: {e!r}", file=sys.stderr)
             return 2
         Server(scheduler).run()
-    elif args.command == "bench":
-        torch, dtype = _setup(args)
-        from .bench import run_bench
+    elif args.command in ("bench", "bench-adapters"):
+        if args.command == "bench":
+            torch, dtype = _setup(args)
+            from .bench import run_bench
 
-        result = run_bench(args, dtype)
+            result = run_bench(args, dtype)
+        else:
+            import torch
+
+            torch.set_num_threads(1)
+            from .bench_adapters import run_bench_adapters
+
+            args.sections = args.sections.split(",")
+            result = run_bench_adapters(args)
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)

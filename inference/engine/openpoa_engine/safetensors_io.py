@@ -117,6 +117,19 @@ def read_header(path):
     return parse_header(prefix, size)
 
 
+def read_tensors(path, entries, data_start):
+    """(name, tensor) for each of read_header's entries, read from the file one tensor at a time in file order."""
+    with open(path, "rb") as f:
+        for name, (dtype, shape, begin, end) in sorted(entries.items(), key=lambda item: item[1][2]):
+            buffer = bytearray(end - begin)
+            f.seek(data_start + begin)
+            if f.readinto(buffer) != len(buffer):
+                raise SafetensorsError(f"tensor {name!r}: file ends before its data (truncated)")
+            yield name, torch.frombuffer(buffer, dtype=dtype).reshape(shape) if buffer else torch.empty(
+                shape, dtype=dtype
+            )
+
+
 def load_file(path):
     read_header(path)  # our own validation first: clear errors for truncated or malformed files
     if _st_package is not None:

@@ -3,7 +3,7 @@ running sequence, each with its own adapter (or none)."""
 
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -51,8 +51,8 @@ class Sequence:
     request: Request
     rng: random.Random
     decoder: object
-    future: object = None  # adapter load in flight (Future of PackedAdapter)
-    pages: list = field(default_factory=list)
+    handle: object = None  # AdapterHandle until the adapter is on the device (its future: ready or failed)
+    pages: object = None  # PageTable of the adapter while running
     length: int = 0  # tokens in the KV cache
     last_token: int = None
     completion_tokens: int = 0
@@ -102,15 +102,14 @@ class Scheduler:
         seed = request.params.seed if request.params.seed is not None else int.from_bytes(os.urandom(8), "little")
         seq = Sequence(request, random.Random(seed), self.tokenizer.decoder())
         if request.adapter is not None:
-            seq.future = self._fetch(request.adapter, count=True)
+            seq.handle = self._watch(self.cache.request(request.adapter))
         self.waiting.append(seq)
         self.by_id[request.id] = seq
 
-    def _fetch(self, sha256, count):
-        future = self.cache.fetch(sha256, count=count)
+    def _watch(self, handle):
         if self.wake is not None:
-            future.add_done_callback(lambda _: self.wake())
-        return future
+            handle.future.add_done_callback(lambda _: self.wake())
+        return handle
 
     def cancel(self, request_id):
         seq = self.by_id.get(request_id)
@@ -121,7 +120,7 @@ class Scheduler:
 
     @property
     def has_work(self):
-        return bool(self.running) or any(s.future is None or s.future.done() for s in self.waiting)
+        return bool(self.running) or any(s.handle is None or s.handle.future.done() for s in self.waiting)
 
     # -- one iteration: admit and prefill new sequences, then one decode step for all --
 
@@ -132,8 +131,8 @@ class Scheduler:
         self.steps += 1
 
     def _admit(self):
-        for seq in [s for s in self.waiting if s.future is not None and s.future.done()]:
-            error = seq.future.exception()
+        for seq in [s for s in self.waiting if s.handle is not None and s.handle.future.done()]:
+            error = seq.handle.future.exception()
             if error is not None:  # a refused adapter fails its request at once, whatever the queue ahead of it
                 self._fail(seq, getattr(error, "code", "internal"), str(error))
         admitted, budget = [], self.max_prefill_tokens
@@ -143,22 +142,20 @@ class Scheduler:
             prompt_len = len(seq.request.prompt_tokens)
             if admitted and prompt_len > budget:
                 break  # a prompt longer than the whole budget still runs, alone
-            if seq.future is not None:
-                if not seq.future.done():
+            if seq.handle is not None:
+                if not seq.handle.future.done():
                     continue  # adapter still loading; later arrivals may go first
-                packed = seq.future.result()
-                sha = seq.request.adapter
-                if packed is None and sha not in self.cache.device_tier.resident:
-                    seq.future = self._fetch(sha, count=False)  # evicted since the request arrived
-                    continue
                 try:
-                    seq.pages = self.cache.acquire(sha, packed)
+                    seq.pages = self.cache.acquire(seq.handle)
                 except NoFreePages:
-                    continue  # every page is pinned by running sequences: wait for one to finish
+                    continue  # the pages it needs are pinned by running sequences: wait for one to finish
                 except AdapterError as e:
                     self._fail(seq, e.code, str(e))
                     continue
-                seq.future = None
+                if seq.pages is None:
+                    self._watch(seq.handle)  # evicted from both tiers since the request arrived: loading again
+                    continue
+                seq.handle = None
             self.waiting.remove(seq)
             admitted.append(seq)
             budget -= prompt_len
@@ -177,7 +174,7 @@ class Scheduler:
             positions += range(len(prompt))
             spans.append((row, start, len(prompt)))
             if seq.pages:
-                segments.append((start, start + len(prompt), torch.tensor(seq.pages, device=device)))
+                segments.append((start, start + len(prompt), seq.pages))
             seq.length = len(prompt)
             start += len(prompt)
         lora = (
@@ -303,6 +300,8 @@ class Scheduler:
         self.by_id.pop(seq.request.id, None)
         if seq in self.waiting:
             self.waiting.remove(seq)
+            if seq.handle is not None:
+                seq.handle.release()
             return
         row = self.running.index(seq)
         last = self.running.pop()
