@@ -5,7 +5,11 @@
  *   with 16 distinct rank-16 adapters;
  * - `llamaCppPeer`: llama.cpp (node-llama-cpp) on the same model's GGUF, 16 sequences, base model only, beside ours
  *   with 16 distinct adapters;
- * - `train`: `train-adapter` on the real model over the demo's datanets, tokens/s and held-out loss before/after.
+ * - `train`: `train-adapter` on the real model over the demo's datanets, tokens/s and held-out loss before/after;
+ * - `memory` and `cycling`: a thousand adapters (`bench-adapters`, see inference/engine/openpoa_engine/bench_adapters.py):
+ *   peak RSS under a 64 MB host budget, adapters per GB of device budget, tokens/s while requests cycle through them.
+ *
+ * BENCH_ENGINE_ONLY=memory,cycling runs only those sections and merges them into the committed results file.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -48,6 +52,14 @@ async function llamaPeer(): Promise<string> {
   return entry;
 }
 
+/** The `bench-adapters` sections named (memory, cycling), as their result keys. */
+async function adaptersAtScale(work: string, sections: string[]): Promise<Record<string, unknown>> {
+  const out = path.join(work, "adapters.json");
+  await engine(["bench-adapters", "--out", out, "--sections", sections.join(",")]);
+  const result = JSON.parse(await readFile(out, "utf8")) as Record<string, unknown>;
+  return Object.fromEntries(sections.map((section) => [section, result[section]]));
+}
+
 async function trainOnDemoDatanets(work: string) {
   const datasets = [];
   for (const folder of ["seasons", "kitchen"]) {
@@ -73,10 +85,23 @@ async function trainOnDemoDatanets(work: string) {
   };
 }
 
-if (!existsSync(path.join(realModelDir, "config.json")) || !existsSync(gguf))
-  throw new Error(`the real model is missing (${realModelDir}, ${gguf}): run scripts/setup.sh`);
+const resultsFile = path.join(repoRoot, "bench", "results", "engine.json");
+const only = (process.env.BENCH_ENGINE_ONLY ?? "").split(",").filter(Boolean);
 const work = await mkdtemp(path.join(tmpdir(), "openpoa-bench-engine-"));
 try {
+  if (only.length) {
+    const committed = JSON.parse(await readFile(resultsFile, "utf8")) as Record<string, unknown>;
+    const sections = await adaptersAtScale(work, only);
+    await writeFile(resultsFile, JSON.stringify({ ...committed, ...sections }, null, 2) + "\n");
+    console.log(JSON.stringify(sections, null, 2));
+  } else await fullRun();
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
+
+async function fullRun() {
+  if (!existsSync(path.join(realModelDir, "config.json")) || !existsSync(gguf))
+    throw new Error(`the real model is missing (${realModelDir}, ${gguf}): run scripts/setup.sh`);
   const load = loadavg()[0];
   const synthetic = await engineBench(work, "synthetic", []);
   const single = await engineBench(work, "real-1", ["--model", realModelDir, "--batch", "1", "--steps", "32"]);
@@ -120,12 +145,11 @@ try {
       ratio: Number((ours / peerRun.tokensPerSec).toFixed(3)),
     },
     train: await trainOnDemoDatanets(work),
+    ...(await adaptersAtScale(work, ["memory", "cycling"])),
     benchMachine: { cpus: cpus().length, loadAverageAtStart: Number(load.toFixed(2)) },
   };
-  await writeFile(path.join(repoRoot, "bench", "results", "engine.json"), JSON.stringify(result, null, 2) + "\n");
+  await writeFile(resultsFile, JSON.stringify(result, null, 2) + "\n");
   console.log(
     JSON.stringify({ realModel: result.realModel, llamaCppPeer: result.llamaCppPeer, train: result.train }, null, 2),
   );
-} finally {
-  await rm(work, { recursive: true, force: true });
 }

@@ -105,23 +105,22 @@ class DeviceTier:
         for group, members in LORA_GROUPS:
             targeted = [m for m in members if m in adapter.a]
             if targeted:
-                a = torch.cat([adapter.a[m] for m in targeted], 1).to(self.device, non_blocking=True)
-                part = kernels.shrink_pages(a, self.unit)
+                part = kernels.shrink_pages(
+                    [adapter.a[m].to(self.device, non_blocking=True) for m in targeted], self.unit
+                )
                 ids, at = index[at : at + part.shape[1]], at + part.shape[1]
                 self.pool.index_copy_(1, ids, part)
                 shrink[group] = ids.view(-1, self.config.in_features(members[0]) // self.unit)
                 columns.update({m: i * adapter.rank for i, m in enumerate(targeted)})
         targeted = [p for p in LORA_PROJECTIONS if p in adapter.b]
-        self.pool.index_copy_(
-            1,
-            index[at:],
-            kernels.expand_pages([adapter.b[p].to(self.device, non_blocking=True) for p in targeted], self.unit),
-        )
-        rows = (index[at:, None] * PAGE_WIDTH + torch.arange(PAGE_WIDTH, device=self.device)).reshape(-1)
+        rows = kernels.expand_rows([adapter.b[p].to(self.device, non_blocking=True) for p in targeted], self.unit)
+        row_index = (index[at:, None] * PAGE_WIDTH + torch.arange(PAGE_WIDTH, device=self.device)).view(-1)
+        row_index = row_index[: rows.shape[1]]
+        self.expand.index_copy_(1, row_index, rows)
         expand, at = {}, 0
         for p in targeted:
             count = self.config.out_features(p) // self.unit * adapter.rank
-            expand[p], at = rows[at : at + count].view(-1, adapter.rank), at + count
+            expand[p], at = row_index[at : at + count].view(-1, adapter.rank), at + count
         self.tables[sha256] = PageTable(self.unit, adapter.rank, shrink, columns, expand)
         return self.tables[sha256]
 

@@ -25,6 +25,7 @@ PEFT semantics followed here (checked against peft's own output by tests/test_pe
 import hashlib
 import json
 import math
+import mmap
 import os
 import re
 import struct
@@ -99,7 +100,7 @@ def _hash_files(domain, directory, names):
         path = os.path.join(directory, name)
         digest.update(name.encode("utf-8") + b"\n" + struct.pack("<Q", os.path.getsize(path)))
         with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
+            for chunk in iter(lambda: f.read(1 << 16), b""):  # small reads reuse heap memory
                 digest.update(chunk)
     return digest.hexdigest()
 
@@ -267,11 +268,6 @@ def check_tensors(entries, spec, model_config):
     return keys
 
 
-def _check_finite(key, tensor):
-    if not torch.isfinite(tensor).all():
-        raise AdapterError("adapter_corrupt", f"{key}: non-finite weights")
-
-
 def parse_adapter(config_bytes, weights_bytes, model_config):
     """The adapter's weights from its two files held in memory, validated as read_adapter does."""
     spec = parse_config(config_bytes, model_config)
@@ -282,7 +278,8 @@ def parse_adapter(config_bytes, weights_bytes, model_config):
     keys = check_tensors({k: (t.dtype, t.shape) for k, t in tensors.items()}, spec, model_config)
     a, b = {}, {}
     for key, (layer, projection, kind) in keys.items():
-        _check_finite(key, tensors[key])
+        if not torch.isfinite(tensors[key]).all():
+            raise AdapterError("adapter_corrupt", f"{key}: non-finite weights")
         (a if kind == "A" else b)[(layer, projection)] = tensors[key].float()
     return LoraWeights(spec.rank, spec.scale, a, b)
 
@@ -302,14 +299,21 @@ class HostAdapter:
 
     @staticmethod
     def empty(rank, projections, model_config, dtype, pin=False):
+        """Zeros, in pinned memory (pin) or else in an anonymous mapping of its own: unmapped when the adapter is
+        dropped, so memory returns to the system as adapters cycle through the host tier instead of fragmenting
+        the heap (where glibc places buffers of this size once it has freed some)."""
         c = model_config
-
-        def zeros(features):
-            return torch.zeros(c.num_layers, rank, features, dtype=dtype, pin_memory=pin)
-
-        return HostAdapter(
-            rank, {p: zeros(c.in_features(p)) for p in projections}, {p: zeros(c.out_features(p)) for p in projections}
-        )
+        shapes = {("a", p): c.in_features(p) for p in projections} | {("b", p): c.out_features(p) for p in projections}
+        if pin:
+            tensors = {
+                key: torch.zeros(c.num_layers, rank, n, dtype=dtype, pin_memory=True) for key, n in shapes.items()
+            }
+        else:
+            size = HostAdapter.nbytes_of(rank, projections, model_config, dtype)
+            flat = torch.frombuffer(mmap.mmap(-1, size), dtype=dtype)
+            parts = flat.split([c.num_layers * rank * n for n in shapes.values()])
+            tensors = {key: part.view(c.num_layers, rank, n) for (key, n), part in zip(shapes.items(), parts)}
+        return HostAdapter(rank, {p: tensors["a", p] for p in projections}, {p: tensors["b", p] for p in projections})
 
     @staticmethod
     def nbytes_of(rank, projections, model_config, dtype):
@@ -330,25 +334,33 @@ class HostAdapter:
 def read_adapter(directory, model_config, dtype, reserve=None, pin=False):
     """The adapter in directory (its hash already checked) as a HostAdapter of dtype, validated like parse_adapter.
     The config and the safetensors header are checked first; then reserve(nbytes) is called with the HostAdapter's
-    size (it may wait for room) before any weight is read, and the weights are read one tensor at a time.
-    pin: allocate the HostAdapter in pinned memory (CUDA copies it to the device fastest from there)."""
+    size (it may wait for room) before the weights are read, in one read: beyond its reservation a load holds that
+    file, one adapter per loader thread. pin: a HostAdapter in pinned memory (the fastest to copy to a GPU)."""
     with open(os.path.join(directory, ARTIFACT_FILES[0]), "rb") as f:
         spec = parse_config(f.read(), model_config)
     path = os.path.join(directory, ARTIFACT_FILES[1])
     try:
         entries, _, data_start = safetensors_io.read_header(path)
+        keys = check_tensors({k: (e[0], e[1]) for k, e in entries.items()}, spec, model_config)
+        projections = [p for p in LORA_PROJECTIONS if any(q == p for _, q, _ in keys.values())]
+        if reserve is not None:
+            reserve(HostAdapter.nbytes_of(spec.rank, projections, model_config, dtype))
+        with open(path, "rb") as f:
+            data = mmap.mmap(-1, os.path.getsize(path))  # like HostAdapter's memory: unmapped once dropped
+            f.readinto(data)
+        tensors = safetensors_io.views(data, entries, data_start)
     except safetensors_io.SafetensorsError as e:
         raise AdapterError("adapter_corrupt", f"adapter_model.safetensors: {e}") from None
-    keys = check_tensors({k: (e[0], e[1]) for k, e in entries.items()}, spec, model_config)
-    projections = [p for p in LORA_PROJECTIONS if any(q == p for _, q, _ in keys.values())]
-    if reserve is not None:
-        reserve(HostAdapter.nbytes_of(spec.rank, projections, model_config, dtype))
     adapter = HostAdapter.empty(spec.rank, projections, model_config, dtype, pin)
-    for key, tensor in safetensors_io.read_tensors(path, entries, data_start):
-        layer, projection, kind = keys[key]
-        _check_finite(key, tensor)
+    for key, (layer, projection, kind) in keys.items():
         if kind == "A":
-            adapter.a[projection][layer] = tensor
+            adapter.a[projection][layer] = tensors[key]
         else:
-            adapter.b[projection][layer] = (tensor.float() * spec.scale).t()
+            adapter.b[projection][layer] = tensors[key].t()
+    for projection in projections:
+        adapter.b[projection].mul_(spec.scale)
+        if not (torch.isfinite(adapter.a[projection]).all() and torch.isfinite(adapter.b[projection]).all()):
+            bad = [k for k, (_, p, _) in keys.items() if p == projection and not torch.isfinite(tensors[k]).all()]
+            where = bad[0] if bad else f"{projection} times the scale {spec.scale}"
+            raise AdapterError("adapter_corrupt", f"{where}: non-finite weights")
     return adapter

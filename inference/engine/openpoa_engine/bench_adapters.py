@@ -4,14 +4,17 @@ The adapters: ranks 8 and 16 on four sets of targets (adapter i has shape i % 8)
 served over HTTP from a local server, so the engine reads them through its disk cache.
 
 memory: peak RSS of `serve --host-budget-mb 64` answering one request per adapter, minus the same run with no
-  adapters (both allocate and zero the same device pool at start, so it cancels); and adapters resident per GiB of
-  device budget for rank-8 q,v adapters on Llama-3-8B shapes in bf16, counted by the page allocator (no weights).
+  adapters (both allocate and zero the same device pool at start, so it cancels): the median over three alternating
+  pairs of runs, since where the heap's free space lies varies the peak by a few MB from run to run; and adapters
+  resident per GiB of device budget for rank-8 q,v adapters on Llama-3-8B shapes in bf16, counted by the page
+  allocator (no weights).
 cycling: 1,024 requests cycle through the thousand adapters, cold (a 64 MB host tier: every adapter is read from the
   disk cache) and warm (every adapter in the host tier, a device tier too small to keep them), as tokens/s relative to
-  the same requests on one adapter (rank 16 on all seven targets, the largest shape of the mix, so the ratio counts
-  what cycling costs rather than cheaper adapters). The cases alternate in rounds of 128 requests, in a rotating
-  order, so load from other processes hits them alike; a ratio is the median over rounds of the case's tokens/s over
-  the one adapter's tokens/s in that round.
+  the same requests on one resident adapter of each request's shape ("one adapter" per shape: the LoRA work per token
+  is the same, so the ratio is what cycling costs). Against one adapter for all requests the ratio mostly measures
+  the mix's shapes against that adapter's (lighter or heavier LoRA work per token); both extremes are reported too.
+  The cases alternate in rounds of 128 requests, in a rotating order, so load from other processes hits them alike;
+  a ratio is the median over rounds of the case's tokens/s over the baseline's tokens/s in that round.
 """
 
 import concurrent.futures
@@ -45,7 +48,7 @@ TARGET_SETS = (
     LORA_PROJECTIONS,
 )
 SHAPES = [(rank, targets) for targets in TARGET_SETS for rank in (8, 16)]
-ONE_ADAPTER = 7  # rank 16 on all seven targets
+LIGHTEST, HEAVIEST = 0, 7  # adapters of rank 8 on q, v and of rank 16 on all seven targets
 LLAMA3_8B = ModelConfig(
     vocab_size=128256,
     hidden_size=4096,
@@ -106,7 +109,8 @@ def served(root):
 
 
 def _peak_rss_mb(model_dir, url, adapters, host_mb, device_mb, max_tokens):
-    """VmHWM of a serve process once it has answered one request per entry of adapters (None: the base model)."""
+    """VmHWM (MB) of a serve process once it has answered one request per entry of adapters (None: the base model),
+    and its adapter stats then."""
     with tempfile.TemporaryDirectory() as disk:
         command = [sys.executable, "-m", "openpoa_engine", "serve", "--model", model_dir, "--adapters", url]
         command += ["--host-budget-mb", str(host_mb), "--device-budget-mb", str(device_mb), "--disk-cache-dir", disk]
@@ -126,26 +130,34 @@ def _peak_rss_mb(model_dir, url, adapters, host_mb, device_mb, max_tokens):
             errors += message["type"] == "error"
         with open(f"/proc/{engine.pid}/status") as f:
             peak_kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+        engine.stdin.write(json.dumps({"id": "stats", "type": "stats"}) + "\n")
+        engine.stdin.flush()
+        stats = json.loads(engine.stdout.readline())["adapters"]
         engine.stdin.write(json.dumps({"id": "bye", "type": "shutdown"}) + "\n")
         engine.stdin.close()
         engine.wait(timeout=60)
         if errors:
             raise RuntimeError(f"{errors} requests failed")
-        return peak_kb / 1024
+        return peak_kb / 1024, stats
 
 
-def bench_memory(model_dir, url, shas, host_mb=64, device_mb=64, max_tokens=8, loader_threads=2):
+def bench_memory(model_dir, url, shas, host_mb=64, device_mb=64, max_tokens=8, loader_threads=2, pairs=3):
     config = ModelConfig.load(model_dir)
     largest = max(HostAdapter.nbytes_of(rank, t, config, torch.float32) for rank, t in SHAPES) / 2**20
-    with_adapters = _peak_rss_mb(model_dir, url, shas, host_mb, device_mb, max_tokens)
-    without = _peak_rss_mb(model_dir, url, [None] * len(shas), host_mb, device_mb, max_tokens)
+    with_adapters, without = [], []
+    for _ in range(pairs):
+        peak, stats = _peak_rss_mb(model_dir, url, shas, host_mb, device_mb, max_tokens)
+        with_adapters.append(round(peak, 1))
+        without.append(round(_peak_rss_mb(model_dir, url, [None] * len(shas), host_mb, device_mb, max_tokens)[0], 1))
     return {
         "hostBudgetMb": host_mb,
-        "peakExtraRssMb": round(with_adapters - without, 1),
+        "peakExtraRssMb": round(statistics.median(with_adapters) - statistics.median(without), 1),
         "adaptersPerGbRank8QV": adapters_per_gib(LLAMA3_8B, 8, ("q_proj", "v_proj")),
         "targetMb": round(host_mb + loader_threads * largest, 1),
-        "peakRssMb": {"adapters": round(with_adapters, 1), "noAdapters": round(without, 1)},
+        "peakRssMb": {"adapters": with_adapters, "noAdapters": without},
         "requests": len(shas),
+        "hostTierAtEnd": {"adapters": stats["host"]["adapters"], "mb": round(stats["host"]["bytes"] / 2**20, 1)},
+        "loadsThatWaitedForHostRoom": stats["host_waits"],
         "deviceBudgetMb": device_mb,
         "adaptersPerGbNote": "1 GiB of device budget, Llama-3-8B shapes in bf16; 12 with pages of all seven at rank 16",
     }
@@ -177,7 +189,7 @@ def bench_cycling(model_dir, url, shas, requests=1024, per_round=128, batch=32, 
         device = 2 * batch * adapter_pages(config, 16, LORA_PROJECTIONS) * page_bytes(config, f32)  # two batches
         all_host = sum(HostAdapter.nbytes_of(*SHAPES[i % len(SHAPES)], config, f32) for i in range(len(shas)))
         caches = {
-            "one": AdapterCache(source, config, "cpu", f32, device, 1 << 30),
+            "resident": AdapterCache(source, config, "cpu", f32, device, 1 << 30),
             "cold": AdapterCache(source, config, "cpu", f32, device, host_mb << 20),
             "warm": AdapterCache(source, config, "cpu", f32, device, all_host),
         }
@@ -186,25 +198,46 @@ def bench_cycling(model_dir, url, shas, requests=1024, per_round=128, batch=32, 
             handle.future.result(timeout=60)
             handle.release()
         schedulers = {name: Scheduler(model, tokenizer, cache, batch, 128) for name, cache in caches.items()}
-        cases = list(caches)
-        for name in cases:  # warm-up: first allocations, the one adapter's load (not counted)
-            _run(schedulers[name], [(i, shas[ONE_ADAPTER]) for i in range(batch)], tokenizer, 4, "warmup")
+        adapter = {  # case -> the adapter of request i
+            "perShape": lambda i: shas[i % len(SHAPES)],  # adapter i has shape i % 8: adapters 0..7, one per shape
+            "lightest": lambda i: shas[LIGHTEST],
+            "heaviest": lambda i: shas[HEAVIEST],
+            "cold": lambda i: shas[i % len(shas)],
+            "warm": lambda i: shas[i % len(shas)],
+        }
+        cache_of = {
+            "perShape": "resident",
+            "lightest": "resident",
+            "heaviest": "resident",
+            "cold": "cold",
+            "warm": "warm",
+        }
+        cases = list(adapter)
+        for name in cases:  # warm-up: first allocations, the resident adapters' loads (not counted)
+            _run(schedulers[cache_of[name]], [(i, adapter[name](i)) for i in range(batch)], tokenizer, 4, "warmup")
         loads = {name: cache.stats()["source_loads"] for name, cache in caches.items()}
         downloads = source.disk.counters["downloads"]
         rates = {name: [] for name in cases}
         for k in range(requests // per_round):
-            chunk = range(k * per_round, (k + 1) * per_round)
-            for name in cases[k % 3 :] + cases[: k % 3]:
-                batch_requests = [(i, shas[ONE_ADAPTER] if name == "one" else shas[i % len(shas)]) for i in chunk]
-                rates[name].append(_run(schedulers[name], batch_requests, tokenizer, max_tokens, k))
+            for name in cases[k % len(cases) :] + cases[: k % len(cases)]:
+                chunk = [(i, adapter[name](i)) for i in range(k * per_round, (k + 1) * per_round)]
+                rates[name].append(_run(schedulers[cache_of[name]], chunk, tokenizer, max_tokens, f"{name}{k}"))
         stats = {name: cache.stats() for name, cache in caches.items()}
         for cache in caches.values():
             cache.close()
-    ratio = {name: statistics.median(r / o for r, o in zip(rates[name], rates["one"])) for name in ("cold", "warm")}
+
+    def ratio(case, baseline):
+        return round(statistics.median(c / b for c, b in zip(rates[case], rates[baseline])), 3)
+
     return {
         "adapters": len(shas),
-        "coldRatio": round(ratio["cold"], 3),
-        "warmRatio": round(ratio["warm"], 3),
+        "coldRatio": ratio("cold", "perShape"),
+        "warmRatio": ratio("warm", "perShape"),
+        "baseline": "each request on the one resident adapter of its shape (8 adapters, one per shape)",
+        "vsOneAdapterForAll": {
+            "lightest": {"coldRatio": ratio("cold", "lightest"), "warmRatio": ratio("warm", "lightest")},
+            "heaviest": {"coldRatio": ratio("cold", "heaviest"), "warmRatio": ratio("warm", "heaviest")},
+        },
         "tokensPerSec": {name: round(statistics.median(r), 1) for name, r in rates.items()},
         "requests": requests // per_round * per_round,
         "requestsPerRound": per_round,
@@ -215,8 +248,7 @@ def bench_cycling(model_dir, url, shas, requests=1024, per_round=128, batch=32, 
         "warmHostHits": stats["warm"]["host_hits"],
         "warmLoadsFromDisk": stats["warm"]["source_loads"] - loads["warm"],
         "downloadsWhileTimed": source.disk.counters["downloads"] - downloads,
-        "oneAdapter": "rank 16 on all seven targets, device-resident",
-        "shapes": "ranks 8 and 16 on q,v / q,k,v,o / gate,up,down / all seven",
+        "shapes": "ranks 8, 16 on q,v / q,k,v,o / gate,up,down / all seven; lightest: rank 8 q,v; heaviest: 16, all",
     }
 
 

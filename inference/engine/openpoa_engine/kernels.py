@@ -11,7 +11,8 @@ and a page sits at the same number in every layer. An adapter of rank r takes pa
       of the group's columns, which are the ranks j of each member m the adapter targets, member after member (zeros
       past the last);
   expand pages, viewed [PAGE_WIDTH, unit]: the adapter's expand rows B_m[c * unit : (c + 1) * unit, j] * scale for
-      every targeted m, output chunk c and rank j, in that order, PAGE_WIDTH rows a page (zeros past the last).
+      every targeted m, output chunk c and rank j, in that order, PAGE_WIDTH rows a page (rows past the last are
+      never read).
 (A = PEFT lora_A [r, in], B = lora_B [out, r].) So an adapter takes pages in proportion to its rank and targets, and
 any free page fits any of them. Kernels see one layer's pool through two views of the same memory: shrink rows
 [num_pages * unit, PAGE_WIDTH] and expand rows [num_pages * PAGE_WIDTH, unit]. PAGE_WIDTH is 16 because torch's CPU
@@ -135,20 +136,22 @@ def prefill_attention(q, k, v):
 
 
 def shrink_pages(a, unit):
-    """One group's shrink pages: a [layers, columns, in] (the targeted members' lora_A stacked)
+    """One group's shrink pages: a, list of [layers, r, in] (lora_A of each targeted member)
     -> [layers, column blocks * in / unit, unit * PAGE_WIDTH], column block after column block."""
-    layers, columns, features = a.shape
-    blocks = -(-columns // PAGE_WIDTH)
-    a = F.pad(a, (0, 0, 0, blocks * PAGE_WIDTH - columns)).reshape(layers, blocks, PAGE_WIDTH, -1, unit)
-    return a.permute(0, 1, 3, 4, 2).reshape(layers, -1, unit * PAGE_WIDTH)  # [l, k, c, u, t]
+    layers, rank, features = a[0].shape
+    blocks = -(-rank * len(a) // PAGE_WIDTH)
+    columns = torch.zeros(layers, blocks * PAGE_WIDTH, features, dtype=a[0].dtype, device=a[0].device)
+    for i, member in enumerate(a):
+        columns[:, i * rank : (i + 1) * rank] = member
+    columns = columns.view(layers, blocks, PAGE_WIDTH, features // unit, unit)  # [l, k, t, c, u]
+    return columns.permute(0, 1, 3, 4, 2).reshape(layers, -1, unit * PAGE_WIDTH)
 
 
-def expand_pages(b, unit):
-    """An adapter's expand pages: b, list of [layers, r, out_m] ((lora_B * scale)^T of each targeted member)
-    -> [layers, pages, PAGE_WIDTH * unit]."""
-    rows = torch.cat([t.reshape(t.shape[0], t.shape[1], -1, unit).transpose(1, 2).flatten(1, 2) for t in b], 1)
-    layers, count, _ = rows.shape  # [layers, expand rows, unit]
-    return F.pad(rows, (0, 0, 0, -count % PAGE_WIDTH)).reshape(layers, -1, PAGE_WIDTH * unit)
+def expand_rows(b, unit):
+    """An adapter's expand rows: b, list of [layers, r, out_m] ((lora_B * scale)^T of each targeted member)
+    -> [layers, sum over m of out_m / unit * r, unit], in the order of the layout above."""
+    layers, rank, _ = b[0].shape
+    return torch.cat([t.view(layers, rank, -1, unit).transpose(1, 2) for t in b], 1).view(layers, -1, unit)
 
 
 @dataclass
@@ -180,17 +183,17 @@ class _GroupPlan:
 
     def __init__(self, tables, group, members, in_features, device):
         unit = next(t.unit for t in tables if t)
-        shrink_pages, bag_row, bag_start, bags = [], [], {}, 0
+        bag_pages, bag_row, bag_start, bags = [], [], {}, 0
         for r, t in enumerate(tables):
             if t and group in t.shrink:
                 bag_start[r] = bags
                 bags += t.blocks[group]
-                shrink_pages.append(t.shrink[group])
+                bag_pages.append(t.shrink[group])
                 bag_row += [r] * t.blocks[group]
         self.empty = not bags
         if self.empty:
             return
-        pages = torch.cat(shrink_pages)  # [bags, in / unit]
+        pages = torch.cat(bag_pages)  # [bags, in / unit]
         self.shrink_index = (pages[:, :, None] * unit + torch.arange(unit, device=device)).reshape(bags, in_features)
         self.bag_row = torch.tensor(bag_row, device=device)  # [bags] batch row of each shrink bag
         index, weight, shift, lengths, sizes, self.spans = [], [], [], [], [], []
@@ -274,12 +277,12 @@ def sgmv(outputs, x, shrink_rows, expand_rows, segments, group, members):
     outputs, x, pools, group, members as in bgmv; segments: list of (start, end, PageTable); dtypes as in bgmv.
     Each segment gathers its adapter's A^T [in, columns] and each B'_m [r, out_m] once, for GEMMs."""
     unit = expand_rows.shape[1]
-    shrink_pages = shrink_rows.view(-1, unit, PAGE_WIDTH)
+    pages = shrink_rows.view(-1, unit, PAGE_WIDTH)
     for start, end, table in segments:
         if group not in table.shrink:
             continue
         blocks, chunks = table.shrink[group].shape
-        a_t = shrink_pages.index_select(0, table.shrink[group].reshape(-1)).view(blocks, chunks * unit, PAGE_WIDTH)
+        a_t = pages.index_select(0, table.shrink[group].reshape(-1)).view(blocks, chunks * unit, PAGE_WIDTH)
         shrunk = x[start:end].to(shrink_rows.dtype) @ a_t.permute(1, 0, 2).reshape(chunks * unit, -1)
         for out, m in zip(outputs, members):
             if m in table.expand:

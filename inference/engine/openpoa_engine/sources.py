@@ -206,7 +206,7 @@ class HttpSource:
                 with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
                     reserve(int(response.headers.get("Content-Length") or 0))  # unknown: checked once written
                     with open(os.path.join(scratch, name), "wb") as f:
-                        shutil.copyfileobj(response, f, 1 << 20)
+                        shutil.copyfileobj(response, f)
             except urllib.error.HTTPError as e:
                 code = "adapter_not_found" if e.code == 404 else "adapter_fetch_failed"
                 raise AdapterError(code, f"GET {url}: HTTP {e.code}") from None

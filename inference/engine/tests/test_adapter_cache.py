@@ -159,6 +159,17 @@ def test_wrong_shape_is_refused(model, adapters, bad_root):
     assert error.code == "adapter_bad_shape" and "layer 9" in str(error)
 
 
+def test_non_finite_weights_are_refused(model, adapters, bad_root):
+    root, shas = adapters
+    key = "base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight"
+
+    def poison(tensors):
+        tensors[key][3, 2] = float("nan")
+
+    error = refused(model, bad_root, copy_adapter(root, shas["r8"][0], bad_root, edit_weights=poison))
+    assert error.code == "adapter_corrupt" and key in str(error) and "non-finite" in str(error)
+
+
 def test_truncated_file_is_refused(model, adapters, bad_root):
     root, shas = adapters
     config_bytes, weights_bytes = read_artifact(os.path.join(root, shas["r8"][0]))
