@@ -19,12 +19,13 @@ import {
 } from "../artifacts/index.ts";
 import { rpcTransport } from "../../scripts/lib/rpc.ts";
 import { abiOf } from "../sdk/abis.ts";
-import { domainSeparator, receiptDomain, voucherDomain } from "../sdk/eip712.ts";
+import { domainSeparator, receiptDomain, receiptSchemaVersion, voucherDomain } from "../sdk/eip712.ts";
 import { ServedAdapters } from "./artifacts.ts";
 import { createAttributor } from "./attribution.ts";
 import { ChainView } from "./chain.ts";
-import { Engine } from "./engine.ts";
+import { Engine, ENGINE_PROTOCOL_VERSION } from "./engine.ts";
 import { GatewayError } from "./errors.ts";
+import { GovernedRules } from "./governed.ts";
 import { jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { Ledger } from "./payment.ts";
@@ -35,7 +36,7 @@ import { UsageLog } from "./usageLog.ts";
 
 export type GatewayConfig = {
   rpcUrl: string;
-  contracts: { InferencePayments: Address; ModelRegistry: Address; NodeRegistry: Address };
+  contracts: { InferencePayments: Address; ModelRegistry: Address; NodeRegistry: Address; ServingRules: Address };
   /** Pays gas for settlements; the channels' operator. */
   operatorKey: Hex;
   /** Signs receipts; must be the operator's registered signing key. Default: the operator key. */
@@ -110,6 +111,17 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     );
   }
   const baseModelId = config.baseModelId ?? registered.baseModelIds[0]!;
+  // Before anything is loaded: rules this worker cannot meet refuse the start in one line.
+  const rules = await GovernedRules.start({
+    client,
+    servingRules: config.contracts.ServingRules,
+    abilities: {
+      receiptSchemaVersion,
+      engineProtocolVersion: ENGINE_PROTOCOL_VERSION,
+      attributes: config.attribution !== undefined,
+    },
+    log,
+  });
 
   const chainView = new ChainView({
     client,
@@ -171,6 +183,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
         cacheDir: config.attribution.indexDir,
       }),
     adapters: served,
+    rules,
     limits: {
       maxTokens: 512,
       maxBodyBytes: 1 << 20,
@@ -219,6 +232,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   };
   const timers = [
     every(config.pollIntervalMs ?? 1_000, () => chainView.poll(), "chain poll"),
+    every(config.pollIntervalMs ?? 1_000, () => rules.poll(), "serving rules poll"),
     every(config.settleIntervalMs ?? 5_000, () => settler.tick(), "settlement"),
   ];
   log("info", "gateway listening", {

@@ -8,6 +8,7 @@ import { ArtifactError, artifactCacheSettings } from "../artifacts/index.ts";
 import { DeploymentNotFoundError, readDeployment } from "../../scripts/lib/deployments.ts";
 import { fromEnvironment as env, optionalFromEnvironment as optional } from "../../scripts/lib/environment.ts";
 import { startGateway } from "./index.ts";
+import { ServingRulesUnmetError } from "./governed.ts";
 import { jsonLogger } from "./log.ts";
 
 const logLevels = ["debug", "info", "warn", "error"] as const;
@@ -28,6 +29,7 @@ async function start() {
       InferencePayments: address("InferencePayments"),
       ModelRegistry: address("ModelRegistry"),
       NodeRegistry: address("NodeRegistry"),
+      ServingRules: address("ServingRules"),
     },
     operatorKey: env("OPENPOA_OPERATOR_KEY", "privateKey"),
     signingKey: optional("OPENPOA_SIGNING_KEY", "privateKey"),
@@ -70,10 +72,13 @@ async function start() {
 try {
   await start();
 } catch (error) {
-  // A bad setting (or a base model that is not the registered one) is one line naming it; anything else keeps its
-  // stack.
+  // A bad setting (a base model that is not the registered one, serving rules this worker cannot meet) is one line
+  // naming it; anything else keeps its stack.
   const oneLine =
-    error instanceof ConfigurationError || error instanceof DeploymentNotFoundError || error instanceof ArtifactError;
+    error instanceof ConfigurationError ||
+    error instanceof DeploymentNotFoundError ||
+    error instanceof ArtifactError ||
+    error instanceof ServingRulesUnmetError;
   if (!oneLine) throw error;
   console.error(`openpoa worker: ${error.message}`);
   process.exit(2);

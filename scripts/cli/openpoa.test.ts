@@ -704,6 +704,7 @@ describe("openpoa CLI", () => {
         completionHash: hashes.completion,
         attributionHash: hashes.attribution,
         timestamp: 1n,
+        rulesVersion: 1n,
       };
       const signature = await receiptKey.sign({ hash: receiptDigest(receiptSeparator, receipt) });
       tree.append(usageLeaf(receiptDigest(receiptSeparator, receipt), "accepted"));
