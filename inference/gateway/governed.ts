@@ -1,11 +1,21 @@
 /**
- * The governed rules a worker serves under, followed from the chain: ServingRules (what every worker must follow:
- * the output cap, the receipt schema, the least engine protocol, whether receipts must carry an attribution hash).
- * Read at start, where rules this worker cannot meet refuse the start in one line, and read again whenever a
- * RulesSet event says they changed: new limits apply to new requests without a restart, and rules that stop being
- * met stop new requests (503) until the worker is upgraded or the rules change back.
+ * The governed rules a worker serves under, followed from the chain:
+ * - ServingRules: what every worker must follow (the output cap, the receipt schema, the least engine protocol,
+ *   whether receipts must carry an attribution hash);
+ * - the attribution policy of the epoch now collecting usage (AttributionRewards: the epoch after the last one
+ *   proposed), which the worker's attribution records are made under, when it attributes.
+ * Read at start, where rules this worker cannot meet refuse the start in one line, and read again whenever an event
+ * says they changed (RulesSet; AttributionPolicySet, or RootProposed/RootRevoked moving the open epoch): new limits
+ * and a new policy apply to new requests without a restart, and rules that stop being met stop new requests (503)
+ * until the worker is upgraded or the rules change back.
  */
 import type { Address, PublicClient } from "viem";
+import {
+  attributionPolicyFromChain,
+  BaseError,
+  type AttributionPolicy,
+  type OnChainAttributionPolicy,
+} from "../../attribution/src/index.ts";
 import { getContractEventsInChunks } from "../sdk/logs.ts";
 import { abiOf } from "../sdk/abis.ts";
 import { GatewayError } from "./errors.ts";
@@ -87,55 +97,96 @@ export async function readServingRules(client: PublicClient, address: Address): 
   };
 }
 
+/** The attribution policy governing the epoch after the last one proposed: the epoch collecting usage now. */
+export async function readOpenEpochPolicy(client: PublicClient, rewards: Address): Promise<AttributionPolicy> {
+  const read = (functionName: string, args: unknown[] = []) =>
+    client.readContract({ address: rewards, abi: abiOf("AttributionRewards"), functionName, args });
+  const lastEpoch = (await read("lastEpoch")) as bigint;
+  const id = (await read("attributionPolicyForEpoch", [lastEpoch + 1n])) as bigint;
+  const policy = (await read("getAttributionPolicy", [id])) as OnChainAttributionPolicy;
+  return attributionPolicyFromChain({ id, policy });
+}
+
 export type GovernedRulesOptions = {
   client: PublicClient;
   servingRules: Address;
+  /** AttributionRewards, followed when the worker attributes. */
+  rewards?: Address;
   abilities: WorkerAbilities;
   log: Logger;
 };
 
-/** The serving rules in force, kept current by `poll` (RulesSet events). */
+/** The rules in force, kept current by `poll`. */
 export class GovernedRules {
   rules: ServingRules;
+  /** The policy this worker's records are made under; undefined when it does not attribute. */
+  attributionPolicy: AttributionPolicy | undefined;
   /** Why the rules in force cannot be met (new requests get 503), or undefined. */
-  unmet: ServingRulesUnmetError | undefined;
+  unmet: Error | undefined;
   private fromBlock: bigint;
   private readonly options: GovernedRulesOptions;
 
-  private constructor(options: GovernedRulesOptions, rules: ServingRules, fromBlock: bigint) {
+  private constructor(
+    options: GovernedRulesOptions,
+    read: { rules: ServingRules; attributionPolicy?: AttributionPolicy },
+    fromBlock: bigint,
+  ) {
     this.options = options;
-    this.rules = rules;
+    this.rules = read.rules;
+    this.attributionPolicy = read.attributionPolicy;
     this.fromBlock = fromBlock;
   }
 
-  /** Reads the rules in force; throws ServingRulesUnmetError when this worker cannot meet them. */
+  /**
+   * Reads the rules in force; throws ServingRulesUnmetError when this worker cannot meet them, and the attribution
+   * library's UnsupportedAttributionPolicyError when it attributes and does not implement the policy in force.
+   */
   static async start(options: GovernedRulesOptions): Promise<GovernedRules> {
-    // The head first: a change landing between the two reads is seen again by the first poll, never missed.
+    // The head first: a change landing between the reads is seen again by the first poll, never missed.
     const head = await options.client.getBlockNumber();
     const rules = await readServingRules(options.client, options.servingRules);
     const unmet = unmetRule(rules, options.abilities);
     if (unmet) throw unmet;
-    return new GovernedRules(options, rules, head + 1n);
+    const attributionPolicy = options.rewards && (await readOpenEpochPolicy(options.client, options.rewards));
+    return new GovernedRules(options, { rules, attributionPolicy }, head + 1n);
   }
 
-  /** Reads RulesSet events since the last poll; on a change, the rules in force again. */
+  /** Reads the events since the last poll; on a change, what changed. */
   async poll(): Promise<void> {
-    const { client, servingRules, abilities, log } = this.options;
+    const { client, servingRules, rewards, abilities, log } = this.options;
     const head = await client.getBlockNumber();
     if (this.fromBlock > head) return;
-    const changes = await getContractEventsInChunks(client, {
-      address: servingRules,
-      abi: abiOf("ServingRules"),
-      eventName: "RulesSet",
-      fromBlock: this.fromBlock,
-      toBlock: head,
-    });
-    if (changes.length > 0) {
+    const range = { fromBlock: this.fromBlock, toBlock: head };
+    const [ruleChanges, rewardEvents] = await Promise.all([
+      getContractEventsInChunks(client, {
+        address: servingRules,
+        abi: abiOf("ServingRules"),
+        eventName: "RulesSet",
+        ...range,
+      }),
+      rewards
+        ? getContractEventsInChunks(client, { address: rewards, abi: abiOf("AttributionRewards"), ...range })
+        : [],
+    ]);
+    if (ruleChanges.length > 0) {
       this.rules = await readServingRules(client, servingRules);
-      this.unmet = unmetRule(this.rules, abilities);
-      if (this.unmet) log("error", "serving rules not met: refusing new requests", { reason: this.unmet.message });
-      else log("info", "serving rules changed", { version: this.rules.version, rules: this.rules });
+      log("info", "serving rules changed", { version: this.rules.version, rules: this.rules });
     }
+    const policyMoves = ["AttributionPolicySet", "RootProposed", "RootRevoked"];
+    let policyError: Error | undefined;
+    if (rewards && rewardEvents.some((event) => policyMoves.includes(event.eventName!))) {
+      try {
+        const policy = await readOpenEpochPolicy(client, rewards);
+        if (policy.id !== this.attributionPolicy?.id) log("info", "attribution policy changed", { id: policy.id });
+        this.attributionPolicy = policy;
+      } catch (error) {
+        // A policy this worker does not implement: attributing under the old one would make records the epoch rejects.
+        if (!(error instanceof BaseError)) throw error;
+        policyError = error;
+      }
+    }
+    this.unmet = unmetRule(this.rules, abilities) ?? policyError;
+    if (this.unmet) log("error", "governed rules not met: refusing new requests", { reason: this.unmet.message });
     this.fromBlock = head + 1n;
   }
 

@@ -36,7 +36,13 @@ import { UsageLog } from "./usageLog.ts";
 
 export type GatewayConfig = {
   rpcUrl: string;
-  contracts: { InferencePayments: Address; ModelRegistry: Address; NodeRegistry: Address; ServingRules: Address };
+  contracts: {
+    InferencePayments: Address;
+    ModelRegistry: Address;
+    NodeRegistry: Address;
+    AttributionRewards: Address;
+    ServingRules: Address;
+  };
   /** Pays gas for settlements; the channels' operator. */
   operatorKey: Hex;
   /** Signs receipts; must be the operator's registered signing key. Default: the operator key. */
@@ -111,10 +117,12 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     );
   }
   const baseModelId = config.baseModelId ?? registered.baseModelIds[0]!;
-  // Before anything is loaded: rules this worker cannot meet refuse the start in one line.
+  // Before anything is loaded: rules this worker cannot meet refuse the start in one line (governed.ts).
   const rules = await GovernedRules.start({
     client,
     servingRules: config.contracts.ServingRules,
+    // The policy records are made under matters only to a worker that makes them.
+    rewards: config.attribution && config.contracts.AttributionRewards,
     abilities: {
       receiptSchemaVersion,
       engineProtocolVersion: ENGINE_PROTOCOL_VERSION,
@@ -181,6 +189,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
         datanets: { registry: config.attribution.datanetRegistry, fromBlock: config.attribution.datanetRegistryBlock },
         contentStore: contentStore!,
         cacheDir: config.attribution.indexDir,
+        policy: () => rules.attributionPolicy!,
       }),
     adapters: served,
     rules,

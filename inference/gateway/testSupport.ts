@@ -25,7 +25,7 @@ import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.ts";
 import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
 import { hashArtifactDir } from "../artifacts/index.ts";
-import { defaultAttributionPolicy, onChainAttributionPolicy } from "../../attribution/src/index.ts";
+import { attributionPolicyToChain, defaultAttributionPolicy } from "../../attribution/src/index.ts";
 import { receiptSchemaVersion } from "../sdk/eip712.ts";
 import { engineMain, ENGINE_PROTOCOL_VERSION, enginePython } from "./engine.ts";
 import { silentLogger } from "./log.ts";
@@ -190,7 +190,7 @@ export async function startTestChain(
     governance,
     governance,
     DAY,
-    onChainAttributionPolicy(defaultAttributionPolicy),
+    attributionPolicyToChain(defaultAttributionPolicy),
   ]);
   const servingRules = await deploy("ServingRules", [governance, testServingRules]);
   const payments = await deploy("InferencePayments", [

@@ -8,6 +8,7 @@ import { ArtifactError, artifactCacheSettings } from "../artifacts/index.ts";
 import { DeploymentNotFoundError, readDeployment } from "../../scripts/lib/deployments.ts";
 import { fromEnvironment as env, optionalFromEnvironment as optional } from "../../scripts/lib/environment.ts";
 import { startGateway } from "./index.ts";
+import { BaseError as AttributionError } from "../../attribution/src/index.ts";
 import { ServingRulesUnmetError } from "./governed.ts";
 import { jsonLogger } from "./log.ts";
 
@@ -29,6 +30,7 @@ async function start() {
       InferencePayments: address("InferencePayments"),
       ModelRegistry: address("ModelRegistry"),
       NodeRegistry: address("NodeRegistry"),
+      AttributionRewards: address("AttributionRewards"),
       ServingRules: address("ServingRules"),
     },
     operatorKey: env("OPENPOA_OPERATOR_KEY", "privateKey"),
@@ -78,7 +80,9 @@ try {
     error instanceof ConfigurationError ||
     error instanceof DeploymentNotFoundError ||
     error instanceof ArtifactError ||
-    error instanceof ServingRulesUnmetError;
+    error instanceof ServingRulesUnmetError ||
+    // An attribution policy in force that this worker does not implement.
+    error instanceof AttributionError;
   if (!oneLine) throw error;
   console.error(`openpoa worker: ${error.message}`);
   process.exit(2);
