@@ -104,7 +104,7 @@ test("planted overlaps give the documented shares exactly", () => {
   assert.deepEqual(sharesFromSpans({ spans: record.spans, params, lineage }), record.shares);
 });
 
-test("version 2 divides a span's credit by occurrenceCount^rarityExponent (the example of the specs)", () => {
+test("version 2 divides a span's credit by |sources|^(1 + rarityExponent) (the example of the specs)", () => {
   // " quantum kettles sing " (weight 9) only c1 holds; " violet rivers " (weight 6) c2 and c3 hold once each, so it
   // occurs twice and has two sources. attribution/spec/openpoa-span-match-v2.md works these numbers by hand.
   const attributed = (underPolicy: AttributionPolicy) =>

@@ -21,12 +21,13 @@
  * value *within* a datanet version. Datanet version d therefore gets exactly
  * weightBps_d × 100 ppm (10,000 bps × 100 = 1,000,000), and inside d:
  *
- *   credit(s)  = floor(weight(s) · 10^12 / (occurrenceCount(s)^e · |sources(s)|))
+ *   credit(s)  = floor(weight(s) · 10^12 / |sources(s)|^(1 + e))
  *                with e = rarityExponent: 0 under version 1 (the credit is the
  *                span's weight split equally among its sources), 1..3 under
- *                version 2 (text the lineage holds many times earns less than
- *                text one contribution holds). One integer division, so the
- *                same as flooring by occurrenceCount^e and then by |sources|.
+ *                version 2 (rarity in the datanet: text that many distinct
+ *                contributions hold earns less than text one holds). Sources
+ *                are originals, so uploading copies of a contribution changes
+ *                nobody's credit.
  *   score(c)   = Σ credit(s) over the spans s crediting c
  *   M_d        = Σ score(c) over c ∈ d
  *   if M_d > 0: the pool gets weight (10,000 − matchWeightBps) · M_d and each
@@ -208,9 +209,9 @@ export function attributeCompletion(
 }
 
 /**
- * The shares a record's spans earn: a pure function of the spans' weights,
- * occurrence counts and sources, the policy's params and the lineage (see the
- * formula at the top; rarityExponent is 0 under version 1). Sources outside
+ * The shares a record's spans earn: a pure function of the spans' weights
+ * and sources, the policy's params and the lineage (see the formula at the
+ * top; rarityExponent is 0 under version 1). Sources outside
  * the lineage earn nothing here; the checks report them.
  */
 export function sharesFromSpans({
@@ -218,15 +219,14 @@ export function sharesFromSpans({
   params,
   lineage,
 }: {
-  spans: readonly Pick<AttributionSpan, "weight" | "occurrenceCount" | "sources">[];
+  spans: readonly Pick<AttributionSpan, "weight" | "sources">[];
   params: Pick<AttributionParams, "matchWeightBps" | "rarityExponent">;
   lineage: readonly LineageEntry[];
 }): AttributionShare[] {
   const scores = new Map<string, Map<bigint, bigint>>();
-  for (const { weight, occurrenceCount, sources } of spans) {
+  for (const { weight, sources } of spans) {
     if (sources.length === 0) continue;
-    const rarity = BigInt(occurrenceCount) ** BigInt(params.rarityExponent);
-    const credit = (BigInt(weight) * scoreScale) / (rarity * BigInt(sources.length));
+    const credit = (BigInt(weight) * scoreScale) / BigInt(sources.length) ** BigInt(1 + params.rarityExponent);
     for (const [datanetId, version, contributionId] of sources) {
       const key = datanetVersionKey({ datanetId, version });
       const byContribution = scores.get(key) ?? new Map<bigint, bigint>();

@@ -20,7 +20,7 @@ export type AttributionParams = NearDuplicateParams & {
   /** sha256 of the rarity table file that weighs span words (see rarity.ts). */
   rarityTable: Hex;
   /**
-   * Version 2 only: a span's credit is divided by occurrenceCount^rarityExponent, so text repeated across the
+   * Version 2 only: a span's credit is divided by |sources|^(1 + rarityExponent), not |sources|, so text held by many of the
    * lineage earns less than text one contribution holds. 0 under version 1 (see policy.ts).
    */
   rarityExponent: number;

@@ -56,7 +56,7 @@ test("assertAttributionPolicy: unknown algorithms and versions are unsupported, 
   invalid({ ...defaultAttributionPolicy, id: 0n }, /numbered from 1/);
   invalid({ ...defaultAttributionPolicy, specHash: "0x1234" }, /specHash/);
   invalid({ ...defaultAttributionPolicy, specUri: "" }, /specUri/);
-  assert.throws(() => assertAttributionPolicy(asVersion2({ rarityExponent: 4 })), InvalidParamsError);
+  invalid(asVersion2({ rarityExponent: 4 }), /rarityExponent must be in 1\.\.3 under version 2, not 4/);
   assert.throws(() => assertAttributionPolicy(withParams({ minSpanTokens: 0 })), InvalidParamsError);
 });
 

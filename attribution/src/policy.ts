@@ -8,7 +8,7 @@
  *
  * Versions of openpoa-span-match (attribution/spec/openpoa-span-match-v<n>.md):
  *   1: a span's credit is its rarity weight, split equally among its sources;
- *   2: the same, also divided by occurrenceCount^rarityExponent.
+ *   2: the same, divided by |sources|^(1 + rarityExponent) instead of |sources|.
  */
 import { fileURLToPath } from "node:url";
 import type { Hex } from "viem";
@@ -44,12 +44,12 @@ export type AttributionPolicyRef = Pick<AttributionPolicy, "id" | "algorithm" | 
 /** The specification of each version this library implements: its sha256 and content address. */
 export const attributionSpecs = {
   1: {
-    specHash: "0x56201b80645552a7d8ed8a6a0aabee68783840b1ce5fe84b9ed686fd2d5c4186",
-    specUri: "openpoa://content/56201b80645552a7d8ed8a6a0aabee68783840b1ce5fe84b9ed686fd2d5c4186",
+    specHash: "0x1630d455801a39a59fdac5a7be64b7088cf948484d4e5d48d56a298ccd9ba6bb",
+    specUri: "openpoa://content/1630d455801a39a59fdac5a7be64b7088cf948484d4e5d48d56a298ccd9ba6bb",
   },
   2: {
-    specHash: "0x584843816468b0403f850d30380370b0f285ea39908e573baf0cff0a5130bfd3",
-    specUri: "openpoa://content/584843816468b0403f850d30380370b0f285ea39908e573baf0cff0a5130bfd3",
+    specHash: "0x65909c40fe0f20be605f602e26e7b28b1abc90c8c540ab9d7764ebe52fa93a84",
+    specUri: "openpoa://content/65909c40fe0f20be605f602e26e7b28b1abc90c8c540ab9d7764ebe52fa93a84",
   },
 } as const satisfies Record<AttributionPolicyVersion, { specHash: Hex; specUri: string }>;
 
@@ -88,12 +88,15 @@ export function assertAttributionPolicy(policy: {
   }
   const invalid = (reason: string) => new InvalidAttributionPolicyError({ id: policy.id, reason });
   if (policy.id < 1n) throw invalid("policies are numbered from 1");
-  assertAttributionParams(policy.params);
   const { rarityExponent } = policy.params;
   if (policy.version === 1 && rarityExponent !== 0)
     throw invalid(`rarityExponent must be 0 under version 1, not ${rarityExponent}`);
-  if (policy.version === 2 && rarityExponent < 1)
+  if (
+    policy.version === 2 &&
+    !(Number.isInteger(rarityExponent) && rarityExponent >= 1 && rarityExponent <= maxRarityExponent)
+  )
     throw invalid(`rarityExponent must be in 1..${maxRarityExponent} under version 2, not ${rarityExponent}`);
+  assertAttributionParams(policy.params);
   if (!/^0x[0-9a-f]{64}$/.test(policy.specHash)) throw invalid("specHash must be a lowercase bytes32 hex sha256");
   if (policy.specUri === "") throw invalid("specUri is empty");
 }
