@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
-import { id } from "ethers";
+import { id, sha256 } from "ethers";
+import { defaultAttributionParams } from "../../attribution/src/params.ts";
 
 /** Role ids of OpenZeppelin's TimelockController. */
 const PROPOSER_ROLE = id("PROPOSER_ROLE");
@@ -8,6 +10,11 @@ const DEFAULT_ADMIN_ROLE = "0x" + "00".repeat(32);
 const ANYONE = "0x0000000000000000000000000000000000000000";
 
 const DAY = 24 * 60 * 60;
+
+/** The specification of attribution policy 1, pinned by its sha256 and named by the content address it is stored at. */
+const SPEC_HASH = sha256(
+  readFileSync(new URL("../../attribution/spec/openpoa-span-match-v1.md", import.meta.url)),
+) as `0x${string}`;
 
 /**
  * Every protocol parameter's default, in one place (ignition/parameters/example.json documents each one). The
@@ -30,6 +37,21 @@ export const DEFAULT_PARAMETERS = {
   protocolFeeBps: 500,
   operatorFeeBps: 1_000,
   challengePeriodSeconds: DAY,
+  /** Policy 1 of AttributionRewards, governing from epoch 1: the attribution as attribution/src does it today. */
+  initialAttributionPolicy: {
+    algorithm: "openpoa-span-match",
+    version: 1,
+    params: { ...defaultAttributionParams, rarityExponent: 0 },
+    specHash: SPEC_HASH,
+    specUri: `openpoa://content/${SPEC_HASH.slice(2)}`,
+  },
+  /** Version 1 of ServingRules. */
+  initialServingRules: {
+    maxOutputTokens: 4096,
+    receiptSchemaVersion: 3,
+    minEngineProtocolVersion: 1,
+    requireAttributionHash: true,
+  },
 } as const;
 
 /**
@@ -84,6 +106,7 @@ export default buildModule("OpenPoA", (m) => {
     attestor,
     guardian,
     parameter("claimDelaySeconds"),
+    parameter("initialAttributionPolicy"),
   ]);
   const inferencePayments = m.contract("InferencePayments", [
     token,
@@ -97,6 +120,8 @@ export default buildModule("OpenPoA", (m) => {
     parameter("operatorFeeBps"),
     parameter("challengePeriodSeconds"),
   ]);
+  // What workers serve under (output limits, receipt schema, engine version); governance sets new versions.
+  const servingRules = m.contract("ServingRules", [timelock, parameter("initialServingRules")]);
 
   return {
     token,
@@ -107,5 +132,6 @@ export default buildModule("OpenPoA", (m) => {
     nodeRegistry,
     attributionRewards,
     inferencePayments,
+    servingRules,
   };
 });
