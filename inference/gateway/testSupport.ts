@@ -22,10 +22,10 @@ import {
   type Hex,
 } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { DEFAULT_PARAMETERS } from "../../ignition/modules/OpenPoA.ts";
 import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.ts";
 import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
 import { hashArtifactDir } from "../artifacts/index.ts";
-import { attributionPolicyToChain, defaultAttributionPolicy } from "../../attribution/src/index.ts";
 import { receiptSchemaVersion } from "../sdk/eip712.ts";
 import { engineMain, ENGINE_PROTOCOL_VERSION, enginePython } from "./engine.ts";
 import { silentLogger } from "./log.ts";
@@ -190,7 +190,7 @@ export async function startTestChain(
     governance,
     governance,
     DAY,
-    attributionPolicyToChain(defaultAttributionPolicy),
+    DEFAULT_PARAMETERS.initialAttributionPolicy,
   ]);
   const servingRules = await deploy("ServingRules", [governance, testServingRules]);
   const payments = await deploy("InferencePayments", [
