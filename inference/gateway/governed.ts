@@ -124,6 +124,7 @@ export class GovernedRules {
   /** Why the rules in force cannot be met (new requests get 503), or undefined. */
   unmet: Error | undefined;
   private fromBlock: bigint;
+  private polling: Promise<void> = Promise.resolve();
   private readonly options: GovernedRulesOptions;
 
   private constructor(
@@ -143,7 +144,7 @@ export class GovernedRules {
    */
   static async start(options: GovernedRulesOptions): Promise<GovernedRules> {
     // The head first: a change landing between the reads is seen again by the first poll, never missed.
-    const head = await options.client.getBlockNumber();
+    const head = await options.client.getBlockNumber({ cacheTime: 0 });
     const rules = await readServingRules(options.client, options.servingRules);
     const unmet = unmetRule(rules, options.abilities);
     if (unmet) throw unmet;
@@ -151,10 +152,20 @@ export class GovernedRules {
     return new GovernedRules(options, { rules, attributionPolicy }, head + 1n);
   }
 
-  /** Reads the events since the last poll; on a change, what changed. */
-  async poll(): Promise<void> {
+  /**
+   * Reads the events since the last poll; on a change, what changed. Polls run one after another, so an older read
+   * never lands over a newer one.
+   */
+  poll(): Promise<void> {
+    const next = this.polling.then(() => this.pollOnce());
+    this.polling = next.catch(() => {});
+    return next;
+  }
+
+  private async pollOnce(): Promise<void> {
     const { client, servingRules, rewards, abilities, log } = this.options;
-    const head = await client.getBlockNumber();
+    // Uncached: viem reuses a block number for its polling interval, which would hide a change just made.
+    const head = await client.getBlockNumber({ cacheTime: 0 });
     if (this.fromBlock > head) return;
     const range = { fromBlock: this.fromBlock, toBlock: head };
     const [ruleChanges, rewardEvents] = await Promise.all([

@@ -21,7 +21,15 @@ async function start() {
   const log = jsonLogger(level as (typeof logLevels)[number]);
   const network = env("OPENPOA_NETWORK", "text", "localhost");
   const { contracts } = await readDeployment(network);
-  const address = (name: string) => contracts[name]!.address as Address;
+  const deployed = (name: string) => {
+    const contract = contracts[name];
+    if (!contract)
+      throw new ConfigurationError(
+        `The deployment of network "${network}" has no ${name}: deploy again (npm run deploy -- --network ${network})`,
+      );
+    return contract;
+  };
+  const address = (name: string) => deployed(name).address as Address;
   const contentStore = optional("OPENPOA_CONTENT_DIR", "text") ?? optional("OPENPOA_CONTENT_URL", "url");
 
   const gateway = await startGateway({
@@ -45,7 +53,7 @@ async function start() {
     attribution: contentStore
       ? {
           datanetRegistry: address("DatanetRegistry"),
-          datanetRegistryBlock: BigInt(contracts.DatanetRegistry!.startBlock),
+          datanetRegistryBlock: BigInt(deployed("DatanetRegistry").startBlock),
           contentStore,
           indexDir: env("OPENPOA_INDEX_DIR", "text", "openpoa-indexes"),
         }
