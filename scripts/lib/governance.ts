@@ -1,0 +1,552 @@
+/**
+ * Governed actions: every call that only the Timelock may make (it owns every protocol parameter), as a named action
+ * with typed arguments in the CLI's words. An action builds the call a proposal carries (`attestor 0x…` becomes
+ * `AttributionRewards.setAttestor(0x…)`), and `decodeAction` turns a proposal's call back into those words, so voters
+ * read what they vote on as it was proposed. Calldata is always encoded and decoded with the suite's ABIs.
+ */
+import { decodeFunctionData, encodeFunctionData, formatUnits, isAddressEqual, type Address, type Hex } from "viem";
+import { parseAddress, parseBounded, parseId, parseOpen, requireValue, UsageError } from "../cli/args.ts";
+import { contractNames, type ContractName, type Suite } from "./contracts.ts";
+import { getContractEventsInChunks } from "./logs.ts";
+import type { SlashWindow } from "./slashWindow.ts";
+import { ContractRevertedError, decodeRevert, read } from "./transactions.ts";
+
+/** How one argument is written on the command line, and how a decoded call argument is written back. */
+export type ArgKind<T = unknown> = {
+  /** What to write, for usage lines. */
+  hint: string;
+  parse(text: string | undefined, name: string): T;
+  /** Decoded arguments of up to 48 bits come back from viem as numbers, wider ones as bigints. */
+  format(value: T | number): string;
+};
+
+/** An argument kind of any value type, as a parameter holds it. */
+type SomeArgKind = Pick<ArgKind, "hint" | "parse"> & { format(value: never): string };
+
+export type ActionParam = {
+  /** A positional argument's name (`<name>`), or a flag's (`--name`). */
+  name: string;
+  kind: SomeArgKind;
+  description: string;
+  flag?: boolean;
+  /** A flag's default: the value in force, read from the chain. A flag without one is required unless optional. */
+  current?(suite: Suite): Promise<unknown>;
+  optional?: boolean;
+};
+
+/** An action's arguments by parameter name, parsed (bigints, addresses, hashes). */
+export type ActionValues = Record<string, unknown>;
+/** An action as written: its positional arguments in order and its flags by name. */
+export type ActionArgs = { positionals: readonly string[]; flags: Readonly<Record<string, string | undefined>> };
+/** One call of a proposal. */
+export type ActionCall = { target: Address; value: bigint; calldata: Hex };
+
+export type GovernedAction = {
+  name: string;
+  description: string;
+  contract: ContractName;
+  functionName: string;
+  params: readonly ActionParam[];
+  /** `name <positional>… [--flag <kind>]…` */
+  usage: string;
+  /** Parses `args`, fills flags left out with the values in force, and encodes the call. */
+  build(suite: Suite, args: ActionArgs): Promise<ActionCall & { values: ActionValues }>;
+  /** The function's arguments from the action's values (default: the values in parameter order). */
+  toArgs(values: ActionValues): readonly unknown[];
+  /** The action's values from the function's decoded arguments (default: in parameter order). */
+  fromArgs(args: readonly unknown[]): ActionValues;
+};
+
+// --- Argument kinds -------------------------------------------------------------------------------------------
+
+const address: ArgKind<Address> = { hint: "address", parse: parseAddress, format: (value) => String(value) };
+const openAmount: ArgKind<bigint> = {
+  hint: "OPEN",
+  parse: parseOpen,
+  format: (value) => formatUnits(BigInt(value), 18),
+};
+const integer = (max: bigint, hint = "integer"): ArgKind<bigint> => ({
+  hint,
+  parse: (text, name) => parseBounded(text, name, max),
+  format: (value) => String(value),
+});
+const id: ArgKind<bigint> = { hint: "id", parse: parseId, format: (value) => String(value) };
+const bps = integer(10_000n, "bps");
+const uintMax = (bits: number) => 2n ** BigInt(bits) - 1n;
+
+const UNITS = [
+  ["w", 7n * 24n * 3600n],
+  ["d", 24n * 3600n],
+  ["h", 3600n],
+  ["m", 60n],
+  ["s", 1n],
+] as const;
+
+/** Seconds, written with a unit: 90s, 15m, 36h, 2d, 1w (a bare number is seconds). */
+export function parseDuration(value: string | undefined, name: string, max = uintMax(64)): bigint {
+  const given = requireValue(value, name);
+  const match = /^(\d+)([smhdw]?)$/.exec(given);
+  if (!match) throw new UsageError(`${name} must be a duration like 90s, 15m, 36h, 2d or 1w, got "${given}"`);
+  const seconds = BigInt(match[1]!) * (UNITS.find(([unit]) => unit === (match[2] || "s"))![1] as bigint);
+  if (seconds > max) throw new UsageError(`${name} must be at most ${max} seconds, got ${seconds}`);
+  return seconds;
+}
+
+/** Seconds in the largest unit that divides them exactly: 172800 is "2d", 5400 is "90m"; parseDuration reads it back. */
+export function formatDuration(seconds: bigint | number): string {
+  const value = BigInt(seconds);
+  if (value === 0n) return "0s";
+  const [unit, size] = UNITS.find(([, size]) => value % size === 0n)!;
+  return `${value / size}${unit}`;
+}
+
+/** Seconds for people: "1d 2h", "59m 10s", every unit down to seconds that is not zero. */
+export function readableDuration(seconds: bigint | number): string {
+  let rest = BigInt(seconds);
+  const parts: string[] = [];
+  for (const [unit, size] of UNITS.slice(1)) {
+    if (rest >= size) parts.push(`${rest / size}${unit}`);
+    rest %= size;
+  }
+  return parts.length === 0 ? "0s" : parts.join(" ");
+}
+
+const duration = (bits: number): ArgKind<bigint> => ({
+  hint: "duration",
+  parse: (value, name) => parseDuration(value, name, uintMax(bits)),
+  format: formatDuration,
+});
+// --- The table ------------------------------------------------------------------------------------------------
+
+type ActionSpec = Omit<GovernedAction, "usage" | "build" | "toArgs" | "fromArgs"> &
+  Partial<Pick<GovernedAction, "toArgs" | "fromArgs">>;
+
+function defineAction(spec: ActionSpec): GovernedAction {
+  const toArgs = spec.toArgs ?? ((values: ActionValues) => spec.params.map((param) => values[param.name]));
+  const fromArgs =
+    spec.fromArgs ??
+    ((args: readonly unknown[]) => Object.fromEntries(spec.params.map((param, i) => [param.name, args[i]])));
+  const usage = [
+    spec.name,
+    ...spec.params.map((param) =>
+      param.flag
+        ? param.current || param.optional
+          ? `[--${param.name} <${param.kind.hint}>]`
+          : `--${param.name} <${param.kind.hint}>`
+        : `<${param.name}>`,
+    ),
+  ].join(" ");
+  const action: GovernedAction = {
+    ...spec,
+    usage,
+    toArgs,
+    fromArgs,
+    async build(suite, { positionals, flags }) {
+      const positional = spec.params.filter((param) => !param.flag);
+      if (positionals.length !== positional.length) {
+        throw new UsageError(
+          `${spec.name} takes ${positional.length} argument${positional.length === 1 ? "" : "s"}, got ${positionals.length}: ${usage}`,
+        );
+      }
+      for (const flag of Object.keys(flags)) {
+        if (flags[flag] !== undefined && !spec.params.some((param) => param.flag && param.name === flag)) {
+          throw new UsageError(`${spec.name} has no --${flag}: ${usage}`);
+        }
+      }
+      const values: ActionValues = {};
+      for (const param of spec.params) {
+        const given = param.flag ? flags[param.name] : positionals[positional.indexOf(param)];
+        const label = param.flag ? `--${param.name}` : param.name;
+        if (given !== undefined) values[param.name] = param.kind.parse(given, `${spec.name} ${label}`);
+        else if (param.current) values[param.name] = await param.current(suite);
+        else if (!param.optional) throw new UsageError(`${spec.name}: missing ${label}: ${usage}`);
+      }
+      const calldata = encodeFunctionData({
+        abi: suite.abi(spec.contract),
+        functionName: spec.functionName,
+        args: toArgs(values),
+      });
+      return { target: suite.address(spec.contract), value: 0n, calldata, values };
+    },
+  };
+  return action;
+}
+
+/** A governed action whose arguments are the function's, in order. */
+function setter(
+  name: string,
+  contract: ContractName,
+  functionName: string,
+  description: string,
+  ...params: Array<[string, SomeArgKind, string]>
+): GovernedAction {
+  return defineAction({
+    name,
+    description,
+    contract,
+    functionName,
+    params: params.map(([paramName, kind, about]) => ({ name: paramName, kind, description: about })),
+  });
+}
+
+const inForce =
+  (contract: ContractName, functionName: string) =>
+  (suite: Suite): Promise<unknown> =>
+    read(suite, { contract, functionName });
+
+export const governedActions: readonly GovernedAction[] = [
+  // InferencePayments
+  defineAction({
+    name: "fees",
+    description: "The protocol's and the operator's cut of every payment, in bps (together at most 3000)",
+    contract: "InferencePayments",
+    functionName: "setFees",
+    params: [
+      {
+        name: "protocol-bps",
+        kind: bps,
+        flag: true,
+        description: "the protocol's fee (default: in force)",
+        current: inForce("InferencePayments", "protocolFeeBps"),
+      },
+      {
+        name: "operator-bps",
+        kind: bps,
+        flag: true,
+        description: "the operator's fee (default: in force)",
+        current: inForce("InferencePayments", "operatorFeeBps"),
+      },
+    ],
+  }),
+  setter(
+    "challenge-period",
+    "InferencePayments",
+    "setChallengePeriod",
+    "How long a closing channel waits for a later voucher before its payer withdraws (1h to 30d)",
+    ["period", duration(64), "the challenge period"],
+  ),
+  setter("fee-treasury", "InferencePayments", "setTreasury", "Where protocol fees accrue", [
+    "treasury",
+    address,
+    "the new treasury",
+  ]),
+  // NodeRegistry
+  setter(
+    "slash",
+    "NodeRegistry",
+    "slash",
+    "Take OPEN from an operator's stake (bonded first, then unbonding) to the slashing treasury",
+    ["operator", address, "the operator"],
+    ["amount", openAmount, "the OPEN to take"],
+  ),
+  setter("freeze", "NodeRegistry", "freeze", "Freeze an operator for the freeze period (its stake stays put)", [
+    "operator",
+    address,
+    "the operator",
+  ]),
+  setter("unfreeze", "NodeRegistry", "unfreeze", "Lift an operator's freeze", ["operator", address, "the operator"]),
+  setter("min-operator-stake", "NodeRegistry", "setMinStake", "The bonded OPEN an operator needs to be active", [
+    "amount",
+    openAmount,
+    "the minimum stake",
+  ]),
+  setter(
+    "unbonding-period",
+    "NodeRegistry",
+    "setUnbondingPeriod",
+    "How long unbonded stake stays slashable before it can be withdrawn (at most 90d; must outlast the governance path)",
+    ["period", duration(64), "the unbonding period"],
+  ),
+  setter(
+    "freeze-period",
+    "NodeRegistry",
+    "setFreezePeriod",
+    "How long a guardian's freeze holds an operator (1d to 30d; must outlast the governance path)",
+    ["period", duration(64), "the freeze period"],
+  ),
+  setter("slash-treasury", "NodeRegistry", "setTreasury", "Where slashed stake goes", [
+    "treasury",
+    address,
+    "the new treasury",
+  ]),
+  setter(
+    "node-guardian",
+    "NodeRegistry",
+    "setGuardian",
+    "The account that may freeze operators until governance decides",
+    ["guardian", address, "the new guardian"],
+  ),
+  // AttributionRewards
+  setter("attestor", "AttributionRewards", "setAttestor", "The account that proposes reward epochs' roots", [
+    "attestor",
+    address,
+    "the new attestor",
+  ]),
+  setter("rewards-guardian", "AttributionRewards", "setGuardian", "The account that may revoke a pending reward root", [
+    "guardian",
+    address,
+    "the new guardian",
+  ]),
+  setter(
+    "claim-delay",
+    "AttributionRewards",
+    "setClaimDelay",
+    "How long a proposed reward root stays revocable before it can be claimed (at most 30d)",
+    ["delay", duration(64), "the claim delay"],
+  ),
+  setter("revoke-root", "AttributionRewards", "revokeRoot", "Revoke a pending reward root and every later one", [
+    "epoch",
+    id,
+    "the first epoch to revoke",
+  ]),
+  // DatanetRegistry and ModelRegistry
+  setter(
+    "stake-lock-period",
+    "DatanetRegistry",
+    "setStakeLockPeriod",
+    "How long an accepted contribution's stake stays locked (at most 365d)",
+    ["period", duration(256), "the lock period"],
+  ),
+  setter(
+    "min-data-share",
+    "ModelRegistry",
+    "setMinDataShareBps",
+    "The least share of an adapter's revenue that must go to its data, in bps",
+    ["bps", bps, "the minimum data share"],
+  ),
+  setter(
+    "deprecate-base-model",
+    "ModelRegistry",
+    "deprecateBaseModel",
+    "Deprecate a base model: no new adapters on it",
+    ["base-model", id, "the base model's id"],
+  ),
+  // The Governor and the Timelock themselves
+  setter(
+    "voting-delay",
+    "OpenGovernor",
+    "setVotingDelay",
+    "Time from a proposal to the opening of its vote (votes count as delegated then)",
+    ["delay", duration(48), "the voting delay"],
+  ),
+  setter("voting-period", "OpenGovernor", "setVotingPeriod", "How long a vote stays open", [
+    "period",
+    duration(32),
+    "the voting period",
+  ]),
+  setter(
+    "proposal-threshold",
+    "OpenGovernor",
+    "setProposalThreshold",
+    "The delegated votes an account needs to propose",
+    ["votes", openAmount, "the threshold, in OPEN"],
+  ),
+  setter(
+    "quorum",
+    "OpenGovernor",
+    "updateQuorumNumerator",
+    "The share of the supply whose for and abstain votes a proposal needs, in percent",
+    ["percent", integer(100n, "percent"), "the quorum"],
+  ),
+  setter(
+    "timelock-delay",
+    "OpenTimelock",
+    "updateDelay",
+    "How long a passed proposal waits in the Timelock before it can be executed",
+    ["delay", duration(256), "the timelock delay"],
+  ),
+  // The treasury: the Timelock's own OPEN
+  setter(
+    "transfer",
+    "OpenToken",
+    "transfer",
+    "Send OPEN from the treasury (the Timelock)",
+    ["to", address, "the recipient"],
+    ["amount", openAmount, "the OPEN to send"],
+  ),
+];
+
+export function findAction(name: string): GovernedAction | undefined {
+  return governedActions.find((action) => action.name === name);
+}
+
+/** Every action, one line each: for the error that names an unknown one, and `gov actions`. */
+export function describeActions(): string {
+  const width = Math.max(...governedActions.map((action) => action.usage.length));
+  return governedActions.map((action) => `  ${action.usage.padEnd(width)}  ${action.description}`).join("\n");
+}
+
+/** The action named `name`, or a UsageError that lists them all. */
+export function requireAction(name: string | undefined): GovernedAction {
+  const action = name === undefined ? undefined : findAction(name);
+  if (!action) {
+    throw new UsageError(
+      `${name === undefined ? "Name an action" : `Unknown action "${name}"`}; the actions are:\n${describeActions()}`,
+    );
+  }
+  return action;
+}
+
+// --- Decoding -------------------------------------------------------------------------------------------------
+
+export type DecodedAction = {
+  target: Address;
+  value: bigint;
+  /** The contract of the suite at `target`, when it is one. */
+  contract?: ContractName;
+  functionName?: string;
+  /** The call's decoded arguments, when the contract's ABI knows the function. */
+  args?: readonly unknown[];
+  /** The governed action that makes this call, when one does. */
+  action?: GovernedAction;
+  values?: ActionValues;
+  /** The call in the CLI's words: `attestor 0x…`, else `Contract.function(args)`, else `call <target> <calldata>`. */
+  text: string;
+};
+
+/** A token as the CLI reads it back from `--action "…"`: quoted when it holds a space or a quote. */
+const quoted = (token: string) => (/[\s"']/.test(token) || token === "" ? JSON.stringify(token) : token);
+
+/** The action as written on the command line: positionals in order, then every flag. */
+export function renderAction(action: GovernedAction, values: ActionValues): string {
+  const tokens = [action.name];
+  for (const param of action.params.filter((p) => !p.flag)) tokens.push(param.kind.format(values[param.name] as never));
+  for (const param of action.params.filter((p) => p.flag && values[p.name] !== undefined)) {
+    tokens.push(`--${param.name}`, param.kind.format(values[param.name] as never));
+  }
+  return tokens.map(quoted).join(" ");
+}
+
+/** The contract of the suite deployed at `target`. */
+export function contractAt(suite: Suite, target: Address): ContractName | undefined {
+  return contractNames.find((name) => {
+    const entry = suite.deployment.contracts[name];
+    return entry !== undefined && isAddressEqual(entry.address as Address, target);
+  });
+}
+
+/** A proposal's call in the CLI's words, decoded with the ABI of the suite's contract at its target. */
+export function decodeAction(suite: Suite, call: { target: Address; calldata: Hex; value?: bigint }): DecodedAction {
+  const value = call.value ?? 0n;
+  const raw: DecodedAction = { target: call.target, value, text: `call ${call.target} ${call.calldata}` };
+  const contract = contractAt(suite, call.target);
+  if (!contract) return raw;
+  let decoded;
+  try {
+    decoded = decodeFunctionData({ abi: suite.abi(contract), data: call.calldata });
+  } catch {
+    return { ...raw, contract };
+  }
+  const args = decoded.args ?? [];
+  const found = { target: call.target, value, contract, functionName: decoded.functionName, args };
+  const action = governedActions.find((a) => a.contract === contract && a.functionName === decoded.functionName);
+  if (!action) {
+    const shown = args.map((arg) => (typeof arg === "bigint" ? arg.toString() : JSON.stringify(arg)));
+    return { ...found, text: `${contract}.${decoded.functionName}(${shown.join(", ")})` };
+  }
+  const values = action.fromArgs(args);
+  return { ...found, action, values, text: renderAction(action, values) };
+}
+
+/**
+ * Runs a call as the Timelock would if it executed it now, alone, and returns the error it reverts with, if any.
+ * Calls to the Governor are not run: it accepts its own settings only while it relays them, executing a proposal.
+ */
+export async function revertAsTimelock(suite: Suite, call: DecodedAction): Promise<ContractRevertedError | undefined> {
+  if (!call.contract || !call.functionName || call.contract === "OpenGovernor") return undefined;
+  try {
+    await suite.publicClient.simulateContract({
+      address: call.target,
+      abi: suite.abi(call.contract),
+      functionName: call.functionName,
+      args: call.args,
+      value: call.value,
+      account: suite.address("OpenTimelock"),
+    });
+    return undefined;
+  } catch (error) {
+    try {
+      decodeRevert(`${call.contract}.${call.functionName}`, error);
+    } catch (reverted) {
+      if (reverted instanceof ContractRevertedError) return reverted;
+      throw reverted;
+    }
+  }
+}
+
+/**
+ * The periods a slash depends on once `actions` are executed: the ones in force, overridden by the last action of
+ * the proposal that sets each.
+ */
+export async function slashWindowAfter(suite: Suite, actions: readonly DecodedAction[]): Promise<SlashWindow> {
+  const [votingDelay, votingPeriod, timelockDelay, unbondingPeriod, freezePeriod] = await Promise.all([
+    read<bigint>(suite, { contract: "OpenGovernor", functionName: "votingDelay" }),
+    read<bigint>(suite, { contract: "OpenGovernor", functionName: "votingPeriod" }),
+    read<bigint>(suite, { contract: "OpenTimelock", functionName: "getMinDelay" }),
+    read<bigint>(suite, { contract: "NodeRegistry", functionName: "unbondingPeriod" }),
+    read<bigint>(suite, { contract: "NodeRegistry", functionName: "freezePeriod" }),
+  ]);
+  const window: SlashWindow = { votingDelay, votingPeriod, timelockDelay, unbondingPeriod, freezePeriod };
+  const setBy: Record<string, keyof SlashWindow> = {
+    "voting-delay": "votingDelay",
+    "voting-period": "votingPeriod",
+    "timelock-delay": "timelockDelay",
+    "unbonding-period": "unbondingPeriod",
+    "freeze-period": "freezePeriod",
+  };
+  for (const decoded of actions) {
+    const key = decoded.action && setBy[decoded.action.name];
+    if (key) window[key] = BigInt(Object.values(decoded.values!)[0] as bigint | number);
+  }
+  return window;
+}
+
+// --- Proposals ------------------------------------------------------------------------------------------------
+
+/** OpenZeppelin's IGovernor.ProposalState, by value. */
+export const proposalStates = [
+  "Pending",
+  "Active",
+  "Canceled",
+  "Defeated",
+  "Succeeded",
+  "Queued",
+  "Expired",
+  "Executed",
+] as const;
+export type ProposalStateName = (typeof proposalStates)[number];
+
+/** A proposal as its ProposalCreated event states it: all that queue and execute need again. */
+export type Proposal = {
+  proposalId: bigint;
+  proposer: Address;
+  targets: readonly Address[];
+  values: readonly bigint[];
+  calldatas: readonly Hex[];
+  voteStart: bigint;
+  voteEnd: bigint;
+  description: string;
+};
+
+/** Every proposal made to the Governor, oldest first, from its ProposalCreated events (read in chunks). */
+export async function readProposals(suite: Suite): Promise<Proposal[]> {
+  const logs = await getContractEventsInChunks(suite.publicClient, {
+    address: suite.address("OpenGovernor"),
+    abi: suite.abi("OpenGovernor"),
+    eventName: "ProposalCreated",
+    fromBlock: BigInt(suite.deployment.contracts.OpenGovernor!.startBlock),
+  });
+  return logs.map((log) => log.args as Proposal);
+}
+
+export async function proposalState(suite: Suite, proposalId: bigint): Promise<ProposalStateName> {
+  const state = await read<number>(suite, { contract: "OpenGovernor", functionName: "state", args: [proposalId] });
+  return proposalStates[state]!;
+}
+
+/** The calls of a proposal in the CLI's words. */
+export function decodeProposal(suite: Suite, proposal: Proposal): DecodedAction[] {
+  return proposal.targets.map((target, i) =>
+    decodeAction(suite, { target, value: proposal.values[i], calldata: proposal.calldatas[i]! }),
+  );
+}
