@@ -293,7 +293,7 @@ describe("openpoa gov", () => {
     assert.equal(shown.quorum, undefined, "fixed at the snapshot, still ahead");
     assert.equal(BigInt(shown.deadline) - BigInt(shown.snapshot), 600n);
     const human = await openpoa("gov", "show", id);
-    assert.match(human.stdout, /: Pending \(voting opens \d{4}-\d\d-\d\dT[\d:]+Z \(in 1m 1s\)\)/);
+    assert.match(human.stdout, /: Pending; voting opens \d{4}-\d\d-\d\dT[\d:]+Z \(in 1m 1s\)\n/);
     assert.match(human.stdout, /\n {2}1\. fees --protocol-bps 600 --operator-bps 1000\n {2}2\. challenge-period 2h\n/);
 
     // Too early to vote: the state by name and when it changes.
