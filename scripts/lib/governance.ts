@@ -29,8 +29,7 @@ export type ActionParam = {
   kind: SomeArgKind;
   description: string;
   flag?: boolean;
-  /** A flag's default: the value in force, read from the chain. A flag without one is required unless optional. */
-  current?(suite: Suite): Promise<unknown>;
+  /** A flag that may be left out: the action's `inForce` gives it, or the action does without it. */
   optional?: boolean;
 };
 
@@ -49,6 +48,8 @@ export type GovernedAction = {
   params: readonly ActionParam[];
   /** `name <positional>… [--flag <kind>]…` */
   usage: string;
+  /** The values in force, read from the chain, for the optional flags left out. */
+  inForce?(suite: Suite): Promise<ActionValues>;
   /** Parses `args`, fills flags left out with the values in force, and encodes the call. */
   build(suite: Suite, args: ActionArgs): Promise<ActionCall & { values: ActionValues }>;
   /** The function's arguments from the action's values (default: the values in parameter order). */
@@ -130,7 +131,7 @@ function defineAction(spec: ActionSpec): GovernedAction {
     spec.name,
     ...spec.params.map((param) =>
       param.flag
-        ? param.current || param.optional
+        ? param.optional
           ? `[--${param.name} <${param.kind.hint}>]`
           : `--${param.name} <${param.kind.hint}>`
         : `<${param.name}>`,
@@ -158,8 +159,12 @@ function defineAction(spec: ActionSpec): GovernedAction {
         const given = param.flag ? flags[param.name] : positionals[positional.indexOf(param)];
         const label = param.flag ? `--${param.name}` : param.name;
         if (given !== undefined) values[param.name] = param.kind.parse(given, `${spec.name} ${label}`);
-        else if (param.current) values[param.name] = await param.current(suite);
         else if (!param.optional) throw new UsageError(`${spec.name}: missing ${label}: ${usage}`);
+      }
+      const left = spec.params.filter((param) => values[param.name] === undefined);
+      if (left.length > 0 && spec.inForce) {
+        const inForce = await spec.inForce(suite);
+        for (const param of left) values[param.name] = inForce[param.name];
       }
       const calldata = encodeFunctionData({
         abi: suite.abi(spec.contract),
@@ -189,11 +194,6 @@ function setter(
   });
 }
 
-const inForce =
-  (contract: ContractName, functionName: string) =>
-  (suite: Suite): Promise<unknown> =>
-    read(suite, { contract, functionName });
-
 export const governedActions: readonly GovernedAction[] = [
   // InferencePayments
   defineAction({
@@ -207,16 +207,23 @@ export const governedActions: readonly GovernedAction[] = [
         kind: bps,
         flag: true,
         description: "the protocol's fee (default: in force)",
-        current: inForce("InferencePayments", "protocolFeeBps"),
+        optional: true,
       },
       {
         name: "operator-bps",
         kind: bps,
         flag: true,
         description: "the operator's fee (default: in force)",
-        current: inForce("InferencePayments", "operatorFeeBps"),
+        optional: true,
       },
     ],
+    async inForce(suite) {
+      const [protocol, operator] = await Promise.all([
+        read(suite, { contract: "InferencePayments", functionName: "protocolFeeBps" }),
+        read(suite, { contract: "InferencePayments", functionName: "operatorFeeBps" }),
+      ]);
+      return { "protocol-bps": protocol, "operator-bps": operator };
+    },
   }),
   setter(
     "challenge-period",
