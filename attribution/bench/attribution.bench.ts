@@ -12,11 +12,13 @@
  *   genuineShareNoAttacker  genuine alone: the genuine contribution's share
  * of the paraphrasing completion, where a contribution's share is its ppm
  * divided by the record's matched (non-pool) ppm, i.e. its part of the
- * evidence-driven budget. `gaming` uses algorithm v2 with the default params
- * and the chat-template markers and system prompt excluded, as the gateway
- * would; `gamingWithoutDefences` scores the same spans as v1 did (every
- * maximal span of ≥ 8 tokens weighs its length, no exclusion, copies not
- * collapsed), through the same sharesFromSpans, for a side-by-side in one run.
+ * evidence-driven budget. `gaming` uses attribution policy 1 (openpoa-span-match
+ * version 1, the default params) with the chat-template markers and system
+ * prompt excluded, as the gateway would; `gamingWithoutDefences` scores the same
+ * completion as the first algorithm did (records openpoa-attribution-v1:
+ * every maximal span of ≥ 8 tokens weighs its length, no exclusion, copies
+ * not collapsed), through the same sharesFromSpans, for a side-by-side in one
+ * run.
  *
  *   PATH=node_modules/.bin:$PATH node attribution/bench/attribution.bench.ts
  *
@@ -146,19 +148,20 @@ const evidenceShare = (shares: readonly AttributionShare[], contributionId: bigi
   const ppm = shares.find((s) => s.contributionId === contributionId)?.ppm ?? 0;
   return matched === 0 ? 0 : round(ppm / matched, 4);
 };
-/** Shares of the paraphrase with algorithm v2 (default params, template excluded) and as v1 scored it. */
+/** Shares of the paraphrase under policy 1 (template excluded) and as the first algorithm scored it. */
 function gamingShares(gamingIndex: DatanetIndex): { defended: AttributionShare[]; undefended: AttributionShare[] } {
   const { record } = attributeCompletion(
     { tokenizer: byteTokenizer, indexes: [gamingIndex] },
     { adapterId: 1n, lineage, completion: paraphrase, exclude: [...chatTemplateMarkers, systemPrompt] },
   );
-  const v1Spans = findMaximalSpans({
+  const undefendedSpans = findMaximalSpans({
     indexes: [gamingIndex],
     completion: paraphrase,
     minSpanTokens: 8,
     maxSpanOccurrences: 64,
   }).map((span) => ({
     weight: span.length,
+    occurrenceCount: span.occurrenceCount,
     sources: span.contributions.map((o): SpanSource => [
       o.datanetId,
       o.version,
@@ -169,7 +172,11 @@ function gamingShares(gamingIndex: DatanetIndex): { defended: AttributionShare[]
   }));
   return {
     defended: record.shares,
-    undefended: sharesFromSpans({ spans: v1Spans, params: { matchWeightBps: 8_000 }, lineage }),
+    undefended: sharesFromSpans({
+      spans: undefendedSpans,
+      params: { matchWeightBps: 8_000, rarityExponent: 0 },
+      lineage,
+    }),
   };
 }
 const spamCase = gamingShares(index);

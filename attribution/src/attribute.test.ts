@@ -19,10 +19,10 @@ import {
   RarityTableMismatchError,
   TokenOutOfVocabularyError,
 } from "./errors.ts";
-import { defaultAttributionParams } from "./params.ts";
+import { defaultAttributionPolicy, type AttributionPolicy } from "./policy.ts";
 import { parseRarityTable } from "./rarity.ts";
 import { byteTokenizer } from "./tokenizer.ts";
-import { createRandom, createSentenceMaker, makeDatanet } from "./testing.ts";
+import { asVersion2, createRandom, createSentenceMaker, makeDatanet, withParams } from "./testing.ts";
 
 const encode = (text: string): Uint32Array => byteTokenizer.encode(new TextEncoder().encode(text));
 
@@ -31,7 +31,8 @@ const rarityTable = parseRarityTable(
   new TextEncoder().encode("openpoa-rarity-v1\tunlisted\t3\nand\t0\nat\t0\nin\t0\nis\t0\nnote\t0\nof\t0\nthe\t0\n"),
   { source: "test" },
 );
-const params: AttributionParams = { ...defaultAttributionParams, minSpanTokens: 8, rarityTable: rarityTable.id };
+const policy = withParams({ minSpanTokens: 8, rarityTable: rarityTable.id });
+const { params } = policy;
 
 // Datanet 1 v1: c1 holds a unique three-word phrase, c2 and c3 share a two-word phrase.
 // Datanet 2 v3: unrelated text, never matched.
@@ -58,7 +59,7 @@ const lineage: LineageEntry[] = [
 const plantedCompletion = encode("# quantum kettles sing @ violet rivers %");
 
 test("planted overlaps give the documented shares exactly", () => {
-  const { record } = attributeCompletion(ctx, { adapterId: 9n, lineage, completion: plantedCompletion, params });
+  const { record } = attributeCompletion(ctx, { adapterId: 9n, lineage, completion: plantedCompletion, policy });
   // Span weights: " quantum kettles sing " 3 words × 3 = 9 (c1); " violet rivers " 2 × 3 = 6, split over c2 and c3.
   // Datanet 1 budget 600,000 ppm; scores c1 = 9, c2 = c3 = 3, M = 15.
   // Pool: 2,000 · 15 = 30,000 → 120,000 ppm; c1: 8,000 · 9 = 72,000 → 288,000; c2, c3: 24,000 → 96,000.
@@ -103,6 +104,60 @@ test("planted overlaps give the documented shares exactly", () => {
   assert.deepEqual(sharesFromSpans({ spans: record.spans, params, lineage }), record.shares);
 });
 
+test("version 2 divides a span's credit by |sources|^(1 + rarityExponent) (the example of the specs)", () => {
+  // " quantum kettles sing " (weight 9) only c1 holds; " violet rivers " (weight 6) c2 and c3 hold once each, so it
+  // occurs twice and has two sources. attribution/spec/openpoa-span-match-v2.md works these numbers by hand.
+  const attributed = (underPolicy: AttributionPolicy) =>
+    attributeCompletion(ctx, {
+      adapterId: 9n,
+      lineage: [{ datanetId: 1n, version: 1n, weightBps: 10_000 }],
+      completion: plantedCompletion,
+      policy: underPolicy,
+    }).record;
+  const version2 = (rarityExponent: number) => asVersion2({ rarityExponent }, policy);
+  const ppm = (record: { shares: { contributionId: bigint; ppm: number }[] }) =>
+    record.shares.map((s) => [s.contributionId, s.ppm]);
+  const v1 = attributed(policy);
+  assert.deepEqual(
+    v1.spans.map((s) => [s.weight, s.occurrenceCount, s.sources.map((source) => source[2])]),
+    [
+      [9, 1, [1n]],
+      [6, 2, [2n, 3n]],
+    ],
+  );
+  // Version 1: credits 9 (c1) and 6 / 2 = 3 each (c2, c3); M = 15; the pool keeps 2,000 bps of the budget.
+  assert.deepEqual(ppm(v1), [
+    [0n, 200_000],
+    [1n, 480_000],
+    [2n, 160_000],
+    [3n, 160_000],
+  ]);
+  // Version 2, e = 1: the shared span's credit is 6 / 2¹ / 2 = 1.5 each; M = 12.
+  const byCount = attributed(version2(1));
+  assert.deepEqual(ppm(byCount), [
+    [0n, 200_000],
+    [1n, 600_000],
+    [2n, 100_000],
+    [3n, 100_000],
+  ]);
+  // e = 2: 6 / 2² / 2 = 0.75 each; M = 10.5; floors leave 2 ppm, which go to the larger remainders of c2 and c3.
+  assert.deepEqual(ppm(attributed(version2(2))), [
+    [0n, 200_000],
+    [1n, 685_714],
+    [2n, 57_143],
+    [3n, 57_143],
+  ]);
+  // The same spans either way; the record names its policy and carries the exponent.
+  assert.deepEqual(byCount.spans, v1.spans);
+  assert.deepEqual(v1.policy, { id: 1n, algorithm: "openpoa-span-match", version: 1 });
+  assert.deepEqual(byCount.policy, { id: 2n, algorithm: "openpoa-span-match", version: 2 });
+  assert.equal(byCount.params.rarityExponent, 1);
+  assert.deepEqual(
+    sharesFromSpans({ spans: byCount.spans, params: byCount.params, lineage: byCount.lineage }),
+    byCount.shares,
+  );
+});
+
 test("boilerplate weighs nothing: its spans are not evidence and the budget stays pro rata", () => {
   const { datanet, contents } = makeDatanet({
     datanetId: 5n,
@@ -138,7 +193,7 @@ test("excluded texts are masked wherever they occur; no span crosses them", () =
   const run = (exclude: string[]) =>
     attributeCompletion(
       { tokenizer: byteTokenizer, indexes: [index], rarityTable },
-      { adapterId: 1n, lineage: [{ datanetId: 5n, version: 1n, weightBps: 10_000 }], completion, params, exclude },
+      { adapterId: 1n, lineage: [{ datanetId: 5n, version: 1n, weightBps: 10_000 }], completion, policy, exclude },
     ).record;
   // Without exclusion the marker and the phrase match as one span, and the second marker as another.
   assert.deepEqual(
@@ -174,7 +229,7 @@ test("spans found in a near duplicate are credited once, to the original", () =>
       lineage: [{ datanetId: 6n, version: 1n, weightBps: 10_000 }],
       // The first span is in both; the second only in the copy ("old mall").
       completion: encode("# quantum kettles sing at dawn # rivers hum below the old mall"),
-      params,
+      policy,
     },
   );
   assert.deepEqual(
@@ -212,7 +267,7 @@ test("remainders go to the largest remainder, ties to the lower contributionId",
       adapterId: 1n,
       lineage: [{ datanetId: 5n, version: 1n, weightBps: 10_000 }],
       completion: encode(`#${shared}#`),
-      params: { ...params, matchWeightBps: 10_000, maxSpanOccurrences: 100 },
+      policy: withParams({ matchWeightBps: 10_000, maxSpanOccurrences: 100 }, policy),
     },
   );
   assert.deepEqual(
@@ -230,7 +285,7 @@ test("the attribution hash is stable across runs and machines (golden value)", (
     adapterId: 9n,
     lineage,
     completion: plantedCompletion,
-    params,
+    policy,
     exclude: ["%"],
   });
   assert.equal(hash, hashAttributionRecord(record));
@@ -245,13 +300,13 @@ test("invalid inputs are typed errors", () => {
   const call =
     (overrides: Partial<Parameters<typeof attributeCompletion>[1]>, context = ctx) =>
     () =>
-      attributeCompletion(context, { adapterId: 1n, lineage, completion: plantedCompletion, params, ...overrides });
+      attributeCompletion(context, { adapterId: 1n, lineage, completion: plantedCompletion, policy, ...overrides });
   assert.throws(call({ lineage: [{ ...lineage[0]!, weightBps: 3_999 }, lineage[1]!] }), InvalidLineageError);
   assert.throws(call({ lineage: [{ datanetId: 9n, version: 1n, weightBps: 10_000 }] }), MissingIndexError);
   assert.throws(call({ completion: [65, 300] }), TokenOutOfVocabularyError);
-  assert.throws(call({ params: { ...params, minSpanTokens: 0 } }), InvalidParamsError);
-  assert.throws(call({ params: defaultAttributionParams }), RarityTableMismatchError);
-  assert.throws(call({ params: { ...params, duplicateCoverageBps: 9_000 } }), IndexParamsMismatchError);
+  assert.throws(call({ policy: withParams({ minSpanTokens: 0 }, policy) }), InvalidParamsError);
+  assert.throws(call({ policy: defaultAttributionPolicy }), RarityTableMismatchError);
+  assert.throws(call({ policy: withParams({ duplicateCoverageBps: 9_000 }, policy) }), IndexParamsMismatchError);
 });
 
 test("property: shares sum to 1,000,000, each datanet gets exactly weightBps × 100, shares follow from the spans", () => {
@@ -260,6 +315,8 @@ test("property: shares sum to 1,000,000, each datanet gets exactly weightBps × 
   for (let round = 0; round < 60; round++) {
     const roundParams: AttributionParams = {
       ...params,
+      // Versions 1 and 2 in turn, every exponent of version 2.
+      rarityExponent: round % 2 === 0 ? 0 : 1 + ((round >> 1) % 3),
       minSpanTokens: random.int(1, 16),
       matchWeightBps: random.int(0, 10_000),
       maxSpanOccurrences: random.int(1, 50),
@@ -293,7 +350,13 @@ test("property: shares sum to 1,000,000, each datanet gets exactly weightBps × 
     const run = () =>
       attributeCompletion(
         { tokenizer: byteTokenizer, indexes: built, rarityTable },
-        { adapterId: 1n, lineage: roundLineage, completion, params: roundParams, exclude },
+        {
+          adapterId: 1n,
+          lineage: roundLineage,
+          completion,
+          policy: { ...policy, version: roundParams.rarityExponent === 0 ? 1 : 2, params: roundParams },
+          exclude,
+        },
       );
     const { record, hash } = run();
     assert.equal(
@@ -323,5 +386,6 @@ test("property: shares sum to 1,000,000, each datanet gets exactly weightBps × 
   }
 });
 
-// Recompute only on a deliberate change of the record encoding or formula.
-const GOLDEN_HASH = "0xe9b6a8aaafe62b8884ad615d7cc736379ae06231a20d38f740d7676dad72b651";
+// Recompute only on a deliberate change of the record encoding or formula. Last recomputed for records
+// openpoa-attribution-v3 (the policy named, params.rarityExponent).
+const GOLDEN_HASH = "0xc263287f504d83845940e04c4774723634ce9c52c1380c8c3731d63cee25800c";

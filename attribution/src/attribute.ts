@@ -1,8 +1,10 @@
 /**
  * Per-inference attribution: completion tokens → attribution record with
- * exact parts-per-million shares and the matched spans as evidence.
+ * exact parts-per-million shares and the matched spans as evidence, under an
+ * attribution policy (policy.ts) of algorithm openpoa-span-match, versions 1
+ * and 2 (specified in attribution/spec/).
  *
- * Pipeline (algorithm v2):
+ * Pipeline:
  *   1. completion positions covered by the texts to exclude (chat-template
  *      markers, the system prompt) are masked; no span crosses them;
  *   2. maximal spans of at least minSpanTokens tokens are matched against the
@@ -19,8 +21,14 @@
  * value *within* a datanet version. Datanet version d therefore gets exactly
  * weightBps_d × 100 ppm (10,000 bps × 100 = 1,000,000), and inside d:
  *
- *   score(c)   = Σ over spans s crediting c:  weight(s) / |sources(s)|
- *                (fixed point, 10^12 units per weight unit, floored per span)
+ *   credit(s)  = floor(weight(s) · 10^12 / |sources(s)|^(1 + e))
+ *                with e = rarityExponent: 0 under version 1 (the credit is the
+ *                span's weight split equally among its sources), 1..3 under
+ *                version 2 (rarity in the datanet: text that many distinct
+ *                contributions hold earns less than text one holds). Sources
+ *                are originals, so uploading copies of a contribution changes
+ *                nobody's credit.
+ *   score(c)   = Σ credit(s) over the spans s crediting c
  *   M_d        = Σ score(c) over c ∈ d
  *   if M_d > 0: the pool gets weight (10,000 − matchWeightBps) · M_d and each
  *               matched c gets weight matchWeightBps · score(c)
@@ -47,21 +55,26 @@ import {
 } from "./errors.ts";
 import { findMaximalSpans, type SpanOccurrence } from "./match.ts";
 import {
-  assertAttributionParams,
   bpsTotal,
-  defaultAttributionParams,
   differingParams,
   pickAttributionParams,
   pickNearDuplicateParams,
   ppmTotal,
   type AttributionParams,
 } from "./params.ts";
+import {
+  assertAttributionPolicy,
+  defaultAttributionPolicy,
+  type AttributionPolicy,
+  type AttributionPolicyRef,
+} from "./policy.ts";
 import { defaultRarityTable, spanRarityWeight, type RarityTable } from "./rarity.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 export { bpsTotal, defaultAttributionParams, ppmTotal, type AttributionParams } from "./params.ts";
 
-export const attributionRecordFormat = "openpoa-attribution-v2";
+/** v3: records name the attribution policy they were made under, and the params gain rarityExponent. */
+export const attributionRecordFormat = "openpoa-attribution-v3";
 /** contributionId of the per-datanet pro-rata pool entry (real ids are 1-based). */
 export const poolContributionId = 0n;
 /** Fixed-point units per span weight unit in scores. */
@@ -95,11 +108,14 @@ export type AttributionSpan = {
 
 export type AttributionRecord = {
   format: typeof attributionRecordFormat;
+  /** The attribution policy the record was made under. */
+  policy: AttributionPolicyRef;
   adapterId: bigint;
   tokenizerId: string;
   /** keccak256 of the completion token ids as 4-byte big-endian integers. */
   completionHash: Hex;
   completionTokens: number;
+  /** The policy's params. */
   params: AttributionParams;
   lineage: (LineageEntry & { root: Hex })[];
   /** Completion ranges [start, length] masked as excluded text, sorted and disjoint. */
@@ -114,7 +130,7 @@ export type AttributionContext = {
   tokenizer: Tokenizer;
   /** Indexes of (at least) the adapter's lineage datanet versions. */
   indexes: readonly DatanetIndex[];
-  /** The rarity table whose sha256 is params.rarityTable (default: the shipped table). */
+  /** The rarity table whose sha256 is the policy's params.rarityTable (default: the shipped table). */
   rarityTable?: RarityTable;
 };
 
@@ -124,19 +140,21 @@ export function attributeCompletion(
     adapterId,
     lineage,
     completion,
-    params = defaultAttributionParams,
+    policy = defaultAttributionPolicy,
     exclude = [],
   }: {
     adapterId: bigint;
     lineage: readonly LineageEntry[];
     completion: ArrayLike<number>;
-    params?: AttributionParams;
+    /** The policy governing the epoch the completion is served in (default: policy 1). */
+    policy?: AttributionPolicy;
     /** Texts that earn nothing wherever they occur in the completion: chat-template markers, the system prompt. */
     exclude?: readonly string[];
   },
 ): { record: AttributionRecord; hash: Hex } {
   assertLineage(lineage);
-  assertAttributionParams(params);
+  assertAttributionPolicy(policy);
+  const { params } = policy;
   const rarityTable = ctx.rarityTable ?? defaultRarityTable();
   if (rarityTable.id !== params.rarityTable)
     throw new RarityTableMismatchError({ expected: params.rarityTable, actual: rarityTable.id });
@@ -171,6 +189,7 @@ export function attributeCompletion(
 
   const record: AttributionRecord = {
     format: attributionRecordFormat,
+    policy: { id: policy.id, algorithm: policy.algorithm, version: policy.version },
     adapterId,
     tokenizerId: ctx.tokenizer.id,
     completionHash: hashTokens(completion),
@@ -191,8 +210,9 @@ export function attributeCompletion(
 
 /**
  * The shares a record's spans earn: a pure function of the spans' weights
- * and sources, the params and the lineage (see the formula at the top).
- * Sources outside the lineage earn nothing here; the checks report them.
+ * and sources, the policy's params and the lineage (see the formula at the
+ * top; rarityExponent is 0 under version 1). Sources outside
+ * the lineage earn nothing here; the checks report them.
  */
 export function sharesFromSpans({
   spans,
@@ -200,13 +220,13 @@ export function sharesFromSpans({
   lineage,
 }: {
   spans: readonly Pick<AttributionSpan, "weight" | "sources">[];
-  params: Pick<AttributionParams, "matchWeightBps">;
+  params: Pick<AttributionParams, "matchWeightBps" | "rarityExponent">;
   lineage: readonly LineageEntry[];
 }): AttributionShare[] {
   const scores = new Map<string, Map<bigint, bigint>>();
   for (const { weight, sources } of spans) {
     if (sources.length === 0) continue;
-    const credit = (BigInt(weight) * scoreScale) / BigInt(sources.length);
+    const credit = (BigInt(weight) * scoreScale) / BigInt(sources.length) ** BigInt(1 + params.rarityExponent);
     for (const [datanetId, version, contributionId] of sources) {
       const key = datanetVersionKey({ datanetId, version });
       const byContribution = scores.get(key) ?? new Map<bigint, bigint>();
@@ -350,6 +370,7 @@ export function decodeAttributionRecord(json: string): AttributionRecord {
   });
   const record: AttributionRecord = {
     ...raw,
+    policy: { ...raw.policy, id: BigInt(raw.policy.id) },
     adapterId: BigInt(raw.adapterId),
     lineage: raw.lineage.map((entry) => ({ ...entry, ...key(entry) })),
     shares: raw.shares.map((share) => ({ ...share, ...key(share), contributionId: BigInt(share.contributionId) })),

@@ -2,15 +2,16 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { Hex } from "viem";
-import { attributeCompletion, defaultAttributionParams } from "./attribute.ts";
+import { attributeCompletion } from "./attribute.ts";
 import { buildDatanetIndex } from "./datanetIndex.ts";
 import { aggregateEpoch, decodeDistributionFile, type EpochInputs } from "./epoch.ts";
 import { accounts, makeEpochFixture, plantedSpan, receipt } from "./epochFixture.ts";
 import { datanetVersionTree } from "./datanet.ts";
 import { InvalidEpochInputError } from "./errors.ts";
+import { defaultAttributionPolicy } from "./policy.ts";
 import { splitDataShare } from "./settlement.ts";
 import { byteTokenizer } from "./tokenizer.ts";
-import { createRandom, makeDatanet, testAccount } from "./testing.ts";
+import { asVersion2, createRandom, makeDatanet, testAccount, withParams } from "./testing.ts";
 
 function assertConservation(inputs: EpochInputs): void {
   const { file } = aggregateEpoch(inputs);
@@ -41,13 +42,14 @@ test("hand-checked split: record shares mixed with pro rata, remainder wei by la
   });
   const index = buildDatanetIndex({ datanet, contents, tokenizer: byteTokenizer });
   const lineage = [{ datanetId: 1n, version: 1n, weightBps: 10_000 }];
+  const policy = withParams({ minSpanTokens: 8 });
   const { record, hash } = attributeCompletion(
     { tokenizer: byteTokenizer, indexes: [index] },
     {
       adapterId: 1n,
       lineage,
       completion: byteTokenizer.encode(new TextEncoder().encode(`#${plantedSpan}@ violet rivers %`)),
-      params: { ...defaultAttributionParams, minSpanTokens: 8 },
+      policy,
     },
   );
   // Span weights (the shipped rarity table; edge words of a span do not count): "quantum kettles sing" → kettles 8
@@ -66,6 +68,7 @@ test("hand-checked split: record shares mixed with pro rata, remainder wei by la
   const { file } = aggregateEpoch({
     epoch: 1n,
     blocks: { fromBlock: 1n, toBlock: 10n },
+    policy,
     settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount: 1_000n, lineage }) }],
     receipts: [receipt(1n, 1n, 1n, { record, hash })],
     unverified: [],
@@ -100,6 +103,7 @@ test("no receipts: pure pro rata by contribution weight; exact ties go to the lo
     aggregateEpoch({
       epoch: 1n,
       blocks: { fromBlock: 1n, toBlock: 10n },
+      policy: defaultAttributionPolicy,
       settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount, lineage }) }],
       receipts: [],
       unverified: [],
@@ -125,6 +129,7 @@ test("no receipts: pure pro rata by contribution weight; exact ties go to the lo
   const { file } = aggregateEpoch({
     epoch: 1n,
     blocks: { fromBlock: 1n, toBlock: 10n },
+    policy: defaultAttributionPolicy,
     settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount: 2n, lineage }) }],
     receipts: [],
     unverified: [],
@@ -287,6 +292,7 @@ test("property: random epochs conserve every wei", () => {
     assertConservation({
       epoch: 1n,
       blocks: { fromBlock: 1n, toBlock: 1n },
+      policy: defaultAttributionPolicy,
       settlements,
       receipts,
       unverified,
@@ -306,6 +312,7 @@ test("a near-duplicate contribution takes no part of the pool: it is credited on
     aggregateEpoch({
       epoch: 1n,
       blocks: { fromBlock: 1n, toBlock: 10n },
+      policy: defaultAttributionPolicy,
       settlements: [{ adapterId: 1n, lineage: splitDataShare({ amount: 600n, lineage }) }],
       receipts: [],
       unverified: [],
@@ -386,11 +393,41 @@ test("a record that does not fit its receipt is not applied; a forged record fin
   assert.equal(aggregateEpoch({ ...inputs, records: [forged, inputs.records[1]!] }).file.receipts[0]!.record, "absent");
 });
 
+test("records made under another attribution policy are not applied: their share goes pro rata, the file names the policy", () => {
+  const governed = makeEpochFixture();
+  const other = makeEpochFixture({ policy: asVersion2({ rarityExponent: 1 }) });
+  // The epoch is governed by policy 1, but its receipts point at records made under policy 2.
+  const mixed = { ...governed, receipts: other.receipts, records: other.records };
+  const { file } = aggregateEpoch(mixed);
+  assert.equal(file.policyId, 1n);
+  const published = file.receipts.filter((r) => r.record !== "absent");
+  assert.equal(published.length, 2);
+  for (const r of published) {
+    assert.equal(r.record, "invalid");
+    assert.match(
+      r.reason!,
+      /^record does not follow the epoch's attribution policy 1: policy\.id is 2, the epoch policy's is 1; policy\.version is 2, the epoch policy's is 1; params\.rarityExponent is 1, the policy's is 0$/,
+    );
+  }
+  // Exactly as if every record had been rejected: all of it pro rata.
+  const rejectedRecords = new Map(mixed.receipts.map((r) => [r.attributionHash, "rejected"]));
+  assert.deepEqual(file.allocations, aggregateEpoch({ ...mixed, rejectedRecords }).file.allocations);
+  assertConservation(mixed);
+
+  // Under policy 2 the same records are used, and the file names policy 2.
+  const under2 = aggregateEpoch(other).file;
+  assert.equal(under2.policyId, 2n);
+  assert.deepEqual(
+    under2.receipts.map((r) => r.record),
+    ["used", "used", "absent"],
+  );
+});
+
 test("the distribution file hash is stable across runs and machines (golden value)", () => {
   assert.equal(aggregateEpoch(makeEpochFixture()).fileHash, GOLDEN_FILE_HASH);
 });
 
 // Recompute only on a deliberate change of the file encoding, record encoding or money rule. Last recomputed for
-// attribution records openpoa-attribution-v2 (the receipts' attribution hashes and the planted record's shares
-// changed; the file encoding and the money rule did not).
-const GOLDEN_FILE_HASH = "0x7ad18d2a1806a66f68cc11609ea9cb5f36d1542cb34c40e53b4e46ac984a2373";
+// distribution files openpoa-distribution-v4 (policyId) and attribution records openpoa-attribution-v3 (the
+// receipts' attribution hashes changed; the money rule did not).
+const GOLDEN_FILE_HASH = "0x975aa110a686e791eea0e57108903599148d13d446d653e5d4f7221c0d46fac2";

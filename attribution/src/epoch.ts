@@ -1,7 +1,9 @@
 /**
  * Epoch aggregation: the epoch's settlements, usage receipts and attribution
  * records → cumulative per-account amounts, their Merkle tree and the
- * distribution file. Pure: everything it needs is passed in.
+ * distribution file. Pure: everything it needs is passed in, the epoch's
+ * attribution policy (AttributionRewards' schedule) included: a record made
+ * under another policy is not applied, and the file names the policy.
  *
  * The receipts are those the epoch's settlements paid for, taken from the
  * receipt batches published under their usage roots and checked against the
@@ -50,13 +52,15 @@ import {
   type DatanetVersion,
 } from "./datanet.ts";
 import { BaseError, InvalidEpochInputError } from "./errors.ts";
+import { assertAttributionPolicy, recordPolicyIssues, type AttributionPolicy } from "./policy.ts";
 import type { AdapterSettlement } from "./settlement.ts";
 
 /**
- * v3: receipts are named by (channelId, position) and carry their completion hash; settlements whose receipts could
- * not be established are listed. Leaves carry the account's stable index: (index, account, cumulativeAmount).
+ * v4: the file names the attribution policy it was computed with (policyId). v3: receipts are named by (channelId,
+ * position) and carry their completion hash; settlements whose receipts could not be established are listed. Leaves
+ * carry the account's stable index: (index, account, cumulativeAmount).
  */
-export const distributionFileFormat = "openpoa-distribution-v3";
+export const distributionFileFormat = "openpoa-distribution-v4";
 export const distributionLeafEncoding = ["uint256", "address", "uint256"] as const;
 
 /** An accepted receipt a settlement of the epoch paid for: the `position`th of channel `channelId`. */
@@ -85,14 +89,16 @@ export type EpochBlocks = { fromBlock: bigint; toBlock: bigint };
 export type EpochInputs = {
   epoch: bigint;
   blocks: EpochBlocks;
+  /** The attribution policy governing the epoch: records made under another are not applied. */
+  policy: AttributionPolicy;
   settlements: readonly AdapterSettlement[];
   receipts: readonly UsageReceipt[];
   unverified: readonly UnverifiedUsage[];
   /** Published attribution records; matched to receipts by their hash. */
   records: readonly AttributionRecord[];
   /**
-   * Records that do not check against the public contributions (spans, sources, shares; attribution/recordCheck),
-   * by attribution hash, with why.
+   * Records that do not check against the public contributions under the epoch's policy (spans, sources, shares;
+   * attribution/recordCheck), by attribution hash, with why.
    */
   rejectedRecords: ReadonlyMap<Hex, string>;
   /**
@@ -106,7 +112,10 @@ export type EpochInputs = {
   previous: readonly CumulativeBalance[];
 };
 
-/** used: the record was applied; absent: no published record has that hash; invalid: it does not fit the settlement. */
+/**
+ * used: the record was applied; absent: no published record has that hash; invalid: it does not fit the settlement
+ * or was made under another attribution policy.
+ */
 export type RecordStatus = "used" | "absent" | "invalid";
 
 export type DistributionLeaf = {
@@ -121,6 +130,8 @@ export type DistributionLeaf = {
 export type DistributionFile = {
   format: typeof distributionFileFormat;
   epoch: bigint;
+  /** The attribution policy the file was computed with: the one the epoch's root names. */
+  policyId: bigint;
   /** The settlements' block range: anyone re-reads the same chain events to verify. */
   blocks: EpochBlocks;
   root: Hex;
@@ -172,6 +183,7 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
   if (fromBlock < 0n || toBlock < fromBlock) {
     throw new InvalidEpochInputError({ reason: `block range ${fromBlock}..${toBlock} is empty or negative` });
   }
+  assertAttributionPolicy(inputs.policy);
   const settlements = mergeSettlements(inputs.settlements);
   const datanets = new Map(inputs.datanets.map((datanet) => [datanetVersionKey(datanet), datanet]));
   const contributionIds = new Map(
@@ -208,7 +220,8 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
     const reason =
       record === undefined
         ? null
-        : (inputs.rejectedRecords.get(hash) ?? recordIssue(record, receipt, settlement, datanets, contributionIds));
+        : (inputs.rejectedRecords.get(hash) ??
+          recordIssue(record, { receipt, settlement, policy: inputs.policy, datanets, contributionIds }));
     const status: RecordStatus = record === undefined ? "absent" : reason === null ? "used" : "invalid";
     if (status === "used") usedRecords.set(receiptKey(receipt), record!);
     receiptEvidence.push({
@@ -289,6 +302,7 @@ export function aggregateEpoch(inputs: EpochInputs): EpochDistribution {
   const file: DistributionFile = {
     format: distributionFileFormat,
     epoch: inputs.epoch,
+    policyId: inputs.policy.id,
     blocks: { fromBlock: inputs.blocks.fromBlock, toBlock: inputs.blocks.toBlock },
     root: tree.root as Hex,
     previousRoot: inputs.previous.length === 0 ? null : (distributionTree(inputs.previous).root as Hex),
@@ -367,6 +381,7 @@ export function decodeDistributionFile(json: string): DistributionFile {
   const file: DistributionFile = {
     ...raw,
     epoch: BigInt(raw.epoch),
+    policyId: BigInt(raw.policyId),
     blocks: { fromBlock: BigInt(raw.blocks.fromBlock), toBlock: BigInt(raw.blocks.toBlock) },
     total: BigInt(raw.total),
     leaves: raw.leaves.map((leaf) => ({
@@ -471,15 +486,28 @@ function allocateDatanetAmount({
   return allocateLargestRemainder({ total: entry.amount, weights: claims });
 }
 
-/** Why a record cannot be applied to its receipt's settlement, or null when it can. */
+/** Why a record cannot be applied to its receipt's settlement under the epoch's policy, or null when it can. */
 function recordIssue(
   record: AttributionRecord,
-  receipt: UsageReceipt,
-  settlement: AdapterSettlement,
-  datanets: ReadonlyMap<string, DatanetVersion>,
-  contributionIds: ReadonlyMap<string, ReadonlySet<bigint>>,
+  {
+    receipt,
+    settlement,
+    policy,
+    datanets,
+    contributionIds,
+  }: {
+    receipt: UsageReceipt;
+    settlement: AdapterSettlement;
+    policy: AttributionPolicy;
+    datanets: ReadonlyMap<string, DatanetVersion>;
+    contributionIds: ReadonlyMap<string, ReadonlySet<bigint>>;
+  },
 ): string | null {
   if (record.adapterId !== settlement.adapterId) return `record is for adapter ${record.adapterId}`;
+  const policyIssues = recordPolicyIssues(record, policy);
+  if (policyIssues.length > 0) {
+    return `record does not follow the epoch's attribution policy ${policy.id}: ${policyIssues.join("; ")}`;
+  }
   if (record.completionHash.toLowerCase() !== receipt.completionHash.toLowerCase())
     return `record's completion hash ${record.completionHash} is not the receipt's ${receipt.completionHash}`;
   const lineage = [...settlement.lineage].sort(compareDatanetVersions);

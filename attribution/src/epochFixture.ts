@@ -7,6 +7,7 @@
 import type { Hex } from "viem";
 import { attributeCompletion, type AttributionRecord, type LineageEntry } from "./attribute.ts";
 import { buildDatanetIndex } from "./datanetIndex.ts";
+import { defaultAttributionPolicy, type AttributionPolicy } from "./policy.ts";
 import type { EpochInputs, UsageReceipt } from "./epoch.ts";
 import { splitDataShare } from "./settlement.ts";
 import { byteTokenizer } from "./tokenizer.ts";
@@ -39,7 +40,10 @@ export function receipt(
   };
 }
 
-export function makeEpochFixture(): EpochInputs {
+/** The epoch, governed by `policy` (default: policy 1), its records made under it. */
+export function makeEpochFixture({
+  policy = defaultAttributionPolicy,
+}: { policy?: AttributionPolicy } = {}): EpochInputs {
   const d1 = makeDatanet({
     datanetId: 1n,
     version: 1n,
@@ -71,16 +75,19 @@ export function makeEpochFixture(): EpochInputs {
     adapterId: 9n,
     lineage: lineage9,
     completion: encode(`#once ${plantedSpan} at dawn# and violet river`),
+    policy,
   });
   const unmatched = attributeCompletion(ctx, {
     adapterId: 9n,
     lineage: lineage9,
     completion: encode("nothing here matches at all"),
+    policy,
   });
   const unpublishedHash: Hex = `0x${"77".repeat(32)}`;
   return {
     epoch: 3n,
     blocks: { fromBlock: 120n, toBlock: 245n },
+    policy,
     settlements: [
       { adapterId: 9n, lineage: splitDataShare({ amount: 1_000_000_000_000_000_007n, lineage: lineage9 }) },
       { adapterId: 10n, lineage: splitDataShare({ amount: 1_001n, lineage: lineage10 }) },

@@ -161,3 +161,24 @@ export class IndexParamsMismatchError extends BaseError {
     );
   }
 }
+
+/** A policy naming an algorithm or version this library does not implement. */
+export class UnsupportedAttributionPolicyError extends BaseError {
+  override name = "UnsupportedAttributionPolicyError";
+  readonly algorithm: string;
+  readonly version: number;
+  constructor({ algorithm, version, supported }: { algorithm: string; version: number; supported: string }) {
+    super(`Attribution policy algorithm ${algorithm} version ${version} is not supported.`, {
+      details: `this library implements ${supported}`,
+    });
+    this.algorithm = algorithm;
+    this.version = version;
+  }
+}
+
+export class InvalidAttributionPolicyError extends BaseError {
+  override name = "InvalidAttributionPolicyError";
+  constructor({ id, reason }: { id: bigint; reason: string }) {
+    super(`Invalid attribution policy ${id}: ${reason}.`);
+  }
+}

@@ -108,7 +108,21 @@ export {
   type NearDuplicateParams,
   type NearDuplicates,
 } from "./nearDuplicates.ts";
-export { assertAttributionParams, pickAttributionParams } from "./params.ts";
+export { assertAttributionParams, maxRarityExponent, pickAttributionParams } from "./params.ts";
+export {
+  assertAttributionPolicy,
+  attributionPolicyFromChain,
+  attributionPolicyToChain,
+  attributionSpecPath,
+  attributionSpecs,
+  defaultAttributionPolicy,
+  recordPolicyIssues,
+  spanMatchAlgorithm,
+  type AttributionPolicy,
+  type AttributionPolicyRef,
+  type AttributionPolicyVersion,
+  type OnChainAttributionPolicy,
+} from "./policy.ts";
 export {
   defaultRarityTable,
   defaultRarityTablePath,

@@ -1,6 +1,7 @@
 /**
- * The attribution policy: every number that decides a record, in one object
- * that a governed policy can pin (records carry it; checks compare it).
+ * The attribution params: every number that decides a record, in one object
+ * that the governed attribution policy pins (policy.ts; records carry it,
+ * checks compare it).
  */
 import type { Hex } from "viem";
 import { InvalidParamsError } from "./errors.ts";
@@ -18,7 +19,15 @@ export type AttributionParams = NearDuplicateParams & {
   maxSpanOccurrences: number;
   /** sha256 of the rarity table file that weighs span words (see rarity.ts). */
   rarityTable: Hex;
+  /**
+   * Version 2 only: a span's credit is divided by |sources|^(1 + rarityExponent), not |sources|, so text held by many of the
+   * lineage earns less than text one contribution holds. 0 under version 1 (see policy.ts).
+   */
+  rarityExponent: number;
 };
+
+/** Largest rarityExponent a policy may set: at 3 a span held twice already earns an eighth. */
+export const maxRarityExponent = 3;
 
 export const defaultAttributionParams: AttributionParams = {
   minSpanTokens: 24,
@@ -28,6 +37,7 @@ export const defaultAttributionParams: AttributionParams = {
   duplicateShingleTokens: 16,
   duplicateSampling: 4,
   duplicateCoverageBps: 8_000,
+  rarityExponent: 0,
 };
 
 /** The params alone, field by field, so stray properties never reach a hashed encoding. */
@@ -40,6 +50,7 @@ export function pickAttributionParams(params: AttributionParams): AttributionPar
     duplicateShingleTokens: params.duplicateShingleTokens,
     duplicateSampling: params.duplicateSampling,
     duplicateCoverageBps: params.duplicateCoverageBps,
+    rarityExponent: params.rarityExponent,
   };
 }
 
@@ -70,6 +81,7 @@ export function assertAttributionParams(params: AttributionParams): void {
   integerIn("duplicateShingleTokens", 1);
   integerIn("duplicateSampling", 1);
   integerIn("duplicateCoverageBps", 1, bpsTotal);
+  integerIn("rarityExponent", 0, maxRarityExponent);
   if (!/^0x[0-9a-f]{64}$/.test(params.rarityTable))
     throw new InvalidParamsError({ reason: "rarityTable must be a lowercase bytes32 hex sha256" });
 }

@@ -9,9 +9,10 @@ import {
 } from "./attribute.ts";
 import { buildDatanetIndex } from "./datanetIndex.ts";
 import { defaultAttributionParams, type AttributionParams } from "./params.ts";
+import { defaultAttributionPolicy, type AttributionPolicy } from "./policy.ts";
 import { checkRecordAgainstCompletion, checkRecordAgainstContributions } from "./recordCheck.ts";
 import { byteTokenizer } from "./tokenizer.ts";
-import { createRandom, createSentenceMaker, makeDatanet } from "./testing.ts";
+import { asVersion2, createRandom, createSentenceMaker, makeDatanet, withParams } from "./testing.ts";
 import type { DatanetIndex } from "./datanetIndex.ts";
 
 const encode = (text: string): Uint32Array => byteTokenizer.encode(new TextEncoder().encode(text));
@@ -35,7 +36,9 @@ const { record } = attributeCompletion(
   { tokenizer: byteTokenizer, indexes: [index] },
   { adapterId: 1n, lineage, completion, exclude: [marker, "<|im_end|>"] },
 );
-const policy = { tokenizer: byteTokenizer, indexes: [index], params: defaultAttributionParams };
+const epochPolicy = { tokenizer: byteTokenizer, indexes: [index], policy: defaultAttributionPolicy };
+/** Policy 2: version 2 with rarityExponent 2, the other params those of policy 1. */
+const policy2 = asVersion2({ rarityExponent: 2 });
 
 /** A deep copy of the honest record, edited. */
 function tampered(edit: (copy: AttributionRecord) => void): AttributionRecord {
@@ -43,7 +46,7 @@ function tampered(edit: (copy: AttributionRecord) => void): AttributionRecord {
   edit(copy);
   return copy;
 }
-const contributionIssues = (r: AttributionRecord) => checkRecordAgainstContributions(r, policy);
+const contributionIssues = (r: AttributionRecord) => checkRecordAgainstContributions(r, epochPolicy);
 const assertIssue = (issues: string[], ...parts: string[]) =>
   assert.ok(
     issues.some((issue) => parts.every((part) => issue.includes(part))),
@@ -123,6 +126,31 @@ test("inflated shares, weights and occurrence counts are caught", () => {
   );
 });
 
+test("a version 2 record recomputes under its policy; under another policy it is an issue naming both", () => {
+  const { record: made } = attributeCompletion(
+    { tokenizer: byteTokenizer, indexes: [index] },
+    { adapterId: 1n, lineage, completion, exclude: [marker, "<|im_end|>"], policy: policy2 },
+  );
+  // The span two contributions hold, and the one held in a contribution and its near copy, earn less than under
+  // version 1: the shares differ, the spans do not.
+  assert.notDeepEqual(made.shares, record.shares);
+  assert.deepEqual(made.spans, record.spans);
+  const underPolicy2 = { ...epochPolicy, policy: policy2 };
+  assert.deepEqual(checkRecordAgainstContributions(made, underPolicy2), []);
+  const inflated = decodeAttributionRecord(encodeAttributionRecord(made));
+  inflated.shares[0]!.ppm -= 1;
+  inflated.shares[1]!.ppm += 1;
+  assertIssue(checkRecordAgainstContributions(inflated, underPolicy2), "share of datanet 1 v1", "the spans give");
+
+  const underPolicy1 = contributionIssues(made);
+  assertIssue(underPolicy1, "policy.id is 2, the epoch policy's is 1");
+  assertIssue(underPolicy1, "policy.version is 2, the epoch policy's is 1");
+  assertIssue(underPolicy1, "params.rarityExponent is 2, the policy's is 0");
+  // Shares are recomputed under the epoch's policy, so they differ too.
+  assertIssue(underPolicy1, "share of datanet 1 v1", "the spans give");
+  assertIssue(checkRecordAgainstContributions(record, underPolicy2), "policy.id is 1, the epoch policy's is 2");
+});
+
 test("a span outside the completion and a wrong completion hash are caught", () => {
   const outside = tampered((r) => (r.spans.at(-1)!.start = r.completionTokens));
   assertIssue(contributionIssues(outside), `span ${record.spans.length - 1}`, "outside [0, completionTokens");
@@ -149,6 +177,8 @@ test("property: every record attributeCompletion makes passes both checks", () =
   for (let round = 0; round < 40; round++) {
     const params: AttributionParams = {
       ...defaultAttributionParams,
+      // Versions 1 and 2 in turn, every exponent of version 2.
+      rarityExponent: round % 2 === 0 ? 0 : 1 + ((round >> 1) % 3),
       minSpanTokens: random.int(8, 40),
       maxSpanOccurrences: random.int(1, 8),
       duplicateCoverageBps: random.int(5_000, 10_000),
@@ -173,11 +203,18 @@ test("property: every record attributeCompletion makes passes both checks", () =
     const roundLineage = built.map((i, k) => ({ datanetId: i.datanetId, version: i.version, weightBps: weights[k]! }));
     const planted = allTexts.filter(() => random.next() < 0.4).map((t) => t.slice(random.int(0, t.length)));
     const roundCompletion = encode(`${marker}${sentence(random.int(0, 10))} ${planted.join(" . ")}<|im_end|>`);
+    const roundPolicy: AttributionPolicy = params.rarityExponent === 0 ? withParams(params) : { ...policy2, params };
     const { record: made } = attributeCompletion(
       { tokenizer: byteTokenizer, indexes: built },
-      { adapterId: 1n, lineage: roundLineage, completion: roundCompletion, params, exclude: [marker, "<|im_end|>"] },
+      {
+        adapterId: 1n,
+        lineage: roundLineage,
+        completion: roundCompletion,
+        policy: roundPolicy,
+        exclude: [marker, "<|im_end|>"],
+      },
     );
-    const context = { tokenizer: byteTokenizer, indexes: built, params };
+    const context = { tokenizer: byteTokenizer, indexes: built, policy: roundPolicy };
     assert.deepEqual(checkRecordAgainstContributions(made, context), [], `round ${round}`);
     assert.deepEqual(checkRecordAgainstCompletion(made, roundCompletion), [], `round ${round}`);
   }

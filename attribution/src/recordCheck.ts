@@ -4,9 +4,10 @@
  * source or field), empty when the record passes.
  *
  * - checkRecordAgainstContributions: what anyone holding the public
- *   contributions (the lineage indexes) and the epoch policy's params can
- *   check: every span's bytes really are in the named contributions, the
- *   sources are exactly the contributions that hold them, and the weights and
+ *   contributions (the lineage indexes) and the epoch's attribution policy
+ *   can check: the record was made under that policy, every span's bytes
+ *   really are in the named contributions, the sources are exactly the
+ *   contributions that hold them, and the weights, occurrence counts and
  *   shares recompute exactly.
  * - checkRecordAgainstCompletion: what the payer who received the completion
  *   can check: the record is about this completion, and every span's bytes
@@ -33,7 +34,8 @@ import { datanetVersionKey } from "./datanet.ts";
 import { originalContributionIndexes, type DatanetIndex } from "./datanetIndex.ts";
 import { BaseError, RarityTableMismatchError } from "./errors.ts";
 import { findOccurrences } from "./match.ts";
-import { assertAttributionParams, differingParams, pickAttributionParams, type AttributionParams } from "./params.ts";
+import type { AttributionParams } from "./params.ts";
+import { assertAttributionPolicy, recordPolicyIssues, type AttributionPolicy } from "./policy.ts";
 import { defaultRarityTable, spanRarityWeight, type RarityTable } from "./rarity.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
@@ -42,31 +44,27 @@ export function checkRecordAgainstContributions(
   {
     tokenizer,
     indexes,
-    params,
+    policy,
     rarityTable = defaultRarityTable(),
   }: {
     tokenizer: Tokenizer;
     /** The index of every datanet version of the record's lineage. */
     indexes: readonly DatanetIndex[];
-    /** The epoch policy's params. */
-    params: AttributionParams;
-    /** The table whose sha256 is params.rarityTable (default: the shipped table). */
+    /** The attribution policy of the epoch the record is paid in. */
+    policy: AttributionPolicy;
+    /** The table whose sha256 is the policy's params.rarityTable (default: the shipped table). */
     rarityTable?: RarityTable;
   },
 ): string[] {
-  assertAttributionParams(params);
+  assertAttributionPolicy(policy);
+  const { params } = policy;
   if (rarityTable.id !== params.rarityTable)
     throw new RarityTableMismatchError({ expected: params.rarityTable, actual: rarityTable.id });
   const issues: string[] = [];
   if (record.format !== attributionRecordFormat)
     issues.push(`format is ${String(record.format)}, not ${attributionRecordFormat}`);
   if (record.tokenizerId !== tokenizer.id) issues.push(`tokenizerId is ${record.tokenizerId}, not ${tokenizer.id}`);
-  const recordParams = pickAttributionParams(record.params);
-  for (const field of differingParams(recordParams, pickAttributionParams(params))) {
-    issues.push(
-      `params.${field} is ${String(recordParams[field as keyof AttributionParams])}, the policy's is ${String(params[field as keyof AttributionParams])}`,
-    );
-  }
+  issues.push(...recordPolicyIssues(record, policy));
   if (!Number.isSafeInteger(record.completionTokens) || record.completionTokens < 0)
     issues.push(`completionTokens ${record.completionTokens} is not a non-negative integer`);
 
@@ -245,9 +243,10 @@ function checkSourceSet(
 }
 
 function checkShares(record: AttributionRecord, params: AttributionParams, issues: string[]): void {
-  // Span weights were checked above; shares only recompute from positive integer weights.
-  if (record.spans.some((span) => !Number.isSafeInteger(span.weight) || span.weight <= 0)) {
-    issues.push("shares cannot be recomputed: a span weight is not a positive integer");
+  // Span weights and counts were checked above; shares only recompute from positive integers.
+  const positive = (n: number) => Number.isSafeInteger(n) && n > 0;
+  if (record.spans.some((span) => !positive(span.weight) || !positive(span.occurrenceCount))) {
+    issues.push("shares cannot be recomputed: a span weight or occurrence count is not a positive integer");
     return;
   }
   let expected: AttributionShare[];

@@ -6,6 +6,8 @@
 import { getAddress, type Address, type Hex } from "viem";
 import { sha256Hex } from "./contentStore.ts";
 import { datanetVersionTree, type Contribution, type DatanetVersion } from "./datanet.ts";
+import type { AttributionParams } from "./params.ts";
+import { attributionSpecs, defaultAttributionPolicy, type AttributionPolicy } from "./policy.ts";
 
 export type Random = {
   /** Uniform float in [0, 1). */
@@ -89,4 +91,20 @@ export function makeDatanet({
 /** Deterministic distinct test address number `n`. */
 export function testAccount(n: number): Address {
   return getAddress(`0x${(0x1000 + n).toString(16).padStart(40, "0")}`);
+}
+
+/** `policy` (default: policy 1) with some of its params changed. */
+export function withParams(
+  params: Partial<AttributionParams>,
+  policy: AttributionPolicy = defaultAttributionPolicy,
+): AttributionPolicy {
+  return { ...policy, params: { ...policy.params, ...params } };
+}
+
+/** `policy` (default: policy 1) as a version 2 policy numbered `id` (default 2) with `rarityExponent`. */
+export function asVersion2(
+  { rarityExponent, id = 2n }: { rarityExponent: number; id?: bigint },
+  policy: AttributionPolicy = defaultAttributionPolicy,
+): AttributionPolicy {
+  return { ...withParams({ rarityExponent }, policy), id, version: 2, ...attributionSpecs[2] };
 }

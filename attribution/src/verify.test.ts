@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { aggregateEpoch, distributionTree, type DistributionFile } from "./epoch.ts";
 import { accounts, makeEpochFixture } from "./epochFixture.ts";
 import { verifyEpoch, type VerificationIssueKind } from "./verify.ts";
-import { testAccount } from "./testing.ts";
+import { asVersion2, testAccount } from "./testing.ts";
 
 const kinds = (issues: { kind: VerificationIssueKind }[]) => [...new Set(issues.map((i) => i.kind))].sort();
 
@@ -18,6 +18,29 @@ test("an honest epoch verifies with no issues", () => {
   const result = verifyEpoch(inputs, { distribution: file, root: file.root });
   assert.deepEqual(result.issues, []);
   assert.equal(result.ok, true);
+});
+
+test("a file naming another attribution policy is flagged; verification recomputes with the policy given", () => {
+  const inputs = makeEpochFixture();
+  const { file } = aggregateEpoch(inputs);
+  const renamed = verifyEpoch(inputs, { distribution: { ...file, policyId: 2n }, root: file.root });
+  assert.deepEqual(kinds(renamed.issues), ["policy-mismatch"]);
+  assert.deepEqual(renamed.issues[0], {
+    kind: "policy-mismatch",
+    expected: "1",
+    actual: "2",
+    reason: "the file was computed with attribution policy 2, the epoch's is policy 1",
+  });
+
+  // The root names policy 2, but the file was computed with policy 1 and applied records made under it.
+  const { issues } = verifyEpoch({ ...inputs, policy: asVersion2({ rarityExponent: 1 }) }, { distribution: file });
+  assert.ok(issues.some((i) => i.kind === "policy-mismatch" && i.expected === "2" && i.actual === "1"));
+  const applied = issues.filter((i) => i.kind === "missing-record").map((i) => i.receipt);
+  assert.deepEqual(applied, ["receipt 1 of channel 1", "receipt 2 of channel 1"]);
+  assert.match(
+    issues.find((i) => i.kind === "missing-record")!.reason,
+    /was applied but does not fit: record does not follow the epoch's attribution policy 2: policy\.id is 1/,
+  );
 });
 
 test("a tampered leaf amount is flagged on that leaf, with the total and the root", () => {

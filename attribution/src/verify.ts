@@ -1,8 +1,8 @@
 /**
  * Verifier core: recompute an epoch's distribution from the public inputs and
  * report every way the published one departs from it. Pure; the caller
- * fetches the inputs (chain, content store, record store) and the published
- * file and root.
+ * fetches the inputs (chain, content store, record store; the attribution
+ * policy the on-chain root names) and the published file and root.
  */
 import type { Address, Hex } from "viem";
 import { canonicalJson, type CanonicalValue } from "./canonicalJson.ts";
@@ -16,6 +16,8 @@ import {
 } from "./epoch.ts";
 
 export type VerificationIssueKind =
+  /** The file names another attribution policy than the one it is verified with (the one its root names). */
+  | "policy-mismatch"
   /** A root (on-chain, file, recomputed or previous) differs from what the inputs give. */
   | "root-mismatch"
   /** A leaf's amounts differ from the recomputed ones. */
@@ -59,6 +61,7 @@ export function verifyEpoch(
 ): VerificationResult {
   const expected = aggregateEpoch(inputs);
   const issues: VerificationIssue[] = [
+    ...checkPolicy(expected.file, distribution),
     ...checkRoots(expected.file, distribution, root),
     ...checkLeaves(expected.file, distribution, inputs),
     ...checkTotal(expected.file, distribution, inputs),
@@ -66,6 +69,18 @@ export function verifyEpoch(
     ...checkEvidence(expected.file, distribution),
   ];
   return { ok: issues.length === 0, issues, expected };
+}
+
+function checkPolicy(expected: DistributionFile, claimed: DistributionFile): VerificationIssue[] {
+  if (claimed.policyId === expected.policyId) return [];
+  return [
+    {
+      kind: "policy-mismatch",
+      expected: String(expected.policyId),
+      actual: String(claimed.policyId),
+      reason: `the file was computed with attribution policy ${claimed.policyId}, the epoch's is policy ${expected.policyId}`,
+    },
+  ];
 }
 
 function checkRoots(

@@ -10,12 +10,13 @@ import {
   byteTokenizer,
   checkRecordAgainstContributions,
   ContentNotFoundError,
-  defaultAttributionParams,
+  defaultAttributionPolicy,
   getAttributionRecord,
   hashAttributionRecord,
   nearDuplicateContributions,
   openDatanetIndex,
   type AdapterSettlement,
+  type AttributionPolicy,
   type AttributionRecord,
   type ContentStore,
   type DatanetIndex,
@@ -264,13 +265,16 @@ function datanetIndexes(store: ContentStore, indexDir: string) {
 }
 
 /**
- * Records whose spans, sources or shares do not check against the public contributions of their lineage
- * (attribution/src/recordCheck.ts), with the reasons.
+ * Records whose policy, spans, sources or shares do not check against `policy` and the public contributions of their
+ * lineage (attribution/src/recordCheck.ts), with the reasons.
  */
 async function rejectRecords(
   indexOf: (datanet: DatanetVersion) => Promise<DatanetIndex>,
-  records: readonly AttributionRecord[],
-  datanets: readonly DatanetVersion[],
+  {
+    records,
+    datanets,
+    policy,
+  }: { records: readonly AttributionRecord[]; datanets: readonly DatanetVersion[]; policy: AttributionPolicy },
 ): Promise<Map<Hex, string>> {
   const rejected = new Map<Hex, string>();
   for (const record of records) {
@@ -282,7 +286,7 @@ async function rejectRecords(
     const issues = checkRecordAgainstContributions(record, {
       tokenizer: byteTokenizer,
       indexes: await Promise.all(lineage.map((datanet) => indexOf(datanet!))),
-      params: defaultAttributionParams,
+      policy,
     });
     if (issues.length > 0) rejected.set(hashAttributionRecord(record), issues.join("; "));
   }
@@ -307,7 +311,18 @@ async function readDuplicates(
 export async function readEpochInputs(
   suite: Suite,
   store: ContentStore,
-  { epoch, blocks, indexDir }: { epoch: bigint; blocks: EpochBlocks; indexDir: string },
+  {
+    epoch,
+    blocks,
+    indexDir,
+    policy = defaultAttributionPolicy,
+  }: {
+    epoch: bigint;
+    blocks: EpochBlocks;
+    indexDir: string;
+    /** The attribution policy governing the epoch (default: policy 1). */
+    policy?: AttributionPolicy;
+  },
 ): Promise<EpochInputs> {
   const previous = await previousDistribution(suite, store, epoch);
   const settlements = await readSettlements(suite, blocks);
@@ -318,11 +333,12 @@ export async function readEpochInputs(
   return {
     epoch,
     blocks,
+    policy,
     settlements,
     receipts,
     unverified,
     records,
-    rejectedRecords: await rejectRecords(indexOf, records, datanets),
+    rejectedRecords: await rejectRecords(indexOf, { records, datanets, policy }),
     duplicates: await readDuplicates(indexOf, datanets),
     datanets,
     previous: previous?.leaves ?? [],
