@@ -69,7 +69,7 @@ describe("npm run deploy", () => {
 
     // Every start block is the block of the receipt that created the contract.
     const deployment = JSON.parse(first) as Deployment;
-    assert.equal(Object.keys(deployment.contracts).length, 8);
+    assert.equal(Object.keys(deployment.contracts).length, 9);
     for (const [name, { address, startBlock }] of Object.entries(deployment.contracts)) {
       const block = await rpc<{ transactions: { hash: string }[] }>(chain.url, "eth_getBlockByNumber", [
         `0x${startBlock.toString(16)}`,

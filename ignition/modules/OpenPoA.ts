@@ -1,5 +1,6 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import { id } from "ethers";
+import { attributionPolicyToChain, defaultAttributionPolicy } from "../../attribution/src/policy.ts";
 
 /** Role ids of OpenZeppelin's TimelockController. */
 const PROPOSER_ROLE = id("PROPOSER_ROLE");
@@ -30,6 +31,15 @@ export const DEFAULT_PARAMETERS = {
   protocolFeeBps: 500,
   operatorFeeBps: 1_000,
   challengePeriodSeconds: DAY,
+  /** Policy 1 of AttributionRewards, governing from epoch 1: the attribution as attribution/src does it today. */
+  initialAttributionPolicy: attributionPolicyToChain(defaultAttributionPolicy),
+  /** Version 1 of ServingRules. */
+  initialServingRules: {
+    maxOutputTokens: 4096,
+    receiptSchemaVersion: 3,
+    minEngineProtocolVersion: 1,
+    requireAttributionHash: true,
+  },
 } as const;
 
 /**
@@ -84,6 +94,7 @@ export default buildModule("OpenPoA", (m) => {
     attestor,
     guardian,
     parameter("claimDelaySeconds"),
+    parameter("initialAttributionPolicy"),
   ]);
   const inferencePayments = m.contract("InferencePayments", [
     token,
@@ -97,6 +108,8 @@ export default buildModule("OpenPoA", (m) => {
     parameter("operatorFeeBps"),
     parameter("challengePeriodSeconds"),
   ]);
+  // What workers serve under (output limits, receipt schema, engine version); governance sets new versions.
+  const servingRules = m.contract("ServingRules", [timelock, parameter("initialServingRules")]);
 
   return {
     token,
@@ -107,5 +120,6 @@ export default buildModule("OpenPoA", (m) => {
     nodeRegistry,
     attributionRewards,
     inferencePayments,
+    servingRules,
   };
 });

@@ -22,6 +22,7 @@ import {
   type Hex,
 } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { DEFAULT_PARAMETERS } from "../../ignition/modules/OpenPoA.ts";
 import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.ts";
 import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
 import { hashArtifactDir } from "../artifacts/index.ts";
@@ -174,7 +175,14 @@ export async function startTestChain(
     14n * DAY,
     14n * DAY,
   ]);
-  const rewards = await deploy("AttributionRewards", [token, governance, governance, governance, DAY]);
+  const rewards = await deploy("AttributionRewards", [
+    token,
+    governance,
+    governance,
+    governance,
+    DAY,
+    DEFAULT_PARAMETERS.initialAttributionPolicy,
+  ]);
   const payments = await deploy("InferencePayments", [
     token,
     models,

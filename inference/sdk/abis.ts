@@ -17,6 +17,7 @@ export const contractNames = [
   "NodeRegistry",
   "InferencePayments",
   "AttributionRewards",
+  "ServingRules",
 ] as const;
 export type ContractName = (typeof contractNames)[number];
 

@@ -654,7 +654,7 @@ describe("openpoa CLI", () => {
       address: rewards,
       abi: abiOf("AttributionRewards"),
       functionName: "proposeRoot",
-      args: [2n, tampered.root, total, tamperedHash, "tampered"],
+      args: [2n, tampered.root, total, tamperedHash, "tampered", 1n],
     });
     await publicClient.waitForTransactionReceipt({ hash: proposeHash });
     const verified = await openpoa("epoch", "verify", "2", "--content", content);

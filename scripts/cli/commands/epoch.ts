@@ -65,10 +65,16 @@ export const epochCommands: Record<string, Command> = {
         proposed: !values["dry-run"],
       };
       if (!values["dry-run"]) {
+        // The root names the policy the schedule gives the epoch; the contract accepts no other.
+        const policyId = await read<bigint>(suite, {
+          contract: "AttributionRewards",
+          functionName: "attributionPolicyForEpoch",
+          args: [epoch],
+        });
         await send(suite, {
           contract: "AttributionRewards",
           functionName: "proposeRoot",
-          args: [epoch, file.root, total, fileHash, `openpoa://content/${fileHash.slice(2)}`],
+          args: [epoch, file.root, total, fileHash, `openpoa://content/${fileHash.slice(2)}`, policyId],
         });
       }
       return {
