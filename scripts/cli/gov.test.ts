@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { createWalletClient, encodeFunctionData, http, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { connectSuite, HARDHAT_ACCOUNT_0_KEY, type ContractName, type Suite } from "../lib/contracts.ts";
+import { attributionSpecPath, attributionSpecs } from "../../attribution/src/index.ts";
 import { decodeAction, governedActions } from "../lib/governance.ts";
 import { repoRoot, rpc, startLocalChain, type LocalChain } from "../lib/localChain.ts";
 import { read } from "../lib/transactions.ts";
@@ -107,6 +108,25 @@ const first: Array<{ text: string; shown?: string; expect: Expected }> = [
   {
     text: "revoke-root 1",
     expect: { contract: "AttributionRewards", functionName: "lastEpoch", value: 0n },
+  },
+  {
+    // Epoch 1 revoked just before: the policy governs from epoch 2, the epoch after the one collecting usage now.
+    text: "attribution-policy 2 --rarity-exponent 1",
+    shown: [
+      "attribution-policy 2 --algorithm openpoa-span-match --min-span-tokens 24 --match-weight-bps 8000",
+      "--max-span-occurrences 64 --rarity-table 0x03f775f1f1740fa1f07b470bb5dc4dbf710b41c198da3c6dd2690eaaa7e5d696",
+      "--duplicate-shingle-tokens 16 --duplicate-sampling 4 --duplicate-coverage-bps 8000 --rarity-exponent 1",
+      `--spec-hash ${attributionSpecs[2].specHash} --spec-uri ${attributionSpecs[2].specUri}`,
+    ].join(" "),
+    expect: { contract: "AttributionRewards", functionName: "attributionPolicyForEpoch", args: [2n], value: 2n },
+  },
+  {
+    text: "serving-rules --max-output-tokens 1024 --require-attribution-hash false",
+    shown: [
+      "serving-rules --max-output-tokens 1024 --receipt-schema-version 3 --min-engine-protocol-version 1",
+      "--require-attribution-hash false",
+    ].join(" "),
+    expect: { contract: "ServingRules", functionName: "getRules", args: [2n], field: "maxOutputTokens", value: 1024 },
   },
   {
     text: "stake-lock-period 36h",
@@ -242,6 +262,14 @@ describe("openpoa gov", () => {
       const again = parseActionText(decoded.text);
       assert.equal((await again.action.build(suite, again.args)).calldata, call.calldata);
     }
+    // A specification given as a file stands for its sha256: version 2's file is the one the library implements.
+    const fromFile = parseActionText(`attribution-policy 2 --spec ${attributionSpecPath(2)} --rarity-exponent 1`);
+    const byDefault = parseActionText("attribution-policy 2 --rarity-exponent 1");
+    assert.equal(
+      (await fromFile.action.build(suite, fromFile.args)).calldata,
+      (await byDefault.action.build(suite, byDefault.args)).calldata,
+    );
+
     // A call no action makes is still shown, by contract and function.
     const approve = decodeAction(suite, {
       target: suite.address("OpenToken"),
@@ -267,7 +295,7 @@ describe("openpoa gov", () => {
       address: suite.address("AttributionRewards"),
       abi: suite.abi("AttributionRewards"),
       functionName: "proposeRoot",
-      args: [1n, `0x${"11".repeat(32)}`, 0n, `0x${"22".repeat(32)}`, "openpoa://content/x"],
+      args: [1n, `0x${"11".repeat(32)}`, 0n, `0x${"22".repeat(32)}`, "openpoa://content/x", 1n],
     });
     await suite.publicClient.waitForTransactionReceipt({ hash: proposeRoot });
 
@@ -330,6 +358,20 @@ describe("openpoa gov", () => {
     const executed = await json("gov", "execute", id);
     assert.equal(executed.actions.length, first.length);
     for (const { text, expect } of first) assert.deepEqual(await readBack(expect), expect.value, text);
+    const policy = await read<{ version: number; params: { rarityExponent: number }; specHash: string }>(suite, {
+      contract: "AttributionRewards",
+      functionName: "getAttributionPolicy",
+      args: [2n],
+    });
+    assert.deepEqual(
+      [policy.version, policy.params.rarityExponent, policy.specHash],
+      [2, 1, attributionSpecs[2].specHash],
+    );
+    const [rulesVersion, rules] = await read<[bigint, Record<string, unknown>]>(suite, {
+      contract: "ServingRules",
+      functionName: "currentRules",
+    });
+    assert.deepEqual([rulesVersion, rules.receiptSchemaVersion, rules.requireAttributionHash], [2n, 3, false]);
     assert.equal((await json("gov", "show", id)).state, "Executed");
 
     // The second proposal changes the Governor's own settings and the Timelock's delay.
@@ -397,6 +439,54 @@ describe("openpoa gov", () => {
     assert.match(missing.stderr, /slash takes 2 arguments, got 1: slash <operator> <amount>/);
     const tooHigh = await openpoa("gov", "propose", "quorum", "101", "--description", "x");
     assert.match(tooHigh.stderr, /quorum percent must be at most 100, got 101/);
+    // A policy the attribution library cannot follow would stall every epoch it governs.
+    const v1Exponent = await openpoa(
+      "gov",
+      "propose",
+      "attribution-policy",
+      "1",
+      "--rarity-exponent",
+      "2",
+      "--description",
+      "x",
+    );
+    assert.equal(v1Exponent.code, 2);
+    assert.match(v1Exponent.stderr, /attribution-policy: .*rarityExponent must be 0 under version 1, not 2/);
+    const v3 = await openpoa("gov", "propose", "attribution-policy", "3", "--description", "x");
+    assert.match(v3.stderr, /name the specification of version 3 with --spec <file>/);
+    const v3File = await openpoa(
+      ...["gov", "propose", "attribution-policy", "3", "--spec", attributionSpecPath(2), "--description", "x"],
+    );
+    assert.match(
+      v3File.stderr,
+      /^openpoa: attribution-policy: Attribution policy algorithm openpoa-span-match version 3 is not supported\. \(this library implements openpoa-span-match versions 1, 2\)\n$/,
+    );
+    const both = await openpoa(
+      ...["gov", "propose", "attribution-policy", "2", "--spec", attributionSpecPath(2)],
+      ...["--spec-hash", attributionSpecs[2].specHash, "--description", "x"],
+    );
+    assert.match(both.stderr, /give --spec or --spec-hash, not both/);
+    const noFile = await openpoa(
+      "gov",
+      "propose",
+      "attribution-policy",
+      "2",
+      "--spec",
+      "/nonexistent",
+      "--description",
+      "x",
+    );
+    assert.match(noFile.stderr, /attribution-policy --spec: cannot read \/nonexistent/);
+    const notBool = await openpoa(
+      "gov",
+      "propose",
+      "serving-rules",
+      "--require-attribution-hash",
+      "yes",
+      "--description",
+      "x",
+    );
+    assert.match(notBool.stderr, /serving-rules --require-attribution-hash must be true or false, got "yes"/);
     const noDescription = await openpoa("gov", "propose", "quorum", "5");
     assert.match(noDescription.stderr, /Missing --description/);
 

@@ -4,8 +4,18 @@
  * `AttributionRewards.setAttestor(0x…)`), and `decodeAction` turns a proposal's call back into those words, so voters
  * read what they vote on as it was proposed. Calldata is always encoded and decoded with the suite's ABIs.
  */
+import { readFileSync } from "node:fs";
 import { decodeFunctionData, encodeFunctionData, formatUnits, isAddressEqual, type Address, type Hex } from "viem";
-import { parseAddress, parseBounded, parseId, parseOpen, requireValue, UsageError } from "../cli/args.ts";
+import {
+  assertAttributionPolicy,
+  attributionPolicyToChain,
+  attributionSpecs,
+  BaseError as AttributionError,
+  sha256Hex,
+  type AttributionPolicy,
+  type OnChainAttributionPolicy,
+} from "../../attribution/src/index.ts";
+import { parseAddress, parseBounded, parseBytes32, parseId, parseOpen, requireValue, UsageError } from "../cli/args.ts";
 import { contractNames, type ContractName, type Suite } from "./contracts.ts";
 import { getContractEventsInChunks } from "./logs.ts";
 import type { SlashWindow } from "./slashWindow.ts";
@@ -72,6 +82,22 @@ const integer = (max: bigint, hint = "integer"): ArgKind<bigint> => ({
   format: (value) => String(value),
 });
 const id: ArgKind<bigint> = { hint: "id", parse: parseId, format: (value) => String(value) };
+/** Hashes are compared as lowercase hex (as viem decodes them and the attribution library checks them). */
+const bytes32: ArgKind<Hex> = {
+  hint: "0x…32 bytes",
+  parse: (value, name) => parseBytes32(value, name).toLowerCase() as Hex,
+  format: (value) => String(value),
+};
+const text: ArgKind<string> = { hint: "text", parse: (value, name) => requireValue(value, name), format: String };
+const bool: ArgKind<boolean> = {
+  hint: "true|false",
+  parse(value, name) {
+    const given = requireValue(value, name);
+    if (given !== "true" && given !== "false") throw new UsageError(`${name} must be true or false, got "${given}"`);
+    return given === "true";
+  },
+  format: (value) => String(value),
+};
 const bps = integer(10_000n, "bps");
 const uintMax = (bits: number) => 2n ** BigInt(bits) - 1n;
 
@@ -117,6 +143,20 @@ const duration = (bits: number): ArgKind<bigint> => ({
   parse: (value, name) => parseDuration(value, name, uintMax(bits)),
   format: formatDuration,
 });
+/** A file given by path, stood for by its sha256 (and written back as that hash). */
+const fileHash: ArgKind<Hex> = {
+  hint: "file",
+  parse(value, name) {
+    const file = requireValue(value, name);
+    try {
+      return sha256Hex(readFileSync(file));
+    } catch (error) {
+      throw new UsageError(`${name}: cannot read ${file} (${(error as Error).message})`);
+    }
+  },
+  format: (value) => String(value),
+};
+
 // --- The table ------------------------------------------------------------------------------------------------
 
 type ActionSpec = Omit<GovernedAction, "usage" | "build" | "toArgs" | "fromArgs"> &
@@ -193,6 +233,26 @@ function setter(
     params: params.map(([paramName, kind, about]) => ({ name: paramName, kind, description: about })),
   });
 }
+
+/** The flags of `attribution-policy`: AttributionParams' fields, by flag name. */
+const policyParams = [
+  ["min-span-tokens", "minSpanTokens", integer(uintMax(32)), "shortest span (tokens) that counts as evidence"],
+  ["match-weight-bps", "matchWeightBps", bps, "part of each datanet version's budget assigned by span evidence"],
+  ["max-span-occurrences", "maxSpanOccurrences", integer(uintMax(32)), "spans held more often are common text"],
+  ["rarity-table", "rarityTable", bytes32, "sha256 of the rarity table file"],
+  ["duplicate-shingle-tokens", "duplicateShingleTokens", integer(uintMax(32)), "near duplicates: shingle length"],
+  ["duplicate-sampling", "duplicateSampling", integer(uintMax(32)), "near duplicates: sampling stride"],
+  ["duplicate-coverage-bps", "duplicateCoverageBps", bps, "near duplicates: coverage that makes a duplicate"],
+  ["rarity-exponent", "rarityExponent", integer(uintMax(8)), "version 2: how much more rare text earns"],
+] as const satisfies ReadonlyArray<readonly [string, keyof AttributionPolicy["params"], SomeArgKind, string]>;
+
+/** The flags of `serving-rules`: ServingRules.Rules' fields, by flag name. */
+const servingRules = [
+  ["max-output-tokens", "maxOutputTokens", integer(uintMax(32)), "most completion tokens per request"],
+  ["receipt-schema-version", "receiptSchemaVersion", integer(uintMax(16)), "the usage-receipt schema workers sign"],
+  ["min-engine-protocol-version", "minEngineProtocolVersion", integer(uintMax(16)), "least engine protocol version"],
+  ["require-attribution-hash", "requireAttributionHash", bool, "every receipt carries an attribution hash"],
+] as const;
 
 export const governedActions: readonly GovernedAction[] = [
   // InferencePayments
@@ -306,6 +366,124 @@ export const governedActions: readonly GovernedAction[] = [
     id,
     "the first epoch to revoke",
   ]),
+  defineAction({
+    name: "attribution-policy",
+    description:
+      "The attribution algorithm's version, params and specification; it governs from the epoch after the one collecting usage now",
+    contract: "AttributionRewards",
+    functionName: "setAttributionPolicy",
+    params: [
+      { name: "version", kind: integer(uintMax(16), "version"), description: "the algorithm's version" },
+      {
+        name: "algorithm",
+        kind: text,
+        flag: true,
+        optional: true,
+        description: "the algorithm (default: the newest policy's)",
+      },
+      ...policyParams.map(([name, , kind, description]) => ({
+        name,
+        kind,
+        flag: true,
+        optional: true,
+        description: `${description} (default: the newest policy's)`,
+      })),
+      {
+        name: "spec",
+        kind: fileHash,
+        flag: true,
+        optional: true,
+        description: "the specification document, hashed (default: the one this software implements for the version)",
+      },
+      { name: "spec-hash", kind: bytes32, flag: true, optional: true, description: "its sha256, instead of --spec" },
+      {
+        name: "spec-uri",
+        kind: text,
+        flag: true,
+        optional: true,
+        description: "where to read the specification (default openpoa://content/<its sha256>)",
+      },
+    ],
+    async inForce(suite) {
+      const newest = await read<bigint>(suite, {
+        contract: "AttributionRewards",
+        functionName: "attributionPolicyCount",
+      });
+      const policy = await read<OnChainAttributionPolicy>(suite, {
+        contract: "AttributionRewards",
+        functionName: "getAttributionPolicy",
+        args: [newest],
+      });
+      return {
+        algorithm: policy.algorithm,
+        ...Object.fromEntries(policyParams.map(([name, field]) => [name, policy.params[field]])),
+      };
+    },
+    toArgs(values) {
+      if (values.spec !== undefined && values["spec-hash"] !== undefined) {
+        throw new UsageError("attribution-policy: give --spec or --spec-hash, not both");
+      }
+      const version = Number(values.version);
+      const specHash = (values.spec ?? values["spec-hash"] ?? attributionSpecs[version as 1 | 2]?.specHash) as
+        Hex | undefined;
+      if (specHash === undefined) {
+        throw new UsageError(`attribution-policy: name the specification of version ${version} with --spec <file>`);
+      }
+      const policy = {
+        // The chain numbers the policy; any valid id lets the library check the rest.
+        id: 1n,
+        algorithm: values.algorithm as string,
+        version,
+        params: Object.fromEntries(
+          policyParams.map(([name, field, kind]) => [field, kind === bytes32 ? values[name] : Number(values[name])]),
+        ) as unknown as AttributionPolicy["params"],
+        specHash,
+        specUri: (values["spec-uri"] as string | undefined) ?? `openpoa://content/${specHash.slice(2)}`,
+      };
+      try {
+        // A policy the attestor's software cannot follow would stall every epoch from the one it governs.
+        assertAttributionPolicy(policy);
+      } catch (error) {
+        if (!(error instanceof AttributionError)) throw error;
+        const details = error.details ? ` (${error.details})` : "";
+        throw new UsageError(`attribution-policy: ${error.shortMessage}${details}`);
+      }
+      return [attributionPolicyToChain(policy)];
+    },
+    fromArgs([policy]) {
+      const { algorithm, version, params, specHash, specUri } = policy as OnChainAttributionPolicy;
+      return {
+        version,
+        algorithm,
+        ...Object.fromEntries(policyParams.map(([name, field]) => [name, params[field]])),
+        "spec-hash": specHash,
+        "spec-uri": specUri,
+      };
+    },
+  }),
+  defineAction({
+    name: "serving-rules",
+    description: "The rules workers serve under, as a new version in force at once",
+    contract: "ServingRules",
+    functionName: "setRules",
+    params: servingRules.map(([name, , kind, description]) => ({
+      name,
+      kind,
+      flag: true,
+      optional: true,
+      description: `${description} (default: in force)`,
+    })),
+    async inForce(suite) {
+      const [, rules] = await read<readonly [bigint, Record<string, unknown>]>(suite, {
+        contract: "ServingRules",
+        functionName: "currentRules",
+      });
+      return Object.fromEntries(servingRules.map(([name, field]) => [name, rules[field]]));
+    },
+    toArgs: (values) => [Object.fromEntries(servingRules.map(([name, field]) => [field, values[name]]))],
+    fromArgs: ([rules]) =>
+      Object.fromEntries(servingRules.map(([name, field]) => [name, (rules as Record<string, unknown>)[field]])),
+  }),
   // DatanetRegistry and ModelRegistry
   setter(
     "stake-lock-period",
