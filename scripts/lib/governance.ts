@@ -555,10 +555,20 @@ export function findAction(name: string): GovernedAction | undefined {
   return governedActions.find((action) => action.name === name);
 }
 
-/** Every action, one line each: for the error that names an unknown one, and `gov actions`. */
+/** Usages longer than this take a line of their own in `describeActions` (the multi-field actions). */
+const USAGE_COLUMN = 40;
+
+/** Every action with its usage: for the error that names an unknown one, and `gov actions`. */
 export function describeActions(): string {
-  const width = Math.max(...governedActions.map((action) => action.usage.length));
-  return governedActions.map((action) => `  ${action.usage.padEnd(width)}  ${action.description}`).join("\n");
+  const fits = (action: GovernedAction) => action.usage.length <= USAGE_COLUMN;
+  const width = Math.max(...governedActions.filter(fits).map((action) => action.usage.length));
+  return governedActions
+    .map((action) =>
+      fits(action)
+        ? `  ${action.usage.padEnd(width)}  ${action.description}`
+        : `  ${action.usage}\n  ${"".padEnd(width)}  ${action.description}`,
+    )
+    .join("\n");
 }
 
 /** The action named `name`, or a UsageError that lists them all. */
