@@ -119,4 +119,16 @@ describe("npm run deploy", () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.output, /--network: no network "nowhere" in hardhat.config.ts/);
   });
+
+  it("test_deploy_readsTheParametersFileNamed", async () => {
+    const file = path.join(work, "slow-governance.json");
+    await writeFile(file, JSON.stringify({ votingPeriodSeconds: 30 * 24 * 3600 }));
+    const refused = await deploy(["--network", "localhost", "--dry-run", "--parameters", file]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.output, new RegExp(`${file}: Deploy parameter "unbondingPeriodSeconds" .* must exceed`));
+
+    const missing = await deploy(["--network", "localhost", "--parameters", path.join(work, "none.json")]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.output, /--parameters: no file .*none\.json/);
+  });
 });

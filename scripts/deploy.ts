@@ -2,10 +2,10 @@
  * Deploys the whole suite with Hardhat Ignition and writes deployments/<network>.json:
  * `{ "chainId": n, "contracts": { "<ContractName>": { "address": "0x…", "startBlock": n } } }`.
  *
- * Usage: `npm run deploy -- --network <name> [--dry-run]`. Ignition parameters, when present, are read from
- * ignition/parameters/<network>.json (documented in ignition/parameters/example.json) and checked before anything is
- * sent: off the local chain, the deploy refuses to start unless they name distinct genesis recipient, attestor and
- * guardian, none of them the deployer.
+ * Usage: `npm run deploy -- --network <name> [--parameters <file>] [--dry-run]`. Ignition parameters, when present,
+ * are read from the `--parameters` file, else from ignition/parameters/<network>.json (documented in
+ * ignition/parameters/example.json), and checked before anything is sent: off the local chain, the deploy refuses to
+ * start unless they name distinct genesis recipient, attestor and guardian, none of them the deployer.
  *
  * Start blocks come from the deployment's own transaction receipts, as Ignition journals them, never from
  * historical state (which a provider prunes). An interrupted deploy resumes from that journal when run again, and
@@ -26,7 +26,11 @@ import { describeRoles } from "./lib/roles.ts";
 import { startRetryingRelay } from "./lib/rpc.ts";
 
 const { values } = parseArgs({
-  options: { network: { type: "string" }, "dry-run": { type: "boolean", default: false } },
+  options: {
+    network: { type: "string" },
+    parameters: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+  },
   strict: true,
 });
 const networkName = values.network ?? "localhost";
@@ -37,7 +41,11 @@ if (target === undefined) {
   process.exit(2);
 }
 
-const parametersFile = path.join("ignition", "parameters", `${networkName}.json`);
+const parametersFile = values.parameters ?? path.join("ignition", "parameters", `${networkName}.json`);
+if (values.parameters !== undefined && !existsSync(parametersFile)) {
+  console.error(`--parameters: no file ${parametersFile}`);
+  process.exit(2);
+}
 const moduleParams = moduleParameters(
   existsSync(parametersFile) ? JSON.parse(await readFile(parametersFile, "utf8")) : {},
 );

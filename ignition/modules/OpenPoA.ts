@@ -46,8 +46,8 @@ export const DEFAULT_PARAMETERS = {
 
 /**
  * The whole on-chain suite. Every parameter can be overridden with an Ignition parameters file
- * (`ignition/parameters/<network>.json`, read and checked by scripts/deploy.ts). After deployment the Timelock owns
- * every protocol parameter and the deployer keeps no role.
+ * (`ignition/parameters/<network>.json` or `--parameters <file>`, read and checked by scripts/deploy.ts). After
+ * deployment the Timelock owns every protocol parameter and the deployer keeps no role.
  */
 export default buildModule("OpenPoA", (m) => {
   const deployer = m.getAccount(0);

@@ -82,10 +82,11 @@ describe("openpoa CLI", () => {
     await run("npm", ["run", "deploy", "--", "--network", "localhost"], { cwd: repoRoot, env });
   });
   after(async () => {
-    await chain?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+    // The deploy's Ignition journal is keyed by the genesis hash: read it while the chain still answers.
     const genesis =
       chain && (await rpc<{ hash: string }>(chain.url, "eth_getBlockByNumber", ["0x0", false]).catch(() => null));
+    await chain?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
     if (genesis) {
       await rm(path.join(repoRoot, "ignition", "deployments", `localhost-31337-${genesis.hash.slice(2, 10)}`), {
         recursive: true,
