@@ -259,7 +259,11 @@ function datanetIndexes(store: ContentStore, { indexDir, policy }: { indexDir: s
   const indexes = new Map<string, Promise<DatanetIndex>>();
   return (datanet: DatanetVersion) => {
     const key = `${datanet.datanetId}:${datanet.version}`;
-    if (!indexes.has(key)) indexes.set(key, openDatanetIndex(ctx, { datanet }).then(({ index }) => index));
+    if (!indexes.has(key))
+      indexes.set(
+        key,
+        openDatanetIndex(ctx, { datanet }).then(({ index }) => index),
+      );
     return indexes.get(key)!;
   };
 }
