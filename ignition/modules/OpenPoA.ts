@@ -1,6 +1,8 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import { id } from "ethers";
 import { attributionPolicyToChain, defaultAttributionPolicy } from "../../attribution/src/policy.ts";
+import { ENGINE_PROTOCOL_VERSION } from "../../inference/gateway/engine.ts";
+import { receiptSchemaVersion } from "../../inference/sdk/eip712.ts";
 
 /** Role ids of OpenZeppelin's TimelockController. */
 const PROPOSER_ROLE = id("PROPOSER_ROLE");
@@ -36,8 +38,8 @@ export const DEFAULT_PARAMETERS = {
   /** Version 1 of ServingRules. */
   initialServingRules: {
     maxOutputTokens: 4096,
-    receiptSchemaVersion: 3,
-    minEngineProtocolVersion: 1,
+    receiptSchemaVersion,
+    minEngineProtocolVersion: ENGINE_PROTOCOL_VERSION,
     requireAttributionHash: true,
   },
 } as const;

@@ -26,7 +26,8 @@ import { DEFAULT_PARAMETERS } from "../../ignition/modules/OpenPoA.ts";
 import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.ts";
 import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
 import { hashArtifactDir } from "../artifacts/index.ts";
-import { engineMain, enginePython } from "./engine.ts";
+import { receiptSchemaVersion } from "../sdk/eip712.ts";
+import { engineMain, ENGINE_PROTOCOL_VERSION, enginePython } from "./engine.ts";
 import { silentLogger } from "./log.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -35,6 +36,14 @@ export const cacheDir = process.env.OPENPOA_GATEWAY_CACHE ?? path.join(tmpdir(),
 export const OPEN = 10n ** 18n;
 export const PRICE_PER_1K = 10n ** 15n;
 export const BASE_PRICE_PER_1K = 5n * 10n ** 14n;
+
+/** Serving rules of the test chain: receipts need no attribution hash, so gateways without a content store serve. */
+export const testServingRules = {
+  maxOutputTokens: 4096,
+  receiptSchemaVersion,
+  minEngineProtocolVersion: ENGINE_PROTOCOL_VERSION,
+  requireAttributionHash: false,
+};
 
 /** Hardhat's default accounts 0..4, from its well-known test mnemonic. */
 const keyAt = (addressIndex: number) =>
@@ -183,6 +192,7 @@ export async function startTestChain(
     DAY,
     DEFAULT_PARAMETERS.initialAttributionPolicy,
   ]);
+  const servingRules = await deploy("ServingRules", [governance, testServingRules]);
   const payments = await deploy("InferencePayments", [
     token,
     models,
@@ -259,6 +269,7 @@ export async function startTestChain(
     NodeRegistry: nodes,
     AttributionRewards: rewards,
     InferencePayments: payments,
+    ServingRules: servingRules,
   };
   const read = (name: string, address: Address, functionName: string, args: unknown[] = []) =>
     client.readContract({ address, abi: artifact(name).abi, functionName, args });

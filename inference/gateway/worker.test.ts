@@ -14,11 +14,15 @@ let deployments: string;
 before(async () => {
   deployments = await mkdtemp(path.join(tmpdir(), "openpoa-worker-config-"));
   const contract = { address: `0x${"11".repeat(20)}`, startBlock: 0 };
-  const names = ["InferencePayments", "ModelRegistry", "NodeRegistry", "DatanetRegistry"];
-  await writeFile(
-    path.join(deployments, "localhost.json"),
-    JSON.stringify({ chainId: 31337, contracts: Object.fromEntries(names.map((name) => [name, contract])) }),
-  );
+  const names = ["InferencePayments", "ModelRegistry", "NodeRegistry", "DatanetRegistry", "AttributionRewards"];
+  const write = (network: string, contracts: string[]) =>
+    writeFile(
+      path.join(deployments, `${network}.json`),
+      JSON.stringify({ chainId: 31337, contracts: Object.fromEntries(contracts.map((name) => [name, contract])) }),
+    );
+  await write("localhost", [...names, "ServingRules"]);
+  // Deployed before ServingRules existed.
+  await write("older", names);
 });
 after(() => rm(deployments, { recursive: true, force: true }));
 
@@ -52,6 +56,10 @@ it("test_worker_stopsWithOneLineNamingABadSetting", async () => {
       "OPENPOA_OPERATOR_KEY must be a private key (0x and 64 hex digits), not what it is set to",
     ],
     [{ OPENPOA_LOG_LEVEL: "loud" }, 'OPENPOA_LOG_LEVEL must be one of debug, info, warn, error, not "loud"'],
+    [
+      { OPENPOA_NETWORK: "older" },
+      'The deployment of network "older" has no ServingRules: deploy again (npm run deploy -- --network older)',
+    ],
     [
       { OPENPOA_NETWORK: "nowhere" },
       'No deployment for network "nowhere": run `npm run deploy -- --network nowhere` first',

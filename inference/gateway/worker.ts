@@ -8,6 +8,8 @@ import { ArtifactError, artifactCacheSettings } from "../artifacts/index.ts";
 import { DeploymentNotFoundError, readDeployment } from "../../scripts/lib/deployments.ts";
 import { fromEnvironment as env, optionalFromEnvironment as optional } from "../../scripts/lib/environment.ts";
 import { startGateway } from "./index.ts";
+import { BaseError as AttributionError } from "../../attribution/src/index.ts";
+import { ServingRulesUnmetError } from "./governed.ts";
 import { jsonLogger } from "./log.ts";
 
 const logLevels = ["debug", "info", "warn", "error"] as const;
@@ -19,7 +21,15 @@ async function start() {
   const log = jsonLogger(level as (typeof logLevels)[number]);
   const network = env("OPENPOA_NETWORK", "text", "localhost");
   const { contracts } = await readDeployment(network);
-  const address = (name: string) => contracts[name]!.address as Address;
+  const deployed = (name: string) => {
+    const contract = contracts[name];
+    if (!contract)
+      throw new ConfigurationError(
+        `The deployment of network "${network}" has no ${name}: deploy again (npm run deploy -- --network ${network})`,
+      );
+    return contract;
+  };
+  const address = (name: string) => deployed(name).address as Address;
   const contentStore = optional("OPENPOA_CONTENT_DIR", "text") ?? optional("OPENPOA_CONTENT_URL", "url");
 
   const gateway = await startGateway({
@@ -28,6 +38,8 @@ async function start() {
       InferencePayments: address("InferencePayments"),
       ModelRegistry: address("ModelRegistry"),
       NodeRegistry: address("NodeRegistry"),
+      AttributionRewards: address("AttributionRewards"),
+      ServingRules: address("ServingRules"),
     },
     operatorKey: env("OPENPOA_OPERATOR_KEY", "privateKey"),
     signingKey: optional("OPENPOA_SIGNING_KEY", "privateKey"),
@@ -41,7 +53,7 @@ async function start() {
     attribution: contentStore
       ? {
           datanetRegistry: address("DatanetRegistry"),
-          datanetRegistryBlock: BigInt(contracts.DatanetRegistry!.startBlock),
+          datanetRegistryBlock: BigInt(deployed("DatanetRegistry").startBlock),
           contentStore,
           indexDir: env("OPENPOA_INDEX_DIR", "text", "openpoa-indexes"),
         }
@@ -70,10 +82,15 @@ async function start() {
 try {
   await start();
 } catch (error) {
-  // A bad setting (or a base model that is not the registered one) is one line naming it; anything else keeps its
-  // stack.
+  // A bad setting (a base model that is not the registered one, serving rules this worker cannot meet) is one line
+  // naming it; anything else keeps its stack.
   const oneLine =
-    error instanceof ConfigurationError || error instanceof DeploymentNotFoundError || error instanceof ArtifactError;
+    error instanceof ConfigurationError ||
+    error instanceof DeploymentNotFoundError ||
+    error instanceof ArtifactError ||
+    error instanceof ServingRulesUnmetError ||
+    // An attribution policy in force that this worker does not implement.
+    error instanceof AttributionError;
   if (!oneLine) throw error;
   console.error(`openpoa worker: ${error.message}`);
   process.exit(2);

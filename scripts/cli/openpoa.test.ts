@@ -592,14 +592,22 @@ describe("openpoa CLI", () => {
         cumulativeTotal: ran.cumulativeTotal,
         accounts: ran.accounts,
         proposed: ran.proposed,
+        policyId: ran.policyId,
       },
-      { epochTotal: "255000000000000000", cumulativeTotal: "255000000000000000", accounts: 1, proposed: true },
+      {
+        epochTotal: "255000000000000000",
+        cumulativeTotal: "255000000000000000",
+        accounts: 1,
+        proposed: true,
+        policyId: "1",
+      },
     );
     assert.deepEqual(await json("epoch", "verify", "1", "--content", content), {
       epoch: "1",
       ok: true,
       root: ran.root,
       leaves: 1,
+      policyId: "1",
     });
 
     // Proposed, not yet claimable: when it will be, and what for.
@@ -705,6 +713,7 @@ describe("openpoa CLI", () => {
         completionHash: hashes.completion,
         attributionHash: hashes.attribution,
         timestamp: 1n,
+        rulesVersion: 1n,
       };
       const signature = await receiptKey.sign({ hash: receiptDigest(receiptSeparator, receipt) });
       tree.append(usageLeaf(receiptDigest(receiptSeparator, receipt), "accepted"));
