@@ -29,7 +29,6 @@ def test_bench_writes_the_result_schema(tmp_path):
     for key in ("baseTokensPerSec", "multiAdapterTokensPerSec", "ratio", "adapterColdLoadMs"):
         assert result[key] > 0, key
     assert abs(result["ratioOfMedians"] - result["multiAdapterTokensPerSec"] / result["baseTokensPerSec"]) < 0.01
-    assert 0 < result["ratio"] < 3
 
 
 def test_bench_on_a_given_model_directory(model_dir, tmp_path):
