@@ -5,7 +5,10 @@
  *   with 16 distinct rank-16 adapters;
  * - `llamaCppPeer`: llama.cpp (node-llama-cpp) on the same model's GGUF, 16 sequences, base model only, beside ours
  *   with 16 distinct adapters;
- * - `train`: `train-adapter` on the real model over the demo's datanets, tokens/s and held-out loss before/after.
+ * - `train`: `train-adapter` on the real model over the demo's datanets, tokens/s and held-out loss before/after;
+ * - `kv` and `fairness` (`bench-scheduling`, counts rather than timings, ~20 s): sequences the paged KV cache admits in
+ *   a fixed budget over the contiguous layout, and queue waits of requests for rarely used adapters.
+ * `npm run bench:engine -- --scheduling-only` runs only the last and updates those two keys in engine.json.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -73,6 +76,27 @@ async function trainOnDemoDatanets(work: string) {
   };
 }
 
+const resultsFile = path.join(repoRoot, "bench", "results", "engine.json");
+
+async function scheduling(work: string) {
+  const out = path.join(work, "scheduling.json");
+  await engine(["bench-scheduling", "--out", out]);
+  return JSON.parse(await readFile(out, "utf8")) as { kv: unknown; fairness: unknown };
+}
+
+if (process.argv.includes("--scheduling-only")) {
+  const work = await mkdtemp(path.join(tmpdir(), "openpoa-bench-engine-"));
+  try {
+    const { kv, fairness } = await scheduling(work);
+    const result = { ...JSON.parse(await readFile(resultsFile, "utf8")), kv, fairness };
+    await writeFile(resultsFile, JSON.stringify(result, null, 2) + "\n");
+    console.log(JSON.stringify({ kv, fairness }, null, 2));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+
 if (!existsSync(path.join(realModelDir, "config.json")) || !existsSync(gguf))
   throw new Error(`the real model is missing (${realModelDir}, ${gguf}): run scripts/setup.sh`);
 const work = await mkdtemp(path.join(tmpdir(), "openpoa-bench-engine-"));
@@ -120,12 +144,12 @@ try {
       ratio: Number((ours / peerRun.tokensPerSec).toFixed(3)),
     },
     train: await trainOnDemoDatanets(work),
+    ...(await scheduling(work)),
     benchMachine: { cpus: cpus().length, loadAverageAtStart: Number(load.toFixed(2)) },
   };
-  await writeFile(path.join(repoRoot, "bench", "results", "engine.json"), JSON.stringify(result, null, 2) + "\n");
-  console.log(
-    JSON.stringify({ realModel: result.realModel, llamaCppPeer: result.llamaCppPeer, train: result.train }, null, 2),
-  );
+  await writeFile(resultsFile, JSON.stringify(result, null, 2) + "\n");
+  const { realModel, llamaCppPeer, train, kv, fairness } = result;
+  console.log(JSON.stringify({ realModel, llamaCppPeer, train, kv, fairness }, null, 2));
 } finally {
   await rm(work, { recursive: true, force: true });
 }

@@ -35,11 +35,22 @@ def build_scheduler(
     device_budget_bytes=1 << 30,
     host_budget_bytes=4 << 30,
     model_artifact_hash="",
+    kv_budget_bytes=None,
+    max_adapters_per_batch=None,
 ):
     model = Llama.load(model_dir, device, dtype, model_name, normalize_model_hash(model_artifact_hash))
     tokenizer = load_tokenizer(model_dir, model.config)
     cache = AdapterCache(open_source(adapters), model.config, device, dtype, device_budget_bytes, host_budget_bytes)
-    return Scheduler(model, tokenizer, cache, max_batch_size, max_seq_len, max_prefill_tokens)
+    return Scheduler(
+        model,
+        tokenizer,
+        cache,
+        max_batch_size,
+        max_seq_len,
+        max_prefill_tokens,
+        kv_budget_bytes=kv_budget_bytes,
+        max_adapters_per_batch=max_adapters_per_batch,
+    )
 
 
 class Server:
@@ -152,6 +163,9 @@ class Server:
                 "max_prefill_tokens": s.max_prefill_tokens,
                 "max_lora_rank": MAX_RANK,
                 "adapter_pages": s.cache.device_tier.num_pages,
+                "max_adapters_per_batch": s.max_adapters_per_batch,
+                "kv_blocks": s.kv.allocator.num_blocks,
+                "kv_block_size": s.kv.allocator.block_size,
             },
         }
 
@@ -181,6 +195,8 @@ class Server:
                     "waiting": len(s.waiting),
                     "steps": s.steps,
                     "generated_tokens": s.generated_tokens,
+                    "kv_blocks_used": s.kv.allocator.num_blocks - len(s.kv.allocator.free),
+                    "kv_blocks_reserved": s.kv.allocator.num_blocks - s.kv.allocator.unreserved,
                 },
                 "adapters": s.cache.stats(),
             }
