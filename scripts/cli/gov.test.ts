@@ -1,21 +1,15 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { createWalletClient, encodeFunctionData, http, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { connectSuite, HARDHAT_ACCOUNT_0_KEY, type ContractName, type Suite } from "../lib/contracts.ts";
 import { attributionSpecPath, attributionSpecs } from "../../attribution/src/index.ts";
 import { decodeAction, governedActions } from "../lib/governance.ts";
-import { repoRoot, rpc, startLocalChain, type LocalChain } from "../lib/localChain.ts";
+import { rpc, type LocalChain } from "../lib/localChain.ts";
 import { read } from "../lib/transactions.ts";
 import { parseActionText } from "./commands/gov.ts";
+import { jsonOutput, runCli, startDeployedChain, type DeployedChain } from "./testing.ts";
 
-const run = promisify(execFile);
-const cli = path.join(repoRoot, "scripts", "cli", "openpoa.ts");
 const ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 /** Hardhat's account 1: holds a little OPEN, not enough votes to propose. */
 const HARDHAT_ACCOUNT_1_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
@@ -173,57 +167,24 @@ const second: Array<{ text: string; shown?: string; expect: Expected }> = [
 
 describe("openpoa gov", () => {
   let chain: LocalChain;
-  let work: string;
   let env: NodeJS.ProcessEnv;
   let suite: Suite;
 
+  let deployed: DeployedChain | undefined;
+
   before(async () => {
-    chain = await startLocalChain({ port: 18549 });
-    work = await mkdtemp(path.join(tmpdir(), "openpoa-gov-"));
-    env = { ...process.env, OPENPOA_RPC_URL: chain.url, OPENPOA_DEPLOYMENTS_DIR: work };
-    const parameters = path.join(work, "parameters.json");
-    await writeFile(parameters, JSON.stringify(governance));
-    await run("npm", ["run", "deploy", "--", "--network", "localhost", "--parameters", parameters], {
-      cwd: repoRoot,
-      env,
-    });
+    deployed = await startDeployedChain({ port: 18549, parameters: governance });
+    ({ chain, env } = deployed);
     // The library calls of this file read the same deployment as the CLI.
     process.env.OPENPOA_RPC_URL = chain.url;
-    process.env.OPENPOA_DEPLOYMENTS_DIR = work;
+    process.env.OPENPOA_DEPLOYMENTS_DIR = deployed.work;
     suite = await connectSuite({ network: "localhost", privateKey: HARDHAT_ACCOUNT_0_KEY });
   });
-  after(async () => {
-    // The deploy's Ignition journal is keyed by the genesis hash: read it while the chain still answers.
-    const genesis =
-      chain && (await rpc<{ hash: string }>(chain.url, "eth_getBlockByNumber", ["0x0", false]).catch(() => null));
-    await chain?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-    if (genesis) {
-      await rm(path.join(repoRoot, "ignition", "deployments", `localhost-31337-${genesis.hash.slice(2, 10)}`), {
-        recursive: true,
-        force: true,
-      });
-    }
-  });
+  after(() => deployed?.stop());
 
-  async function openpoaWith(extra: NodeJS.ProcessEnv, ...args: string[]) {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
-        cwd: repoRoot,
-        env: { ...env, ...extra },
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    }
-  }
+  const openpoaWith = (extra: NodeJS.ProcessEnv, ...args: string[]) => runCli({ ...env, ...extra }, args);
   const openpoa = (...args: string[]) => openpoaWith({}, ...args);
-  async function json(...args: string[]) {
-    const result = await openpoa(...args, "--json");
-    assert.equal(result.code, 0, result.stderr);
-    return JSON.parse(result.stdout);
-  }
+  const json = async (...args: string[]) => jsonOutput(await openpoa(...args, "--json"));
   async function passTime(seconds: number) {
     await rpc(chain.url, "evm_increaseTime", [seconds]);
     await rpc(chain.url, "evm_mine");

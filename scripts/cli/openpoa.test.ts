@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import {
   createPublicClient,
   createWalletClient,
@@ -53,10 +50,9 @@ import { generatedModel } from "../../inference/gateway/testSupport.ts";
 import { abiOf, HARDHAT_ACCOUNT_0_KEY } from "../lib/contracts.ts";
 import { commands } from "./commands.ts";
 import { readDatanetVersion } from "../lib/datanetVersions.ts";
-import { repoRoot, rpc, startLocalChain, type LocalChain } from "../lib/localChain.ts";
+import { rpc, type LocalChain } from "../lib/localChain.ts";
+import { jsonOutput, runCli, startDeployedChain, type DeployedChain } from "./testing.ts";
 
-const run = promisify(execFile);
-const cli = path.join(repoRoot, "scripts", "cli", "openpoa.ts");
 const ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 /** Hardhat's account 1 (0x7099…79C8): the operator's receipt key from test_nodeAndChannel_lifecycle on. */
 const HARDHAT_ACCOUNT_1_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
@@ -69,49 +65,21 @@ describe("openpoa CLI", () => {
   let chain: LocalChain;
   let work: string;
   let env: NodeJS.ProcessEnv;
+  let deployed: DeployedChain | undefined;
 
   before(async () => {
-    chain = await startLocalChain({ port: 18546 });
-    work = await mkdtemp(path.join(tmpdir(), "openpoa-cli-"));
-    env = {
-      ...process.env,
-      OPENPOA_RPC_URL: chain.url,
-      OPENPOA_DEPLOYMENTS_DIR: work,
-      OPENPOA_ARTIFACT_CACHE_DIR: path.join(work, "artifact-cache"),
-    };
-    await run("npm", ["run", "deploy", "--", "--network", "localhost"], { cwd: repoRoot, env });
+    deployed = await startDeployedChain({
+      port: 18546,
+      extraEnv: (dir) => ({ OPENPOA_ARTIFACT_CACHE_DIR: path.join(dir, "artifact-cache") }),
+    });
+    ({ chain, work, env } = deployed);
   });
-  after(async () => {
-    // The deploy's Ignition journal is keyed by the genesis hash: read it while the chain still answers.
-    const genesis =
-      chain && (await rpc<{ hash: string }>(chain.url, "eth_getBlockByNumber", ["0x0", false]).catch(() => null));
-    await chain?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-    if (genesis) {
-      await rm(path.join(repoRoot, "ignition", "deployments", `localhost-31337-${genesis.hash.slice(2, 10)}`), {
-        recursive: true,
-        force: true,
-      });
-    }
-  });
+  after(() => deployed?.stop());
 
   /** Runs the CLI; resolves with its exit code and output instead of throwing. */
-  async function openpoa(...args: string[]) {
-    return openpoaWith({}, ...args);
-  }
+  const openpoa = (...args: string[]) => runCli(env, args);
   /** The same with `extra` environment variables (another key, another RPC URL). */
-  async function openpoaWith(extra: NodeJS.ProcessEnv, ...args: string[]) {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
-        cwd: repoRoot,
-        env: { ...env, ...extra },
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    }
-  }
+  const openpoaWith = (extra: NodeJS.ProcessEnv, ...args: string[]) => runCli({ ...env, ...extra }, args);
   /** The deployment, and viem clients acting as Hardhat's account 0 on the test chain. */
   async function accountZero() {
     const deployment = JSON.parse(await readFile(path.join(work, "localhost.json"), "utf8")) as {
@@ -146,11 +114,7 @@ describe("openpoa CLI", () => {
     });
     await publicClient.waitForTransactionReceipt({ hash });
   }
-  async function json(...args: string[]) {
-    const result = await openpoa(...args, "--json");
-    assert.equal(result.code, 0, result.stderr);
-    return JSON.parse(result.stdout);
-  }
+  const json = async (...args: string[]) => jsonOutput(await openpoa(...args, "--json"));
 
   it("test_token_faucetBalanceDelegateTransfer", async () => {
     const newcomer = "0x000000000000000000000000000000000000c0DE";
