@@ -1,12 +1,18 @@
 /**
  * `npm run worker`: gateway + engine against the network in deployments/<network>.json. Configuration by
- * environment (see inference/README.md, "Running a worker").
+ * environment (see inference/README.md, "Running a worker"); keys and the network's RPC URL may instead be in
+ * Hardhat's keystore, under the same names.
  */
 import type { Address } from "viem";
-import { ConfigurationError } from "../../scripts/lib/contracts.ts";
+import { ConfigurationError, rpcUrlOf } from "../../scripts/lib/contracts.ts";
 import { ArtifactError, artifactCacheSettings } from "../artifacts/index.ts";
 import { DeploymentNotFoundError, readDeployment } from "../../scripts/lib/deployments.ts";
-import { fromEnvironment as env, optionalFromEnvironment as optional } from "../../scripts/lib/environment.ts";
+import {
+  fromEnvironment as env,
+  optionalFromEnvironment as optional,
+  optionalSecretFromEnvironment as optionalSecret,
+  secretFromEnvironment as secret,
+} from "../../scripts/lib/environment.ts";
 import { startGateway } from "./index.ts";
 import { BaseError as AttributionError } from "../../attribution/src/index.ts";
 import { ServingRulesUnmetError } from "./governed.ts";
@@ -33,7 +39,8 @@ async function start() {
   const contentStore = optional("OPENPOA_CONTENT_DIR", "text") ?? optional("OPENPOA_CONTENT_URL", "url");
 
   const gateway = await startGateway({
-    rpcUrl: env("OPENPOA_RPC_URL", "url", "http://127.0.0.1:8545"),
+    // OPENPOA_RPC_URL, else the network's <NETWORK>_RPC_URL (environment or keystore), as the CLI reads it.
+    rpcUrl: await rpcUrlOf(network),
     contracts: {
       InferencePayments: address("InferencePayments"),
       ModelRegistry: address("ModelRegistry"),
@@ -41,8 +48,9 @@ async function start() {
       AttributionRewards: address("AttributionRewards"),
       ServingRules: address("ServingRules"),
     },
-    operatorKey: env("OPENPOA_OPERATOR_KEY", "privateKey"),
-    signingKey: optional("OPENPOA_SIGNING_KEY", "privateKey"),
+    // Keys: the environment variable, else Hardhat's keystore (scripts/lib/environment.ts).
+    operatorKey: await secret("OPENPOA_OPERATOR_KEY", "privateKey"),
+    signingKey: await optionalSecret("OPENPOA_SIGNING_KEY", "privateKey"),
     modelDir: optional("OPENPOA_MODEL_DIR", "text"),
     artifacts: artifactCacheSettings(contentStore),
     usageLogFile: env("OPENPOA_USAGE_LOG", "text", "openpoa-usage.sqlite"),

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import { cp, readdir, readFile, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   createPublicClient,
   createWalletClient,
@@ -50,8 +52,9 @@ import { generatedModel } from "../../inference/gateway/testSupport.ts";
 import { abiOf, HARDHAT_ACCOUNT_0_KEY } from "../lib/contracts.ts";
 import { commands } from "./commands.ts";
 import { readDatanetVersion } from "../lib/datanetVersions.ts";
-import { rpc, type LocalChain } from "../lib/localChain.ts";
-import { jsonOutput, runCli, startDeployedChain, type DeployedChain } from "./testing.ts";
+import { repoRoot, rpc, type LocalChain } from "../lib/localChain.ts";
+import { keystoreEnvironment, setInKeystore } from "../lib/testKeystore.ts";
+import { cliPath, jsonOutput, runCli, startDeployedChain, type DeployedChain } from "./testing.ts";
 
 const ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 /** Hardhat's account 1 (0x7099…79C8): the operator's receipt key from test_nodeAndChannel_lifecycle on. */
@@ -70,7 +73,11 @@ describe("openpoa CLI", () => {
   before(async () => {
     deployed = await startDeployedChain({
       port: 18546,
-      extraEnv: (dir) => ({ OPENPOA_ARTIFACT_CACHE_DIR: path.join(dir, "artifact-cache") }),
+      environment: (dir) => ({
+        // Hardhat's keystores of this test alone.
+        ...keystoreEnvironment(process.env, path.join(dir, "hardhat-config")),
+        OPENPOA_ARTIFACT_CACHE_DIR: path.join(dir, "artifact-cache"),
+      }),
     });
     ({ chain, work, env } = deployed);
   });
@@ -114,6 +121,25 @@ describe("openpoa CLI", () => {
     });
     await publicClient.waitForTransactionReceipt({ hash });
   }
+  /**
+   * Runs the CLI with `extra` environment variables and `stdin` typed in; `whileRunning` gets its stderr as it comes.
+   * Resolves with its exit code and output.
+   */
+  async function openpoaLive(
+    extra: NodeJS.ProcessEnv,
+    args: string[],
+    { stdin, whileRunning }: { stdin?: string; whileRunning?: (stderr: () => string) => Promise<void> } = {},
+  ) {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...env, ...extra } });
+    child.stdin.end(stdin);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
+    await whileRunning?.(() => stderr);
+    return { code: await exited, stdout, stderr };
+  }
   const json = async (...args: string[]) => jsonOutput(await openpoa(...args, "--json"));
 
   it("test_token_faucetBalanceDelegateTransfer", async () => {
@@ -135,6 +161,71 @@ describe("openpoa CLI", () => {
     const broke = await openpoa("token", "transfer", newcomer, "abc");
     assert.equal(broke.code, 2);
     assert.match(broke.stderr, /amount must be an OPEN amount like 12.5, got "abc"/);
+  });
+
+  it("test_secrets_comeFromTheEnvironmentElseHardhatsKeystore", async (t) => {
+    const configHome = path.join(work, "hardhat-config");
+    const account1 = privateKeyToAccount(HARDHAT_ACCOUNT_1_KEY).address;
+    // Gone afterwards: the later steps sign as account 0.
+    t.after(() => rm(path.join(configHome, "hardhat-nodejs"), { recursive: true, force: true }));
+    await setInKeystore({ configHome, key: "OPENPOA_PRIVATE_KEY", value: HARDHAT_ACCOUNT_1_KEY });
+    assert.equal((await json("token", "balance")).account, account1);
+    // The environment wins over the keystore.
+    const other = `0x${"5a".repeat(32)}` as Hex;
+    const fromEnvironment = await openpoaWith({ OPENPOA_PRIVATE_KEY: other }, "token", "balance", "--json");
+    assert.equal(JSON.parse(fromEnvironment.stdout).account, privateKeyToAccount(other).address);
+
+    // A network's RPC URL (as hardhat.config.ts names it) from the production keystore, its password typed in.
+    await cp(path.join(work, "localhost.json"), path.join(work, "stagingNet.json"));
+    await setInKeystore({ configHome, key: "STAGING_NET_RPC_URL", value: chain.url, password: "cli password" });
+    const network = ["--network", "stagingNet", "--json"];
+    const unlocked = await openpoaLive({ OPENPOA_RPC_URL: undefined }, ["token", "balance", ...network], {
+      stdin: "cli password\n",
+    });
+    assert.equal(unlocked.code, 0, unlocked.stderr);
+    assert.equal(JSON.parse(unlocked.stdout).account, account1);
+    // Asked on stderr: stdout stays JSON.
+    assert.match(unlocked.stderr, /^\[hardhat-keystore\] Enter the password: $/);
+    const locked = await openpoaLive({ OPENPOA_RPC_URL: undefined }, ["token", "balance", ...network.slice(0, 2)], {
+      stdin: "not it\n",
+    });
+    assert.equal(locked.code, 2);
+    assert.match(
+      locked.stderr,
+      /openpoa: STAGING_NET_RPC_URL: Hardhat's keystore did not open: HHE50000: Invalid password or corrupted keystore file\.\n$/,
+    );
+  });
+
+  it("test_send_showsProgressOnStderrWhileItWaitsButNeverWithJson", async () => {
+    const newcomer = "0x000000000000000000000000000000000000c0DE";
+    // Blocks only when the test mines one: the transfer waits for as long as the test likes.
+    await rpc(chain.url, "evm_setAutomine", [false]);
+    try {
+      const shown = await openpoaLive({ OPENPOA_PROGRESS: "1" }, ["token", "transfer", newcomer, "1"], {
+        async whileRunning(stderr) {
+          for (let tries = 0; !/waiting for/.test(stderr()) && tries < 300; tries++) await sleep(100);
+          await rpc(chain.url, "evm_mine");
+        },
+      });
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.match(shown.stderr, /^waiting for 0x[0-9a-f]{64} \(2 s, block \d+\)\n/);
+      assert.match(shown.stdout, /^Sent 1 OPEN to 0x0{36}c0DE \(0x[0-9a-f]{64}\)\n$/, "a local chain: no explorer");
+
+      const quiet = await openpoaLive({ OPENPOA_PROGRESS: "1" }, ["token", "transfer", newcomer, "1", "--json"], {
+        async whileRunning() {
+          type Pending = { transactions: unknown[] };
+          const pending = () => rpc<Pending>(chain.url, "eth_getBlockByNumber", ["pending", false]);
+          for (let tries = 0; (await pending()).transactions.length === 0 && tries < 300; tries++) await sleep(100);
+          await sleep(3_000);
+          await rpc(chain.url, "evm_mine");
+        },
+      });
+      assert.equal(quiet.code, 0, quiet.stderr);
+      assert.equal(quiet.stderr, "");
+      assert.equal(JSON.parse(quiet.stdout).amount, "1000000000000000000");
+    } finally {
+      await rpc(chain.url, "evm_setAutomine", [true]);
+    }
   });
 
   it("test_help_listsEveryOptionWithItsMeaningAndDefault", async () => {

@@ -11,13 +11,13 @@ import { promisify } from "node:util";
 import { repoRoot, rpc, startLocalChain, type LocalChain } from "../lib/localChain.ts";
 
 const run = promisify(execFile);
-const cli = path.join(repoRoot, "scripts", "cli", "openpoa.ts");
+export const cliPath = path.join(repoRoot, "scripts", "cli", "openpoa.ts");
 
 export type DeployedChain = {
   chain: LocalChain;
   /** A temporary folder holding deployments/localhost.json (OPENPOA_DEPLOYMENTS_DIR) and whatever a test keeps. */
   work: string;
-  /** The environment the CLI runs with: this chain, this deployment, and `env` as given. */
+  /** The environment the CLI runs with: `environment`, this chain and this deployment. */
   env: NodeJS.ProcessEnv;
   /** Stops the chain and removes the folder and the deploy's Ignition journal. */
   stop(): Promise<void>;
@@ -25,12 +25,12 @@ export type DeployedChain = {
 
 export async function startDeployedChain({
   port,
-  extraEnv = () => ({}),
+  environment = () => process.env,
   parameters,
 }: {
   port: number;
-  /** More environment for the deploy and the CLI, given the work folder. */
-  extraEnv?: (work: string) => NodeJS.ProcessEnv;
+  /** The environment of the deploy and the CLI, given the work folder (default: this process's). */
+  environment?: (work: string) => NodeJS.ProcessEnv;
   /** Ignition parameters deployed with (`npm run deploy -- --parameters`). */
   parameters?: Record<string, unknown>;
 }): Promise<DeployedChain> {
@@ -49,7 +49,7 @@ export async function startDeployedChain({
     }
   };
   try {
-    const deployEnv = { ...process.env, OPENPOA_RPC_URL: chain.url, OPENPOA_DEPLOYMENTS_DIR: work, ...extraEnv(work) };
+    const deployEnv = { ...environment(work), OPENPOA_RPC_URL: chain.url, OPENPOA_DEPLOYMENTS_DIR: work };
     const deployArgs = ["run", "deploy", "--", "--network", "localhost"];
     if (parameters) {
       const file = path.join(work, "parameters.json");
@@ -69,7 +69,7 @@ export type CliResult = { code: number; stdout: string; stderr: string };
 /** Runs `openpoa <args>` with `env`; resolves with its exit code and output instead of throwing. */
 export async function runCli(env: NodeJS.ProcessEnv, args: string[]): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { cwd: repoRoot, env });
+    const { stdout, stderr } = await run(process.execPath, [cliPath, ...args], { cwd: repoRoot, env });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
