@@ -14,7 +14,8 @@ interface IServingRules {
         uint16 receiptSchemaVersion;
         // Least engine protocol version a worker must run.
         uint16 minEngineProtocolVersion;
-        // Every receipt must carry a non-zero attribution hash.
+        // Every receipt of an adapter's response must carry a non-zero attribution hash (the base model alone has no
+        // datanets to attribute to).
         bool requireAttributionHash;
     }
 
