@@ -2,16 +2,10 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { configVariable, defineConfig, overrideTask } from "hardhat/config";
+import { blockscoutOf } from "./scripts/lib/explorers.ts";
 import { checkHandlerPaths, PATH_LOG, resetPathLog } from "./scripts/lib/fuzzPaths.ts";
 
 const require = createRequire(import.meta.url);
-
-/** A Blockscout explorer from `<PREFIX>_EXPLORER_URL` and `<PREFIX>_EXPLORER_API_URL`, when both are set. */
-function explorerOf(prefix: string) {
-  const url = process.env[`${prefix}_EXPLORER_URL`];
-  const apiUrl = process.env[`${prefix}_EXPLORER_API_URL`];
-  return url && apiUrl ? { blockscout: { name: `${prefix} explorer`, url, apiUrl } } : {};
-}
 
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
@@ -62,12 +56,13 @@ export default defineConfig({
   ],
   typechain: { outDir: "types/ethers-contracts" },
   // Chains Hardhat does not know. The explorer (Blockscout) is what `hardhat ignition verify` and `hardhat verify`
-  // submit sources to; its URLs come from the environment, since they are the network's, not ours.
+  // submit sources to (and what the CLI and the deploy link to); its URLs come from the environment
+  // (OPENLEDGER_TESTNET_EXPLORER_URL and _API_URL), since they are the network's, not ours.
   chainDescriptors: {
     161201: {
       name: "OpenLedger Testnet",
       chainType: "op",
-      blockExplorers: explorerOf("OPENLEDGER_TESTNET"),
+      blockExplorers: blockscoutOf(161201),
     },
   },
   networks: {

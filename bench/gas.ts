@@ -139,8 +139,8 @@ const one = epochTree(1n);
 const two = epochTree(2n);
 await token.approve(await rewards.getAddress(), sum(two.leaves));
 await rewards.fund(sum(two.leaves));
-await rewards.proposeRoot(1, one.tree.root, sum(one.leaves), ethers.id("distribution-1"), "ipfs://distribution-1");
-await rewards.proposeRoot(2, two.tree.root, sum(two.leaves), ethers.id("distribution-2"), "ipfs://distribution-2");
+await rewards.proposeRoot(1, one.tree.root, sum(one.leaves), ethers.id("distribution-1"), "ipfs://distribution-1", 1);
+await rewards.proposeRoot(2, two.tree.root, sum(two.leaves), ethers.id("distribution-2"), "ipfs://distribution-2", 1);
 await networkHelpers.time.increase(Number(await rewards.claimDelay()));
 
 /** A first claim (no previous epoch) of leaf i of epoch 1. */

@@ -9,11 +9,13 @@ import {IAttributionRewards} from "./interfaces/IAttributionRewards.sol";
 
 /// @title AttributionRewards
 /// @notice Epoch roots of cumulative reward distributions and the claims against them.
-/// @dev The owner (the Timelock) appoints the attestor and the guardian and sets the claim delay.
+/// @dev The owner (the Timelock) appoints the attestor and the guardian, sets the claim delay and schedules
+/// attribution policies.
 contract AttributionRewards is IAttributionRewards, Ownable {
     using SafeERC20 for IERC20;
 
     uint64 public constant MAX_CLAIM_DELAY = 30 days;
+    uint256 internal constant BPS = 10_000;
 
     /// @dev One lane of a `_lastClaimedEpochs` word: an epoch number, 32 bits.
     uint256 internal constant _EPOCH_MASK = 0xffffffff;
@@ -30,23 +32,34 @@ contract AttributionRewards is IAttributionRewards, Ownable {
     address public guardian;
     uint64 public claimDelay;
 
+    // Slot 1 of a root packs total, claimableAt, policyId and the never-stored revoked flag: naming the policy costs
+    // no extra slot.
     mapping(uint256 epoch => EpochRoot) internal _roots;
     /// @dev The last epoch each index claimed against, as uint32 lanes packed eight to a word: index `i` is lane
     /// `i & 7` (bits `32 * (i & 7)` up) of word `i >> 3`. Neighbouring indices share the cost of a fresh word.
     mapping(uint256 word => uint256 epochs) internal _lastClaimedEpochs;
+    /// @dev Every policy ever set, by id. Written once per policy by governance and read off chain: laid out as
+    /// declared (seven slots), not packed tighter.
+    mapping(uint256 policyId => AttributionPolicy) internal _policies;
+    /// @dev Strictly increasing in fromEpoch, one entry per slot. Between calls the newest policy is always the last
+    /// entry (it is pushed last, after the entries it supersedes are popped), so its id is also the policy count.
+    PolicyPeriod[] internal _schedule;
 
     constructor(
         IERC20 token_,
         address governance,
         address attestor_,
         address guardian_,
-        uint64 claimDelay_
+        uint64 claimDelay_,
+        AttributionPolicy memory initialPolicy
     ) Ownable(governance) {
         if (address(token_) == address(0)) revert ZeroAddress();
         token = token_;
         _setAttestor(attestor_);
         _setGuardian(guardian_);
         _setClaimDelay(claimDelay_);
+        _checkAttributionPolicy(initialPolicy);
+        _addAttributionPolicy(initialPolicy, 1, 1);
     }
 
     /// @inheritdoc IAttributionRewards
@@ -67,12 +80,15 @@ contract AttributionRewards is IAttributionRewards, Ownable {
         bytes32 root,
         uint256 total,
         bytes32 contentHash,
-        string calldata uri
+        string calldata uri,
+        uint256 policyId
     ) external {
         if (msg.sender != attestor) revert NotAttestor(msg.sender);
         if (root == bytes32(0)) revert EmptyRoot();
         uint256 previous = _lastEpoch;
         if (epoch != previous + 1) revert EpochOutOfOrder(epoch, previous + 1);
+        uint256 expectedPolicyId = _policyForEpoch(epoch);
+        if (policyId != expectedPolicyId) revert WrongAttributionPolicy(epoch, policyId, expectedPolicyId);
         EpochRoot storage previousRoot = _roots[previous];
         uint256 previousTotal = previousRoot.total;
         if (total < previousTotal) revert TotalDecreased(total, previousTotal);
@@ -85,15 +101,16 @@ contract AttributionRewards is IAttributionRewards, Ownable {
         if (claimableAt < previousClaimableAt) claimableAt = previousClaimableAt;
         // The cast is safe: epoch == previous + 1 and a 32-bit count of proposals cannot be exceeded.
         _lastEpoch = uint32(epoch);
-        // The cast is safe: total <= totalFunded, a uint112.
+        // The casts are safe: total <= totalFunded, a uint112; policyId is a schedule entry's, a uint32.
         _roots[epoch] = EpochRoot({
             root: root,
             total: uint128(total),
             claimableAt: claimableAt,
+            policyId: uint32(policyId),
             revoked: false,
             contentHash: contentHash
         });
-        emit RootProposed(epoch, root, total, contentHash, uri, claimableAt);
+        emit RootProposed(epoch, root, total, contentHash, uri, claimableAt, policyId);
     }
 
     /// @inheritdoc IAttributionRewards
@@ -162,6 +179,47 @@ contract AttributionRewards is IAttributionRewards, Ownable {
 
     function setClaimDelay(uint64 claimDelay_) external onlyOwner {
         _setClaimDelay(claimDelay_);
+    }
+
+    /// @inheritdoc IAttributionRewards
+    function setAttributionPolicy(
+        AttributionPolicy calldata policy
+    ) external onlyOwner returns (uint256 policyId, uint256 fromEpoch) {
+        AttributionPolicy memory newPolicy = policy;
+        _checkAttributionPolicy(newPolicy);
+        // Read before any entry is popped: the newest policy may be among the superseded ones.
+        policyId = _newestPolicyId() + 1;
+        // Epoch lastEpoch + 1 is collecting usage under the policy it began with: the change starts after it.
+        fromEpoch = uint256(_lastEpoch) + 2;
+        // Entries from fromEpoch on never governed a live root (every root up to lastEpoch has an earlier epoch):
+        // the new policy replaces them. The first entry (epoch 1) is never reached, since fromEpoch >= 2.
+        uint256 length = _schedule.length;
+        while (_schedule[length - 1].fromEpoch >= fromEpoch) {
+            _schedule.pop();
+            --length;
+        }
+        _addAttributionPolicy(newPolicy, policyId, fromEpoch);
+    }
+
+    /// @inheritdoc IAttributionRewards
+    function attributionPolicyForEpoch(uint256 epoch) external view returns (uint256) {
+        return _policyForEpoch(epoch);
+    }
+
+    /// @inheritdoc IAttributionRewards
+    function getAttributionPolicy(uint256 policyId) external view returns (AttributionPolicy memory) {
+        if (policyId == 0 || policyId > _newestPolicyId()) revert AttributionPolicyNotFound(policyId);
+        return _policies[policyId];
+    }
+
+    /// @inheritdoc IAttributionRewards
+    function attributionPolicyCount() external view returns (uint256) {
+        return _newestPolicyId();
+    }
+
+    /// @inheritdoc IAttributionRewards
+    function attributionPolicySchedule() external view returns (PolicyPeriod[] memory) {
+        return _schedule;
     }
 
     /// @inheritdoc IAttributionRewards
@@ -265,6 +323,51 @@ contract AttributionRewards is IAttributionRewards, Ownable {
         // epoch (a root proposed again replaces the revoked one under its number).
         if (epoch > _lastEpoch) revert RootIsRevoked(epoch);
         if (block.timestamp < epochRoot.claimableAt) revert RootNotClaimable(epoch, epochRoot.claimableAt);
+    }
+
+    /// @dev The newest schedule entry that starts at or before `epoch`, searched from the newest: proposeRoot asks for
+    /// lastEpoch + 1, which only entries set after a revocation moved lastEpoch back can lie beyond, and each entry
+    /// takes a governance proposal. 0 before the first entry (epoch 0).
+    function _policyForEpoch(uint256 epoch) internal view returns (uint256) {
+        for (uint256 i = _schedule.length; i != 0; --i) {
+            PolicyPeriod memory period = _schedule[i - 1];
+            if (period.fromEpoch <= epoch) return period.policyId;
+        }
+        return 0;
+    }
+
+    function _newestPolicyId() internal view returns (uint256) {
+        // Never empty: the constructor schedules policy 1.
+        return _schedule[_schedule.length - 1].policyId;
+    }
+
+    /// @dev Stores the checked `policy` under `policyId` (the next id) and schedules it from `fromEpoch`, which the
+    /// caller has made greater than every remaining entry's.
+    function _addAttributionPolicy(AttributionPolicy memory policy, uint256 policyId, uint256 fromEpoch) internal {
+        _policies[policyId] = policy;
+        // The casts are safe: ids and epochs each take a transaction of their own, so 2^32 of them cannot happen.
+        _schedule.push(PolicyPeriod({policyId: uint32(policyId), fromEpoch: uint32(fromEpoch)}));
+        emit AttributionPolicySet(policyId, fromEpoch, policy);
+    }
+
+    /// @dev The ranges the attribution code (attribution/src/params.ts) accepts: a policy it would refuse cannot be
+    /// followed, so it is refused here before it can govern an epoch.
+    function _checkAttributionPolicy(AttributionPolicy memory policy) internal pure {
+        AttributionParams memory p = policy.params;
+        if (bytes(policy.algorithm).length == 0) revert InvalidAttributionPolicy("algorithm is empty");
+        if (policy.version == 0) revert InvalidAttributionPolicy("version is 0");
+        if (p.matchWeightBps > BPS) revert InvalidAttributionPolicy("matchWeightBps exceeds 10000");
+        if (p.duplicateCoverageBps == 0 || p.duplicateCoverageBps > BPS) {
+            revert InvalidAttributionPolicy("duplicateCoverageBps not in 1..10000");
+        }
+        if (p.minSpanTokens == 0) revert InvalidAttributionPolicy("minSpanTokens is 0");
+        if (p.maxSpanOccurrences == 0) revert InvalidAttributionPolicy("maxSpanOccurrences is 0");
+        if (p.duplicateShingleTokens == 0) revert InvalidAttributionPolicy("duplicateShingleTokens is 0");
+        if (p.duplicateSampling == 0) revert InvalidAttributionPolicy("duplicateSampling is 0");
+        if (policy.version == 1 && p.rarityExponent != 0) {
+            revert InvalidAttributionPolicy("rarityExponent must be 0 under version 1");
+        }
+        if (policy.specHash == bytes32(0)) revert InvalidAttributionPolicy("specHash is 0");
     }
 
     function _setAttestor(address attestor_) internal {

@@ -3,7 +3,8 @@
  * ABIs from Hardhat's build output. Environment:
  *   OPENPOA_NETWORK          deployment to index (default localhost)
  *   OPENPOA_DEPLOYMENTS_DIR  folder of deployment files (default deployments/)
- *   OPENPOA_RPC_URL          JSON-RPC URL (default http://127.0.0.1:8545)
+ *   OPENPOA_RPC_URL          JSON-RPC URL (default: http://127.0.0.1:8545 on localhost, else <NETWORK>_RPC_URL, as
+ *                            the CLI reads it)
  *   OPENPOA_INDEXER_RPC_URLS JSON-RPC URLs for the indexer alone, comma-separated (default OPENPOA_RPC_URL): Ponder
  *                            spreads requests over them and throttles each one on its own, starting at 20
  *                            requests/s, so a node without rate limits may be listed more than once
@@ -14,12 +15,15 @@
  *                            answers any range)
  *   DATABASE_URL             PostgreSQL connection string; without it, embedded PGlite in OPENPOA_PGLITE_DIR
  *                            (default indexer/.ponder/pglite)
+ * DATABASE_URL and <NETWORK>_RPC_URL are secrets: the environment variable, else Hardhat's keystore under the same
+ * name (scripts/lib/environment.ts).
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createConfig } from "ponder";
 import { readDeployment } from "../scripts/lib/deployments.ts";
-import { fromEnvironment } from "../scripts/lib/environment.ts";
+import { rpcUrlOf } from "../scripts/lib/contracts.ts";
+import { fromEnvironment, optionalSecretFromEnvironment } from "../scripts/lib/environment.ts";
 import { contractNames, abiOf } from "./lib/abis.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,12 +33,14 @@ const deployment = await readDeployment(networkName);
 
 const rpcUrls = process.env.OPENPOA_INDEXER_RPC_URLS
   ? fromEnvironment("OPENPOA_INDEXER_RPC_URLS", "urlList")
-  : [fromEnvironment("OPENPOA_RPC_URL", "url", "http://127.0.0.1:8545")];
+  : [await rpcUrlOf(networkName)];
 const pollingInterval = fromEnvironment("OPENPOA_POLLING_MS", "positiveNumber", "1000");
 const logBlockRange =
   (process.env.OPENPOA_INDEXER_LOG_BLOCK_RANGE || (networkName === "localhost" ? "10000" : "auto")) === "auto"
     ? undefined
     : fromEnvironment("OPENPOA_INDEXER_LOG_BLOCK_RANGE", "positiveNumber", "10000");
+
+const databaseUrl = await optionalSecretFromEnvironment("DATABASE_URL", "postgresUrl");
 
 const contracts = Object.fromEntries(
   contractNames.map((name) => {
@@ -45,8 +51,8 @@ const contracts = Object.fromEntries(
 );
 
 export default createConfig({
-  database: process.env.DATABASE_URL
-    ? { kind: "postgres", connectionString: process.env.DATABASE_URL }
+  database: databaseUrl
+    ? { kind: "postgres", connectionString: databaseUrl }
     : { kind: "pglite", directory: process.env.OPENPOA_PGLITE_DIR ?? path.join(here, ".ponder", "pglite") },
   chains: {
     [networkName]: {

@@ -332,10 +332,48 @@ export const rewardRoot = onchainTable("reward_root", (t) => ({
   contentHash: t.hex().notNull(),
   uri: t.text().notNull(),
   claimableAt: t.bigint().notNull(),
+  /** The attribution policy the root was computed under (`attributionPolicy.id`). */
+  policyId: t.bigint().notNull(),
   /** proposed | revoked. A proposed root is claimable once the chain's time reaches claimableAt. */
   status: t.text().notNull(),
   revokedBy: t.hex(),
   proposedBlock: t.bigint().notNull(),
+}));
+
+/**
+ * Every attribution policy AttributionRewards was given, by id (1 from the deployment). A policy governs the epochs
+ * from `fromEpoch` until the next live policy's; one superseded before its first epoch never governs any.
+ */
+export const attributionPolicy = onchainTable("attribution_policy", (t) => ({
+  id: t.bigint().primaryKey(),
+  fromEpoch: t.bigint().notNull(),
+  /** The policy that replaced this one from its `fromEpoch` on, before that epoch began; null while it stands. */
+  supersededBy: t.bigint(),
+  algorithm: t.text().notNull(),
+  version: t.integer().notNull(),
+  minSpanTokens: t.bigint().notNull(),
+  matchWeightBps: t.integer().notNull(),
+  maxSpanOccurrences: t.bigint().notNull(),
+  rarityTable: t.hex().notNull(),
+  duplicateShingleTokens: t.bigint().notNull(),
+  duplicateSampling: t.bigint().notNull(),
+  duplicateCoverageBps: t.integer().notNull(),
+  rarityExponent: t.integer().notNull(),
+  specHash: t.hex().notNull(),
+  specUri: t.text().notNull(),
+  setBlock: t.bigint().notNull(),
+}));
+
+// ---------------------------------------------------------------- serving rules
+
+/** Every version of ServingRules (1 from the deployment); the newest is in force. */
+export const servingRulesVersion = onchainTable("serving_rules_version", (t) => ({
+  version: t.bigint().primaryKey(),
+  maxOutputTokens: t.bigint().notNull(),
+  receiptSchemaVersion: t.integer().notNull(),
+  minEngineProtocolVersion: t.integer().notNull(),
+  requireAttributionHash: t.boolean().notNull(),
+  setBlock: t.bigint().notNull(),
 }));
 
 /** id: `${blockNumber}-${logIndex}`. */

@@ -19,6 +19,9 @@ type Summary = {
   receipts: number;
   receiptsWithAttribution: number;
   receiptsQuotingContributions: number;
+  governance: { schedule: { policyId: number; fromEpoch: number }[]; protocolFeeBps: number };
+  epoch1PolicyId: string;
+  epoch2: { recordPolicies: string[]; epoch2: { policyId: string } };
 };
 
 /**
@@ -60,6 +63,21 @@ test("test_demo_runsAndReconcilesToTheWei", { timeout: 1_200_000 }, async () => 
     for (const earning of summary.earnings) {
       assert.equal(total(earning.contributions.map((c) => c.amount)), BigInt(earning.claimed));
     }
+    // The governance round: policy 2 governs from epoch 2, epoch 1 stays under policy 1, the fee went down.
+    assert.deepEqual(summary.governance.schedule, [
+      { policyId: 1, fromEpoch: 1 },
+      { policyId: 2, fromEpoch: 2 },
+    ]);
+    assert.equal(summary.governance.protocolFeeBps, 400);
+    assert.equal(summary.epoch1PolicyId, "1");
+    assert.equal(summary.epoch2.epoch2.policyId, "2");
+    assert.ok(summary.epoch2.recordPolicies.length >= 2);
+    assert.ok(
+      summary.epoch2.recordPolicies.every((id) => id === "2"),
+      "epoch 2's records are made under policy 2",
+    );
+    assert.match(stdout, /Epoch 1 verifies under attribution policy 1/);
+    assert.match(stdout, /Epoch 2 verifies under attribution policy 2/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

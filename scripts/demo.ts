@@ -225,6 +225,43 @@ async function main() {
       );
     });
 
+    /** `perAdapter` completions from each datanet's adapter, prompted with the start of its texts. */
+    const askEachAdapter = async (client: OpenAI, perAdapter: number) => {
+      const answers: { model: string; prompt: string; text: string }[] = [];
+      for (const [i, datanet] of datanets.entries()) {
+        for (const file of files.get(datanet.id)!.slice(0, perAdapter)) {
+          const prompt = (await readFile(file, "utf8")).slice(0, 24);
+          const response = await client.completions.create({
+            model: String(i + 1),
+            prompt,
+            max_tokens: 96,
+            temperature: 0,
+          });
+          answers.push({ model: String(i + 1), prompt, text: response.choices[0]!.text });
+        }
+      }
+      return answers;
+    };
+    /** Until the operator has settled everything `payer` was billed on `channelId`. */
+    const settlementOf = async (channelId: bigint, payer: Payer) => {
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const channel = await read<{ settled: bigint }>(app, {
+          contract: "InferencePayments",
+          functionName: "getChannel",
+          args: [channelId],
+        });
+        if (channel.settled === payer.billedTotal) return;
+        if (Date.now() > deadline) {
+          const gatewayView = await (await fetch(`${gatewayUrl}/v1/channels/${channelId}/usage`)).text();
+          throw new Error(
+            `the channel settled ${channel.settled} but the receipts bill ${payer.billedTotal}; gateway: ${gatewayView}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    };
+
     const channelId = await step("Open a payment channel from the app to the operator", async () => {
       const { data } = await run("channel open", app, [], { operator: operator.account!.address, deposit: "50" });
       return (data as { channelId: bigint }).channelId;
@@ -242,19 +279,7 @@ async function main() {
         records: contentStoreAt(storeUrl),
       });
       const client = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
-      const answers: { model: string; prompt: string; text: string }[] = [];
-      for (const [i, datanet] of datanets.entries()) {
-        for (const file of files.get(datanet.id)!.slice(0, 2)) {
-          const prompt = (await readFile(file, "utf8")).slice(0, 24);
-          const response = await client.completions.create({
-            model: String(i + 1),
-            prompt,
-            max_tokens: 96,
-            temperature: 0,
-          });
-          answers.push({ model: String(i + 1), prompt, text: response.choices[0]!.text });
-        }
-      }
+      const answers = await askEachAdapter(client, 2);
       // The base model alone (model "0"), through its own chat template: an instruct model's plain answers.
       const chat = await client.chat.completions.create({
         model: "0",
@@ -281,31 +306,20 @@ async function main() {
       return { answers, payer };
     });
 
-    await step("Wait for the operator's settlement on chain", async () => {
-      const deadline = Date.now() + 120_000;
-      for (;;) {
-        const channel = await read<{ settled: bigint }>(app, {
-          contract: "InferencePayments",
-          functionName: "getChannel",
-          args: [channelId],
-        });
-        if (channel.settled === completions.payer.billedTotal) return;
-        if (Date.now() > deadline) {
-          const gatewayView = await (await fetch(`${gatewayUrl}/v1/channels/${channelId}/usage`)).text();
-          throw new Error(
-            `the channel settled ${channel.settled} but the receipts bill ${completions.payer.billedTotal}; gateway: ${gatewayView}`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    });
+    await step("Wait for the operator's settlement on chain", () => settlementOf(channelId, completions.payer));
+
+    // While epoch 1 collects usage, holders vote: policy 2 governs from epoch 2 (the epoch after the one collecting).
+    const governance = await step(
+      "Governance: holders delegate and vote attribution policy 2 and a lower protocol fee; the Timelock executes it",
+      () => governanceRound({ chainUrl: chain.url, proposer: deployer, voters: [deployer, contributors[0]!] }),
+    );
 
     const epoch = await step("Aggregate epoch 1, publish the distribution and propose its root", async () => {
       // The receipts come from the batches the operator published under each settlement's usage root.
       const indexDir = path.join(work, "indexes");
       const { data } = await run("epoch run", deployer, ["1"], { content: storeUrl, "index-dir": indexDir });
       await run("epoch verify", deployer, ["1"], { content: storeUrl, "index-dir": indexDir });
-      return data as { fileHash: Hex; root: Hex };
+      return data as { fileHash: Hex; root: Hex; policyId: bigint };
     });
 
     const claimed = await step("Advance time past the claim delay and claim for every contributor", async () => {
@@ -325,11 +339,54 @@ async function main() {
     );
     const queries = await step("Query the indexer's GraphQL", () => graphqlExamples(indexerUrl, claimed.size));
 
+    const epoch2 = await step(
+      "Epoch 2 under attribution policy 2: a second channel's completions, settled, aggregated, proposed and verified",
+      async () => {
+        const { data } = await run("channel open", app, [], { operator: operator.account!.address, deposit: "10" });
+        const secondChannel = (data as { channelId: bigint }).channelId;
+        const payer = new Payer({
+          account: mnemonicToAccount(MNEMONIC, { addressIndex: 2 }),
+          chainId: 31337,
+          payments: app.address("InferencePayments"),
+          channelId: secondChannel,
+          operatorSigningKey: operator.account!.address,
+          prices: await fetchPrices(gatewayUrl),
+          records: contentStoreAt(storeUrl),
+          // The vote moved the chain's clock days ahead of this one: vouchers must outlive that gap on chain.
+          voucherLifetimeSec: 30 * 24 * 3600,
+        });
+        const client = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: "unused", fetch: payer.fetch, maxRetries: 0 });
+        await askEachAdapter(client, 1);
+        await checkpoint(payer, gatewayUrl);
+        await settlementOf(secondChannel, payer);
+        const records = await Promise.all(
+          payer.receipts.map(({ receipt }) =>
+            getAttributionRecord(contentStoreAt(storeUrl), { attributionHash: receipt.attributionHash }),
+          ),
+        );
+        const indexDir = path.join(work, "indexes");
+        const run2 = await run("epoch run", deployer, ["2"], { content: storeUrl, "index-dir": indexDir });
+        const verified2 = await run("epoch verify", deployer, ["2"], { content: storeUrl, "index-dir": indexDir });
+        // Epoch 1 still verifies, under the policy its root names.
+        const verified1 = await run("epoch verify", deployer, ["1"], { content: storeUrl, "index-dir": indexDir });
+        return {
+          recordPolicies: records.map((record) => record.policy.id),
+          epoch2: run2.data as { policyId: bigint; epochTotal: bigint; root: Hex },
+          verified: [verified1.text, verified2.text],
+        };
+      },
+    );
+
     printSummary(summary, completions.answers, queries);
+    printGovernance(governance, epoch2, epoch.policyId);
     if (process.env.OPENPOA_DEMO_SUMMARY) {
       await writeFile(
         process.env.OPENPOA_DEMO_SUMMARY,
-        JSON.stringify(summary, (_key, value) => (typeof value === "bigint" ? value.toString() : value), 2),
+        JSON.stringify(
+          { ...summary, governance, epoch1PolicyId: epoch.policyId, epoch2 },
+          (_key, value) => (typeof value === "bigint" ? value.toString() : value),
+          2,
+        ),
       );
     }
     console.log(`\nDemo finished in ${((Date.now() - started) / 1000).toFixed(0)} s.`);
@@ -337,6 +394,54 @@ async function main() {
     for (const service of services.reverse()) await service.stop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Moves the local chain's clock `seconds` ahead and mines a block there. */
+async function advanceTime(chainUrl: string, seconds: bigint) {
+  await rpc(chainUrl, "evm_increaseTime", [Number(seconds)]);
+  await rpc(chainUrl, "evm_mine");
+}
+
+/**
+ * A whole governance round through the CLI: the voters delegate their votes to themselves, `proposer` proposes
+ * attribution policy 2 (rarity in the datanet) and a protocol fee of 4 % in one proposal, they vote for it, and once
+ * the vote and the Timelock's delay have passed (the local chain's clock advanced) it is queued and executed.
+ */
+async function governanceRound({ chainUrl, proposer, voters }: { chainUrl: string; proposer: Suite; voters: Suite[] }) {
+  for (const voter of voters) await run("token delegate", voter);
+  const { data } = await run("gov propose", proposer, ["attribution-policy", "2"], {
+    "rarity-exponent": "1",
+    action: ["fees --protocol-bps 400"],
+    description:
+      "Attribution policy 2: a span's credit falls with the number of contributions holding it (rarity in the " +
+      "datanet), from the epoch after the one collecting usage now. Protocol fee 5 % → 4 %.",
+  });
+  const proposalId = String((data as { proposalId: bigint }).proposalId);
+  const governor = (functionName: string) => read<bigint>(proposer, { contract: "OpenGovernor", functionName });
+  await advanceTime(chainUrl, (await governor("votingDelay")) + 1n);
+  for (const [i, voter] of voters.entries())
+    await run(
+      "gov vote",
+      voter,
+      [proposalId, "for"],
+      i === 0 ? { reason: "Rare text says more about its source" } : {},
+    );
+  await advanceTime(chainUrl, (await governor("votingPeriod")) + 1n);
+  await run("gov queue", proposer, [proposalId]);
+  const delay = await read<bigint>(proposer, { contract: "OpenTimelock", functionName: "getMinDelay" });
+  await advanceTime(chainUrl, delay + 1n);
+  await run("gov execute", proposer, [proposalId]);
+  const shown = await run("gov show", proposer, [proposalId]);
+  const schedule = await read<{ policyId: number; fromEpoch: number }[]>(proposer, {
+    contract: "AttributionRewards",
+    functionName: "attributionPolicySchedule",
+  });
+  return {
+    proposalId,
+    shown: shown.text,
+    schedule: schedule.map(({ policyId, fromEpoch }) => ({ policyId, fromEpoch })),
+    protocolFeeBps: await read<number>(proposer, { contract: "InferencePayments", functionName: "protocolFeeBps" }),
+  };
 }
 
 type Revenue = {
@@ -544,6 +649,24 @@ function printSummary(
   console.log("\nEvery figure above reconciles with contract state to the wei.");
   console.log("\n=== GraphQL (indexer) ===");
   for (const { query, answer } of queries) console.log(`${query}\n  → ${JSON.stringify(answer)}`);
+}
+
+function printGovernance(
+  governance: Awaited<ReturnType<typeof governanceRound>>,
+  epoch2: { recordPolicies: bigint[]; epoch2: { policyId: bigint; epochTotal: bigint; root: Hex }; verified: string[] },
+  epoch1PolicyId: bigint,
+) {
+  console.log(`\n=== Governance (proposal ${governance.proposalId}, executed) ===`);
+  console.log(governance.shown);
+  console.log(
+    `attribution policies by epoch: ${governance.schedule.map((p) => `policy ${p.policyId} from epoch ${p.fromEpoch}`).join(", ")}; ` +
+      `protocol fee now ${governance.protocolFeeBps} bps`,
+  );
+  console.log(
+    `epoch 1 was computed under policy ${epoch1PolicyId}; epoch 2 (${open(epoch2.epoch2.epochTotal)}) under policy ` +
+      `${epoch2.epoch2.policyId}, its records made under policies ${[...new Set(epoch2.recordPolicies)].join(", ")}`,
+  );
+  for (const line of epoch2.verified) console.log(line);
 }
 
 try {

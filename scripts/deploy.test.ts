@@ -1,6 +1,6 @@
 /**
  * `npm run deploy` as a deployer meets it: killed half way, run again, run once more; start blocks from the
- * deployment's own receipts; `--dry-run` sending nothing.
+ * deployment's own receipts; `--dry-run` sending nothing; progress while it waits for blocks.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -29,11 +29,14 @@ describe("npm run deploy", () => {
     if (journalDir) await rm(journalDir, { recursive: true, force: true });
   });
 
-  /** Runs the deploy; with `killAfterConfirms`, SIGKILLs it once its journal holds that many confirmed deployments. */
-  function deploy(args: string[], killAfterConfirms?: number) {
+  /**
+   * Runs the deploy (with `extra` environment variables); with `killAfterConfirms`, SIGKILLs it once its journal
+   * holds that many confirmed deployments.
+   */
+  function deploy(args: string[], killAfterConfirms?: number, extra: NodeJS.ProcessEnv = {}) {
     const child = spawn(process.execPath, [path.join(repoRoot, "scripts", "deploy.ts"), ...args], {
       cwd: repoRoot,
-      env: { ...process.env, OPENPOA_RPC_URL: chain.url, OPENPOA_DEPLOYMENTS_DIR: work },
+      env: { ...process.env, OPENPOA_RPC_URL: chain.url, OPENPOA_DEPLOYMENTS_DIR: work, ...extra },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -69,7 +72,7 @@ describe("npm run deploy", () => {
 
     // Every start block is the block of the receipt that created the contract.
     const deployment = JSON.parse(first) as Deployment;
-    assert.equal(Object.keys(deployment.contracts).length, 8);
+    assert.equal(Object.keys(deployment.contracts).length, 9);
     for (const [name, { address, startBlock }] of Object.entries(deployment.contracts)) {
       const block = await rpc<{ transactions: { hash: string }[] }>(chain.url, "eth_getBlockByNumber", [
         `0x${startBlock.toString(16)}`,
@@ -118,5 +121,36 @@ describe("npm run deploy", () => {
     const unknown = await deploy(["--network", "nowhere"]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.output, /--network: no network "nowhere" in hardhat.config.ts/);
+  });
+
+  it("test_deploy_readsTheParametersFileNamed", async () => {
+    const file = path.join(work, "slow-governance.json");
+    await writeFile(file, JSON.stringify({ votingPeriodSeconds: 30 * 24 * 3600 }));
+    const refused = await deploy(["--network", "localhost", "--dry-run", "--parameters", file]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.output, new RegExp(`${file}: Deploy parameter "unbondingPeriodSeconds" .* must exceed`));
+
+    const missing = await deploy(["--network", "localhost", "--parameters", path.join(work, "none.json")]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.output, /--parameters: no file .*none\.json/);
+  });
+
+  it("test_deploy_showsProgressWhileItWaitsForBlocks", async () => {
+    // A fresh deploy on a chain that mines every 300 ms: Ignition then waits for 5 confirmations of each batch.
+    // (The earlier deploys' transactions get their 5 confirmations first, or Ignition refuses to start.)
+    await rm(journalDir, { recursive: true, force: true });
+    await rpc(chain.url, "hardhat_mine", ["0x5"]);
+    await rpc(chain.url, "evm_setAutomine", [false]);
+    await rpc(chain.url, "evm_setIntervalMining", [300]);
+    try {
+      const slow = await deploy(["--network", "localhost"], undefined, { OPENPOA_PROGRESS: "1" });
+      assert.equal(slow.code, 0, slow.output);
+      assert.match(slow.output, /^waiting for the deploy, \d contracts confirmed \(2 s, block \d+\)$/m);
+      // A local chain has no explorer to link to.
+      assert.match(slow.output, /^ {2}OpenToken +0x[0-9a-fA-F]{40} {2}block \d+$/m);
+    } finally {
+      await rpc(chain.url, "evm_setIntervalMining", [0]);
+      await rpc(chain.url, "evm_setAutomine", [true]);
+    }
   });
 });

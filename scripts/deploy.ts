@@ -2,15 +2,18 @@
  * Deploys the whole suite with Hardhat Ignition and writes deployments/<network>.json:
  * `{ "chainId": n, "contracts": { "<ContractName>": { "address": "0x…", "startBlock": n } } }`.
  *
- * Usage: `npm run deploy -- --network <name> [--dry-run]`. Ignition parameters, when present, are read from
- * ignition/parameters/<network>.json (documented in ignition/parameters/example.json) and checked before anything is
- * sent: off the local chain, the deploy refuses to start unless they name distinct genesis recipient, attestor and
- * guardian, none of them the deployer.
+ * Usage: `npm run deploy -- --network <name> [--parameters <file>] [--dry-run]`. Ignition parameters, when present,
+ * are read from the `--parameters` file, else from ignition/parameters/<network>.json (documented in
+ * ignition/parameters/example.json), and checked before anything is sent: off the local chain, the deploy refuses to
+ * start unless they name distinct genesis recipient, attestor and guardian, none of them the deployer.
  *
  * Start blocks come from the deployment's own transaction receipts, as Ignition journals them, never from
  * historical state (which a provider prunes). An interrupted deploy resumes from that journal when run again, and
  * writes the same file. `--dry-run` deploys the same module with the same parameters to an in-process chain with the
  * target's chain id, prints what would be deployed and who holds which role, and writes nothing.
+ *
+ * While it waits, the deploy shows progress on stderr (on a terminal, or with OPENPOA_PROGRESS=1); its summary links
+ * each contract to the network's explorer where one is configured (scripts/lib/explorers.ts).
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -21,12 +24,18 @@ import hre from "hardhat";
 import OpenPoAModule from "../ignition/modules/OpenPoA.ts";
 import { checkDeployParameters, DeployParametersError, moduleParameters } from "./lib/deployParameters.ts";
 import { deploymentBlocks, writeDeployment, type Deployment } from "./lib/deployments.ts";
+import { addressLink } from "./lib/explorers.ts";
 import { findTransactionByNonce, lostTransactionOf } from "./lib/lostTransactions.ts";
+import { withProgress } from "./lib/progress.ts";
 import { describeRoles } from "./lib/roles.ts";
 import { startRetryingRelay } from "./lib/rpc.ts";
 
 const { values } = parseArgs({
-  options: { network: { type: "string" }, "dry-run": { type: "boolean", default: false } },
+  options: {
+    network: { type: "string" },
+    parameters: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+  },
   strict: true,
 });
 const networkName = values.network ?? "localhost";
@@ -37,7 +46,11 @@ if (target === undefined) {
   process.exit(2);
 }
 
-const parametersFile = path.join("ignition", "parameters", `${networkName}.json`);
+const parametersFile = values.parameters ?? path.join("ignition", "parameters", `${networkName}.json`);
+if (values.parameters !== undefined && !existsSync(parametersFile)) {
+  console.error(`--parameters: no file ${parametersFile}`);
+  process.exit(2);
+}
 const moduleParams = moduleParameters(
   existsSync(parametersFile) ? JSON.parse(await readFile(parametersFile, "utf8")) : {},
 );
@@ -66,7 +79,16 @@ const parameters = { OpenPoA: moduleParams };
 const genesis = await ethers.provider.getBlock(0);
 const deploymentId = `${networkName}-${chainId}-${genesis!.hash!.slice(2, 10)}`;
 const deploymentDir = path.join(hre.config.paths.ignition, "deployments", deploymentId);
-const deployed = await deployResuming();
+const journal = path.join(deploymentDir, "journal.jsonl");
+const deployed = await withProgress(deployResuming(), {
+  // Ignition journals each contract once its receipt is in: how far the deploy got.
+  label: async () => {
+    if (dryRun) return "the dry run";
+    const confirmed = existsSync(journal) ? deploymentBlocks(await readFile(journal, "utf8")).size : 0;
+    return `the deploy, ${confirmed} contracts confirmed`;
+  },
+  blockNumber: () => ethers.provider.getBlockNumber(),
+});
 
 /**
  * The deploy, resumed past transactions a stopped run sent without journalling them (lostTransactions.ts): each is
@@ -110,7 +132,6 @@ if (dryRun) {
   process.exit(0);
 }
 
-const journal = path.join(deploymentDir, "journal.jsonl");
 const blocks = deploymentBlocks(await readFile(journal, "utf8"));
 const deployment: Deployment = { chainId, contracts: {} };
 for (const future of Object.values(OpenPoAModule.results)) {
@@ -122,5 +143,6 @@ await relay?.close();
 const file = await writeDeployment(networkName, deployment);
 console.log(`Deployed OpenPoA to ${networkName} (chain ${chainId}); wrote ${file}`);
 for (const [name, { address, startBlock }] of Object.entries(deployment.contracts)) {
-  console.log(`  ${name.padEnd(18)} ${address}  block ${startBlock}`);
+  const link = addressLink(chainId, address);
+  console.log(`  ${name.padEnd(18)} ${address}  block ${startBlock}${link ? `  ${link}` : ""}`);
 }

@@ -38,8 +38,8 @@ function readConfiguration() {
 
 async function start() {
   const config = readConfiguration();
-  // The RPC URL is OPENPOA_RPC_URL (or the network's own variable), read by connectSuite.
-  const suite = await connectSuite({ network: config.network });
+  // The RPC URL is OPENPOA_RPC_URL (or the network's own variable), read by connectSuite. The store sends nothing.
+  const suite = await connectSuite({ network: config.network, readOnly: true });
   const policy = chainWritePolicy({
     client: suite.publicClient,
     contracts: {

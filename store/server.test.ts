@@ -75,6 +75,7 @@ async function usageBatch(count: number, payments: Hex): Promise<{ name: string;
         completionHash: keccak256(numberToBytes(i, { size: 8 })),
         attributionHash: zeroHash,
         timestamp: 1_800_000_000n,
+        rulesVersion: 1n,
       };
       const digest = receiptDigest(separator, receipt);
       tree.append(usageLeaf(digest, "accepted"));

@@ -2,12 +2,47 @@ import { expect } from "chai";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { connectSuite, DAY, hashOf, OPEN, testParameters } from "./helpers/fixtures.ts";
 import { governanceSigner } from "./helpers/settlement.ts";
+import type { IAttributionRewards } from "../types/ethers-contracts/index.ts";
 
 const { ethers, networkHelpers, deploySuite } = await connectSuite();
 
 const FUNDED = 1_000n * OPEN + 3n;
 const CLAIM_DELAY = BigInt(testParameters.claimDelaySeconds);
 const MAX_UINT128 = 2n ** 128n - 1n;
+const INITIAL_POLICY = testParameters.initialAttributionPolicy;
+
+type Policy = {
+  algorithm: string;
+  version: number;
+  params: Record<keyof typeof INITIAL_POLICY.params, number | string>;
+  specHash: string;
+  specUri: string;
+};
+
+/** A version-2 policy of its own (named by `name`), with `changes` applied to its params. */
+function policyOf(name: string, changes: Partial<Policy["params"]> = {}): Policy {
+  return {
+    ...INITIAL_POLICY,
+    version: 2,
+    params: { ...INITIAL_POLICY.params, rarityExponent: 1, ...changes },
+    specHash: hashOf(name),
+    specUri: `openpoa://content/${hashOf(name).slice(2)}`,
+  };
+}
+
+/** A policy as the contract returns it (ethers decodes integers as bigints). */
+function decoded(policy: Policy) {
+  const big = (value: number | string) => (typeof value === "number" ? BigInt(value) : value);
+  return {
+    ...policy,
+    version: BigInt(policy.version),
+    params: Object.fromEntries(Object.entries(policy.params).map(([key, value]) => [key, big(value)])),
+  };
+}
+
+const scheduleOf = async (rewards: {
+  attributionPolicySchedule(): Promise<IAttributionRewards.PolicyPeriodStructOutput[]>;
+}) => (await rewards.attributionPolicySchedule()).map(({ policyId, fromEpoch }) => [policyId, fromEpoch]);
 
 type Leaf = [bigint, string, bigint];
 type Tree = StandardMerkleTree<Leaf>;
@@ -60,7 +95,7 @@ type Fixture = Awaited<ReturnType<typeof fundedPool>>;
 async function propose(f: Fixture, epoch: bigint, tree: Tree, total: bigint) {
   await f.rewards
     .connect(f.deployer)
-    .proposeRoot(epoch, tree.root, total, hashOf(`dist-${epoch}`), `ipfs://dist-${epoch}`);
+    .proposeRoot(epoch, tree.root, total, hashOf(`dist-${epoch}`), `ipfs://dist-${epoch}`, 1n);
   return (await f.rewards.getEpochRoot(epoch)).claimableAt;
 }
 
@@ -93,16 +128,17 @@ describe("AttributionRewards", () => {
       const f = await networkHelpers.loadFixture(fundedPool);
       const { rewards, alice } = f;
       const tree = distribution([[alice.address, 10n]]);
-      const tx = rewards.proposeRoot(1n, tree.root, 10n, hashOf("dist-1"), "ipfs://dist-1");
+      const tx = rewards.proposeRoot(1n, tree.root, 10n, hashOf("dist-1"), "ipfs://dist-1", 1n);
       await tx;
       const t = BigInt(await networkHelpers.time.latest());
       await expect(tx)
         .to.emit(rewards, "RootProposed")
-        .withArgs(1n, tree.root, 10n, hashOf("dist-1"), "ipfs://dist-1", t + CLAIM_DELAY);
+        .withArgs(1n, tree.root, 10n, hashOf("dist-1"), "ipfs://dist-1", t + CLAIM_DELAY, 1n);
       const root = await rewards.getEpochRoot(1n);
       expect(root.root).to.equal(tree.root);
       expect(root.total).to.equal(10n);
       expect(root.claimableAt).to.equal(t + CLAIM_DELAY);
+      expect(root.policyId).to.equal(1n);
       expect(root.revoked).to.equal(false);
       expect(root.contentHash).to.equal(hashOf("dist-1"));
       expect(await rewards.lastEpoch()).to.equal(1n);
@@ -112,7 +148,7 @@ describe("AttributionRewards", () => {
     it("test_proposeRoot_revertsIfNotAttestor", async () => {
       const { rewards, alice, governance } = await networkHelpers.loadFixture(fundedPool);
       for (const caller of [alice, governance]) {
-        await expect(rewards.connect(caller).proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u"))
+        await expect(rewards.connect(caller).proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u", 1n))
           .to.be.revertedWithCustomError(rewards, "NotAttestor")
           .withArgs(caller.address);
       }
@@ -120,7 +156,7 @@ describe("AttributionRewards", () => {
 
     it("test_proposeRoot_revertsOnEmptyRoot", async () => {
       const { rewards } = await networkHelpers.loadFixture(fundedPool);
-      await expect(rewards.proposeRoot(1n, ethers.ZeroHash, 0n, hashOf("c"), "u")).to.be.revertedWithCustomError(
+      await expect(rewards.proposeRoot(1n, ethers.ZeroHash, 0n, hashOf("c"), "u", 1n)).to.be.revertedWithCustomError(
         rewards,
         "EmptyRoot",
       );
@@ -128,45 +164,45 @@ describe("AttributionRewards", () => {
 
     it("test_proposeRoot_revertsIfEpochOutOfOrder", async () => {
       const { rewards } = await networkHelpers.loadFixture(fundedPool);
-      await expect(rewards.proposeRoot(0n, hashOf("r"), 0n, hashOf("c"), "u"))
+      await expect(rewards.proposeRoot(0n, hashOf("r"), 0n, hashOf("c"), "u", 1n))
         .to.be.revertedWithCustomError(rewards, "EpochOutOfOrder")
         .withArgs(0n, 1n);
-      await expect(rewards.proposeRoot(2n, hashOf("r"), 0n, hashOf("c"), "u"))
+      await expect(rewards.proposeRoot(2n, hashOf("r"), 0n, hashOf("c"), "u", 1n))
         .to.be.revertedWithCustomError(rewards, "EpochOutOfOrder")
         .withArgs(2n, 1n);
-      await rewards.proposeRoot(1n, hashOf("r1"), 1n, hashOf("c"), "u");
-      await expect(rewards.proposeRoot(1n, hashOf("r1b"), 1n, hashOf("c"), "u"))
+      await rewards.proposeRoot(1n, hashOf("r1"), 1n, hashOf("c"), "u", 1n);
+      await expect(rewards.proposeRoot(1n, hashOf("r1b"), 1n, hashOf("c"), "u", 1n))
         .to.be.revertedWithCustomError(rewards, "EpochOutOfOrder")
         .withArgs(1n, 2n);
-      await expect(rewards.proposeRoot(3n, hashOf("r3"), 1n, hashOf("c"), "u"))
+      await expect(rewards.proposeRoot(3n, hashOf("r3"), 1n, hashOf("c"), "u", 1n))
         .to.be.revertedWithCustomError(rewards, "EpochOutOfOrder")
         .withArgs(3n, 2n);
-      await rewards.proposeRoot(2n, hashOf("r2"), 1n, hashOf("c"), "u");
+      await rewards.proposeRoot(2n, hashOf("r2"), 1n, hashOf("c"), "u", 1n);
       expect(await rewards.lastEpoch()).to.equal(2n);
     });
 
     it("test_proposeRoot_revertsIfTotalDecreased", async () => {
       const { rewards } = await networkHelpers.loadFixture(fundedPool);
-      await rewards.proposeRoot(1n, hashOf("r1"), 500n, hashOf("c"), "u");
-      await expect(rewards.proposeRoot(2n, hashOf("r2"), 499n, hashOf("c"), "u"))
+      await rewards.proposeRoot(1n, hashOf("r1"), 500n, hashOf("c"), "u", 1n);
+      await expect(rewards.proposeRoot(2n, hashOf("r2"), 499n, hashOf("c"), "u", 1n))
         .to.be.revertedWithCustomError(rewards, "TotalDecreased")
         .withArgs(499n, 500n);
       // Equal is fine.
-      await rewards.proposeRoot(2n, hashOf("r2"), 500n, hashOf("c"), "u");
+      await rewards.proposeRoot(2n, hashOf("r2"), 500n, hashOf("c"), "u", 1n);
     });
 
     it("test_proposeRoot_revertsIfTotalExceedsFunded", async () => {
       const { rewards, alice } = await networkHelpers.loadFixture(fundedPool);
-      await expect(rewards.proposeRoot(1n, hashOf("r1"), FUNDED + 1n, hashOf("c"), "u"))
+      await expect(rewards.proposeRoot(1n, hashOf("r1"), FUNDED + 1n, hashOf("c"), "u", 1n))
         .to.be.revertedWithCustomError(rewards, "TotalExceedsFunded")
         .withArgs(FUNDED + 1n, FUNDED);
-      await rewards.proposeRoot(1n, hashOf("r1"), FUNDED, hashOf("c"), "u");
+      await rewards.proposeRoot(1n, hashOf("r1"), FUNDED, hashOf("c"), "u", 1n);
       // More funding makes room for a larger total.
       await rewards.connect(alice).fund(2n);
-      await expect(rewards.proposeRoot(2n, hashOf("r2"), FUNDED + 3n, hashOf("c"), "u"))
+      await expect(rewards.proposeRoot(2n, hashOf("r2"), FUNDED + 3n, hashOf("c"), "u", 1n))
         .to.be.revertedWithCustomError(rewards, "TotalExceedsFunded")
         .withArgs(FUNDED + 3n, FUNDED + 2n);
-      await rewards.proposeRoot(2n, hashOf("r2"), FUNDED + 2n, hashOf("c"), "u");
+      await rewards.proposeRoot(2n, hashOf("r2"), FUNDED + 2n, hashOf("c"), "u", 1n);
     });
   });
 
@@ -249,7 +285,7 @@ describe("AttributionRewards", () => {
           .to.be.revertedWithCustomError(f.rewards, "RootIsRevoked")
           .withArgs(epoch);
       }
-      await expect(f.rewards.proposeRoot(3n, hashOf("r"), 0n, hashOf("c"), "u"))
+      await expect(f.rewards.proposeRoot(3n, hashOf("r"), 0n, hashOf("c"), "u", 1n))
         .to.be.revertedWithCustomError(f.rewards, "EpochOutOfOrder")
         .withArgs(3n, 2n);
     });
@@ -263,7 +299,7 @@ describe("AttributionRewards", () => {
       const rogue = distribution([[carol.address, FUNDED]]);
       const proposeNext = async () => {
         const epoch = (await rewards.lastEpoch()) + 1n;
-        await rewards.connect(carol).proposeRoot(epoch, rogue.root, FUNDED, hashOf(`rogue-${epoch}`), "u");
+        await rewards.connect(carol).proposeRoot(epoch, rogue.root, FUNDED, hashOf(`rogue-${epoch}`), "u", 1n);
         return epoch;
       };
       await proposeNext();
@@ -275,7 +311,14 @@ describe("AttributionRewards", () => {
           const shielding = (await rewards.lastEpoch()) + 1n;
           const pendingBefore = shielding > 1n;
           await carol.sendTransaction({
-            ...(await rewards.proposeRoot.populateTransaction(shielding, rogue.root, FUNDED, hashOf(`r${block}`), "u")),
+            ...(await rewards.proposeRoot.populateTransaction(
+              shielding,
+              rogue.root,
+              FUNDED,
+              hashOf(`r${block}`),
+              "u",
+              1n,
+            )),
             gasLimit: 500_000n,
           });
           if (pendingBefore) {
@@ -638,10 +681,10 @@ describe("AttributionRewards", () => {
         .to.emit(rewards, "AttestorSet")
         .withArgs(alice.address);
       expect(await rewards.attestor()).to.equal(alice.address);
-      await expect(rewards.proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u"))
+      await expect(rewards.proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u", 1n))
         .to.be.revertedWithCustomError(rewards, "NotAttestor")
         .withArgs((await ethers.getSigners())[0].address);
-      await rewards.connect(alice).proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u");
+      await rewards.connect(alice).proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u", 1n);
       const t1 = BigInt(await networkHelpers.time.latest());
       await expect(rewards.connect(governance).setGuardian(curator.address))
         .to.emit(rewards, "GuardianSet")
@@ -650,7 +693,7 @@ describe("AttributionRewards", () => {
       await expect(rewards.connect(governance).setClaimDelay(30 * DAY))
         .to.emit(rewards, "ClaimDelaySet")
         .withArgs(BigInt(30 * DAY));
-      await rewards.connect(alice).proposeRoot(2n, hashOf("r2"), 0n, hashOf("c"), "u");
+      await rewards.connect(alice).proposeRoot(2n, hashOf("r2"), 0n, hashOf("c"), "u", 1n);
       const t = BigInt(await networkHelpers.time.latest());
       expect((await rewards.getEpochRoot(2n)).claimableAt).to.equal(t + BigInt(30 * DAY));
       // The earlier root keeps the delay it was proposed with.
@@ -680,6 +723,203 @@ describe("AttributionRewards", () => {
           .withArgs(deployer.address);
       }
       expect(await rewards.claimDelay()).to.equal(CLAIM_DELAY);
+    });
+  });
+
+  describe("attribution policy", () => {
+    it("test_constructor_schedulesTheInitialPolicyFromEpochOne", async () => {
+      const { rewards } = await networkHelpers.loadFixture(fundedPool);
+      expect(await rewards.attributionPolicyCount()).to.equal(1n);
+      expect(await scheduleOf(rewards)).to.deep.equal([[1n, 1n]]);
+      expect((await rewards.getAttributionPolicy(1n)).toObject(true)).to.deep.equal(decoded(INITIAL_POLICY));
+      expect(await rewards.attributionPolicyForEpoch(0n)).to.equal(0n);
+      for (const epoch of [1n, 2n, 1_000n]) expect(await rewards.attributionPolicyForEpoch(epoch)).to.equal(1n);
+      const [set] = await rewards.queryFilter(rewards.filters.AttributionPolicySet(), 0);
+      expect([set!.args.policyId, set!.args.fromEpoch]).to.deep.equal([1n, 1n]);
+      expect(set!.args.policy.toObject(true)).to.deep.equal(decoded(INITIAL_POLICY));
+    });
+
+    it("test_setAttributionPolicy_takesEffectFromEpochAfterNext", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const { rewards, governance } = f;
+      await propose(f, 1n, distribution([[f.alice.address, 10n]]), 10n);
+      // Epoch 2 is collecting usage now: served under policy 1, it keeps it. Epoch 3 is the first under the new one.
+      const policy = policyOf("spec-v2");
+      expect(await rewards.connect(governance).setAttributionPolicy.staticCall(policy)).to.deep.equal([2n, 3n]);
+      const tx = rewards.connect(governance).setAttributionPolicy(policy);
+      await expect(tx).to.emit(rewards, "AttributionPolicySet");
+      const [, set] = await rewards.queryFilter(rewards.filters.AttributionPolicySet(), 0);
+      expect([set!.args.policyId, set!.args.fromEpoch]).to.deep.equal([2n, 3n]);
+      expect(set!.args.policy.toObject(true)).to.deep.equal(decoded(policy));
+      expect(await rewards.attributionPolicyCount()).to.equal(2n);
+      expect(await scheduleOf(rewards)).to.deep.equal([
+        [1n, 1n],
+        [2n, 3n],
+      ]);
+      expect((await rewards.getAttributionPolicy(2n)).toObject(true)).to.deep.equal(decoded(policy));
+      const policies = await Promise.all([1n, 2n, 3n, 4n].map((e) => rewards.attributionPolicyForEpoch(e)));
+      expect(policies).to.deep.equal([1n, 1n, 2n, 2n]);
+
+      await expect(rewards.proposeRoot(2n, hashOf("r2"), 10n, hashOf("c2"), "u", 2n))
+        .to.be.revertedWithCustomError(rewards, "WrongAttributionPolicy")
+        .withArgs(2n, 2n, 1n);
+      await rewards.proposeRoot(2n, hashOf("r2"), 10n, hashOf("c2"), "u", 1n);
+      await expect(rewards.proposeRoot(3n, hashOf("r3"), 10n, hashOf("c3"), "u", 1n))
+        .to.be.revertedWithCustomError(rewards, "WrongAttributionPolicy")
+        .withArgs(3n, 1n, 2n);
+      const proposed = rewards.proposeRoot(3n, hashOf("r3"), 10n, hashOf("c3"), "u", 2n);
+      await proposed;
+      const { claimableAt } = await rewards.getEpochRoot(3n);
+      await expect(proposed)
+        .to.emit(rewards, "RootProposed")
+        .withArgs(3n, hashOf("r3"), 10n, hashOf("c3"), "u", claimableAt, 2n);
+      expect((await rewards.getEpochRoot(2n)).policyId).to.equal(1n);
+      expect((await rewards.getEpochRoot(3n)).policyId).to.equal(2n);
+    });
+
+    it("test_setAttributionPolicy_beforeTheFirstEpochGovernsFromEpochTwo", async () => {
+      const { rewards, governance } = await networkHelpers.loadFixture(fundedPool);
+      expect(await rewards.connect(governance).setAttributionPolicy.staticCall(policyOf("spec-v2"))).to.deep.equal([
+        2n,
+        2n,
+      ]);
+      await rewards.connect(governance).setAttributionPolicy(policyOf("spec-v2"));
+      expect(await rewards.attributionPolicyForEpoch(1n)).to.equal(1n);
+      expect(await rewards.attributionPolicyForEpoch(2n)).to.equal(2n);
+    });
+
+    it("test_proposeRoot_revertsIfWrongPolicy", async () => {
+      const { rewards, governance } = await networkHelpers.loadFixture(fundedPool);
+      for (const named of [0n, 2n, 2n ** 32n + 1n]) {
+        await expect(rewards.proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u", named))
+          .to.be.revertedWithCustomError(rewards, "WrongAttributionPolicy")
+          .withArgs(1n, named, 1n);
+      }
+      // A policy that exists but governs later epochs only.
+      await rewards.connect(governance).setAttributionPolicy(policyOf("spec-v2"));
+      await expect(rewards.proposeRoot(1n, hashOf("r"), 0n, hashOf("c"), "u", 2n))
+        .to.be.revertedWithCustomError(rewards, "WrongAttributionPolicy")
+        .withArgs(1n, 2n, 1n);
+      // The epoch is checked first: an out-of-order epoch is refused as such, whatever policy it names.
+      await expect(rewards.proposeRoot(2n, hashOf("r"), 0n, hashOf("c"), "u", 2n))
+        .to.be.revertedWithCustomError(rewards, "EpochOutOfOrder")
+        .withArgs(2n, 1n);
+    });
+
+    it("test_setAttributionPolicy_supersedesPending", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const { rewards, governance } = f;
+      await rewards.connect(governance).setAttributionPolicy(policyOf("spec-v2"));
+      // Before epoch 2 begins, governance changes its mind: policy 3 replaces policy 2 from epoch 2.
+      await rewards.connect(governance).setAttributionPolicy(policyOf("spec-v3", { rarityExponent: 2 }));
+      expect(await scheduleOf(rewards)).to.deep.equal([
+        [1n, 1n],
+        [3n, 2n],
+      ]);
+      expect(await rewards.attributionPolicyCount()).to.equal(3n);
+      // The superseded policy stays readable by id.
+      expect((await rewards.getAttributionPolicy(2n)).toObject(true)).to.deep.equal(decoded(policyOf("spec-v2")));
+      expect(await rewards.attributionPolicyForEpoch(2n)).to.equal(3n);
+
+      await propose(f, 1n, distribution([[f.alice.address, 10n]]), 10n);
+      // Set now, policy 4 starts at epoch 3 and leaves policy 3 epoch 2.
+      await rewards.connect(governance).setAttributionPolicy(policyOf("spec-v4"));
+      expect(await scheduleOf(rewards)).to.deep.equal([
+        [1n, 1n],
+        [3n, 2n],
+        [4n, 3n],
+      ]);
+      await expect(rewards.proposeRoot(2n, hashOf("r2"), 10n, hashOf("c"), "u", 2n))
+        .to.be.revertedWithCustomError(rewards, "WrongAttributionPolicy")
+        .withArgs(2n, 2n, 3n);
+      await rewards.proposeRoot(2n, hashOf("r2"), 10n, hashOf("c"), "u", 3n);
+      await rewards.proposeRoot(3n, hashOf("r3"), 10n, hashOf("c"), "u", 4n);
+    });
+
+    it("test_setAttributionPolicy_afterARevocationStartsAfterTheNewLastEpoch", async () => {
+      const f = await networkHelpers.loadFixture(fundedPool);
+      const { rewards, governance } = f;
+      for (const epoch of [1n, 2n, 3n]) await propose(f, epoch, distribution([[f.alice.address, 10n * epoch]]), 30n);
+      await rewards.connect(governance).setAttributionPolicy(policyOf("spec-v2"));
+      expect(await rewards.attributionPolicyForEpoch(5n)).to.equal(2n);
+      await rewards.revokeRoot(2n);
+      // lastEpoch is 1 again: a policy set now governs from epoch 3, superseding policy 2 (from epoch 5).
+      expect(await rewards.connect(governance).setAttributionPolicy.staticCall(policyOf("spec-v3"))).to.deep.equal([
+        3n,
+        3n,
+      ]);
+      await rewards.connect(governance).setAttributionPolicy(policyOf("spec-v3"));
+      expect(await scheduleOf(rewards)).to.deep.equal([
+        [1n, 1n],
+        [3n, 3n],
+      ]);
+      // Epoch 1 keeps the policy its root named; the revoked epoch 2 is proposed again under policy 1.
+      expect((await rewards.getEpochRoot(1n)).policyId).to.equal(1n);
+      await rewards.proposeRoot(2n, hashOf("r2"), 30n, hashOf("c"), "u", 1n);
+      await rewards.proposeRoot(3n, hashOf("r3"), 30n, hashOf("c"), "u", 3n);
+    });
+
+    it("test_setAttributionPolicy_revertsIfNotOwner", async () => {
+      const { rewards, deployer, alice } = await networkHelpers.loadFixture(fundedPool);
+      // Neither the attestor and guardian (the deployer) nor anyone else.
+      for (const caller of [deployer, alice]) {
+        await expect(rewards.connect(caller).setAttributionPolicy(policyOf("spec-v2")))
+          .to.be.revertedWithCustomError(rewards, "OwnableUnauthorizedAccount")
+          .withArgs(caller.address);
+      }
+      expect(await rewards.attributionPolicyCount()).to.equal(1n);
+    });
+
+    it("test_setAttributionPolicy_revertsIfInvalid", async () => {
+      const { rewards, governance } = await networkHelpers.loadFixture(fundedPool);
+      const valid = policyOf("spec-v2");
+      const invalid: [Policy, string][] = [
+        [{ ...valid, algorithm: "" }, "algorithm is empty"],
+        [{ ...valid, version: 0 }, "version is 0"],
+        [policyOf("s", { matchWeightBps: 10_001 }), "matchWeightBps exceeds 10000"],
+        [policyOf("s", { duplicateCoverageBps: 0 }), "duplicateCoverageBps not in 1..10000"],
+        [policyOf("s", { duplicateCoverageBps: 10_001 }), "duplicateCoverageBps not in 1..10000"],
+        [policyOf("s", { minSpanTokens: 0 }), "minSpanTokens is 0"],
+        [policyOf("s", { maxSpanOccurrences: 0 }), "maxSpanOccurrences is 0"],
+        [policyOf("s", { duplicateShingleTokens: 0 }), "duplicateShingleTokens is 0"],
+        [policyOf("s", { duplicateSampling: 0 }), "duplicateSampling is 0"],
+        [{ ...valid, version: 1 }, "rarityExponent must be 0 under version 1"],
+        [{ ...valid, specHash: ethers.ZeroHash }, "specHash is 0"],
+      ];
+      for (const [policy, reason] of invalid) {
+        await expect(rewards.connect(governance).setAttributionPolicy(policy))
+          .to.be.revertedWithCustomError(rewards, "InvalidAttributionPolicy")
+          .withArgs(reason);
+      }
+      // The bounds themselves are accepted: 0 and 10,000 bps of match weight, full coverage, version 1 without
+      // exponent, any later version.
+      for (const policy of [
+        policyOf("a", { matchWeightBps: 0, duplicateCoverageBps: 10_000 }),
+        policyOf("b", { matchWeightBps: 10_000, duplicateCoverageBps: 1 }),
+        { ...policyOf("c"), version: 1, params: { ...INITIAL_POLICY.params } },
+        { ...policyOf("d"), version: 7 },
+      ]) {
+        await rewards.connect(governance).setAttributionPolicy(policy);
+      }
+      expect(await rewards.attributionPolicyCount()).to.equal(5n);
+    });
+
+    it("test_constructor_revertsIfInvalidPolicy", async () => {
+      const { token, governance, deployer } = await networkHelpers.loadFixture(fundedPool);
+      const factory = await ethers.getContractFactory("AttributionRewards");
+      const args = [await token.getAddress(), governance.address, deployer.address, deployer.address, 0n] as const;
+      await expect(factory.deploy(...args, { ...INITIAL_POLICY, specHash: ethers.ZeroHash }))
+        .to.be.revertedWithCustomError(factory, "InvalidAttributionPolicy")
+        .withArgs("specHash is 0");
+    });
+
+    it("test_getAttributionPolicy_revertsIfNotFound", async () => {
+      const { rewards } = await networkHelpers.loadFixture(fundedPool);
+      for (const policyId of [0n, 2n]) {
+        await expect(rewards.getAttributionPolicy(policyId))
+          .to.be.revertedWithCustomError(rewards, "AttributionPolicyNotFound")
+          .withArgs(policyId);
+      }
     });
   });
 });

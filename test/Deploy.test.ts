@@ -40,6 +40,7 @@ describe("npm run deploy", function () {
         "OpenGovernor",
         "OpenTimelock",
         "OpenToken",
+        "ServingRules",
       ].sort(),
     );
     const head = Number(await rpc<string>(chain.url, "eth_blockNumber"));

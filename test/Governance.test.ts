@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { id } from "ethers";
-import { connectSuite, DAY, testParameters } from "./helpers/fixtures.ts";
+import { connectSuite, DAY, hashOf, testParameters } from "./helpers/fixtures.ts";
 
 const { networkHelpers, deploySuite } = await connectSuite();
 
@@ -9,7 +9,14 @@ describe("OpenGovernor + Timelock", () => {
     const suite = await networkHelpers.loadFixture(deploySuite);
     const { timelock, governor, deployer } = suite;
     const timelockAddress = await timelock.getAddress();
-    for (const owned of [suite.datanets, suite.models, suite.nodes, suite.rewards, suite.payments]) {
+    for (const owned of [
+      suite.datanets,
+      suite.models,
+      suite.nodes,
+      suite.rewards,
+      suite.payments,
+      suite.servingRules,
+    ]) {
       expect(await owned.owner()).to.equal(timelockAddress);
     }
     const admin = await timelock.DEFAULT_ADMIN_ROLE();
@@ -53,6 +60,53 @@ describe("OpenGovernor + Timelock", () => {
       .to.emit(datanets, "StakeLockPeriodSet")
       .withArgs(3 * DAY);
     expect(await datanets.stakeLockPeriod()).to.equal(BigInt(3 * DAY));
+  });
+
+  it("test_proposal_setsANewAttributionPolicyAndNewServingRules", async () => {
+    const { token, governor, rewards, servingRules, deployer } = await networkHelpers.loadFixture(deploySuite);
+    await token.connect(deployer).delegate(deployer.address);
+    await networkHelpers.time.increase(1);
+
+    const spec = hashOf("openpoa-span-match v2 specification");
+    const policy = {
+      ...testParameters.initialAttributionPolicy,
+      version: 2,
+      params: { ...testParameters.initialAttributionPolicy.params, rarityExponent: 1 },
+      specHash: spec,
+      specUri: `openpoa://content/${spec.slice(2)}`,
+    };
+    const rules = { ...testParameters.initialServingRules, maxOutputTokens: 2048, minEngineProtocolVersion: 2 };
+    const targets = [await rewards.getAddress(), await servingRules.getAddress()];
+    const values = [0n, 0n];
+    const calldatas = [
+      rewards.interface.encodeFunctionData("setAttributionPolicy", [policy]),
+      servingRules.interface.encodeFunctionData("setRules", [rules]),
+    ];
+    const description = "Attribution v2 (rarity in the datanet) and at most 2048 output tokens";
+    const descriptionHash = id(description);
+    await governor.propose(targets, values, calldatas, description);
+    const proposalId = await governor.hashProposal(targets, values, calldatas, descriptionHash);
+    await networkHelpers.time.increase(testParameters.votingDelaySeconds + 1);
+    await governor.castVote(proposalId, 1);
+    // Epochs go on while the vote runs: the attestor proposes epoch 1.
+    await rewards.connect(deployer).proposeRoot(1n, hashOf("root-1"), 0n, hashOf("dist-1"), "u", 1n);
+    await networkHelpers.time.increase(testParameters.votingPeriodSeconds + 1);
+    await governor.queue(targets, values, calldatas, descriptionHash);
+    await networkHelpers.time.increase(testParameters.timelockDelaySeconds + 1);
+
+    const executed = governor.execute(targets, values, calldatas, descriptionHash);
+    // Epoch 2 is collecting usage under policy 1 when the proposal lands: policy 2 governs from epoch 3.
+    await expect(executed).to.emit(rewards, "AttributionPolicySet");
+    await expect(executed).to.emit(servingRules, "RulesSet").withArgs(2n, Object.values(rules));
+    const [, set] = await rewards.queryFilter(rewards.filters.AttributionPolicySet(), 0);
+    expect([set!.args.policyId, set!.args.fromEpoch]).to.deep.equal([2n, 3n]);
+    expect(await rewards.attributionPolicyForEpoch(2n)).to.equal(1n);
+    expect(await rewards.attributionPolicyForEpoch(3n)).to.equal(2n);
+    expect((await rewards.getAttributionPolicy(2n)).specHash).to.equal(spec);
+    const [version, current] = await servingRules.currentRules();
+    expect(version).to.equal(2n);
+    expect(current.maxOutputTokens).to.equal(2048n);
+    expect(current.minEngineProtocolVersion).to.equal(2n);
   });
 
   it("test_proposal_defeatedWithoutQuorum", async () => {

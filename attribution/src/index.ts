@@ -108,7 +108,12 @@ export {
   type NearDuplicateParams,
   type NearDuplicates,
 } from "./nearDuplicates.ts";
-export { assertAttributionParams, maxRarityExponent, pickAttributionParams } from "./params.ts";
+export {
+  assertAttributionParams,
+  maxRarityExponent,
+  pickAttributionParams,
+  pickNearDuplicateParams,
+} from "./params.ts";
 export {
   assertAttributionPolicy,
   attributionPolicyFromChain,

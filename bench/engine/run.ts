@@ -6,10 +6,12 @@
  * - `llamaCppPeer`: llama.cpp (node-llama-cpp) on the same model's GGUF, 16 sequences, base model only, beside ours
  *   with 16 distinct adapters;
  * - `train`: `train-adapter` on the real model over the demo's datanets, tokens/s and held-out loss before/after;
- * - `memory` and `cycling`: a thousand adapters (`bench-adapters`, see inference/engine/openpoa_engine/bench_adapters.py):
- *   peak RSS under a 64 MB host budget, adapters per GB of device budget, tokens/s while requests cycle through them.
- *
- * BENCH_ENGINE_ONLY=memory,cycling runs only those sections and merges them into the committed results file.
+ * - `kv` and `fairness` (`bench-scheduling`, counts rather than timings, ~20 s): sequences the paged KV cache admits in
+ *   a fixed budget over the contiguous layout, and queue waits of requests for rarely used adapters;
+ * - `memory` and `cycling` (`bench-adapters`, ~3 min): a thousand adapters, peak RSS under a 64 MB host budget,
+ *   adapters per GB of device budget, and tokens/s while requests cycle through them (bench_adapters.py).
+ * `npm run bench:engine -- --scheduling-only` (or `--adapters-only`) runs only `kv` and `fairness` (or `memory` and
+ * `cycling`) and updates those keys in engine.json.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -52,14 +54,6 @@ async function llamaPeer(): Promise<string> {
   return entry;
 }
 
-/** The `bench-adapters` sections named (memory, cycling), as their result keys. */
-async function adaptersAtScale(work: string, sections: string[]): Promise<Record<string, unknown>> {
-  const out = path.join(work, "adapters.json");
-  await engine(["bench-adapters", "--out", out, "--sections", sections.join(",")]);
-  const result = JSON.parse(await readFile(out, "utf8")) as Record<string, unknown>;
-  return Object.fromEntries(sections.map((section) => [section, result[section]]));
-}
-
 async function trainOnDemoDatanets(work: string) {
   const datasets = [];
   for (const folder of ["seasons", "kitchen"]) {
@@ -86,22 +80,41 @@ async function trainOnDemoDatanets(work: string) {
 }
 
 const resultsFile = path.join(repoRoot, "bench", "results", "engine.json");
-const only = (process.env.BENCH_ENGINE_ONLY ?? "").split(",").filter(Boolean);
-const work = await mkdtemp(path.join(tmpdir(), "openpoa-bench-engine-"));
-try {
-  if (only.length) {
-    const committed = JSON.parse(await readFile(resultsFile, "utf8")) as Record<string, unknown>;
-    const sections = await adaptersAtScale(work, only);
-    await writeFile(resultsFile, JSON.stringify({ ...committed, ...sections }, null, 2) + "\n");
-    console.log(JSON.stringify(sections, null, 2));
-  } else await fullRun();
-} finally {
-  await rm(work, { recursive: true, force: true });
+
+async function scheduling(work: string) {
+  const out = path.join(work, "scheduling.json");
+  await engine(["bench-scheduling", "--out", out]);
+  return JSON.parse(await readFile(out, "utf8")) as { kv: unknown; fairness: unknown };
 }
 
-async function fullRun() {
-  if (!existsSync(path.join(realModelDir, "config.json")) || !existsSync(gguf))
-    throw new Error(`the real model is missing (${realModelDir}, ${gguf}): run scripts/setup.sh`);
+async function adaptersAtScale(work: string) {
+  const out = path.join(work, "adapters.json");
+  await engine(["bench-adapters", "--out", out]);
+  const { memory, cycling } = JSON.parse(await readFile(out, "utf8")) as { memory: unknown; cycling: unknown };
+  return { memory, cycling };
+}
+
+for (const [flag, sections] of [
+  ["--scheduling-only", scheduling],
+  ["--adapters-only", adaptersAtScale],
+] as const) {
+  if (!process.argv.includes(flag)) continue;
+  const work = await mkdtemp(path.join(tmpdir(), "openpoa-bench-engine-"));
+  try {
+    const keys = await sections(work);
+    const result = { ...JSON.parse(await readFile(resultsFile, "utf8")), ...keys };
+    await writeFile(resultsFile, JSON.stringify(result, null, 2) + "\n");
+    console.log(JSON.stringify(keys, null, 2));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+
+if (!existsSync(path.join(realModelDir, "config.json")) || !existsSync(gguf))
+  throw new Error(`the real model is missing (${realModelDir}, ${gguf}): run scripts/setup.sh`);
+const work = await mkdtemp(path.join(tmpdir(), "openpoa-bench-engine-"));
+try {
   const load = loadavg()[0];
   const synthetic = await engineBench(work, "synthetic", []);
   const single = await engineBench(work, "real-1", ["--model", realModelDir, "--batch", "1", "--steps", "32"]);
@@ -145,11 +158,13 @@ async function fullRun() {
       ratio: Number((ours / peerRun.tokensPerSec).toFixed(3)),
     },
     train: await trainOnDemoDatanets(work),
-    ...(await adaptersAtScale(work, ["memory", "cycling"])),
+    ...(await scheduling(work)),
+    ...(await adaptersAtScale(work)),
     benchMachine: { cpus: cpus().length, loadAverageAtStart: Number(load.toFixed(2)) },
   };
   await writeFile(resultsFile, JSON.stringify(result, null, 2) + "\n");
-  console.log(
-    JSON.stringify({ realModel: result.realModel, llamaCppPeer: result.llamaCppPeer, train: result.train }, null, 2),
-  );
+  const { realModel, llamaCppPeer, train, kv, fairness, memory, cycling } = result;
+  console.log(JSON.stringify({ realModel, llamaCppPeer, train, kv, fairness, memory, cycling }, null, 2));
+} finally {
+  await rm(work, { recursive: true, force: true });
 }

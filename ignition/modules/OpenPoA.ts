@@ -1,5 +1,8 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import { id } from "ethers";
+import { attributionPolicyToChain, defaultAttributionPolicy } from "../../attribution/src/policy.ts";
+import { ENGINE_PROTOCOL_VERSION } from "../../inference/gateway/engine.ts";
+import { receiptSchemaVersion } from "../../inference/sdk/eip712.ts";
 
 /** Role ids of OpenZeppelin's TimelockController. */
 const PROPOSER_ROLE = id("PROPOSER_ROLE");
@@ -30,12 +33,21 @@ export const DEFAULT_PARAMETERS = {
   protocolFeeBps: 500,
   operatorFeeBps: 1_000,
   challengePeriodSeconds: DAY,
+  /** Policy 1 of AttributionRewards, governing from epoch 1: the attribution as attribution/src does it today. */
+  initialAttributionPolicy: attributionPolicyToChain(defaultAttributionPolicy),
+  /** Version 1 of ServingRules. */
+  initialServingRules: {
+    maxOutputTokens: 4096,
+    receiptSchemaVersion,
+    minEngineProtocolVersion: ENGINE_PROTOCOL_VERSION,
+    requireAttributionHash: true,
+  },
 } as const;
 
 /**
  * The whole on-chain suite. Every parameter can be overridden with an Ignition parameters file
- * (`ignition/parameters/<network>.json`, read and checked by scripts/deploy.ts). After deployment the Timelock owns
- * every protocol parameter and the deployer keeps no role.
+ * (`ignition/parameters/<network>.json` or `--parameters <file>`, read and checked by scripts/deploy.ts). After
+ * deployment the Timelock owns every protocol parameter and the deployer keeps no role.
  */
 export default buildModule("OpenPoA", (m) => {
   const deployer = m.getAccount(0);
@@ -84,6 +96,7 @@ export default buildModule("OpenPoA", (m) => {
     attestor,
     guardian,
     parameter("claimDelaySeconds"),
+    parameter("initialAttributionPolicy"),
   ]);
   const inferencePayments = m.contract("InferencePayments", [
     token,
@@ -97,6 +110,8 @@ export default buildModule("OpenPoA", (m) => {
     parameter("operatorFeeBps"),
     parameter("challengePeriodSeconds"),
   ]);
+  // What workers serve under (output limits, receipt schema, engine version); governance sets new versions.
+  const servingRules = m.contract("ServingRules", [timelock, parameter("initialServingRules")]);
 
   return {
     token,
@@ -107,5 +122,6 @@ export default buildModule("OpenPoA", (m) => {
     nodeRegistry,
     attributionRewards,
     inferencePayments,
+    servingRules,
   };
 });

@@ -1,4 +1,4 @@
-import { accountRevenue, claim, rewardAccount, rewardPool, rewardRoot } from "ponder:schema";
+import { accountRevenue, attributionPolicy, claim, rewardAccount, rewardPool, rewardRoot } from "ponder:schema";
 import { logId, register, setParameter, touchAccounts } from "./lib/register.ts";
 
 const pool = { id: 1, totalFunded: 0n, totalClaimed: 0n, fundings: 0 };
@@ -21,6 +21,7 @@ register("AttributionRewards", {
       contentHash: a.contentHash,
       uri: a.uri,
       claimableAt: a.claimableAt,
+      policyId: a.policyId,
       status: "proposed",
       revokedBy: null,
       proposedBlock: event.block.number,
@@ -76,6 +77,37 @@ register("AttributionRewards", {
         rewardsClaimed: amount,
       })
       .onConflictDoUpdate((row: { rewardsClaimed: bigint }) => ({ rewardsClaimed: row.rewardsClaimed + amount }));
+  },
+  async AttributionPolicySet(event, context) {
+    const { policyId, fromEpoch, policy } = event.args;
+    // The new policy supersedes the live ones scheduled from fromEpoch on: the newest live ones, found walking down
+    // the ids (those already superseded are skipped) until one that starts earlier.
+    for (let id = policyId - 1n; id >= 1n; id--) {
+      const older = await context.db.find(attributionPolicy, { id });
+      if (older.supersededBy !== null) continue;
+      if (older.fromEpoch < fromEpoch) break;
+      await context.db.update(attributionPolicy, { id }).set({ supersededBy: policyId });
+    }
+    // uint32 fields exceed PostgreSQL's integer: bigint columns; uint8 and uint16 ones fit an integer.
+    const p = policy.params;
+    await context.db.insert(attributionPolicy).values({
+      id: policyId,
+      fromEpoch,
+      supersededBy: null,
+      algorithm: policy.algorithm,
+      version: Number(policy.version),
+      minSpanTokens: BigInt(p.minSpanTokens),
+      matchWeightBps: Number(p.matchWeightBps),
+      maxSpanOccurrences: BigInt(p.maxSpanOccurrences),
+      rarityTable: p.rarityTable,
+      duplicateShingleTokens: BigInt(p.duplicateShingleTokens),
+      duplicateSampling: BigInt(p.duplicateSampling),
+      duplicateCoverageBps: Number(p.duplicateCoverageBps),
+      rarityExponent: Number(p.rarityExponent),
+      specHash: policy.specHash,
+      specUri: policy.specUri,
+      setBlock: event.block.number,
+    });
   },
   async AttestorSet(event, context) {
     await setParameter(context, event, "AttributionRewards", "attestor", event.args.attestor);

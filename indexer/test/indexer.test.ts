@@ -12,6 +12,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { sha256, toUtf8Bytes } from "ethers";
+import { DEFAULT_PARAMETERS } from "../../ignition/modules/OpenPoA.ts";
 import { rpc } from "../../scripts/lib/localChain.ts";
 import { contractNames, eventNames, abiOf } from "../lib/abis.ts";
 import {
@@ -23,7 +24,7 @@ import {
   type Indexer,
 } from "./harness.ts";
 import { findPostgresBin, startPostgres } from "./postgres.ts";
-import { OPEN, runScenario, type ScenarioResult } from "./scenario.ts";
+import { hashOf, OPEN, runScenario, type ScenarioResult } from "./scenario.ts";
 import { contributeMany } from "./workload.ts";
 
 const PORTS = { chain: 18650, a: 18651, b: 18652, postgres: 18653, c: 18654 };
@@ -137,6 +138,7 @@ describe("indexer", { timeout: 240_000 }, () => {
       "InferencePayments:OwnershipTransferred",
       "InferencePayments:ChallengePeriodSet",
       "InferencePayments:TreasurySet",
+      "ServingRules:OwnershipTransferred",
       "OpenGovernor:ProposalThresholdSet",
       "OpenGovernor:VotingDelaySet",
       "OpenGovernor:VotingPeriodSet",
@@ -485,7 +487,9 @@ describe("indexer", { timeout: 240_000 }, () => {
   test("GraphQL: reward roots, claims, governance", async () => {
     const data = await gql<any>(
       fresh.url,
-      `{ rewardRoots { items { epoch root contentHash status total } }
+      `{ rewardRoots { items { epoch root contentHash status total policyId } }
+         attributionPolicys(orderBy: "id") { items { id fromEpoch supersededBy version rarityExponent specHash } }
+         servingRulesVersions(orderBy: "version") { items { version maxOutputTokens receiptSchemaVersion requireAttributionHash } }
          claims { items { epoch account amount } }
          rewardPools { items { totalFunded totalClaimed fundings } }
          proposals(orderBy: "createdBlock") { items { status forVotes againstVotes abstainVotes votes { items { voter support reason params } } } }
@@ -499,8 +503,32 @@ describe("indexer", { timeout: 240_000 }, () => {
         contentHash: scenario.rewards.contentHash,
         status: "proposed",
         total: String(scenario.rewards.leaves.reduce((s, l) => s + l.cumulativeAmount, 0n)),
+        policyId: "1",
       },
     ]);
+    // Policy 1 from the deployment; the proposal's two, set while epoch 2 collected usage, from epoch 3: the second
+    // superseded the first.
+    const policy1 = DEFAULT_PARAMETERS.initialAttributionPolicy;
+    assert.deepEqual(data.attributionPolicys.items, [
+      { id: "1", fromEpoch: "1", supersededBy: null, version: 1, rarityExponent: 0, specHash: policy1.specHash },
+      { id: "2", fromEpoch: "3", supersededBy: "3", version: 2, rarityExponent: 1, specHash: hashOf("spec-v2") },
+      {
+        id: "3",
+        fromEpoch: "3",
+        supersededBy: null,
+        version: 2,
+        rarityExponent: 1,
+        specHash: hashOf("spec-v2-corrected"),
+      },
+    ]);
+    assert.deepEqual(
+      data.servingRulesVersions.items.map((r: any) => [r.version, r.maxOutputTokens]),
+      [
+        ["1", "4096"],
+        ["2", "2048"],
+      ],
+    );
+    assert.equal(data.servingRulesVersions.items[1].receiptSchemaVersion, 3);
     const carolLeaf = scenario.rewards.leaves.find((l) => l.account === carol)!;
     assert.deepEqual(data.claims.items, [
       { epoch: "1", account: carol.toLowerCase(), amount: String(carolLeaf.cumulativeAmount) },
@@ -521,7 +549,7 @@ describe("indexer", { timeout: 240_000 }, () => {
     const ops = data.timelockOperations.items.map((o: any) => [o.status, o.calls, o.executedCalls]).sort();
     assert.deepEqual(ops, [
       ["cancelled", 1, 0],
-      ["executed", 6, 6],
+      ["executed", 9, 9],
     ]);
   });
 

@@ -19,10 +19,11 @@ import { abiOf, type ContractName } from "../lib/abis.ts";
 import type { Deployment } from "../../scripts/lib/deployments.ts";
 import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
 import { voucherDomain, voucherTypes } from "../../inference/sdk/index.ts";
+import { DEFAULT_PARAMETERS } from "../../ignition/modules/OpenPoA.ts";
 
 export const OPEN = 10n ** 18n;
 const DAY = 86_400;
-const hashOf = (text: string) => sha256(toUtf8Bytes(text));
+export const hashOf = (text: string) => sha256(toUtf8Bytes(text));
 
 export type ScenarioResult = {
   lastEventBlock: number;
@@ -63,6 +64,7 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   const nodes = at("NodeRegistry");
   const rewards = at("AttributionRewards");
   const payments = at("InferencePayments");
+  const servingRules = at("ServingRules");
   const emitted = new Set<string>();
   const contractsByAddress = new Map(
     Object.entries(deployment.contracts).map(([name, c]) => [c.address.toLowerCase(), at(name as ContractName)]),
@@ -256,9 +258,11 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
       })),
     );
     const total = balances.reduce((s, l) => s + l.cumulativeAmount, 0n);
+    const policyId = (await rewards.getFunction("attributionPolicyForEpoch")(epoch)) as bigint;
     const file: DistributionFile = {
       format: distributionFileFormat,
       epoch,
+      policyId,
       root: tree.root as `0x${string}`,
       previousRoot: null,
       total,
@@ -290,6 +294,7 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
       total,
       contentHash,
       `file://${contentHash.slice(2)}`,
+      policyId,
     );
     return { tree, contentHash };
   };
@@ -300,7 +305,15 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   await send(rewards, deployer, "revokeRoot", 1n);
   const { tree, contentHash } = await publish(1n, leaves);
 
-  // Governance: one proposal with several protocol calls; a second one canceled.
+  // Governance: one proposal with several protocol calls; a second one canceled. Two attribution policies, set in
+  // the same epoch: the second supersedes the first before it governs anything.
+  const policy = (name: string) => ({
+    ...DEFAULT_PARAMETERS.initialAttributionPolicy,
+    version: 2,
+    params: { ...DEFAULT_PARAMETERS.initialAttributionPolicy.params, rarityExponent: 1 },
+    specHash: hashOf(name),
+    specUri: `openpoa://content/${hashOf(name).slice(2)}`,
+  });
   const calls: [Contract, string, unknown[]][] = [
     [payments, "setFees", [400, 900]],
     [nodes, "slash", [addr.bob, 100n * OPEN]],
@@ -308,11 +321,14 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
     [models, "deprecateBaseModel", [2n]],
     [timelock, "grantRole", [id("PROPOSER_ROLE"), addr.deployer]],
     [timelock, "grantRole", [id("CANCELLER_ROLE"), addr.deployer]],
+    [rewards, "setAttributionPolicy", [policy("spec-v2")]],
+    [rewards, "setAttributionPolicy", [policy("spec-v2-corrected")]],
+    [servingRules, "setRules", [{ ...DEFAULT_PARAMETERS.initialServingRules, maxOutputTokens: 2048 }]],
   ];
   const targets = calls.map(([c]) => String(c.target));
   const values = calls.map(() => 0n);
   const calldatas = calls.map(([c, m, a]) => c.interface.encodeFunctionData(m, a));
-  const description = "Fees, a slash and an unfreeze, a deprecation and two roles";
+  const description = "Fees, a slash and an unfreeze, a deprecation, two roles, attribution policies, serving rules";
   await send(governor, deployer, "propose", targets, values, calldatas, description);
   await send(
     governor,

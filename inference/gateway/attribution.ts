@@ -9,7 +9,9 @@ import {
   attributeCompletion,
   byteTokenizer,
   openDatanetIndex,
+  pickNearDuplicateParams,
   putAttributionRecord,
+  type AttributionPolicy,
   type ContentStore,
   type DatanetIndex,
   type LineageEntry,
@@ -25,6 +27,8 @@ export type AttributorConfig = {
   contentStore: ContentStore;
   /** Where built indexes are kept between restarts. */
   cacheDir: string;
+  /** The attribution policy in force for the epoch collecting usage now (gateway/governed.ts follows it). */
+  policy: () => AttributionPolicy;
   tokenizer?: Tokenizer;
 };
 
@@ -44,6 +48,7 @@ export function createAttributor({
   datanets,
   contentStore,
   cacheDir,
+  policy,
   tokenizer = byteTokenizer,
 }: AttributorConfig): Attributor {
   const lineages = new Map<bigint, Promise<LineageEntry[]>>();
@@ -69,21 +74,30 @@ export function createAttributor({
       })) as readonly { datanetId: bigint; version: bigint; weightBps: number }[];
       return entries.map(({ datanetId, version, weightBps }) => ({ datanetId, version, weightBps: Number(weightBps) }));
     });
-  const indexOf = ({ datanetId, version }: LineageEntry) =>
-    cached(indexes, `${datanetId}:${version}`, async () => {
+  // An index is built with the policy's near-duplicate params: a policy that changes them gets indexes of its own.
+  const indexOf = ({ datanetId, version }: LineageEntry, { params }: AttributionPolicy) =>
+    cached(indexes, `${datanetId}:${version}:${JSON.stringify(pickNearDuplicateParams(params))}`, async () => {
       const datanet = await readDatanetVersion(client, { ...datanets, datanetId, version });
-      return (await openDatanetIndex({ cacheDir, contentStore, tokenizer }, { datanet })).index;
+      return (await openDatanetIndex({ cacheDir, contentStore, tokenizer, params }, { datanet })).index;
     });
 
   return {
     tokenizer,
     async attribute({ adapterId, completion, exclude }) {
       if (adapterId === 0n) return zeroHash;
+      // One policy for the whole record, even if a poll changes it meanwhile.
+      const inForce = policy();
       const lineage = await lineageOf(adapterId);
-      const lineageIndexes = await Promise.all(lineage.map(indexOf));
+      const lineageIndexes = await Promise.all(lineage.map((entry) => indexOf(entry, inForce)));
       const { record } = attributeCompletion(
         { tokenizer, indexes: lineageIndexes },
-        { adapterId, lineage, completion: tokenizer.encode(new TextEncoder().encode(completion)), exclude },
+        {
+          adapterId,
+          lineage,
+          completion: tokenizer.encode(new TextEncoder().encode(completion)),
+          policy: inForce,
+          exclude,
+        },
       );
       return putAttributionRecord(contentStore, { record });
     },

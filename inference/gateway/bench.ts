@@ -66,6 +66,7 @@ async function timeComponents(payer: LocalAccount, voucherSeparator: Uint8Array,
     completionHash: zeroHash,
     attributionHash: zeroHash,
     timestamp: 1n,
+    rulesVersion: 1n,
   });
   const result = {
     voucherCheck: await timed((i) =>

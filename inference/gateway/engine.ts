@@ -10,7 +10,9 @@ import type { Logger } from "./log.ts";
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The engine's entry point, runnable from any directory. */
 export const engineMain = path.join(repoRoot, "inference/engine/main.py");
-export const PROTOCOL = "openpoa-engine/1";
+/** The engine protocol this gateway speaks; ServingRules may require a least version. */
+export const ENGINE_PROTOCOL_VERSION = 1;
+export const PROTOCOL = `openpoa-engine/${ENGINE_PROTOCOL_VERSION}`;
 /** The real pretrained model scripts/setup.sh converts (SmolLM2-135M-Instruct), or $OPENPOA_REAL_MODEL. */
 export const realModelDir =
   process.env.OPENPOA_REAL_MODEL ?? path.join(repoRoot, ".cache/models/smollm2-135m-instruct");

@@ -46,6 +46,7 @@ import {
   PRICE_PER_1K,
   startTestChain,
   testGatewayConfig,
+  testServingRules,
   type TestChain,
 } from "./testSupport.ts";
 
@@ -743,6 +744,57 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     await gateway.settler.tick();
     gateway.settler.options.thresholds.minAmount = 10n ** 30n;
     assert.equal((await channelOf(channelId)).settled, total);
+  });
+
+  it("follows the governed serving rules: new limits without a restart, receipts name the rules version, unmet rules stop new requests and refuse a start", async () => {
+    const setRules = async (change: Partial<typeof testServingRules>) => {
+      await tc.send(keys.deployer, tc.contracts.ServingRules, "ServingRules", "setRules", [
+        { ...testServingRules, ...change },
+      ]);
+      // The poll the worker runs every second, run now so the test need not wait for it.
+      await gateway.rules.poll();
+      return gateway.rules.rules.version;
+    };
+    const channelId = await newChannel();
+    const payer = newPayer(channelId);
+    const openai = openaiFor(payer);
+    const complete = (max_tokens: number) => openai.completions.create({ model: "1", prompt: "Rules", max_tokens });
+    const refusal = (request: Promise<unknown>) =>
+      request.then(
+        () => assert.fail("the request was served"),
+        (error: { status: number; code: string; message: string }) => [error.status, error.code],
+      );
+
+    await complete(8);
+    const first = payer.receipts.at(-1)!.receipt.rulesVersion;
+    assert.equal(first, gateway.rules.rules.version);
+
+    const capped = await setRules({ maxOutputTokens: 6 });
+    assert.equal(capped, first + 1n);
+    assert.deepEqual(await refusal(complete(8)), [400, "max_tokens_exceeds_rules"]);
+    await complete(6);
+    assert.equal(payer.receipts.at(-1)!.receipt.rulesVersion, capped);
+
+    // Rules this worker cannot meet stop new requests (nothing billed) until they change again.
+    const billed = payer.billedTotal;
+    await setRules({ receiptSchemaVersion: 4 });
+    assert.deepEqual(await refusal(complete(4)), [503, "serving_rules_unmet"]);
+    await setRules({ requireAttributionHash: true });
+    assert.deepEqual(await refusal(complete(4)), [503, "serving_rules_unmet"]);
+    assert.equal(payer.billedTotal, billed);
+    // ... and a worker refuses to start under them, in one line naming the rule.
+    await assert.rejects(
+      startGateway({ ...testGatewayConfig(tc, mkdtempSync(path.join(dir, "refused-"))) }),
+      (error: Error) =>
+        error.name === "ServingRulesUnmetError" &&
+        /require an attribution hash/.test(error.message) &&
+        !error.message.includes("\n"),
+    );
+
+    const restored = await setRules({});
+    await complete(8);
+    assert.equal(payer.receipts.at(-1)!.receipt.rulesVersion, restored);
+    await assertSignedByRegisteredKey(payer);
   });
 
   it("test_adapter_refusedWith409WhenItsConfigDisagreesWithItsRegistration", async () => {

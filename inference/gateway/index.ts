@@ -19,12 +19,13 @@ import {
 } from "../artifacts/index.ts";
 import { rpcTransport } from "../../scripts/lib/rpc.ts";
 import { abiOf } from "../sdk/abis.ts";
-import { domainSeparator, receiptDomain, voucherDomain } from "../sdk/eip712.ts";
+import { domainSeparator, receiptDomain, receiptSchemaVersion, voucherDomain } from "../sdk/eip712.ts";
 import { ServedAdapters } from "./artifacts.ts";
 import { createAttributor } from "./attribution.ts";
 import { ChainView } from "./chain.ts";
-import { Engine } from "./engine.ts";
+import { Engine, ENGINE_PROTOCOL_VERSION } from "./engine.ts";
 import { GatewayError } from "./errors.ts";
+import { GovernedRules } from "./governed.ts";
 import { jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { Ledger } from "./payment.ts";
@@ -35,7 +36,13 @@ import { UsageLog } from "./usageLog.ts";
 
 export type GatewayConfig = {
   rpcUrl: string;
-  contracts: { InferencePayments: Address; ModelRegistry: Address; NodeRegistry: Address };
+  contracts: {
+    InferencePayments: Address;
+    ModelRegistry: Address;
+    NodeRegistry: Address;
+    AttributionRewards: Address;
+    ServingRules: Address;
+  };
   /** Pays gas for settlements; the channels' operator. */
   operatorKey: Hex;
   /** Signs receipts; must be the operator's registered signing key. Default: the operator key. */
@@ -110,6 +117,19 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     );
   }
   const baseModelId = config.baseModelId ?? registered.baseModelIds[0]!;
+  // Before anything is loaded: rules this worker cannot meet refuse the start in one line (governed.ts).
+  const rules = await GovernedRules.start({
+    client,
+    servingRules: config.contracts.ServingRules,
+    // The policy records are made under matters only to a worker that makes them.
+    rewards: config.attribution && config.contracts.AttributionRewards,
+    abilities: {
+      receiptSchemaVersion,
+      engineProtocolVersion: ENGINE_PROTOCOL_VERSION,
+      attributes: config.attribution !== undefined,
+    },
+    log,
+  });
 
   const chainView = new ChainView({
     client,
@@ -169,8 +189,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
         datanets: { registry: config.attribution.datanetRegistry, fromBlock: config.attribution.datanetRegistryBlock },
         contentStore: contentStore!,
         cacheDir: config.attribution.indexDir,
+        policy: () => rules.attributionPolicy!,
       }),
     adapters: served,
+    rules,
     limits: {
       maxTokens: 512,
       maxBodyBytes: 1 << 20,
@@ -219,6 +241,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   };
   const timers = [
     every(config.pollIntervalMs ?? 1_000, () => chainView.poll(), "chain poll"),
+    every(config.pollIntervalMs ?? 1_000, () => rules.poll(), "serving rules poll"),
     every(config.settleIntervalMs ?? 5_000, () => settler.tick(), "settlement"),
   ];
   log("info", "gateway listening", {

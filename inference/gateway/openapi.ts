@@ -48,6 +48,7 @@ const receiptJson = z
     completionHash: hex,
     attributionHash: hex,
     timestamp: decimal,
+    rulesVersion: decimal.meta({ description: "The ServingRules version the response was served under" }),
     signature: hex,
   })
   .meta({ description: "An EIP-712 Receipt signed by the operator's registered signing key" });

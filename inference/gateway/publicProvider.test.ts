@@ -21,7 +21,7 @@ import {
 } from "../../attribution/src/index.ts";
 import { connectSuite } from "../../scripts/lib/contracts.ts";
 import { readAcceptedContributions, registryLocation } from "../../scripts/lib/datanetVersions.ts";
-import { readEpochInputs } from "../../scripts/lib/epochs.ts";
+import { attributionPolicyOfEpoch, readEpochInputs } from "../../scripts/lib/epochs.ts";
 import { rpc } from "../../scripts/lib/localChain.ts";
 import { startProviderProxy, type ProviderProxy } from "../../scripts/lib/providerProxy.ts";
 import { rpcTransport } from "../../scripts/lib/rpc.ts";
@@ -233,6 +233,7 @@ describe("gateway and epochs through a public provider's RPC", () => {
       epoch: 1n,
       blocks: { fromBlock: 0n, toBlock },
       indexDir: path.join(dir, "epoch-indexes"),
+      policy: await attributionPolicyOfEpoch(suite, 1n),
     });
     assert.deepEqual(
       inputs.settlements.map((s) => [s.adapterId, s.lineage.map((l) => [l.datanetId, l.version])]),

@@ -21,6 +21,7 @@ import {
 import type { ServedAdapters } from "./artifacts.ts";
 import type { AdapterRecord, ChainView } from "./chain.ts";
 import type { Engine, GenerateDone, GenerateParams } from "./engine.ts";
+import type { GovernedRules, ServingRules } from "./governed.ts";
 import { badRequest, busy, GatewayError, paymentError } from "./errors.ts";
 import { formats, type AnswerMeta } from "./formats.ts";
 import type { Logger } from "./log.ts";
@@ -67,6 +68,8 @@ export type Gateway = {
   attributor?: Attributor;
   /** Adapters fetched by their on-chain URI, verified, checked against their registration, loaded. */
   adapters: ServedAdapters;
+  /** The governed serving rules in force (ServingRules on chain). */
+  rules: GovernedRules;
   limits: GatewayLimits;
   metrics: Metrics;
   log: Logger;
@@ -88,11 +91,13 @@ type Completion = {
 type ValidatedBody = ChatCompletionRequest | CompletionRequest | ResponseRequest;
 
 /**
- * The response's attribution hash. A failure (say the content store is unreachable) must not cost the payer the
- * answer it paid for: the receipt then carries a zero hash, and the epoch splits that request pro rata.
+ * The response's attribution hash. Unless the serving rules require one, a failure (say the content store is
+ * unreachable) must not cost the payer the answer it paid for: the receipt then carries a zero hash, and the epoch
+ * splits that request pro rata. Under rules that require it, the request fails unbilled instead.
  */
 async function attributionOf(
   gateway: Gateway,
+  rules: ServingRules,
   { adapterId, completion, exclude }: { adapterId: bigint; completion: string; exclude: string[] },
 ): Promise<Hex> {
   if (!gateway.attributor) return zeroHash;
@@ -101,6 +106,14 @@ async function attributionOf(
   } catch (error) {
     gateway.log("warn", "attribution failed", { adapterId, error: String(error) });
     gateway.metrics.attributionFailures.inc({ adapter: adapterId.toString() });
+    if (rules.requireAttributionHash && adapterId !== 0n) {
+      throw new GatewayError(
+        503,
+        "attribution_unavailable",
+        `ServingRules v${rules.version} require an attribution hash, and this response could not be attributed: retry shortly (not billed)`,
+        { cause: error, retryAfterSec: 5 },
+      );
+    }
     return zeroHash;
   }
 }
@@ -321,6 +334,8 @@ function channelUsage(gateway: Gateway, channelId: bigint) {
 }
 
 async function complete(gateway: Gateway, c: Context, request: Completion) {
+  // The rules in force when the request arrives are the ones it is served and billed under.
+  const rules = gateway.rules.forRequest();
   const adapter = await gateway.chain.adapter(request.adapterId).catch((error: unknown) => {
     throw error instanceof GatewayError
       ? error
@@ -341,6 +356,13 @@ async function complete(gateway: Gateway, c: Context, request: Completion) {
   const promptTokens = estimatePromptTokens(request.api, request.prompt);
   const maxSeqLen = gateway.engine.hello?.limits.max_seq_len ?? Infinity;
   const maxParam = { chat: "max_tokens", text: "max_tokens", responses: "max_output_tokens" }[request.api];
+  if (request.engine.max_tokens > rules.maxOutputTokens) {
+    throw badRequest(
+      "max_tokens_exceeds_rules",
+      `${maxParam} (${request.engine.max_tokens}) exceeds the ${rules.maxOutputTokens} output tokens ServingRules v${rules.version} allow per request`,
+      maxParam,
+    );
+  }
   if (promptTokens + request.engine.max_tokens > maxSeqLen) {
     throw badRequest(
       "context_length_exceeded",
@@ -430,12 +452,13 @@ async function complete(gateway: Gateway, c: Context, request: Completion) {
       completionTokens: BigInt(usage.completion_tokens),
       amount,
       completionHash: hashTokens(tokenizer.encode(new TextEncoder().encode(done.text))),
-      attributionHash: await attributionOf(gateway, {
+      attributionHash: await attributionOf(gateway, rules, {
         adapterId: adapter.id,
         completion: done.text,
         exclude: request.exclude,
       }),
       timestamp: BigInt(Math.floor(Date.now() / 1000)),
+      rulesVersion: rules.version,
     };
     const signedReceipt = await gateway.usageLog.appendDurably(unnumbered, reservation.voucher, (receipt) =>
       gateway.signer.sign(receiptDigest(gateway.payment.receiptSeparator, receipt)),

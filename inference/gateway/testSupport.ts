@@ -22,10 +22,12 @@ import {
   type Hex,
 } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { DEFAULT_PARAMETERS } from "../../ignition/modules/OpenPoA.ts";
 import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.ts";
 import { commitmentOf, newSalt } from "../../scripts/lib/commitments.ts";
 import { hashArtifactDir } from "../artifacts/index.ts";
-import { engineMain, enginePython } from "./engine.ts";
+import { receiptSchemaVersion } from "../sdk/eip712.ts";
+import { engineMain, ENGINE_PROTOCOL_VERSION, enginePython } from "./engine.ts";
 import { silentLogger } from "./log.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -34,6 +36,14 @@ export const cacheDir = process.env.OPENPOA_GATEWAY_CACHE ?? path.join(tmpdir(),
 export const OPEN = 10n ** 18n;
 export const PRICE_PER_1K = 10n ** 15n;
 export const BASE_PRICE_PER_1K = 5n * 10n ** 14n;
+
+/** Serving rules of the test chain: receipts need no attribution hash, so gateways without a content store serve. */
+export const testServingRules = {
+  maxOutputTokens: 4096,
+  receiptSchemaVersion,
+  minEngineProtocolVersion: ENGINE_PROTOCOL_VERSION,
+  requireAttributionHash: false,
+};
 
 /** Hardhat's default accounts 0..4, from its well-known test mnemonic. */
 const keyAt = (addressIndex: number) =>
@@ -174,7 +184,15 @@ export async function startTestChain(
     14n * DAY,
     14n * DAY,
   ]);
-  const rewards = await deploy("AttributionRewards", [token, governance, governance, governance, DAY]);
+  const rewards = await deploy("AttributionRewards", [
+    token,
+    governance,
+    governance,
+    governance,
+    DAY,
+    DEFAULT_PARAMETERS.initialAttributionPolicy,
+  ]);
+  const servingRules = await deploy("ServingRules", [governance, testServingRules]);
   const payments = await deploy("InferencePayments", [
     token,
     models,
@@ -251,6 +269,7 @@ export async function startTestChain(
     NodeRegistry: nodes,
     AttributionRewards: rewards,
     InferencePayments: payments,
+    ServingRules: servingRules,
   };
   const read = (name: string, address: Address, functionName: string, args: unknown[] = []) =>
     client.readContract({ address, abi: artifact(name).abi, functionName, args });

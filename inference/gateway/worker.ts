@@ -1,13 +1,21 @@
 /**
  * `npm run worker`: gateway + engine against the network in deployments/<network>.json. Configuration by
- * environment (see inference/README.md, "Running a worker").
+ * environment (see inference/README.md, "Running a worker"); keys and the network's RPC URL may instead be in
+ * Hardhat's keystore, under the same names.
  */
 import type { Address } from "viem";
-import { ConfigurationError } from "../../scripts/lib/contracts.ts";
+import { ConfigurationError, rpcUrlOf } from "../../scripts/lib/contracts.ts";
 import { ArtifactError, artifactCacheSettings } from "../artifacts/index.ts";
 import { DeploymentNotFoundError, readDeployment } from "../../scripts/lib/deployments.ts";
-import { fromEnvironment as env, optionalFromEnvironment as optional } from "../../scripts/lib/environment.ts";
+import {
+  fromEnvironment as env,
+  optionalFromEnvironment as optional,
+  optionalSecretFromEnvironment as optionalSecret,
+  secretFromEnvironment as secret,
+} from "../../scripts/lib/environment.ts";
 import { startGateway } from "./index.ts";
+import { BaseError as AttributionError } from "../../attribution/src/index.ts";
+import { ServingRulesUnmetError } from "./governed.ts";
 import { jsonLogger } from "./log.ts";
 
 const logLevels = ["debug", "info", "warn", "error"] as const;
@@ -19,18 +27,30 @@ async function start() {
   const log = jsonLogger(level as (typeof logLevels)[number]);
   const network = env("OPENPOA_NETWORK", "text", "localhost");
   const { contracts } = await readDeployment(network);
-  const address = (name: string) => contracts[name]!.address as Address;
+  const deployed = (name: string) => {
+    const contract = contracts[name];
+    if (!contract)
+      throw new ConfigurationError(
+        `The deployment of network "${network}" has no ${name}: deploy again (npm run deploy -- --network ${network})`,
+      );
+    return contract;
+  };
+  const address = (name: string) => deployed(name).address as Address;
   const contentStore = optional("OPENPOA_CONTENT_DIR", "text") ?? optional("OPENPOA_CONTENT_URL", "url");
 
   const gateway = await startGateway({
-    rpcUrl: env("OPENPOA_RPC_URL", "url", "http://127.0.0.1:8545"),
+    // OPENPOA_RPC_URL, else the network's <NETWORK>_RPC_URL (environment or keystore), as the CLI reads it.
+    rpcUrl: await rpcUrlOf(network),
     contracts: {
       InferencePayments: address("InferencePayments"),
       ModelRegistry: address("ModelRegistry"),
       NodeRegistry: address("NodeRegistry"),
+      AttributionRewards: address("AttributionRewards"),
+      ServingRules: address("ServingRules"),
     },
-    operatorKey: env("OPENPOA_OPERATOR_KEY", "privateKey"),
-    signingKey: optional("OPENPOA_SIGNING_KEY", "privateKey"),
+    // Keys: the environment variable, else Hardhat's keystore (scripts/lib/environment.ts).
+    operatorKey: await secret("OPENPOA_OPERATOR_KEY", "privateKey"),
+    signingKey: await optionalSecret("OPENPOA_SIGNING_KEY", "privateKey"),
     modelDir: optional("OPENPOA_MODEL_DIR", "text"),
     artifacts: artifactCacheSettings(contentStore),
     usageLogFile: env("OPENPOA_USAGE_LOG", "text", "openpoa-usage.sqlite"),
@@ -41,7 +61,7 @@ async function start() {
     attribution: contentStore
       ? {
           datanetRegistry: address("DatanetRegistry"),
-          datanetRegistryBlock: BigInt(contracts.DatanetRegistry!.startBlock),
+          datanetRegistryBlock: BigInt(deployed("DatanetRegistry").startBlock),
           contentStore,
           indexDir: env("OPENPOA_INDEX_DIR", "text", "openpoa-indexes"),
         }
@@ -70,10 +90,15 @@ async function start() {
 try {
   await start();
 } catch (error) {
-  // A bad setting (or a base model that is not the registered one) is one line naming it; anything else keeps its
-  // stack.
+  // A bad setting (a base model that is not the registered one, serving rules this worker cannot meet) is one line
+  // naming it; anything else keeps its stack.
   const oneLine =
-    error instanceof ConfigurationError || error instanceof DeploymentNotFoundError || error instanceof ArtifactError;
+    error instanceof ConfigurationError ||
+    error instanceof DeploymentNotFoundError ||
+    error instanceof ArtifactError ||
+    error instanceof ServingRulesUnmetError ||
+    // An attribution policy in force that this worker does not implement.
+    error instanceof AttributionError;
   if (!oneLine) throw error;
   console.error(`openpoa worker: ${error.message}`);
   process.exit(2);

@@ -6,7 +6,6 @@ import type { Abi } from "viem";
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cache = new Map<string, Abi>();
 
-/** An ABI from Hardhat's build output (`npx hardhat build --no-tests`): never pasted, so never stale. */
 /** Every contract of the suite, by its artifact name (also its key in deployments/<network>.json). */
 export const contractNames = [
   "OpenToken",
@@ -17,9 +16,11 @@ export const contractNames = [
   "NodeRegistry",
   "InferencePayments",
   "AttributionRewards",
+  "ServingRules",
 ] as const;
 export type ContractName = (typeof contractNames)[number];
 
+/** An ABI from Hardhat's build output (`npx hardhat build --no-tests`): never pasted, so never stale. */
 export function abiOf(name: ContractName): Abi {
   let abi = cache.get(name);
   if (abi) return abi;

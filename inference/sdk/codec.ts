@@ -55,6 +55,7 @@ export function receiptToJson({ receipt, signature }: SignedReceipt): ReceiptJso
     completionHash: receipt.completionHash,
     attributionHash: receipt.attributionHash,
     timestamp: receipt.timestamp.toString(),
+    rulesVersion: receipt.rulesVersion.toString(),
     signature,
   };
 }
@@ -72,6 +73,7 @@ export function receiptFromJson(json: ReceiptJson): SignedReceipt {
       completionHash: hex(json.completionHash, 32),
       attributionHash: hex(json.attributionHash, 32),
       timestamp: uint(json.timestamp),
+      rulesVersion: uint(json.rulesVersion),
     },
     signature: hex(json.signature),
   };

@@ -35,6 +35,7 @@ const receipt: Receipt = {
   completionHash: `0x${"ef".repeat(32)}`,
   attributionHash: zeroHash,
   timestamp: 1_800_000_000n,
+  rulesVersion: 1n,
 };
 
 it("hashes vouchers and receipts exactly as EIP-712 (viem) does", () => {

@@ -27,6 +27,8 @@ export type Receipt = {
   completionHash: Hex;
   attributionHash: Hex;
   timestamp: bigint;
+  /** The ServingRules version in force when the response was served (contracts/ServingRules.sol). */
+  rulesVersion: bigint;
 };
 export type SignedReceipt = { receipt: Receipt; signature: Hex };
 
@@ -53,17 +55,29 @@ export const receiptTypes = {
     { name: "completionHash", type: "bytes32" },
     { name: "attributionHash", type: "bytes32" },
     { name: "timestamp", type: "uint64" },
+    { name: "rulesVersion", type: "uint64" },
   ],
 } as const;
+
+/** The receipt schema this code signs and checks: the version of the receipt domain (ServingRules names it). */
+export const receiptSchemaVersion = 3;
 
 /** The domain InferencePayments verifies vouchers under (chain id and contract bound). */
 export function voucherDomain(chainId: number, payments: Address) {
   return { name: "OpenPoA InferencePayments", version: "1", chainId, verifyingContract: payments } as const;
 }
 
-/** Receipts are bound to the same chain and payment contract, under a name of their own (v2: positions). */
+/**
+ * Receipts are bound to the same chain and payment contract, under a name of their own (v2: positions; v3: the
+ * serving rules' version).
+ */
 export function receiptDomain(chainId: number, payments: Address) {
-  return { name: "OpenPoA Usage Receipts", version: "2", chainId, verifyingContract: payments } as const;
+  return {
+    name: "OpenPoA Usage Receipts",
+    version: String(receiptSchemaVersion),
+    chainId,
+    verifyingContract: payments,
+  } as const;
 }
 
 export const voucherHeader = "x-openpoa-voucher";
@@ -92,7 +106,7 @@ const VOUCHER_TYPEHASH = keccak256(
 );
 const RECEIPT_TYPEHASH = keccak256(
   utf8(
-    "Receipt(bytes32 requestId,uint256 channelId,uint64 position,uint256 adapterId,uint64 promptTokens,uint64 completionTokens,uint256 amount,bytes32 completionHash,bytes32 attributionHash,uint64 timestamp)",
+    "Receipt(bytes32 requestId,uint256 channelId,uint64 position,uint256 adapterId,uint64 promptTokens,uint64 completionTokens,uint256 amount,bytes32 completionHash,bytes32 attributionHash,uint64 timestamp,uint64 rulesVersion)",
   ),
   "bytes",
 );
@@ -149,6 +163,7 @@ export function receiptDigest(separator: Uint8Array, r: Receipt): Hex {
       hexToBytes(r.completionHash),
       hexToBytes(r.attributionHash),
       word(r.timestamp),
+      word(r.rulesVersion),
     ]),
     "bytes",
   );

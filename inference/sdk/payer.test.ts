@@ -57,6 +57,7 @@ async function receipt(adapterId: bigint, tokens: bigint, signer = operator, ove
     completionHash: `0x${"00".repeat(32)}`,
     attributionHash: `0x${"00".repeat(32)}`,
     timestamp: 1n,
+    rulesVersion: 1n,
     ...overrides,
   };
   const signature = await signer.signTypedData({

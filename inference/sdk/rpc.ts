@@ -124,7 +124,8 @@ export async function sendRawTransactionOnce(
 
 /**
  * Calls `functionName` on `address` in a transaction signed here and sent once (sendRawTransactionOnce); resolves
- * with its receipt. A wallet whose account signs elsewhere (a browser wallet) sends through it as usual.
+ * with its receipt, which `wait` waits for (default: the client's waitForTransactionReceipt). A wallet whose account
+ * signs elsewhere (a browser wallet) sends through it as usual.
  */
 export async function writeContractOnce(
   wallet: WalletClient<Transport, Chain | undefined, Account>,
@@ -134,7 +135,14 @@ export async function writeContractOnce(
     abi,
     functionName,
     args = [],
-  }: { address: Address; abi: Abi; functionName: string; args?: readonly unknown[] },
+    wait = (hash) => client.waitForTransactionReceipt({ hash }),
+  }: {
+    address: Address;
+    abi: Abi;
+    functionName: string;
+    args?: readonly unknown[];
+    wait?: (hash: Hex) => Promise<TransactionReceipt>;
+  },
 ): Promise<TransactionReceipt> {
   const call = { abi, functionName, args } as Parameters<typeof encodeFunctionData>[0];
   let hash: Hex;
@@ -149,5 +157,5 @@ export async function writeContractOnce(
   } else {
     hash = await wallet.writeContract({ ...call, address, chain: wallet.chain } as never);
   }
-  return client.waitForTransactionReceipt({ hash });
+  return wait(hash);
 }

@@ -53,6 +53,7 @@ function receiptAt(position: number, adapterId = 1n, amount = 1_000n): Receipt {
     completionHash: keccak256(numberToBytes(position, { size: 8 })),
     attributionHash: zeroHash,
     timestamp: 1_800_000_000n,
+    rulesVersion: 1n,
   };
 }
 

@@ -5,6 +5,7 @@
 import { channelCommands } from "./commands/channel.ts";
 import { datanetCommands } from "./commands/datanet.ts";
 import { epochCommands } from "./commands/epoch.ts";
+import { govCommands } from "./commands/gov.ts";
 import { modelCommands } from "./commands/model.ts";
 import { nodeCommands } from "./commands/node.ts";
 import { rewardsCommands } from "./commands/rewards.ts";
@@ -23,4 +24,5 @@ export const commands: Record<string, Command> = {
   ...channelCommands,
   ...rewardsCommands,
   ...epochCommands,
+  ...govCommands,
 };

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   createPublicClient,
   createWalletClient,
@@ -53,10 +52,10 @@ import { generatedModel } from "../../inference/gateway/testSupport.ts";
 import { abiOf, HARDHAT_ACCOUNT_0_KEY } from "../lib/contracts.ts";
 import { commands } from "./commands.ts";
 import { readDatanetVersion } from "../lib/datanetVersions.ts";
-import { repoRoot, rpc, startLocalChain, type LocalChain } from "../lib/localChain.ts";
+import { repoRoot, rpc, type LocalChain } from "../lib/localChain.ts";
+import { keystoreEnvironment, setInKeystore } from "../lib/testKeystore.ts";
+import { cliPath, jsonOutput, runCli, startDeployedChain, type DeployedChain } from "./testing.ts";
 
-const run = promisify(execFile);
-const cli = path.join(repoRoot, "scripts", "cli", "openpoa.ts");
 const ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 /** Hardhat's account 1 (0x7099…79C8): the operator's receipt key from test_nodeAndChannel_lifecycle on. */
 const HARDHAT_ACCOUNT_1_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
@@ -69,48 +68,25 @@ describe("openpoa CLI", () => {
   let chain: LocalChain;
   let work: string;
   let env: NodeJS.ProcessEnv;
+  let deployed: DeployedChain | undefined;
 
   before(async () => {
-    chain = await startLocalChain({ port: 18546 });
-    work = await mkdtemp(path.join(tmpdir(), "openpoa-cli-"));
-    env = {
-      ...process.env,
-      OPENPOA_RPC_URL: chain.url,
-      OPENPOA_DEPLOYMENTS_DIR: work,
-      OPENPOA_ARTIFACT_CACHE_DIR: path.join(work, "artifact-cache"),
-    };
-    await run("npm", ["run", "deploy", "--", "--network", "localhost"], { cwd: repoRoot, env });
+    deployed = await startDeployedChain({
+      port: 18546,
+      environment: (dir) => ({
+        // Hardhat's keystores of this test alone.
+        ...keystoreEnvironment(process.env, path.join(dir, "hardhat-config")),
+        OPENPOA_ARTIFACT_CACHE_DIR: path.join(dir, "artifact-cache"),
+      }),
+    });
+    ({ chain, work, env } = deployed);
   });
-  after(async () => {
-    await chain?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-    const genesis =
-      chain && (await rpc<{ hash: string }>(chain.url, "eth_getBlockByNumber", ["0x0", false]).catch(() => null));
-    if (genesis) {
-      await rm(path.join(repoRoot, "ignition", "deployments", `localhost-31337-${genesis.hash.slice(2, 10)}`), {
-        recursive: true,
-        force: true,
-      });
-    }
-  });
+  after(() => deployed?.stop());
 
   /** Runs the CLI; resolves with its exit code and output instead of throwing. */
-  async function openpoa(...args: string[]) {
-    return openpoaWith({}, ...args);
-  }
+  const openpoa = (...args: string[]) => runCli(env, args);
   /** The same with `extra` environment variables (another key, another RPC URL). */
-  async function openpoaWith(extra: NodeJS.ProcessEnv, ...args: string[]) {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
-        cwd: repoRoot,
-        env: { ...env, ...extra },
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    }
-  }
+  const openpoaWith = (extra: NodeJS.ProcessEnv, ...args: string[]) => runCli({ ...env, ...extra }, args);
   /** The deployment, and viem clients acting as Hardhat's account 0 on the test chain. */
   async function accountZero() {
     const deployment = JSON.parse(await readFile(path.join(work, "localhost.json"), "utf8")) as {
@@ -145,11 +121,26 @@ describe("openpoa CLI", () => {
     });
     await publicClient.waitForTransactionReceipt({ hash });
   }
-  async function json(...args: string[]) {
-    const result = await openpoa(...args, "--json");
-    assert.equal(result.code, 0, result.stderr);
-    return JSON.parse(result.stdout);
+  /**
+   * Runs the CLI with `extra` environment variables and `stdin` typed in; `whileRunning` gets its stderr as it comes.
+   * Resolves with its exit code and output.
+   */
+  async function openpoaLive(
+    extra: NodeJS.ProcessEnv,
+    args: string[],
+    { stdin, whileRunning }: { stdin?: string; whileRunning?: (stderr: () => string) => Promise<void> } = {},
+  ) {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...env, ...extra } });
+    child.stdin.end(stdin);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
+    await whileRunning?.(() => stderr);
+    return { code: await exited, stdout, stderr };
   }
+  const json = async (...args: string[]) => jsonOutput(await openpoa(...args, "--json"));
 
   it("test_token_faucetBalanceDelegateTransfer", async () => {
     const newcomer = "0x000000000000000000000000000000000000c0DE";
@@ -170,6 +161,71 @@ describe("openpoa CLI", () => {
     const broke = await openpoa("token", "transfer", newcomer, "abc");
     assert.equal(broke.code, 2);
     assert.match(broke.stderr, /amount must be an OPEN amount like 12.5, got "abc"/);
+  });
+
+  it("test_secrets_comeFromTheEnvironmentElseHardhatsKeystore", async (t) => {
+    const configHome = path.join(work, "hardhat-config");
+    const account1 = privateKeyToAccount(HARDHAT_ACCOUNT_1_KEY).address;
+    // Gone afterwards: the later steps sign as account 0.
+    t.after(() => rm(path.join(configHome, "hardhat-nodejs"), { recursive: true, force: true }));
+    await setInKeystore({ configHome, key: "OPENPOA_PRIVATE_KEY", value: HARDHAT_ACCOUNT_1_KEY });
+    assert.equal((await json("token", "balance")).account, account1);
+    // The environment wins over the keystore.
+    const other = `0x${"5a".repeat(32)}` as Hex;
+    const fromEnvironment = await openpoaWith({ OPENPOA_PRIVATE_KEY: other }, "token", "balance", "--json");
+    assert.equal(JSON.parse(fromEnvironment.stdout).account, privateKeyToAccount(other).address);
+
+    // A network's RPC URL (as hardhat.config.ts names it) from the production keystore, its password typed in.
+    await cp(path.join(work, "localhost.json"), path.join(work, "stagingNet.json"));
+    await setInKeystore({ configHome, key: "STAGING_NET_RPC_URL", value: chain.url, password: "cli password" });
+    const network = ["--network", "stagingNet", "--json"];
+    const unlocked = await openpoaLive({ OPENPOA_RPC_URL: undefined }, ["token", "balance", ...network], {
+      stdin: "cli password\n",
+    });
+    assert.equal(unlocked.code, 0, unlocked.stderr);
+    assert.equal(JSON.parse(unlocked.stdout).account, account1);
+    // Asked on stderr: stdout stays JSON.
+    assert.match(unlocked.stderr, /^\[hardhat-keystore\] Enter the password: $/);
+    const locked = await openpoaLive({ OPENPOA_RPC_URL: undefined }, ["token", "balance", ...network.slice(0, 2)], {
+      stdin: "not it\n",
+    });
+    assert.equal(locked.code, 2);
+    assert.match(
+      locked.stderr,
+      /openpoa: STAGING_NET_RPC_URL: Hardhat's keystore did not open: HHE50000: Invalid password or corrupted keystore file\.\n$/,
+    );
+  });
+
+  it("test_send_showsProgressOnStderrWhileItWaitsButNeverWithJson", async () => {
+    const newcomer = "0x000000000000000000000000000000000000c0DE";
+    // Blocks only when the test mines one: the transfer waits for as long as the test likes.
+    await rpc(chain.url, "evm_setAutomine", [false]);
+    try {
+      const shown = await openpoaLive({ OPENPOA_PROGRESS: "1" }, ["token", "transfer", newcomer, "1"], {
+        async whileRunning(stderr) {
+          for (let tries = 0; !/waiting for/.test(stderr()) && tries < 300; tries++) await sleep(100);
+          await rpc(chain.url, "evm_mine");
+        },
+      });
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.match(shown.stderr, /^waiting for 0x[0-9a-f]{64} \(2 s, block \d+\)\n/);
+      assert.match(shown.stdout, /^Sent 1 OPEN to 0x0{36}c0DE \(0x[0-9a-f]{64}\)\n$/, "a local chain: no explorer");
+
+      const quiet = await openpoaLive({ OPENPOA_PROGRESS: "1" }, ["token", "transfer", newcomer, "1", "--json"], {
+        async whileRunning() {
+          type Pending = { transactions: unknown[] };
+          const pending = () => rpc<Pending>(chain.url, "eth_getBlockByNumber", ["pending", false]);
+          for (let tries = 0; (await pending()).transactions.length === 0 && tries < 300; tries++) await sleep(100);
+          await sleep(3_000);
+          await rpc(chain.url, "evm_mine");
+        },
+      });
+      assert.equal(quiet.code, 0, quiet.stderr);
+      assert.equal(quiet.stderr, "");
+      assert.equal(JSON.parse(quiet.stdout).amount, "1000000000000000000");
+    } finally {
+      await rpc(chain.url, "evm_setAutomine", [true]);
+    }
   });
 
   it("test_help_listsEveryOptionWithItsMeaningAndDefault", async () => {
@@ -591,14 +647,22 @@ describe("openpoa CLI", () => {
         cumulativeTotal: ran.cumulativeTotal,
         accounts: ran.accounts,
         proposed: ran.proposed,
+        policyId: ran.policyId,
       },
-      { epochTotal: "255000000000000000", cumulativeTotal: "255000000000000000", accounts: 1, proposed: true },
+      {
+        epochTotal: "255000000000000000",
+        cumulativeTotal: "255000000000000000",
+        accounts: 1,
+        proposed: true,
+        policyId: "1",
+      },
     );
     assert.deepEqual(await json("epoch", "verify", "1", "--content", content), {
       epoch: "1",
       ok: true,
       root: ran.root,
       leaves: 1,
+      policyId: "1",
     });
 
     // Proposed, not yet claimable: when it will be, and what for.
@@ -654,7 +718,7 @@ describe("openpoa CLI", () => {
       address: rewards,
       abi: abiOf("AttributionRewards"),
       functionName: "proposeRoot",
-      args: [2n, tampered.root, total, tamperedHash, "tampered"],
+      args: [2n, tampered.root, total, tamperedHash, "tampered", 1n],
     });
     await publicClient.waitForTransactionReceipt({ hash: proposeHash });
     const verified = await openpoa("epoch", "verify", "2", "--content", content);
@@ -704,6 +768,7 @@ describe("openpoa CLI", () => {
         completionHash: hashes.completion,
         attributionHash: hashes.attribution,
         timestamp: 1n,
+        rulesVersion: 1n,
       };
       const signature = await receiptKey.sign({ hash: receiptDigest(receiptSeparator, receipt) });
       tree.append(usageLeaf(receiptDigest(receiptSeparator, receipt), "accepted"));

@@ -6,6 +6,8 @@
 import { parseArgs } from "node:util";
 import { ConfigurationError, connectSuite } from "../lib/contracts.ts";
 import { DeploymentNotFoundError } from "../lib/deployments.ts";
+import { explorerLines } from "../lib/explorers.ts";
+import { progressEnabled } from "../lib/progress.ts";
 import { explainFailure } from "./failures.ts";
 import { ContractRevertedError } from "../lib/transactions.ts";
 import { UsageError } from "./args.ts";
@@ -46,6 +48,9 @@ function help(): string {
     "",
     "--network reads deployments/<name>.json (default localhost); the RPC URL comes from OPENPOA_RPC_URL or",
     "<NETWORK>_RPC_URL, the signing key from OPENPOA_PRIVATE_KEY (on the local chain, Hardhat's first account).",
+    "Secrets (keys, <NETWORK>_RPC_URL) are read from the environment, else from Hardhat's keystore",
+    "(`npx hardhat keystore set OPENPOA_PRIVATE_KEY`). Waits for a transaction show progress on stderr on a",
+    "terminal or with OPENPOA_PROGRESS=1; sent transactions link to the network's explorer where one is configured.",
     'Amounts are in OPEN ("12.5"). `openpoa <group> <command> --help` shows a command\'s usage.',
   ].join("\n");
 }
@@ -85,10 +90,15 @@ async function main(argv: string[]): Promise<number> {
     console.log(commandHelp(command));
     return 0;
   }
-  const suite = await connectSuite({ network: values.network as string });
+  // Progress goes to stderr, where --json puts errors for a script to read: none with --json.
+  const suite = await connectSuite({
+    network: values.network as string,
+    progress: !values.json && progressEnabled(),
+  });
   signer = suite.account?.address;
   const output = await command.run(suite, positionals, values);
-  console.log(values.json ? toJson(output.data) : output.text);
+  if (values.json) console.log(toJson(output.data));
+  else console.log([output.text, ...explorerLines(suite.chain.id, suite.sent)].join("\n"));
   return 0;
 }
 

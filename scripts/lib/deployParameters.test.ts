@@ -71,6 +71,9 @@ describe("deploy parameters", () => {
       names,
     );
     assert.equal(params.proposalThresholdVotes, DEFAULT_PARAMETERS.proposalThresholdVotes);
+    // The example shows the defaults, the specification's hash included: a new specification is pinned here too.
+    assert.deepEqual(params.initialAttributionPolicy, DEFAULT_PARAMETERS.initialAttributionPolicy);
+    assert.deepEqual(params.initialServingRules, DEFAULT_PARAMETERS.initialServingRules);
     checkDeployParameters(params, TESTNET, DEPLOYER);
   });
 });

@@ -1,5 +1,6 @@
 import { getAddress, isAddress } from "ethers";
 import { DEFAULT_PARAMETERS } from "../../ignition/modules/OpenPoA.ts";
+import { slashEscape } from "./slashWindow.ts";
 
 /** Chain id of Hardhat's local chains: the only ones where the deployer may keep the roles and the supply. */
 export const LOCAL_CHAIN_ID = 31337;
@@ -53,16 +54,20 @@ export function checkDeployParameters(params: DeployParameters, chainId: number,
     }
     return BigInt(value);
   };
-  const governancePath =
-    seconds("votingDelaySeconds") + seconds("votingPeriodSeconds") + seconds("timelockDelaySeconds");
-  for (const name of ["unbondingPeriodSeconds", "freezePeriodSeconds"] as const) {
-    if (seconds(name) <= governancePath) {
-      throw new DeployParametersError(
-        `Deploy parameter "${name}" (${seconds(name)} s) must exceed the governance path ` +
-          `votingDelaySeconds + votingPeriodSeconds + timelockDelaySeconds (${governancePath} s), ` +
-          `or an operator escapes a slash`,
-      );
-    }
+  const escape = slashEscape({
+    votingDelay: seconds("votingDelaySeconds"),
+    votingPeriod: seconds("votingPeriodSeconds"),
+    timelockDelay: seconds("timelockDelaySeconds"),
+    unbondingPeriod: seconds("unbondingPeriodSeconds"),
+    freezePeriod: seconds("freezePeriodSeconds"),
+  });
+  if (escape) {
+    const name = `${escape.period}Seconds`;
+    throw new DeployParametersError(
+      `Deploy parameter "${name}" (${escape.seconds} s) must exceed the governance path ` +
+        `votingDelaySeconds + votingPeriodSeconds + timelockDelaySeconds (${escape.governancePath} s), ` +
+        `or an operator escapes a slash`,
+    );
   }
 }
 

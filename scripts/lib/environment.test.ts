@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, it } from "node:test";
 import { ConfigurationError } from "./contracts.ts";
 import { fromEnvironment, optionalFromEnvironment } from "./environment.ts";
 import { repoRoot } from "./localChain.ts";
+import { keystoreEnvironment, setInKeystore } from "./testKeystore.ts";
 
 const touched = new Set<string>();
 const set = (name: string, value: string | undefined) => {
@@ -81,7 +85,8 @@ it("test_envExample_listsEveryVariableTheCodeReads", () => {
         .map((file) => path.join(repoRoot, dir, file)),
     )
     .concat(["hardhat.config.ts", "indexer/ponder.config.ts", "package.json"].map((f) => path.join(repoRoot, f)));
-  const read = /process\.env\.([A-Z][A-Z0-9_]*)|(?:fromEnvironment|env|optional|configVariable)\("([A-Z][A-Z0-9_]*)"/g;
+  const read =
+    /process\.env\.([A-Z][A-Z0-9_]*)|(?:[fF]romEnvironment|env|optional|secret|optionalSecret|configVariable)\("([A-Z][A-Z0-9_]*)"/g;
   // package.json's scripts read variables the shell way.
   const shell = /\$\{([A-Z][A-Z0-9_]*)[:}]/g;
   const missing = new Set<string>();
@@ -94,4 +99,76 @@ it("test_envExample_listsEveryVariableTheCodeReads", () => {
     }
   }
   assert.deepEqual([...missing], []);
+});
+
+/**
+ * optionalSecretFromEnvironment for each `NAME:kind` in a fresh process (as a component reads them at start), with
+ * `stdin` as what is typed: each value, or the error's message.
+ */
+async function readSecrets(
+  env: NodeJS.ProcessEnv,
+  specs: string[],
+  stdin?: string,
+): Promise<(string | { error: string } | null)[]> {
+  const script = `
+    const { optionalSecretFromEnvironment } = await import(process.argv[1]);
+    const read = [];
+    for (const spec of process.argv.slice(2)) {
+      const [name, kind] = spec.split(":");
+      read.push(await optionalSecretFromEnvironment(name, kind).then((v) => v ?? null, (e) => ({ error: e.message })));
+    }
+    console.log(JSON.stringify(read));`;
+  const reader = path.join(repoRoot, "scripts/lib/environment.ts");
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      process.execPath,
+      ["--input-type=module", "-e", script, reader, ...specs],
+      { env, timeout: 60_000 },
+      (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(JSON.parse(stdout))),
+    );
+    child.stdin!.end(stdin);
+  });
+}
+
+it("test_secretFromEnvironment_readsHardhatsKeystoresAndTheEnvironmentWins", async () => {
+  const home = await mkdtemp(path.join(tmpdir(), "openpoa-keystore-"));
+  try {
+    const key = (byte: string) => `0x${byte.repeat(32)}`;
+    await setInKeystore({ configHome: home, key: "T_DEV_KEY", value: key("11") });
+    await setInKeystore({ configHome: home, key: "T_BAD_KEY", value: "0xsecret-but-malformed" });
+    await setInKeystore({ configHome: home, key: "T_PROD_KEY", value: key("22"), password: "a long password" });
+    await setInKeystore({
+      configHome: home,
+      key: "T_PROD_URL",
+      value: "https://rpc.example/k",
+      password: "a long password",
+    });
+    const env = keystoreEnvironment(process.env, home);
+
+    // The development keystore needs no password; a set environment variable wins, as in Hardhat; an empty one is
+    // unset, as everywhere in this project.
+    assert.deepEqual(await readSecrets(env, ["T_DEV_KEY:privateKey"]), [key("11")]);
+    assert.deepEqual(await readSecrets({ ...env, T_DEV_KEY: key("33") }, ["T_DEV_KEY:privateKey"]), [key("33")]);
+    assert.deepEqual(await readSecrets({ ...env, T_DEV_KEY: "" }, ["T_DEV_KEY:privateKey"]), [key("11")]);
+    // The production keystore asks for its password once, on stderr, for every value it holds.
+    assert.deepEqual(await readSecrets(env, ["T_PROD_KEY:privateKey", "T_PROD_URL:url"], "a long password\n"), [
+      key("22"),
+      "https://rpc.example/k",
+    ]);
+    // A name no keystore holds asks nothing (stdin is closed here) and is simply unset.
+    assert.deepEqual(await readSecrets(env, ["T_NOWHERE:privateKey"]), [null]);
+    // Every failure is one line naming the variable, never the value.
+    assert.deepEqual(await readSecrets(env, ["T_BAD_KEY:privateKey", "T_PROD_KEY:privateKey"], "not the password\n"), [
+      {
+        error:
+          "T_BAD_KEY (from Hardhat's keystore) must be a private key (0x and 64 hex digits), not what it is set to",
+      },
+      { error: "T_PROD_KEY: Hardhat's keystore did not open: HHE50000: Invalid password or corrupted keystore file." },
+    ]);
+    assert.deepEqual(await readSecrets(env, ["T_PROD_KEY:privateKey"]), [
+      { error: "T_PROD_KEY: Hardhat's keystore did not open: no password given (standard input closed)" },
+    ]);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
 });

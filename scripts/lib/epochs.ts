@@ -10,13 +10,14 @@ import {
   byteTokenizer,
   checkRecordAgainstContributions,
   ContentNotFoundError,
-  defaultAttributionPolicy,
+  attributionPolicyFromChain,
   getAttributionRecord,
   hashAttributionRecord,
   nearDuplicateContributions,
   openDatanetIndex,
   type AdapterSettlement,
   type AttributionPolicy,
+  type OnChainAttributionPolicy,
   type AttributionRecord,
   type ContentStore,
   type DatanetIndex,
@@ -249,9 +250,12 @@ async function readRecords(store: ContentStore, receipts: readonly UsageReceipt[
   return records;
 }
 
-/** The index of each datanet version (built from the content store once, cached in `indexDir`). */
-function datanetIndexes(store: ContentStore, indexDir: string) {
-  const ctx = { cacheDir: indexDir, contentStore: store, tokenizer: byteTokenizer };
+/**
+ * The index of each datanet version (built from the content store once, cached in `indexDir`), with the near-duplicate
+ * params of the epoch's policy.
+ */
+function datanetIndexes(store: ContentStore, { indexDir, policy }: { indexDir: string; policy: AttributionPolicy }) {
+  const ctx = { cacheDir: indexDir, contentStore: store, tokenizer: byteTokenizer, params: policy.params };
   const indexes = new Map<string, Promise<DatanetIndex>>();
   return (datanet: DatanetVersion) => {
     const key = `${datanet.datanetId}:${datanet.version}`;
@@ -262,6 +266,26 @@ function datanetIndexes(store: ContentStore, indexDir: string) {
       );
     return indexes.get(key)!;
   };
+}
+
+/** Policy `id` of AttributionRewards, checked: UnsupportedAttributionPolicyError when this code does not implement it. */
+export async function readAttributionPolicy(suite: Suite, id: bigint): Promise<AttributionPolicy> {
+  const policy = await read<OnChainAttributionPolicy>(suite, {
+    contract: "AttributionRewards",
+    functionName: "getAttributionPolicy",
+    args: [id],
+  });
+  return attributionPolicyFromChain({ id, policy });
+}
+
+/** The policy governing `epoch` by AttributionRewards' schedule (what its root must be computed with). */
+export async function attributionPolicyOfEpoch(suite: Suite, epoch: bigint): Promise<AttributionPolicy> {
+  const id = await read<bigint>(suite, {
+    contract: "AttributionRewards",
+    functionName: "attributionPolicyForEpoch",
+    args: [epoch],
+  });
+  return readAttributionPolicy(suite, id);
 }
 
 /**
@@ -315,13 +339,13 @@ export async function readEpochInputs(
     epoch,
     blocks,
     indexDir,
-    policy = defaultAttributionPolicy,
+    policy,
   }: {
     epoch: bigint;
     blocks: EpochBlocks;
     indexDir: string;
-    /** The attribution policy governing the epoch (default: policy 1). */
-    policy?: AttributionPolicy;
+    /** The attribution policy the epoch is computed with (attributionPolicyOfEpoch, or the one its root names). */
+    policy: AttributionPolicy;
   },
 ): Promise<EpochInputs> {
   const previous = await previousDistribution(suite, store, epoch);
@@ -329,7 +353,7 @@ export async function readEpochInputs(
   const datanets = await readDatanetVersions(suite, settlements);
   const { receipts, unverified } = await readEpochUsage(suite, store, blocks);
   const records = await readRecords(store, receipts);
-  const indexOf = datanetIndexes(store, indexDir);
+  const indexOf = datanetIndexes(store, { indexDir, policy });
   return {
     epoch,
     blocks,

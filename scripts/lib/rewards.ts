@@ -22,6 +22,8 @@ export type EpochRoot = {
   contentHash: Hex;
   claimableAt: bigint;
   revoked: boolean;
+  /** The attribution policy the root was computed with. */
+  policyId: number;
 };
 
 /** The content store's location (a directory or an http(s) base URL); defaults to OPENPOA_CONTENT_DIR / _URL. */

@@ -15,6 +15,7 @@ const OWNED: ContractName[] = [
   "NodeRegistry",
   "AttributionRewards",
   "InferencePayments",
+  "ServingRules",
 ];
 
 /** One line per role: the holder's address, named when it is one of the suite's contracts or the deployer. */

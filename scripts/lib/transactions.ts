@@ -18,6 +18,7 @@ import {
 } from "viem";
 import { writeContractOnce } from "../../inference/sdk/rpc.ts";
 import { abiOf, contractNames, type ContractName, type Suite } from "./contracts.ts";
+import { withProgress } from "./progress.ts";
 
 type Wallet = WalletClient<Transport, Chain | undefined, Account>;
 
@@ -121,10 +122,21 @@ export async function send(
     abi,
     functionName,
     args,
+    wait: (hash) => waitForReceipt(suite, hash),
   });
   const hash = receipt.transactionHash;
+  suite.sent.push(hash);
   if (receipt.status !== "success") throw new ContractRevertedError(call, { reason: `transaction ${hash} failed` });
   return { hash, receipt };
+}
+
+/** The receipt of `hash`, with progress on stderr while it takes long (scripts/lib/progress.ts). */
+export function waitForReceipt(suite: Suite, hash: Hex): Promise<TransactionReceipt> {
+  return withProgress(suite.publicClient.waitForTransactionReceipt({ hash }), {
+    label: () => hash,
+    blockNumber: () => suite.publicClient.getBlockNumber({ cacheTime: 0 }),
+    enabled: suite.progress,
+  });
 }
 
 export async function read<T>(

@@ -33,6 +33,7 @@ export async function connectSuite() {
     const nodes = await ethers.getContractAt("NodeRegistry", await deployed.nodeRegistry.getAddress());
     const rewards = await ethers.getContractAt("AttributionRewards", await deployed.attributionRewards.getAddress());
     const payments = await ethers.getContractAt("InferencePayments", await deployed.inferencePayments.getAddress());
+    const servingRules = await ethers.getContractAt("ServingRules", await deployed.servingRules.getAddress());
     for (const account of [alice, bob, carol, curator]) {
       await token.transfer(account.address, 1_000_000n * OPEN);
     }
@@ -51,6 +52,7 @@ export async function connectSuite() {
       nodes,
       rewards,
       payments,
+      servingRules,
     };
   }
 

@@ -6,6 +6,7 @@ import {AttributionRewards} from "../../contracts/AttributionRewards.sol";
 import {OpenToken} from "../../contracts/OpenToken.sol";
 import {IAttributionRewards} from "../../contracts/interfaces/IAttributionRewards.sol";
 import {HandlerPaths, PathReport} from "./utils/Paths.sol";
+import {Policies} from "./utils/Policies.sol";
 import {Assertions, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
 
@@ -108,7 +109,14 @@ contract RewardsHandler is Assertions, HandlerPaths {
         currentTime = 1_750_000_000;
         vm.warp(currentTime);
         token = new OpenToken(address(this));
-        rewards = new AttributionRewards(IERC20(address(token)), GOVERNANCE, ATTESTOR, GUARDIAN, DELAY);
+        rewards = new AttributionRewards(
+            IERC20(address(token)),
+            GOVERNANCE,
+            ATTESTOR,
+            GUARDIAN,
+            DELAY,
+            Policies.initial()
+        );
         token.approve(address(rewards), type(uint256).max);
         for (uint256 i; i < 4; ++i) {
             _accounts[i] = address(uint160(0xD000 + i));
@@ -175,8 +183,9 @@ contract RewardsHandler is Assertions, HandlerPaths {
             amounts[seeds[0] % 4] += 1 + (seeds[1] % 1_000e18);
         }
         bytes32 root = FourLeafTree.root(FourLeafTree.build(_indices, _accounts, amounts));
+        uint256 policyId = rewards.attributionPolicyForEpoch(epoch);
         vm.prank(ATTESTOR);
-        try rewards.proposeRoot(epoch, root, declared, keccak256(abi.encode(amounts)), "ipfs://dist") {
+        try rewards.proposeRoot(epoch, root, declared, keccak256(abi.encode(amounts)), "ipfs://dist", policyId) {
             _amounts[epoch] = amounts;
             if (!overstate) _cumulative = amounts;
             bool replaces = epoch <= maxProposedEpoch;
@@ -592,7 +601,8 @@ contract AttributionRewardsTest is Test {
             address(0x6000),
             address(this),
             address(0x7200),
-            0
+            0,
+            Policies.initial()
         );
         uint256 n = 9;
         bytes32[] memory leaves = new bytes32[](n);
@@ -601,7 +611,7 @@ contract AttributionRewardsTest is Test {
         rewards.fund(1_000_000);
         for (uint256 k; k < n; ++k) {
             leaves[k] = FourLeafTree.leaf(word * 8 + k, address(uint160(0xE000 + k)), 1_000 + k);
-            rewards.proposeRoot(k + 1, leaves[k], 1_000_000, bytes32(0), "");
+            rewards.proposeRoot(k + 1, leaves[k], 1_000_000, bytes32(0), "", 1);
         }
         uint256[] memory epochOf = new uint256[](n);
         for (uint256 step; step < n; ++step) {
@@ -638,7 +648,14 @@ contract AttributionRewardsRevocationTest is Test {
     function setUp() public {
         vm.warp(1_750_000_000);
         token = new OpenToken(address(this));
-        rewards = new AttributionRewards(IERC20(address(token)), GOVERNANCE, ATTESTOR, GUARDIAN, DELAY);
+        rewards = new AttributionRewards(
+            IERC20(address(token)),
+            GOVERNANCE,
+            ATTESTOR,
+            GUARDIAN,
+            DELAY,
+            Policies.initial()
+        );
         token.approve(address(rewards), type(uint256).max);
         rewards.fund(1_000_000);
     }
@@ -658,7 +675,7 @@ contract AttributionRewardsRevocationTest is Test {
     ) internal returns (bytes32 root) {
         root = FourLeafTree.leaf(index, account, amount);
         vm.prank(ATTESTOR);
-        rewards.proposeRoot(epoch, root, total, keccak256(abi.encode(epoch, amount)), "ipfs://dist");
+        rewards.proposeRoot(epoch, root, total, keccak256(abi.encode(epoch, amount)), "ipfs://dist", 1);
     }
 
     function _claim(uint256 epoch, uint256 index, address account, uint256 amount) internal {
@@ -702,7 +719,7 @@ contract AttributionRewardsRevocationTest is Test {
         bytes32 leaf3 = FourLeafTree.leaf(1, THIEF, 2_000);
         vm.expectRevert(abi.encodeWithSelector(IAttributionRewards.EpochOutOfOrder.selector, 3, 2));
         vm.prank(ATTESTOR);
-        rewards.proposeRoot(3, leaf3, 2_000, bytes32(0), "ipfs://dist");
+        rewards.proposeRoot(3, leaf3, 2_000, bytes32(0), "ipfs://dist", 1);
         // Cumulative: epoch 1 paid 100, which the total of epoch 2 still counts.
         bytes32 root = _propose(2, 1, address(0xD001), 300, 400);
         IAttributionRewards.EpochRoot memory r = rewards.getEpochRoot(2);

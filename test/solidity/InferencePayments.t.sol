@@ -13,6 +13,7 @@ import {IInferencePayments} from "../../contracts/interfaces/IInferencePayments.
 import {IModelRegistry} from "../../contracts/interfaces/IModelRegistry.sol";
 import {Commits} from "./utils/Commits.sol";
 import {HandlerPaths, PathReport} from "./utils/Paths.sol";
+import {Policies} from "./utils/Policies.sol";
 import {Assertions, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
 
@@ -131,7 +132,14 @@ abstract contract SettlementFixture {
         datanets = new DatanetRegistry(IERC20(address(token)), GOVERNANCE, 0);
         models = new ModelRegistry(datanets, GOVERNANCE, 1_000);
         nodes = new NodeRegistry(IERC20(address(token)), GOVERNANCE, TREASURY, GUARDIAN, MIN_STAKE, 14 days, 14 days);
-        rewards = new AttributionRewards(IERC20(address(token)), GOVERNANCE, ATTESTOR, GUARDIAN, 1 hours);
+        rewards = new AttributionRewards(
+            IERC20(address(token)),
+            GOVERNANCE,
+            ATTESTOR,
+            GUARDIAN,
+            1 hours,
+            Policies.initial()
+        );
         payments = new InferencePayments(
             IERC20(address(token)),
             models,

@@ -748,14 +748,7 @@ contract ParameterChangesHandler is SettlementFixture, Assertions, HandlerPaths 
         p.delayAtProposal = rewards.claimDelay();
         p.claimableAt = currentTime + p.delayAtProposal;
         if (p.claimableAt < previous.claimableAt) p.claimableAt = previous.claimableAt;
-        (bool ok, bytes memory reason) = _callAs(
-            ATTESTOR,
-            address(rewards),
-            abi.encodeCall(
-                rewards.proposeRoot,
-                (epoch, _root(p), p.total, keccak256(abi.encode(p.amounts)), "ipfs://d")
-            )
-        );
+        (bool ok, bytes memory reason) = _callAs(ATTESTOR, address(rewards), _proposeRootCall(p));
         if (!_outcome(ok, reason, "", "proposeRoot")) return;
         _proposals.push(p);
         _proposalOf[epoch] = _proposals.length;
@@ -763,6 +756,13 @@ contract ParameterChangesHandler is SettlementFixture, Assertions, HandlerPaths 
         _cumulative = p.amounts;
         if (rewards.getEpochRoot(epoch).claimableAt != p.claimableAt) _surprise("proposeRoot: claimableAt");
         _count(p.twoLeaves ? bytes32("proposeRoot:twoLeaves") : bytes32("proposeRoot"));
+    }
+
+    /// @dev The attestor's proposeRoot call for `p`, under the policy the schedule gives its epoch.
+    function _proposeRootCall(Proposal memory p) internal view returns (bytes memory) {
+        bytes32 contentHash = keccak256(abi.encode(p.amounts));
+        uint256 policyId = rewards.attributionPolicyForEpoch(p.epoch);
+        return abi.encodeCall(rewards.proposeRoot, (p.epoch, _root(p), p.total, contentHash, "ipfs://d", policyId));
     }
 
     /// @dev The guardian (sometimes governance) revokes a pending epoch (half the time one known to be pending) with

@@ -1,4 +1,5 @@
-"""Command line: serve, generate-model, generate-adapters, train-adapter, convert-gguf, artifact-hash, bench."""
+"""Command line: serve, generate-model, generate-adapters, train-adapter, convert-gguf, artifact-hash, bench,
+bench-scheduling."""
 
 import argparse
 import json
@@ -39,7 +40,9 @@ def main(argv=None):
     )
     serve.add_argument("--max-batch-size", type=int, default=32)
     serve.add_argument("--max-seq-len", type=int, default=1024)
-    serve.add_argument("--max-prefill-tokens", type=int, default=2048)
+    serve.add_argument("--max-prefill-tokens", type=int, default=2048, help="prompt tokens prefilled per step")
+    serve.add_argument("--kv-budget-mb", type=float, help="KV cache (default: max batch size x max seq len tokens)")
+    serve.add_argument("--max-adapters-per-batch", type=int, help="distinct adapters in a batch (default: pages)")
     serve.add_argument("--device-budget-mb", type=float, default=1024)
     serve.add_argument("--host-budget-mb", type=float, default=4096)
     serve.add_argument(
@@ -103,6 +106,12 @@ def main(argv=None):
         "--cache-dir", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache")
     )
     _device_args(bench)
+
+    scheduling = commands.add_parser(
+        "bench-scheduling", help="KV blocks admitted (kv) and queue waits by adapter (fairness) -> JSON; no timing"
+    )
+    scheduling.add_argument("--out", required=True)
+    scheduling.add_argument("--cache-dir", default=bench.get_default("cache_dir"))
 
     at_scale = commands.add_parser("bench-adapters", help="a thousand adapters: memory and cycling throughput -> JSON")
     at_scale.add_argument("--out", required=True)
@@ -181,19 +190,25 @@ def main(argv=None):
                 int(args.device_budget_mb * 2**20),
                 int(args.host_budget_mb * 2**20),
                 args.model_artifact_hash,
-                args.disk_cache_dir,
-                int(args.disk_cache_mb * 2**20),
+                kv_budget_bytes=args.kv_budget_mb and int(args.kv_budget_mb * 2**20),
+                max_adapters_per_batch=args.max_adapters_per_batch,
+                disk_cache_dir=args.disk_cache_dir,
+                disk_budget_bytes=int(args.disk_cache_mb * 2**20),
             )
         except (OSError, ValueError, KeyError) as e:  # bad model dir, config, checkpoint or adapter source
             print(f"openpoa_engine: cannot start: {e!r}", file=sys.stderr)
             return 2
         Server(scheduler).run()
-    elif args.command in ("bench", "bench-adapters"):
+    elif args.command in ("bench", "bench-scheduling", "bench-adapters"):
         if args.command == "bench":
             torch, dtype = _setup(args)
             from .bench import run_bench
 
             result = run_bench(args, dtype)
+        elif args.command == "bench-scheduling":
+            from .bench import run_scheduling_bench
+
+            result = run_scheduling_bench(args.cache_dir)
         else:
             import torch
 

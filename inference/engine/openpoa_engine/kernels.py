@@ -19,6 +19,10 @@ any free page fits any of them. Kernels see one layer's pool through two views o
 F.embedding_bag sums 16-wide rows ~4x faster per value than 8-wide ones.
 The pools hold the model's dtype, except where BGMV's F.embedding_bag lacks it (bfloat16 on CPU in torch 1.13): there
 they hold float32 (lora_pool_dtype), and the LoRA kernels compute in float32 and add into the bf16 outputs.
+
+KV layout (paged, like vLLM): per layer, pools [blocks, block_size, kv_heads, head_dim] of keys and of values; a block
+table lists a sequence's blocks in order, and block_slots turns it into pool rows (the pool viewed as
+[blocks * block_size, kv_heads, head_dim]).
 """
 
 from dataclasses import dataclass
@@ -113,12 +117,13 @@ def decode_attention(q, k_cache, v_cache, length_mask):
 
 
 def prefill_attention(q, k, v):
-    """Causal self-attention over one sequence's prompt, grouped-query.
-    Semantics: out[t, h] = softmax_{s <= t}(q[t, h] . k[s, h // G] / sqrt(D)) . v[s, h // G]
-    q [T, heads, D]; k, v [T, kv_heads, D]. Returns [T, heads * D]."""
+    """Causal self-attention of a sequence's last T positions over its first S >= T, grouped-query.
+    Semantics: out[t, h] = softmax_{s <= S - T + t}(q[t, h] . k[s, h // G] / sqrt(D)) . v[s, h // G]
+    q [T, heads, D] (query t sits at position S - T + t); k, v [S, kv_heads, D]. Returns [T, heads * D]."""
     t, heads, d = q.shape
-    group = heads // k.shape[1]
-    if _sdpa is not None:
+    s, kv_heads = k.shape[:2]
+    group = heads // kv_heads
+    if _sdpa is not None and s == t:  # (its is_causal aligns the mask top-left, which would be wrong for S > T)
         out = _sdpa(
             q.transpose(0, 1)[None],
             k.repeat_interleave(group, 1).transpose(0, 1)[None],
@@ -126,13 +131,43 @@ def prefill_attention(q, k, v):
             is_causal=True,
         )
         return out[0].transpose(0, 1).reshape(t, heads * d)
-    qg = q.view(t, k.shape[1], group, d).permute(1, 2, 0, 3)  # [kv_heads, G, T, D]
-    kt = k.permute(1, 0, 2)[:, None]  # [kv_heads, 1, T, D]
+    qg = q.view(t, kv_heads, group, d).permute(1, 2, 0, 3)  # [kv_heads, G, T, D]
+    kt = k.permute(1, 0, 2)[:, None]  # [kv_heads, 1, S, D]
     vt = v.permute(1, 0, 2)[:, None]
-    causal = torch.full((t, t), float("-inf"), dtype=q.dtype, device=q.device).triu(1)
+    causal = torch.full((t, s), float("-inf"), dtype=q.dtype, device=q.device).triu(s - t + 1)
     scores = torch.matmul(qg, kt.transpose(-1, -2)) * d**-0.5 + causal
     probs = torch.softmax(scores.float(), dim=-1).to(q.dtype)
     return torch.matmul(probs, vt).permute(2, 0, 1, 3).reshape(t, heads * d)
+
+
+def block_slots(block_tables, block_size):
+    """Pool rows of a sequence's tokens in order: block_tables [..., W] -> [..., W * block_size], where
+    token i of a sequence lives in row block_tables[i // block_size] * block_size + i % block_size."""
+    offsets = torch.arange(block_size, device=block_tables.device)
+    return (block_tables[..., None] * block_size + offsets).flatten(-2)
+
+
+def paged_decode_attention(q, k_pool, v_pool, slots, length_mask):
+    """decode_attention over keys and values gathered from the block pools by pool row (PagedAttention in plain torch).
+    Semantics: decode_attention(q, K, V, length_mask) with K[b, :, s] = k_pool.view(-1, kv_heads, D)[slots[b, s]], V
+    alike. q [n, heads, D]; k_pool, v_pool [blocks, block_size, kv_heads, D] (one layer); slots [n, L]: the first L
+    columns of block_slots(block tables), rows past a sequence's length any valid row (length_mask [n, 1, 1, L] hides
+    them). Returns [n, heads * D]."""
+    n, length = slots.shape
+    kv_heads, d = k_pool.shape[2:]
+    keys = k_pool.view(-1, kv_heads, d).index_select(0, slots.reshape(-1)).view(n, length, kv_heads, d)
+    values = v_pool.view(-1, kv_heads, d).index_select(0, slots.reshape(-1)).view(n, length, kv_heads, d)
+    return decode_attention(q, keys.transpose(1, 2), values.transpose(1, 2), length_mask)
+
+
+def paged_prefill_attention(q, k_pool, v_pool, block_table, start):
+    """A chunk of one sequence's prompt, at positions start..start+T-1, against all it has cached (chunk included).
+    Semantics: prefill_attention(q, K[:start + T], V[:start + T]) with K = concatenation of k_pool[block_table[i]].
+    q [T, heads, D]; k_pool, v_pool as in paged_decode_attention; block_table [W] long, W * block_size >= start + T."""
+    _, block_size, kv_heads, d = k_pool.shape
+    slots = block_slots(block_table, block_size)[: start + q.shape[0]]
+    keys = k_pool.view(-1, kv_heads, d).index_select(0, slots)
+    return prefill_attention(q, keys, v_pool.view(-1, kv_heads, d).index_select(0, slots))
 
 
 def shrink_pages(a, unit):

@@ -27,7 +27,7 @@ class LayerWeights:
 
 
 class KVCache:
-    """Preallocated keys and values; running sequence i owns batch row i (rows are kept compact)."""
+    """Contiguous keys and values, a row of max_seq positions per sequence (the reference layout for PagedKVCache)."""
 
     def __init__(self, config, max_batch, max_seq, device, dtype):
         shape = (config.num_layers, max_batch, config.num_kv_heads, max_seq, config.head_dim)
@@ -35,9 +35,12 @@ class KVCache:
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.max_seq = max_seq
 
-    def move_row(self, src, dst, length):
-        self.k[:, dst, :, :length] = self.k[:, src, :, :length]
-        self.v[:, dst, :, :length] = self.v[:, src, :, :length]
+
+def length_mask(positions, dtype):
+    """[n, 1, 1, L] with L = max(positions) + 1: 0 up to each row's position, -inf past it."""
+    past = torch.arange(int(positions.max()) + 1, device=positions.device)[None, :] > positions[:, None]
+    mask = torch.zeros(past.shape, dtype=dtype, device=positions.device).masked_fill_(past, float("-inf"))
+    return mask[:, None, None, :]
 
 
 class DecodeAttention:
@@ -46,11 +49,8 @@ class DecodeAttention:
     def __init__(self, cache, positions):
         self.cache, self.positions = cache, positions
         self.rows = torch.arange(len(positions), device=positions.device)
-        self.length = int(positions.max()) + 1
-        valid = torch.arange(self.length, device=positions.device)[None, :] <= positions[:, None]
-        self.mask = torch.zeros(valid.shape, dtype=cache.k.dtype, device=positions.device)
-        self.mask.masked_fill_(~valid, float("-inf"))
-        self.mask = self.mask[:, None, None, :]  # [n, 1, 1, length]
+        self.mask = length_mask(positions, cache.k.dtype)  # [n, 1, 1, length]
+        self.length = self.mask.shape[-1]
 
     def __call__(self, layer, q, k, v):
         n, keys, values = len(self.rows), self.cache.k[layer], self.cache.v[layer]
@@ -72,6 +72,98 @@ class PrefillAttention:
             self.cache.k[layer, row, :, :length] = ks.transpose(0, 1)
             self.cache.v[layer, row, :, :length] = vs.transpose(0, 1)
             outputs.append(kernels.prefill_attention(q[start : start + length], ks, vs))
+        return torch.cat(outputs)
+
+
+class BlockAllocator:
+    """Bookkeeping of KV blocks (the tensors live in PagedKVCache): a free list and reservations.
+    Semantics: reserve(n) succeeds iff n blocks are unreserved. A sequence then takes blocks one at a time as it grows
+    (grow), never more than it reserved, so decoding always finds its next block; release returns its blocks and its
+    reservation. A refused reservation is how admission waits for blocks."""
+
+    def __init__(self, num_blocks, block_size):
+        self.num_blocks, self.block_size = num_blocks, block_size
+        self.free = list(range(num_blocks - 1, -1, -1))  # taken from the end
+        self.unreserved = num_blocks
+
+    def blocks_for(self, tokens):
+        return -(-tokens // self.block_size)
+
+    def reserve(self, blocks):
+        if blocks > self.unreserved:
+            return False
+        self.unreserved -= blocks
+        return True
+
+    def grow(self, table, tokens):
+        """Append free blocks to a block table until it holds `tokens` tokens."""
+        while len(table) * self.block_size < tokens:
+            table.append(self.free.pop())
+
+    def release(self, table, reserved):
+        self.free += table
+        table.clear()
+        self.unreserved += reserved
+
+
+class PagedKVCache:
+    """Keys and values in blocks of block_size tokens, a block table (its blocks in order) per sequence.
+    Semantics: token i of a sequence with block table T is at [:, T[i // block_size], i % block_size]. A sequence that
+    leaves frees its blocks; nothing moves."""
+
+    def __init__(self, config, num_blocks, block_size, device, dtype):
+        shape = (config.num_layers, num_blocks, block_size, config.num_kv_heads, config.head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)  # [layers, blocks, block_size, kv_heads, head_dim]
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.allocator = BlockAllocator(num_blocks, block_size)
+
+    @staticmethod
+    def block_bytes(config, block_size, dtype):
+        return 2 * config.num_layers * block_size * config.kv_size * torch.empty((), dtype=dtype).element_size()
+
+    def write(self, layer, slots, k, v):
+        """k, v [T, kv_heads, head_dim] into pool rows slots [T] (see kernels.block_slots)."""
+        self.k[layer].view(-1, *k.shape[1:]).index_copy_(0, slots, k)
+        self.v[layer].view(-1, *v.shape[1:]).index_copy_(0, slots, v)
+
+
+class PagedDecodeAttention:
+    """One new token for each sequence b, at position positions[b], through its block table tables[b]."""
+
+    def __init__(self, cache, tables, positions):
+        width = max(map(len, tables))
+        tables = torch.tensor([t + [0] * (width - len(t)) for t in tables], device=positions.device)  # [n, W]
+        self.cache = cache
+        self.mask = length_mask(positions, cache.k.dtype)  # [n, 1, 1, length]
+        self.slots = kernels.block_slots(tables, cache.allocator.block_size)[:, : self.mask.shape[-1]].contiguous()
+        self.new_slots = self.slots.gather(1, positions[:, None])[:, 0]  # [n] where the new tokens go
+
+    def __call__(self, layer, q, k, v):
+        self.cache.write(layer, self.new_slots, k, v)
+        return kernels.paged_decode_attention(q, self.cache.k[layer], self.cache.v[layer], self.slots, self.mask)
+
+
+class PagedPrefillAttention:
+    """Prompt chunks packed one after another: chunks = [(block table, first packed row, tokens, first position)].
+    Each chunk's keys and values go into its blocks; it attends to all its sequence has cached."""
+
+    def __init__(self, cache, chunks, device):
+        self.cache = cache
+        self.chunks = [(torch.tensor(table, device=device), row, n, position) for table, row, n, position in chunks]
+        block_size = cache.allocator.block_size
+        self.slots = torch.cat(
+            [kernels.block_slots(table, block_size)[position : position + n] for table, _, n, position in self.chunks]
+        )  # [T] pool row of every packed token
+
+    def __call__(self, layer, q, k, v):
+        self.cache.write(layer, self.slots, k, v)
+        outputs = []
+        for table, row, n, position in self.chunks:
+            if position == 0:  # nothing cached before this chunk: its own keys are all there is, no gather
+                outputs.append(kernels.prefill_attention(q[row : row + n], k[row : row + n], v[row : row + n]))
+            else:
+                keys, values = self.cache.k[layer], self.cache.v[layer]
+                outputs.append(kernels.paged_prefill_attention(q[row : row + n], keys, values, table, position))
         return torch.cat(outputs)
 
 

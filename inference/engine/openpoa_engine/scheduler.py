@@ -1,16 +1,24 @@
 """Continuous batching: requests join (prefill) and leave between decode steps; one decode step serves every
-running sequence, each with its own adapter (or none)."""
+running sequence, each with its own adapter (or none).
+
+Scheduling by adapter: admission prefers requests whose adapter the batch already uses and takes one adapter's requests
+together; a cap bounds the distinct adapters in a batch; a request waiting aging_steps steps goes first and, while it
+waits for rows, KV blocks or adapter pages, nobody else is admitted, so its wait is bounded. Adapters of the next
+prefetch_depth requests in that order load ahead. Prompts are prefilled in chunks of at most max_prefill_tokens a step
+between decode steps, so a long prompt never stalls the running sequences. The KV cache is paged: each sequence
+reserves the blocks of its own longest length (prompt + max_tokens, at most max_seq_len) and admission waits while
+they are not free."""
 
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from .adapter_cache import NoFreePages
 from .adapters import AdapterError
 from .kernels import BgmvPlan
-from .model import DecodeAttention, KVCache, LoraBatch, PrefillAttention
+from .model import LoraBatch, PagedDecodeAttention, PagedKVCache, PagedPrefillAttention
 
 
 class RequestError(Exception):
@@ -51,8 +59,12 @@ class Sequence:
     request: Request
     rng: random.Random
     decoder: object
-    handle: object = None  # AdapterHandle until the adapter is on the device (its future: ready or failed)
-    pages: object = None  # PageTable of the adapter while running
+    arrival: int = 0  # scheduler step at submission
+    admitted: int = None  # scheduler step at admission
+    handle: object = None  # AdapterHandle from its prefetch until its adapter is on the device (see adapter_cache)
+    pages: object = None  # PageTable of its adapter while running
+    blocks: list = field(default_factory=list)  # KV block table
+    reserved: int = 0  # KV blocks reserved for this sequence's longest length
     length: int = 0  # tokens in the KV cache
     last_token: int = None
     completion_tokens: int = 0
@@ -62,15 +74,38 @@ class Sequence:
 
 
 class Scheduler:
-    def __init__(self, model, tokenizer, cache, max_batch_size=32, max_seq_len=1024, max_prefill_tokens=2048):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        cache,
+        max_batch_size=32,
+        max_seq_len=1024,
+        max_prefill_tokens=2048,
+        kv_budget_bytes=None,  # default: what max_batch_size contiguous rows of max_seq_len took
+        kv_block_size=16,
+        max_adapters_per_batch=None,  # None: only the device tier's pages bound it
+        aging_steps=64,
+        prefetch_depth=None,  # default: max_batch_size
+    ):
         self.model, self.tokenizer, self.cache = model, tokenizer, cache
         self.wake = None  # set by the server; called from a loader thread when an awaited adapter load completes
         self.max_batch_size, self.max_seq_len, self.max_prefill_tokens = max_batch_size, max_seq_len, max_prefill_tokens
+        self.max_adapters_per_batch, self.aging_steps = max_adapters_per_batch, aging_steps
+        self.prefetch_depth = prefetch_depth or max_batch_size
         if max_seq_len > model.config.max_position_embeddings:
             raise ValueError(
                 f"max_seq_len {max_seq_len} exceeds the model's {model.config.max_position_embeddings} positions"
             )
-        self.kv = KVCache(model.config, max_batch_size, max_seq_len, model.device, model.dtype)
+        if kv_budget_bytes is None:
+            num_blocks = max_batch_size * -(-max_seq_len // kv_block_size)
+        else:
+            num_blocks = int(kv_budget_bytes // PagedKVCache.block_bytes(model.config, kv_block_size, model.dtype))
+        if num_blocks * kv_block_size < max_seq_len:
+            raise ValueError(
+                f"the KV budget holds {num_blocks * kv_block_size} tokens, below max_seq_len {max_seq_len}"
+            )
+        self.kv = PagedKVCache(model.config, num_blocks, kv_block_size, model.device, model.dtype)
         vocab = model.config.vocab_size
         self.token_bias = torch.full((vocab,), float("-inf"), device=model.device)  # never sample unusable ids
         self.token_bias[tokenizer.sampleable_ids(vocab)] = 0.0
@@ -78,7 +113,7 @@ class Scheduler:
         # generation_config.json; e.g. a chat template's end of turn).
         self.eos_ids = (set(model.config.eos_token_ids) | set(tokenizer.stop_token_ids)) - {None}
         self.waiting = []  # Sequences not yet admitted, in arrival order
-        self.running = []  # running[i] owns KV cache row i
+        self.running = []  # admitted Sequences (prefilling or decoding), in admission order
         self.by_id = {}
         self.steps = self.generated_tokens = 0
 
@@ -100,9 +135,9 @@ class Scheduler:
                 f"prompt has {len(request.prompt_tokens)} tokens, the context holds {self.max_seq_len}",
             )
         seed = request.params.seed if request.params.seed is not None else int.from_bytes(os.urandom(8), "little")
-        seq = Sequence(request, random.Random(seed), self.tokenizer.decoder())
-        if request.adapter is not None:
-            seq.handle = self._watch(self.cache.request(request.adapter))
+        seq = Sequence(request, random.Random(seed), self.tokenizer.decoder(), arrival=self.steps)
+        if request.adapter is not None and sum(s.handle is not None for s in self.waiting) < self.prefetch_depth:
+            seq.handle = self._watch(self.cache.request(request.adapter))  # the rest load in queue order (_prefetch)
         self.waiting.append(seq)
         self.by_id[request.id] = seq
 
@@ -116,95 +151,176 @@ class Scheduler:
         if seq is None:
             return False
         self._finish(seq, "cancelled")
+        self._prefetch()
         return True
 
     @property
     def has_work(self):
-        return bool(self.running) or any(s.handle is None or s.handle.future.done() for s in self.waiting)
+        return bool(self.running) or any(
+            s.request.adapter is None or (s.handle is not None and s.handle.future.done()) for s in self.waiting
+        )
 
-    # -- one iteration: admit and prefill new sequences, then one decode step for all --
+    # -- one iteration: admit, prefill a chunk of prompts, one decode step for the prefilled sequences --
 
     def step(self):
-        self._prefill(self._admit())
-        if self.running:
-            self._decode()
+        self._admit()
+        self._prefill()
+        self._decode()
         self.steps += 1
+        self._prefetch()
+
+    def _aged(self, seq):
+        return self.steps - seq.arrival >= self.aging_steps
+
+    def _queue_order(self):
+        """Waiting sequences in the order admission tries them: aged ones first; then those that add no adapter to
+        the batch (base model, or an adapter running sequences use); then the rest grouped by adapter, groups in
+        order of their oldest request. Arrival order within each (the sort is stable)."""
+        in_batch = {s.request.adapter for s in self.running} | {None}
+        group = {}
+        for seq in self.waiting:
+            group.setdefault(seq.request.adapter, len(group))
+
+        def key(seq):
+            if self._aged(seq):
+                return (0, 0)
+            return (1, 0) if seq.request.adapter in in_batch else (2, group[seq.request.adapter])
+
+        return sorted(self.waiting, key=key)
+
+    def _prefetch(self):
+        """Start loading the adapters of the first prefetch_depth requests in queue order (loader threads)."""
+        for seq in self._queue_order()[: self.prefetch_depth]:
+            if seq.request.adapter is not None and seq.handle is None:
+                seq.handle = self._watch(self.cache.request(seq.request.adapter))
 
     def _admit(self):
         for seq in [s for s in self.waiting if s.handle is not None and s.handle.future.done()]:
             error = seq.handle.future.exception()
             if error is not None:  # a refused adapter fails its request at once, whatever the queue ahead of it
                 self._fail(seq, getattr(error, "code", "internal"), str(error))
-        admitted, budget = [], self.max_prefill_tokens
-        for seq in list(self.waiting):
-            if len(self.running) + len(admitted) >= self.max_batch_size:
-                break
-            prompt_len = len(seq.request.prompt_tokens)
-            if admitted and prompt_len > budget:
-                break  # a prompt longer than the whole budget still runs, alone
-            if seq.handle is not None:
-                if not seq.handle.future.done():
-                    continue  # adapter still loading; later arrivals may go first
-                try:
-                    seq.pages = self.cache.acquire(seq.handle)
-                except NoFreePages:
-                    continue  # the pages it needs are pinned by running sequences: wait for one to finish
-                except AdapterError as e:
-                    self._fail(seq, e.code, str(e))
-                    continue
-                if seq.pages is None:
-                    self._watch(seq.handle)  # evicted from both tiers since the request arrived: loading again
-                    continue
-                seq.handle = None
-            self.waiting.remove(seq)
-            admitted.append(seq)
-            budget -= prompt_len
-        return admitted
+        adapters = {s.request.adapter for s in self.running} - {None}
+        frozen, new_adapters, holding = set(), True, False  # see the aged case below
+        for seq in self._queue_order():
+            sha, params = seq.request.adapter, seq.request.params
+            if sha is not None and (seq.handle is None or not seq.handle.future.done()):
+                continue  # adapter still loading; later arrivals may go first
+            if sha in frozen:
+                continue
+            tokens = min(len(seq.request.prompt_tokens) + params.max_tokens, self.max_seq_len)
+            blocks = self.kv.allocator.blocks_for(tokens)
+            room = len(self.running) < self.max_batch_size and blocks <= self.kv.allocator.unreserved
+            cap = self.max_adapters_per_batch
+            slot = sha is None or sha in adapters or (new_adapters and (cap is None or len(adapters) < cap))
+            if room and slot and (sha is None or self._pin_adapter(seq)):
+                self.kv.allocator.reserve(blocks)
+                seq.reserved, seq.admitted = blocks, self.steps
+                self.waiting.remove(seq)
+                self.running.append(seq)
+                if sha is not None:
+                    adapters.add(sha)
+                continue
+            failed_or_reloading = seq.request.id not in self.by_id or not (
+                seq.handle is None or seq.handle.future.done()
+            )
+            if holding or failed_or_reloading or not self._aged(seq):
+                continue  # behind an aged one, refused adapter, evicted since it loaded, or young
+            # The oldest aged request that does not fit: hold back what it waits for, so that it frees up in bounded
+            # time (at most one decode of max_tokens per adapter that must leave). It goes first in every pass.
+            holding = True
+            if not room:
+                break  # a row or KV blocks: any sequence that finishes frees them; admit nobody before it
+            if slot:  # pages: no other adapter takes the ones that free up
+                new_adapters = False
+            victim = self._least_recently_joined(adapters)  # admits no more, so it leaves the batch
+            if victim is not None:
+                frozen.add(victim)
 
-    def _prefill(self, seqs):
-        if not seqs:
+    def _least_recently_joined(self, adapters):
+        """Of these batch adapters, the one whose latest admitted sequence is oldest. Once frozen it gets no new
+        sequences, so it stays the choice in later steps until it leaves the batch."""
+        latest = {}
+        for seq in self.running:
+            if seq.request.adapter in adapters:
+                latest[seq.request.adapter] = seq.admitted
+        return min(latest, key=latest.get) if latest else None
+
+    def _pin_adapter(self, seq):
+        """Place the sequence's loaded adapter on the device and pin it. False when it must wait (the pages it needs
+        are pinned, or evicted from both tiers since it loaded: loading again) or is refused (the request has failed).
+        """
+        try:
+            seq.pages = self.cache.acquire(seq.handle)
+        except NoFreePages:
+            return False  # the pages it needs are pinned by running sequences: wait for one to finish
+        except AdapterError as e:
+            self._fail(seq, e.code, str(e))
+            return False
+        if seq.pages is None:
+            self._watch(seq.handle)  # evicted from both tiers since its load: loading again
+            return False
+        seq.handle = None
+        return True
+
+    def _prefill(self):
+        """Up to max_prefill_tokens prompt tokens in admission order; a longer prompt continues next step. Chunks are
+        packed grouped by adapter, so each adapter is one SGMV segment."""
+        budget, chunks = self.max_prefill_tokens, []
+        for seq in self.running:
+            n = min(len(seq.request.prompt_tokens) - seq.length, budget)
+            if n > 0:
+                chunks.append((seq, n))
+                budget -= n
+        if not chunks:
             return
         device = self.model.device
-        tokens, positions, spans, segments, start = [], [], [], [], 0
-        for seq in seqs:
-            prompt = seq.request.prompt_tokens
-            row = len(self.running)
-            self.running.append(seq)
-            tokens += prompt
-            positions += range(len(prompt))
-            spans.append((row, start, len(prompt)))
-            if seq.pages:
-                segments.append((start, start + len(prompt), seq.pages))
-            seq.length = len(prompt)
-            start += len(prompt)
-        lora = (
-            LoraBatch(self.cache.device_tier.shrink, self.cache.device_tier.expand, segments=segments)
-            if segments
-            else None
-        )
+        chunks.sort(key=lambda c: c[0].request.adapter or "")
+        tokens, positions, spans, segments, last, row = [], [], [], [], [], 0
+        for seq, n in chunks:
+            prompt, start = seq.request.prompt_tokens, seq.length
+            self.kv.allocator.grow(seq.blocks, start + n)
+            tokens += prompt[start : start + n]
+            positions += range(start, start + n)
+            spans.append((seq.blocks, row, n, start))
+            if seq.pages and segments and segments[-1][3] == seq.request.adapter:
+                segments[-1][1] = row + n  # same adapter as the chunk before (sorted): one segment
+            elif seq.pages:
+                segments.append([row, row + n, seq.pages, seq.request.adapter])
+            seq.length += n
+            row += n
+            if seq.length == len(prompt):
+                last.append((seq, row - 1))
+        lora = None
+        if segments:
+            tier = self.cache.device_tier
+            lora = LoraBatch(tier.shrink, tier.expand, segments=[tuple(s[:3]) for s in segments])
         hidden = self.model.forward(
             torch.tensor(tokens, device=device),
             torch.tensor(positions, device=device),
-            PrefillAttention(self.kv, spans),
+            PagedPrefillAttention(self.kv, spans, device),
             lora,
         )
-        last = torch.tensor([s + n - 1 for _, s, n in spans], device=device)
-        self._sample_and_emit(seqs, self.model.logits(hidden.index_select(0, last)))
+        if last:  # prompts completed this step: their first token
+            rows = torch.tensor([r for _, r in last], device=device)
+            self._sample_and_emit([seq for seq, _ in last], self.model.logits(hidden.index_select(0, rows)))
 
     def _decode(self):
         for seq in [s for s in self.running if s.length >= self.max_seq_len]:
             self._finish(seq, "length")  # context full
-        if not self.running:
+        seqs = [s for s in self.running if s.length >= len(s.request.prompt_tokens)]  # prefilled
+        if not seqs:
             return
         device = self.model.device
-        seqs = list(self.running)
+        for s in seqs:
+            self.kv.allocator.grow(s.blocks, s.length + 1)
         tokens = torch.tensor([s.last_token for s in seqs], device=device)
         positions = torch.tensor([s.length for s in seqs], device=device)
         lora = None
         if any(s.pages for s in seqs):
             plan = BgmvPlan.build([s.pages for s in seqs], device)
             lora = LoraBatch(self.cache.device_tier.shrink, self.cache.device_tier.expand, plan=plan)
-        hidden = self.model.forward(tokens, positions, DecodeAttention(self.kv, positions), lora)
+        attention = PagedDecodeAttention(self.kv, [s.blocks for s in seqs], positions)
+        hidden = self.model.forward(tokens, positions, attention, lora)
         for s in seqs:
             s.length += 1
         self._sample_and_emit(seqs, self.model.logits(hidden))
@@ -303,10 +419,7 @@ class Scheduler:
             if seq.handle is not None:
                 seq.handle.release()
             return
-        row = self.running.index(seq)
-        last = self.running.pop()
-        if last is not seq:  # keep rows compact: the last sequence moves into the freed row
-            self.kv.move_row(len(self.running), row, last.length)
-            self.running[row] = last
+        self.running.remove(seq)
+        self.kv.allocator.release(seq.blocks, seq.reserved)  # blocks return to the free list: nothing is copied
         if seq.pages:
             self.cache.release(seq.request.adapter)

@@ -36,6 +36,8 @@ def build_scheduler(
     device_budget_bytes=1 << 30,
     host_budget_bytes=4 << 30,
     model_artifact_hash="",
+    kv_budget_bytes=None,
+    max_adapters_per_batch=None,
     disk_cache_dir=None,
     disk_budget_bytes=10 << 30,
 ):
@@ -43,7 +45,16 @@ def build_scheduler(
     tokenizer = load_tokenizer(model_dir, model.config)
     source = open_source(adapters, disk_cache_dir, disk_budget_bytes)
     cache = AdapterCache(source, model.config, device, dtype, device_budget_bytes, host_budget_bytes)
-    return Scheduler(model, tokenizer, cache, max_batch_size, max_seq_len, max_prefill_tokens)
+    return Scheduler(
+        model,
+        tokenizer,
+        cache,
+        max_batch_size,
+        max_seq_len,
+        max_prefill_tokens,
+        kv_budget_bytes=kv_budget_bytes,
+        max_adapters_per_batch=max_adapters_per_batch,
+    )
 
 
 class Server:
@@ -156,6 +167,9 @@ class Server:
                 "max_prefill_tokens": s.max_prefill_tokens,
                 "max_lora_rank": MAX_RANK,
                 "adapter_pages": s.cache.device_tier.pages.num_pages,
+                "max_adapters_per_batch": s.max_adapters_per_batch,
+                "kv_blocks": s.kv.allocator.num_blocks,
+                "kv_block_size": s.kv.allocator.block_size,
             },
         }
 
@@ -185,6 +199,8 @@ class Server:
                     "waiting": len(s.waiting),
                     "steps": s.steps,
                     "generated_tokens": s.generated_tokens,
+                    "kv_blocks_used": s.kv.allocator.num_blocks - len(s.kv.allocator.free),
+                    "kv_blocks_reserved": s.kv.allocator.num_blocks - s.kv.allocator.unreserved,
                 },
                 "adapters": s.cache.stats(),
             }

@@ -29,7 +29,6 @@ def test_bench_writes_the_result_schema(tmp_path):
     for key in ("baseTokensPerSec", "multiAdapterTokensPerSec", "ratio", "adapterColdLoadMs"):
         assert result[key] > 0, key
     assert abs(result["ratioOfMedians"] - result["multiAdapterTokensPerSec"] / result["baseTokensPerSec"]) < 0.01
-    assert 0 < result["ratio"] < 3
 
 
 def test_bench_on_a_given_model_directory(model_dir, tmp_path):
@@ -39,6 +38,25 @@ def test_bench_on_a_given_model_directory(model_dir, tmp_path):
     result = json.loads(out.read_text())
     assert result["model"].startswith("openpoa/generated-tiny-seed0 ") and result["batch"] == 1
     assert (tmp_path / "cache" / "bench-adapters-openpoa-generated-tiny-seed0-r16" / "manifest.json").exists()
+
+
+def test_kv_admission_counts_blocks_of_each_length():
+    from openpoa_engine.bench import bench_kv, kv_admitted
+
+    # 10 blocks of 16 tokens: 16 (1) + 17 (2) + 64 (4) + 48 (3) fill them; the next sequence does not fit
+    assert kv_admitted([16, 17, 64, 48, 1], num_blocks=10, block_size=16) == 4
+    result = bench_kv(trials=2)
+    assert result["contiguousSequences"] == 32  # 16 GiB at 128 KiB a token: 131,072 tokens in rows of 4,096
+    assert result["pagedOverContiguous"] == round(result["pagedSequences"] / 32, 2) > 3
+
+
+def test_fairness_bench_runs_the_scheduler_to_the_end(tmp_path):
+    from openpoa_engine.bench import bench_fairness
+
+    result = bench_fairness(str(tmp_path), num_adapters=30, requests=60, rare_from=10, aging_steps=8)
+    for run in (result, result["withoutAging"], result["tightPages"], result["tightPagesOverloaded"]):
+        assert 0 <= run["p99WaitSteps"] <= run["maxWaitSteps"] and run["tokensPerStep"] > 0
+    assert 0 < result["rareRequests"] < 60
 
 
 def test_adapter_benchmarks_at_a_small_scale(tmp_path):

@@ -252,3 +252,54 @@ def test_lora_kernels_with_a_bfloat16_model_on_cpu(group, members):
         scale = expected.abs().max()
         for out in (out_decode, out_prefill):
             torch.testing.assert_close(out.float(), expected, rtol=2**-8, atol=2**-8 * scale)
+
+
+def test_prefill_attention_of_a_chunk_after_cached_positions_matches_reference():
+    """The last T queries of a sequence of S positions (chunked prefill): query t sits at position S - T + t."""
+    q, k, v = torch.randn(4, 6, 8), torch.randn(11, 2, 8), torch.randn(11, 2, 8)
+    torch.testing.assert_close(
+        kernels.prefill_attention(q, k, v), reference_attention(q, k, v, list(range(7, 11))), rtol=1e-5, atol=1e-5
+    )
+
+
+def paged_pools(sequences, block_size, num_blocks):
+    """Scatter each sequence's keys, values [S, KV, D] into shuffled blocks of pools; returns pools, block tables."""
+    kv_heads, d = sequences[0][0].shape[1:]
+    k_pool = torch.full((num_blocks, block_size, kv_heads, d), float("nan"))
+    v_pool = torch.full((num_blocks, block_size, kv_heads, d), float("nan"))
+    free = torch.randperm(num_blocks, generator=torch.Generator().manual_seed(3)).tolist()
+    tables = []
+    for k, v in sequences:
+        blocks = -(-k.shape[0] // block_size)
+        table, free = free[:blocks], free[blocks:]
+        for i, block in enumerate(table):
+            part = slice(i * block_size, min((i + 1) * block_size, k.shape[0]))
+            k_pool[block, : part.stop - part.start] = k[part]
+            v_pool[block, : part.stop - part.start] = v[part]
+        tables.append(table)
+    return k_pool.nan_to_num(nan=1e4), v_pool.nan_to_num(nan=1e4), tables  # unused slots: large, must stay masked
+
+
+def test_paged_decode_attention_matches_contiguous_reference():
+    block_size, lengths = 4, [3, 9, 1, 12]
+    sequences = [(torch.randn(n, 2, 8), torch.randn(n, 2, 8)) for n in lengths]
+    k_pool, v_pool, tables = paged_pools(sequences, block_size, 16)
+    width, longest = max(map(len, tables)), max(lengths)
+    padded = torch.tensor([t + [t[0]] * (width - len(t)) for t in tables])  # padding: any valid block
+    slots = kernels.block_slots(padded, block_size)[:, :longest]
+    mask = torch.zeros(len(lengths), longest)
+    mask.masked_fill_(torch.arange(longest)[None] >= torch.tensor(lengths)[:, None], float("-inf"))
+    q = torch.randn(len(lengths), 6, 8)
+    out = kernels.paged_decode_attention(q, k_pool, v_pool, slots, mask[:, None, None, :])
+    for b, (k, v) in enumerate(sequences):
+        expected = reference_attention(q[b : b + 1], k, v, [lengths[b] - 1])
+        torch.testing.assert_close(out[b : b + 1], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_paged_prefill_attention_matches_contiguous_reference():
+    block_size, start, t = 4, 6, 5  # a chunk of 5 queries after 6 cached positions, spread over 3 blocks
+    k, v = torch.randn(start + t, 2, 8), torch.randn(start + t, 2, 8)
+    k_pool, v_pool, (table,) = paged_pools([(k, v)], block_size, 8)
+    q = torch.randn(t, 6, 8)
+    out = kernels.paged_prefill_attention(q, k_pool, v_pool, torch.tensor(table), start)
+    torch.testing.assert_close(out, reference_attention(q, k, v, list(range(start, start + t))), rtol=1e-5, atol=1e-5)

@@ -159,7 +159,7 @@ def test_requests_queue_behind_a_full_host_tier_and_all_complete(model, adapters
     budget = 2 * host_size(model, 16)
     cache = make_cache(model, root, budget_pages=pages_of(model, 16) + pages_of(model, 8), host_bytes=budget)
     peak = track_host_peak(cache)
-    scheduler = Scheduler(model, ByteTokenizer(), cache, max_batch_size=2)
+    scheduler = Scheduler(model, ByteTokenizer(), cache, max_batch_size=2, prefetch_depth=12)  # all load ahead
     done = {}
     for i, sha in enumerate(chosen * 2):
         params = SamplingParams(max_tokens=3, seed=i, ignore_eos=True)

@@ -1,6 +1,12 @@
 /** Reward epochs: run (aggregate and propose) and verify. */
 import { aggregateEpoch, putContent, verifyEpoch, type VerificationIssue } from "../../../attribution/src/index.ts";
-import { epochStartBlock, previousDistribution, readEpochInputs } from "../../lib/epochs.ts";
+import {
+  attributionPolicyOfEpoch,
+  epochStartBlock,
+  previousDistribution,
+  readAttributionPolicy,
+  readEpochInputs,
+} from "../../lib/epochs.ts";
 import { loadDistribution, openContentStore, readEpochRoot, storeWriter } from "../../lib/rewards.ts";
 import { read, send } from "../../lib/transactions.ts";
 import { parseId, UsageError } from "../args.ts";
@@ -43,10 +49,13 @@ export const epochCommands: Record<string, Command> = {
       const store = openContentStore(str(values, "content"), storeWriter(suite, "distribution"));
       const fromBlock = epochStartBlock(suite, await previousDistribution(suite, store, epoch));
       const toBlock = await suite.publicClient.getBlockNumber();
+      // The policy AttributionRewards' schedule gives this epoch: the only one its root is accepted under.
+      const policy = await attributionPolicyOfEpoch(suite, epoch);
       const inputs = await readEpochInputs(suite, store, {
         epoch,
         blocks: { fromBlock, toBlock },
         indexDir: indexDirOf(values),
+        policy,
       });
       if (inputs.settlements.length === 0 && inputs.previous.length === 0) {
         throw new UsageError(`No data share was settled in blocks ${fromBlock}..${toBlock}: nothing to distribute`);
@@ -62,19 +71,21 @@ export const epochCommands: Record<string, Command> = {
         epochTotal: file.total,
         cumulativeTotal: total,
         accounts: file.leaves.length,
+        policyId: policy.id,
         proposed: !values["dry-run"],
       };
       if (!values["dry-run"]) {
         await send(suite, {
           contract: "AttributionRewards",
           functionName: "proposeRoot",
-          args: [epoch, file.root, total, fileHash, `openpoa://content/${fileHash.slice(2)}`],
+          args: [epoch, file.root, total, fileHash, `openpoa://content/${fileHash.slice(2)}`, file.policyId],
         });
       }
       return {
         text:
-          `Epoch ${epoch} (blocks ${fromBlock}..${toBlock}): ${open(file.total)} over ${file.leaves.length} accounts, ` +
-          `root ${file.root}, file ${fileHash}${values["dry-run"] ? " (dry run: not proposed)" : ", proposed"}`,
+          `Epoch ${epoch} (blocks ${fromBlock}..${toBlock}, attribution policy ${policy.id}: ${policy.algorithm} ` +
+          `v${policy.version}): ${open(file.total)} over ${file.leaves.length} accounts, root ${file.root}, ` +
+          `file ${fileHash}${values["dry-run"] ? " (dry run: not proposed)" : ", proposed"}`,
         data: summary,
       };
     },
@@ -104,12 +115,22 @@ export const epochCommands: Record<string, Command> = {
           reason: `the on-chain total ${root.total} is not the leaves' sum ${total}`,
         });
       }
-      const inputs = await readEpochInputs(suite, store, { epoch, blocks: file.blocks, indexDir: indexDirOf(values) });
+      // Recomputed with the policy the root names; a root naming another than the schedule's could not have been
+      // proposed, and a file naming another than its root is a mismatch verifyEpoch reports.
+      const policy = await readAttributionPolicy(suite, BigInt(root.policyId));
+      const inputs = await readEpochInputs(suite, store, {
+        epoch,
+        blocks: file.blocks,
+        indexDir: indexDirOf(values),
+        policy,
+      });
       issues.push(...verifyEpoch(inputs, { distribution: file, root: root.root }).issues);
       if (issues.length > 0) throw new EpochVerificationError(epoch, issues);
       return {
-        text: `Epoch ${epoch} verifies: ${file.leaves.length} leaves, ${open(file.total)} this epoch, root ${root.root}`,
-        data: { epoch, ok: true, root: root.root, leaves: file.leaves.length },
+        text:
+          `Epoch ${epoch} verifies under attribution policy ${policy.id} (${policy.algorithm} v${policy.version}): ` +
+          `${file.leaves.length} leaves, ${open(file.total)} this epoch, root ${root.root}`,
+        data: { epoch, ok: true, root: root.root, leaves: file.leaves.length, policyId: policy.id },
       };
     },
   },
