@@ -55,6 +55,7 @@ class PageAllocator:
         self.num_pages, self.free = num_pages, list(range(num_pages))
         self.resident = OrderedDict()  # sha256 -> its pages, least recently used first
         self.pins = {}  # sha256 -> running sequences using it
+        self.pinned_pages = 0  # pages of pinned adapters
         self.evictions = 0
 
     def allocate(self, sha256, count):
@@ -63,17 +64,32 @@ class PageAllocator:
             raise AdapterError(
                 "adapter_too_large", f"adapter needs {count} pages, the device tier has {self.num_pages}"
             )
-        unpinned = [s for s in self.resident if not self.pins.get(s)]
-        if len(self.free) + sum(len(self.resident[s]) for s in unpinned) < count:
+        if count > self.num_pages - self.pinned_pages:
             raise NoFreePages()  # checked first, so a request that must wait evicts nothing
-        evicted = []
-        while len(self.free) < count:
-            evicted.append(unpinned.pop(0))
-            self.remove(evicted[-1])
-            self.evictions += 1
-        pages, self.free = self.free[:count], self.free[count:]
+        evicted, short = [], count - len(self.free)
+        for victim in self.resident:  # least recently used first, until enough pages would be free
+            if short <= 0:
+                break
+            if not self.pins.get(victim):
+                evicted.append(victim)
+                short -= len(self.resident[victim])
+        for victim in evicted:
+            self.remove(victim)
+        self.evictions += len(evicted)
+        pages = self.free[len(self.free) - count :]
+        del self.free[len(self.free) - count :]
         self.resident[sha256] = pages
         return pages, evicted
+
+    def pin(self, sha256):
+        self.pinned_pages += 0 if self.pins.get(sha256) else len(self.resident[sha256])
+        self.pins[sha256] = self.pins.get(sha256, 0) + 1
+
+    def unpin(self, sha256):
+        self.pins[sha256] -= 1
+        if not self.pins[sha256]:
+            del self.pins[sha256]
+            self.pinned_pages -= len(self.resident[sha256])
 
     def remove(self, sha256):
         self.free.extend(self.resident.pop(sha256))
@@ -302,7 +318,7 @@ class AdapterCache:
         again (wait on handle.future). Raises NoFreePages when the pages it needs are pinned (the handle stays)."""
         table = self.make_resident(handle)
         if table is not None:
-            self.device_tier.pins[handle.sha256] = self.device_tier.pins.get(handle.sha256, 0) + 1
+            self.device_tier.pages.pin(handle.sha256)
         return table
 
     def make_resident(self, handle):
@@ -322,10 +338,7 @@ class AdapterCache:
         return table
 
     def release(self, sha256):
-        pins = self.device_tier.pins
-        pins[sha256] -= 1
-        if not pins[sha256]:
-            del pins[sha256]
+        self.device_tier.pages.unpin(sha256)
 
     def offload(self, sha256):
         """Drop from both tiers (idempotent). Returns whether it was resident anywhere."""

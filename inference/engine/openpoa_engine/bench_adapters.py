@@ -164,10 +164,13 @@ def bench_memory(model_dir, url, shas, host_mb=64, device_mb=64, max_tokens=8, l
 
 
 def _run(scheduler, requests, tokenizer, max_tokens, tag):
-    """Submit every request, serve them to completion; returns tokens/s (loads and prefill included)."""
+    """Submit every request, serve them to completion; returns tokens/s (loads and prefill included). Request i asks
+    for max_tokens / 2 to 3 * max_tokens / 2 new tokens, the same in every case: lengths that vary keep sequences
+    from finishing in lockstep, as they do in service."""
     before, start = scheduler.generated_tokens, time.perf_counter()
     for i, sha in requests:
-        params = SamplingParams(max_tokens=max_tokens, temperature=1.0, seed=i, ignore_eos=True)
+        tokens = max_tokens // 2 + i * 7919 % (max_tokens + 1)
+        params = SamplingParams(max_tokens=tokens, temperature=1.0, seed=i, ignore_eos=True)
         scheduler.submit(Request(f"{tag}-{i}", tokenizer.encode(PROMPT.format(i)), params, sha, lambda e: None))
     while scheduler.by_id:
         if not scheduler.has_work:  # every waiting request's adapter is loading: wait for the first
@@ -242,7 +245,7 @@ def bench_cycling(model_dir, url, shas, requests=1024, per_round=128, batch=32, 
         "requests": requests // per_round * per_round,
         "requestsPerRound": per_round,
         "batch": batch,
-        "maxTokens": max_tokens,
+        "maxTokens": f"{max_tokens // 2} to {max_tokens // 2 + max_tokens} (mean {max_tokens})",
         "coldHostBudgetMb": host_mb,
         "coldLoadsFromDisk": stats["cold"]["source_loads"] - loads["cold"],
         "warmHostHits": stats["warm"]["host_hits"],
