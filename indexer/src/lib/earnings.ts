@@ -7,7 +7,7 @@
  * A file that cannot be read must not stop the indexer: a handler that throws stops Ponder, and after a restart it
  * fails on the same event again, so nothing else (settlements, claims, governance) would be indexed either. Such an
  * epoch is recorded `unavailable` instead, and a block handler tries again once its wait is over: the wait starts at
- * OPENPOA_DISTRIBUTION_RETRY_SECONDS of chain time and doubles after each failure, up to 64 times that. Every write
+ * a minute of chain time and doubles after each failure, up to 64 minutes. Every write
  * goes through context.db, so a reorg rolls it back and a re-run writes it again; what a re-run cannot promise is the
  * store's answer, so a fresh index ends with the same rows once the files can be read, after other attempt counts.
  */
@@ -21,14 +21,14 @@ import {
   type ContentStore,
   type DistributionFile,
 } from "../../../attribution/src/index.ts";
-import { fromEnvironment } from "../../../scripts/lib/environment.ts";
 import type { Context } from "./register.ts";
 
 type Hex = `0x${string}`;
 /** What the chain says of an epoch's root: what its file must match. */
 export type ProposedRoot = { epoch: bigint; root: Hex; contentHash: Hex; policyId: bigint };
 
-const retrySeconds = BigInt(fromEnvironment("OPENPOA_DISTRIBUTION_RETRY_SECONDS", "positiveNumber", "60"));
+/** The first wait (chain time) before an unavailable file is read again; it doubles after each failure, 6 times. */
+const retrySeconds = 60n;
 const maxRetryDoublings = 6;
 /** A store that does not answer costs at most this per attempt (one attempt per block). */
 const storeTimeoutMs = 10_000;
