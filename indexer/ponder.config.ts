@@ -66,4 +66,7 @@ export default createConfig({
     string,
     { chain: string; abi: ReturnType<typeof abiOf>; address: `0x${string}`; startBlock: number }
   >,
+  // Every new block tries again the distribution files that were unavailable (src/lib/earnings.ts). From the head
+  // on: blocks of the past are not fetched for it, and a backfill's unavailable files are retried once it is live.
+  blocks: { DistributionRetry: { chain: networkName, startBlock: "latest", interval: 1 } },
 });

@@ -341,6 +341,95 @@ export const rewardRoot = onchainTable("reward_root", (t) => ({
 }));
 
 /**
+ * The distribution file of each proposed epoch (the one whose sha256 is the root's contentHash), as the indexer found
+ * it. status:
+ *   verified     read from the content store, hashed to contentHash, names the root's epoch and policy, its leaves
+ *                build the on-chain root, and its allocations add up to its leaves' epoch amounts: its allocations are
+ *                the epoch's `earning` rows and its receipts the `epoch_receipt` rows;
+ *   unavailable  the store did not give bytes that hash to contentHash (missing, unreachable, other bytes): tried
+ *                again from `nextAttemptAt` (chain time), waiting twice as long after each failure;
+ *   invalid      the bytes hash right but are not the file the root commits to, or do not add up (`reason`): no rows,
+ *                ever (content-addressed bytes never change);
+ *   revoked      the root was revoked: its rows were deleted. A re-proposed epoch starts over with its new file.
+ */
+export const epochDistribution = onchainTable("epoch_distribution", (t) => ({
+  epoch: t.bigint().primaryKey(),
+  contentHash: t.hex().notNull(),
+  status: t.text().notNull(),
+  /** Why the file is unavailable (the last attempt's error) or invalid; null when verified or revoked. */
+  reason: t.text(),
+  /** Rows in `earning` (the file's allocations) and `epoch_receipt` (its receipts); 0 unless verified. */
+  allocationCount: t.integer().notNull(),
+  receiptCount: t.integer().notNull(),
+  /** Σ of the file's allocations: what the epoch distributed (0 unless verified). */
+  amount: t.bigint().notNull(),
+  /** Reads of the file so far (for this proposal). */
+  attempts: t.integer().notNull(),
+  /** While unavailable: the chain time from which the next block tries again; null otherwise. */
+  nextAttemptAt: t.bigint(),
+}));
+
+/**
+ * What a contribution earned in an epoch through one adapter and datanet version: one row per allocation of a
+ * verified distribution file, keyed by (epoch, index), index being the allocation's position in the file. Rows of a
+ * revoked epoch are deleted, so the rows present are exactly the standing roots' earnings; the account's claim is
+ * the sum of its rows over the epochs (its leaf's cumulativeAmount) once its epoch is claimable.
+ */
+export const earning = onchainTable(
+  "earning",
+  (t) => ({
+    epoch: t.bigint().notNull(),
+    index: t.integer().notNull(),
+    /** The contributor the file pays (lowercase). */
+    account: t.hex().notNull(),
+    contributionId: t.bigint().notNull(),
+    datanetId: t.bigint().notNull(),
+    version: t.bigint().notNull(),
+    adapterId: t.bigint().notNull(),
+    amount: t.bigint().notNull(),
+    /** The attribution policy the file was computed under (its root's). */
+    policyId: t.bigint().notNull(),
+  }),
+  (t) => ({
+    pk: primaryKey({ columns: [t.epoch, t.index] }),
+    accountIdx: index().on(t.account, t.epoch),
+    contributionIdx: index().on(t.contributionId, t.epoch),
+    adapterIdx: index().on(t.adapterId, t.epoch),
+  }),
+);
+
+/**
+ * The usage receipts a verified distribution file lists: the requests the epoch's settlements paid for, each with its
+ * attribution record's hash and whether the record was applied (`record`: used | absent | invalid, with `reason`).
+ * A used record moved part of its adapter's data share to the contributions its spans matched: the record is in the
+ * content store under `record-<attributionHash hex>` (attribution/src/recordStore.ts). Key (epoch, index): the
+ * receipt's position in the file.
+ */
+export const epochReceipt = onchainTable(
+  "epoch_receipt",
+  (t) => ({
+    epoch: t.bigint().notNull(),
+    index: t.integer().notNull(),
+    channelId: t.bigint().notNull(),
+    position: t.bigint().notNull(),
+    adapterId: t.bigint().notNull(),
+    /** What the request paid: its weight in the split. */
+    amount: t.bigint().notNull(),
+    completionHash: t.hex().notNull(),
+    attributionHash: t.hex().notNull(),
+    record: t.text().notNull(),
+    reason: t.text(),
+  }),
+  (t) => ({ pk: primaryKey({ columns: [t.epoch, t.index] }), adapterIdx: index().on(t.epoch, t.adapterId) }),
+);
+
+/** Singleton (id 1): the epochs whose distribution file is unavailable, oldest first, for the retries. */
+export const distributionRetry = onchainTable("distribution_retry", (t) => ({
+  id: t.integer().primaryKey(),
+  epochs: t.bigint().array().notNull(),
+}));
+
+/**
  * Every attribution policy AttributionRewards was given, by id (1 from the deployment). A policy governs the epochs
  * from `fromEpoch` until the next live policy's; one superseded before its first epoch never governs any.
  */
@@ -475,8 +564,9 @@ export const datanetRelations = relations(datanet, ({ many }) => ({
 export const datanetVersionRelations = relations(datanetVersion, ({ one }) => ({
   datanet: one(datanet, { fields: [datanetVersion.datanetId], references: [datanet.id] }),
 }));
-export const contributionRelations = relations(contribution, ({ one }) => ({
+export const contributionRelations = relations(contribution, ({ one, many }) => ({
   datanet: one(datanet, { fields: [contribution.datanetId], references: [datanet.id] }),
+  earnings: many(earning),
 }));
 export const adapterRelations = relations(adapter, ({ one, many }) => ({
   baseModel: one(baseModel, { fields: [adapter.baseModelId], references: [baseModel.id] }),
@@ -507,4 +597,19 @@ export const channelRelations = relations(channel, ({ many }) => ({ settlements:
 export const proposalRelations = relations(proposal, ({ many }) => ({ votes: many(vote) }));
 export const voteRelations = relations(vote, ({ one }) => ({
   proposal: one(proposal, { fields: [vote.proposalId], references: [proposal.id] }),
+}));
+export const rewardRootRelations = relations(rewardRoot, ({ one }) => ({
+  distribution: one(epochDistribution, { fields: [rewardRoot.epoch], references: [epochDistribution.epoch] }),
+}));
+export const epochDistributionRelations = relations(epochDistribution, ({ many }) => ({
+  earnings: many(earning),
+  receipts: many(epochReceipt),
+}));
+export const earningRelations = relations(earning, ({ one }) => ({
+  distribution: one(epochDistribution, { fields: [earning.epoch], references: [epochDistribution.epoch] }),
+  contribution: one(contribution, { fields: [earning.contributionId], references: [contribution.id] }),
+  adapter: one(adapter, { fields: [earning.adapterId], references: [adapter.id] }),
+}));
+export const epochReceiptRelations = relations(epochReceipt, ({ one }) => ({
+  distribution: one(epochDistribution, { fields: [epochReceipt.epoch], references: [epochDistribution.epoch] }),
 }));

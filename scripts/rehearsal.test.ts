@@ -412,17 +412,39 @@ async function indexerAgrees(suite: Suite, indexer: Indexer, claimed: Map<Party,
   const deadline = Date.now() + 120_000;
   const funded = await read<bigint>(suite, { contract: "AttributionRewards", functionName: "totalFunded" });
   for (;;) {
-    const { datanetRevenues, claims } = await query<{
+    const { datanetRevenues, claims, epochDistributions, earnings } = await query<{
       datanetRevenues: { items: { amount: string }[] };
       claims: { items: { amount: string }[] };
-    }>("{ datanetRevenues { items { amount } } claims { items { amount } } }");
+      epochDistributions: { items: { epoch: string; status: string; reason: string | null }[] };
+      earnings: { items: { account: string; amount: string }[] };
+    }>(
+      `{ datanetRevenues { items { amount } } claims { items { amount } }
+         epochDistributions { items { epoch status reason } } earnings(limit: 1000) { items { account amount } } }`,
+    );
     const indexedFunded = datanetRevenues.items.reduce((sum, r) => sum + BigInt(r.amount), 0n);
     const indexedClaims = claims.items.reduce((sum, c) => sum + BigInt(c.amount), 0n);
     const claimedTotal = [...claimed.values()].reduce((sum, amount) => sum + amount, 0n);
-    if (indexedFunded === funded && indexedClaims === claimedTotal) return;
+    // The epochs' distribution files, read from the store server and verified: each contributor's earnings, over both
+    // epochs, are what it claimed (its cumulative amount in epoch 2).
+    const earned = (party: Party) =>
+      earnings.items
+        .filter((e) => e.account === addressOf(parties[party]).toLowerCase())
+        .reduce((sum, e) => sum + BigInt(e.amount), 0n);
+    const distributions = epochDistributions.items.map((d) => [d.epoch, d.status, d.reason]).sort();
+    const verified = [
+      ["1", "verified", null],
+      ["2", "verified", null],
+    ];
+    const earnedAsClaimed = [...claimed].every(([party, amount]) => earned(party) === amount);
+    if (indexedFunded === funded && indexedClaims === claimedTotal && earnedAsClaimed) {
+      assert.deepEqual(distributions, verified);
+      return;
+    }
     if (Date.now() > deadline) {
       assert.equal(indexedFunded, funded, "indexed data shares = funded on chain");
       assert.equal(indexedClaims, claimedTotal, "indexed claims = claimed");
+      assert.deepEqual(distributions, verified);
+      for (const [party, amount] of claimed) assert.equal(earned(party), amount, `${party}'s indexed earnings`);
     }
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }

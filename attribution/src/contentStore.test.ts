@@ -12,7 +12,12 @@ import {
   putContent,
   sha256Hex,
 } from "./contentStore.ts";
-import { ContentHashMismatchError, ContentNotFoundError, InvalidContentHashError } from "./errors.ts";
+import {
+  ContentHashMismatchError,
+  ContentNotFoundError,
+  ContentStoreRequestError,
+  InvalidContentHashError,
+} from "./errors.ts";
 
 const text = new TextEncoder().encode("The quick brown fox jumps over the lazy dog");
 // Known vector: sha256("The quick brown fox jumps over the lazy dog").
@@ -68,6 +73,9 @@ describe("HTTP content store (real node:http server on 127.0.0.1)", () => {
         });
         return;
       }
+      // Never answers, or sends the headers and part of a body, then nothing.
+      if (name === "silent") return;
+      if (name === "stalled") return void response.writeHead(200).write("part");
       const body = files.get(name);
       if (body === undefined) response.writeHead(404).end();
       else response.writeHead(200, { "content-type": "application/octet-stream" }).end(body);
@@ -94,6 +102,15 @@ describe("HTTP content store (real node:http server on 127.0.0.1)", () => {
       assert.equal(error.actual, sha256Hex(new TextEncoder().encode("tampered")));
       return true;
     });
+  });
+
+  test("a store that stops answering is a ContentStoreRequestError after timeoutMs", async () => {
+    const store = createHttpContentStore({ baseUrl, timeoutMs: 200 });
+    for (const name of ["silent", "stalled"]) {
+      const started = Date.now();
+      await assert.rejects(store.read(name), ContentStoreRequestError);
+      assert.ok(Date.now() - started < 5_000, name);
+    }
   });
 
   test("404 is ContentNotFoundError", async () => {

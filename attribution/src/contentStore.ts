@@ -80,6 +80,8 @@ export type HttpContentStoreOptions = {
   signer?: LocalAccount;
   /** The kind raw (sha256-named) writes declare; records and usage batches declare theirs by name. */
   kind?: StoreKind;
+  /** Gives up on a request, its body included, after this many milliseconds (a ContentStoreRequestError). */
+  timeoutMs?: number;
 };
 
 /** The error a store's non-2xx answer means: its JSON error body's code and message when it sent one. */
@@ -99,12 +101,22 @@ export async function rejectionOf(response: Response): Promise<ContentStoreRejec
   });
 }
 
-export function createHttpContentStore({ baseUrl, headers, signer, kind }: HttpContentStoreOptions): ContentStore {
+export function createHttpContentStore({
+  baseUrl,
+  headers,
+  signer,
+  kind,
+  timeoutMs,
+}: HttpContentStoreOptions): ContentStore {
   const base = baseUrl.replace(/\/+$/, "");
   const request = async (fileName: string, init: RequestInit): Promise<Response> => {
     const url = `${base}/${fileName}`;
     try {
-      return await fetch(url, { ...init, headers: { ...headers, ...init.headers } });
+      return await fetch(url, {
+        ...init,
+        headers: { ...headers, ...init.headers },
+        signal: timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
+      });
     } catch (cause) {
       throw new ContentStoreRequestError({ url, cause });
     }
@@ -115,7 +127,12 @@ export function createHttpContentStore({ baseUrl, headers, signer, kind }: HttpC
       const response = await request(fileName, { method: "GET" });
       if (response.status === 404) return undefined;
       if (!response.ok) throw await rejectionOf(response);
-      return new Uint8Array(await response.arrayBuffer());
+      try {
+        return new Uint8Array(await response.arrayBuffer());
+      } catch (cause) {
+        // The body broke off or ran past the timeout.
+        throw new ContentStoreRequestError({ url: response.url, cause });
+      }
     },
     async write(fileName, bytes) {
       const write = { name: fileName, kind: storeKindOf(fileName, kind), size: bytes.length };

@@ -4,10 +4,18 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { Hex } from "viem";
 import { attributeCompletion } from "./attribute.ts";
 import { buildDatanetIndex } from "./datanetIndex.ts";
-import { aggregateEpoch, decodeDistributionFile, type EpochInputs } from "./epoch.ts";
+import {
+  aggregateEpoch,
+  allocationsIssue,
+  checkDistributionFile,
+  decodeDistributionFile,
+  encodeDistributionFile,
+  type DistributionFile,
+  type EpochInputs,
+} from "./epoch.ts";
 import { accounts, makeEpochFixture, plantedSpan, receipt } from "./epochFixture.ts";
 import { datanetVersionTree } from "./datanet.ts";
-import { InvalidEpochInputError } from "./errors.ts";
+import { DistributionFileMismatchError, InvalidEpochInputError } from "./errors.ts";
 import { defaultAttributionPolicy } from "./policy.ts";
 import { splitDataShare } from "./settlement.ts";
 import { byteTokenizer } from "./tokenizer.ts";
@@ -353,6 +361,45 @@ test("inconsistent inputs are typed errors", () => {
     InvalidEpochInputError,
   );
   assert.throws(() => aggregateEpoch({ ...inputs, datanets: inputs.datanets.slice(1) }), InvalidEpochInputError);
+});
+
+test("checkDistributionFile: the file an on-chain root commits to, and nothing else", () => {
+  const inputs = makeEpochFixture();
+  const { file, json, tree } = aggregateEpoch(inputs);
+  const expected = { epoch: inputs.epoch, root: file.root, policyId: inputs.policy.id };
+  const checked = checkDistributionFile(json, expected);
+  assert.deepEqual(checked.file, file);
+  assert.equal(checked.tree.root, tree.root);
+  const refuses = (text: string, against: typeof expected, reason: RegExp) =>
+    assert.throws(
+      () => checkDistributionFile(text, against),
+      (error: Error) => error instanceof DistributionFileMismatchError && reason.test(error.message),
+    );
+  refuses(json, { ...expected, epoch: inputs.epoch + 1n }, /it is the file of epoch/);
+  refuses(json, { ...expected, policyId: 9n }, /names attribution policy/);
+  refuses(json, { ...expected, root: `0x${"11".repeat(32)}` }, /its leaves build root/);
+  // A file that states the right root over other leaves.
+  const other = encodeDistributionFile({ ...file, leaves: file.leaves.slice(1) });
+  refuses(other, expected, /its leaves build root/);
+  refuses(json.replace('"format":', ' "format":'), expected, /does not decode/);
+  refuses("not json", expected, /does not decode/);
+});
+
+test("allocationsIssue: the allocations make up the leaves' epoch amounts", () => {
+  const { file } = aggregateEpoch(makeEpochFixture());
+  assert.equal(allocationsIssue(file), null);
+  const [first, ...rest] = file.allocations;
+  const changed = (patch: Partial<DistributionFile>) => allocationsIssue({ ...file, ...patch });
+  assert.match(changed({ allocations: [{ ...first!, amount: first!.amount + 1n }, ...rest] }) ?? "", /sum to/);
+  assert.match(changed({ allocations: [{ ...first!, amount: 0n }, ...rest] }) ?? "", /not positive/);
+  assert.match(changed({ allocations: [...file.allocations, { ...first!, contributor: accounts.e }] }) ?? "", /sum to/);
+  const stranger = "0x00000000000000000000000000000000000000ff";
+  assert.match(changed({ allocations: [...file.allocations, { ...first!, contributor: stranger }] }) ?? "", /no leaf/);
+  const [leaf, ...leaves] = file.leaves;
+  assert.match(
+    changed({ leaves: [{ ...leaf!, previousAmount: leaf!.previousAmount + 1n }, ...leaves] }) ?? "",
+    /previous/,
+  );
 });
 
 test("receipts that cannot belong to the epoch (base model, adapters not settled in its range) are left out by rule", () => {

@@ -51,7 +51,7 @@ import {
   type Contribution,
   type DatanetVersion,
 } from "./datanet.ts";
-import { BaseError, InvalidEpochInputError } from "./errors.ts";
+import { BaseError, DistributionFileMismatchError, InvalidEpochInputError } from "./errors.ts";
 import { assertAttributionPolicy, recordPolicyIssues, type AttributionPolicy } from "./policy.ts";
 import type { AdapterSettlement } from "./settlement.ts";
 
@@ -428,6 +428,68 @@ export function decodeDistributionFile(json: string): DistributionFile {
   };
   if (encodeDistributionFile(file) !== json) throw new BaseError("Distribution file is not canonically encoded.");
   return file;
+}
+
+/**
+ * The distribution file `json` decoded and checked against what the chain says of its epoch: the epoch and, when
+ * given, the attribution policy it names, the root it states and the root its leaves build. The caller checks the
+ * bytes' sha256 against the on-chain contentHash (getContent does). Anything else, undecodable text included, is a
+ * DistributionFileMismatchError.
+ */
+export function checkDistributionFile(
+  json: string,
+  expected: { epoch: bigint; root: Hex; policyId?: bigint },
+): { file: DistributionFile; tree: StandardMerkleTree<DistributionTreeLeaf> } {
+  const mismatch = (reason: string) => new DistributionFileMismatchError({ epoch: expected.epoch, reason });
+  let file: DistributionFile;
+  let tree: StandardMerkleTree<DistributionTreeLeaf>;
+  try {
+    file = decodeDistributionFile(json);
+    tree = distributionTree(file.leaves);
+  } catch (error) {
+    throw mismatch(`it does not decode (${(error as Error).message.split("\n")[0]})`);
+  }
+  if (file.epoch !== expected.epoch) throw mismatch(`it is the file of epoch ${file.epoch}`);
+  if (expected.policyId !== undefined && file.policyId !== expected.policyId) {
+    throw mismatch(`it names attribution policy ${file.policyId}, the root names ${expected.policyId}`);
+  }
+  for (const [what, root] of [
+    ["its leaves build", tree.root],
+    ["it states", file.root],
+  ] as const) {
+    if (root.toLowerCase() !== expected.root.toLowerCase()) {
+      throw mismatch(`${what} root ${root}, the chain's is ${expected.root}`);
+    }
+  }
+  return { file, tree };
+}
+
+/**
+ * Why a file's allocations do not make up its leaves, or null when they do (aggregateEpoch builds them so): every
+ * allocation positive, every leaf's cumulativeAmount its previousAmount plus its epochAmount, and the allocations to
+ * each account summing to its leaf's epochAmount. The root commits to the leaves alone: this ties the
+ * per-contribution figures to what the accounts can claim.
+ */
+export function allocationsIssue(file: DistributionFile): string | null {
+  const earned = new Map<string, bigint>();
+  for (const allocation of file.allocations) {
+    if (allocation.amount <= 0n) return `the allocation to contribution ${allocation.contributionId} is not positive`;
+    const key = allocation.contributor.toLowerCase();
+    earned.set(key, (earned.get(key) ?? 0n) + allocation.amount);
+  }
+  for (const leaf of file.leaves) {
+    if (leaf.cumulativeAmount !== leaf.previousAmount + leaf.epochAmount) {
+      return `the leaf of ${leaf.account} is not its previous amount plus its epoch amount`;
+    }
+    const key = leaf.account.toLowerCase();
+    const sum = earned.get(key) ?? 0n;
+    if (sum !== leaf.epochAmount) {
+      return `the allocations to ${leaf.account} sum to ${sum}, its leaf's epoch amount is ${leaf.epochAmount}`;
+    }
+    earned.delete(key);
+  }
+  const [stray] = earned.keys();
+  return stray === undefined ? null : `allocations pay ${stray}, which has no leaf`;
 }
 
 /**

@@ -132,6 +132,14 @@ export class InvalidEpochInputError extends BaseError {
   }
 }
 
+/** A distribution file is not the one an epoch's on-chain root commits to, or does not add up. */
+export class DistributionFileMismatchError extends BaseError {
+  override name = "DistributionFileMismatchError";
+  constructor({ epoch, reason }: { epoch: bigint; reason: string }) {
+    super(`Distribution file of epoch ${epoch} does not match its root: ${reason}.`);
+  }
+}
+
 export class InvalidRarityTableError extends BaseError {
   override name = "InvalidRarityTableError";
   constructor({ source, reason }: { source: string; reason: string }) {

@@ -73,7 +73,9 @@ export {
 } from "./datanetIndex.ts";
 export {
   aggregateEpoch,
+  allocationsIssue,
   assignIndices,
+  checkDistributionFile,
   decodeDistributionFile,
   distributionFileFormat,
   distributionLeafEncoding,

@@ -1,4 +1,6 @@
+import { ponder } from "ponder:registry";
 import { accountRevenue, attributionPolicy, claim, rewardAccount, rewardPool, rewardRoot } from "ponder:schema";
+import { indexDistribution, retryDistributions, revokeDistribution } from "./lib/earnings.ts";
 import { logId, register, setParameter, touchAccounts } from "./lib/register.ts";
 
 const pool = { id: 1, totalFunded: 0n, totalClaimed: 0n, fundings: 0 };
@@ -30,6 +32,12 @@ register("AttributionRewards", {
       .insert(rewardRoot)
       .values({ epoch: a.epoch, ...row })
       .onConflictDoUpdate(row);
+    // Its earnings, from the distribution file the root commits to.
+    await indexDistribution(
+      context,
+      { epoch: a.epoch, root: a.root, contentHash: a.contentHash, policyId: a.policyId },
+      { now: event.block.timestamp, attempts: 1 },
+    );
   },
   async RootRevoked(event, context) {
     const { epoch, throughEpoch, by } = event.args;
@@ -37,6 +45,7 @@ register("AttributionRewards", {
     // Revoking an epoch revokes every epoch proposed after it.
     for (let e = epoch; e <= throughEpoch; e++) {
       await context.db.update(rewardRoot, { epoch: e }).set({ status: "revoked", revokedBy: by });
+      await revokeDistribution(context, e);
     }
   },
   async Claimed(event, context) {
@@ -121,4 +130,9 @@ register("AttributionRewards", {
   async OwnershipTransferred(event, context) {
     await setParameter(context, event, "AttributionRewards", "owner", event.args.newOwner);
   },
+});
+
+// Each new block tries again the distribution files that could not be read (ponder.config.ts: from the head on).
+ponder.on("DistributionRetry:block", async ({ event, context }) => {
+  await retryDistributions(context, event.block.timestamp);
 });

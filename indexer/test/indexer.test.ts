@@ -6,12 +6,18 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { sha256, toUtf8Bytes } from "ethers";
+import { Contract, JsonRpcProvider, sha256, toUtf8Bytes } from "ethers";
+import {
+  createDirectoryContentStore,
+  encodeDistributionFile,
+  putContent,
+  type DistributionFile,
+} from "../../attribution/src/index.ts";
 import { DEFAULT_PARAMETERS } from "../../ignition/modules/OpenPoA.ts";
 import { rpc } from "../../scripts/lib/localChain.ts";
 import { contractNames, eventNames, abiOf } from "../lib/abis.ts";
@@ -24,7 +30,15 @@ import {
   type Indexer,
 } from "./harness.ts";
 import { findPostgresBin, startPostgres } from "./postgres.ts";
-import { hashOf, OPEN, runScenario, type ScenarioResult } from "./scenario.ts";
+import {
+  allocation,
+  distributionFileOf,
+  hashOf,
+  OPEN,
+  proposeRootArgs,
+  runScenario,
+  type ScenarioResult,
+} from "./scenario.ts";
 import { contributeMany } from "./workload.ts";
 
 const PORTS = { chain: 18650, a: 18651, b: 18652, postgres: 18653, c: 18654 };
@@ -91,6 +105,9 @@ async function snapshot(url: string): Promise<Snapshot> {
   const rest: Record<string, unknown> = {};
   for (const route of [
     ...Object.values(scenario.accounts).map((a) => `/rewards/${a}`),
+    ...Object.values(scenario.accounts).map((a) => `/accounts/${a}/earnings`),
+    "/contributions/1/earnings",
+    "/contributions/4/earnings",
     "/adapters/0/usage",
     "/adapters/1/usage",
     "/adapters/2/usage",
@@ -175,7 +192,8 @@ describe("indexer", { timeout: 240_000 }, () => {
     await stopped;
     await contributeMany(chain.chain.url, chain.deployment, 10, undefined, datanetId, 30);
     lastEventBlock = Number(await rpc<string>(chain.chain.url, "eth_blockNumber"));
-    await rpc(chain.chain.url, "hardhat_mine", ["0x20"]);
+    // One by one, as in the scenario: the fresh index follows new blocks on top of these.
+    for (let i = 0; i < 32; i++) await rpc(chain.chain.url, "evm_mine");
     indexer = await startIndexer(options);
     await waitForBlock(indexer, chain.chain.url, lastEventBlock);
     log("restarted and caught up");
@@ -593,6 +611,95 @@ describe("indexer", { timeout: 240_000 }, () => {
     );
   });
 
+  test("earnings: the verified distribution file's allocations and receipts, to the wei", async () => {
+    const { file, contentHash } = scenario.rewards;
+    const { alice, bob, carol } = scenario.accounts;
+    const data = await gql<any>(
+      fresh.url,
+      `{ earnings(orderBy: "index", limit: 1000) { items { ${earningFields} } }
+         epochReceipts(orderBy: "index") { items { epoch index channelId position adapterId amount completionHash attributionHash record reason } }
+         epochDistributions { items { ${distributionFields} } }
+         rewardRoot(epoch: "1") { distribution { status } }
+         contribution(id: "4") { earnings(orderBy: "index") { items { amount } } } }`,
+    );
+    // Only the re-proposed file's rows: the revoked one (half the amounts) left none.
+    assert.deepEqual(data.earnings.items, earningRows(file));
+    assert.deepEqual(
+      data.epochReceipts.items,
+      file.receipts.map((r, index) => ({
+        epoch: "1",
+        index,
+        channelId: String(r.channelId),
+        position: String(r.position),
+        adapterId: String(r.adapterId),
+        amount: String(r.amount),
+        completionHash: r.completionHash,
+        attributionHash: r.attributionHash,
+        record: r.record,
+        reason: r.reason,
+      })),
+    );
+    const total = file.allocations.reduce((sum, a) => sum + a.amount, 0n);
+    assert.deepEqual(data.epochDistributions.items, [
+      {
+        epoch: "1",
+        contentHash,
+        status: "verified",
+        reason: null,
+        allocationCount: 3,
+        receiptCount: 2,
+        amount: String(total),
+        attempts: 1,
+        nextAttemptAt: null,
+      },
+    ]);
+    assert.equal(data.rewardRoot.distribution.status, "verified");
+    assert.deepEqual(
+      data.contribution.earnings.items.map((e: any) => e.amount),
+      file.allocations.filter((a) => a.contributionId === 4n).map((a) => String(a.amount)),
+    );
+
+    // REST, a page at a time: an account's rows add up to its leaf's epoch amount.
+    const get = async (route: string) => {
+      const response = await fetch(`${fresh.url}${route}`);
+      assert.equal(response.status, 200, route);
+      return (await response.json()) as any;
+    };
+    const leaf = (account: string) => file.leaves.find((l) => l.account === account)!;
+    const first = await get(`/accounts/${alice.toLowerCase()}/earnings?limit=1`);
+    assert.equal(first.account, alice);
+    assert.deepEqual([first.count, first.totalAmount, first.items.length], [2, String(leaf(alice).epochAmount), 1]);
+    assert.equal(first.nextCursor, "1-1");
+    const second = await get(`/accounts/${alice}/earnings?limit=1&cursor=${first.nextCursor}`);
+    assert.equal(second.nextCursor, null);
+    const aliceRows = earningRows(file).filter((row) => row.account === alice.toLowerCase());
+    assert.deepEqual([...first.items, ...second.items], aliceRows);
+    assert.deepEqual(first.missingEpochs, []);
+    const carolEpoch = await get(`/accounts/${carol}/earnings?epoch=1`);
+    assert.deepEqual([carolEpoch.epoch, carolEpoch.totalAmount], ["1", String(leaf(carol).epochAmount)]);
+    const none = await get(`/accounts/${bob}/earnings`);
+    assert.deepEqual([none.count, none.totalAmount, none.items, none.nextCursor], [0, "0", [], null]);
+    assert.equal((await get(`/accounts/${carol}/earnings?epoch=2`)).count, 0);
+    const c4 = await get("/contributions/4/earnings");
+    assert.deepEqual(
+      [c4.contributor, c4.datanetId, c4.totalAmount, c4.items],
+      [alice.toLowerCase(), "2", String(leaf(alice).epochAmount), aliceRows],
+    );
+
+    const expectError = async (route: string, status: number, code: string) => {
+      const response = await fetch(`${fresh.url}${route}`);
+      assert.equal(response.status, status, route);
+      assert.equal(((await response.json()) as any).error.code, code, route);
+    };
+    await expectError("/accounts/0x1234/earnings", 400, "invalid_account");
+    await expectError(`/accounts/${alice}/earnings?limit=0`, 400, "invalid_limit");
+    await expectError(`/accounts/${alice}/earnings?limit=1001`, 400, "invalid_limit");
+    await expectError(`/accounts/${alice}/earnings?cursor=1`, 400, "invalid_cursor");
+    await expectError(`/accounts/${alice}/earnings?epoch=-1`, 400, "invalid_epoch");
+    await expectError("/contributions/abc/earnings", 400, "invalid_contribution_id");
+    await expectError("/contributions/999/earnings", 404, "unknown_contribution");
+  });
+
   test("bad requests get 4xx with a JSON error", async () => {
     const expectError = async (response: Response, status: number, code: string) => {
       assert.equal(response.status, status);
@@ -615,7 +722,154 @@ describe("indexer", { timeout: 240_000 }, () => {
     await expectError(await post(`{ adapters { items { ${"id ".repeat(2_500)} } } }`), 400, "");
     await expectError(await post("{ adapters { items { id "), 400, "");
   });
+
+  test("earnings: a file read later, a revoked epoch, files that do not verify", async () => {
+    const { alice, carol } = scenario.accounts;
+    const url = chain.chain.url;
+    const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    cleanups.push(async () => provider.destroy());
+    const deployment = chain.deployment.contracts.AttributionRewards!;
+    // The deployer is the attestor and the guardian.
+    const rewards = new Contract(deployment.address, abiOf("AttributionRewards"), await provider.getSigner(0));
+    const store = createDirectoryContentStore({ dir: contentDir });
+    const send = async (method: string, ...args: unknown[]) => {
+      await (await rewards.getFunction(method)(...args)).wait();
+      await waitForBlock(fresh, url);
+    };
+    const later = async (seconds: number) => {
+      await rpc(url, "evm_increaseTime", [seconds]);
+      await rpc(url, "evm_mine", []);
+      await waitForBlock(fresh, url);
+    };
+    const epoch2 = async () =>
+      gql<any>(
+        fresh.url,
+        `{ epochDistribution(epoch: "2") { ${distributionFields} }
+           earnings(where: { epoch: "2" }, orderBy: "index") { items { ${earningFields} } }
+           epochReceipts(where: { epoch: "2" }) { totalCount }
+           distributionRetrys { items { epochs } } }`,
+      );
+    const earned = async (account: string) =>
+      (await (await fetch(`${fresh.url}/accounts/${account}/earnings`)).json()) as any;
+    const { funded, file: one } = scenario.rewards;
+    const file = distributionFileOf({
+      epoch: 2n,
+      policyId: 1n,
+      toBlock: BigInt(await provider.getBlockNumber()),
+      allocations: [allocation(1n, 1n, 1n, carol, funded / 16n), allocation(2n, 2n, 4n, alice, funded / 16n)],
+      previous: one.leaves,
+    });
+    const json = encodeDistributionFile(file);
+    const contentHash = sha256(toUtf8Bytes(json));
+
+    // Proposed before its file is published: unavailable, no rows, and the account's answer says so.
+    await send("proposeRoot", ...proposeRootArgs(file, contentHash));
+    let data = await epoch2();
+    assert.equal(data.epochDistribution.status, "unavailable");
+    assert.match(data.epochDistribution.reason, /not found/);
+    assert.equal(data.epochDistribution.attempts, 1);
+    assert.deepEqual(data.earnings.items, []);
+    assert.deepEqual(data.distributionRetrys.items, [{ epochs: ["2"] }]);
+    const waiting = await earned(carol);
+    assert.deepEqual(
+      waiting.missingEpochs.map((m: any) => [m.epoch, m.status]),
+      [["2", "unavailable"]],
+    );
+    assert.equal(waiting.totalAmount, String(funded / 2n));
+
+    // Other bytes under its name: read again after the wait (60 s of chain time), refused, the wait doubles.
+    await writeFile(path.join(contentDir, contentHash.slice(2)), "tampered");
+    await later(61);
+    data = await epoch2();
+    assert.deepEqual([data.epochDistribution.status, data.epochDistribution.attempts], ["unavailable", 2]);
+    assert.match(data.epochDistribution.reason, /does not hash to/);
+    assert.deepEqual(data.earnings.items, []);
+    const retryAt = BigInt(data.epochDistribution.nextAttemptAt);
+
+    // The file itself: read at the first block after the wait, its rows counted.
+    assert.equal(await putContent(store, { content: new TextEncoder().encode(json) }), contentHash);
+    await rpc(url, "evm_setNextBlockTimestamp", [Number(retryAt) - 1]);
+    await rpc(url, "evm_mine", []);
+    await waitForBlock(fresh, url);
+    assert.equal((await epoch2()).epochDistribution.attempts, 2, "not before its time");
+    await later(1);
+    data = await epoch2();
+    assert.deepEqual(
+      [data.epochDistribution.status, data.epochDistribution.attempts, data.epochDistribution.reason],
+      ["verified", 3, null],
+    );
+    assert.deepEqual(data.earnings.items, earningRows(file));
+    assert.deepEqual(data.distributionRetrys.items, [{ epochs: [] }]);
+    assert.equal((await earned(carol)).totalAmount, String(funded / 2n + funded / 16n));
+    assert.deepEqual((await earned(carol)).missingEpochs, []);
+    // Newest epoch first.
+    assert.deepEqual(
+      (await earned(carol)).items.map((e: any) => e.epoch),
+      ["2", "1"],
+    );
+
+    // Revoked: its rows stop counting.
+    await send("revokeRoot", 2n);
+    data = await epoch2();
+    assert.deepEqual(
+      [data.epochDistribution.status, data.epochDistribution.allocationCount, data.earnings.items],
+      ["revoked", 0, []],
+    );
+    assert.equal((await earned(carol)).totalAmount, String(funded / 2n));
+
+    // Proposed again under a root the file's leaves do not build: refused for good, not retried.
+    const otherRoot = distributionFileOf({
+      epoch: 2n,
+      policyId: 1n,
+      toBlock: 0n,
+      allocations: file.allocations.slice(1),
+      previous: one.leaves,
+    }).root;
+    await send("proposeRoot", ...proposeRootArgs(file, contentHash, otherRoot));
+    data = await epoch2();
+    assert.equal(data.epochDistribution.status, "invalid");
+    assert.match(data.epochDistribution.reason, /its leaves build root/);
+    assert.deepEqual([data.earnings.items, data.distributionRetrys.items], [[], [{ epochs: [] }]]);
+    assert.deepEqual(
+      (await earned(carol)).missingEpochs.map((m: any) => [m.epoch, m.status]),
+      [["2", "invalid"]],
+    );
+
+    // A file that builds the root but whose allocations do not add up to its leaves: refused.
+    await send("revokeRoot", 2n);
+    const padded = { ...file, allocations: file.allocations.map((a) => ({ ...a, amount: a.amount + 1n })) };
+    const paddedHash = await putContent(store, { content: new TextEncoder().encode(encodeDistributionFile(padded)) });
+    await send("proposeRoot", ...proposeRootArgs(padded, paddedHash));
+    data = await epoch2();
+    assert.equal(data.epochDistribution.status, "invalid");
+    assert.match(data.epochDistribution.reason, /sum to/);
+    assert.deepEqual(data.earnings.items, []);
+
+    // And the right file once more: its rows, at once.
+    await send("revokeRoot", 2n);
+    await send("proposeRoot", ...proposeRootArgs(file, contentHash));
+    data = await epoch2();
+    assert.deepEqual([data.epochDistribution.status, data.epochDistribution.attempts], ["verified", 1]);
+    assert.deepEqual(data.earnings.items, earningRows(file));
+    assert.equal(data.epochReceipts.totalCount, 0);
+  });
 });
+
+/** The GraphQL `earning` rows a verified file gives. */
+const earningRows = (file: DistributionFile) =>
+  file.allocations.map((a, index) => ({
+    epoch: String(file.epoch),
+    index,
+    account: a.contributor.toLowerCase(),
+    contributionId: String(a.contributionId),
+    datanetId: String(a.datanetId),
+    version: String(a.version),
+    adapterId: String(a.adapterId),
+    amount: String(a.amount),
+    policyId: String(file.policyId),
+  }));
+const earningFields = "epoch index account contributionId datanetId version adapterId amount policyId";
+const distributionFields = "epoch contentHash status reason allocationCount receiptCount amount attempts nextAttemptAt";
 
 /** The settlement split IInferencePayments documents (fees 5 % / 10 % at the time of the scenario's settlements). */
 function splitOf(amount: bigint, dataShareBps: bigint | null) {

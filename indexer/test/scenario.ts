@@ -6,12 +6,14 @@
  * InferencePayments) and OpenTimelock's RoleAdminChanged.
  */
 import { mkdir } from "node:fs/promises";
-import { Contract, id, JsonRpcProvider, sha256, toUtf8Bytes, ZeroAddress, type Signer } from "ethers";
+import { Contract, getAddress, id, JsonRpcProvider, sha256, toUtf8Bytes, ZeroAddress, type Signer } from "ethers";
 import {
+  assignIndices,
   createDirectoryContentStore,
   distributionFileFormat,
   distributionTree,
   encodeDistributionFile,
+  previousBalances,
   putContent,
   type DistributionFile,
 } from "../../attribution/src/index.ts";
@@ -32,10 +34,14 @@ export type ScenarioResult = {
   /** Per adapter id: gross amounts settled, in order. */
   settled: Record<string, bigint[]>;
   rewards: {
+    /** AttributionRewards' totalFunded when epoch 1 was proposed. */
+    funded: bigint;
     epoch: bigint;
     root: string;
     contentHash: string;
     leaves: { index: bigint; account: string; cumulativeAmount: bigint }[];
+    /** Epoch 1's distribution file (the one proposed again after the first was revoked). */
+    file: DistributionFile;
     claimed: Record<string, bigint>;
     claimSkipped: string | null;
   };
@@ -240,70 +246,43 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   // The guardian (the deployer here) freezes bob pending the governance vote below, which slashes and unfreezes.
   await send(nodes, deployer, "freeze", addr.bob);
 
-  // Rewards: epoch 1 proposed, revoked, proposed again; claims after the delay.
+  // Rewards: epoch 1 proposed, revoked, proposed again (paying twice as much); claims after the delay. Carol's
+  // contribution 1 earns through adapter 1 (datanet 1), alice's contribution 4 through adapters 1 and 2 (datanet 2).
   const funded: bigint = await rewards.getFunction("totalFunded")();
-  const leaves = [
-    { account: addr.carol, cumulativeAmount: funded / 2n },
-    { account: addr.alice, cumulativeAmount: funded / 4n },
-  ]
-    .sort((a, b) => (a.account.toLowerCase() < b.account.toLowerCase() ? -1 : 1))
-    // Stable indices: a first epoch's accounts in ascending address order.
-    .map((leaf, index) => ({ index: BigInt(index), ...leaf }));
-  const publish = async (epoch: bigint, balances: typeof leaves) => {
-    const tree = distributionTree(
-      balances.map((l) => ({
-        index: l.index,
-        account: l.account as `0x${string}`,
-        cumulativeAmount: l.cumulativeAmount,
-      })),
-    );
-    const total = balances.reduce((s, l) => s + l.cumulativeAmount, 0n);
-    const policyId = (await rewards.getFunction("attributionPolicyForEpoch")(epoch)) as bigint;
-    const file: DistributionFile = {
-      format: distributionFileFormat,
-      epoch,
-      policyId,
-      root: tree.root as `0x${string}`,
-      previousRoot: null,
-      total,
-      // The settlements' block range this epoch covers.
-      blocks: { fromBlock: 1n, toBlock: BigInt(await provider.getBlockNumber()) },
-      leaves: balances.map((l) => ({
-        index: l.index,
-        account: l.account.toLowerCase() as `0x${string}`,
-        cumulativeAmount: l.cumulativeAmount,
-        previousAmount: 0n,
-        epochAmount: l.cumulativeAmount,
-      })),
-      settlements: [],
-      receipts: [],
-      unverified: [],
-      duplicates: [],
-      allocations: [],
-    };
+  const epochOne = [
+    allocation(1n, 1n, 1n, addr.carol, funded / 2n),
+    allocation(1n, 2n, 4n, addr.alice, funded / 12n),
+    allocation(2n, 2n, 4n, addr.alice, funded / 4n - funded / 12n),
+  ];
+  const receipts: DistributionFile["receipts"] = [
+    usageReceipt(1n, 0n, 1n, 60n * OPEN, "used"),
+    usageReceipt(1n, 1n, 2n, 20n * OPEN, "absent"),
+  ];
+  const policyId = (await rewards.getFunction("attributionPolicyForEpoch")(1n)) as bigint;
+  const toBlock = BigInt(await provider.getBlockNumber());
+  const publish = async (file: DistributionFile) => {
     await mkdir(contentDir, { recursive: true });
     const contentHash = await putContent(createDirectoryContentStore({ dir: contentDir }), {
       content: new TextEncoder().encode(encodeDistributionFile(file)),
     });
-    await send(
-      rewards,
-      deployer,
-      "proposeRoot",
-      epoch,
-      tree.root,
-      total,
-      contentHash,
-      `file://${contentHash.slice(2)}`,
-      policyId,
-    );
-    return { tree, contentHash };
+    await send(rewards, deployer, "proposeRoot", ...proposeRootArgs(file, contentHash));
+    return contentHash;
   };
+  // Halves, rounded down: a file of its own, whose rows must not outlive its revocation.
   await publish(
-    1n,
-    leaves.map((l) => ({ ...l, cumulativeAmount: l.cumulativeAmount / 2n })),
+    distributionFileOf({
+      epoch: 1n,
+      policyId,
+      toBlock,
+      allocations: epochOne.map((a) => ({ ...a, amount: a.amount / 2n })),
+      receipts,
+    }),
   );
   await send(rewards, deployer, "revokeRoot", 1n);
-  const { tree, contentHash } = await publish(1n, leaves);
+  const file = distributionFileOf({ epoch: 1n, policyId, toBlock, allocations: epochOne, receipts });
+  const contentHash = await publish(file);
+  const tree = distributionTree(file.leaves);
+  const leaves = file.leaves.map(({ index, account, cumulativeAmount }) => ({ index, account, cumulativeAmount }));
 
   // Governance: one proposal with several protocol calls; a second one canceled. Two attribution policies, set in
   // the same epoch: the second supersedes the first before it governs anything.
@@ -407,15 +386,108 @@ export async function runScenario(rpcUrl: string, deployment: Deployment, conten
   }
   const lastEventBlock = await provider.getBlockNumber();
   // Make everything final for Ponder (its finality depth for an unknown chain is 30 blocks), so that it is indexed
-  // by the backfill rather than block by block.
-  await provider.send("hardhat_mine", ["0x20"]);
+  // by the backfill rather than block by block. One by one: the blocks hardhat_mine reserves do not chain by
+  // parentHash, and an indexer that follows new blocks from among them takes that for a reorg beyond finality.
+  for (let i = 0; i < 32; i++) await provider.send("evm_mine", []);
   provider.destroy();
   return {
     lastEventBlock,
     accounts: addr,
     adapters: { a1: 1n, a2: 2n },
     settled,
-    rewards: { epoch: 1n, root: tree.root, contentHash, leaves, claimed, claimSkipped },
+    rewards: { funded, epoch: 1n, root: tree.root, contentHash, leaves, file, claimed, claimSkipped },
     emitted,
   };
+}
+
+type Allocation = DistributionFile["allocations"][number];
+
+export function allocation(
+  adapterId: bigint,
+  datanetId: bigint,
+  contributionId: bigint,
+  contributor: string,
+  amount: bigint,
+): Allocation {
+  return {
+    adapterId,
+    datanetId,
+    version: 1n,
+    contributionId,
+    contributor: getAddress(contributor) as `0x${string}`,
+    amount,
+  };
+}
+
+function usageReceipt(
+  channelId: bigint,
+  position: bigint,
+  adapterId: bigint,
+  amount: bigint,
+  record: "used" | "absent",
+): DistributionFile["receipts"][number] {
+  return {
+    channelId,
+    position,
+    adapterId,
+    amount,
+    completionHash: hashOf(`completion-${channelId}-${position}`) as `0x${string}`,
+    attributionHash: id(`record-${channelId}-${position}`) as `0x${string}`,
+    record,
+    reason: null,
+  };
+}
+
+/**
+ * The distribution file of `epoch` that pays `allocations` on top of `previous` (the epoch before's leaves), leaves
+ * built as aggregateEpoch builds them: previous accounts keep their index, new ones follow in address order.
+ */
+export function distributionFileOf({
+  epoch,
+  policyId,
+  toBlock,
+  allocations,
+  receipts = [],
+  previous = [],
+}: {
+  epoch: bigint;
+  policyId: bigint;
+  toBlock: bigint;
+  allocations: Allocation[];
+  receipts?: DistributionFile["receipts"];
+  previous?: DistributionFile["leaves"];
+}): DistributionFile {
+  const earned = new Map<string, bigint>();
+  for (const a of allocations)
+    earned.set(a.contributor.toLowerCase(), (earned.get(a.contributor.toLowerCase()) ?? 0n) + a.amount);
+  const before = previousBalances(previous);
+  const leaves = assignIndices(before, earned.keys()).map(({ key, index }) => {
+    const previousAmount = before.get(key)?.cumulativeAmount ?? 0n;
+    const epochAmount = earned.get(key) ?? 0n;
+    const account = getAddress(key) as `0x${string}`;
+    return { index, account, cumulativeAmount: previousAmount + epochAmount, previousAmount, epochAmount };
+  });
+  const epochTotal = leaves.reduce((sum, leaf) => sum + leaf.epochAmount, 0n);
+  return {
+    format: distributionFileFormat,
+    epoch,
+    policyId,
+    blocks: { fromBlock: 1n, toBlock },
+    root: distributionTree(leaves).root as `0x${string}`,
+    previousRoot: previous.length === 0 ? null : (distributionTree(previous).root as `0x${string}`),
+    total: epochTotal,
+    leaves,
+    settlements: [],
+    receipts,
+    unverified: [],
+    duplicates: [],
+    allocations,
+  };
+}
+
+/** AttributionRewards.proposeRoot's arguments for `file` stored under `contentHash` (its root unless `root`). */
+export function proposeRootArgs(file: DistributionFile, contentHash: string, root: string = file.root) {
+  // The on-chain total is cumulative: what all leaves add up to.
+  const total = file.leaves.reduce((sum, leaf) => sum + leaf.cumulativeAmount, 0n);
+  return [file.epoch, root, total, contentHash, `file://${contentHash.slice(2)}`, file.policyId] as const;
 }

@@ -66,7 +66,7 @@ it("test_worker_stopsWithOneLineNamingABadSetting", async () => {
     ],
     [{ OPENPOA_LOG_LEVEL: "loud" }, 'OPENPOA_LOG_LEVEL must be one of debug, info, warn, error, not "loud"'],
     [
-      { OPENPOA_NETWORK: "older" },
+      { OPENPOA_NETWORK: "older", OPENPOA_RPC_URL: "http://127.0.0.1:8545" },
       'The deployment of network "older" has no ServingRules: deploy again (npm run deploy -- --network older)',
     ],
     [

@@ -2,25 +2,27 @@
  * HTTP API: Ponder's GraphQL at /graphql (and /), plus REST:
  *   GET /rewards/:account     cumulative entitlement, claimed, claimable and the Merkle proof for the newest
  *                             claimable reward root, from the distribution file whose sha256 is on chain
+ *   GET /accounts/:account/earnings     what the account's contributions earned, per epoch, adapter and datanet
+ *   GET /contributions/:id/earnings     what one contribution earned   (both: ?epoch=&cursor=&limit=, paginated)
  *   GET /adapters/:id/usage   an adapter's revenue totals and usage per day
  * Errors are JSON `{ "error": { "code", "message" } }` with a 4xx/5xx status.
  */
 import { db, publicClients } from "ponder:api";
 import schema from "ponder:schema";
 import { Hono, type Context } from "hono";
-import { and, asc, desc, eq, graphql } from "ponder";
+import { and, asc, count, desc, eq, graphql, gt, inArray, lt, or, sum } from "ponder";
 import { getAddress, isAddress } from "viem";
 import {
+  checkDistributionFile,
   ContentHashMismatchError,
   ContentNotFoundError,
-  createDirectoryContentStore,
-  createHttpContentStore,
-  decodeDistributionFile,
-  distributionTree,
   getContent,
   type ContentStore,
   type DistributionFile,
+  type DistributionTreeLeaf,
 } from "../../../attribution/src/index.ts";
+import type { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { distributionStore, type ProposedRoot } from "../lib/earnings.ts";
 
 const app = new Hono();
 
@@ -69,27 +71,21 @@ for (const path of ["/graphql"]) {
 
 // ------------------------------------------------------------------ rewards
 
-function contentStore(): ContentStore | null {
-  if (process.env.OPENPOA_CONTENT_DIR) return createDirectoryContentStore({ dir: process.env.OPENPOA_CONTENT_DIR });
-  if (process.env.OPENPOA_CONTENT_URL) return createHttpContentStore({ baseUrl: process.env.OPENPOA_CONTENT_URL });
-  return null;
-}
-
-type LoadedFile = { file: DistributionFile; tree: ReturnType<typeof distributionTree>; index: Map<string, number> };
+type LoadedFile = {
+  file: DistributionFile;
+  tree: StandardMerkleTree<DistributionTreeLeaf>;
+  index: Map<string, number>;
+};
 /** Distribution files are immutable (content-addressed): keep the ones already checked. */
 const files = new Map<string, Promise<LoadedFile>>();
 
-async function loadDistribution(store: ContentStore, contentHash: `0x${string}`, root: `0x${string}`) {
-  const key = `${contentHash}:${root}`;
+async function loadDistribution(store: ContentStore, root: ProposedRoot) {
+  const key = `${root.contentHash}:${root.root}`;
   let loaded = files.get(key);
   if (!loaded) {
     loaded = (async () => {
-      const bytes = await getContent(store, { contentHash }); // checks the sha256
-      const file = decodeDistributionFile(new TextDecoder().decode(bytes));
-      const tree = distributionTree(file.leaves);
-      if (tree.root.toLowerCase() !== root.toLowerCase()) {
-        throw new Error(`Distribution file ${contentHash} builds root ${tree.root}, the chain says ${root}`);
-      }
+      const bytes = await getContent(store, { contentHash: root.contentHash }); // checks the sha256
+      const { file, tree } = checkDistributionFile(new TextDecoder().decode(bytes), root);
       const index = new Map<string, number>();
       // Leaves are (index, account, cumulativeAmount) or, before stable indices, (account, cumulativeAmount): find
       // the account by type rather than by position.
@@ -146,11 +142,11 @@ app.get("/rewards/:account", async (c) => {
       proof: null,
     });
   }
-  const store = contentStore();
+  const store = distributionStore();
   if (!store) return fail(c, 503, "no_content_store", "Set OPENPOA_CONTENT_DIR or OPENPOA_CONTENT_URL");
   let loaded: LoadedFile;
   try {
-    loaded = await loadDistribution(store, newest.contentHash, newest.root);
+    loaded = await loadDistribution(store, newest);
   } catch (error) {
     const code =
       error instanceof ContentNotFoundError
@@ -175,6 +171,110 @@ app.get("/rewards/:account", async (c) => {
     cumulativeAmount: cumulativeAmount.toString(),
     claimable: claimable.toString(),
     proof: i === undefined ? null : loaded.tree.getProof(i),
+  });
+});
+
+// ------------------------------------------------------------------ earnings
+
+const defaultPageSize = 100;
+const maxPageSize = 1_000;
+
+type Page = { epoch: bigint | null; after: { epoch: bigint; index: number } | null; limit: number };
+
+/** `?epoch=&cursor=&limit=`, checked: a 400 naming the bad one otherwise. */
+function pageOf(c: Context): Page | Response {
+  const { epoch, cursor, limit } = c.req.query();
+  if (epoch !== undefined && !/^\d{1,20}$/.test(epoch)) return fail(c, 400, "invalid_epoch", `Not an epoch: ${epoch}`);
+  const at = cursor === undefined ? null : /^(\d{1,20})-(\d{1,9})$/.exec(cursor);
+  if (cursor !== undefined && !at) return fail(c, 400, "invalid_cursor", `Not a cursor: ${cursor}`);
+  const size = limit === undefined ? defaultPageSize : /^\d{1,4}$/.test(limit) ? Number(limit) : 0;
+  if (size < 1 || size > maxPageSize) return fail(c, 400, "invalid_limit", `limit must be 1 to ${maxPageSize}`);
+  return {
+    epoch: epoch === undefined ? null : BigInt(epoch),
+    after: at ? { epoch: BigInt(at[1]!), index: Number(at[2]) } : null,
+    limit: size,
+  };
+}
+
+/**
+ * A page of `earning` rows under `filter` (and the page's epoch), newest epoch first, in file order within an epoch;
+ * the total over every page; and the epochs whose file is unavailable or invalid, whose earnings are not counted.
+ */
+async function earningsPage(filter: ReturnType<typeof eq>, page: Page) {
+  const { earning, epochDistribution } = schema;
+  const where = and(filter, page.epoch === null ? undefined : eq(earning.epoch, page.epoch));
+  const after =
+    page.after &&
+    or(
+      lt(earning.epoch, page.after.epoch),
+      and(eq(earning.epoch, page.after.epoch), gt(earning.index, page.after.index)),
+    );
+  const rows = await db
+    .select()
+    .from(earning)
+    .where(and(where, after ?? undefined))
+    .orderBy(desc(earning.epoch), asc(earning.index))
+    .limit(page.limit + 1);
+  const [totals] = await db
+    .select({ amount: sum(earning.amount), count: count() })
+    .from(earning)
+    .where(where);
+  const missing = await db
+    .select()
+    .from(epochDistribution)
+    .where(
+      and(
+        inArray(epochDistribution.status, ["unavailable", "invalid"]),
+        page.epoch === null ? undefined : eq(epochDistribution.epoch, page.epoch),
+      ),
+    )
+    .orderBy(asc(epochDistribution.epoch))
+    .limit(maxPageSize);
+  const items = rows.slice(0, page.limit);
+  const last = items[items.length - 1];
+  return {
+    epoch: page.epoch === null ? null : page.epoch.toString(),
+    totalAmount: String(totals?.amount ?? 0),
+    count: totals?.count ?? 0,
+    items: items.map((row) => ({
+      epoch: row.epoch.toString(),
+      index: row.index,
+      account: row.account,
+      contributionId: row.contributionId.toString(),
+      datanetId: row.datanetId.toString(),
+      version: row.version.toString(),
+      adapterId: row.adapterId.toString(),
+      amount: row.amount.toString(),
+      policyId: row.policyId.toString(),
+    })),
+    nextCursor: rows.length > page.limit && last ? `${last.epoch}-${last.index}` : null,
+    missingEpochs: missing.map((d) => ({ epoch: d.epoch.toString(), status: d.status, reason: d.reason })),
+  };
+}
+
+app.get("/accounts/:account/earnings", async (c) => {
+  const raw = c.req.param("account");
+  if (!isAddress(raw, { strict: false })) return fail(c, 400, "invalid_account", `Not an address: ${raw}`);
+  const page = pageOf(c);
+  if (page instanceof Response) return page;
+  const account = getAddress(raw);
+  const lower = account.toLowerCase() as `0x${string}`;
+  return c.json({ account, ...(await earningsPage(eq(schema.earning.account, lower), page)) });
+});
+
+app.get("/contributions/:id/earnings", async (c) => {
+  const raw = c.req.param("id");
+  if (!/^\d{1,30}$/.test(raw)) return fail(c, 400, "invalid_contribution_id", `Not a contribution id: ${raw}`);
+  const page = pageOf(c);
+  if (page instanceof Response) return page;
+  const id = BigInt(raw);
+  const row = await db.query.contribution.findFirst({ where: eq(schema.contribution.id, id) });
+  if (!row) return fail(c, 404, "unknown_contribution", `No contribution ${raw}`);
+  return c.json({
+    contributionId: raw,
+    datanetId: row.datanetId.toString(),
+    contributor: row.contributor,
+    ...(await earningsPage(eq(schema.earning.contributionId, id), page)),
   });
 });
 
