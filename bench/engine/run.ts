@@ -7,8 +7,11 @@
  *   with 16 distinct adapters;
  * - `train`: `train-adapter` on the real model over the demo's datanets, tokens/s and held-out loss before/after;
  * - `kv` and `fairness` (`bench-scheduling`, counts rather than timings, ~20 s): sequences the paged KV cache admits in
- *   a fixed budget over the contiguous layout, and queue waits of requests for rarely used adapters.
- * `npm run bench:engine -- --scheduling-only` runs only the last and updates those two keys in engine.json.
+ *   a fixed budget over the contiguous layout, and queue waits of requests for rarely used adapters;
+ * - `memory` and `cycling` (`bench-adapters`, ~3 min): a thousand adapters, peak RSS under a 64 MB host budget,
+ *   adapters per GB of device budget, and tokens/s while requests cycle through them (bench_adapters.py).
+ * `npm run bench:engine -- --scheduling-only` (or `--adapters-only`) runs only `kv` and `fairness` (or `memory` and
+ * `cycling`) and updates those keys in engine.json.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -84,13 +87,24 @@ async function scheduling(work: string) {
   return JSON.parse(await readFile(out, "utf8")) as { kv: unknown; fairness: unknown };
 }
 
-if (process.argv.includes("--scheduling-only")) {
+async function adaptersAtScale(work: string) {
+  const out = path.join(work, "adapters.json");
+  await engine(["bench-adapters", "--out", out]);
+  const { memory, cycling } = JSON.parse(await readFile(out, "utf8")) as { memory: unknown; cycling: unknown };
+  return { memory, cycling };
+}
+
+for (const [flag, sections] of [
+  ["--scheduling-only", scheduling],
+  ["--adapters-only", adaptersAtScale],
+] as const) {
+  if (!process.argv.includes(flag)) continue;
   const work = await mkdtemp(path.join(tmpdir(), "openpoa-bench-engine-"));
   try {
-    const { kv, fairness } = await scheduling(work);
-    const result = { ...JSON.parse(await readFile(resultsFile, "utf8")), kv, fairness };
+    const keys = await sections(work);
+    const result = { ...JSON.parse(await readFile(resultsFile, "utf8")), ...keys };
     await writeFile(resultsFile, JSON.stringify(result, null, 2) + "\n");
-    console.log(JSON.stringify({ kv, fairness }, null, 2));
+    console.log(JSON.stringify(keys, null, 2));
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -145,11 +159,12 @@ try {
     },
     train: await trainOnDemoDatanets(work),
     ...(await scheduling(work)),
+    ...(await adaptersAtScale(work)),
     benchMachine: { cpus: cpus().length, loadAverageAtStart: Number(load.toFixed(2)) },
   };
   await writeFile(resultsFile, JSON.stringify(result, null, 2) + "\n");
-  const { realModel, llamaCppPeer, train, kv, fairness } = result;
-  console.log(JSON.stringify({ realModel, llamaCppPeer, train, kv, fairness }, null, 2));
+  const { realModel, llamaCppPeer, train, kv, fairness, memory, cycling } = result;
+  console.log(JSON.stringify({ realModel, llamaCppPeer, train, kv, fairness, memory, cycling }, null, 2));
 } finally {
   await rm(work, { recursive: true, force: true });
 }

@@ -1,192 +1,280 @@
-"""Adapter cache: artifact source -> host tier (packed, pinned on CUDA) -> device tier (preallocated pages).
+"""Adapter cache: source (a disk cache below remote sources) -> host tier -> device tier (one page pool).
 
-Adapters load just in time on first use (or on prefetch) in loader threads, so decoding never waits on I/O.
-The device tier evicts least-recently-used adapters that no running sequence holds (pinned ones never go).
-Device-tier methods run on the engine thread only; the host tier is shared with the loader threads under a lock.
+Both budgets are hard limits on everything adapters occupy:
+- Device tier: the page pool is allocated once from the device budget. An adapter takes pages in proportion to its
+  rank and targets (kernels' layout). Placing one evicts least recently used adapters that no running sequence pins;
+  when the pages it needs are pinned, its request waits (NoFreePages).
+- Host tier: adapters count in their own unpadded form (adapters.HostAdapter), and so does every load in flight: it
+  reserves its adapter's size, read from the config and the safetensors header, before it reads a weight. When the
+  tier is full of adapters that waiting requests hold, loads wait for room (backpressure) and their requests queue.
+  Outside the budget: one tensor being read per loader thread.
+- Waiting requests hold an AdapterHandle, never tensors. A handle keeps its adapter's host copy from eviction until
+  the request is admitted (its adapter is then on the device, pinned) or leaves.
+Loads run in loader threads, so decoding never waits on I/O. Device-tier methods run on the engine thread only; the
+host tier is shared with the loader threads under a lock.
 """
 
-import os
+import queue
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import torch
 
-from .adapters import ARTIFACT_FILES, AdapterError, artifact_hash, check_hash_format, pack_adapter, parse_adapter
+from . import kernels
+from .adapters import AdapterError, artifact_hash_of_dir, check_hash_format, read_adapter
 from .config import LORA_GROUPS, LORA_PROJECTIONS
-from .kernels import PAGE_RANK, lora_pool_dtype
+from .kernels import PAGE_WIDTH, PageTable, lora_pool_dtype
 
 
-class LocalSource:
-    """A directory laid out by content: ROOT/<sha256>/adapter_config.json and adapter_model.safetensors."""
-
-    def __init__(self, root):
-        self.root = root
-
-    def fetch(self, sha256):
-        directory = os.path.join(self.root, sha256)
-        if not os.path.isdir(directory):
-            raise AdapterError("adapter_not_found", f"adapter {sha256} is not in {self.root}")
-        contents = []
-        for name in ARTIFACT_FILES:
-            try:
-                with open(os.path.join(directory, name), "rb") as f:
-                    contents.append(f.read())
-            except FileNotFoundError:
-                raise AdapterError("adapter_corrupt", f"adapter {sha256}: {name} is missing") from None
-        return tuple(contents)
-
-
-class HttpSource:
-    """An HTTP base URL laid out like LocalSource: GET BASE/<sha256>/adapter_config.json and
-    BASE/<sha256>/adapter_model.safetensors."""
-
-    def __init__(self, base_url, timeout_s=30.0):
-        self.base_url, self.timeout_s = base_url.rstrip("/"), timeout_s
-
-    def fetch(self, sha256):
-        contents = []
-        for name in ARTIFACT_FILES:
-            url = f"{self.base_url}/{sha256}/{name}"
-            try:
-                with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
-                    contents.append(response.read())
-            except urllib.error.HTTPError as e:
-                code = "adapter_not_found" if e.code == 404 else "adapter_fetch_failed"
-                raise AdapterError(code, f"GET {url}: HTTP {e.code}") from None
-            except (OSError, urllib.error.URLError) as e:  # includes http.client.IncompleteRead and timeouts
-                raise AdapterError("adapter_fetch_failed", f"GET {url}: {e}") from None
-        return tuple(contents)
-
-
-def open_source(spec):
-    if spec.startswith(("http://", "https://")):
-        return HttpSource(spec)
-    if not os.path.isdir(spec):
-        raise ValueError(f"adapter source {spec!r} is neither an http(s) URL nor a directory")
-    return LocalSource(spec)
+def adapter_pages(config, rank, projections):
+    """Pages an adapter of this rank that targets these projections takes (kernels' layout)."""
+    unit, shrink = config.lora_unit, 0
+    for _, members in LORA_GROUPS:
+        columns = rank * sum(m in projections for m in members)
+        shrink += -(-columns // PAGE_WIDTH) * (config.in_features(members[0]) // unit)
+    expand_rows = rank * sum(config.out_features(p) // unit for p in projections)
+    return shrink + -(-expand_rows // PAGE_WIDTH)
 
 
 def page_bytes(config, dtype):
-    """Bytes of one page (PAGE_RANK ranks of all seven projections in all layers)."""
-    per_layer = sum(config.in_features(members[0]) * len(members) for _, members in LORA_GROUPS)
-    per_layer += sum(config.out_features(p) for p in LORA_PROJECTIONS)
-    return config.num_layers * per_layer * PAGE_RANK * torch.empty((), dtype=dtype).element_size()
+    """Bytes of one page: unit * PAGE_WIDTH values in every layer."""
+    return config.num_layers * config.lora_unit * PAGE_WIDTH * torch.empty((), dtype=dtype).element_size()
 
 
 class NoFreePages(Exception):
-    """Every page is held by adapters of running sequences; the request waits for one to finish."""
+    """The pages an adapter needs are pinned by running sequences; the request waits for one to finish."""
 
 
-class DeviceTier:
-    def __init__(self, config, num_pages, device, dtype):
-        layers = config.num_layers
-        self.shrink = {
-            g: torch.zeros(layers, num_pages, config.in_features(m[0]), len(m) * PAGE_RANK, device=device, dtype=dtype)
-            for g, m in LORA_GROUPS
-        }
-        self.expand = {
-            p: torch.zeros(layers, num_pages * PAGE_RANK, config.out_features(p), device=device, dtype=dtype)
-            for p in LORA_PROJECTIONS
-        }
-        self.num_pages, self.device = num_pages, device
-        self.free = list(range(num_pages))
-        self.resident = OrderedDict()  # sha256 -> page list, least recently used first
+class PageAllocator:
+    """Which adapter holds which pages, least recently used first, and which adapters running sequences pin.
+    No tensors: it also sizes a budget without weights (the bench's adapters per GB)."""
+
+    def __init__(self, num_pages):
+        self.num_pages, self.free = num_pages, list(range(num_pages))
+        self.resident = OrderedDict()  # sha256 -> its pages, least recently used first
         self.pins = {}  # sha256 -> running sequences using it
+        self.pinned_pages = 0  # pages of pinned adapters
         self.evictions = 0
 
-    def place(self, sha256, packed):
-        if sha256 in self.resident:
-            self.resident.move_to_end(sha256)
-            return self.resident[sha256]
-        if packed.num_pages > self.num_pages:
+    def allocate(self, sha256, count):
+        """count pages for sha256, evicting least recently used unpinned adapters; returns (pages, evicted)."""
+        if count > self.num_pages:
             raise AdapterError(
-                "adapter_too_large", f"adapter needs {packed.num_pages} pages, the device tier has {self.num_pages}"
+                "adapter_too_large", f"adapter needs {count} pages, the device tier has {self.num_pages}"
             )
-        while len(self.free) < packed.num_pages:
-            victim = next((s for s in self.resident if not self.pins.get(s)), None)
-            if victim is None:
-                raise NoFreePages()
+        if count > self.num_pages - self.pinned_pages:
+            raise NoFreePages()  # checked first, so a request that must wait evicts nothing
+        evicted, short = [], count - len(self.free)
+        for victim in self.resident:  # least recently used first, until enough pages would be free
+            if short <= 0:
+                break
+            if not self.pins.get(victim):
+                evicted.append(victim)
+                short -= len(self.resident[victim])
+        for victim in evicted:
             self.remove(victim)
-            self.evictions += 1
-        pages, self.free = self.free[: packed.num_pages], self.free[packed.num_pages :]
-        index = torch.tensor(pages, device=self.device)
-        for group, pool in self.shrink.items():
-            pool.index_copy_(1, index, packed.shrink[group].to(self.device, non_blocking=True))
-        for projection, pool in self.expand.items():
-            layers, _, out = pool.shape
-            src = packed.expand[projection].to(self.device, non_blocking=True).view(layers, -1, PAGE_RANK, out)
-            pool.view(layers, -1, PAGE_RANK, out).index_copy_(1, index, src)
+        self.evictions += len(evicted)
+        pages = self.free[len(self.free) - count :]
+        del self.free[len(self.free) - count :]
         self.resident[sha256] = pages
-        return pages
+        return pages, evicted
+
+    def pin(self, sha256):
+        self.pinned_pages += 0 if self.pins.get(sha256) else len(self.resident[sha256])
+        self.pins[sha256] = self.pins.get(sha256, 0) + 1
+
+    def unpin(self, sha256):
+        self.pins[sha256] -= 1
+        if not self.pins[sha256]:
+            del self.pins[sha256]
+            self.pinned_pages -= len(self.resident[sha256])
 
     def remove(self, sha256):
         self.free.extend(self.resident.pop(sha256))
 
 
+class DeviceTier:
+    def __init__(self, config, num_pages, device, dtype):
+        self.config, self.device, self.unit = config, device, config.lora_unit
+        layers = config.num_layers
+        self.pool = torch.zeros(layers, num_pages, self.unit * PAGE_WIDTH, device=device, dtype=dtype)
+        self.shrink = self.pool.view(layers, num_pages * self.unit, PAGE_WIDTH)  # the kernels' two views of the pool
+        self.expand = self.pool.view(layers, num_pages * PAGE_WIDTH, self.unit)
+        self.pages = PageAllocator(num_pages)
+        self.tables = {}  # sha256 -> PageTable of a resident adapter
+
+    @property
+    def pins(self):
+        return self.pages.pins
+
+    def place(self, sha256, adapter):
+        """A HostAdapter's pages, copied in if it is not resident (then most recently used); returns its PageTable."""
+        if sha256 in self.tables:
+            self.pages.resident.move_to_end(sha256)
+            return self.tables[sha256]
+        pages, evicted = self.pages.allocate(sha256, adapter_pages(self.config, adapter.rank, adapter.a))
+        for victim in evicted:
+            del self.tables[victim]
+        index, at, shrink, columns = torch.tensor(pages, device=self.device), 0, {}, {}
+        for group, members in LORA_GROUPS:
+            targeted = [m for m in members if m in adapter.a]
+            if targeted:
+                part = kernels.shrink_pages(
+                    [adapter.a[m].to(self.device, non_blocking=True) for m in targeted], self.unit
+                )
+                ids, at = index[at : at + part.shape[1]], at + part.shape[1]
+                self.pool.index_copy_(1, ids, part)
+                shrink[group] = ids.view(-1, self.config.in_features(members[0]) // self.unit)
+                columns.update({m: i * adapter.rank for i, m in enumerate(targeted)})
+        targeted = [p for p in LORA_PROJECTIONS if p in adapter.b]
+        rows = kernels.expand_rows([adapter.b[p].to(self.device, non_blocking=True) for p in targeted], self.unit)
+        row_index = (index[at:, None] * PAGE_WIDTH + torch.arange(PAGE_WIDTH, device=self.device)).view(-1)
+        row_index = row_index[: rows.shape[1]]
+        self.expand.index_copy_(1, row_index, rows)
+        expand, at = {}, 0
+        for p in targeted:
+            count = self.config.out_features(p) // self.unit * adapter.rank
+            expand[p], at = row_index[at : at + count].view(-1, adapter.rank), at + count
+        self.tables[sha256] = PageTable(self.unit, adapter.rank, shrink, columns, expand)
+        return self.tables[sha256]
+
+    def remove(self, sha256):
+        self.pages.remove(sha256)
+        del self.tables[sha256]
+
+
+class AdapterHandle:
+    """A waiting request's claim on an adapter. future: done once the adapter is on the device or in the host tier
+    (failed with the load's error). Until release(), the host tier keeps the adapter's copy from eviction."""
+
+    def __init__(self, cache, sha256, future):
+        self.cache, self.sha256, self.future, self.released = cache, sha256, future, False
+
+    def release(self):
+        if not self.released:
+            self.released = True
+            self.cache._unhold(self.sha256)
+
+
 class AdapterCache:
     def __init__(self, source, config, device, dtype, device_budget_bytes, host_budget_bytes, loader_threads=2):
-        """dtype: the model's; the pools and packed adapters use lora_pool_dtype of it (float32 for bf16 on CPU)."""
+        """dtype: the model's; the pool and host adapters use lora_pool_dtype of it (float32 for bf16 on CPU)."""
         self.source, self.config, self.device = source, config, torch.device(device)
         self.dtype = lora_pool_dtype(self.device, dtype)
-        one_page = page_bytes(config, self.dtype)
-        num_pages = int(device_budget_bytes // one_page)
+        num_pages = int(device_budget_bytes // page_bytes(config, self.dtype))
         if num_pages < 1:
-            raise ValueError(f"device budget {device_budget_bytes} B is below one page ({one_page} B)")
+            raise ValueError(
+                f"device budget {device_budget_bytes} B is below one page ({page_bytes(config, self.dtype)} B)"
+            )
         self.device_tier = DeviceTier(config, num_pages, self.device, self.dtype)
         self.host_budget_bytes = host_budget_bytes
-        self.host = OrderedDict()  # sha256 -> PackedAdapter, least recently used first
-        self.host_bytes = 0
-        self.inflight = {}  # sha256 -> Future[PackedAdapter]
-        self.lock = threading.Lock()
-        self.loader = ThreadPoolExecutor(loader_threads, thread_name_prefix="adapter-loader")
+        self.host = OrderedDict()  # sha256 -> HostAdapter, least recently used first
+        self.host_bytes = 0  # bytes of the adapters in self.host
+        self.reserved = 0  # bytes reserved by loads in flight
+        self.holds = {}  # sha256 -> unreleased handles
+        self.inflight = {}  # sha256 -> Future of its load
+        self.lock = threading.Condition()  # notified when host bytes free up or an adapter loses its last hold
+        self.closed = False
+        self.loads = queue.SimpleQueue()  # (sha256, ticket) of each load to run, in request order; None stops a loader
+        # Loads reserve host room in request order, so a large adapter is not starved by smaller ones behind it.
+        self.tickets = 0  # handed to loads as they are queued
+        self.turn = 0  # the ticket whose load reserves next
+        self.passed = set()  # tickets after the turn whose loads ended without reserving
+        self.loader_threads = loader_threads
+        for i in range(loader_threads):  # daemons: one waiting for host room never holds up the process's exit
+            threading.Thread(target=self._loader, name=f"adapter-loader-{i}", daemon=True).start()
         self.counters = {
             "hits": 0,
             "misses": 0,
+            "host_hits": 0,
+            "host_waits": 0,  # loads that waited for host room
             "source_loads": 0,
             "load_errors": 0,
             "load_ms_total": 0.0,
             "last_load_ms": 0.0,
         }
 
-    # -- loading: called on the engine thread, the work runs in loader threads --
+    # -- engine thread: requests take handles; loads run in loader threads --
 
-    def fetch(self, sha256, count=True):
-        """Future of the packed adapter; resolves at once for device- or host-resident adapters.
+    def request(self, sha256, count=True):
+        """A handle on the adapter; its load starts now unless it is on the device, in the host tier or loading.
         count: record a device-tier hit or miss (requests count; prefetches do not)."""
         check_hash_format(sha256)
         with self.lock:
             if count:
-                self.counters["hits" if sha256 in self.device_tier.resident else "misses"] += 1
-            done = Future()
-            if sha256 in self.device_tier.resident:
-                done.set_result(None)  # already on device: nothing to copy
-                return done
-            if sha256 in self.host:
-                self.host.move_to_end(sha256)
-                done.set_result(self.host[sha256])
-                return done
-            if sha256 not in self.inflight:
-                self.inflight[sha256] = self.loader.submit(self._load, sha256)
-            return self.inflight[sha256]
+                on_device = sha256 in self.device_tier.tables
+                self.counters["hits" if on_device else "misses"] += 1
+                self.counters["host_hits"] += not on_device and sha256 in self.host
+            self.holds[sha256] = self.holds.get(sha256, 0) + 1
+            return AdapterHandle(self, sha256, self._ready(sha256))
 
-    def _load(self, sha256):
-        start = time.perf_counter()
+    def _ready(self, sha256):
+        if sha256 in self.device_tier.tables or sha256 in self.host:
+            done = Future()
+            done.set_result(None)
+            return done
+        if sha256 not in self.inflight:
+            self.inflight[sha256] = Future()
+            self.loads.put((sha256, self.tickets))
+            self.tickets += 1
+        return self.inflight[sha256]
+
+    def _unhold(self, sha256):
+        with self.lock:
+            self.holds[sha256] -= 1
+            if not self.holds[sha256]:
+                del self.holds[sha256]
+                self.lock.notify_all()  # its host copy may now make room for a waiting load
+
+    def _loader(self):
+        for sha256, ticket in iter(self.loads.get, None):
+            with self.lock:
+                future = self.inflight[sha256]
+            try:
+                self._load(sha256, ticket)
+            except BaseException as e:
+                future.set_exception(e)
+            else:
+                future.set_result(None)
+            finally:
+                with self.lock:
+                    self._pass(ticket)  # a load that ended without reserving gives its turn away
+
+    def _pass(self, ticket):
+        if ticket >= self.turn and ticket not in self.passed:
+            self.passed.add(ticket)
+            while self.turn in self.passed:
+                self.passed.remove(self.turn)
+                self.turn += 1
+            self.lock.notify_all()
+
+    def _load(self, sha256, ticket):
+        start, reserved = time.perf_counter(), 0
+
+        def reserve(nbytes):
+            nonlocal reserved
+            self._reserve(nbytes, ticket)
+            reserved = nbytes
+
         try:
-            config_bytes, weights_bytes = self.source.fetch(sha256)
-            actual = artifact_hash(config_bytes, weights_bytes)
-            if actual != sha256:
-                raise AdapterError("adapter_hash_mismatch", f"artifact hash is {actual}, expected {sha256}")
-            packed = pack_adapter(parse_adapter(config_bytes, weights_bytes, self.config), self.config, self.dtype)
-            if self.device.type == "cuda":
-                packed = packed.pin_memory()  # pinned host memory makes the device copy of a cold adapter cheap
-        except Exception:
+            if self.closed:
+                raise AdapterError("adapter_fetch_failed", "the engine is shutting down")
+            for attempt in (1, 2):  # a cached copy that fails its hash check is dropped and fetched once more
+                with self.source.open(sha256) as directory:
+                    actual = artifact_hash_of_dir(directory)
+                    if actual == sha256:
+                        adapter = read_adapter(directory, self.config, self.dtype, reserve, self.device.type == "cuda")
+                        break
+                if attempt == 2 or not self.source.discard(sha256):
+                    raise AdapterError("adapter_hash_mismatch", f"artifact hash is {actual}, expected {sha256}")
+        except BaseException:
             with self.lock:
                 self.counters["load_errors"] += 1
                 self.inflight.pop(sha256, None)
+                self.reserved -= reserved
+                self.lock.notify_all()
             raise
         with self.lock:
             elapsed_ms = (time.perf_counter() - start) * 1e3
@@ -194,67 +282,109 @@ class AdapterCache:
             self.counters["load_ms_total"] += elapsed_ms
             self.counters["last_load_ms"] = elapsed_ms
             self.inflight.pop(sha256, None)
-            self._host_insert(sha256, packed)
-        return packed
+            self.reserved -= reserved  # the reservation becomes the adapter: the same bytes
+            self.host[sha256] = adapter
+            self.host_bytes += adapter.nbytes
 
-    def _host_insert(self, sha256, packed):
-        while self.host and self.host_bytes + packed.nbytes > self.host_budget_bytes:
-            _, dropped = self.host.popitem(last=False)
-            self.host_bytes -= dropped.nbytes
-        if packed.nbytes <= self.host_budget_bytes:
-            self.host[sha256] = packed
-            self.host_bytes += packed.nbytes
+    def _reserve(self, nbytes, ticket):
+        """Reserve host bytes for a load once the loads queued before it have, evicting unheld host adapters; waits
+        while the rest is held or reserved."""
+        if nbytes > self.host_budget_bytes:
+            raise AdapterError(
+                "adapter_too_large",
+                f"adapter needs {nbytes} B of host memory, the host budget is {self.host_budget_bytes} B",
+            )
+        with self.lock:
+            waited = False
+            while self.turn != ticket or self.host_bytes + self.reserved + nbytes > self.host_budget_bytes:
+                victim = next((s for s in self.host if not self.holds.get(s)), None)
+                if self.closed:
+                    raise AdapterError("adapter_fetch_failed", "the engine is shutting down")
+                if self.turn == ticket and victim is not None:
+                    self.host_bytes -= self.host.pop(victim).nbytes
+                    continue
+                if self.turn == ticket:
+                    self.counters["host_waits"] += not waited
+                    waited = True
+                self.lock.wait()  # backpressure: room comes when a waiting request is admitted or leaves
+            self.reserved += nbytes
+            self._pass(ticket)
 
-    # -- engine thread --
+    # -- engine thread: the device tier --
 
-    def acquire(self, sha256, packed):
-        """Place on the device (if not there) and pin for a running sequence; returns its pages.
-        Raises NoFreePages when every page is pinned."""
-        pages = self.device_tier.place(sha256, packed)
-        self.device_tier.pins[sha256] = self.device_tier.pins.get(sha256, 0) + 1
-        return pages
+    def acquire(self, handle):
+        """Place the handle's adapter on the device (if not there), pin it for a running sequence and release the
+        handle; returns its PageTable. None: the adapter left both tiers while its request waited and is loading
+        again (wait on handle.future). Raises NoFreePages when the pages it needs are pinned (the handle stays)."""
+        table = self.make_resident(handle)
+        if table is not None:
+            self.device_tier.pages.pin(handle.sha256)
+        return table
+
+    def make_resident(self, handle):
+        """acquire without the pin: a prefetch to the device."""
+        sha256 = handle.sha256
+        if sha256 in self.device_tier.tables:
+            table = self.device_tier.place(sha256, None)
+        else:
+            with self.lock:
+                adapter = self.host.get(sha256)
+                if adapter is None:
+                    handle.future = self._ready(sha256)
+                    return None
+                self.host.move_to_end(sha256)
+            table = self.device_tier.place(sha256, adapter)  # the handle's hold keeps the host copy meanwhile
+        handle.release()
+        return table
 
     def release(self, sha256):
-        pins = self.device_tier.pins
-        pins[sha256] -= 1
-        if not pins[sha256]:
-            del pins[sha256]
-
-    def make_resident(self, sha256, packed):
-        """Prefetch to the device without pinning (idempotent)."""
-        self.device_tier.place(sha256, packed)
+        self.device_tier.pages.unpin(sha256)
 
     def offload(self, sha256):
         """Drop from both tiers (idempotent). Returns whether it was resident anywhere."""
         check_hash_format(sha256)
         if self.device_tier.pins.get(sha256):
             raise AdapterError("adapter_in_use", f"adapter {sha256} is used by running sequences")
-        on_device = sha256 in self.device_tier.resident
+        on_device = sha256 in self.device_tier.tables
         if on_device:
             self.device_tier.remove(sha256)
         with self.lock:
-            packed = self.host.pop(sha256, None)
-            if packed is not None:
-                self.host_bytes -= packed.nbytes
-        return on_device or packed is not None
+            adapter = self.host.pop(sha256, None)
+            if adapter is not None:
+                self.host_bytes -= adapter.nbytes
+                self.lock.notify_all()
+        return on_device or adapter is not None
 
     def stats(self):
         tier = self.device_tier
         with self.lock:
             counters = dict(self.counters)
-            host = {"adapters": len(self.host), "bytes": self.host_bytes, "budget_bytes": self.host_budget_bytes}
-        used_pages = tier.num_pages - len(tier.free)
+            host = {
+                "adapters": len(self.host),
+                "bytes": self.host_bytes,
+                "reserved_bytes": self.reserved,
+                "budget_bytes": self.host_budget_bytes,
+                "held_adapters": len(self.holds),
+            }
+            loading = len(self.inflight)
+        used_pages = tier.pages.num_pages - len(tier.pages.free)
         return {
             **counters,
-            "evictions": tier.evictions,
-            "resident_adapters": len(tier.resident),
+            "evictions": tier.pages.evictions,
+            "resident_adapters": len(tier.tables),
             "resident_bytes": used_pages * page_bytes(self.config, self.dtype),
-            "pages_total": tier.num_pages,
+            "pages_total": tier.pages.num_pages,
             "pages_used": used_pages,
             "pinned_adapters": len(tier.pins),
-            "loading": len(self.inflight),
+            "loading": loading,
             "host": host,
+            "disk": self.source.stats(),
         }
 
     def close(self):
-        self.loader.shutdown(wait=False, cancel_futures=True)
+        with self.lock:
+            self.closed = True
+            self.lock.notify_all()  # loads waiting for room give up
+        for _ in range(self.loader_threads):
+            self.loads.put(None)
+        self.source.close()

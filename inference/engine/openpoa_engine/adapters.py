@@ -1,4 +1,4 @@
-"""PEFT LoRA adapters: the artifact hash, parsing and validation against the base model, packing into pages.
+"""PEFT LoRA adapters: the artifact hash, parsing and validation against the base model, the host-tier form.
 
 Artifact hash (what the contracts and the gateway store): lowercase hex SHA-256 of
     b"openpoa-lora-v1\n"
@@ -25,6 +25,7 @@ PEFT semantics followed here (checked against peft's own output by tests/test_pe
 import hashlib
 import json
 import math
+import mmap
 import os
 import re
 import struct
@@ -33,8 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from . import safetensors_io
-from .config import LORA_GROUPS, LORA_PROJECTIONS, module_path
-from .kernels import PAGE_RANK
+from .config import LORA_PROJECTIONS, module_path
 
 ARTIFACT_FILES = ("adapter_config.json", "adapter_model.safetensors")
 HASH_DOMAIN = b"openpoa-lora-v1\n"
@@ -93,15 +93,27 @@ def read_artifact(directory):
     return tuple(contents)
 
 
+def _hash_files(domain, directory, names):
+    """The artifact-hash construction over files streamed from disk (a large file is never in memory whole)."""
+    digest = hashlib.sha256(domain)
+    for name in names:
+        path = os.path.join(directory, name)
+        digest.update(name.encode("utf-8") + b"\n" + struct.pack("<Q", os.path.getsize(path)))
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 16), b""):  # small reads reuse heap memory
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
 def artifact_hash_of_dir(directory):
-    return artifact_hash(*read_artifact(directory))
+    return _hash_files(HASH_DOMAIN, directory, ARTIFACT_FILES)
 
 
 _MODEL_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 
 
 def model_artifact_hash_of_dir(directory):
-    """The base-model artifact hash of a flat directory (files streamed, so a large checkpoint is never in memory)."""
+    """The base-model artifact hash of a flat directory."""
     names = []
     for entry in os.scandir(directory):
         if entry.name == MODEL_MANIFEST_FILE or entry.name.startswith("."):
@@ -111,14 +123,7 @@ def model_artifact_hash_of_dir(directory):
         names.append(entry.name)
     if not names:
         raise ValueError(f"{directory} holds no files")
-    digest = hashlib.sha256(MODEL_HASH_DOMAIN)
-    for name in sorted(names, key=lambda n: n.encode("utf-8")):
-        path = os.path.join(directory, name)
-        digest.update(name.encode("utf-8") + b"\n" + struct.pack("<Q", os.path.getsize(path)))
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
+    return _hash_files(MODEL_HASH_DOMAIN, directory, sorted(names, key=lambda n: n.encode("utf-8")))
 
 
 def normalize_model_hash(value):
@@ -172,6 +177,16 @@ def check_hash_format(sha256):
 
 
 @dataclass
+class LoraSpec:
+    """What adapter_config.json says, checked against the base model."""
+
+    rank: int
+    scale: float
+    targets: set  # (layer, projection) pairs PEFT builds LoRA layers for
+    target_modules: object  # as written, for messages
+
+
+@dataclass
 class LoraWeights:
     rank: int
     scale: float
@@ -179,8 +194,8 @@ class LoraWeights:
     b: dict  # (layer, projection) -> lora_B [out, rank]
 
 
-def parse_adapter(config_bytes, weights_bytes, model_config):
-    """Validate a PEFT adapter against the base model; every refusal is an AdapterError with a precise message."""
+def parse_config(config_bytes, model_config):
+    """Validate adapter_config.json against the base model; every refusal is an AdapterError with a precise message."""
     try:
         peft = json.loads(config_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -213,15 +228,15 @@ def parse_adapter(config_bytes, weights_bytes, model_config):
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not math.isfinite(alpha):
         raise AdapterError("adapter_corrupt", f"lora_alpha {alpha!r} is not a number")
     scale = alpha / math.sqrt(rank) if peft.get("use_rslora") else alpha / rank
-    targets = targeted_modules(peft, model_config)
+    return LoraSpec(rank, scale, targeted_modules(peft, model_config), peft.get("target_modules"))
 
-    try:
-        tensors = safetensors_io.load_bytes(bytearray(weights_bytes))
-    except safetensors_io.SafetensorsError as e:
-        raise AdapterError("adapter_corrupt", f"adapter_model.safetensors: {e}") from None
+
+def check_tensors(entries, spec, model_config):
+    """Validate the safetensors entries {name: (dtype, shape)} against the config and the base model (before any
+    weight is read); returns {name: (layer, projection, "A" or "B")}."""
     c = model_config
-    a, b = {}, {}
-    for key, tensor in tensors.items():
+    keys = {}
+    for key, (dtype, shape) in entries.items():
         match = _KEY.match(key)
         if not match:
             if key.endswith(".bias"):
@@ -232,66 +247,120 @@ def parse_adapter(config_bytes, weights_bytes, model_config):
             raise AdapterError("adapter_unsupported", f"{key}: module {projection!r} is not a LoRA target we serve")
         if layer >= c.num_layers:
             raise AdapterError("adapter_bad_shape", f"{key}: layer {layer} but the base model has {c.num_layers}")
-        if (layer, projection) not in targets:
+        if (layer, projection) not in spec.targets:
             raise AdapterError(
                 "adapter_corrupt",
-                f"{key}: target_modules {peft.get('target_modules')!r} does not name this module (PEFT would drop it)",
+                f"{key}: target_modules {spec.target_modules!r} does not name this module (PEFT would drop it)",
             )
-        expected = [rank, c.in_features(projection)] if kind == "A" else [c.out_features(projection), rank]
-        if list(tensor.shape) != expected:
-            raise AdapterError("adapter_bad_shape", f"{key}: shape {list(tensor.shape)}, expected {expected}")
-        if not tensor.is_floating_point():
-            raise AdapterError("adapter_corrupt", f"{key}: dtype {tensor.dtype} is not floating point")
-        (a if kind == "A" else b)[(layer, projection)] = tensor.float()
-    if not a:
+        expected = [spec.rank, c.in_features(projection)] if kind == "A" else [c.out_features(projection), spec.rank]
+        if list(shape) != expected:
+            raise AdapterError("adapter_bad_shape", f"{key}: shape {list(shape)}, expected {expected}")
+        if not dtype.is_floating_point:
+            raise AdapterError("adapter_corrupt", f"{key}: dtype {dtype} is not floating point")
+        keys[key] = (layer, projection, kind)
+    if not keys:
         raise AdapterError("adapter_corrupt", "adapter_model.safetensors holds no LoRA tensors")
-    if a.keys() != b.keys():
-        missing = sorted(set(a) ^ set(b))[0]
+    a = {(layer, p) for layer, p, kind in keys.values() if kind == "A"}
+    b = {(layer, p) for layer, p, kind in keys.values() if kind == "B"}
+    if a != b:
+        missing = sorted(a ^ b)[0]
         raise AdapterError("adapter_corrupt", f"layer {missing[0]} {missing[1]}: lora_A and lora_B do not pair up")
-    for key in a:
-        if not (torch.isfinite(a[key]).all() and torch.isfinite(b[key]).all()):
-            raise AdapterError("adapter_corrupt", f"layer {key[0]} {key[1]}: non-finite weights")
-    return LoraWeights(rank, scale, a, b)
+    return keys
+
+
+def parse_adapter(config_bytes, weights_bytes, model_config):
+    """The adapter's weights from its two files held in memory, validated as read_adapter does."""
+    spec = parse_config(config_bytes, model_config)
+    try:
+        tensors = safetensors_io.load_bytes(bytearray(weights_bytes))
+    except safetensors_io.SafetensorsError as e:
+        raise AdapterError("adapter_corrupt", f"adapter_model.safetensors: {e}") from None
+    keys = check_tensors({k: (t.dtype, t.shape) for k, t in tensors.items()}, spec, model_config)
+    a, b = {}, {}
+    for key, (layer, projection, kind) in keys.items():
+        if not torch.isfinite(tensors[key]).all():
+            raise AdapterError("adapter_corrupt", f"{key}: non-finite weights")
+        (a if kind == "A" else b)[(layer, projection)] = tensors[key].float()
+    return LoraWeights(spec.rank, spec.scale, a, b)
 
 
 @dataclass
-class PackedAdapter:
-    """An adapter in the pools' page layout (see kernels), ready to copy into any free pages."""
+class HostAdapter:
+    """An adapter as the host tier keeps it: its own rank and targets, nothing padded, scale folded into b.
+    Projections it does not target are absent; layers of a targeted projection it does not target are zeros."""
 
-    num_pages: int
-    shrink: dict  # group -> [layers, num_pages, in, members * PAGE_RANK]
-    expand: dict  # projection -> [layers, num_pages * PAGE_RANK, out]
+    rank: int
+    a: dict  # projection -> [layers, rank, in]   lora_A of each layer
+    b: dict  # projection -> [layers, rank, out]  (lora_B * scale)^T of each layer
 
     @property
     def nbytes(self):
-        return sum(t.numel() * t.element_size() for t in (*self.shrink.values(), *self.expand.values()))
+        return sum(t.numel() * t.element_size() for t in (*self.a.values(), *self.b.values()))
 
-    def pin_memory(self):
-        return PackedAdapter(
-            self.num_pages,
-            {k: v.pin_memory() for k, v in self.shrink.items()},
-            {k: v.pin_memory() for k, v in self.expand.items()},
-        )
+    @staticmethod
+    def empty(rank, projections, model_config, dtype, pin=False):
+        """Zeros, in pinned memory (pin) or else in an anonymous mapping of its own: unmapped when the adapter is
+        dropped, so memory returns to the system as adapters cycle through the host tier instead of fragmenting
+        the heap (where glibc places buffers of this size once it has freed some)."""
+        c = model_config
+        shapes = {("a", p): c.in_features(p) for p in projections} | {("b", p): c.out_features(p) for p in projections}
+        if pin:
+            tensors = {
+                key: torch.zeros(c.num_layers, rank, n, dtype=dtype, pin_memory=True) for key, n in shapes.items()
+            }
+        else:
+            size = HostAdapter.nbytes_of(rank, projections, model_config, dtype)
+            flat = torch.frombuffer(mmap.mmap(-1, size), dtype=dtype)
+            parts = flat.split([c.num_layers * rank * n for n in shapes.values()])
+            tensors = {key: part.view(c.num_layers, rank, n) for (key, n), part in zip(shapes.items(), parts)}
+        return HostAdapter(rank, {p: tensors["a", p] for p in projections}, {p: tensors["b", p] for p in projections})
+
+    @staticmethod
+    def nbytes_of(rank, projections, model_config, dtype):
+        c = model_config
+        features = sum(c.in_features(p) + c.out_features(p) for p in projections)
+        return c.num_layers * rank * features * torch.empty((), dtype=dtype).element_size()
+
+    @classmethod
+    def from_weights(cls, lora, model_config, dtype):
+        projections = [p for p in LORA_PROJECTIONS if any(q == p for _, q in lora.a)]
+        adapter = cls.empty(lora.rank, projections, model_config, dtype)
+        for (layer, p), a in lora.a.items():
+            adapter.a[p][layer] = a
+            adapter.b[p][layer] = (lora.b[(layer, p)] * lora.scale).t()
+        return adapter
 
 
-def pack_adapter(lora, model_config, dtype):
-    c = model_config
-    pages = -(-lora.rank // PAGE_RANK)
-    padded = pages * PAGE_RANK
-    shrink, expand = {}, {}
-    for group, members in LORA_GROUPS:
-        width = len(members) * PAGE_RANK
-        pool = torch.zeros(c.num_layers, pages, c.in_features(members[0]), width, dtype=dtype)
-        for m, projection in enumerate(members):
-            expand_pool = torch.zeros(c.num_layers, padded, c.out_features(projection), dtype=dtype)
-            for layer in range(c.num_layers):
-                if (layer, projection) not in lora.a:
-                    continue  # untargeted projection: zero pages contribute nothing
-                a = torch.zeros(padded, c.in_features(projection))
-                a[: lora.rank] = lora.a[(layer, projection)]
-                # a.view(pages, PAGE_RANK, in) -> [pages, in, PAGE_RANK] into this member's columns
-                pool[layer, :, :, m * PAGE_RANK : (m + 1) * PAGE_RANK] = a.view(pages, PAGE_RANK, -1).transpose(1, 2)
-                expand_pool[layer, : lora.rank] = (lora.b[(layer, projection)] * lora.scale).t()
-            expand[projection] = expand_pool
-        shrink[group] = pool
-    return PackedAdapter(pages, shrink, expand)
+def read_adapter(directory, model_config, dtype, reserve=None, pin=False):
+    """The adapter in directory (its hash already checked) as a HostAdapter of dtype, validated like parse_adapter.
+    The config and the safetensors header are checked first; then reserve(nbytes) is called with the HostAdapter's
+    size (it may wait for room) before the weights are read, in one read: beyond its reservation a load holds that
+    file, one adapter per loader thread. pin: a HostAdapter in pinned memory (the fastest to copy to a GPU)."""
+    with open(os.path.join(directory, ARTIFACT_FILES[0]), "rb") as f:
+        spec = parse_config(f.read(), model_config)
+    path = os.path.join(directory, ARTIFACT_FILES[1])
+    try:
+        entries, _, data_start = safetensors_io.read_header(path)
+        keys = check_tensors({k: (e[0], e[1]) for k, e in entries.items()}, spec, model_config)
+        projections = [p for p in LORA_PROJECTIONS if any(q == p for _, q, _ in keys.values())]
+        if reserve is not None:
+            reserve(HostAdapter.nbytes_of(spec.rank, projections, model_config, dtype))
+        with open(path, "rb") as f:
+            data = mmap.mmap(-1, os.path.getsize(path))  # like HostAdapter's memory: unmapped once dropped
+            f.readinto(data)
+        tensors = safetensors_io.views(data, entries, data_start)
+    except safetensors_io.SafetensorsError as e:
+        raise AdapterError("adapter_corrupt", f"adapter_model.safetensors: {e}") from None
+    adapter = HostAdapter.empty(spec.rank, projections, model_config, dtype, pin)
+    for key, (layer, projection, kind) in keys.items():
+        if kind == "A":
+            adapter.a[projection][layer] = tensors[key]
+        else:
+            adapter.b[projection][layer] = tensors[key].t()
+    for projection in projections:
+        adapter.b[projection].mul_(spec.scale)
+        if not (torch.isfinite(adapter.a[projection]).all() and torch.isfinite(adapter.b[projection]).all()):
+            bad = [k for k, (_, p, _) in keys.items() if p == projection and not torch.isfinite(tensors[k]).all()]
+            where = bad[0] if bad else f"{projection} times the scale {spec.scale}"
+            raise AdapterError("adapter_corrupt", f"{where}: non-finite weights")
+    return adapter

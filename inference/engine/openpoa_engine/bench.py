@@ -22,11 +22,12 @@ import time
 
 import torch
 
-from .adapter_cache import AdapterCache, LocalSource, page_bytes
-from .config import ModelConfig
+from .adapter_cache import AdapterCache, adapter_pages, page_bytes
+from .config import LORA_PROJECTIONS, ModelConfig
 from .generate import generate_adapters, generate_model
-from .kernels import PAGE_RANK, lora_pool_dtype
+from .kernels import lora_pool_dtype
 from .model import BlockAllocator, PagedKVCache
+from .sources import LocalSource
 from .scheduler import Request, SamplingParams, Scheduler
 from .tokenizer import ByteTokenizer
 from .server import build_scheduler
@@ -75,8 +76,9 @@ def _timed_step(scheduler, device):
 def run_bench(args, dtype):
     model_dir, adapters_dir, shas = _prepare(args.cache_dir, args.preset, args.batch, args.rank, args.model)
     load_before = os.getloadavg()[0]  # other processes on the machine skew timings: record how busy it was
-    pages = args.batch * -(-args.rank // PAGE_RANK) + 4  # every adapter resident, a little slack
-    budget = pages * page_bytes(ModelConfig.load(model_dir), lora_pool_dtype(args.device, dtype))
+    config = ModelConfig.load(model_dir)
+    pages = (args.batch + 1) * adapter_pages(config, args.rank, LORA_PROJECTIONS)  # every adapter resident, and one
+    budget = pages * page_bytes(config, lora_pool_dtype(args.device, dtype))
     multi = build_scheduler(
         model_dir,
         adapters_dir,
@@ -93,7 +95,9 @@ def run_bench(args, dtype):
     cold_ms = []  # source -> verified, parsed, packed -> device pages
     for sha in shas:
         start = time.perf_counter()
-        cache.make_resident(sha, cache.fetch(sha, count=False).result())
+        handle = cache.request(sha, count=False)
+        handle.future.result()
+        cache.make_resident(handle)
         if device.type == "cuda":
             torch.cuda.synchronize()
         cold_ms.append((time.perf_counter() - start) * 1e3)
@@ -216,9 +220,8 @@ def _fairness_run(model_dir, adapters_dir, shas, workload, pages, **scheduler_ar
     """The real Scheduler and AdapterCache, the model stubbed out (_NoModel); an adapter load completes within a step.
     Returns [(adapter rank, steps queued)] per request, and decoded tokens per step."""
     config = ModelConfig.load(model_dir)
-    cache = AdapterCache(
-        LocalSource(adapters_dir), config, "cpu", torch.float32, pages * page_bytes(config, torch.float32), 1 << 30
-    )
+    budget = pages * adapter_pages(config, 16, LORA_PROJECTIONS) * page_bytes(config, torch.float32)
+    cache = AdapterCache(LocalSource(adapters_dir), config, "cpu", torch.float32, budget, 1 << 30)
     scheduler = Scheduler(
         _NoModel(config), ByteTokenizer(), cache, max_batch_size=32, max_seq_len=512, **scheduler_args
     )
@@ -230,8 +233,8 @@ def _fairness_run(model_dir, adapters_dir, shas, workload, pages, **scheduler_ar
             scheduler.submit(Request(str(len(submitted)), [1] * prompt_len, params, shas[rank], lambda e: None))
             submitted.append((rank, scheduler.by_id[str(len(submitted))]))
         for seq in scheduler.waiting:
-            if seq.future is not None:
-                seq.future.result()
+            if seq.handle is not None:
+                seq.handle.future.result()
         scheduler.step()
     cache.close()
     return [(rank, seq.admitted - seq.arrival) for rank, seq in submitted], scheduler.generated_tokens / scheduler.steps
@@ -239,8 +242,9 @@ def _fairness_run(model_dir, adapters_dir, shas, workload, pages, **scheduler_ar
 
 def bench_fairness(cache_dir, num_adapters=1000, requests=3000, zipf=1.0, rare_from=100, aging_steps=64):
     """Queue waits (steps from submission to admission) of requests for rarely used adapters (popularity rank >=
-    rare_from) under a Zipf workload over num_adapters adapters of ranks 8, 16 and 64 (1, 1 and 4 pages), with aging
-    and without it: in a device tier of 48 pages, and of 32 (pages bind) at a load it serves and at one it cannot."""
+    rare_from) under a Zipf workload over num_adapters adapters (rank 8 on q,v, 16 on all seven, 64 on q,k,v,o), with
+    aging and without it: in a device tier the size of 48 rank-16 adapters on all seven projections ("pages": the page
+    of the layout before pages fit the adapter), and of 32 (pages bind) at a load it serves and at one it cannot."""
     model_dir = os.path.join(cache_dir, "bench-model-tiny")
     if not os.path.exists(os.path.join(model_dir, "config.json")):
         generate_model(model_dir, "tiny", seed=0)
@@ -282,7 +286,7 @@ def bench_fairness(cache_dir, num_adapters=1000, requests=3000, zipf=1.0, rare_f
         "agingSteps": aging_steps,
         "workload": f"{requests} requests, Poisson arrivals 0.7 a step, adapters by Zipf {zipf} over {num_adapters} "
         f"(ranks 8 q,v / 16 all / 64 q,k,v,o); rare: popularity rank >= {rare_from}; prompts 16-128 tokens, "
-        "max_tokens 8-64; batch 32, no cap, 48 adapter pages",
+        "max_tokens 8-64; batch 32, no cap, a device tier of 48 rank-16 all-seven adapters (pages)",
         "method": "the engine's Scheduler and AdapterCache with the model forward stubbed out: waits are counted in "
         "steps, not timed; an adapter load completes within a step",
     }

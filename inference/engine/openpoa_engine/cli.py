@@ -45,6 +45,10 @@ def main(argv=None):
     serve.add_argument("--max-adapters-per-batch", type=int, help="distinct adapters in a batch (default: pages)")
     serve.add_argument("--device-budget-mb", type=float, default=1024)
     serve.add_argument("--host-budget-mb", type=float, default=4096)
+    serve.add_argument(
+        "--disk-cache-dir", help="disk cache of adapters from an http(s) source (default: a temporary directory)"
+    )
+    serve.add_argument("--disk-cache-mb", type=float, default=10240)
     _device_args(serve)
 
     gen_model = commands.add_parser("generate-model", help="write a deterministic random Llama checkpoint")
@@ -108,6 +112,14 @@ def main(argv=None):
     )
     scheduling.add_argument("--out", required=True)
     scheduling.add_argument("--cache-dir", default=bench.get_default("cache_dir"))
+
+    at_scale = commands.add_parser("bench-adapters", help="a thousand adapters: memory and cycling throughput -> JSON")
+    at_scale.add_argument("--out", required=True)
+    at_scale.add_argument("--sections", default="memory,cycling", help="comma-separated: memory, cycling")
+    at_scale.add_argument("--adapters", type=int, default=1000)
+    at_scale.add_argument("--requests", type=int, default=1024, help="cycling requests per case")
+    at_scale.add_argument("--host-mb", type=int, default=64, help="host budget of the memory run and the cold case")
+    at_scale.add_argument("--cache-dir", default=bench.get_default("cache_dir"))
 
     args = parser.parse_args(argv)
     if args.command == "artifact-hash":
@@ -180,21 +192,31 @@ def main(argv=None):
                 args.model_artifact_hash,
                 kv_budget_bytes=args.kv_budget_mb and int(args.kv_budget_mb * 2**20),
                 max_adapters_per_batch=args.max_adapters_per_batch,
+                disk_cache_dir=args.disk_cache_dir,
+                disk_budget_bytes=int(args.disk_cache_mb * 2**20),
             )
         except (OSError, ValueError, KeyError) as e:  # bad model dir, config, checkpoint or adapter source
             print(f"openpoa_engine: cannot start: {e!r}", file=sys.stderr)
             return 2
         Server(scheduler).run()
-    elif args.command in ("bench", "bench-scheduling"):
+    elif args.command in ("bench", "bench-scheduling", "bench-adapters"):
         if args.command == "bench":
             torch, dtype = _setup(args)
             from .bench import run_bench
 
             result = run_bench(args, dtype)
-        else:
+        elif args.command == "bench-scheduling":
             from .bench import run_scheduling_bench
 
             result = run_scheduling_bench(args.cache_dir)
+        else:
+            import torch
+
+            torch.set_num_threads(1)
+            from .bench_adapters import run_bench_adapters
+
+            args.sections = args.sections.split(",")
+            result = run_bench_adapters(args)
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)

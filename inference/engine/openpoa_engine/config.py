@@ -1,6 +1,7 @@
 """Model configuration (a subset of Hugging Face's LlamaConfig) and the LoRA projection layout."""
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, replace
 
@@ -115,6 +116,11 @@ class ModelConfig:
     @property
     def kv_size(self):
         return self.num_kv_heads * self.head_dim
+
+    @property
+    def lora_unit(self):
+        """Rows of a LoRA page (see kernels): the largest length that divides every projection's in and out features."""
+        return math.gcd(self.hidden_size, self.q_size, self.kv_size, self.intermediate_size)
 
     def in_features(self, projection):
         return {"o_proj": self.q_size, "down_proj": self.intermediate_size}.get(projection, self.hidden_size)

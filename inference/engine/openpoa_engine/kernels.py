@@ -3,12 +3,20 @@
 Every kernel states its semantics; tests compare each against a plain fp32 reference. A CUDA/Triton backend
 can replace any function here with one of the same signature and semantics.
 
-LoRA layout (paged, like S-LoRA): an adapter of rank r occupies ceil(r / PAGE_RANK) pages of the device pools.
-  shrink pool of a group (members m = e.g. q,k,v), one layer: [num_pages, in_features, members * PAGE_RANK]
-      page p, row h, columns m*PAGE_RANK + j  =  A_m[page_index * PAGE_RANK + j, h]     (A_m = PEFT lora_A [r, in])
-  expand pool of a projection, one layer:      [num_pages * PAGE_RANK, out_features]
-      row p*PAGE_RANK + j                     =  B[:, page_index * PAGE_RANK + j] * scale (B = PEFT lora_B [out, r])
-Ranks that are not a multiple of PAGE_RANK are zero-padded inside their last page.
+LoRA layout (paged, like S-LoRA's unified pages): one pool of equal pages serves every projection,
+    pool [layers, num_pages, unit * PAGE_WIDTH]     (unit: ModelConfig.lora_unit, which divides every in and out size)
+and a page sits at the same number in every layer. An adapter of rank r takes pages of two kinds (PageTable lists them):
+  shrink pages, per group g of projections sharing an input (config.LORA_GROUPS) and chunk c of its input, viewed
+      [unit, PAGE_WIDTH]: page (g, column block k, chunk c) [u, t] = A_m[j, c * unit + u] for column k * PAGE_WIDTH + t
+      of the group's columns, which are the ranks j of each member m the adapter targets, member after member (zeros
+      past the last);
+  expand pages, viewed [PAGE_WIDTH, unit]: the adapter's expand rows B_m[c * unit : (c + 1) * unit, j] * scale for
+      every targeted m, output chunk c and rank j, in that order, PAGE_WIDTH rows a page (rows past the last are
+      never read).
+(A = PEFT lora_A [r, in], B = lora_B [out, r].) So an adapter takes pages in proportion to its rank and targets, and
+any free page fits any of them. Kernels see one layer's pool through two views of the same memory: shrink rows
+[num_pages * unit, PAGE_WIDTH] and expand rows [num_pages * PAGE_WIDTH, unit]. PAGE_WIDTH is 16 because torch's CPU
+F.embedding_bag sums 16-wide rows ~4x faster per value than 8-wide ones.
 The pools hold the model's dtype, except where BGMV's F.embedding_bag lacks it (bfloat16 on CPU in torch 1.13): there
 they hold float32 (lora_pool_dtype), and the LoRA kernels compute in float32 and add into the bf16 outputs.
 
@@ -22,7 +30,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-PAGE_RANK = 16
+PAGE_WIDTH = 16  # columns of a shrink page, rows of an expand page
 _sdpa = getattr(F, "scaled_dot_product_attention", None)  # torch >= 2.0
 _supported = {}  # (op, device type, dtype) -> bool
 
@@ -162,82 +170,157 @@ def paged_prefill_attention(q, k_pool, v_pool, block_table, start):
     return prefill_attention(q, keys, v_pool.view(-1, kv_heads, d).index_select(0, slots))
 
 
-@dataclass
-class BgmvPlan:
-    """Per-step index tensors for BGMV, shared by all layers and groups.
-    A "bag" is one (row, page) pair; bags are ordered by row, then by page order within the adapter."""
+def shrink_pages(a, unit):
+    """One group's shrink pages: a, list of [layers, r, in] (lora_A of each targeted member)
+    -> [layers, column blocks * in / unit, unit * PAGE_WIDTH], column block after column block."""
+    layers, rank, features = a[0].shape
+    blocks = -(-rank * len(a) // PAGE_WIDTH)
+    columns = torch.zeros(layers, blocks * PAGE_WIDTH, features, dtype=a[0].dtype, device=a[0].device)
+    for i, member in enumerate(a):
+        columns[:, i * rank : (i + 1) * rank] = member
+    columns = columns.view(layers, blocks, PAGE_WIDTH, features // unit, unit)  # [l, k, t, c, u]
+    return columns.permute(0, 1, 3, 4, 2).reshape(layers, -1, unit * PAGE_WIDTH)
 
-    bag_page: torch.Tensor  # [num_bags] page of each bag
-    bag_row: torch.Tensor  # [num_bags] batch row of each bag
-    expand_index: torch.Tensor  # [num_bags * PAGE_RANK] expand-pool row of each (bag, j)
-    expand_offsets: torch.Tensor  # [num_rows] start of each row's bag run in expand_index
-    shrink_index: dict  # in_features -> [num_bags, in_features] shrink-pool row of each (bag, h)
+
+def expand_rows(b, unit):
+    """An adapter's expand rows: b, list of [layers, r, out_m] ((lora_B * scale)^T of each targeted member)
+    -> [layers, sum over m of out_m / unit * r, unit], in the order of the layout above."""
+    layers, rank, _ = b[0].shape
+    return torch.cat([t.view(layers, rank, -1, unit).transpose(1, 2) for t in b], 1).view(layers, -1, unit)
+
+
+@dataclass
+class PageTable:
+    """Where a resident adapter's pages are in the pool (layout above)."""
+
+    unit: int
+    rank: int
+    shrink: dict  # group -> LongTensor [column blocks, in / unit] shrink pages
+    columns: dict  # projection -> its first column in its group's columns (targeted projections only)
+    expand: dict  # projection -> LongTensor [out / unit, rank] expand row (page * PAGE_WIDTH + row) of each (c, j)
+
+    def __post_init__(self):
+        # what a BGMV plan reads per row, computed once: per group its column blocks; per projection its chunks,
+        # its expand rows flat [out / unit * rank], and the shrink column that weighs each of them
+        self.blocks = {g: pages.shape[0] for g, pages in self.shrink.items()}
+        self.bags = {
+            p: (
+                e.shape[0],
+                e.reshape(-1),
+                (torch.arange(self.rank, device=e.device) + self.columns[p]).repeat(e.shape[0]),
+            )
+            for p, e in self.expand.items()
+        }
+
+
+class _GroupPlan:
+    """BGMV indices for one group (projections sharing an input) over a batch; see bgmv."""
+
+    def __init__(self, tables, group, members, in_features, device):
+        unit = next(t.unit for t in tables if t)
+        bag_pages, bag_row, bag_start, bags = [], [], {}, 0
+        for r, t in enumerate(tables):
+            if t and group in t.shrink:
+                bag_start[r] = bags
+                bags += t.blocks[group]
+                bag_pages.append(t.shrink[group])
+                bag_row += [r] * t.blocks[group]
+        self.empty = not bags
+        if self.empty:
+            return
+        pages = torch.cat(bag_pages)  # [bags, in / unit]
+        self.shrink_index = (pages[:, :, None] * unit + torch.arange(unit, device=device)).reshape(bags, in_features)
+        self.bag_row = torch.tensor(bag_row, device=device)  # [bags] batch row of each shrink bag
+        index, weight, shift, lengths, sizes, self.spans = [], [], [], [], [], []
+        for m in members:
+            chunks = next((t.bags[m][0] for t in tables if t and m in t.bags), 0)  # out_m / unit
+            if not chunks:
+                self.spans.append(None)  # no row's adapter targets m: its output is left alone
+                continue
+            self.spans.append((len(sizes), len(tables) * chunks))
+            for r, t in enumerate(tables):
+                if not t or m not in t.bags:
+                    sizes += [0] * chunks  # empty bags add zeros
+                    continue
+                _, rows, weights = t.bags[m]
+                index.append(rows)
+                weight.append(weights)
+                shift.append(bag_start[r] * PAGE_WIDTH)
+                lengths.append(chunks * t.rank)
+                sizes += [t.rank] * chunks
+        self.expand_index = torch.cat(index)  # [E] expand-pool row of each (row, chunk, rank)
+        shift = torch.tensor(shift, device=device).repeat_interleave(torch.tensor(lengths, device=device))
+        self.weight_index = torch.cat(weight) + shift  # [E] its weight's position in the flattened shrink output
+        self.expand_offsets = torch.tensor([0] + sizes[:-1], device=device).cumsum(0)  # [bags] start of each
+
+
+class BgmvPlan:
+    """Per-step BGMV index tensors, built for each group on first use and shared by all layers."""
+
+    def __init__(self, tables, device):
+        self.tables, self.device, self.groups = tables, device, {}
 
     @classmethod
-    def build(cls, row_pages, device):
-        """row_pages: per batch row, the adapter's page list ([] = no adapter, i.e. idx = -1)."""
-        bag_page = [p for pages in row_pages for p in pages]
-        bag_row = [r for r, pages in enumerate(row_pages) for _ in pages]
-        starts, total = [], 0
-        for pages in row_pages:
-            starts.append(total)
-            total += len(pages) * PAGE_RANK
-        bag_page_t = torch.tensor(bag_page, dtype=torch.long, device=device)
-        expand_index = (bag_page_t[:, None] * PAGE_RANK + torch.arange(PAGE_RANK, device=device)).reshape(-1)
-        return cls(
-            bag_page_t,
-            torch.tensor(bag_row, dtype=torch.long, device=device),
-            expand_index,
-            torch.tensor(starts, dtype=torch.long, device=device),
-            {},
-        )
+    def build(cls, row_tables, device):
+        """row_tables: per batch row, its adapter's PageTable (None = no adapter)."""
+        return cls(list(row_tables), device)
 
     @property
     def empty(self):
-        return self.bag_page.numel() == 0
+        return not any(self.tables)
 
-    def shrink_rows(self, in_features):
-        if in_features not in self.shrink_index:
-            arange = torch.arange(in_features, device=self.bag_page.device)
-            self.shrink_index[in_features] = self.bag_page[:, None] * in_features + arange
-        return self.shrink_index[in_features]
+    def group(self, group, members, in_features):
+        if group not in self.groups:
+            self.groups[group] = _GroupPlan(self.tables, group, members, in_features, self.device)
+        return self.groups[group]
 
 
-def bgmv(outputs, x, shrink_pool, expand_pools, plan):
-    """Batched gather LoRA for decode, one fused group (members share the input x).
-    Semantics, for every row r with adapter a (rows without one are left unchanged), every member m:
+def bgmv(outputs, x, shrink_rows, expand_rows, plan, group, members):
+    """Batched gather LoRA for decode, one group of members (projections that share the input x).
+    Semantics, for every row r whose adapter a targets member m (other rows and members are left unchanged):
         outputs[m][r] += (x[r] . A_{a,m}^T) . B_{a,m}^T * scale_a
-    read in place from the paged pools (nothing per-adapter is materialised).
-    outputs: list of [n, out_m] (views allowed); x [n, in]; shrink_pool [pages, in, members * PAGE_RANK];
-    expand_pools: list of [pages * PAGE_RANK, out_m]; plan: BgmvPlan for these rows.
-    Computed in the pools' dtype (x is cast to it); each delta is added into outputs in their own dtype."""
+    read in place from the page pool (nothing per adapter is materialised), as two weighted row sums:
+    shrink bag (r, column block k) sums x[r, h] * shrink_rows[page(k, h // unit) * unit + h % unit] over h;
+    expand bag (r, m, chunk c) sums shrunk[r, column of (m, j)] * expand_rows[expand row of (m, c, j)] over ranks j.
+    outputs: list of [n, out_m] (views allowed); x [n, in]; shrink_rows [pages * unit, PAGE_WIDTH] and
+    expand_rows [pages * PAGE_WIDTH, unit]: one layer's pool; plan: BgmvPlan for these rows; group, members: names.
+    Computed in the pool's dtype (x is cast to it); each delta is added into outputs in their own dtype."""
     if plan.empty:
         return
-    pages, in_features, width = shrink_pool.shape
-    # Shrink as a weighted sum of pool rows: bag (r, p) sums x[r, h] * pool[p, h, :] over h.
-    shrunk = F.embedding_bag(
-        plan.shrink_rows(in_features),
-        shrink_pool.view(pages * in_features, width),
-        mode="sum",
-        per_sample_weights=x.index_select(0, plan.bag_row).to(shrink_pool.dtype),
+    g = plan.group(group, members, x.shape[1])
+    if g.empty:
+        return
+    shrunk = F.embedding_bag(  # [bags, PAGE_WIDTH]
+        g.shrink_index, shrink_rows, mode="sum", per_sample_weights=x.index_select(0, g.bag_row).to(shrink_rows.dtype)
     )
-    shrunk = shrunk.view(-1, len(outputs), PAGE_RANK)  # [num_bags, members, PAGE_RANK]
-    for m, (out, expand_pool) in enumerate(zip(outputs, expand_pools)):
-        out += F.embedding_bag(  # a float32 delta into bf16 outputs: one rounding, in the in-place add
-            plan.expand_index, expand_pool, plan.expand_offsets, mode="sum", per_sample_weights=shrunk[:, m].reshape(-1)
-        )
+    delta = F.embedding_bag(  # [(member,) row, chunk, unit]
+        g.expand_index,
+        expand_rows,
+        g.expand_offsets,
+        mode="sum",
+        per_sample_weights=shrunk.reshape(-1).index_select(0, g.weight_index),
+    )
+    for out, span in zip(outputs, g.spans):
+        if span is not None:  # a float32 delta into bf16 outputs: one rounding, in the in-place add
+            out += delta[span[0] : span[0] + span[1]].view(out.shape[0], -1)
 
 
-def sgmv(outputs, x, shrink_pool, expand_pools, segments):
+def sgmv(outputs, x, shrink_rows, expand_rows, segments, group, members):
     """Segmented LoRA for prefill: rows come in contiguous segments that share one adapter.
-    Semantics, for each segment (start, end, pages) and member m:
-        outputs[m][start:end] += (x[start:end] . A_m^T) . B_m^T * scale     (the adapter stored in `pages`)
-    outputs, x, pools as in bgmv; segments: list of (start, end, page LongTensor); dtypes as in bgmv."""
-    members = len(outputs)
-    for start, end, pages in segments:
-        shrink = shrink_pool.index_select(0, pages)  # [c, in, members * PAGE_RANK]
-        rows = x[start:end].to(shrink.dtype)
-        shrunk = torch.einsum("th,chk->tck", rows, shrink).reshape(end - start, -1, members, PAGE_RANK)
-        rows = (pages[:, None] * PAGE_RANK + torch.arange(PAGE_RANK, device=pages.device)).reshape(-1)
-        for m, (out, expand_pool) in enumerate(zip(outputs, expand_pools)):
-            out[start:end] += shrunk[:, :, m].reshape(end - start, -1) @ expand_pool.index_select(0, rows)
+    Semantics, for each segment (start, end, table) and member m its adapter targets:
+        outputs[m][start:end] += (x[start:end] . A_m^T) . B_m^T * scale     (the adapter whose pages table lists)
+    outputs, x, pools, group, members as in bgmv; segments: list of (start, end, PageTable); dtypes as in bgmv.
+    Each segment gathers its adapter's A^T [in, columns] and each B'_m [r, out_m] once, for GEMMs."""
+    unit = expand_rows.shape[1]
+    pages = shrink_rows.view(-1, unit, PAGE_WIDTH)
+    for start, end, table in segments:
+        if group not in table.shrink:
+            continue
+        blocks, chunks = table.shrink[group].shape
+        a_t = pages.index_select(0, table.shrink[group].reshape(-1)).view(blocks, chunks * unit, PAGE_WIDTH)
+        shrunk = x[start:end].to(shrink_rows.dtype) @ a_t.permute(1, 0, 2).reshape(chunks * unit, -1)
+        for out, m in zip(outputs, members):
+            if m in table.expand:
+                b = expand_rows.index_select(0, table.expand[m].reshape(-1)).view(-1, table.rank, unit)
+                columns = shrunk[:, table.columns[m] : table.columns[m] + table.rank]
+                out[start:end] += columns @ b.transpose(0, 1).reshape(table.rank, -1)

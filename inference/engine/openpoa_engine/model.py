@@ -169,20 +169,19 @@ class PagedPrefillAttention:
 
 @dataclass
 class LoraBatch:
-    """Which adapter each row uses, as pages of the device pools: a BGMV plan (decode) or SGMV segments (prefill)."""
+    """Which adapter each row uses, as pages of the pool: a BGMV plan (decode) or SGMV segments (prefill)."""
 
-    shrink: dict  # group -> [layers, pages, in, members * PAGE_RANK]
-    expand: dict  # projection -> [layers, pages * PAGE_RANK, out]
+    shrink: torch.Tensor  # [layers, pages * unit, PAGE_WIDTH]  the pool's shrink view (kernels' LoRA layout)
+    expand: torch.Tensor  # [layers, pages * PAGE_WIDTH, unit]  the same memory, its expand view
     plan: kernels.BgmvPlan = None
-    segments: list = None  # [(start, end, pages)]
+    segments: list = None  # [(start, end, PageTable)]
 
     def apply(self, layer, group, members, outputs, x):
         """Adds the LoRA deltas to outputs in place and returns them (train.TrainableLora returns new tensors)."""
-        expand = [self.expand[p][layer] for p in members]
         if self.plan is not None:
-            kernels.bgmv(outputs, x, self.shrink[group][layer], expand, self.plan)
+            kernels.bgmv(outputs, x, self.shrink[layer], self.expand[layer], self.plan, group, members)
         else:
-            kernels.sgmv(outputs, x, self.shrink[group][layer], expand, self.segments)
+            kernels.sgmv(outputs, x, self.shrink[layer], self.expand[layer], self.segments, group, members)
         return outputs
 
 

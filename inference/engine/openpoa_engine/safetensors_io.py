@@ -45,8 +45,7 @@ class SafetensorsError(ValueError):
     pass
 
 
-def _element_size(dtype):
-    return torch.empty((), dtype=dtype).element_size()
+_ELEMENT_SIZES = {dtype: torch.empty((), dtype=dtype).element_size() for dtype in DTYPES.values()}
 
 
 def parse_header(prefix, total_size):
@@ -80,7 +79,7 @@ def parse_header(prefix, total_size):
             if d < 0:
                 raise SafetensorsError(f"tensor {name!r}: negative dimension in {shape}")
             numel *= d
-        if not 0 <= begin <= end or end - begin != numel * _element_size(dtype):
+        if not 0 <= begin <= end or end - begin != numel * _ELEMENT_SIZES[dtype]:
             raise SafetensorsError(
                 f"tensor {name!r}: offsets {begin}..{end} do not match shape {shape} {info['dtype']}"
             )
@@ -96,13 +95,18 @@ def load_bytes(data):
     """Tensors from a whole safetensors file held in memory (bytes or bytearray)."""
     buffer = bytearray(data) if isinstance(data, bytes) else data
     entries, _, data_start = parse_header(memoryview(buffer)[: 8 + MAX_HEADER_BYTES], len(buffer))
+    return views(buffer, entries, data_start)
+
+
+def views(buffer, entries, data_start):
+    """Tensors viewing buffer (a whole file, as a bytearray or mmap) at its header's entries (parse_header's)."""
     tensors = {}
     for name, (dtype, shape, begin, end) in entries.items():
         if end == begin:
             tensors[name] = torch.empty(shape, dtype=dtype)
             continue
         raw = torch.frombuffer(buffer, dtype=torch.uint8, count=end - begin, offset=data_start + begin)
-        if (data_start + begin) % _element_size(dtype):
+        if (data_start + begin) % _ELEMENT_SIZES[dtype]:
             raw = raw.clone()  # a misaligned offset cannot be reinterpreted in place
         tensors[name] = raw.view(dtype).reshape(shape)
     return tensors

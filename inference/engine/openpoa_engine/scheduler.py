@@ -61,8 +61,8 @@ class Sequence:
     decoder: object
     arrival: int = 0  # scheduler step at submission
     admitted: int = None  # scheduler step at admission
-    future: object = None  # adapter load in flight (Future of PackedAdapter)
-    pages: list = field(default_factory=list)
+    handle: object = None  # AdapterHandle from its prefetch until its adapter is on the device (see adapter_cache)
+    pages: object = None  # PageTable of its adapter while running
     blocks: list = field(default_factory=list)  # KV block table
     reserved: int = 0  # KV blocks reserved for this sequence's longest length
     length: int = 0  # tokens in the KV cache
@@ -136,16 +136,15 @@ class Scheduler:
             )
         seed = request.params.seed if request.params.seed is not None else int.from_bytes(os.urandom(8), "little")
         seq = Sequence(request, random.Random(seed), self.tokenizer.decoder(), arrival=self.steps)
-        if request.adapter is not None and sum(s.future is not None for s in self.waiting) < self.prefetch_depth:
-            seq.future = self._fetch(request.adapter, count=True)  # the rest load in queue order (_prefetch)
+        if request.adapter is not None and sum(s.handle is not None for s in self.waiting) < self.prefetch_depth:
+            seq.handle = self._watch(self.cache.request(request.adapter))  # the rest load in queue order (_prefetch)
         self.waiting.append(seq)
         self.by_id[request.id] = seq
 
-    def _fetch(self, sha256, count):
-        future = self.cache.fetch(sha256, count=count)
+    def _watch(self, handle):
         if self.wake is not None:
-            future.add_done_callback(lambda _: self.wake())
-        return future
+            handle.future.add_done_callback(lambda _: self.wake())
+        return handle
 
     def cancel(self, request_id):
         seq = self.by_id.get(request_id)
@@ -158,7 +157,7 @@ class Scheduler:
     @property
     def has_work(self):
         return bool(self.running) or any(
-            s.request.adapter is None or (s.future is not None and s.future.done()) for s in self.waiting
+            s.request.adapter is None or (s.handle is not None and s.handle.future.done()) for s in self.waiting
         )
 
     # -- one iteration: admit, prefill a chunk of prompts, one decode step for the prefilled sequences --
@@ -192,19 +191,19 @@ class Scheduler:
     def _prefetch(self):
         """Start loading the adapters of the first prefetch_depth requests in queue order (loader threads)."""
         for seq in self._queue_order()[: self.prefetch_depth]:
-            if seq.request.adapter is not None and seq.future is None:
-                seq.future = self._fetch(seq.request.adapter, count=True)
+            if seq.request.adapter is not None and seq.handle is None:
+                seq.handle = self._watch(self.cache.request(seq.request.adapter))
 
     def _admit(self):
-        for seq in [s for s in self.waiting if s.future is not None and s.future.done()]:
-            error = seq.future.exception()
+        for seq in [s for s in self.waiting if s.handle is not None and s.handle.future.done()]:
+            error = seq.handle.future.exception()
             if error is not None:  # a refused adapter fails its request at once, whatever the queue ahead of it
                 self._fail(seq, getattr(error, "code", "internal"), str(error))
         adapters = {s.request.adapter for s in self.running} - {None}
         frozen, new_adapters, holding = set(), True, False  # see the aged case below
         for seq in self._queue_order():
             sha, params = seq.request.adapter, seq.request.params
-            if sha is not None and (seq.future is None or not seq.future.done()):
+            if sha is not None and (seq.handle is None or not seq.handle.future.done()):
                 continue  # adapter still loading; later arrivals may go first
             if sha in frozen:
                 continue
@@ -221,7 +220,9 @@ class Scheduler:
                 if sha is not None:
                     adapters.add(sha)
                 continue
-            failed_or_reloading = seq.request.id not in self.by_id or not (seq.future is None or seq.future.done())
+            failed_or_reloading = seq.request.id not in self.by_id or not (
+                seq.handle is None or seq.handle.future.done()
+            )
             if holding or failed_or_reloading or not self._aged(seq):
                 continue  # behind an aged one, refused adapter, evicted since it loaded, or young
             # The oldest aged request that does not fit: hold back what it waits for, so that it frees up in bounded
@@ -245,20 +246,20 @@ class Scheduler:
         return min(latest, key=latest.get) if latest else None
 
     def _pin_adapter(self, seq):
-        """Place the sequence's loaded adapter on the device and pin it. False when it must wait (every page pinned,
-        or evicted since it loaded: loading again) or is refused (the request has failed)."""
-        sha, packed = seq.request.adapter, seq.future.result()
-        if packed is None and sha not in self.cache.device_tier.resident:
-            seq.future = self._fetch(sha, count=False)  # evicted since the request's load
-            return False
+        """Place the sequence's loaded adapter on the device and pin it. False when it must wait (the pages it needs
+        are pinned, or evicted from both tiers since it loaded: loading again) or is refused (the request has failed).
+        """
         try:
-            seq.pages = self.cache.acquire(sha, packed)
+            seq.pages = self.cache.acquire(seq.handle)
         except NoFreePages:
-            return False  # every page is pinned by running sequences: wait for one to finish
+            return False  # the pages it needs are pinned by running sequences: wait for one to finish
         except AdapterError as e:
             self._fail(seq, e.code, str(e))
             return False
-        seq.future = None
+        if seq.pages is None:
+            self._watch(seq.handle)  # evicted from both tiers since its load: loading again
+            return False
+        seq.handle = None
         return True
 
     def _prefill(self):
@@ -284,7 +285,7 @@ class Scheduler:
             if seq.pages and segments and segments[-1][3] == seq.request.adapter:
                 segments[-1][1] = row + n  # same adapter as the chunk before (sorted): one segment
             elif seq.pages:
-                segments.append([row, row + n, torch.tensor(seq.pages, device=device), seq.request.adapter])
+                segments.append([row, row + n, seq.pages, seq.request.adapter])
             seq.length += n
             row += n
             if seq.length == len(prompt):
@@ -415,6 +416,8 @@ class Scheduler:
         self.by_id.pop(seq.request.id, None)
         if seq in self.waiting:
             self.waiting.remove(seq)
+            if seq.handle is not None:
+                seq.handle.release()
             return
         self.running.remove(seq)
         self.kv.allocator.release(seq.blocks, seq.reserved)  # blocks return to the free list: nothing is copied

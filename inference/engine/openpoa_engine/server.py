@@ -13,10 +13,11 @@ import time
 import torch
 
 from . import PROTOCOL, __version__
-from .adapter_cache import AdapterCache, NoFreePages, open_source
+from .adapter_cache import AdapterCache, NoFreePages
 from .adapters import MAX_RANK, AdapterError, check_hash_format, normalize_model_hash
 from .model import Llama
 from .scheduler import Request, RequestError, SamplingParams, Scheduler
+from .sources import open_source
 from .tokenizer import ChatTemplateError, load_tokenizer
 
 _WAKE = object()  # inbox item: an adapter load finished
@@ -37,10 +38,13 @@ def build_scheduler(
     model_artifact_hash="",
     kv_budget_bytes=None,
     max_adapters_per_batch=None,
+    disk_cache_dir=None,
+    disk_budget_bytes=10 << 30,
 ):
     model = Llama.load(model_dir, device, dtype, model_name, normalize_model_hash(model_artifact_hash))
     tokenizer = load_tokenizer(model_dir, model.config)
-    cache = AdapterCache(open_source(adapters), model.config, device, dtype, device_budget_bytes, host_budget_bytes)
+    source = open_source(adapters, disk_cache_dir, disk_budget_bytes)
+    cache = AdapterCache(source, model.config, device, dtype, device_budget_bytes, host_budget_bytes)
     return Scheduler(
         model,
         tokenizer,
@@ -59,7 +63,7 @@ class Server:
         self.inbox = queue.Queue()
         scheduler.wake = lambda: self.inbox.put(_WAKE)
         self.pending = []  # outgoing lines, written once per loop iteration
-        self.prefetches = []  # (message id, sha256, future, start time)
+        self.prefetches = []  # (message id, AdapterHandle, start time)
         self.started = time.time()
 
     def send(self, message):
@@ -80,7 +84,7 @@ class Server:
         self.flush()
         stdin_closed = False
         while True:
-            idle = not self.scheduler.has_work and not any(f.done() for _, _, f, _ in self.prefetches)
+            idle = not self.scheduler.has_work and not any(h.future.done() for _, h, _ in self.prefetches)
             if idle and stdin_closed and not self.scheduler.by_id and not self.prefetches:
                 break  # stdin closed and every request answered: exit
             items = [self.inbox.get()] if idle else []
@@ -162,7 +166,7 @@ class Server:
                 "max_seq_len": s.max_seq_len,
                 "max_prefill_tokens": s.max_prefill_tokens,
                 "max_lora_rank": MAX_RANK,
-                "adapter_pages": s.cache.device_tier.num_pages,
+                "adapter_pages": s.cache.device_tier.pages.num_pages,
                 "max_adapters_per_batch": s.max_adapters_per_batch,
                 "kv_blocks": s.kv.allocator.num_blocks,
                 "kv_block_size": s.kv.allocator.block_size,
@@ -203,36 +207,34 @@ class Server:
         )
 
     def _on_load_adapter(self, message_id, message):
-        sha = message.get("adapter")
-        check_hash_format(sha)
-        self.prefetches.append((message_id, sha, self.scheduler.cache.fetch(sha, count=False), time.perf_counter()))
-        self.prefetches[-1][2].add_done_callback(lambda _: self.inbox.put(_WAKE))
+        handle = self.scheduler.cache.request(message.get("adapter"), count=False)
+        self.prefetches.append((message_id, handle, time.perf_counter()))
+        handle.future.add_done_callback(lambda _: self.inbox.put(_WAKE))
 
     def _finish_prefetches(self):
-        for entry in [p for p in self.prefetches if p[2].done()]:
-            self.prefetches.remove(entry)
-            message_id, sha, future, start = entry
+        for entry in [p for p in self.prefetches if p[1].future.done()]:
+            message_id, handle, start = entry
             try:
-                packed = future.result()
-                if packed is None and sha not in self.scheduler.cache.device_tier.resident:
-                    self._on_load_adapter(message_id, {"adapter": sha})  # evicted meanwhile: load again
+                handle.future.result()
+                if self.scheduler.cache.make_resident(handle) is None:  # evicted meanwhile: loading again
+                    handle.future.add_done_callback(lambda _: self.inbox.put(_WAKE))
                     continue
-                self.scheduler.cache.make_resident(sha, packed)
+                self.send(
+                    {
+                        "type": "adapter_loaded",
+                        "id": message_id,
+                        "adapter": handle.sha256,
+                        "tier": "device",
+                        "ms": round((time.perf_counter() - start) * 1e3, 3),
+                    }
+                )
             except NoFreePages:
-                self.error(message_id, "adapter_cache_full", "every adapter page is held by running sequences")
-                continue
+                handle.release()
+                self.error(message_id, "adapter_cache_full", "the pages it needs are held by running sequences")
             except Exception as e:  # AdapterError carries its code; anything else is a bug
+                handle.release()
                 self.error(message_id, getattr(e, "code", "internal"), str(e))
-                continue
-            self.send(
-                {
-                    "type": "adapter_loaded",
-                    "id": message_id,
-                    "adapter": sha,
-                    "tier": "device",
-                    "ms": round((time.perf_counter() - start) * 1e3, 3),
-                }
-            )
+            self.prefetches.remove(entry)
 
     def _on_offload_adapter(self, message_id, message):
         sha = message.get("adapter")

@@ -1,7 +1,10 @@
 import concurrent.futures
+import functools
+import http.server
 import json
 import os
 import sys
+import threading
 
 import pytest
 import torch
@@ -33,12 +36,42 @@ def require_packages(*names):
     require(not missing, f"needs {', '.join(missing)}: run scripts/setup.sh and test with .venv/bin/python")
 
 
-from openpoa_engine.adapter_cache import AdapterCache, LocalSource  # noqa: E402
+from openpoa_engine.adapter_cache import AdapterCache, adapter_pages, page_bytes  # noqa: E402
+from openpoa_engine.config import LORA_PROJECTIONS  # noqa: E402
 from openpoa_engine.generate import generate_adapters, generate_model, write_adapter  # noqa: E402
-from openpoa_engine.kernels import BgmvPlan  # noqa: E402
+from openpoa_engine.kernels import BgmvPlan, lora_pool_dtype  # noqa: E402
 from openpoa_engine.model import DecodeAttention, KVCache, Llama, LoraBatch, PrefillAttention  # noqa: E402
 from openpoa_engine.scheduler import Scheduler  # noqa: E402
+from openpoa_engine.sources import LocalSource  # noqa: E402
 from openpoa_engine.tokenizer import ByteTokenizer  # noqa: E402
+
+
+@pytest.fixture
+def http_server():
+    """serve(root) -> (base URL, {"gets": count}): a local HTTP server of root's files, as an adapter source."""
+    servers = []
+
+    def serve(root):
+        counter = {"gets": 0}
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def do_GET(self):
+                counter["gets"] += 1
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=root))
+        server.handle_error = lambda *args: None  # a client that gave up mid-file (a refused download)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}", counter
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="session")
@@ -68,29 +101,40 @@ def adapters(model_dir, tmp_path_factory):
     return root, shas
 
 
-def make_cache(model, root, budget_pages=64, host_bytes=1 << 30):
-    from openpoa_engine.adapter_cache import page_bytes
-    from openpoa_engine.kernels import lora_pool_dtype
+def pages_of(model, rank, targets=LORA_PROJECTIONS):
+    """Device pages an adapter of this rank and these targets takes."""
+    return adapter_pages(model.config, rank, targets)
 
+
+def make_cache(model, root, budget_pages=None, host_bytes=1 << 30, source=None):
+    """budget_pages: device pages (default: room for 16 rank-16 adapters on every projection)."""
     return AdapterCache(
-        LocalSource(root),
+        source or LocalSource(root),
         model.config,
         "cpu",
         model.dtype,
-        budget_pages * page_bytes(model.config, lora_pool_dtype("cpu", model.dtype)),
+        (budget_pages or 16 * pages_of(model, 16)) * page_bytes(model.config, lora_pool_dtype("cpu", model.dtype)),
         host_bytes,
     )
 
 
-def make_scheduler(model, root, budget_pages=64, **kwargs):
+def make_scheduler(model, root, budget_pages=None, **kwargs):
     return Scheduler(model, ByteTokenizer(), make_cache(model, root, budget_pages), **kwargs)
 
 
-def wait_for_loads(scheduler):
-    """Block until no waiting request has an adapter load in flight (loads run in loader threads)."""
-    for seq in list(scheduler.waiting):
-        if seq.future is not None:
-            concurrent.futures.wait([seq.future], timeout=30)
+def acquire(cache, sha):
+    """The adapter placed on the device and pinned, once loaded: its PageTable."""
+    handle = cache.request(sha)
+    handle.future.result(timeout=30)
+    return cache.acquire(handle)
+
+
+def wait_for_loads(scheduler, first=False):
+    """Block until no waiting request has an adapter load in flight (loads run in loader threads); first: until one
+    load ends (under backpressure a load may wait for an earlier request's admission)."""
+    futures = [s.handle.future for s in scheduler.waiting if s.handle is not None]
+    when = concurrent.futures.FIRST_COMPLETED if first else concurrent.futures.ALL_COMPLETED
+    concurrent.futures.wait(futures, timeout=30, return_when=when)
 
 
 def run_to_completion(scheduler, limit=10_000):
@@ -98,7 +142,7 @@ def run_to_completion(scheduler, limit=10_000):
         if not scheduler.by_id:
             return
         if not scheduler.has_work:
-            wait_for_loads(scheduler)
+            wait_for_loads(scheduler, first=True)
         scheduler.step()
     raise AssertionError("scheduler did not finish")
 
@@ -121,7 +165,7 @@ def engine_logits(model, cache, rows):
     """rows: [(prompt, sha256 or None)]. One packed prefill of each row's first half (SGMV segments), then batched
     decode steps over every row at once (BGMV), feeding the prompt's next token (teacher forcing).
     Returns, per row, the logits [len(prompt), vocab] in fp32."""
-    pages = [cache.acquire(sha, cache.fetch(sha).result(timeout=30)) if sha else [] for _, sha in rows]
+    pages = [acquire(cache, sha) if sha else None for _, sha in rows]
     n, longest = len(rows), max(len(p) for p, _ in rows)
     kv = KVCache(model.config, n, longest + 1, "cpu", model.dtype)
     split = [max(1, len(p) // 2) for p, _ in rows]
@@ -131,7 +175,7 @@ def engine_logits(model, cache, rows):
         positions += range(k)
         spans.append((row, start, k))
         if pages[row]:
-            segments.append((start, start + k, torch.tensor(pages[row])))
+            segments.append((start, start + k, pages[row]))
         start += k
     tier = cache.device_tier
     hidden = model.forward(

@@ -1,20 +1,25 @@
-import functools
-import http.server
 import os
 import shutil
-import threading
 
 import pytest
 import torch
 
-from conftest import copy_adapter, make_cache
-from openpoa_engine.adapter_cache import AdapterCache, HttpSource, NoFreePages, page_bytes
+from conftest import acquire, copy_adapter, make_cache, pages_of
+from openpoa_engine.adapter_cache import NoFreePages, page_bytes
 from openpoa_engine.adapters import AdapterError, artifact_hash, artifact_hash_of_dir, read_artifact
 from openpoa_engine.cli import main as cli_main
+from openpoa_engine.sources import DiskCache, HttpSource
 
 
 def load(cache, sha):
-    return cache.acquire(sha, cache.fetch(sha).result(timeout=30))
+    return acquire(cache, sha)
+
+
+def loaded(cache, sha, count=True):
+    """Wait for the adapter to be ready (on the device or in the host tier) without placing it; returns the handle."""
+    handle = cache.request(sha, count=count)
+    handle.future.result(timeout=30)
+    return handle
 
 
 def test_artifact_hash_definition(adapters, capsys):
@@ -42,23 +47,23 @@ def test_artifact_hash_definition(adapters, capsys):
 
 def test_eviction_under_tight_budget_is_lru_and_never_evicts_pinned(model, adapters):
     root, shas = adapters
-    r8 = shas["r8"]  # one page each
-    cache = make_cache(model, root, budget_pages=2)
-    assert cache.device_tier.num_pages == 2
+    r8 = shas["r8"]  # all seven projections at rank 8
+    cache = make_cache(model, root, budget_pages=2 * pages_of(model, 8))
     load(cache, r8[0])
     load(cache, r8[1])
     cache.release(r8[0])  # r8[0] finished; r8[1] still running
-    load(cache, r8[2])  # needs a page: evicts r8[0], the only unpinned one
-    resident = cache.device_tier.resident
-    assert set(resident) == {r8[1], r8[2]} and cache.stats()["evictions"] == 1
-    with pytest.raises(NoFreePages):  # both pinned: a third adapter must wait
+    load(cache, r8[2])  # needs pages: evicts r8[0], the only unpinned one
+    resident = cache.device_tier.pages.resident
+    assert list(resident) == [r8[1], r8[2]] and cache.stats()["evictions"] == 1
+    with pytest.raises(NoFreePages):  # both pinned: a third adapter must wait, and evicts nothing meanwhile
         load(cache, r8[0])
+    assert list(resident) == [r8[1], r8[2]] and cache.stats()["evictions"] == 1
     cache.release(r8[1])
     cache.release(r8[2])
-    load(cache, shas["r16"][0])  # evicts the least recently used (r8[1])
-    assert set(resident) == {r8[2], shas["r16"][0]}
-    # r40 needs three pages: more than the tier holds
-    with pytest.raises(AdapterError, match="pages") as e:
+    load(cache, shas["attn_rslora"][0])  # rank 12 on q, v, o: fewer pages than one rank-8 adapter on all seven
+    assert pages_of(model, 12, ("q_proj", "v_proj", "o_proj")) < pages_of(model, 8)
+    assert list(resident) == [r8[2], shas["attn_rslora"][0]]  # evicted only the least recently used (r8[1])
+    with pytest.raises(AdapterError, match="pages") as e:  # r40 needs five times as many pages as r8
         load(cache, shas["r40"][0])
     assert e.value.code == "adapter_too_large"
 
@@ -66,34 +71,37 @@ def test_eviction_under_tight_budget_is_lru_and_never_evicts_pinned(model, adapt
 def test_eviction_keeps_pool_contents_correct(model, adapters):
     """After adapters are evicted and pages reused, a re-loaded adapter's pages hold its own weights."""
     root, shas = adapters
-    cache = make_cache(model, root, budget_pages=3)
+    cache = make_cache(model, root, budget_pages=2 * pages_of(model, 8))
     tier = cache.device_tier
-    first = load(cache, shas["r16"][0])
-    snapshot = {g: tier.shrink[g][:, first].clone() for g in tier.shrink}
+
+    def contents(table):
+        shrink = {g: tier.pool[:, pages.flatten()].clone() for g, pages in table.shrink.items()}
+        return {**shrink, **{p: tier.expand[:, rows.flatten()].clone() for p, rows in table.expand.items()}}
+
+    snapshot = contents(load(cache, shas["r16"][0]))
     cache.release(shas["r16"][0])
-    for sha in shas["r8"]:  # three one-page adapters push r16[0] out
+    for sha in shas["r8"]:  # three rank-8 adapters push r16[0] out
         load(cache, sha)
         cache.release(sha)
-    assert shas["r16"][0] not in tier.resident
-    again = load(cache, shas["r16"][0])
-    for g in tier.shrink:
-        assert torch.equal(tier.shrink[g][:, again], snapshot[g])
+    assert shas["r16"][0] not in tier.tables
+    again = contents(load(cache, shas["r16"][0]))
+    assert all(torch.equal(again[p], snapshot[p]) for p in snapshot)
 
 
 def test_counters_prefetch_and_idempotent_load_offload(model, adapters):
     root, shas = adapters
     cache = make_cache(model, root)
     sha = shas["r16"][1]
-    packed = cache.fetch(sha, count=False).result()
-    cache.make_resident(sha, packed)
-    cache.make_resident(sha, packed)  # idempotent
+    cache.make_resident(loaded(cache, sha, count=False))
+    cache.make_resident(loaded(cache, sha, count=False))  # idempotent
     stats = cache.stats()
-    assert stats["resident_adapters"] == 1 and stats["source_loads"] == 1 and stats["pages_used"] == 1
-    assert stats["resident_bytes"] == page_bytes(model.config, torch.float32) and stats["last_load_ms"] > 0
-    assert cache.fetch(sha).result() is None  # device-resident: a hit, nothing to copy
-    assert cache.fetch(shas["r8"][0]).result() is not None  # a miss
+    assert stats["resident_adapters"] == 1 and stats["source_loads"] == 1 and stats["pages_used"] == pages_of(model, 16)
+    assert stats["resident_bytes"] == pages_of(model, 16) * page_bytes(model.config, torch.float32)
+    assert stats["last_load_ms"] > 0 and stats["host"]["held_adapters"] == 0
+    hit = loaded(cache, sha)  # device-resident: a hit
+    loaded(cache, shas["r8"][0]).release()  # a miss
     assert (cache.stats()["hits"], cache.stats()["misses"]) == (1, 1)
-    cache.acquire(sha, None)
+    cache.acquire(hit)
     with pytest.raises(AdapterError) as e:
         cache.offload(sha)
     assert e.value.code == "adapter_in_use"
@@ -101,15 +109,6 @@ def test_counters_prefetch_and_idempotent_load_offload(model, adapters):
     assert cache.offload(sha) is True
     assert cache.offload(sha) is False  # idempotent
     assert cache.stats()["resident_adapters"] == 0 and cache.stats()["host"]["adapters"] == 1  # r8[0] stays on host
-
-
-def test_host_tier_respects_its_budget(model, adapters):
-    root, shas = adapters
-    one = make_cache(model, root).fetch(shas["r8"][0]).result().nbytes
-    cache = make_cache(model, root, host_bytes=int(one * 2.5))
-    for sha in shas["r8"]:
-        cache.fetch(sha).result()
-    assert cache.stats()["host"]["adapters"] == 2 and list(cache.host) == shas["r8"][1:]
 
 
 @pytest.fixture
@@ -120,7 +119,7 @@ def bad_root(adapters, tmp_path):
 def refused(model, root, sha):
     cache = make_cache(model, root)
     with pytest.raises(AdapterError) as e:
-        cache.fetch(sha).result(timeout=30)
+        cache.request(sha).future.result(timeout=30)
     assert cache.stats()["load_errors"] == 1 and cache.stats()["resident_adapters"] == 0
     return e.value
 
@@ -160,6 +159,17 @@ def test_wrong_shape_is_refused(model, adapters, bad_root):
     assert error.code == "adapter_bad_shape" and "layer 9" in str(error)
 
 
+def test_non_finite_weights_are_refused(model, adapters, bad_root):
+    root, shas = adapters
+    key = "base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight"
+
+    def poison(tensors):
+        tensors[key][3, 2] = float("nan")
+
+    error = refused(model, bad_root, copy_adapter(root, shas["r8"][0], bad_root, edit_weights=poison))
+    assert error.code == "adapter_corrupt" and key in str(error) and "non-finite" in str(error)
+
+
 def test_truncated_file_is_refused(model, adapters, bad_root):
     root, shas = adapters
     config_bytes, weights_bytes = read_artifact(os.path.join(root, shas["r8"][0]))
@@ -177,49 +187,31 @@ def test_unknown_adapter_and_bad_hash_format(model, adapters):
     root, _ = adapters
     assert refused(model, root, "0" * 64).code == "adapter_not_found"
     with pytest.raises(AdapterError) as e:
-        make_cache(model, root).fetch("not-a-hash")
+        make_cache(model, root).request("not-a-hash")
     assert e.value.code == "bad_request"
 
 
-@pytest.fixture
-def http_root(adapters):
-    root, _ = adapters
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def test_http_source_loads_and_refuses(model, adapters, http_root):
+def test_http_source_loads_and_refuses(model, adapters, http_server, tmp_path):
     root, shas = adapters
-    cache = AdapterCache(
-        HttpSource(http_root), model.config, "cpu", torch.float32, 8 * page_bytes(model.config, torch.float32), 1 << 30
-    )
+    http_root, _ = http_server(root)
+    cache = make_cache(model, root, source=HttpSource(http_root, DiskCache(str(tmp_path / "disk"), 1 << 30)))
     local = make_cache(model, root)
     sha = shas["r40"][0]
-    over_http = cache.fetch(sha).result(timeout=30)
-    from_disk = local.fetch(sha).result(timeout=30)
-    assert over_http.num_pages == 3
-    for g in over_http.shrink:
-        assert torch.equal(over_http.shrink[g], from_disk.shrink[g])
-    with pytest.raises(AdapterError) as e:
-        cache.fetch("f" * 64).result(timeout=30)
-    assert e.value.code == "adapter_not_found"
-    dead = AdapterCache(
-        HttpSource("http://127.0.0.1:9", timeout_s=2),
-        model.config,
-        "cpu",
-        torch.float32,
-        8 * page_bytes(model.config, torch.float32),
-        1 << 30,
+    loaded(cache, sha)
+    loaded(local, sha)
+    over_http, from_disk = cache.host[sha], local.host[sha]
+    assert over_http.rank == 40 and over_http.nbytes == from_disk.nbytes
+    assert all(
+        torch.equal(over_http.a[p], from_disk.a[p]) and torch.equal(over_http.b[p], from_disk.b[p]) for p in over_http.a
     )
     with pytest.raises(AdapterError) as e:
-        dead.fetch(sha).result(timeout=30)
+        cache.request("f" * 64).future.result(timeout=30)
+    assert e.value.code == "adapter_not_found"
+    dead = make_cache(model, root, source=HttpSource("http://127.0.0.1:9", DiskCache(str(tmp_path / "d2"), 1 << 30), 2))
+    with pytest.raises(AdapterError) as e:
+        dead.request(sha).future.result(timeout=30)
     assert e.value.code == "adapter_fetch_failed"
+    assert os.listdir(tmp_path / "d2") == []  # a failed download leaves nothing behind
 
 
 def test_scale_is_alpha_over_r_or_alpha_over_sqrt_r_with_rslora(model, adapters):

@@ -57,3 +57,22 @@ def test_fairness_bench_runs_the_scheduler_to_the_end(tmp_path):
     for run in (result, result["withoutAging"], result["tightPages"], result["tightPagesOverloaded"]):
         assert 0 <= run["p99WaitSteps"] <= run["maxWaitSteps"] and run["tokensPerStep"] > 0
     assert 0 < result["rareRequests"] < 60
+
+
+def test_adapter_benchmarks_at_a_small_scale(tmp_path):
+    from openpoa_engine import bench_adapters
+    from openpoa_engine.config import LORA_PROJECTIONS
+
+    assert bench_adapters.adapters_per_gib(bench_adapters.LLAMA3_8B, 8, ("q_proj", "v_proj")) == 146
+    assert bench_adapters.adapters_per_gib(bench_adapters.LLAMA3_8B, 16, LORA_PROJECTIONS) == 12  # 80 MiB each
+    model_dir, root, shas = bench_adapters.prepare(str(tmp_path), 8)
+    assert len(set(shas)) == 8
+    with bench_adapters.served(root) as url:
+        memory = bench_adapters.bench_memory(model_dir, url, shas, host_mb=2, max_tokens=2, pairs=1)
+        cycling = bench_adapters.bench_cycling(model_dir, url, shas, 16, per_round=16, batch=4, max_tokens=4, host_mb=2)
+    assert memory["hostBudgetMb"] == 2 and memory["hostTierAtEnd"]["mb"] <= 2 and memory["peakRssMb"]["adapters"][0] > 0
+    assert cycling["adapters"] == 8 and cycling["coldRatio"] > 0 and cycling["warmRatio"] > 0
+    # cold loads came from the disk cache (8 adapters fit the device tier here, so later requests hit it), warm ones
+    # from the host tier; nothing was downloaded while timed
+    assert cycling["coldLoadsFromDisk"] > 0 and cycling["warmLoadsFromDisk"] == 0
+    assert cycling["downloadsWhileTimed"] == 0

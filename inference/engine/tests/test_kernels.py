@@ -1,114 +1,168 @@
 """Each kernel against a plain fp32 reference written from its "Semantics:" line."""
 
 import math
+import random
 
 import pytest
 import torch
 
 from openpoa_engine import kernels
-from openpoa_engine.adapters import LoraWeights, pack_adapter
-from openpoa_engine.config import LORA_GROUPS, ModelConfig
-from openpoa_engine.kernels import PAGE_RANK, BgmvPlan
+from openpoa_engine.adapter_cache import DeviceTier, adapter_pages
+from openpoa_engine.adapters import HostAdapter, LoraWeights
+from openpoa_engine.config import LORA_GROUPS, LORA_PROJECTIONS, ModelConfig
+from openpoa_engine.kernels import PAGE_WIDTH, BgmvPlan
 
 CONFIG = ModelConfig(
-    vocab_size=300, hidden_size=48, intermediate_size=80, num_layers=1, num_heads=6, num_kv_heads=2, head_dim=8
+    vocab_size=300, hidden_size=48, intermediate_size=80, num_layers=2, num_heads=6, num_kv_heads=2, head_dim=8
 )
+UNIT = CONFIG.lora_unit  # 16: q 48, k/v 16, gate/up/down 80
 
 
-def random_adapter(
-    rank, seed, projections=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-):
+def random_adapter(rank, seed, projections=LORA_PROJECTIONS):
     g = torch.Generator().manual_seed(seed)
-    a = {(0, p): torch.randn(rank, CONFIG.in_features(p), generator=g) for p in projections}
-    b = {(0, p): torch.randn(CONFIG.out_features(p), rank, generator=g) for p in projections}
+    layers = range(CONFIG.num_layers)
+    a = {(layer, p): torch.randn(rank, CONFIG.in_features(p), generator=g) for layer in layers for p in projections}
+    b = {(layer, p): torch.randn(CONFIG.out_features(p), rank, generator=g) for layer in layers for p in projections}
     return LoraWeights(rank, 0.5 + seed / 10, a, b)
 
 
-def pools_with(adapters):
-    """Pack adapters into fresh pools, each at shuffled page positions; returns pools and page lists."""
-    total = sum(-(-a.rank // PAGE_RANK) for a in adapters) + 2
-    order = torch.randperm(total, generator=torch.Generator().manual_seed(7)).tolist()
-    shrink = {
-        g: torch.full((total, CONFIG.in_features(m[0]), len(m) * PAGE_RANK), float("nan")) for g, m in LORA_GROUPS
-    }
-    expand = {
-        p: torch.full((total * PAGE_RANK, CONFIG.out_features(p)), float("nan")) for _, m in LORA_GROUPS for p in m
-    }
-    page_lists = []
-    for lora in adapters:
-        packed = pack_adapter(lora, CONFIG, torch.float32)
-        pages, order = order[: packed.num_pages], order[packed.num_pages :]
-        for g in shrink:
-            shrink[g][pages] = packed.shrink[g][0]
-        for p in expand:
-            expand[p].view(total, PAGE_RANK, -1)[pages] = packed.expand[p][0].view(len(pages), PAGE_RANK, -1)
-        page_lists.append(pages)
-    return shrink, expand, page_lists
+MIXED = [
+    random_adapter(8, 1),
+    random_adapter(16, 2),
+    random_adapter(40, 3),
+    random_adapter(5, 4, projections=("q_proj", "o_proj", "down_proj")),
+    random_adapter(12, 5, projections=("v_proj", "up_proj")),
+]
 
 
-def reference_delta(lora, projection, x):
-    if (0, projection) not in lora.a:
+def tier_with(adapters, seed=7, fragment=False, dtype=torch.float32):
+    """A device tier holding the adapters at pages in a shuffled order, every other page NaN (so a kernel that reads
+    a wrong page fails); fragment: place and evict filler adapters first. Returns (tier, page tables)."""
+    host = [HostAdapter.from_weights(lora, CONFIG, dtype) for lora in adapters]
+    need = sum(adapter_pages(CONFIG, h.rank, h.a) for h in host)
+    tier = DeviceTier(CONFIG, need + 50, "cpu", dtype)
+    tier.pool.fill_(float("nan"))
+    random.Random(seed).shuffle(tier.pages.free)
+    if fragment:
+        fillers = [HostAdapter.from_weights(random_adapter(8, 90 + i, ("k_proj",)), CONFIG, dtype) for i in range(4)]
+        for i, filler in enumerate(fillers):
+            tier.place(f"filler{i}", filler)
+        tier.remove("filler1")
+        tier.remove("filler3")
+    return tier, [tier.place(str(i), h) for i, h in enumerate(host)]
+
+
+def reference_delta(lora, layer, projection, x):
+    if (layer, projection) not in lora.a:
         return torch.zeros(x.shape[0], CONFIG.out_features(projection))
-    return (x @ lora.a[(0, projection)].t()) @ lora.b[(0, projection)].t() * lora.scale
+    return (x @ lora.a[(layer, projection)].t()) @ lora.b[(layer, projection)].t() * lora.scale
 
 
+def test_pages_hold_the_layout_of_their_semantics():
+    lora = random_adapter(12, 6, projections=("q_proj", "v_proj", "down_proj"))
+    tier, (table,) = tier_with([lora])
+    # qkv columns: q's 12 ranks then v's (24: two column blocks); down's 12 (one block); expand rows 12 * (3 + 1 + 3)
+    assert table.columns == {"q_proj": 0, "v_proj": 12, "down_proj": 0}
+    assert [list(table.shrink[g].shape) for g in ("qkv", "down")] == [[2, 48 // UNIT], [1, 80 // UNIT]]
+    assert len(tier.pages.resident["0"]) == 2 * 3 + 1 * 5 + 6 == adapter_pages(CONFIG, 12, lora_targets(lora))
+    for layer in range(CONFIG.num_layers):
+        pages = tier.pool[layer].view(-1, UNIT, PAGE_WIDTH)  # the shrink view of each page
+        for group, members in (("qkv", ("q_proj", "v_proj")), ("down", ("down_proj",))):
+            columns = [(m, j) for m in members for j in range(12)]
+            blocks, chunks = table.shrink[group].shape
+            for k in range(blocks):
+                for c in range(chunks):
+                    page = pages[table.shrink[group][k, c]]
+                    for t in range(PAGE_WIDTH):
+                        if k * PAGE_WIDTH + t < len(columns):
+                            m, j = columns[k * PAGE_WIDTH + t]
+                            assert torch.equal(page[:, t], lora.a[(layer, m)][j, c * UNIT : (c + 1) * UNIT])
+                        else:
+                            assert torch.equal(page[:, t], torch.zeros(UNIT))
+        used = set()
+        for m in ("q_proj", "v_proj", "down_proj"):
+            b = lora.b[(layer, m)] * lora.scale
+            for c in range(CONFIG.out_features(m) // UNIT):
+                for j in range(12):
+                    row = int(table.expand[m][c, j])
+                    used.add(row)
+                    assert torch.equal(tier.expand[layer][row], b[c * UNIT : (c + 1) * UNIT, j])
+        assert len(used) == 84 and len({row // PAGE_WIDTH for row in used}) == 6  # the last 12 rows are never read
+
+
+def lora_targets(lora):
+    return {p for _, p in lora.a}
+
+
+def decode(tier, tables, row_adapter, group, layer, x, base):
+    outputs = [b.clone() for b in base]
+    plan = BgmvPlan.build([tables[i] if i >= 0 else None for i in row_adapter], "cpu")
+    kernels.bgmv(outputs, x, tier.shrink[layer], tier.expand[layer], plan, group, dict(LORA_GROUPS)[group])
+    return outputs
+
+
+def prefill(tier, tables, segments, group, layer, x, base):
+    outputs = [b.clone() for b in base]
+    runs = [(s, e, tables[i]) for s, e, i in segments if i is not None]
+    kernels.sgmv(outputs, x, tier.shrink[layer], tier.expand[layer], runs, group, dict(LORA_GROUPS)[group])
+    return outputs
+
+
+ROWS = [0, -1, 2, 1, 0, 3, -1, 4, 2, 3, 1, 4]  # -1: no adapter
+SEGMENTS = [(0, 5, 0), (5, 6, None), (6, 13, 2), (13, 17, 3), (17, 20, 4), (20, 22, 1)]  # None: no adapter
+
+
+@pytest.mark.parametrize("layer", range(CONFIG.num_layers))
 @pytest.mark.parametrize("group,members", LORA_GROUPS)
-def test_bgmv_matches_reference_with_mixed_ranks_and_adapterless_rows(group, members):
-    adapters = [
-        random_adapter(8, 1),
-        random_adapter(16, 2),
-        random_adapter(40, 3),
-        random_adapter(5, 4, projections=("q_proj", "o_proj", "down_proj")),
-    ]
-    shrink, expand, page_lists = pools_with(adapters)
-    row_adapter = [0, -1, 2, 1, 0, 3, -1, 2, 3, 1]  # -1: no adapter
-    n = len(row_adapter)
+def test_bgmv_matches_reference_with_mixed_ranks_targets_and_adapterless_rows(group, members, layer):
+    tier, tables = tier_with(MIXED)
+    n = len(ROWS)
     x = torch.randn(n, CONFIG.in_features(members[0]))
     base = [torch.randn(n, CONFIG.out_features(p)) for p in members]
-    outputs = [b.clone() for b in base]
-    plan = BgmvPlan.build([page_lists[i] if i >= 0 else [] for i in row_adapter], "cpu")
-    kernels.bgmv(outputs, x, shrink[group], [expand[p] for p in members], plan)
-    for out, b, projection in zip(outputs, base, members):
-        for r, i in enumerate(row_adapter):
-            expected = b[r] if i < 0 else b[r] + reference_delta(adapters[i], projection, x[r : r + 1])[0]
+    for out, b, p in zip(decode(tier, tables, ROWS, group, layer, x, base), base, members):
+        for r, i in enumerate(ROWS):
+            expected = b[r] if i < 0 else b[r] + reference_delta(MIXED[i], layer, p, x[r : r + 1])[0]
             torch.testing.assert_close(out[r], expected, rtol=1e-5, atol=1e-4)
 
 
 def test_bgmv_with_no_adapter_rows_is_identity():
-    shrink, expand, _ = pools_with([random_adapter(8, 1)])
+    tier, _ = tier_with([random_adapter(8, 1)])
     y = torch.randn(3, CONFIG.q_size)
-    before = y.clone()
-    kernels.bgmv(
-        [y],
-        torch.randn(3, CONFIG.hidden_size),
-        shrink["qkv"][..., :PAGE_RANK],
-        [expand["q_proj"]],
-        BgmvPlan.build([[], [], []], "cpu"),
-    )
-    assert torch.equal(y, before)
+    assert torch.equal(decode(tier, [], [-1, -1, -1], "o", 0, torch.randn(3, 48), [y])[0], y)
+
+
+@pytest.mark.parametrize("layer", range(CONFIG.num_layers))
+@pytest.mark.parametrize("group,members", LORA_GROUPS)
+def test_sgmv_matches_reference(group, members, layer):
+    tier, tables = tier_with(MIXED)
+    x = torch.randn(22, CONFIG.in_features(members[0]))
+    base = [torch.randn(22, CONFIG.out_features(p)) for p in members]
+    for out, b, p in zip(prefill(tier, tables, SEGMENTS, group, layer, x, base), base, members):
+        expected = b.clone()
+        for s, e, i in SEGMENTS:
+            if i is not None:
+                expected[s:e] += reference_delta(MIXED[i], layer, p, x[s:e])
+        torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("group,members", LORA_GROUPS)
-def test_sgmv_matches_reference(group, members):
-    adapters = [random_adapter(16, 5), random_adapter(24, 6)]
-    shrink, expand, page_lists = pools_with(adapters)
-    segments = [(0, 5, 0), (5, 6, None), (6, 13, 1), (13, 17, 0)]  # None: rows without an adapter
-    x = torch.randn(17, CONFIG.in_features(members[0]))
-    base = [torch.randn(17, CONFIG.out_features(p)) for p in members]
-    outputs = [b.clone() for b in base]
-    kernels.sgmv(
-        outputs,
-        x,
-        shrink[group],
-        [expand[p] for p in members],
-        [(s, e, torch.tensor(page_lists[i])) for s, e, i in segments if i is not None],
-    )
-    for out, b, projection in zip(outputs, base, members):
-        expected = b.clone()
-        for s, e, i in segments:
-            if i is not None:
-                expected[s:e] += reference_delta(adapters[i], projection, x[s:e])
-        torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-4)
+def test_outputs_are_identical_across_page_layouts(group, members):
+    """The same adapters at other pages (another order, a pool fragmented by evictions) give the same bits."""
+    layouts = [tier_with(MIXED, seed=7), tier_with(MIXED, seed=8, fragment=True), tier_with(MIXED[::-1], seed=9)]
+    layouts[2] = (layouts[2][0], layouts[2][1][::-1])  # tables back in MIXED order
+    assert layouts[0][1][2].shrink["qkv"].tolist() != layouts[1][1][2].shrink["qkv"].tolist()
+    x = torch.randn(22, CONFIG.in_features(members[0]))
+    base = [torch.randn(22, CONFIG.out_features(p)) for p in members]
+    results = [
+        (
+            decode(t, tables, ROWS, group, 1, x[: len(ROWS)], [b[: len(ROWS)] for b in base]),
+            prefill(t, tables, SEGMENTS, group, 1, x, base),
+        )
+        for t, tables in layouts
+    ]
+    for decoded, prefilled in results[1:]:
+        for got, want in zip(decoded + prefilled, results[0][0] + results[0][1]):
+            assert torch.equal(got, want)
 
 
 def test_rms_norm_and_rope_match_reference():
@@ -180,35 +234,21 @@ def test_decode_attention_matches_reference_with_ragged_lengths():
 
 @pytest.mark.parametrize("group,members", LORA_GROUPS)
 def test_lora_kernels_with_a_bfloat16_model_on_cpu(group, members):
-    """bf16 activations: the pools use lora_pool_dtype (float32 where embedding_bag lacks bf16, as in torch 1.13),
+    """bf16 activations: the pool uses lora_pool_dtype (float32 where embedding_bag lacks bf16, as in torch 1.13),
     x is cast to it, and each delta lands in the bf16 outputs with one rounding: within bf16's 2^-8 of the reference."""
     pool_dtype = kernels.lora_pool_dtype("cpu", torch.bfloat16)
-    adapters = [random_adapter(8, 1), random_adapter(40, 3)]
-    shrink, expand, page_lists = pools_with(adapters)
-    shrink = {g: t.to(pool_dtype) for g, t in shrink.items()}
-    expand = {p: t.to(pool_dtype) for p, t in expand.items()}
-    row_adapter = [0, -1, 1, 1, 0]
-    n = len(row_adapter)
-    x = torch.randn(n, CONFIG.in_features(members[0])).bfloat16()
-    base = [torch.randn(n, CONFIG.out_features(p)).bfloat16() for p in members]
-    decode = [b.clone() for b in base]
-    plan = BgmvPlan.build([page_lists[i] if i >= 0 else [] for i in row_adapter], "cpu")
-    kernels.bgmv(decode, x, shrink[group], [expand[p] for p in members], plan)
-    prefill = [b.clone() for b in base]
-    segments = [(0, 1, 0), (2, 4, 1), (4, 5, 0)]
-    kernels.sgmv(
-        prefill,
-        x,
-        shrink[group],
-        [expand[p] for p in members],
-        [(s, e, torch.tensor(page_lists[i])) for s, e, i in segments],
-    )
-    for out_decode, out_prefill, b, projection in zip(decode, prefill, base, members):
+    tier, tables = tier_with(MIXED, dtype=pool_dtype)
+    rows, segments = [0, -1, 2, 2, 4], [(0, 1, 0), (2, 4, 2), (4, 5, 4)]
+    x = torch.randn(len(rows), CONFIG.in_features(members[0])).bfloat16()
+    base = [torch.randn(len(rows), CONFIG.out_features(p)).bfloat16() for p in members]
+    decoded = decode(tier, tables, rows, group, 0, x, base)
+    prefilled = prefill(tier, tables, segments, group, 0, x, base)
+    for out_decode, out_prefill, b, p in zip(decoded, prefilled, base, members):
         assert out_decode.dtype == out_prefill.dtype == torch.bfloat16
         expected = b.float()
-        for r, i in enumerate(row_adapter):
+        for r, i in enumerate(rows):
             if i >= 0:
-                expected[r] += reference_delta(adapters[i], projection, x[r : r + 1].float())[0]
+                expected[r] += reference_delta(MIXED[i], 0, p, x[r : r + 1].float())[0]
         scale = expected.abs().max()
         for out in (out_decode, out_prefill):
             torch.testing.assert_close(out.float(), expected, rtol=2**-8, atol=2**-8 * scale)

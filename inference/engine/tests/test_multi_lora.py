@@ -9,7 +9,7 @@ import os
 
 import torch
 
-from conftest import make_cache, make_scheduler, run_to_completion
+from conftest import acquire, make_cache, make_scheduler, run_to_completion
 from openpoa_engine import safetensors_io
 from openpoa_engine.adapters import parse_adapter, read_artifact
 from openpoa_engine.config import module_path
@@ -37,9 +37,7 @@ def teacher_forced_logits(model, tokens, lora_pages=None, cache=None):
     kv = KVCache(model.config, 1, len(tokens), "cpu", torch.float32)
     lora = None
     if lora_pages:
-        lora = LoraBatch(
-            cache.device_tier.shrink, cache.device_tier.expand, segments=[(0, 4, torch.tensor(lora_pages))]
-        )
+        lora = LoraBatch(cache.device_tier.shrink, cache.device_tier.expand, segments=[(0, 4, lora_pages)])
     hidden = model.forward(torch.tensor(tokens[:4]), torch.arange(4), PrefillAttention(kv, [(0, 0, 4)]), lora)
     logits = [model.logits(hidden)]
     for pos in range(4, len(tokens)):
@@ -58,7 +56,7 @@ def test_mixed_batch_logits_equal_merged_models(model_dir, model, adapters):
     root, shas = adapters
     chosen = [shas["r8"][0], None, shas["r40"][0], shas["r16"][1], shas["attn_rslora"][0], shas["r8"][0], None]
     cache = make_cache(model, root)
-    pages = [cache.acquire(s, cache.fetch(s).result()) if s else [] for s in chosen]
+    pages = [acquire(cache, s) if s else None for s in chosen]
     tok = ByteTokenizer()
     prompts = [
         tok.encode(t) for t in ("Hello there", "abc", "The quick brown", "x y z w", "LoRA!", "Hello there", "zz")
@@ -73,7 +71,7 @@ def test_mixed_batch_logits_equal_merged_models(model_dir, model, adapters):
         positions += range(len(prompt))
         spans.append((row, start, len(prompt)))
         if pages[row]:
-            segments.append((start, start + len(prompt), torch.tensor(pages[row])))
+            segments.append((start, start + len(prompt), pages[row]))
         start += len(prompt)
     lora = LoraBatch(cache.device_tier.shrink, cache.device_tier.expand, segments=segments)
     hidden = model.forward(torch.tensor(tokens), torch.tensor(positions), PrefillAttention(kv, spans), lora)

@@ -6,7 +6,7 @@ import random
 import pytest
 import torch
 
-from conftest import make_scheduler, run_to_completion, wait_for_loads
+from conftest import acquire, make_scheduler, run_to_completion, wait_for_loads
 from openpoa_engine.kernels import BgmvPlan, block_slots
 from openpoa_engine.model import BlockAllocator, DecodeAttention, KVCache, LoraBatch, PagedKVCache, PrefillAttention
 from openpoa_engine.scheduler import Request, SamplingParams, Sequence
@@ -28,7 +28,7 @@ def contiguous_generation(scheduler, requests):
     decode steps over all rows at once (BGMV), sampled by the scheduler's sampler with each request's seeded RNG.
     requests: [(prompt tokens, adapter, params)]. Returns the generated tokens of each."""
     model, cache = scheduler.model, scheduler.cache
-    pages = [cache.acquire(sha, cache.fetch(sha).result(timeout=30)) if sha else [] for _, sha, _ in requests]
+    pages = [acquire(cache, sha) if sha else None for _, sha, _ in requests]
     steps = max(params.max_tokens for _, _, params in requests)
     kv = KVCache(model.config, len(requests), max(len(p) for p, _, _ in requests) + steps, "cpu", model.dtype)
     tokens, positions, spans, segments, start = [], [], [], [], 0
@@ -37,7 +37,7 @@ def contiguous_generation(scheduler, requests):
         positions += range(len(prompt))
         spans.append((row, start, len(prompt)))
         if pages[row]:
-            segments.append((start, start + len(prompt), torch.tensor(pages[row])))
+            segments.append((start, start + len(prompt), pages[row]))
         start += len(prompt)
     tier = cache.device_tier
     hidden = model.forward(
@@ -315,10 +315,10 @@ def test_prefetch_follows_queue_order(model, adapters):
     for i, sha in enumerate(distinct):
         params = greedy(3)
         scheduler.submit(Request(str(i), TOK.encode("x"), params, sha, lambda e: None))
-    assert [s.future is not None for s in scheduler.waiting] == [True, True, False, False, False]
+    assert [s.handle is not None for s in scheduler.waiting] == [True, True, False, False, False]
     assert scheduler.cache.stats()["misses"] == 2  # only the first two were asked for
     wait_for_loads(scheduler)
     scheduler.step()  # the first is admitted; the window moves on to the next two in queue order
-    assert [s.future is not None for s in scheduler.waiting] == [True, True, False, False]
+    assert [s.handle is not None for s in scheduler.waiting] == [True, True, False, False]
     run_to_completion(scheduler)
     assert scheduler.cache.stats()["misses"] == 5

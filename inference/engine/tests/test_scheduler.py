@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import make_scheduler, run_to_completion, wait_for_loads
+from conftest import make_scheduler, pages_of, run_to_completion, wait_for_loads
 from openpoa_engine.scheduler import Request, RequestError, SamplingParams
 from openpoa_engine.tokenizer import ByteTokenizer
 
@@ -151,7 +151,7 @@ def test_unknown_adapter_fails_only_its_request(model, adapters):
 
 def test_adapter_waits_for_pages_instead_of_failing(model, adapters):
     root, shas = adapters
-    scheduler = make_scheduler(model, root, budget_pages=1)  # room for one rank-8 adapter at a time
+    scheduler = make_scheduler(model, root, budget_pages=pages_of(model, 8))  # room for one rank-8 adapter at a time
     out = generate(
         scheduler,
         [
