@@ -23,7 +23,7 @@ import time
 import torch
 
 from .adapter_cache import AdapterCache, adapter_pages, page_bytes
-from .config import LORA_PROJECTIONS, ModelConfig
+from .config import LLAMA3_8B, LORA_PROJECTIONS, ModelConfig
 from .generate import generate_adapters, generate_model
 from .kernels import lora_pool_dtype
 from .model import BlockAllocator, PagedKVCache
@@ -140,18 +140,6 @@ def run_bench(args, dtype):
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
-
-
-# Llama-3-8B's KV shapes (32 layers, 8 kv heads of 128, bf16): 128 KiB a token.
-LLAMA3_8B = ModelConfig(
-    vocab_size=128256,
-    hidden_size=4096,
-    intermediate_size=14336,
-    num_layers=32,
-    num_heads=32,
-    num_kv_heads=8,
-    head_dim=128,
-)
 
 
 def kv_admitted(lengths, num_blocks, block_size):

@@ -34,7 +34,7 @@ import torch
 
 from .adapter_cache import AdapterCache, PageAllocator, adapter_pages, page_bytes
 from .adapters import HostAdapter
-from .config import LORA_PROJECTIONS, ModelConfig
+from .config import LLAMA3_8B, LORA_PROJECTIONS, ModelConfig
 from .generate import generate_adapters, generate_model
 from .model import Llama
 from .scheduler import Request, SamplingParams, Scheduler
@@ -49,15 +49,6 @@ TARGET_SETS = (
 )
 SHAPES = [(rank, targets) for targets in TARGET_SETS for rank in (8, 16)]
 LIGHTEST, HEAVIEST = 0, 7  # adapters of rank 8 on q, v and of rank 16 on all seven targets
-LLAMA3_8B = ModelConfig(
-    vocab_size=128256,
-    hidden_size=4096,
-    intermediate_size=14336,
-    num_layers=32,
-    num_heads=32,
-    num_kv_heads=8,
-    head_dim=128,
-)
 PROMPT = "Request {:04d}: tell me something. "
 ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

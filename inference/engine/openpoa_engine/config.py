@@ -135,3 +135,15 @@ class ModelConfig:
             "up_proj": self.intermediate_size,
             "down_proj": self.hidden_size,
         }[projection]
+
+
+# Llama-3-8B's shapes, for what the allocators and benchmarks compute without its weights (KV: 128 KiB a token in bf16).
+LLAMA3_8B = ModelConfig(
+    vocab_size=128256,
+    hidden_size=4096,
+    intermediate_size=14336,
+    num_layers=32,
+    num_heads=32,
+    num_kv_heads=8,
+    head_dim=128,
+)

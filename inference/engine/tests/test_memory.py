@@ -10,21 +10,12 @@ import torch
 from conftest import make_cache, pages_of, run_to_completion
 from openpoa_engine.adapter_cache import PageAllocator, adapter_pages, page_bytes
 from openpoa_engine.adapters import AdapterError, HostAdapter, artifact_hash_of_dir
-from openpoa_engine.config import LORA_GROUPS, LORA_PROJECTIONS, ModelConfig
+from openpoa_engine.config import LLAMA3_8B, LORA_GROUPS, LORA_PROJECTIONS, ModelConfig
 from openpoa_engine.kernels import PAGE_WIDTH
 from openpoa_engine.scheduler import Request, SamplingParams, Scheduler
 from openpoa_engine.sources import DiskCache, HttpSource
 from openpoa_engine.tokenizer import ByteTokenizer
 
-LLAMA3_8B = ModelConfig(
-    vocab_size=128256,
-    hidden_size=4096,
-    intermediate_size=14336,
-    num_layers=32,
-    num_heads=32,
-    num_kv_heads=8,
-    head_dim=128,
-)
 QV = ("q_proj", "v_proj")
 
 
