@@ -34,8 +34,11 @@ export type UsageVoucherRow = {
   frontier: Hex[];
 };
 
-/** Bumped whenever a table changes shape: an older file is refused, never silently misread. */
-const schemaVersion = 2;
+/**
+ * Bumped whenever a table or a stored receipt changes shape (3: receipts of receipt schema 3, with rulesVersion): an
+ * older file is refused, never silently misread.
+ */
+const schemaVersion = 3;
 
 export type SettlementStatus = "signed" | "confirmed" | "failed";
 export type SettlementRow = {
