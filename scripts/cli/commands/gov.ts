@@ -118,6 +118,13 @@ async function findProposal(suite: Suite, proposalId: bigint): Promise<Proposal>
   return proposal;
 }
 
+/** The proposal, its state and the chain's time now: what vote, queue and execute check before sending. */
+async function proposalNow(suite: Suite, proposalId: bigint) {
+  const proposal = await findProposal(suite, proposalId);
+  const state = await proposalState(suite, proposalId);
+  return { proposal, state, now: await chainNow(suite) };
+}
+
 /** What queue and execute take again: the proposal's calls and the hash of its description. */
 const operation = (p: Proposal) => [p.targets, p.values, p.calldatas, keccak256(toBytes(p.description))] as const;
 
@@ -353,9 +360,7 @@ export const govCommands: Record<string, Command> = {
       const proposalId = parseId(idText, "proposalId");
       const support = SUPPORT[supportText as keyof typeof SUPPORT];
       if (support === undefined) throw new UsageError(`Vote for, against or abstain, not "${supportText ?? ""}"`);
-      const proposal = await findProposal(suite, proposalId);
-      const state = await proposalState(suite, proposalId);
-      const now = await chainNow(suite);
+      const { proposal, state, now } = await proposalNow(suite, proposalId);
       if (state === "Pending") {
         throw new ProposalStateError(proposalId, state, `voting opens ${when(proposal.voteStart + 1n, now)}`);
       }
@@ -392,9 +397,7 @@ export const govCommands: Record<string, Command> = {
     usage: "gov queue <proposalId>",
     async run(suite, [idText]) {
       const proposalId = parseId(idText, "proposalId");
-      const proposal = await findProposal(suite, proposalId);
-      const state = await proposalState(suite, proposalId);
-      const now = await chainNow(suite);
+      const { proposal, state, now } = await proposalNow(suite, proposalId);
       if (state !== "Succeeded") throw await notQueueable(suite, proposal, state, now);
       const sent = await send(suite, { contract: "OpenGovernor", functionName: "queue", args: operation(proposal) });
       const { etaSeconds } = firstEvent<{ etaSeconds: bigint }>(suite, sent, "OpenGovernor", "ProposalQueued");
@@ -410,9 +413,7 @@ export const govCommands: Record<string, Command> = {
     usage: "gov execute <proposalId>",
     async run(suite, [idText]) {
       const proposalId = parseId(idText, "proposalId");
-      const proposal = await findProposal(suite, proposalId);
-      const state = await proposalState(suite, proposalId);
-      const now = await chainNow(suite);
+      const { proposal, state, now } = await proposalNow(suite, proposalId);
       if (state === "Succeeded") {
         throw new ProposalStateError(proposalId, state, `queue it first: openpoa gov queue ${proposalId}`);
       }
