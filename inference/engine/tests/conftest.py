@@ -161,6 +161,28 @@ def copy_adapter(root, sha, dest_root, edit_config=None, edit_weights=None):
     return write_adapter(dest_root, config, tensors)
 
 
+def packed_prefill(model, cache, kv, prompts, pages):
+    """The engine's prefill of `prompts` packed into one forward: prompt i into KV row i from position 0, each row
+    with an adapter one SGMV segment of its pages (None: the base model alone). Returns the hidden states
+    [sum of lengths, hidden] and each prompt's (row, start, length) in them."""
+    tokens, positions, spans, segments, start = [], [], [], [], 0
+    for row, prompt in enumerate(prompts):
+        tokens += prompt
+        positions += range(len(prompt))
+        spans.append((row, start, len(prompt)))
+        if pages[row]:
+            segments.append((start, start + len(prompt), pages[row]))
+        start += len(prompt)
+    tier = cache.device_tier
+    hidden = model.forward(
+        torch.tensor(tokens),
+        torch.tensor(positions),
+        PrefillAttention(kv, spans),
+        LoraBatch(tier.shrink, tier.expand, segments=segments),
+    )
+    return hidden, spans
+
+
 def engine_logits(model, cache, rows):
     """rows: [(prompt, sha256 or None)]. One packed prefill of each row's first half (SGMV segments), then batched
     decode steps over every row at once (BGMV), feeding the prompt's next token (teacher forcing).
@@ -169,21 +191,8 @@ def engine_logits(model, cache, rows):
     n, longest = len(rows), max(len(p) for p, _ in rows)
     kv = KVCache(model.config, n, longest + 1, "cpu", model.dtype)
     split = [max(1, len(p) // 2) for p, _ in rows]
-    tokens, positions, spans, segments, start = [], [], [], [], 0
-    for row, ((prompt, _), k) in enumerate(zip(rows, split)):
-        tokens += prompt[:k]
-        positions += range(k)
-        spans.append((row, start, k))
-        if pages[row]:
-            segments.append((start, start + k, pages[row]))
-        start += k
+    hidden, spans = packed_prefill(model, cache, kv, [p[:k] for (p, _), k in zip(rows, split)], pages)
     tier = cache.device_tier
-    hidden = model.forward(
-        torch.tensor(tokens),
-        torch.tensor(positions),
-        PrefillAttention(kv, spans),
-        LoraBatch(tier.shrink, tier.expand, segments=segments),
-    )
     logits = model.logits(hidden)
     out = [[logits[s : s + k]] for (_, s, k) in spans]
     plan = BgmvPlan.build(pages, "cpu")

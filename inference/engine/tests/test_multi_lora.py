@@ -9,7 +9,7 @@ import os
 
 import torch
 
-from conftest import acquire, make_cache, make_scheduler, run_to_completion
+from conftest import acquire, make_cache, make_scheduler, packed_prefill, run_to_completion
 from openpoa_engine import safetensors_io
 from openpoa_engine.adapters import parse_adapter, read_artifact
 from openpoa_engine.config import module_path
@@ -65,16 +65,7 @@ def test_mixed_batch_logits_equal_merged_models(model_dir, model, adapters):
 
     # Engine path: packed prefill with SGMV segments, then batched decode with BGMV, rows with different lengths.
     kv = KVCache(model.config, n, 64, "cpu", torch.float32)
-    tokens, positions, spans, segments, start = [], [], [], [], 0
-    for row, prompt in enumerate(prompts):
-        tokens += prompt
-        positions += range(len(prompt))
-        spans.append((row, start, len(prompt)))
-        if pages[row]:
-            segments.append((start, start + len(prompt), pages[row]))
-        start += len(prompt)
-    lora = LoraBatch(cache.device_tier.shrink, cache.device_tier.expand, segments=segments)
-    hidden = model.forward(torch.tensor(tokens), torch.tensor(positions), PrefillAttention(kv, spans), lora)
+    hidden, spans = packed_prefill(model, cache, kv, prompts, pages)
     last = torch.tensor([s + length - 1 for _, s, length in spans])
     engine_logits = [[row] for row in model.logits(hidden.index_select(0, last))]
     forced = torch.randint(0, 256, (steps, n), generator=torch.Generator().manual_seed(0))

@@ -6,9 +6,9 @@ import random
 import pytest
 import torch
 
-from conftest import acquire, make_scheduler, run_to_completion, wait_for_loads
+from conftest import acquire, make_scheduler, packed_prefill, run_to_completion, wait_for_loads
 from openpoa_engine.kernels import BgmvPlan, block_slots
-from openpoa_engine.model import BlockAllocator, DecodeAttention, KVCache, LoraBatch, PagedKVCache, PrefillAttention
+from openpoa_engine.model import BlockAllocator, DecodeAttention, KVCache, LoraBatch, PagedKVCache
 from openpoa_engine.scheduler import Request, SamplingParams, Sequence
 from openpoa_engine.tokenizer import ByteTokenizer
 
@@ -31,21 +31,8 @@ def contiguous_generation(scheduler, requests):
     pages = [acquire(cache, sha) if sha else None for _, sha, _ in requests]
     steps = max(params.max_tokens for _, _, params in requests)
     kv = KVCache(model.config, len(requests), max(len(p) for p, _, _ in requests) + steps, "cpu", model.dtype)
-    tokens, positions, spans, segments, start = [], [], [], [], 0
-    for row, (prompt, _, _) in enumerate(requests):
-        tokens += prompt
-        positions += range(len(prompt))
-        spans.append((row, start, len(prompt)))
-        if pages[row]:
-            segments.append((start, start + len(prompt), pages[row]))
-        start += len(prompt)
+    hidden, spans = packed_prefill(model, cache, kv, [prompt for prompt, _, _ in requests], pages)
     tier = cache.device_tier
-    hidden = model.forward(
-        torch.tensor(tokens),
-        torch.tensor(positions),
-        PrefillAttention(kv, spans),
-        LoraBatch(tier.shrink, tier.expand, segments=segments),
-    )
     seqs = [
         Sequence(Request(str(i), p, params), random.Random(params.seed), None)
         for i, (p, _, params) in enumerate(requests)
