@@ -14,6 +14,7 @@ export default tseslint.config(
       "**/.ponder/",
       "**/generated/",
       "inference/engine/",
+      "studio/dist/",
     ],
   },
   js.configs.recommended,

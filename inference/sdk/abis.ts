@@ -2,23 +2,12 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Abi } from "viem";
+import type { ContractName } from "./contractNames.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cache = new Map<string, Abi>();
 
-/** Every contract of the suite, by its artifact name (also its key in deployments/<network>.json). */
-export const contractNames = [
-  "OpenToken",
-  "OpenTimelock",
-  "OpenGovernor",
-  "DatanetRegistry",
-  "ModelRegistry",
-  "NodeRegistry",
-  "InferencePayments",
-  "AttributionRewards",
-  "ServingRules",
-] as const;
-export type ContractName = (typeof contractNames)[number];
+export { contractNames, type ContractName } from "./contractNames.ts";
 
 /** An ABI from Hardhat's build output (`npx hardhat build --no-tests`): never pasted, so never stale. */
 export function abiOf(name: ContractName): Abi {

@@ -2,19 +2,12 @@
  * The client side of ICommitments: registrations whose hash must be unique (contributions, base models, adapters)
  * are committed in one block and revealed in a later one, so that copying a pending registration gains nothing.
  */
-import { randomBytes } from "node:crypto";
-import { encodeAbiParameters, keccak256, toHex, type Address, type Hex } from "viem";
+import type { Hex } from "viem";
+import { commitmentOf, newSalt } from "./commitmentOf.ts";
 import type { ContractName, Suite } from "./contracts.ts";
 import { ContractRevertedError, NoSignerError, send, type Sent } from "./transactions.ts";
 
-/** A fresh secret for one commitment. */
-export const newSalt = (): Hex => toHex(randomBytes(32));
-
-/** `ICommitments.commitmentOf(submitter, hash, salt)`, computed locally. */
-export const commitmentOf = (submitter: Address, hash: Hex, salt: Hex): Hex =>
-  keccak256(
-    encodeAbiParameters([{ type: "address" }, { type: "bytes32" }, { type: "bytes32" }], [submitter, hash, salt]),
-  );
+export { commitmentOf, newSalt } from "./commitmentOf.ts";
 
 /** How long to wait for the block after a commitment before giving up. */
 const NEXT_BLOCK_TIMEOUT_MS = 120_000;

@@ -53,3 +53,16 @@ export async function startService({
   await stop();
   throw new ServiceStartError(`${name} was not ready within ${timeoutMs} ms:\n${output}`);
 }
+
+/** A TCP port free on 127.0.0.1 now (the system's pick), for a service about to be started on it. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,0 +1,24 @@
+/**
+ * Every page of the Studio and where it is in the navigation. A page is a component in pages/ registered here with
+ * its path (wouter patterns: `/datanets/:id`); `nav` puts it in the top navigation. Pages are loaded on first visit
+ * (their own chunk), so adding one costs the first load nothing.
+ */
+import { lazy, type ComponentType, type LazyExoticComponent } from "react";
+
+export type Route = {
+  path: string;
+  page: LazyExoticComponent<ComponentType>;
+  /** The navigation label; pages without one are reached by links (details). */
+  nav?: string;
+};
+
+export const routes: Route[] = [
+  { path: "/datanets", nav: "Datanets", page: lazy(() => import("./pages/Datanets.tsx")) },
+  { path: "/datanets/:id", page: lazy(() => import("./pages/Datanet.tsx")) },
+  { path: "/earnings", nav: "Earnings", page: lazy(() => import("./pages/Earnings.tsx")) },
+  { path: "/factory", nav: "Model Factory", page: lazy(() => import("./pages/ModelFactory.tsx")) },
+  { path: "/adapters", nav: "Adapters", page: lazy(() => import("./pages/Adapters.tsx")) },
+  { path: "/adapters/:id", page: lazy(() => import("./pages/Adapter.tsx")) },
+  { path: "/operators", nav: "Operators", page: lazy(() => import("./pages/Operators.tsx")) },
+  { path: "/governance", nav: "Governance", page: lazy(() => import("./pages/Governance.tsx")) },
+];
