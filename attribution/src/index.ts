@@ -120,7 +120,6 @@ export {
   assertAttributionPolicy,
   attributionPolicyFromChain,
   attributionPolicyToChain,
-  attributionSpecPath,
   attributionSpecs,
   defaultAttributionPolicy,
   recordPolicyIssues,
@@ -130,6 +129,7 @@ export {
   type AttributionPolicyVersion,
   type OnChainAttributionPolicy,
 } from "./policy.ts";
+export { attributionSpecPath } from "./policySpec.ts";
 export {
   defaultRarityTable,
   defaultRarityTablePath,

@@ -1,4 +1,5 @@
 /** Governance: propose governed actions, list and show proposals, vote, queue, execute, and the Governor's settings. */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { keccak256, toBytes } from "viem";
 import {
@@ -69,7 +70,10 @@ export function parseActionText(text: string): { action: GovernedAction; args: A
   );
   try {
     const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
-    return { action, args: { positionals, flags: values as Record<string, string | undefined> } };
+    return {
+      action,
+      args: { positionals, flags: values as Record<string, string | undefined>, readFile: readFileSync },
+    };
   } catch (error) {
     throw new UsageError(`--action "${text}": ${(error as Error).message}; ${action.usage}`);
   }
@@ -81,7 +85,7 @@ function writtenActions(positionals: string[], values: Values): Array<{ action: 
   const written = [];
   if (positionals.length > 0) {
     const [name, ...rest] = positionals;
-    written.push({ action: requireAction(name), args: { positionals: rest, flags } });
+    written.push({ action: requireAction(name), args: { positionals: rest, flags, readFile: readFileSync } });
   } else {
     const stray = Object.keys(flags).find((name) => flags[name] !== undefined);
     if (stray) throw new UsageError(`--${stray} belongs to an action: write the action first`);
