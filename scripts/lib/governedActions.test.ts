@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { encodeFunctionData, sha256, type Address } from "viem";
+import { encodeFunctionData, keccak256, sha256, toBytes, type Address } from "viem";
 import { attributionPolicyToChain, attributionSpecs, defaultAttributionPolicy } from "../../attribution/src/policy.ts";
 import { attributionSpecPath } from "../../attribution/src/policySpec.ts";
 import { abiOf, contractNames } from "../../inference/sdk/abis.ts";
 import { UsageError } from "../cli/args.ts";
-import { decodeAction, decodeProposal, findAction, type ActionSuite } from "./governedActions.ts";
+import {
+  decodeAction,
+  decodeProposal,
+  findAction,
+  proposalOperation,
+  when,
+  type ActionSuite,
+} from "./governedActions.ts";
 
 /**
  * A deployment on paper: each contract at an address of its own, whose only state is the first attribution policy
@@ -79,4 +86,24 @@ test("test_build_specFile_readsItWhereAReaderIsGiven_elseAsksForTheHash", async 
     action.build(suite, { positionals: ["2"], flags: { ...flags, spec: file } }),
     (error) => error instanceof UsageError && /no file can be read here/.test(error.message),
   );
+});
+
+test("test_when_saysHowFarFromTheChainsNow", () => {
+  const at = BigInt(Date.UTC(2026, 0, 2, 3, 4, 5) / 1000);
+  assert.equal(when(at, at - 93_600n), "2026-01-02T03:04:05Z (in 1d 2h)");
+  assert.equal(when(at, at + 70n), "2026-01-02T03:04:05Z (1m 10s ago)");
+});
+
+test("test_proposalOperation_isWhatQueueAndExecuteTakeAgain", () => {
+  const proposal = {
+    proposalId: 1n,
+    proposer: TREASURY,
+    targets: [TREASURY],
+    values: [0n],
+    calldatas: ["0x1234"],
+    voteStart: 0n,
+    voteEnd: 0n,
+    description: "Why",
+  } as const;
+  assert.deepEqual(proposalOperation(proposal), [[TREASURY], [0n], ["0x1234"], keccak256(toBytes("Why"))]);
 });

@@ -12,7 +12,9 @@ import {
   encodeFunctionData,
   formatUnits,
   isAddressEqual,
+  keccak256,
   sha256,
+  toBytes,
   type Abi,
   type Address,
   type Hex,
@@ -709,6 +711,21 @@ export type Proposal = {
   voteEnd: bigint;
   description: string;
 };
+
+/** What queue and execute take again: the proposal's calls and the hash of its description. */
+export const proposalOperation = (p: Proposal) =>
+  [p.targets, p.values, p.calldatas, keccak256(toBytes(p.description))] as const;
+
+/** castVote's `support`, by the word a voter says (GovernorCountingSimple's VoteType). */
+export const voteSupport = { against: 0, for: 1, abstain: 2 } as const;
+
+/** A chain timestamp, with how far it is from the chain's now: `2026-01-02T03:04:05Z (in 1d 2h)`. */
+export function when(timestamp: bigint, now: bigint): string {
+  const iso = new Date(Number(timestamp) * 1000).toISOString().replace(".000Z", "Z");
+  return timestamp > now
+    ? `${iso} (in ${readableDuration(timestamp - now)})`
+    : `${iso} (${readableDuration(now - timestamp)} ago)`;
+}
 
 /** The calls of a proposal in the CLI's words. */
 export function decodeProposal(suite: ActionSuite, proposal: Proposal): DecodedAction[] {

@@ -19,6 +19,9 @@ import {
   type GovernedAction,
   type Proposal,
   type ProposalStateName,
+  proposalOperation,
+  voteSupport,
+  when,
 } from "../../lib/governance.ts";
 import { slashEscape } from "../../lib/slashWindow.ts";
 import { read, send, type Sent } from "../../lib/transactions.ts";
@@ -35,8 +38,6 @@ export class ProposalStateError extends Error {
     this.state = state;
   }
 }
-
-const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
 
 /** Every action's flags, so that the first action's flags parse on `gov propose`'s own command line. */
 const actionFlags: Record<string, OptionSpec> = {};
@@ -101,14 +102,6 @@ async function chainNow(suite: Suite): Promise<bigint> {
   return (await suite.publicClient.getBlock()).timestamp;
 }
 
-/** A chain timestamp, with how far it is from the chain's now. */
-function when(timestamp: bigint, now: bigint): string {
-  const iso = new Date(Number(timestamp) * 1000).toISOString().replace(".000Z", "Z");
-  return timestamp > now
-    ? `${iso} (in ${readableDuration(timestamp - now)})`
-    : `${iso} (${readableDuration(now - timestamp)} ago)`;
-}
-
 // --- Proposals ----------------------------------------------------------------------------------------------
 
 async function findProposal(suite: Suite, proposalId: bigint): Promise<Proposal> {
@@ -128,9 +121,6 @@ async function proposalNow(suite: Suite, proposalId: bigint) {
   const state = await proposalState(suite, proposalId);
   return { proposal, state, now: await chainNow(suite) };
 }
-
-/** What queue and execute take again: the proposal's calls and the hash of its description. */
-const operation = (p: Proposal) => [p.targets, p.values, p.calldatas, keccak256(toBytes(p.description))] as const;
 
 async function votesOf(suite: Suite, proposalId: bigint) {
   const [against, forVotes, abstain] = await read<readonly [bigint, bigint, bigint]>(suite, {
@@ -362,7 +352,7 @@ export const govCommands: Record<string, Command> = {
     async run(suite, [idText, supportText], values) {
       const voter = requireSigner(suite);
       const proposalId = parseId(idText, "proposalId");
-      const support = SUPPORT[supportText as keyof typeof SUPPORT];
+      const support = voteSupport[supportText as keyof typeof voteSupport];
       if (support === undefined) throw new UsageError(`Vote for, against or abstain, not "${supportText ?? ""}"`);
       const { proposal, state, now } = await proposalNow(suite, proposalId);
       if (state === "Pending") {
@@ -403,7 +393,11 @@ export const govCommands: Record<string, Command> = {
       const proposalId = parseId(idText, "proposalId");
       const { proposal, state, now } = await proposalNow(suite, proposalId);
       if (state !== "Succeeded") throw await notQueueable(suite, proposal, state, now);
-      const sent = await send(suite, { contract: "OpenGovernor", functionName: "queue", args: operation(proposal) });
+      const sent = await send(suite, {
+        contract: "OpenGovernor",
+        functionName: "queue",
+        args: proposalOperation(proposal),
+      });
       const { etaSeconds } = firstEvent<{ etaSeconds: bigint }>(suite, sent, "OpenGovernor", "ProposalQueued");
       return {
         text: `Queued proposal ${proposalId}; execute it from ${when(etaSeconds, now)}: openpoa gov execute ${proposalId}`,
@@ -424,7 +418,11 @@ export const govCommands: Record<string, Command> = {
       if (state !== "Queued") throw await notQueueable(suite, proposal, state, now);
       const eta = await etaOf(suite, proposalId);
       if (eta > now) throw new ProposalStateError(proposalId, state, `executable from ${when(eta, now)}`);
-      const sent = await send(suite, { contract: "OpenGovernor", functionName: "execute", args: operation(proposal) });
+      const sent = await send(suite, {
+        contract: "OpenGovernor",
+        functionName: "execute",
+        args: proposalOperation(proposal),
+      });
       const actions = decodeProposal(suite, proposal);
       return {
         text: [`Executed proposal ${proposalId}:`, ...actionsText(actions)].join("\n"),
