@@ -9,7 +9,7 @@ import { contractOf } from "../contracts.ts";
 import { useGraphqlPage } from "../data.ts";
 import { proposalFields, proposalOf, stateName, titleOf, type IndexedProposal } from "../lib/governance.ts";
 import { useStudio } from "../studio.tsx";
-import { useActionSuite } from "./governance/suite.ts";
+import { useActionSuite, readsAtBlock } from "./governance/suite.ts";
 import { VotingPower } from "./governance/VotingPower.tsx";
 
 function Settings() {
@@ -64,6 +64,7 @@ function Proposals() {
   const governor = contractOf(config, "OpenGovernor");
   const states = useReadContracts({
     contracts: (items ?? []).map((p) => ({ ...governor, functionName: "state", args: [BigInt(p.id)] })),
+    ...readsAtBlock(block.data?.number),
   });
   const decoded = useMemo(() => (items ?? []).map((row) => decodeProposal(suite, proposalOf(row))), [items, suite]);
   const now = block.data?.timestamp;
@@ -81,9 +82,7 @@ function Proposals() {
           {items.map((p, i) => (
             <li key={p.id} data-proposal={p.id}>
               <Link href={`/governance/${p.id}`}>{titleOf(p.description)}</Link>{" "}
-              <span className="badge" data-testid="proposal-state">
-                {stateName(states.data?.[i]?.result as number | undefined) ?? "…"}
-              </span>
+              <span className="badge">{stateName(states.data?.[i]?.result as number | undefined) ?? "…"}</span>
               <ol className="actions">
                 {decoded[i]!.map((action, j) => (
                   <li key={j}>

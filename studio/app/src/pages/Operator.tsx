@@ -33,7 +33,7 @@ function Channels({ operator }: { operator: string }) {
       <h2>Channels</h2>
       {items?.length === 0 && <p className="muted">No payment channel to this operator yet.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" role="region" aria-label="Channels" tabIndex={0}>
           <table>
             <thead>
               <tr>
@@ -85,7 +85,7 @@ function Settlements({ operator }: { operator: string }) {
       <h2>Settlements</h2>
       {items?.length === 0 && <p className="muted">No settlement yet.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" role="region" aria-label="Settlements" tabIndex={0}>
           <table>
             <thead>
               <tr>

@@ -47,7 +47,7 @@ export default function Operators() {
       {query.error && <p role="alert">Could not read the operators: {query.error.message}</p>}
       {items?.length === 0 && <p className="muted">No operator has registered yet.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" role="region" aria-label="Operators" tabIndex={0}>
           <table>
             <thead>
               <tr>
@@ -63,7 +63,7 @@ export default function Operators() {
               {items.map((o) => (
                 <tr key={o.address} data-operator={o.address}>
                   <td>
-                    <Link href={`/operators/${o.address}`} aria-label={`Operator ${o.address}`}>
+                    <Link href={`/operators/${o.address}`}>
                       <Address address={o.address} />
                     </Link>
                   </td>

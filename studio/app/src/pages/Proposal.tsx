@@ -26,7 +26,7 @@ import {
   type IndexedProposal,
 } from "../lib/governance.ts";
 import { useStudio } from "../studio.tsx";
-import { useActionSuite } from "./governance/suite.ts";
+import { useActionSuite, readsAtBlock } from "./governance/suite.ts";
 
 const supportWords = ["against", "for", "abstain"] as const;
 
@@ -46,7 +46,7 @@ function Votes({ proposalId }: { proposalId: string }) {
       <h2>Votes cast</h2>
       {items?.length === 0 && <p className="muted">No vote yet.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" role="region" aria-label="Votes cast" tabIndex={0}>
           <table>
             <thead>
               <tr>
@@ -92,6 +92,7 @@ export default function Proposal() {
   const actions = useMemo(() => (proposal ? decodeProposal(suite, proposal) : []), [proposal, suite]);
   const block = useBlock({ watch: true });
   const now = block.data?.timestamp;
+  const atBlock = readsAtBlock(block.data?.number);
   // Timepoints before the chain's last block can be read; the snapshot's votes and quorum exist once it has passed.
   const snapshotPassed = proposal !== undefined && now !== undefined && proposal.voteStart < now;
   const reads = useReadContracts({
@@ -103,6 +104,7 @@ export default function Proposal() {
           ...(snapshotPassed ? [{ ...governor, functionName: "quorum", args: [proposal.voteStart] }] : []),
         ]
       : [],
+    ...atBlock,
   });
   const voter = useReadContracts({
     contracts:
@@ -112,6 +114,7 @@ export default function Proposal() {
             { ...governor, functionName: "getVotes", args: [address, proposal.voteStart] },
           ]
         : [],
+    ...atBlock,
   });
   const [support, setSupport] = useState<string>("");
   const [reason, setReason] = useState("");

@@ -1,4 +1,5 @@
-/** The suite proposals are decoded and built against in the browser: the deployment, the bundled ABIs, the chain. */
+/** How the Governance pages read the chain: the suite proposals are decoded against, and reads that follow blocks. */
+import { keepPreviousData } from "@tanstack/react-query";
 import { useMemo } from "react";
 import { usePublicClient } from "wagmi";
 import type { ActionSuite } from "../../../../../scripts/lib/governedActions.ts";
@@ -19,4 +20,15 @@ export function useActionSuite(): ActionSuite {
       }),
     [config.contracts, client],
   );
+}
+
+/**
+ * Read options that read at `blockNumber` and again at each new block, showing the last answer meanwhile: a proposal's
+ * state moves with the chain's clock, not only with transactions.
+ */
+export function readsAtBlock(blockNumber: bigint | undefined) {
+  return {
+    blockNumber,
+    query: { enabled: blockNumber !== undefined, placeholderData: keepPreviousData },
+  } as const;
 }

@@ -1,0 +1,131 @@
+/**
+ * Browser steps of the Governance pages: the voter delegates to itself through the UI, proposes with the CLI (as
+ * users do), reads the proposal decoded in the Studio, votes with a reason, queues and executes it through the UI as
+ * the chain's clock passes each period; every step is checked on chain with viem, and the action's effect last.
+ */
+import assert from "node:assert/strict";
+import { runCli, jsonOutput } from "../../../scripts/cli/testing.ts";
+import { formatDuration } from "../../../scripts/lib/governedActions.ts";
+import {
+  contractIn,
+  passTime,
+  refusedTx,
+  runTx,
+  txButton,
+  until,
+  useDevAccount,
+  type StepContext,
+} from "./operators.ts";
+
+/** IGovernor.ProposalState values the steps wait for. */
+const ACTIVE = 1;
+const SUCCEEDED = 4;
+const QUEUED = 5;
+const EXECUTED = 7;
+
+async function governorRead<T>(context: StepContext, functionName: string, args: readonly unknown[] = []) {
+  return (await context.publicClient.readContract({
+    ...contractIn(context, "OpenGovernor"),
+    functionName,
+    args,
+  })) as T;
+}
+
+/** Waits until the page says the proposal is in `state` (it reads the Governor as blocks come). */
+async function stateShown(context: StepContext, state: string) {
+  const shown = context.page.getByTestId("proposal-state");
+  await until(`the proposal to show ${state}`, async () => ((await shown.innerText()) === state ? true : undefined));
+}
+
+/**
+ * Delegate, propose (CLI), read decoded, vote, queue, execute. The proposal moves InferencePayments' challenge period
+ * by an hour: an effect the chain shows and no later step depends on.
+ */
+export async function governanceDelegateVoteQueueExecute(context: StepContext) {
+  const { page, accounts, publicClient } = context;
+  const voter = accounts.voter.address;
+  const token = contractIn(context, "OpenToken");
+
+  // Delegate to oneself through the UI: the balance becomes votes.
+  await page.goto(`${context.studioUrl}/governance`);
+  await useDevAccount(page, voter);
+  await page.getByRole("heading", { name: "Your votes" }).waitFor();
+  await context.checkAccessibility(page, "governance");
+  await page.getByLabel("Delegate to (empty: yourself)").fill("0x12");
+  assert.match(await refusedTx(page, "Delegate"), /Enter an address/);
+  await page.getByLabel("Delegate to (empty: yourself)").fill("");
+  await runTx(page, "Delegate");
+  const [balance, votes, delegate] = await Promise.all([
+    publicClient.readContract({ ...token, functionName: "balanceOf", args: [voter] }) as Promise<bigint>,
+    publicClient.readContract({ ...token, functionName: "getVotes", args: [voter] }) as Promise<bigint>,
+    publicClient.readContract({ ...token, functionName: "delegates", args: [voter] }) as Promise<string>,
+  ]);
+  assert.equal(delegate.toLowerCase(), voter.toLowerCase());
+  assert.ok(votes >= balance, "the voter's own OPEN votes");
+
+  // Propose with the CLI, as users do.
+  const payments = contractIn(context, "InferencePayments");
+  const period = (await publicClient.readContract({ ...payments, functionName: "challengePeriod" })) as bigint;
+  // One hour longer, or shorter where that would pass the 30-day maximum.
+  const next = period + 3_600n <= 30n * 86_400n ? period + 3_600n : period - 3_600n;
+  const action = `challenge-period ${formatDuration(next)}`;
+  const proposed = jsonOutput(
+    await runCli({ ...context.cliEnv, OPENPOA_PRIVATE_KEY: accounts.voter.privateKey }, [
+      "gov",
+      "propose",
+      ...action.split(" "),
+      "--description",
+      "Studio test: a longer challenge period\n\nProposed with the CLI, voted in the Studio.",
+      "--json",
+    ]),
+  ) as { proposalId: string | number };
+  const proposalId = BigInt(proposed.proposalId);
+
+  // The list shows it decoded in the CLI's words; its page shows the same, with its state by name.
+  await page.goto(`${context.studioUrl}/governance`);
+  const listed = page.locator(`li[data-proposal="${proposalId}"]`);
+  await listed.waitFor({ timeout: 30_000 });
+  assert.equal(await listed.locator("ol.actions code").first().innerText(), action);
+  await listed.getByRole("link").click();
+  await stateShown(context, "Pending");
+  assert.equal(await page.getByTestId("proposal-actions").locator("code").first().innerText(), action);
+  assert.ok(await txButton(page, "Vote").button.isDisabled(), "no vote before the snapshot");
+  await context.checkAccessibility(page, "proposal");
+
+  // Vote with a reason once voting opens.
+  const voteStart = await governorRead<bigint>(context, "proposalSnapshot", [proposalId]);
+  const { timestamp } = await publicClient.getBlock();
+  await passTime(context, voteStart - timestamp + 1n);
+  await until("the vote to open", async () =>
+    (await governorRead<number>(context, "state", [proposalId])) === ACTIVE ? true : undefined,
+  );
+  await stateShown(context, "Active");
+  await page.getByRole("radio", { name: "for" }).check();
+  await page.getByLabel("Reason (optional)").fill("Slower closes are safer for payers.");
+  await runTx(page, "Vote");
+  const weight = await governorRead<bigint>(context, "getVotes", [voter, voteStart]);
+  const [, forVotes] = await governorRead<readonly [bigint, bigint, bigint]>(context, "proposalVotes", [proposalId]);
+  assert.equal(forVotes, weight);
+  assert.equal(await governorRead<boolean>(context, "hasVoted", [proposalId, voter]), true);
+
+  // Queue once voting has closed, execute once the Timelock's delay has passed.
+  const deadline = await governorRead<bigint>(context, "proposalDeadline", [proposalId]);
+  await passTime(context, deadline - (await publicClient.getBlock()).timestamp + 1n);
+  assert.equal(await governorRead<number>(context, "state", [proposalId]), SUCCEEDED);
+  await stateShown(context, "Succeeded");
+  await runTx(page, "Queue");
+  assert.equal(await governorRead<number>(context, "state", [proposalId]), QUEUED);
+  await stateShown(context, "Queued");
+  assert.ok(await txButton(page, "Execute").button.isDisabled(), "execution waits for the ETA");
+  await page.getByTestId("proposal-eta").waitFor();
+
+  const eta = await governorRead<bigint>(context, "proposalEta", [proposalId]);
+  await passTime(context, eta - (await publicClient.getBlock()).timestamp + 1n);
+  const execute = txButton(page, "Execute").button;
+  await until("the execution to be offered", async () => ((await execute.isEnabled()) ? true : undefined));
+  await runTx(page, "Execute");
+  assert.equal(await governorRead<number>(context, "state", [proposalId]), EXECUTED);
+  assert.equal(await publicClient.readContract({ ...payments, functionName: "challengePeriod" }), next);
+  await stateShown(context, "Executed");
+  await context.checkAccessibility(page, "proposal executed");
+}
