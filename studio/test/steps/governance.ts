@@ -129,3 +129,34 @@ export async function governanceDelegateVoteQueueExecute(context: StepContext) {
   await stateShown(context, "Executed");
   await context.checkAccessibility(page, "proposal executed");
 }
+
+/**
+ * Propose from the Studio: the form refuses a proposal without a description and an argument the action cannot
+ * read before any signature, then proposes; the Governor holds the proposal with the call the CLI would build.
+ */
+export async function governanceProposeFromTheStudio(context: StepContext) {
+  const { page, accounts, publicClient } = context;
+  await page.goto(`${context.studioUrl}/governance`);
+  await useDevAccount(page, accounts.voter.address);
+  await page.getByRole("heading", { name: "Propose" }).waitFor();
+  await page.getByLabel("Action").selectOption("challenge-period");
+  await page.getByLabel(/^period \(duration\)/).fill("3x");
+  assert.match(await refusedTx(page, "Propose"), /Describe what the proposal does/);
+  await page.getByLabel(/^Description/).fill("Studio test: a two-day challenge period");
+  assert.match(await refusedTx(page, "Propose"), /must be a duration like 90s/);
+  await page.getByLabel(/^period \(duration\)/).fill("2d");
+  const message = await runTx(page, "Propose");
+  assert.match(message, /^Proposed: proposal \d+…/);
+  const created = await publicClient.getContractEvents({
+    ...contractIn(context, "OpenGovernor"),
+    eventName: "ProposalCreated",
+    fromBlock: 0n,
+  });
+  const last = created.at(-1)!.args as { proposalId: bigint; description: string; calldatas: readonly string[] };
+  assert.equal(last.description, "Studio test: a two-day challenge period");
+  assert.equal(await governorRead<number>(context, "state", [last.proposalId]), 0, "Pending");
+  await page.getByRole("link", { name: /^proposal \d+…/ }).click();
+  await stateShown(context, "Pending");
+  assert.equal(await page.getByTestId("proposal-actions").locator("code").first().innerText(), "challenge-period 2d");
+  await context.checkAccessibility(page, "proposal made in the Studio");
+}

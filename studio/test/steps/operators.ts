@@ -54,9 +54,13 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
 /** Connects the development wallet (once) and picks `address` in its account picker. */
 export async function useDevAccount(page: Page, address: Address) {
   const connect = page.getByRole("button", { name: /^Connect: Development wallet/ });
-  if (await connect.isVisible()) await connect.click();
   const picker = page.getByLabel("Account");
-  await picker.waitFor();
+  // A wallet connected before reconnects by itself after a page load: its button may vanish while being clicked.
+  await until("the development wallet to connect", async () => {
+    if (await picker.isVisible()) return true;
+    if (await connect.isVisible()) await connect.click({ timeout: 1_000 }).catch(() => undefined);
+    return undefined;
+  });
   await picker.selectOption(getAddress(address));
 }
 

@@ -2,11 +2,18 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { encodeFunctionData, getAddress, type Abi } from "viem";
 import { abiOf, contractNames } from "../../../../inference/sdk/abis.ts";
-import { decodeProposal, proposalOperation } from "../../../../scripts/lib/governedActions.ts";
 import {
+  decodeAction,
+  decodeProposal,
+  findAction,
+  proposalOperation,
+} from "../../../../scripts/lib/governedActions.ts";
+import {
+  actionArgsOf,
   actionSuiteOf,
   delegateSchema,
   executeBlocker,
+  formParams,
   proposalOf,
   queueBlocker,
   quorumProgress,
@@ -119,5 +126,28 @@ describe("forms", () => {
   it("votes for, against or abstain, with an optional reason", () => {
     assert.deepEqual(voteSchema.parse({ support: "for", reason: " because " }), { support: "for", reason: "because" });
     assert.equal(voteSchema.safeParse({ support: "maybe", reason: "" }).success, false);
+  });
+});
+
+describe("actionArgsOf", () => {
+  it("writes a form's fields as the action's arguments, the CLI's way", async () => {
+    const slash = findAction("slash")!;
+    const args = actionArgsOf(slash, { operator: ` ${ACCOUNT} `, amount: "2.5" });
+    assert.deepEqual(args, { positionals: [ACCOUNT, "2.5"], flags: {} });
+    const call = await slash.build(suite, args);
+    assert.equal(decodeAction(suite, call).text, `slash ${getAddress(ACCOUNT)} 2.5`);
+  });
+  it("leaves out empty optional flags and files", () => {
+    const policy = findAction("attribution-policy")!;
+    assert.ok(!formParams(policy).some((param) => param.name === "spec"));
+    const args = actionArgsOf(policy, { version: "2", "rarity-exponent": "1", "spec-uri": "" });
+    assert.deepEqual(args.positionals, ["2"]);
+    assert.equal(args.flags["rarity-exponent"], "1");
+    assert.equal(args.flags["spec-uri"], undefined);
+    assert.ok(!("spec" in args.flags));
+  });
+  it("keeps a missing positional for the action to name", async () => {
+    const slash = findAction("slash")!;
+    await assert.rejects(slash.build(suite, actionArgsOf(slash, { operator: ACCOUNT })), /Missing slash amount/);
   });
 });

@@ -9,7 +9,9 @@ import type { ContractName } from "../../../../inference/sdk/contractNames.ts";
 import {
   proposalStates,
   when,
+  type ActionArgs,
   type ActionSuite,
+  type GovernedAction,
   type Proposal,
   type ProposalStateName,
 } from "../../../../scripts/lib/governedActions.ts";
@@ -143,3 +145,19 @@ export const voteSchema = z.object({
   support: z.enum(["for", "against", "abstain"], { message: "Choose for, against or abstain." }),
   reason: z.string().trim().max(2000, "Keep the reason under 2000 characters."),
 });
+
+/** The parameters a form asks for: all but files (a browser has no paths; their sha256 is a parameter of its own). */
+export const formParams = (action: GovernedAction) => action.params.filter((param) => param.kind.hint !== "file");
+
+/** A form's fields (by parameter name, as typed) as the action's arguments; empty optional fields are left out. */
+export function actionArgsOf(action: GovernedAction, fields: Readonly<Record<string, string>>): ActionArgs {
+  const given = (name: string) => fields[name]?.trim() || undefined;
+  return {
+    positionals: action.params.filter((param) => !param.flag).map((param) => given(param.name) ?? ""),
+    flags: Object.fromEntries(
+      formParams(action)
+        .filter((p) => p.flag)
+        .map((p) => [p.name, given(p.name)]),
+    ),
+  };
+}

@@ -1,6 +1,6 @@
 /** Governance: the Governor's settings, the connected account's votes and delegation, and every proposal, decoded. */
 import { useMemo } from "react";
-import { useBlock, useReadContracts } from "wagmi";
+import { useBlock, useConnection, useReadContracts } from "wagmi";
 import { Link } from "wouter";
 import { decodeProposal, readableDuration, when } from "../../../../scripts/lib/governedActions.ts";
 import { Amount } from "../components/Amount.tsx";
@@ -10,6 +10,7 @@ import { useGraphqlPage } from "../data.ts";
 import { proposalFields, proposalOf, stateName, titleOf, type IndexedProposal } from "../lib/governance.ts";
 import { useStudio } from "../studio.tsx";
 import { useActionSuite, readsAtBlock } from "./governance/suite.ts";
+import { ProposeForm } from "./governance/ProposeForm.tsx";
 import { VotingPower } from "./governance/VotingPower.tsx";
 
 function Settings() {
@@ -71,10 +72,6 @@ function Proposals() {
   return (
     <>
       <h2>Proposals</h2>
-      <p className="muted">
-        Proposals are made with the command line: <code>openpoa gov propose &lt;action&gt; … --description …</code> (
-        <code>openpoa gov actions</code> lists the actions).
-      </p>
       {query.error && <p role="alert">Could not read the proposals: {query.error.message}</p>}
       {items?.length === 0 && <p className="muted">No proposal yet.</p>}
       {items && items.length > 0 && (
@@ -107,6 +104,7 @@ function Proposals() {
 }
 
 export default function Governance() {
+  const { address } = useConnection();
   return (
     <section>
       <h1>Governance</h1>
@@ -116,6 +114,7 @@ export default function Governance() {
       <Settings />
       <VotingPower />
       <Proposals />
+      {address ? <ProposeForm /> : null}
     </section>
   );
 }

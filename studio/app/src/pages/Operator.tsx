@@ -8,6 +8,7 @@ import { Amount } from "../components/Amount.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { useGraphql, useGraphqlPage } from "../data.ts";
 import { formatTime } from "../lib/format.ts";
+import { MAX_PAGE_SIZE } from "../lib/graphql.ts";
 import { ManageStake } from "./operator/ManageStake.tsx";
 import {
   channelFields,
@@ -123,6 +124,17 @@ function Settlements({ operator }: { operator: string }) {
   );
 }
 
+/** The names of the base models an operator serves (one page: an operator serves a handful). */
+function BaseModels({ ids }: { ids: string[] }) {
+  const names = useGraphql<{ baseModels: { items: { id: string; name: string }[] } }>(
+    ids.length === 0
+      ? undefined
+      : `{ baseModels(where: { id_in: ${JSON.stringify(ids)} }, limit: ${MAX_PAGE_SIZE}) { items { id name } } }`,
+  );
+  const nameOf = new Map(names.data?.baseModels.items.map((model) => [model.id, model.name]));
+  return <>{ids.map((id) => (nameOf.has(id) ? `${nameOf.get(id)} (${id})` : id)).join(", ") || "none"}</>;
+}
+
 const operatorQuery = (address: string) =>
   `{ operator(address: ${JSON.stringify(address)}) { ${operatorFields} } accountRevenue(account: ${JSON.stringify(address)}) { operatorFees total withdrawn } }`;
 
@@ -167,7 +179,9 @@ export default function Operator() {
           <dt>Endpoint</dt>
           <dd className="mono">{operator.endpoint}</dd>
           <dt>Base models</dt>
-          <dd>{operator.baseModelIds.join(", ")}</dd>
+          <dd>
+            <BaseModels ids={operator.baseModelIds} />
+          </dd>
           <dt>Signing key</dt>
           <dd>
             <Address address={operator.signingKey} />
