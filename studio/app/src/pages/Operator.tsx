@@ -169,6 +169,7 @@ export default function Operator() {
         Operator <Address address={getAddress(address)} />
       </h1>
       {facts.error && <p role="alert">Could not read the operator: {facts.error.message}</p>}
+      {facts.isPending && <p className="muted">Loading…</p>}
       {operator && (
         <dl className="facts">
           <dt>Status</dt>

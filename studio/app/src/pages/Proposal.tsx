@@ -149,6 +149,7 @@ export default function Proposal() {
     <section>
       <h1>{proposal ? titleOf(proposal.description) : "Proposal"}</h1>
       {row.error && <p role="alert">Could not read the proposal: {row.error.message}</p>}
+      {row.isPending && <p className="muted">Loading…</p>}
       {proposal && (
         <>
           <dl className="facts">
