@@ -4,18 +4,17 @@
  * checked on every read, as for contents.
  */
 import type { Hex } from "viem";
+import type { ContentStore } from "./contentStore.ts";
+import { ContentHashMismatchError, ContentNotFoundError } from "./errors.ts";
 import {
   decodeAttributionRecord,
   encodeAttributionRecord,
   hashAttributionRecord,
+  recordFileName,
   type AttributionRecord,
-} from "./attribute.ts";
-import { contentFileName, type ContentStore } from "./contentStore.ts";
-import { ContentHashMismatchError, ContentNotFoundError } from "./errors.ts";
+} from "./record.ts";
 
-export function recordFileName(attributionHash: Hex): string {
-  return `record-${contentFileName(attributionHash)}`;
-}
+export { recordFileName };
 
 /** Stores `record` and returns its attribution hash. */
 export async function putAttributionRecord(
