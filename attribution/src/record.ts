@@ -6,9 +6,8 @@
 import { keccak256, type Hex } from "viem";
 import { canonicalJson, type CanonicalValue, type Encoded } from "./canonicalJson.ts";
 import type { DatanetVersionKey } from "./datanet.ts";
-import { BaseError, InvalidContentHashError } from "./errors.ts";
+import { BaseError, ContentHashMismatchError, InvalidContentHashError } from "./errors.ts";
 import type { AttributionParams } from "./params.ts";
-import type { AttributionPolicyRef } from "./policy.ts";
 
 /** v3: records name the attribution policy they were made under, and the params gain rarityExponent. */
 export const attributionRecordFormat = "openpoa-attribution-v3";
@@ -43,8 +42,11 @@ export type AttributionSpan = {
 
 export type AttributionRecord = {
   format: typeof attributionRecordFormat;
-  /** The attribution policy the record was made under. */
-  policy: AttributionPolicyRef;
+  /**
+   * The attribution policy the record was made under (policy.ts's AttributionPolicyRef, spelled out: policy.ts reads
+   * its specification files from disk, and this module stays browser-safe).
+   */
+  policy: { id: bigint; algorithm: "openpoa-span-match"; version: 1 | 2 };
   adapterId: bigint;
   tokenizerId: string;
   /** keccak256 of the completion token ids as 4-byte big-endian integers. */
@@ -109,4 +111,17 @@ export function decodeAttributionRecord(json: string): AttributionRecord {
 export function recordFileName(attributionHash: Hex): string {
   if (!/^0x[0-9a-fA-F]{64}$/.test(attributionHash)) throw new InvalidContentHashError({ contentHash: attributionHash });
   return `record-${attributionHash.slice(2).toLowerCase()}`;
+}
+
+/**
+ * The record in `bytes`, read from `source` under the name of `attributionHash`: decoded (canonical text only) and
+ * refused with ContentHashMismatchError unless it hashes to that hash. Every reader of records goes through this.
+ */
+export function decodeRecordAt(bytes: Uint8Array, attributionHash: Hex, source: string): AttributionRecord {
+  const record = decodeAttributionRecord(new TextDecoder().decode(bytes));
+  const actual = hashAttributionRecord(record);
+  if (actual !== attributionHash.toLowerCase()) {
+    throw new ContentHashMismatchError({ expected: attributionHash, actual, source });
+  }
+  return record;
 }

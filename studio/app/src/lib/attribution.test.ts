@@ -7,10 +7,17 @@ import { createDirectoryContentStore, putContent } from "../../../../attribution
 import { makeEpochFixture, plantedSpan } from "../../../../attribution/src/epochFixture.ts";
 import { ContentHashMismatchError, ContentNotFoundError } from "../../../../attribution/src/errors.ts";
 import { hashAttributionRecord, recordFileName } from "../../../../attribution/src/record.ts";
-import { getAttributionRecord, putAttributionRecord } from "../../../../attribution/src/recordStore.ts";
+import { putAttributionRecord } from "../../../../attribution/src/recordStore.ts";
 import { silentLogger } from "../../../../inference/gateway/log.ts";
 import { startStoreServer, type StoreServer } from "../../../../store/server.ts";
-import { browserStore, fetchVerifiedContent, shareOf, spansCrediting, spanText } from "./attribution.ts";
+import {
+  fetchAttributionRecord,
+  fetchVerifiedContent,
+  storeReader,
+  shareOf,
+  spansCrediting,
+  spanText,
+} from "./attribution.ts";
 
 /** The fixture's record of a completion that quotes contribution 1 ("once quantum kettles sing at dawn"). */
 const fixture = makeEpochFixture();
@@ -42,22 +49,19 @@ describe("attribution in the browser, read from a real store server", () => {
   });
 
   it("reads a record by its attribution hash and refuses one that does not hash to it", async () => {
-    const store = browserStore(server.url);
+    const store = storeReader(server.url);
     const attributionHash = hashAttributionRecord(planted);
-    assert.deepEqual(await getAttributionRecord(store, { attributionHash }), planted);
-    await assert.rejects(
-      getAttributionRecord(store, { attributionHash: hashAttributionRecord(unmatched) }),
-      ContentNotFoundError,
-    );
+    assert.deepEqual(await fetchAttributionRecord(store, attributionHash), planted);
+    await assert.rejects(fetchAttributionRecord(store, hashAttributionRecord(unmatched)), ContentNotFoundError);
     // A store serving another record under this one's name is caught.
     const lying = hashAttributionRecord({ ...unmatched, completionTokens: unmatched.completionTokens + 1 });
     const served = await fetch(`${server.url}/${recordFileName(attributionHash)}`);
     await writeFile(path.join(dir, recordFileName(lying)), new Uint8Array(await served.arrayBuffer()));
-    await assert.rejects(getAttributionRecord(store, { attributionHash: lying }), ContentHashMismatchError);
+    await assert.rejects(fetchAttributionRecord(store, lying), ContentHashMismatchError);
   });
 
   it("reads a contribution's bytes only when they hash to its contentHash", async () => {
-    const store = browserStore(server.url);
+    const store = storeReader(server.url);
     assert.equal(new TextDecoder().decode(await fetchVerifiedContent(store, contentHashes[0]!)), texts[0]);
     const other = `0x${"ab".repeat(32)}` as const;
     await assert.rejects(fetchVerifiedContent(store, other), ContentNotFoundError);

@@ -1,6 +1,6 @@
 /**
- * The attribution behind an earning, read in the browser: a receipt's attribution record, read from the content store
- * (browserStore) by attribution/src/recordStore.ts's getAttributionRecord, which checks its hash; the spans in it that
+ * The attribution behind an earning, read in the browser: a receipt's attribution record from the content store, its
+ * hash checked (attribution/src/record.ts decodeRecordAt, as every reader of records does); the spans in it that
  * credit one contribution; and their text from the contribution's own bytes, sha256-checked against its contentHash.
  */
 import { sha256, type Hex } from "viem";
@@ -9,12 +9,13 @@ import {
   ContentNotFoundError,
   ContentStoreRequestError,
 } from "../../../../attribution/src/errors.ts";
-import type { AttributionRecord } from "../../../../attribution/src/record.ts";
+import { decodeRecordAt, recordFileName, type AttributionRecord } from "../../../../attribution/src/record.ts";
 import { byteTokenizer } from "../../../../attribution/src/tokenizer.ts";
-import type { ContentStore } from "../../../../attribution/src/contentStore.ts";
 
-/** The content store at `baseUrl` for reading, over the browser's fetch (writes are lib/store.ts's, signed). */
-export function browserStore(baseUrl: string, signal?: AbortSignal): ContentStore {
+/** Reads the content store's objects by name (undefined: not there): its public GET, over the browser's fetch. */
+export type StoreReader = { source: string; read(fileName: string): Promise<Uint8Array | undefined> };
+
+export function storeReader(baseUrl: string, signal?: AbortSignal): StoreReader {
   const base = baseUrl.replace(/\/+$/, "");
   return {
     source: base,
@@ -27,14 +28,18 @@ export function browserStore(baseUrl: string, signal?: AbortSignal): ContentStor
       if (!response.ok) throw new ContentStoreRequestError({ url, status: response.status });
       return new Uint8Array(await response.arrayBuffer());
     },
-    write() {
-      throw new Error("the browser's reading store does not write");
-    },
   };
 }
 
+/** The record whose attribution hash is `attributionHash`, refused unless it hashes to it (as every reader does). */
+export async function fetchAttributionRecord(store: StoreReader, attributionHash: Hex): Promise<AttributionRecord> {
+  const bytes = await store.read(recordFileName(attributionHash));
+  if (bytes === undefined) throw new ContentNotFoundError({ contentHash: attributionHash, source: store.source });
+  return decodeRecordAt(bytes, attributionHash, store.source);
+}
+
 /** The bytes stored under `contentHash`, refused unless their sha256 is that hash. */
-export async function fetchVerifiedContent(store: ContentStore, contentHash: Hex): Promise<Uint8Array> {
+export async function fetchVerifiedContent(store: StoreReader, contentHash: Hex): Promise<Uint8Array> {
   const bytes = await store.read(contentHash.slice(2).toLowerCase());
   if (bytes === undefined) throw new ContentNotFoundError({ contentHash, source: store.source });
   const actual = sha256(bytes);

@@ -93,6 +93,7 @@ describe("checkClaim", () => {
     const claim = checkClaim(answerOf(alice, { claimedOne: false }), chainOf());
     assert.equal(claim.epoch, 2n);
     assert.equal(claim.amount, 250n);
+    assert.equal(claim.previousEpoch, 0n);
     assert.deepEqual(
       { ...claim.argument, proof: undefined },
       { index: 0n, account: alice, cumulativeAmount: 250n, proof: undefined, previousAmount: 0n, previousProof: [] },
@@ -103,6 +104,7 @@ describe("checkClaim", () => {
     const claim = checkClaim(answerOf(alice, { claimedOne: true }), chainOf({ lastClaimedEpoch: 1n }));
     assert.equal(claim.amount, 150n);
     assert.equal(claim.argument.previousAmount, 100n);
+    assert.equal(claim.previousEpoch, 1n);
     assert.deepEqual(claim.argument.previousProof, treeOne.getProof(0));
   });
 

@@ -43,8 +43,8 @@ export type ClaimArgument = {
   previousProof: Hex[];
 };
 
-/** A claim ready to send: `claim(epoch, argument)` pays `amount`. */
-export type CheckedClaim = { epoch: bigint; argument: ClaimArgument; amount: bigint };
+/** A claim ready to send: `claim(epoch, argument)` pays `amount`; `previousEpoch` is the one also proven (0: none). */
+export type CheckedClaim = { epoch: bigint; argument: ClaimArgument; amount: bigint; previousEpoch: bigint };
 
 /** What the chain says, read just before the check: the roots involved, the index's last claim, the chain's time. */
 export type ClaimChainState = {
@@ -150,6 +150,7 @@ export function checkClaim(answer: RewardsAnswer, chain: ClaimChainState): Check
     epoch,
     argument: { index, account, cumulativeAmount, proof: answer.proof, previousAmount, previousProof },
     amount: cumulativeAmount - previousAmount,
+    previousEpoch: chain.lastClaimedEpoch,
   };
 }
 
