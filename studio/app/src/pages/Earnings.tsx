@@ -56,7 +56,7 @@ function AccountForm({ account, onShow }: { account: AddressType | undefined; on
       }}
     >
       <label>
-        <span>Account</span>
+        <span>Show the earnings of</span>
         <input
           name="account"
           value={text}
@@ -169,7 +169,7 @@ function PendingEpoch({
   const earned = useIndexerJson<EarningsAnswer>(`/accounts/${account}/earnings?epoch=${root.epoch}&limit=1`);
   const at = BigInt(root.claimableAt);
   return (
-    <li data-pending-epoch={root.epoch}>
+    <li data-pending-epoch={root.epoch} data-earned-in-epoch={earned.data?.totalAmount}>
       Epoch {root.epoch}: <Amount wei={earned.data?.totalAmount} /> earned, claimable from {formatTime(at)} (chain time
       {now === undefined ? "" : `, ${formatWait(at - now)}`}). Until then governance or the guardian may revoke its
       root.

@@ -64,9 +64,9 @@ export function Attribution({ earning }: { earning: EarningRow }) {
         part, went to the version's contributions pro rata by weight. Contribution {earning.contributionId} got{" "}
         <Amount wei={earning.amount} /> in all (attribution policy {earning.policyId}).
       </p>
-      <h4>
+      <h3>
         Requests paid through adapter {earning.adapterId} in epoch {earning.epoch}
-      </h4>
+      </h3>
       {query.error ? (
         <p role="alert" className="error">
           {describeError(query.error, allAbis)}

@@ -62,6 +62,12 @@ export function ClaimPanel({ account, rewards }: { account: AddressType; rewards
         No epoch can be claimed against yet{rewards.pendingRoots.length > 0 ? ": see the pending epochs above" : ""}.
       </p>
     );
+  if (lastClaimed >= newest)
+    return (
+      <p data-claim-check="none">
+        Everything through epoch {String(newest)} has been claimed: nothing more until a newer epoch becomes claimable.
+      </p>
+    );
   const checked = check.data && "claim" in check.data ? check.data.claim : undefined;
   const problem = check.data && "problem" in check.data ? check.data.problem : undefined;
 
