@@ -62,12 +62,8 @@ export function ClaimPanel({ account, rewards }: { account: AddressType; rewards
         No epoch can be claimed against yet{rewards.pendingRoots.length > 0 ? ": see the pending epochs above" : ""}.
       </p>
     );
-  if (lastClaimed >= newest)
-    return (
-      <p data-claim-check="none">
-        Everything through epoch {String(newest)} has been claimed: nothing more until a newer epoch becomes claimable.
-      </p>
-    );
+  // Everything claimed (perhaps just now: the TxButton stays mounted to say what it paid).
+  const allClaimed = lastClaimed >= newest;
   const checked = check.data && "claim" in check.data ? check.data.claim : undefined;
   const problem = check.data && "problem" in check.data ? check.data.problem : undefined;
 
@@ -80,65 +76,78 @@ export function ClaimPanel({ account, rewards }: { account: AddressType; rewards
         can be claimed again. (The contract's claimBatch claims for several accounts against one epoch; one account
         needs one claim.) Anyone may send a claim: the OPEN always goes to <Address address={account} />.
       </p>
-      <div className="form">
-        <label>
-          <span>Claim through epoch</span>
-          <input
-            type="number"
-            inputMode="numeric"
-            min={String(lastClaimed + 1n)}
-            max={String(newest)}
-            placeholder={String(newest)}
-            value={epochText}
-            onChange={(event) => setEpochText(event.target.value)}
-          />
-        </label>
-      </div>
-      {parsed && !parsed.success && (
-        <p role="alert" className="error">
-          {parsed.error.issues[0]?.message}
+      {allClaimed ? (
+        <p data-claim-check="none">
+          Everything through epoch {String(newest)} has been claimed: nothing more until a newer epoch becomes
+          claimable.
         </p>
+      ) : (
+        <>
+          <div className="form">
+            <label>
+              <span>Claim through epoch</span>
+              <input
+                type="number"
+                inputMode="numeric"
+                min={String(lastClaimed + 1n)}
+                max={String(newest)}
+                placeholder={String(newest)}
+                value={epochText}
+                onChange={(event) => setEpochText(event.target.value)}
+              />
+            </label>
+          </div>
+          {parsed && !parsed.success && (
+            <p role="alert" className="error">
+              {parsed.error.issues[0]?.message}
+            </p>
+          )}
+          {older.error && (
+            <p role="alert" className="error">
+              {describeError(older.error, allAbis)}
+            </p>
+          )}
+          {answer && epoch !== undefined && (
+            <dl className="facts">
+              <dt>Entitled through epoch {answer.epoch}</dt>
+              <dd>
+                <Amount wei={answer.cumulativeAmount} />
+              </dd>
+              <dt>Already received</dt>
+              <dd>
+                <Amount wei={answer.previous?.cumulativeAmount ?? answer.claimed} />
+              </dd>
+              <dt>This claim pays</dt>
+              <dd data-claimable={answer.claimable}>
+                <Amount wei={answer.claimable} />
+              </dd>
+            </dl>
+          )}
+          <p
+            role="status"
+            className={problem || check.error ? "error" : "muted"}
+            data-claim-check={checked ? "ok" : "no"}
+          >
+            {check.error
+              ? `The chain could not be read: ${describeError(check.error, allAbis)}`
+              : problem
+                ? `Not claimable: ${problem}`
+                : checked
+                  ? `Verified in this browser: leaf ${checked.argument.index} (${checked.argument.cumulativeAmount} wei) is in epoch ${checked.epoch}'s root as the chain holds it${
+                      checked.previousEpoch > 0n
+                        ? `, and its leaf in epoch ${checked.previousEpoch} (the last claimed against) in that epoch's root`
+                        : ""
+                    }.`
+                  : answer?.epoch
+                    ? "Checking the indexer's proof against the chain…"
+                    : ""}
+          </p>
+        </>
       )}
-      {older.error && (
-        <p role="alert" className="error">
-          {describeError(older.error, allAbis)}
-        </p>
-      )}
-      {answer && epoch !== undefined && (
-        <dl className="facts">
-          <dt>Entitled through epoch {answer.epoch}</dt>
-          <dd>
-            <Amount wei={answer.cumulativeAmount} />
-          </dd>
-          <dt>Already received</dt>
-          <dd>
-            <Amount wei={answer.previous?.cumulativeAmount ?? answer.claimed} />
-          </dd>
-          <dt>This claim pays</dt>
-          <dd data-claimable={answer.claimable}>
-            <Amount wei={answer.claimable} />
-          </dd>
-        </dl>
-      )}
-      <p role="status" className={problem || check.error ? "error" : "muted"} data-claim-check={checked ? "ok" : "no"}>
-        {check.error
-          ? `The chain could not be read: ${describeError(check.error, allAbis)}`
-          : problem
-            ? `Not claimable: ${problem}`
-            : checked
-              ? `Verified in this browser: leaf ${checked.argument.index} (${checked.argument.cumulativeAmount} wei) is in epoch ${checked.epoch}'s root as the chain holds it${
-                  checked.previousEpoch > 0n
-                    ? `, and its leaf in epoch ${checked.previousEpoch} (the last claimed against) in that epoch's root`
-                    : ""
-                }.`
-              : answer?.epoch
-                ? "Checking the indexer's proof against the chain…"
-                : ""}
-      </p>
       <TxButton
         label="Claim"
         steps={1}
-        disabled={!checked}
+        disabled={allClaimed || !checked}
         validate={() => (parsed && !parsed.success ? parsed.error.issues[0]?.message : problem)}
         action={async (tx) => {
           // Checked again at the moment of sending: the chain may have moved since the page read it.
@@ -152,6 +161,8 @@ export function ClaimPanel({ account, rewards }: { account: AddressType; rewards
           });
           const [claimed] = parseEventLogs({ abi: contract.abi, logs: receipt.logs, eventName: "Claimed" });
           const amount = (claimed?.args as { amount?: bigint } | undefined)?.amount ?? claim.amount;
+          // The epoch named is claimed now: the form goes back to the newest claimable one.
+          setEpochText("");
           return { epoch: claim.epoch, amount };
         }}
         done={({ epoch: through, amount }) => (
