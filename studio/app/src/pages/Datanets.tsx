@@ -4,6 +4,7 @@ import { Link } from "wouter";
 import { Amount } from "../components/Amount.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { useGraphqlPage } from "../data.ts";
+import { Table } from "../components/Table.tsx";
 
 export type DatanetRow = {
   id: string;
@@ -52,41 +53,38 @@ export default function Datanets() {
       {query.error && <p role="alert">Could not read the datanets: {query.error.message}</p>}
       {items && items.length === 0 && <p>No datanet matches.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <caption className="muted">Datanets</caption>
-            <thead>
-              <tr>
-                <th scope="col">Id</th>
-                <th scope="col">URI</th>
-                <th scope="col">Licence</th>
-                <th scope="col">Curated</th>
-                <th scope="col">Minimum stake</th>
-                <th scope="col">Accepted / submitted</th>
-                <th scope="col">Versions</th>
+        <Table label="Datanets">
+          <thead>
+            <tr>
+              <th scope="col">Id</th>
+              <th scope="col">URI</th>
+              <th scope="col">Licence</th>
+              <th scope="col">Curated</th>
+              <th scope="col">Minimum stake</th>
+              <th scope="col">Accepted / submitted</th>
+              <th scope="col">Versions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((d) => (
+              <tr key={d.id}>
+                <td>
+                  <Link href={`/datanets/${d.id}`}>Datanet {d.id}</Link>
+                </td>
+                <td className="mono">{d.metadataURI}</td>
+                <td>{d.license}</td>
+                <td>{d.curated ? "yes" : "no (open)"}</td>
+                <td>
+                  <Amount wei={d.minStake} />
+                </td>
+                <td>
+                  {d.acceptedCount} / {d.contributionCount}
+                </td>
+                <td>{d.versionCount}</td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((d) => (
-                <tr key={d.id}>
-                  <td>
-                    <Link href={`/datanets/${d.id}`}>Datanet {d.id}</Link>
-                  </td>
-                  <td className="mono">{d.metadataURI}</td>
-                  <td>{d.license}</td>
-                  <td>{d.curated ? "yes" : "no (open)"}</td>
-                  <td>
-                    <Amount wei={d.minStake} />
-                  </td>
-                  <td>
-                    {d.acceptedCount} / {d.contributionCount}
-                  </td>
-                  <td>{d.versionCount}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </Table>
       )}
       <Pager pager={pager} label="Datanet pages" />
     </section>

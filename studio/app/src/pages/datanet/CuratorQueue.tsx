@@ -8,6 +8,7 @@ import { contractOf } from "../../contracts.ts";
 import { useGraphqlPage } from "../../data.ts";
 import { useStudio } from "../../studio.tsx";
 import { contentLink, contributionFields, type ContributionRow } from "./Contributions.tsx";
+import { Table } from "../../components/Table.tsx";
 
 /** A weight as typed: a whole number ≥ 1, or a message saying what is wrong. */
 export function parseWeight(text: string): bigint | string {
@@ -78,24 +79,22 @@ export function CuratorQueue({ datanetId }: { datanetId: string }) {
       </p>
       {items?.length === 0 && <p>Nothing waits for curation.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Id</th>
-                <th scope="col">Contributor</th>
-                <th scope="col">Stake</th>
-                <th scope="col">Text</th>
-                <th scope="col">Decision</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((c) => (
-                <PendingRow key={c.id} contribution={c} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Pending contributions">
+          <thead>
+            <tr>
+              <th scope="col">Id</th>
+              <th scope="col">Contributor</th>
+              <th scope="col">Stake</th>
+              <th scope="col">Text</th>
+              <th scope="col">Decision</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((c) => (
+              <PendingRow key={c.id} contribution={c} />
+            ))}
+          </tbody>
+        </Table>
       )}
       <Pager pager={pager} label="Curator queue pages" />
     </>

@@ -2,6 +2,7 @@ import { Address } from "../../components/Address.tsx";
 import { Pager } from "../../components/Pager.tsx";
 import { useGraphqlPage } from "../../data.ts";
 import { formatTime } from "../../lib/format.ts";
+import { Table } from "../../components/Table.tsx";
 
 type VersionRow = {
   version: string;
@@ -27,32 +28,30 @@ export function Versions({ datanetId }: { datanetId: string }) {
       <h2>Versions</h2>
       {items?.length === 0 && <p className="muted">No version published yet.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Version</th>
-                <th scope="col">Root</th>
-                <th scope="col">Contributions</th>
-                <th scope="col">Total weight</th>
-                <th scope="col">Published</th>
+        <Table label="Versions">
+          <thead>
+            <tr>
+              <th scope="col">Version</th>
+              <th scope="col">Root</th>
+              <th scope="col">Contributions</th>
+              <th scope="col">Total weight</th>
+              <th scope="col">Published</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((v) => (
+              <tr key={v.version}>
+                <td>{v.version}</td>
+                <td className="mono">{v.root}</td>
+                <td>{v.contributionCount}</td>
+                <td>{v.totalWeight}</td>
+                <td>
+                  {formatTime(BigInt(v.publishedAt))} by <Address address={v.publisher} />
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((v) => (
-                <tr key={v.version}>
-                  <td>{v.version}</td>
-                  <td className="mono">{v.root}</td>
-                  <td>{v.contributionCount}</td>
-                  <td>{v.totalWeight}</td>
-                  <td>
-                    {formatTime(BigInt(v.publishedAt))} by <Address address={v.publisher} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </Table>
       )}
       <Pager pager={pager} label="Version pages" />
     </>
