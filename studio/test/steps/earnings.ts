@@ -123,7 +123,7 @@ export async function earningExplained(ctx: EarningsStepContext): Promise<void> 
     }
   }
   await ctx.checkAccessibility(page, "earnings, an earning explained");
-  await ctx.screenshot?.(page, "earnings");
+  await ctx.screenshot?.(page, "earnings-explained");
 }
 
 /** The contributor claims in the browser: the balance and the contract move by exactly the claimable amount. */
