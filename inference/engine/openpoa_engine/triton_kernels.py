@@ -1,0 +1,226 @@
+"""LoRA kernels in Triton (CUDA; tests run them on the CPU through TRITON_INTERPRET=1), like punica's BGMV and SGMV.
+
+They read adapters in place from the page pool of kernels.py (its layout: shrink pages viewed [unit, PAGE_WIDTH],
+expand rows [unit]) through a kernels.LoraIndex, so nothing per adapter is gathered into new memory. A group's
+members (q, k, v) run in one launch per stage: their outputs side by side are one [n, sum out_m] tensor.
+Shrink writes shrunk [entries or tokens, max_blocks * PAGE_WIDTH] in fp32; expand adds shrunk . B' into the outputs,
+accumulating in fp32 and rounding once into their dtype. The functions here take that side-by-side `out`;
+kernels.bgmv and kernels.sgmv choose them on CUDA and keep the members-list interface.
+"""
+
+import torch
+import triton
+import triton.language as tl
+
+from .kernels import PAGE_WIDTH
+
+BLOCK_U = 64  # unit columns a program reads per iteration (unit is a multiple of 16; the kernels mask the rest)
+BLOCK_R = 16  # ranks per expand iteration (tl.dot needs 16)
+BLOCK_T = 16  # tokens per SGMV tile
+
+
+@triton.jit
+def _bgmv_shrink(
+    x,
+    x_row,
+    pool,
+    pages,
+    blocks,
+    shrunk,
+    CHUNKS: tl.constexpr,
+    MAX_BLOCKS: tl.constexpr,
+    UNIT: tl.constexpr,
+    WIDTH: tl.constexpr,
+    BLOCK_U: tl.constexpr,
+):
+    e, k = tl.program_id(0), tl.program_id(1)  # batch row, column block
+    active = k < tl.load(blocks + e)
+    t = tl.arange(0, WIDTH)
+    acc = tl.zeros([WIDTH], dtype=tl.float32)
+    for c in range(CHUNKS):
+        page = tl.load(pages + (e * MAX_BLOCKS + k) * CHUNKS + c).to(tl.int64)
+        for u0 in range(0, UNIT, BLOCK_U):
+            u = u0 + tl.arange(0, BLOCK_U)
+            um = active & (u < UNIT)
+            xs = tl.load(x + e * x_row + c * UNIT + u, mask=um, other=0.0).to(tl.float32)
+            w = tl.load(pool + (page * UNIT + u)[:, None] * WIDTH + t[None, :], mask=um[:, None], other=0.0)
+            acc += tl.sum(xs[:, None] * w.to(tl.float32), 0)
+    tl.store(shrunk + e * MAX_BLOCKS * WIDTH + k * WIDTH + t, acc)
+
+
+@triton.jit
+def _bgmv_expand(
+    shrunk,
+    pool,
+    rows,
+    columns,
+    ranks,
+    out,
+    out_row,
+    CHUNKS: tl.constexpr,
+    MAX_RANK: tl.constexpr,
+    SHRUNK: tl.constexpr,
+    UNIT: tl.constexpr,
+    BLOCK_U: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+):
+    e, o, b = tl.program_id(0), tl.program_id(1), tl.program_id(2)  # batch row, out chunk, block of its columns
+    rank = tl.load(ranks + e * CHUNKS + o)
+    first = tl.load(columns + e * CHUNKS + o)
+    u = b * BLOCK_U + tl.arange(0, BLOCK_U)
+    um = u < UNIT
+    acc = tl.zeros([BLOCK_U], dtype=tl.float32)
+    for j0 in range(0, MAX_RANK, BLOCK_R):
+        j = j0 + tl.arange(0, BLOCK_R)
+        jm = j < rank  # ranks past the adapter's: no loads at all
+        weight = tl.load(shrunk + e * SHRUNK + first + j, mask=jm, other=0.0)
+        row = tl.load(rows + (e * CHUNKS + o) * MAX_RANK + j, mask=jm, other=0).to(tl.int64)
+        w = tl.load(pool + row[:, None] * UNIT + u[None, :], mask=jm[:, None] & um[None, :], other=0.0)
+        acc += tl.sum(weight[:, None] * w.to(tl.float32), 0)
+    target = out + e * out_row + o * UNIT + u
+    om = um & (rank > 0)  # rows and members without an adapter: untouched
+    tl.store(target, (tl.load(target, mask=om, other=0.0).to(tl.float32) + acc).to(out.dtype.element_ty), mask=om)
+
+
+@triton.jit
+def _sgmv_shrink(
+    x,
+    x_row,
+    pool,
+    pages,
+    blocks,
+    bounds,
+    shrunk,
+    CHUNKS: tl.constexpr,
+    MAX_BLOCKS: tl.constexpr,
+    UNIT: tl.constexpr,
+    WIDTH: tl.constexpr,
+    BLOCK_U: tl.constexpr,
+    BLOCK_T: tl.constexpr,
+):
+    e, k, m = tl.program_id(0), tl.program_id(1), tl.program_id(2)  # segment, column block, token tile
+    start, end = tl.load(bounds + 2 * e), tl.load(bounds + 2 * e + 1)
+    tokens = (start + m * BLOCK_T + tl.arange(0, BLOCK_T)).to(tl.int64)
+    active = (k < tl.load(blocks + e)) & (start + m * BLOCK_T < end)
+    tm = active & (tokens < end)
+    t = tl.arange(0, WIDTH)
+    acc = tl.zeros([BLOCK_T, WIDTH], dtype=tl.float32)
+    for c in range(CHUNKS):
+        page = tl.load(pages + (e * MAX_BLOCKS + k) * CHUNKS + c).to(tl.int64)
+        for u0 in range(0, UNIT, BLOCK_U):
+            u = u0 + tl.arange(0, BLOCK_U)
+            um = u < UNIT
+            xs = tl.load(x + tokens[:, None] * x_row + c * UNIT + u[None, :], mask=tm[:, None] & um[None, :], other=0.0)
+            w = tl.load(pool + (page * UNIT + u)[:, None] * WIDTH + t[None, :], mask=active & um[:, None], other=0.0)
+            acc += tl.dot(xs.to(w.dtype), w, input_precision="ieee")
+    tl.store(shrunk + tokens[:, None] * (MAX_BLOCKS * WIDTH) + k * WIDTH + t[None, :], acc, mask=tm[:, None])
+
+
+@triton.jit
+def _sgmv_expand(
+    shrunk,
+    pool,
+    rows,
+    columns,
+    ranks,
+    bounds,
+    out,
+    out_row,
+    CHUNKS: tl.constexpr,
+    MAX_RANK: tl.constexpr,
+    SHRUNK: tl.constexpr,
+    UNIT: tl.constexpr,
+    BLOCK_U: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    BLOCK_T: tl.constexpr,
+):
+    e, ob, m = tl.program_id(0), tl.program_id(1), tl.program_id(2)  # segment, (out chunk, column block), token tile
+    o, b = ob // tl.cdiv(UNIT, BLOCK_U), ob % tl.cdiv(UNIT, BLOCK_U)
+    start, end = tl.load(bounds + 2 * e), tl.load(bounds + 2 * e + 1)
+    rank = tl.load(ranks + e * CHUNKS + o)
+    first = tl.load(columns + e * CHUNKS + o)
+    tokens = (start + m * BLOCK_T + tl.arange(0, BLOCK_T)).to(tl.int64)
+    tm = (tokens < end) & (rank > 0)
+    u = b * BLOCK_U + tl.arange(0, BLOCK_U)
+    um = u < UNIT
+    acc = tl.zeros([BLOCK_T, BLOCK_U], dtype=tl.float32)
+    for j0 in range(0, MAX_RANK, BLOCK_R):
+        j = j0 + tl.arange(0, BLOCK_R)
+        jm = j < rank
+        weight = tl.load(
+            shrunk + tokens[:, None] * SHRUNK + first + j[None, :], mask=tm[:, None] & jm[None, :], other=0.0
+        )
+        row = tl.load(rows + (e * CHUNKS + o) * MAX_RANK + j, mask=jm, other=0).to(tl.int64)
+        w = tl.load(pool + row[:, None] * UNIT + u[None, :], mask=jm[:, None] & um[None, :], other=0.0)
+        acc += tl.dot(weight.to(w.dtype), w, input_precision="ieee")
+    target = out + tokens[:, None] * out_row + o * UNIT + u[None, :]
+    om = tm[:, None] & um[None, :]
+    tl.store(target, (tl.load(target, mask=om, other=0.0).to(tl.float32) + acc).to(out.dtype.element_ty), mask=om)
+
+
+def _shapes(index, unit):
+    max_blocks, chunks = index.shrink_pages.shape[1:]
+    return dict(CHUNKS=chunks, MAX_BLOCKS=max_blocks, UNIT=unit, WIDTH=PAGE_WIDTH, BLOCK_U=min(BLOCK_U, unit))
+
+
+def bgmv(out, x, shrink_rows, expand_rows, index):
+    """Semantics: for every row r < n whose index entry r has rank > 0 on out chunk o (member m, chunk c):
+        out[r, o * unit : (o + 1) * unit] += sum_j shrunk[r, column(m) + j] * expand_rows[expand row (m, c, j)]
+    with shrunk[r, k * PAGE_WIDTH + t] = sum_h x[r, h] * shrink_rows[page(r, k, h // unit) * unit + h % unit, t],
+    i.e. kernels.bgmv's x . A^T . B'^T, read in place. out [n, sum out_m] (the members' outputs side by side);
+    x [n, in]; shrink_rows, expand_rows: one layer's pool views; index: kernels.LoraIndex with entries for rows.
+    fp32 accumulation, one rounding into out's dtype; out columns of rows without that member are not written."""
+    n, unit = x.shape[0], expand_rows.shape[1]
+    shapes = _shapes(index, unit)
+    shrunk = torch.empty(n, shapes["MAX_BLOCKS"] * PAGE_WIDTH, dtype=torch.float32, device=x.device)
+    _bgmv_shrink[(n, shapes["MAX_BLOCKS"])](
+        x, x.stride(0), shrink_rows, index.shrink_pages, index.shrink_blocks, shrunk, **shapes
+    )
+    out_chunks, block_u = index.expand_ranks.shape[1], min(BLOCK_U, unit)
+    _bgmv_expand[(n, out_chunks, triton.cdiv(unit, block_u))](
+        shrunk,
+        expand_rows,
+        index.expand_rows,
+        index.expand_columns,
+        index.expand_ranks,
+        out,
+        out.stride(0),
+        CHUNKS=out_chunks,
+        MAX_RANK=index.max_rank,
+        SHRUNK=shrunk.shape[1],
+        UNIT=unit,
+        BLOCK_U=block_u,
+        BLOCK_R=BLOCK_R,
+    )
+
+
+def sgmv(out, x, shrink_rows, expand_rows, index, bounds, longest):
+    """Semantics: bgmv's, for every token row s in [start_e, end_e) of segment e, with segment e's index entry
+    (its adapter) in place of a row's: out[start:end] += x[start:end] . A_e^T . B'_e^T. Tiles of BLOCK_T tokens use
+    tl.dot (tensor cores). out [T, sum out_m]; x [T, in]; index: kernels.LoraIndex with one entry per segment;
+    bounds [S, 2] int32 (start, end) of each segment; longest: the largest end - start (sizes the grid)."""
+    unit, tiles = expand_rows.shape[1], triton.cdiv(longest, BLOCK_T)
+    segments = bounds.shape[0]
+    shapes = _shapes(index, unit)
+    shrunk = torch.zeros(x.shape[0], shapes["MAX_BLOCKS"] * PAGE_WIDTH, dtype=torch.float32, device=x.device)
+    _sgmv_shrink[(segments, shapes["MAX_BLOCKS"], tiles)](
+        x, x.stride(0), shrink_rows, index.shrink_pages, index.shrink_blocks, bounds, shrunk, BLOCK_T=BLOCK_T, **shapes
+    )
+    out_chunks, block_u = index.expand_ranks.shape[1], min(BLOCK_U, unit)
+    _sgmv_expand[(segments, out_chunks * triton.cdiv(unit, block_u), tiles)](
+        shrunk,
+        expand_rows,
+        index.expand_rows,
+        index.expand_columns,
+        index.expand_ranks,
+        bounds,
+        out,
+        out.stride(0),
+        CHUNKS=out_chunks,
+        MAX_RANK=index.max_rank,
+        SHRUNK=shrunk.shape[1],
+        UNIT=unit,
+        BLOCK_U=block_u,
+        BLOCK_R=BLOCK_R,
+        BLOCK_T=BLOCK_T,
+    )

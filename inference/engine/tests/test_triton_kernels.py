@@ -1,0 +1,108 @@
+"""The Triton LoRA kernels against a plain fp32 reference: on CUDA where there is one, else on the CPU through Triton's
+interpreter (TRITON_INTERPRET=1; small shapes keep it fast). CI installs Triton (scripts/setup-engine.sh) and sets
+OPENPOA_REQUIRE_REAL_MODEL=1, so there a missing Triton fails instead of skipping."""
+
+import os
+
+import pytest
+import torch
+from conftest import require_packages
+from test_kernels import CONFIG, MIXED, ROWS, SEGMENTS, UNIT, reference_delta, tier_with
+
+from openpoa_engine.config import LORA_GROUPS
+from openpoa_engine.kernels import LoraIndex
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+if DEVICE == "cpu":
+    os.environ["TRITON_INTERPRET"] = "1"  # read when the kernels are decorated, so before the import below
+
+
+@pytest.fixture(scope="module")
+def triton_kernels():
+    require_packages("triton")
+    from openpoa_engine import triton_kernels
+
+    return triton_kernels
+
+
+def index_for(tables, group, members, capacity=None, max_rank=40):
+    """A LoraIndex (kernels' layout) with one entry per table (None: no adapter), capacity entries in all."""
+    out_chunks = [CONFIG.out_features(m) // UNIT for m in members]
+    index = LoraIndex(
+        capacity or len(tables), group, members, CONFIG.in_features(members[0]) // UNIT, out_chunks, max_rank, DEVICE
+    )
+    index.fill(tables)
+    return index
+
+
+def pool_views(tier, layer):
+    pool = tier.pool[layer].to(DEVICE)  # [pages, unit * PAGE_WIDTH], unused pages NaN (tier_with)
+    return pool.view(-1, tier.shrink.shape[2]), pool.view(-1, UNIT)
+
+
+def expected_rows(base, x, adapters, layer, members):
+    """base [n, sum out_m] plus each row's reference delta in fp32 (adapters: per row a LoraWeights or None)."""
+    deltas = []
+    for r, lora in enumerate(adapters):
+        row = x[r : r + 1].float().cpu()
+        zero = [torch.zeros(1, CONFIG.out_features(m)) for m in members]
+        deltas.append(torch.cat([reference_delta(lora, layer, m, row) for m in members] if lora else zero, 1))
+    return base.float().cpu() + torch.cat(deltas)
+
+
+@pytest.mark.parametrize("group,members", LORA_GROUPS)
+def test_bgmv_matches_reference_reading_pages_in_place(triton_kernels, group, members):
+    tier, tables = tier_with(MIXED)
+    layer = 1
+    n, width = len(ROWS), sum(CONFIG.out_features(m) for m in members)
+    x = torch.randn(n, CONFIG.in_features(members[0]), device=DEVICE)
+    base = torch.randn(n, width, device=DEVICE)
+    out = base.clone()
+    index = index_for([tables[i] if i >= 0 else None for i in ROWS], group, members)
+    triton_kernels.bgmv(out, x, *pool_views(tier, layer), index)
+    expected = expected_rows(base, x, [MIXED[i] if i >= 0 else None for i in ROWS], layer, members)
+    torch.testing.assert_close(out.cpu(), expected, rtol=1e-4, atol=1e-3)
+
+
+def test_bgmv_with_a_static_index_larger_than_the_batch(triton_kernels):
+    """A graph's index: more entries and a larger max rank than this batch uses; the unused ones add nothing."""
+    group, members = LORA_GROUPS[0]
+    tier, tables = tier_with(MIXED)
+    index = index_for([tables[2], None, tables[4]], group, members, capacity=8, max_rank=64)
+    x = torch.randn(3, CONFIG.hidden_size, device=DEVICE)
+    base = torch.randn(3, CONFIG.q_size + 2 * CONFIG.kv_size, device=DEVICE)
+    out = base.clone()
+    triton_kernels.bgmv(out, x, *pool_views(tier, 0), index)
+    expected = expected_rows(base, x, [MIXED[2], None, MIXED[4]], 0, members)
+    torch.testing.assert_close(out.cpu(), expected, rtol=1e-4, atol=1e-3)
+    assert torch.equal(out[1], base[1])  # no adapter: not written
+
+
+@pytest.mark.parametrize("group,members", LORA_GROUPS)
+def test_sgmv_matches_reference_per_segment(triton_kernels, group, members):
+    tier, tables = tier_with(MIXED)
+    layer = 0
+    runs = [(s, e, i) for s, e, i in SEGMENTS if i is not None]  # rows 5..6 have no adapter: no segment
+    tokens, width = SEGMENTS[-1][1], sum(CONFIG.out_features(m) for m in members)
+    x = torch.randn(tokens, CONFIG.in_features(members[0]), device=DEVICE)
+    base = torch.randn(tokens, width, device=DEVICE)
+    out = base.clone()
+    index = index_for([tables[i] for _, _, i in runs], group, members)
+    bounds = torch.tensor([(s, e) for s, e, _ in runs], dtype=torch.int32, device=DEVICE)
+    triton_kernels.sgmv(out, x, *pool_views(tier, layer), index, bounds, max(e - s for s, e, _ in runs))
+    row_adapter = [None] * tokens
+    for s, e, i in runs:
+        row_adapter[s:e] = [MIXED[i]] * (e - s)
+    torch.testing.assert_close(out.cpu(), expected_rows(base, x, row_adapter, layer, members), rtol=1e-4, atol=1e-3)
+
+
+def test_bf16_outputs_get_fp32_accumulated_deltas(triton_kernels):
+    """bf16 pool and outputs (the GPU's dtype): within bf16 rounding of the fp32 reference."""
+    group, members = LORA_GROUPS[2]
+    tier, tables = tier_with(MIXED[:3], dtype=torch.bfloat16)
+    x = torch.randn(3, CONFIG.hidden_size, device=DEVICE).bfloat16()
+    base = torch.randn(3, 2 * CONFIG.intermediate_size, device=DEVICE).bfloat16()
+    out = base.clone()
+    triton_kernels.bgmv(out, x, *pool_views(tier, 1), index_for(tables, group, members))
+    expected = expected_rows(base, x, MIXED[:3], 1, members)  # deltas ~30: bf16 keeps ~0.1
+    torch.testing.assert_close(out.float().cpu(), expected, rtol=2e-2, atol=0.5)
