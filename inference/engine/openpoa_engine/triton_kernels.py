@@ -14,7 +14,8 @@ import triton.language as tl
 
 from .kernels import PAGE_WIDTH
 
-BLOCK_U = 64  # unit columns a program reads per iteration (unit is a multiple of 16; the kernels mask the rest)
+SHRINK_U = 256  # page rows a shrink program reads per iteration (unit is a multiple of 16: smaller units use it whole)
+EXPAND_U = 128  # output columns of an expand program
 BLOCK_R = 16  # ranks per expand iteration (tl.dot needs 16)
 BLOCK_T = 16  # tokens per SGMV tile
 
@@ -33,19 +34,19 @@ def _bgmv_shrink(
     WIDTH: tl.constexpr,
     BLOCK_U: tl.constexpr,
 ):
-    e, k = tl.program_id(0), tl.program_id(1)  # batch row, column block
-    active = k < tl.load(blocks + e)
-    t = tl.arange(0, WIDTH)
-    acc = tl.zeros([WIDTH], dtype=tl.float32)
-    for c in range(CHUNKS):
+    # one page a program (batch row, column block, input chunk), summed across chunks by atomic adds: a row's
+    # column block alone (one program reading every chunk in turn) would leave most of the GPU idle at decode sizes
+    e, k, c = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    if k < tl.load(blocks + e):
         page = tl.load(pages + (e * MAX_BLOCKS + k) * CHUNKS + c).to(tl.int64)
+        t = tl.arange(0, WIDTH)
+        acc = tl.zeros([WIDTH], dtype=tl.float32)
         for u0 in range(0, UNIT, BLOCK_U):
             u = u0 + tl.arange(0, BLOCK_U)
-            um = active & (u < UNIT)
-            xs = tl.load(x + e * x_row + c * UNIT + u, mask=um, other=0.0).to(tl.float32)
-            w = tl.load(pool + (page * UNIT + u)[:, None] * WIDTH + t[None, :], mask=um[:, None], other=0.0)
+            xs = tl.load(x + e * x_row + c * UNIT + u, mask=u < UNIT, other=0.0).to(tl.float32)
+            w = tl.load(pool + (page * UNIT + u)[:, None] * WIDTH + t[None, :], mask=(u < UNIT)[:, None], other=0.0)
             acc += tl.sum(xs[:, None] * w.to(tl.float32), 0)
-    tl.store(shrunk + e * MAX_BLOCKS * WIDTH + k * WIDTH + t, acc)
+        tl.atomic_add(shrunk + e * MAX_BLOCKS * WIDTH + k * WIDTH + t, acc)
 
 
 @triton.jit
@@ -160,7 +161,7 @@ def _sgmv_expand(
 
 def _shapes(index, unit):
     max_blocks, chunks = index.shrink_pages.shape[1:]
-    return dict(CHUNKS=chunks, MAX_BLOCKS=max_blocks, UNIT=unit, WIDTH=PAGE_WIDTH, BLOCK_U=min(BLOCK_U, unit))
+    return dict(CHUNKS=chunks, MAX_BLOCKS=max_blocks, UNIT=unit, WIDTH=PAGE_WIDTH, BLOCK_U=min(SHRINK_U, unit))
 
 
 def bgmv(out, x, shrink_rows, expand_rows, index):
@@ -172,11 +173,11 @@ def bgmv(out, x, shrink_rows, expand_rows, index):
     fp32 accumulation, one rounding into out's dtype; out columns of rows without that member are not written."""
     n, unit = x.shape[0], expand_rows.shape[1]
     shapes = _shapes(index, unit)
-    shrunk = torch.empty(n, shapes["MAX_BLOCKS"] * PAGE_WIDTH, dtype=torch.float32, device=x.device)
-    _bgmv_shrink[(n, shapes["MAX_BLOCKS"])](
+    shrunk = torch.zeros(n, shapes["MAX_BLOCKS"] * PAGE_WIDTH, dtype=torch.float32, device=x.device)
+    _bgmv_shrink[(n, shapes["MAX_BLOCKS"], shapes["CHUNKS"])](
         x, x.stride(0), shrink_rows, index.shrink_pages, index.shrink_blocks, shrunk, **shapes
     )
-    out_chunks, block_u = index.expand_ranks.shape[1], min(BLOCK_U, unit)
+    out_chunks, block_u = index.expand_ranks.shape[1], min(EXPAND_U, unit)
     _bgmv_expand[(n, out_chunks, triton.cdiv(unit, block_u))](
         shrunk,
         expand_rows,
@@ -206,7 +207,7 @@ def sgmv(out, x, shrink_rows, expand_rows, index, bounds, longest):
     _sgmv_shrink[(segments, shapes["MAX_BLOCKS"], tiles)](
         x, x.stride(0), shrink_rows, index.shrink_pages, index.shrink_blocks, bounds, shrunk, BLOCK_T=BLOCK_T, **shapes
     )
-    out_chunks, block_u = index.expand_ranks.shape[1], min(BLOCK_U, unit)
+    out_chunks, block_u = index.expand_ranks.shape[1], min(EXPAND_U, unit)
     _sgmv_expand[(segments, out_chunks * triton.cdiv(unit, block_u), tiles)](
         shrunk,
         expand_rows,

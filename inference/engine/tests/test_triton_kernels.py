@@ -116,9 +116,8 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 from openpoa_engine import triton_kernels as tk
 
-shapes = dict(UNIT=1024, BLOCK_U=tk.BLOCK_U)
-shrink = dict(shapes, CHUNKS=14, MAX_BLOCKS=3, WIDTH=16)
-expand = dict(shapes, CHUNKS=6, MAX_RANK=16, SHRUNK=48, BLOCK_R=tk.BLOCK_R)
+shrink = dict(UNIT=1024, BLOCK_U=tk.SHRINK_U, CHUNKS=14, MAX_BLOCKS=3, WIDTH=16)
+expand = dict(UNIT=1024, BLOCK_U=tk.EXPAND_U, CHUNKS=6, MAX_RANK=16, SHRUNK=48, BLOCK_R=tk.BLOCK_R)
 for dt in ("bf16", "fp32"):
     x, pool, i32, f32 = f"*{dt}", f"*{dt}", "*i32", "*fp32"
     cases = [
