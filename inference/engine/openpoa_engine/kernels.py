@@ -198,14 +198,13 @@ class PageTable:
     shrink: dict  # group -> LongTensor [column blocks, in / unit] shrink pages
     columns: dict  # projection -> its first column in its group's columns (targeted projections only)
     expand: dict  # projection -> LongTensor [out / unit, rank] expand row (page * PAGE_WIDTH + row) of each (c, j)
+    host_shrink: dict  # shrink and expand on the host, where LoraIndex.fill reads them (no device sync)
+    host_expand: dict
 
     def __post_init__(self):
         # what a BGMV plan reads per row, computed once: per group its column blocks; per projection its chunks,
         # its expand rows flat [out / unit * rank], and the shrink column that weighs each of them
         self.blocks = {g: pages.shape[0] for g, pages in self.shrink.items()}
-        # host copies, once per placement, so that a LoraIndex is filled without a device sync per adapter
-        self.host_shrink = {g: pages.cpu() for g, pages in self.shrink.items()}
-        self.host_expand = {p: rows.cpu() for p, rows in self.expand.items()}
         self.bags = {
             p: (
                 e.shape[0],
