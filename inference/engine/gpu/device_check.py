@@ -338,7 +338,8 @@ def decode_rate(decode, device, steps, rows):
     return rows * steps / seconds
 
 
-def engine_bench(shapes, model, device, dtype, results, save):
+def engine_bench(shapes, model, device, dtype, results, phase):
+    """The engine's part of the benchmark, each measurement its own phase (one failing leaves the others)."""
     config, rows, rank = shapes.model, shapes.batch, shapes.rank
     length = shapes.prompt + max(shapes.steps + 2, shapes.sweep_steps + 1) + 1  # every phase decodes from the prompt
     kv, tables, blocks = kv_for(model, rows, length, decoders=3 + len(shapes.sweep))
@@ -348,81 +349,82 @@ def engine_bench(shapes, model, device, dtype, results, save):
         host_adapter(random_adapter(config, rank, i, device, dtype), rank, tier.pool.dtype) for i in range(rows)
     ]
     pages = [tier.place(f"bench{i}", a) for i, a in enumerate(adapters)]
-    chunk = max(1, rows // 8)
+    first = [p[-1] for p in prompts]
     with torch.no_grad():
-        log(f"prefill {rows} x {shapes.prompt} tokens, base")
-        base_s = sum(
-            timed(
-                device,
-                lambda: engine_prefill(model, kv, tables[i : i + chunk], prompts[i : i + chunk], [None] * chunk, tier),
-            )[0]
-            for i in range(0, rows, chunk)
-        )
-        mixed_s, _ = timed(
-            device, lambda: engine_prefill(model, kv, tables[:chunk], prompts[:chunk], pages[:chunk], tier)
-        )
-        results["enginePrefillTokensPerSec"] = round(rows * shapes.prompt / base_s)
-        results["engineMixedPrefillTokensPerSec"] = round(chunk * shapes.prompt / mixed_s)  # one SGMV segment a row
-
-        positions = [shapes.prompt] * rows
-        first = [p[-1] for p in prompts]
-        log("base decode (CUDA graph)")
-        base = StaticDecode(model, kv, rows, blocks)
-        base.set_rows(first, positions, tables)
-        results["baseTokensPerSec"] = round(decode_rate(base, device, shapes.steps, rows), 1)
-        log(f"base: {results['baseTokensPerSec']} tokens/s")
-        log(f"{rows} distinct adapters, Triton BGMV" if device.type == "cuda" else f"{rows} distinct adapters")
-        mixed = StaticDecode(model, kv, rows, blocks, (tier.shrink, tier.expand), max_rank=rank)
-        mixed.set_rows(first, positions, tables, pages)
-        results["multiAdapterTokensPerSec"] = round(decode_rate(mixed, device, shapes.steps, rows), 1)
-        log(f"mixed: {results['multiAdapterTokensPerSec']} tokens/s")
-        if device.type == "cuda":
-            kernels.use_triton = False
-            gathered = StaticDecode(model, kv, rows, blocks, (tier.shrink, tier.expand), max_rank=rank)
-            gathered.set_rows(first, positions, tables, pages)
-            results["gatherMixedTokensPerSec"] = round(decode_rate(gathered, device, shapes.steps, rows), 1)
-            kernels.use_triton = True
-            log(f"gather + bmm fallback: {results['gatherMixedTokensPerSec']} tokens/s")
-            del gathered
-        save()
-
-        log("bounds from the device copy bandwidth")
-        bandwidth = copy_bandwidth(device, (2 << 30) if device.type == "cuda" else (64 << 20))
-        elem = torch.empty((), dtype=dtype).element_size()
-        weight_bytes = elem * (
-            sum(t.numel() for layer in model.layers for t in vars(layer).values())
-            + model.lm_head.numel()
-            + model.norm.numel()
-        )
-        kv_length = shapes.prompt + shapes.steps // 2 + 3  # the timed steps' mean key length
-        kv_bytes = rows * kv_length * config.num_layers * 2 * config.kv_size * elem
-        adapter_bytes = rows * HostAdapter.nbytes_of(rank, LORA_PROJECTIONS, config, tier.pool.dtype)
-        base_bound = rows * bandwidth / (weight_bytes + kv_bytes)
-        mixed_bound = rows * bandwidth / (weight_bytes + kv_bytes + adapter_bytes)
-        results.update(
-            copyBandwidthGBs=round(bandwidth / 1e9, 1),
-            stepBytesGB={
-                "weights": round(weight_bytes / 1e9, 2),
-                "kv": round(kv_bytes / 1e9, 2),
-                "adapters": round(adapter_bytes / 1e9, 2),
-            },
-            baseBoundTokensPerSec=round(base_bound, 1),
-            mixedBoundTokensPerSec=round(mixed_bound, 1),
-            baseFractionOfBound=round(results["baseTokensPerSec"] / base_bound, 3),
-            mixedFractionOfBound=round(results["multiAdapterTokensPerSec"] / mixed_bound, 3),
-        )
-        save()
-
-        log("cold loads: one adapter from pinned host memory")
+        phase("prefill", lambda: results.update(prefill_rates(shapes, model, kv, tables, prompts, pages, tier, device)))
+        phase("decode", lambda: results.update(decode_rates(shapes, model, kv, tables, blocks, first, tier, pages)))
+        phase("bounds", lambda: results.update(bounds(shapes, model, tier.pool.dtype, device, dtype, results)))
         pinned = [pinned_copy(a, config, rank, tier.pool.dtype, device) for a in adapters[: shapes.host_sets]]
-        results.update(cold_loads(tier, pinned[0], device))
-        log(f"cold load {results['coldLoadMs']} ms (copy alone {results['coldCopyMs']} ms)")
-        save()
+        del adapters
+        phase("cold loads", lambda: results.update(cold_loads(tier, pinned[0], device)))
+        phase("sweep", lambda: results.update(sweep=sweep(shapes, model, kv, tables, blocks, first, pinned, device)))
 
-        log(f"sweep of distinct adapters {shapes.sweep}, device tier of {shapes.tier_adapters}")
-        del adapters, base, mixed
-        results["sweep"] = sweep(shapes, model, kv, tables, blocks, first, pinned, device, dtype)
-        save()
+
+def prefill_rates(shapes, model, kv, tables, prompts, pages, tier, device):
+    """Prefill tokens/s: every prompt without adapters (chunks of an eighth of the batch), then one chunk with
+    a distinct adapter a row (SGMV, one segment each)."""
+    rows, chunk = shapes.batch, max(1, shapes.batch // 8)
+    base = 0.0
+    for i in range(0, rows, chunk):
+        base += timed(
+            model.device,
+            lambda: engine_prefill(model, kv, tables[i : i + chunk], prompts[i : i + chunk], [None] * chunk, tier),
+        )[0]
+    mixed, _ = timed(device, lambda: engine_prefill(model, kv, tables[:chunk], prompts[:chunk], pages[:chunk], tier))
+    return {
+        "enginePrefillTokensPerSec": round(rows * shapes.prompt / base),
+        "engineMixedPrefillTokensPerSec": round(chunk * shapes.prompt / mixed),
+    }
+
+
+def decode_rates(shapes, model, kv, tables, blocks, first, tier, pages):
+    """Decode tokens/s of the base model, of a distinct adapter a row, and (CUDA) of the gather + bmm fallback."""
+    rows, rank, device = shapes.batch, shapes.rank, model.device
+    rates = {}
+    for key, lora, triton in (
+        ("baseTokensPerSec", None, True),
+        ("multiAdapterTokensPerSec", (tier.shrink, tier.expand), True),
+        ("gatherMixedTokensPerSec", (tier.shrink, tier.expand), False),
+    ):
+        if not triton and device.type != "cuda":
+            continue  # the CPU has no Triton path to compare with
+        kernels.use_triton = triton
+        try:
+            decode = StaticDecode(model, kv, rows, blocks, lora, max_rank=rank)
+            decode.set_rows(first, [shapes.prompt] * rows, tables, pages if lora else None)
+            rates[key] = round(decode_rate(decode, device, shapes.steps, rows), 1)
+        finally:
+            kernels.use_triton = True
+        log(f"{key}: {rates[key]}")
+    return rates
+
+
+def bounds(shapes, model, lora_dtype, device, dtype, results):
+    """Decode bounds from the device copy bandwidth: the bytes a step must read (weights without the embedding
+    table, the keys and values at the timed steps' mean length, and for the mixed batch each row's adapter)."""
+    config, rows = shapes.model, shapes.batch
+    bandwidth = copy_bandwidth(device, (2 << 30) if device.type == "cuda" else (64 << 20))
+    elem = torch.empty((), dtype=dtype).element_size()
+    weights = sum(t.numel() for layer in model.layers for t in vars(layer).values())
+    weight_bytes = elem * (weights + model.lm_head.numel() + model.norm.numel())
+    kv_length = shapes.prompt + shapes.steps // 2 + 3
+    kv_bytes = rows * kv_length * config.num_layers * 2 * config.kv_size * elem
+    adapter_bytes = rows * HostAdapter.nbytes_of(shapes.rank, LORA_PROJECTIONS, config, lora_dtype)
+    base_bound = rows * bandwidth / (weight_bytes + kv_bytes)
+    mixed_bound = rows * bandwidth / (weight_bytes + kv_bytes + adapter_bytes)
+    out = {
+        "copyBandwidthGBs": round(bandwidth / 1e9, 1),
+        "stepBytesGB": {
+            k: round(v / 1e9, 2) for k, v in (("weights", weight_bytes), ("kv", kv_bytes), ("adapters", adapter_bytes))
+        },
+        "baseBoundTokensPerSec": round(base_bound, 1),
+        "mixedBoundTokensPerSec": round(mixed_bound, 1),
+    }
+    if "baseTokensPerSec" in results:
+        out["baseFractionOfBound"] = round(results["baseTokensPerSec"] / base_bound, 3)
+    if "multiAdapterTokensPerSec" in results:
+        out["mixedFractionOfBound"] = round(results["multiAdapterTokensPerSec"] / mixed_bound, 3)
+    return out
 
 
 def pinned_copy(adapter, config, rank, dtype, device):
@@ -450,7 +452,7 @@ def cold_loads(tier, host, device, reps=5):
     }
 
 
-def sweep(shapes, model, kv, tables, blocks, first, pinned, device, dtype):
+def sweep(shapes, model, kv, tables, blocks, first, pinned, device):
     """Decode tokens/s while rows switch adapters: each step `turnover` rows take an adapter drawn uniformly from
     `distinct` identities (as when a request ends and another joins); one not on the device is placed from pinned
     host memory, evicting the least recently used unpinned one, within the step's time. Identities share `host_sets`
@@ -458,7 +460,7 @@ def sweep(shapes, model, kv, tables, blocks, first, pinned, device, dtype):
     rows, rank = shapes.batch, shapes.rank
     points = []
     for distinct in shapes.sweep:
-        tier = tier_for(shapes.model, shapes.tier_adapters, rank, device, dtype)
+        tier = tier_for(shapes.model, shapes.tier_adapters, rank, device, model.dtype)
         rng, loads = random.Random(distinct), [0]
         row_sha = [f"id{i % distinct}" for i in range(rows)]
 
@@ -631,6 +633,7 @@ def main(argv=None):
             traceback.print_exc()
             results.setdefault("errors", {})[name] = f"{type(e).__name__}: {e}"[:2000]
         save()
+        log(f"{name}: {'failed' if name in results.get('errors', {}) else 'done'}")
 
     state = {}
 
@@ -640,7 +643,7 @@ def main(argv=None):
             weights = state["hf"].state_dict()  # the engine shares these tensors and adds its fused copies
         else:
             weights = random_weights(shapes.model, device, dtype)
-        engine_bench(shapes, Llama(shapes.model, weights, device, dtype), device, dtype, results, save)
+        engine_bench(shapes, Llama(shapes.model, weights, device, dtype), device, dtype, results, phase)
 
     have_hf = all(name in results["versions"] for name in ("transformers", "peft"))
     peers_run = have_hf and hasattr(torch, "compile")  # generate and peft's mixed batch need torch >= 2.0
@@ -654,6 +657,7 @@ def main(argv=None):
     save()
     if chart(results, args.chart):
         log(f"chart: {args.chart}")
+    print(json.dumps(results), flush=True)  # also in the run's output, should its files not come back
     log(f"targets: {results['targets']}")
     log(f"done: {args.out}")
     return results

@@ -6,11 +6,13 @@ import os
 
 import pytest
 import torch
-from conftest import require_packages
+from conftest import acquire, make_cache, packed_prefill, require_packages
 from test_kernels import CONFIG, MIXED, ROWS, SEGMENTS, UNIT, reference_delta, tier_with
 
+from openpoa_engine import kernels
 from openpoa_engine.config import LORA_GROUPS
-from openpoa_engine.kernels import LoraIndex
+from openpoa_engine.kernels import BgmvPlan, LoraIndex
+from openpoa_engine.model import DecodeAttention, KVCache, LoraBatch
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 if DEVICE == "cpu":
@@ -106,6 +108,31 @@ def test_bf16_outputs_get_fp32_accumulated_deltas(triton_kernels):
     triton_kernels.bgmv(out, x, *pool_views(tier, 1), index_for(tables, group, members))
     expected = expected_rows(base, x, MIXED[:3], 1, members)  # deltas ~30: bf16 keeps ~0.1
     torch.testing.assert_close(out.float().cpu(), expected, rtol=2e-2, atol=0.5)
+
+
+@pytest.mark.skipif(DEVICE == "cuda", reason="on a GPU test_static_decode runs the model through these kernels")
+def test_the_model_through_the_triton_kernels_equals_the_cpu_path(triton_kernels, model, adapters, monkeypatch):
+    """kernels.bgmv and kernels.sgmv choosing Triton as on CUDA (here interpreted) inside the model: a packed prefill
+    (SGMV; q, k, v side by side in the fused projection's output) and a decode step (BGMV) give the CPU path's logits.
+    """
+    root, shas = adapters
+    cache = make_cache(model, root)
+    pages = [acquire(cache, shas["r8"][0]), None, acquire(cache, shas["r40"][0])]
+    prompts = [[5, 9, 2], [3, 3, 7, 1], [8, 1]]
+    tier = cache.device_tier
+
+    def logits():
+        kv = KVCache(model.config, len(prompts), 8, "cpu", model.dtype)
+        hidden, _ = packed_prefill(model, cache, kv, prompts, pages)
+        lengths = torch.tensor([len(p) for p in prompts])
+        lora = LoraBatch(tier.shrink, tier.expand, plan=BgmvPlan(pages, "cpu", capacity=4, max_rank=40))
+        step = model.forward(torch.tensor([1, 2, 3]), lengths, DecodeAttention(kv, lengths), lora)
+        return model.logits(hidden), model.logits(step)
+
+    expected = logits()  # the CPU's SGMV and, for a static plan, gather_bgmv
+    monkeypatch.setattr(kernels, "_fast", lambda x: triton_kernels)
+    for got, want in zip(logits(), expected):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
 # Compiles each kernel for sm_90 (H100/H200) with Triton 3.2's API, through ptxas: the interpreter accepts code
