@@ -1,7 +1,9 @@
 """Compute kernels, plain PyTorch (CPU, and CUDA through the same ops).
 
-Every kernel states its semantics; tests compare each against a plain fp32 reference. A CUDA/Triton backend
-can replace any function here with one of the same signature and semantics.
+Every kernel states its semantics; tests compare each against a plain fp32 reference. LoRA backends, chosen here so
+callers keep one interface: on the CPU, bgmv by F.embedding_bag and sgmv by per-segment GEMMs; on CUDA, the Triton
+kernels of triton_kernels.py where Triton imports, else gather_bgmv (gather + bmm) and the same sgmv. Both CUDA ones
+read a LoraIndex, whose fixed shapes also serve a static BgmvPlan (static_decode.py, CUDA graphs).
 
 LoRA layout (paged, like S-LoRA's unified pages): one pool of equal pages serves every projection,
     pool [layers, num_pages, unit * PAGE_WIDTH]     (unit: ModelConfig.lora_unit, which divides every in and out size)
