@@ -365,7 +365,7 @@ def _triton():
     return _triton_kernels if use_triton else None
 
 
-def _fast(x):
+def fast_kernels(x):
     """The Triton kernels for x's device, or None: CUDA only (elsewhere Triton runs only in its interpreter)."""
     return _triton() if x.is_cuda else None
 
@@ -421,7 +421,7 @@ def bgmv(outputs, x, shrink_rows, expand_rows, plan, group, members):
     if plan.uses_index:
         unit = expand_rows.shape[1]
         index = plan.index(group, members, x.shape[1], [o.shape[1] for o in outputs], unit)
-        fast = _fast(x)
+        fast = fast_kernels(x)
         kernel = fast.bgmv if fast else gather_bgmv
         _side_by_side(outputs, lambda out: kernel(out, x, shrink_rows, expand_rows, index))
         return
@@ -451,7 +451,7 @@ def sgmv(outputs, x, shrink_rows, expand_rows, segments, group, members):
     Each segment gathers its adapter's A^T [in, columns] and each B'_m [r, out_m] once, for GEMMs.
     On CUDA where Triton imports: Triton's sgmv, reading the pages in place (fp32 accumulation)."""
     unit = expand_rows.shape[1]
-    fast = _fast(x) if segments else None
+    fast = fast_kernels(x) if segments else None
     if fast:
         # built per call (each layer and group): a prefill's few hundred small copies, against its long GEMMs
         index = LoraIndex(

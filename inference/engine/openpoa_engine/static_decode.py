@@ -15,11 +15,11 @@ from .model import LoraBatch, PagedDecodeAttention
 
 
 class StaticPagedAttention(PagedDecodeAttention):
-    """PagedDecodeAttention over a fixed key length (every position of the block tables), masked past each row's
-    position, computed on the device from block_tables [B, W] and positions [B]."""
+    """PagedDecodeAttention computed on the device from block_tables [B, W] and positions [B]: on CUDA by Triton's
+    paged attention (each row's blocks up to its position), elsewhere over every position of the tables, masked."""
 
     def __init__(self, cache, block_tables, positions):
-        self.cache = cache
+        self.cache, self.tables, self.positions = cache, block_tables, positions
         self.slots = kernels.block_slots(block_tables, cache.allocator.block_size)  # [B, W * block_size]
         past = torch.arange(self.slots.shape[1], device=positions.device)[None, :] > positions[:, None]
         mask = torch.zeros(past.shape, dtype=cache.k.dtype, device=positions.device).masked_fill_(past, float("-inf"))

@@ -225,3 +225,53 @@ def sgmv(out, x, shrink_rows, expand_rows, index, bounds, longest):
         BLOCK_R=BLOCK_R,
         BLOCK_T=BLOCK_T,
     )
+
+
+@triton.jit
+def _paged_decode_attention(q, k_pool, v_pool, tables, positions, out, scale, WIDTH: tl.constexpr,
+                            BLOCK_SIZE: tl.constexpr, KV_HEADS: tl.constexpr, GROUP: tl.constexpr,
+                            GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr):  # fmt: skip
+    b, h = tl.program_id(0), tl.program_id(1)  # sequence, kv head (its GROUP query heads together)
+    length = tl.load(positions + b) + 1
+    g, d = tl.arange(0, GROUP_PAD), tl.arange(0, HEAD_DIM)
+    heads = h * GROUP + g
+    qs = tl.load(q + (b * KV_HEADS * GROUP + heads)[:, None] * HEAD_DIM + d[None, :], mask=(g < GROUP)[:, None])
+    m = tl.full([GROUP_PAD], float("-inf"), dtype=tl.float32)
+    total = tl.zeros([GROUP_PAD], dtype=tl.float32)
+    acc = tl.zeros([GROUP_PAD, HEAD_DIM], dtype=tl.float32)
+    for start in range(0, length, BLOCK_N):  # only the blocks the sequence has written
+        n = start + tl.arange(0, BLOCK_N)
+        valid = n < length
+        block = tl.load(tables + b * WIDTH + n // BLOCK_SIZE, mask=valid, other=0).to(tl.int64)
+        rows = ((block * BLOCK_SIZE + n % BLOCK_SIZE) * KV_HEADS + h) * HEAD_DIM
+        k = tl.load(k_pool + rows[:, None] + d[None, :], mask=valid[:, None], other=0.0)
+        scores = tl.dot(qs, tl.trans(k), input_precision="ieee") * scale  # [GROUP_PAD, BLOCK_N]
+        scores = tl.where(valid[None, :], scores, float("-inf"))
+        m_new = tl.maximum(m, tl.max(scores, 1))
+        p = tl.exp(scores - m_new[:, None])
+        correction = tl.exp(m - m_new)
+        v = tl.load(v_pool + rows[:, None] + d[None, :], mask=valid[:, None], other=0.0)
+        acc = acc * correction[:, None] + tl.dot(p.to(v.dtype), v, input_precision="ieee")
+        total = total * correction + tl.sum(p, 1)
+        m = m_new
+    result = acc / total[:, None]
+    tl.store(out + (b * KV_HEADS * GROUP + heads)[:, None] * HEAD_DIM + d[None, :], result.to(out.dtype.element_ty),
+             mask=(g < GROUP)[:, None])  # fmt: skip
+
+
+def paged_decode_attention(q, k_pool, v_pool, block_tables, positions):
+    """Semantics: kernels.paged_decode_attention(q, k_pool, v_pool, slots, mask) with slots the rows of block_tables
+    (kernels.block_slots) and mask hiding the keys past each sequence's position; but reading, per sequence, only
+    the blocks up to its position (nothing gathered). Online softmax in fp32 (as flash-decoding).
+    q [n, heads, D] (D a power of two, >= 16); k_pool, v_pool [blocks, block_size, kv_heads, D]; block_tables [n, W];
+    positions [n]: key positions 0..positions[b] are attended. Returns [n, heads * D] in q's dtype."""
+    n, heads, dim = q.shape
+    _, block_size, kv_heads, _ = k_pool.shape
+    group = heads // kv_heads
+    out = torch.empty(n, heads * dim, dtype=q.dtype, device=q.device)
+    _paged_decode_attention[(n, kv_heads)](
+        q.contiguous(), k_pool, v_pool, block_tables, positions, out, dim**-0.5, WIDTH=block_tables.shape[1],
+        BLOCK_SIZE=block_size, KV_HEADS=kv_heads, GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)),
+        HEAD_DIM=dim, BLOCK_N=64,
+    )  # fmt: skip
+    return out

@@ -6,13 +6,14 @@ import os
 
 import pytest
 import torch
-from conftest import acquire, make_cache, packed_prefill, require_packages
+from conftest import acquire, make_cache, require_packages
 from test_kernels import CONFIG, MIXED, ROWS, SEGMENTS, UNIT, reference_delta, tier_with
+from test_static_decode import PROMPTS, prefilled
 
 from openpoa_engine import kernels
 from openpoa_engine.config import LORA_GROUPS
-from openpoa_engine.kernels import BgmvPlan, LoraIndex
-from openpoa_engine.model import DecodeAttention, KVCache, LoraBatch
+from openpoa_engine.kernels import LoraIndex
+from openpoa_engine.static_decode import StaticDecode
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 if DEVICE == "cpu":
@@ -110,28 +111,51 @@ def test_bf16_outputs_get_fp32_accumulated_deltas(triton_kernels):
     torch.testing.assert_close(out.float().cpu(), expected, rtol=2e-2, atol=0.5)
 
 
+@pytest.mark.parametrize("heads,kv_heads,block_size", [(6, 2, 4), (8, 8, 16), (4, 1, 16)])
+def test_paged_decode_attention_reads_only_each_sequences_blocks(triton_kernels, heads, kv_heads, block_size):
+    """Against kernels.paged_decode_attention (gathered keys, masked past each position); the pool's unused blocks
+    are NaN, so reading one would show."""
+    g = torch.Generator().manual_seed(heads)
+    dim, width, positions = 16, 6, torch.tensor([0, 5, 23, 17, block_size * 6 - 1])
+    k_pool = torch.full((40, block_size, kv_heads, dim), float("nan"))
+    v_pool = k_pool.clone()
+    tables = torch.randperm(40, generator=g)[: len(positions) * width].view(len(positions), width)
+    for b, position in enumerate(positions.tolist()):  # only what each sequence has written is finite
+        for i in range(position + 1):
+            block, row = tables[b, i // block_size], i % block_size
+            k_pool[block, row] = torch.randn(kv_heads, dim, generator=g)
+            v_pool[block, row] = torch.randn(kv_heads, dim, generator=g)
+    q = torch.randn(len(positions), heads, dim, generator=g)
+    length = int(positions.max()) + 1
+    slots = kernels.block_slots(tables, block_size)[:, :length]
+    past = torch.arange(length)[None, :] > positions[:, None]
+    mask = torch.zeros(past.shape).masked_fill_(past, float("-inf"))[:, None, None, :]
+    expected = kernels.paged_decode_attention(q, k_pool.nan_to_num(), v_pool.nan_to_num(), slots, mask)
+    on = [t.to(DEVICE) for t in (q, k_pool, v_pool, tables, positions)]
+    torch.testing.assert_close(triton_kernels.paged_decode_attention(*on).cpu(), expected, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.skipif(DEVICE == "cuda", reason="on a GPU test_static_decode runs the model through these kernels")
 def test_the_model_through_the_triton_kernels_equals_the_cpu_path(triton_kernels, model, adapters, monkeypatch):
-    """kernels.bgmv and kernels.sgmv choosing Triton as on CUDA (here interpreted) inside the model: a packed prefill
-    (SGMV; q, k, v side by side in the fused projection's output) and a decode step (BGMV) give the CPU path's logits.
-    """
+    """Every Triton kernel chosen as on CUDA (here interpreted) inside the engine: a packed prefill (SGMV; q, k, v
+    side by side in the fused projection's output), then StaticDecode steps (BGMV, paged attention) give the logits
+    of the CPU path (per-segment GEMMs, gather_bgmv, gathered attention)."""
     root, shas = adapters
     cache = make_cache(model, root)
-    pages = [acquire(cache, shas["r8"][0]), None, acquire(cache, shas["r40"][0])]
-    prompts = [[5, 9, 2], [3, 3, 7, 1], [8, 1]]
+    pages = [acquire(cache, shas["r8"][0]), None, acquire(cache, shas["r40"][0]), acquire(cache, shas["r8"][1])]
     tier = cache.device_tier
 
     def logits():
-        kv = KVCache(model.config, len(prompts), 8, "cpu", model.dtype)
-        hidden, _ = packed_prefill(model, cache, kv, prompts, pages)
-        lengths = torch.tensor([len(p) for p in prompts])
-        lora = LoraBatch(tier.shrink, tier.expand, plan=BgmvPlan(pages, "cpu", capacity=4, max_rank=40))
-        step = model.forward(torch.tensor([1, 2, 3]), lengths, DecodeAttention(kv, lengths), lora)
-        return model.logits(hidden), model.logits(step)
+        kv, tables = prefilled(model, cache, pages, steps=2)
+        decode = StaticDecode(model, kv, 6, 4, (tier.shrink, tier.expand), max_rank=40)
+        decode.set_rows([p[-1] for p in PROMPTS], [len(p) for p in PROMPTS], tables, pages)
+        first = decode.step()[: len(PROMPTS)].clone()
+        decode.advance(first.argmax(-1))
+        return first, decode.step()[: len(PROMPTS)], kv.k
 
-    expected = logits()  # the CPU's SGMV and, for a static plan, gather_bgmv
-    monkeypatch.setattr(kernels, "_fast", lambda x: triton_kernels)
-    for got, want in zip(logits(), expected):
+    expected = logits()
+    monkeypatch.setattr(kernels, "fast_kernels", lambda x: triton_kernels)
+    for got, want in zip(logits(), expected):  # both steps' logits and every key the prefill and steps wrote
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
@@ -155,6 +179,9 @@ for dt in ("bf16", "fp32"):
         (tk._sgmv_expand, dict(shrunk=f32, pool=pool, rows=i32, columns=i32, ranks=i32, bounds=i32, out=x,
          out_row="i32"), dict(expand, BLOCK_T=tk.BLOCK_T)),
     ]
+    cases.append((tk._paged_decode_attention, dict(q=x, k_pool=x, v_pool=x, tables="*i64", positions="*i64", out=x,
+                  scale="fp32"), dict(WIDTH=35, BLOCK_SIZE=16, KV_HEADS=8, GROUP=4, GROUP_PAD=16, HEAD_DIM=128,
+                  BLOCK_N=64)))
     for fn, signature, constants in cases:
         assert triton.compile(ASTSource(fn, signature, constants), target=GPUTarget("cuda", 90, 32)).asm["cubin"]
 print("compiled")
