@@ -4,9 +4,11 @@ that it updates in place, and its step reads nothing from the host. On a GPU the
 import pytest
 import torch
 
-from conftest import acquire, make_cache
+from conftest import acquire, make_cache, make_scheduler, run_to_completion
+from test_paged_scheduling import mixed_requests, tokens_of
 from openpoa_engine.kernels import BgmvPlan
 from openpoa_engine.model import Llama, LoraBatch, PagedDecodeAttention, PagedKVCache, PagedPrefillAttention
+from openpoa_engine.scheduler import Request
 from openpoa_engine.static_decode import StaticDecode
 
 BLOCK = 4
@@ -105,3 +107,35 @@ def test_new_rows_rewrite_the_same_index_tensors(model, adapters):
     assert {g: [t.data_ptr() for t in index.buffers] for g, index in decode.plan.indexes.items()} == buffers
     assert decode.plan.indexes["qkv"].shrink_blocks.tolist() == [0, second[1].blocks["qkv"], 0, 0]
     assert decode.block_tables[3].tolist() == [decode.sink] * 4 and decode.rows == 3
+
+
+@pytest.mark.parametrize("block_size,prefill_tokens", [(4, 8), (16, 2048)])
+def test_scheduler_through_static_decode_equals_its_eager_step(model, adapters, block_size, prefill_tokens):
+    """The scheduler with StaticDecode (as on CUDA: rows rewritten when the batch changes, else advanced on the
+    device) samples from the same logits and streams the same tokens as with its eager step, for mixed adapters."""
+    root, shas = adapters
+    runs = []
+    for static in (False, True):
+        scheduler = make_scheduler(
+            model, root, static_decode=static, max_batch_size=4, kv_block_size=block_size,
+            max_prefill_tokens=prefill_tokens, max_seq_len=96,
+        )  # fmt: skip
+        assert (scheduler.static is not None) == static
+        logits, sample = {}, scheduler._sample
+
+        def recording(seqs, step_logits, sample=sample, logits=logits):
+            for seq, row in zip(seqs, step_logits):  # per request: batches differ with when adapter loads finish
+                logits.setdefault(seq.request.id, []).append(row.clone())
+            return sample(seqs, step_logits)
+
+        scheduler._sample = recording
+        events = {}
+        for i, (prompt, sha, params) in enumerate(mixed_requests(shas)):
+            scheduler.submit(Request(str(i), prompt, params, sha, events.setdefault(str(i), []).append))
+        run_to_completion(scheduler)
+        runs.append(({i: tokens_of(e) for i, e in events.items()}, logits))
+    (eager_tokens, eager_logits), (static_tokens, static_logits) = runs
+    assert static_tokens == eager_tokens
+    assert static_logits.keys() == eager_logits.keys()
+    for request, rows in static_logits.items():
+        torch.testing.assert_close(torch.stack(rows), torch.stack(eager_logits[request]), rtol=1e-4, atol=1e-4)
