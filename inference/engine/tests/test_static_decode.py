@@ -110,10 +110,10 @@ def test_new_rows_rewrite_the_same_index_tensors(model, adapters):
 
 
 @pytest.mark.parametrize("block_size,prefill_tokens", [(4, 8), (16, 2048)])
-def test_scheduler_through_static_decode_equals_its_eager_step(model, adapters, block_size, prefill_tokens):
+def test_scheduler_through_static_decode_equals_its_eager_step(device_model, adapters, block_size, prefill_tokens):
     """The scheduler with StaticDecode (as on CUDA: rows rewritten when the batch changes, else advanced on the
     device) samples from the same logits and streams the same tokens as with its eager step, for mixed adapters."""
-    root, shas = adapters
+    model, (root, shas) = device_model, adapters
     runs = []
     for static in (False, True):
         scheduler = make_scheduler(
