@@ -1,11 +1,13 @@
-"""LoRA kernels in Triton (CUDA; tests run them on the CPU through TRITON_INTERPRET=1), like punica's BGMV and SGMV.
+"""The CUDA kernels in Triton (tests run them on the CPU through TRITON_INTERPRET=1): LoRA's BGMV and SGMV, like
+punica's, and decode attention over the paged KV cache, like vLLM's PagedAttention.
 
 They read adapters in place from the page pool of kernels.py (its layout: shrink pages viewed [unit, PAGE_WIDTH],
 expand rows [unit]) through a kernels.LoraIndex, so nothing per adapter is gathered into new memory. A group's
 members (q, k, v) run in one launch per stage: their outputs side by side are one [n, sum out_m] tensor.
 Shrink writes shrunk [entries or tokens, max_blocks * PAGE_WIDTH] in fp32; expand adds shrunk . B' into the outputs,
 accumulating in fp32 and rounding once into their dtype. The functions here take that side-by-side `out`;
-kernels.bgmv and kernels.sgmv choose them on CUDA and keep the members-list interface.
+kernels.bgmv and kernels.sgmv choose them on CUDA and keep the members-list interface; model.PagedDecodeAttention
+chooses the attention.
 """
 
 import torch
@@ -228,14 +230,29 @@ def sgmv(out, x, shrink_rows, expand_rows, index, bounds, longest):
 
 
 @triton.jit
-def _paged_decode_attention(q, k_pool, v_pool, tables, positions, out, scale, WIDTH: tl.constexpr,
-                            BLOCK_SIZE: tl.constexpr, KV_HEADS: tl.constexpr, GROUP: tl.constexpr,
-                            GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr):  # fmt: skip
+def _paged_decode_attention(
+    q,
+    k_pool,
+    v_pool,
+    tables,
+    positions,
+    out,
+    scale,
+    WIDTH: tl.constexpr,
+    BLOCK_SIZE: tl.constexpr,
+    KV_HEADS: tl.constexpr,
+    GROUP: tl.constexpr,
+    GROUP_PAD: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     b, h = tl.program_id(0), tl.program_id(1)  # sequence, kv head (its GROUP query heads together)
     length = tl.load(positions + b) + 1
     g, d = tl.arange(0, GROUP_PAD), tl.arange(0, HEAD_DIM)
     heads = h * GROUP + g
-    qs = tl.load(q + (b * KV_HEADS * GROUP + heads)[:, None] * HEAD_DIM + d[None, :], mask=(g < GROUP)[:, None])
+    qs = tl.load(
+        q + (b * KV_HEADS * GROUP + heads)[:, None] * HEAD_DIM + d[None, :], mask=(g < GROUP)[:, None], other=0.0
+    )
     m = tl.full([GROUP_PAD], float("-inf"), dtype=tl.float32)
     total = tl.zeros([GROUP_PAD], dtype=tl.float32)
     acc = tl.zeros([GROUP_PAD, HEAD_DIM], dtype=tl.float32)
@@ -255,8 +272,11 @@ def _paged_decode_attention(q, k_pool, v_pool, tables, positions, out, scale, WI
         total = total * correction + tl.sum(p, 1)
         m = m_new
     result = acc / total[:, None]
-    tl.store(out + (b * KV_HEADS * GROUP + heads)[:, None] * HEAD_DIM + d[None, :], result.to(out.dtype.element_ty),
-             mask=(g < GROUP)[:, None])  # fmt: skip
+    tl.store(
+        out + (b * KV_HEADS * GROUP + heads)[:, None] * HEAD_DIM + d[None, :],
+        result.to(out.dtype.element_ty),
+        mask=(g < GROUP)[:, None],
+    )
 
 
 def paged_decode_attention(q, k_pool, v_pool, block_tables, positions):
@@ -270,8 +290,19 @@ def paged_decode_attention(q, k_pool, v_pool, block_tables, positions):
     group = heads // kv_heads
     out = torch.empty(n, heads * dim, dtype=q.dtype, device=q.device)
     _paged_decode_attention[(n, kv_heads)](
-        q.contiguous(), k_pool, v_pool, block_tables, positions, out, dim**-0.5, WIDTH=block_tables.shape[1],
-        BLOCK_SIZE=block_size, KV_HEADS=kv_heads, GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)),
-        HEAD_DIM=dim, BLOCK_N=64,
-    )  # fmt: skip
+        q.contiguous(),
+        k_pool,
+        v_pool,
+        block_tables,
+        positions,
+        out,
+        dim**-0.5,
+        WIDTH=block_tables.shape[1],
+        BLOCK_SIZE=block_size,
+        KV_HEADS=kv_heads,
+        GROUP=group,
+        GROUP_PAD=max(16, triton.next_power_of_2(group)),
+        HEAD_DIM=dim,
+        BLOCK_N=64,
+    )
     return out
