@@ -230,8 +230,9 @@ class Llama:
         kernels.check_dtype(device, dtype)  # before any weights are converted
         weights = {}
         for path in checkpoint_files(model_dir):
-            # Convert shard by shard so at most one shard is held in its file dtype.
-            weights.update({k: v.to(device=device, dtype=dtype) for k, v in load_file(path).items()})
+            # Convert shard by shard so at most one shard is held in its file dtype; they stay on the host, and the
+            # constructor moves them a layer at a time, so the device never holds the unfused and fused copies both.
+            weights.update({k: v.to(dtype=dtype) for k, v in load_file(path).items()})
         return cls(config, weights, device, dtype)
 
     def forward(self, tokens, positions, attention, lora=None):
