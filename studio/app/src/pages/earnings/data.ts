@@ -6,8 +6,7 @@ import { useEffect, useMemo, useState } from "react";
 import type { Abi, Address } from "viem";
 import type { Config } from "wagmi";
 import { getBlock, readContract } from "wagmi/actions";
-import type { Pager } from "../../data.ts";
-import { useIndexerJson } from "../../data.ts";
+import { useIndexerJson, type Pager } from "../../data.ts";
 import type { ChainRoot, ClaimChainState, RewardsAnswer } from "../../lib/rewards.ts";
 
 /** One row of GET /accounts/:account/earnings or /contributions/:id/earnings. */
