@@ -4,17 +4,17 @@
  * the chain's clock passes each period; every step is checked on chain with viem, and the action's effect last.
  */
 import assert from "node:assert/strict";
-import { runCli, jsonOutput } from "../../../scripts/cli/testing.ts";
 import { formatDuration } from "../../../scripts/lib/governedActions.ts";
+import { formatWei } from "../../app/src/lib/format.ts";
 import {
   contractIn,
-  passTime,
+  passTimeTo,
   refusedTx,
   runTx,
   txButton,
   until,
   useDevAccount,
-  type StepContext,
+  type GovOpsStepContext,
 } from "./operators.ts";
 
 /** IGovernor.ProposalState values the steps wait for. */
@@ -23,8 +23,8 @@ const SUCCEEDED = 4;
 const QUEUED = 5;
 const EXECUTED = 7;
 
-async function governorRead<T>(context: StepContext, functionName: string, args: readonly unknown[] = []) {
-  return (await context.publicClient.readContract({
+async function governorRead<T>(context: GovOpsStepContext, functionName: string, args: readonly unknown[] = []) {
+  return (await context.client.readContract({
     ...contractIn(context, "OpenGovernor"),
     functionName,
     args,
@@ -32,7 +32,7 @@ async function governorRead<T>(context: StepContext, functionName: string, args:
 }
 
 /** Waits until the page says the proposal is in `state` (it reads the Governor as blocks come). */
-async function stateShown(context: StepContext, state: string) {
+async function stateShown(context: GovOpsStepContext, state: string) {
   const shown = context.page.getByTestId("proposal-state");
   await until(`the proposal to show ${state}`, async () => ((await shown.innerText()) === state ? true : undefined));
 }
@@ -41,44 +41,48 @@ async function stateShown(context: StepContext, state: string) {
  * Delegate, propose (CLI), read decoded, vote, queue, execute. The proposal moves InferencePayments' challenge period
  * by an hour: an effect the chain shows and no later step depends on.
  */
-export async function governanceDelegateVoteQueueExecute(context: StepContext) {
-  const { page, accounts, publicClient } = context;
-  const voter = accounts.voter.address;
+export async function governanceDelegateVoteQueueExecute(context: GovOpsStepContext) {
+  const { page, client } = context;
+  const voter = context.voter.address;
   const token = contractIn(context, "OpenToken");
 
   // Delegate to oneself through the UI: the balance becomes votes.
   await page.goto(`${context.studioUrl}/governance`);
-  await useDevAccount(page, voter);
+  await useDevAccount(context, context.voter.account);
   await page.getByRole("heading", { name: "Your votes" }).waitFor();
+  // The page shows the voter's own OPEN: the wallet is the voter's.
+  const held = (await client.readContract({ ...token, functionName: "balanceOf", args: [voter] })) as bigint;
+  await page
+    .getByTestId("your-open")
+    .locator(`[title="${formatWei(held)}"]`)
+    .waitFor();
   await context.checkAccessibility(page, "governance");
   await page.getByLabel("Delegate to (empty: yourself)").fill("0x12");
   assert.match(await refusedTx(page, "Delegate"), /Enter an address/);
   await page.getByLabel("Delegate to (empty: yourself)").fill("");
   await runTx(page, "Delegate");
   const [balance, votes, delegate] = await Promise.all([
-    publicClient.readContract({ ...token, functionName: "balanceOf", args: [voter] }) as Promise<bigint>,
-    publicClient.readContract({ ...token, functionName: "getVotes", args: [voter] }) as Promise<bigint>,
-    publicClient.readContract({ ...token, functionName: "delegates", args: [voter] }) as Promise<string>,
+    client.readContract({ ...token, functionName: "balanceOf", args: [voter] }) as Promise<bigint>,
+    client.readContract({ ...token, functionName: "getVotes", args: [voter] }) as Promise<bigint>,
+    client.readContract({ ...token, functionName: "delegates", args: [voter] }) as Promise<string>,
   ]);
   assert.equal(delegate.toLowerCase(), voter.toLowerCase());
   assert.ok(votes >= balance, "the voter's own OPEN votes");
 
   // Propose with the CLI, as users do.
   const payments = contractIn(context, "InferencePayments");
-  const period = (await publicClient.readContract({ ...payments, functionName: "challengePeriod" })) as bigint;
+  const period = (await client.readContract({ ...payments, functionName: "challengePeriod" })) as bigint;
   // One hour longer, or shorter where that would pass the 30-day maximum.
   const next = period + 3_600n <= 30n * 86_400n ? period + 3_600n : period - 3_600n;
   const action = `challenge-period ${formatDuration(next)}`;
-  const proposed = jsonOutput(
-    await runCli({ ...context.cliEnv, OPENPOA_PRIVATE_KEY: accounts.voter.privateKey }, [
-      "gov",
-      "propose",
-      ...action.split(" "),
-      "--description",
-      "Studio test: a longer challenge period\n\nProposed with the CLI, voted in the Studio.",
-      "--json",
-    ]),
-  ) as { proposalId: string | number };
+  const proposed = (await context.cli(
+    context.voter.account,
+    "gov",
+    "propose",
+    ...action.split(" "),
+    "--description",
+    "Studio test: a longer challenge period\n\nProposed with the CLI, voted in the Studio.",
+  )) as { proposalId: string | number };
   const proposalId = BigInt(proposed.proposalId);
 
   // The list shows it decoded in the CLI's words; its page shows the same, with its state by name.
@@ -94,8 +98,7 @@ export async function governanceDelegateVoteQueueExecute(context: StepContext) {
 
   // Vote with a reason once voting opens.
   const voteStart = await governorRead<bigint>(context, "proposalSnapshot", [proposalId]);
-  const { timestamp } = await publicClient.getBlock();
-  await passTime(context, voteStart - timestamp + 1n);
+  await passTimeTo(context, voteStart + 1n);
   await until("the vote to open", async () =>
     (await governorRead<number>(context, "state", [proposalId])) === ACTIVE ? true : undefined,
   );
@@ -110,7 +113,7 @@ export async function governanceDelegateVoteQueueExecute(context: StepContext) {
 
   // Queue once voting has closed, execute once the Timelock's delay has passed.
   const deadline = await governorRead<bigint>(context, "proposalDeadline", [proposalId]);
-  await passTime(context, deadline - (await publicClient.getBlock()).timestamp + 1n);
+  await passTimeTo(context, deadline + 1n);
   assert.equal(await governorRead<number>(context, "state", [proposalId]), SUCCEEDED);
   await stateShown(context, "Succeeded");
   await runTx(page, "Queue");
@@ -120,24 +123,25 @@ export async function governanceDelegateVoteQueueExecute(context: StepContext) {
   await page.getByTestId("proposal-eta").waitFor();
 
   const eta = await governorRead<bigint>(context, "proposalEta", [proposalId]);
-  await passTime(context, eta - (await publicClient.getBlock()).timestamp + 1n);
+  await passTimeTo(context, eta);
   const execute = txButton(page, "Execute").button;
   await until("the execution to be offered", async () => ((await execute.isEnabled()) ? true : undefined));
   await runTx(page, "Execute");
   assert.equal(await governorRead<number>(context, "state", [proposalId]), EXECUTED);
-  assert.equal(await publicClient.readContract({ ...payments, functionName: "challengePeriod" }), next);
+  assert.equal(await client.readContract({ ...payments, functionName: "challengePeriod" }), next);
   await stateShown(context, "Executed");
   await context.checkAccessibility(page, "proposal executed");
+  await context.screenshot?.(page, "proposal");
 }
 
 /**
  * Propose from the Studio: the form refuses a proposal without a description and an argument the action cannot
  * read before any signature, then proposes; the Governor holds the proposal with the call the CLI would build.
  */
-export async function governanceProposeFromTheStudio(context: StepContext) {
-  const { page, accounts, publicClient } = context;
+export async function governanceProposeFromTheStudio(context: GovOpsStepContext) {
+  const { page, client } = context;
   await page.goto(`${context.studioUrl}/governance`);
-  await useDevAccount(page, accounts.voter.address);
+  await useDevAccount(context, context.voter.account);
   await page.getByRole("heading", { name: "Propose" }).waitFor();
   await page.getByLabel("Action").selectOption("challenge-period");
   await page.getByLabel(/^period \(duration\)/).fill("3x");
@@ -147,7 +151,7 @@ export async function governanceProposeFromTheStudio(context: StepContext) {
   await page.getByLabel(/^period \(duration\)/).fill("2d");
   const message = await runTx(page, "Propose");
   assert.match(message, /^Proposed: proposal \d+…/);
-  const created = await publicClient.getContractEvents({
+  const created = await client.getContractEvents({
     ...contractIn(context, "OpenGovernor"),
     eventName: "ProposalCreated",
     fromBlock: 0n,

@@ -6,6 +6,7 @@ import { when } from "../../../../scripts/lib/governedActions.ts";
 import { Address } from "../components/Address.tsx";
 import { Amount } from "../components/Amount.tsx";
 import { Pager } from "../components/Pager.tsx";
+import { Table } from "../components/Table.tsx";
 import { useGraphql, useGraphqlPage } from "../data.ts";
 import { formatTime } from "../lib/format.ts";
 import { MAX_PAGE_SIZE } from "../lib/graphql.ts";
@@ -34,38 +35,36 @@ function Channels({ operator }: { operator: string }) {
       <h2>Channels</h2>
       {items?.length === 0 && <p className="muted">No payment channel to this operator yet.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap" role="region" aria-label="Channels" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Channel</th>
-                <th scope="col">Payer</th>
-                <th scope="col">Status</th>
-                <th scope="col">Deposit</th>
-                <th scope="col">Settled</th>
-                <th scope="col">Settlements</th>
+        <Table label="Channels">
+          <thead>
+            <tr>
+              <th scope="col">Channel</th>
+              <th scope="col">Payer</th>
+              <th scope="col">Status</th>
+              <th scope="col">Deposit</th>
+              <th scope="col">Settled</th>
+              <th scope="col">Settlements</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((c) => (
+              <tr key={c.id} data-channel={c.id}>
+                <td>{c.id}</td>
+                <td>
+                  <Address address={c.payer} />
+                </td>
+                <td>{c.status}</td>
+                <td>
+                  <Amount wei={c.deposit} />
+                </td>
+                <td>
+                  <Amount wei={c.settled} />
+                </td>
+                <td>{c.settlementCount}</td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((c) => (
-                <tr key={c.id} data-channel={c.id}>
-                  <td>{c.id}</td>
-                  <td>
-                    <Address address={c.payer} />
-                  </td>
-                  <td>{c.status}</td>
-                  <td>
-                    <Amount wei={c.deposit} />
-                  </td>
-                  <td>
-                    <Amount wei={c.settled} />
-                  </td>
-                  <td>{c.settlementCount}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </Table>
       )}
       <Pager pager={pager} label="Channel pages" />
     </>
@@ -86,38 +85,36 @@ function Settlements({ operator }: { operator: string }) {
       <h2>Settlements</h2>
       {items?.length === 0 && <p className="muted">No settlement yet.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap" role="region" aria-label="Settlements" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Channel</th>
-                <th scope="col">Paid</th>
-                <th scope="col">Channel total</th>
-                <th scope="col">Adapters</th>
-                <th scope="col">Transaction</th>
+        <Table label="Settlements">
+          <thead>
+            <tr>
+              <th scope="col">When</th>
+              <th scope="col">Channel</th>
+              <th scope="col">Paid</th>
+              <th scope="col">Channel total</th>
+              <th scope="col">Adapters</th>
+              <th scope="col">Transaction</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((s) => (
+              <tr key={s.id} data-settlement={s.id}>
+                <td>{formatTime(BigInt(s.timestamp))}</td>
+                <td>{s.channelId}</td>
+                <td>
+                  <Amount wei={s.increase} />
+                </td>
+                <td>
+                  <Amount wei={s.cumulativeAmount} />
+                </td>
+                <td>{s.adapterCount}</td>
+                <td className="mono" title={s.transactionHash}>
+                  {s.transactionHash.slice(0, 10)}…
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((s) => (
-                <tr key={s.id} data-settlement={s.id}>
-                  <td>{formatTime(BigInt(s.timestamp))}</td>
-                  <td>{s.channelId}</td>
-                  <td>
-                    <Amount wei={s.increase} />
-                  </td>
-                  <td>
-                    <Amount wei={s.cumulativeAmount} />
-                  </td>
-                  <td>{s.adapterCount}</td>
-                  <td className="mono" title={s.transactionHash}>
-                    {s.transactionHash.slice(0, 10)}…
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </Table>
       )}
       <Pager pager={pager} label="Settlement pages" />
     </>

@@ -4,6 +4,7 @@ import { Link } from "wouter";
 import { Address } from "../components/Address.tsx";
 import { Amount } from "../components/Amount.tsx";
 import { Pager } from "../components/Pager.tsx";
+import { Table } from "../components/Table.tsx";
 import { contractOf } from "../contracts.ts";
 import { useGraphqlPage } from "../data.ts";
 import { useStudio } from "../studio.tsx";
@@ -47,40 +48,38 @@ export default function Operators() {
       {query.error && <p role="alert">Could not read the operators: {query.error.message}</p>}
       {items?.length === 0 && <p className="muted">No operator has registered yet.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap" role="region" aria-label="Operators" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Operator</th>
-                <th scope="col">Status</th>
-                <th scope="col">Bonded</th>
-                <th scope="col">Unbonding</th>
-                <th scope="col">Endpoint</th>
-                <th scope="col">Base models</th>
+        <Table label="Operators">
+          <thead>
+            <tr>
+              <th scope="col">Operator</th>
+              <th scope="col">Status</th>
+              <th scope="col">Bonded</th>
+              <th scope="col">Unbonding</th>
+              <th scope="col">Endpoint</th>
+              <th scope="col">Base models</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((o) => (
+              <tr key={o.address} data-operator={o.address}>
+                <td>
+                  <Link href={`/operators/${o.address}`}>
+                    <Address address={o.address} />
+                  </Link>
+                </td>
+                <td>{o.status}</td>
+                <td>
+                  <Amount wei={o.bonded} />
+                </td>
+                <td>
+                  <Amount wei={o.unbonding} />
+                </td>
+                <td className="mono">{o.endpoint}</td>
+                <td>{o.baseModelIds.join(", ")}</td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((o) => (
-                <tr key={o.address} data-operator={o.address}>
-                  <td>
-                    <Link href={`/operators/${o.address}`}>
-                      <Address address={o.address} />
-                    </Link>
-                  </td>
-                  <td>{o.status}</td>
-                  <td>
-                    <Amount wei={o.bonded} />
-                  </td>
-                  <td>
-                    <Amount wei={o.unbonding} />
-                  </td>
-                  <td className="mono">{o.endpoint}</td>
-                  <td>{o.baseModelIds.join(", ")}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </Table>
       )}
       <Pager pager={pager} label="Operator pages" />
     </section>

@@ -10,6 +10,7 @@ import { decodeProposal, proposalOperation, voteSupport, when } from "../../../.
 import { Address } from "../components/Address.tsx";
 import { Amount } from "../components/Amount.tsx";
 import { Pager } from "../components/Pager.tsx";
+import { Table } from "../components/Table.tsx";
 import { TxButton } from "../components/TxButton.tsx";
 import { contractOf } from "../contracts.ts";
 import { useGraphql, useGraphqlPage } from "../data.ts";
@@ -46,32 +47,30 @@ function Votes({ proposalId }: { proposalId: string }) {
       <h2>Votes cast</h2>
       {items?.length === 0 && <p className="muted">No vote yet.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap" role="region" aria-label="Votes cast" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Voter</th>
-                <th scope="col">Vote</th>
-                <th scope="col">Weight</th>
-                <th scope="col">Reason</th>
+        <Table label="Votes cast">
+          <thead>
+            <tr>
+              <th scope="col">Voter</th>
+              <th scope="col">Vote</th>
+              <th scope="col">Weight</th>
+              <th scope="col">Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((v) => (
+              <tr key={v.voter} data-voter={v.voter}>
+                <td>
+                  <Address address={v.voter} />
+                </td>
+                <td>{supportWords[v.support] ?? v.support}</td>
+                <td>
+                  <Amount wei={v.weight} />
+                </td>
+                <td>{v.reason}</td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((v) => (
-                <tr key={v.voter} data-voter={v.voter}>
-                  <td>
-                    <Address address={v.voter} />
-                  </td>
-                  <td>{supportWords[v.support] ?? v.support}</td>
-                  <td>
-                    <Amount wei={v.weight} />
-                  </td>
-                  <td>{v.reason}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </Table>
       )}
       <Pager pager={pager} label="Vote pages" />
     </>

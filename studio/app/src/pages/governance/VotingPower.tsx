@@ -30,7 +30,7 @@ function Delegation({ account }: { account: AddressType }) {
     <>
       <dl className="facts">
         <dt>Your OPEN</dt>
-        <dd>
+        <dd data-testid="your-open">
           <Amount wei={balance} />
         </dd>
         <dt>Your votes</dt>
