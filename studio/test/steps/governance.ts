@@ -163,4 +163,7 @@ export async function governanceProposeFromTheStudio(context: GovOpsStepContext)
   await stateShown(context, "Pending");
   assert.equal(await page.getByTestId("proposal-actions").locator("code").first().innerText(), "challenge-period 2d");
   await context.checkAccessibility(page, "proposal made in the Studio");
+  await page.goto(`${context.studioUrl}/governance`);
+  await page.locator(`li[data-proposal="${last.proposalId}"]`).waitFor();
+  await context.screenshot?.(page, "governance-list");
 }

@@ -132,7 +132,7 @@ export async function operatorPageShowsStakeAndSettlements(context: GovOpsStepCo
   const row = page.locator(`tr[data-operator="${operator.toLowerCase()}"]`);
   await row.waitFor();
   await context.checkAccessibility(page, "operators");
-  await context.screenshot?.(page, "operators");
+  await context.screenshot?.(page, "operators-list");
   await row.getByRole("link").click();
   await page.getByRole("heading", { name: "Settlements" }).waitFor();
 
