@@ -154,7 +154,6 @@ export async function operatorPageShowsStakeAndSettlements(context: GovOpsStepCo
   await settlement.waitFor();
   assert.equal(await settlement.locator("td").nth(1).innerText(), String(channelId));
   await context.checkAccessibility(page, "operator");
-  await context.screenshot?.(page, "operator");
 }
 
 /**
