@@ -1,17 +1,17 @@
 /**
  * Attribution records in a content store, addressed by their attribution hash (keccak256 of the canonical
  * encoding, the value in usage receipts) under `record-<hex>`, beside sha256-addressed contents. The hash is
- * checked on every read, as for contents.
+ * checked on every read, as for contents. Browser-safe.
  */
 import type { Hex } from "viem";
+import { ContentHashMismatchError, ContentNotFoundError } from "./errors.ts";
+import { contentFileName, type ContentStore } from "./httpStore.ts";
 import {
   decodeAttributionRecord,
   encodeAttributionRecord,
   hashAttributionRecord,
   type AttributionRecord,
-} from "./attribute.ts";
-import { contentFileName, type ContentStore } from "./contentStore.ts";
-import { ContentHashMismatchError, ContentNotFoundError } from "./errors.ts";
+} from "./record.ts";
 
 export function recordFileName(attributionHash: Hex): string {
   return `record-${contentFileName(attributionHash)}`;
