@@ -2,9 +2,10 @@
  * Event reads over a block range that survive a public provider: it caps eth_getLogs by blocks (1,000 to 10,000)
  * or by results (10,000), each with its own words and codes, and drops requests now and then.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Abi, Address, Log, PublicClient } from "viem";
 import { backoffDelay, isTransientRpcError } from "./rpc.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export type BlockRange = { fromBlock: bigint; toBlock: bigint };
 /** A log decoded against its contract's ABI, as getContractEvents returns it. */
