@@ -8,7 +8,18 @@ import { canonicalJson, type CanonicalValue, type Encoded } from "./canonicalJso
 import type { DatanetVersionKey } from "./datanet.ts";
 import { BaseError } from "./errors.ts";
 import type { AttributionParams } from "./params.ts";
-import type { AttributionPolicyRef } from "./policy.ts";
+
+export const spanMatchAlgorithm = "openpoa-span-match";
+
+export type AttributionPolicyVersion = 1 | 2;
+
+/** How a record names the attribution policy it was made under (policy.ts has the whole policy). */
+export type AttributionPolicyRef = {
+  /** Its number in AttributionRewards: 1, 2, ... */
+  id: bigint;
+  algorithm: typeof spanMatchAlgorithm;
+  version: AttributionPolicyVersion;
+};
 
 /** v3: records name the attribution policy they were made under, and the params gain rarityExponent. */
 export const attributionRecordFormat = "openpoa-attribution-v3";

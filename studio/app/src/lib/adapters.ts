@@ -1,0 +1,93 @@
+/**
+ * What the adapter pages show, from what the indexer and the content store hold: usage per day as chart points, the
+ * modules an adapter targets, and where its artifact manifest is and which training manifest it names.
+ */
+import { formatUnits, sha256, type Hex } from "viem";
+import { z } from "zod/v4";
+import { TARGET_MODULES } from "../../../../inference/artifacts/targets.ts";
+import type { Point } from "../components/Chart.tsx";
+import { OPEN_DECIMALS } from "./format.ts";
+
+/** One row of the indexer's adapter_usage_daily (GraphQL: bigints as decimal strings). */
+export type UsageDay = { day: string; settlements: number; revenue: string; estimatedTokens: string | null };
+
+const DAY_MS = 86_400_000;
+
+/** A UTC day `YYYY-MM-DD` as days since 1970-01-01 (a chart's x). */
+export function dayNumber(day: string): number {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new RangeError(`not a day: ${day}`);
+  return Date.parse(`${day}T00:00:00Z`) / DAY_MS;
+}
+
+/** The inverse of dayNumber: `YYYY-MM-DD`. */
+export const dayLabel = (x: number) => new Date(x * DAY_MS).toISOString().slice(0, 10);
+
+/** Days in chart order (oldest first; the indexer pages them newest first), y picked from each. */
+function points(days: readonly UsageDay[], y: (day: UsageDay) => number): Point[] {
+  return days.map((day) => ({ x: dayNumber(day.day), y: y(day) })).sort((a, b) => a.x - b.x);
+}
+
+/** Revenue per day in OPEN (a float is enough to draw; the exact wei are shown beside the chart). */
+export const revenuePoints = (days: readonly UsageDay[]) =>
+  points(days, (day) => Number(formatUnits(BigInt(day.revenue), OPEN_DECIMALS)));
+
+/** Estimated tokens served per day; days without an estimate (price zero) are left out. */
+export const tokenPoints = (days: readonly UsageDay[]) =>
+  points(
+    days.filter((day) => day.estimatedTokens !== null),
+    (day) => Number(day.estimatedTokens),
+  );
+
+/** ModelRegistry's `targetModules` mask as module names (`q, v`). */
+export const targetModuleNames = (mask: number) => TARGET_MODULES.filter((_, bit) => mask & (1 << bit)).join(", ");
+
+/**
+ * Where the artifact manifest of a registered `uri` can be read from a browser: a content-store URI names the
+ * manifest's sha256 (also returned, to check the bytes against); an http(s) base holds `openpoa-artifact.json`.
+ * Other schemes (ipfs, file) are a worker's business: undefined.
+ */
+export function artifactManifestLocation(uri: string, contentUrl: string): { url: string; sha256?: Hex } | undefined {
+  const stored = /^openpoa-store:\/\/([0-9a-f]{64})$/i.exec(uri.trim());
+  if (stored)
+    return {
+      url: `${contentUrl.replace(/\/+$/, "")}/${stored[1]!.toLowerCase()}`,
+      sha256: `0x${stored[1]!.toLowerCase()}`,
+    };
+  if (/^https?:\/\//i.test(uri)) return { url: `${uri.replace(/\/+$/, "")}/openpoa-artifact.json` };
+  return undefined;
+}
+
+const manifestSchema = z.object({
+  format: z.literal("openpoa-artifact-v1"),
+  training: z
+    .object({ name: z.string(), size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })
+    .optional(),
+});
+
+export type TrainingEntry = { name: string; size: number; sha256: string };
+
+/** The manifest could not be used: bytes that are not the ones the chain names, or not a manifest. */
+export class ArtifactManifestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ArtifactManifestError";
+  }
+}
+
+/**
+ * The training manifest an artifact manifest names (inference/artifacts/manifest.ts `training`), or undefined when
+ * it names none; the bytes are checked against `expectedSha256` when the location gave one.
+ */
+export function trainingEntryOf(bytes: Uint8Array, expectedSha256?: Hex): TrainingEntry | undefined {
+  if (expectedSha256 !== undefined && sha256(bytes) !== expectedSha256.toLowerCase())
+    throw new ArtifactManifestError(`the manifest's bytes do not hash to ${expectedSha256}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new ArtifactManifestError("the artifact manifest is not JSON");
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) throw new ArtifactManifestError("not an openpoa-artifact-v1 manifest");
+  return parsed.data.training;
+}
