@@ -31,6 +31,7 @@ import {
   voucherToJson,
   voucherTypes,
   receiptFromJson,
+  receiptHeader,
   type ReceiptJson,
   type VoucherJson,
 } from "../sdk/index.ts";
@@ -182,6 +183,24 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     await gateway?.close().catch(() => {});
     await tc?.stop();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers browsers of any origin: preflights of paid requests, and a receipt header the page can read", async () => {
+    const origin = "http://studio.example";
+    const preflight = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": `content-type, ${voucherHeader}, ${usageHeader}`,
+      },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
+    assert.match(preflight.headers.get("access-control-allow-headers") ?? "", new RegExp(voucherHeader));
+    const models = await fetch(`${gateway.url}/v1/models`, { headers: { origin } });
+    assert.equal(models.headers.get("access-control-allow-origin"), "*");
+    assert.match(models.headers.get("access-control-expose-headers") ?? "", new RegExp(receiptHeader));
   });
 
   it("lists the base model and every adapter on it", async () => {

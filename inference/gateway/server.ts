@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { zValidator } from "@hono/zod-validator";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { type Hex, zeroHash } from "viem";
 import type { $ZodIssue } from "zod/v4/core";
@@ -126,6 +127,13 @@ export function createApp(gateway: Gateway): Hono {
     responses: responseRequest(gateway.limits),
   };
   const document = openApiDocument(gateway.limits);
+
+  // Browsers (the Studio's playground, any web app) call workers directly: payment rides in signed headers, never
+  // cookies, so any origin may; the receipt header must be readable by the page that pays.
+  app.use(
+    "*",
+    cors({ origin: "*", exposeHeaders: [receiptHeader, "x-openpoa-request-id", "retry-after"], maxAge: 86_400 }),
+  );
 
   app.onError((error, c) => {
     const known =

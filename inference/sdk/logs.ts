@@ -5,6 +5,7 @@
 import type { Abi, Address, Log, PublicClient } from "viem";
 import { backoffDelay, isTransientRpcError } from "./rpc.ts";
 
+/** Browser-safe (apps discover operators with it; the Studio reads datanet events). */
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export type BlockRange = { fromBlock: bigint; toBlock: bigint };

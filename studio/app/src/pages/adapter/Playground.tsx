@@ -295,7 +295,7 @@ function Chat({ adapterId, offer, session }: { adapterId: bigint; offer: Operato
   return (
     <>
       <h3>Chat</h3>
-      <dl className="facts">
+      <dl className="facts" data-channel={channelId.toString()}>
         <dt>Channel</dt>
         <dd>
           #{channelId.toString()} to <Address address={offer.address} /> ({offer.endpoint})

@@ -1,0 +1,145 @@
+/**
+ * Browser steps of the adapter pages, on the flow test's shared stack (studio/test/stack.ts): an adapter's page
+ * (list, lineage, usage), then the playground as an app pays: a channel opened with the development wallet (approve
+ * and open), a chat whose receipts the page shows verified, and the usage voucher that lets the operator settle.
+ * Each step checks the chain with viem after the UI acted, and runs axe-core on what it visited.
+ *
+ * The flow test calls them after the adapter is registered (the Model Factory's steps):
+ * `openAdapterPage` → `openPlaygroundChannel` → `chatInPlayground` (once or more) → `settlePlaygroundChannel`.
+ */
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { isAddressEqual, parseUnits, type Address, type PublicClient } from "viem";
+import { abiOf } from "../../../inference/sdk/abis.ts";
+
+/** What the flow test hands each step (the harness's context: the page, the stack, the roles, its helpers). */
+export type StepContext = {
+  page: Page;
+  stack: {
+    studioUrl: string;
+    workerUrl: string;
+    /** Reads chain state directly. */
+    client: PublicClient;
+    deployment: { contracts: Record<string, { address: string } | undefined> };
+    addressOf(account: number): Address;
+  };
+  /** Hardhat account indexes by role (stack.ts `roles`). */
+  roles: { app: number; operator: number };
+  /** Goes to `url`, waits for its h1 `heading`, runs axe-core (browser.ts `visit`). */
+  visit(url: string, heading: string | RegExp): Promise<void>;
+  /** axe-core on the page as it is, failing on serious or critical violations (browser.ts `checkAccessibility`). */
+  checkAccessibility(label: string): Promise<void>;
+  /** The development wallet connected as Hardhat account `index` (browser.ts `connectDevWallet`/`selectDevAccount`). */
+  useAccount(index: number): Promise<void>;
+};
+
+type ChainChannel = { payer: Address; operator: Address; deposit: bigint; settled: bigint; closesAt: bigint };
+type LineageEntry = { datanetId: bigint; version: bigint; weightBps: number };
+
+const contract = (ctx: StepContext, name: "InferencePayments" | "ModelRegistry") => ({
+  address: ctx.stack.deployment.contracts[name]!.address as Address,
+  abi: abiOf(name),
+});
+const channelOf = (ctx: StepContext, channelId: bigint) =>
+  ctx.stack.client.readContract({
+    ...contract(ctx, "InferencePayments"),
+    functionName: "getChannel",
+    args: [channelId],
+  }) as Promise<ChainChannel>;
+
+/** The adapter in the list, then its page: the lineage it shows is the registry's, each entry linking its datanet. */
+export async function openAdapterPage(ctx: StepContext, adapterId: bigint): Promise<void> {
+  const { page } = ctx;
+  await ctx.visit(`${ctx.stack.studioUrl}/adapters`, "Adapters");
+  await page.getByRole("link", { name: `Adapter ${adapterId}`, exact: true }).click();
+  await page.getByRole("heading", { level: 1, name: `Adapter ${adapterId}` }).waitFor();
+  const lineage = (await ctx.stack.client.readContract({
+    ...contract(ctx, "ModelRegistry"),
+    functionName: "getLineage",
+    args: [adapterId],
+  })) as LineageEntry[];
+  assert.ok(lineage.length > 0, `adapter ${adapterId} has no lineage on chain`);
+  for (const entry of lineage) {
+    const link = page.getByRole("link", { name: `Datanet ${entry.datanetId} version ${entry.version}` });
+    await link.waitFor();
+    assert.equal(await link.getAttribute("href"), `/datanets/${entry.datanetId}`);
+  }
+  await page.getByRole("heading", { name: "Playground" }).waitFor();
+  await page.getByLabel("Operator").waitFor({ timeout: 30_000 });
+  await page.waitForLoadState("networkidle");
+  await ctx.checkAccessibility(`adapter ${adapterId}`);
+}
+
+/**
+ * As the app account, opens a channel to the stack's operator from the playground: a deposit of 0 is refused
+ * before anything is signed, then `deposit` OPEN is approved and deposited (two wallet confirmations). Returns the
+ * channel id, checked on chain: the app's, to the operator, holding the deposit, nothing settled.
+ */
+export async function openPlaygroundChannel(ctx: StepContext, deposit = "5"): Promise<bigint> {
+  const { page } = ctx;
+  await ctx.useAccount(ctx.roles.app);
+  const app = ctx.stack.addressOf(ctx.roles.app);
+  const operator = ctx.stack.addressOf(ctx.roles.operator);
+  const amount = page.getByLabel("Deposit (OPEN)");
+  await amount.waitFor({ timeout: 30_000 });
+  const nonce = await ctx.stack.client.getTransactionCount({ address: app });
+  await amount.fill("0");
+  await page.getByRole("button", { name: "Open channel" }).click();
+  await page.getByText("The deposit must be more than 0 OPEN.").waitFor();
+  assert.equal(await ctx.stack.client.getTransactionCount({ address: app }), nonce, "a refused deposit sent nothing");
+
+  await amount.fill(deposit);
+  await page.getByRole("button", { name: "Open channel" }).click();
+  const shown = await page.locator("[data-channel]").getAttribute("data-channel", { timeout: 60_000 });
+  const channelId = BigInt(shown!);
+  const channel = await channelOf(ctx, channelId);
+  assert.ok(isAddressEqual(channel.payer, app), `channel ${channelId} is ${channel.payer}'s, not the app's`);
+  assert.ok(isAddressEqual(channel.operator, operator));
+  assert.equal(channel.deposit, parseUnits(deposit, 18));
+  assert.equal(channel.settled, 0n);
+  await ctx.checkAccessibility("playground, channel open");
+  return channelId;
+}
+
+/** Sends `message` in the playground; returns the answer, once its receipt is shown verified. */
+export async function chatInPlayground(ctx: StepContext, message: string): Promise<string> {
+  const { page } = ctx;
+  const verified = page.locator('tr[data-verified="true"]');
+  const before = await verified.count();
+  await page.getByLabel("Message").fill(message);
+  await page.getByRole("button", { name: "Send" }).click();
+  await verified.nth(before).waitFor({ timeout: 120_000 });
+  assert.equal(await page.locator('tr[data-verified="false"]').count(), 0, "the Payer disputed a receipt");
+  const answer = await page.locator('ol[aria-label="Conversation"] > li').last().locator("p").nth(1).textContent();
+  assert.ok(answer && answer.replace(/^Adapter \d+:\s*/, "").trim().length > 0, "an answer was streamed");
+  await ctx.checkAccessibility("playground, after a chat");
+  return answer!;
+}
+
+/**
+ * Sends the usage voucher from the playground, then waits for the operator's worker to settle: the channel's
+ * settled amount on chain must become exactly the sum of the receipts the page shows verified.
+ */
+export async function settlePlaygroundChannel(ctx: StepContext, channelId: bigint): Promise<bigint> {
+  const { page } = ctx;
+  const amounts = await page
+    .locator('tr[data-verified="true"]')
+    .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-receipt-amount")!));
+  const total = amounts.reduce((sum, amount) => sum + BigInt(amount), 0n);
+  assert.ok(total > 0n, "the page shows receipts to settle");
+  await page.getByRole("button", { name: "Send usage voucher" }).click();
+  await page.getByText(/The operator holds your usage voucher/).waitFor({ timeout: 30_000 });
+  const deadline = Date.now() + 60_000;
+  let channel = await channelOf(ctx, channelId);
+  while (channel.settled !== total && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    channel = await channelOf(ctx, channelId);
+  }
+  assert.equal(
+    channel.settled,
+    total,
+    `channel ${channelId} settled ${channel.settled}, the receipts shown add to ${total}`,
+  );
+  await ctx.checkAccessibility("playground, settled");
+  return total;
+}
