@@ -5,7 +5,8 @@
  * Each step checks the chain with viem after the UI acted, and runs axe-core on what it visited.
  *
  * The flow test calls them after the adapter is registered (the Model Factory's steps):
- * `openAdapterPage` → `openPlaygroundChannel` → `chatInPlayground` (once or more) → `settlePlaygroundChannel`.
+ * `openAdapterPage` → `openPlaygroundChannel` → `chatInPlayground` (once or more) → `settlePlaygroundChannel`, and
+ * optionally `reusePlaygroundChannel` → `chatInPlayground` → `settlePlaygroundChannel` (the page reloaded).
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
@@ -107,7 +108,7 @@ export async function chatInPlayground(ctx: StepContext, message: string): Promi
   const verified = page.locator('tr[data-verified="true"]');
   const before = await verified.count();
   await page.getByLabel("Message").fill(message);
-  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByRole("button", { name: "Send", exact: true }).click();
   await verified.nth(before).waitFor({ timeout: 120_000 });
   assert.equal(await page.locator('tr[data-verified="false"]').count(), 0, "the Payer disputed a receipt");
   const answer = await page.locator('ol[aria-label="Conversation"] > li').last().locator("p").nth(1).textContent();
@@ -140,6 +141,31 @@ export async function settlePlaygroundChannel(ctx: StepContext, channelId: bigin
     total,
     `channel ${channelId} settled ${channel.settled}, the receipts shown add to ${total}`,
   );
+  // The page shows the settlement too (it reads the channel every 2 s).
+  await page.locator(`[data-settled="${total}"]`).waitFor({ timeout: 10_000 });
   await ctx.checkAccessibility("playground, settled");
   return total;
+}
+
+/**
+ * The adapter page again (a reload: the page has forgotten everything): its usage shows the settlement in its
+ * chart, and the playground takes the open channel over from the operator's account of it (checked by the wallet's
+ * own signature), listing the receipts paid before as verified.
+ */
+export async function reusePlaygroundChannel(ctx: StepContext, adapterId: bigint, channelId: bigint): Promise<void> {
+  const { page } = ctx;
+  await ctx.visit(`${ctx.stack.studioUrl}/adapters/${adapterId}`, `Adapter ${adapterId}`);
+  await page.getByRole("img", { name: "Revenue per day (OPEN)" }).waitFor({ timeout: 30_000 });
+  const before = (await channelOf(ctx, channelId)).settled;
+  await page.getByRole("button", { name: `Use channel #${channelId}` }).click({ timeout: 30_000 });
+  await page.locator(`[data-channel="${channelId}"]`).waitFor({ timeout: 30_000 });
+  const amounts = await page
+    .locator('tr[data-verified="true"]')
+    .evaluateAll((rows) => rows.map((row) => BigInt(row.getAttribute("data-receipt-amount")!)));
+  assert.equal(
+    amounts.reduce((sum, amount) => sum + amount, 0n),
+    before,
+    "the receipts taken over are what was settled",
+  );
+  await ctx.checkAccessibility("playground, channel taken over");
 }

@@ -27,7 +27,7 @@ import { TxButton } from "../../components/TxButton.tsx";
 import { addressOf } from "../../config.ts";
 import { allAbis, contractOf } from "../../contracts.ts";
 import { describeError } from "../../lib/errors.ts";
-import { formatOpen } from "../../lib/format.ts";
+import { formatOpen, shortAddress } from "../../lib/format.ts";
 import {
   chatRequest,
   checkDeposit,
@@ -75,27 +75,52 @@ export default function Playground({ adapter }: { adapter: AdapterDetail }) {
         <p>No operator serving base model #{adapter.baseModelId} offers this adapter now (or its gateway is down).</p>
       )}
       {offers.data && offers.data.length > 0 && (
-        <label>
-          Operator
-          <select value={offer?.address} onChange={(event) => setPicked(event.target.value as AddressType)}>
-            {offers.data.map((o) => (
-              <option key={o.address} value={o.address}>
-                {o.address} · {o.endpoint} · {formatOpen(o.prices.get(adapter.id)!)} per 1,000 tokens
-              </option>
-            ))}
-          </select>
-        </label>
+        <>
+          <label style={{ maxWidth: "100%" }}>
+            Operator
+            <select value={offer?.address} onChange={(event) => setPicked(event.target.value as AddressType)}>
+              {offers.data.map((o) => (
+                <option key={o.address} value={o.address}>
+                  {shortAddress(o.address)} · {formatOpen(o.prices.get(adapter.id)!)} per 1,000 tokens
+                </option>
+              ))}
+            </select>
+          </label>
+          {offer && (
+            <p className="muted">
+              <Address address={offer.address} /> at <span className="mono">{offer.endpoint}</span>, staking{" "}
+              <Amount wei={offer.bonded} />; its receipts must be signed by <Address address={offer.signingKey} />.
+            </p>
+          )}
+        </>
       )}
       {offer && !address && <p>Connect a wallet to open a channel and chat.</p>}
       {offer && address && (
-        <Channel key={`${address}:${offer.address}`} adapterId={BigInt(adapter.id)} offer={offer} account={address} />
+        <Channel
+          key={`${address}:${offer.address}`}
+          adapterId={BigInt(adapter.id)}
+          price={BigInt(adapter.pricePer1kTokens)}
+          offer={offer}
+          account={address}
+        />
       )}
     </>
   );
 }
 
 /** The channel to pay from (one the wallet already has with the operator, or a new one), then the chat. */
-function Channel({ adapterId, offer, account }: { adapterId: bigint; offer: OperatorOffer; account: AddressType }) {
+function Channel({
+  adapterId,
+  price,
+  offer,
+  account,
+}: {
+  adapterId: bigint;
+  /** The adapter's price as ModelRegistry has it. */
+  price: bigint;
+  offer: OperatorOffer;
+  account: AddressType;
+}) {
   const { config } = useStudio();
   const wagmi = useConfig();
   const client = usePublicClient();
@@ -128,7 +153,8 @@ function Channel({ adapterId, offer, account }: { adapterId: bigint; offer: Oper
       payments,
       channelId,
       operatorSigningKey: offer.signingKey,
-      prices: offer.prices,
+      // The registry's price, not the one the gateway lists: a receipt dearer than its tokens at it is disputed.
+      prices: new Map(offer.prices).set(adapterId.toString(), price),
       records: createHttpContentStore({ baseUrl: config.contentUrl }),
     });
 
@@ -221,7 +247,7 @@ function Chat({ adapterId, offer, session }: { adapterId: bigint; offer: Operato
     ...contractOf(config, "InferencePayments"),
     functionName: "getChannel",
     args: [channelId],
-    query: { refetchInterval: 5_000 },
+    query: { refetchInterval: 2_000 },
   });
   const onChain = channel.data as { deposit: bigint; settled: bigint } | undefined;
   const rows = receiptRows(payer.receipts, payer.disputes);
@@ -309,7 +335,7 @@ function Chat({ adapterId, offer, session }: { adapterId: bigint; offer: Operato
           <Amount wei={payer.billedTotal} /> in {rows.filter((row) => row.verified).length} receipts
         </dd>
         <dt>Settled on chain</dt>
-        <dd>
+        <dd data-settled={onChain?.settled.toString()}>
           <Amount wei={onChain?.settled} />
         </dd>
       </dl>
@@ -338,7 +364,7 @@ function Chat({ adapterId, offer, session }: { adapterId: bigint; offer: Operato
       >
         <label>
           Message
-          <textarea rows={3} cols={40} value={message} onChange={(event) => setMessage(event.target.value)} />
+          <textarea rows={3} cols={32} value={message} onChange={(event) => setMessage(event.target.value)} />
         </label>
         <label>
           Most tokens in the answer
