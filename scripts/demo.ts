@@ -21,14 +21,22 @@ import { connectSuite, type Suite } from "./lib/contracts.ts";
 import { getLogsInChunks } from "./lib/logs.ts";
 import { startStoreService } from "../store/service.ts";
 import { repoRoot, rpc, startLocalChain } from "./lib/localChain.ts";
-import { startService, type Service } from "./lib/services.ts";
-import { eventsIn, read, send } from "./lib/transactions.ts";
+import {
+  HARDHAT_MNEMONIC,
+  handOutOpen,
+  hardhatKey,
+  startIndexerService,
+  startWorkerService,
+} from "./lib/localStack.ts";
+import type { Service } from "./lib/services.ts";
+import { startStudioService } from "../studio/server/service.ts";
+import { eventsIn, read } from "./lib/transactions.ts";
 
 const exec = promisify(execFile);
 const bin = path.join(repoRoot, "node_modules", ".bin");
-const PORTS = { chain: 18600, indexer: 18601, gateway: 18602, store: 18603 };
-/** Hardhat's development mnemonic: the local chain funds these accounts with ETH for gas. */
-const MNEMONIC = "test test test test test test test test test test test junk";
+const PORTS = { chain: 18600, indexer: 18601, gateway: 18602, store: 18603, studio: 18604 };
+/** `npm run demo -- --studio`: leave the stack running with the Studio on it, until interrupted. */
+const withStudio = process.argv.slice(2).includes("--studio");
 const open = (wei: bigint) => `${formatUnits(wei, 18)} OPEN`;
 
 const started = Date.now();
@@ -41,11 +49,6 @@ async function step<T>(title: string, run: () => Promise<T>): Promise<T> {
   const result = await run();
   console.log(`done (${((Date.now() - at) / 1000).toFixed(1)} s)`);
   return result;
-}
-
-function keyOf(index: number): Hex {
-  const { getHdKey } = mnemonicToAccount(MNEMONIC, { addressIndex: index });
-  return `0x${Buffer.from(getHdKey().privateKey!).toString("hex")}`;
 }
 
 const run = (name: string, suite: Suite, positionals: string[] = [], values: Values = {}) =>
@@ -67,7 +70,7 @@ async function main() {
       await exec(path.join(bin, "hardhat"), ["build", "--no-tests", "--quiet"], { cwd: repoRoot });
       await exec(process.execPath, ["scripts/deploy.ts", "--network", "localhost"], { cwd: repoRoot });
     });
-    const suiteOf = (index: number) => connectSuite({ network: "localhost", privateKey: keyOf(index) });
+    const suiteOf = (index: number) => connectSuite({ network: "localhost", privateKey: hardhatKey(index) });
     const deployer = await suiteOf(0);
     const operator = await suiteOf(1);
     const app = await suiteOf(2);
@@ -81,15 +84,13 @@ async function main() {
       ...adapterOwners.map((s, i) => [s.account!.address, `adapter author ${i + 1}`] as [string, string]),
     ]);
 
-    await step("Hand out OPEN from the genesis treasury", async () => {
-      for (const suite of [operator, app, ...contributors, ...adapterOwners]) {
-        await send(deployer, {
-          contract: "OpenToken",
-          functionName: "transfer",
-          args: [suite.account!.address, 20_000n * 10n ** 18n],
-        });
-      }
-    });
+    await step("Hand out OPEN from the genesis treasury", () =>
+      handOutOpen(
+        deployer,
+        [operator, app, ...contributors, ...adapterOwners].map((suite) => suite.account!.address),
+        20_000n * 10n ** 18n,
+      ),
+    );
 
     await step("Start the content store (npm run store), its writers admitted by the chain", async () => {
       services.push(
@@ -179,49 +180,14 @@ async function main() {
     const indexerUrl = `http://127.0.0.1:${PORTS.indexer}`;
     await step("Start the indexer (Ponder on PGlite)", async () => {
       services.push(
-        await startService({
-          name: "indexer",
-          command: path.join(bin, "ponder"),
-          args: ["start", "--schema", "openpoa", "--port", String(PORTS.indexer), "--log-level", "warn"],
-          cwd: path.join(repoRoot, "indexer"),
-          env: {
-            ...process.env,
-            PONDER_TELEMETRY_DISABLED: "true",
-            OPENPOA_NETWORK: "localhost",
-            OPENPOA_PGLITE_DIR: path.join(work, "pglite"),
-            OPENPOA_CONTENT_URL: storeUrl,
-            OPENPOA_POLLING_MS: "200",
-          },
-          ready: async () => (await fetch(`${indexerUrl}/ready`)).ok,
-          timeoutMs: 180_000,
-        }),
+        await startIndexerService({ port: PORTS.indexer, pgliteDir: path.join(work, "pglite"), contentUrl: storeUrl }),
       );
     });
 
     const gatewayUrl = `http://127.0.0.1:${PORTS.gateway}`;
     await step("Start the worker (gateway + engine)", async () => {
       services.push(
-        await startService({
-          name: "worker",
-          command: process.execPath,
-          args: ["inference/gateway/worker.ts"],
-          cwd: repoRoot,
-          env: {
-            ...process.env,
-            OPENPOA_NETWORK: "localhost",
-            OPENPOA_OPERATOR_KEY: keyOf(1),
-            // The base model and the adapters are fetched by their on-chain URIs and checked against their hashes.
-            OPENPOA_ARTIFACT_CACHE_DIR: path.join(work, "worker-artifacts"),
-            OPENPOA_CONTENT_URL: storeUrl,
-            OPENPOA_USAGE_LOG: path.join(work, "usage.sqlite"),
-            OPENPOA_PORT: String(PORTS.gateway),
-            OPENPOA_SETTLE_MIN_AMOUNT: "1",
-            OPENPOA_SETTLE_INTERVAL_MS: "500",
-            OPENPOA_LOG_LEVEL: "warn",
-          },
-          ready: async () => (await fetch(`${gatewayUrl}/health`)).ok,
-          timeoutMs: 120_000,
-        }),
+        await startWorkerService({ port: PORTS.gateway, operatorKey: hardhatKey(1), dir: work, contentUrl: storeUrl }),
       );
     });
 
@@ -269,7 +235,7 @@ async function main() {
 
     const completions = await step("Chat completions across the adapters with the official openai client", async () => {
       const payer = new Payer({
-        account: mnemonicToAccount(MNEMONIC, { addressIndex: 2 }),
+        account: mnemonicToAccount(HARDHAT_MNEMONIC, { addressIndex: 2 }),
         chainId: 31337,
         payments: app.address("InferencePayments"),
         channelId,
@@ -345,7 +311,7 @@ async function main() {
         const { data } = await run("channel open", app, [], { operator: operator.account!.address, deposit: "10" });
         const secondChannel = (data as { channelId: bigint }).channelId;
         const payer = new Payer({
-          account: mnemonicToAccount(MNEMONIC, { addressIndex: 2 }),
+          account: mnemonicToAccount(HARDHAT_MNEMONIC, { addressIndex: 2 }),
           chainId: 31337,
           payments: app.address("InferencePayments"),
           channelId: secondChannel,
@@ -390,10 +356,28 @@ async function main() {
       );
     }
     console.log(`\nDemo finished in ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+    if (withStudio) await serveStudio({ indexerUrl, storeUrl });
   } finally {
     for (const service of services.reverse()) await service.stop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Starts the Studio on the demo's stack, prints its URL, and keeps everything up until interrupted (Ctrl-C). */
+async function serveStudio({ indexerUrl, storeUrl }: { indexerUrl: string; storeUrl: string }) {
+  const studio = await step("Start the Studio on this stack", () =>
+    startStudioService({ port: PORTS.studio, indexerUrl, contentUrl: storeUrl }),
+  );
+  services.push(studio);
+  console.log(`\nOpenPoA Studio: ${studio.url}`);
+  console.log(
+    "Connect the development wallet (Hardhat test accounts): #0 deployer, #1 operator, #2 app, #3 curator of " +
+      "datanet 1 and contributor 1, #4–#6 contributors, #7–#8 adapter authors. The stack stays up; Ctrl-C stops it.",
+  );
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
 }
 
 /** Moves the local chain's clock `seconds` ahead and mines a block there. */

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs everything OpenPoA needs on a fresh Debian (bookworm) machine: the apt packages of the Python engine and
-# the linters, the npm dependencies with Node 22 (from the npm package `node`), then the engine's venv and the real
-# model (scripts/setup-engine.sh). Safe to run again.
+# Installs everything OpenPoA needs on a fresh Debian (bookworm) machine: the apt packages of the Python engine, the
+# linters and the Studio's browser tests (Chromium), the npm dependencies with Node 22 (from the npm package `node`),
+# then the engine's venv and the real model (scripts/setup-engine.sh). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3-torch python3-numpy python3-pytest python3-hypothesis python3-venv libopenblas0-pthread black flake8
-  postgresql)
+  postgresql chromium fonts-liberation)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

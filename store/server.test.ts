@@ -185,6 +185,33 @@ describe("content store server, on a local chain with the suite deployed", () =>
     );
   });
 
+  it("test_cors_answersCrossOriginReadsAndPreflightsOfSignedWrites", async () => {
+    const contentHash = await putContent(createHttpContentStore({ baseUrl: store.url, signer: alice }), {
+      content: randomBytes(64),
+    });
+    const origin = "http://studio.example";
+    const read = await fetch(`${store.url}/${contentHash.slice(2)}`, { headers: { origin } });
+    assert.equal(read.status, 200);
+    assert.equal(read.headers.get("access-control-allow-origin"), "*");
+    assert.match(read.headers.get("access-control-expose-headers") ?? "", /etag/);
+    const preflight = await fetch(`${store.url}/${"ab".repeat(32)}`, {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "PUT",
+        "access-control-request-headers": "x-openpoa-kind, x-openpoa-signer, x-openpoa-time, x-openpoa-signature",
+      },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
+    assert.match(preflight.headers.get("access-control-allow-methods") ?? "", /PUT/);
+    for (const header of ["x-openpoa-kind", "x-openpoa-signer", "x-openpoa-time", "x-openpoa-signature"])
+      assert.match(preflight.headers.get("access-control-allow-headers") ?? "", new RegExp(header));
+    const refused = await fetch(`${store.url}/${"cd".repeat(32)}`, { method: "PUT", headers: { origin }, body: "x" });
+    assert.ok(refused.status >= 400 && refused.status < 500, String(refused.status));
+    assert.equal(refused.headers.get("access-control-allow-origin"), "*", "a refusal is readable cross-origin too");
+  });
+
   it("test_put_storesAttributionRecordsUnderTheirAttributionHash", async () => {
     const record = makeEpochFixture().records[0]!;
     const attributionHash = await putAttributionRecord(createHttpContentStore({ baseUrl: store.url, signer: bob }), {

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { storeHeaders } from "../attribution/src/storeAuth.ts";
 import { jsonLogger, type Logger } from "../inference/gateway/log.ts";
 import { StoreError } from "./errors.ts";
 import { defaultSizeLimits, type SizeLimits } from "./limits.ts";
@@ -32,6 +33,20 @@ const idleTimeoutMs = 120_000;
 const drainableBytes = 1024 * 1024;
 
 type Context = WriteContext & { log: Logger };
+
+/**
+ * Browsers (the Studio) read and write the store from any origin: it sets no cookies and every write carries its own
+ * signature, so there is nothing an origin check would protect.
+ */
+const corsHeaders = {
+  "access-control-allow-origin": "*",
+  "access-control-expose-headers": "etag, location, content-length, content-range, accept-ranges",
+};
+const preflightHeaders = {
+  "access-control-allow-methods": "GET, HEAD, PUT",
+  "access-control-allow-headers": ["content-type", "range", "if-none-match", ...Object.values(storeHeaders)].join(", "),
+  "access-control-max-age": "86400",
+};
 
 function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   const text = JSON.stringify(body);
@@ -79,6 +94,9 @@ async function route(context: Context, request: IncomingMessage, response: Serve
     case "GET":
     case "HEAD":
       return serveObject(context.objects, name, request, response);
+    case "OPTIONS":
+      response.writeHead(204, preflightHeaders).end();
+      return;
     case "PUT": {
       const stored = await storeObject(context, name, request);
       sendJson(response, stored.created ? 201 : 200, stored, { etag: `"${name}"`, location: `/${name}` });
@@ -86,8 +104,8 @@ async function route(context: Context, request: IncomingMessage, response: Serve
       return;
     }
     default:
-      throw new StoreError(405, "method_not_allowed", `${request.method} is not GET, HEAD or PUT`, {
-        headers: { allow: "GET, HEAD, PUT" },
+      throw new StoreError(405, "method_not_allowed", `${request.method} is not GET, HEAD, PUT or OPTIONS`, {
+        headers: { allow: "GET, HEAD, PUT, OPTIONS" },
       });
   }
 }
@@ -103,6 +121,7 @@ export async function startStoreServer(config: StoreServerConfig): Promise<Store
   };
   // No overall request timeout: a 64 GiB artifact takes as long as it takes; a stalled one hits the idle timeout.
   const server = createServer({ requestTimeout: 0 }, (request, response) => {
+    for (const [name, value] of Object.entries(corsHeaders)) response.setHeader(name, value);
     route(context, request, response).catch((error: unknown) => fail(context, request, response, error));
   });
   server.setTimeout(idleTimeoutMs);

@@ -723,6 +723,22 @@ describe("indexer", { timeout: 240_000 }, () => {
     await expectError(await post("{ adapters { items { id "), 400, "");
   });
 
+  test("answers browsers of any origin (the Studio reads GraphQL and REST cross-origin)", async () => {
+    const origin = "http://studio.example";
+    const preflight = await fetch(`${fresh.url}/graphql`, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
+    assert.match(preflight.headers.get("access-control-allow-methods") ?? "", /POST/);
+    const rest = await fetch(`${fresh.url}/adapters/1/usage`, { headers: { origin } });
+    assert.equal(rest.status, 200);
+    assert.equal(rest.headers.get("access-control-allow-origin"), "*");
+    const status = await fetch(`${fresh.url}/status`, { headers: { origin } });
+    assert.equal(status.headers.get("access-control-allow-origin"), "*");
+  });
+
   test("earnings: a file read later, a revoked epoch, files that do not verify", async () => {
     const { alice, carol } = scenario.accounts;
     const url = chain.chain.url;

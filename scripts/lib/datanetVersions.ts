@@ -1,15 +1,14 @@
 /** Datanet versions rebuilt from DatanetRegistry events, as anyone can: the accepted contributions in order. */
-import type { Address, Hex, PublicClient } from "viem";
-import type { Contribution, DatanetVersion } from "../../attribution/src/index.ts";
+import type { Hex, PublicClient } from "viem";
+import type { DatanetVersion } from "../../attribution/src/index.ts";
 import { abiOf, type Suite } from "./contracts.ts";
-import { getContractEventsInChunks } from "./logs.ts";
+import {
+  readAcceptedContributions as readAcceptedWith,
+  readContributions as readContributionsWith,
+  type RegistryLocation,
+} from "./datanetEvents.ts";
 
-type Submitted = { contributionId: bigint; contributor: Address; contentHash: Hex; uri: string };
-type Accepted = { contributionId: bigint; weight: bigint; acceptedIndex: bigint };
-
-export type AcceptedContribution = Contribution & { uri: string };
-/** Where to read: the registry's address and the block it was deployed at. */
-export type RegistryLocation = { registry: Address; fromBlock: bigint };
+export type { AcceptedContribution, RegistryLocation } from "./datanetEvents.ts";
 
 export function registryLocation(suite: Suite): RegistryLocation {
   return {
@@ -19,48 +18,15 @@ export function registryLocation(suite: Suite): RegistryLocation {
 }
 
 /** Every contribution accepted into `datanetId` so far, in acceptance order, with its URI. */
-export async function readAcceptedContributions(
-  client: PublicClient,
-  location: RegistryLocation & { datanetId: bigint },
-): Promise<AcceptedContribution[]> {
-  return (await readContributions(client, location)).accepted;
-}
+export const readAcceptedContributions = (client: PublicClient, location: RegistryLocation & { datanetId: bigint }) =>
+  readAcceptedWith(client, { ...location, abi: abiOf("DatanetRegistry") });
 
 /**
  * The datanet's contributions from its events: those accepted, in acceptance order, and those still pending
  * (neither accepted, rejected nor withdrawn), in submission order.
  */
-export async function readContributions(
-  client: PublicClient,
-  { registry, fromBlock, datanetId }: RegistryLocation & { datanetId: bigint },
-): Promise<{ accepted: AcceptedContribution[]; pending: (Submitted & { weight: 0n })[] }> {
-  const abi = abiOf("DatanetRegistry");
-  // One head for the four reads, so that none sees an acceptance whose submission another has not read.
-  const toBlock = await client.getBlockNumber({ cacheTime: 0 });
-  const query = (eventName: string) =>
-    getContractEventsInChunks(client, { address: registry, abi, eventName, args: { datanetId }, fromBlock, toBlock });
-  const [submitted, accepted, rejected, withdrawn] = await Promise.all(
-    ["ContributionSubmitted", "ContributionAccepted", "ContributionRejected", "ContributionWithdrawn"].map(query),
-  );
-  const argsOf = <T>(log: unknown) => (log as { args: T }).args;
-  const byId = new Map(submitted.map((log) => [argsOf<Submitted>(log).contributionId, argsOf<Submitted>(log)]));
-  const settled = new Set(
-    [...accepted, ...rejected, ...withdrawn].map((log) => argsOf<{ contributionId: bigint }>(log).contributionId),
-  );
-  return {
-    accepted: accepted
-      .map((log) => argsOf<Accepted>(log))
-      .sort((a, b) => (a.acceptedIndex < b.acceptedIndex ? -1 : 1))
-      .map(({ contributionId, weight }) => {
-        const { contributor, contentHash, uri } = byId.get(contributionId)!;
-        return { contributionId, contributor, contentHash, weight, uri };
-      }),
-    pending: [...byId.values()]
-      .filter(({ contributionId }) => !settled.has(contributionId))
-      .sort((a, b) => (a.contributionId < b.contributionId ? -1 : 1))
-      .map((c) => ({ ...c, weight: 0n as const })),
-  };
-}
+export const readContributions = (client: PublicClient, location: RegistryLocation & { datanetId: bigint }) =>
+  readContributionsWith(client, { ...location, abi: abiOf("DatanetRegistry") });
 
 /** A published version: its root, and the contributions it covers (the first `contributionCount` accepted). */
 export async function readDatanetVersion(

@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.ts";
 import { freePort } from "../../scripts/lib/services.ts";
-import { forwardRpc, studioApp } from "./app.ts";
+import { forwardRpc, shellWithConfig, studioApp, studioConfigOf } from "./app.ts";
 
 const deployment = {
   chainId: 31337,
@@ -19,7 +19,7 @@ describe("studio backend", () => {
     chain = await startLocalChain({ port: await freePort() });
     dist = await mkdtemp(path.join(tmpdir(), "openpoa-studio-dist-"));
     await mkdir(path.join(dist, "assets"));
-    await writeFile(path.join(dist, "index.html"), "<!doctype html><title>shell</title>");
+    await writeFile(path.join(dist, "index.html"), "<!doctype html><title>shell</title><!--openpoa-config-->");
     await writeFile(path.join(dist, "assets", "index-abc.js"), "console.log(1)");
   });
   after(async () => {
@@ -67,6 +67,22 @@ describe("studio backend", () => {
     assert.match(answers[3]!.result!, /^0x/);
   });
 
+  it('inlines the configuration into the page so that no "<" in it can close the script', () => {
+    const html = shellWithConfig("<head><!--openpoa-config--></head>", {
+      ...studioConfigOf({
+        network: "</script><script>alert(1)</script>",
+        deployment,
+        rpcUrl: "",
+        indexerUrl: "http://i",
+        contentUrl: "http://c",
+        distDir: "",
+      }),
+    });
+    assert.equal(html.split("</script>").length, 2);
+    const json = /<script id="openpoa-config" type="application\/json">(.*)<\/script>/.exec(html)![1]!;
+    assert.equal(JSON.parse(json).network, "</script><script>alert(1)</script>");
+  });
+
   it("serves /api/config, saying whether the development wallet is offered", async () => {
     const local = await (await appFor(31337).request("/api/config")).json();
     assert.equal(local.devWallet, true);
@@ -100,7 +116,11 @@ describe("studio backend", () => {
     for (const route of ["/", "/datanets/3", "/governance"]) {
       const page = await app.request(route);
       assert.equal(page.status, 200, route);
-      assert.match(await page.text(), /<title>shell<\/title>/);
+      const html = await page.text();
+      assert.match(html, /<title>shell<\/title>/);
+      // The configuration rides in the page: no round trip before the first render.
+      const inlined = /<script id="openpoa-config" type="application\/json">(.*)<\/script>/.exec(html);
+      assert.equal(JSON.parse(inlined![1]!).chainId, 31337);
     }
     assert.equal((await app.request("/assets/missing.js")).status, 404);
   });

@@ -6,8 +6,9 @@
  * development wallet); on any other chain the browser's own wallet signs.
  */
 import { serveStatic } from "@hono/node-server/serve-static";
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Deployment } from "../../scripts/lib/deployments.ts";
 
@@ -103,6 +104,16 @@ export async function forwardRpc(
   return Array.isArray(body) ? ordered : ordered[0];
 }
 
+/**
+ * The app's index.html with `config` inlined where it marks the place, so that the first render needs no round trip
+ * for it (app/src/config.ts reads it, and falls back to GET /api/config under Vite's dev server).
+ */
+export function shellWithConfig(html: string, config: StudioConfig): string {
+  // JSON inside <script> must not close it: escape every "<".
+  const json = JSON.stringify(config).replace(/</g, "\\u003c");
+  return html.replace("<!--openpoa-config-->", `<script id="openpoa-config" type="application/json">${json}</script>`);
+}
+
 export function studioApp(options: StudioAppOptions): Hono {
   const config = studioConfigOf(options);
   const app = new Hono();
@@ -117,6 +128,9 @@ export function studioApp(options: StudioAppOptions): Hono {
     return c.json(await forwardRpc({ rpcUrl: options.rpcUrl, local: config.devWallet }, body));
   });
   const root = path.relative(process.cwd(), options.distDir) || ".";
+  const shell = shellWithConfig(readFileSync(path.join(options.distDir, "index.html"), "utf8"), config);
+  const serveShell = (c: Context) => c.html(shell, 200, { "cache-control": "no-cache" });
+  app.get("/", serveShell);
   // Hashed bundles never change under their name; index.html must be read fresh.
   app.use("/assets/*", async (c, next) => {
     await next();
@@ -124,7 +138,6 @@ export function studioApp(options: StudioAppOptions): Hono {
   });
   app.use("*", serveStatic({ root }));
   // A client-side route (e.g. /datanets/3) reloaded: the app shell, which routes it. A missing file stays a 404.
-  const shell = serveStatic({ root, path: "index.html" });
-  app.use("*", async (c, next) => (/\.[a-z0-9]+$/i.test(c.req.path) ? c.notFound() : shell(c, next)));
+  app.get("*", (c) => (/\.[a-z0-9]+$/i.test(c.req.path) ? c.notFound() : serveShell(c)));
   return app;
 }

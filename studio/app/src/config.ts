@@ -20,7 +20,10 @@ export class ConfigUnavailableError extends Error {
   }
 }
 
+/** The configuration the backend inlined into the page, else (under Vite's dev server) GET /api/config. */
 export async function loadConfig(): Promise<StudioConfig> {
+  const inlined = document.getElementById("openpoa-config")?.textContent;
+  if (inlined) return JSON.parse(inlined) as StudioConfig;
   const response = await fetch("/api/config").catch((cause: unknown) => {
     throw new ConfigUnavailableError("the Studio's backend did not answer /api/config", { cause });
   });

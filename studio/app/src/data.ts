@@ -5,7 +5,7 @@
  */
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
-import { fetchPage, type Page, type PageRequest } from "./lib/graphql.ts";
+import { fetchPage, graphqlRequest, type Page, type PageRequest } from "./lib/graphql.ts";
 import { useStudio } from "./studio.tsx";
 
 export type Pager = {
@@ -67,5 +67,15 @@ export function useIndexerJson<T>(path: string | undefined) {
       if (!response.ok) throw new Error(body.error?.message ?? `indexer answered ${response.status}`);
       return body;
     },
+  });
+}
+
+/** One GraphQL query of the indexer (a single row, e.g. `{ datanet(id: "3") { … } }`); undefined waits. */
+export function useGraphql<T>(query: string | undefined) {
+  const { config } = useStudio();
+  return useQuery<T>({
+    queryKey: ["graphql-one", query],
+    enabled: query !== undefined,
+    queryFn: ({ signal }) => graphqlRequest<T>(config.indexerUrl, query!, signal),
   });
 }

@@ -1,19 +1,21 @@
 /**
  * Every page of the Studio and where it is in the navigation. A page is a component in pages/ registered here with
  * its path (wouter patterns: `/datanets/:id`); `nav` puts it in the top navigation. Pages are loaded on first visit
- * (their own chunk), so adding one costs the first load nothing.
+ * (their own chunk, `lazy`), so adding one costs the first load nothing.
  */
-import { lazy, type ComponentType, type LazyExoticComponent } from "react";
+import { lazy, type ComponentType } from "react";
+import Datanets from "./pages/Datanets.tsx";
 
 export type Route = {
   path: string;
-  page: LazyExoticComponent<ComponentType>;
+  page: ComponentType;
   /** The navigation label; pages without one are reached by links (details). */
   nav?: string;
 };
 
 export const routes: Route[] = [
-  { path: "/datanets", nav: "Datanets", page: lazy(() => import("./pages/Datanets.tsx")) },
+  // The landing page is in the first chunk: no second round trip before the first screen.
+  { path: "/datanets", nav: "Datanets", page: Datanets },
   { path: "/datanets/:id", page: lazy(() => import("./pages/Datanet.tsx")) },
   { path: "/earnings", nav: "Earnings", page: lazy(() => import("./pages/Earnings.tsx")) },
   { path: "/factory", nav: "Model Factory", page: lazy(() => import("./pages/ModelFactory.tsx")) },

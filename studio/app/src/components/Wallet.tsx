@@ -3,6 +3,7 @@
  * node's accounts (tests and demos switch between contributor, curator, author and operator).
  */
 import { useQuery } from "@tanstack/react-query";
+import { useId } from "react";
 import type { Address as AddressType } from "viem";
 import { useConnect, useConnection, useConnectors, useDisconnect } from "wagmi";
 import { describeError } from "../lib/errors.ts";
@@ -57,18 +58,19 @@ export function Wallet() {
 }
 
 function DevAccountPicker({ provider, address }: { provider: DevProvider; address: AddressType }) {
+  const id = useId();
   const accounts = useQuery({ queryKey: ["dev-accounts"], queryFn: () => provider.accounts(), staleTime: Infinity });
   return (
-    <label className="dev-wallet">
+    <div className="dev-wallet">
       <span className="badge">Development wallet (Hardhat test accounts, local chain only)</span>
-      <span>Account</span>
-      <select value={address} onChange={(event) => provider.select(event.target.value as AddressType)}>
+      <label htmlFor={id}>Account</label>
+      <select id={id} value={address} onChange={(event) => provider.select(event.target.value as AddressType)}>
         {(accounts.data ?? [address]).map((account, i) => (
           <option key={account} value={account}>
             #{i} {account}
           </option>
         ))}
       </select>
-    </label>
+    </div>
   );
 }

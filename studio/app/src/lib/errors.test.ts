@@ -115,5 +115,9 @@ describe("describeError", () => {
       "Reverted with unknown error data 0xdeadbeef…",
     );
     assert.equal(describeError(new Error("plain"), abis), "plain");
+    assert.equal(
+      describeError(new BaseError("Upload failed.", { details: "not_admitted: hold 1 OPEN" }), abis),
+      "Upload failed. not_admitted: hold 1 OPEN",
+    );
   });
 });

@@ -74,7 +74,10 @@ export function describeError(error: unknown, abis: readonly Abi[]): string {
     if (error.walk((e) => e instanceof UserRejectedRequestError)) return "Rejected in the wallet.";
     const data = revertDataOf(error);
     if (data) return `Reverted with unknown error data ${data.slice(0, 10)}…`;
-    return error.shortMessage;
+    // A store's or a node's own words (its error code and message) are in the details.
+    return error.details && !error.shortMessage.includes(error.details)
+      ? `${error.shortMessage} ${error.details}`
+      : error.shortMessage;
   }
   return error instanceof Error ? error.message : String(error);
 }
