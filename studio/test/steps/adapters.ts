@@ -1,38 +1,29 @@
 /**
- * Browser steps of the adapter pages, on the flow test's shared stack (studio/test/stack.ts): an adapter's page
+ * Browser steps of the adapter pages, on a shared stack (studio/test/stack.ts): an adapter's page
  * (list, lineage, usage), then the playground as an app pays: a channel opened with the development wallet (approve
  * and open), a chat whose receipts the page shows verified, and the usage voucher that lets the operator settle.
  * Each step checks the chain with viem after the UI acted, and runs axe-core on what it visited.
  *
- * The flow test calls them after the adapter is registered (the Model Factory's steps):
+ * Run after an adapter is registered (by the Model Factory's steps in the flow test; adapters.browser.test.ts
+ * registers one with the CLI):
  * `openAdapterPage` → `openPlaygroundChannel` → `chatInPlayground` (once or more) → `settlePlaygroundChannel`, and
  * optionally `reusePlaygroundChannel` → `chatInPlayground` → `settlePlaygroundChannel` (the page reloaded).
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { isAddressEqual, parseUnits, type Address, type PublicClient } from "viem";
+import { isAddressEqual, parseUnits, type Address } from "viem";
 import { abiOf } from "../../../inference/sdk/abis.ts";
+import { checkAccessibility, connectDevWallet, screenshot, selectDevAccount, visit } from "../browser.ts";
+import { roles, type StudioStack } from "../stack.ts";
 
-/** What the flow test hands each step (the harness's context: the page, the stack, the roles, its helpers). */
-export type StepContext = {
-  page: Page;
-  stack: {
-    studioUrl: string;
-    workerUrl: string;
-    /** Reads chain state directly. */
-    client: PublicClient;
-    deployment: { contracts: Record<string, { address: string } | undefined> };
-    addressOf(account: number): Address;
-  };
-  /** Hardhat account indexes by role (stack.ts `roles`). */
-  roles: { app: number; operator: number };
-  /** Goes to `url`, waits for its h1 `heading`, runs axe-core (browser.ts `visit`). */
-  visit(url: string, heading: string | RegExp): Promise<void>;
-  /** axe-core on the page as it is, failing on serious or critical violations (browser.ts `checkAccessibility`). */
-  checkAccessibility(label: string): Promise<void>;
-  /** The development wallet connected as Hardhat account `index` (browser.ts `connectDevWallet`/`selectDevAccount`). */
-  useAccount(index: number): Promise<void>;
-};
+/** What each step works on: the flow's page (development wallet) and the shared stack. */
+export type StepContext = { page: Page; stack: StudioStack };
+
+/** The development wallet as Hardhat account `index`, connecting it first if it is not. */
+async function useAccount({ page }: StepContext, index: number): Promise<void> {
+  if ((await page.getByLabel("Account", { exact: true }).count()) === 0) await connectDevWallet(page, index);
+  else await selectDevAccount(page, index);
+}
 
 type ChainChannel = { payer: Address; operator: Address; deposit: bigint; settled: bigint; closesAt: bigint };
 type LineageEntry = { datanetId: bigint; version: bigint; weightBps: number };
@@ -51,7 +42,7 @@ const channelOf = (ctx: StepContext, channelId: bigint) =>
 /** The adapter in the list, then its page: the lineage it shows is the registry's, each entry linking its datanet. */
 export async function openAdapterPage(ctx: StepContext, adapterId: bigint): Promise<void> {
   const { page } = ctx;
-  await ctx.visit(`${ctx.stack.studioUrl}/adapters`, "Adapters");
+  await visit(page, `${ctx.stack.studioUrl}/adapters`, "Adapters", "adapters");
   await page.getByRole("link", { name: `Adapter ${adapterId}`, exact: true }).click();
   await page.getByRole("heading", { level: 1, name: `Adapter ${adapterId}` }).waitFor();
   const lineage = (await ctx.stack.client.readContract({
@@ -68,7 +59,7 @@ export async function openAdapterPage(ctx: StepContext, adapterId: bigint): Prom
   await page.getByRole("heading", { name: "Playground" }).waitFor();
   await page.getByLabel("Operator").waitFor({ timeout: 30_000 });
   await page.waitForLoadState("networkidle");
-  await ctx.checkAccessibility(`adapter ${adapterId}`);
+  await checkAccessibility(page, `adapter ${adapterId}`);
 }
 
 /**
@@ -78,9 +69,9 @@ export async function openAdapterPage(ctx: StepContext, adapterId: bigint): Prom
  */
 export async function openPlaygroundChannel(ctx: StepContext, deposit = "5"): Promise<bigint> {
   const { page } = ctx;
-  await ctx.useAccount(ctx.roles.app);
-  const app = ctx.stack.addressOf(ctx.roles.app);
-  const operator = ctx.stack.addressOf(ctx.roles.operator);
+  await useAccount(ctx, roles.app);
+  const app = ctx.stack.addressOf(roles.app);
+  const operator = ctx.stack.addressOf(roles.operator);
   const amount = page.getByLabel("Deposit (OPEN)");
   await amount.waitFor({ timeout: 30_000 });
   const nonce = await ctx.stack.client.getTransactionCount({ address: app });
@@ -98,7 +89,7 @@ export async function openPlaygroundChannel(ctx: StepContext, deposit = "5"): Pr
   assert.ok(isAddressEqual(channel.operator, operator));
   assert.equal(channel.deposit, parseUnits(deposit, 18));
   assert.equal(channel.settled, 0n);
-  await ctx.checkAccessibility("playground, channel open");
+  await checkAccessibility(page, "playground, channel open");
   return channelId;
 }
 
@@ -113,7 +104,7 @@ export async function chatInPlayground(ctx: StepContext, message: string): Promi
   assert.equal(await page.locator('tr[data-verified="false"]').count(), 0, "the Payer disputed a receipt");
   const answer = await page.locator('ol[aria-label="Conversation"] > li').last().locator("p").nth(1).textContent();
   assert.ok(answer && answer.replace(/^Adapter \d+:\s*/, "").trim().length > 0, "an answer was streamed");
-  await ctx.checkAccessibility("playground, after a chat");
+  await checkAccessibility(page, "playground, after a chat");
   return answer!;
 }
 
@@ -143,7 +134,8 @@ export async function settlePlaygroundChannel(ctx: StepContext, channelId: bigin
   );
   // The page shows the settlement too (it reads the channel every 2 s).
   await page.locator(`[data-settled="${total}"]`).waitFor({ timeout: 10_000 });
-  await ctx.checkAccessibility("playground, settled");
+  await checkAccessibility(page, "playground, settled");
+  await screenshot(page, "adapter");
   return total;
 }
 
@@ -154,7 +146,7 @@ export async function settlePlaygroundChannel(ctx: StepContext, channelId: bigin
  */
 export async function reusePlaygroundChannel(ctx: StepContext, adapterId: bigint, channelId: bigint): Promise<void> {
   const { page } = ctx;
-  await ctx.visit(`${ctx.stack.studioUrl}/adapters/${adapterId}`, `Adapter ${adapterId}`);
+  await visit(page, `${ctx.stack.studioUrl}/adapters/${adapterId}`, `Adapter ${adapterId}`);
   await page.getByRole("img", { name: "Revenue per day (OPEN)" }).waitFor({ timeout: 30_000 });
   const before = (await channelOf(ctx, channelId)).settled;
   await page.getByRole("button", { name: `Use channel #${channelId}` }).click({ timeout: 30_000 });
@@ -167,5 +159,5 @@ export async function reusePlaygroundChannel(ctx: StepContext, adapterId: bigint
     before,
     "the receipts taken over are what was settled",
   );
-  await ctx.checkAccessibility("playground, channel taken over");
+  await checkAccessibility(page, "playground, channel taken over");
 }
