@@ -67,6 +67,7 @@ import {
   attributionRecordFormat,
   hashAttributionRecord,
   hashTokens,
+  poolContributionId,
   type AttributionRecord,
   type AttributionShare,
   type AttributionSpan,
@@ -82,6 +83,7 @@ export {
   encodeAttributionRecord,
   hashAttributionRecord,
   hashTokens,
+  poolContributionId,
   type AttributionRecord,
   type AttributionShare,
   type AttributionSpan,
@@ -89,8 +91,6 @@ export {
   type SpanSource,
 } from "./record.ts";
 
-/** contributionId of the per-datanet pro-rata pool entry (real ids are 1-based). */
-export const poolContributionId = 0n;
 /** Fixed-point units per span weight unit in scores. */
 const scoreScale = 10n ** 12n;
 

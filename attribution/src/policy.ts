@@ -21,17 +21,25 @@ import {
   pickAttributionParams,
   type AttributionParams,
 } from "./params.ts";
-import { spanMatchAlgorithm, type AttributionPolicyRef, type AttributionPolicyVersion } from "./record.ts";
 
-export { spanMatchAlgorithm, type AttributionPolicyRef, type AttributionPolicyVersion } from "./record.ts";
+export const spanMatchAlgorithm = "openpoa-span-match";
 
-export type AttributionPolicy = AttributionPolicyRef & {
+export type AttributionPolicyVersion = 1 | 2;
+
+export type AttributionPolicy = {
+  /** Its number in AttributionRewards: 1, 2, ... */
+  id: bigint;
+  algorithm: typeof spanMatchAlgorithm;
+  version: AttributionPolicyVersion;
   params: AttributionParams;
   /** sha256 of the specification document of the algorithm's version. */
   specHash: Hex;
   /** Where to read that document, e.g. openpoa://content/<sha256 hex>. */
   specUri: string;
 };
+
+/** How a record names the policy it was made under. */
+export type AttributionPolicyRef = Pick<AttributionPolicy, "id" | "algorithm" | "version">;
 
 /** The specification of each version this library implements: its sha256 and content address. */
 export const attributionSpecs = {

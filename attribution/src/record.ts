@@ -1,28 +1,18 @@
 /**
- * Attribution records as they travel: their types, canonical encoding, attribution hash and token hashes. Pure and
- * browser-safe (viem and the canonical JSON only): a payer checks the records of its receipts with this alone, in a
- * browser too; making records (attribute.ts) needs the datanet indexes.
+ * Attribution records: their type, canonical encoding, attribution hash and token hashes. Browser-safe (no node:
+ * imports), so a record fetched from a content store is checked the same way everywhere, the Studio included (the
+ * playground's Payer checks each receipt's); attribute.ts makes them and re-exports all of this.
  */
 import { keccak256, type Hex } from "viem";
 import { canonicalJson, type CanonicalValue, type Encoded } from "./canonicalJson.ts";
 import type { DatanetVersionKey } from "./datanet.ts";
-import { BaseError } from "./errors.ts";
+import { BaseError, ContentHashMismatchError, InvalidContentHashError } from "./errors.ts";
 import type { AttributionParams } from "./params.ts";
-
-export const spanMatchAlgorithm = "openpoa-span-match";
-
-export type AttributionPolicyVersion = 1 | 2;
-
-/** How a record names the attribution policy it was made under (policy.ts has the whole policy). */
-export type AttributionPolicyRef = {
-  /** Its number in AttributionRewards: 1, 2, ... */
-  id: bigint;
-  algorithm: typeof spanMatchAlgorithm;
-  version: AttributionPolicyVersion;
-};
 
 /** v3: records name the attribution policy they were made under, and the params gain rarityExponent. */
 export const attributionRecordFormat = "openpoa-attribution-v3";
+/** contributionId of the per-datanet pro-rata pool entry (real ids are 1-based). */
+export const poolContributionId = 0n;
 
 export type LineageEntry = DatanetVersionKey & { weightBps: number };
 
@@ -52,8 +42,11 @@ export type AttributionSpan = {
 
 export type AttributionRecord = {
   format: typeof attributionRecordFormat;
-  /** The attribution policy the record was made under. */
-  policy: AttributionPolicyRef;
+  /**
+   * The attribution policy the record was made under (policy.ts's AttributionPolicyRef, spelled out: policy.ts reads
+   * its specification files from disk, and this module stays browser-safe).
+   */
+  policy: { id: bigint; algorithm: "openpoa-span-match"; version: 1 | 2 };
   adapterId: bigint;
   tokenizerId: string;
   /** keccak256 of the completion token ids as 4-byte big-endian integers. */
@@ -111,6 +104,25 @@ export function decodeAttributionRecord(json: string): AttributionRecord {
     })),
   };
   if (encodeAttributionRecord(record) !== json) throw new BaseError("Attribution record is not canonically encoded.");
+  return record;
+}
+
+/** Where a content store keeps the record whose attribution hash is `attributionHash`: `record-<64 lowercase hex>`. */
+export function recordFileName(attributionHash: Hex): string {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(attributionHash)) throw new InvalidContentHashError({ contentHash: attributionHash });
+  return `record-${attributionHash.slice(2).toLowerCase()}`;
+}
+
+/**
+ * The record in `bytes`, read from `source` under the name of `attributionHash`: decoded (canonical text only) and
+ * refused with ContentHashMismatchError unless it hashes to that hash. Every reader of records goes through this.
+ */
+export function decodeRecordAt(bytes: Uint8Array, attributionHash: Hex, source: string): AttributionRecord {
+  const record = decodeAttributionRecord(new TextDecoder().decode(bytes));
+  const actual = hashAttributionRecord(record);
+  if (actual !== attributionHash.toLowerCase()) {
+    throw new ContentHashMismatchError({ expected: attributionHash, actual, source });
+  }
   return record;
 }
 
