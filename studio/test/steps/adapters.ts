@@ -42,7 +42,7 @@ const channelOf = (ctx: StepContext, channelId: bigint) =>
 /** The adapter in the list, then its page: the lineage it shows is the registry's, each entry linking its datanet. */
 export async function openAdapterPage(ctx: StepContext, adapterId: bigint): Promise<void> {
   const { page } = ctx;
-  await visit(page, `${ctx.stack.studioUrl}/adapters`, "Adapters", "adapters");
+  await visit(page, `${ctx.stack.studioUrl}/adapters`, "Adapters", "adapter-list");
   await page.getByRole("link", { name: `Adapter ${adapterId}`, exact: true }).click();
   await page.getByRole("heading", { level: 1, name: `Adapter ${adapterId}` }).waitFor();
   const lineage = (await ctx.stack.client.readContract({
@@ -135,7 +135,7 @@ export async function settlePlaygroundChannel(ctx: StepContext, channelId: bigin
   // The page shows the settlement too (it reads the channel every 2 s).
   await page.locator(`[data-settled="${total}"]`).waitFor({ timeout: 10_000 });
   await checkAccessibility(page, "playground, settled");
-  await screenshot(page, "adapter");
+  await screenshot(page, "adapter-playground");
   return total;
 }
 
@@ -147,7 +147,7 @@ export async function settlePlaygroundChannel(ctx: StepContext, channelId: bigin
 export async function reusePlaygroundChannel(ctx: StepContext, adapterId: bigint, channelId: bigint): Promise<void> {
   const { page } = ctx;
   await visit(page, `${ctx.stack.studioUrl}/adapters/${adapterId}`, `Adapter ${adapterId}`);
-  await page.getByRole("img", { name: "Revenue per day (OPEN)" }).waitFor({ timeout: 30_000 });
+  await page.getByRole("img", { name: /^Revenue per day/ }).waitFor({ timeout: 30_000 });
   const before = (await channelOf(ctx, channelId)).settled;
   await page.getByRole("button", { name: `Use channel #${channelId}` }).click({ timeout: 30_000 });
   await page.locator(`[data-channel="${channelId}"]`).waitFor({ timeout: 30_000 });

@@ -31,6 +31,27 @@ function points(days: readonly UsageDay[], y: (day: UsageDay) => number): Point[
 export const revenuePoints = (days: readonly UsageDay[]) =>
   points(days, (day) => Number(formatUnits(BigInt(day.revenue), OPEN_DECIMALS)));
 
+const UNITS = [
+  { scale: 1, name: "OPEN" },
+  { scale: 1e3, name: "thousandths of OPEN" },
+  { scale: 1e6, name: "millionths of OPEN" },
+] as const;
+
+/**
+ * Revenue points in the largest unit in which the best day is at least 1 (a chart labels its maximum in a few
+ * characters: 3.4 thousandths reads, 0.0034 does not fit).
+ */
+export function revenueChart(days: readonly UsageDay[]): { points: Point[]; unit: string } {
+  const points = revenuePoints(days);
+  const top = Math.max(0, ...points.map((p) => p.y));
+  const unit = UNITS.find((u) => top * u.scale >= 1) ?? UNITS[0];
+  return { points: points.map((p) => ({ x: p.x, y: p.y * unit.scale })), unit: unit.name };
+}
+
+/** A chart figure in at most a few characters: 3.4, 12K, 1.2M. */
+export const compactNumber = (y: number) =>
+  new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 }).format(y);
+
 /** Estimated tokens served per day; days without an estimate (price zero) are left out. */
 export const tokenPoints = (days: readonly UsageDay[]) =>
   points(

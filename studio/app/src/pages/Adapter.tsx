@@ -8,13 +8,15 @@ import { lazy, Suspense } from "react";
 import { Link, useParams } from "wouter";
 import { Address } from "../components/Address.tsx";
 import { Amount } from "../components/Amount.tsx";
+import { Table } from "../components/Table.tsx";
 import { Chart } from "../components/Chart.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { useGraphqlPage } from "../data.ts";
 import {
   artifactManifestLocation,
+  compactNumber,
   dayLabel,
-  revenuePoints,
+  revenueChart,
   targetModuleNames,
   tokenPoints,
   trainingEntryOf,
@@ -166,29 +168,27 @@ function Lineage({ adapterId }: { adapterId: string }) {
       </p>
       {query.error && <p role="alert">Could not read the lineage: {query.error.message}</p>}
       {items && (
-        <div className="table-wrap">
-          <table>
-            <caption className="muted">Lineage of adapter {adapterId}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Datanet version</th>
-                <th scope="col">Weight</th>
+        <Table label={`Lineage of adapter ${adapterId}`}>
+          <caption className="muted">Lineage of adapter {adapterId}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Datanet version</th>
+              <th scope="col">Weight</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((entry) => (
+              <tr key={entry.index}>
+                <td>
+                  <Link href={`/datanets/${entry.datanetId}`}>
+                    Datanet {entry.datanetId} version {entry.version}
+                  </Link>
+                </td>
+                <td>{formatBps(entry.weightBps)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((entry) => (
-                <tr key={entry.index}>
-                  <td>
-                    <Link href={`/datanets/${entry.datanetId}`}>
-                      Datanet {entry.datanetId} version {entry.version}
-                    </Link>
-                  </td>
-                  <td>{formatBps(entry.weightBps)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </Table>
       )}
       {pager.total !== undefined && pager.total > pager.pageSize && <Pager pager={pager} label="Lineage pages" />}
     </>
@@ -204,7 +204,8 @@ function Revenue({ adapter }: { adapter: AdapterDetail }) {
     orderDirection: "desc",
     limit: 60,
   });
-  const revenue = adapter.revenue;
+  const totals = adapter.revenue;
+  const revenue = revenueChart(items ?? []);
   return (
     <>
       <h2>Usage and revenue</h2>
@@ -213,38 +214,43 @@ function Revenue({ adapter }: { adapter: AdapterDetail }) {
       </p>
       <dl className="facts">
         <dt>Settlements</dt>
-        <dd>{revenue?.settlements ?? 0}</dd>
+        <dd>{totals?.settlements ?? 0}</dd>
         <dt>Paid for this adapter</dt>
         <dd>
-          <Amount wei={revenue?.amount ?? "0"} />
+          <Amount wei={totals?.amount ?? "0"} />
         </dd>
         <dt>To the owner</dt>
         <dd>
-          <Amount wei={revenue?.ownerShare ?? "0"} />
+          <Amount wei={totals?.ownerShare ?? "0"} />
         </dd>
         <dt>To the data (contributors)</dt>
         <dd>
-          <Amount wei={revenue?.dataShare ?? "0"} />
+          <Amount wei={totals?.dataShare ?? "0"} />
         </dd>
         <dt>To operators</dt>
         <dd>
-          <Amount wei={revenue?.operatorFee ?? "0"} />
+          <Amount wei={totals?.operatorFee ?? "0"} />
         </dd>
         <dt>Protocol fee</dt>
         <dd>
-          <Amount wei={revenue?.protocolFee ?? "0"} />
+          <Amount wei={totals?.protocolFee ?? "0"} />
         </dd>
       </dl>
       {query.error && <p role="alert">Could not read the usage: {query.error.message}</p>}
       {items && (
         <div>
           <Chart
-            points={revenuePoints(items)}
-            label="Revenue per day (OPEN)"
+            points={revenue.points}
+            label={`Revenue per day, in ${revenue.unit}`}
             formatX={dayLabel}
-            formatY={(y) => y.toLocaleString(undefined, { maximumFractionDigits: 4 })}
+            formatY={compactNumber}
           />
-          <Chart points={tokenPoints(items)} label="Tokens served per day (estimated)" formatX={dayLabel} />
+          <Chart
+            points={tokenPoints(items)}
+            label="Tokens served per day (estimated)"
+            formatX={dayLabel}
+            formatY={compactNumber}
+          />
         </div>
       )}
       {pager.hasNext || pager.hasPrevious ? <Pager pager={pager} label="Usage days (60 a page, newest first)" /> : null}

@@ -3,6 +3,7 @@ import { useState } from "react";
 import { Link } from "wouter";
 import { Address } from "../components/Address.tsx";
 import { Amount } from "../components/Amount.tsx";
+import { Table } from "../components/Table.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { useGraphqlPage } from "../data.ts";
 import { targetModuleNames } from "../lib/adapters.ts";
@@ -57,7 +58,7 @@ export default function Adapters() {
             autoComplete="off"
           />
         </label>
-        <label className="inline">
+        <label style={{ flexDirection: "row", alignItems: "center", gap: 6 }}>
           <input
             type="checkbox"
             checked={showDeprecated}
@@ -69,43 +70,41 @@ export default function Adapters() {
       {query.error && <p role="alert">Could not read the adapters: {query.error.message}</p>}
       {items && items.length === 0 && <p>No adapter matches.</p>}
       {items && items.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <caption className="muted">Adapters, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Adapter</th>
-                <th scope="col">Base model</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Price per 1,000 tokens</th>
-                <th scope="col">Rank / targets</th>
-                <th scope="col">Status</th>
+        <Table label="Adapters">
+          <caption className="muted">Adapters, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Adapter</th>
+              <th scope="col">Base model</th>
+              <th scope="col">Owner</th>
+              <th scope="col">Price per 1,000 tokens</th>
+              <th scope="col">Rank / targets</th>
+              <th scope="col">Status</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((a) => (
+              <tr key={a.id}>
+                <td>
+                  <Link href={`/adapters/${a.id}`}>Adapter {a.id}</Link>
+                </td>
+                <td>
+                  {a.baseModel?.name ?? "?"} <span className="muted">(#{a.baseModelId})</span>
+                </td>
+                <td>
+                  <Address address={a.owner} />
+                </td>
+                <td>
+                  <Amount wei={a.pricePer1kTokens} />
+                </td>
+                <td>
+                  r{a.rank} · {targetModuleNames(a.targetModules) || "none"}
+                </td>
+                <td>{a.deprecated ? "deprecated" : "active"}</td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((a) => (
-                <tr key={a.id}>
-                  <td>
-                    <Link href={`/adapters/${a.id}`}>Adapter {a.id}</Link>
-                  </td>
-                  <td>
-                    {a.baseModel?.name ?? "?"} <span className="muted">(#{a.baseModelId})</span>
-                  </td>
-                  <td>
-                    <Address address={a.owner} />
-                  </td>
-                  <td>
-                    <Amount wei={a.pricePer1kTokens} />
-                  </td>
-                  <td>
-                    r{a.rank} · {targetModuleNames(a.targetModules) || "none"}
-                  </td>
-                  <td>{a.deprecated ? "deprecated" : "active"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </Table>
       )}
       <Pager pager={pager} label="Adapter pages" />
     </section>

@@ -23,6 +23,7 @@ import { checkpoint, Payer, walletSigner } from "../../../../../inference/sdk/pa
 import { promptOf, type RequestMessage } from "../../../../../inference/sdk/requests.ts";
 import { Address } from "../../components/Address.tsx";
 import { Amount } from "../../components/Amount.tsx";
+import { Table } from "../../components/Table.tsx";
 import { TxButton } from "../../components/TxButton.tsx";
 import { addressOf } from "../../config.ts";
 import { allAbis, contractOf } from "../../contracts.ts";
@@ -411,59 +412,57 @@ function Receipts({
   if (rows.length === 0) return null;
   const store = config.contentUrl.replace(/\/+$/, "");
   return (
-    <div className="table-wrap">
-      <table>
-        <caption>Receipts of channel #{channelId.toString()}</caption>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Amount</th>
-            <th scope="col">Tokens (prompt + answer)</th>
-            <th scope="col">Attribution record</th>
-            <th scope="col">Check</th>
+    <Table label={`Receipts of channel #${channelId}`}>
+      <caption>Receipts of channel #{channelId.toString()}</caption>
+      <thead>
+        <tr>
+          <th scope="col">#</th>
+          <th scope="col">Amount</th>
+          <th scope="col">Tokens (prompt + answer)</th>
+          <th scope="col">Attribution record</th>
+          <th scope="col">Check</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((row) => (
+          <tr key={row.requestId} data-receipt-amount={row.amount.toString()} data-verified={row.verified}>
+            <td>{row.position.toString()}</td>
+            <td>
+              <Amount wei={row.amount} decimals={8} />
+            </td>
+            <td>
+              {row.promptTokens.toString()} + {row.completionTokens.toString()}
+            </td>
+            <td>
+              {/^0x0+$/.test(row.attributionHash) ? (
+                <span className="muted">none (base model)</span>
+              ) : (
+                <a
+                  className="mono"
+                  href={`${store}/${recordFileName(row.attributionHash)}`}
+                  target="_blank"
+                  rel="noreferrer"
+                  title={row.attributionHash}
+                >
+                  {row.attributionHash.slice(0, 10)}…
+                </a>
+              )}
+            </td>
+            <td>
+              {row.verified ? (
+                <span
+                  style={{ color: "var(--ok)" }}
+                  title={`Signed by the operator's key ${signingKey}; its price, completion hash and attribution record check against the answer`}
+                >
+                  ✓ verified
+                </span>
+              ) : (
+                <span className="error">disputed, not paid: {row.disputed}</span>
+              )}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {rows.map((row) => (
-            <tr key={row.requestId} data-receipt-amount={row.amount.toString()} data-verified={row.verified}>
-              <td>{row.position.toString()}</td>
-              <td>
-                <Amount wei={row.amount} decimals={8} />
-              </td>
-              <td>
-                {row.promptTokens.toString()} + {row.completionTokens.toString()}
-              </td>
-              <td>
-                {/^0x0+$/.test(row.attributionHash) ? (
-                  <span className="muted">none (base model)</span>
-                ) : (
-                  <a
-                    className="mono"
-                    href={`${store}/${recordFileName(row.attributionHash)}`}
-                    target="_blank"
-                    rel="noreferrer"
-                    title={row.attributionHash}
-                  >
-                    {row.attributionHash.slice(0, 10)}…
-                  </a>
-                )}
-              </td>
-              <td>
-                {row.verified ? (
-                  <span
-                    style={{ color: "var(--ok)" }}
-                    title={`Signed by the operator's key ${signingKey}; its price, completion hash and attribution record check against the answer`}
-                  >
-                    ✓ verified
-                  </span>
-                ) : (
-                  <span className="error">disputed, not paid: {row.disputed}</span>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+        ))}
+      </tbody>
+    </Table>
   );
 }
