@@ -241,6 +241,12 @@ describe("OpenPoA Studio in Chromium, on a real local stack", () => {
     await p.getByRole("cell", { name: shown }).waitFor();
     await checkAccessibility(p, "datanet 1, published");
     await screenshot(p, "datanet");
+
+    // A second version with nothing new accepted is refused before any signature.
+    const blockBefore = await stack.client.getBlockNumber({ cacheTime: 0 });
+    await p.getByRole("button", { name: "Publish version 2" }).click();
+    await p.getByText("Nothing was accepted since version 1.").waitFor();
+    assert.equal(await stack.client.getBlockNumber({ cacheTime: 0 }), blockBefore);
   });
 
   it("every page passes axe, and a datanet is usable at 375 px wide", async () => {
