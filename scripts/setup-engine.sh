@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The engine's PyPI packages (tokenizers, gguf, jinja2), pinned in inference/engine/requirements.txt, in a venv that
+# The engine's PyPI packages (tokenizers, gguf, jinja2, triton), pinned in inference/engine/requirements.txt, in a venv that
 # still sees Debian's torch and numpy. scripts/python.sh, the npm scripts and the gateway use it where it exists.
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv

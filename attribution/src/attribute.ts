@@ -42,7 +42,6 @@
  * aggregation (see epoch.ts).
  */
 import { keccak256, type Hex } from "viem";
-import { canonicalJson, type CanonicalValue, type Encoded } from "./canonicalJson.ts";
 import { allocateLargestRemainder } from "./allocate.ts";
 import { compareBigints, datanetVersionKey, type DatanetVersionKey } from "./datanet.ts";
 import { originalContributionIndexes, type DatanetIndex } from "./datanetIndex.ts";
@@ -62,69 +61,36 @@ import {
   ppmTotal,
   type AttributionParams,
 } from "./params.ts";
-import {
-  assertAttributionPolicy,
-  defaultAttributionPolicy,
-  type AttributionPolicy,
-  type AttributionPolicyRef,
-} from "./policy.ts";
+import { assertAttributionPolicy, defaultAttributionPolicy, type AttributionPolicy } from "./policy.ts";
 import { defaultRarityTable, spanRarityWeight, type RarityTable } from "./rarity.ts";
+import {
+  attributionRecordFormat,
+  hashAttributionRecord,
+  poolContributionId,
+  type AttributionRecord,
+  type AttributionShare,
+  type AttributionSpan,
+  type LineageEntry,
+  type SpanSource,
+} from "./record.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 export { bpsTotal, defaultAttributionParams, ppmTotal, type AttributionParams } from "./params.ts";
+export {
+  attributionRecordFormat,
+  decodeAttributionRecord,
+  encodeAttributionRecord,
+  hashAttributionRecord,
+  poolContributionId,
+  type AttributionRecord,
+  type AttributionShare,
+  type AttributionSpan,
+  type LineageEntry,
+  type SpanSource,
+} from "./record.ts";
 
-/** v3: records name the attribution policy they were made under, and the params gain rarityExponent. */
-export const attributionRecordFormat = "openpoa-attribution-v3";
-/** contributionId of the per-datanet pro-rata pool entry (real ids are 1-based). */
-export const poolContributionId = 0n;
 /** Fixed-point units per span weight unit in scores. */
 const scoreScale = 10n ** 12n;
-
-export type LineageEntry = DatanetVersionKey & { weightBps: number };
-
-export type AttributionShare = DatanetVersionKey & { contributionId: bigint; ppm: number };
-
-/**
- * A contribution credited for a span: [datanetId, version, contributionId
- * (the credited original), heldBy (the contribution whose bytes hold the
- * span: the original itself, or a near duplicate of it), offset (first token
- * of the span in heldBy)].
- */
-export type SpanSource = [datanetId: bigint, version: bigint, contributionId: bigint, heldBy: bigint, offset: number];
-
-export type AttributionSpan = {
-  /** First completion token of the span. */
-  start: number;
-  length: number;
-  /** keccak256 of the span's token ids as 4-byte big-endian integers (as completionHash). */
-  hash: Hex;
-  /** Rarity weight of the span's words (rarity.ts): what its credit is made of. */
-  weight: number;
-  /** Occurrences across the lineage indexes (several may fall in one contribution). */
-  occurrenceCount: number;
-  /** Credited originals by (datanetId, version, contributionId). Tuples keep records compact. */
-  sources: SpanSource[];
-};
-
-export type AttributionRecord = {
-  format: typeof attributionRecordFormat;
-  /** The attribution policy the record was made under. */
-  policy: AttributionPolicyRef;
-  adapterId: bigint;
-  tokenizerId: string;
-  /** keccak256 of the completion token ids as 4-byte big-endian integers. */
-  completionHash: Hex;
-  completionTokens: number;
-  /** The policy's params. */
-  params: AttributionParams;
-  lineage: (LineageEntry & { root: Hex })[];
-  /** Completion ranges [start, length] masked as excluded text, sorted and disjoint. */
-  excluded: [start: number, length: number][];
-  /** Sorted by (datanetId, version, contributionId); zero shares omitted; ppm sum to 1,000,000. */
-  shares: AttributionShare[];
-  /** Spans that earned credit (weight > 0, at least one source), by start position. */
-  spans: AttributionSpan[];
-};
 
 export type AttributionContext = {
   tokenizer: Tokenizer;
@@ -343,50 +309,6 @@ function excludedRanges({
     ranges.push([start, i - start]);
   }
   return ranges;
-}
-
-/** Canonical JSON of a record (see canonicalJson.ts): the bytes that are hashed and published. */
-export function encodeAttributionRecord(record: AttributionRecord): string {
-  return canonicalJson(record as unknown as CanonicalValue);
-}
-
-/** The attribution hash that goes into usage receipts: keccak256 of the canonical JSON bytes. */
-export function hashAttributionRecord(record: AttributionRecord): Hex {
-  return keccak256(new TextEncoder().encode(encodeAttributionRecord(record)));
-}
-
-/**
- * Inverse of encodeAttributionRecord. Only canonical encodings are accepted
- * (re-encoding must give back the same text), so a decoded record always
- * hashes to the hash of the text it came from.
- */
-export function decodeAttributionRecord(json: string): AttributionRecord {
-  const raw = JSON.parse(json) as Encoded<AttributionRecord>;
-  if (raw.format !== attributionRecordFormat)
-    throw new BaseError(`Unknown attribution record format ${String(raw.format)}.`);
-  const key = (entry: Encoded<DatanetVersionKey>): DatanetVersionKey => ({
-    datanetId: BigInt(entry.datanetId),
-    version: BigInt(entry.version),
-  });
-  const record: AttributionRecord = {
-    ...raw,
-    policy: { ...raw.policy, id: BigInt(raw.policy.id) },
-    adapterId: BigInt(raw.adapterId),
-    lineage: raw.lineage.map((entry) => ({ ...entry, ...key(entry) })),
-    shares: raw.shares.map((share) => ({ ...share, ...key(share), contributionId: BigInt(share.contributionId) })),
-    spans: raw.spans.map((span) => ({
-      ...span,
-      sources: span.sources.map(([datanetId, version, contributionId, heldBy, offset]): SpanSource => [
-        BigInt(datanetId),
-        BigInt(version),
-        BigInt(contributionId),
-        BigInt(heldBy),
-        offset,
-      ]),
-    })),
-  };
-  if (encodeAttributionRecord(record) !== json) throw new BaseError("Attribution record is not canonically encoded.");
-  return record;
 }
 
 export function compareDatanetVersions(a: DatanetVersionKey, b: DatanetVersionKey): number {

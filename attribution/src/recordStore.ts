@@ -4,18 +4,17 @@
  * checked on every read, as for contents.
  */
 import type { Hex } from "viem";
+import type { ContentStore } from "./contentStore.ts";
+import { ContentNotFoundError } from "./errors.ts";
 import {
-  decodeAttributionRecord,
+  decodeRecordAt,
   encodeAttributionRecord,
   hashAttributionRecord,
+  recordFileName,
   type AttributionRecord,
-} from "./attribute.ts";
-import { contentFileName, type ContentStore } from "./contentStore.ts";
-import { ContentHashMismatchError, ContentNotFoundError } from "./errors.ts";
+} from "./record.ts";
 
-export function recordFileName(attributionHash: Hex): string {
-  return `record-${contentFileName(attributionHash)}`;
-}
+export { recordFileName };
 
 /** Stores `record` and returns its attribution hash. */
 export async function putAttributionRecord(
@@ -33,10 +32,5 @@ export async function getAttributionRecord(
 ): Promise<AttributionRecord> {
   const bytes = await store.read(recordFileName(attributionHash));
   if (bytes === undefined) throw new ContentNotFoundError({ contentHash: attributionHash, source: store.source });
-  const record = decodeAttributionRecord(new TextDecoder().decode(bytes));
-  const actual = hashAttributionRecord(record);
-  if (actual !== attributionHash.toLowerCase()) {
-    throw new ContentHashMismatchError({ expected: attributionHash, actual, source: store.source });
-  }
-  return record;
+  return decodeRecordAt(bytes, attributionHash, store.source);
 }

@@ -590,6 +590,12 @@ describe("indexer", { timeout: 240_000 }, () => {
         body.index === null ? [account, leaf.cumulativeAmount] : [body.index, account, leaf.cumulativeAmount];
       const types = body.index === null ? ["address", "uint256"] : ["uint256", "address", "uint256"];
       assert.ok(StandardMerkleTree.verify(body.root, types, value, body.proof), "proof verifies");
+      // Carol claimed against epoch 1: her leaf there is the previous one a later claim proves; alice never claimed.
+      assert.equal(body.lastClaimedEpoch, account === carol ? "1" : "0");
+      assert.deepEqual(
+        body.previous && [body.previous.epoch, body.previous.cumulativeAmount, body.previous.proof],
+        account === carol ? ["1", String(leaf.cumulativeAmount), body.proof] : null,
+      );
     }
     const none = (await (await fetch(`${fresh.url}/rewards/${bob}`)).json()) as any;
     assert.deepEqual([none.cumulativeAmount, none.claimable, none.proof], ["0", "0", null]);
@@ -710,6 +716,7 @@ describe("indexer", { timeout: 240_000 }, () => {
     };
     await expectError(await fetch(`${fresh.url}/rewards/0x1234`), 400, "invalid_account");
     await expectError(await fetch(`${fresh.url}/rewards/not-an-address`), 400, "invalid_account");
+    await expectError(await fetch(`${fresh.url}/rewards/${scenario.accounts.carol}?epoch=one`), 400, "invalid_epoch");
     await expectError(await fetch(`${fresh.url}/adapters/999/usage`), 404, "unknown_adapter");
     await expectError(await fetch(`${fresh.url}/adapters/abc/usage`), 400, "invalid_adapter_id");
     const post = (query: string) =>
@@ -868,6 +875,77 @@ describe("indexer", { timeout: 240_000 }, () => {
     assert.deepEqual([data.epochDistribution.status, data.epochDistribution.attempts], ["verified", 1]);
     assert.deepEqual(data.earnings.items, earningRows(file));
     assert.equal(data.epochReceipts.totalCount, 0);
+  });
+
+  test("REST /rewards/:account: a second claim proves the leaf last claimed against; ?epoch= names an older root", async () => {
+    // The previous test left epoch 2 proposed (carol and alice earn in it); carol claimed against epoch 1.
+    const { alice, carol } = scenario.accounts;
+    const url = chain.chain.url;
+    const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    cleanups.push(async () => provider.destroy());
+    const { AttributionRewards, OpenToken } = chain.deployment.contracts;
+    const rewards = new Contract(AttributionRewards!.address, abiOf("AttributionRewards"), await provider.getSigner(3));
+    const token = new Contract(OpenToken!.address, abiOf("OpenToken"), provider);
+    const rewardsOf = async (account: string, query = "") => {
+      const response = await fetch(`${fresh.url}/rewards/${account}${query}`);
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    const verifies = (root: string, index: string, account: string, amount: string, proof: string[]) =>
+      StandardMerkleTree.verify(root, ["uint256", "address", "uint256"], [index, account, amount], proof);
+    const leafOne = (account: string) => scenario.rewards.leaves.find((l) => l.account === account)!;
+    const root2 = await rewards.getFunction("getEpochRoot")(2n);
+
+    // Pending: the answer is still epoch 1's, epoch 2 is listed with its chain time and cannot be named yet.
+    let carolNow = await rewardsOf(carol);
+    assert.deepEqual([carolNow.body.epoch, carolNow.body.claimable], ["1", "0"]);
+    assert.deepEqual(carolNow.body.pendingRoots, [{ epoch: "2", claimableAt: String(root2.claimableAt) }]);
+    const early = await rewardsOf(carol, "?epoch=2");
+    assert.deepEqual([early.status, early.body.error.code], [409, "epoch_not_claimable"]);
+
+    await rpc(url, "evm_setNextBlockTimestamp", [Number(root2.claimableAt)]);
+    await rpc(url, "evm_mine", []);
+    await waitForBlock(fresh, url);
+
+    // Claimable: carol's leaf in root 2 and her leaf in root 1 (the one she last claimed against), both proven.
+    carolNow = await rewardsOf(carol);
+    const c = carolNow.body;
+    assert.deepEqual([c.epoch, c.root, c.lastClaimedEpoch, c.pendingRoots], ["2", root2.root, "1", []]);
+    const carolOne = leafOne(carol);
+    assert.equal(c.previous.epoch, "1");
+    assert.equal(c.previous.cumulativeAmount, String(carolOne.cumulativeAmount));
+    assert.equal(c.claimable, String(scenario.rewards.funded / 16n));
+    assert.equal(BigInt(c.cumulativeAmount) - BigInt(c.previous.cumulativeAmount), BigInt(c.claimable));
+    assert.ok(verifies(c.root, c.index, carol, c.cumulativeAmount, c.proof), "epoch 2 proof");
+    assert.ok(verifies(scenario.rewards.root, c.index, carol, c.previous.cumulativeAmount, c.previous.proof));
+    // Against epoch 1, which she already claimed against: nothing.
+    assert.equal((await rewardsOf(carol, "?epoch=1")).body.claimable, "0");
+    // Alice never claimed: no previous leaf; through epoch 1 only, or everything through epoch 2.
+    const aliceOne = (await rewardsOf(alice, "?epoch=1")).body;
+    assert.deepEqual(
+      [aliceOne.epoch, aliceOne.claimable, aliceOne.previous],
+      ["1", String(leafOne(alice).cumulativeAmount), null],
+    );
+    const aliceAll = (await rewardsOf(alice)).body;
+    assert.equal(aliceAll.claimable, String(leafOne(alice).cumulativeAmount + scenario.rewards.funded / 16n));
+
+    // The answer is the contract's claim: it pays exactly `claimable` (sent by another account: anyone may claim).
+    const before = (await token.getFunction("balanceOf")(carol)) as bigint;
+    const claim = {
+      index: c.index,
+      account: carol,
+      cumulativeAmount: c.cumulativeAmount,
+      proof: c.proof,
+      previousAmount: c.previous.cumulativeAmount,
+      previousProof: c.previous.proof,
+    };
+    await (await rewards.getFunction("claim")(2n, claim)).wait();
+    assert.equal((await token.getFunction("balanceOf")(carol)) - before, BigInt(c.claimable));
+    await waitForBlock(fresh, url);
+    const after = (await rewardsOf(carol)).body;
+    assert.deepEqual(
+      [after.lastClaimedEpoch, after.claimable, after.claimed],
+      ["2", "0", String(carolOne.cumulativeAmount + BigInt(c.claimable))],
+    );
   });
 });
 

@@ -1,7 +1,9 @@
 /**
  * HTTP API: Ponder's GraphQL at /graphql (and /), plus REST:
  *   GET /rewards/:account     cumulative entitlement, claimed, claimable and the Merkle proof for the newest
- *                             claimable reward root, from the distribution file whose sha256 is on chain
+ *                             claimable reward root (or ?epoch=, an older claimable one), from the distribution file
+ *                             whose sha256 is on chain; with the account's leaf in the epoch it last claimed against
+ *                             (`previous`), which AttributionRewards.claim also proves
  *   GET /accounts/:account/earnings     what the account's contributions earned, per epoch, adapter and datanet
  *   GET /contributions/:id/earnings     what one contribution earned   (both: ?epoch=&cursor=&limit=, paginated)
  *   GET /adapters/:id/usage   an adapter's revenue totals and usage per day
@@ -30,7 +32,7 @@ const app = new Hono();
 /** Largest GraphQL request body accepted (bytes); larger ones get 413. */
 const maxGraphqlBodyBytes = Number(process.env.OPENPOA_GRAPHQL_MAX_BYTES ?? 16_384);
 
-type Status = 400 | 404 | 413 | 502 | 503;
+type Status = 400 | 404 | 409 | 413 | 502 | 503;
 const fail = (c: Context, status: Status, code: string, message: string) =>
   c.json({ error: { code, message } }, status);
 
@@ -110,27 +112,69 @@ async function chainTime(): Promise<bigint> {
   return block.timestamp;
 }
 
+/** Why a distribution file could not serve a proof, as the API's error code. */
+const fileErrorCode = (error: unknown) =>
+  error instanceof ContentNotFoundError
+    ? "distribution_file_not_found"
+    : error instanceof ContentHashMismatchError
+      ? "distribution_file_hash_mismatch"
+      : "distribution_file_invalid";
+
+/** The account's leaf in a loaded file, with its proof; null when the file has no leaf for it. */
+function leafOf(loaded: LoadedFile, lower: string) {
+  const i = loaded.index.get(lower);
+  if (i === undefined) return null;
+  const value = loaded.tree.at(i) as readonly unknown[];
+  return {
+    cumulativeAmount: BigInt(value[value.length - 1] as bigint),
+    // Leaves are (index, account, amount), or (account, amount) before stable indices.
+    index: value.length === 3 ? String(value[0]) : null,
+    proof: loaded.tree.getProof(i),
+  };
+}
+
 app.get("/rewards/:account", async (c) => {
   const raw = c.req.param("account");
   if (!isAddress(raw, { strict: false })) return fail(c, 400, "invalid_account", `Not an address: ${raw}`);
+  const { epoch: epochText } = c.req.query();
+  if (epochText !== undefined && !/^\d{1,20}$/.test(epochText))
+    return fail(c, 400, "invalid_epoch", `Not an epoch: ${epochText}`);
   const account = getAddress(raw);
   const lower = account.toLowerCase() as `0x${string}`;
 
   const claimedRow = await db.query.rewardAccount.findFirst({ where: eq(schema.rewardAccount.account, lower) });
   const claimed = claimedRow?.claimed ?? 0n;
+  // The contract keeps, per index, the last epoch claimed against: the newest epoch of the account's claims.
+  const [lastClaim] = await db
+    .select()
+    .from(schema.claim)
+    .where(eq(schema.claim.account, lower))
+    .orderBy(desc(schema.claim.epoch))
+    .limit(1);
+  const lastClaimedEpoch = lastClaim?.epoch ?? 0n;
   const now = await chainTime();
   const roots = await db
     .select()
     .from(schema.rewardRoot)
     .where(eq(schema.rewardRoot.status, "proposed"))
     .orderBy(desc(schema.rewardRoot.epoch));
-  const newest = roots.find((r) => r.claimableAt <= now);
+  const claimable = roots.filter((r) => r.claimableAt <= now);
+  // The newest claimable root, or the one asked for: a claim against it pays everything through that epoch.
+  const target = epochText === undefined ? claimable[0] : claimable.find((r) => r.epoch === BigInt(epochText));
+  if (epochText !== undefined && !target) {
+    return fail(c, 409, "epoch_not_claimable", `Epoch ${epochText} has no root that can be claimed against now`);
+  }
   const pending = roots
     .filter((r) => r.claimableAt > now)
     .map((r) => ({ epoch: r.epoch.toString(), claimableAt: r.claimableAt.toString() }));
 
-  const base = { account, claimed: claimed.toString(), pendingRoots: pending.reverse() };
-  if (!newest) {
+  const base = {
+    account,
+    claimed: claimed.toString(),
+    lastClaimedEpoch: lastClaimedEpoch.toString(),
+    pendingRoots: pending.reverse(),
+  };
+  if (!target) {
     return c.json({
       ...base,
       epoch: null,
@@ -141,37 +185,40 @@ app.get("/rewards/:account", async (c) => {
       cumulativeAmount: "0",
       claimable: "0",
       proof: null,
+      previous: null,
     });
   }
   const store = distributionStore();
   if (!store) return fail(c, 503, "no_content_store", "Set OPENPOA_CONTENT_DIR or OPENPOA_CONTENT_URL");
-  let loaded: LoadedFile;
+  const previousRoot = lastClaimedEpoch === 0n ? undefined : roots.find((r) => r.epoch === lastClaimedEpoch);
+  let leaf: ReturnType<typeof leafOf>;
+  let previousLeaf: ReturnType<typeof leafOf> = null;
   try {
-    loaded = await loadDistribution(store, newest);
+    leaf = leafOf(await loadDistribution(store, target), lower);
+    // A claim by an index that claimed before also proves its leaf in the root it last claimed against.
+    if (previousRoot && leaf?.index != null) previousLeaf = leafOf(await loadDistribution(store, previousRoot), lower);
   } catch (error) {
-    const code =
-      error instanceof ContentNotFoundError
-        ? "distribution_file_not_found"
-        : error instanceof ContentHashMismatchError
-          ? "distribution_file_hash_mismatch"
-          : "distribution_file_invalid";
-    return fail(c, 502, code, (error as Error).message);
+    return fail(c, 502, fileErrorCode(error), (error as Error).message);
   }
-  const i = loaded.index.get(lower);
-  const value = i === undefined ? undefined : (loaded.tree.at(i) as readonly unknown[]);
-  const cumulativeAmount = value === undefined ? 0n : BigInt(value[value.length - 1] as bigint);
-  const leafIndex = value !== undefined && value.length === 3 ? String(value[0]) : null;
-  const claimable = cumulativeAmount > claimed ? cumulativeAmount - claimed : 0n;
+  const cumulativeAmount = leaf?.cumulativeAmount ?? 0n;
+  const previousAmount = previousLeaf?.cumulativeAmount ?? claimed;
+  const owed =
+    lastClaimedEpoch >= target.epoch || cumulativeAmount < previousAmount ? 0n : cumulativeAmount - previousAmount;
   return c.json({
     ...base,
-    epoch: newest.epoch.toString(),
-    root: newest.root,
-    contentHash: newest.contentHash,
-    uri: newest.uri,
-    index: leafIndex,
+    epoch: target.epoch.toString(),
+    root: target.root,
+    contentHash: target.contentHash,
+    uri: target.uri,
+    index: leaf?.index ?? null,
     cumulativeAmount: cumulativeAmount.toString(),
-    claimable: claimable.toString(),
-    proof: i === undefined ? null : loaded.tree.getProof(i),
+    claimable: owed.toString(),
+    proof: leaf?.proof ?? null,
+    previous: previousLeaf && {
+      epoch: lastClaimedEpoch.toString(),
+      cumulativeAmount: previousLeaf.cumulativeAmount.toString(),
+      proof: previousLeaf.proof,
+    },
   });
 });
 

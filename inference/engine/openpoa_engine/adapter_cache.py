@@ -117,27 +117,30 @@ class DeviceTier:
         pages, evicted = self.pages.allocate(sha256, adapter_pages(self.config, adapter.rank, adapter.a))
         for victim in evicted:
             del self.tables[victim]
-        index, at, shrink, columns = torch.tensor(pages, device=self.device), 0, {}, {}
+        # page tables are built on the host and sent without waiting (a device tensor read back would sync)
+        index, at, shrink, columns = torch.tensor(pages), 0, {}, {}
+
+        def to_device(t):
+            return t.to(self.device, non_blocking=True)
+
         for group, members in LORA_GROUPS:
             targeted = [m for m in members if m in adapter.a]
             if targeted:
-                part = kernels.shrink_pages(
-                    [adapter.a[m].to(self.device, non_blocking=True) for m in targeted], self.unit
-                )
+                part = kernels.shrink_pages([to_device(adapter.a[m]) for m in targeted], self.unit)
                 ids, at = index[at : at + part.shape[1]], at + part.shape[1]
-                self.pool.index_copy_(1, ids, part)
+                self.pool.index_copy_(1, to_device(ids), part)
                 shrink[group] = ids.view(-1, self.config.in_features(members[0]) // self.unit)
                 columns.update({m: i * adapter.rank for i, m in enumerate(targeted)})
         targeted = [p for p in LORA_PROJECTIONS if p in adapter.b]
-        rows = kernels.expand_rows([adapter.b[p].to(self.device, non_blocking=True) for p in targeted], self.unit)
-        row_index = (index[at:, None] * PAGE_WIDTH + torch.arange(PAGE_WIDTH, device=self.device)).view(-1)
-        row_index = row_index[: rows.shape[1]]
-        self.expand.index_copy_(1, row_index, rows)
+        rows = kernels.expand_rows([to_device(adapter.b[p]) for p in targeted], self.unit)
+        row_index = (index[at:, None] * PAGE_WIDTH + torch.arange(PAGE_WIDTH)).view(-1)[: rows.shape[1]]
+        self.expand.index_copy_(1, to_device(row_index), rows)
         expand, at = {}, 0
         for p in targeted:
             count = self.config.out_features(p) // self.unit * adapter.rank
             expand[p], at = row_index[at : at + count].view(-1, adapter.rank), at + count
-        self.tables[sha256] = PageTable(self.unit, adapter.rank, shrink, columns, expand)
+        on_device = [{k: to_device(v) for k, v in d.items()} for d in (shrink, expand)]
+        self.tables[sha256] = PageTable(self.unit, adapter.rank, on_device[0], columns, on_device[1], shrink, expand)
         return self.tables[sha256]
 
     def remove(self, sha256):

@@ -1,7 +1,9 @@
 """Compute kernels, plain PyTorch (CPU, and CUDA through the same ops).
 
-Every kernel states its semantics; tests compare each against a plain fp32 reference. A CUDA/Triton backend
-can replace any function here with one of the same signature and semantics.
+Every kernel states its semantics; tests compare each against a plain fp32 reference. LoRA backends, chosen here so
+callers keep one interface: on the CPU, bgmv by F.embedding_bag and sgmv by per-segment GEMMs; on CUDA, the Triton
+kernels of triton_kernels.py where Triton imports, else gather_bgmv (gather + bmm) and the same sgmv. Both CUDA ones
+read a LoraIndex, whose fixed shapes also serve a static BgmvPlan (static_decode.py, CUDA graphs).
 
 LoRA layout (paged, like S-LoRA's unified pages): one pool of equal pages serves every projection,
     pool [layers, num_pages, unit * PAGE_WIDTH]     (unit: ModelConfig.lora_unit, which divides every in and out size)
@@ -198,6 +200,8 @@ class PageTable:
     shrink: dict  # group -> LongTensor [column blocks, in / unit] shrink pages
     columns: dict  # projection -> its first column in its group's columns (targeted projections only)
     expand: dict  # projection -> LongTensor [out / unit, rank] expand row (page * PAGE_WIDTH + row) of each (c, j)
+    host_shrink: dict  # shrink and expand on the host, where LoraIndex.fill reads them (no device sync)
+    host_expand: dict
 
     def __post_init__(self):
         # what a BGMV plan reads per row, computed once: per group its column blocks; per projection its chunks,
@@ -254,11 +258,60 @@ class _GroupPlan:
         self.expand_offsets = torch.tensor([0] + sizes[:-1], device=device).cumsum(0)  # [bags] start of each
 
 
-class BgmvPlan:
-    """Per-step BGMV index tensors, built for each group on first use and shared by all layers."""
+class LoraIndex:
+    """One group's page indices per entry (a batch row for BGMV, a segment for SGMV) at fixed shapes, read by the
+    CUDA kernels (triton_kernels, gather_bgmv). fill() rewrites them in place, so a captured CUDA graph sees new rows.
+    Semantics, for entry e whose adapter has PageTable t (no adapter, or e past the tables: every count 0), with the
+    group's outputs side by side cut into out chunks o of `unit` columns (member m, its chunk c):
+        shrink_pages [E, max_blocks, in / unit] = t.shrink[group]     shrink_blocks [E] = its column blocks
+        expand_rows [E, out chunks, max_rank] = t.expand[m][c]         expand_columns [E, out chunks] = t.columns[m]
+        expand_ranks [E, out chunks] = t.rank where t targets m, else 0
+    int32, padded with 0: kernels mask by the counts and never read padding (the page-0 it names is any adapter's)."""
 
-    def __init__(self, tables, device):
-        self.tables, self.device, self.groups = tables, device, {}
+    def __init__(self, capacity, group, members, in_chunks, out_chunks, max_rank, device):
+        self.group, self.members, self.out_chunks, self.max_rank = group, members, out_chunks, max_rank
+        blocks, chunks, i32 = -(-max_rank * len(members) // PAGE_WIDTH), sum(out_chunks), torch.int32
+        self.shrink_pages = torch.zeros(capacity, blocks, in_chunks, dtype=i32, device=device)
+        self.shrink_blocks = torch.zeros(capacity, dtype=i32, device=device)
+        self.expand_rows = torch.zeros(capacity, chunks, max_rank, dtype=i32, device=device)
+        self.expand_columns = torch.zeros(capacity, chunks, dtype=i32, device=device)
+        self.expand_ranks = torch.zeros(capacity, chunks, dtype=i32, device=device)
+
+    @property
+    def buffers(self):
+        return self.shrink_pages, self.shrink_blocks, self.expand_rows, self.expand_columns, self.expand_ranks
+
+    def fill(self, tables):
+        """Entries from per-entry PageTables (None: no adapter); built on the host, one copy per buffer."""
+        host = [torch.zeros(b.shape, dtype=b.dtype) for b in self.buffers]
+        pages, blocks, rows, columns, ranks = host
+        for e, t in enumerate(tables):
+            if not t or self.group not in t.shrink:
+                continue
+            if t.rank > self.max_rank:
+                raise ValueError(f"adapter rank {t.rank} exceeds this index's max_rank {self.max_rank}")
+            shrink = t.host_shrink[self.group]
+            pages[e, : shrink.shape[0]] = shrink
+            blocks[e] = shrink.shape[0]
+            o = 0
+            for m, chunks in zip(self.members, self.out_chunks):
+                if m in t.expand:
+                    rows[e, o : o + chunks, : t.rank] = t.host_expand[m]
+                    columns[e, o : o + chunks] = t.columns[m]
+                    ranks[e, o : o + chunks] = t.rank
+                o += chunks
+        for buffer, values in zip(self.buffers, host):
+            buffer.copy_(values)
+
+
+class BgmvPlan:
+    """Per-step BGMV indices, built for each group on first use and shared by all layers: for the CPU kernel
+    (_GroupPlan) or, on CUDA, a LoraIndex. A static plan (capacity set: StaticDecode) keeps its LoraIndex tensors
+    for good and refill() rewrites them in place; it is never empty, so a captured graph always holds the LoRA work."""
+
+    def __init__(self, tables, device, capacity=None, max_rank=None):
+        self.tables, self.device, self.groups, self.indexes = list(tables), torch.device(device), {}, {}
+        self.capacity, self.max_rank = capacity, max_rank
 
     @classmethod
     def build(cls, row_tables, device):
@@ -267,12 +320,89 @@ class BgmvPlan:
 
     @property
     def empty(self):
-        return not any(self.tables)
+        return self.capacity is None and not any(self.tables)
+
+    @property
+    def uses_index(self):
+        return self.capacity is not None or self.device.type == "cuda"
 
     def group(self, group, members, in_features):
         if group not in self.groups:
             self.groups[group] = _GroupPlan(self.tables, group, members, in_features, self.device)
         return self.groups[group]
+
+    def index(self, group, members, in_features, out_features, unit):
+        if group not in self.indexes:
+            rank = self.max_rank or max(t.rank for t in self.tables if t)
+            chunks = [n // unit for n in out_features]
+            index = LoraIndex(
+                self.capacity or len(self.tables), group, members, in_features // unit, chunks, rank, self.device
+            )
+            index.fill(self.tables)
+            self.indexes[group] = index
+        return self.indexes[group]
+
+    def refill(self, tables):
+        """New rows for a static plan, written into the same index tensors."""
+        self.tables, self.groups = list(tables), {}
+        for index in self.indexes.values():
+            index.fill(self.tables)
+
+
+use_triton = True  # on CUDA, the Triton kernels when Triton imports; False measures the gather + bmm fallback
+_triton_kernels = None
+
+
+def _triton():
+    """The triton_kernels module, imported on first CUDA use (None without Triton): the CPU never needs it."""
+    global _triton_kernels
+    if _triton_kernels is None:
+        try:
+            from . import triton_kernels as module
+        except ImportError:
+            module = False
+        _triton_kernels = module
+    return _triton_kernels if use_triton else None
+
+
+def fast_kernels(x):
+    """The Triton kernels for x's device, or None: CUDA only (elsewhere Triton runs only in its interpreter)."""
+    return _triton() if x.is_cuda else None
+
+
+def _side_by_side(outputs, apply):
+    """apply(out) on the members' outputs as one [n, sum of widths] tensor: a view where they are adjacent column
+    ranges of one buffer (q, k, v split from the fused projection), else a copy written back."""
+    first, at, adjacent = outputs[0], 0, outputs[0].stride(1) == 1
+    for o in outputs:
+        adjacent = adjacent and o.stride() == first.stride() and o.data_ptr() == first.data_ptr() + at
+        at += o.shape[1] * o.element_size()
+    width = sum(o.shape[1] for o in outputs)
+    if adjacent:
+        apply(first.as_strided((first.shape[0], width), first.stride()))
+        return
+    out = torch.cat(outputs, 1)
+    apply(out)
+    for o, part in zip(outputs, out.split([o.shape[1] for o in outputs], 1)):
+        o.copy_(part)
+
+
+def gather_bgmv(out, x, shrink_rows, expand_rows, index):
+    """BGMV by gathering each row's pages and batched matmuls: the CUDA fallback without Triton (it materialises the
+    gathered adapters, which costs more than reading them in place).
+    Semantics: bgmv's, for rows 0..n-1 of index, into out [n, sum out_m] (the members' outputs side by side)."""
+    n, unit = x.shape[0], expand_rows.shape[1]
+    pages = index.shrink_pages[:n].long()  # [n, blocks, chunks]
+    a = shrink_rows.view(-1, unit, PAGE_WIDTH)[pages]  # [n, blocks, chunks, unit, PAGE_WIDTH]
+    shrunk = torch.einsum("ncu,nkcut->nkt", x.view(n, -1, unit).to(a.dtype), a)
+    blocks = torch.arange(pages.shape[1], device=x.device)
+    shrunk = torch.where((blocks < index.shrink_blocks[:n, None])[..., None], shrunk, 0).reshape(n, -1)
+    ranks = torch.arange(index.max_rank, device=x.device)
+    valid = ranks < index.expand_ranks[:n, :, None]  # [n, out chunks, max_rank]
+    columns = (index.expand_columns[:n, :, None] + ranks).clamp(max=shrunk.shape[1] - 1).long()
+    weights = torch.where(valid, shrunk.gather(1, columns.view(n, -1)).view(valid.shape), 0)
+    b = torch.where(valid[..., None], expand_rows[index.expand_rows[:n].long()], 0)  # padding may be NaN in tests
+    out += torch.einsum("nor,noru->nou", weights, b).reshape(n, -1)
 
 
 def bgmv(outputs, x, shrink_rows, expand_rows, plan, group, members):
@@ -284,8 +414,16 @@ def bgmv(outputs, x, shrink_rows, expand_rows, plan, group, members):
     expand bag (r, m, chunk c) sums shrunk[r, column of (m, j)] * expand_rows[expand row of (m, c, j)] over ranks j.
     outputs: list of [n, out_m] (views allowed); x [n, in]; shrink_rows [pages * unit, PAGE_WIDTH] and
     expand_rows [pages * PAGE_WIDTH, unit]: one layer's pool; plan: BgmvPlan for these rows; group, members: names.
-    Computed in the pool's dtype (x is cast to it); each delta is added into outputs in their own dtype."""
+    Computed in the pool's dtype (x is cast to it); each delta is added into outputs in their own dtype.
+    On CUDA, or with a static plan: Triton's bgmv (fp32 accumulation) where it imports, else gather_bgmv."""
     if plan.empty:
+        return
+    if plan.uses_index:
+        unit = expand_rows.shape[1]
+        index = plan.index(group, members, x.shape[1], [o.shape[1] for o in outputs], unit)
+        fast = fast_kernels(x)
+        kernel = fast.bgmv if fast else gather_bgmv
+        _side_by_side(outputs, lambda out: kernel(out, x, shrink_rows, expand_rows, index))
         return
     g = plan.group(group, members, x.shape[1])
     if g.empty:
@@ -310,8 +448,26 @@ def sgmv(outputs, x, shrink_rows, expand_rows, segments, group, members):
     Semantics, for each segment (start, end, table) and member m its adapter targets:
         outputs[m][start:end] += (x[start:end] . A_m^T) . B_m^T * scale     (the adapter whose pages table lists)
     outputs, x, pools, group, members as in bgmv; segments: list of (start, end, PageTable); dtypes as in bgmv.
-    Each segment gathers its adapter's A^T [in, columns] and each B'_m [r, out_m] once, for GEMMs."""
+    Each segment gathers its adapter's A^T [in, columns] and each B'_m [r, out_m] once, for GEMMs.
+    On CUDA where Triton imports: Triton's sgmv, reading the pages in place (fp32 accumulation)."""
     unit = expand_rows.shape[1]
+    fast = fast_kernels(x) if segments else None
+    if fast:
+        # built per call (each layer and group): a prefill's few hundred small copies, against its long GEMMs
+        index = LoraIndex(
+            len(segments),
+            group,
+            members,
+            x.shape[1] // unit,
+            [o.shape[1] // unit for o in outputs],
+            max(t.rank for _, _, t in segments),
+            x.device,
+        )
+        index.fill([t for _, _, t in segments])
+        bounds = torch.tensor([(s, e) for s, e, _ in segments], dtype=torch.int32, device=x.device)  # [S, 2]
+        longest = max(e - s for s, e, _ in segments)
+        _side_by_side(outputs, lambda out: fast.sgmv(out, x, shrink_rows, expand_rows, index, bounds, longest))
+        return
     pages = shrink_rows.view(-1, unit, PAGE_WIDTH)
     for start, end, table in segments:
         if group not in table.shrink:

@@ -133,14 +133,17 @@ class PagedDecodeAttention:
     def __init__(self, cache, tables, positions):
         width = max(map(len, tables))
         tables = torch.tensor([t + [0] * (width - len(t)) for t in tables], device=positions.device)  # [n, W]
-        self.cache = cache
+        self.cache, self.tables, self.positions = cache, tables, positions
         self.mask = length_mask(positions, cache.k.dtype)  # [n, 1, 1, length]
         self.slots = kernels.block_slots(tables, cache.allocator.block_size)[:, : self.mask.shape[-1]].contiguous()
         self.new_slots = self.slots.gather(1, positions[:, None])[:, 0]  # [n] where the new tokens go
 
     def __call__(self, layer, q, k, v):
         self.cache.write(layer, self.new_slots, k, v)
-        return kernels.paged_decode_attention(q, self.cache.k[layer], self.cache.v[layer], self.slots, self.mask)
+        keys, values, fast = self.cache.k[layer], self.cache.v[layer], kernels.fast_kernels(q)
+        if fast:  # CUDA: each sequence's own blocks read in place, nothing gathered
+            return fast.paged_decode_attention(q, keys, values, self.tables, self.positions)
+        return kernels.paged_decode_attention(q, keys, values, self.slots, self.mask)
 
 
 class PagedPrefillAttention:
@@ -227,8 +230,9 @@ class Llama:
         kernels.check_dtype(device, dtype)  # before any weights are converted
         weights = {}
         for path in checkpoint_files(model_dir):
-            # Convert shard by shard so at most one shard is held in its file dtype.
-            weights.update({k: v.to(device=device, dtype=dtype) for k, v in load_file(path).items()})
+            # Convert shard by shard so at most one shard is held in its file dtype; they stay on the host, and the
+            # constructor moves them a layer at a time, so the device never holds the unfused and fused copies both.
+            weights.update({k: v.to(dtype=dtype) for k, v in load_file(path).items()})
         return cls(config, weights, device, dtype)
 
     def forward(self, tokens, positions, attention, lora=None):

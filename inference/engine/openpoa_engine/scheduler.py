@@ -19,6 +19,7 @@ from .adapter_cache import NoFreePages
 from .adapters import AdapterError
 from .kernels import BgmvPlan
 from .model import LoraBatch, PagedDecodeAttention, PagedKVCache, PagedPrefillAttention
+from .static_decode import StaticDecode
 
 
 class RequestError(Exception):
@@ -87,6 +88,7 @@ class Scheduler:
         max_adapters_per_batch=None,  # None: only the device tier's pages bound it
         aging_steps=64,
         prefetch_depth=None,  # default: max_batch_size
+        static_decode=None,  # decode through StaticDecode (one CUDA graph); default: on CUDA
     ):
         self.model, self.tokenizer, self.cache = model, tokenizer, cache
         self.wake = None  # set by the server; called from a loader thread when an awaited adapter load completes
@@ -97,8 +99,9 @@ class Scheduler:
             raise ValueError(
                 f"max_seq_len {max_seq_len} exceeds the model's {model.config.max_position_embeddings} positions"
             )
+        static = model.device.type == "cuda" if static_decode is None else static_decode
         if kv_budget_bytes is None:
-            num_blocks = max_batch_size * -(-max_seq_len // kv_block_size)
+            num_blocks = max_batch_size * -(-max_seq_len // kv_block_size) + static  # and StaticDecode's sink
         else:
             num_blocks = int(kv_budget_bytes // PagedKVCache.block_bytes(model.config, kv_block_size, model.dtype))
         if num_blocks * kv_block_size < max_seq_len:
@@ -106,6 +109,10 @@ class Scheduler:
                 f"the KV budget holds {num_blocks * kv_block_size} tokens, below max_seq_len {max_seq_len}"
             )
         self.kv = PagedKVCache(model.config, num_blocks, kv_block_size, model.device, model.dtype)
+        self.static, self.static_rows = None, None  # StaticDecode, and the sequences its rows hold, in order
+        if static:
+            pools = (cache.device_tier.shrink, cache.device_tier.expand)
+            self.static = StaticDecode(model, self.kv, max_batch_size, -(-max_seq_len // kv_block_size), pools)
         vocab = model.config.vocab_size
         self.token_bias = torch.full((vocab,), float("-inf"), device=model.device)  # never sample unusable ids
         self.token_bias[tokenizer.sampleable_ids(vocab)] = 0.0
@@ -214,6 +221,8 @@ class Scheduler:
             slot = sha is None or sha in adapters or (new_adapters and (cap is None or len(adapters) < cap))
             if room and slot and (sha is None or self._pin_adapter(seq)):
                 self.kv.allocator.reserve(blocks)
+                if self.static:  # its block table is fixed from now on: StaticDecode reads it on the device
+                    self.kv.allocator.grow(seq.blocks, tokens)
                 seq.reserved, seq.admitted = blocks, self.steps
                 self.waiting.remove(seq)
                 self.running.append(seq)
@@ -310,6 +319,14 @@ class Scheduler:
         seqs = [s for s in self.running if s.length >= len(s.request.prompt_tokens)]  # prefilled
         if not seqs:
             return
+        logits = self._static_step(seqs) if self.static else self._eager_step(seqs)
+        for s in seqs:
+            s.length += 1
+        sampled = self._sample_and_emit(seqs, logits)
+        if self.static:
+            self.static.advance(sampled)  # the next step's tokens, device to device
+
+    def _eager_step(self, seqs):
         device = self.model.device
         for s in seqs:
             self.kv.allocator.grow(s.blocks, s.length + 1)
@@ -320,10 +337,14 @@ class Scheduler:
             plan = BgmvPlan.build([s.pages for s in seqs], device)
             lora = LoraBatch(self.cache.device_tier.shrink, self.cache.device_tier.expand, plan=plan)
         attention = PagedDecodeAttention(self.kv, [s.blocks for s in seqs], positions)
-        hidden = self.model.forward(tokens, positions, attention, lora)
-        for s in seqs:
-            s.length += 1
-        self._sample_and_emit(seqs, self.model.logits(hidden))
+        return self.model.logits(self.model.forward(tokens, positions, attention, lora))
+
+    def _static_step(self, seqs):
+        if self.static_rows != seqs:  # the batch changed: its rows are written (a step's only host copies)
+            rows = [(s.last_token, s.length, s.blocks, s.pages) for s in seqs]
+            self.static.set_rows(*map(list, zip(*rows)))
+            self.static_rows = list(seqs)
+        return self.static.step()[: len(seqs)]
 
     # -- sampling, streaming, finishing --
 
@@ -342,10 +363,12 @@ class Scheduler:
         choice = torch.searchsorted(cumulative, (draws * cumulative[:, -1])[:, None]).clamp_(max=logits.shape[-1] - 1)
         sampled = order.gather(1, choice)[:, 0]
         is_greedy = torch.tensor([s.request.params.temperature == 0 for s in seqs], device=logits.device)
-        return torch.where(is_greedy, greedy, sampled).tolist()
+        return torch.where(is_greedy, greedy, sampled)
 
     def _sample_and_emit(self, seqs, logits):
-        for seq, token in zip(seqs, self._sample(seqs, logits)):
+        """Sample each sequence's next token, stream it, finish the sequences it ends; returns the tokens [n]."""
+        tokens = self._sample(seqs, logits)
+        for seq, token in zip(seqs, tokens.tolist()):
             self.generated_tokens += 1
             seq.completion_tokens += 1
             seq.last_token = token
@@ -367,6 +390,7 @@ class Scheduler:
                 self._finish(seq, "length")
             else:
                 self._emit_token(seq, token, final=False)
+        return tokens
 
     def _find_stop(self, seq):
         stops = seq.request.params.stop

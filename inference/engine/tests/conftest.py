@@ -111,9 +111,10 @@ def make_cache(model, root, budget_pages=None, host_bytes=1 << 30, source=None):
     return AdapterCache(
         source or LocalSource(root),
         model.config,
-        "cpu",
+        model.device,
         model.dtype,
-        (budget_pages or 16 * pages_of(model, 16)) * page_bytes(model.config, lora_pool_dtype("cpu", model.dtype)),
+        (budget_pages or 16 * pages_of(model, 16))
+        * page_bytes(model.config, lora_pool_dtype(model.device, model.dtype)),
         host_bytes,
     )
 

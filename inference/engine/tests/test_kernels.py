@@ -131,6 +131,27 @@ def test_bgmv_with_no_adapter_rows_is_identity():
     assert torch.equal(decode(tier, [], [-1, -1, -1], "o", 0, torch.randn(3, 48), [y])[0], y)
 
 
+@pytest.mark.parametrize("group,members", LORA_GROUPS)
+def test_static_plan_gathers_what_bgmv_adds_and_refills_in_place(group, members):
+    """A static plan (StaticDecode's: more entries and a larger max rank than the batch uses) runs gather_bgmv,
+    writing the side-by-side outputs in place; refill() puts other rows into the same index tensors."""
+    tier, tables = tier_with(MIXED)
+    n = len(ROWS)
+    x = torch.randn(n, CONFIG.in_features(members[0]))
+    base = [torch.randn(n, CONFIG.out_features(p)) for p in members]
+    plan = BgmvPlan([tables[i] if i >= 0 else None for i in ROWS], "cpu", capacity=16, max_rank=48)
+    for rows in (ROWS, ROWS[::-1]):
+        plan.refill([tables[i] if i >= 0 else None for i in rows])
+        fused = torch.cat(base, 1)
+        outputs = list(fused.split([b.shape[1] for b in base], 1))  # views, as q, k, v of the fused projection
+        kernels.bgmv(outputs, x, tier.shrink[1], tier.expand[1], plan, group, members)
+        expected = decode(tier, tables, rows, group, 1, x, base)
+        torch.testing.assert_close(fused, torch.cat(expected, 1), rtol=1e-5, atol=1e-4)
+        if rows is ROWS:
+            buffers = [t.data_ptr() for t in plan.indexes[group].buffers]
+    assert [t.data_ptr() for t in plan.indexes[group].buffers] == buffers
+
+
 @pytest.mark.parametrize("layer", range(CONFIG.num_layers))
 @pytest.mark.parametrize("group,members", LORA_GROUPS)
 def test_sgmv_matches_reference(group, members, layer):

@@ -38,12 +38,12 @@ def contiguous_generation(scheduler, requests):
         for i, (p, _, params) in enumerate(requests)
     ]
     last = torch.tensor([s + n - 1 for _, s, n in spans])
-    out = [[t] for t in scheduler._sample(seqs, model.logits(hidden.index_select(0, last)))]
+    out = [[t] for t in scheduler._sample(seqs, model.logits(hidden.index_select(0, last))).tolist()]
     lengths = torch.tensor([len(p) for p, _, _ in requests])
     for _ in range(steps - 1):
         lora = LoraBatch(tier.shrink, tier.expand, plan=BgmvPlan.build(pages, "cpu"))
         hidden = model.forward(torch.tensor([o[-1] for o in out]), lengths, DecodeAttention(kv, lengths), lora)
-        for o, token in zip(out, scheduler._sample(seqs, model.logits(hidden))):
+        for o, token in zip(out, scheduler._sample(seqs, model.logits(hidden)).tolist()):
             o.append(token)
         lengths = lengths + 1
     for _, sha, _ in requests:

@@ -18,6 +18,8 @@ export const routes: Route[] = [
   { path: "/datanets", nav: "Datanets", page: Datanets },
   { path: "/datanets/:id", page: lazy(() => import("./pages/Datanet.tsx")) },
   { path: "/earnings", nav: "Earnings", page: lazy(() => import("./pages/Earnings.tsx")) },
+  { path: "/earnings/:account", page: lazy(() => import("./pages/Earnings.tsx")) },
+  { path: "/contributions/:id", page: lazy(() => import("./pages/Contribution.tsx")) },
   { path: "/factory", nav: "Model Factory", page: lazy(() => import("./pages/ModelFactory.tsx")) },
   { path: "/adapters", nav: "Adapters", page: lazy(() => import("./pages/Adapters.tsx")) },
   { path: "/adapters/:id", page: lazy(() => import("./pages/Adapter.tsx")) },
