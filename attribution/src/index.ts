@@ -50,6 +50,7 @@ export {
   storeWriteSessionMessage,
   type StoreKind,
   type StoreNameForm,
+  type SignedWriteSession,
   type StoreSessionWrite,
   type StoreWrite,
   type StoreWriteSession,

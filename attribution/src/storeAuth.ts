@@ -114,10 +114,7 @@ export function decodeSessionWrites(value: string): StoreSessionWrite[] | undefi
  * The headers of the session's PUT of `name` (one of its writes), signed by `signer` (an address: the signature
  * may come from a wallet) with `signature` over storeWriteSessionMessage.
  */
-export function sessionWriteHeaders(
-  session: StoreWriteSession & { signer: string; signature: string },
-  name: string,
-): Record<string, string> {
+export function sessionWriteHeaders(session: SignedWriteSession, name: string): Record<string, string> {
   const write = session.writes.find((w) => w.name === name);
   if (!write) throw new Error(`${name} is not one of the session's writes`);
   return {
@@ -129,12 +126,15 @@ export function sessionWriteHeaders(
   };
 }
 
+/** A session's writes with the signature over them: what a wallet's personal_sign of the session gives. */
+export type SignedWriteSession = StoreWriteSession & { signer: string; signature: string };
+
 /** Signs a session of `writes` with a local key (time: now unless given): what a wallet does with personal_sign. */
 export async function signWriteSession(
   signer: LocalAccount,
   writes: StoreSessionWrite[],
   time = Math.floor(Date.now() / 1000),
-): Promise<StoreWriteSession & { signer: string; signature: string }> {
+): Promise<SignedWriteSession> {
   const signature = await signer.signMessage({ message: storeWriteSessionMessage({ writes, time }) });
   return { writes, time, signer: signer.address, signature };
 }
