@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { zeroHash, type Hex } from "viem";
+import type { Hex } from "viem";
 import { assertDatanetVersionRoot, contentStoreAt, getContent } from "../../attribution/src/index.ts";
 import {
   artifactCacheSettings,
@@ -130,14 +130,13 @@ export class TrainerFailedError extends Error {
   }
 }
 
-/** A registered base model; a deprecated one, or none, is a TrainingInputError. */
+/** A registered base model (ModelRegistry reverts for an unknown id); a deprecated one is a TrainingInputError. */
 export async function readBaseModel(suite: Suite, baseModelId: bigint): Promise<BaseModel> {
   const model = await read<{ artifactHash: Hex; uri: string; name: string; deprecated: boolean }>(suite, {
     contract: "ModelRegistry",
     functionName: "getBaseModel",
     args: [baseModelId],
   });
-  if (model.artifactHash === zeroHash) throw new TrainingInputError(`there is no base model ${baseModelId}`);
   if (model.deprecated) throw new TrainingInputError(`base model ${baseModelId} is deprecated`);
   return { baseModelId, name: model.name, artifactHash: model.artifactHash, uri: model.uri };
 }
