@@ -23,6 +23,7 @@ import { z } from "zod/v4";
 import { ContentStoreRequestError, type StoreSessionWrite } from "../../attribution/src/index.ts";
 import { ArtifactError, PEFT_TARGETS, TARGET_MODULES, targetMask } from "../../inference/artifacts/index.ts";
 import { prepareArtifact, uploadArtifact } from "../../inference/artifacts/publish.ts";
+import { jsonLogger, type Logger } from "../../inference/gateway/log.ts";
 import type { Suite } from "../../scripts/lib/contracts.ts";
 import {
   readBaseModel,
@@ -150,6 +151,8 @@ export type JobRunnerOptions = {
   content: string;
   /** One job runs at a time on each (default: the one CPU device the engine trains on). */
   devices?: string[];
+  /** Where failures to write a job's files go (default: JSON lines on stderr). */
+  log?: Logger;
 };
 
 export type JobRunner = {
@@ -207,6 +210,7 @@ export async function createJobRunner({
   suite,
   content,
   devices = ["cpu"],
+  log = jsonLogger(),
 }: JobRunnerOptions): Promise<JobRunner> {
   await mkdir(dir, { recursive: true });
   const jobs = new Map<string, Job>();
@@ -219,12 +223,13 @@ export async function createJobRunner({
 
   const jobDir = (id: string) => path.join(dir, id);
   const adapterOut = (id: string) => path.join(jobDir(id), "adapter");
-  const enqueueWrite = (id: string, write: () => Promise<unknown>) => {
-    const next = (writes.get(id) ?? Promise.resolve()).then(write);
-    writes.set(
-      id,
-      next.catch(() => {}),
+  /** Runs `write` after the job's earlier writes; a failure is logged (the job goes on in memory), never thrown. */
+  const enqueueWrite = (id: string, write: () => Promise<unknown>): Promise<void> => {
+    const next = (writes.get(id) ?? Promise.resolve()).then(write).then(
+      () => {},
+      (error: unknown) => log("error", "a job's file could not be written", { job: id, error: String(error) }),
     );
+    writes.set(id, next);
     return next;
   };
   const emit = (id: string, event: JobEvent) => {
@@ -344,7 +349,9 @@ export async function createJobRunner({
       const job = queued.shift();
       if (!job) return;
       busy.add(device);
-      void run(job, device);
+      run(job, device).catch((error: unknown) =>
+        log("error", "a job could not be run", { job: job.id, error: String(error) }),
+      );
     }
   }
 
@@ -528,13 +535,14 @@ const heartbeatMs = 15_000;
  *   POST /:id/adapter   { adapterId } registered from the published artifact (checked on chain) → the Job
  * Refusals are JSON { error: { code, message, issues? } }.
  */
-export function jobRoutes(runner: JobRunner): Hono {
+export function jobRoutes(runner: JobRunner, { log = jsonLogger() }: { log?: Logger } = {}): Hono {
   const app = new Hono();
   app.onError((error, c) => {
     if (error instanceof JobError) {
       const issues = error.field ? [{ path: error.field, message: error.message }] : undefined;
       return c.json(refusal(error.code, error.message, issues), error.status);
     }
+    log("error", "a Model Factory request failed", { path: c.req.path, error: String(error) });
     return c.json(refusal("internal", "the Model Factory failed to handle the request"), 500);
   });
   const jobOf = (id: string) => {
