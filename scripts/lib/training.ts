@@ -12,46 +12,18 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Hex } from "viem";
 import { assertDatanetVersionRoot, contentStoreAt, getContent } from "../../attribution/src/index.ts";
-import {
-  artifactCacheSettings,
-  openArtifactCache,
-  TARGET_MODULES,
-  TRAINING_MANIFEST_FILE,
-} from "../../inference/artifacts/index.ts";
+import { artifactCacheSettings, openArtifactCache, TRAINING_MANIFEST_FILE } from "../../inference/artifacts/index.ts";
 import { engineMain, enginePython } from "../../inference/gateway/engine.ts";
 import { silentLogger } from "../../inference/gateway/log.ts";
 import type { Suite } from "./contracts.ts";
 import { readDatanetVersion, registryLocation } from "./datanetVersions.ts";
+import { trainingDefaults, type TrainingHyperparameters } from "./trainingParams.ts";
 import { read } from "./transactions.ts";
+
+export { hyperparameterHelp, trainingDefaults, type TrainingHyperparameters } from "./trainingParams.ts";
 
 /** A datanet version trained on, and its weight in the adapter's lineage (the weights add up to 10,000 bps). */
 export type LineageEntry = { datanetId: bigint; version: bigint; weightBps: number };
-
-export type TrainingHyperparameters = {
-  /** LoRA rank: the adapter's capacity (and size). */
-  rank: number;
-  /** The adapted projections, short names (q, k, v, o, gate, up, down) or PEFT's (q_proj, …). */
-  targets: readonly string[];
-  steps: number;
-  /** Peak learning rate (short warm-up, then cosine decay to zero). */
-  lr: number;
-  /** Same seed, data and machine give the same adapter, byte for byte. */
-  seed: number;
-  /** Share of each datanet version's documents held out of training to evaluate on. */
-  holdout: number;
-  /** Tokens per packed training sequence; undefined: the model's context. */
-  seqLen?: number;
-};
-
-/** The engine's defaults (inference/engine/openpoa_engine/cli.py), and a tenth of the documents held out. */
-export const trainingDefaults: TrainingHyperparameters = {
-  rank: 64,
-  targets: TARGET_MODULES,
-  steps: 160,
-  lr: 5e-3,
-  seed: 0,
-  holdout: 0.1,
-};
 
 /** What the engine reports about every twentieth of the run (train.py). */
 export type TrainingProgress = { step: number; steps: number; loss: number; tokensPerSec: number; etaSeconds: number };

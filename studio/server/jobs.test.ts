@@ -4,7 +4,6 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { serve, type ServerType } from "@hono/node-server";
-import { Hono } from "hono";
 import { createPublicClient, http, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { storeWriteSessionMessage } from "../../attribution/src/index.ts";
@@ -18,7 +17,9 @@ import { keystoreEnvironment } from "../../scripts/lib/testKeystore.ts";
 import { eventsIn, read } from "../../scripts/lib/transactions.ts";
 import { chainWritePolicy } from "../../store/policy.ts";
 import { startStoreServer, type StoreServer } from "../../store/server.ts";
-import { createJobRunner, jobRoutes, type Job, type JobRunner } from "./jobs.ts";
+import type { Deployment } from "../../scripts/lib/deployments.ts";
+import { studioApp } from "./app.ts";
+import { createJobRunner, type Job, type JobRunner } from "./jobs.ts";
 
 /** Hardhat's account 0: the deployer, holding OPEN, so the store admits its writes; here also the adapter author. */
 const author = privateKeyToAccount(HARDHAT_ACCOUNT_0_KEY);
@@ -75,9 +76,19 @@ describe("Model Factory jobs, through their HTTP routes, on a local chain with p
   let makeRunner: () => Promise<JobRunner>;
   const saved = { ...process.env };
 
-  /** Mounts `jobRoutes(r)` under /api/jobs on a free port, as the Studio's app does. */
+  /** The Studio's backend with runner `r` on a free port. */
   async function listen(r: JobRunner) {
-    const app = new Hono().route("/api/jobs", jobRoutes(r));
+    const { work, chain } = deployed!;
+    const deployment = JSON.parse(await readFile(path.join(work, "localhost.json"), "utf8")) as Deployment;
+    const app = studioApp({
+      network: "localhost",
+      deployment,
+      rpcUrl: chain.url,
+      indexerUrl: "http://127.0.0.1:1",
+      contentUrl: store!.url,
+      distDir: path.join(work, "dist"),
+      jobs: r,
+    });
     await new Promise<void>((resolve) => {
       server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
         api = `http://127.0.0.1:${info.port}/api/jobs`;
