@@ -17,19 +17,26 @@ import { engineMain, enginePython } from "../../inference/gateway/engine.ts";
 import { silentLogger } from "../../inference/gateway/log.ts";
 import type { Suite } from "./contracts.ts";
 import { readDatanetVersion, registryLocation } from "./datanetVersions.ts";
-import { trainingDefaults, type TrainingHyperparameters } from "./trainingParams.ts";
+import {
+  trainingDefaults,
+  type TrainingHyperparameters,
+  type TrainingManifest,
+  type TrainingProgress,
+  type TrainingStage,
+} from "./trainingParams.ts";
 import { read } from "./transactions.ts";
 
-export { hyperparameterHelp, trainingDefaults, type TrainingHyperparameters } from "./trainingParams.ts";
+export {
+  hyperparameterHelp,
+  trainingDefaults,
+  type TrainingHyperparameters,
+  type TrainingManifest,
+  type TrainingProgress,
+  type TrainingStage,
+} from "./trainingParams.ts";
 
 /** A datanet version trained on, and its weight in the adapter's lineage (the weights add up to 10,000 bps). */
 export type LineageEntry = { datanetId: bigint; version: bigint; weightBps: number };
-
-/** What the engine reports about every twentieth of the run (train.py). */
-export type TrainingProgress = { step: number; steps: number; loss: number; tokensPerSec: number; etaSeconds: number };
-
-/** What a run is doing before its first step: fetching the base model, fetching the data, training. */
-export type TrainingStage = "model" | "data" | "training";
 
 /** The engine's JSON summary of a run (train.py train_adapter). */
 export type TrainingSummary = {
@@ -42,35 +49,6 @@ export type TrainingSummary = {
   loss_last: number;
   heldOutLoss: { before: number | null; after: number | null };
   train_seconds: number;
-};
-
-/** openpoa-training.json, as the engine writes it beside the adapter's files. */
-export type TrainingManifest = {
-  format: "openpoa-training-v1";
-  adapter: string;
-  baseModel: { name: string; artifactHash: string | null };
-  datasets: {
-    name: string;
-    documents: number;
-    heldOut: number;
-    datanetId: string;
-    version: string;
-    weightBps: number;
-  }[];
-  hyperparameters: {
-    rank: number;
-    loraAlpha: number;
-    targets: string[];
-    steps: number;
-    lr: number;
-    seed: number;
-    seqLen: number;
-    holdout: number;
-  };
-  tokens: number;
-  losses: number[];
-  heldOutLoss: { before: number | null; after: number | null };
-  trainSeconds: number;
 };
 
 export type BaseModel = { baseModelId: bigint; name: string; artifactHash: Hex; uri: string };

@@ -20,6 +20,41 @@ export type TrainingHyperparameters = {
   seqLen?: number;
 };
 
+/** What the engine reports about every twentieth of the run (train.py). */
+export type TrainingProgress = { step: number; steps: number; loss: number; tokensPerSec: number; etaSeconds: number };
+
+/** What a run is doing before its first step: fetching the base model, fetching the data, training. */
+export type TrainingStage = "model" | "data" | "training";
+
+/** openpoa-training.json, as the engine writes it beside the adapter's files. */
+export type TrainingManifest = {
+  format: "openpoa-training-v1";
+  adapter: string;
+  baseModel: { name: string; artifactHash: string | null };
+  datasets: {
+    name: string;
+    documents: number;
+    heldOut: number;
+    datanetId: string;
+    version: string;
+    weightBps: number;
+  }[];
+  hyperparameters: {
+    rank: number;
+    loraAlpha: number;
+    targets: string[];
+    steps: number;
+    lr: number;
+    seed: number;
+    seqLen: number;
+    holdout: number;
+  };
+  tokens: number;
+  losses: number[];
+  heldOutLoss: { before: number | null; after: number | null };
+  trainSeconds: number;
+};
+
 /** The engine's defaults (inference/engine/openpoa_engine/cli.py), and a tenth of the documents held out. */
 export const trainingDefaults: TrainingHyperparameters = {
   rank: 64,
@@ -39,3 +74,13 @@ export const hyperparameterHelp: Record<Exclude<keyof TrainingHyperparameters, "
   seed: "The same seed, data and machine give the same adapter, byte for byte.",
   holdout: "The share of each datanet's documents kept out of training to measure the loss on, before and after.",
 };
+
+/** `total` split in `count` whole parts as evenly as can be, the remainder to the first: they add up to `total`. */
+export function splitEvenly(total: number, count: number): number[] {
+  const share = Math.floor(total / count);
+  return Array.from({ length: count }, (_, i) => share + (i === 0 ? total - share * count : 0));
+}
+
+/** A run's duration or ETA as people read it: `42s`, `3m5s`. */
+export const formatSeconds = (s: number) =>
+  s >= 60 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${Math.round(s)}s`;

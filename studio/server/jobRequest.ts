@@ -6,7 +6,7 @@ import { isAddress, type Address, type Hex } from "viem";
 import { z } from "zod/v4";
 import type { StoreSessionWrite } from "../../attribution/src/storeAuth.ts";
 import { PEFT_TARGETS, TARGET_MODULES } from "../../inference/artifacts/targets.ts";
-import type { TrainingManifest, TrainingProgress, TrainingStage } from "../../scripts/lib/training.ts";
+import type { TrainingManifest, TrainingProgress, TrainingStage } from "../../scripts/lib/trainingParams.ts";
 import { trainingDefaults } from "../../scripts/lib/trainingParams.ts";
 
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";

@@ -16,6 +16,7 @@ import {
   type TrainingHyperparameters,
   type TrainingProgress,
 } from "../../lib/training.ts";
+import { formatSeconds, splitEvenly } from "../../lib/trainingParams.ts";
 import { parseBounded, parseId, requireValue, UsageError } from "../args.ts";
 import { contentOption, str, UINT64, type Command, type Values } from "../shared.ts";
 import { modelCommands } from "./model.ts";
@@ -40,15 +41,9 @@ export function parseDatanetVersions(values: string[]): LineageEntry[] {
   if (given > 10_000 || (open.length === 0 && given !== 10_000))
     throw new UsageError(`--datanet weights must add up to 10000 bps, got ${given}`);
   // The remainder of an uneven split goes to the first, so the weights always add up to exactly 10,000.
-  const share = open.length ? Math.floor((10_000 - given) / open.length) : 0;
-  const remainder = open.length ? 10_000 - given - share * open.length : 0;
-  return parsed.map((d) => ({
-    ...d,
-    weightBps: d.weightBps ?? share + (d === open[0] ? remainder : 0),
-  }));
+  const shares = splitEvenly(10_000 - given, open.length);
+  return parsed.map((d) => ({ ...d, weightBps: d.weightBps ?? shares[open.indexOf(d)]! }));
 }
-
-const formatSeconds = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${Math.round(s)}s`);
 
 const showProgress = (p: TrainingProgress) =>
   process.stderr.write(
