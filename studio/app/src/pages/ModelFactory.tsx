@@ -9,6 +9,7 @@ import { useEffect, useState } from "react";
 import { parseEventLogs } from "viem";
 import { Link, useSearchParams } from "wouter";
 import { z } from "zod/v4";
+import en from "zod/v4/locales/en.js";
 import { storeWriteSessionMessage } from "../../../../attribution/src/storeAuth.ts";
 import { TARGET_MODULES } from "../../../../inference/artifacts/targets.ts";
 import type { TrainingProgress } from "../../../../scripts/lib/trainingParams.ts";
@@ -41,6 +42,10 @@ import { useStudio } from "../studio.tsx";
 import "./ModelFactory.css";
 
 const TOTAL_BPS = 10_000;
+
+// zod declares itself free of side effects, so the bundle drops the English messages it sets up on import; without
+// them every refusal reads "Invalid input".
+z.config(en());
 
 export default function ModelFactory() {
   const [search, setSearch] = useSearchParams();
@@ -137,8 +142,9 @@ function NewJob({ onStarted }: { onStarted: (id: string) => void }) {
     // The backend's own schema: nothing is sent while the form is invalid.
     const parsed = jobRequestSchema.safeParse(request());
     if (!parsed.success) {
-      setIssues(parsed.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })));
-      setStatus("Correct the fields marked above.");
+      const found = parsed.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+      setIssues(found);
+      setStatus(`Correct the fields marked above (${[...new Set(found.map((i) => i.path || "form"))].join(", ")}).`);
       return;
     }
     setIssues([]);
@@ -162,49 +168,53 @@ function NewJob({ onStarted }: { onStarted: (id: string) => void }) {
     set: (v: string) => void,
     step = "1",
   ) => (
-    <label>
-      {label}
-      <input
-        type="number"
-        inputMode="decimal"
-        step={step}
-        min="0"
-        value={value}
-        onChange={(e) => set(e.target.value)}
-        aria-describedby={`help-${name}${issueFor(issues, name) ? ` error-${name}` : ""}`}
-        aria-invalid={issueFor(issues, name) ? true : undefined}
-      />
+    <div className="field">
+      <label>
+        {label}
+        <input
+          type="number"
+          inputMode="decimal"
+          step={step}
+          min="0"
+          value={value}
+          onChange={(e) => set(e.target.value)}
+          aria-describedby={`help-${name}${issueFor(issues, name) ? ` error-${name}` : ""}`}
+          aria-invalid={issueFor(issues, name) ? true : undefined}
+        />
+      </label>
       <span id={`help-${name}`} className="muted help">
         {hyperparameterHelp[name]}
       </span>
       <FieldError id={`error-${name}`} message={issueFor(issues, name)} />
-    </label>
+    </div>
   );
 
   return (
     <>
       <h2>Train a new adapter</h2>
       <div className="form factory-form">
-        <label>
-          Base model
-          <select
-            value={model}
-            onChange={(e) => setBaseModelId(e.target.value)}
-            aria-describedby="help-base"
-            aria-invalid={issueFor(issues, "baseModelId") ? true : undefined}
-          >
-            {models.items?.length === 0 && <option value="">No base model is registered</option>}
-            {models.items?.map((m) => (
-              <option key={m.id} value={m.id}>
-                #{m.id} {m.name}
-              </option>
-            ))}
-          </select>
+        <div className="field">
+          <label>
+            Base model
+            <select
+              value={model}
+              onChange={(e) => setBaseModelId(e.target.value)}
+              aria-describedby="help-base"
+              aria-invalid={issueFor(issues, "baseModelId") ? true : undefined}
+            >
+              {models.items?.length === 0 && <option value="">No base model is registered</option>}
+              {models.items?.map((m) => (
+                <option key={m.id} value={m.id}>
+                  #{m.id} {m.name}
+                </option>
+              ))}
+            </select>
+          </label>
           <span id="help-base" className="muted help">
             The registered model the adapter is trained for; workers serving it can serve the adapter.
           </span>
           <FieldError id="error-base" message={issueFor(issues, "baseModelId")} />
-        </label>
+        </div>
         {models.pager.hasNext || models.pager.hasPrevious ? <Pager pager={models.pager} label="Base models" /> : null}
       </div>
 
@@ -444,7 +454,9 @@ function Outcome({ job, onChange }: { job: Job; onChange: (job: Job) => void }) 
           ; {training.tokens} tokens
         </dd>
         <dt>Trained in</dt>
-        <dd>{formatSeconds(training.trainSeconds)}</dd>
+        <dd>
+          {training.trainSeconds < 60 ? `${training.trainSeconds.toFixed(1)} s` : formatSeconds(training.trainSeconds)}
+        </dd>
         <dt>Artifact hash</dt>
         <dd className="mono">{result.artifactHash}</dd>
       </dl>
