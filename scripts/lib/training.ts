@@ -73,8 +73,8 @@ export class TrainingInputError extends Error {
 /** The engine's trainer failed; `output` is the end of what it printed. */
 export class TrainerFailedError extends Error {
   readonly exitCode: number | null;
-  constructor(exitCode: number | null, output: string) {
-    super(`training failed (exit ${exitCode}): ${output}`);
+  constructor(exitCode: number | null, signal: NodeJS.Signals | null, output: string) {
+    super(`training failed (${signal ? `killed by ${signal}` : `exit ${exitCode}`}): ${output}`);
     this.name = "TrainerFailedError";
     this.exitCode = exitCode;
   }
@@ -161,11 +161,11 @@ export function runTrainer({
       onProgress?.(JSON.parse(line) as TrainingProgress);
     });
     child.on("error", reject);
-    child.on("close", (code) => {
+    child.on("close", (code, killedBy) => {
       signal?.removeEventListener("abort", abort);
       if (signal?.aborted) reject(signal.reason);
       else if (code === 0) resolve(JSON.parse(stdout) as TrainingSummary);
-      else reject(new TrainerFailedError(code, errors.slice(-5).join("\n")));
+      else reject(new TrainerFailedError(code, killedBy, errors.slice(-5).join("\n")));
     });
   });
 }

@@ -167,14 +167,17 @@ export async function createJobRunner({
     const job = await loadJob(jobDir(entry.name));
     if (job) jobs.set(job.id, job);
   }
-  for (const job of jobs.values())
-    if (job.state === "running")
-      await update(job, {
-        state: "failed",
-        stage: undefined,
-        endedAt: now(),
-        error: { code: "interrupted", message: "the Studio server stopped while the job was running" },
-      });
+  for (const job of jobs.values()) {
+    if (job.state !== "running") continue;
+    // Whatever its trainer had begun to write is not an adapter.
+    await rm(adapterOut(job.id), { recursive: true, force: true });
+    await update(job, {
+      state: "failed",
+      stage: undefined,
+      endedAt: now(),
+      error: { code: "interrupted", message: "the Studio server stopped while the job was running" },
+    });
+  }
   let lastId = Math.max(0, ...[...jobs.keys()].map(Number));
 
   async function run(job: Job, device: string) {
