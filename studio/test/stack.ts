@@ -117,7 +117,13 @@ export async function startStudioStack(): Promise<StudioStack> {
     cleanups.push(worker.stop);
     log("worker serving");
 
-    const studio = await startStudioService({ port: studioPort, indexerUrl, contentUrl: storeUrl, env });
+    const studio = await startStudioService({
+      port: studioPort,
+      indexerUrl,
+      contentUrl: storeUrl,
+      dir: path.join(deployed.work, "studio"),
+      env,
+    });
     cleanups.push(studio.stop);
     log("studio serving");
 
