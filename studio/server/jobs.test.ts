@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cp, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -146,6 +146,9 @@ describe("Model Factory jobs, through their HTTP routes, on a local chain with p
       OPENPOA_ARTIFACT_CACHE_DIR: path.join(work, "studio-cache"),
     });
     const suite = await connectSuite({ network: "localhost", readOnly: true, progress: false });
+    // The app shell the backend serves beside the API (studio/dist when built).
+    await mkdir(path.join(work, "dist"));
+    await writeFile(path.join(work, "dist", "index.html"), "<!doctype html><title>shell</title>");
     jobsDir = path.join(work, "jobs");
     makeRunner = () => createJobRunner({ dir: jobsDir, suite, content: store!.url });
     runner = await makeRunner();
