@@ -16,6 +16,7 @@
  */
 import { appendFile, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { getAddress, type Hex } from "viem";
@@ -78,6 +79,9 @@ export type JobRunner = {
   /** Stops the running trainers without recording anything (a restart finds them interrupted). */
   close(): Promise<void>;
 };
+
+/** How long DELETE waits for a running job to stop before answering with its state as it is. */
+const cancelWaitMs = 5_000;
 
 const STATE_FILE = "job.json";
 const PROGRESS_FILE = "progress.jsonl";
@@ -329,7 +333,9 @@ export async function createJobRunner({
       const active = running.get(id);
       if (active) {
         active.controller.abort(new Error("cancelled"));
-        await active.done;
+        // The trainer stops at once; a base model still downloading stops when its download ends, which the job's
+        // events then say: the request does not wait for that.
+        await Promise.race([active.done, sleep(cancelWaitMs, undefined, { ref: false })]);
       } else {
         await update(job, { state: "cancelled", endedAt: now() });
       }

@@ -440,7 +440,9 @@ function Outcome({ job, onChange }: { job: Job; onChange: (job: Job) => void }) 
       <dl className="facts">
         <dt>Held-out loss</dt>
         <dd>
-          {lossText(training.heldOutLoss.before)} before → {lossText(training.heldOutLoss.after)} after
+          {training.heldOutLoss.before === null
+            ? "none: a datanet version needs two or more documents to hold one out"
+            : `${lossText(training.heldOutLoss.before)} before → ${lossText(training.heldOutLoss.after)} after`}
         </dd>
         <dt>Training loss</dt>
         <dd>
