@@ -25,6 +25,7 @@ import {
   type WatchedPage,
 } from "./browser.ts";
 import { OPEN, roles, startStudioStack, type StudioStack } from "./stack.ts";
+import { chatInPlayground, openAdapterPage, openPlaygroundChannel, settlePlaygroundChannel } from "./steps/adapters.ts";
 
 const CURATED = 1n;
 /** Datanets beyond the first two, so that the list has a second page (20 a page). */
@@ -64,6 +65,8 @@ describe("OpenPoA Studio in Chromium, on a real local stack", () => {
   const contributionOf = (id: bigint) => readRegistry<Contribution>("getContribution", [id]);
   const contributionCount = () => readRegistry<bigint>("contributionCount", []);
   const page = (): Page => tab.page;
+  /** The adapter the Model Factory trained and registered. */
+  let trainedAdapter: bigint | undefined;
 
   before(async () => {
     const at = Date.now();
@@ -336,6 +339,7 @@ describe("OpenPoA Studio in Chromium, on a real local stack", () => {
         [adapter.artifactHash, adapter.uri, adapter.rank],
         [job.result.artifactHash, job.published.uri, 4],
       );
+      trainedAdapter = adapterId;
       assert.equal(await read<Hex>("ownerOf"), stack.addressOf(roles.author));
       const lineage = await read<{ datanetId: bigint; version: bigint; weightBps: number }[]>("getLineage");
       assert.deepEqual(
@@ -346,5 +350,17 @@ describe("OpenPoA Studio in Chromium, on a real local stack", () => {
     } finally {
       await factory.context.close();
     }
+  });
+
+  it("chats with the trained adapter in the playground, and the operator settles exactly the receipts shown", async () => {
+    assert.ok(trainedAdapter, "the Model Factory registered an adapter");
+    const ctx = { page: page(), stack };
+    await openAdapterPage(ctx, trainedAdapter);
+    // Its page shows how it was trained, from the manifest the Model Factory published beside it.
+    await page().getByRole("link", { name: "Training manifest" }).waitFor({ timeout: 30_000 });
+    await page().getByRole("img", { name: "Training loss per step" }).waitFor();
+    const channelId = await openPlaygroundChannel(ctx, "5");
+    await chatInPlayground(ctx, "Autumn leaves fall");
+    await settlePlaygroundChannel(ctx, channelId);
   });
 });

@@ -52,7 +52,9 @@ export async function openAdapterPage(ctx: StepContext, adapterId: bigint): Prom
   })) as LineageEntry[];
   assert.ok(lineage.length > 0, `adapter ${adapterId} has no lineage on chain`);
   for (const entry of lineage) {
-    const link = page.getByRole("link", { name: `Datanet ${entry.datanetId} version ${entry.version}` });
+    const link = page
+      .getByRole("region", { name: `Lineage of adapter ${adapterId}` })
+      .getByRole("link", { name: `Datanet ${entry.datanetId} version ${entry.version}` });
     await link.waitFor();
     assert.equal(await link.getAttribute("href"), `/datanets/${entry.datanetId}`);
   }

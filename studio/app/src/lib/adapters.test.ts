@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { sha256, toHex } from "viem";
 import {
-  ArtifactManifestError,
-  artifactManifestLocation,
   dayLabel,
   compactNumber,
   dayNumber,
@@ -11,12 +8,10 @@ import {
   revenuePoints,
   targetModuleNames,
   tokenPoints,
-  trainingEntryOf,
   type UsageDay,
 } from "./adapters.ts";
 
 const OPEN = 10n ** 18n;
-const hash = "ab".repeat(32);
 
 describe("usage per day as chart points", () => {
   const days: UsageDay[] = [
@@ -55,38 +50,5 @@ describe("targetModuleNames", () => {
   it("names the mask's modules in registry bit order", () => {
     assert.equal(targetModuleNames(0b1001), "q, o");
     assert.equal(targetModuleNames(0), "");
-  });
-});
-
-describe("artifactManifestLocation", () => {
-  it("reads a content-store URI's manifest from the store, to be checked against its sha256", () =>
-    assert.deepEqual(artifactManifestLocation(`openpoa-store://${hash.toUpperCase()}`, "http://store:8789/"), {
-      url: `http://store:8789/${hash}`,
-      sha256: `0x${hash}`,
-    }));
-  it("reads an http base's openpoa-artifact.json, and nothing a browser cannot", () => {
-    assert.deepEqual(artifactManifestLocation("https://models.example/a/", "http://store"), {
-      url: "https://models.example/a/openpoa-artifact.json",
-    });
-    assert.equal(artifactManifestLocation("ipfs://bafy/adapter", "http://store"), undefined);
-    assert.equal(artifactManifestLocation("openpoa-store://abc", "http://store"), undefined);
-  });
-});
-
-describe("trainingEntryOf", () => {
-  const training = { name: "openpoa-training.json", size: 812, sha256: "cd".repeat(32) };
-  const manifest = (extra: object) =>
-    new TextEncoder().encode(
-      JSON.stringify({ format: "openpoa-artifact-v1", kind: "lora", artifactHash: hash, files: [], ...extra }),
-    );
-  it("finds the training manifest the artifact manifest names, checked against the chain's sha256", () => {
-    const bytes = manifest({ training });
-    assert.deepEqual(trainingEntryOf(bytes, sha256(bytes)), training);
-    assert.equal(trainingEntryOf(manifest({})), undefined);
-  });
-  it("refuses bytes that are not the registered manifest, or not a manifest", () => {
-    assert.throws(() => trainingEntryOf(manifest({ training }), sha256(toHex("other"))), ArtifactManifestError);
-    assert.throws(() => trainingEntryOf(new TextEncoder().encode("{}")), /not an openpoa-artifact-v1 manifest/);
-    assert.throws(() => trainingEntryOf(new TextEncoder().encode("<html>")), /not JSON/);
   });
 });

@@ -1,9 +1,8 @@
 /**
- * What the adapter pages show, from what the indexer and the content store hold: usage per day as chart points, the
- * modules an adapter targets, and where its artifact manifest is and which training manifest it names.
+ * What the adapter pages show of what the indexer holds: usage per day as chart points, and the modules an adapter
+ * targets. (How it was trained: lib/artifacts.ts.)
  */
-import { formatUnits, sha256, type Hex } from "viem";
-import { z } from "zod/v4";
+import { formatUnits } from "viem";
 import { TARGET_MODULES } from "../../../../inference/artifacts/targets.ts";
 import type { Point } from "../components/Chart.tsx";
 import { OPEN_DECIMALS } from "./format.ts";
@@ -61,54 +60,3 @@ export const tokenPoints = (days: readonly UsageDay[]) =>
 
 /** ModelRegistry's `targetModules` mask as module names (`q, v`). */
 export const targetModuleNames = (mask: number) => TARGET_MODULES.filter((_, bit) => mask & (1 << bit)).join(", ");
-
-/**
- * Where the artifact manifest of a registered `uri` can be read from a browser: a content-store URI names the
- * manifest's sha256 (also returned, to check the bytes against); an http(s) base holds `openpoa-artifact.json`.
- * Other schemes (ipfs, file) are a worker's business: undefined.
- */
-export function artifactManifestLocation(uri: string, contentUrl: string): { url: string; sha256?: Hex } | undefined {
-  const stored = /^openpoa-store:\/\/([0-9a-f]{64})$/i.exec(uri.trim());
-  if (stored)
-    return {
-      url: `${contentUrl.replace(/\/+$/, "")}/${stored[1]!.toLowerCase()}`,
-      sha256: `0x${stored[1]!.toLowerCase()}`,
-    };
-  if (/^https?:\/\//i.test(uri)) return { url: `${uri.replace(/\/+$/, "")}/openpoa-artifact.json` };
-  return undefined;
-}
-
-const manifestSchema = z.object({
-  format: z.literal("openpoa-artifact-v1"),
-  training: z
-    .object({ name: z.string(), size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })
-    .optional(),
-});
-
-export type TrainingEntry = { name: string; size: number; sha256: string };
-
-/** The manifest could not be used: bytes that are not the ones the chain names, or not a manifest. */
-export class ArtifactManifestError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ArtifactManifestError";
-  }
-}
-
-/**
- * The training manifest an artifact manifest names (inference/artifacts/manifest.ts `training`), or undefined when
- * it names none; the bytes are checked against `expectedSha256` when the location gave one.
- */
-export function trainingEntryOf(bytes: Uint8Array, expectedSha256?: Hex): TrainingEntry | undefined {
-  if (expectedSha256 !== undefined && sha256(bytes) !== expectedSha256.toLowerCase())
-    throw new ArtifactManifestError(`the manifest's bytes do not hash to ${expectedSha256}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    throw new ArtifactManifestError("the artifact manifest is not JSON");
-  }
-  const parsed = manifestSchema.safeParse(json);
-  if (!parsed.success) throw new ArtifactManifestError("not an openpoa-artifact-v1 manifest");
-  return parsed.data.training;
-}

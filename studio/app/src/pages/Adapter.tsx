@@ -13,18 +13,17 @@ import { Chart } from "../components/Chart.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { useGraphqlPage } from "../data.ts";
 import {
-  artifactManifestLocation,
   compactNumber,
   dayLabel,
   revenueChart,
   targetModuleNames,
   tokenPoints,
-  trainingEntryOf,
   type UsageDay,
 } from "../lib/adapters.ts";
 import { formatBps, formatTime } from "../lib/format.ts";
 import { graphqlLiteral, graphqlRequest } from "../lib/graphql.ts";
 import { useStudio } from "../studio.tsx";
+import { Training } from "./adapter/Training.tsx";
 
 export type AdapterDetail = {
   id: string;
@@ -254,42 +253,6 @@ function Revenue({ adapter }: { adapter: AdapterDetail }) {
         </div>
       )}
       {pager.hasNext || pager.hasPrevious ? <Pager pager={pager} label="Usage days (60 a page, newest first)" /> : null}
-    </>
-  );
-}
-
-/** The training manifest, when the artifact manifest the chain commits to names one. */
-function Training({ uri }: { uri: string }) {
-  const { config } = useStudio();
-  const location = artifactManifestLocation(uri, config.contentUrl);
-  const manifest = useQuery({
-    queryKey: ["artifact-manifest", uri],
-    enabled: location !== undefined,
-    staleTime: Infinity,
-    queryFn: async ({ signal }) => {
-      const response = await fetch(location!.url, { signal });
-      if (!response.ok) throw new Error(`${location!.url} answered ${response.status}`);
-      return trainingEntryOf(new Uint8Array(await response.arrayBuffer()), location!.sha256) ?? null;
-    },
-  });
-  const training = manifest.data;
-  return (
-    <>
-      <h2>Training</h2>
-      {!location && <p className="muted">The artifact is not where a browser can read its manifest ({uri}).</p>}
-      {manifest.error && <p role="alert">Could not read the artifact manifest: {manifest.error.message}</p>}
-      {training === null && <p className="muted">The artifact manifest names no training manifest.</p>}
-      {training && (
-        <p>
-          <a href={`${config.contentUrl.replace(/\/+$/, "")}/${training.sha256}`} target="_blank" rel="noreferrer">
-            Training manifest ({training.name}, {training.size.toLocaleString()} bytes)
-          </a>{" "}
-          <span className="muted">
-            : datanet versions, hyperparameters, seed, loss curve and evaluation. Its sha256 is in the artifact manifest
-            the registration commits to.
-          </span>
-        </p>
-      )}
     </>
   );
 }
