@@ -137,6 +137,12 @@ describe("OpenPoA Studio in Chromium, on a real local stack", () => {
   });
 
   it("lists datanets a page at a time and finds one by id or by URI", async () => {
+    // Chromium here has no wallet extension: the injected connector says so instead of failing silently.
+    await page().getByRole("button", { name: "Connect browser wallet" }).click();
+    await page()
+      .getByRole("alert")
+      .getByText(/No browser wallet found/)
+      .waitFor();
     const rows = page().locator("tbody tr");
     await rows.nth(19).waitFor();
     assert.equal(await rows.count(), 20);
