@@ -356,7 +356,7 @@ async function main() {
       );
     }
     console.log(`\nDemo finished in ${((Date.now() - started) / 1000).toFixed(0)} s.`);
-    if (withStudio) await serveStudio({ indexerUrl, storeUrl });
+    if (withStudio) await serveStudio({ indexerUrl, storeUrl, dir: path.join(work, "studio") });
   } finally {
     for (const service of services.reverse()) await service.stop();
     await rm(work, { recursive: true, force: true });
@@ -364,9 +364,9 @@ async function main() {
 }
 
 /** Starts the Studio on the demo's stack, prints its URL, and keeps everything up until interrupted (Ctrl-C). */
-async function serveStudio({ indexerUrl, storeUrl }: { indexerUrl: string; storeUrl: string }) {
+async function serveStudio({ indexerUrl, storeUrl, dir }: { indexerUrl: string; storeUrl: string; dir: string }) {
   const studio = await step("Start the Studio on this stack", () =>
-    startStudioService({ port: PORTS.studio, indexerUrl, contentUrl: storeUrl }),
+    startStudioService({ port: PORTS.studio, indexerUrl, contentUrl: storeUrl, dir }),
   );
   services.push(studio);
   console.log(`\nOpenPoA Studio: ${studio.url}`);

@@ -28,7 +28,9 @@ import {
   putAttributionRecord,
   putContent,
   recordFileName,
+  sessionWriteHeaders,
   signedWriteHeaders,
+  signWriteSession,
   storeKindOf,
   uploadFile,
   type StoreKind,
@@ -321,6 +323,46 @@ describe("content store server, on a local chain with the suite deployed", () =>
     const claimed = await put(store.url, name, bytes, { headers: { "x-openpoa-signer": bob.address } });
     assert.equal(claimed.status, 401);
     assert.equal(existsSync(path.join(dir, name)), false);
+  });
+
+  it("test_put_acceptsEveryWriteOfASession_andNothingItDoesNotList", async () => {
+    const files = [randomBytes(300), randomBytes(500)];
+    const writes = files.map((bytes) => ({ name: sha256Name(bytes), kind: "artifact" as const, size: bytes.length }));
+    // One signature, as a wallet gives it once for a whole artifact.
+    const session = await signWriteSession(alice, writes);
+    const putIn = (name: string, bytes: Uint8Array, headers = sessionWriteHeaders(session, name)) =>
+      fetch(`${store.url}/${name}`, { method: "PUT", body: Buffer.from(bytes), headers });
+    for (const [i, bytes] of files.entries()) {
+      const response = await putIn(writes[i]!.name, bytes);
+      assert.equal(response.status, 201, JSON.stringify(await response.clone().json()));
+      assert.equal(((await response.json()) as { signer: string }).signer, alice.address);
+      assert.deepEqual(await readFile(path.join(dir, writes[i]!.name)), bytes);
+    }
+
+    // A write the session does not list, under its headers.
+    const extra = randomBytes(300);
+    const unlisted = await putIn(sha256Name(extra), extra, sessionWriteHeaders(session, writes[0]!.name));
+    assert.equal(unlisted.status, 401);
+    assert.equal((await errorOf(unlisted)).code, "not_in_session");
+    // The list changed after signing: the signature no longer covers it.
+    const widened = sessionWriteHeaders(
+      { ...session, writes: [...writes, { ...writes[0]!, size: 1 }] },
+      writes[1]!.name,
+    );
+    const forged = await putIn(writes[1]!.name, files[1]!, widened);
+    assert.equal(forged.status, 401);
+    assert.equal((await errorOf(forged)).code, "bad_signature");
+    const garbled = await putIn(writes[1]!.name, files[1]!, {
+      ...sessionWriteHeaders(session, writes[1]!.name),
+      "x-openpoa-session": "not a list",
+    });
+    assert.equal(garbled.status, 401);
+    assert.equal((await errorOf(garbled)).code, "bad_session");
+    // A session is as old as its time: a stale one admits nothing.
+    const old = await signWriteSession(alice, writes, Math.floor(Date.now() / 1000) - 400);
+    const stale = await putIn(writes[0]!.name, files[0]!, sessionWriteHeaders(old, writes[0]!.name));
+    assert.equal((await errorOf(stale)).code, "stale_time");
+    assert.equal(existsSync(path.join(dir, sha256Name(extra))), false);
   });
 
   it("test_put_refusesSignersTheChainDoesNotAdmit", async () => {

@@ -35,16 +35,25 @@ export {
 } from "./contentStore.ts";
 export { Sha256Meter, type ByteLimit } from "./sha256Meter.ts";
 export {
+  decodeSessionWrites,
+  encodeSessionWrites,
+  maxSessionWrites,
+  sessionWriteHeaders,
   signedWriteHeaders,
+  signWriteSession,
   storeHeaders,
   storeKindOf,
   storeKinds,
   storeNameForm,
   storeNameHash,
   storeWriteMessage,
+  storeWriteSessionMessage,
   type StoreKind,
   type StoreNameForm,
+  type SignedWriteSession,
+  type StoreSessionWrite,
   type StoreWrite,
+  type StoreWriteSession,
 } from "./storeAuth.ts";
 export { downloadVerified, uploadFile, type RawStoreKind } from "./storeTransfer.ts";
 export {

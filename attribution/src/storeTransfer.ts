@@ -19,7 +19,7 @@ import {
   ContentStoreRequestError,
 } from "./errors.ts";
 import { Sha256Meter } from "./sha256Meter.ts";
-import { signedWriteHeaders, type StoreKind } from "./storeAuth.ts";
+import { sessionWriteHeaders, signedWriteHeaders, type SignedWriteSession, type StoreKind } from "./storeAuth.ts";
 
 /** The kinds a raw, sha256-named file can be (records and usage batches are small and written whole). */
 export type RawStoreKind = Exclude<StoreKind, "record" | "usage">;
@@ -40,8 +40,9 @@ async function sha256OfFile(file: string): Promise<Hex> {
 }
 
 /**
- * Stores `file` under its sha256, signed by `signer` as `kind`. A store that already holds an object of that name
- * and size is not sent it again. Returns the file's sha256 (0x hex) and size.
+ * Stores `file` under its sha256 as `kind`, signed by `signer`: a local key, or a write session a wallet signed that
+ * lists this write. A store that already holds an object of that name and size is not sent it again. Returns the
+ * file's sha256 (0x hex) and size.
  */
 export async function uploadFile({
   baseUrl,
@@ -50,7 +51,7 @@ export async function uploadFile({
   kind,
 }: {
   baseUrl: string;
-  signer: LocalAccount;
+  signer: LocalAccount | SignedWriteSession;
   file: string;
   kind: RawStoreKind;
 }): Promise<{ sha256: Hex; size: number }> {
@@ -68,7 +69,9 @@ export async function uploadFile({
     headers: {
       "content-type": "application/octet-stream",
       "content-length": String(size),
-      ...(await signedWriteHeaders(signer, { name, kind, size })),
+      ...("writes" in signer
+        ? sessionWriteHeaders(signer, name)
+        : await signedWriteHeaders(signer, { name, kind, size })),
     },
   } as RequestInit);
   if (!response.ok) throw await rejectionOf(response);

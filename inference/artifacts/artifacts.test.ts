@@ -17,13 +17,16 @@ import {
   ArtifactCache,
   ArtifactError,
   ArtifactHashMismatchError,
+  decodeManifest,
   encodeManifest,
   hashArtifactDir,
   loraMismatch,
   MANIFEST_FILE,
   parseLoraConfig,
   STORE_SCHEME,
+  TRAINING_MANIFEST_FILE,
 } from "./index.ts";
+import { publishArtifact } from "./publish.ts";
 
 const model = generatedModel();
 const [adapterA, adapterB, adapterC] = model.adapterHashes as [string, string, string];
@@ -273,6 +276,28 @@ describe("artifacts", () => {
       (await openCache({ contentStore: store })).hold({ ...request(adapterA), uri }),
       ArtifactHashMismatchError,
     );
+  });
+
+  it("test_publish_namesATrainedAdaptersTrainingManifest_outsideTheHash", async () => {
+    const trained = path.join(work, "trained");
+    cpSync(adapterDir(adapterA), trained, { recursive: true });
+    const training = new TextEncoder().encode(JSON.stringify({ format: "openpoa-training-v1", losses: [2, 1] }));
+    writeFileSync(path.join(trained, TRAINING_MANIFEST_FILE), training);
+    const store = path.join(work, "trained-store");
+    const published = await publishArtifact({ dir: trained, store });
+    assert.equal(published.artifactHash, adapterA, "the training manifest is not part of the artifact");
+    assert.deepEqual(published.training, {
+      name: TRAINING_MANIFEST_FILE,
+      size: training.length,
+      sha256: sha256(training),
+    });
+    const manifest = decodeManifest(readFileSync(path.join(store, published.manifestSha256)), "the store");
+    assert.deepEqual(manifest.training, published.training);
+    assert.deepEqual(readFileSync(path.join(store, sha256(training))), Buffer.from(training));
+    // Workers fetch by the same URI as ever, and get the adapter's two files.
+    const cache = await openCache({ contentStore: store });
+    const held = await cache.hold({ ...request(adapterA), uri: published.uri });
+    assert.equal((await hashArtifactDir(held.dir)).artifactHash, adapterA);
   });
 
   it("test_cache_verifiesALocalBaseModelInPlace", async () => {

@@ -22,6 +22,8 @@ export type ArtifactFile = { name: string; size: number; sha256: string };
 export const LORA_FILES = ["adapter_config.json", "adapter_model.safetensors"] as const;
 /** Beside the files, never part of the hash: lists them with their sizes and sha256 (manifest.ts). */
 export const MANIFEST_FILE = "openpoa-artifact.json";
+/** Beside a trained adapter's files, never part of the hash: the engine's training manifest (train.py). */
+export const TRAINING_MANIFEST_FILE = "openpoa-training.json";
 const DOMAINS: Record<ArtifactKind, string> = { lora: "openpoa-lora-v1\n", model: "openpoa-model-v1\n" };
 /** A published file name: flat, no path, no hidden files. */
 const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;

@@ -6,6 +6,7 @@ export {
   hashArtifactDir,
   LORA_FILES,
   MANIFEST_FILE,
+  TRAINING_MANIFEST_FILE,
   type ArtifactFile,
   type ArtifactKind,
 } from "./hash.ts";

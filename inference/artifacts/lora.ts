@@ -7,27 +7,11 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { ArtifactError } from "./errors.ts";
 import { LORA_FILES } from "./hash.ts";
+import { PEFT_TARGETS, targetMask, targetNames } from "./targets.ts";
 
-/** The modules an adapter may target, in the bit order of ModelRegistry's `targetModules` mask. */
-export const TARGET_MODULES = ["q", "k", "v", "o", "gate", "up", "down"] as const;
-/** The same modules by the names PEFT's adapter_config.json uses. */
-export const PEFT_TARGETS = TARGET_MODULES.map((name) => `${name}_proj`);
+export { PEFT_TARGETS, TARGET_MODULES, targetMask, targetNames } from "./targets.ts";
 
 export type LoraTerms = { rank: number; targetModules: number; baseModel: string | undefined };
-
-/** The mask of module names (PEFT's or the short ones), and the names that are no module. */
-export function targetMask(names: readonly string[]): { mask: number; unknown: string[] } {
-  let mask = 0;
-  const unknown: string[] = [];
-  for (const name of names) {
-    const bit = Math.max(TARGET_MODULES.indexOf(name as never), PEFT_TARGETS.indexOf(name));
-    if (bit < 0) unknown.push(name);
-    else mask |= 1 << bit;
-  }
-  return { mask, unknown };
-}
-
-export const targetNames = (mask: number) => PEFT_TARGETS.filter((_, bit) => mask & (1 << bit));
 
 /** Rank, targets and base model from the adapter's config; throws naming the field that cannot be used. */
 export function parseLoraConfig(bytes: Uint8Array, source: string): LoraTerms {

@@ -3,7 +3,8 @@
  * chain, the contracts, the indexer and the content store) and POST /rpc, a JSON-RPC proxy to the chain so that an
  * RPC URL carrying a provider's key never reaches the browser. It never holds a user's key: signing methods are
  * forwarded only to a local chain (id 31337), whose node signs with Hardhat's unlocked test accounts (the
- * development wallet); on any other chain the browser's own wallet signs.
+ * development wallet); on any other chain the browser's own wallet signs. /api/jobs is the Model Factory
+ * (jobs.ts): training jobs run here, and their adapters are published with the user's wallet signature.
  */
 import { serveStatic } from "@hono/node-server/serve-static";
 import { Hono, type Context } from "hono";
@@ -11,6 +12,7 @@ import { bodyLimit } from "hono/body-limit";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Deployment } from "../../scripts/lib/deployments.ts";
+import { jobRoutes, type JobRunner } from "./jobs.ts";
 
 export const LOCAL_CHAIN_ID = 31337;
 
@@ -47,6 +49,8 @@ export type StudioAppOptions = {
   contentUrl: string;
   /** The built app (studio/dist). */
   distDir: string;
+  /** The Model Factory's job runner, served under /api/jobs. */
+  jobs?: JobRunner;
 };
 
 type JsonRpcRequest = { jsonrpc?: string; id?: unknown; method?: unknown; params?: unknown };
@@ -127,6 +131,7 @@ export function studioApp(options: StudioAppOptions): Hono {
     }
     return c.json(await forwardRpc({ rpcUrl: options.rpcUrl, local: config.devWallet }, body));
   });
+  if (options.jobs) app.route("/api/jobs", jobRoutes(options.jobs));
   const root = path.relative(process.cwd(), options.distDir) || ".";
   const shell = shellWithConfig(readFileSync(path.join(options.distDir, "index.html"), "utf8"), config);
   const serveShell = (c: Context) => c.html(shell, 200, { "cache-control": "no-cache" });

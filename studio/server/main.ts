@@ -8,11 +8,12 @@ import { execFile } from "node:child_process";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { ConfigurationError, rpcUrlOf } from "../../scripts/lib/contracts.ts";
+import { ConfigurationError, connectSuite, rpcUrlOf } from "../../scripts/lib/contracts.ts";
 import { DeploymentNotFoundError, readDeployment } from "../../scripts/lib/deployments.ts";
 import { fromEnvironment as env } from "../../scripts/lib/environment.ts";
 import { repoRoot } from "../../scripts/lib/localChain.ts";
 import { studioApp } from "./app.ts";
+import { createJobRunner } from "./jobs.ts";
 
 const studioDir = path.join(repoRoot, "studio");
 const distDir = path.join(studioDir, "dist");
@@ -53,14 +54,20 @@ async function start() {
   const host = env("OPENPOA_STUDIO_HOST", "text", "127.0.0.1");
   const indexerUrl = env("OPENPOA_INDEXER_URL", "url", "http://127.0.0.1:42069");
   const contentUrl = env("OPENPOA_CONTENT_URL", "url", "http://127.0.0.1:8789");
+  const jobsDir = env("OPENPOA_STUDIO_JOBS_DIR", "text", "openpoa-studio-jobs");
   const deployment = await readDeployment(network);
   const rpcUrl = await rpcUrlOf(network);
   if (await buildIfStale()) console.log("built studio/dist");
-  const app = studioApp({ network, deployment, rpcUrl, indexerUrl, contentUrl, distDir });
+  // The Model Factory reads the chain and never sends: no key is read.
+  const suite = await connectSuite({ network, readOnly: true, progress: false });
+  const jobs = await createJobRunner({ dir: path.resolve(jobsDir), suite, content: contentUrl });
+  const app = studioApp({ network, deployment, rpcUrl, indexerUrl, contentUrl, distDir, jobs });
   const server = serve({ fetch: app.fetch, port, hostname: host }, (info) =>
     console.log(`OpenPoA Studio for ${network} (chain ${deployment.chainId}): http://${host}:${info.port}`),
   );
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => server.close(() => process.exit(0)));
+  // A running job's trainer is stopped with the server; the next start records the job as interrupted.
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => void jobs.close().then(() => server.close(() => process.exit(0))));
 }
 
 try {

@@ -5,18 +5,21 @@ import { startService, type Service } from "../../scripts/lib/services.ts";
 
 /**
  * Starts studio/server/main.ts on `port` for `network`, reading the indexer and the store at the URLs given; `env`
- * adds to this process's environment (OPENPOA_RPC_URL, OPENPOA_DEPLOYMENTS_DIR). The first start builds the app.
+ * adds to this process's environment (OPENPOA_RPC_URL, OPENPOA_DEPLOYMENTS_DIR). The Model Factory keeps its jobs
+ * and the base models it trains on in `dir`. The first start builds the app.
  */
 export function startStudioService({
   port,
   indexerUrl,
   contentUrl,
   network = "localhost",
+  dir,
   env = {},
 }: {
   port: number;
   indexerUrl: string;
   contentUrl: string;
+  dir: string;
   network?: string;
   env?: NodeJS.ProcessEnv;
 }): Promise<Service & { url: string }> {
@@ -33,6 +36,8 @@ export function startStudioService({
       OPENPOA_STUDIO_PORT: String(port),
       OPENPOA_INDEXER_URL: indexerUrl,
       OPENPOA_CONTENT_URL: contentUrl,
+      OPENPOA_STUDIO_JOBS_DIR: path.join(dir, "jobs"),
+      OPENPOA_ARTIFACT_CACHE_DIR: path.join(dir, "artifacts"),
       ...env,
     },
     ready: async () => (await fetch(`${url}/api/config`)).ok,

@@ -8,6 +8,7 @@
  * The stack's deployment becomes this process's (OPENPOA_RPC_URL, OPENPOA_DEPLOYMENTS_DIR), so that connectSuite and
  * the CLI's helpers read it: one stack per test file (node --test runs each file in a process of its own).
  */
+import { cp } from "node:fs/promises";
 import path from "node:path";
 import { createPublicClient, http, type Address, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -88,8 +89,11 @@ export async function startStudioStack(): Promise<StudioStack> {
     const cli = async (account: number, ...args: string[]) =>
       jsonOutput(await runCli({ ...env, OPENPOA_PRIVATE_KEY: hardhatKey(account) }, [...args, "--json"]));
     const workerUrl = `http://127.0.0.1:${workerPort}`;
-    // Hash and name from the files, the URI from publishing them to the store.
-    await cli(roles.deployer, "model", "register", "--from", generatedModel().modelDir, "--content", storeUrl);
+    // Hash and name from the files, the URI from publishing them to the store. A copy: registering writes the
+    // artifact's manifest into the folder, and the generated model is shared by other suites.
+    const modelDir = path.join(deployed.work, "base-model");
+    await cp(generatedModel().modelDir, modelDir, { recursive: true });
+    await cli(roles.deployer, "model", "register", "--from", modelDir, "--content", storeUrl);
     await cli(roles.operator, "node", "register", "--endpoint", workerUrl, "--base-models", "1", "--stake", "10000");
     log("base model registered, operator staked");
 
@@ -113,7 +117,13 @@ export async function startStudioStack(): Promise<StudioStack> {
     cleanups.push(worker.stop);
     log("worker serving");
 
-    const studio = await startStudioService({ port: studioPort, indexerUrl, contentUrl: storeUrl, env });
+    const studio = await startStudioService({
+      port: studioPort,
+      indexerUrl,
+      contentUrl: storeUrl,
+      dir: path.join(deployed.work, "studio"),
+      env,
+    });
     cleanups.push(studio.stop);
     log("studio serving");
 

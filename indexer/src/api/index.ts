@@ -7,7 +7,8 @@
  *   GET /accounts/:account/earnings     what the account's contributions earned, per epoch, adapter and datanet
  *   GET /contributions/:id/earnings     what one contribution earned   (both: ?epoch=&cursor=&limit=, paginated)
  *   GET /adapters/:id/usage   an adapter's revenue totals and usage per day
- * Errors are JSON `{ "error": { "code", "message" } }` with a 4xx/5xx status.
+ * Errors are JSON `{ "error": { "code", "message" } }` with a 4xx/5xx status. Browsers of any origin (the Studio) may
+ * call every route: Ponder's server answers CORS for all of them (`cors({ origin: "*" })`); indexer.test.ts checks it.
  */
 import { db, publicClients } from "ponder:api";
 import schema from "ponder:schema";

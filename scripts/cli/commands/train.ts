@@ -5,41 +5,24 @@
  * against its artifact hash; the engine trains (inference/engine/openpoa_engine/train.py) and writes the PEFT
  * directory with its training manifest.
  */
-import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import type { Hex } from "viem";
-import { assertDatanetVersionRoot, getContent } from "../../../attribution/src/index.ts";
-import { artifactCacheSettings, openArtifactCache } from "../../../inference/artifacts/index.ts";
-import { engineMain, enginePython } from "../../../inference/gateway/engine.ts";
-import { silentLogger } from "../../../inference/gateway/log.ts";
-import { readDatanetVersion, registryLocation } from "../../lib/datanetVersions.ts";
-import type { Suite } from "../../lib/contracts.ts";
-import { contentLocation, openContentStore } from "../../lib/rewards.ts";
-import { read } from "../../lib/transactions.ts";
+import { contentLocation } from "../../lib/rewards.ts";
+import {
+  readBaseModel,
+  trainAdapter,
+  trainingDefaults,
+  TrainingInputError,
+  type LineageEntry,
+  type TrainingHyperparameters,
+  type TrainingProgress,
+} from "../../lib/training.ts";
+import { formatSeconds, splitEvenly } from "../../lib/trainingParams.ts";
 import { parseBounded, parseId, requireValue, UsageError } from "../args.ts";
 import { contentOption, str, UINT64, type Command, type Values } from "../shared.ts";
 import { modelCommands } from "./model.ts";
 
-type DatanetVersionArg = { datanetId: bigint; version: bigint; weightBps: number };
-/** What the engine prints per progress step (train.py). */
-type Progress = { step: number; steps: number; loss: number; tokensPerSec: number; etaSeconds: number };
-type TrainSummary = {
-  sha256: string;
-  documents: number;
-  heldOutDocuments: number;
-  tokens: number;
-  tokensPerSec: number;
-  loss_first: number;
-  loss_last: number;
-  heldOutLoss: { before: number | null; after: number | null };
-  train_seconds: number;
-};
-
 /** `--datanet id:version[:weightBps]`, repeated; unweighted ones share what the weighted leave, evenly. */
-export function parseDatanetVersions(values: string[]): DatanetVersionArg[] {
+export function parseDatanetVersions(values: string[]): LineageEntry[] {
   if (values.length === 0) throw new UsageError("Name at least one --datanet <id>:<version>[:<weight bps>]");
   const parsed = values.map((value) => {
     const parts = value.split(":");
@@ -58,69 +41,37 @@ export function parseDatanetVersions(values: string[]): DatanetVersionArg[] {
   if (given > 10_000 || (open.length === 0 && given !== 10_000))
     throw new UsageError(`--datanet weights must add up to 10000 bps, got ${given}`);
   // The remainder of an uneven split goes to the first, so the weights always add up to exactly 10,000.
-  const share = open.length ? Math.floor((10_000 - given) / open.length) : 0;
-  const remainder = open.length ? 10_000 - given - share * open.length : 0;
-  return parsed.map((d) => ({
-    ...d,
-    weightBps: d.weightBps ?? share + (d === open[0] ? remainder : 0),
-  }));
+  const shares = splitEvenly(10_000 - given, open.length);
+  return parsed.map((d) => ({ ...d, weightBps: d.weightBps ?? shares[open.indexOf(d)]! }));
 }
 
-/** Writes each version's contributions (hash-checked, root-checked) as files; the engine's --spec names them. */
-async function writeDatasets(suite: Suite, datanets: DatanetVersionArg[], values: Values, dir: string) {
-  const store = openContentStore(str(values, "content"));
-  const datasets = [];
-  for (const { datanetId, version, weightBps } of datanets) {
-    const datanet = await readDatanetVersion(suite.publicClient, { ...registryLocation(suite), datanetId, version });
-    // The contributions the events name must be those the version's root commits to.
-    assertDatanetVersionRoot(datanet);
-    if (datanet.contributions.length === 0)
-      throw new UsageError(`datanet ${datanetId} version ${version} has no contributions to train on`);
-    const files = [];
-    for (const { contributionId, contentHash } of datanet.contributions) {
-      const file = path.join(dir, `${datanetId}-${version}-${contributionId}.txt`);
-      await writeFile(file, await getContent(store, { contentHash }));
-      files.push(file);
-    }
-    datasets.push({
-      name: `datanet ${datanetId} v${version}`,
-      files,
-      meta: { datanetId: String(datanetId), version: String(version), weightBps },
-    });
-  }
-  const spec = path.join(dir, "spec.json");
-  await writeFile(spec, JSON.stringify({ datasets }));
-  return spec;
+const showProgress = (p: TrainingProgress) =>
+  process.stderr.write(
+    `  step ${p.step}/${p.steps}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSec)} tokens/s  ETA ${formatSeconds(p.etaSeconds)}\n`,
+  );
+
+/** A number flag, or the default when it is not given. */
+function numberOption(values: Values, name: string, fallback: number | undefined, integer = true) {
+  const text = str(values, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < 0)
+    throw new UsageError(`--${name} must be a non-negative ${integer ? "integer" : "number"}, got "${text}"`);
+  return value;
 }
 
-const formatSeconds = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${Math.round(s)}s`);
-
-/** Runs the engine's trainer, relaying its progress to stderr; its JSON summary. */
-function runTrainer(args: string[]): Promise<TrainSummary> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(enginePython(), [engineMain, "train-adapter", ...args, "--json"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    const errors: string[] = [];
-    child.stdout!.on("data", (chunk) => (stdout += chunk));
-    createInterface({ input: child.stderr! }).on("line", (line) => {
-      if (!line.startsWith("{")) return void errors.push(line);
-      const p = JSON.parse(line) as Progress;
-      process.stderr.write(
-        `  step ${p.step}/${p.steps}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSec)} tokens/s  ETA ${formatSeconds(p.etaSeconds)}\n`,
-      );
-    });
-    child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0
-        ? resolve(JSON.parse(stdout) as TrainSummary)
-        : reject(new Error(`training failed (exit ${code}): ${errors.slice(-5).join("\n")}`)),
-    );
-  });
+function parseHyperparameters(values: Values): TrainingHyperparameters {
+  const d = trainingDefaults;
+  return {
+    rank: numberOption(values, "rank", d.rank)!,
+    targets: str(values, "targets")?.split(",") ?? d.targets,
+    steps: numberOption(values, "steps", d.steps)!,
+    lr: numberOption(values, "lr", d.lr, false)!,
+    seed: numberOption(values, "seed", d.seed)!,
+    holdout: numberOption(values, "holdout", d.holdout, false)!,
+    seqLen: numberOption(values, "seq-len", undefined),
+  };
 }
-
-const TRAIN_OPTIONS = ["rank", "targets", "steps", "lr", "seed", "holdout", "seq-len"] as const;
 
 export const trainCommands: Record<string, Command> = {
   "adapter train": {
@@ -156,42 +107,23 @@ export const trainCommands: Record<string, Command> = {
     async run(suite, _positionals, values) {
       const baseModelId = parseId(str(values, "base"), "--base");
       const datanets = parseDatanetVersions((values.datanet as string[] | undefined) ?? []);
-      const base = await read<{ artifactHash: Hex; uri: string; name: string }>(suite, {
-        contract: "ModelRegistry",
-        functionName: "getBaseModel",
-        args: [baseModelId],
-      });
+      const hyperparameters = parseHyperparameters(values);
       const out = path.resolve(str(values, "out") ?? "openpoa-adapters");
-      const work = await mkdtemp(path.join(tmpdir(), "openpoa-train-"));
-      let summary: TrainSummary;
-      // The worker's settings: the base model lands in the same cache a worker on this machine would use.
-      const cache = await openArtifactCache(
-        artifactCacheSettings(contentLocation(str(values, "content"))),
-        silentLogger,
-      );
-      const model = await cache.hold({ artifactHash: base.artifactHash.slice(2), uri: base.uri, kind: "model" });
-      try {
-        const spec = await writeDatasets(suite, datanets, values, work);
-        await mkdir(out, { recursive: true });
-        const flags = TRAIN_OPTIONS.flatMap((name) => (str(values, name) ? [`--${name}`, str(values, name)!] : []));
-        if (!str(values, "holdout")) flags.push("--holdout", "0.1");
-        process.stderr.write(`Training on ${datanets.length} datanet version(s) over ${base.name}\n`);
-        summary = await runTrainer([
-          "--model",
-          model.dir,
-          "--spec",
-          spec,
-          "--out",
+      const { dir, summary, manifest } = await (async () => {
+        const baseModel = await readBaseModel(suite, baseModelId);
+        process.stderr.write(`Training on ${datanets.length} datanet version(s) over ${baseModel.name}\n`);
+        const content = contentLocation(str(values, "content"));
+        return trainAdapter(suite, {
+          baseModel,
+          lineage: datanets,
+          hyperparameters,
+          content,
           out,
-          "--base-artifact-hash",
-          base.artifactHash.slice(2),
-          ...flags,
-        ]);
-      } finally {
-        model.release();
-        await rm(work, { recursive: true, force: true });
-      }
-      const dir = path.join(out, summary.sha256);
+          onProgress: showProgress,
+        });
+      })().catch((error: unknown) => {
+        throw error instanceof TrainingInputError ? new UsageError(error.message) : error;
+      });
       const held = summary.heldOutLoss;
       const lines = [
         `Trained ${dir}`,
@@ -213,7 +145,6 @@ export const trainCommands: Record<string, Command> = {
         adapterId = (registered.data as { adapterId: bigint }).adapterId;
         lines.push(registered.text);
       }
-      const manifest = JSON.parse(await readFile(path.join(dir, "openpoa-training.json"), "utf8")) as unknown;
       return { text: lines.join("\n"), data: { ...summary, dir, adapterId, manifest } };
     },
   },

@@ -19,6 +19,17 @@ export type Pager = {
   previous(): void;
 };
 
+/**
+ * React Query's options for one page of `request` (a cursor in it reads past the first page): shared by the hook and
+ * by a route's prefetch, so that a prefetched page is the one the page then asks for.
+ */
+export function graphqlPageQuery<T>(indexerUrl: string, { after, before, ...request }: PageRequest) {
+  return {
+    queryKey: ["graphql", JSON.stringify(request), after ?? undefined, before ?? undefined],
+    queryFn: ({ signal }: { signal: AbortSignal }) => fetchPage<T>(indexerUrl, { ...request, after, before }, signal),
+  };
+}
+
 /** One page of `request` (a Ponder list), with a pager that walks it by cursor; a new request starts at page 1. */
 export function useGraphqlPage<T>(request: Omit<PageRequest, "after" | "before">) {
   const { config } = useStudio();
@@ -29,9 +40,7 @@ export function useGraphqlPage<T>(request: Omit<PageRequest, "after" | "before">
     if (at.key !== key) setAt({ key, index: 0 });
   }, [at.key, key]);
   const query = useQuery<Page<T>>({
-    queryKey: ["graphql", key, cursor.after, cursor.before],
-    queryFn: ({ signal }) =>
-      fetchPage<T>(config.indexerUrl, { ...request, after: cursor.after, before: cursor.before }, signal),
+    ...graphqlPageQuery<T>(config.indexerUrl, { ...request, after: cursor.after, before: cursor.before }),
     placeholderData: keepPreviousData,
   });
   const page = query.data;

@@ -32,6 +32,8 @@ async function start() {
     const config = await loadConfig();
     const devProvider = config.devWallet ? createDevProvider(rpcUrlOf(config)) : undefined;
     const studio: Studio = { config, chain: chainOf(config), devProvider };
+    const path = window.location.pathname === "/" ? "/datanets" : window.location.pathname;
+    routes.find((route) => route.path === path)?.prefetch?.(queryClient, config);
     root.render(
       <StrictMode>
         <StudioContext value={studio}>

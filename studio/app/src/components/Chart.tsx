@@ -1,20 +1,9 @@
 /** A small SVG line chart (no chart library): y over x, with the extremes labelled and the points in a title. */
-export type Point = { x: number; y: number };
+import { CHART, plotted, type Point } from "../lib/chart.ts";
 
-const WIDTH = 320;
-const HEIGHT = 120;
-const PAD = 28;
+export type { Point };
 
-/** `points` scaled into the plot area: [x, y] pixel pairs (y grows downward). */
-export function plotted(points: readonly Point[]): [number, number][] {
-  const xs = points.map((p) => p.x);
-  const ys = points.map((p) => p.y);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  const [y0, y1] = [Math.min(0, ...ys), Math.max(...ys)];
-  const sx = (x: number) => PAD + ((x - x0) / (x1 - x0 || 1)) * (WIDTH - 2 * PAD);
-  const sy = (y: number) => HEIGHT - PAD - ((y - y0) / (y1 - y0 || 1)) * (HEIGHT - 2 * PAD);
-  return points.map((p) => [sx(p.x), sy(p.y)]);
-}
+const { WIDTH, HEIGHT, PAD } = CHART;
 
 export function Chart({
   points,

@@ -4,7 +4,7 @@
  * wallet confirmations says which one the user is at ("Step 1 of 2: Commit …").
  */
 import { useQueryClient } from "@tanstack/react-query";
-import { useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import type { Abi, Address, Hex, TransactionReceipt } from "viem";
 import { useConfig, useConnection } from "wagmi";
 import { signMessage, simulateContract, waitForTransactionReceipt, writeContract } from "wagmi/actions";
@@ -77,6 +77,11 @@ export function TxButton<T>({
   const queryClient = useQueryClient();
   const [status, setStatus] = useState<Status>({ kind: "idle" });
   const [result, setResult] = useState<{ value: T } | undefined>();
+  // What was said to one account is not news to the next (the development wallet switches accounts in place).
+  useEffect(() => {
+    setStatus({ kind: "idle" });
+    setResult(undefined);
+  }, [address]);
 
   async function run() {
     setResult(undefined);

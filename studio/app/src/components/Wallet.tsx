@@ -5,7 +5,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useId } from "react";
 import type { Address as AddressType } from "viem";
-import { useConnect, useConnection, useConnectors, useDisconnect } from "wagmi";
+import { ProviderNotFoundError, useConnect, useConnection, useConnectors, useDisconnect } from "wagmi";
 import { describeError } from "../lib/errors.ts";
 import { allAbis } from "../contracts.ts";
 import { useStudio } from "../studio.tsx";
@@ -50,7 +50,9 @@ export function Wallet() {
       ))}
       {connect.error && (
         <span role="alert" className="error">
-          {describeError(connect.error, allAbis)}
+          {(connect.error as Error) instanceof ProviderNotFoundError
+            ? "No browser wallet found: install one (any EIP-1193 wallet, e.g. a browser extension)."
+            : describeError(connect.error, allAbis)}
         </span>
       )}
     </div>

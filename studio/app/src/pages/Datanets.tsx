@@ -4,6 +4,7 @@ import { Link } from "wouter";
 import { Amount } from "../components/Amount.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { useGraphqlPage } from "../data.ts";
+import type { PageRequest } from "../lib/graphql.ts";
 import { Table } from "../components/Table.tsx";
 
 export type DatanetRow = {
@@ -27,16 +28,19 @@ export function datanetFilter(search: string): Record<string, unknown> | undefin
   return /^\d{1,30}$/.test(text) ? { id: text } : { metadataURI_contains: text };
 }
 
+/** The list's query for `search` (its first page also prefetched before the app renders: routes.tsx). */
+export const datanetsRequest = (search: string): PageRequest => ({
+  field: "datanets",
+  fields: "id owner curated minStake metadataURI license contributionCount acceptedCount versionCount",
+  where: datanetFilter(search),
+  orderBy: "id",
+  orderDirection: "asc",
+  limit: PAGE_SIZE,
+});
+
 export default function Datanets() {
   const [search, setSearch] = useState("");
-  const { items, pager, query } = useGraphqlPage<DatanetRow>({
-    field: "datanets",
-    fields: "id owner curated minStake metadataURI license contributionCount acceptedCount versionCount",
-    where: datanetFilter(search),
-    orderBy: "id",
-    orderDirection: "asc",
-    limit: PAGE_SIZE,
-  });
+  const { items, pager, query } = useGraphqlPage<DatanetRow>(datanetsRequest(search));
   return (
     <section>
       <h1>Datanets</h1>
