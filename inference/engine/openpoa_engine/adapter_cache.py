@@ -7,7 +7,7 @@ Both budgets are hard limits on everything adapters occupy:
 - Host tier: adapters count in their own unpadded form (adapters.HostAdapter), and so does every load in flight: it
   reserves its adapter's size, read from the config and the safetensors header, before it reads a weight. When the
   tier is full of adapters that waiting requests hold, loads wait for room (backpressure) and their requests queue.
-  Outside the budget: one tensor being read per loader thread.
+  Outside the budget: the files of the adapter each loader thread reads (adapters.ReadBuffer).
 - Waiting requests hold an AdapterHandle, never tensors. A handle keeps its adapter's host copy from eviction until
   the request is admitted (its adapter is then on the device, pinned) or leaves.
 Loads run in loader threads, so decoding never waits on I/O. Device-tier methods run on the engine thread only; the
@@ -23,7 +23,7 @@ from concurrent.futures import Future
 import torch
 
 from . import kernels
-from .adapters import AdapterError, artifact_hash_of_dir, check_hash_format, read_adapter
+from .adapters import AdapterError, ReadBuffer, artifact_hash, check_hash_format, read_adapter
 from .config import LORA_GROUPS, LORA_PROJECTIONS
 from .kernels import PAGE_WIDTH, PageTable, lora_pool_dtype
 
@@ -229,11 +229,12 @@ class AdapterCache:
                 self.lock.notify_all()  # its host copy may now make room for a waiting load
 
     def _loader(self):
+        buffer = ReadBuffer()
         for sha256, ticket in iter(self.loads.get, None):
             with self.lock:
                 future = self.inflight[sha256]
             try:
-                self._load(sha256, ticket)
+                self._load(sha256, ticket, buffer)
             except BaseException as e:
                 future.set_exception(e)
             else:
@@ -250,7 +251,7 @@ class AdapterCache:
                 self.turn += 1
             self.lock.notify_all()
 
-    def _load(self, sha256, ticket):
+    def _load(self, sha256, ticket, buffer):
         start, reserved = time.perf_counter(), 0
 
         def reserve(nbytes):
@@ -263,9 +264,10 @@ class AdapterCache:
                 raise AdapterError("adapter_fetch_failed", "the engine is shutting down")
             for attempt in (1, 2):  # a cached copy that fails its hash check is dropped and fetched once more
                 with self.source.open(sha256) as directory:
-                    actual = artifact_hash_of_dir(directory)
+                    files = buffer.read(directory)
+                    actual = artifact_hash(*files)
                     if actual == sha256:
-                        adapter = read_adapter(directory, self.config, self.dtype, reserve, self.device.type == "cuda")
+                        adapter = read_adapter(files, self.config, self.dtype, reserve, self.device.type == "cuda")
                         break
                 if attempt == 2 or not self.source.discard(sha256):
                     raise AdapterError("adapter_hash_mismatch", f"artifact hash is {actual}, expected {sha256}")
