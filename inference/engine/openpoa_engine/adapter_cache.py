@@ -44,7 +44,12 @@ def page_bytes(config, dtype):
 
 
 class NoFreePages(Exception):
-    """The pages an adapter needs are pinned by running sequences; the request waits for one to finish."""
+    """The pages an adapter needs are pinned by running sequences; the request waits for some to finish.
+    short: how many of the pinned pages must be unpinned first."""
+
+    def __init__(self, short):
+        super().__init__(f"{short} more pages must be unpinned")
+        self.short = short
 
 
 class PageAllocator:
@@ -65,7 +70,7 @@ class PageAllocator:
                 "adapter_too_large", f"adapter needs {count} pages, the device tier has {self.num_pages}"
             )
         if count > self.num_pages - self.pinned_pages:
-            raise NoFreePages()  # checked first, so a request that must wait evicts nothing
+            raise NoFreePages(count - (self.num_pages - self.pinned_pages))  # checked first: waiting evicts nothing
         evicted, short = [], count - len(self.free)
         for victim in self.resident:  # least recently used first, until enough pages would be free
             if short <= 0:
@@ -341,6 +346,10 @@ class AdapterCache:
 
     def release(self, sha256):
         self.device_tier.pages.unpin(sha256)
+
+    def pages_of(self, sha256):
+        """Device pages the adapter holds (0 when it is not resident)."""
+        return len(self.device_tier.pages.resident.get(sha256, ()))
 
     def offload(self, sha256):
         """Drop from both tiers (idempotent). Returns whether it was resident anywhere."""

@@ -212,7 +212,12 @@ class Scheduler:
             room = len(self.running) < self.max_batch_size and blocks <= self.kv.allocator.unreserved
             cap = self.max_adapters_per_batch
             slot = sha is None or sha in adapters or (new_adapters and (cap is None or len(adapters) < cap))
-            if room and slot and (sha is None or self._pin_adapter(seq)):
+            short = 0  # pinned pages in the way of its adapter
+            try:
+                fits = room and slot and (sha is None or self._pin_adapter(seq))
+            except NoFreePages as e:  # the pages it needs are pinned by running sequences: wait for some to finish
+                fits, short = False, e.short
+            if fits:
                 self.kv.allocator.reserve(blocks)
                 seq.reserved, seq.admitted = blocks, self.steps
                 self.waiting.remove(seq)
@@ -226,33 +231,34 @@ class Scheduler:
             if holding or failed_or_reloading or not self._aged(seq):
                 continue  # behind an aged one, refused adapter, evicted since it loaded, or young
             # The oldest aged request that does not fit: hold back what it waits for, so that it frees up in bounded
-            # time (at most one decode of max_tokens per adapter that must leave). It goes first in every pass.
+            # time (one decode of max_tokens, while the adapters that must leave do so together). It goes first in
+            # every pass.
             holding = True
             if not room:
                 break  # a row or KV blocks: any sequence that finishes frees them; admit nobody before it
             if slot:  # pages: no other adapter takes the ones that free up
                 new_adapters = False
-            victim = self._least_recently_joined(adapters)  # admits no more, so it leaves the batch
-            if victim is not None:
-                frozen.add(victim)
+            for victim in self._least_recently_joined(adapters):  # admit no more, so they leave the batch
+                frozen.add(victim)  # a slot (the cap) takes one; pages, as many as hold the pages in the way
+                short -= self.cache.pages_of(victim)
+                if short <= 0:
+                    break
 
     def _least_recently_joined(self, adapters):
-        """Of these batch adapters, the one whose latest admitted sequence is oldest. Once frozen it gets no new
-        sequences, so it stays the choice in later steps until it leaves the batch."""
+        """These batch adapters, oldest latest admitted sequence first. Once frozen an adapter gets no new sequences,
+        so it keeps its place in later steps until it leaves the batch."""
         latest = {}
         for seq in self.running:
             if seq.request.adapter in adapters:
                 latest[seq.request.adapter] = seq.admitted
-        return min(latest, key=latest.get) if latest else None
+        return sorted(latest, key=latest.get)
 
     def _pin_adapter(self, seq):
-        """Place the sequence's loaded adapter on the device and pin it. False when it must wait (the pages it needs
-        are pinned, or evicted from both tiers since it loaded: loading again) or is refused (the request has failed).
-        """
+        """Place the sequence's loaded adapter on the device and pin it. False when it must wait (evicted from both
+        tiers since it loaded: loading again) or is refused (the request has failed); raises NoFreePages when the pages
+        it needs are pinned."""
         try:
             seq.pages = self.cache.acquire(seq.handle)
-        except NoFreePages:
-            return False  # the pages it needs are pinned by running sequences: wait for one to finish
         except AdapterError as e:
             self._fail(seq, e.code, str(e))
             return False
