@@ -187,6 +187,7 @@ class AdapterCache:
         self.tickets = 0  # handed to loads as they are queued
         self.turn = 0  # the ticket whose load reserves next
         self.passed = set()  # tickets after the turn whose loads ended without reserving
+        self.layouts = {}  # read_adapter's, shared by the loader threads
         self.loader_threads = loader_threads
         for i in range(loader_threads):  # daemons: one waiting for host room never holds up the process's exit
             threading.Thread(target=self._loader, name=f"adapter-loader-{i}", daemon=True).start()
@@ -272,7 +273,8 @@ class AdapterCache:
                     files = buffer.read(directory)
                     actual = artifact_hash(*files)
                     if actual == sha256:
-                        adapter = read_adapter(files, self.config, self.dtype, reserve, self.device.type == "cuda")
+                        pin = self.device.type == "cuda"
+                        adapter = read_adapter(files, self.config, self.dtype, reserve, pin, self.layouts)
                         break
                 if attempt == 2 or not self.source.discard(sha256):
                     raise AdapterError("adapter_hash_mismatch", f"artifact hash is {actual}, expected {sha256}")

@@ -41,6 +41,7 @@ HASH_DOMAIN = b"openpoa-lora-v1\n"
 MODEL_HASH_DOMAIN = b"openpoa-model-v1\n"
 MODEL_MANIFEST_FILE = "openpoa-artifact.json"  # beside a model's files, never part of its hash
 MAX_RANK = 128
+MAX_LAYOUTS = 16  # read_adapter's layouts kept
 _KEY = re.compile(
     r"^(?:base_model\.model\.)?model\.layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_([AB])(?:\.default)?\.weight$"
 )
@@ -382,21 +383,33 @@ def _copy_layers(dst, weights, data_start, entries, layers, transpose):
         i = j
 
 
-def read_adapter(files, model_config, dtype, reserve=None, pin=False):
+def read_adapter(files, model_config, dtype, reserve=None, pin=False, layouts=None):
     """The adapter in files (ReadBuffer.read's; its hash already checked) as a HostAdapter of dtype, validated like
     parse_adapter. The config and the safetensors header are checked first; then reserve(nbytes) is called with the
     HostAdapter's size (it may wait for room) before the weights are copied: beyond its reservation a load holds its
-    files, one adapter per loader thread. pin: a HostAdapter in pinned memory (the fastest to copy to a GPU)."""
+    files, one adapter per loader thread. pin: a HostAdapter in pinned memory (the fastest to copy to a GPU).
+    layouts: a dict that keeps what the checks of a config and a header found, for adapters of the same config and
+    header (e.g. of one shape, written by one tool) to skip them: its key is their bytes and the file's size."""
     config_bytes, weights = files
-    spec = parse_config(config_bytes, model_config)
-    try:
-        entries, _, data_start = safetensors_io.parse_header(
-            weights[: 8 + safetensors_io.MAX_HEADER_BYTES], len(weights)
-        )
-    except safetensors_io.SafetensorsError as e:
-        raise AdapterError("adapter_corrupt", f"adapter_model.safetensors: {e}") from None
-    keys = check_tensors({k: (e[0], e[1]) for k, e in entries.items()}, spec, model_config)
-    projections = [p for p in LORA_PROJECTIONS if any(q == p for _, q, _ in keys.values())]
+    header_end = 8 + struct.unpack("<Q", weights[:8])[0] if len(weights) >= 8 else 0
+    key = (config_bytes, bytes(weights[: min(header_end, 8 + safetensors_io.MAX_HEADER_BYTES)]), len(weights))
+    layout = layouts.get(key) if layouts is not None else None
+    if layout is None:
+        spec = parse_config(config_bytes, model_config)
+        try:
+            entries, _, data_start = safetensors_io.parse_header(
+                weights[: 8 + safetensors_io.MAX_HEADER_BYTES], len(weights)
+            )
+        except safetensors_io.SafetensorsError as e:
+            raise AdapterError("adapter_corrupt", f"adapter_model.safetensors: {e}") from None
+        keys = check_tensors({k: (e[0], e[1]) for k, e in entries.items()}, spec, model_config)
+        projections = [p for p in LORA_PROJECTIONS if any(q == p for _, q, _ in keys.values())]
+        layout = spec, entries, data_start, keys, projections
+        if layouts is not None:
+            if len(layouts) >= MAX_LAYOUTS:
+                del layouts[next(iter(layouts))]  # the oldest
+            layouts[key] = layout
+    spec, entries, data_start, keys, projections = layout
     if reserve is not None:
         reserve(HostAdapter.nbytes_of(spec.rank, projections, model_config, dtype))
     adapter = HostAdapter.empty(spec.rank, projections, model_config, dtype, pin)

@@ -270,3 +270,34 @@ def test_host_adapter_is_the_reference_whatever_the_file_layout(tmp_path):
     for p in targets:
         assert torch.equal(adapter.a[p], reference.a[p]) and torch.equal(adapter.b[p], reference.b[p])
     assert not adapter.a["o_proj"][7].any() and adapter.a["o_proj"][8].any()
+
+
+def test_kept_layouts_skip_only_checks_that_the_same_bytes_passed(model, adapters, tmp_path):
+    """read_adapter's layouts: a second adapter of the same config and header skips their checks, and still has its
+    own weights, its non-finite weights refused; a truncated copy of the same header is refused."""
+    from openpoa_engine.adapters import ReadBuffer, read_adapter
+
+    root, shas = adapters
+    layouts, buffer = {}, ReadBuffer()
+
+    def read(root, sha):
+        return read_adapter(buffer.read(os.path.join(root, sha)), model.config, torch.float32, layouts=layouts)
+
+    first, second = read(root, shas["r8"][0]), read(root, shas["r8"][1])
+    assert len(layouts) == 1 and not torch.equal(first.flat, second.flat)
+    assert torch.equal(
+        second.flat, read_adapter(buffer.read(os.path.join(root, shas["r8"][1])), model.config, torch.float32).flat
+    )
+
+    def poison(tensors):
+        tensors["base_model.model.model.layers.1.mlp.up_proj.lora_A.weight"][0, 0] = float("inf")
+
+    with pytest.raises(AdapterError, match="non-finite"):
+        read(str(tmp_path), copy_adapter(root, shas["r8"][0], str(tmp_path), edit_weights=poison))
+    path = os.path.join(str(tmp_path), shas["r8"][0])
+    shutil.copytree(os.path.join(root, shas["r8"][0]), path)
+    with open(os.path.join(path, "adapter_model.safetensors"), "r+b") as f:
+        f.truncate(os.path.getsize(f.name) - 4)
+    with pytest.raises(AdapterError, match="truncated|exceeds"):
+        read(str(tmp_path), shas["r8"][0])
+    assert len(layouts) == 1
