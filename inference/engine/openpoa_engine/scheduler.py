@@ -7,7 +7,9 @@ waits for rows, KV blocks or adapter pages, nobody else is admitted, so its wait
 prefetch_depth requests in that order load ahead. Prompts are prefilled in chunks of at most max_prefill_tokens a step
 between decode steps, so a long prompt never stalls the running sequences. The KV cache is paged: each sequence
 reserves the blocks of its own longest length (prompt + max_tokens, at most max_seq_len) and admission waits while
-they are not free."""
+they are not free; or, with decode_reserve_tokens, only that many tokens past what it has to prefill, then a block more
+at a time as it grows. When none is left, the most recently admitted sequence is preempted: its blocks are freed and
+it waits again, as if aged (it goes first), to prefill its prompt and the tokens it generated again and go on."""
 
 import os
 import random
@@ -64,9 +66,11 @@ class Sequence:
     handle: object = None  # AdapterHandle from its prefetch until its adapter is on the device (see adapter_cache)
     pages: object = None  # PageTable of its adapter while running
     blocks: list = field(default_factory=list)  # KV block table
-    reserved: int = 0  # KV blocks reserved for this sequence's longest length
+    reserved: int = 0  # KV blocks reserved for it
     length: int = 0  # tokens in the KV cache
+    prefill: list = None  # tokens to prefill: the prompt, then after a preemption the prompt and all generated but last
     last_token: int = None
+    generated: list = field(default_factory=list)  # token ids
     completion_tokens: int = 0
     text: str = ""
     emitted: int = 0  # characters of text already streamed
@@ -87,12 +91,14 @@ class Scheduler:
         max_adapters_per_batch=None,  # None: only the device tier's pages bound it
         aging_steps=64,
         prefetch_depth=None,  # default: max_batch_size
+        decode_reserve_tokens=None,  # None: a sequence reserves all its max_tokens at admission, and is never preempted
     ):
         self.model, self.tokenizer, self.cache = model, tokenizer, cache
         self.wake = None  # set by the server; called from a loader thread when an awaited adapter load completes
         self.max_batch_size, self.max_seq_len, self.max_prefill_tokens = max_batch_size, max_seq_len, max_prefill_tokens
         self.max_adapters_per_batch, self.aging_steps = max_adapters_per_batch, aging_steps
         self.prefetch_depth = prefetch_depth or max_batch_size
+        self.decode_reserve_tokens = decode_reserve_tokens
         if max_seq_len > model.config.max_position_embeddings:
             raise ValueError(
                 f"max_seq_len {max_seq_len} exceeds the model's {model.config.max_position_embeddings} positions"
@@ -115,7 +121,7 @@ class Scheduler:
         self.waiting = []  # Sequences not yet admitted, in arrival order
         self.running = []  # admitted Sequences (prefilling or decoding), in admission order
         self.by_id = {}
-        self.steps = self.generated_tokens = 0
+        self.steps = self.generated_tokens = self.preemptions = 0
 
     # -- requests --
 
@@ -136,6 +142,7 @@ class Scheduler:
             )
         seed = request.params.seed if request.params.seed is not None else int.from_bytes(os.urandom(8), "little")
         seq = Sequence(request, random.Random(seed), self.tokenizer.decoder(), arrival=self.steps)
+        seq.prefill = request.prompt_tokens
         if request.adapter is not None and sum(s.handle is not None for s in self.waiting) < self.prefetch_depth:
             seq.handle = self._watch(self.cache.request(request.adapter))  # the rest load in queue order (_prefetch)
         self.waiting.append(seq)
@@ -170,7 +177,7 @@ class Scheduler:
         self._prefetch()
 
     def _aged(self, seq):
-        return self.steps - seq.arrival >= self.aging_steps
+        return self.steps - seq.arrival >= self.aging_steps or bool(seq.generated)  # (waiting again: preempted)
 
     def _queue_order(self):
         """Waiting sequences in the order admission tries them: aged ones first; then those that add no adapter to
@@ -207,7 +214,10 @@ class Scheduler:
                 continue  # adapter still loading; later arrivals may go first
             if sha in frozen:
                 continue
-            tokens = min(len(seq.request.prompt_tokens) + params.max_tokens, self.max_seq_len)
+            ahead = params.max_tokens - seq.completion_tokens
+            if self.decode_reserve_tokens is not None:
+                ahead = max(1, min(ahead, self.decode_reserve_tokens))
+            tokens = min(len(seq.prefill) + ahead, self.max_seq_len)
             blocks = self.kv.allocator.blocks_for(tokens)
             room = len(self.running) < self.max_batch_size and blocks <= self.kv.allocator.unreserved
             cap = self.max_adapters_per_batch
@@ -273,7 +283,7 @@ class Scheduler:
         packed grouped by adapter, so each adapter is one SGMV segment."""
         budget, chunks = self.max_prefill_tokens, []
         for seq in self.running:
-            n = min(len(seq.request.prompt_tokens) - seq.length, budget)
+            n = min(len(seq.prefill) - seq.length, budget)
             if n > 0:
                 chunks.append((seq, n))
                 budget -= n
@@ -283,7 +293,7 @@ class Scheduler:
         chunks.sort(key=lambda c: c[0].request.adapter or "")
         tokens, positions, spans, segments, last, row = [], [], [], [], [], 0
         for seq, n in chunks:
-            prompt, start = seq.request.prompt_tokens, seq.length
+            prompt, start = seq.prefill, seq.length
             self.kv.allocator.grow(seq.blocks, start + n)
             tokens += prompt[start : start + n]
             positions += range(start, start + n)
@@ -294,7 +304,7 @@ class Scheduler:
                 segments.append([row, row + n, seq.pages, seq.request.adapter])
             seq.length += n
             row += n
-            if seq.length == len(prompt):
+            if seq.length == len(prompt) and not seq.generated:  # (a preempted one has its next input)
                 last.append((seq, row - 1))
         lora = None
         if segments:
@@ -313,12 +323,22 @@ class Scheduler:
     def _decode(self):
         for seq in [s for s in self.running if s.length >= self.max_seq_len]:
             self._finish(seq, "length")  # context full
-        seqs = [s for s in self.running if s.length >= len(s.request.prompt_tokens)]  # prefilled
+        seqs = [s for s in self.running if s.length >= len(s.prefill)]  # prefilled
+        allocator = self.kv.allocator
+        for s in list(seqs):  # oldest first: the block a sequence grows into, reserved or taken from the newest
+            while s in seqs and allocator.blocks_for(s.length + 1) > s.reserved:
+                if allocator.reserve(1):
+                    s.reserved += 1
+                else:
+                    victim = self.running[-1]  # admitted most recently
+                    self._preempt(victim)
+                    if victim in seqs:
+                        seqs.remove(victim)
         if not seqs:
             return
         device = self.model.device
         for s in seqs:
-            self.kv.allocator.grow(s.blocks, s.length + 1)
+            allocator.grow(s.blocks, s.length + 1)
         tokens = torch.tensor([s.last_token for s in seqs], device=device)
         positions = torch.tensor([s.length for s in seqs], device=device)
         lora = None
@@ -350,11 +370,24 @@ class Scheduler:
         is_greedy = torch.tensor([s.request.params.temperature == 0 for s in seqs], device=logits.device)
         return torch.where(is_greedy, greedy, sampled).tolist()
 
+    def _preempt(self, seq):
+        """Free a running sequence's KV blocks and adapter pin; it waits to prefill all it had cached again."""
+        self.kv.allocator.release(seq.blocks, seq.reserved)
+        seq.reserved, seq.length, seq.prefill = 0, 0, seq.request.prompt_tokens + seq.generated[:-1]
+        if seq.pages:
+            seq.handle = self.cache.request(seq.request.adapter, count=False)  # keeps its host copy while it waits
+            self.cache.release(seq.request.adapter)
+            seq.pages = None
+        self.running.remove(seq)
+        self.waiting.insert(0, seq)
+        self.preemptions += 1
+
     def _sample_and_emit(self, seqs, logits):
         for seq, token in zip(seqs, self._sample(seqs, logits)):
             self.generated_tokens += 1
             seq.completion_tokens += 1
             seq.last_token = token
+            seq.generated.append(token)
             params = seq.request.params
             if token in self.eos_ids and not params.ignore_eos:
                 seq.text += seq.decoder.flush()

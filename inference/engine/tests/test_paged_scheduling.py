@@ -73,11 +73,13 @@ def mixed_requests(shas):
 
 
 @pytest.mark.parametrize(
-    "block_size,prefill_tokens,budget_blocks",
-    [(4, 8, 40), (16, 2048, None)],  # tight: chunked prompts and admission waiting for blocks; roomy: neither
+    "block_size,prefill_tokens,budget_blocks,decode_reserve",
+    # tight: chunked prompts and admission waiting for blocks; roomy: neither; preempting: sequences reserve 4 tokens
+    # past their prompt and grow, and when no block is left the newest is preempted and later recomputed
+    [(4, 8, 40, None), (16, 2048, None, None), (4, 16, 32, 4)],
 )
 def test_paged_generation_equals_contiguous_layout_token_for_token(
-    model, adapters, block_size, prefill_tokens, budget_blocks
+    model, adapters, block_size, prefill_tokens, budget_blocks, decode_reserve
 ):
     root, shas = adapters
     requests = mixed_requests(shas)
@@ -89,6 +91,7 @@ def test_paged_generation_equals_contiguous_layout_token_for_token(
         max_prefill_tokens=prefill_tokens,
         kv_block_size=block_size,
         kv_budget_bytes=budget_blocks and kv_bytes(model, budget_blocks, block_size),
+        decode_reserve_tokens=decode_reserve,
     )
     events = {}
     most_running, chunked = 0, False
@@ -106,8 +109,10 @@ def test_paged_generation_equals_contiguous_layout_token_for_token(
         chunked |= any(0 < s.length < len(s.request.prompt_tokens) for s in scheduler.running)
     for i, expected in enumerate(reference):
         assert tokens_of(events[str(i)]) == expected, i
-    if budget_blocks:  # the tight case exercised what it is for
+    if budget_blocks:  # the tight cases exercised what they are for
         assert chunked and most_running < len(requests)
+    assert (scheduler.preemptions > 0) == bool(decode_reserve)
+    assert scheduler.kv.allocator.unreserved == scheduler.kv.allocator.num_blocks
 
 
 def test_block_allocator_reserves_grows_and_releases():
