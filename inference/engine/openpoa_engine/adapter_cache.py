@@ -130,14 +130,14 @@ class DeviceTier:
                     [adapter.a[m].to(self.device, non_blocking=True) for m in targeted], self.unit
                 )
                 ids, at = index[at : at + part.shape[1]], at + part.shape[1]
-                self.pool.index_copy_(1, ids, part)
+                self.pool[:, ids] = part
                 shrink[group] = ids.view(-1, self.config.in_features(members[0]) // self.unit)
                 columns.update({m: i * adapter.rank for i, m in enumerate(targeted)})
         targeted = [p for p in LORA_PROJECTIONS if p in adapter.b]
         rows = kernels.expand_rows([adapter.b[p].to(self.device, non_blocking=True) for p in targeted], self.unit)
         row_index = (index[at:, None] * PAGE_WIDTH + torch.arange(PAGE_WIDTH, device=self.device)).view(-1)
         row_index = row_index[: rows.shape[1]]
-        self.expand.index_copy_(1, row_index, rows)
+        self.expand[:, row_index] = rows
         expand, at = {}, 0
         for p in targeted:
             count = self.config.out_features(p) // self.unit * adapter.rank
