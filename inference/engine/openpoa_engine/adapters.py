@@ -358,9 +358,9 @@ class ReadBuffer:
 
 def _copy_layers(dst, weights, data_start, entries, layers, transpose):
     """dst[layer] = the tensor of each (layer, tensor name) in weights (a safetensors file whose data section starts
-    8-byte aligned), transposed for lora_B ([out, r] -> [r, out]). Consecutive layers stored at a regular stride are
-    one strided view, so a file written in layer order takes one copy per projection, not one per layer."""
-    layers.sort()
+    8-byte aligned), transposed for lora_B ([out, r] -> [r, out]); layers in layer order. Consecutive layers stored
+    at a regular stride are one strided view, so a file written in layer order takes one copy per projection, not one
+    per layer."""
     typed, i = {}, 0
     while i < len(layers):
         dtype, shape, begin, end = entries[layers[i][1]]
@@ -402,20 +402,22 @@ def read_adapter(files, model_config, dtype, reserve=None, pin=False, layouts=No
             )
         except safetensors_io.SafetensorsError as e:
             raise AdapterError("adapter_corrupt", f"adapter_model.safetensors: {e}") from None
-        keys = check_tensors({k: (e[0], e[1]) for k, e in entries.items()}, spec, model_config)
-        projections = [p for p in LORA_PROJECTIONS if any(q == p for _, q, _ in keys.values())]
-        layout = spec, entries, data_start, keys, projections
+        by_target = {}  # (projection, kind) -> [(layer, tensor name)] in layer order
+        for key, (layer, projection, kind) in check_tensors(
+            {k: (e[0], e[1]) for k, e in entries.items()}, spec, model_config
+        ).items():
+            by_target.setdefault((projection, kind), []).append((layer, key))
+        by_target = {target: sorted(layers) for target, layers in by_target.items()}
+        projections = [p for p in LORA_PROJECTIONS if (p, "A") in by_target]
+        layout = spec, entries, data_start, by_target, projections
         if layouts is not None:
             if len(layouts) >= MAX_LAYOUTS:
                 del layouts[next(iter(layouts))]  # the oldest
             layouts[key] = layout
-    spec, entries, data_start, keys, projections = layout
+    spec, entries, data_start, by_target, projections = layout
     if reserve is not None:
         reserve(HostAdapter.nbytes_of(spec.rank, projections, model_config, dtype))
     adapter = HostAdapter.empty(spec.rank, projections, model_config, dtype, pin)
-    by_target = {}  # (projection, kind) -> [(layer, tensor name)]
-    for key, (layer, projection, kind) in keys.items():
-        by_target.setdefault((projection, kind), []).append((layer, key))
     for (projection, kind), layers in by_target.items():
         dst = adapter.a[projection] if kind == "A" else adapter.b[projection]
         _copy_layers(dst, weights, data_start, entries, layers, kind == "B")
@@ -423,7 +425,7 @@ def read_adapter(files, model_config, dtype, reserve=None, pin=False, layouts=No
         adapter.b[projection].mul_(spec.scale)
     if not adapter.flat.sum(dtype=torch.float64).isfinite():  # exact: a float64 sum of finite floats is finite
         tensors = safetensors_io.views(weights, entries, data_start)
-        bad = [k for k in keys if not torch.isfinite(tensors[k]).all()]
+        bad = [k for layers in by_target.values() for _, k in layers if not torch.isfinite(tensors[k]).all()]
         where = bad[0] if bad else f"lora_B times the scale {spec.scale}"
         raise AdapterError("adapter_corrupt", f"{where}: non-finite weights")
     return adapter
