@@ -71,6 +71,7 @@ class Sequence:
     prefill: list = None  # tokens to prefill: the prompt, then after a preemption the prompt and all generated but last
     last_token: int = None
     generated: list = field(default_factory=list)  # token ids
+    preempted: bool = False  # preempted since admission (it counts as aged)
     completion_tokens: int = 0
     text: str = ""
     emitted: int = 0  # characters of text already streamed
@@ -177,7 +178,7 @@ class Scheduler:
         self._prefetch()
 
     def _aged(self, seq):
-        return self.steps - seq.arrival >= self.aging_steps or bool(seq.generated)  # (waiting again: preempted)
+        return self.steps - seq.arrival >= self.aging_steps or seq.preempted
 
     def _queue_order(self):
         """Waiting sequences in the order admission tries them: aged ones first; then those that add no adapter to
@@ -190,7 +191,7 @@ class Scheduler:
 
         def key(seq):
             if self._aged(seq):
-                return (0, 0)
+                return (0, seq.arrival)  # (a preempted sequence waits among them in arrival order)
             return (1, 0) if seq.request.adapter in in_batch else (2, group[seq.request.adapter])
 
         return sorted(self.waiting, key=key)
@@ -374,6 +375,7 @@ class Scheduler:
         """Free a running sequence's KV blocks and adapter pin; it waits to prefill all it had cached again."""
         self.kv.allocator.release(seq.blocks, seq.reserved)
         seq.reserved, seq.length, seq.prefill = 0, 0, seq.request.prompt_tokens + seq.generated[:-1]
+        seq.preempted = True
         if seq.pages:
             seq.handle = self.cache.request(seq.request.adapter, count=False)  # keeps its host copy while it waits
             self.cache.release(seq.request.adapter)
