@@ -7,7 +7,7 @@ Both budgets are hard limits on everything adapters occupy:
 - Host tier: adapters count in their own unpadded form (adapters.HostAdapter), and so does every load in flight: it
   reserves its adapter's size, read from the config and the safetensors header, before it reads a weight. When the
   tier is full of adapters that waiting requests hold, loads wait for room (backpressure) and their requests queue.
-  Outside the budget: one tensor being read per loader thread.
+  Outside the budget: the files of the adapter each loader thread reads (adapters.ReadBuffer).
 - Waiting requests hold an AdapterHandle, never tensors. A handle keeps its adapter's host copy from eviction until
   the request is admitted (its adapter is then on the device, pinned) or leaves.
 Loads run in loader threads, so decoding never waits on I/O. Device-tier methods run on the engine thread only; the
@@ -23,7 +23,7 @@ from concurrent.futures import Future
 import torch
 
 from . import kernels
-from .adapters import AdapterError, artifact_hash_of_dir, check_hash_format, read_adapter
+from .adapters import AdapterError, ReadBuffer, artifact_hash, check_hash_format, read_adapter
 from .config import LORA_GROUPS, LORA_PROJECTIONS
 from .kernels import PAGE_WIDTH, PageTable, lora_pool_dtype
 
@@ -44,7 +44,12 @@ def page_bytes(config, dtype):
 
 
 class NoFreePages(Exception):
-    """The pages an adapter needs are pinned by running sequences; the request waits for one to finish."""
+    """The pages an adapter needs are pinned by running sequences; the request waits for some to finish.
+    short: how many of the pinned pages must be unpinned first."""
+
+    def __init__(self, short):
+        super().__init__(f"{short} more pages must be unpinned")
+        self.short = short
 
 
 class PageAllocator:
@@ -65,7 +70,7 @@ class PageAllocator:
                 "adapter_too_large", f"adapter needs {count} pages, the device tier has {self.num_pages}"
             )
         if count > self.num_pages - self.pinned_pages:
-            raise NoFreePages()  # checked first, so a request that must wait evicts nothing
+            raise NoFreePages(count - (self.num_pages - self.pinned_pages))  # checked first: waiting evicts nothing
         evicted, short = [], count - len(self.free)
         for victim in self.resident:  # least recently used first, until enough pages would be free
             if short <= 0:
@@ -128,13 +133,13 @@ class DeviceTier:
             if targeted:
                 part = kernels.shrink_pages([to_device(adapter.a[m]) for m in targeted], self.unit)
                 ids, at = index[at : at + part.shape[1]], at + part.shape[1]
-                self.pool.index_copy_(1, to_device(ids), part)
+                self.pool[:, to_device(ids)] = part
                 shrink[group] = ids.view(-1, self.config.in_features(members[0]) // self.unit)
                 columns.update({m: i * adapter.rank for i, m in enumerate(targeted)})
         targeted = [p for p in LORA_PROJECTIONS if p in adapter.b]
         rows = kernels.expand_rows([to_device(adapter.b[p]) for p in targeted], self.unit)
         row_index = (index[at:, None] * PAGE_WIDTH + torch.arange(PAGE_WIDTH)).view(-1)[: rows.shape[1]]
-        self.expand.index_copy_(1, to_device(row_index), rows)
+        self.expand[:, to_device(row_index)] = rows
         expand, at = {}, 0
         for p in targeted:
             count = self.config.out_features(p) // self.unit * adapter.rank
@@ -185,6 +190,7 @@ class AdapterCache:
         self.tickets = 0  # handed to loads as they are queued
         self.turn = 0  # the ticket whose load reserves next
         self.passed = set()  # tickets after the turn whose loads ended without reserving
+        self.layouts = {}  # read_adapter's, shared by the loader threads
         self.loader_threads = loader_threads
         for i in range(loader_threads):  # daemons: one waiting for host room never holds up the process's exit
             threading.Thread(target=self._loader, name=f"adapter-loader-{i}", daemon=True).start()
@@ -232,11 +238,12 @@ class AdapterCache:
                 self.lock.notify_all()  # its host copy may now make room for a waiting load
 
     def _loader(self):
+        buffer = ReadBuffer()
         for sha256, ticket in iter(self.loads.get, None):
             with self.lock:
                 future = self.inflight[sha256]
             try:
-                self._load(sha256, ticket)
+                self._load(sha256, ticket, buffer)
             except BaseException as e:
                 future.set_exception(e)
             else:
@@ -253,7 +260,7 @@ class AdapterCache:
                 self.turn += 1
             self.lock.notify_all()
 
-    def _load(self, sha256, ticket):
+    def _load(self, sha256, ticket, buffer):
         start, reserved = time.perf_counter(), 0
 
         def reserve(nbytes):
@@ -266,9 +273,11 @@ class AdapterCache:
                 raise AdapterError("adapter_fetch_failed", "the engine is shutting down")
             for attempt in (1, 2):  # a cached copy that fails its hash check is dropped and fetched once more
                 with self.source.open(sha256) as directory:
-                    actual = artifact_hash_of_dir(directory)
+                    files = buffer.read(directory)
+                    actual = artifact_hash(*files)
                     if actual == sha256:
-                        adapter = read_adapter(directory, self.config, self.dtype, reserve, self.device.type == "cuda")
+                        pin = self.device.type == "cuda"
+                        adapter = read_adapter(files, self.config, self.dtype, reserve, pin, self.layouts)
                         break
                 if attempt == 2 or not self.source.discard(sha256):
                     raise AdapterError("adapter_hash_mismatch", f"artifact hash is {actual}, expected {sha256}")
@@ -342,6 +351,10 @@ class AdapterCache:
 
     def release(self, sha256):
         self.device_tier.pages.unpin(sha256)
+
+    def pages_of(self, sha256):
+        """Device pages the adapter holds (0 when it is not resident)."""
+        return len(self.device_tier.pages.resident.get(sha256, ()))
 
     def offload(self, sha256):
         """Drop from both tiers (idempotent). Returns whether it was resident anywhere."""

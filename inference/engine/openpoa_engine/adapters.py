@@ -41,6 +41,7 @@ HASH_DOMAIN = b"openpoa-lora-v1\n"
 MODEL_HASH_DOMAIN = b"openpoa-model-v1\n"
 MODEL_MANIFEST_FILE = "openpoa-artifact.json"  # beside a model's files, never part of its hash
 MAX_RANK = 128
+MAX_LAYOUTS = 16  # read_adapter's layouts kept
 _KEY = re.compile(
     r"^(?:base_model\.model\.)?model\.layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_([AB])(?:\.default)?\.weight$"
 )
@@ -292,6 +293,7 @@ class HostAdapter:
     rank: int
     a: dict  # projection -> [layers, rank, in]   lora_A of each layer
     b: dict  # projection -> [layers, rank, out]  (lora_B * scale)^T of each layer
+    flat: torch.Tensor = None  # [nbytes / element size] the memory that a and b view, when empty() made them
 
     @property
     def nbytes(self):
@@ -299,21 +301,20 @@ class HostAdapter:
 
     @staticmethod
     def empty(rank, projections, model_config, dtype, pin=False):
-        """Zeros, in pinned memory (pin) or else in an anonymous mapping of its own: unmapped when the adapter is
-        dropped, so memory returns to the system as adapters cycle through the host tier instead of fragmenting
-        the heap (where glibc places buffers of this size once it has freed some)."""
+        """Zeros in one flat tensor, in pinned memory (pin) or else in an anonymous mapping of its own: unmapped when
+        the adapter is dropped, so memory returns to the system as adapters cycle through the host tier instead of
+        fragmenting the heap (where glibc places buffers of this size once it has freed some)."""
         c = model_config
         shapes = {("a", p): c.in_features(p) for p in projections} | {("b", p): c.out_features(p) for p in projections}
+        size = HostAdapter.nbytes_of(rank, projections, model_config, dtype)
         if pin:
-            tensors = {
-                key: torch.zeros(c.num_layers, rank, n, dtype=dtype, pin_memory=True) for key, n in shapes.items()
-            }
+            flat = torch.zeros(size // torch.empty((), dtype=dtype).element_size(), dtype=dtype, pin_memory=True)
         else:
-            size = HostAdapter.nbytes_of(rank, projections, model_config, dtype)
             flat = torch.frombuffer(mmap.mmap(-1, size), dtype=dtype)
-            parts = flat.split([c.num_layers * rank * n for n in shapes.values()])
-            tensors = {key: part.view(c.num_layers, rank, n) for (key, n), part in zip(shapes.items(), parts)}
-        return HostAdapter(rank, {p: tensors["a", p] for p in projections}, {p: tensors["b", p] for p in projections})
+        parts = flat.split([c.num_layers * rank * n for n in shapes.values()])
+        tensors = {key: part.view(c.num_layers, rank, n) for (key, n), part in zip(shapes.items(), parts)}
+        a, b = ({p: tensors[kind, p] for p in projections} for kind in ("a", "b"))
+        return HostAdapter(rank, a, b, flat)
 
     @staticmethod
     def nbytes_of(rank, projections, model_config, dtype):
@@ -331,36 +332,100 @@ class HostAdapter:
         return adapter
 
 
-def read_adapter(directory, model_config, dtype, reserve=None, pin=False):
-    """The adapter in directory (its hash already checked) as a HostAdapter of dtype, validated like parse_adapter.
-    The config and the safetensors header are checked first; then reserve(nbytes) is called with the HostAdapter's
-    size (it may wait for room) before the weights are read, in one read: beyond its reservation a load holds that
-    file, one adapter per loader thread. pin: a HostAdapter in pinned memory (the fastest to copy to a GPU)."""
-    with open(os.path.join(directory, ARTIFACT_FILES[0]), "rb") as f:
-        spec = parse_config(f.read(), model_config)
-    path = os.path.join(directory, ARTIFACT_FILES[1])
-    try:
-        entries, _, data_start = safetensors_io.read_header(path)
-        keys = check_tensors({k: (e[0], e[1]) for k, e in entries.items()}, spec, model_config)
-        projections = [p for p in LORA_PROJECTIONS if any(q == p for _, q, _ in keys.values())]
-        if reserve is not None:
-            reserve(HostAdapter.nbytes_of(spec.rank, projections, model_config, dtype))
-        with open(path, "rb") as f:
-            data = mmap.mmap(-1, os.path.getsize(path))  # like HostAdapter's memory: unmapped once dropped
-            f.readinto(data)
-        tensors = safetensors_io.views(data, entries, data_start)
-    except safetensors_io.SafetensorsError as e:
-        raise AdapterError("adapter_corrupt", f"adapter_model.safetensors: {e}") from None
-    adapter = HostAdapter.empty(spec.rank, projections, model_config, dtype, pin)
-    for key, (layer, projection, kind) in keys.items():
-        if kind == "A":
-            adapter.a[projection][layer] = tensors[key]
+class ReadBuffer:
+    """A loader thread's memory for the files of the adapter it loads, reused from load to load (grown when a file is
+    larger): each file is read once, and the hash and the parse see those same bytes."""
+
+    def __init__(self):
+        self.memory = mmap.mmap(-1, 1 << 20)
+
+    def read(self, directory):
+        """(adapter_config.json bytes, adapter_model.safetensors as a memoryview of this buffer whose data section
+        starts 8-byte aligned, so tensors view it in place)."""
+        with open(os.path.join(directory, ARTIFACT_FILES[0]), "rb") as f:
+            config_bytes = f.read()
+        with open(os.path.join(directory, ARTIFACT_FILES[1]), "rb") as f:
+            size, head = os.fstat(f.fileno()).st_size, f.read(8)
+            pad = -(8 + (struct.unpack("<Q", head)[0] if len(head) == 8 else 0)) % 8
+            if len(self.memory) < pad + size:
+                self.memory = mmap.mmap(-1, pad + size)
+            weights = memoryview(self.memory)[pad : pad + size]
+            weights[: len(head)] = head
+            if len(head) + f.readinto(weights[len(head) :]) != size:
+                raise AdapterError("adapter_corrupt", "adapter_model.safetensors changed while it was read")
+        return config_bytes, weights
+
+
+def _copy_layers(dst, weights, data_start, entries, layers, transpose):
+    """dst[layer] = the tensor of each (layer, tensor name) in weights (a safetensors file whose data section starts
+    8-byte aligned), transposed for lora_B ([out, r] -> [r, out]); layers in layer order. Consecutive layers stored
+    at a regular stride are one strided view, so a file written in layer order takes one copy per projection, not one
+    per layer."""
+    typed, i = {}, 0
+    while i < len(layers):
+        dtype, shape, begin, end = entries[layers[i][1]]
+        size = safetensors_io.ELEMENT_SIZES[dtype]
+        j, stride = i + 1, None
+        while j < len(layers) and begin % size == 0 and layers[j][0] == layers[j - 1][0] + 1:
+            step = entries[layers[j][1]][2] - entries[layers[j - 1][1]][2]
+            if entries[layers[j][1]][0] != dtype or step <= 0 or step % size or step != (stride or step):
+                break
+            j, stride = j + 1, step
+        if begin % size:  # misaligned: it cannot be viewed in place
+            run = torch.frombuffer(weights, dtype=torch.uint8, count=end - begin, offset=data_start + begin)
+            run = run.clone().view(dtype).view(1, *shape)
         else:
-            adapter.b[projection][layer] = tensors[key].t()
+            if dtype not in typed:
+                count = (len(weights) - data_start) // size
+                typed[dtype] = torch.frombuffer(weights, dtype=dtype, count=count, offset=data_start)
+            run = typed[dtype].as_strided((j - i, *shape), ((stride or 0) // size, shape[1], 1), begin // size)
+        dst[layers[i][0] : layers[j - 1][0] + 1] = run.transpose(1, 2) if transpose else run
+        i = j
+
+
+def read_adapter(files, model_config, dtype, reserve=None, pin=False, layouts=None):
+    """The adapter in files (ReadBuffer.read's; its hash already checked) as a HostAdapter of dtype, validated like
+    parse_adapter. The config and the safetensors header are checked first; then reserve(nbytes) is called with the
+    HostAdapter's size (it may wait for room) before the weights are copied: beyond its reservation a load holds its
+    files, one adapter per loader thread. pin: a HostAdapter in pinned memory (the fastest to copy to a GPU).
+    layouts: a dict that keeps what the checks of a config and a header found, for adapters of the same config and
+    header (e.g. of one shape, written by one tool) to skip them: its key is their bytes and the file's size."""
+    config_bytes, weights = files
+    header_end = 8 + struct.unpack("<Q", weights[:8])[0] if len(weights) >= 8 else 0
+    key = (config_bytes, bytes(weights[: min(header_end, 8 + safetensors_io.MAX_HEADER_BYTES)]), len(weights))
+    layout = layouts.get(key) if layouts is not None else None
+    if layout is None:
+        spec = parse_config(config_bytes, model_config)
+        try:
+            entries, _, data_start = safetensors_io.parse_header(
+                weights[: 8 + safetensors_io.MAX_HEADER_BYTES], len(weights)
+            )
+        except safetensors_io.SafetensorsError as e:
+            raise AdapterError("adapter_corrupt", f"adapter_model.safetensors: {e}") from None
+        by_target = {}  # (projection, kind) -> [(layer, tensor name)] in layer order
+        for key, (layer, projection, kind) in check_tensors(
+            {k: (e[0], e[1]) for k, e in entries.items()}, spec, model_config
+        ).items():
+            by_target.setdefault((projection, kind), []).append((layer, key))
+        by_target = {target: sorted(layers) for target, layers in by_target.items()}
+        projections = [p for p in LORA_PROJECTIONS if (p, "A") in by_target]
+        layout = spec, entries, data_start, by_target, projections
+        if layouts is not None:
+            if len(layouts) >= MAX_LAYOUTS:
+                del layouts[next(iter(layouts))]  # the oldest
+            layouts[key] = layout
+    spec, entries, data_start, by_target, projections = layout
+    if reserve is not None:
+        reserve(HostAdapter.nbytes_of(spec.rank, projections, model_config, dtype))
+    adapter = HostAdapter.empty(spec.rank, projections, model_config, dtype, pin)
+    for (projection, kind), layers in by_target.items():
+        dst = adapter.a[projection] if kind == "A" else adapter.b[projection]
+        _copy_layers(dst, weights, data_start, entries, layers, kind == "B")
     for projection in projections:
         adapter.b[projection].mul_(spec.scale)
-        if not (torch.isfinite(adapter.a[projection]).all() and torch.isfinite(adapter.b[projection]).all()):
-            bad = [k for k, (_, p, _) in keys.items() if p == projection and not torch.isfinite(tensors[k]).all()]
-            where = bad[0] if bad else f"{projection} times the scale {spec.scale}"
-            raise AdapterError("adapter_corrupt", f"{where}: non-finite weights")
+    if not adapter.flat.sum(dtype=torch.float64).isfinite():  # exact: a float64 sum of finite floats is finite
+        tensors = safetensors_io.views(weights, entries, data_start)
+        bad = [k for layers in by_target.values() for _, k in layers if not torch.isfinite(tensors[k]).all()]
+        where = bad[0] if bad else f"lora_B times the scale {spec.scale}"
+        raise AdapterError("adapter_corrupt", f"{where}: non-finite weights")
     return adapter

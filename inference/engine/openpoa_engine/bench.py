@@ -206,14 +206,16 @@ def _fairness_workload(num_adapters, requests, rate, zipf, seed=0):
 
 def _fairness_run(model_dir, adapters_dir, shas, workload, pages, **scheduler_args):
     """The real Scheduler and AdapterCache, the model stubbed out (_NoModel); an adapter load completes within a step.
-    Returns [(adapter rank, steps queued)] per request, and decoded tokens per step."""
+    Returns [(adapter rank, steps queued)] per request, decoded tokens per step, device-tier evictions, and the share
+    of steps that ended with the batch at its cap on distinct adapters."""
     config = ModelConfig.load(model_dir)
     budget = pages * adapter_pages(config, 16, LORA_PROJECTIONS) * page_bytes(config, torch.float32)
     cache = AdapterCache(LocalSource(adapters_dir), config, "cpu", torch.float32, budget, 1 << 30)
     scheduler = Scheduler(
         _NoModel(config), ByteTokenizer(), cache, max_batch_size=32, max_seq_len=512, **scheduler_args
     )
-    submitted, pending = [], list(workload)
+    submitted, pending, at_cap = [], list(workload), 0
+    cap = scheduler.max_adapters_per_batch
     while pending or scheduler.by_id:
         while pending and pending[0][0] <= scheduler.steps:
             _, rank, prompt_len, max_tokens = pending.pop(0)
@@ -224,15 +226,19 @@ def _fairness_run(model_dir, adapters_dir, shas, workload, pages, **scheduler_ar
             if seq.handle is not None:
                 seq.handle.future.result()
         scheduler.step()
+        at_cap += cap is not None and len({s.request.adapter for s in scheduler.running} - {None}) >= cap
+    evictions = cache.stats()["evictions"]
     cache.close()
-    return [(rank, seq.admitted - seq.arrival) for rank, seq in submitted], scheduler.generated_tokens / scheduler.steps
+    waits = [(rank, seq.admitted - seq.arrival) for rank, seq in submitted]
+    return waits, scheduler.generated_tokens / scheduler.steps, evictions, at_cap / scheduler.steps
 
 
 def bench_fairness(cache_dir, num_adapters=1000, requests=3000, zipf=1.0, rare_from=100, aging_steps=64):
     """Queue waits (steps from submission to admission) of requests for rarely used adapters (popularity rank >=
     rare_from) under a Zipf workload over num_adapters adapters (rank 8 on q,v, 16 on all seven, 64 on q,k,v,o), with
     aging and without it: in a device tier the size of 48 rank-16 adapters on all seven projections ("pages": the page
-    of the layout before pages fit the adapter), and of 32 (pages bind) at a load it serves and at one it cannot."""
+    of the layout before pages fit the adapter), and of 32 (pages bind) at a load it serves and at one it cannot; and
+    of 12 with a cap of 8 adapters per batch (capAndPagesBind: both bind, at a load they leave it able to serve)."""
     model_dir = os.path.join(cache_dir, "bench-model-tiny")
     if not os.path.exists(os.path.join(model_dir, "config.json")):
         generate_model(model_dir, "tiny", seed=0)
@@ -248,11 +254,19 @@ def bench_fairness(cache_dir, num_adapters=1000, requests=3000, zipf=1.0, rare_f
     ]
     shas = [by_kind[i % 3][i // 3] for i in range(num_adapters)]  # popularity rank i: kinds alternate
     result = {}
-    for name, pages, rate in (("main", 48, 0.7), ("tightPages", 32, 0.6), ("tightPagesOverloaded", 32, 0.7)):
+    cases = (("main", 48, None, 0.7), ("tightPages", 32, None, 0.6), ("tightPagesOverloaded", 32, None, 0.7))
+    cases += (("capAndPagesBind", 12, 8, 0.2),)
+    for name, pages, cap, rate in cases:
         workload = _fairness_workload(num_adapters, requests, rate, zipf)
         for aging in (aging_steps, None):
-            waits, tokens_per_step = _fairness_run(
-                model_dir, adapters_dir, shas, workload, pages, aging_steps=aging or requests * 1000
+            waits, tokens_per_step, evictions, at_cap = _fairness_run(
+                model_dir,
+                adapters_dir,
+                shas,
+                workload,
+                pages,
+                aging_steps=aging or requests * 1000,
+                max_adapters_per_batch=cap,
             )
             rare = sorted(w for rank, w in waits if rank >= rare_from)
             result[name, aging] = {
@@ -260,16 +274,20 @@ def bench_fairness(cache_dir, num_adapters=1000, requests=3000, zipf=1.0, rare_f
                 "maxWaitSteps": max(w for _, w in waits),
                 "tokensPerStep": round(tokens_per_step, 2),
             }
+            if cap is not None:
+                result[name, aging].update(evictions=evictions, stepsAtCap=round(at_cap, 3))
         if name == "main":
             rare_requests = sum(rank >= rare_from for _, rank, _, _ in workload)
         else:
-            result[name, aging_steps] = {"pages": pages, "arrivalsPerStep": rate, **result[name, aging_steps]}
+            head = {"pages": pages, "arrivalsPerStep": rate} | ({"maxAdaptersPerBatch": cap} if cap else {})
+            result[name, aging_steps] = head | result[name, aging_steps]
         result[name, aging_steps]["withoutAging"] = result[name, None]
     shutil.rmtree(adapters_dir)
     return {
         **result["main", aging_steps],
         "tightPages": result["tightPages", aging_steps],
         "tightPagesOverloaded": result["tightPagesOverloaded", aging_steps],
+        "capAndPagesBind": result["capAndPagesBind", aging_steps],
         "rareRequests": rare_requests,
         "agingSteps": aging_steps,
         "workload": f"{requests} requests, Poisson arrivals 0.7 a step, adapters by Zipf {zipf} over {num_adapters} "

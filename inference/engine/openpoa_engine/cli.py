@@ -43,6 +43,11 @@ def main(argv=None):
     serve.add_argument("--max-prefill-tokens", type=int, default=2048, help="prompt tokens prefilled per step")
     serve.add_argument("--kv-budget-mb", type=float, help="KV cache (default: max batch size x max seq len tokens)")
     serve.add_argument("--max-adapters-per-batch", type=int, help="distinct adapters in a batch (default: pages)")
+    serve.add_argument(
+        "--decode-reserve-tokens",
+        type=int,
+        help="KV a sequence reserves past its prompt, growing later, preempted when none is left (default: max_tokens)",
+    )
     serve.add_argument("--device-budget-mb", type=float, default=1024)
     serve.add_argument("--host-budget-mb", type=float, default=4096)
     serve.add_argument(
@@ -192,6 +197,7 @@ def main(argv=None):
                 args.model_artifact_hash,
                 kv_budget_bytes=args.kv_budget_mb and int(args.kv_budget_mb * 2**20),
                 max_adapters_per_batch=args.max_adapters_per_batch,
+                decode_reserve_tokens=args.decode_reserve_tokens,
                 disk_cache_dir=args.disk_cache_dir,
                 disk_budget_bytes=int(args.disk_cache_mb * 2**20),
             )

@@ -27,6 +27,7 @@ table lists a sequence's blocks in order, and block_slots turns it into pool row
 [blocks * block_size, kv_heads, head_dim]).
 """
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -177,9 +178,12 @@ def shrink_pages(a, unit):
     -> [layers, column blocks * in / unit, unit * PAGE_WIDTH], column block after column block."""
     layers, rank, features = a[0].shape
     blocks = -(-rank * len(a) // PAGE_WIDTH)
-    columns = torch.zeros(layers, blocks * PAGE_WIDTH, features, dtype=a[0].dtype, device=a[0].device)
-    for i, member in enumerate(a):
-        columns[:, i * rank : (i + 1) * rank] = member
+    if rank * len(a) == blocks * PAGE_WIDTH:  # no zero columns: no copy before the one below
+        columns = a[0] if len(a) == 1 else torch.cat(a, 1)
+    else:
+        columns = torch.zeros(layers, blocks * PAGE_WIDTH, features, dtype=a[0].dtype, device=a[0].device)
+        for i, member in enumerate(a):
+            columns[:, i * rank : (i + 1) * rank] = member
     columns = columns.view(layers, blocks, PAGE_WIDTH, features // unit, unit)  # [l, k, t, c, u]
     return columns.permute(0, 1, 3, 4, 2).reshape(layers, -1, unit * PAGE_WIDTH)
 
@@ -208,13 +212,16 @@ class PageTable:
         # its expand rows flat [out / unit * rank], and the shrink column that weighs each of them
         self.blocks = {g: pages.shape[0] for g, pages in self.shrink.items()}
         self.bags = {
-            p: (
-                e.shape[0],
-                e.reshape(-1),
-                (torch.arange(self.rank, device=e.device) + self.columns[p]).repeat(e.shape[0]),
-            )
+            p: (e.shape[0], e.reshape(-1), _bag_columns(self.rank, self.columns[p], e.shape[0], e.device))
             for p, e in self.expand.items()
         }
+
+
+@functools.lru_cache(maxsize=1024)
+def _bag_columns(rank, first, chunks, device):
+    """[chunks * rank] the shrink column of each expand row of a projection whose columns start at first (shared by
+    the page tables of adapters of one shape: never written)."""
+    return (torch.arange(rank, device=device) + first).repeat(chunks)
 
 
 class _GroupPlan:

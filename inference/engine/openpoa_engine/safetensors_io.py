@@ -45,7 +45,7 @@ class SafetensorsError(ValueError):
     pass
 
 
-_ELEMENT_SIZES = {dtype: torch.empty((), dtype=dtype).element_size() for dtype in DTYPES.values()}
+ELEMENT_SIZES = {dtype: torch.empty((), dtype=dtype).element_size() for dtype in DTYPES.values()}
 
 
 def parse_header(prefix, total_size):
@@ -79,7 +79,7 @@ def parse_header(prefix, total_size):
             if d < 0:
                 raise SafetensorsError(f"tensor {name!r}: negative dimension in {shape}")
             numel *= d
-        if not 0 <= begin <= end or end - begin != numel * _ELEMENT_SIZES[dtype]:
+        if not 0 <= begin <= end or end - begin != numel * ELEMENT_SIZES[dtype]:
             raise SafetensorsError(
                 f"tensor {name!r}: offsets {begin}..{end} do not match shape {shape} {info['dtype']}"
             )
@@ -106,7 +106,7 @@ def views(buffer, entries, data_start):
             tensors[name] = torch.empty(shape, dtype=dtype)
             continue
         raw = torch.frombuffer(buffer, dtype=torch.uint8, count=end - begin, offset=data_start + begin)
-        if (data_start + begin) % _ELEMENT_SIZES[dtype]:
+        if (data_start + begin) % ELEMENT_SIZES[dtype]:
             raw = raw.clone()  # a misaligned offset cannot be reinterpreted in place
         tensors[name] = raw.view(dtype).reshape(shape)
     return tensors

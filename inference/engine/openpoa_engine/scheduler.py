@@ -7,7 +7,9 @@ waits for rows, KV blocks or adapter pages, nobody else is admitted, so its wait
 prefetch_depth requests in that order load ahead. Prompts are prefilled in chunks of at most max_prefill_tokens a step
 between decode steps, so a long prompt never stalls the running sequences. The KV cache is paged: each sequence
 reserves the blocks of its own longest length (prompt + max_tokens, at most max_seq_len) and admission waits while
-they are not free."""
+they are not free; or, with decode_reserve_tokens, only that many tokens past what it has to prefill, then a block more
+at a time as it grows. When none is left, the most recently admitted sequence is preempted: its blocks are freed and
+it waits again, as if aged (it goes first), to prefill its prompt and the tokens it generated again and go on."""
 
 import os
 import random
@@ -65,9 +67,12 @@ class Sequence:
     handle: object = None  # AdapterHandle from its prefetch until its adapter is on the device (see adapter_cache)
     pages: object = None  # PageTable of its adapter while running
     blocks: list = field(default_factory=list)  # KV block table
-    reserved: int = 0  # KV blocks reserved for this sequence's longest length
+    reserved: int = 0  # KV blocks reserved for it
     length: int = 0  # tokens in the KV cache
+    prefill: list = None  # tokens to prefill: the prompt, then after a preemption the prompt and all generated but last
     last_token: int = None
+    generated: list = field(default_factory=list)  # token ids
+    preempted: bool = False  # preempted since admission (it counts as aged)
     completion_tokens: int = 0
     text: str = ""
     emitted: int = 0  # characters of text already streamed
@@ -88,18 +93,24 @@ class Scheduler:
         max_adapters_per_batch=None,  # None: only the device tier's pages bound it
         aging_steps=64,
         prefetch_depth=None,  # default: max_batch_size
-        static_decode=None,  # decode through StaticDecode (one CUDA graph); default: on CUDA
+        static_decode=None,  # decode through StaticDecode (one CUDA graph); default: on CUDA without decode_reserve
+        decode_reserve_tokens=None,  # None: a sequence reserves all its max_tokens at admission, and is never preempted
     ):
         self.model, self.tokenizer, self.cache = model, tokenizer, cache
         self.wake = None  # set by the server; called from a loader thread when an awaited adapter load completes
         self.max_batch_size, self.max_seq_len, self.max_prefill_tokens = max_batch_size, max_seq_len, max_prefill_tokens
         self.max_adapters_per_batch, self.aging_steps = max_adapters_per_batch, aging_steps
         self.prefetch_depth = prefetch_depth or max_batch_size
+        self.decode_reserve_tokens = decode_reserve_tokens
         if max_seq_len > model.config.max_position_embeddings:
             raise ValueError(
                 f"max_seq_len {max_seq_len} exceeds the model's {model.config.max_position_embeddings} positions"
             )
-        static = model.device.type == "cuda" if static_decode is None else static_decode
+        # StaticDecode reads block tables fixed at admission, so growing (preemptible) sequences take the eager step
+        growing = decode_reserve_tokens is not None
+        static = model.device.type == "cuda" and not growing if static_decode is None else static_decode
+        if static and growing:
+            raise ValueError("decode_reserve_tokens needs the eager decode step (static_decode=False)")
         if kv_budget_bytes is None:
             num_blocks = max_batch_size * -(-max_seq_len // kv_block_size) + static  # and StaticDecode's sink
         else:
@@ -122,7 +133,7 @@ class Scheduler:
         self.waiting = []  # Sequences not yet admitted, in arrival order
         self.running = []  # admitted Sequences (prefilling or decoding), in admission order
         self.by_id = {}
-        self.steps = self.generated_tokens = 0
+        self.steps = self.generated_tokens = self.preemptions = 0
 
     # -- requests --
 
@@ -143,6 +154,7 @@ class Scheduler:
             )
         seed = request.params.seed if request.params.seed is not None else int.from_bytes(os.urandom(8), "little")
         seq = Sequence(request, random.Random(seed), self.tokenizer.decoder(), arrival=self.steps)
+        seq.prefill = request.prompt_tokens
         if request.adapter is not None and sum(s.handle is not None for s in self.waiting) < self.prefetch_depth:
             seq.handle = self._watch(self.cache.request(request.adapter))  # the rest load in queue order (_prefetch)
         self.waiting.append(seq)
@@ -177,7 +189,7 @@ class Scheduler:
         self._prefetch()
 
     def _aged(self, seq):
-        return self.steps - seq.arrival >= self.aging_steps
+        return self.steps - seq.arrival >= self.aging_steps or seq.preempted
 
     def _queue_order(self):
         """Waiting sequences in the order admission tries them: aged ones first; then those that add no adapter to
@@ -190,7 +202,7 @@ class Scheduler:
 
         def key(seq):
             if self._aged(seq):
-                return (0, 0)
+                return (0, seq.arrival)  # (a preempted sequence waits among them in arrival order)
             return (1, 0) if seq.request.adapter in in_batch else (2, group[seq.request.adapter])
 
         return sorted(self.waiting, key=key)
@@ -214,12 +226,20 @@ class Scheduler:
                 continue  # adapter still loading; later arrivals may go first
             if sha in frozen:
                 continue
-            tokens = min(len(seq.request.prompt_tokens) + params.max_tokens, self.max_seq_len)
+            ahead = params.max_tokens - seq.completion_tokens
+            if self.decode_reserve_tokens is not None:
+                ahead = max(1, min(ahead, self.decode_reserve_tokens))
+            tokens = min(len(seq.prefill) + ahead, self.max_seq_len)
             blocks = self.kv.allocator.blocks_for(tokens)
             room = len(self.running) < self.max_batch_size and blocks <= self.kv.allocator.unreserved
             cap = self.max_adapters_per_batch
             slot = sha is None or sha in adapters or (new_adapters and (cap is None or len(adapters) < cap))
-            if room and slot and (sha is None or self._pin_adapter(seq)):
+            short = 0  # pinned pages in the way of its adapter
+            try:
+                fits = room and slot and (sha is None or self._pin_adapter(seq))
+            except NoFreePages as e:  # the pages it needs are pinned by running sequences: wait for some to finish
+                fits, short = False, e.short
+            if fits:
                 self.kv.allocator.reserve(blocks)
                 if self.static:  # its block table is fixed from now on: StaticDecode reads it on the device
                     self.kv.allocator.grow(seq.blocks, tokens)
@@ -235,33 +255,34 @@ class Scheduler:
             if holding or failed_or_reloading or not self._aged(seq):
                 continue  # behind an aged one, refused adapter, evicted since it loaded, or young
             # The oldest aged request that does not fit: hold back what it waits for, so that it frees up in bounded
-            # time (at most one decode of max_tokens per adapter that must leave). It goes first in every pass.
+            # time (one decode of max_tokens, while the adapters that must leave do so together). It goes first in
+            # every pass.
             holding = True
             if not room:
                 break  # a row or KV blocks: any sequence that finishes frees them; admit nobody before it
             if slot:  # pages: no other adapter takes the ones that free up
                 new_adapters = False
-            victim = self._least_recently_joined(adapters)  # admits no more, so it leaves the batch
-            if victim is not None:
-                frozen.add(victim)
+            for victim in self._least_recently_joined(adapters):  # admit no more, so they leave the batch
+                frozen.add(victim)  # a slot (the cap) takes one; pages, as many as hold the pages in the way
+                short -= self.cache.pages_of(victim)
+                if short <= 0:
+                    break
 
     def _least_recently_joined(self, adapters):
-        """Of these batch adapters, the one whose latest admitted sequence is oldest. Once frozen it gets no new
-        sequences, so it stays the choice in later steps until it leaves the batch."""
+        """These batch adapters, oldest latest admitted sequence first. Once frozen an adapter gets no new sequences,
+        so it keeps its place in later steps until it leaves the batch."""
         latest = {}
         for seq in self.running:
             if seq.request.adapter in adapters:
                 latest[seq.request.adapter] = seq.admitted
-        return min(latest, key=latest.get) if latest else None
+        return sorted(latest, key=latest.get)
 
     def _pin_adapter(self, seq):
-        """Place the sequence's loaded adapter on the device and pin it. False when it must wait (the pages it needs
-        are pinned, or evicted from both tiers since it loaded: loading again) or is refused (the request has failed).
-        """
+        """Place the sequence's loaded adapter on the device and pin it. False when it must wait (evicted from both
+        tiers since it loaded: loading again) or is refused (the request has failed); raises NoFreePages when the pages
+        it needs are pinned."""
         try:
             seq.pages = self.cache.acquire(seq.handle)
-        except NoFreePages:
-            return False  # the pages it needs are pinned by running sequences: wait for one to finish
         except AdapterError as e:
             self._fail(seq, e.code, str(e))
             return False
@@ -276,7 +297,7 @@ class Scheduler:
         packed grouped by adapter, so each adapter is one SGMV segment."""
         budget, chunks = self.max_prefill_tokens, []
         for seq in self.running:
-            n = min(len(seq.request.prompt_tokens) - seq.length, budget)
+            n = min(len(seq.prefill) - seq.length, budget)
             if n > 0:
                 chunks.append((seq, n))
                 budget -= n
@@ -286,7 +307,7 @@ class Scheduler:
         chunks.sort(key=lambda c: c[0].request.adapter or "")
         tokens, positions, spans, segments, last, row = [], [], [], [], [], 0
         for seq, n in chunks:
-            prompt, start = seq.request.prompt_tokens, seq.length
+            prompt, start = seq.prefill, seq.length
             self.kv.allocator.grow(seq.blocks, start + n)
             tokens += prompt[start : start + n]
             positions += range(start, start + n)
@@ -297,7 +318,7 @@ class Scheduler:
                 segments.append([row, row + n, seq.pages, seq.request.adapter])
             seq.length += n
             row += n
-            if seq.length == len(prompt):
+            if seq.length == len(prompt) and not seq.generated:  # (a preempted one has its next input)
                 last.append((seq, row - 1))
         lora = None
         if segments:
@@ -316,7 +337,17 @@ class Scheduler:
     def _decode(self):
         for seq in [s for s in self.running if s.length >= self.max_seq_len]:
             self._finish(seq, "length")  # context full
-        seqs = [s for s in self.running if s.length >= len(s.request.prompt_tokens)]  # prefilled
+        seqs = [s for s in self.running if s.length >= len(s.prefill)]  # prefilled
+        allocator = self.kv.allocator
+        for s in list(seqs):  # oldest first: the block a sequence grows into, reserved or taken from the newest
+            while s in seqs and allocator.blocks_for(s.length + 1) > s.reserved:
+                if allocator.reserve(1):
+                    s.reserved += 1
+                else:
+                    victim = self.running[-1]  # admitted most recently
+                    self._preempt(victim)
+                    if victim in seqs:
+                        seqs.remove(victim)
         if not seqs:
             return
         logits = self._static_step(seqs) if self.static else self._eager_step(seqs)
@@ -365,6 +396,19 @@ class Scheduler:
         is_greedy = torch.tensor([s.request.params.temperature == 0 for s in seqs], device=logits.device)
         return torch.where(is_greedy, greedy, sampled)
 
+    def _preempt(self, seq):
+        """Free a running sequence's KV blocks and adapter pin; it waits to prefill all it had cached again."""
+        self.kv.allocator.release(seq.blocks, seq.reserved)
+        seq.reserved, seq.length, seq.prefill = 0, 0, seq.request.prompt_tokens + seq.generated[:-1]
+        seq.preempted = True
+        if seq.pages:
+            seq.handle = self.cache.request(seq.request.adapter, count=False)  # keeps its host copy while it waits
+            self.cache.release(seq.request.adapter)
+            seq.pages = None
+        self.running.remove(seq)
+        self.waiting.insert(0, seq)
+        self.preemptions += 1
+
     def _sample_and_emit(self, seqs, logits):
         """Sample each sequence's next token, stream it, finish the sequences it ends; returns the tokens [n]."""
         tokens = self._sample(seqs, logits)
@@ -372,6 +416,7 @@ class Scheduler:
             self.generated_tokens += 1
             seq.completion_tokens += 1
             seq.last_token = token
+            seq.generated.append(token)
             params = seq.request.params
             if token in self.eos_ids and not params.ignore_eos:
                 seq.text += seq.decoder.flush()

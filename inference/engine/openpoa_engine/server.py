@@ -38,6 +38,7 @@ def build_scheduler(
     model_artifact_hash="",
     kv_budget_bytes=None,
     max_adapters_per_batch=None,
+    decode_reserve_tokens=None,
     disk_cache_dir=None,
     disk_budget_bytes=10 << 30,
 ):
@@ -54,6 +55,7 @@ def build_scheduler(
         max_prefill_tokens,
         kv_budget_bytes=kv_budget_bytes,
         max_adapters_per_batch=max_adapters_per_batch,
+        decode_reserve_tokens=decode_reserve_tokens,
     )
 
 

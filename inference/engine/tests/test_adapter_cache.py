@@ -237,3 +237,67 @@ def test_scale_is_alpha_over_r_or_alpha_over_sqrt_r_with_rslora(model, adapters)
     with pytest.raises(AdapterError) as e:
         parse_adapter(b"{not json", weights_bytes, model.config)
     assert e.value.code == "adapter_corrupt"
+
+
+def test_host_adapter_is_the_reference_whatever_the_file_layout(tmp_path):
+    """read_adapter copies runs of layers stored at a regular stride in one strided view: layers out of order in the
+    file (names sort 0, 1, 10, 11, 2, ...), mixed dtypes and a misaligned tensor give the reference's HostAdapter."""
+    from openpoa_engine.adapters import HostAdapter, ReadBuffer, parse_adapter, read_adapter
+    from openpoa_engine.config import ModelConfig, module_path
+    from openpoa_engine.generate import peft_lora_config, write_adapter
+
+    config = ModelConfig(
+        vocab_size=16, hidden_size=9, intermediate_size=15, num_layers=12, num_heads=3, num_kv_heads=1, head_dim=3
+    )
+    g, rank, tensors = torch.Generator().manual_seed(0), 3, {}
+    targets = ("k_proj", "o_proj", "down_proj")
+    for layer in [i for i in range(config.num_layers) if i != 7]:  # layer 7 untargeted: zeros
+        for p in targets:
+            key = f"base_model.model.{module_path(layer, p)}"
+            for kind, shape in (("A", (rank, config.in_features(p))), ("B", (config.out_features(p), rank))):
+                # layer 4's k_proj lora_B in bf16 (9 values: the next float32 tensor is misaligned); float16 on
+                # layers 9..10 of o_proj
+                dtype = {("k_proj", 4, "B"): torch.bfloat16, ("o_proj", 9, "A"): torch.float16}
+                dtype = dtype.get((p, layer, kind), torch.float16 if (p, layer) == ("o_proj", 10) else torch.float32)
+                tensors[f"{key}.lora_{kind}.weight"] = torch.randn(*shape, generator=g).to(dtype)
+    sha = write_adapter(str(tmp_path), peft_lora_config("", rank, 6, targets), tensors)
+    files = ReadBuffer().read(str(tmp_path / sha))
+    adapter = read_adapter(files, config, torch.float32)
+    reference = HostAdapter.from_weights(
+        parse_adapter(*read_artifact(str(tmp_path / sha)), config), config, torch.float32
+    )
+    assert artifact_hash(*files) == sha and set(adapter.a) == set(reference.a) == set(targets)
+    for p in targets:
+        assert torch.equal(adapter.a[p], reference.a[p]) and torch.equal(adapter.b[p], reference.b[p])
+    assert not adapter.a["o_proj"][7].any() and adapter.a["o_proj"][8].any()
+
+
+def test_kept_layouts_skip_only_checks_that_the_same_bytes_passed(model, adapters, tmp_path):
+    """read_adapter's layouts: a second adapter of the same config and header skips their checks, and still has its
+    own weights, its non-finite weights refused; a truncated copy of the same header is refused."""
+    from openpoa_engine.adapters import ReadBuffer, read_adapter
+
+    root, shas = adapters
+    layouts, buffer = {}, ReadBuffer()
+
+    def read(root, sha):
+        return read_adapter(buffer.read(os.path.join(root, sha)), model.config, torch.float32, layouts=layouts)
+
+    first, second = read(root, shas["r8"][0]), read(root, shas["r8"][1])
+    assert len(layouts) == 1 and not torch.equal(first.flat, second.flat)
+    assert torch.equal(
+        second.flat, read_adapter(buffer.read(os.path.join(root, shas["r8"][1])), model.config, torch.float32).flat
+    )
+
+    def poison(tensors):
+        tensors["base_model.model.model.layers.1.mlp.up_proj.lora_A.weight"][0, 0] = float("inf")
+
+    with pytest.raises(AdapterError, match="non-finite"):
+        read(str(tmp_path), copy_adapter(root, shas["r8"][0], str(tmp_path), edit_weights=poison))
+    path = os.path.join(str(tmp_path), shas["r8"][0])
+    shutil.copytree(os.path.join(root, shas["r8"][0]), path)
+    with open(os.path.join(path, "adapter_model.safetensors"), "r+b") as f:
+        f.truncate(os.path.getsize(f.name) - 4)
+    with pytest.raises(AdapterError, match="truncated|exceeds"):
+        read(str(tmp_path), shas["r8"][0])
+    assert len(layouts) == 1

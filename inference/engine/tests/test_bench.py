@@ -54,8 +54,10 @@ def test_fairness_bench_runs_the_scheduler_to_the_end(tmp_path):
     from openpoa_engine.bench import bench_fairness
 
     result = bench_fairness(str(tmp_path), num_adapters=30, requests=60, rare_from=10, aging_steps=8)
-    for run in (result, result["withoutAging"], result["tightPages"], result["tightPagesOverloaded"]):
+    bound = result["capAndPagesBind"]
+    for run in (result, result["withoutAging"], result["tightPages"], result["tightPagesOverloaded"], bound):
         assert 0 <= run["p99WaitSteps"] <= run["maxWaitSteps"] and run["tokensPerStep"] > 0
+    assert bound["maxAdaptersPerBatch"] == 8 and bound["evictions"] > 0 and 0 < bound["stepsAtCap"] <= 1
     assert 0 < result["rareRequests"] < 60
 
 

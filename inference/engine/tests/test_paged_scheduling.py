@@ -6,7 +6,7 @@ import random
 import pytest
 import torch
 
-from conftest import acquire, make_scheduler, packed_prefill, run_to_completion, wait_for_loads
+from conftest import acquire, make_scheduler, packed_prefill, pages_of, run_to_completion, wait_for_loads
 from openpoa_engine.kernels import BgmvPlan, block_slots
 from openpoa_engine.model import BlockAllocator, DecodeAttention, KVCache, LoraBatch, PagedKVCache
 from openpoa_engine.scheduler import Request, SamplingParams, Sequence
@@ -73,11 +73,13 @@ def mixed_requests(shas):
 
 
 @pytest.mark.parametrize(
-    "block_size,prefill_tokens,budget_blocks",
-    [(4, 8, 40), (16, 2048, None)],  # tight: chunked prompts and admission waiting for blocks; roomy: neither
+    "block_size,prefill_tokens,budget_blocks,decode_reserve",
+    # tight: chunked prompts and admission waiting for blocks; roomy: neither; preempting: sequences reserve 4 tokens
+    # past their prompt and grow, and when no block is left the newest is preempted and later recomputed
+    [(4, 8, 40, None), (16, 2048, None, None), (4, 16, 32, 4)],
 )
 def test_paged_generation_equals_contiguous_layout_token_for_token(
-    model, adapters, block_size, prefill_tokens, budget_blocks
+    model, adapters, block_size, prefill_tokens, budget_blocks, decode_reserve
 ):
     root, shas = adapters
     requests = mixed_requests(shas)
@@ -89,6 +91,7 @@ def test_paged_generation_equals_contiguous_layout_token_for_token(
         max_prefill_tokens=prefill_tokens,
         kv_block_size=block_size,
         kv_budget_bytes=budget_blocks and kv_bytes(model, budget_blocks, block_size),
+        decode_reserve_tokens=decode_reserve,
     )
     events = {}
     most_running, chunked = 0, False
@@ -106,8 +109,10 @@ def test_paged_generation_equals_contiguous_layout_token_for_token(
         chunked |= any(0 < s.length < len(s.request.prompt_tokens) for s in scheduler.running)
     for i, expected in enumerate(reference):
         assert tokens_of(events[str(i)]) == expected, i
-    if budget_blocks:  # the tight case exercised what it is for
+    if budget_blocks:  # the tight cases exercised what they are for
         assert chunked and most_running < len(requests)
+    assert (scheduler.preemptions > 0) == bool(decode_reserve)
+    assert scheduler.kv.allocator.unreserved == scheduler.kv.allocator.num_blocks
 
 
 def test_block_allocator_reserves_grows_and_releases():
@@ -266,15 +271,23 @@ def test_cap_on_distinct_adapters_per_batch(model, adapters):
     assert all(events[str(i)][-1]["finish_reason"] == "length" for i in range(len(chosen)))
 
 
-def starve(model, root, popular, rare, aging_steps, steps):
-    """One adapter in a batch at a time (cap 1), a stream of two requests a step for the popular adapter, more than
-    the batch serves; one request for the rare adapter at step 1. Returns the rare request's sequence."""
-    scheduler = make_scheduler(model, root, max_batch_size=4, max_adapters_per_batch=1, aging_steps=aging_steps)
+def starve(model, root, popular, rare, aging_steps, steps, max_adapters_per_batch=1, budget_pages=None, batch=4):
+    """A stream of two requests a step for the popular adapters (taken in turn), more than a batch of four serves;
+    one request for the rare adapter at step 1. Returns the rare request's sequence."""
+    scheduler = make_scheduler(
+        model,
+        root,
+        budget_pages,
+        max_batch_size=batch,
+        max_adapters_per_batch=max_adapters_per_batch,
+        aging_steps=aging_steps,
+    )
     params = greedy(6)
     rare_seq = None
     for step in range(steps):
         for k in range(2):
-            scheduler.submit(Request(f"p{step}.{k}", TOK.encode("popular"), params, popular, lambda e: None))
+            sha = popular[(2 * step + k) % len(popular)]
+            scheduler.submit(Request(f"p{step}.{k}", TOK.encode("popular"), params, sha, lambda e: None))
         if step == 1:
             scheduler.submit(Request("rare", TOK.encode("rare"), params, rare, lambda e: None))
             rare_seq = scheduler.by_id["rare"]
@@ -287,12 +300,29 @@ def starve(model, root, popular, rare, aging_steps, steps):
 
 def test_aging_bounds_the_wait_of_a_request_the_batch_keeps_passing_over(model, adapters):
     root, shas = adapters
-    popular, rare = shas["r8"][0], shas["r8"][1]
+    popular, rare = [shas["r8"][0]], shas["r8"][1]
     starved = starve(model, root, popular, rare, aging_steps=10**6, steps=120)
     assert starved.admitted is None  # without aging the popular stream holds the only adapter slot for ever
     aged = starve(model, root, popular, rare, aging_steps=10, steps=120)
     # aged after 10 steps; then the popular adapter admits no more and its running sequences (6 tokens) finish
     assert aged.admitted is not None and aged.admitted - aged.arrival <= 10 + 6 + 2
+
+
+def test_aging_bounds_the_wait_when_pages_bind(model, adapters):
+    """Two popular adapters fill the device tier and stay pinned; the rare adapter needs the pages of both. No cap, and
+    a batch of 16 that the stream (two requests a step, 6 tokens each) never fills: only pages keep it waiting."""
+    root, shas = adapters
+    popular, rare = shas["r8"][:2], shas["r16"][0]
+    assert pages_of(model, 8) < pages_of(model, 16) <= 2 * pages_of(model, 8)
+    budget = 2 * pages_of(model, 8)
+    starved = starve(
+        model, root, popular, rare, 10**6, 120, max_adapters_per_batch=None, budget_pages=budget, batch=16
+    )
+    assert starved.admitted is None  # without aging the popular adapters keep every page pinned
+    aged = starve(model, root, popular, rare, 10, 120, max_adapters_per_batch=None, budget_pages=budget, batch=16)
+    # aged after 10 steps; then both popular adapters admit no more, at once (one after the other would take 8 more
+    # steps), and their sequences (6 tokens) finish
+    assert aged.admitted is not None and aged.admitted - aged.arrival <= 10 + 6
 
 
 def test_prefetch_follows_queue_order(model, adapters):
