@@ -41,7 +41,7 @@
  * small for large datanets, and is resolved exactly in wei by the epoch
  * aggregation (see epoch.ts).
  */
-import { keccak256, type Hex } from "viem";
+import type { Hex } from "viem";
 import { allocateLargestRemainder } from "./allocate.ts";
 import { compareBigints, datanetVersionKey, type DatanetVersionKey } from "./datanet.ts";
 import { originalContributionIndexes, type DatanetIndex } from "./datanetIndex.ts";
@@ -66,6 +66,7 @@ import { defaultRarityTable, spanRarityWeight, type RarityTable } from "./rarity
 import {
   attributionRecordFormat,
   hashAttributionRecord,
+  hashTokens,
   poolContributionId,
   type AttributionRecord,
   type AttributionShare,
@@ -81,6 +82,7 @@ export {
   decodeAttributionRecord,
   encodeAttributionRecord,
   hashAttributionRecord,
+  hashTokens,
   poolContributionId,
   type AttributionRecord,
   type AttributionShare,
@@ -330,12 +332,4 @@ export function assertLineage(lineage: readonly LineageEntry[]): void {
     total += entry.weightBps;
   }
   if (total !== bpsTotal) throw new InvalidLineageError({ reason: `weights sum to ${total} bps, not ${bpsTotal}` });
-}
-
-/** keccak256 of token ids as 4-byte big-endian integers: completionHash and span hashes. */
-export function hashTokens(tokens: ArrayLike<number>): Hex {
-  const bytes = new Uint8Array(tokens.length * 4);
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < tokens.length; i++) view.setUint32(i * 4, tokens[i]!, false);
-  return keccak256(bytes);
 }

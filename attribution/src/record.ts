@@ -1,7 +1,7 @@
 /**
- * Attribution records: their type, canonical encoding and attribution hash. Browser-safe (no node: imports), so a
- * record fetched from a content store is checked the same way everywhere, the Studio included; attribute.ts makes
- * them and re-exports all of this.
+ * Attribution records: their type, canonical encoding, attribution hash and token hashes. Browser-safe (no node:
+ * imports), so a record fetched from a content store is checked the same way everywhere, the Studio included (the
+ * playground's Payer checks each receipt's); attribute.ts makes them and re-exports all of this.
  */
 import { keccak256, type Hex } from "viem";
 import { canonicalJson, type CanonicalValue, type Encoded } from "./canonicalJson.ts";
@@ -124,4 +124,12 @@ export function decodeRecordAt(bytes: Uint8Array, attributionHash: Hex, source: 
     throw new ContentHashMismatchError({ expected: attributionHash, actual, source });
   }
   return record;
+}
+
+/** keccak256 of token ids as 4-byte big-endian integers: completionHash and span hashes. */
+export function hashTokens(tokens: ArrayLike<number>): Hex {
+  const bytes = new Uint8Array(tokens.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < tokens.length; i++) view.setUint32(i * 4, tokens[i]!, false);
+  return keccak256(bytes);
 }

@@ -13,7 +13,7 @@
  *   can check: the record is about this completion, and every span's bytes
  *   are in it.
  *
- * Neither can tell whether a span was left out: that takes the completion and
+ * (completionCheck.ts: browser-safe.) Neither can tell whether a span was left out: that takes the completion and
  * the indexes together (rerun attributeCompletion).
  */
 import {
@@ -30,6 +30,7 @@ import {
   type AttributionSpan,
   type SpanSource,
 } from "./attribute.ts";
+import { isRange } from "./completionCheck.ts";
 import { datanetVersionKey } from "./datanet.ts";
 import { originalContributionIndexes, type DatanetIndex } from "./datanetIndex.ts";
 import { BaseError, RarityTableMismatchError } from "./errors.ts";
@@ -109,30 +110,6 @@ export function checkRecordAgainstContributions(
   });
 
   checkShares(record, params, issues);
-  return issues;
-}
-
-export function checkRecordAgainstCompletion(record: AttributionRecord, completionTokens: ArrayLike<number>): string[] {
-  const issues: string[] = [];
-  if (record.completionTokens !== completionTokens.length)
-    issues.push(`completionTokens is ${record.completionTokens}, the completion has ${completionTokens.length}`);
-  const completionHash = hashTokens(completionTokens);
-  if (record.completionHash.toLowerCase() !== completionHash)
-    issues.push(`completionHash is ${record.completionHash}, the completion hashes to ${completionHash}`);
-  record.excluded.forEach(([start, length], i) => {
-    if (!isRange(start, length, completionTokens.length))
-      issues.push(`excluded ${i} [${start}, +${length}) is outside the completion`);
-  });
-  record.spans.forEach((span, i) => {
-    const name = `span ${i} [${span.start}, +${span.length})`;
-    if (!isRange(span.start, span.length, completionTokens.length)) {
-      issues.push(`${name} is outside the completion`);
-      return;
-    }
-    const hash = hashTokens(Array.prototype.slice.call(completionTokens, span.start, span.start + span.length));
-    if (span.hash.toLowerCase() !== hash)
-      issues.push(`${name} hash is ${span.hash}, the completion's tokens hash to ${hash}`);
-  });
   return issues;
 }
 
@@ -281,8 +258,4 @@ function describeCredit([datanetId, version, contributionId]: SpanSource): strin
   return `contribution ${contributionId} of datanet ${datanetId} v${version}`;
 }
 
-function isRange(start: number, length: number, total: number): boolean {
-  return (
-    Number.isSafeInteger(start) && Number.isSafeInteger(length) && start >= 0 && length >= 0 && start + length <= total
-  );
-}
+export { checkRecordAgainstCompletion } from "./completionCheck.ts";

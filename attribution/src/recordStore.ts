@@ -1,10 +1,10 @@
 /**
  * Attribution records in a content store, addressed by their attribution hash (keccak256 of the canonical
  * encoding, the value in usage receipts) under `record-<hex>`, beside sha256-addressed contents. The hash is
- * checked on every read, as for contents.
+ * checked on every read, as for contents. Browser-safe.
  */
 import type { Hex } from "viem";
-import type { ContentStore } from "./contentStore.ts";
+import type { ContentStore } from "./httpStore.ts";
 import { ContentNotFoundError } from "./errors.ts";
 import {
   decodeRecordAt,

@@ -9,7 +9,7 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
-import { abiOf } from "./abis.ts";
+import { abiOf } from "#sdk/abis";
 import { getContractEventsInChunks, type ChunkOptions } from "./logs.ts";
 import { writeContractOnce } from "./rpc.ts";
 

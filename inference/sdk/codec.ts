@@ -79,12 +79,19 @@ export function receiptFromJson(json: ReceiptJson): SignedReceipt {
   };
 }
 
-export const encodeHeader = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+/** The base64url (unpadded) of `value`'s JSON: what the payment headers carry. */
+export function encodeHeader(value: unknown): string {
+  let binary = "";
+  for (const byte of new TextEncoder().encode(JSON.stringify(value))) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
 
-/** Accepts the JSON itself or its base64/base64url encoding. */
+/** Accepts the JSON itself or its base64/base64url encoding (padded or not). */
 export function decodeHeader<T>(header: string): T {
-  const text = header.trimStart().startsWith("{") ? header : Buffer.from(header, "base64url").toString("utf8");
-  return JSON.parse(text) as T;
+  if (header.trimStart().startsWith("{")) return JSON.parse(header) as T;
+  // atob (browsers and Node alike) takes the standard alphabet and throws on anything outside it.
+  const binary = atob(header.trim().replace(/-/g, "+").replace(/_/g, "/"));
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))) as T;
 }
 
 function uint(value: unknown): bigint {

@@ -5,7 +5,7 @@
  * they charge.
  */
 import { getAddress, isAddress, type AbiEvent, type Address, type PublicClient } from "viem";
-import { abiOf } from "./abis.ts";
+import { abiOf } from "#sdk/abis";
 import { getLogsInChunks, type ChunkOptions } from "./logs.ts";
 import { fetchPrices } from "./payer.ts";
 

@@ -13,7 +13,7 @@ import {
   voucherTypes,
 } from "./eip712.ts";
 import { decodeHeader, encodeHeader, voucherFromJson, voucherToJson } from "./codec.ts";
-import { costOf } from "./pricing.ts";
+import { costOf, countPromptTokens } from "./pricing.ts";
 
 const payments = "0x8A791620dd6260079BF849Dc5567aDC3F2FdC318";
 const voucher: Voucher = {
@@ -57,6 +57,20 @@ it("round-trips vouchers through the header encoding without losing precision", 
   assert.deepEqual(voucherFromJson(decodeHeader(JSON.stringify(voucherToJson(signed)))), signed);
   assert.throws(() => voucherFromJson({ ...voucherToJson(signed), cumulativeAmount: "1e30" }));
   assert.throws(() => voucherFromJson({ ...voucherToJson(signed), channelId: 7 as never }));
+});
+
+it("encodes headers as Node's base64url did, and reads base64 of either alphabet, padded or not", () => {
+  const value = { note: "prix en € — ✓", n: "12345678901234567890", pad: "a" };
+  const encoded = encodeHeader(value);
+  assert.equal(encoded, Buffer.from(JSON.stringify(value)).toString("base64url"));
+  assert.deepEqual(decodeHeader(encoded), value);
+  assert.deepEqual(decodeHeader(Buffer.from(JSON.stringify(value)).toString("base64")), value);
+  assert.throws(() => decodeHeader("not base64!"));
+});
+
+it("counts a prompt's tokens as its UTF-8 bytes plus one", () => {
+  assert.equal(countPromptTokens(""), 1);
+  assert.equal(countPromptTokens("é€𝄞"), 1 + 2 + 3 + 4);
 });
 
 it("rounds each request's price up to the wei", () => {

@@ -15,9 +15,12 @@ export {
   checkpoint,
   encodeUsageVoucher,
   fetchPrices,
+  walletSigner,
   type Dispute,
   type UsageVoucher,
   type PayerOptions,
   type Resumed,
   type ResumeOptions,
+  type SigningAccount,
+  type VoucherSigner,
 } from "./payer.ts";

@@ -1,14 +1,18 @@
 /**
  * `Payer.resume` against a gateway that lies: it answers GET /v1/channels/:id/usage and /receipts with whatever a
- * test puts there (the honest gateway is exercised end to end in inference/gateway/gateway.test.ts).
+ * test puts there (the honest gateway is exercised end to end in inference/gateway/gateway.test.ts). And a Payer
+ * whose vouchers a wallet signs (`walletSigner`: eth_signTypedData_v4 on a real node), as a browser app's does.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { keccak256, toHex, type Hex } from "viem";
+import { createWalletClient, http, keccak256, recoverTypedDataAddress, toHex, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { receiptFromJson, receiptToJson, voucherToJson, type ReceiptJson, type VoucherJson } from "./codec.ts";
 import { hashTokens } from "../../attribution/src/index.ts";
+import { HARDHAT_ACCOUNT_0_KEY } from "../../scripts/lib/contracts.ts";
+import { startLocalChain, type LocalChain } from "../../scripts/lib/localChain.ts";
+import { freePort } from "../../scripts/lib/services.ts";
 import {
   domainSeparator,
   receiptDigest,
@@ -20,7 +24,7 @@ import {
   type Voucher,
 } from "./eip712.ts";
 import { costOf } from "./pricing.ts";
-import { Payer, ReceiptError, ResumeError } from "./payer.ts";
+import { Payer, ReceiptError, ResumeError, walletSigner } from "./payer.ts";
 import { usageLeaf, UsageTree } from "./usage.ts";
 
 const chainId = 31337;
@@ -297,5 +301,41 @@ describe("Payer.resume trusts only what the payer's own signature backs", () => 
     const impostor = receiptFromJson(await receipt(1n, 5n, operator, { position: 0n }));
     await assert.rejects(payer.accept(1n, 1n, impostor), /receipt 0 of this channel is another receipt already/);
     assert.equal(payer.receipts.length, 1);
+  });
+});
+
+describe("a Payer whose vouchers the wallet signs (walletSigner)", () => {
+  let chain: LocalChain;
+  before(async () => {
+    chain = await startLocalChain({ port: await freePort() });
+  });
+  after(() => chain?.stop());
+
+  it("test_walletSigner_signsVouchersAsTheAccountsOwnKeyWould", async () => {
+    // A JSON-RPC account: the node holds the key and signs eth_signTypedData_v4, as a browser wallet does.
+    const local = privateKeyToAccount(HARDHAT_ACCOUNT_0_KEY);
+    const wallet = createWalletClient({ account: local.address, transport: http(chain.url) });
+    const payer = new Payer({
+      account: walletSigner(wallet),
+      chainId,
+      payments,
+      channelId,
+      operatorSigningKey: operator.address,
+      prices: new Map([["1", price]]),
+    });
+    n = 0;
+    const cover = costOf(price, 40n);
+    const signed = await payer.cover(1n, cover);
+    const typed = { domain: voucherDomain(chainId, payments), types: voucherTypes, primaryType: "Voucher" } as const;
+    assert.equal(signed.signature, await local.signTypedData({ ...typed, message: signed.voucher }));
+    await payer.accept(1n, cover, receiptFromJson(await receipt(1n, 30n)));
+    const usage = await payer.usageVoucher();
+    assert.equal(usage?.signed.voucher.cumulativeAmount, costOf(price, 30n));
+    const signer = await recoverTypedDataAddress({
+      ...typed,
+      message: usage!.signed.voucher,
+      signature: usage!.signed.signature,
+    });
+    assert.equal(signer, local.address);
   });
 });

@@ -5,17 +5,18 @@ import {
   zeroHash,
   type Account,
   type Address,
+  type Chain,
   type Hex,
+  type Transport,
+  type WalletClient,
 } from "viem";
-import {
-  byteTokenizer,
-  checkRecordAgainstCompletion,
-  getAttributionRecord,
-  hashTokens,
-  type AttributionRecord,
-  type ContentStore,
-  type Tokenizer,
-} from "../../attribution/src/index.ts";
+// The attribution modules a payer needs, by name rather than through the library's index: these are browser-safe,
+// the index also reaches the ones that read files.
+import { checkRecordAgainstCompletion } from "../../attribution/src/completionCheck.ts";
+import type { ContentStore } from "../../attribution/src/httpStore.ts";
+import { hashTokens, type AttributionRecord } from "../../attribution/src/record.ts";
+import { getAttributionRecord } from "../../attribution/src/recordStore.ts";
+import { byteTokenizer, type Tokenizer } from "../../attribution/src/tokenizer.ts";
 import {
   encodeHeader,
   receiptFromJson,
@@ -65,9 +66,30 @@ export class ResumeError extends Error {
   }
 }
 
+/** A viem account that signs typed data itself (a LocalAccount). */
+export type SigningAccount = Account & { signTypedData: NonNullable<Account["signTypedData"]> };
+
+/**
+ * What signs a payer's vouchers (EIP-712): a viem LocalAccount, or a wallet's account through `walletSigner`.
+ */
+export type VoucherSigner = Pick<SigningAccount, "address" | "signTypedData">;
+
+/**
+ * The account of `wallet` as a VoucherSigner: each voucher goes to the wallet as `eth_signTypedData_v4` (a browser
+ * wallet asks its user; an unlocked node account signs at once), or is signed locally when the account is local.
+ */
+export function walletSigner(wallet: WalletClient<Transport, Chain | undefined, Account>): VoucherSigner {
+  const { account } = wallet;
+  return {
+    address: account.address,
+    signTypedData: (typedData) =>
+      wallet.signTypedData({ ...typedData, account } as Parameters<typeof wallet.signTypedData>[0]),
+  };
+}
+
 export type PayerOptions = {
-  /** The channel's payer: signs vouchers. */
-  account: Account & { signTypedData: NonNullable<Account["signTypedData"]> };
+  /** The channel's payer: signs vouchers (a LocalAccount, or `walletSigner(wallet)`). */
+  account: VoucherSigner;
   chainId: number;
   payments: Address;
   channelId: bigint;

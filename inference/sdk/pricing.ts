@@ -2,7 +2,7 @@
  * Tokens and prices, shared by the gateway (which bills) and the SDK (which covers): both must agree to the wei.
  * Byte tokenizer (project convention): one token per UTF-8 byte, plus <bos>.
  */
-export const countPromptTokens = (prompt: string) => 1 + Buffer.byteLength(prompt, "utf8");
+export const countPromptTokens = (prompt: string) => 1 + new TextEncoder().encode(prompt).length;
 
 /**
  * Tokens a model's own chat template may add to a chat beyond what its text costs in bytes (role markers, a default

@@ -12,7 +12,7 @@ import {
   type DiscoverOperatorsParameters,
   type OperatorOffer,
 } from "./discovery.ts";
-import { checkpoint, Payer, type PayerOptions } from "./payer.ts";
+import { checkpoint, Payer, type PayerOptions, type SigningAccount } from "./payer.ts";
 import { apiOfPath } from "./requests.ts";
 
 /**
@@ -35,7 +35,7 @@ export type DepositPolicy = {
 
 export type RouterOptions = {
   /** The payer: opens and tops up channels; its account (a local one) signs every voucher. */
-  wallet: WalletClient<Transport, Chain | undefined, PayerOptions["account"]>;
+  wallet: WalletClient<Transport, Chain | undefined, SigningAccount>;
   client: PublicClient;
   /** InferencePayments and OpenToken. */
   payments: Address;

@@ -33,7 +33,13 @@ import {
   type WatchedPage,
 } from "./browser.ts";
 import { OPEN, roles, startStudioStack, type StudioStack } from "./stack.ts";
-import { chatInPlayground, openAdapterPage, openPlaygroundChannel, settlePlaygroundChannel } from "./steps/adapters.ts";
+import {
+  chatInPlayground,
+  openAdapterPage,
+  openPlaygroundChannel,
+  reusePlaygroundChannel,
+  settlePlaygroundChannel,
+} from "./steps/adapters.ts";
 import { claimMovesClaimable, earningExplained, type EarningsStepContext } from "./steps/earnings.ts";
 import { governanceDelegateVoteQueueExecute, governanceProposeFromTheStudio } from "./steps/governance.ts";
 import {
@@ -356,6 +362,29 @@ describe("OpenPoA Studio, the whole flow in Chromium on one real local stack", (
     await chatInPlayground(ctx, "Autumn leaves fall");
     // The screenshot shows the page with its verified receipts and the settlement (adapter-playground).
     await settlePlaygroundChannel(ctx, channelId);
+  });
+
+  it("takes the channel over after a reload and pays on from it; the adapter page works at 375 px", async () => {
+    const ctx = { page: page(), stack };
+    await reusePlaygroundChannel(ctx, adapterId, channelId);
+    await chatInPlayground(ctx, "And the river?");
+    await settlePlaygroundChannel(ctx, channelId);
+
+    const narrow = await openPage(browser, { width: 375, height: 812 });
+    try {
+      const width = () => narrow.page.evaluate(() => document.documentElement.scrollWidth);
+      await visit(narrow.page, `${stack.studioUrl}/adapters`, "Adapters");
+      assert.ok((await width()) <= 375, `the list is ${await width()} px wide at 375 px`);
+      await visit(narrow.page, `${stack.studioUrl}/adapters/${adapterId}`, `Adapter ${adapterId}`);
+      await connectDevWallet(narrow.page, roles.app);
+      await narrow.page.getByRole("button", { name: `Use channel #${channelId}` }).click({ timeout: 30_000 });
+      await narrow.page.locator('tr[data-verified="true"]').first().waitFor({ timeout: 30_000 });
+      assert.ok((await width()) <= 375, `the playground is ${await width()} px wide at 375 px`);
+      await checkAccessibility(narrow.page, "adapter at 375 px");
+      assert.deepEqual(narrow.errors, []);
+    } finally {
+      await narrow.context.close();
+    }
   });
 
   it("the attestor runs epoch 1 with the CLI: its root on chain, its file in the store, the indexer verifies it", async () => {

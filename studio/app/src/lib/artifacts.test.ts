@@ -6,7 +6,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { StoreError } from "../../../../store/errors.ts";
 import { startStoreServer, type StoreServer } from "../../../../store/server.ts";
-import { ObjectMismatchError, trainingManifestOf } from "./artifacts.ts";
+import { ObjectMismatchError, trainingManifestAt, trainingManifestOf } from "./artifacts.ts";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
@@ -34,6 +34,11 @@ describe("trainingManifestOf, reading a content store server", () => {
   it("follows the artifact manifest to the training manifest, each checked against its sha256", async () => {
     const manifest = await trainingManifestOf(store.url, `openpoa-store://${sha256(withTraining)}`);
     assert.deepEqual(manifest, JSON.parse(training));
+    // With its name in the store, to link to.
+    assert.deepEqual(await trainingManifestAt(store.url, `openpoa-store://${sha256(withTraining)}`), {
+      name: sha256(training),
+      manifest: JSON.parse(training),
+    });
   });
 
   it("says nothing for other URIs, missing objects and adapters trained without a manifest", async () => {

@@ -30,18 +30,29 @@ async function readObject(storeUrl: string, name: string, signal?: AbortSignal):
 }
 
 /**
- * The training manifest of the adapter registered at `uri`, read from the store at `storeUrl`; undefined for an
- * adapter published elsewhere (another URI scheme), not in the store, or trained without one.
+ * The training manifest of the adapter registered at `uri` and its name in the store (its sha256, to link to), read
+ * from the store at `storeUrl`; undefined for an adapter published elsewhere (another URI scheme), not in the store,
+ * or trained without one.
  */
+export async function trainingManifestAt(
+  storeUrl: string,
+  uri: string,
+  signal?: AbortSignal,
+): Promise<{ name: string; manifest: TrainingManifest } | undefined> {
+  const match = STORE_URI.exec(uri);
+  if (!match) return undefined;
+  const manifest = (await readObject(storeUrl, match[1]!, signal)) as { training?: { sha256?: unknown } } | undefined;
+  const name = manifest?.training?.sha256;
+  if (typeof name !== "string" || !/^[0-9a-f]{64}$/.test(name)) return undefined;
+  const training = (await readObject(storeUrl, name, signal)) as TrainingManifest | undefined;
+  return training === undefined ? undefined : { name, manifest: training };
+}
+
+/** The training manifest alone (trainingManifestAt). */
 export async function trainingManifestOf(
   storeUrl: string,
   uri: string,
   signal?: AbortSignal,
 ): Promise<TrainingManifest | undefined> {
-  const match = STORE_URI.exec(uri);
-  if (!match) return undefined;
-  const manifest = (await readObject(storeUrl, match[1]!, signal)) as { training?: { sha256?: unknown } } | undefined;
-  const training = manifest?.training?.sha256;
-  if (typeof training !== "string" || !/^[0-9a-f]{64}$/.test(training)) return undefined;
-  return (await readObject(storeUrl, training, signal)) as TrainingManifest | undefined;
+  return (await trainingManifestAt(storeUrl, uri, signal))?.manifest;
 }
