@@ -32,6 +32,7 @@ import {
   visit,
   type WatchedPage,
 } from "./browser.ts";
+import { proposeQuotingEpoch } from "./quotingEpoch.ts";
 import { OPEN, roles, startStudioStack, type StudioStack } from "./stack.ts";
 import {
   chatInPlayground,
@@ -437,10 +438,30 @@ describe("OpenPoA Studio, the whole flow in Chromium on one real local stack", (
 
   it("explains the contributor's earning: pending until its chain time, then the record behind it", async () => {
     // The page shows epoch 1 pending; the step then moves the chain's clock to its claimableAt and mines a block.
-    await earningExplained(earnings());
+    // The tiny random model's answers quote nothing: the earning is the contribution's part of the pool, and the
+    // page says no span matched (the step checks whichever the record holds).
+    await earningExplained(earnings(), { screenshotName: "earnings-pool-share" });
   });
 
   it("claims in the browser: the balance moves by exactly the claimable amount", async () => {
+    await claimMovesClaimable(earnings());
+  });
+
+  it("explains an earning whose completion quoted the contribution: its spans quoted from its bytes", async () => {
+    // Hand-made (studio/test/quotingEpoch.ts): the tiny model cannot write a completion that quotes a contribution.
+    const epoch = await proposeQuotingEpoch(stack, {
+      adapterId,
+      channelId,
+      completion: `Sure: ${texts.accepted.slice(0, 60)}, so to speak.`,
+      amount: OPEN,
+    });
+    assert.equal(epoch, 2n);
+    await stack.indexed();
+    const { spansQuoted } = await earningExplained(earnings());
+    assert.ok(spansQuoted > 0, "the page quotes the spans of the completion that matched the contribution");
+  });
+
+  it("claims again: only what epoch 2 added, proving the leaf last claimed against", async () => {
     await claimMovesClaimable(earnings());
     await screenshot(page(), "earnings-claimed");
   });

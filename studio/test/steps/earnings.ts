@@ -73,8 +73,16 @@ async function newestEpoch(
 
 const chainTime = async (ctx: EarningsStepContext) => (await ctx.client.getBlock({ blockTag: "latest" })).timestamp;
 
-/** The earnings page of the contributor explains what it earned; a pending epoch shows its time, then passes it. */
-export async function earningExplained(ctx: EarningsStepContext): Promise<void> {
+/**
+ * The earnings page of the contributor explains what it earned; a pending epoch shows its time, then passes it.
+ * Resolves with how many spans of the explained request's completion the page quoted from the contribution (0 when
+ * the completion quoted nothing, and the earning is the contribution's part of the pool). Takes the screenshot
+ * `screenshotName` (default earnings-explained) when screenshots are asked for.
+ */
+export async function earningExplained(
+  ctx: EarningsStepContext,
+  { screenshotName = "earnings-explained" } = {},
+): Promise<{ spansQuoted: number }> {
   const { page } = ctx;
   const { epoch, root, file } = await newestEpoch(ctx);
   const mine = file.allocations.filter((a) => getAddress(a.contributor) === getAddress(ctx.contributor));
@@ -110,6 +118,7 @@ export async function earningExplained(ctx: EarningsStepContext): Promise<void> 
   const row = page.locator(`[data-earning^="${epoch}-"]`).first();
   await row.getByRole("button", { name: /^Explain / }).click();
   const used = file.receipts.filter((r) => r.record === "used" && r.adapterId === earning.adapterId);
+  let spansQuoted = 0;
   if (used.length === 0) {
     await page
       .getByText(/went pro rata by weight/)
@@ -143,11 +152,13 @@ export async function earningExplained(ctx: EarningsStepContext): Promise<void> 
           quoted && text.includes(quoted),
           `the quoted span "${quoted}" is in contribution ${spans[0]!.heldBy}`,
         );
+        spansQuoted = await shown.locator("[data-span] q").count();
       }
     }
   }
   await ctx.checkAccessibility(page, "earnings, an earning explained");
-  await ctx.screenshot?.(page, "earnings-explained");
+  await ctx.screenshot?.(page, screenshotName);
+  return { spansQuoted };
 }
 
 /** The contributor claims in the browser: the balance and the contract move by exactly the claimable amount. */
