@@ -129,7 +129,6 @@ export {
   assertAttributionPolicy,
   attributionPolicyFromChain,
   attributionPolicyToChain,
-  attributionSpecPath,
   attributionSpecs,
   defaultAttributionPolicy,
   recordPolicyIssues,
@@ -139,6 +138,7 @@ export {
   type AttributionPolicyVersion,
   type OnChainAttributionPolicy,
 } from "./policy.ts";
+export { attributionSpecPath } from "./policySpec.ts";
 export {
   defaultRarityTable,
   defaultRarityTablePath,

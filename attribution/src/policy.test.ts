@@ -8,13 +8,13 @@ import {
   assertAttributionPolicy,
   attributionPolicyFromChain,
   attributionPolicyToChain,
-  attributionSpecPath,
   attributionSpecs,
   defaultAttributionPolicy,
   recordPolicyIssues,
   type AttributionPolicy,
   type OnChainAttributionPolicy,
 } from "./policy.ts";
+import { attributionSpecPath } from "./policySpec.ts";
 import { asVersion2, withParams } from "./testing.ts";
 
 test("each version's specHash is the sha256 of its specification, and specUri its content address", () => {

@@ -9,8 +9,10 @@
  * Versions of openpoa-span-match (attribution/spec/openpoa-span-match-v<n>.md):
  *   1: a span's credit is its rarity weight, split equally among its sources;
  *   2: the same, divided by |sources|^(1 + rarityExponent) instead of |sources|.
+ *
+ * Browser-safe (the Studio decodes and builds governance proposals with it); the specification files on disk are
+ * policySpec.ts's.
  */
-import { fileURLToPath } from "node:url";
 import type { Hex } from "viem";
 import { InvalidAttributionPolicyError, UnsupportedAttributionPolicyError } from "./errors.ts";
 import {
@@ -52,11 +54,6 @@ export const attributionSpecs = {
     specUri: "openpoa://content/65909c40fe0f20be605f602e26e7b28b1abc90c8c540ab9d7764ebe52fa93a84",
   },
 } as const satisfies Record<AttributionPolicyVersion, { specHash: Hex; specUri: string }>;
-
-/** The file of a version's specification, to publish it under its content address. */
-export function attributionSpecPath(version: AttributionPolicyVersion): string {
-  return fileURLToPath(new URL(`../spec/${spanMatchAlgorithm}-v${version}.md`, import.meta.url));
-}
 
 /** Policy 1, set by AttributionRewards' constructor: version 1 with the default params. */
 export const defaultAttributionPolicy: AttributionPolicy = {

@@ -1,4 +1,5 @@
 /** Governance: propose governed actions, list and show proposals, vote, queue, execute, and the Governor's settings. */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { keccak256, toBytes } from "viem";
 import {
@@ -18,6 +19,9 @@ import {
   type GovernedAction,
   type Proposal,
   type ProposalStateName,
+  proposalOperation,
+  voteSupport,
+  when,
 } from "../../lib/governance.ts";
 import { slashEscape } from "../../lib/slashWindow.ts";
 import { read, send, type Sent } from "../../lib/transactions.ts";
@@ -34,8 +38,6 @@ export class ProposalStateError extends Error {
     this.state = state;
   }
 }
-
-const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
 
 /** Every action's flags, so that the first action's flags parse on `gov propose`'s own command line. */
 const actionFlags: Record<string, OptionSpec> = {};
@@ -69,7 +71,10 @@ export function parseActionText(text: string): { action: GovernedAction; args: A
   );
   try {
     const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
-    return { action, args: { positionals, flags: values as Record<string, string | undefined> } };
+    return {
+      action,
+      args: { positionals, flags: values as Record<string, string | undefined>, readFile: readFileSync },
+    };
   } catch (error) {
     throw new UsageError(`--action "${text}": ${(error as Error).message}; ${action.usage}`);
   }
@@ -81,7 +86,7 @@ function writtenActions(positionals: string[], values: Values): Array<{ action: 
   const written = [];
   if (positionals.length > 0) {
     const [name, ...rest] = positionals;
-    written.push({ action: requireAction(name), args: { positionals: rest, flags } });
+    written.push({ action: requireAction(name), args: { positionals: rest, flags, readFile: readFileSync } });
   } else {
     const stray = Object.keys(flags).find((name) => flags[name] !== undefined);
     if (stray) throw new UsageError(`--${stray} belongs to an action: write the action first`);
@@ -95,14 +100,6 @@ function writtenActions(positionals: string[], values: Values): Array<{ action: 
 
 async function chainNow(suite: Suite): Promise<bigint> {
   return (await suite.publicClient.getBlock()).timestamp;
-}
-
-/** A chain timestamp, with how far it is from the chain's now. */
-function when(timestamp: bigint, now: bigint): string {
-  const iso = new Date(Number(timestamp) * 1000).toISOString().replace(".000Z", "Z");
-  return timestamp > now
-    ? `${iso} (in ${readableDuration(timestamp - now)})`
-    : `${iso} (${readableDuration(now - timestamp)} ago)`;
 }
 
 // --- Proposals ----------------------------------------------------------------------------------------------
@@ -124,9 +121,6 @@ async function proposalNow(suite: Suite, proposalId: bigint) {
   const state = await proposalState(suite, proposalId);
   return { proposal, state, now: await chainNow(suite) };
 }
-
-/** What queue and execute take again: the proposal's calls and the hash of its description. */
-const operation = (p: Proposal) => [p.targets, p.values, p.calldatas, keccak256(toBytes(p.description))] as const;
 
 async function votesOf(suite: Suite, proposalId: bigint) {
   const [against, forVotes, abstain] = await read<readonly [bigint, bigint, bigint]>(suite, {
@@ -358,7 +352,7 @@ export const govCommands: Record<string, Command> = {
     async run(suite, [idText, supportText], values) {
       const voter = requireSigner(suite);
       const proposalId = parseId(idText, "proposalId");
-      const support = SUPPORT[supportText as keyof typeof SUPPORT];
+      const support = voteSupport[supportText as keyof typeof voteSupport];
       if (support === undefined) throw new UsageError(`Vote for, against or abstain, not "${supportText ?? ""}"`);
       const { proposal, state, now } = await proposalNow(suite, proposalId);
       if (state === "Pending") {
@@ -399,7 +393,11 @@ export const govCommands: Record<string, Command> = {
       const proposalId = parseId(idText, "proposalId");
       const { proposal, state, now } = await proposalNow(suite, proposalId);
       if (state !== "Succeeded") throw await notQueueable(suite, proposal, state, now);
-      const sent = await send(suite, { contract: "OpenGovernor", functionName: "queue", args: operation(proposal) });
+      const sent = await send(suite, {
+        contract: "OpenGovernor",
+        functionName: "queue",
+        args: proposalOperation(proposal),
+      });
       const { etaSeconds } = firstEvent<{ etaSeconds: bigint }>(suite, sent, "OpenGovernor", "ProposalQueued");
       return {
         text: `Queued proposal ${proposalId}; execute it from ${when(etaSeconds, now)}: openpoa gov execute ${proposalId}`,
@@ -420,7 +418,11 @@ export const govCommands: Record<string, Command> = {
       if (state !== "Queued") throw await notQueueable(suite, proposal, state, now);
       const eta = await etaOf(suite, proposalId);
       if (eta > now) throw new ProposalStateError(proposalId, state, `executable from ${when(eta, now)}`);
-      const sent = await send(suite, { contract: "OpenGovernor", functionName: "execute", args: operation(proposal) });
+      const sent = await send(suite, {
+        contract: "OpenGovernor",
+        functionName: "execute",
+        args: proposalOperation(proposal),
+      });
       const actions = decodeProposal(suite, proposal);
       return {
         text: [`Executed proposal ${proposalId}:`, ...actionsText(actions)].join("\n"),

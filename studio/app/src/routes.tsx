@@ -35,5 +35,7 @@ export const routes: Route[] = [
   { path: "/adapters", nav: "Adapters", page: lazy(() => import("./pages/Adapters.tsx")) },
   { path: "/adapters/:id", page: lazy(() => import("./pages/Adapter.tsx")) },
   { path: "/operators", nav: "Operators", page: lazy(() => import("./pages/Operators.tsx")) },
+  { path: "/operators/:address", page: lazy(() => import("./pages/Operator.tsx")) },
   { path: "/governance", nav: "Governance", page: lazy(() => import("./pages/Governance.tsx")) },
+  { path: "/governance/:id", page: lazy(() => import("./pages/Proposal.tsx")) },
 ];
