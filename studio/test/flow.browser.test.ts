@@ -54,7 +54,8 @@ const CURATED = 1n;
 const EXTRA_DATANETS = 20;
 const sha256 = (text: string): Hex => `0x${createHash("sha256").update(text).digest("hex")}`;
 const texts = {
-  accepted: "Autumn leaves fall slowly over the quiet river, gold and red in the low evening light.\n",
+  // Words rare enough to weigh in attribution (a span of common words only earns nothing): epoch 2 quotes it.
+  accepted: "Autumn leaves drift over the quiet millpond, amber and crimson beneath the heron's evening flight.\n",
   rejected: "Buy cheap watches now!!! Click here for the best deals on the internet.\n",
 };
 const Status = { Pending: 1, Accepted: 2, Rejected: 3 } as const;
@@ -304,11 +305,13 @@ describe("OpenPoA Studio, the whole flow in Chromium on one real local stack", (
       await connectDevWallet(p, roles.author);
       await p.getByLabel(`Datanet ${CURATED} version 1`).check();
       await p.getByLabel("LoRA rank").fill("4");
-      await p.getByLabel("Steps").fill("30");
+      // Enough steps that the page shows the job running for a moment (the tiny model trains 30 in 0.1 s).
+      await p.getByLabel("Steps").fill("300");
       const started = Date.now();
       await p.getByRole("button", { name: "Start training" }).click();
-      // The job's progress (step, loss, speed, the loss curve), streamed as it trains.
-      await p.getByText(/^Step \d+ of 30/).waitFor({ timeout: 120_000 });
+      // The job's progress (step, loss, speed, the loss curve), streamed as it trains; the picture is of it running
+      // unless the machine trained faster than the page could be photographed.
+      await p.getByText(/^Step \d+ of 300/).waitFor({ timeout: 120_000 });
       await screenshot(p, "model-factory-training");
       await p.getByText("Held-out loss").waitFor({ timeout: 120_000 });
       timings.factoryJobMs = Date.now() - started;
@@ -518,11 +521,11 @@ describe("OpenPoA Studio, the whole flow in Chromium on one real local stack", (
     const { proposalId } = created.at(-1)!.args as { proposalId: bigint };
     const narrow = await openPage(browser, { width: 375, height: 812 });
     try {
-      for (const [url, heading] of [
-        [`/operators/${stack.addressOf(roles.operator)}`, /^Operator/],
-        [`/governance/${proposalId}`, /^Studio test/],
+      for (const [url, heading, name] of [
+        [`/operators/${stack.addressOf(roles.operator)}`, /^Operator/, "operator-375px"],
+        [`/governance/${proposalId}`, /^Studio test/, "proposal-375px"],
       ] as const) {
-        await visit(narrow.page, `${stack.studioUrl}${url}`, heading);
+        await visit(narrow.page, `${stack.studioUrl}${url}`, heading, name);
         const width = await narrow.page.evaluate(() => document.documentElement.scrollWidth);
         assert.ok(width <= 375, `${url} is ${width} px wide at 375 px`);
       }
