@@ -102,6 +102,21 @@ const checks: Record<string, Check[]> = {
     { measure: "PUT 1 KB p50, signed, 64 clients (ms)", key: "smallPutP50Ms" },
     { measure: "PUT 100 MB, 64 clients (MB/s)", key: "largePutMBps" },
   ],
+  studio: [
+    {
+      measure: "production JavaScript, gzipped (KB)",
+      key: "bundleGzipKb",
+      target: "≤ 350",
+      holds: (v) => v <= 350,
+    },
+    {
+      measure: "first load to interactive, best of 3 cold (ms)",
+      key: "firstLoadMs",
+      target: "≤ 1,000",
+      holds: (v) => v <= 1_000,
+    },
+    { measure: "first load, bytes transferred", key: "firstLoadBytes" },
+  ],
 };
 
 const format = (value: number) => (Number.isInteger(value) ? value.toLocaleString("en-US") : value.toFixed(3));

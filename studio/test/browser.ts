@@ -71,6 +71,22 @@ export async function visit(page: Page, url: string, heading: string | RegExp, n
   if (name) await screenshot(page, name);
 }
 
+/**
+ * Opens the Studio's root and resolves once it is interactive: the navigation rendered, the landing page's heading
+ * with the indexer's data (a datanet row), and a wallet connect button enabled. The benchmark times this
+ * (studio/bench.ts).
+ */
+export async function loadInteractive(page: Page, studioUrl: string): Promise<void> {
+  await page.goto(`${studioUrl}/`);
+  await page.waitForFunction(
+    () =>
+      document.querySelector('nav[aria-label="Main"] a') !== null &&
+      document.querySelector("h1")?.textContent === "Datanets" &&
+      document.querySelector("tbody tr") !== null &&
+      Array.from(document.querySelectorAll("header button")).some((b) => !(b as HTMLButtonElement).disabled),
+  );
+}
+
 /** Connects the development wallet (Hardhat's test accounts over the Studio's /rpc) as account `index`. */
 export async function connectDevWallet(page: Page, index: number): Promise<void> {
   await page.getByRole("button", { name: /Connect: Development wallet/ }).click();

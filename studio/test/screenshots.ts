@@ -1,6 +1,7 @@
 /**
  * `npm run studio:screenshots`: refreshes docs/studio/*.png (committed, shown in the README) by running the Studio's
- * browser tests with OPENPOA_STUDIO_SCREENSHOTS=1, so the pictures are of the pages the tests just checked.
+ * browser flow (flow.browser.test.ts) with OPENPOA_STUDIO_SCREENSHOTS=1, so the pictures are of the pages it just
+ * checked.
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";

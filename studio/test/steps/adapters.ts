@@ -4,8 +4,7 @@
  * and open), a chat whose receipts the page shows verified, and the usage voucher that lets the operator settle.
  * Each step checks the chain with viem after the UI acted, and runs axe-core on what it visited.
  *
- * Run after an adapter is registered (by the Model Factory's steps in the flow test; adapters.browser.test.ts
- * registers one with the CLI):
+ * Run by the flow test (flow.browser.test.ts) after the Model Factory's steps registered an adapter:
  * `openAdapterPage` → `openPlaygroundChannel` → `chatInPlayground` (once or more) → `settlePlaygroundChannel`, and
  * optionally `reusePlaygroundChannel` → `chatInPlayground` → `settlePlaygroundChannel` (the page reloaded).
  */

@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { getAddress, parseEventLogs, type Abi, type Address, type Hex, type PublicClient } from "viem";
 import { decodeDistributionFile, type DistributionFile } from "../../../attribution/src/epoch.ts";
+import { byteTokenizer } from "../../../attribution/src/tokenizer.ts";
 import { abiOf } from "../../../inference/sdk/abis.ts";
+import { fetchAttributionRecord, shareOf, spansCrediting, storeReader } from "../../app/src/lib/attribution.ts";
 
 /** What the steps need of the harness (studio/test/stack.ts and browser.ts): the page, the stack, the helpers. */
 export type EarningsStepContext = {
@@ -71,8 +73,16 @@ async function newestEpoch(
 
 const chainTime = async (ctx: EarningsStepContext) => (await ctx.client.getBlock({ blockTag: "latest" })).timestamp;
 
-/** The earnings page of the contributor explains what it earned; a pending epoch shows its time, then passes it. */
-export async function earningExplained(ctx: EarningsStepContext): Promise<void> {
+/**
+ * The earnings page of the contributor explains what it earned; a pending epoch shows its time, then passes it.
+ * Resolves with how many spans of the explained request's completion the page quoted from the contribution (0 when
+ * the completion quoted nothing, and the earning is the contribution's part of the pool). Takes the screenshot
+ * `screenshotName` (default earnings-explained) when screenshots are asked for.
+ */
+export async function earningExplained(
+  ctx: EarningsStepContext,
+  { screenshotName = "earnings-explained" } = {},
+): Promise<{ spansQuoted: number }> {
   const { page } = ctx;
   const { epoch, root, file } = await newestEpoch(ctx);
   const mine = file.allocations.filter((a) => getAddress(a.contributor) === getAddress(ctx.contributor));
@@ -100,30 +110,55 @@ export async function earningExplained(ctx: EarningsStepContext): Promise<void> 
   }
   await page.locator(`[data-claimable-now]`).waitFor();
 
-  // Explain the first earning of the newest epoch: its requests, a used record (hash checked in the browser) and
-  // the spans that matched the contribution, quoted from the contribution's own bytes.
+  // Explain the first earning of the newest epoch: its requests, a used record (hash checked in the browser), and
+  // what the record gives the contribution. A completion that quotes it shows the matched spans, quoted from the
+  // contribution's own bytes; one that quotes nothing (a small random model's, say) says so, and the contribution's
+  // earning is then its weight's part of the pool.
+  const earning = mine[0]!;
   const row = page.locator(`[data-earning^="${epoch}-"]`).first();
   await row.getByRole("button", { name: /^Explain / }).click();
-  const used = file.receipts.filter((r) => r.record === "used" && r.adapterId === mine[0]!.adapterId);
-  if (used.length > 0) {
-    const record = page.locator(`[data-record="${used[0]!.attributionHash}"]`);
-    await record.waitFor({ timeout: 30_000 });
-    await record.getByText("Record verified").waitFor();
-    const span = page.locator("[data-span] q").first();
-    if (await span.count()) {
-      const quoted = await span.textContent({ timeout: 30_000 });
-      const contribution = await readContract<{ contentHash: Hex }>(ctx, "DatanetRegistry", "getContribution", [
-        mine[0]!.contributionId,
-      ]);
-      const text = await (await fetch(`${ctx.storeUrl}/${contribution.contentHash.slice(2)}`)).text();
-      assert.ok(
-        quoted && text.includes(quoted),
-        `the quoted span "${quoted}" is in contribution ${mine[0]!.contributionId}`,
-      );
+  const used = file.receipts.filter((r) => r.record === "used" && r.adapterId === earning.adapterId);
+  let spansQuoted = 0;
+  if (used.length === 0) {
+    await page
+      .getByText(/went pro rata by weight/)
+      .first()
+      .waitFor({ timeout: 30_000 });
+  } else {
+    const hash = used[0]!.attributionHash;
+    const shown = page.locator(`[data-record="${hash}"]`);
+    await shown.waitFor({ timeout: 30_000 });
+    await shown.getByText("Record verified").waitFor();
+    const record = await fetchAttributionRecord(storeReader(ctx.storeUrl), hash);
+    const key = { datanetId: earning.datanetId, version: earning.version, contributionId: earning.contributionId };
+    const share = shareOf(record, key);
+    await shown.getByText(`${share.ppm.toLocaleString("en-US")} ppm`, { exact: true }).waitFor();
+    const spans = spansCrediting(record, earning.contributionId).filter(
+      (s) => s.datanetId === key.datanetId && s.version === key.version,
+    );
+    if (spans.length === 0) {
+      assert.equal(share.ppm, 0, "no span credits the contribution, so the record gives it nothing by spans");
+      await shown.getByText(`No span of this completion matched contribution ${earning.contributionId}.`).waitFor();
+    } else {
+      assert.equal(await shown.locator("[data-span]").count(), spans.length);
+      const quote = shown.locator("[data-span] q").first();
+      if (record.tokenizerId === byteTokenizer.id) {
+        const quoted = await quote.textContent({ timeout: 30_000 });
+        const contribution = await readContract<{ contentHash: Hex }>(ctx, "DatanetRegistry", "getContribution", [
+          spans[0]!.heldBy,
+        ]);
+        const text = await (await fetch(`${ctx.storeUrl}/${contribution.contentHash.slice(2)}`)).text();
+        assert.ok(
+          quoted && text.includes(quoted),
+          `the quoted span "${quoted}" is in contribution ${spans[0]!.heldBy}`,
+        );
+        spansQuoted = await shown.locator("[data-span] q").count();
+      }
     }
   }
   await ctx.checkAccessibility(page, "earnings, an earning explained");
-  await ctx.screenshot?.(page, "earnings-explained");
+  await ctx.screenshot?.(page, screenshotName);
+  return { spansQuoted };
 }
 
 /** The contributor claims in the browser: the balance and the contract move by exactly the claimable amount. */

@@ -1,11 +1,18 @@
 /**
- * The Studio in a real browser (Debian's Chromium) against a real local stack (studio/test/stack.ts): the first load's
- * time, the datanet list's pages and search, and contribute → curate → publish through the UI with the development
- * wallet, each step checked against chain state read here with viem. Fails on any console or page error and on any
- * serious accessibility violation (axe-core) of a page visited; checks a page at 375 px wide.
+ * The Studio's whole flow in a real browser (Debian's Chromium) on ONE real local stack (studio/test/stack.ts), in
+ * the order of issue #20: contribute → curate → publish (Datanets) → train an adapter in the Model Factory (a short run
+ * on the tiny generated model) → publish and register it (wallet) → chat in the playground on the adapter's page (a
+ * channel opened in the browser, receipts verified) → the operator settles → the attestor runs epoch 1 with the CLI →
+ * the earning explained → claim, then the Operators and Governance pages. Each step checks what the UI did against
+ * chain state read here with viem; the page modules' steps are in steps/*.ts. Fails on any console or page error and
+ * on any serious accessibility violation (axe-core) of a page visited; checks pages at 375 px wide. The tests run in
+ * order and build on each other: one failing stops the meaning of the rest.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import type { Hex } from "viem";
@@ -18,55 +25,59 @@ import {
   checkAccessibility,
   connectDevWallet,
   launchBrowser,
+  loadInteractive,
   openPage,
   screenshot,
   selectDevAccount,
   visit,
   type WatchedPage,
 } from "./browser.ts";
+import { proposeQuotingEpoch } from "./quotingEpoch.ts";
 import { OPEN, roles, startStudioStack, type StudioStack } from "./stack.ts";
-import { chatInPlayground, openAdapterPage, openPlaygroundChannel, settlePlaygroundChannel } from "./steps/adapters.ts";
+import {
+  chatInPlayground,
+  openAdapterPage,
+  openPlaygroundChannel,
+  reusePlaygroundChannel,
+  settlePlaygroundChannel,
+} from "./steps/adapters.ts";
+import { claimMovesClaimable, earningExplained, type EarningsStepContext } from "./steps/earnings.ts";
+import { governanceDelegateVoteQueueExecute, governanceProposeFromTheStudio } from "./steps/governance.ts";
+import {
+  operatorManagesStake,
+  operatorPageShowsStakeAndSettlements,
+  type GovOpsStepContext,
+} from "./steps/operators.ts";
 
 const CURATED = 1n;
 /** Datanets beyond the first two, so that the list has a second page (20 a page). */
 const EXTRA_DATANETS = 20;
 const sha256 = (text: string): Hex => `0x${createHash("sha256").update(text).digest("hex")}`;
 const texts = {
-  accepted: "Autumn leaves fall slowly over the quiet river, gold and red in the low evening light.\n",
+  // Words rare enough to weigh in attribution (a span of common words only earns nothing): epoch 2 quotes it.
+  accepted: "Autumn leaves drift over the quiet millpond, amber and crimson beneath the heron's evening flight.\n",
   rejected: "Buy cheap watches now!!! Click here for the best deals on the internet.\n",
 };
 const Status = { Pending: 1, Accepted: 2, Rejected: 3 } as const;
 
 type Contribution = { contributor: string; status: number; weight: bigint; stake: bigint; contentHash: Hex };
 
-/**
- * Loads the Studio's root and resolves with the milliseconds from navigation to interactive: the landing page's
- * heading rendered with the indexer's data, and a wallet connect button enabled.
- */
-async function firstLoad(page: Page, studioUrl: string): Promise<number> {
-  await page.goto(`${studioUrl}/`);
-  await page.waitForFunction(
-    () =>
-      document.querySelector("h1")?.textContent === "Datanets" &&
-      document.querySelector("tbody tr") !== null &&
-      Array.from(document.querySelectorAll("header button")).some((b) => !(b as HTMLButtonElement).disabled),
-  );
-  return Math.round(await page.evaluate(() => performance.now()));
-}
-
-describe("OpenPoA Studio in Chromium, on a real local stack", () => {
+describe("OpenPoA Studio, the whole flow in Chromium on one real local stack", () => {
   let stack: StudioStack;
   let browser: Browser;
   let tab: WatchedPage;
-  const timings: Record<string, number | number[]> = {};
+  const timings: Record<string, number> = {};
+  /** Where the attestor's CLI builds and caches datanet indexes. */
+  let indexDir: string;
+  /** The adapter the Model Factory trained and registered, and the playground's channel to the operator. */
+  let adapterId: bigint;
+  let channelId: bigint;
   const registry = () => stack.deployment.contracts.DatanetRegistry!.address as Hex;
   const readRegistry = <T>(functionName: string, args: unknown[]) =>
     stack.client.readContract({ address: registry(), abi: abiOf("DatanetRegistry"), functionName, args }) as Promise<T>;
   const contributionOf = (id: bigint) => readRegistry<Contribution>("getContribution", [id]);
   const contributionCount = () => readRegistry<bigint>("contributionCount", []);
   const page = (): Page => tab.page;
-  /** The adapter the Model Factory trained and registered. */
-  let trainedAdapter: bigint | undefined;
 
   before(async () => {
     const at = Date.now();
@@ -103,6 +114,7 @@ describe("OpenPoA Studio in Chromium, on a real local stack", () => {
     await create("openpoa://studio-test/kitchen");
     for (let i = 0; i < EXTRA_DATANETS; i++) await create(`openpoa://studio-test/extra-${i + 3}`);
     await stack.indexed();
+    indexDir = await mkdtemp(path.join(tmpdir(), "openpoa-studio-flow-indexes-"));
     browser = await launchBrowser();
     tab = await openPage(browser);
   });
@@ -114,25 +126,12 @@ describe("OpenPoA Studio in Chromium, on a real local stack", () => {
     console.log(`# timings: ${JSON.stringify(timings)}`);
     await browser?.close();
     await stack?.stop();
+    if (indexDir) await rm(indexDir, { recursive: true, force: true });
   });
 
-  it("is interactive within 1 s of the first load", async () => {
-    // Cold loads (a fresh context each: no cache, no storage); the best of three, as the machine is shared.
-    const loads: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const cold = await openPage(browser);
-      try {
-        loads.push(await firstLoad(cold.page, stack.studioUrl));
-        assert.deepEqual(cold.errors, []);
-      } finally {
-        await cold.context.close();
-      }
-    }
-    timings.firstLoadMs = Math.min(...loads);
-    timings.firstLoadsMs = loads;
-    assert.ok(timings.firstLoadMs <= 1_000, `interactive after ${loads.join(", ")} ms`);
-
-    await firstLoad(page(), stack.studioUrl);
+  it("opens on the datanets list, interactive, from a cold load", async () => {
+    // How fast is the benchmark's to say (npm run bench:studio); this checks what a newcomer first gets.
+    await loadInteractive(page(), stack.studioUrl);
     assert.equal(new URL(page().url()).pathname, "/datanets");
     await page().waitForLoadState("networkidle");
     await checkAccessibility(page(), "/datanets");
@@ -306,9 +305,14 @@ describe("OpenPoA Studio in Chromium, on a real local stack", () => {
       await connectDevWallet(p, roles.author);
       await p.getByLabel(`Datanet ${CURATED} version 1`).check();
       await p.getByLabel("LoRA rank").fill("4");
-      await p.getByLabel("Steps").fill("30");
+      // Enough steps that the page shows the job running for a moment (the tiny model trains 30 in 0.1 s).
+      await p.getByLabel("Steps").fill("300");
       const started = Date.now();
       await p.getByRole("button", { name: "Start training" }).click();
+      // The job's progress (step, loss, speed, the loss curve), streamed as it trains; the picture is of it running
+      // unless the machine trained faster than the page could be photographed.
+      await p.getByText(/^Step \d+ of 300/).waitFor({ timeout: 120_000 });
+      await screenshot(p, "model-factory-training");
       await p.getByText("Held-out loss").waitFor({ timeout: 120_000 });
       timings.factoryJobMs = Date.now() - started;
       // The job is in the address: a reload resumes it from the backend.
@@ -330,7 +334,7 @@ describe("OpenPoA Studio in Chromium, on a real local stack", () => {
         published: { uri: string };
         adapterId: string;
       };
-      const adapterId = BigInt(job.adapterId);
+      adapterId = BigInt(job.adapterId);
       assert.equal(await link.textContent(), `adapter ${adapterId}`);
       const models = { address: stack.deployment.contracts.ModelRegistry!.address as Hex, abi: abiOf("ModelRegistry") };
       const read = <T>(functionName: string) =>
@@ -340,7 +344,6 @@ describe("OpenPoA Studio in Chromium, on a real local stack", () => {
         [adapter.artifactHash, adapter.uri, adapter.rank],
         [job.result.artifactHash, job.published.uri, 4],
       );
-      trainedAdapter = adapterId;
       assert.equal(await read<Hex>("ownerOf"), stack.addressOf(roles.author));
       const lineage = await read<{ datanetId: bigint; version: bigint; weightBps: number }[]>("getLineage");
       assert.deepEqual(
@@ -353,15 +356,182 @@ describe("OpenPoA Studio in Chromium, on a real local stack", () => {
     }
   });
 
-  it("chats with the trained adapter in the playground, and the operator settles exactly the receipts shown", async () => {
-    assert.ok(trainedAdapter, "the Model Factory registered an adapter");
+  it("chats with the trained adapter in the playground; the operator settles exactly the receipts shown", async () => {
     const ctx = { page: page(), stack };
-    await openAdapterPage(ctx, trainedAdapter);
+    await openAdapterPage(ctx, adapterId);
     // Its page shows how it was trained, from the manifest the Model Factory published beside it.
     await page().getByRole("link", { name: "Training manifest" }).waitFor({ timeout: 30_000 });
     await page().getByRole("img", { name: "Training loss per step" }).waitFor();
-    const channelId = await openPlaygroundChannel(ctx, "5");
+    channelId = await openPlaygroundChannel(ctx, "5");
     await chatInPlayground(ctx, "Autumn leaves fall");
+    // The screenshot shows the page with its verified receipts and the settlement (adapter-playground).
     await settlePlaygroundChannel(ctx, channelId);
+  });
+
+  it("takes the channel over after a reload and pays on from it; the adapter page works at 375 px", async () => {
+    const ctx = { page: page(), stack };
+    await reusePlaygroundChannel(ctx, adapterId, channelId);
+    await chatInPlayground(ctx, "And the river?");
+    await settlePlaygroundChannel(ctx, channelId);
+
+    const narrow = await openPage(browser, { width: 375, height: 812 });
+    try {
+      const width = () => narrow.page.evaluate(() => document.documentElement.scrollWidth);
+      await visit(narrow.page, `${stack.studioUrl}/adapters`, "Adapters");
+      assert.ok((await width()) <= 375, `the list is ${await width()} px wide at 375 px`);
+      await visit(narrow.page, `${stack.studioUrl}/adapters/${adapterId}`, `Adapter ${adapterId}`);
+      await connectDevWallet(narrow.page, roles.app);
+      await narrow.page.getByRole("button", { name: `Use channel #${channelId}` }).click({ timeout: 30_000 });
+      await narrow.page.locator('tr[data-verified="true"]').first().waitFor({ timeout: 30_000 });
+      assert.ok((await width()) <= 375, `the playground is ${await width()} px wide at 375 px`);
+      await checkAccessibility(narrow.page, "adapter at 375 px");
+      assert.deepEqual(narrow.errors, []);
+    } finally {
+      await narrow.context.close();
+    }
+  });
+
+  it("the attestor runs epoch 1 with the CLI: its root on chain, its file in the store, the indexer verifies it", async () => {
+    const rewards = {
+      address: stack.deployment.contracts.AttributionRewards!.address as Hex,
+      abi: abiOf("AttributionRewards"),
+    };
+    const funded = (await stack.client.readContract({ ...rewards, functionName: "totalFunded" })) as bigint;
+    assert.ok(funded > 0n, "the settlement funded the reward pool with the adapter's data share");
+    const run = (await stack.cli(
+      roles.deployer,
+      "epoch",
+      "run",
+      "1",
+      "--content",
+      stack.storeUrl,
+      "--index-dir",
+      indexDir,
+    )) as {
+      root: Hex;
+      fileHash: Hex;
+      cumulativeTotal: string | bigint;
+    };
+    const root = (await stack.client.readContract({ ...rewards, functionName: "getEpochRoot", args: [1n] })) as {
+      root: Hex;
+      total: bigint;
+      contentHash: Hex;
+      claimableAt: bigint;
+    };
+    assert.equal(await stack.client.readContract({ ...rewards, functionName: "lastEpoch" }), 1n);
+    assert.deepEqual([root.root, root.contentHash, root.total], [run.root, run.fileHash, BigInt(run.cumulativeTotal)]);
+    assert.ok(root.total > 0n && root.total <= funded, `epoch 1 distributes ${root.total} of ${funded} funded`);
+    // Anyone can recompute it from public data: the CLI's verify agrees.
+    await stack.cli(roles.contributor, "epoch", "verify", "1", "--content", stack.storeUrl, "--index-dir", indexDir);
+    await stack.indexed();
+  });
+
+  const earnings = (): EarningsStepContext => ({
+    page: page(),
+    studioUrl: stack.studioUrl,
+    storeUrl: stack.storeUrl,
+    client: stack.client,
+    deployment: stack.deployment,
+    contributor: stack.addressOf(roles.contributor),
+    contributorAccount: roles.contributor,
+    selectDevAccount,
+    checkAccessibility,
+    screenshot,
+  });
+
+  it("explains the contributor's earning: pending until its chain time, then the record behind it", async () => {
+    // The page shows epoch 1 pending; the step then moves the chain's clock to its claimableAt and mines a block.
+    // The tiny random model's answers quote nothing: the earning is the contribution's part of the pool, and the
+    // page says no span matched (the step checks whichever the record holds).
+    await earningExplained(earnings(), { screenshotName: "earnings-pool-share" });
+  });
+
+  it("claims in the browser: the balance moves by exactly the claimable amount", async () => {
+    await claimMovesClaimable(earnings());
+  });
+
+  it("explains an earning whose completion quoted the contribution: its spans quoted from its bytes", async () => {
+    // Hand-made (studio/test/quotingEpoch.ts): the tiny model cannot write a completion that quotes a contribution.
+    const epoch = await proposeQuotingEpoch(stack, {
+      adapterId,
+      channelId,
+      completion: `Sure: ${texts.accepted.slice(0, 60)}, so to speak.`,
+      amount: OPEN,
+    });
+    assert.equal(epoch, 2n);
+    await stack.indexed();
+    const { spansQuoted } = await earningExplained(earnings());
+    assert.ok(spansQuoted > 0, "the page quotes the spans of the completion that matched the contribution");
+  });
+
+  it("claims again: only what epoch 2 added, proving the leaf last claimed against", async () => {
+    await claimMovesClaimable(earnings());
+    await screenshot(page(), "earnings-claimed");
+  });
+
+  it("a contribution's page lists its earnings; the earnings page works at 375 px", async () => {
+    const contributor = stack.addressOf(roles.contributor);
+    await visit(page(), `${stack.studioUrl}/contributions/1`, "Contribution 1");
+    await page().locator("[data-earning]").first().waitFor();
+    await checkAccessibility(page(), "contribution 1");
+    await screenshot(page(), "contribution");
+
+    const narrow = await openPage(browser, { width: 375, height: 812 });
+    try {
+      await narrow.page.goto(`${stack.studioUrl}/earnings/${contributor}`);
+      await narrow.page.locator("[data-claimable-now]").waitFor();
+      const width = await narrow.page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 375, `the page is ${width} px wide at 375 px`);
+      await checkAccessibility(narrow.page, "earnings at 375 px");
+      assert.deepEqual(narrow.errors, []);
+    } finally {
+      await narrow.context.close();
+    }
+  });
+
+  const govops = (): GovOpsStepContext => ({
+    page: page(),
+    studioUrl: stack.studioUrl,
+    client: stack.client,
+    deployment: stack.deployment,
+    operator: { account: roles.operator, address: stack.addressOf(roles.operator) },
+    // The deployer holds what is left of the genesis supply: enough to propose and to reach the quorum alone.
+    voter: { account: roles.deployer, address: stack.addressOf(roles.deployer) },
+    cli: stack.cli,
+    selectDevAccount,
+    checkAccessibility,
+    screenshot,
+  });
+
+  it("Operators: the operator's stake and the playground's settlement, as the chain has them", () =>
+    operatorPageShowsStakeAndSettlements(govops()));
+  it("Operators: stakes, unbonds and withdraws once released, through the UI", () => operatorManagesStake(govops()));
+  // The governance steps move the chain's clock (voting delay, voting period, timelock delay): they run last.
+  it("Governance: delegates, reads a CLI proposal decoded, votes, queues and executes it", () =>
+    governanceDelegateVoteQueueExecute(govops()));
+  it("Governance: proposes from the Studio with the CLI's actions and checks", () =>
+    governanceProposeFromTheStudio(govops()));
+  it("an operator's page and a proposal's are usable at 375 px wide", async () => {
+    const created = await stack.client.getContractEvents({
+      address: stack.deployment.contracts.OpenGovernor!.address as Hex,
+      abi: abiOf("OpenGovernor"),
+      eventName: "ProposalCreated",
+      fromBlock: 0n,
+    });
+    const { proposalId } = created.at(-1)!.args as { proposalId: bigint };
+    const narrow = await openPage(browser, { width: 375, height: 812 });
+    try {
+      for (const [url, heading, name] of [
+        [`/operators/${stack.addressOf(roles.operator)}`, /^Operator/, "operator-375px"],
+        [`/governance/${proposalId}`, /^Studio test/, "proposal-375px"],
+      ] as const) {
+        await visit(narrow.page, `${stack.studioUrl}${url}`, heading, name);
+        const width = await narrow.page.evaluate(() => document.documentElement.scrollWidth);
+        assert.ok(width <= 375, `${url} is ${width} px wide at 375 px`);
+      }
+      assert.deepEqual(narrow.errors, []);
+    } finally {
+      await narrow.context.close();
+    }
   });
 });
