@@ -312,6 +312,11 @@ describe("OpenPoA Studio, the whole flow in Chromium on one real local stack", (
       // The job's progress (step, loss, speed, the loss curve), streamed as it trains; the picture is of it running
       // unless the machine trained faster than the page could be photographed.
       await p.getByText(/^Step \d+ of 300/).waitFor({ timeout: 120_000 });
+      // The jobs list shows the new job at once (not at its next poll).
+      await p
+        .getByRole("button", { name: /^Job \d+$/ })
+        .first()
+        .waitFor({ timeout: 4_000 });
       await screenshot(p, "model-factory-training");
       await p.getByText("Held-out loss").waitFor({ timeout: 120_000 });
       timings.factoryJobMs = Date.now() - started;

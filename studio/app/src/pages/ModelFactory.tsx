@@ -4,7 +4,7 @@
  * gets the whole state first), cancels it, shows the held-out evaluation, then publishes the adapter (one wallet
  * signature over the store write session) and registers it (commit, then reveal: two wallet confirmations).
  */
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { parseEventLogs } from "viem";
 import { Link, useSearchParams } from "wouter";
@@ -52,6 +52,12 @@ export default function ModelFactory() {
   const jobId = search.get("job") ?? undefined;
   // The job followed is in the address, so a reload (or a shared link) resumes it.
   const follow = (id: string) => setSearch({ job: id });
+  const queryClient = useQueryClient();
+  // A new job is listed at once, not at the list's next poll.
+  const started = (id: string) => {
+    void queryClient.invalidateQueries({ queryKey: ["factory-jobs"] });
+    follow(id);
+  };
   return (
     <section>
       <h1>Model Factory</h1>
@@ -61,7 +67,7 @@ export default function ModelFactory() {
         wallet publishes and registers the adapter with its lineage.
       </p>
       {jobId && <JobView key={jobId} id={jobId} />}
-      <NewJob onStarted={follow} />
+      <NewJob onStarted={started} />
       <JobList selected={jobId} onSelect={follow} />
     </section>
   );
