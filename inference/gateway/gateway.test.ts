@@ -185,7 +185,7 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("answers browsers of any origin: preflights of paid requests, and a receipt header the page can read", async () => {
+  it("answers browsers of any origin: preflights of paid requests, and a receipt header the page can read; not on /metrics", async () => {
     const origin = "http://studio.example";
     const preflight = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: "OPTIONS",
@@ -201,6 +201,12 @@ describe("inference gateway, end to end on a local chain with the real engine", 
     const models = await fetch(`${gateway.url}/v1/models`, { headers: { origin } });
     assert.equal(models.headers.get("access-control-allow-origin"), "*");
     assert.match(models.headers.get("access-control-expose-headers") ?? "", new RegExp(receiptHeader));
+    const health = await fetch(`${gateway.url}/health`, { headers: { origin } });
+    assert.equal(health.headers.get("access-control-allow-origin"), "*");
+    // The operator's metrics are not for other sites' pages to read.
+    const metrics = await fetch(`${gateway.url}/metrics`, { headers: { origin } });
+    assert.equal(metrics.status, 200);
+    assert.equal(metrics.headers.get("access-control-allow-origin"), null);
   });
 
   it("lists the base model and every adapter on it", async () => {

@@ -129,11 +129,14 @@ export function createApp(gateway: Gateway): Hono {
   const document = openApiDocument(gateway.limits);
 
   // Browsers (the Studio's playground, any web app) call workers directly: payment rides in signed headers, never
-  // cookies, so any origin may; the receipt header must be readable by the page that pays.
-  app.use(
-    "*",
-    cors({ origin: "*", exposeHeaders: [receiptHeader, "x-openpoa-request-id", "retry-after"], maxAge: 86_400 }),
-  );
+  // cookies, so any origin may; the receipt header must be readable by the page that pays. /metrics is the
+  // operator's, not the public's: no page may read it.
+  const anyOrigin = cors({
+    origin: "*",
+    exposeHeaders: [receiptHeader, "x-openpoa-request-id", "retry-after"],
+    maxAge: 86_400,
+  });
+  for (const route of ["/v1/*", "/health", "/openapi.json"]) app.use(route, anyOrigin);
 
   app.onError((error, c) => {
     const known =

@@ -133,6 +133,15 @@ function trainerFlags(h: TrainingHyperparameters): string[] {
   return flags;
 }
 
+/** `text` as JSON, or undefined when it is not JSON. */
+function parseJson<T>(text: string): T | undefined {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Runs the engine's trainer with `args`, calling `onProgress` with each progress line; resolves with its JSON
  * summary. An abort kills the trainer and rejects with the signal's reason.
@@ -156,15 +165,21 @@ export function runTrainer({
     let stdout = "";
     const errors: string[] = [];
     child.stdout!.on("data", (chunk) => (stdout += chunk));
+    // Output that is not what train.py prints is an error line, never an exception: these handlers run outside the
+    // promise, where a throw would take the whole process (the Studio's server, say) down.
     createInterface({ input: child.stderr! }).on("line", (line) => {
-      if (!line.startsWith("{")) return void errors.push(line);
-      onProgress?.(JSON.parse(line) as TrainingProgress);
+      const progress = line.startsWith("{") ? parseJson<TrainingProgress>(line) : undefined;
+      if (progress) onProgress?.(progress);
+      else errors.push(line);
     });
     child.on("error", reject);
     child.on("close", (code, killedBy) => {
       signal?.removeEventListener("abort", abort);
+      const summary = code === 0 ? parseJson<TrainingSummary>(stdout) : undefined;
       if (signal?.aborted) reject(signal.reason);
-      else if (code === 0) resolve(JSON.parse(stdout) as TrainingSummary);
+      else if (summary) resolve(summary);
+      else if (code === 0)
+        reject(new TrainerFailedError(code, killedBy, `unreadable summary: ${stdout.slice(0, 200)}`));
       else reject(new TrainerFailedError(code, killedBy, errors.slice(-5).join("\n")));
     });
   });
@@ -201,9 +216,10 @@ export async function trainAdapter(
   onStage?.("model");
   const cache = await openArtifactCache(artifactCacheSettings(content), silentLogger);
   const model = await cache.hold({ artifactHash: baseModel.artifactHash.slice(2), uri: baseModel.uri, kind: "model" });
-  const work = await mkdtemp(path.join(tmpdir(), "openpoa-train-"));
+  let work: string | undefined;
   let summary: TrainingSummary;
   try {
+    work = await mkdtemp(path.join(tmpdir(), "openpoa-train-"));
     signal?.throwIfAborted();
     onStage?.("data");
     const spec = await writeTrainingData(suite, { content, lineage, dir: work, signal });
@@ -220,7 +236,7 @@ export async function trainAdapter(
     });
   } finally {
     model.release();
-    await rm(work, { recursive: true, force: true });
+    if (work) await rm(work, { recursive: true, force: true });
   }
   const dir = path.join(out, summary.sha256);
   const manifest = JSON.parse(await readFile(path.join(dir, TRAINING_MANIFEST_FILE), "utf8")) as TrainingManifest;

@@ -47,12 +47,3 @@ export async function trainingManifestAt(
   const training = (await readObject(storeUrl, name, signal)) as TrainingManifest | undefined;
   return training === undefined ? undefined : { name, manifest: training };
 }
-
-/** The training manifest alone (trainingManifestAt). */
-export async function trainingManifestOf(
-  storeUrl: string,
-  uri: string,
-  signal?: AbortSignal,
-): Promise<TrainingManifest | undefined> {
-  return (await trainingManifestAt(storeUrl, uri, signal))?.manifest;
-}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Hex } from "viem";
 import type { SignedReceipt } from "../../../../inference/sdk/eip712.ts";
-import { acceptedTotal, chatRequest, checkDeposit, receiptRows, streamedText } from "./playground.ts";
+import { chatRequest, checkDeposit, receiptRows, streamedText } from "./playground.ts";
 
 const OPEN = 10n ** 18n;
 
@@ -100,6 +100,5 @@ describe("receiptRows", () => {
         [1n, false, "too dear"],
       ],
     );
-    assert.equal(acceptedTotal(rows), 7n);
   });
 });

@@ -103,7 +103,3 @@ export function receiptRows(receipts: readonly SignedReceipt[], disputes: readon
     };
   });
 }
-
-/** What the accepted receipts add up to: what the channel settles once the operator has its usage voucher. */
-export const acceptedTotal = (rows: readonly ReceiptRow[]) =>
-  rows.filter((row) => row.verified).reduce((sum, row) => sum + row.amount, 0n);
