@@ -15,6 +15,7 @@ import type { StoreKind } from "./storeAuth.ts";
 
 export {
   contentFileName,
+  contentUri,
   createHttpContentStore,
   rejectionOf,
   type ContentStore,

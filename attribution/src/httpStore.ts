@@ -15,6 +15,9 @@ export type ContentStore = {
   write(fileName: string, bytes: Uint8Array): Promise<void>;
 };
 
+/** The URI content is registered under (contributions, distribution files, specifications): any store serves it by its hash. */
+export const contentUri = (contentHash: Hex) => `openpoa://content/${contentHash.slice(2)}`;
+
 export function contentFileName(contentHash: Hex): string {
   if (!/^0x[0-9a-fA-F]{64}$/.test(contentHash)) throw new InvalidContentHashError({ contentHash });
   return contentHash.slice(2).toLowerCase();

@@ -25,6 +25,7 @@ export { canonicalJson, NonCanonicalValueError, type CanonicalValue, type Encode
 export {
   contentStoreAt,
   contentFileName,
+  contentUri,
   createDirectoryContentStore,
   createHttpContentStore,
   getContent,

@@ -20,6 +20,7 @@ import {
   type Hex,
 } from "viem";
 import { BaseError as AttributionError } from "../../attribution/src/errors.ts";
+import { contentUri } from "../../attribution/src/httpStore.ts";
 import {
   assertAttributionPolicy,
   attributionPolicyToChain,
@@ -477,7 +478,7 @@ export const governedActions: readonly GovernedAction[] = [
           policyParams.map(([name, field, kind]) => [field, kind === bytes32 ? values[name] : Number(values[name])]),
         ) as unknown as AttributionPolicy["params"],
         specHash,
-        specUri: (values["spec-uri"] as string | undefined) ?? `openpoa://content/${specHash.slice(2)}`,
+        specUri: (values["spec-uri"] as string | undefined) ?? contentUri(specHash),
       };
       try {
         // A policy the attestor's software cannot follow would stall every epoch from the one it governs.

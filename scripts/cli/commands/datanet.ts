@@ -4,6 +4,7 @@ import type { Address, Hex } from "viem";
 import {
   buildDatanetIndex,
   byteTokenizer,
+  contentUri,
   datanetVersionTree,
   getContent,
   nearDuplicateContributions,
@@ -88,7 +89,7 @@ export const datanetCommands: Record<string, Command> = {
       const contentHash = sha256Hex(content);
       // Stored before anything is sent: a contribution nobody can read earns nobody anything.
       await putContent(openContentStore(str(values, "content"), storeWriter(suite, "contribution")), { content });
-      const uri = str(values, "uri") ?? `openpoa://content/${contentHash.slice(2)}`;
+      const uri = str(values, "uri") ?? contentUri(contentHash);
       await ensureAllowance(suite, "DatanetRegistry", stake);
       const sent = await sendRevealing(suite, {
         contract: "DatanetRegistry",

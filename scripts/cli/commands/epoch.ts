@@ -1,5 +1,11 @@
 /** Reward epochs: run (aggregate and propose) and verify. */
-import { aggregateEpoch, putContent, verifyEpoch, type VerificationIssue } from "../../../attribution/src/index.ts";
+import {
+  aggregateEpoch,
+  contentUri,
+  putContent,
+  verifyEpoch,
+  type VerificationIssue,
+} from "../../../attribution/src/index.ts";
 import {
   attributionPolicyOfEpoch,
   epochStartBlock,
@@ -78,7 +84,7 @@ export const epochCommands: Record<string, Command> = {
         await send(suite, {
           contract: "AttributionRewards",
           functionName: "proposeRoot",
-          args: [epoch, file.root, total, fileHash, `openpoa://content/${fileHash.slice(2)}`, file.policyId],
+          args: [epoch, file.root, total, fileHash, contentUri(fileHash), file.policyId],
         });
       }
       return {

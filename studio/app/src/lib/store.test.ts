@@ -11,7 +11,8 @@ import { silentLogger } from "../../../../inference/gateway/log.ts";
 import { freePort } from "../../../../scripts/lib/services.ts";
 import { startStoreServer, type StoreServer } from "../../../../store/server.ts";
 import { startStoreTestChain, testChainPolicy } from "../../../../store/testSupport.ts";
-import { contentUri, sha256Of, uploadToStore, type MessageSigner } from "./store.ts";
+import { contentUri } from "../../../../attribution/src/httpStore.ts";
+import { sha256Of, uploadToStore, type MessageSigner } from "./store.ts";
 
 /** A wallet's personal_sign, as the browser's wallet would answer it. */
 const walletOf = (account: PrivateKeyAccount): MessageSigner => ({

@@ -5,6 +5,7 @@
  */
 import { bytesToHex, type Address, type Hex } from "viem";
 import { ContentStoreRejectedError, ContentStoreRequestError } from "../../../../attribution/src/errors.ts";
+import { contentUri } from "../../../../attribution/src/httpStore.ts";
 import { storeHeaders, storeWriteMessage, type StoreKind } from "../../../../attribution/src/storeAuth.ts";
 
 /** What signs a write: the connected wallet's personal_sign. */
@@ -16,9 +17,6 @@ export type Uploaded = { contentHash: Hex; uri: string; created: boolean };
 export async function sha256Of(bytes: Uint8Array): Promise<Hex> {
   return bytesToHex(new Uint8Array(await crypto.subtle.digest("SHA-256", Uint8Array.from(bytes))));
 }
-
-/** The URI contributions are registered under: the store serves it by its hash, wherever the store is. */
-export const contentUri = (contentHash: Hex) => `openpoa://content/${contentHash.slice(2)}`;
 
 /** The store's JSON error, as the typed error every store client throws. */
 async function rejection(url: string, response: Response): Promise<ContentStoreRejectedError> {
