@@ -26,6 +26,8 @@ it("test_fromEnvironment_readsEachKindAndFallsBackOnlyWhenUnset", () => {
   assert.equal(fromEnvironment("T_UNSET", "positiveNumber", "32"), 32);
   set("T_URLS", "http://a:1, https://b:2");
   assert.deepEqual(fromEnvironment("T_URLS", "urlList"), ["http://a:1", "https://b:2"]);
+  set("T_ORIGIN", "https://studio.example.org/");
+  assert.equal(fromEnvironment("T_ORIGIN", "origin"), "https://studio.example.org");
   set("T_EMPTY", "");
   assert.equal(fromEnvironment("T_EMPTY", "url", "http://127.0.0.1:8545"), "http://127.0.0.1:8545");
   assert.equal(optionalFromEnvironment("T_EMPTY", "address"), undefined);
@@ -50,6 +52,8 @@ it("test_fromEnvironment_stopsWithOneLineNamingTheVariable", () => {
   refuses("T_WEI", "1e18", "wei", /^T_WEI must be an amount in wei/);
   refuses("T_URL", "localhost:8545", "url", /^T_URL must be an http\(s\) or ws\(s\) URL/);
   refuses("T_ADDRESS", "0x1234", "address", /^T_ADDRESS must be an address/);
+  refuses("T_ORIGIN", "https://studio.example.org/app", "origin", /^T_ORIGIN must be an origin \(http\(s\):\/\/host/);
+  refuses("T_ORIGIN", "ws://studio.example.org", "origin", /^T_ORIGIN must be an origin/);
   refuses("T_URLS", "http://a:1, b:2", "urlList", /^T_URLS must be comma-separated http\(s\) or ws\(s\) URLs/);
   refuses("T_MISSING", undefined, "text", /^T_MISSING is required: a non-empty value$/);
   // A malformed key is named, never echoed.

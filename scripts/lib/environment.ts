@@ -35,6 +35,13 @@ const kinds = {
       .pipe(z.array(z.url({ protocol: /^(https?|wss?)$/ })).min(1)),
     means: "comma-separated http(s) or ws(s) URLs",
   },
+  origin: {
+    schema: z
+      .url({ protocol: /^https?$/ })
+      .refine((text) => new URL(text).origin === text.replace(/\/$/, ""))
+      .transform((text) => new URL(text).origin),
+    means: "an origin (http(s)://host[:port], no path)",
+  },
   address: {
     schema: z
       .string()

@@ -4,10 +4,11 @@
  * RPC URL carrying a provider's key never reaches the browser. It never holds a user's key: signing methods are
  * forwarded only to a local chain (id 31337), whose node signs with Hardhat's unlocked test accounts (the
  * development wallet); on any other chain the browser's own wallet signs. /api/jobs is the Model Factory
- * (jobs.ts): training jobs run here, and their adapters are published with the user's wallet signature.
+ * (jobs.ts): training jobs run here, and their adapters are published with the user's wallet signature. Only the
+ * Studio's own pages may use /rpc and /api/* (sameOriginOnly), never another site open in the same browser.
  */
 import { serveStatic } from "@hono/node-server/serve-static";
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -16,7 +17,43 @@ import { jobRoutes, type JobRunner } from "./jobs.ts";
 
 export const LOCAL_CHAIN_ID = 31337;
 
-/** Methods that sign with an account of the node: forwarded only to a local chain. */
+/**
+ * Read-only methods, forwarded on every chain: what viem and wagmi call to read, estimate, prepare and follow a
+ * transaction, and to broadcast one the user's own wallet signed. Anything else (admin namespaces such as hardhat_*,
+ * evm_*, debug_*, filters kept on the node) is refused: the app does not call it.
+ */
+export const readMethods: ReadonlySet<string> = new Set([
+  "eth_blobBaseFee",
+  "eth_blockNumber",
+  "eth_call",
+  "eth_chainId",
+  "eth_createAccessList",
+  "eth_estimateGas",
+  "eth_feeHistory",
+  "eth_fillTransaction",
+  "eth_gasPrice",
+  "eth_getBalance",
+  "eth_getBlockByHash",
+  "eth_getBlockByNumber",
+  "eth_getBlockReceipts",
+  "eth_getBlockTransactionCountByHash",
+  "eth_getBlockTransactionCountByNumber",
+  "eth_getCode",
+  "eth_getLogs",
+  "eth_getProof",
+  "eth_getStorageAt",
+  "eth_getTransactionByBlockHashAndIndex",
+  "eth_getTransactionByBlockNumberAndIndex",
+  "eth_getTransactionByHash",
+  "eth_getTransactionCount",
+  "eth_getTransactionReceipt",
+  "eth_maxPriorityFeePerGas",
+  "eth_sendRawTransaction",
+  "net_version",
+  "web3_clientVersion",
+]);
+
+/** Methods that sign with an account of the node (the development wallet): forwarded only to a local chain. */
 export const signingMethods: ReadonlySet<string> = new Set([
   "eth_accounts",
   "eth_requestAccounts",
@@ -27,6 +64,9 @@ export const signingMethods: ReadonlySet<string> = new Set([
   "eth_signTypedData_v4",
   "personal_sign",
 ]);
+
+/** Most requests in one JSON-RPC batch (viem batches a few; a page never needs more). */
+export const maxRpcBatch = 100;
 
 /** What GET /api/config answers; app/src/config.ts reads it. */
 export type StudioConfig = {
@@ -49,6 +89,11 @@ export type StudioAppOptions = {
   contentUrl: string;
   /** The built app (studio/dist). */
   distDir: string;
+  /**
+   * The origins the Studio's pages are served from (scheme://host:port): the address it listens on, and the public
+   * one behind a proxy (OPENPOA_STUDIO_ORIGIN). /rpc and /api/* answer only requests from these (sameOriginOnly).
+   */
+  origins: readonly string[];
   /** The Model Factory's job runner, served under /api/jobs. */
   jobs?: JobRunner;
 };
@@ -77,32 +122,77 @@ export function studioConfigOf(options: StudioAppOptions): StudioConfig {
   };
 }
 
+/** A /rpc request the proxy answers itself: `answer` (a JSON-RPC error) with HTTP `status`. */
+export class RpcProxyError extends Error {
+  readonly status: 400 | 502;
+  readonly answer: ReturnType<typeof rpcError>;
+  constructor(status: RpcProxyError["status"], code: number, message: string, id: unknown = null) {
+    super(message);
+    this.name = "RpcProxyError";
+    this.status = status;
+    this.answer = rpcError({ id }, code, message);
+  }
+}
+
+const isObject = (value: unknown): value is JsonRpcRequest =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** The JSON-RPC error answering `request` when the proxy does not forward it, or undefined when it does. */
+function refusalOf(request: JsonRpcRequest, local: boolean) {
+  const { method } = request;
+  if (typeof method !== "string") return rpcError(request, -32600, "invalid request: a request names its method");
+  if (readMethods.has(method) || (local && signingMethods.has(method))) return undefined;
+  if (signingMethods.has(method))
+    return rpcError(request, 4200, `${method} is not forwarded: sign with your own wallet`);
+  // What a node answers for a method it does not serve, so that a library falls back as it would there.
+  return rpcError(request, -32601, `${method} is not available through the Studio`);
+}
+
 /**
- * Forwards one JSON-RPC request (or a batch) to `rpcUrl`; a signing method on a chain that is not local is answered
- * with error 4200 (EIP-1193 "unsupported method") without reaching the node.
+ * Forwards one JSON-RPC request (or a batch) to `rpcUrl`. Read methods go to any chain, signing methods only to a
+ * local one (elsewhere error 4200, EIP-1193 "unsupported method"); any other method is answered with error -32601
+ * ("method not found") without reaching the node.
+ * Throws RpcProxyError for a body that is not a request or a batch of at most maxRpcBatch requests (400), and for a
+ * node that cannot be reached or does not answer JSON (502).
  */
 export async function forwardRpc(
   { rpcUrl, local }: { rpcUrl: string; local: boolean },
-  body: JsonRpcRequest | JsonRpcRequest[],
+  body: unknown,
 ): Promise<unknown> {
   const requests = Array.isArray(body) ? body : [body];
-  const refused = (request: JsonRpcRequest) =>
-    typeof request.method !== "string" || (!local && signingMethods.has(request.method));
+  if (requests.length === 0 || !requests.every(isObject))
+    throw new RpcProxyError(400, -32600, "invalid request: a JSON-RPC request object or a batch of them");
+  if (requests.length > maxRpcBatch)
+    throw new RpcProxyError(400, -32600, `a batch of ${requests.length} requests: at most ${maxRpcBatch}`);
   const answers = new Map<JsonRpcRequest, unknown>();
-  for (const request of requests.filter(refused)) {
-    const method = typeof request.method === "string" ? request.method : "(none)";
-    answers.set(request, rpcError(request, 4200, `${method} is not forwarded: sign with your own wallet`));
+  for (const request of requests) {
+    const refusal = refusalOf(request, local);
+    if (refusal) answers.set(request, refusal);
   }
-  const forwarded = requests.filter((request) => !refused(request));
+  const forwarded = requests.filter((request) => !answers.has(request));
   if (forwarded.length > 0) {
-    const response = await fetch(rpcUrl, {
+    const id = Array.isArray(body) ? null : (requests[0]!.id ?? null);
+    const answer = await fetch(rpcUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(Array.isArray(body) ? forwarded : forwarded[0]),
-    });
-    const answer = (await response.json()) as unknown;
-    const list = Array.isArray(answer) ? answer : [answer];
-    forwarded.forEach((request, i) => answers.set(request, list[i] ?? rpcError(request, -32603, "no answer")));
+    })
+      .then((response) => response.json() as Promise<unknown>)
+      .catch((error: unknown) => {
+        throw new RpcProxyError(502, -32603, `the chain's RPC did not answer: ${(error as Error).message}`, id);
+      });
+    // A node may answer a batch in any order (JSON-RPC 2.0): match each answer to its request by id.
+    const byId = new Map<string, unknown[]>();
+    for (const one of Array.isArray(answer) ? answer : [answer]) {
+      if (!isObject(one)) continue;
+      const key = JSON.stringify(one.id ?? null);
+      byId.set(key, [...(byId.get(key) ?? []), one]);
+    }
+    for (const request of forwarded)
+      answers.set(
+        request,
+        byId.get(JSON.stringify(request.id ?? null))?.shift() ?? rpcError(request, -32603, "no answer"),
+      );
   }
   const ordered = requests.map((request) => answers.get(request));
   return Array.isArray(body) ? ordered : ordered[0];
@@ -118,18 +208,53 @@ export function shellWithConfig(html: string, config: StudioConfig): string {
   return html.replace("<!--openpoa-config-->", `<script id="openpoa-config" type="application/json">${json}</script>`);
 }
 
+/**
+ * Guards /rpc and /api/*, which act with the Studio's means (the development wallet's accounts, the RPC URL's key,
+ * the Model Factory), against other web pages a visitor's browser has open: a request carrying an Origin header
+ * that is not one of `origins` is refused (403), as is one whose Host is none of theirs (a DNS rebinding page
+ * reaches a local Studio under its own name), and a POST body must be JSON (415): a cross-origin page can send a
+ * text/plain or form body without asking first, never an application/json one.
+ */
+export function sameOriginOnly(origins: readonly string[]): MiddlewareHandler {
+  const allowed = new Set(origins.map((origin) => new URL(origin).origin));
+  const hosts = new Set(origins.map((origin) => new URL(origin).host));
+  const refuse = (c: Context, status: 403 | 415, code: string, message: string) =>
+    c.json({ error: { code, message } }, status);
+  return async (c, next) => {
+    const origin = c.req.header("origin");
+    if (origin !== undefined && !allowed.has(origin))
+      return refuse(c, 403, "cross_origin", `a page from ${origin} may not use the Studio's ${c.req.path}`);
+    // node-server builds the request's URL from its Host header.
+    const host = new URL(c.req.url).host;
+    if (!hosts.has(host))
+      return refuse(c, 403, "cross_origin", `the Studio is not served as ${host}: set OPENPOA_STUDIO_ORIGIN`);
+    const type = c.req.header("content-type")?.split(";")[0]!.trim().toLowerCase();
+    if (c.req.method === "POST" && type !== "application/json")
+      return refuse(c, 415, "unsupported_media_type", "the body must be sent as content-type: application/json");
+    await next();
+  };
+}
+
 export function studioApp(options: StudioAppOptions): Hono {
   const config = studioConfigOf(options);
   const app = new Hono();
+  const guard = sameOriginOnly(options.origins);
+  app.use("/rpc", guard);
+  app.use("/api/*", guard);
   app.get("/api/config", (c) => c.json(config));
   app.post("/rpc", bodyLimit({ maxSize: maxRpcBodyBytes }), async (c) => {
-    let body: JsonRpcRequest | JsonRpcRequest[];
+    let body: unknown;
     try {
       body = await c.req.json();
     } catch {
       return c.json(rpcError({}, -32700, "parse error"), 400);
     }
-    return c.json(await forwardRpc({ rpcUrl: options.rpcUrl, local: config.devWallet }, body));
+    try {
+      return c.json(await forwardRpc({ rpcUrl: options.rpcUrl, local: config.devWallet }, body));
+    } catch (error) {
+      if (error instanceof RpcProxyError) return c.json(error.answer, error.status);
+      throw error;
+    }
   });
   if (options.jobs) app.route("/api/jobs", jobRoutes(options.jobs));
   const root = path.relative(process.cwd(), options.distDir) || ".";

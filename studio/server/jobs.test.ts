@@ -8,18 +8,19 @@ import { createPublicClient, http, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { storeWriteSessionMessage } from "../../attribution/src/index.ts";
 import { artifactHashOfBytes, decodeManifest } from "../../inference/artifacts/index.ts";
-import { silentLogger } from "../../inference/gateway/log.ts";
+import { silentLogger, type Logger } from "../../inference/gateway/log.ts";
 import { generatedModel } from "../../inference/gateway/testSupport.ts";
 import { jsonOutput, runCli, startDeployedChain, type DeployedChain } from "../../scripts/cli/testing.ts";
 import { sendRevealing } from "../../scripts/lib/commitments.ts";
 import { connectSuite, HARDHAT_ACCOUNT_0_KEY } from "../../scripts/lib/contracts.ts";
+import { freePort } from "../../scripts/lib/services.ts";
 import { keystoreEnvironment } from "../../scripts/lib/testKeystore.ts";
 import { eventsIn, read } from "../../scripts/lib/transactions.ts";
 import { chainWritePolicy } from "../../store/policy.ts";
 import { startStoreServer, type StoreServer } from "../../store/server.ts";
 import type { Deployment } from "../../scripts/lib/deployments.ts";
 import { studioApp } from "./app.ts";
-import { createJobRunner, type Job, type JobRunner } from "./jobs.ts";
+import { createJobRunner, type Job, type JobRunner, type JobRunnerOptions } from "./jobs.ts";
 
 /** Hardhat's account 0: the deployer, holding OPEN, so the store admits its writes; here also the adapter author. */
 const author = privateKeyToAccount(HARDHAT_ACCOUNT_0_KEY);
@@ -73,13 +74,14 @@ describe("Model Factory jobs, through their HTTP routes, on a local chain with p
   let server: ServerType | undefined;
   let api: string;
   let jobsDir: string;
-  let makeRunner: () => Promise<JobRunner>;
+  let makeRunner: (options?: Partial<JobRunnerOptions>) => Promise<JobRunner>;
   const saved = { ...process.env };
 
   /** The Studio's backend with runner `r` on a free port. */
   async function listen(r: JobRunner) {
     const { work, chain } = deployed!;
     const deployment = JSON.parse(await readFile(path.join(work, "localhost.json"), "utf8")) as Deployment;
+    const port = await freePort();
     const app = studioApp({
       network: "localhost",
       deployment,
@@ -88,10 +90,11 @@ describe("Model Factory jobs, through their HTTP routes, on a local chain with p
       contentUrl: store!.url,
       distDir: path.join(work, "dist"),
       jobs: r,
+      origins: [`http://127.0.0.1:${port}`],
     });
     await new Promise<void>((resolve) => {
-      server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
-        api = `http://127.0.0.1:${info.port}/api/jobs`;
+      server = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" }, () => {
+        api = `http://127.0.0.1:${port}/api/jobs`;
         resolve();
       });
     });
@@ -150,7 +153,7 @@ describe("Model Factory jobs, through their HTTP routes, on a local chain with p
     await mkdir(path.join(work, "dist"));
     await writeFile(path.join(work, "dist", "index.html"), "<!doctype html><title>shell</title>");
     jobsDir = path.join(work, "jobs");
-    makeRunner = () => createJobRunner({ dir: jobsDir, suite, content: store!.url });
+    makeRunner = (options = {}) => createJobRunner({ dir: jobsDir, suite, content: store!.url, ...options });
     runner = await makeRunner();
     await listen(runner);
   });
@@ -210,6 +213,23 @@ describe("Model Factory jobs, through their HTTP routes, on a local chain with p
     assert.equal((await fetch(`${api}?limit=0`)).status, 400);
   });
 
+  it("test_routes_refuseOtherSitesPages_bodiesThatAreNotJson_andBodiesOver64KiB", async () => {
+    const codeOf = async (response: Response, status: number) => {
+      assert.equal(response.status, status);
+      return ((await response.json()) as { error: { code: string } }).error.code;
+    };
+    const headers = { "content-type": "application/json", origin: "https://evil.example" };
+    const foreign = await fetch(api, { method: "POST", headers, body: JSON.stringify(short) });
+    assert.equal(await codeOf(foreign, 403), "cross_origin");
+    assert.equal(await codeOf(await fetch(`${api}/1`, { method: "DELETE", headers }), 403), "cross_origin");
+    // What a form or a text/plain fetch from another site sends without a preflight.
+    const plain = await fetch(api, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
+    assert.equal(await codeOf(plain, 415), "unsupported_media_type");
+    const huge = await post(api, { ...short, padding: "x".repeat(65 * 1024) });
+    assert.equal(await codeOf(huge, 413), "too_large");
+    assert.deepEqual((await (await fetch(api)).json()) as unknown, { jobs: [], next: null });
+  });
+
   it("test_job_trainsWithLiveProgress_whileTheNextWaitsItsTurn_andCancels", async () => {
     const started = Date.now();
     const first = await start({ ...short, steps: 30, seed: 7 });
@@ -258,6 +278,9 @@ describe("Model Factory jobs, through their HTTP routes, on a local chain with p
     // A reconnecting client gets the whole state first: the loss curve so far included.
     const again = await readEvents(`${api}/${first.id}/events`, () => true);
     assert.equal((again[0]!.data as Job).progress.length, progress.length);
+    // A job that has ended changes no more: its stream ends after that state.
+    const ended = await fetch(`${api}/${first.id}/events`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal((await ended.text()).match(/^event: /gm)?.length, 1);
 
     // Queued jobs cancel at once; the running one when its trainer has been stopped.
     const cancelledQueued = (await (await fetch(`${api}/${third.id}`, { method: "DELETE" })).json()) as Job;
@@ -324,12 +347,14 @@ describe("Model Factory jobs, through their HTTP routes, on a local chain with p
     });
     assert.equal(((await forged.json()) as { error: { code: string } }).error.code, "bad_signature");
 
-    const response = await post(`${api}/1/publish`, {
-      signer: author.address,
-      time,
-      signature: await author.signMessage({ message }),
-    });
+    // Published once: of two calls at the same time one uploads, the other is refused, as is any later one.
+    const session = { signer: author.address, time, signature: await author.signMessage({ message }) };
+    const [response, twice] = await Promise.all([post(`${api}/1/publish`, session), post(`${api}/1/publish`, session)]);
     assert.equal(response.status, 200, await response.clone().text());
+    assert.equal(twice.status, 409);
+    assert.equal(((await twice.json()) as { error: { code: string } }).error.code, "already_published");
+    const later = await post(`${api}/1/publish`, session);
+    assert.equal(((await later.json()) as { error: { code: string } }).error.code, "already_published");
     const published = ((await response.json()) as Job).published!;
     assert.deepEqual([published.uri, published.artifactHash], [result.uri, result.artifactHash]);
 
@@ -379,5 +404,38 @@ describe("Model Factory jobs, through their HTTP routes, on a local chain with p
     assert.equal(registered.artifactHash, `0x${artifactHashOfBytes("lora", files)}`);
     const wrong = await post(`${api}/2/adapter`, { adapterId: String(adapterId) });
     assert.equal(wrong.status, 409);
+  });
+
+  it("test_queue_refusesBeyondItsCap_neverReusesAFoldersId_andFailsAJobWhoseStateCannotBeWritten", async () => {
+    // A folder whose job.json was never written (or was lost) keeps its id: the next job comes after it.
+    await mkdir(path.join(jobsDir, "50"));
+    const logged: Parameters<Logger>[] = [];
+    await stopServer();
+    await runner!.close();
+    runner = await makeRunner({ maxQueued: 1, log: (...entry) => logged.push(entry) });
+    await listen(runner);
+    const long = await start({ ...short, steps: 5000 });
+    assert.equal(long.id, "51");
+    await waitFor(long.id, (j) => j.state === "running");
+
+    // A job whose first state cannot be written is never listed, and the request says it failed.
+    await mkdir(path.join(jobsDir, "52", "job.json.partial"), { recursive: true });
+    const unwritten = await post(api, short);
+    assert.equal(unwritten.status, 500);
+    assert.equal(((await unwritten.json()) as { error: { code: string } }).error.code, "internal");
+    assert.equal((await fetch(`${api}/52`)).status, 404);
+
+    const queued = await start({ ...short, steps: 5000 });
+    assert.equal(queued.id, "53");
+    const full = await post(api, short);
+    assert.equal(full.status, 429);
+    assert.equal(((await full.json()) as { error: { code: string } }).error.code, "queue_full");
+
+    // The queued job's state cannot be rewritten when it starts: it fails with that error instead of running on.
+    await mkdir(path.join(jobsDir, "53", "job.json.partial"));
+    await fetch(`${api}/${long.id}`, { method: "DELETE" });
+    const failed = await waitFor(queued.id, (j) => j.state === "failed");
+    assert.match(failed.error!.message, /could not be written: .*job\.json\.partial/);
+    assert.ok(logged.some(([level, , fields]) => level === "error" && (fields as { job?: string }).job === "53"));
   });
 });

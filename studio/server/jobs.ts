@@ -18,6 +18,7 @@ import { appendFile, mkdir, open, readdir, readFile, rename, rm } from "node:fs/
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import { getAddress, type Hex } from "viem";
 import { z } from "zod/v4";
@@ -42,7 +43,7 @@ export * from "./jobRequest.ts";
 
 /** A refusal the routes answer as it says: status, code, message, and the request field at fault if any. */
 export class JobError extends Error {
-  readonly status: 400 | 404 | 409 | 502;
+  readonly status: 400 | 404 | 409 | 429 | 502;
   readonly code: string;
   readonly field?: string;
   constructor(status: JobError["status"], code: string, message: string, field?: string) {
@@ -51,6 +52,14 @@ export class JobError extends Error {
     this.status = status;
     this.code = code;
     this.field = field;
+  }
+}
+
+/** A job's state could not be written: the job fails with this (its state on disk would lag behind). */
+class StateWriteError extends Error {
+  constructor(cause: unknown) {
+    super(`its state could not be written: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "StateWriteError";
   }
 }
 
@@ -63,6 +72,8 @@ export type JobRunnerOptions = {
   content: string;
   /** One job runs at a time on each (default: the one CPU device the engine trains on). */
   devices?: string[];
+  /** Most jobs waiting their turn; a job submitted beyond is refused (429 queue_full). Default 16. */
+  maxQueued?: number;
   /** Where failures to write a job's files go (default: JSON lines on stderr). */
   log?: Logger;
 };
@@ -125,6 +136,7 @@ export async function createJobRunner({
   suite,
   content,
   devices = ["cpu"],
+  maxQueued = 16,
   log = jsonLogger(),
 }: JobRunnerOptions): Promise<JobRunner> {
   await mkdir(dir, { recursive: true });
@@ -134,40 +146,63 @@ export async function createJobRunner({
   const busy = new Set<string>();
   /** Each job's file writes, in order. */
   const writes = new Map<string, Promise<unknown>>();
+  /** Jobs submitted whose first state write has not ended yet: they count against maxQueued. */
+  let submitting = 0;
+  /** Each publishing job: a second publish of it is refused while the first uploads. */
+  const publishing = new Set<string>();
   let closing = false;
 
   const jobDir = (id: string) => path.join(dir, id);
   const adapterOut = (id: string) => path.join(jobDir(id), "adapter");
-  /** Runs `write` after the job's earlier writes; a failure is logged (the job goes on in memory), never thrown. */
-  const enqueueWrite = (id: string, write: () => Promise<unknown>): Promise<void> => {
-    const next = (writes.get(id) ?? Promise.resolve()).then(write).then(
-      () => {},
-      (error: unknown) => log("error", "a job's file could not be written", { job: id, error: String(error) }),
+  /** Runs `write` after the job's earlier writes (a failed one does not stop the later ones); its failure is thrown. */
+  const enqueueWrite = (id: string, write: () => Promise<unknown>): Promise<unknown> => {
+    const next = (writes.get(id) ?? Promise.resolve()).then(write);
+    writes.set(
+      id,
+      next.catch(() => {}),
     );
-    writes.set(id, next);
     return next;
   };
   const emit = (id: string, event: JobEvent) => {
     for (const listener of listeners.get(id) ?? []) listener(event);
   };
-  /** Applies `change`, persists the state (progress excluded: it has its own file) and tells subscribers. */
-  const update = async (job: Job, change: Partial<Job>) => {
-    Object.assign(job, change);
+  /** Persists the job's state (progress excluded: it has its own file); a failure is thrown. */
+  const persist = (job: Job) => {
     const { progress: _progress, ...state } = job;
     const text = JSON.stringify(state, null, 2);
+    return enqueueWrite(job.id, () => writeAtomically(path.join(jobDir(job.id), STATE_FILE), text));
+  };
+  /**
+   * Applies `change`, tells subscribers and persists the state. A failed write is logged and thrown, and a running
+   * job stops on it (run fails the job with it): its state on disk would otherwise lag behind what it does.
+   */
+  const update = async (job: Job, change: Partial<Job>) => {
+    Object.assign(job, change);
     emit(job.id, { type: "state", job });
-    await enqueueWrite(job.id, () => writeAtomically(path.join(jobDir(job.id), STATE_FILE), text));
+    try {
+      await persist(job);
+    } catch (error) {
+      log("error", "a job's state could not be written", { job: job.id, error: String(error) });
+      running.get(job.id)?.controller.abort(new StateWriteError(error));
+      throw error;
+    }
   };
   const addProgress = (job: Job, progress: TrainingProgress) => {
     job.progress.push(progress);
     emit(job.id, { type: "progress", progress });
-    void enqueueWrite(job.id, () =>
+    // The loss curve is a report: a line that cannot be appended is logged, and the job goes on.
+    enqueueWrite(job.id, () =>
       appendFile(path.join(jobDir(job.id), PROGRESS_FILE), JSON.stringify(progress) + "\n"),
+    ).catch((error: unknown) =>
+      log("error", "a job's progress could not be written", { job: job.id, error: String(error) }),
     );
   };
 
+  // Ids are never reused, not even a folder's whose state was never written or was lost.
+  let lastId = 0;
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (!entry.isDirectory() || !/^[0-9]+$/.test(entry.name)) continue;
+    lastId = Math.max(lastId, Number(entry.name));
     const job = await loadJob(jobDir(entry.name));
     if (job) jobs.set(job.id, job);
   }
@@ -182,7 +217,6 @@ export async function createJobRunner({
       error: { code: "interrupted", message: "the Studio server stopped while the job was running" },
     });
   }
-  let lastId = Math.max(0, ...[...jobs.keys()].map(Number));
 
   async function run(job: Job, device: string) {
     const controller = new AbortController();
@@ -211,7 +245,8 @@ export async function createJobRunner({
         },
         content,
         out: adapterOut(job.id),
-        onStage: (stage) => void update(job, { stage }),
+        // A failed write stops the trainer (update), which fails the job: nothing more to do here.
+        onStage: (stage) => void update(job, { stage }).catch(() => {}),
         onProgress: (progress) => addProgress(job, progress),
         signal: controller.signal,
       });
@@ -239,16 +274,18 @@ export async function createJobRunner({
     } catch (error) {
       // Closing: the job stays "running" on disk, and the next start records it as interrupted.
       if (closing) return;
-      if (controller.signal.aborted) {
+      const reason: unknown = controller.signal.reason;
+      if (controller.signal.aborted && !(reason instanceof StateWriteError)) {
         await rm(adapterOut(job.id), { recursive: true, force: true });
         await update(job, { state: "cancelled", stage: undefined, endedAt: now() });
       } else {
         const input = error instanceof TrainingInputError || error instanceof ContractRevertedError;
+        const cause = reason instanceof StateWriteError ? reason : (error as Error);
         await update(job, {
           state: "failed",
           stage: undefined,
           endedAt: now(),
-          error: { code: input ? "bad_input" : "failed", message: (error as Error).message },
+          error: { code: input ? "bad_input" : "failed", message: cause.message },
         });
       }
     } finally {
@@ -298,6 +335,40 @@ export async function createJobRunner({
     }
   }
 
+  /** Uploads a finished job's adapter with the wallet's signature over its store write session. */
+  async function publishJob(job: Job, { signer, time, signature }: z.output<typeof publishRequestSchema>) {
+    const { id, result } = job;
+    if (job.state !== "succeeded" || !result)
+      throw new JobError(409, "not_finished", `job ${id} is ${job.state}: only a finished job's adapter publishes`);
+    const prepared = await prepareArtifact(path.join(adapterOut(id), result.artifactHash.slice(2)));
+    if (prepared.uri !== result.uri)
+      throw new JobError(409, "artifact_changed", `job ${id}'s adapter files changed since it was trained`);
+    try {
+      await uploadArtifact({
+        uploads: prepared.uploads,
+        store: content,
+        signer: { writes: result.writes, time, signer, signature },
+      });
+    } catch (error) {
+      if (error instanceof ContentStoreRequestError || error instanceof ArtifactError) {
+        const status = error instanceof ContentStoreRequestError ? error.status : undefined;
+        const code = (error as { code?: string }).code ?? "store_failed";
+        // The store refused the signature or the signer (4xx): the request's fault; anything else the store's.
+        throw new JobError(status !== undefined && status < 500 ? 400 : 502, code, error.message, "signature");
+      }
+      throw error;
+    }
+    await update(job, {
+      published: {
+        uri: result.uri,
+        artifactHash: result.artifactHash,
+        signer: getAddress(signer),
+        publishedAt: now(),
+      },
+    });
+    return job;
+  }
+
   // Jobs queued before a restart run now.
   pump();
 
@@ -318,11 +389,20 @@ export async function createJobRunner({
     get: (id) => jobs.get(id),
     async submit(request) {
       await checkOnChain(request);
+      const queued = [...jobs.values()].filter((j) => j.state === "queued").length + submitting;
+      if (queued >= maxQueued)
+        throw new JobError(429, "queue_full", `${queued} jobs are waiting already: start this one when fewer do`);
       const id = String(++lastId);
       const job: Job = { id, state: "queued", request, createdAt: now(), progress: [] };
+      submitting++;
+      try {
+        await mkdir(jobDir(id), { recursive: true });
+        // Listed only once its state is on disk: a job is never one that a restart would not find.
+        await persist(job);
+      } finally {
+        submitting--;
+      }
       jobs.set(id, job);
-      await mkdir(jobDir(id), { recursive: true });
-      await update(job, {});
       pump();
       return job;
     },
@@ -350,38 +430,16 @@ export async function createJobRunner({
         if (set.size === 0) listeners.delete(id);
       };
     },
-    async publish(id, { signer, time, signature }) {
+    async publish(id, session) {
       const job = existing(id);
-      const result = job.result;
-      if (job.state !== "succeeded" || !result)
-        throw new JobError(409, "not_finished", `job ${id} is ${job.state}: only a finished job's adapter publishes`);
-      const prepared = await prepareArtifact(path.join(adapterOut(id), result.artifactHash.slice(2)));
-      if (prepared.uri !== result.uri)
-        throw new JobError(409, "artifact_changed", `job ${id}'s adapter files changed since it was trained`);
+      if (job.published || publishing.has(id))
+        throw new JobError(409, "already_published", `job ${id}'s adapter is published already, or being published`);
+      publishing.add(id);
       try {
-        await uploadArtifact({
-          uploads: prepared.uploads,
-          store: content,
-          signer: { writes: result.writes, time, signer, signature },
-        });
-      } catch (error) {
-        if (error instanceof ContentStoreRequestError || error instanceof ArtifactError) {
-          const status = error instanceof ContentStoreRequestError ? error.status : undefined;
-          const code = (error as { code?: string }).code ?? "store_failed";
-          // The store refused the signature or the signer (4xx): the request's fault; anything else the store's.
-          throw new JobError(status !== undefined && status < 500 ? 400 : 502, code, error.message, "signature");
-        }
-        throw error;
+        return await publishJob(job, session);
+      } finally {
+        publishing.delete(id);
       }
-      await update(job, {
-        published: {
-          uri: result.uri,
-          artifactHash: result.artifactHash,
-          signer: getAddress(signer),
-          publishedAt: now(),
-        },
-      });
-      return job;
     },
     async linkAdapter(id, adapterId) {
       const job = existing(id);
@@ -445,6 +503,9 @@ async function jsonBody(request: Request): Promise<unknown> {
 /** How often an idle event stream sends a comment, so that proxies keep it open. */
 const heartbeatMs = 15_000;
 
+/** Largest body a job route takes (a job request or a publish signature is well under 1 KiB). */
+const maxBodyBytes = 64 * 1024;
+
 /**
  * The routes to mount under /api/jobs:
  *   POST /              start a job (JobRequest) → 201 Job; 400 naming the field
@@ -471,6 +532,12 @@ export function jobRoutes(runner: JobRunner, { log = jsonLogger() }: { log?: Log
     if (!job) throw new JobError(404, "not_found", `there is no job ${id}`);
     return job;
   };
+  app.use(
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) => c.json(refusal("too_large", `a request body is at most ${maxBodyBytes} bytes`), 413),
+    }),
+  );
 
   app.post("/", async (c) => {
     const parsed = jobRequestSchema.safeParse(await jsonBody(c.req.raw));
@@ -521,12 +588,16 @@ export function jobRoutes(runner: JobRunner, { log = jsonLogger() }: { log?: Log
         wake?.();
       });
       try {
-        await stream.writeSSE({ event: "state", data: JSON.stringify(runner.get(id)) });
-        while (open) {
+        const first = runner.get(id)!;
+        await stream.writeSSE({ event: "state", data: JSON.stringify(first) });
+        // A job that has ended changes no more (but for publishing, which its page asks for): the stream ends.
+        let ended = terminalStates.has(first.state);
+        while (open && !ended) {
           const event = pending.shift();
           if (event) {
             const data = event.type === "state" ? event.job : event.progress;
             await stream.writeSSE({ event: event.type, data: JSON.stringify(data) });
+            ended = event.type === "state" && terminalStates.has(event.job.state);
             continue;
           }
           const idle = await new Promise<boolean>((resolve) => {

@@ -10,7 +10,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { ConfigurationError, connectSuite, rpcUrlOf } from "../../scripts/lib/contracts.ts";
 import { DeploymentNotFoundError, readDeployment } from "../../scripts/lib/deployments.ts";
-import { fromEnvironment as env } from "../../scripts/lib/environment.ts";
+import { fromEnvironment as env, optionalFromEnvironment } from "../../scripts/lib/environment.ts";
 import { repoRoot } from "../../scripts/lib/localChain.ts";
 import { studioApp } from "./app.ts";
 import { createJobRunner } from "./jobs.ts";
@@ -55,15 +55,21 @@ async function start() {
   const indexerUrl = env("OPENPOA_INDEXER_URL", "url", "http://127.0.0.1:42069");
   const contentUrl = env("OPENPOA_CONTENT_URL", "url", "http://127.0.0.1:8789");
   const jobsDir = env("OPENPOA_STUDIO_JOBS_DIR", "text", "openpoa-studio-jobs");
+  const maxQueued = env("OPENPOA_STUDIO_MAX_QUEUED_JOBS", "positiveNumber", "16");
+  const publicOrigin = optionalFromEnvironment("OPENPOA_STUDIO_ORIGIN", "origin");
+  const listening = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  // A loopback Studio is opened as localhost too; any other name must be its public origin.
+  const loopback = ["127.0.0.1", "::1", "localhost"].includes(host) ? [`http://localhost:${port}`] : [];
+  const origins = [listening, ...loopback, ...(publicOrigin ? [publicOrigin] : [])];
   const deployment = await readDeployment(network);
   const rpcUrl = await rpcUrlOf(network);
   if (await buildIfStale()) console.log("built studio/dist");
   // The Model Factory reads the chain and never sends: no key is read.
   const suite = await connectSuite({ network, readOnly: true, progress: false });
-  const jobs = await createJobRunner({ dir: path.resolve(jobsDir), suite, content: contentUrl });
-  const app = studioApp({ network, deployment, rpcUrl, indexerUrl, contentUrl, distDir, jobs });
-  const server = serve({ fetch: app.fetch, port, hostname: host }, (info) =>
-    console.log(`OpenPoA Studio for ${network} (chain ${deployment.chainId}): http://${host}:${info.port}`),
+  const jobs = await createJobRunner({ dir: path.resolve(jobsDir), suite, content: contentUrl, maxQueued });
+  const app = studioApp({ network, deployment, rpcUrl, indexerUrl, contentUrl, distDir, jobs, origins });
+  const server = serve({ fetch: app.fetch, port, hostname: host }, () =>
+    console.log(`OpenPoA Studio for ${network} (chain ${deployment.chainId}): ${publicOrigin ?? listening}`),
   );
   // A running job's trainer is stopped with the server; the next start records the job as interrupted.
   for (const signal of ["SIGINT", "SIGTERM"] as const)

@@ -351,7 +351,10 @@ function useJobEvents(id: string) {
     const source = new EventSource(jobEventsUrl(id));
     source.addEventListener("state", (event) => {
       setLost(false);
-      setJob(JSON.parse((event as MessageEvent<string>).data) as Job);
+      const next = JSON.parse((event as MessageEvent<string>).data) as Job;
+      setJob(next);
+      // The server ends the stream once the job has ended; EventSource would otherwise reconnect again and again.
+      if (terminalStates.has(next.state)) source.close();
     });
     source.addEventListener("progress", (event) => {
       const report = JSON.parse((event as MessageEvent<string>).data) as TrainingProgress;
