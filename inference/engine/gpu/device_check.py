@@ -269,6 +269,7 @@ def numerics(shapes, device, dtype):
 
         tier = tier_for(config, len(adapters), rank, device, dtype)
         tables = [tier.place(f"a{i}", host_adapter(a, rank, tier.pool.dtype)) for i, a in enumerate(adapters)]
+        tier.await_placements()
         pages = [tables[i] if i >= 0 else None for i in row_adapter]
         kv, block_tables, blocks = kv_for(model, rows, length)
         split = length // 2
@@ -349,6 +350,7 @@ def engine_bench(shapes, model, device, dtype, results, phase):
         host_adapter(random_adapter(config, rank, i, device, dtype), rank, tier.pool.dtype) for i in range(rows)
     ]
     pages = [tier.place(f"bench{i}", a) for i, a in enumerate(adapters)]
+    tier.await_placements()
     first = [p[-1] for p in prompts]
     with torch.no_grad():
         phase("prefill", lambda: results.update(prefill_rates(shapes, model, kv, tables, prompts, pages, tier, device)))
@@ -468,6 +470,7 @@ def sweep(shapes, model, kv, tables, blocks, first, pinned, device):
             loads[0] += sha not in tier.tables
             table = tier.place(sha, pinned[int(sha[2:]) % len(pinned)])
             tier.pages.pin(sha)
+            tier.await_placements()  # the next step reads it
             return table
 
         pages = [place(sha) for sha in row_sha]

@@ -100,9 +100,37 @@ class PageAllocator:
         self.free.extend(self.resident.pop(sha256))
 
 
+class CopyStream:
+    """Semantics: copy(fn) runs fn with its device work (host-to-device copies, page writes) on a stream of its own,
+    after the compute stream's work issued so far, and returns (fn's result, an event recorded after it); wait(event)
+    makes the compute stream wait for it. Waiting on the compute stream at each copy is the simplest correct rule for
+    reused pages: pages freed by eviction or offload are overwritten only once the steps that last read them finished
+    (so are the page tables' index tensors, allocated on this stream). Copies overlap the compute issued after them.
+    Off CUDA fn runs in program order and the event is None. cuda: torch.cuda, or a recording stand-in in tests."""
+
+    def __init__(self, device, cuda=None):
+        self.cuda = cuda or (torch.cuda if torch.device(device).type == "cuda" else None)
+        self.stream = self.cuda.Stream(device) if self.cuda else None
+
+    def copy(self, fn):
+        if self.stream is None:
+            return fn(), None
+        self.stream.wait_stream(self.cuda.current_stream(self.stream.device))
+        with self.cuda.stream(self.stream):
+            result, event = fn(), self.cuda.Event()
+            event.record(self.stream)
+        return result, event
+
+    def wait(self, event):
+        if event is not None:
+            self.cuda.current_stream(self.stream.device).wait_event(event)
+
+
 class DeviceTier:
-    def __init__(self, config, num_pages, device, dtype):
+    def __init__(self, config, num_pages, device, dtype, copy_stream=None):
         self.config, self.device, self.unit = config, device, config.lora_unit
+        self.copies = copy_stream or CopyStream(device)
+        self.placed = []  # events of placements the compute stream has not waited on yet
         layers = config.num_layers
         self.pool = torch.zeros(layers, num_pages, self.unit * PAGE_WIDTH, device=device, dtype=dtype)
         self.shrink = self.pool.view(layers, num_pages * self.unit, PAGE_WIDTH)  # the kernels' two views of the pool
@@ -122,6 +150,18 @@ class DeviceTier:
         pages, evicted = self.pages.allocate(sha256, adapter_pages(self.config, adapter.rank, adapter.a))
         for victim in evicted:
             del self.tables[victim]
+        self.tables[sha256], event = self.copies.copy(lambda: self._write(pages, adapter))
+        self.placed.append(event)
+        return self.tables[sha256]
+
+    def await_placements(self):
+        """The compute stream waits for every placement's copies so far: call it before a step that may read them."""
+        for event in self.placed:
+            self.copies.wait(event)
+        self.placed.clear()
+
+    def _write(self, pages, adapter):
+        """Copy a HostAdapter into these pages; returns its PageTable."""
         # page tables are built on the host and sent without waiting (a device tensor read back would sync)
         index, at, shrink, columns = torch.tensor(pages), 0, {}, {}
 
@@ -145,8 +185,7 @@ class DeviceTier:
             count = self.config.out_features(p) // self.unit * adapter.rank
             expand[p], at = row_index[at : at + count].view(-1, adapter.rank), at + count
         on_device = [{k: to_device(v) for k, v in d.items()} for d in (shrink, expand)]
-        self.tables[sha256] = PageTable(self.unit, adapter.rank, on_device[0], columns, on_device[1], shrink, expand)
-        return self.tables[sha256]
+        return PageTable(self.unit, adapter.rank, on_device[0], columns, on_device[1], shrink, expand)
 
     def remove(self, sha256):
         self.pages.remove(sha256)

@@ -72,11 +72,55 @@ class Sequence:
     prefill: list = None  # tokens to prefill: the prompt, then after a preemption the prompt and all generated but last
     last_token: int = None
     generated: list = field(default_factory=list)  # token ids
+    draws: list = field(default_factory=list)  # its RNG's next uniform draws, taken ahead by the Sampler, not yet used
     preempted: bool = False  # preempted since admission (it counts as aged)
     completion_tokens: int = 0
     text: str = ""
     emitted: int = 0  # characters of text already streamed
     stop_checked: int = 0  # characters of text already searched for stop strings
+
+
+class Sampler:
+    """Semantics: sample(seqs, logits [n, vocab]) gives each row's next token: the argmax of logits + token_bias at
+    temperature 0, else temperature + top-p sampling with one uniform draw from the sequence's own seeded RNG, drawn
+    in order every step (batch-independent). Its parameters live in device tensors written only when the rows change
+    or their `window` draws taken ahead run out, so a steady step copies nothing from the host."""
+
+    def __init__(self, token_bias, max_batch, window=64):
+        device = token_bias.device
+        self.token_bias, self.window, self.rows, self.used = token_bias, window, None, 0
+        self.temperature = torch.ones(max_batch, device=device)  # [B]
+        self.top_p = torch.ones(max_batch, device=device)  # [B]
+        self.greedy = torch.zeros(max_batch, dtype=torch.bool, device=device)  # [B]
+        self.draws = torch.zeros(max_batch, window, dtype=torch.float64, device=device)  # [B, window], column: a step
+
+    def _set_rows(self, seqs):
+        n = len(seqs)
+        for s in seqs:  # draws taken ahead stay with their sequence: it uses them whichever batch it is in next
+            s.draws += [s.rng.random() for _ in range(self.window - len(s.draws))]
+        params = [s.request.params for s in seqs]
+        self.temperature[:n].copy_(torch.tensor([max(p.temperature, 1e-5) for p in params]))
+        self.top_p[:n].copy_(torch.tensor([p.top_p for p in params]))
+        self.greedy[:n].copy_(torch.tensor([p.temperature == 0 for p in params]))
+        self.draws[:n].copy_(torch.tensor([s.draws for s in seqs], dtype=torch.float64))
+        self.rows, self.used = list(seqs), 0
+
+    def sample(self, seqs, logits):
+        if seqs != self.rows or self.used == self.window:
+            self._set_rows(seqs)
+        n, column = len(seqs), self.used
+        for s in seqs:
+            del s.draws[0]
+        self.used += 1
+        logits, top_p = logits + self.token_bias, self.top_p[:n, None]
+        probs = torch.softmax(logits / self.temperature[:n, None], dim=-1)
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        cumulative = sorted_probs.cumsum(-1)
+        sorted_probs = sorted_probs * ((cumulative - sorted_probs) < top_p)  # smallest set reaching top_p
+        cumulative = sorted_probs.cumsum(-1)
+        draws = self.draws[:n, column].to(cumulative.dtype)
+        choice = torch.searchsorted(cumulative, (draws * cumulative[:, -1])[:, None]).clamp_(max=logits.shape[-1] - 1)
+        return torch.where(self.greedy[:n], logits.argmax(-1), order.gather(1, choice)[:, 0])
 
 
 class Scheduler:
@@ -127,6 +171,7 @@ class Scheduler:
         vocab = model.config.vocab_size
         self.token_bias = torch.full((vocab,), float("-inf"), device=model.device)  # never sample unusable ids
         self.token_bias[tokenizer.sampleable_ids(vocab)] = 0.0
+        self.sampler = Sampler(self.token_bias, max_batch_size)
         # Generation ends at any of the model's stop ids: config.json's eos, the tokenizer's (tokenizer_config.json,
         # generation_config.json; e.g. a chat template's end of turn).
         self.eos_ids = (set(model.config.eos_token_ids) | set(tokenizer.stop_token_ids)) - {None}
@@ -183,6 +228,7 @@ class Scheduler:
 
     def step(self):
         self._admit()
+        self.cache.device_tier.await_placements()  # adapters placed since the last step are copied before it reads
         self._prefill()
         self._decode()
         self.steps += 1
@@ -380,21 +426,7 @@ class Scheduler:
     # -- sampling, streaming, finishing --
 
     def _sample(self, seqs, logits):
-        """Temperature + top-p with one uniform draw per sequence from its own seeded RNG (batch-independent)."""
-        logits = logits + self.token_bias
-        greedy = logits.argmax(-1)
-        temperature = torch.tensor([max(s.request.params.temperature, 1e-5) for s in seqs], device=logits.device)
-        top_p = torch.tensor([s.request.params.top_p for s in seqs], device=logits.device)
-        probs = torch.softmax(logits / temperature[:, None], dim=-1)
-        sorted_probs, order = probs.sort(dim=-1, descending=True)
-        cumulative = sorted_probs.cumsum(-1)
-        sorted_probs = sorted_probs * ((cumulative - sorted_probs) < top_p[:, None])  # smallest set reaching top_p
-        cumulative = sorted_probs.cumsum(-1)
-        draws = torch.tensor([s.rng.random() for s in seqs], device=logits.device, dtype=cumulative.dtype)
-        choice = torch.searchsorted(cumulative, (draws * cumulative[:, -1])[:, None]).clamp_(max=logits.shape[-1] - 1)
-        sampled = order.gather(1, choice)[:, 0]
-        is_greedy = torch.tensor([s.request.params.temperature == 0 for s in seqs], device=logits.device)
-        return torch.where(is_greedy, greedy, sampled)
+        return self.sampler.sample(seqs, logits)
 
     def _preempt(self, seq):
         """Free a running sequence's KV blocks and adapter pin; it waits to prefill all it had cached again."""

@@ -127,7 +127,9 @@ def acquire(cache, sha):
     """The adapter placed on the device and pinned, once loaded: its PageTable."""
     handle = cache.request(sha)
     handle.future.result(timeout=30)
-    return cache.acquire(handle)
+    table = cache.acquire(handle)
+    cache.device_tier.await_placements()
+    return table
 
 
 def wait_for_loads(scheduler, first=False):

@@ -1,13 +1,15 @@
+import contextlib
 import os
 import shutil
 
 import pytest
 import torch
 
-from conftest import acquire, copy_adapter, make_cache, pages_of
-from openpoa_engine.adapter_cache import NoFreePages, page_bytes
+from conftest import acquire, copy_adapter, make_cache, make_scheduler, pages_of, run_to_completion
+from openpoa_engine.adapter_cache import CopyStream, NoFreePages, page_bytes
 from openpoa_engine.adapters import AdapterError, artifact_hash, artifact_hash_of_dir, read_artifact
 from openpoa_engine.cli import main as cli_main
+from openpoa_engine.scheduler import Request, SamplingParams
 from openpoa_engine.sources import DiskCache, HttpSource
 
 
@@ -301,3 +303,96 @@ def test_kept_layouts_skip_only_checks_that_the_same_bytes_passed(model, adapter
     with pytest.raises(AdapterError, match="truncated|exceeds"):
         read(str(tmp_path), shas["r8"][0])
     assert len(layouts) == 1
+
+
+class RecordingCuda:
+    """torch.cuda's stream and event calls, recorded in order (CUDA cannot run here): a stand-in to check only what
+    CopyStream orders. The current stream is "compute" outside `with stream(copy)`."""
+
+    def __init__(self):
+        self.log, self.events = [], 0
+        self.current = self.compute = self.Stream("compute")
+
+    def Stream(self, device):
+        cuda, name = self, "copy" if hasattr(self, "compute") else device
+
+        class Stream:
+            def wait_stream(self, other):
+                cuda.log.append((name, "waits for", other.name))
+
+            def wait_event(self, event):
+                cuda.log.append((name, "waits on", event.id))
+
+        stream = Stream()
+        stream.name, stream.device = name, "cuda"
+        return stream
+
+    def current_stream(self, device=None):
+        return self.current
+
+    def Event(self):
+        cuda = self
+
+        class Event:
+            def record(self, stream):
+                cuda.log.append((stream.name, "records", self.id))
+
+        event, self.events = Event(), self.events + 1
+        event.id = self.events
+        return event
+
+    @contextlib.contextmanager
+    def stream(self, stream):
+        self.current = stream
+        yield
+        self.current = self.compute
+
+
+def test_placements_copy_on_their_stream_and_steps_wait_for_them(model, adapters, monkeypatch):
+    """Adapter A then B through a device tier with room for one: each placement's writes go on the copy stream after
+    the compute issued before it (so B's reuse of A's pages waits for A's last step), and the compute stream waits on
+    the placement's event before the first step that reads it. On CPU the tokens are those without a copy stream."""
+    root, shas = adapters
+    a, b = shas["r8"][0], shas["r8"][1]
+    requests = [(name, [5, 6, 7], SamplingParams(max_tokens=3, seed=1, ignore_eos=True), sha) for name, sha in
+                (("a", a), ("b", b))]  # fmt: skip
+    runs = []
+    for recording in (False, True):
+        scheduler = make_scheduler(model, root, budget_pages=pages_of(model, 8), max_batch_size=1)
+        tier, cuda = scheduler.cache.device_tier, RecordingCuda()
+        if recording:
+            tier.copies = CopyStream("cuda", cuda)
+            write = torch.Tensor.__setitem__
+            forward = model.forward
+
+            def recorded_write(tensor, index, value):
+                if tensor.data_ptr() == tier.pool.data_ptr():
+                    cuda.log.append((cuda.current.name, "writes pages"))
+                write(tensor, index, value)
+
+            def recorded_forward(*args):
+                adapters_read = [s.request.adapter for s in scheduler.running if s.pages]
+                cuda.log.append((cuda.current.name, "reads", *adapters_read))
+                return forward(*args)
+
+            monkeypatch.setattr(torch.Tensor, "__setitem__", recorded_write)
+            monkeypatch.setattr(model, "forward", recorded_forward)
+        tokens = {}
+        for name, prompt, params, sha in requests:
+            scheduler.submit(Request(name, prompt, params, sha, lambda e: tokens.setdefault(e["id"], []).append(e)))
+        run_to_completion(scheduler)
+        monkeypatch.undo()
+        assert tier.pages.evictions == 1
+        runs.append(({k: [e.get("token") for e in v] for k, v in tokens.items()}, cuda.log))
+    assert runs[0][0] == runs[1][0]
+    log = runs[1][1]
+    copy_starts = {}
+    for sha, event in ((a, 1), (b, 2)):  # wait for compute, write the pages on the copy stream, record the event
+        issued = log.index(("copy", "records", event))
+        start = copy_starts[sha] = max(i for i, e in enumerate(log[:issued]) if e == ("copy", "waits for", "compute"))
+        assert issued - start > 1 and all(e == ("copy", "writes pages") for e in log[start + 1 : issued])
+        reads = [i for i, entry in enumerate(log) if entry == ("compute", "reads", sha)]
+        assert reads and start < log.index(("compute", "waits on", event)) < reads[0]
+    last_read_of_a = max(i for i, entry in enumerate(log) if entry == ("compute", "reads", a))
+    assert last_read_of_a < copy_starts[b]  # B's copy, into A's pages, waits for A's last step
+    assert all(entry[0] == "copy" for entry in log if entry[1] == "writes pages")

@@ -1,7 +1,11 @@
+import random
+from types import SimpleNamespace
+
 import pytest
+import torch
 
 from conftest import make_scheduler, pages_of, run_to_completion, wait_for_loads
-from openpoa_engine.scheduler import Request, RequestError, SamplingParams
+from openpoa_engine.scheduler import Request, RequestError, Sampler, SamplingParams
 from openpoa_engine.tokenizer import ByteTokenizer
 
 TOK = ByteTokenizer()
@@ -208,3 +212,63 @@ def test_stop_found_when_one_token_adds_many_characters(model, adapters):
     assert scheduler._find_stop(seq) is None
     seq.text += "OP and then a long run of text with zz in it"  # stop straddles the old and the new text
     assert scheduler._find_stop(seq) == 4
+
+
+def reference_sample(params, rngs, logits, token_bias):
+    """The sampling Sampler must reproduce, in plain fp32 with host-built tensors each step: temperature, then the
+    smallest set of tokens reaching top_p, one uniform draw per row from its own RNG; argmax at temperature 0."""
+    tokens = []
+    for p, rng, row in zip(params, rngs, logits + token_bias):
+        draw = torch.tensor(rng.random(), dtype=torch.float32)
+        probs = torch.softmax(row / max(p.temperature, 1e-5), dim=-1)
+        sorted_probs, order = probs.sort(descending=True)
+        kept = sorted_probs * ((sorted_probs.cumsum(-1) - sorted_probs) < p.top_p)
+        choice = min(int(torch.searchsorted(kept.cumsum(-1), draw * kept.sum())), len(row) - 1)
+        tokens.append(int(row.argmax()) if p.temperature == 0 else int(order[choice]))
+    return tokens
+
+
+def test_sampler_matches_the_reference_and_copies_nothing_in_a_steady_step(monkeypatch):
+    """Rows that change (one leaves and comes back, as when preempted) and a window of draws that runs out: the same
+    tokens as the reference for the same seeds; steps between those changes build no host tensor."""
+    vocab, window = 50, 3
+    token_bias = torch.zeros(vocab)
+    token_bias[[0, 7]] = float("-inf")
+    params = [
+        SamplingParams(temperature=0.7, top_p=0.9),
+        SamplingParams(temperature=0),
+        SamplingParams(temperature=1.3),
+        SamplingParams(temperature=2.0, top_p=0.5),
+    ]
+    seqs = [
+        SimpleNamespace(request=SimpleNamespace(params=p), rng=random.Random(i), draws=[]) for i, p in enumerate(params)
+    ]
+    rngs = [random.Random(i) for i in range(len(params))]
+    sampler, generator = Sampler(token_bias, max_batch=4, window=window), torch.Generator().manual_seed(0)
+    batches = [[0, 1, 2, 3]] * 5 + [[0, 2, 3]] * 4 + [[3, 1, 0, 2]] * 3 + [[2]] * 2
+    sampled = []
+    for step, rows in enumerate(batches):
+        logits = torch.randn(len(rows), vocab, generator=generator) * 3
+        steady = step and rows == batches[step - 1] and sampler.used < window
+        with monkeypatch.context() as m:
+            if steady:
+                m.setattr(torch, "tensor", lambda *a, **k: pytest.fail("host tensor built in a steady step"))
+            got = sampler.sample([seqs[r] for r in rows], logits).tolist()
+        assert got == reference_sample([params[r] for r in rows], [rngs[r] for r in rows], logits, token_bias)
+        sampled += got
+    assert len(set(sampled)) > 5  # the draws matter
+
+
+def test_a_steady_static_decode_step_builds_no_host_tensor(model, monkeypatch):
+    """Through StaticDecode, once the batch is set, a scheduler step (forward, sampling, advance) makes no
+    host-to-device copy: the rows' inputs and sampling parameters stay on the device."""
+    scheduler = make_scheduler(model, None, static_decode=True, max_batch_size=2, max_seq_len=64)
+    out = Collector()
+    for request_id, temperature in (("hot", 0.9), ("greedy", 0.0)):
+        params = SamplingParams(max_tokens=12, temperature=temperature, seed=4, ignore_eos=True)
+        scheduler.submit(Request(request_id, TOK.encode("steady"), params, None, out))
+    scheduler.step()  # admits, prefills, writes the rows
+    monkeypatch.setattr(torch, "tensor", lambda *a, **k: pytest.fail("host tensor built in a steady step"))
+    run_to_completion(scheduler)
+    monkeypatch.undo()
+    assert [sum(e["type"] == "token" for e in out.events[r]) for r in ("hot", "greedy")] == [12, 12]
