@@ -18,6 +18,7 @@ import { formatWait } from "../lib/rewards.ts";
 import { ClaimPanel } from "./earnings/ClaimPanel.tsx";
 import { useRewards, type EarningsAnswer } from "./earnings/data.ts";
 import { EarningsTable } from "./earnings/EarningsTable.tsx";
+import { Table } from "../components/Table.tsx";
 
 export default function Earnings() {
   const params = useParams<{ account?: string }>();
@@ -198,33 +199,31 @@ function Contributions({ account }: { account: AddressType }) {
   if (items.length === 0) return <p className="muted">This account has contributed nothing.</p>;
   return (
     <>
-      <div className="table-wrap">
-        <table>
-          <caption>Contributions of this account: what each earned is on its page</caption>
-          <thead>
-            <tr>
-              <th scope="col">Contribution</th>
-              <th scope="col">Datanet</th>
-              <th scope="col">Status</th>
-              <th scope="col">Weight</th>
+      <Table label="Contributions">
+        <caption>Contributions of this account: what each earned is on its page</caption>
+        <thead>
+          <tr>
+            <th scope="col">Contribution</th>
+            <th scope="col">Datanet</th>
+            <th scope="col">Status</th>
+            <th scope="col">Weight</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((c) => (
+            <tr key={c.id}>
+              <td>
+                <Link href={`/contributions/${c.id}`}>Contribution {c.id}</Link>
+              </td>
+              <td>
+                <Link href={`/datanets/${c.datanetId}`}>Datanet {c.datanetId}</Link>
+              </td>
+              <td>{c.status}</td>
+              <td>{c.weight ?? "—"}</td>
             </tr>
-          </thead>
-          <tbody>
-            {items.map((c) => (
-              <tr key={c.id}>
-                <td>
-                  <Link href={`/contributions/${c.id}`}>Contribution {c.id}</Link>
-                </td>
-                <td>
-                  <Link href={`/datanets/${c.datanetId}`}>Datanet {c.datanetId}</Link>
-                </td>
-                <td>{c.status}</td>
-                <td>{c.weight ?? "—"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+          ))}
+        </tbody>
+      </Table>
       <Pager pager={pager} label="Contributions" />
     </>
   );

@@ -40,6 +40,7 @@ import {
 import { formatBps, parseOpen } from "../lib/format.ts";
 import { useStudio } from "../studio.tsx";
 import "./ModelFactory.css";
+import { Table } from "../components/Table.tsx";
 
 const TOTAL_BPS = 10_000;
 
@@ -229,59 +230,57 @@ function NewJob({ onStarted }: { onStarted: (id: string) => void }) {
         The adapter is trained on every contribution of the versions you choose; the weights (basis points, adding up to
         10,000) are its lineage on chain: how the datanets share the adapter&apos;s data revenue.
       </p>
-      <div className="table-wrap">
-        <table>
-          <thead>
+      <Table label="Datanet versions to train on">
+        <thead>
+          <tr>
+            <th scope="col">Train on</th>
+            <th scope="col">Contributions</th>
+            <th scope="col">Weight (bps)</th>
+          </tr>
+        </thead>
+        <tbody>
+          {versions.items?.length === 0 && (
             <tr>
-              <th scope="col">Train on</th>
-              <th scope="col">Contributions</th>
-              <th scope="col">Weight (bps)</th>
+              <td colSpan={3} className="muted">
+                No datanet has published a version yet.
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {versions.items?.length === 0 && (
-              <tr>
-                <td colSpan={3} className="muted">
-                  No datanet has published a version yet.
+          )}
+          {versions.items?.map((row) => {
+            const choice = chosen.find((c) => key(c) === key(row));
+            return (
+              <tr key={key(row)}>
+                <td>
+                  <label className="inline">
+                    <input type="checkbox" checked={Boolean(choice)} onChange={() => toggle(row)} />
+                    Datanet {row.datanetId} version {row.version}
+                  </label>
+                </td>
+                <td>{row.contributionCount}</td>
+                <td>
+                  {choice ? (
+                    <label className="inline">
+                      <span className="visually-hidden">
+                        Weight of datanet {row.datanetId} version {row.version} in bps
+                      </span>
+                      <input
+                        type="number"
+                        min="1"
+                        max={TOTAL_BPS}
+                        step="1"
+                        value={choice.weightBps}
+                        onChange={(e) => setWeight(choice, e.target.value)}
+                      />
+                    </label>
+                  ) : (
+                    <span className="muted">—</span>
+                  )}
                 </td>
               </tr>
-            )}
-            {versions.items?.map((row) => {
-              const choice = chosen.find((c) => key(c) === key(row));
-              return (
-                <tr key={key(row)}>
-                  <td>
-                    <label className="inline">
-                      <input type="checkbox" checked={Boolean(choice)} onChange={() => toggle(row)} />
-                      Datanet {row.datanetId} version {row.version}
-                    </label>
-                  </td>
-                  <td>{row.contributionCount}</td>
-                  <td>
-                    {choice ? (
-                      <label className="inline">
-                        <span className="visually-hidden">
-                          Weight of datanet {row.datanetId} version {row.version} in bps
-                        </span>
-                        <input
-                          type="number"
-                          min="1"
-                          max={TOTAL_BPS}
-                          step="1"
-                          value={choice.weightBps}
-                          onChange={(e) => setWeight(choice, e.target.value)}
-                        />
-                      </label>
-                    ) : (
-                      <span className="muted">—</span>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+            );
+          })}
+        </tbody>
+      </Table>
       <Pager pager={versions.pager} label="Datanet versions" />
       <p>
         {chosen.length} version{chosen.length === 1 ? "" : "s"} chosen; weights add up to {weightSum} of {TOTAL_BPS}{" "}
@@ -657,52 +656,50 @@ function JobList({ selected, onSelect }: { selected?: string; onSelect: (id: str
           {page.error.message}
         </p>
       )}
-      <div className="table-wrap">
-        <table>
-          <thead>
+      <Table label="Jobs">
+        <thead>
+          <tr>
+            <th scope="col">Job</th>
+            <th scope="col">State</th>
+            <th scope="col">Trained on</th>
+            <th scope="col">Steps</th>
+            <th scope="col">Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {page.data?.jobs.length === 0 && (
             <tr>
-              <th scope="col">Job</th>
-              <th scope="col">State</th>
-              <th scope="col">Trained on</th>
-              <th scope="col">Steps</th>
-              <th scope="col">Created</th>
+              <td colSpan={5} className="muted">
+                No jobs yet.
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {page.data?.jobs.length === 0 && (
-              <tr>
-                <td colSpan={5} className="muted">
-                  No jobs yet.
-                </td>
-              </tr>
-            )}
-            {page.data?.jobs.map((j) => (
-              <tr key={j.id} aria-current={j.id === selected ? "true" : undefined}>
-                <td>
-                  <button type="button" className="link" onClick={() => onSelect(j.id)}>
-                    Job {j.id}
-                  </button>
-                </td>
-                <td>
-                  {j.state}
-                  {j.adapterId ? (
-                    <>
-                      {" "}
-                      · <Link href={`/adapters/${j.adapterId}`}>adapter {j.adapterId}</Link>
-                    </>
-                  ) : null}
-                </td>
-                <td>
-                  base #{j.request.baseModelId};{" "}
-                  {j.request.datanets.map((d) => `datanet ${d.datanetId} v${d.version}`).join(", ")}
-                </td>
-                <td>{j.request.steps}</td>
-                <td>{new Date(j.createdAt).toLocaleString()}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+          )}
+          {page.data?.jobs.map((j) => (
+            <tr key={j.id} aria-current={j.id === selected ? "true" : undefined}>
+              <td>
+                <button type="button" className="link" onClick={() => onSelect(j.id)}>
+                  Job {j.id}
+                </button>
+              </td>
+              <td>
+                {j.state}
+                {j.adapterId ? (
+                  <>
+                    {" "}
+                    · <Link href={`/adapters/${j.adapterId}`}>adapter {j.adapterId}</Link>
+                  </>
+                ) : null}
+              </td>
+              <td>
+                base #{j.request.baseModelId};{" "}
+                {j.request.datanets.map((d) => `datanet ${d.datanetId} v${d.version}`).join(", ")}
+              </td>
+              <td>{j.request.steps}</td>
+              <td>{new Date(j.createdAt).toLocaleString()}</td>
+            </tr>
+          ))}
+        </tbody>
+      </Table>
       <Pager pager={pager} label="Jobs" />
     </>
   );

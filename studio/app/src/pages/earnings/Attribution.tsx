@@ -24,6 +24,7 @@ import { graphqlRequest } from "../../lib/graphql.ts";
 import { allAbis } from "../../contracts.ts";
 import { useStudio } from "../../studio.tsx";
 import type { EarningRow } from "./data.ts";
+import { Table } from "../../components/Table.tsx";
 
 type Receipt = {
   index: number;
@@ -132,44 +133,42 @@ function RecordEvidence({ receipt, earning }: { receipt: Receipt; earning: Earni
       {spans.length === 0 ? (
         <p className="muted">No span of this completion matched contribution {earning.contributionId}.</p>
       ) : (
-        <div className="table-wrap">
-          <table>
-            <caption>
-              Spans of the completion that matched contribution {earning.contributionId} ({spans.length})
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Completion tokens</th>
-                <th scope="col">Held by</th>
-                <th scope="col">Text</th>
-                <th scope="col">Weight</th>
-                <th scope="col">Shared with</th>
+        <Table label="Matched spans">
+          <caption>
+            Spans of the completion that matched contribution {earning.contributionId} ({spans.length})
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Completion tokens</th>
+              <th scope="col">Held by</th>
+              <th scope="col">Text</th>
+              <th scope="col">Weight</th>
+              <th scope="col">Shared with</th>
+            </tr>
+          </thead>
+          <tbody>
+            {spans.map((span, i) => (
+              <tr key={i} data-span={`${span.start}-${span.length}`}>
+                <td>
+                  [{span.start}, {span.start + span.length})
+                </td>
+                <td>
+                  contribution {span.heldBy.toString()}
+                  {span.heldBy !== contributionId ? " (a near copy of it)" : ""}, tokens [{span.offset},{" "}
+                  {span.offset + span.length})
+                </td>
+                <td>
+                  <SpanQuote span={span} record={record.data} />
+                </td>
+                <td>{span.weight}</td>
+                <td>
+                  {span.sourceCount === 1 ? "nobody" : `${span.sourceCount - 1} other contribution(s)`};{" "}
+                  {span.occurrenceCount} occurrence(s) in the lineage
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {spans.map((span, i) => (
-                <tr key={i} data-span={`${span.start}-${span.length}`}>
-                  <td>
-                    [{span.start}, {span.start + span.length})
-                  </td>
-                  <td>
-                    contribution {span.heldBy.toString()}
-                    {span.heldBy !== contributionId ? " (a near copy of it)" : ""}, tokens [{span.offset},{" "}
-                    {span.offset + span.length})
-                  </td>
-                  <td>
-                    <SpanQuote span={span} record={record.data} />
-                  </td>
-                  <td>{span.weight}</td>
-                  <td>
-                    {span.sourceCount === 1 ? "nobody" : `${span.sourceCount - 1} other contribution(s)`};{" "}
-                    {span.occurrenceCount} occurrence(s) in the lineage
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </Table>
       )}
     </div>
   );

@@ -12,6 +12,7 @@ import { formatTime } from "../../lib/format.ts";
 import { epochStanding, type RewardsAnswer } from "../../lib/rewards.ts";
 import { Attribution } from "./Attribution.tsx";
 import { useEarningsPage, type EarningRow } from "./data.ts";
+import { Table } from "../../components/Table.tsx";
 
 const PAGE_SIZE = 10;
 
@@ -75,72 +76,70 @@ export function EarningsTable({
       {page.items.length === 0 ? (
         <p className="muted">No earnings yet: they appear once an epoch that paid for this data is proposed.</p>
       ) : (
-        <div className="table-wrap">
-          <table>
-            <caption>
-              {title}: <Amount wei={page.totalAmount} /> in {page.count} earning{page.count === 1 ? "" : "s"}
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Epoch</th>
-                {showContribution && <th scope="col">Contribution</th>}
-                <th scope="col">Datanet</th>
-                <th scope="col">Adapter</th>
-                <th scope="col">Earned</th>
-                <th scope="col">Standing</th>
-                <th scope="col">Attribution</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page.items.map((row) => {
-                const key = keyOf(row);
-                const panel = `attribution-${key}`;
-                return (
-                  <Fragment key={key}>
-                    <tr data-earning={key}>
-                      <td>{row.epoch}</td>
-                      {showContribution && (
-                        <td>
-                          <Link href={`/contributions/${row.contributionId}`}>Contribution {row.contributionId}</Link>
-                        </td>
-                      )}
+        <Table label="Earnings">
+          <caption>
+            {title}: <Amount wei={page.totalAmount} /> in {page.count} earning{page.count === 1 ? "" : "s"}
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Epoch</th>
+              {showContribution && <th scope="col">Contribution</th>}
+              <th scope="col">Datanet</th>
+              <th scope="col">Adapter</th>
+              <th scope="col">Earned</th>
+              <th scope="col">Standing</th>
+              <th scope="col">Attribution</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.items.map((row) => {
+              const key = keyOf(row);
+              const panel = `attribution-${key}`;
+              return (
+                <Fragment key={key}>
+                  <tr data-earning={key}>
+                    <td>{row.epoch}</td>
+                    {showContribution && (
                       <td>
-                        <Link href={`/datanets/${row.datanetId}`}>Datanet {row.datanetId}</Link> v{row.version}
+                        <Link href={`/contributions/${row.contributionId}`}>Contribution {row.contributionId}</Link>
                       </td>
-                      <td>
-                        <Link href={`/adapters/${row.adapterId}`}>Adapter {row.adapterId}</Link>
-                      </td>
-                      <td>
-                        <Amount wei={row.amount} />
-                      </td>
-                      <td>
-                        <Standing epoch={row.epoch} rewards={rewards} />
-                      </td>
-                      <td>
-                        <button
-                          type="button"
-                          aria-label={`${open === key ? "Hide" : "Explain"} epoch ${row.epoch}, contribution ${row.contributionId}, adapter ${row.adapterId}`}
-                          aria-expanded={open === key}
-                          aria-controls={open === key ? panel : undefined}
-                          onClick={() => setOpen(open === key ? undefined : key)}
-                        >
-                          {open === key ? "Hide" : "Explain"}
-                        </button>
+                    )}
+                    <td>
+                      <Link href={`/datanets/${row.datanetId}`}>Datanet {row.datanetId}</Link> v{row.version}
+                    </td>
+                    <td>
+                      <Link href={`/adapters/${row.adapterId}`}>Adapter {row.adapterId}</Link>
+                    </td>
+                    <td>
+                      <Amount wei={row.amount} />
+                    </td>
+                    <td>
+                      <Standing epoch={row.epoch} rewards={rewards} />
+                    </td>
+                    <td>
+                      <button
+                        type="button"
+                        aria-label={`${open === key ? "Hide" : "Explain"} epoch ${row.epoch}, contribution ${row.contributionId}, adapter ${row.adapterId}`}
+                        aria-expanded={open === key}
+                        aria-controls={open === key ? panel : undefined}
+                        onClick={() => setOpen(open === key ? undefined : key)}
+                      >
+                        {open === key ? "Hide" : "Explain"}
+                      </button>
+                    </td>
+                  </tr>
+                  {open === key && (
+                    <tr id={panel}>
+                      <td colSpan={columns}>
+                        <Attribution earning={row} />
                       </td>
                     </tr>
-                    {open === key && (
-                      <tr id={panel}>
-                        <td colSpan={columns}>
-                          <Attribution earning={row} />
-                        </td>
-                      </tr>
-                    )}
-                  </Fragment>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+                  )}
+                </Fragment>
+              );
+            })}
+          </tbody>
+        </Table>
       )}
       <Pager pager={pager} label={title} />
     </>
