@@ -105,6 +105,28 @@ describe("npm run deploy", () => {
     assert.equal(await readFile(path.join(work, "localhost.json"), "utf8"), written, "the same file");
   });
 
+  it("test_deploy_resumesARunStoppedBetweenStartingAContractAndSendingIt", async () => {
+    // A fresh deploy from a snapshot of the chain; then the chain and the journal as they were when that run had
+    // journalled its first contract as started, and sent nothing yet.
+    await rm(journalDir, { recursive: true, force: true });
+    await rpc(chain.url, "hardhat_mine", ["0x5"]);
+    const snapshot = await rpc<string>(chain.url, "evm_snapshot");
+    const complete = await deploy(["--network", "localhost"]);
+    assert.equal(complete.code, 0, complete.output);
+    const written = await readFile(path.join(work, "localhost.json"), "utf8");
+    const journal = path.join(journalDir, "journal.jsonl");
+    const lines = (await readFile(journal, "utf8")).split("\n");
+    const firstStart = lines.findIndex((line) => line.includes('"type":"DEPLOYMENT_EXECUTION_STATE_INITIALIZE"'));
+    assert.ok(firstStart > 0, "the deploy journalled its contracts as started");
+    assert.equal(await rpc<boolean>(chain.url, "evm_revert", [snapshot]), true);
+    await writeFile(journal, lines.slice(0, firstStart + 1).join("\n"));
+
+    const resumed = await deploy(["--network", "localhost"]);
+    assert.equal(resumed.code, 0, resumed.output);
+    assert.match(resumed.output, /Resuming: starting OpenPoA#\w+ again, started by a stopped run that sent nothing/);
+    assert.equal(await readFile(path.join(work, "localhost.json"), "utf8"), written, "the same deployment");
+  });
+
   it("test_deploy_dryRunPrintsContractsAndRolesAndSendsNothing", async () => {
     const before = await rpc<string>(chain.url, "eth_blockNumber");
     const dry = await deploy(["--network", "localhost", "--dry-run"]);

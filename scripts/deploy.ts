@@ -16,7 +16,7 @@
  * each contract to the network's explorer where one is configured (scripts/lib/explorers.ts).
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { trackTransaction } from "@nomicfoundation/ignition-core";
@@ -29,6 +29,7 @@ import { findTransactionByNonce, lostTransactionOf } from "./lib/lostTransaction
 import { withProgress } from "./lib/progress.ts";
 import { describeRoles } from "./lib/roles.ts";
 import { startRetryingRelay } from "./lib/rpc.ts";
+import { withoutUnstartedFutures } from "./lib/unstartedFutures.ts";
 
 const { values } = parseArgs({
   options: {
@@ -91,10 +92,18 @@ const deployed = await withProgress(deployResuming(), {
 });
 
 /**
- * The deploy, resumed past transactions a stopped run sent without journalling them (lostTransactions.ts): each is
- * found on chain and given to Ignition, then the deploy runs again from its journal.
+ * The deploy, resumed past what a stopped run left half journalled: futures it started without sending anything
+ * (unstartedFutures.ts) start again, and transactions it sent without journalling them (lostTransactions.ts) are
+ * found on chain and given to Ignition; then the deploy runs again from its journal.
  */
 async function deployResuming() {
+  if (!dryRun && existsSync(journal)) {
+    const repaired = withoutUnstartedFutures(await readFile(journal, "utf8"));
+    for (const futureId of repaired.futureIds) {
+      console.log(`Resuming: starting ${futureId} again, started by a stopped run that sent nothing for it`);
+    }
+    if (repaired.futureIds.length > 0) await writeFile(journal, repaired.journal);
+  }
   for (let recovered = 0; ; recovered++) {
     try {
       return await ignition.deploy(OpenPoAModule, {
