@@ -14,13 +14,14 @@ import { build, type Plugin } from "vite";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
 const builtins = new Set(builtinModules);
-/** The modules the Studio imports from the SDK, and the content store client its playground reads records with. */
+/** The modules the Studio imports from the SDK (reverts.ts for its error messages), and the content store client its playground reads records with. */
 const browserEntries = [
   "inference/sdk/payer.ts",
   "inference/sdk/discovery.ts",
   "inference/sdk/channel.ts",
   "inference/sdk/eip712.ts",
   "inference/sdk/pricing.ts",
+  "inference/sdk/reverts.ts",
   "attribution/src/httpStore.ts",
 ];
 

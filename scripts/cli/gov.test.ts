@@ -457,7 +457,7 @@ describe("openpoa gov", () => {
     assert.equal(tooLong.code, 2);
     assert.match(
       tooLong.stderr,
-      /Action 2 \(claim-delay 31d\) would fail if executed now: AttributionRewards\.setClaimDelay reverted: ClaimDelayTooLong\(2678400, 2592000\)/,
+      /Action 2 \(claim-delay 31d\) would fail if executed now: AttributionRewards\.setClaimDelay reverted: ClaimDelayTooLong\(claimDelay: 2678400, maxClaimDelay: 2592000\)/,
     );
 
     // Unbonding (20d) must outlast voting delay + voting period + timelock delay.

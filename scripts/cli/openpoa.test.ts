@@ -380,7 +380,7 @@ describe("openpoa CLI", () => {
     assert.equal(broke.code, 1);
     assert.match(
       broke.stderr,
-      /^openpoa: DatanetRegistry\.contribute reverted: ERC20InsufficientBalance\(0x[0-9a-fA-F]{40}, 1000000000000000000, 50000000000000000000\)\n$/,
+      /^openpoa: DatanetRegistry\.contribute reverted: ERC20InsufficientBalance\(sender: 0x[0-9a-fA-F]{40}, balance: 1000000000000000000, needed: 50000000000000000000\)\n$/,
     );
   });
 
@@ -404,7 +404,7 @@ describe("openpoa CLI", () => {
     assert.equal(reverted.code, 1);
     assert.deepEqual(JSON.parse(reverted.stderr).error, {
       kind: "reverted",
-      message: "DatanetRegistry.reject reverted: ContributionNotFound(99)",
+      message: "DatanetRegistry.reject reverted: ContributionNotFound(contributionId: 99)",
       errorName: "ContributionNotFound",
       errorArgs: ["99"],
     });
@@ -448,7 +448,7 @@ describe("openpoa CLI", () => {
     ];
     const badLineage = await openpoa(...adapterArgs, "--lineage", "1:1:9000");
     assert.equal(badLineage.code, 1);
-    assert.match(badLineage.stderr, /LineageWeightsNotWhole\(9000\)/);
+    assert.match(badLineage.stderr, /LineageWeightsNotWhole\(totalWeightBps: 9000\)/);
     const badTargets = await openpoa(...adapterArgs, "--lineage", "1:1:10000", "--targets", "q,x");
     assert.equal(badTargets.code, 2);
     assert.match(badTargets.stderr, /unknown module "x"/);
@@ -475,7 +475,7 @@ describe("openpoa CLI", () => {
     assert.equal((await json("adapter", "list"))[0].deprecated, true);
     const again = await openpoa("adapter", "deprecate", "1");
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /AdapterIsDeprecated\(1\)/);
+    assert.match(again.stderr, /AdapterIsDeprecated\(adapterId: 1\)/);
   });
 
   it("test_modelAndAdapter_publishAndRegisterFromTheirFiles", async () => {
@@ -599,7 +599,7 @@ describe("openpoa CLI", () => {
     await json("channel", "close", "1");
     const tooEarly = await openpoa("channel", "withdraw", "1");
     assert.equal(tooEarly.code, 1);
-    assert.match(tooEarly.stderr, /ChallengeWindowOpen\(1, \d+\)/);
+    assert.match(tooEarly.stderr, /ChallengeWindowOpen\(channelId: 1, closesAt: \d+\)/);
 
     // Past the challenge window and the unbonding period.
     await rpc(chain.url, "evm_increaseTime", [15 * 24 * 60 * 60]);

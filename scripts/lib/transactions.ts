@@ -5,7 +5,6 @@
 import {
   BaseError,
   ContractFunctionRevertedError,
-  decodeErrorResult,
   type Hex,
   parseEventLogs,
   type Abi,
@@ -16,28 +15,24 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
+import { decodeRevert as decodeSuiteRevert, type DecodedRevert } from "../../inference/sdk/reverts.ts";
 import { writeContractOnce } from "../../inference/sdk/rpc.ts";
 import { abiOf, contractNames, type ContractName, type Suite } from "./contracts.ts";
 import { withProgress } from "./progress.ts";
 
 type Wallet = WalletClient<Transport, Chain | undefined, Account>;
 
-/** A contract call reverted; `errorName` and `errorArgs` are the decoded custom error, when the ABI knows it. */
+/** A contract call reverted; `errorName` and `errorArgs` are the decoded custom error, when an ABI knows it. */
 export class ContractRevertedError extends Error {
   readonly errorName?: string;
   readonly errorArgs?: readonly unknown[];
-  constructor(
-    call: string,
-    { errorName, errorArgs, reason }: { errorName?: string; errorArgs?: readonly unknown[]; reason?: string },
-    options?: { cause?: unknown },
-  ) {
-    const detail = errorName
-      ? `${errorName}(${(errorArgs ?? []).map(formatArg).join(", ")})`
-      : (reason ?? "unknown reason");
-    super(`${call} reverted: ${detail}`, options);
+  constructor(call: string, revert: DecodedRevert | { reason: string }, options?: { cause?: unknown }) {
+    super(`${call} reverted: ${"text" in revert ? revert.text : revert.reason}`, options);
     this.name = "ContractRevertedError";
-    this.errorName = errorName;
-    this.errorArgs = errorArgs;
+    if ("text" in revert) {
+      this.errorName = revert.errorName;
+      this.errorArgs = revert.args;
+    }
   }
 }
 
@@ -48,38 +43,16 @@ export class NoSignerError extends Error {
   }
 }
 
-function formatArg(value: unknown): string {
-  return typeof value === "bigint" ? value.toString() : typeof value === "string" ? value : JSON.stringify(value);
-}
-
-/** Every custom error of every contract of the suite, for reverts that bubble up through another contract. */
-let suiteErrors: Abi | undefined;
-
-function decodeSuiteError(data: Hex): { errorName: string; args?: readonly unknown[] } | undefined {
-  suiteErrors ??= contractNames.flatMap((name) => abiOf(name).filter((item) => item.type === "error"));
-  try {
-    return decodeErrorResult({ abi: suiteErrors, data });
-  } catch {
-    return undefined;
-  }
-}
+/** Every ABI of the suite: a revert bubbled up from another contract (the token, say) is not in the called one's. */
+const suiteAbis = contractNames.map(abiOf);
 
 /** Turns viem's revert errors into ContractRevertedError; rethrows anything else. */
 export function decodeRevert(call: string, error: unknown): never {
   if (error instanceof BaseError) {
     const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
     if (reverted instanceof ContractFunctionRevertedError) {
-      // A revert bubbled up from another contract of the suite (the token, say) is not in the called one's ABI.
-      const decoded = reverted.data ?? (reverted.raw ? decodeSuiteError(reverted.raw) : undefined);
-      throw new ContractRevertedError(
-        call,
-        {
-          errorName: decoded?.errorName,
-          errorArgs: decoded?.args,
-          reason: reverted.reason ?? reverted.shortMessage,
-        },
-        { cause: error },
-      );
+      const revert = decodeSuiteRevert(error, suiteAbis) ?? { reason: reverted.reason ?? reverted.shortMessage };
+      throw new ContractRevertedError(call, revert, { cause: error });
     }
   }
   throw error;

@@ -1,7 +1,7 @@
 /**
  * The one way pages write: validate → (simulate → sign → wait) per wallet step → wait for the indexer → refetch.
- * Forms validate before any signature; a revert shows by name with its arguments (lib/errors.ts); a flow of several
- * wallet confirmations says which one the user is at ("Step 1 of 2: Commit …").
+ * Forms validate before any signature; a revert shows by name with its arguments (lib/errors.ts, over the SDK's
+ * reverts.ts); a flow of several wallet confirmations says which one the user is at ("Step 1 of 2: Commit …").
  */
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type ReactNode } from "react";
@@ -10,7 +10,8 @@ import { useConfig, useConnection } from "wagmi";
 import { signMessage, simulateContract, waitForTransactionReceipt, writeContract } from "wagmi/actions";
 import { commitmentOf, newSalt } from "../../../../scripts/lib/commitmentOf.ts";
 import { allAbis } from "../contracts.ts";
-import { decodeRevert, describeError } from "../lib/errors.ts";
+import { decodeRevert } from "../../../../inference/sdk/reverts.ts";
+import { describeError } from "../lib/errors.ts";
 import { waitForIndexedBlock } from "../lib/indexer.ts";
 import { useStudio } from "../studio.tsx";
 
