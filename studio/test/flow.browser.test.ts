@@ -46,6 +46,7 @@ import { governanceDelegateVoteQueueExecute, governanceProposeFromTheStudio } fr
 import {
   operatorManagesStake,
   operatorPageShowsStakeAndSettlements,
+  passTimeTo,
   type GovOpsStepContext,
 } from "./steps/operators.ts";
 
@@ -60,7 +61,14 @@ const texts = {
 };
 const Status = { Pending: 1, Accepted: 2, Rejected: 3 } as const;
 
-type Contribution = { contributor: string; status: number; weight: bigint; stake: bigint; contentHash: Hex };
+type Contribution = {
+  contributor: string;
+  status: number;
+  weight: bigint;
+  stake: bigint;
+  unlocksAt: bigint;
+  contentHash: Hex;
+};
 
 describe("OpenPoA Studio, the whole flow in Chromium on one real local stack", () => {
   let stack: StudioStack;
@@ -474,12 +482,47 @@ describe("OpenPoA Studio, the whole flow in Chromium on one real local stack", (
     await screenshot(page(), "earnings-claimed");
   });
 
-  it("a contribution's page lists its earnings; the earnings page works at 375 px", async () => {
+  it("a contribution's page lists its earnings and releases its stake once unlocked; the earnings page works at 375 px", async () => {
     const contributor = stack.addressOf(roles.contributor);
     await visit(page(), `${stack.studioUrl}/contributions/1`, "Contribution 1");
     await page().locator("[data-earning]").first().waitFor();
     await checkAccessibility(page(), "contribution 1");
     await screenshot(page(), "contribution");
+
+    // The accepted contribution's stake: locked in chain time, then released by anyone (here the app's account),
+    // always to the contributor.
+    const stakeLine = page().getByTestId("contribution-stake");
+    const accepted = await contributionOf(1n);
+    assert.equal(accepted.stake, 10n * OPEN);
+    await stakeLine.getByText("Accepted: the stake is locked for a while").waitFor();
+    assert.ok(await page().getByRole("button", { name: "Release the stake" }).isDisabled(), "locked: disabled");
+    await page()
+      .getByText(/^Locked until /)
+      .waitFor();
+    await selectDevAccount(page(), roles.app);
+    await passTimeTo(govops(), accepted.unlocksAt);
+    await stakeLine.getByText("Accepted and unlocked").waitFor({ timeout: 30_000 });
+    const token = { address: stack.deployment.contracts.OpenToken!.address as Hex, abi: abiOf("OpenToken") };
+    const balance = () =>
+      stack.client.readContract({ ...token, functionName: "balanceOf", args: [contributor] }) as Promise<bigint>;
+    const before = await balance();
+    // Once released there is nothing left to do: the button gives way to the stake's new state.
+    await page().getByRole("button", { name: "Release the stake" }).click();
+    await stakeLine.getByText("its stake was released to the contributor").waitFor({ timeout: 60_000 });
+    assert.equal((await contributionOf(1n)).stake, 0n);
+    assert.equal(await balance(), before + 10n * OPEN, "the stake went to the contributor");
+    // The rejected one's went to the treasury: nothing to do.
+    await visit(page(), `${stack.studioUrl}/contributions/2`, "Contribution 2");
+    await page()
+      .getByTestId("contribution-stake")
+      .getByText("Rejected: its stake went to the datanet's treasury.")
+      .waitFor();
+    assert.equal(
+      await page()
+        .getByRole("button", { name: /Release the stake|Withdraw the contribution/ })
+        .count(),
+      0,
+    );
 
     const narrow = await openPage(browser, { width: 375, height: 812 });
     try {

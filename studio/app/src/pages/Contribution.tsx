@@ -1,4 +1,7 @@
-/** One contribution: what it is, and what it earned per epoch and adapter with the attribution behind each earning. */
+/**
+ * One contribution: what it is, its stake (withdraw or release it), and what it earned per epoch and adapter with the
+ * attribution behind each earning.
+ */
 import { useQuery } from "@tanstack/react-query";
 import { getAddress, type Hex } from "viem";
 import { Link, useParams } from "wouter";
@@ -7,6 +10,7 @@ import { allAbis } from "../contracts.ts";
 import { describeError } from "../lib/errors.ts";
 import { graphqlRequest } from "../lib/graphql.ts";
 import { useStudio } from "../studio.tsx";
+import { StakePanel } from "./contribution/StakePanel.tsx";
 import { useRewards } from "./earnings/data.ts";
 import { EarningsTable } from "./earnings/EarningsTable.tsx";
 
@@ -74,6 +78,8 @@ export default function Contribution() {
             <dt>Content hash (sha256)</dt>
             <dd className="mono">{contribution.contentHash}</dd>
           </dl>
+          <h2>Stake</h2>
+          <StakePanel contributionId={BigInt(id)} />
           <h2>Earnings</h2>
           <EarningsTable
             path={`/contributions/${id}/earnings`}
