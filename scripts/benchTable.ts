@@ -56,6 +56,37 @@ const checks: Record<string, Check[]> = {
       holds: (v) => v >= 1,
     },
     { measure: "adapter train on the real model (tokens/s)", key: "train.tokensPerSec" },
+    {
+      measure: "sequences admitted in a fixed KV budget: paged / contiguous",
+      key: "kv.pagedOverContiguous",
+      target: "≥ 3",
+      holds: (v) => v >= 3,
+    },
+    {
+      measure: "peak RSS over no adapters, 1,000 adapters, --host-mb 64 (MB)",
+      key: "memory.peakExtraRssMb",
+      target: "≤ 64 + one adapter per loader",
+      holds: (v, r) => v <= (r.memory as { targetMb: number }).targetMb,
+    },
+    {
+      measure: "rank-8 q,v adapters per GB of device budget (Llama-3-8B shapes)",
+      key: "memory.adaptersPerGbRank8QV",
+      target: "≥ 100",
+      holds: (v) => v >= 100,
+    },
+    {
+      measure: "1,000 adapters cycled cold / one per shape",
+      key: "cycling.coldRatio",
+      target: "≥ 0.80",
+      holds: (v) => v >= 0.8,
+    },
+    {
+      measure: "1,000 adapters cycled warm / one per shape",
+      key: "cycling.warmRatio",
+      target: "≥ 0.90",
+      holds: (v) => v >= 0.9,
+    },
+    { measure: "p99 queue wait of rare adapters, Zipf over 1,000 (steps)", key: "fairness.p99WaitSteps" },
   ],
   attribution: [
     { measure: "index size (tokens)", key: "indexTokens" },

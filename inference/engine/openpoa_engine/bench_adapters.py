@@ -8,11 +8,12 @@ memory: peak RSS of `serve --host-budget-mb 64` answering one request per adapte
   pairs of runs, since where the heap's free space lies varies the peak by a few MB from run to run; and adapters
   resident per GiB of device budget for rank-8 q,v adapters on Llama-3-8B shapes in bf16, counted by the page
   allocator (no weights).
-cycling: 1,024 requests cycle through the thousand adapters, cold (a 64 MB host tier: every adapter is read from the
-  disk cache) and warm (every adapter in the host tier, a device tier too small to keep them), as tokens/s relative to
-  the same requests on one resident adapter of each request's shape ("one adapter" per shape: the LoRA work per token
-  is the same, so the ratio is what cycling costs). Against one adapter for all requests the ratio mostly measures
-  the mix's shapes against that adapter's (lighter or heavier LoRA work per token); both extremes are reported too.
+cycling: 2,048 requests cycle twice through the thousand adapters, cold (a 64 MB host tier: every adapter is read
+  from the disk cache) and warm (every adapter in the host tier, a device tier too small to keep them), as tokens/s
+  relative to the same requests on one resident adapter of each request's shape ("one adapter" per shape: the LoRA
+  work per token is the same, so the ratio is what cycling costs). Against one adapter for all requests the ratio
+  mostly measures the mix's shapes against that adapter's (lighter or heavier LoRA work per token); both extremes
+  are reported too.
   The cases alternate in rounds of 128 requests, in a rotating order, so load from other processes hits them alike;
   a ratio is the median over rounds of the case's tokens/s over the baseline's tokens/s in that round.
 """
@@ -171,7 +172,7 @@ def _run(scheduler, requests, tokenizer, max_tokens, tag):
     return (scheduler.generated_tokens - before) / (time.perf_counter() - start)
 
 
-def bench_cycling(model_dir, url, shas, requests=1024, per_round=128, batch=32, max_tokens=32, host_mb=64):
+def bench_cycling(model_dir, url, shas, requests=2048, per_round=128, batch=32, max_tokens=32, host_mb=64):
     model = Llama.load(model_dir)
     tokenizer = load_tokenizer(model_dir, model.config)
     config, f32 = model.config, torch.float32

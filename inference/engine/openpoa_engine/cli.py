@@ -122,7 +122,7 @@ def main(argv=None):
     at_scale.add_argument("--out", required=True)
     at_scale.add_argument("--sections", default="memory,cycling", help="comma-separated: memory, cycling")
     at_scale.add_argument("--adapters", type=int, default=1000)
-    at_scale.add_argument("--requests", type=int, default=1024, help="cycling requests per case")
+    at_scale.add_argument("--requests", type=int, default=2048, help="cycling requests per case (16 rounds of 128)")
     at_scale.add_argument("--host-mb", type=int, default=64, help="host budget of the memory run and the cold case")
     at_scale.add_argument("--cache-dir", default=bench.get_default("cache_dir"))
 
