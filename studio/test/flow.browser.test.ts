@@ -47,6 +47,7 @@ import {
   operatorManagesStake,
   operatorPageShowsStakeAndSettlements,
   passTimeTo,
+  runTx,
   type GovOpsStepContext,
 } from "./steps/operators.ts";
 
@@ -263,6 +264,47 @@ describe("OpenPoA Studio, the whole flow in Chromium on one real local stack", (
     await p.getByRole("button", { name: "Publish version 2" }).click();
     await p.getByText("Nothing was accepted since version 1.").waitFor();
     assert.equal(await stack.client.getBlockNumber({ cacheTime: 0 }), blockBefore);
+  });
+
+  it("creates a datanet from the Studio: a wrong address refused before any signature, then on chain as typed", async () => {
+    const p = page();
+    const author = stack.addressOf(roles.author);
+    const curator = stack.addressOf(roles.curator);
+    await selectDevAccount(p, roles.author);
+    await visit(p, `${stack.studioUrl}/datanets`, "Datanets");
+    await p.getByText("Create a datanet").click();
+    await p.getByLabel("Metadata URI").fill("openpoa://studio-test/poems");
+    await p.getByLabel("Licence of the contributions").fill("CC-BY-4.0");
+    await p.getByLabel("Minimum stake (OPEN)").fill("2.5");
+    const curators = p.getByLabel(/^Curators besides you/);
+    await curators.fill(`${curator}, not-an-address`);
+    const nonce = await stack.client.getTransactionCount({ address: author });
+    await p.getByRole("button", { name: "Create the datanet" }).click();
+    await p.getByText("The curator “not-an-address” is not an address.").waitFor();
+    assert.equal(await stack.client.getTransactionCount({ address: author }), nonce);
+    await checkAccessibility(p, "datanets, create");
+
+    await curators.fill(curator.toLowerCase());
+    const id = BigInt(/Datanet (\d+)/.exec(await runTx(p, "Create the datanet"))![1]!);
+    assert.equal(id, await readRegistry<bigint>("datanetCount", []));
+    const created = await readRegistry<{
+      owner: Hex;
+      treasury: Hex;
+      curated: boolean;
+      minStake: bigint;
+      metadataURI: string;
+      license: string;
+    }>("getDatanet", [id]);
+    assert.deepEqual(
+      [created.owner, created.treasury, created.curated, created.minStake, created.metadataURI, created.license],
+      [author, author, true, 25n * (OPEN / 10n), "openpoa://studio-test/poems", "CC-BY-4.0"],
+    );
+    assert.equal(await readRegistry<boolean>("isCurator", [id, curator]), true);
+    await p
+      .getByRole("link", { name: `Datanet ${id}`, exact: true })
+      .last()
+      .click();
+    await p.getByRole("heading", { level: 1, name: `Datanet ${id}` }).waitFor();
   });
 
   it("every page passes axe, and a datanet is usable at 375 px wide", async () => {

@@ -2,12 +2,9 @@
  * An operator's stake as the Operators page checks it before asking for a signature: amounts typed in OPEN, and why
  * NodeRegistry would refuse a withdrawal now (in words, with the time it becomes possible).
  */
-import { z } from "zod/v4";
 import { when } from "../../../../scripts/lib/governedActions.ts";
-import { formatOpen, parseOpen } from "./format.ts";
-
-/** NodeRegistry keeps stakes in uint128. */
-const UINT128_MAX = 2n ** 128n - 1n;
+import { openText, UINT128_MAX } from "./amounts.ts";
+import { formatOpen } from "./format.ts";
 
 /** INodeRegistry.Operator, as getOperator returns it. */
 export type OperatorStake = {
@@ -20,16 +17,7 @@ export type OperatorStake = {
 
 /** A typed amount of OPEN: more than zero and at most `max`, which `maxLabel` names in the message. */
 export function openAmountSchema(max: bigint, maxLabel: string) {
-  return z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return parseOpen(text);
-      } catch (error) {
-        ctx.addIssue({ code: "custom", message: (error as Error).message });
-        return z.NEVER;
-      }
-    })
+  return openText()
     .refine((amount) => amount > 0n, "Enter an amount more than zero.")
     .refine((amount) => amount <= max, `That is more than ${maxLabel} (${formatOpen(max)}).`);
 }

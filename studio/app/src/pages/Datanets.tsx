@@ -1,4 +1,4 @@
-/** Every datanet, a page at a time, searchable by id or by its metadata URI. */
+/** Every datanet, a page at a time, searchable by id or by its metadata URI; and a form to create one. */
 import { useState } from "react";
 import { Link } from "wouter";
 import { Amount } from "../components/Amount.tsx";
@@ -6,6 +6,7 @@ import { Pager } from "../components/Pager.tsx";
 import { useGraphqlPage } from "../data.ts";
 import type { PageRequest } from "../lib/graphql.ts";
 import { Table } from "../components/Table.tsx";
+import { CreateDatanetForm } from "./datanet/CreateDatanetForm.tsx";
 
 export type DatanetRow = {
   id: string;
@@ -91,6 +92,10 @@ export default function Datanets() {
         </Table>
       )}
       <Pager pager={pager} label="Datanet pages" />
+      <details className="create-datanet">
+        <summary>Create a datanet</summary>
+        <CreateDatanetForm />
+      </details>
     </section>
   );
 }

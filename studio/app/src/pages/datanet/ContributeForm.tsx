@@ -10,7 +10,8 @@ import { z } from "zod/v4";
 import { Amount } from "../../components/Amount.tsx";
 import { TxButton, type TxRunner } from "../../components/TxButton.tsx";
 import { abis, contractOf } from "../../contracts.ts";
-import { formatOpen, InvalidAmountError, parseOpen } from "../../lib/format.ts";
+import { openText } from "../../lib/amounts.ts";
+import { formatOpen } from "../../lib/format.ts";
 import { uploadToStore } from "../../lib/store.ts";
 import { useStudio } from "../../studio.tsx";
 import type { DatanetFacts } from "../Datanet.tsx";
@@ -25,16 +26,7 @@ export function contributionSchema({ minStake, balance }: { minStake: bigint; ba
       .instanceof(File, { message: "Choose a text file to contribute." })
       .refine((f) => f.size > 0, "The file is empty.")
       .refine((f) => f.size <= MAX_FILE_BYTES, `The file is over ${MAX_FILE_BYTES / 1024 / 1024} MiB.`),
-    stake: z
-      .string()
-      .transform((text, ctx) => {
-        try {
-          return parseOpen(text);
-        } catch (error) {
-          ctx.addIssue({ code: "custom", message: (error as InvalidAmountError).message });
-          return z.NEVER;
-        }
-      })
+    stake: openText()
       .refine((stake) => stake >= minStake, `The stake must be at least ${formatOpen(minStake)}.`)
       .refine((stake) => stake <= balance, `The stake is more than your balance (${formatOpen(balance)}).`),
   });
