@@ -1,12 +1,11 @@
 /** Every datanet, a page at a time, searchable by id or by its metadata URI; and a form to create one. */
-import { useState } from "react";
+import { lazy, Suspense, useState } from "react";
 import { Link } from "wouter";
 import { Amount } from "../components/Amount.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { useGraphqlPage } from "../data.ts";
 import type { PageRequest } from "../lib/graphql.ts";
 import { Table } from "../components/Table.tsx";
-import { CreateDatanetForm } from "./datanet/CreateDatanetForm.tsx";
 
 export type DatanetRow = {
   id: string;
@@ -21,6 +20,11 @@ export type DatanetRow = {
 };
 
 const PAGE_SIZE = 20;
+
+// Loaded when opened: it writes, so it brings the contracts' ABIs and the wallet's actions the list does not need.
+const CreateDatanetForm = lazy(() =>
+  import("./datanet/CreateDatanetForm.tsx").then((module) => ({ default: module.CreateDatanetForm })),
+);
 
 /** The filter a search box's text means: a number is an id, anything else part of the URI. */
 export function datanetFilter(search: string): Record<string, unknown> | undefined {
@@ -41,6 +45,7 @@ export const datanetsRequest = (search: string): PageRequest => ({
 
 export default function Datanets() {
   const [search, setSearch] = useState("");
+  const [creating, setCreating] = useState(false);
   const { items, pager, query } = useGraphqlPage<DatanetRow>(datanetsRequest(search));
   return (
     <section>
@@ -92,9 +97,13 @@ export default function Datanets() {
         </Table>
       )}
       <Pager pager={pager} label="Datanet pages" />
-      <details className="create-datanet">
+      <details onToggle={(event) => setCreating(event.currentTarget.open)}>
         <summary>Create a datanet</summary>
-        <CreateDatanetForm />
+        {creating && (
+          <Suspense fallback={<p className="muted">Loading…</p>}>
+            <CreateDatanetForm />
+          </Suspense>
+        )}
       </details>
     </section>
   );
