@@ -105,25 +105,39 @@ describe("npm run deploy", () => {
     assert.equal(await readFile(path.join(work, "localhost.json"), "utf8"), written, "the same file");
   });
 
-  it("test_deploy_resumesARunStoppedBetweenStartingAContractAndSendingIt", async () => {
-    // A fresh deploy from a snapshot of the chain; then the chain and the journal as they were when that run had
-    // journalled its first contract as started, and sent nothing yet.
+  /**
+   * A fresh deploy from a snapshot of the chain; then the chain rewound to that snapshot and the journal cut after its
+   * first line of `type`: what a run stopped right after journalling it, before anything it announced reached the
+   * chain, leaves. Returns the deployment file the complete run wrote.
+   */
+  async function stoppedAfterFirst(type: string): Promise<string> {
     await rm(journalDir, { recursive: true, force: true });
     await rpc(chain.url, "hardhat_mine", ["0x5"]);
     const snapshot = await rpc<string>(chain.url, "evm_snapshot");
     const complete = await deploy(["--network", "localhost"]);
     assert.equal(complete.code, 0, complete.output);
-    const written = await readFile(path.join(work, "localhost.json"), "utf8");
     const journal = path.join(journalDir, "journal.jsonl");
     const lines = (await readFile(journal, "utf8")).split("\n");
-    const firstStart = lines.findIndex((line) => line.includes('"type":"DEPLOYMENT_EXECUTION_STATE_INITIALIZE"'));
-    assert.ok(firstStart > 0, "the deploy journalled its contracts as started");
+    const first = lines.findIndex((line) => line.includes(`"type":"${type}"`));
+    assert.ok(first > 0, `the deploy journalled a ${type}`);
     assert.equal(await rpc<boolean>(chain.url, "evm_revert", [snapshot]), true);
-    await writeFile(journal, lines.slice(0, firstStart + 1).join("\n"));
+    await writeFile(journal, lines.slice(0, first + 1).join("\n"));
+    return readFile(path.join(work, "localhost.json"), "utf8");
+  }
 
+  it("test_deploy_resumesARunStoppedBetweenStartingAContractAndSendingIt", async () => {
+    const written = await stoppedAfterFirst("DEPLOYMENT_EXECUTION_STATE_INITIALIZE");
     const resumed = await deploy(["--network", "localhost"]);
     assert.equal(resumed.code, 0, resumed.output);
     assert.match(resumed.output, /Resuming: starting OpenPoA#\w+ again, started by a stopped run that sent nothing/);
+    assert.equal(await readFile(path.join(work, "localhost.json"), "utf8"), written, "the same deployment");
+  });
+
+  it("test_deploy_resendsATransactionAStoppedRunPreparedButNeverSent", async () => {
+    const written = await stoppedAfterFirst("TRANSACTION_PREPARE_SEND");
+    const resumed = await deploy(["--network", "localhost"]);
+    assert.equal(resumed.code, 0, resumed.output);
+    assert.match(resumed.output, /Resuming: sending OpenPoA#\w+ again \(nonce \d+\), never sent by a stopped run/);
     assert.equal(await readFile(path.join(work, "localhost.json"), "utf8"), written, "the same deployment");
   });
 

@@ -29,7 +29,7 @@ import { findTransactionByNonce, lostTransactionOf } from "./lib/lostTransaction
 import { withProgress } from "./lib/progress.ts";
 import { describeRoles } from "./lib/roles.ts";
 import { startRetryingRelay } from "./lib/rpc.ts";
-import { withoutUnstartedFutures } from "./lib/unstartedFutures.ts";
+import { withoutUnsentTransaction, withoutUnstartedFutures } from "./lib/journalRepairs.ts";
 
 const { values } = parseArgs({
   options: {
@@ -92,9 +92,9 @@ const deployed = await withProgress(deployResuming(), {
 });
 
 /**
- * The deploy, resumed past what a stopped run left half journalled: futures it started without sending anything
- * (unstartedFutures.ts) start again, and transactions it sent without journalling them (lostTransactions.ts) are
- * found on chain and given to Ignition; then the deploy runs again from its journal.
+ * The deploy, resumed past what a stopped run left half journalled (journalRepairs.ts, lostTransactions.ts): futures
+ * it started without sending anything start again; a transaction it prepared is found on chain and given to Ignition
+ * when it went out, or prepared and sent again when it never did. Then the deploy runs again from its journal.
  */
 async function deployResuming() {
   if (!dryRun && existsSync(journal)) {
@@ -116,8 +116,13 @@ async function deployResuming() {
       // One lost transaction per stopped run at most; more means something else is wrong.
       if (lost === undefined || dryRun || recovered >= 3) throw error;
       const txHash = await findTransactionByNonce(ethers.provider, lost);
-      console.log(`Resuming: journalling ${txHash} (nonce ${lost.nonce}), sent by a run stopped before it noted it`);
-      await trackTransaction(deploymentDir, txHash, connection.provider);
+      if (txHash === undefined) {
+        console.log(`Resuming: sending ${lost.futureId} again (nonce ${lost.nonce}), never sent by a stopped run`);
+        await writeFile(journal, withoutUnsentTransaction(await readFile(journal, "utf8"), lost));
+      } else {
+        console.log(`Resuming: journalling ${txHash} (nonce ${lost.nonce}), sent by a run stopped before it noted it`);
+        await trackTransaction(deploymentDir, txHash, connection.provider);
+      }
     }
   }
 }

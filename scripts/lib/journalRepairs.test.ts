@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { withoutUnstartedFutures } from "./unstartedFutures.ts";
+import { withoutUnsentTransaction, withoutUnstartedFutures } from "./journalRepairs.ts";
 
 // The journal's shape: each message on its own line, after a leading newline (Ignition's FileJournal).
 const journalOf = (...messages: object[]) => messages.map((message) => `\n${JSON.stringify(message)}`).join("");
@@ -41,5 +41,45 @@ describe("withoutUnstartedFutures", () => {
     const repaired = withoutUnstartedFutures(journal);
     assert.deepEqual(repaired.futureIds, ["M#A", "M#b", "M#c"]);
     assert.equal(repaired.journal, journalOf(initialize));
+  });
+});
+
+describe("withoutUnsentTransaction", () => {
+  const prepared = (futureId: string, nonce: number, networkInteractionId = 1) => ({
+    type: "TRANSACTION_PREPARE_SEND",
+    futureId,
+    networkInteractionId,
+    nonce,
+  });
+  const sent = (futureId: string, networkInteractionId = 1) => ({
+    type: "TRANSACTION_SEND",
+    futureId,
+    networkInteractionId,
+    nonce: 0,
+    transaction: { hash: "0x01" },
+  });
+
+  it("test_withoutUnsentTransaction_dropsThePreparationOfANonceNeverSent", () => {
+    const before = [initialize, started("M#Token"), requested("M#Token")];
+    const journal = journalOf(...before, prepared("M#Token", 7));
+    assert.equal(withoutUnsentTransaction(journal, { futureId: "M#Token", nonce: 7 }), journalOf(...before));
+  });
+
+  it("test_withoutUnsentTransaction_refusesATransactionSentOrNeverPrepared", () => {
+    const journal = journalOf(
+      initialize,
+      started("M#Token"),
+      requested("M#Token"),
+      prepared("M#Token", 7),
+      sent("M#Token"),
+    );
+    assert.throws(
+      () => withoutUnsentTransaction(journal, { futureId: "M#Token", nonce: 7 }),
+      /the journal sent M#Token's transaction with nonce 7/,
+    );
+    assert.throws(
+      () => withoutUnsentTransaction(journal, { futureId: "M#Token", nonce: 8 }),
+      /the journal prepared no transaction of M#Token with nonce 8/,
+    );
   });
 });
