@@ -16,7 +16,7 @@
  * each contract to the network's explorer where one is configured (scripts/lib/explorers.ts).
  */
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { trackTransaction } from "@nomicfoundation/ignition-core";
@@ -26,6 +26,7 @@ import { checkDeployParameters, DeployParametersError, moduleParameters } from "
 import { deploymentBlocks, writeDeployment, type Deployment } from "./lib/deployments.ts";
 import { addressLink } from "./lib/explorers.ts";
 import { findTransactionByNonce, lostTransactionOf } from "./lib/lostTransactions.ts";
+import { writeAtomically } from "./lib/atomicWrite.ts";
 import { withProgress } from "./lib/progress.ts";
 import { describeRoles } from "./lib/roles.ts";
 import { startRetryingRelay } from "./lib/rpc.ts";
@@ -102,7 +103,8 @@ async function deployResuming() {
     for (const futureId of repaired.futureIds) {
       console.log(`Resuming: starting ${futureId} again, started by a stopped run that sent nothing for it`);
     }
-    if (repaired.futureIds.length > 0) await writeFile(journal, repaired.journal);
+    // Atomically: a deploy stopped again while it repairs keeps a whole journal.
+    if (repaired.futureIds.length > 0) await writeAtomically(journal, repaired.journal);
   }
   for (let recovered = 0; ; recovered++) {
     try {
@@ -118,7 +120,7 @@ async function deployResuming() {
       const txHash = await findTransactionByNonce(ethers.provider, lost);
       if (txHash === undefined) {
         console.log(`Resuming: sending ${lost.futureId} again (nonce ${lost.nonce}), never sent by a stopped run`);
-        await writeFile(journal, withoutUnsentTransaction(await readFile(journal, "utf8"), lost));
+        await writeAtomically(journal, withoutUnsentTransaction(await readFile(journal, "utf8"), lost));
       } else {
         console.log(`Resuming: journalling ${txHash} (nonce ${lost.nonce}), sent by a run stopped before it noted it`);
         await trackTransaction(deploymentDir, txHash, connection.provider);

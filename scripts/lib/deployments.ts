@@ -1,6 +1,7 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeAtomically } from "./atomicWrite.ts";
 
 export type DeployedContract = { address: string; startBlock: number };
 export type Deployment = { chainId: number; contracts: Record<string, DeployedContract> };
@@ -26,7 +27,7 @@ export class DeploymentNotFoundError extends Error {
 export async function writeDeployment(networkName: string, deployment: Deployment): Promise<string> {
   await mkdir(deploymentsDir(), { recursive: true });
   const file = path.join(deploymentsDir(), `${networkName}.json`);
-  await writeFile(file, JSON.stringify(deployment, null, 2) + "\n");
+  await writeAtomically(file, JSON.stringify(deployment, null, 2) + "\n");
   return file;
 }
 

@@ -14,7 +14,7 @@
  * (store/README.md) and the backend PUTs the files with that signature. The browser then registers the adapter
  * with its own wallet; the backend only checks the registration against the chain to link it to the job.
  */
-import { appendFile, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { appendFile, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Hono } from "hono";
@@ -26,6 +26,7 @@ import { ContentStoreRequestError } from "../../attribution/src/index.ts";
 import { ArtifactError, targetMask } from "../../inference/artifacts/index.ts";
 import { prepareArtifact, uploadArtifact } from "../../inference/artifacts/publish.ts";
 import { jsonLogger, type Logger } from "../../inference/gateway/log.ts";
+import { writeAtomically } from "../../scripts/lib/atomicWrite.ts";
 import type { Suite } from "../../scripts/lib/contracts.ts";
 import { readBaseModel, trainAdapter, TrainingInputError, type TrainingProgress } from "../../scripts/lib/training.ts";
 import { ContractRevertedError, read } from "../../scripts/lib/transactions.ts";
@@ -98,19 +99,6 @@ const STATE_FILE = "job.json";
 const PROGRESS_FILE = "progress.jsonl";
 const now = () => new Date().toISOString();
 const byId = (a: Job, b: Job) => Number(a.id) - Number(b.id);
-
-/** Replaces `file` with `text` so that a reader (or a crash) sees the old or the new bytes, never half. */
-async function writeAtomically(file: string, text: string) {
-  const scratch = `${file}.partial`;
-  const handle = await open(scratch, "w");
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(scratch, file);
-}
 
 async function loadJob(dir: string): Promise<Job | undefined> {
   const text = await readFile(path.join(dir, STATE_FILE), "utf8").catch(() => undefined);
