@@ -43,14 +43,18 @@ export class NoSignerError extends Error {
   }
 }
 
-/** Every ABI of the suite: a revert bubbled up from another contract (the token, say) is not in the called one's. */
-const suiteAbis = contractNames.map(abiOf);
+/**
+ * Every ABI of the suite: a revert bubbled up from another contract (the token, say) is not in the called one's.
+ * Read from the build output on the first revert, not when this module loads.
+ */
+let suiteAbis: Abi[] | undefined;
 
 /** Turns viem's revert errors into ContractRevertedError; rethrows anything else. */
 export function decodeRevert(call: string, error: unknown): never {
   if (error instanceof BaseError) {
     const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
     if (reverted instanceof ContractFunctionRevertedError) {
+      suiteAbis ??= contractNames.map(abiOf);
       const revert = decodeSuiteRevert(error, suiteAbis) ?? { reason: reverted.reason ?? reverted.shortMessage };
       throw new ContractRevertedError(call, revert, { cause: error });
     }
