@@ -18,7 +18,7 @@ export function CreateDatanetForm() {
   const registry = contractOf(config, "DatanetRegistry");
   const [fields, setFields] = useState<Fields>(blank);
   const parsed = createDatanetSchema.safeParse(fields);
-  const text = (name: "metadataURI" | "license" | "minStake" | "treasury") => ({
+  const text = (name: Exclude<keyof Fields, "curated">) => ({
     value: fields[name],
     onChange: (event: { target: { value: string } }) => setFields({ ...fields, [name]: event.target.value }),
   });
@@ -52,11 +52,7 @@ export function CreateDatanetForm() {
         </label>
         <label>
           Curators besides you (addresses, separated by commas or new lines)
-          <textarea
-            rows={2}
-            value={fields.curators}
-            onChange={(event) => setFields({ ...fields, curators: event.target.value })}
-          />
+          <textarea rows={2} {...text("curators")} />
         </label>
       </div>
       <TxButton
